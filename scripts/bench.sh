@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `npm run bench`: every benchmark under bench/, one after another, after a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system-deps.sh --test
+bash scripts/ensure-build.sh
+shopt -s nullglob
+benches=(dist/bench/*.js)
+if ((${#benches[@]} == 0)); then echo "no benchmarks yet"; exit 0; fi
+for b in "${benches[@]}"; do echo "== $b"; node "$b"; done

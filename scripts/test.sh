@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm test`: installs what the tests need, checks lint/format and types, then runs every test
+# file one at a time (each starts its own Redis, servers and workers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system-deps.sh --test
+bash scripts/ensure-build.sh
+npx biome check .
+npx tsc -p tsconfig.json
+# Only *.test.js files are tests; helpers live beside them. VCFARM_TEST_FILES narrows the run.
+mapfile -t files < <(find ${VCFARM_TEST_FILES:-dist/test} -name '*.test.js' | sort)
+exec node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

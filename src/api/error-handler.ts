@@ -1,0 +1,102 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { type ErrorCode, VcError } from '../errors/index.js';
+
+const STATUS: Record<ErrorCode, number> = {
+  VC_ERR_CONFIG: 500,
+  VC_ERR_VALIDATION: 400,
+  VC_ERR_UNAUTHORIZED: 401,
+  VC_ERR_FORBIDDEN: 403,
+  VC_ERR_NOT_FOUND: 404,
+  VC_ERR_CONFLICT: 409,
+  VC_ERR_TOO_LARGE: 413,
+  VC_ERR_UNSUPPORTED_AUDIO: 415,
+  VC_ERR_RATE_LIMITED: 429,
+  VC_ERR_UNAVAILABLE: 503,
+  VC_ERR_UNDECODABLE_AUDIO: 422,
+  VC_ERR_CANCELLED: 409,
+  VC_ERR_PIPELINE: 500,
+  VC_ERR_INTERNAL: 500,
+};
+
+interface AjvIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** "body.outputFormat must be one of wav, mp3" rather than ajv's terse text: the field is always named. */
+export function validationMessage(err: FastifyError): string {
+  const issue = (err.validation as AjvIssue[] | undefined)?.[0];
+  if (!issue) return err.message;
+  const where = [err.validationContext ?? 'request', ...issue.instancePath.split('/').filter(Boolean)].join(
+    '.',
+  );
+  switch (issue.keyword) {
+    case 'required':
+      return `${where}.${String(issue.params.missingProperty)} is required`;
+    case 'additionalProperties':
+      return `${where} has an unknown field "${String(issue.params.additionalProperty)}"`;
+    case 'enum':
+      return `${where} must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
+    default:
+      return `${where} ${issue.message ?? 'is invalid'}`;
+  }
+}
+
+/** Codes Fastify and its plugins use, folded into ours. */
+function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } | undefined {
+  if (err.validation) return { status: 400, code: 'VC_ERR_VALIDATION', message: validationMessage(err) };
+  switch (err.code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return { status: 413, code: 'VC_ERR_TOO_LARGE', message: err.message };
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'VC_ERR_VALIDATION', message: 'unsupported content type for this route' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_PROTO_VIOLATION':
+      return { status: 400, code: 'VC_ERR_VALIDATION', message: err.message };
+    default:
+      if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+        return { status: err.statusCode, code: 'VC_ERR_VALIDATION', message: err.message };
+      }
+      return undefined;
+  }
+}
+
+/** The one place where errors become HTTP responses `{ error, message }`. 5xx details go to the log only. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let status = 500;
+    let code: ErrorCode = 'VC_ERR_INTERNAL';
+    let message = 'internal error';
+    if (err instanceof VcError) {
+      status = STATUS[err.code];
+      code = err.code;
+      message = err.message;
+    } else {
+      const mapped = fromFastify(err);
+      if (mapped) ({ status, code, message } = mapped);
+    }
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      if (err instanceof VcError && status === 503) message = err.message;
+      else message = 'internal error';
+    } else {
+      request.log.info({ code, status, msg: message }, 'request rejected');
+    }
+    void reply.status(status).send({ error: code, message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({
+      error: 'VC_ERR_NOT_FOUND',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    });
+  });
+}

@@ -1,0 +1,95 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { NotFoundError, UnauthorizedError } from '../errors/index.js';
+import { OUTPUT_FORMATS } from '../media/index.js';
+import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
+
+const CreateJobBody = Type.Object(
+  {
+    uploadId: Type.String({ pattern: '^[a-zA-Z0-9_-]{8,64}$' }),
+    pitchSemitones: Type.Optional(Type.Number({ minimum: -24, maximum: 24 })),
+    outputFormat: Type.Enum(['wav', 'mp3', 'ogg', 'flac']),
+    priority: Type.Optional(Type.Enum(['high', 'normal', 'low'])),
+  },
+  { additionalProperties: false },
+);
+
+const JobResponse = Type.Object({ job: JobViewSchema });
+
+function userOf(request: { principal?: { userId: string } }): string {
+  if (!request.principal) throw new UnauthorizedError();
+  return request.principal.userId;
+}
+
+/** ASCII fallback plus RFC 5987 UTF-8 name, so any client name is safe in the header. */
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/** The conversion jobs of the calling user. */
+export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/jobs',
+    { schema: { body: CreateJobBody, response: { 202: JobResponse, 400: ErrorBody, 404: ErrorBody } } },
+    async (request, reply) => {
+      const userId = userOf(request);
+      const body = request.body;
+      const upload = await app.uploads.get(userId, body.uploadId);
+      const job = await app.conversions.enqueue(userId, upload, {
+        pitchSemitones: body.pitchSemitones ?? 0,
+        outputFormat: body.outputFormat,
+        priority: body.priority ?? 'normal',
+        requestId: request.id,
+      });
+      request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
+      return reply.status(202).send({ job });
+    },
+  );
+
+  app.get(
+    '/jobs',
+    { schema: { response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }) } } },
+    async (request) => ({ jobs: await app.conversions.list(userOf(request)) }),
+  );
+
+  app.get(
+    '/jobs/:id',
+    { schema: { params: IdParams, response: { 200: JobResponse, 404: ErrorBody } } },
+    async (request) => ({ job: await app.conversions.get(userOf(request), request.params.id) }),
+  );
+
+  app.delete(
+    '/jobs/:id',
+    { schema: { params: IdParams, response: { 200: JobResponse, 202: JobResponse, 404: ErrorBody } } },
+    async (request, reply) => {
+      const userId = userOf(request);
+      let job = await app.conversions.cancel(userId, request.params.id);
+      // An active job stops between two chunks; give it a moment so the answer is usually final.
+      for (let i = 0; i < 30 && job.state === 'active'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        job = await app.conversions.get(userId, request.params.id);
+      }
+      request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
+      return reply.status(job.state === 'active' || job.state === 'queued' ? 202 : 200).send({ job });
+    },
+  );
+
+  app.get('/jobs/:id/result', { schema: { params: IdParams } }, async (request, reply) => {
+    const result = await app.conversions.resultOf(userOf(request), request.params.id);
+    const size = await stat(result.path).then(
+      (s) => s.size,
+      () => {
+        throw new NotFoundError('result');
+      },
+    );
+    const base = result.filename.replace(/\.[^.]*$/, '') || 'audio';
+    return reply
+      .header('content-type', OUTPUT_FORMATS[result.format].contentType)
+      .header('content-length', size)
+      .header('content-disposition', contentDisposition(`${base}-converted.${result.format}`))
+      .send(createReadStream(result.path));
+  });
+};

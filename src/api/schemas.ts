@@ -1,0 +1,33 @@
+import { Type } from 'typebox';
+
+/** Shapes shared by several route groups. Route-specific schemas live beside their handlers. */
+export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() });
+
+export const IdParams = Type.Object(
+  { id: Type.String({ pattern: '^[a-zA-Z0-9_-]{8,64}$' }) },
+  { additionalProperties: false },
+);
+
+export const JobViewSchema = Type.Object({
+  id: Type.String(),
+  state: Type.Enum(['queued', 'active', 'completed', 'failed', 'cancelled']),
+  progress: Type.Number(),
+  stage: Type.Union([Type.String(), Type.Null()]),
+  uploadId: Type.String(),
+  filename: Type.String(),
+  outputFormat: Type.String(),
+  pitchSemitones: Type.Number(),
+  priority: Type.String(),
+  attempts: Type.Integer(),
+  createdAt: Type.Number(),
+  startedAt: Type.Union([Type.Number(), Type.Null()]),
+  finishedAt: Type.Union([Type.Number(), Type.Null()]),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  resultUrl: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  404: ErrorBody,
+};

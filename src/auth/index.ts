@@ -1,0 +1,2 @@
+export { authPlugin, bearerToken } from './plugin.js';
+export { hashToken, type Principal, SessionStore } from './session-store.js';

@@ -1,0 +1,39 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+export interface Principal {
+  userId: string;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Anonymous sessions: a random bearer token whose SHA-256 maps to a user id in Redis.
+ * Only the hash is stored, so a Redis dump does not hand out working tokens.
+ */
+export class SessionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlSec: number,
+  ) {}
+
+  async create(): Promise<{ token: string; userId: string }> {
+    const token = randomBytes(32).toString('base64url');
+    const userId = `u_${randomBytes(8).toString('hex')}`;
+    await this.redis.set(this.key(token), userId, 'EX', this.ttlSec);
+    return { token, userId };
+  }
+
+  async verify(token: string): Promise<Principal | undefined> {
+    if (token.length < 16 || token.length > 256) return undefined;
+    const userId = await this.redis.get(this.key(token));
+    return userId ? { userId } : undefined;
+  }
+
+  private key(token: string): string {
+    return `${this.prefix}:session:${hashToken(token)}`;
+  }
+}

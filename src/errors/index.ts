@@ -1,0 +1,100 @@
+/**
+ * vcfarm's error values. Each has a stable code; the API maps the class to an HTTP status in one
+ * place (src/api/error-handler.ts). Errors that cross a thread or process boundary are matched by
+ * `code`, never by `instanceof` or message text.
+ */
+export type ErrorCode =
+  | 'VC_ERR_CONFIG'
+  | 'VC_ERR_VALIDATION'
+  | 'VC_ERR_UNAUTHORIZED'
+  | 'VC_ERR_FORBIDDEN'
+  | 'VC_ERR_NOT_FOUND'
+  | 'VC_ERR_TOO_LARGE'
+  | 'VC_ERR_UNSUPPORTED_AUDIO'
+  | 'VC_ERR_RATE_LIMITED'
+  | 'VC_ERR_CONFLICT'
+  | 'VC_ERR_UNAVAILABLE'
+  | 'VC_ERR_UNDECODABLE_AUDIO'
+  | 'VC_ERR_CANCELLED'
+  | 'VC_ERR_PIPELINE'
+  | 'VC_ERR_INTERNAL';
+
+export class VcError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+export class ConfigError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_CONFIG', message);
+  }
+}
+
+export class ValidationError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_VALIDATION', message);
+  }
+}
+
+export class UnauthorizedError extends VcError {
+  constructor(message = 'a valid bearer token is required') {
+    super('VC_ERR_UNAUTHORIZED', message);
+  }
+}
+
+export class ForbiddenError extends VcError {
+  constructor(message = 'not allowed') {
+    super('VC_ERR_FORBIDDEN', message);
+  }
+}
+
+/** Also used for other users' resources, so that ids leak nothing. */
+export class NotFoundError extends VcError {
+  constructor(what: string) {
+    super('VC_ERR_NOT_FOUND', `${what} not found`);
+  }
+}
+
+export class TooLargeError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_TOO_LARGE', message);
+  }
+}
+
+export class UnsupportedAudioError extends VcError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('VC_ERR_UNSUPPORTED_AUDIO', message, options);
+  }
+}
+
+export class ConflictError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_CONFLICT', message);
+  }
+}
+
+export class UnavailableError extends VcError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('VC_ERR_UNAVAILABLE', message, options);
+  }
+}
+
+/** Reads `code` off anything thrown, including errors rebuilt after crossing a thread. */
+export function errorCodeOf(err: unknown): ErrorCode {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('VC_ERR_') ? (code as ErrorCode) : 'VC_ERR_INTERNAL';
+}
+
+/** Job failure reasons are stored as "CODE: message"; this splits them again. */
+export function splitFailureReason(
+  reason: string | undefined,
+): { code: ErrorCode; message: string } | undefined {
+  if (!reason) return undefined;
+  const m = /^(VC_ERR_[A-Z_]+): ?(.*)$/s.exec(reason);
+  if (m) return { code: m[1] as ErrorCode, message: m[2] };
+  return { code: 'VC_ERR_INTERNAL', message: reason };
+}

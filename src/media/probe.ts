@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { UnsupportedAudioError } from '../errors/index.js';
+import { DEMUXER_FOR_FORMAT_NAME, inputGuardArgs } from './formats.js';
+
+export interface AudioInfo {
+  /** Demuxer name to pass as `-f` when decoding this file. */
+  demuxer: string;
+  codec: string;
+  durationSec: number;
+  sampleRate: number;
+  channels: number;
+}
+
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  sample_rate?: string;
+  channels?: number;
+  duration?: string;
+  disposition?: { attached_pic?: number };
+}
+interface ProbeOutput {
+  streams?: ProbeStream[];
+  format?: { format_name?: string; duration?: string };
+}
+
+const MAX_PROBE_OUTPUT = 1 << 20;
+
+function runFfprobe(file: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '-v',
+      'error',
+      ...inputGuardArgs(),
+      '-print_format',
+      'json',
+      '-show_format',
+      '-show_streams',
+      `file:${file}`,
+    ];
+    const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new UnsupportedAudioError(`probing took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.length > MAX_PROBE_OUTPUT) child.kill('SIGKILL');
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      if (err.length < 4096) err += b.toString();
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else
+        reject(
+          new UnsupportedAudioError(
+            `not a readable audio file (${err.trim().split('\n')[0] || `ffprobe exit ${code}`})`,
+          ),
+        );
+    });
+  });
+}
+
+/**
+ * Probes one file with ffprobe restricted to the allowed demuxers and the `file` protocol, and
+ * checks that it is plain audio vcfarm can convert. Throws UnsupportedAudioError otherwise.
+ */
+export async function probeAudio(
+  file: string,
+  opts: { timeoutMs: number; maxDurationSec: number },
+): Promise<AudioInfo> {
+  let parsed: ProbeOutput;
+  try {
+    parsed = JSON.parse(await runFfprobe(file, opts.timeoutMs)) as ProbeOutput;
+  } catch (err) {
+    if (err instanceof UnsupportedAudioError) throw err;
+    throw new UnsupportedAudioError('not a readable audio file', { cause: err });
+  }
+  const formatName = parsed.format?.format_name ?? '';
+  const demuxer = DEMUXER_FOR_FORMAT_NAME[formatName];
+  if (!demuxer) throw new UnsupportedAudioError(`container "${formatName || 'unknown'}" is not accepted`);
+  const streams = (parsed.streams ?? []).filter(
+    (s) => !(s.codec_type === 'video' && s.disposition?.attached_pic),
+  );
+  const audio = streams.filter((s) => s.codec_type === 'audio');
+  if (audio.length === 0) throw new UnsupportedAudioError('the file has no audio stream');
+  if (streams.length > 1)
+    throw new UnsupportedAudioError('the file must hold exactly one audio stream and nothing else');
+  const a = audio[0];
+  const sampleRate = Number(a.sample_rate);
+  const channels = Number(a.channels);
+  const durationSec = Number(a.duration ?? parsed.format?.duration);
+  if (!Number.isFinite(sampleRate) || sampleRate < 4000 || sampleRate > 192_000) {
+    throw new UnsupportedAudioError(`sample rate ${a.sample_rate} is outside 4000..192000 Hz`);
+  }
+  if (!Number.isInteger(channels) || channels < 1 || channels > 8) {
+    throw new UnsupportedAudioError(`${a.channels} channels is outside 1..8`);
+  }
+  if (!Number.isFinite(durationSec) || durationSec <= 0)
+    throw new UnsupportedAudioError('the audio has no duration');
+  if (durationSec > opts.maxDurationSec) {
+    throw new UnsupportedAudioError(
+      `the audio lasts ${durationSec.toFixed(1)} s; the limit is ${opts.maxDurationSec} s`,
+    );
+  }
+  return { demuxer, codec: a.codec_name ?? 'unknown', durationSec, sampleRate, channels };
+}

@@ -1,0 +1,61 @@
+import type { OutputFormat } from '../media/index.js';
+
+export const CONVERSION_QUEUE = 'conversions';
+
+export type JobPriority = 'high' | 'normal' | 'low';
+
+/** BullMQ priorities: lower number runs first. */
+export const BULL_PRIORITY: Record<JobPriority, number> = { high: 1, normal: 10, low: 100 };
+
+/** What a conversion job carries through Redis. Paths are derived from ids, never stored from input. */
+export interface ConversionJobData {
+  kind: 'convert';
+  userId: string;
+  uploadId: string;
+  /** Client file name of the upload, for the download name. */
+  filename: string;
+  /** Demuxer found by the probe; the worker passes it to ffmpeg as `-f`. */
+  demuxer: string;
+  durationSec: number;
+  pitchSemitones: number;
+  outputFormat: OutputFormat;
+  priority: JobPriority;
+  requestId: string;
+  createdAt: number;
+}
+
+export interface ConversionResult {
+  outputFormat: OutputFormat;
+  bytes: number;
+  durationSec: number;
+  /** Seconds of audio converted per second of wall time. */
+  realTimeFactor: number;
+  processingMs: number;
+}
+
+export type PublicJobState = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
+
+/** A job as users see it. */
+export interface ConversionJobView {
+  id: string;
+  state: PublicJobState;
+  progress: number;
+  stage: string | null;
+  uploadId: string;
+  filename: string;
+  outputFormat: OutputFormat;
+  pitchSemitones: number;
+  priority: JobPriority;
+  attempts: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: { code: string; message: string } | null;
+  resultUrl: string | null;
+}
+
+/** Progress as stored on the BullMQ job by the worker. */
+export interface JobProgress {
+  progress: number;
+  stage: string;
+}

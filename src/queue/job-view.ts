@@ -1,0 +1,56 @@
+import type { Job } from 'bullmq';
+import { splitFailureReason } from '../errors/index.js';
+import type {
+  ConversionJobData,
+  ConversionJobView,
+  ConversionResult,
+  JobProgress,
+  PublicJobState,
+} from './conversion-job.js';
+
+/** BullMQ's states folded into the five a user sees. */
+export function publicState(bullState: string, failedReason: string | undefined): PublicJobState {
+  switch (bullState) {
+    case 'active':
+      return 'active';
+    case 'completed':
+      return 'completed';
+    case 'failed':
+      return splitFailureReason(failedReason)?.code === 'VC_ERR_CANCELLED' ? 'cancelled' : 'failed';
+    default:
+      // waiting, prioritized, delayed (a retry's back-off), waiting-children
+      return 'queued';
+  }
+}
+
+function progressOf(raw: unknown): JobProgress {
+  if (raw && typeof raw === 'object' && 'progress' in raw) return raw as JobProgress;
+  return { progress: typeof raw === 'number' ? raw : 0, stage: '' };
+}
+
+export function toJobView(
+  job: Job<ConversionJobData, ConversionResult>,
+  bullState: string,
+): ConversionJobView {
+  const state = publicState(bullState, job.failedReason);
+  const p = progressOf(job.progress);
+  const failure =
+    state === 'failed' || state === 'cancelled' ? splitFailureReason(job.failedReason) : undefined;
+  return {
+    id: String(job.id),
+    state,
+    progress: state === 'completed' ? 1 : state === 'queued' ? 0 : Math.max(0, Math.min(1, p.progress)),
+    stage: state === 'active' ? p.stage || null : null,
+    uploadId: job.data.uploadId,
+    filename: job.data.filename,
+    outputFormat: job.data.outputFormat,
+    pitchSemitones: job.data.pitchSemitones,
+    priority: job.data.priority,
+    attempts: job.attemptsMade,
+    createdAt: job.data.createdAt,
+    startedAt: job.processedOn ?? null,
+    finishedAt: job.finishedOn ?? null,
+    error: failure ? { code: failure.code, message: failure.message } : null,
+    resultUrl: state === 'completed' ? `/api/jobs/${job.id}/result` : null,
+  };
+}

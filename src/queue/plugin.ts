@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { ConversionQueue } from './conversion-queue.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    conversions: ConversionQueue;
+  }
+}
+
+export const queuePlugin = fp(
+  async (app: FastifyInstance, opts: { redisUrl: string }) => {
+    const conversions = new ConversionQueue(app.redis, app.jobEvents, {
+      redisUrl: opts.redisUrl,
+      prefix: app.config.redisPrefix,
+      dataDir: app.config.dataDir,
+      attempts: app.config.jobAttempts,
+    });
+    app.decorate('conversions', conversions);
+    app.addHook('onClose', async () => conversions.close());
+  },
+  { name: 'vcfarm-queue', dependencies: ['vcfarm-redis', 'vcfarm-progress'] },
+);

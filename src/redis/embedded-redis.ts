@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { UnavailableError } from '../errors/index.js';
+
+export interface EmbeddedRedisOptions {
+  /** Data directory for the AOF files; created if missing. */
+  dir: string;
+  /** Where the pid file goes, so a later start can clean up after a crash. */
+  runDir: string;
+  /** 0 = pick a free port on 127.0.0.1. */
+  port?: number;
+  logger?: Logger;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new UnavailableError(`redis-server exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new UnavailableError(`redis-server did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+/** Owns one redis-server child process: starts it, and stops it on close. */
+export class EmbeddedRedis {
+  private child: ChildProcess | undefined;
+  private port = 0;
+
+  constructor(private readonly options: EmbeddedRedisOptions) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<string> {
+    const { dir, runDir, logger } = this.options;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(runDir, { recursive: true });
+    await this.killStale();
+    this.port = this.options.port || (await freePort());
+    // biome-ignore format: flag/value pairs read best one pair per line
+    const args = [
+      '--bind', '127.0.0.1',
+      '--port', String(this.port),
+      '--dir', dir,
+      '--appendonly', 'yes',
+      '--maxmemory-policy', 'noeviction',
+      '--save', '',
+      '--daemonize', 'no',
+      '--protected-mode', 'yes',
+    ];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.on('error', (err) => logger?.error({ err }, 'redis-server failed'));
+    child.stdout?.resume();
+    child.stderr?.on('data', (b: Buffer) =>
+      logger?.warn({ redis: b.toString().trim() }, 'redis-server stderr'),
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (err) =>
+        reject(
+          new UnavailableError(
+            (err as NodeJS.ErrnoException).code === 'ENOENT'
+              ? 'redis-server is not installed (apt-get install redis-server), or set REDIS_URL'
+              : `redis-server failed to start: ${err.message}`,
+            { cause: err },
+          ),
+        ),
+      );
+    });
+    await waitForPort(this.port, child, 10_000);
+    await writeFile(this.pidFile, String(child.pid));
+    logger?.info({ port: this.port, dir }, 'embedded redis-server started');
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    await rm(this.pidFile, { force: true });
+  }
+
+  private get pidFile(): string {
+    return path.join(this.options.runDir, 'redis.pid');
+  }
+
+  /** A previous run killed with SIGKILL leaves its redis-server behind; end it before starting anew. */
+  private async killStale(): Promise<void> {
+    const pid = Number(await readFile(this.pidFile, 'utf8').catch(() => ''));
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.startsWith('redis-server')) return;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './connection.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The instance's shared command connection (never used for blocking commands). */
+    redis: Redis;
+    /** Opens another connection to the same Redis, for a blocking reader or a subscriber; the caller closes it. */
+    connectRedis(name: string): Redis;
+  }
+}
+
+export const redisPlugin = fp(
+  async (app: FastifyInstance, opts: { url: string }) => {
+    const redis = connectRedis(opts.url, 'vcfarm-api');
+    redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
+    app.decorate('redis', redis);
+    app.decorate('connectRedis', (name: string) => connectRedis(opts.url, name));
+    app.addHook('onClose', async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    });
+  },
+  { name: 'vcfarm-redis', dependencies: ['vcfarm-config'] },
+);

@@ -1,0 +1,170 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import WebSocket from 'ws';
+import type { ConversionJobView } from '../../src/queue/index.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field and assert on them
+export type Json = any;
+
+export interface Session {
+  token: string;
+  userId: string;
+}
+
+/** A minimal HTTP client for one user of a running vcfarm. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly session?: Session,
+  ) {}
+
+  static async anonymous(baseUrl: string): Promise<ApiClient> {
+    const res = await fetch(`${baseUrl}/api/session`, { method: 'POST' });
+    if (res.status !== 201) throw new Error(`session: ${res.status}`);
+    return new ApiClient(baseUrl, (await res.json()) as Session);
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.session ? { authorization: `Bearer ${this.session.token}`, ...extra } : extra;
+  }
+
+  async request(
+    method: string,
+    url: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Json; headers: Headers }> {
+    const res = await fetch(`${this.baseUrl}${url}`, {
+      method,
+      headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
+  /** Uploads bytes as multipart field `file`. */
+  async uploadBytes(bytes: Uint8Array, filename: string): Promise<{ status: number; body: Json }> {
+    const form = new FormData();
+    form.append('file', new Blob([bytes]), filename);
+    const res = await fetch(`${this.baseUrl}/api/uploads`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: form,
+    });
+    return { status: res.status, body: await res.json().catch(() => undefined) };
+  }
+
+  async upload(file: string): Promise<{ status: number; body: Json }> {
+    return this.uploadBytes(await readFile(file), path.basename(file));
+  }
+
+  async createJob(body: Record<string, unknown>): Promise<ConversionJobView> {
+    const res = await this.request('POST', '/api/jobs', body);
+    if (res.status !== 202) throw new Error(`create job: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.job as ConversionJobView;
+  }
+
+  async job(id: string): Promise<ConversionJobView> {
+    const res = await this.request('GET', `/api/jobs/${id}`);
+    if (res.status !== 200) throw new Error(`job ${id}: ${res.status}`);
+    return res.body.job as ConversionJobView;
+  }
+
+  /** Polls until the job is finished (completed, failed or cancelled). */
+  async waitForJob(id: string, timeoutMs = 60_000): Promise<ConversionJobView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.job(id);
+      if (job.state === 'completed' || job.state === 'failed' || job.state === 'cancelled') return job;
+      if (Date.now() > deadline) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async waitForState(id: string, state: string, timeoutMs = 30_000): Promise<ConversionJobView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.job(id);
+      if (job.state === state) return job;
+      if (Date.now() > deadline)
+        throw new Error(`job ${id} is ${job.state}, not ${state}, after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async download(id: string): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
+    const res = await fetch(`${this.baseUrl}/api/jobs/${id}/result`, { headers: this.headers() });
+    return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+  }
+
+  /** Opens the progress WebSocket and records every message. */
+  async openEvents(): Promise<EventRecorder> {
+    const ws = new WebSocket(
+      `${this.baseUrl.replace(/^http/, 'ws')}/api/ws?token=${this.session?.token ?? ''}`,
+    );
+    const rec = new EventRecorder(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await rec.waitFor((m) => m.type === 'snapshot');
+    return rec;
+  }
+}
+
+export interface RecordedMessage {
+  type: string;
+  jobId?: string;
+  progress?: number;
+  at: number;
+  [key: string]: unknown;
+}
+
+export class EventRecorder {
+  readonly messages: RecordedMessage[] = [];
+  private waiters: { pred: (m: RecordedMessage) => boolean; resolve: (m: RecordedMessage) => void }[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = { ...(JSON.parse(String(data)) as RecordedMessage), at: Date.now() };
+      this.messages.push(m);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(m)) return true;
+        w.resolve(m);
+        return false;
+      });
+    });
+  }
+
+  waitFor(pred: (m: RecordedMessage) => boolean, timeoutMs = 60_000): Promise<RecordedMessage> {
+    const found = this.messages.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('timed out waiting for a WebSocket message')),
+        timeoutMs,
+      );
+      this.waiters.push({
+        pred,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  forJob(jobId: string): RecordedMessage[] {
+    return this.messages.filter((m) => m.jobId === jobId);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}

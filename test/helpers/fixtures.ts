@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Generated fixtures are cached per machine; they are rebuilt from the same sources each time. */
+const DIR = path.join(os.tmpdir(), 'vcfarm-fixtures');
+export const ALSA = '/usr/share/sounds/alsa';
+
+function cached(name: string, make: (file: string) => void): string {
+  mkdirSync(DIR, { recursive: true });
+  const file = path.join(DIR, name);
+  if (!existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    make(tmp);
+    execFileSync('mv', [tmp, file]);
+  }
+  return file;
+}
+
+/** Real human speech: the alsa-utils recordings joined into one ~`repeat`×7.6 s mono WAV. */
+export function humanSpeech(repeat = 1): string {
+  const names = ['Front_Center', 'Front_Left', 'Front_Right', 'Rear_Center', 'Rear_Left', 'Rear_Right'];
+  const inputs = Array.from({ length: repeat }, () => names).flat();
+  return cached(`human-speech-x${repeat}.wav`, (out) => {
+    const args = ['-v', 'error', '-y'];
+    for (const n of inputs) args.push('-i', path.join(ALSA, `${n}.wav`));
+    const filter = `${inputs.map((_, i) => `[${i}:a]`).join('')}concat=n=${inputs.length}:v=0:a=1[a]`;
+    execFileSync('ffmpeg', [...args, '-filter_complex', filter, '-map', '[a]', '-ac', '1', '-f', 'wav', out]);
+  });
+}
+
+/** A synthetic voice saying a sentence (espeak-ng), as a WAV. */
+export function espeakSentence(
+  voice = 'en-us+m3',
+  text = 'The quick brown fox jumps over the lazy dog near the river bank.',
+): string {
+  return cached(`espeak-${voice.replace(/[^a-z0-9]/gi, '_')}-${text.length}.wav`, (out) => {
+    execFileSync('espeak-ng', ['-v', voice, '-w', out, text]);
+  });
+}
+
+/** Decodes any audio file to mono float32 PCM at `rate`. */
+export function decodePcm(file: string, rate: number): Float32Array {
+  const buf = execFileSync(
+    'ffmpeg',
+    ['-v', 'error', '-i', file, '-ac', '1', '-ar', String(rate), '-f', 'f32le', 'pipe:1'],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
+  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+}
+
+export function durationOf(file: string): number {
+  const out = execFileSync('ffprobe', [
+    '-v',
+    'error',
+    '-show_entries',
+    'format=duration',
+    '-of',
+    'csv=p=0',
+    file,
+  ]).toString();
+  return Number(out.trim());
+}

@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/index.js';
+import { buildServer } from '../../src/server.js';
+import { startRedis, type TestRedis } from './redis.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+export interface WorkerChild {
+  process: ChildProcess;
+  id: string;
+  /** Resolves once the worker logged "worker process ready". */
+  ready: Promise<void>;
+  /** Every JSON log line the worker printed so far. */
+  logs: Record<string, unknown>[];
+}
+
+export interface TestService {
+  baseUrl: string;
+  redis: TestRedis;
+  dataDir: string;
+  env: Record<string, string>;
+  app: FastifyInstance;
+  workers: WorkerChild[];
+  startWorker(extraEnv?: Record<string, string>): WorkerChild;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** Worker processes to start (default 1). */
+  workers?: number;
+  env?: Record<string, string>;
+}
+
+/**
+ * A whole vcfarm on real parts for one test file: its own redis-server, the API listening on a
+ * free port in this process, and worker processes started from the CLI exactly as in production.
+ */
+export async function startService(opts: ServiceOptions = {}): Promise<TestService> {
+  const redis = await startRedis();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-data-'));
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...opts.env,
+  };
+  const config = loadConfig({ ...env, LOG_LEVEL: process.env.VCFARM_TEST_LOG ?? 'silent' });
+  const app = await buildServer(config, redis.url, pino({ level: config.logLevel }));
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const workers: WorkerChild[] = [];
+  let n = 0;
+
+  const startWorker = (extraEnv: Record<string, string> = {}): WorkerChild => {
+    const id = `test-worker-${++n}`;
+    const child = spawn(process.execPath, [CLI, 'worker'], {
+      env: { ...process.env, ...env, WORKER_ID: id, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const logs: Record<string, unknown>[] = [];
+    let buffer = '';
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (b: Buffer) => {
+        buffer += b.toString();
+        let i = buffer.indexOf('\n');
+        while (i >= 0) {
+          const line = buffer.slice(0, i);
+          buffer = buffer.slice(i + 1);
+          try {
+            const entry = JSON.parse(line) as Record<string, unknown>;
+            logs.push(entry);
+            if (entry.msg === 'worker process ready') resolve();
+          } catch {
+            // not a log line
+          }
+          i = buffer.indexOf('\n');
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`worker ${id} exited with ${code} before it was ready`)));
+    });
+    ready.catch(() => {});
+    child.stderr?.on('data', (b: Buffer) => {
+      if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
+    });
+    const w = { process: child, id, ready, logs };
+    workers.push(w);
+    return w;
+  };
+
+  for (let i = 0; i < (opts.workers ?? 1); i++) startWorker();
+  await Promise.all(workers.map((w) => w.ready));
+
+  return {
+    baseUrl: address,
+    redis,
+    dataDir,
+    env,
+    app,
+    workers,
+    startWorker,
+    async close() {
+      await Promise.all(
+        workers.map(async (w) => {
+          const p = w.process;
+          if (p.exitCode !== null || p.signalCode !== null) return;
+          const exited = new Promise((r) => p.once('exit', r));
+          p.kill('SIGTERM');
+          const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(t);
+        }),
+      );
+      await app.close();
+      await redis.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApiClient } from '../helpers/client.js';
+import { humanSpeech } from '../helpers/fixtures.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+const MAX_BYTES = 256 * 1024;
+let svc: TestService;
+let client: ApiClient;
+before(async () => {
+  svc = await startService({ workers: 1, env: { UPLOAD_MAX_BYTES: String(MAX_BYTES) } });
+  client = await ApiClient.anonymous(svc.baseUrl);
+});
+after(async () => {
+  await svc?.close();
+});
+
+async function uploadsLeft(c: ApiClient): Promise<string[]> {
+  return readdir(path.join(svc.dataDir, 'workspaces', c.session?.userId ?? '', 'uploads')).catch(() => []);
+}
+
+async function assertServing(): Promise<void> {
+  const res = await fetch(`${svc.baseUrl}/health`);
+  assert.equal(res.status, 200);
+}
+
+test('non-audio, empty and oversize uploads are refused with a code and leave nothing', async () => {
+  const cases: { name: string; bytes: Uint8Array; status: number; code: string }[] = [
+    {
+      name: 'notes.wav',
+      bytes: new TextEncoder().encode('this is not audio at all\n'.repeat(50)),
+      status: 415,
+      code: 'VC_ERR_UNSUPPORTED_AUDIO',
+    },
+    { name: 'empty.wav', bytes: new Uint8Array(0), status: 415, code: 'VC_ERR_UNSUPPORTED_AUDIO' },
+    { name: 'big.wav', bytes: await readFile(humanSpeech(1)), status: 413, code: 'VC_ERR_TOO_LARGE' },
+    {
+      name: 'random.mp3',
+      bytes: new Uint8Array(4096).map((_, i) => (i * 7919) % 251),
+      status: 415,
+      code: 'VC_ERR_UNSUPPORTED_AUDIO',
+    },
+  ];
+  for (const c of cases) {
+    const res = await client.uploadBytes(c.bytes, c.name);
+    assert.equal(res.status, c.status, `${c.name}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.error, c.code, c.name);
+    assert.equal(typeof res.body.message, 'string');
+    assert.deepEqual(await uploadsLeft(client), [], `${c.name} left files behind`);
+  }
+  await assertServing();
+});
+
+test('an upload that passes the probe but cannot be decoded fails for good, with a code', async () => {
+  // A FLAC header with its audio frames replaced by noise: ffprobe reads the header, decoding yields nothing.
+  const dir = await import('node:fs/promises').then((fs) =>
+    fs.mkdtemp(path.join(os.tmpdir(), 'vcfarm-bad-')),
+  );
+  const flac = path.join(dir, 'broken.flac');
+  execFileSync('ffmpeg', ['-v', 'error', '-i', humanSpeech(1), '-t', '2', '-ac', '1', '-c:a', 'flac', flac]);
+  const bytes = await readFile(flac);
+  for (let i = 8192; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+  bytes.fill(0xff, 42 + 34, 8192); // break the first frames' sync as well
+  await writeFile(flac, bytes);
+  const up = await client.upload(flac);
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  const done = await client.waitForJob(job.id);
+  assert.equal(done.state, 'failed');
+  assert.equal(done.error?.code, 'VC_ERR_UNDECODABLE_AUDIO');
+  assert.equal(done.attempts, 1, 'no pointless retries');
+  const outputs = await readdir(
+    path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'outputs'),
+  );
+  assert.deepEqual(outputs, []);
+});
+
+test('bad job requests get 400 naming the field, unknown or foreign uploads 404, no token 401', async () => {
+  const up = await client.upload(humanSpeech(1).replace('x1', 'x1'));
+  // The fixture is larger than this service's limit; make a small valid file instead.
+  assert.equal(up.status, 413);
+  const small = path.join(os.tmpdir(), `vcfarm-small-${process.pid}.wav`);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    humanSpeech(1),
+    '-t',
+    '1',
+    '-ac',
+    '1',
+    '-ar',
+    '16000',
+    small,
+  ]);
+  const ok = await client.upload(small);
+  assert.equal(ok.status, 201);
+  const uploadId = ok.body.upload.id as string;
+
+  const bad: [unknown, RegExp][] = [
+    [{ outputFormat: 'wav' }, /uploadId is required/],
+    [{ uploadId, outputFormat: 'mp4' }, /outputFormat must be one of/],
+    [{ uploadId, outputFormat: 'wav', pitchSemitones: 99 }, /pitchSemitones/],
+    [{ uploadId, outputFormat: 'wav', pitchSemitones: '3' }, /pitchSemitones/],
+    [{ uploadId, outputFormat: 'wav', priority: 'urgent' }, /priority/],
+    [{ uploadId, outputFormat: 'wav', shell: 'rm -rf /' }, /unknown field "shell"/],
+    [{ uploadId: '../../etc/passwd', outputFormat: 'wav' }, /uploadId/],
+    ['{"uploadId": ', /JSON|body/i],
+  ];
+  for (const [body, message] of bad) {
+    const res = await client.request('POST', '/api/jobs', body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(res.body.error, 'VC_ERR_VALIDATION');
+    assert.match(res.body.message, message);
+  }
+
+  const unknown = await client.request('POST', '/api/jobs', {
+    uploadId: '00000000-0000-4000-8000-000000000000',
+    outputFormat: 'wav',
+  });
+  assert.equal(unknown.status, 404);
+  const other = await ApiClient.anonymous(svc.baseUrl);
+  const foreign = await other.request('POST', '/api/jobs', { uploadId, outputFormat: 'wav' });
+  assert.equal(foreign.status, 404);
+  assert.equal(foreign.body.error, 'VC_ERR_NOT_FOUND');
+
+  const job = await client.createJob({ uploadId, outputFormat: 'wav' });
+  assert.equal((await other.request('GET', `/api/jobs/${job.id}`)).status, 404);
+  assert.equal((await other.request('DELETE', `/api/jobs/${job.id}`)).status, 404);
+  assert.equal((await other.download(job.id)).status, 404);
+
+  const anonymous = new ApiClient(svc.baseUrl);
+  for (const [method, url] of [
+    ['GET', '/api/jobs'],
+    ['POST', '/api/uploads'],
+    ['GET', `/api/jobs/${job.id}`],
+  ]) {
+    const res = await anonymous.request(method, url);
+    assert.equal(res.status, 401, `${method} ${url}`);
+    assert.equal(res.body.error, 'VC_ERR_UNAUTHORIZED');
+  }
+  await client.waitForJob(job.id);
+  await assertServing();
+});

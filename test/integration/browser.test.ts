@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Browser, chromium } from 'playwright-core';
+import { espeakSentence } from '../helpers/fixtures.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+let svc: TestService;
+let browser: Browser;
+before(async () => {
+  svc = await startService({ workers: 1 });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await svc?.close();
+});
+
+test('the page uploads a file, shows progress reaching 100% and plays the result', async () => {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(svc.baseUrl);
+
+  // 1. The page creates an anonymous session on its own and keeps the token.
+  await page.waitForFunction("localStorage.getItem('vcfarm.token') !== null");
+
+  // 2. Pick a file and a format, submit.
+  const source = espeakSentence('en-us+m3');
+  await page.setInputFiles('#file', source);
+  await page.selectOption('#format', 'ogg');
+  await page.fill('#pitch', '2');
+  await page.click('#submit');
+
+  // 3. The job appears, its progress bar reaches 1, and an audio element gets the result.
+  const job = page.locator('.job').first();
+  await job.waitFor();
+  // Page code runs in the browser; it is given as strings so this file needs no DOM types.
+  await page.waitForFunction("document.querySelector('.job progress')?.value === 1", null, {
+    timeout: 60_000,
+  });
+  await page.waitForFunction("document.querySelector('.job')?.dataset.state === 'completed'");
+  const src = await job.locator('audio').getAttribute('src', { timeout: 10_000 });
+  assert.match(src ?? '', /^blob:/);
+  // The browser can decode what it was given: the audio element knows its duration.
+  const duration = await page.waitForFunction(
+    "(() => { const a = document.querySelector('.job audio'); return a && a.duration > 0 && a.duration < 1e6 ? a.duration : null; })()",
+    null,
+    { timeout: 10_000 },
+  );
+  assert.ok(Number(await duration.jsonValue()) > 1);
+  assert.equal(
+    await job.locator('.job-download').getAttribute('download'),
+    `${path.basename(source, '.wav')}-converted.ogg`,
+  );
+  assert.deepEqual(errors, []);
+  await page.screenshot({ path: `${process.env.TMPDIR ?? '/tmp'}/vcfarm-browser-test.png` });
+});

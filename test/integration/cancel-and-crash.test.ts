@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApiClient } from '../helpers/client.js';
+import { humanSpeech } from '../helpers/fixtures.js';
+import { processesMatching, waitUntil } from '../helpers/processes.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+let svc: TestService;
+before(async () => {
+  // Short locks so that a job whose worker died is noticed within seconds, not 30 s.
+  svc = await startService({
+    workers: 2,
+    env: { JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', POOL_SIZE: '1' },
+  });
+});
+after(async () => {
+  await svc?.close();
+});
+
+async function outputsOf(userId: string): Promise<string[]> {
+  return readdir(path.join(svc.dataDir, 'workspaces', userId, 'outputs')).catch(() => []);
+}
+
+test('cancelling an active job kills its ffmpeg processes and leaves no output', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const events = await client.openEvents();
+  const up = await client.upload(humanSpeech(20));
+  assert.equal(up.status, 201);
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'mp3', pitchSemitones: 2 });
+
+  // 1. Wait until it is converting and its ffmpeg processes exist.
+  await events.waitFor((m) => m.type === 'progress' && m.jobId === job.id && (m.progress ?? 0) > 0.05);
+  assert.ok(processesMatching(job.id).length > 0, 'the encoder of the job should be running');
+
+  // 2. Cancel: the answer is final, the socket hears it, nothing of the job remains.
+  const res = await client.request('DELETE', `/api/jobs/${job.id}`);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.job.state, 'cancelled');
+  await events.waitFor((m) => m.type === 'cancelled' && m.jobId === job.id);
+  assert.deepEqual(processesMatching(job.id), []);
+  assert.deepEqual(processesMatching(up.body.upload.id), []);
+  assert.deepEqual(await outputsOf(client.session?.userId ?? ''), []);
+  assert.equal((await client.job(job.id)).state, 'cancelled');
+  assert.equal((await client.download(job.id)).status, 404);
+  events.close();
+
+  // 3. The worker survived and still converts.
+  const next = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  assert.equal((await client.waitForJob(next.id)).state, 'completed');
+});
+
+test('cancelling a queued job removes it before it starts', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(humanSpeech(20));
+  // Two threads in all: the first two jobs occupy them, the third waits.
+  const busy = [
+    await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' }),
+    await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' }),
+  ];
+  const waiting = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    priority: 'low',
+  });
+  await Promise.all(busy.map((j) => client.waitForState(j.id, 'active')));
+  const res = await client.request('DELETE', `/api/jobs/${waiting.id}`);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.job.state, 'cancelled');
+  for (const j of busy) await client.request('DELETE', `/api/jobs/${j.id}`);
+  for (const j of [...busy, waiting]) assert.equal((await client.waitForJob(j.id)).state, 'cancelled');
+  assert.deepEqual(await outputsOf(client.session?.userId ?? ''), []);
+});
+
+test('a worker killed with SIGKILL mid-job: the job is retried elsewhere and completes once', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(humanSpeech(20));
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'flac' });
+
+  // 1. Find the worker that runs it, from its own log line.
+  let victim: (typeof svc.workers)[number] | undefined;
+  await waitUntil(
+    () => {
+      victim = svc.workers.find((w) =>
+        w.logs.some((l) => l.msg === 'conversion started' && l.jobId === job.id),
+      );
+      return victim !== undefined;
+    },
+    20_000,
+    'the job to start',
+  );
+  await client.waitForState(job.id, 'active');
+  await new Promise((r) => setTimeout(r, 500));
+
+  // 2. Kill it hard, mid-conversion.
+  victim?.process.kill('SIGKILL');
+
+  // 3. Another worker takes the job over after its lock expires; it completes exactly once.
+  const done = await client.waitForJob(job.id, 90_000);
+  assert.equal(done.state, 'completed', JSON.stringify(done.error));
+  const survivor = svc.workers.find((w) => w !== victim && w.process.exitCode === null);
+  assert.ok(survivor?.logs.some((l) => l.msg === 'conversion completed' && l.jobId === job.id));
+  const files = (await outputsOf(client.session?.userId ?? '')).filter((f) => f.includes(job.id));
+  assert.deepEqual(files, [`${job.id}.flac`]);
+  const res = await client.download(job.id);
+  assert.equal(res.status, 200);
+  assert.ok(res.bytes.length > 1000);
+});

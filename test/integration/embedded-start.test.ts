@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { ApiClient } from '../helpers/client.js';
+import { espeakSentence } from '../helpers/fixtures.js';
+import { processesMatching, waitUntil } from '../helpers/processes.js';
+import { freePort } from '../helpers/redis.js';
+import { CLI } from '../helpers/service.js';
+
+test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C stops everything', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+  };
+  delete env.REDIS_URL;
+  const child = spawn(process.execPath, [CLI, 'all'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  try {
+    // 1. It prints the URL once everything is up.
+    await waitUntil(() => stderr.includes('vcfarm is running'), 30_000, 'the start banner');
+    assert.match(stderr, new RegExp(`open http://(localhost|127\\.0\\.0\\.1):${port}/`));
+    const redisPid = Number(await readFile(path.join(dataDir, 'run', 'redis.pid'), 'utf8'));
+    assert.ok(redisPid > 0);
+    assert.ok((await readFile(`/proc/${redisPid}/cmdline`, 'utf8')).startsWith('redis-server'));
+    const aof = await readFile(
+      path.join(dataDir, 'redis', 'appendonlydir', 'appendonly.aof.manifest'),
+      'utf8',
+    );
+    assert.ok(aof.length > 0, 'appendonly is on');
+
+    // 2. It works end to end.
+    const base = `http://127.0.0.1:${port}`;
+    const client = await ApiClient.anonymous(base);
+    const up = await client.upload(espeakSentence('en-us+f3'));
+    assert.equal(up.status, 201);
+    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+    assert.equal((await client.waitForJob(job.id)).state, 'completed');
+
+    // 3. Ctrl-C (SIGINT to the supervisor) stops the API, the worker and Redis.
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    await waitUntil(() => processesMatching(dataDir).length === 0, 10_000, 'every child to exit');
+    assert.deepEqual(processesMatching(dataDir), []);
+    await assert.rejects(fetch(`${base}/health`));
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a bad environment variable stops start-up with a message naming it', async () => {
+  const child = spawn(process.execPath, [CLI, 'all'], {
+    env: { ...process.env, PORT: 'eighty' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 78);
+  assert.match(stderr, /PORT="eighty": must be integer/);
+});

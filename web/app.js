@@ -1,0 +1,149 @@
+// vcfarm page: anonymous session, upload, job creation, live progress over WebSocket.
+// Server messages (src/progress/events.ts): snapshot | progress | completed | failed | cancelled | error.
+
+const TOKEN_KEY = 'vcfarm.token';
+const $ = (sel) => document.querySelector(sel);
+const jobsEl = $('#jobs');
+const statusEl = $('#status');
+const jobs = new Map();
+const resultUrls = new Map();
+
+function setStatus(text, isError = false) {
+  statusEl.textContent = text;
+  statusEl.className = isError ? 'error' : '';
+}
+
+async function api(path, options = {}) {
+  const token = localStorage.getItem(TOKEN_KEY);
+  const headers = { ...(options.headers || {}) };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { ...options, headers });
+  if (res.status === 401 && path !== '/api/session') {
+    localStorage.removeItem(TOKEN_KEY);
+    await ensureSession();
+    return api(path, options);
+  }
+  return res;
+}
+
+async function ensureSession() {
+  if (localStorage.getItem(TOKEN_KEY)) return;
+  const res = await fetch('/api/session', { method: 'POST' });
+  if (!res.ok) throw new Error(`could not start a session (${res.status})`);
+  const body = await res.json();
+  localStorage.setItem(TOKEN_KEY, body.token);
+}
+
+function jobElement(id) {
+  let el = jobsEl.querySelector(`[data-job-id="${CSS.escape(id)}"]`);
+  if (!el) {
+    el = $('#job-template').content.firstElementChild.cloneNode(true);
+    el.dataset.jobId = id;
+    el.querySelector('.job-cancel').addEventListener('click', () => cancelJob(id));
+    jobsEl.prepend(el);
+  }
+  return el;
+}
+
+async function showResult(el, job) {
+  const box = el.querySelector('.job-result');
+  if (!box.hidden || !job.resultUrl) return;
+  box.hidden = false;
+  let url = resultUrls.get(job.id);
+  if (!url) {
+    // The result needs the bearer token, so fetch it and hand the audio element a blob URL.
+    const res = await api(job.resultUrl);
+    if (!res.ok) return;
+    url = URL.createObjectURL(await res.blob());
+    resultUrls.set(job.id, url);
+  }
+  el.querySelector('.job-audio').src = url;
+  const a = el.querySelector('.job-download');
+  a.href = url;
+  a.download = `${(job.filename || 'audio').replace(/\.[^.]*$/, '')}-converted.${job.outputFormat}`;
+}
+
+function render(job) {
+  jobs.set(job.id, job);
+  const el = jobElement(job.id);
+  el.dataset.state = job.state;
+  el.querySelector('.job-name').textContent = `${job.filename || job.id} → ${job.outputFormat || ''}`;
+  const pct = Math.round((job.progress || 0) * 100);
+  let label = job.state;
+  if (job.state === 'active') label = `${job.stage || 'converting'} ${pct}%`;
+  if (job.state === 'failed' && job.error) label = `failed: ${job.error.message}`;
+  el.querySelector('.job-state').textContent = label;
+  el.querySelector('.job-progress').value = job.progress || 0;
+  if (job.state === 'completed') void showResult(el, job);
+}
+
+function applyEvent(msg) {
+  if (msg.type === 'snapshot') {
+    for (const job of [...msg.jobs].reverse()) render(job);
+    return;
+  }
+  const job = jobs.get(msg.jobId) || { id: msg.jobId, state: 'queued', progress: 0 };
+  if (msg.type === 'progress') render({ ...job, state: 'active', progress: msg.progress, stage: msg.stage });
+  else if (msg.type === 'completed')
+    render({ ...job, state: 'completed', progress: 1, resultUrl: msg.resultUrl });
+  else if (msg.type === 'failed') render({ ...job, state: 'failed', error: msg.error });
+  else if (msg.type === 'cancelled') render({ ...job, state: 'cancelled' });
+}
+
+let attempt = 0;
+function connect() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${proto}://${location.host}/api/ws`);
+  ws.addEventListener('open', () => {
+    attempt = 0;
+    ws.send(JSON.stringify({ type: 'auth', token: localStorage.getItem(TOKEN_KEY) }));
+  });
+  ws.addEventListener('message', (e) => applyEvent(JSON.parse(e.data)));
+  ws.addEventListener('close', () => {
+    // Reconnect with jittered exponential back-off; the snapshot on reconnect fills any gap.
+    const delay = Math.min(10_000, 500 * 2 ** attempt++) * (0.5 + Math.random());
+    setTimeout(connect, delay);
+  });
+}
+
+async function cancelJob(id) {
+  const res = await api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  if (res.ok) render((await res.json()).job);
+}
+
+$('#convert-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('#file').files[0];
+  if (!file) return;
+  const button = $('#submit');
+  button.disabled = true;
+  try {
+    setStatus('Uploading…');
+    const form = new FormData();
+    form.append('file', file);
+    const up = await api('/api/uploads', { method: 'POST', body: form });
+    const upBody = await up.json();
+    if (!up.ok) throw new Error(upBody.message || `upload failed (${up.status})`);
+    const res = await api('/api/jobs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        uploadId: upBody.upload.id,
+        pitchSemitones: Number($('#pitch').value) || 0,
+        outputFormat: $('#format').value,
+      }),
+    });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.message || `conversion request failed (${res.status})`);
+    if (!jobs.has(body.job.id)) render(body.job);
+    setStatus('Queued.');
+  } catch (err) {
+    setStatus(err.message, true);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+ensureSession()
+  .then(connect)
+  .catch((err) => setStatus(err.message, true));

@@ -1,0 +1,2 @@
+export { WorkerPool } from './pool/index.js';
+export { startWorkerProcess, type WorkerProcessHandle } from './worker-process.js';

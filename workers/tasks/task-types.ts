@@ -1,0 +1,75 @@
+import type { OutputFormat } from '../../src/media/index.js';
+
+/** What the pool hands a thread for one conversion. Plain data: it is structured-cloned. */
+export interface ConvertTask {
+  kind: 'convert';
+  jobId: string;
+  attempt: number;
+  inputPath: string;
+  demuxer: string;
+  outputPath: string;
+  outputFormat: OutputFormat;
+  pitchSemitones: number;
+  /** Expected decoded length, for progress (the real length may differ a little). */
+  durationSec: number;
+  maxDurationSec: number;
+  /** Shared with the owner: see TaskControl. */
+  control: SharedArrayBuffer;
+}
+
+export type TaskOutcome =
+  | { status: 'completed'; bytes: number; durationSec: number; processingMs: number }
+  | { status: 'cancelled' }
+  | { status: 'failed'; code: string; message: string; retryable: boolean };
+
+export const STAGES = ['starting', 'converting', 'encoding', 'finalizing'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/**
+ * A task's control block, shared between the pool owner and the thread without messages:
+ * [0] cancel flag (owner writes 1), [1] stage index, [2] progress in millionths, [3] a change
+ * counter the thread bumps (and notifies) at each stage change and each 5% of progress.
+ * The thread checks the flag between chunks, so cancelling never needs to terminate a thread.
+ */
+export class TaskControl {
+  private readonly view: Int32Array;
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(16)) {
+    this.view = new Int32Array(buffer);
+  }
+  cancel(): void {
+    Atomics.store(this.view, 0, 1);
+  }
+  get cancelled(): boolean {
+    return Atomics.load(this.view, 0) === 1;
+  }
+  report(stage: Stage, progress: number): void {
+    const stageIndex = STAGES.indexOf(stage);
+    const millionths = Math.round(Math.max(0, Math.min(1, progress)) * 1e6);
+    const before = Atomics.load(this.view, 2);
+    const stageChanged = Atomics.exchange(this.view, 1, stageIndex) !== stageIndex;
+    Atomics.store(this.view, 2, millionths);
+    if (stageChanged || Math.floor(millionths / 50_000) !== Math.floor(before / 50_000)) {
+      Atomics.add(this.view, 3, 1);
+      Atomics.notify(this.view, 3);
+    }
+  }
+  get stage(): Stage {
+    return STAGES[Atomics.load(this.view, 1)] ?? 'starting';
+  }
+  get progress(): number {
+    return Atomics.load(this.view, 2) / 1e6;
+  }
+  get changes(): number {
+    return Atomics.load(this.view, 3);
+  }
+  /** Ends a pending waitForChange at once (used when the task is over). */
+  wake(): void {
+    Atomics.add(this.view, 3, 1);
+    Atomics.notify(this.view, 3);
+  }
+  /** Resolves when the thread reports a notable change after `seen`, or after `timeoutMs`. */
+  async waitForChange(seen: number, timeoutMs: number): Promise<void> {
+    const r = Atomics.waitAsync(this.view, 3, seen, timeoutMs);
+    if (r.async) await r.value;
+  }
+}

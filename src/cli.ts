@@ -70,7 +70,8 @@ async function main(argv: string[]): Promise<void> {
     const handle = await startAll(config, logger, fileURLToPath(import.meta.url));
     const shown = handle.url.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
     logger.info({ url: shown, redis: handle.redisUrl }, 'vcfarm is running');
-    process.stderr.write(`\nvcfarm is running: open ${shown}/   (Ctrl-C stops everything)\n\n`);
+    const admin = handle.adminTokenFile ? `\nadmin token: ${handle.adminTokenFile}` : '';
+    process.stderr.write(`\nvcfarm is running: open ${shown}/   (Ctrl-C stops everything)${admin}\n\n`);
     onShutdown(logger, () => handle.close());
   }
 }

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
@@ -7,6 +9,7 @@ import { startApiServer } from './server.js';
 
 export interface SupervisorHandle {
   url: string;
+  adminTokenFile: string | undefined;
   redisUrl: string;
   close(): Promise<void>;
 }
@@ -29,7 +32,25 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
  * reverse order, on close. Children get their own process group, so a terminal's Ctrl-C reaches
  * only this process, which then stops them in order.
  */
-export async function startAll(config: Config, logger: Logger, cliPath: string): Promise<SupervisorHandle> {
+/** The embedded service gets an admin token of its own unless one is configured: DATA_DIR/admin-token. */
+async function ensureAdminToken(config: Config): Promise<Config> {
+  if (config.adminToken || config.adminTokenFile) return config;
+  const file = path.join(config.dataDir, 'admin-token');
+  await mkdir(config.dataDir, { recursive: true });
+  await writeFile(file, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' }).catch(
+    (err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    },
+  );
+  return { ...config, adminTokenFile: file };
+}
+
+export async function startAll(
+  givenConfig: Config,
+  logger: Logger,
+  cliPath: string,
+): Promise<SupervisorHandle> {
+  const config = await ensureAdminToken(givenConfig);
   let redis: EmbeddedRedis | undefined;
   let redisUrl = config.redisUrl;
   if (!redisUrl) {
@@ -41,7 +62,12 @@ export async function startAll(config: Config, logger: Logger, cliPath: string):
     redisUrl = await redis.start();
   }
   const worker = spawn(process.execPath, [cliPath, 'worker'], {
-    env: { ...process.env, REDIS_URL: redisUrl, VCFARM_PARENT_PID: String(process.pid) },
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      VCFARM_PARENT_PID: String(process.pid),
+      ...(config.adminTokenFile && !config.adminToken ? { ADMIN_TOKEN_FILE: config.adminTokenFile } : {}),
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   });
@@ -61,6 +87,7 @@ export async function startAll(config: Config, logger: Logger, cliPath: string):
   const started = api;
   return {
     url: started.url,
+    adminTokenFile: config.adminToken ? undefined : config.adminTokenFile,
     redisUrl,
     async close() {
       closing = true;

@@ -1,2 +1,3 @@
+export { AdminCredential } from './admin.js';
 export { authPlugin, bearerToken } from './plugin.js';
 export { hashToken, type Principal, SessionStore } from './session-store.js';

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { UnauthorizedError } from '../errors/index.js';
+import { ForbiddenError, UnauthorizedError } from '../errors/index.js';
+import { AdminCredential } from './admin.js';
 import { type Principal, SessionStore } from './session-store.js';
 
 declare module 'fastify' {
@@ -8,6 +9,8 @@ declare module 'fastify' {
     sessions: SessionStore;
     /** Resolves the caller from `Authorization: Bearer <token>`; throws UnauthorizedError. */
     authenticate(request: FastifyRequest): Promise<Principal>;
+    /** Lets only the admin token through: none → 401, a user's token → 403. */
+    requireAdmin(request: FastifyRequest): Promise<void>;
   }
   interface FastifyRequest {
     principal: Principal | undefined;
@@ -31,6 +34,20 @@ export const authPlugin = fp(
       request.principal = principal;
       request.log = request.log.child({ userId: principal.userId });
       return principal;
+    });
+    const admin = new AdminCredential(app.config.adminToken, app.config.adminTokenFile);
+    if (!admin.configured)
+      app.log.warn('no ADMIN_TOKEN or ADMIN_TOKEN_FILE: admin endpoints refuse every request');
+    app.decorate('requireAdmin', async (request: FastifyRequest) => {
+      const token = bearerToken(request.headers.authorization);
+      if (!token) throw new UnauthorizedError('the admin token is required');
+      if (admin.matches(token)) {
+        request.log = request.log.child({ admin: true });
+        return;
+      }
+      if (await sessions.verify(token))
+        throw new ForbiddenError('this endpoint is for the administrator only');
+      throw new UnauthorizedError('the admin token is required');
     });
   },
   { name: 'vcfarm-auth', dependencies: ['vcfarm-redis'] },

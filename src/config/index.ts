@@ -22,6 +22,8 @@ export interface Config {
   jobLockMs: number;
   stalledIntervalMs: number;
   workerId: string;
+  adminToken: string | undefined;
+  adminTokenFile: string | undefined;
 }
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
@@ -81,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobLockMs: e.JOB_LOCK_MS,
     stalledIntervalMs: e.STALLED_INTERVAL_MS,
     workerId: e.WORKER_ID ?? `${os.hostname()}-${process.pid}`,
+    adminToken: e.ADMIN_TOKEN,
+    adminTokenFile: e.ADMIN_TOKEN_FILE ? path.resolve(e.ADMIN_TOKEN_FILE) : undefined,
   };
 }
 export { configPlugin } from './plugin.js';

@@ -39,6 +39,10 @@ export const EnvSchema = Type.Object({
   STALLED_INTERVAL_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   /** Stable id of a worker process (defaults to host-pid). */
   WORKER_ID: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' })),
+  /** Bearer token for admin endpoints. Unset: read from ADMIN_TOKEN_FILE; both unset: admin endpoints refuse everyone. */
+  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  /** File holding the admin token (first line). `vcfarm all` creates DATA_DIR/admin-token when neither is set. */
+  ADMIN_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Directory holding model folders (models/<name>/model.json). */
   MODELS_DIR: Type.String({ minLength: 1, default: './models' }),
 });

@@ -23,5 +23,5 @@ for (const [key, entry] of Object.entries(pk)) {
     added++;
   }
 }
-writeFileSync('package-lock.json', JSON.stringify(lock, null, 2) + '\n');
+writeFileSync('package-lock.json', `${JSON.stringify(lock, null, 2)}\n`);
 console.log('added', added);

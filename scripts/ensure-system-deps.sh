@@ -11,6 +11,7 @@ runtime=(
   "ffprobe ffmpeg"
   "redis-server redis-server"
   "taskset util-linux"
+  "haproxy haproxy"
 )
 testing=(
   "espeak-ng espeak-ng"

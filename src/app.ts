@@ -6,10 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import { apiRoutes, installErrorHandler } from './api/index.js';
 import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
+import { lifecyclePlugin } from './lifecycle/index.js';
+import { rateLimitsPlugin } from './limits/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
-import { redisPlugin } from './redis/index.js';
-import { workspacePlugin } from './workspace/index.js';
+import { failFastRedisPlugin, redisPlugin } from './redis/index.js';
+import { scalingPlugin } from './scaling/index.js';
+import { sweeperPlugin, workspacePlugin } from './workspace/index.js';
 
 export interface AppOptions {
   config: Config;
@@ -19,20 +22,46 @@ export interface AppOptions {
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
+/**
+ * The page is web/index.html + app.js + style.css from this origin, with no inline code; it
+ * plays results from blob: URLs and talks to the API and WebSocket of the same host.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "media-src 'self' blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'self'",
+].join('; ');
+
 /** The whole vcfarm API as one Fastify plugin; `server.ts` creates the instance and listens. */
 export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise<void> {
   installErrorHandler(app);
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'SAMEORIGIN');
     reply.header('referrer-policy', 'strict-origin-when-cross-origin');
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    // request.protocol follows X-Forwarded-Proto only from TRUSTED_PROXIES.
+    if (request.protocol === 'https')
+      reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
   });
   await app.register(configPlugin, { config: opts.config });
+  await app.register(lifecyclePlugin);
   await app.register(redisPlugin, { url: opts.redisUrl });
+  await app.register(failFastRedisPlugin, { url: opts.redisUrl });
   await app.register(progressPlugin);
   await app.register(queuePlugin, { redisUrl: opts.redisUrl });
   await app.register(workspacePlugin);
+  await app.register(scalingPlugin);
   await app.register(authPlugin);
+  await app.register(rateLimitsPlugin);
+  await app.register(sweeperPlugin);
   await app.register(multipart, {
     limits: { files: 1, parts: 4, fields: 2, fieldSize: 1024, headerPairs: 100 },
   });

@@ -2,8 +2,10 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { startWorkerProcess } from '../workers/index.js';
+import { usersCommand } from './cli-users.js';
 import { type Config, loadConfig } from './config/index.js';
 import { VcError } from './errors/index.js';
+import { drainAndClose } from './lifecycle/index.js';
 import { createLogger } from './logging.js';
 import { startApiServer } from './server.js';
 import { startAll } from './supervisor.js';
@@ -11,7 +13,8 @@ import { startAll } from './supervisor.js';
 const USAGE = `usage: vcfarm <command>
   all      single-machine service: Redis (unless REDIS_URL), one API, one worker process
   api      one API instance (needs REDIS_URL)
-  worker   one worker process with a pinned thread pool (needs REDIS_URL)`;
+  worker   one worker process with a pinned thread pool (needs REDIS_URL)
+  users    accounts and API keys: users add NAME --plan pro | list | remove ID | rotate-key ID`;
 
 /** Runs `close` once on SIGINT/SIGTERM, then exits. */
 function onShutdown(logger: Logger, close: () => Promise<void>): void {
@@ -47,7 +50,7 @@ function requireRedisUrl(config: Config): string {
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0];
-  if (!command || !['all', 'api', 'worker'].includes(command)) {
+  if (!command || !['all', 'api', 'worker', 'users'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(command ? 2 : 0);
   }
@@ -58,11 +61,16 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`vcfarm: ${(err as Error).message}\n`);
     process.exit(78);
   }
+  if (command === 'users') {
+    process.exit(
+      await usersCommand(argv.slice(1), config, process.env, (s) => process.stdout.write(`${s}\n`)),
+    );
+  }
   const logger = createLogger(config.logLevel, command);
   if (command === 'api') {
     const { app, url } = await startApiServer(config, requireRedisUrl(config), logger);
     logger.info({ url }, 'api listening');
-    onShutdown(logger, () => app.close());
+    onShutdown(logger, () => drainAndClose(app, config.drainMs, logger));
   } else if (command === 'worker') {
     const handle = await startWorkerProcess(config, requireRedisUrl(config), logger);
     onShutdown(logger, () => handle.close());

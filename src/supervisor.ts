@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
+import { drainAndClose } from './lifecycle/index.js';
 import { EmbeddedRedis } from './redis/index.js';
 import { startApiServer } from './server.js';
 
@@ -91,7 +92,7 @@ export async function startAll(
     redisUrl,
     async close() {
       closing = true;
-      await started.app.close();
+      await drainAndClose(started.app, config.drainMs, logger);
       // Running jobs finish first; a job that outlives the grace period is retried on the next start.
       await stopChild(worker, 60_000);
       await redis?.stop();

@@ -1,5 +1,7 @@
 // vcfarm page: anonymous session, upload, job creation, live progress over WebSocket.
-// Server messages (src/progress/events.ts): snapshot | progress | completed | failed | cancelled | error.
+// Server messages (src/progress/events.ts): snapshot | progress | stage | completed | failed | cancelled
+// | error; each but error carries an eventId (a Redis stream id). The page keeps the highest one it saw
+// and, after a reconnect, sends it back to get exactly what it missed (or a snapshot).
 
 const TOKEN_KEY = 'vcfarm.token';
 const $ = (sel) => document.querySelector(sel);
@@ -77,32 +79,60 @@ function render(job) {
   if (job.state === 'completed') void showResult(el, job);
 }
 
+const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** Mirrors applyServerMessage in src/progress/events.ts: a finished job stays finished. */
 function applyEvent(msg) {
   if (msg.type === 'snapshot') {
-    for (const job of [...msg.jobs].reverse()) render(job);
+    for (const job of [...msg.jobs].reverse()) {
+      const known = jobs.get(job.id);
+      if (known && FINAL.has(known.state) && !FINAL.has(job.state)) continue;
+      render(job);
+    }
     return;
   }
+  if (!msg.jobId) return;
   const job = jobs.get(msg.jobId) || { id: msg.jobId, state: 'queued', progress: 0 };
+  if (FINAL.has(job.state)) return;
   if (msg.type === 'progress') render({ ...job, state: 'active', progress: msg.progress, stage: msg.stage });
+  else if (msg.type === 'stage') render({ ...job, state: 'active', stage: msg.stage });
   else if (msg.type === 'completed')
     render({ ...job, state: 'completed', progress: 1, resultUrl: msg.resultUrl });
   else if (msg.type === 'failed') render({ ...job, state: 'failed', error: msg.error });
   else if (msg.type === 'cancelled') render({ ...job, state: 'cancelled' });
 }
 
+/** Stream ids `<ms>-<seq>`, compared as numbers. */
+function newerId(a, b) {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am !== bm ? am > bm : as > bs;
+}
+
+let lastEventId = '';
 let attempt = 0;
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${proto}://${location.host}/api/ws`);
   ws.addEventListener('open', () => {
-    attempt = 0;
-    ws.send(JSON.stringify({ type: 'auth', token: localStorage.getItem(TOKEN_KEY) }));
+    const token = localStorage.getItem(TOKEN_KEY);
+    // After a reconnect, ask for what was missed; the first time, a snapshot.
+    ws.send(JSON.stringify(lastEventId ? { type: 'resume', token, lastEventId } : { type: 'auth', token }));
   });
-  ws.addEventListener('message', (e) => applyEvent(JSON.parse(e.data)));
-  ws.addEventListener('close', () => {
-    // Reconnect with jittered exponential back-off; the snapshot on reconnect fills any gap.
-    const delay = Math.min(10_000, 500 * 2 ** attempt++) * (0.5 + Math.random());
-    setTimeout(connect, delay);
+  ws.addEventListener('message', (e) => {
+    const msg = JSON.parse(e.data);
+    attempt = 0;
+    if (msg.eventId && (!lastEventId || newerId(msg.eventId, lastEventId))) lastEventId = msg.eventId;
+    applyEvent(msg);
+  });
+  ws.addEventListener('close', (e) => {
+    if (e.code === 4401) {
+      localStorage.removeItem(TOKEN_KEY);
+      lastEventId = '';
+    }
+    // Jittered exponential back-off, so the clients of a stopped instance do not all come back at once.
+    const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random());
+    setTimeout(() => ensureSession().then(connect, () => setTimeout(connect, delay)), delay);
   });
 }
 

@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { sessionRoutes } from './session.js';
+import { systemRoutes } from './system.js';
 import { uploadRoutes } from './uploads.js';
+import { workspaceRoutes } from './workspace.js';
 import { wsRoutes } from './ws.js';
 
 export { installErrorHandler } from './error-handler.js';
@@ -13,13 +16,21 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
   await app.register(
     async (api) => {
       await api.register(sessionRoutes);
-      await api.register(wsRoutes);
+      await api.register(async (ws) => {
+        // WebSocket upgrades count against the `api` limit (per user with ?token=, else per IP).
+        ws.addHook('preHandler', async (request, reply) => app.enforceRateLimits(request, reply));
+        await ws.register(wsRoutes);
+      });
+      await api.register(adminUserRoutes);
+      await api.register(systemRoutes);
       await api.register(async (authed) => {
-        authed.addHook('onRequest', async (request) => {
+        authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);
+          await app.enforceRateLimits(request, reply);
         });
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);
+        await authed.register(workspaceRoutes);
       });
     },
     { prefix: '/api' },

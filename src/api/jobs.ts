@@ -33,17 +33,33 @@ function contentDisposition(name: string): string {
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/jobs',
-    { schema: { body: CreateJobBody, response: { 202: JobResponse, 400: ErrorBody, 404: ErrorBody } } },
+    {
+      config: { rateClass: 'conversions' },
+      schema: {
+        body: CreateJobBody,
+        response: { 202: JobResponse, 400: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+      },
+    },
     async (request, reply) => {
       const userId = userOf(request);
       const body = request.body;
       const upload = await app.uploads.get(userId, body.uploadId);
+      const plan = request.plan;
       const job = await app.conversions.enqueue(userId, upload, {
         pitchSemitones: body.pitchSemitones ?? 0,
         outputFormat: body.outputFormat,
         priority: body.priority ?? 'normal',
         requestId: request.id,
+        plan: plan && {
+          priorityBase: plan.priorityBase,
+          maxJobPriority: plan.maxJobPriority,
+          maxActiveJobs: plan.maxActiveJobs,
+          maxQueuedJobs: plan.quotas.maxQueuedJobs,
+          maxDurationSec: Math.min(app.config.maxDurationSec, plan.quotas.maxDurationSec),
+        },
       });
+      // The sweeper's TTL of an upload counts from its last use.
+      await app.uploads.touch(userId, upload.id);
       request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
       return reply.status(202).send({ job });
     },
@@ -92,4 +108,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .header('content-disposition', contentDisposition(`${base}-converted.${result.format}`))
       .send(createReadStream(result.path));
   });
+
+  app.delete(
+    '/jobs/:id/result',
+    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+    async (request, reply) => {
+      await app.conversions.removeResult(userOf(request), request.params.id);
+      request.log.info({ jobId: request.params.id }, 'job result deleted');
+      return reply.status(204).send(null);
+    },
+  );
 };

@@ -2,29 +2,101 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/index.js';
-import type { JobEvent, ServerMessage } from '../progress/index.js';
+import { VcError } from '../errors/index.js';
+import type { ClientMessage, ServerMessage } from '../progress/index.js';
+import { WsSession } from './ws-session.js';
 
 const AUTH_TIMEOUT_MS = 5000;
-/** Progress is dropped (the next one supersedes it) while a slow client has this much unsent. */
-const SLOW_CLIENT_BYTES = 1 << 20;
+/** Close codes: 4401 = no valid token, 4429 = too many sockets for this user. */
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_TOO_MANY = 4429;
 
 const WsQuery = Type.Object(
-  { token: Type.Optional(Type.String({ maxLength: 256 })) },
+  {
+    token: Type.Optional(Type.String({ maxLength: 256 })),
+    lastEventId: Type.Optional(Type.String({ maxLength: 40 })),
+  },
   { additionalProperties: false },
 );
 
-function send(socket: WebSocket, msg: ServerMessage): void {
+function sendError(socket: WebSocket, error: string, message: string): void {
   if (socket.readyState !== socket.OPEN) return;
-  if (msg.type === 'progress' && socket.bufferedAmount > SLOW_CLIENT_BYTES) return;
-  socket.send(JSON.stringify(msg));
+  socket.send(JSON.stringify({ type: 'error', error, message } satisfies ServerMessage));
+}
+
+function parseClientMessage(raw: unknown): Partial<ClientMessage> & { token?: unknown } {
+  try {
+    const msg = JSON.parse(String(raw)) as unknown;
+    return msg && typeof msg === 'object' ? (msg as Partial<ClientMessage>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Open sockets per user on this instance. */
+class SocketCounts {
+  private readonly counts = new Map<string, number>();
+  constructor(private readonly max: number) {}
+  full(userId: string): boolean {
+    return (this.counts.get(userId) ?? 0) >= this.max;
+  }
+  acquire(userId: string): boolean {
+    if (this.full(userId)) return false;
+    this.counts.set(userId, (this.counts.get(userId) ?? 0) + 1);
+    return true;
+  }
+  release(userId: string): void {
+    const n = (this.counts.get(userId) ?? 1) - 1;
+    if (n <= 0) this.counts.delete(userId);
+    else this.counts.set(userId, n);
+  }
+}
+
+/**
+ * Pings every socket each interval; a socket that has not answered the previous ping is dead
+ * (a vanished peer, a silently dropped NAT entry) and is terminated. One timer per instance.
+ */
+class Heartbeat {
+  private readonly alive = new Map<WebSocket, boolean>();
+  private readonly timer: NodeJS.Timeout;
+  constructor(intervalMs: number) {
+    this.timer = setInterval(() => this.beat(), intervalMs);
+    this.timer.unref();
+  }
+  add(socket: WebSocket): void {
+    this.alive.set(socket, true);
+    socket.on('pong', () => this.alive.set(socket, true));
+    socket.once('close', () => this.alive.delete(socket));
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  private beat(): void {
+    for (const [socket, alive] of this.alive) {
+      if (!alive) {
+        this.alive.delete(socket);
+        socket.terminate();
+        continue;
+      }
+      this.alive.set(socket, false);
+      socket.ping();
+    }
+  }
 }
 
 /**
  * GET /api/ws: live events for the caller's own jobs. The token comes as `?token=` (checked
- * before the upgrade) or as the first message `{"type":"auth","token":...}`. The client first
- * gets a snapshot of its jobs, then every event as it happens.
+ * before the upgrade) or in the first message, `{"type":"auth","token":...}`. A client that saw
+ * events before sends the highest `eventId` it saw as `?lastEventId=` or in that first message
+ * (`{"type":"resume","token":...,"lastEventId":...}`) and gets what it missed; otherwise, or when
+ * the missed events are no longer kept, it gets a snapshot of its jobs. Then every event, live.
  */
 export async function wsRoutes(app: FastifyInstance): Promise<void> {
+  const { wsPingIntervalMs, wsMaxSocketsPerUser, wsSlowClientBytes } = app.config;
+  const counts = new SocketCounts(wsMaxSocketsPerUser);
+  const heartbeat = new Heartbeat(wsPingIntervalMs);
+  app.addHook('onClose', async () => heartbeat.stop());
+
   app.get(
     '/ws',
     {
@@ -32,62 +104,74 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       schema: { querystring: WsQuery },
       onRequest: async (request: FastifyRequest) => {
         const token = (request.query as { token?: string }).token;
-        if (token) {
-          const principal = await app.sessions.verify(token);
-          if (!principal) {
-            await app.authenticate(request); // throws 401 before the upgrade
-          }
-          request.principal = principal;
-        }
+        if (!token) return;
+        const principal = await app.sessions.verify(token);
+        if (!principal) await app.authenticate(request); // throws 401 before the upgrade
+        if (principal && counts.full(principal.userId))
+          throw new VcError('VC_ERR_RATE_LIMITED', `at most ${wsMaxSocketsPerUser} open sockets per user`);
+        request.principal = principal;
       },
     },
     (socket: WebSocket, request: FastifyRequest) => {
-      let unsubscribe: (() => void) | undefined;
+      let session: WsSession | undefined;
+      let userId: string | undefined;
+      heartbeat.add(socket);
       socket.on('error', (err) => request.log.debug({ err }, 'websocket error'));
-      socket.on('close', () => unsubscribe?.());
+      socket.on('close', () => {
+        session?.close();
+        if (userId) counts.release(userId);
+      });
 
-      const start = async (principal: Principal) => {
-        const buffered: ServerMessage[] = [];
-        let live = false;
-        // Subscribe before taking the snapshot, so nothing between the two is lost.
-        unsubscribe = app.progressHub.subscribe(principal.userId, (event: JobEvent, eventId: string) => {
-          const msg = { ...event, eventId } as ServerMessage;
-          if (live) send(socket, msg);
-          else buffered.push(msg);
+      const start = async (principal: Principal, lastEventId: string | undefined) => {
+        if (socket.readyState !== socket.OPEN) return; // closed while authenticating
+        if (!counts.acquire(principal.userId)) {
+          socket.close(CLOSE_TOO_MANY, 'too many open sockets for this user');
+          return;
+        }
+        userId = principal.userId;
+        session = new WsSession(
+          socket,
+          app.progressHub,
+          app.conversions,
+          principal.userId,
+          { slowClientBytes: wsSlowClientBytes },
+          request.log,
+        );
+        await session.start(lastEventId);
+        socket.on('message', (raw) => {
+          if (parseClientMessage(raw).type === 'resume')
+            sendError(socket, 'VC_ERR_VALIDATION', 'resume only as the first message or with ?lastEventId=');
         });
-        const jobs = await app.conversions.list(principal.userId);
-        send(socket, { type: 'snapshot', jobs, eventId: '' });
-        live = true;
-        for (const msg of buffered) send(socket, msg);
+      };
+
+      const fail = (err: unknown) => {
+        request.log.warn({ err }, 'websocket start failed');
+        socket.close(1011, 'internal error');
       };
 
       if (request.principal) {
-        start(request.principal).catch((err) => request.log.warn({ err }, 'websocket start failed'));
+        start(request.principal, (request.query as { lastEventId?: string }).lastEventId).catch(fail);
         return;
       }
-      const timer = setTimeout(() => socket.close(4401, 'authentication required'), AUTH_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => socket.close(CLOSE_UNAUTHORIZED, 'authentication required'),
+        AUTH_TIMEOUT_MS,
+      );
       socket.once('message', (raw) => {
         clearTimeout(timer);
         void (async () => {
-          let token: unknown;
-          try {
-            token = (JSON.parse(String(raw)) as { type?: string; token?: unknown }).token;
-          } catch {
-            token = undefined;
-          }
+          const msg = parseClientMessage(raw);
+          const token = msg.type === 'auth' || msg.type === 'resume' ? msg.token : undefined;
           const principal = typeof token === 'string' ? await app.sessions.verify(token) : undefined;
           if (!principal) {
-            send(socket, {
-              type: 'error',
-              error: 'VC_ERR_UNAUTHORIZED',
-              message: 'a valid token is required',
-            });
-            socket.close(4401, 'authentication required');
+            sendError(socket, 'VC_ERR_UNAUTHORIZED', 'a valid token is required');
+            socket.close(CLOSE_UNAUTHORIZED, 'authentication required');
             return;
           }
           request.principal = principal;
-          await start(principal);
-        })().catch((err) => request.log.warn({ err }, 'websocket auth failed'));
+          const lastEventId = typeof msg.lastEventId === 'string' ? msg.lastEventId : undefined;
+          await start(principal, lastEventId);
+        })().catch(fail);
       });
     },
   );

@@ -1,12 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ForbiddenError, UnauthorizedError } from '../errors/index.js';
+import { ForbiddenError, UnauthorizedError, UnavailableError, VcError } from '../errors/index.js';
+import { type EffectivePlan, effectivePlan } from '../plans/index.js';
+import { AccountStore } from './accounts.js';
 import { AdminCredential } from './admin.js';
 import { type Principal, SessionStore } from './session-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     sessions: SessionStore;
+    accounts: AccountStore;
+    /** The plan (with the user's overrides) that applies to a caller. */
+    planOf(principal: Principal): Promise<EffectivePlan>;
     /** Resolves the caller from `Authorization: Bearer <token>`; throws UnauthorizedError. */
     authenticate(request: FastifyRequest): Promise<Principal>;
     /** Lets only the admin token through: none → 401, a user's token → 403. */
@@ -14,6 +19,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** Set by `authenticate`: the caller's plan with overrides. */
+    plan: EffectivePlan | undefined;
   }
 }
 
@@ -24,12 +31,33 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 export const authPlugin = fp(
   async (app: FastifyInstance) => {
-    const sessions = new SessionStore(app.redis, app.config.redisPrefix, app.config.sessionTtlSec);
+    // Token checks use the fail-fast connection: with Redis down they answer 503 at once.
+    const accounts = new AccountStore(app.redisFailFast, app.config.redisPrefix);
+    const sessions = new SessionStore(app.redisFailFast, app.config.redisPrefix, app.config.sessionTtlSec, {
+      mode: app.config.authMode,
+      apiKeys: accounts,
+    });
+    const { plans } = app.config;
     app.decorate('sessions', sessions);
+    app.decorate('accounts', accounts);
+    app.decorate('planOf', async (principal: Principal) => {
+      if (principal.kind !== 'key') return effectivePlan(plans, plans.anonymousPlan);
+      const account = await accounts.get(principal.userId);
+      if (!account) throw new UnauthorizedError('this API key belongs to a removed user');
+      return effectivePlan(plans, account.plan, account.overrides);
+    });
     app.decorateRequest('principal', undefined);
+    app.decorateRequest('plan', undefined);
     app.decorate('authenticate', async (request: FastifyRequest) => {
       const token = bearerToken(request.headers.authorization);
-      const principal = token ? await sessions.verify(token) : undefined;
+      let principal: Principal | undefined;
+      try {
+        principal = token ? await sessions.verify(token) : undefined;
+        if (principal) request.plan = await app.planOf(principal);
+      } catch (err) {
+        if (err instanceof VcError) throw err;
+        throw new UnavailableError('the session store is unreachable; try again shortly', { cause: err });
+      }
       if (!principal) throw new UnauthorizedError();
       request.principal = principal;
       request.log = request.log.child({ userId: principal.userId });
@@ -50,5 +78,5 @@ export const authPlugin = fp(
       throw new UnauthorizedError('the admin token is required');
     });
   },
-  { name: 'vcfarm-auth', dependencies: ['vcfarm-redis'] },
+  { name: 'vcfarm-auth', dependencies: ['vcfarm-redis', 'vcfarm-redis-failfast'] },
 );

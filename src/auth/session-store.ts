@@ -3,6 +3,20 @@ import type { Redis } from 'ioredis';
 
 export interface Principal {
   userId: string;
+  /** How the caller authenticated: an anonymous session token or an admin-issued API key. */
+  kind?: 'session' | 'key';
+}
+
+/** Looks up API keys (src/auth/accounts.ts); kept as an interface so sessions need no accounts. */
+export interface ApiKeyVerifier {
+  verifyKey(apiKey: string): Promise<string | undefined>;
+}
+
+export interface SessionStoreOptions {
+  /** `keys`: session tokens are neither issued nor accepted. Default `open`. */
+  mode?: 'open' | 'keys';
+  /** Makes API keys (`vck_...`) valid bearer tokens too. */
+  apiKeys?: ApiKeyVerifier;
 }
 
 export function hashToken(token: string): string {
@@ -18,7 +32,12 @@ export class SessionStore {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlSec: number,
+    private readonly options: SessionStoreOptions = {},
   ) {}
+
+  get enabled(): boolean {
+    return this.options.mode !== 'keys';
+  }
 
   async create(): Promise<{ token: string; userId: string }> {
     const token = randomBytes(32).toString('base64url');
@@ -29,8 +48,13 @@ export class SessionStore {
 
   async verify(token: string): Promise<Principal | undefined> {
     if (token.length < 16 || token.length > 256) return undefined;
+    if (this.options.apiKeys && token.startsWith('vck_')) {
+      const owner = await this.options.apiKeys.verifyKey(token);
+      return owner ? { userId: owner, kind: 'key' } : undefined;
+    }
+    if (!this.enabled) return undefined;
     const userId = await this.redis.get(this.key(token));
-    return userId ? { userId } : undefined;
+    return userId ? { userId, kind: 'session' } : undefined;
   }
 
   private key(token: string): string {

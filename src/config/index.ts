@@ -1,12 +1,18 @@
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
+import { loadPlans, type PlansFile } from '../plans/index.js';
 import { type Env, EnvSchema } from './schema.js';
 
 export interface Config {
   port: number;
   host: string;
+  wsPingIntervalMs: number;
+  wsMaxSocketsPerUser: number;
+  wsSlowClientBytes: number;
+  drainMs: number;
   dataDir: string;
   modelsDir: string;
   redisUrl: string | undefined;
@@ -23,8 +29,25 @@ export interface Config {
   stalledIntervalMs: number;
   workerId: string;
   adminToken: string | undefined;
+  maxWorkersPerHost: number;
+  autoscale: { min: number; max: number } | undefined;
+  autoscaleIdleMs: number;
+  autoscaleCooldownMs: number;
+  autoscaleIntervalMs: number;
+  scaleWaitMs: number;
   adminTokenFile: string | undefined;
+  authMode: 'open' | 'keys';
+  /** Plans from PLANS_FILE, validated at start-up. */
+  plans: PlansFile;
+  plansFile: string;
+  /** IPs/CIDRs whose X-Forwarded-For is believed; empty: the socket's peer is the client. */
+  trustedProxies: string[];
+  sweepIntervalSec: number;
+  decodeCheckTimeoutMs: number;
 }
+
+/** config/plans.json at the top of the installation (dist/src/config → three levels up). */
+const DEFAULT_PLANS_FILE = fileURLToPath(new URL('../../../config/plans.json', import.meta.url));
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
   '1': true,
@@ -50,6 +73,14 @@ function coerce(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return out;
 }
 
+function parseAutoscale(value: string | undefined): { min: number; max: number } | undefined {
+  if (!value) return undefined;
+  const [min, max] = value.split(',').map((v) => Number(v.trim()));
+  if (min < 1 || max < min)
+    throw new ConfigError(`invalid configuration: AUTOSCALE=${JSON.stringify(value)}: needs 1 <= min <= max`);
+  return { min, max };
+}
+
 /**
  * Parses and validates the environment once. A bad value throws a ConfigError whose message
  * names the variable, so start-up stops with something an operator can act on.
@@ -65,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = data as Env;
+  const plansFile = e.PLANS_FILE ? path.resolve(e.PLANS_FILE) : DEFAULT_PLANS_FILE;
   return {
     port: e.PORT,
     host: e.HOST,
@@ -84,7 +116,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stalledIntervalMs: e.STALLED_INTERVAL_MS,
     workerId: e.WORKER_ID ?? `${os.hostname()}-${process.pid}`,
     adminToken: e.ADMIN_TOKEN,
+    maxWorkersPerHost: e.MAX_WORKERS_PER_HOST || 4 * os.availableParallelism(),
+    autoscale: parseAutoscale(e.AUTOSCALE),
+    autoscaleIdleMs: e.AUTOSCALE_IDLE_MS,
+    autoscaleCooldownMs: e.AUTOSCALE_COOLDOWN_MS,
+    autoscaleIntervalMs: e.AUTOSCALE_INTERVAL_MS,
+    scaleWaitMs: e.SCALE_WAIT_MS,
     adminTokenFile: e.ADMIN_TOKEN_FILE ? path.resolve(e.ADMIN_TOKEN_FILE) : undefined,
+    wsPingIntervalMs: e.WS_PING_INTERVAL_MS,
+    wsMaxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+    wsSlowClientBytes: e.WS_SLOW_CLIENT_BYTES,
+    drainMs: e.DRAIN_MS,
+    authMode: e.AUTH_MODE,
+    plans: loadPlans(plansFile),
+    plansFile,
+    trustedProxies: (e.TRUSTED_PROXIES ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    sweepIntervalSec: e.SWEEP_INTERVAL_SEC,
+    decodeCheckTimeoutMs: e.DECODE_CHECK_TIMEOUT_MS,
   };
 }
 export { configPlugin } from './plugin.js';

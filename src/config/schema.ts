@@ -43,8 +43,38 @@ export const EnvSchema = Type.Object({
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   /** File holding the admin token (first line). `vcfarm all` creates DATA_DIR/admin-token when neither is set. */
   ADMIN_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Largest pool size a scale request may ask for; 0 means 4 × the cores of this host. */
+  MAX_WORKERS_PER_HOST: Type.Integer({ minimum: 0, maximum: 4096, default: 0 }),
+  /** Autoscaling bounds "min,max" (like Celery's --autoscale, but min first). Unset: fixed size. */
+  AUTOSCALE: Type.Optional(Type.String({ pattern: '^\\s*\\d+\\s*,\\s*\\d+\\s*$' })),
+  /** Idle time after which the autoscaler shrinks the pool. */
+  AUTOSCALE_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000 }),
+  /** Least time between two autoscaling changes. */
+  AUTOSCALE_COOLDOWN_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** How often the autoscaler looks at the queue. */
+  AUTOSCALE_INTERVAL_MS: Type.Integer({ minimum: 50, default: 1000 }),
+  /** How long POST /api/system/scale waits for workers to apply a size before answering 202. */
+  SCALE_WAIT_MS: Type.Integer({ minimum: 0, default: 5000 }),
+  /** WebSocket ping interval in ms; a socket that misses one pong is terminated at the next. Default 30 s. */
+  WS_PING_INTERVAL_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  /** Open WebSockets per user on one API instance; more are refused (HTTP 429 or close 4429). Default 8. */
+  WS_MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
+  /** Unsent bytes after which a socket's progress is coalesced (latest per job wins). Default 1 MiB. */
+  WS_SLOW_CLIENT_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
+  /** On SIGTERM: ms that /health reports 503 while still serving, before closing. Default 3000. */
+  DRAIN_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),
   /** Directory holding model folders (models/<name>/model.json). */
   MODELS_DIR: Type.String({ minLength: 1, default: './models' }),
+  /** `open`: anonymous sessions from POST /api/session; `keys`: only admin-issued API keys. */
+  AUTH_MODE: Type.Union([Type.Literal('open'), Type.Literal('keys')], { default: 'open' }),
+  /** Plans (priorities, quotas, rate limits) as JSON. Default: config/plans.json of the installation. */
+  PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Unset: none. */
+  TRUSTED_PROXIES: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F.:/, ]+$' })),
+  /** Seconds between two workspace sweeps in an API instance; 0 turns the sweeper off. */
+  SWEEP_INTERVAL_SEC: Type.Number({ minimum: 0, default: 600 }),
+  /** The upload-time decode pass (true duration) is killed after this many milliseconds. */
+  DECODE_CHECK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
 });
 
 export type Env = Static<typeof EnvSchema>;

@@ -17,6 +17,10 @@ export type ErrorCode =
   | 'VC_ERR_UNDECODABLE_AUDIO'
   | 'VC_ERR_CANCELLED'
   | 'VC_ERR_PIPELINE'
+  | 'VC_ERR_QUOTA_EXCEEDED'
+  | 'VC_ERR_AUDIO_TOO_LONG'
+  | 'VC_ERR_TOO_MANY_JOBS'
+  | 'VC_ERR_SESSIONS_DISABLED'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -80,6 +84,43 @@ export class ConflictError extends VcError {
 export class UnavailableError extends VcError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('VC_ERR_UNAVAILABLE', message, options);
+  }
+}
+
+export class RateLimitedError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_RATE_LIMITED', message);
+  }
+}
+
+/** Workspace storage quota (bytes or files) would be exceeded; the message gives limit and usage. */
+export class QuotaExceededError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_QUOTA_EXCEEDED', message);
+  }
+}
+
+/** The audio decodes to more than the plan allows, whatever its header says. */
+export class AudioTooLongError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_AUDIO_TOO_LONG', message);
+  }
+}
+
+/** POST /api/session while AUTH_MODE=keys: only admin-issued API keys are accepted. */
+export class SessionsDisabledError extends VcError {
+  constructor() {
+    super(
+      'VC_ERR_SESSIONS_DISABLED',
+      'anonymous sessions are disabled here (AUTH_MODE=keys); use an API key',
+    );
+  }
+}
+
+/** The user already has as many queued jobs as the plan allows. */
+export class TooManyJobsError extends VcError {
+  constructor(message: string) {
+    super('VC_ERR_TOO_MANY_JOBS', message);
   }
 }
 

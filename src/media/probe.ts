@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { UnsupportedAudioError } from '../errors/index.js';
+import { AudioTooLongError, UnsupportedAudioError } from '../errors/index.js';
 import { DEMUXER_FOR_FORMAT_NAME, inputGuardArgs } from './formats.js';
 
 export interface AudioInfo {
@@ -107,7 +107,7 @@ export async function probeAudio(
   if (!Number.isFinite(durationSec) || durationSec <= 0)
     throw new UnsupportedAudioError('the audio has no duration');
   if (durationSec > opts.maxDurationSec) {
-    throw new UnsupportedAudioError(
+    throw new AudioTooLongError(
       `the audio lasts ${durationSec.toFixed(1)} s; the limit is ${opts.maxDurationSec} s`,
     );
   }

@@ -1,21 +1,109 @@
 import type { ConversionJobView } from '../queue/index.js';
 
 /**
- * Everything the server pushes over the WebSocket: one discriminated union on `type`, shared by
- * the server, the page (web/app.js mirrors it) and the tests. `eventId` orders events and lets a
- * client ask for what it missed.
+ * What workers publish about a job: one discriminated union on `type`, written to the Redis
+ * stream by `JobEventLog` and read back by every API instance's `ProgressHub`.
  */
 export type JobEvent =
   | { type: 'progress'; jobId: string; progress: number; stage: string }
+  | { type: 'stage'; jobId: string; stage: string }
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number }
   | { type: 'failed'; jobId: string; error: { code: string; message: string } }
   | { type: 'cancelled'; jobId: string };
 
+/**
+ * Everything the server pushes over the WebSocket, shared by the server, the page (web/app.js
+ * mirrors it) and the tests. `eventId` is the Redis stream id of the event: ids only grow, and a
+ * client that reconnects sends the last one it saw to get what it missed. A snapshot's `eventId`
+ * is the stream position it covers, so resuming from it misses nothing either.
+ */
 export type ServerMessage =
   | (JobEvent & { eventId: string })
   | { type: 'snapshot'; jobs: ConversionJobView[]; eventId: string }
   | { type: 'error'; error: string; message: string };
 
-export function isFinalEvent(e: JobEvent): boolean {
+/**
+ * What a client may send, once, as its first message when the token is not in the URL (with
+ * `?token=` the stream starts at once; `?lastEventId=` then does what `resume` does). `auth`
+ * starts with a snapshot; `resume` asks for every event after `lastEventId`, the highest id the
+ * client saw, and gets a snapshot instead when those events are no longer kept.
+ */
+export type ClientMessage =
+  | { type: 'auth'; token: string; lastEventId?: string }
+  | { type: 'resume'; token: string; lastEventId: string };
+
+export type FinalEvent = Extract<JobEvent, { type: 'completed' | 'failed' | 'cancelled' }>;
+
+export function isFinalEvent(e: { type: string }): e is FinalEvent {
   return e.type === 'completed' || e.type === 'failed' || e.type === 'cancelled';
+}
+
+/** A Redis stream id, `<ms>-<seq>`. */
+export const EVENT_ID_PATTERN = /^\d{1,16}-\d{1,16}$/;
+
+/** Orders two stream ids (negative, zero, positive, like a sort comparator). */
+export function compareEventIds(a: string, b: string): number {
+  const [am, as] = a.split('-');
+  const [bm, bs] = b.split('-');
+  if (am.length !== bm.length) return am.length - bm.length;
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as.length !== bs.length) return as.length - bs.length;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** What a client knows about one job, built from snapshots and events by `applyServerMessage`. */
+export type JobState = Pick<ConversionJobView, 'id' | 'state' | 'progress' | 'stage' | 'resultUrl' | 'error'>;
+
+/**
+ * Folds one server message into a client's view of its jobs. A finished job stays finished: an
+ * older progress event (a replay, or one buffered behind a snapshot) never brings it back.
+ * The page mirrors this function.
+ */
+export function applyServerMessage(jobs: Map<string, JobState>, msg: ServerMessage): void {
+  if (msg.type === 'error') return;
+  if (msg.type === 'snapshot') {
+    for (const j of msg.jobs) {
+      const known = jobs.get(j.id);
+      if (known && isFinalState(known.state) && !isFinalState(j.state)) continue;
+      jobs.set(j.id, {
+        id: j.id,
+        state: j.state,
+        progress: j.progress,
+        stage: j.stage,
+        resultUrl: j.resultUrl,
+        error: j.error,
+      });
+    }
+    return;
+  }
+  const job = jobs.get(msg.jobId) ?? {
+    id: msg.jobId,
+    state: 'queued',
+    progress: 0,
+    stage: null,
+    resultUrl: null,
+    error: null,
+  };
+  if (isFinalState(job.state)) return;
+  switch (msg.type) {
+    case 'progress':
+      jobs.set(job.id, { ...job, state: 'active', progress: msg.progress, stage: msg.stage });
+      break;
+    case 'stage':
+      jobs.set(job.id, { ...job, state: 'active', stage: msg.stage });
+      break;
+    case 'completed':
+      jobs.set(job.id, { ...job, state: 'completed', progress: 1, stage: null, resultUrl: msg.resultUrl });
+      break;
+    case 'failed':
+      jobs.set(job.id, { ...job, state: 'failed', stage: null, error: msg.error });
+      break;
+    case 'cancelled':
+      jobs.set(job.id, { ...job, state: 'cancelled', stage: null });
+      break;
+  }
+}
+
+function isFinalState(state: string): boolean {
+  return state === 'completed' || state === 'failed' || state === 'cancelled';
 }

@@ -1,4 +1,14 @@
-export { eventStreamKey, JobEventLog } from './event-log.js';
-export { isFinalEvent, type JobEvent, type ServerMessage } from './events.js';
+export { eventStreamKey, JobEventLog, MAX_EVENTS } from './event-log.js';
+export {
+  applyServerMessage,
+  type ClientMessage,
+  compareEventIds,
+  EVENT_ID_PATTERN,
+  type FinalEvent,
+  isFinalEvent,
+  type JobEvent,
+  type JobState,
+  type ServerMessage,
+} from './events.js';
 export { progressPlugin } from './plugin.js';
-export { type EventListener, ProgressHub } from './progress-hub.js';
+export { type EventListener, ProgressHub, type Replay } from './progress-hub.js';

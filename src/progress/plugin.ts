@@ -13,7 +13,12 @@ declare module 'fastify' {
 export const progressPlugin = fp(
   async (app: FastifyInstance) => {
     const jobEvents = new JobEventLog(app.redis, app.config.redisPrefix);
-    const hub = new ProgressHub(app.connectRedis('vcfarm-progress-hub'), app.config.redisPrefix, app.log);
+    const hub = new ProgressHub(
+      app.connectRedis('vcfarm-progress-hub'),
+      app.redis,
+      app.config.redisPrefix,
+      app.log,
+    );
     await hub.start();
     app.decorate('jobEvents', jobEvents);
     app.decorate('progressHub', hub);

@@ -1,9 +1,16 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { eventStreamKey } from './event-log.js';
-import type { JobEvent } from './events.js';
+import { compareEventIds, EVENT_ID_PATTERN, type JobEvent } from './events.js';
 
 export type EventListener = (event: JobEvent, eventId: string) => void;
+
+/** A resume reads at most this many stream entries; past that a snapshot is cheaper. */
+const MAX_REPLAY_SCAN = 20_000;
+const REPLAY_PAGE = 1000;
+
+/** What a resume can give: the user's events after the id, or `gone` when they may be trimmed. */
+export type Replay = { kind: 'events'; events: [string, JobEvent][] } | { kind: 'gone' };
 
 /**
  * The read side of the job event stream for one API instance: a single blocking XREAD loop on
@@ -17,8 +24,13 @@ export class ProgressHub {
   private loop: Promise<void> | undefined;
   private lastId = '$';
 
+  /**
+   * @param redis blocked by the XREAD loop; this hub owns it and disconnects it on close.
+   * @param commands a shared connection for replays (not closed here).
+   */
   constructor(
     private readonly redis: Redis,
+    private readonly commands: Redis,
     prefix: string,
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
   ) {
@@ -44,6 +56,50 @@ export class ProgressHub {
       set.delete(listener);
       if (set.size === 0) this.listeners.delete(userId);
     };
+  }
+
+  /**
+   * The id of the last event dispatched. A listener subscribed now gets every event after it, so
+   * a snapshot taken after subscribing covers the stream up to here.
+   */
+  get position(): string {
+    return this.lastId;
+  }
+
+  /**
+   * The user's events after `afterId` up to `upTo` (both stream ids), read with XRANGE. `gone`
+   * when `afterId` is not a stream id, lies outside the kept part of the stream (trimmed, or from
+   * another stream), or the gap is too long to be worth replaying.
+   */
+  async replay(userId: string, afterId: string, upTo: string): Promise<Replay> {
+    if (!EVENT_ID_PATTERN.test(afterId)) return { kind: 'gone' };
+    const [[, oldest], [, newest]] = (await this.commands
+      .multi()
+      .xrange(this.key, '-', '+', 'COUNT', 1)
+      .xrevrange(this.key, '+', '-', 'COUNT', 1)
+      .exec()) as [[Error | null, [string, string[]][]], [Error | null, [string, string[]][]]];
+    const first = oldest?.[0]?.[0];
+    const last = newest?.[0]?.[0];
+    // Every entry after afterId is still kept only if the oldest kept entry is not newer than it.
+    if (!first || !last || compareEventIds(afterId, first) < 0 || compareEventIds(afterId, last) > 0)
+      return { kind: 'gone' };
+    const events: [string, JobEvent][] = [];
+    let from = `(${afterId}`;
+    for (let scanned = 0; compareEventIds(from.replace('(', ''), upTo) < 0; ) {
+      if (scanned >= MAX_REPLAY_SCAN) return { kind: 'gone' };
+      const page = (await this.commands.xrange(this.key, from, upTo, 'COUNT', REPLAY_PAGE)) as [
+        string,
+        string[],
+      ][];
+      for (const [id, fields] of page) {
+        const entry = parseEntry(fields);
+        if (entry && entry.userId === userId) events.push([id, entry.event]);
+      }
+      scanned += page.length;
+      if (page.length < REPLAY_PAGE) break;
+      from = `(${page[page.length - 1][0]}`;
+    }
+    return { kind: 'events', events };
   }
 
   get subscriberCount(): number {
@@ -81,20 +137,24 @@ export class ProgressHub {
   }
 
   private dispatch(id: string, fields: string[]): void {
-    let userId = '';
-    let raw = '';
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === 'u') userId = fields[i + 1];
-      else if (fields[i] === 'e') raw = fields[i + 1];
-    }
+    const userId = fieldOf(fields, 'u');
     const set = this.listeners.get(userId);
     if (!set || set.size === 0) return;
-    let event: JobEvent;
-    try {
-      event = JSON.parse(raw) as JobEvent;
-    } catch {
-      return;
-    }
-    for (const listener of set) listener(event, id);
+    const entry = parseEntry(fields);
+    if (!entry) return;
+    for (const listener of set) listener(entry.event, id);
+  }
+}
+
+function fieldOf(fields: string[], name: string): string {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return '';
+}
+
+function parseEntry(fields: string[]): { userId: string; event: JobEvent } | undefined {
+  try {
+    return { userId: fieldOf(fields, 'u'), event: JSON.parse(fieldOf(fields, 'e')) as JobEvent };
+  } catch {
+    return undefined;
   }
 }

@@ -22,6 +22,10 @@ export interface ConversionJobData {
   priority: JobPriority;
   requestId: string;
   createdAt: number;
+  /** The user's cap on running jobs (fair share, checked by the worker). */
+  maxActiveJobs?: number;
+  /** The plan's longest audio; the worker's decoder stops there. */
+  maxDurationSec?: number;
 }
 
 export interface ConversionResult {

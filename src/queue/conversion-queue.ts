@@ -15,6 +15,7 @@ import {
   type ConversionResult,
   type JobPriority,
 } from './conversion-job.js';
+import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
 import { toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 
@@ -23,6 +24,14 @@ export interface ConversionRequest {
   outputFormat: OutputFormat;
   priority: JobPriority;
   requestId: string;
+  /** The caller's plan: fair-share priority, caps and quotas. Absent: plain priorities, no caps. */
+  plan?: {
+    priorityBase: number;
+    maxJobPriority: JobPriority;
+    maxActiveJobs: number;
+    maxQueuedJobs: number;
+    maxDurationSec: number;
+  };
 }
 
 export interface ConversionQueueOptions {
@@ -40,6 +49,7 @@ type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
  */
 export class ConversionQueue {
   readonly queue: Queue<ConversionJobData, ConversionResult>;
+  readonly fairShare: FairShare;
   private readonly keys: ReturnType<typeof queueKeys>;
 
   constructor(
@@ -48,6 +58,7 @@ export class ConversionQueue {
     private readonly options: ConversionQueueOptions,
   ) {
     this.keys = queueKeys(options.prefix);
+    this.fairShare = new FairShare(redis, options.prefix);
     this.queue = new Queue(CONVERSION_QUEUE, {
       connection: bullConnection(options.redisUrl),
       prefix: options.prefix,
@@ -57,6 +68,10 @@ export class ConversionQueue {
   async enqueue(userId: string, upload: Upload, req: ConversionRequest): Promise<ConversionJobView> {
     const id = randomUUID();
     const createdAt = Date.now();
+    const plan = req.plan;
+    const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
+    // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
+    const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
     const data: ConversionJobData = {
       kind: 'convert',
       userId,
@@ -66,23 +81,29 @@ export class ConversionQueue {
       durationSec: upload.durationSec,
       pitchSemitones: req.pitchSemitones,
       outputFormat: req.outputFormat,
-      priority: req.priority,
+      priority,
       requestId: req.requestId,
       createdAt,
+      ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
     };
     await this.redis
       .multi()
       .zadd(this.keys.userJobs(userId), createdAt, id)
       .expire(this.keys.userJobs(userId), KEEP_FINISHED_SEC)
       .exec();
-    const job = await this.queue.add('convert', data, {
-      jobId: id,
-      priority: BULL_PRIORITY[req.priority],
-      attempts: this.options.attempts,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: KEEP_FINISHED_SEC },
-      removeOnFail: { age: KEEP_FINISHED_SEC },
-    });
+    const job = await this.queue
+      .add('convert', data, {
+        jobId: id,
+        priority: plan ? fairPriority(plan.priorityBase, priority, waitingAhead) : BULL_PRIORITY[priority],
+        attempts: this.options.attempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: KEEP_FINISHED_SEC },
+        removeOnFail: { age: KEEP_FINISHED_SEC },
+      })
+      .catch(async (err) => {
+        await this.fairShare.release(userId, id).catch(() => {});
+        throw err;
+      });
     return toJobView(job, 'waiting');
   }
 
@@ -124,6 +145,7 @@ export class ConversionQueue {
     if (state !== 'active') {
       try {
         await job.remove();
+        await this.fairShare.release(userId, jobId);
         const view: ConversionJobView = {
           ...toJobView(job, state),
           state: 'cancelled',
@@ -163,6 +185,35 @@ export class ConversionQueue {
   async removeResult(userId: string, jobId: string): Promise<void> {
     const r = await this.resultOf(userId, jobId);
     await rm(r.path, { force: true });
+  }
+
+  /**
+   * `userId/uploadId` and `userId/job:jobId` of every job that is queued or running: the files
+   * those need must stay (the sweeper and upload deletion check this).
+   */
+  async filesInUse(): Promise<Set<string>> {
+    const jobs = await this.queue.getJobs(['waiting', 'prioritized', 'active', 'delayed']);
+    const inUse = new Set<string>();
+    for (const job of jobs) {
+      if (!job?.data) continue;
+      inUse.add(`${job.data.userId}/${job.data.uploadId}`);
+      inUse.add(`${job.data.userId}/job:${job.id}`);
+    }
+    return inUse;
+  }
+
+  /** Cancels every unfinished job of the user (a removed account); returns how many. */
+  async cancelAllOf(userId: string): Promise<number> {
+    const ids = await this.redis.zrange(this.keys.userJobs(userId), 0, -1);
+    let cancelled = 0;
+    for (const id of ids) {
+      const view = await this.get(userId, id).catch(() => undefined);
+      if (view?.state !== 'queued' && view?.state !== 'active') continue;
+      await this.cancel(userId, id).catch(() => undefined);
+      cancelled++;
+    }
+    await this.fairShare.forget(userId);
+    return cancelled;
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,14 @@ export {
   type PublicJobState,
 } from './conversion-job.js';
 export { ConversionQueue, type ConversionQueueOptions, type ConversionRequest } from './conversion-queue.js';
+export {
+  allowedPriority,
+  FAIR_SHARE_STEP,
+  FairShare,
+  fairPriority,
+  JOB_PRIORITY_OFFSET,
+  withFairShare,
+} from './fair-share.js';
 export { publicState, toJobView } from './job-view.js';
 export { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 export { queuePlugin } from './plugin.js';

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError, TooLargeError, UnsupportedAudioError } from '../errors/index.js';
-import { type AudioInfo, probeAudio } from '../media/index.js';
+import {
+  type AudioInfo,
+  assertDurationsAgree,
+  assertWavHeaderHonest,
+  measureDecodedDuration,
+  probeAudio,
+} from '../media/index.js';
 import { ensureWorkspace, fileIn, workspaceFor } from './workspace.js';
 
 export interface Upload extends AudioInfo {
@@ -19,6 +25,11 @@ export interface UploadLimits {
   maxBytes: number;
   maxDurationSec: number;
   probeTimeoutMs: number;
+  /**
+   * When set, the file is also decoded once and its true duration (not the header's) must be
+   * within maxDurationSec; the decode pass is killed after this many milliseconds.
+   */
+  decodeTimeoutMs?: number;
 }
 
 /** Streams arriving with a `truncated` flag set when a size limit cut them (as @fastify/multipart does). */
@@ -57,6 +68,16 @@ export class UploadStore {
         timeoutMs: limits.probeTimeoutMs,
         maxDurationSec: limits.maxDurationSec,
       });
+      if (limits.decodeTimeoutMs !== undefined) {
+        await assertWavHeaderHonest(part);
+        const decodedSec = await measureDecodedDuration(part, {
+          demuxer: info.demuxer,
+          maxDurationSec: limits.maxDurationSec,
+          timeoutMs: limits.decodeTimeoutMs,
+        });
+        assertDurationsAgree(info.demuxer, info.durationSec, decodedSec);
+        info.durationSec = decodedSec;
+      }
       const upload: Upload = {
         id,
         filename: cleanFilename(clientName),
@@ -83,6 +104,20 @@ export class UploadStore {
     } catch {
       throw new NotFoundError('upload');
     }
+  }
+
+  /** Removes the upload and its metadata; NotFoundError if there is none. */
+  async remove(userId: string, id: string): Promise<void> {
+    await this.get(userId, id);
+    const ws = workspaceFor(this.dataDir, userId);
+    await rm(fileIn(ws.uploads, id), { force: true });
+    await rm(fileIn(ws.uploads, id, '.json'), { force: true });
+  }
+
+  /** Marks the upload as used now, so the sweeper's TTL counts from its last use. */
+  async touch(userId: string, id: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.pathOf(userId, id), now, now).catch(() => {});
   }
 
   pathOf(userId: string, id: string): string {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { buildServer } from '../../src/server.js';
+import { writePlans } from './plans.js';
 import { startRedis, type TestRedis } from './redis.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -50,6 +51,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
+    // Limits that tests not about limits never reach; a test about them passes its own PLANS_FILE.
+    PLANS_FILE: writePlans(dataDir),
     ...opts.env,
   };
   const config = loadConfig({ ...env, LOG_LEVEL: process.env.VCFARM_TEST_LOG ?? 'silent' });

@@ -65,9 +65,37 @@ test('an upload that passes the probe but cannot be decoded fails for good, with
   const bytes = await readFile(flac);
   for (let i = 8192; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
   bytes.fill(0xff, 42 + 34, 8192); // break the first frames' sync as well
+  // 1. Uploaded as is, the upload-time decode pass refuses it and keeps nothing.
   await writeFile(flac, bytes);
+  const refused = await client.upload(flac);
+  assert.equal(refused.status, 415, JSON.stringify(refused.body));
+  assert.equal(refused.body.error, 'VC_ERR_UNSUPPORTED_AUDIO');
+  assert.deepEqual(await uploadsLeft(client), []);
+  // 2. The same damage done to a stored upload (as a disk fault would) fails its job for good.
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    humanSpeech(1),
+    '-t',
+    '2',
+    '-ac',
+    '1',
+    '-c:a',
+    'flac',
+    flac,
+  ]);
   const up = await client.upload(flac);
   assert.equal(up.status, 201, JSON.stringify(up.body));
+  const stored = path.join(
+    svc.dataDir,
+    'workspaces',
+    client.session?.userId ?? '',
+    'uploads',
+    up.body.upload.id,
+  );
+  await writeFile(stored, bytes);
   const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
   const done = await client.waitForJob(job.id);
   assert.equal(done.state, 'failed');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
+import { writePlans } from '../helpers/plans.js';
 import { processesMatching, waitUntil } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
@@ -19,6 +20,8 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    // Status polling below would soon meet the shipped plans' 30 requests a minute.
+    PLANS_FILE: writePlans(dataDir),
   };
   delete env.REDIS_URL;
   const child = spawn(process.execPath, [CLI, 'all'], { env, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -1,0 +1,207 @@
+import {
+  applyLogGain,
+  type Framing,
+  f32,
+  hann,
+  i64,
+  logDb,
+  power,
+  scalarI64,
+  smoothLogSpectrum,
+} from './dsp.js';
+import { GraphBuilder } from './graph-builder.js';
+
+/**
+ * Read-position nudges that keep successive grains in phase: grain t+1 must read `ratio * hop` further
+ * on than grain t, modulo the local period T, so s[t] = wrap_T[t](s[t-1] + (ratio - 1) * hop) into
+ * [-T/2, T/2). A recurrence, hence a Scan carrying s from window to window (the engine feeds `state_in`
+ * from the previous window's `state_out`), which keeps chunked output equal to whole-file output.
+ */
+function phaseNudges(
+  b: GraphBuilder,
+  f: Framing,
+  ratio: string,
+  period: string,
+  stateIn: string,
+  skip: number,
+): string {
+  const inc = b.op('Mul', [b.op('Sub', [ratio, f32(b, [1], [])]), f32(b, [f.hop], [])]);
+  const body = new GraphBuilder('nudge_step', 'ns_');
+  const s = body.input('ns_state', 'float32', [1]);
+  const period_ = body.input('ns_period', 'float32', []);
+  const v = body.op('Add', [s, inc]);
+  const next = body.op('Sub', [
+    v,
+    body.op('Mul', [period_, body.op('Round', [body.op('Div', [v, period_])])]),
+  ]);
+  body.output(next, 'ns_state_out', 'float32', [1]);
+  body.output(next, 'ns_nudge', 'float32', [1]);
+  const periods = b.op('Slice', [
+    b.op('Reshape', [period, i64(b, [-1])]),
+    i64(b, [skip]),
+    i64(b, [1_000_000_000]),
+  ]);
+  const [, nudges] = b.opMulti('Scan', [stateIn, periods], { body, num_scan_inputs: 1 }, 2);
+  // The skipped first frames lie in the left context and never reach the output; any finite value will do.
+  const head = b.op('Expand', [stateIn, i64(b, [skip])]);
+  return b.op('Concat', [head, b.op('Reshape', [nudges, i64(b, [-1])])], { axis: 0 });
+}
+
+export interface PitchShiftOptions {
+  /** Range the ratio is clipped to; the model's context must cover nfft/2 * (1 + maxRatio) + 1/fmin. */
+  minRatio: number;
+  maxRatio: number;
+  /** Half-length of the anti-alias FIR used when shifting up. */
+  aaHalfTaps: number;
+  /** Lifter for the per-frame formant correction (lower than the EQ's, so harmonics never count). */
+  quefrencies: number;
+  maxCorrectionDb: number;
+  /** Period comb for voiced frames: weights[j] for the copies j periods either side; voicing ramp. */
+  comb?: { weights: number[]; voicingFrom: number; voicingTo: number };
+  /** The model's context, to find the frame whose nudge the next window starts from. */
+  context: { left: number; right: number };
+  /**
+   * Leading frames whose period estimate saw padding instead of audio (their long pitch frame reaches past
+   * the window start); the recurrence starts after them, from the previous window's value at that frame.
+   */
+  skipFrames: number;
+}
+
+/** Windowed-sinc low-pass [1, 1, 2M+1] with cutoff min(1, 1/ratio) of Nyquist, built in-graph from the ratio. */
+function antiAlias(b: GraphBuilder, ratio: string, m: number): string {
+  const n = Array.from({ length: 2 * m + 1 }, (_, i) => i - m);
+  const blackman = n.map(
+    (k) => 0.42 + 0.5 * Math.cos((Math.PI * k) / (m + 1)) + 0.08 * Math.cos((2 * Math.PI * k) / (m + 1)),
+  );
+  const fc = b.op('Min', [b.op('Reciprocal', [ratio]), f32(b, [1], [])]);
+  // sin(pi*fc*n)/(pi*n); the n = 0 tap is fc itself.
+  const pin = f32(
+    b,
+    n.map((k) => (k === 0 ? 1 : Math.PI * k)),
+  );
+  const sinc = b.op('Div', [
+    b.op('Sin', [
+      b.op('Mul', [
+        fc,
+        f32(
+          b,
+          n.map((k) => Math.PI * k),
+        ),
+      ]),
+    ]),
+    pin,
+  ]);
+  const taps = b.op('Where', [b.op('Equal', [i64(b, n), i64(b, [0])]), fc, sinc]);
+  return b.op('Reshape', [b.op('Mul', [taps, f32(b, blackman)]), i64(b, [1, 1, 2 * m + 1])]);
+}
+
+export interface PitchShifted {
+  /** One-sided spectra [1, F, bins, 2] of the shifted, formant-corrected frames. */
+  spec: string;
+  /** Nudge at the last frame before the next window's first frame: the next window's state_in. */
+  stateOut: string;
+}
+
+/**
+ * Pitch shift by `ratio` with formants kept: every STFT frame is replaced by a grain of the input
+ * resampled by `ratio` around the frame centre (after an anti-alias low-pass when shifting up), read from
+ * a position nudged so successive grains are in phase (see phaseNudges). Each grain's envelope is then
+ * corrected back to the input frame's envelope, so formants stay where they were.
+ */
+export function pitchShiftSpectra(
+  b: GraphBuilder,
+  f: Framing,
+  audio: string,
+  stateIn: string,
+  ratioIn: string,
+  inputPower: string,
+  period: string,
+  o: PitchShiftOptions,
+  voicing?: string,
+): PitchShifted {
+  const n = f.nfft;
+  const ratio = b.op('Clip', [ratioIn, f32(b, [o.minRatio], []), f32(b, [o.maxRatio], [])]);
+  const frames = b.op('Gather', [b.op('Shape', [inputPower]), i64(b, [1])]);
+  const t = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [frames, i64(b, [0])]), scalarI64(b, 1)]);
+  const nudges = phaseNudges(b, f, ratio, period, stateIn, o.skipFrames);
+  const length = b.op('Gather', [b.op('Shape', [audio]), i64(b, [1])]);
+  const lastOwned = b.op('Sub', [
+    b.op('Div', [b.op('Sub', [length, i64(b, [o.context.left + o.context.right])]), i64(b, [f.hop])]),
+    i64(b, [1]),
+  ]);
+  const stateOut = b.op('Gather', [nudges, b.op('Add', [lastOwned, i64(b, [o.skipFrames])])]);
+
+  const tau = f32(
+    b,
+    Array.from({ length: n }, (_, i) => i - n / 2),
+  );
+  // Offsets from the (integer) frame centre stay small, so their float rounding is the same in every window
+  // and chunked output can equal whole-file output; the centre itself is added as an integer.
+  const offset = b.op('Add', [b.op('Unsqueeze', [nudges, i64(b, [-1])]), b.op('Mul', [ratio, tau])]);
+  const centreIndex = b.op('Unsqueeze', [
+    b.op('Add', [b.op('Mul', [t, i64(b, [f.hop])]), i64(b, [n / 2])]),
+    i64(b, [-1]),
+  ]);
+
+  const filtered = b.op(
+    'Conv',
+    [b.op('Unsqueeze', [audio, i64(b, [1])]), antiAlias(b, ratio, o.aaHalfTaps)],
+    {
+      pads: [o.aaHalfTaps, o.aaHalfTaps],
+    },
+  );
+  const signal = b.op('Reshape', [filtered, i64(b, [-1])]);
+  // Reads past the window edges (only frames deep in the context do that) are clamped.
+  const lastStart = b.op('Squeeze', [b.op('Sub', [b.op('Shape', [signal]), i64(b, [2])]), i64(b, [0])]);
+  /** Linearly interpolated read of the input at frame centre + `at` (input samples, [frames, n]). */
+  const read = (at: string): string => {
+    const atFloor = b.op('Floor', [at]);
+    const frac = b.op('Unsqueeze', [b.op('Sub', [at, atFloor]), i64(b, [0])]);
+    const index = b.op('Unsqueeze', [
+      b.op('Add', [centreIndex, b.op('Cast', [atFloor], { to: 7 })]),
+      i64(b, [0]),
+    ]);
+    const i0 = b.op('Clip', [index, scalarI64(b, 0), lastStart]);
+    const x0 = b.op('Gather', [signal, i0]);
+    const x1 = b.op('Gather', [signal, b.op('Add', [i0, i64(b, [1])])]);
+    return b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
+  };
+  let grains = read(offset);
+  if (o.comb && voicing) {
+    // Harmonic sieve: average the grain with copies one period either side, weighted by how voiced the
+    // frame is, so aperiodic noise in voiced frames drops while the periodic part is kept.
+    const c = o.comb;
+    const frameCol = (x: string): string => b.op('Reshape', [x, i64(b, [1, -1, 1])]);
+    const v = frameCol(
+      b.op('Clip', [
+        b.op('Div', [b.op('Sub', [voicing, f32(b, [c.voicingFrom], [])]), f32(b, [c.voicingTo - c.voicingFrom], [])]),
+        f32(b, [0], []),
+        f32(b, [1], []),
+      ]),
+    );
+    const periodCol = b.op('Reshape', [period, i64(b, [-1, 1])]);
+    let sides = '';
+    c.weights.forEach((w, j) => {
+      if (j === 0) return;
+      for (const sign of [1, -1]) {
+        const copy = read(b.op('Add', [offset, b.op('Mul', [periodCol, f32(b, [sign * j], [])])]));
+        sides = sides ? b.op('Add', [sides, b.op('Mul', [copy, f32(b, [w], [])])]) : b.op('Mul', [copy, f32(b, [w], [])]);
+      }
+    });
+    const sideTotal = 2 * c.weights.slice(1).reduce((a, w) => a + w, 0);
+    // grains * (1 - v * sideTotal) + v * sides
+    grains = b.op('Add', [
+      b.op('Mul', [grains, b.op('Sub', [f32(b, [1], []), b.op('Mul', [v, f32(b, [sideTotal], [])])])]),
+      b.op('Mul', [sides, v]),
+    ]);
+  }
+
+  const windowed = b.op('Unsqueeze', [b.op('Mul', [grains, f32(b, hann(n))]), i64(b, [-1])]);
+  const spec = b.op('DFT', [windowed], { axis: 2, onesided: 1 });
+  const logOf = (p: string): string => b.op('Log', [b.op('Add', [p, f32(b, [1e-12], [])])]);
+  const envIn = smoothLogSpectrum(b, f, logOf(inputPower), o.quefrencies);
+  const envGrain = smoothLogSpectrum(b, f, logOf(power(b, spec)), o.quefrencies);
+  const lim = logDb(o.maxCorrectionDb);
+  const correction = b.op('Clip', [b.op('Sub', [envIn, envGrain]), f32(b, [-lim], []), f32(b, [lim], [])]);
+  return { spec: applyLogGain(b, spec, correction), stateOut };
+}

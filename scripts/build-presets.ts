@@ -1,0 +1,101 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { VoiceConversionEngine } from '../workers/engine/index.js';
+
+// Writes models/default/voices/<name>.json from fixed, named sources. espeak-ng and the alsa-utils
+// recordings are deterministic, and so is the analysis, so re-running reproduces the files byte for byte.
+const MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
+const TEXT =
+  'The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore, ' +
+  'and the shells she sells are surely seashells. How are you today?';
+const ALSA = [
+  'Front_Center',
+  'Front_Left',
+  'Front_Right',
+  'Rear_Center',
+  'Rear_Left',
+  'Rear_Right',
+  'Side_Left',
+  'Side_Right',
+];
+
+interface Preset {
+  name: string;
+  label: string;
+  /** espeak-ng voice, or recordings to concatenate. */
+  espeak?: string;
+  files?: string[];
+}
+
+const PRESETS: Preset[] = [
+  { name: 'espeak-f3', label: 'espeak-ng -v en-us+f3', espeak: 'en-us+f3' },
+  { name: 'espeak-m3', label: 'espeak-ng -v en-us+m3', espeak: 'en-us+m3' },
+  { name: 'espeak-f1', label: 'espeak-ng -v en-us+f1', espeak: 'en-us+f1' },
+  { name: 'espeak-m1', label: 'espeak-ng -v en-gb+m1', espeak: 'en-gb+m1' },
+  {
+    name: 'alsa-narrator',
+    label: 'alsa-utils /usr/share/sounds/alsa speech recordings (human)',
+    files: ALSA.map((n) => `/usr/share/sounds/alsa/${n}.wav`),
+  },
+];
+
+/** Decodes one file to mono float32 at `rate` through ffmpeg. */
+function decode(path: string, rate: number): Promise<Float32Array> {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '-hide_banner',
+      '-v',
+      'error',
+      '-i',
+      path,
+      '-ac',
+      '1',
+      '-ar',
+      String(rate),
+      '-f',
+      'f32le',
+      '-',
+    ];
+    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const raw = Buffer.concat(out);
+      if (code === 0)
+        resolve(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)));
+      else reject(new Error(`ffmpeg exited ${code} on ${path}: ${err.trim()}`));
+    });
+  });
+}
+
+async function* sources(preset: Preset, work: string, rate: number): AsyncGenerator<Float32Array> {
+  if (preset.espeak) {
+    const wav = join(work, `${preset.name}.wav`);
+    await promisify(execFile)('espeak-ng', ['-v', preset.espeak, '-w', wav, TEXT]);
+    yield await decode(wav, rate);
+  }
+  for (const file of preset.files ?? []) yield await decode(file, rate);
+}
+
+const engine = await VoiceConversionEngine.load(MODEL_DIR);
+const work = await mkdtemp(join(tmpdir(), 'vcfarm-presets-'));
+try {
+  await mkdir(join(MODEL_DIR, 'voices'), { recursive: true });
+  for (const preset of PRESETS) {
+    const profile = await engine.analyse(sources(preset, work, engine.sampleRate), { label: preset.label });
+    await writeFile(join(MODEL_DIR, 'voices', `${preset.name}.json`), `${JSON.stringify(profile)}\n`);
+    console.log(`${preset.name}: median F0 ${profile.f0Median} Hz, ${profile.voicedSeconds} s voiced`);
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+  await engine.close();
+}

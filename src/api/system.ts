@@ -1,0 +1,110 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ValidationError } from '../errors/index.js';
+import { queueStatus, systemStats } from '../scaling/index.js';
+import { ErrorBody } from './schemas.js';
+
+const ScaleWorker = Type.Object({
+  id: Type.String(),
+  host: Type.String(),
+  pid: Type.Integer(),
+  size: Type.Integer(),
+  applied: Type.Boolean(),
+});
+
+const ScaleResponse = Type.Object({
+  requestId: Type.String(),
+  previous: Type.Union([Type.Integer(), Type.Null()]),
+  requested: Type.Integer(),
+  workers: Type.Array(ScaleWorker),
+  statusUrl: Type.Optional(Type.String()),
+});
+
+const AutoscaleResponse = Type.Object({
+  requestId: Type.String(),
+  autoscale: Type.Union([
+    Type.Object({ enabled: Type.Literal(true), min: Type.Integer(), max: Type.Integer() }),
+    Type.Object({ enabled: Type.Literal(false) }),
+  ]),
+});
+
+/**
+ * Operator routes, admin token only: resize the pools (POST /api/system/scale), follow a resize
+ * (GET /api/system/scale/:requestId), stats, queue status.
+ */
+export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', async (request) => app.requireAdmin(request));
+  const max = app.config.maxWorkersPerHost;
+
+  const ScaleBody = Type.Object(
+    {
+      new_worker_count: Type.Optional(Type.Integer({ minimum: 1, maximum: max })),
+      worker_id: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' })),
+      autoscale: Type.Optional(
+        Type.Union([
+          Type.Literal(false),
+          Type.Object(
+            { min: Type.Integer({ minimum: 1, maximum: max }), max: Type.Integer({ minimum: 1, maximum: max }) },
+            { additionalProperties: false },
+          ),
+        ]),
+      ),
+    },
+    { additionalProperties: false },
+  );
+
+  app.post(
+    '/system/scale',
+    {
+      schema: {
+        body: ScaleBody,
+        response: { 200: Type.Union([ScaleResponse, AutoscaleResponse]), 202: ScaleResponse, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      if (body.autoscale !== undefined) {
+        if (body.new_worker_count !== undefined || body.worker_id !== undefined) {
+          throw new ValidationError('body.autoscale cannot be combined with body.new_worker_count or body.worker_id');
+        }
+        const a = body.autoscale;
+        if (a !== false && a.min > a.max) throw new ValidationError('body.autoscale.min must not exceed body.autoscale.max');
+        const setting = a === false ? ({ enabled: false } as const) : ({ enabled: true, min: a.min, max: a.max } as const);
+        const result = await app.scaling.setAutoscale(setting);
+        request.log.info({ autoscale: setting }, 'autoscale setting changed');
+        return reply.status(200).send(result);
+      }
+      if (body.new_worker_count === undefined) throw new ValidationError('body.new_worker_count is required');
+      const outcome = await app.scaling.resize(body.new_worker_count, body.worker_id, app.config.scaleWaitMs);
+      const sizes = Object.values(outcome.previous);
+      const previous = sizes.length === 0 ? null : sizes.every((s) => s === sizes[0]) ? sizes[0] : null;
+      request.log.info({ requestId: outcome.requestId, requested: outcome.requested, complete: outcome.complete }, 'scale requested');
+      const response = { requestId: outcome.requestId, previous, requested: outcome.requested, workers: outcome.workers };
+      if (outcome.complete) return reply.status(200).send(response);
+      return reply.status(202).send({ ...response, statusUrl: `/api/system/scale/${outcome.requestId}` });
+    },
+  );
+
+  app.get(
+    '/system/scale/:requestId',
+    {
+      schema: {
+        params: Type.Object({ requestId: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+        response: { 200: ScaleResponse, 202: ScaleResponse, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const o = await app.scaling.status(request.params.requestId);
+      const sizes = Object.values(o.previous);
+      const previous = sizes.length > 0 && sizes.every((s) => s === sizes[0]) ? sizes[0] : null;
+      const response = { requestId: o.requestId, previous, requested: o.requested, workers: o.workers };
+      return reply.status(o.complete ? 200 : 202).send(response);
+    },
+  );
+
+  app.get('/system/stats', async () =>
+    systemStats(app.redis, app.config.redisPrefix, app.conversions.queue, app.scaling),
+  );
+
+  app.get('/queue/status', async () => queueStatus(app.conversions.queue));
+};

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { UnauthorizedError } from '../errors/index.js';
+import { workspaceUsage } from '../workspace/index.js';
+import { ErrorBody } from './schemas.js';
+
+const WorkspaceView = Type.Object({
+  plan: Type.String(),
+  usage: Type.Object({ bytes: Type.Integer(), files: Type.Integer(), queuedJobs: Type.Integer() }),
+  quota: Type.Object({
+    maxBytes: Type.Integer(),
+    maxFiles: Type.Integer(),
+    maxUploadBytes: Type.Integer(),
+    maxDurationSec: Type.Number(),
+    maxQueuedJobs: Type.Integer(),
+  }),
+  files: Type.Array(
+    Type.Object({
+      kind: Type.Enum(['upload', 'voice', 'output']),
+      name: Type.String(),
+      bytes: Type.Integer(),
+      ageSec: Type.Number(),
+      /** Seconds until the sweeper may remove it (files a queued or running job needs are kept). */
+      expiresInSec: Type.Number(),
+    }),
+  ),
+});
+
+/** GET /api/workspace: the caller's usage against the plan's quotas, and its files with their ages. */
+export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/workspace', { schema: { response: { 200: WorkspaceView, 401: ErrorBody } } }, async (request) => {
+    const { principal, plan } = request;
+    if (!principal || !plan) throw new UnauthorizedError();
+    const usage = await workspaceUsage(app.config.dataDir, principal.userId);
+    const now = Date.now();
+    const ttl = { upload: plan.ttl.uploadsSec, voice: plan.ttl.voicesSec, output: plan.ttl.outputsSec };
+    return {
+      plan: plan.name,
+      usage: {
+        bytes: usage.bytes,
+        files: usage.files,
+        queuedJobs: await app.conversions.fairShare.queuedCount(principal.userId),
+      },
+      quota: {
+        ...plan.quotas,
+        maxUploadBytes: Math.min(plan.quotas.maxUploadBytes, app.config.uploadMaxBytes),
+        maxDurationSec: Math.min(plan.quotas.maxDurationSec, app.config.maxDurationSec),
+      },
+      files: usage.entries
+        .filter((e) => !e.auxiliary)
+        .map((e) => {
+          const ageSec = Math.max(0, (now - e.modifiedAt) / 1000);
+          return {
+            kind: e.kind,
+            name: e.name,
+            bytes: e.bytes,
+            ageSec: Math.round(ageSec),
+            expiresInSec: Math.max(0, Math.round(ttl[e.kind] - ageSec)),
+          };
+        }),
+    };
+  });
+};

@@ -1,0 +1,1 @@
+export { drainAndClose, Lifecycle, lifecyclePlugin } from './drain.js';

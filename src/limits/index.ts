@@ -1,0 +1,2 @@
+export { assertRoomForUpload, assertWithinStorage, type StorageUsage } from './quotas.js';
+export { type RouteRateClass, rateLimitsPlugin } from './rate-limits.js';

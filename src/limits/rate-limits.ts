@@ -1,0 +1,124 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { RateLimitedError, UnavailableError } from '../errors/index.js';
+import { effectivePlan, RATE_CLASSES, type RateClass } from '../plans/index.js';
+
+/** What a route counts against besides `api`: set as `config: { rateClass }` on the route. */
+export type RouteRateClass = Exclude<RateClass, 'api'>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    rateClass?: RouteRateClass;
+  }
+  interface FastifyInstance {
+    /**
+     * Counts an authenticated request against the caller's `api` limit and the route's class
+     * (per user; per IP when there is no user yet, as for a WebSocket authenticating later).
+     * Over a limit: 429 with Retry-After. Redis unreachable: 503 for routes with a class
+     * (uploads, conversions, voice clones: fail closed), let through otherwise (fail open).
+     */
+    enforceRateLimits(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /** POST /api/session: counted per client IP; fails closed. */
+    enforceSessionRateLimit(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  }
+}
+
+interface LimitResult {
+  isAllowed: boolean;
+  max?: number;
+  remaining?: number;
+  ttlInSeconds?: number;
+  isExceeded?: boolean;
+}
+type Limiter = (request: FastifyRequest) => Promise<LimitResult>;
+
+function setHeaders(reply: FastifyReply, r: LimitResult, exceeded: boolean): void {
+  reply.header('x-ratelimit-limit', r.max);
+  reply.header('x-ratelimit-remaining', exceeded ? 0 : r.remaining);
+  reply.header('x-ratelimit-reset', r.ttlInSeconds);
+  if (exceeded) reply.header('retry-after', r.ttlInSeconds);
+}
+
+/**
+ * Rate limits with @fastify/rate-limit's Redis store, so every API instance shares the same
+ * counters (fixed windows). Limits come from the caller's plan; the `createRateLimit` form is
+ * used so one request can count against two classes.
+ */
+export const rateLimitsPlugin = fp(
+  async (app: FastifyInstance) => {
+    const { plans, redisPrefix } = app.config;
+    const anonymous = effectivePlan(plans, plans.anonymousPlan);
+    await app.register(rateLimit, {
+      global: false,
+      redis: app.redisLimits,
+      nameSpace: `${redisPrefix}:ratelimit:`,
+      skipOnError: false,
+    });
+    const make = (
+      name: string,
+      key: (r: FastifyRequest) => string,
+      limit: (r: FastifyRequest) => { max: number; windowSec: number },
+    ): Limiter =>
+      app.createRateLimit({
+        keyGenerator: (r: FastifyRequest) => `${name}:${key(r)}`,
+        max: (r: FastifyRequest) => limit(r).max,
+        timeWindow: (r: FastifyRequest) => limit(r).windowSec * 1000,
+      }) as unknown as Limiter;
+    const userKey = (r: FastifyRequest) => (r.principal ? `user:${r.principal.userId}` : `ip:${r.ip}`);
+    const limiters = Object.fromEntries(
+      RATE_CLASSES.map((c) => [c, make(c, userKey, (r) => (r.plan ?? anonymous).rateLimits[c])]),
+    ) as Record<RateClass, Limiter>;
+    const sessions = make(
+      'session',
+      (r) => `ip:${r.ip}`,
+      () => plans.sessionRateLimit,
+    );
+
+    const enforce = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      checks: [string, Limiter][],
+      failClosed: boolean,
+    ) => {
+      let shown: LimitResult | undefined;
+      for (const [name, limiter] of checks) {
+        let r: LimitResult;
+        try {
+          r = await limiter(request);
+        } catch (err) {
+          if (failClosed)
+            throw new UnavailableError('rate limits cannot be checked right now; try again shortly', {
+              cause: err,
+            });
+          request.log.warn({ err, rateClass: name }, 'rate limit store unreachable; request let through');
+          continue;
+        }
+        if (r.isAllowed) continue;
+        if (r.isExceeded) {
+          setHeaders(reply, r, true);
+          request.log.info({ rateClass: name, key: request.principal?.userId ?? request.ip }, 'rate limited');
+          throw new RateLimitedError(
+            `the ${name} rate limit of ${r.max} requests is reached; retry in ${r.ttlInSeconds} s`,
+          );
+        }
+        if (!shown || (r.remaining ?? 0) <= (shown.remaining ?? 0)) shown = r;
+      }
+      if (shown) setHeaders(reply, shown, false);
+    };
+
+    app.decorate('enforceRateLimits', async (request: FastifyRequest, reply: FastifyReply) => {
+      // The WebSocket route authenticates by itself (principal, no plan yet).
+      if (request.principal && !request.plan)
+        request.plan = await app.planOf(request.principal).catch(() => undefined);
+      const cls = request.routeOptions.config?.rateClass;
+      const checks: [string, Limiter][] = [['api', limiters.api]];
+      if (cls) checks.push([cls, limiters[cls]]);
+      await enforce(request, reply, checks, cls !== undefined);
+    });
+    app.decorate('enforceSessionRateLimit', async (request: FastifyRequest, reply: FastifyReply) => {
+      await enforce(request, reply, [['session', sessions]], true);
+    });
+  },
+  { name: 'vcfarm-rate-limits', dependencies: ['vcfarm-config', 'vcfarm-redis-failfast', 'vcfarm-auth'] },
+);

@@ -1,0 +1,177 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { TooManyJobsError } from '../errors/index.js';
+import { CONVERSION_QUEUE, type JobPriority } from './conversion-job.js';
+
+/** BullMQ's largest priority (2^21 - 1); lower numbers run first. */
+export const MAX_BULL_PRIORITY = 2_097_151;
+/** Priority distance between a user's n-th and (n+1)-th waiting job. */
+export const FAIR_SHARE_STEP = 10;
+/** A job's own priority moves it within one step, never past another user's next job. */
+export const JOB_PRIORITY_OFFSET: Record<JobPriority, number> = { high: 0, normal: 3, low: 6 };
+/** How long a job that found its user at the active cap waits before it is offered again. */
+export const ACTIVE_CAP_RETRY_MS = 250;
+/** Admitted entries younger than this are never pruned: their BullMQ job may still be being added. */
+const ADMIT_GRACE_MS = 60_000;
+const KEY_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const RANK: Record<JobPriority, number> = { high: 0, normal: 1, low: 2 };
+
+/** The requested priority, lowered to the best one the plan allows. */
+export function allowedPriority(requested: JobPriority, best: JobPriority): JobPriority {
+  return RANK[requested] < RANK[best] ? best : requested;
+}
+
+/** planBase + job offset + n × step, where n is how many of the user's jobs wait ahead of this one. */
+export function fairPriority(planBase: number, priority: JobPriority, waitingAhead: number): number {
+  return Math.min(
+    MAX_BULL_PRIORITY,
+    planBase + JOB_PRIORITY_OFFSET[priority] + waitingAhead * FAIR_SHARE_STEP,
+  );
+}
+
+// KEYS[1] waiting zset. ARGV: jobId, now, maxQueued, job key prefix, grace ms, ttl ms.
+// Prunes entries whose BullMQ job is gone (older than the grace), then admits if under the cap.
+const ADMIT = `
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[5]))
+for _, id in ipairs(members) do
+  if redis.call('EXISTS', ARGV[4] .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
+end
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[3]) then return {0, n} end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return {1, n}
+`;
+
+// KEYS[1] waiting, KEYS[2] active. ARGV: jobId, now, maxActive, job key prefix, ttl ms.
+// Entries of jobs whose BullMQ lock is gone (finished, or their worker died) are pruned first.
+const START = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+for _, id in ipairs(members) do
+  if redis.call('EXISTS', ARGV[4] .. id .. ':lock') == 0 then redis.call('ZREM', KEYS[2], id) end
+end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+`;
+
+/**
+ * Fair share on top of BullMQ priorities (the OSS edition has no groups). Two parts:
+ * - ordering: a job's priority grows with the number of the same user's jobs already waiting,
+ *   so the waiting jobs of all users interleave round-robin; a new user's first job goes ahead
+ *   of every job a backlogged user has beyond its first;
+ * - a cap on each user's running jobs: a worker that picks a job over the cap puts it back
+ *   (delayed by ACTIVE_CAP_RETRY_MS) and takes the next one.
+ * Per user, Redis holds a zset of waiting job ids (for n and the queued-jobs quota) and one of
+ * active job ids; both heal themselves from BullMQ's own keys, so a crash leaves no drift.
+ */
+export class FairShare {
+  private readonly jobKeyPrefix: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.jobKeyPrefix = `${prefix}:${CONVERSION_QUEUE}:`;
+  }
+
+  /**
+   * Admits a new job of the user: returns how many of the user's jobs wait already (n).
+   * Throws TooManyJobsError when that is the plan's maxQueuedJobs.
+   */
+  async admit(userId: string, jobId: string, maxQueued: number): Promise<number> {
+    const [ok, n] = (await this.redis.eval(
+      ADMIT,
+      1,
+      this.waitingKey(userId),
+      jobId,
+      Date.now(),
+      maxQueued,
+      this.jobKeyPrefix,
+      ADMIT_GRACE_MS,
+      KEY_TTL_MS,
+    )) as [number, number];
+    if (!ok)
+      throw new TooManyJobsError(
+        `${n} jobs are queued; the plan allows ${maxQueued} queued jobs at a time (usage ${n}/${maxQueued})`,
+      );
+    return n;
+  }
+
+  /** The job left the waiting set without running (cancelled, or never added). */
+  async release(userId: string, jobId: string): Promise<void> {
+    await this.redis.zrem(this.waitingKey(userId), jobId);
+  }
+
+  /** Jobs of the user waiting to start. */
+  async queuedCount(userId: string): Promise<number> {
+    return this.redis.zcard(this.waitingKey(userId));
+  }
+
+  /** Worker side: true if the job may run now; false if its user is at the active cap. */
+  async start(userId: string, jobId: string, maxActive: number): Promise<boolean> {
+    const ok = await this.redis.eval(
+      START,
+      2,
+      this.waitingKey(userId),
+      this.activeKey(userId),
+      jobId,
+      Date.now(),
+      maxActive,
+      this.jobKeyPrefix,
+      KEY_TTL_MS,
+    );
+    return ok === 1;
+  }
+
+  async finish(userId: string, jobId: string): Promise<void> {
+    await this.redis.zrem(this.activeKey(userId), jobId);
+  }
+
+  /** Forgets a removed user. */
+  async forget(userId: string): Promise<void> {
+    await this.redis.del(this.waitingKey(userId), this.activeKey(userId));
+  }
+
+  private waitingKey(userId: string): string {
+    return `${this.prefix}:fair:${userId}:waiting`;
+  }
+  private activeKey(userId: string): string {
+    return `${this.prefix}:fair:${userId}:active`;
+  }
+}
+
+interface FairJobData {
+  userId: string;
+  maxActiveJobs?: number;
+}
+
+/**
+ * Wraps a BullMQ processor with the worker side of fair share: a job over its user's active
+ * cap goes back to the queue (delayed briefly, priority kept) and the worker takes another.
+ */
+export function withFairShare<D extends FairJobData, R>(
+  fair: FairShare,
+  processor: (job: Job<D, R>, token?: string) => Promise<R>,
+): (job: Job<D, R>, token?: string) => Promise<R> {
+  return async (job, token) => {
+    const jobId = String(job.id);
+    const cap = job.data.maxActiveJobs ?? Number.MAX_SAFE_INTEGER;
+    if (!(await fair.start(job.data.userId, jobId, cap))) {
+      await job.moveToDelayed(Date.now() + ACTIVE_CAP_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    try {
+      return await processor(job, token);
+    } finally {
+      await fair.finish(job.data.userId, jobId).catch(() => {});
+    }
+  };
+}

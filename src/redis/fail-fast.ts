@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * A connection whose commands fail at once while Redis is unreachable (no offline queue)
+     * and after two seconds when it does not answer. Request-path checks (tokens, rate limits)
+     * use it, so an outage turns into a quick 503 instead of requests that hang.
+     */
+    redisFailFast: Redis;
+    /**
+     * The same kind of connection for rate-limit counters only: a stalled counter write must
+     * not queue token lookups behind it on one connection.
+     */
+    redisLimits: Redis;
+  }
+}
+
+export const FAIL_FAST_COMMAND_TIMEOUT_MS = 2000;
+
+export function connectRedisFailFast(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS,
+    // Keep reconnecting quickly after an outage: it is the first thing requests touch.
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
+}
+
+export const failFastRedisPlugin = fp(
+  async (app: FastifyInstance, opts: { url: string }) => {
+    const open = async (name: string) => {
+      const redis = connectRedisFailFast(opts.url, name);
+      redis.on('error', (err) =>
+        app.log.debug({ err: err.message, name }, 'fail-fast redis connection error'),
+      );
+      app.addHook('onClose', async () => {
+        await redis.quit().catch(() => redis.disconnect());
+      });
+      if (redis.status !== 'ready') {
+        await new Promise<void>((resolve, reject) => {
+          redis.once('ready', () => resolve());
+          redis.once('end', () => reject(new Error('redis connection ended before it was ready')));
+        });
+      }
+      return redis;
+    };
+    app.decorate('redisFailFast', await open('vcfarm-api-failfast'));
+    app.decorate('redisLimits', await open('vcfarm-api-limits'));
+  },
+  { name: 'vcfarm-redis-failfast', dependencies: ['vcfarm-config'] },
+);

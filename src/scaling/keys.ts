@@ -1,0 +1,25 @@
+/** Redis keys and channels of the scaling concern, for one key prefix. */
+export function scalingKeys(prefix: string) {
+  return {
+    /** JSON DesiredSize for every worker process. */
+    desired: `${prefix}:scale:desired`,
+    /** Hash workerId → JSON DesiredSize, for requests that named one worker. */
+    desiredPerWorker: `${prefix}:scale:desired:workers`,
+    /** JSON AutoscaleSetting; absent means "as configured by AUTOSCALE". */
+    autoscale: `${prefix}:scale:autoscale`,
+    /** Pub/sub channel carrying ScaleCommand messages to every worker process. */
+    channel: `${prefix}:scale`,
+    /** Hash workerId → JSON ScaleAck for one request. */
+    acks: (requestId: string) => `${prefix}:scale:acks:${requestId}`,
+    /** JSON of one request as made, for its status URL. */
+    request: (requestId: string) => `${prefix}:scale:request:${requestId}`,
+    /** Set of worker ids that have announced themselves. */
+    workers: `${prefix}:workers`,
+    /** JSON WorkerStats of one live worker process (expires when it stops beating). */
+    worker: (workerId: string) => `${prefix}:worker:${workerId}`,
+    /** ZSET of finished jobs (member "<workerId>:<jobId>:<ok|fail>", score = time), for throughput. */
+    finished: `${prefix}:stats:finished`,
+  };
+}
+
+export type ScalingKeys = ReturnType<typeof scalingKeys>;

@@ -1,0 +1,68 @@
+/** What the scaling concern stores and sends. Shared by the API and the worker processes. */
+
+export interface DesiredSize {
+  size: number;
+  requestId: string;
+  at: number;
+}
+
+export type AutoscaleSetting = { enabled: true; min: number; max: number } | { enabled: false };
+
+export type ScaleCommand =
+  | { type: 'resize'; requestId: string; size: number; workerId?: string }
+  | { type: 'autoscale'; requestId: string; setting: AutoscaleSetting };
+
+export interface ScaleAck {
+  workerId: string;
+  host: string;
+  pid: number;
+  /** Pool size before this request. */
+  previous: number;
+  size: number;
+  /** True once the pool has exactly `size` threads (surplus threads have finished and left). */
+  applied: boolean;
+  at: number;
+}
+
+export interface AutoscaleDecision {
+  at: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+export interface ThreadStats {
+  index: number;
+  core: number | null;
+  tid: number | null;
+  busy: boolean;
+  retiring: boolean;
+  sharedCore: boolean;
+}
+
+/** One worker process as it reports itself every heartbeat. */
+export interface WorkerStats {
+  id: string;
+  host: string;
+  pid: number;
+  size: number;
+  threadCount: number;
+  busy: number;
+  draining: number;
+  threads: ThreadStats[];
+  jobsDone: number;
+  jobsFailed: number;
+  meanRealTimeFactor: number | null;
+  cpuPercent: number;
+  rssBytes: number;
+  uptimeSec: number;
+  autoscale: {
+    enabled: boolean;
+    min: number | null;
+    max: number | null;
+    /** Set by a manual scale request; autoscaling stays off until re-enabled. */
+    pinnedByManualScale: boolean;
+    recent: AutoscaleDecision[];
+  };
+  updatedAt: number;
+}

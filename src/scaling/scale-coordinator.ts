@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { NotFoundError } from '../errors/index.js';
+import { scalingKeys } from './keys.js';
+import type { AutoscaleSetting, DesiredSize, ScaleAck, ScaleCommand, WorkerStats } from './messages.js';
+
+const ACK_TTL_SEC = 3600;
+
+export interface ScaleOutcome {
+  requestId: string;
+  /** Pool size of each targeted worker before the request, as the workers reported it. */
+  previous: Record<string, number>;
+  requested: number;
+  workers: { id: string; host: string; pid: number; size: number; applied: boolean }[];
+  /** Every targeted worker has applied the size (no thread still draining). */
+  complete: boolean;
+}
+
+/**
+ * The API's side of scaling: stores the desired pool size in Redis (so workers that start
+ * later come up at it), tells every live worker at once over pub/sub, and collects their
+ * acknowledgements.
+ */
+export class ScaleCoordinator {
+  private readonly keys: ReturnType<typeof scalingKeys>;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = scalingKeys(prefix);
+  }
+
+  /** Live worker processes, from their heartbeats; ids without a live heartbeat are forgotten. */
+  async liveWorkers(): Promise<WorkerStats[]> {
+    const ids = await this.redis.smembers(this.keys.workers);
+    if (ids.length === 0) return [];
+    const raw = await this.redis.mget(ids.map((id) => this.keys.worker(id)));
+    const gone = ids.filter((_, i) => raw[i] === null);
+    if (gone.length > 0) await this.redis.srem(this.keys.workers, ...gone);
+    return raw
+      .filter((r): r is string => r !== null)
+      .map((r) => JSON.parse(r) as WorkerStats)
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async resize(size: number, workerId: string | undefined, waitMs: number): Promise<ScaleOutcome> {
+    const workers = await this.liveWorkers();
+    const targets = workerId ? workers.filter((w) => w.id === workerId) : workers;
+    if (workerId && targets.length === 0) throw new NotFoundError(`worker "${workerId}"`);
+    const requestId = randomUUID();
+    const desired: DesiredSize = { size, requestId, at: Date.now() };
+    const multi = this.redis.multi();
+    if (workerId) multi.hset(this.keys.desiredPerWorker, workerId, JSON.stringify(desired));
+    else multi.set(this.keys.desired, JSON.stringify(desired)).del(this.keys.desiredPerWorker);
+    // A manual size pins the pool: autoscaling stays off until it is re-enabled.
+    if (!workerId) multi.set(this.keys.autoscale, JSON.stringify({ enabled: false } satisfies AutoscaleSetting));
+    multi.set(
+      this.keys.request(requestId),
+      JSON.stringify({ size, workerId, targets: targets.map((t) => t.id), at: desired.at }),
+      'EX',
+      ACK_TTL_SEC,
+    );
+    await multi.exec();
+    const command: ScaleCommand = { type: 'resize', requestId, size, workerId };
+    await this.redis.publish(this.keys.channel, JSON.stringify(command));
+    return this.await(
+      requestId,
+      targets.map((t) => t.id),
+      size,
+      waitMs,
+    );
+  }
+
+  async setAutoscale(setting: AutoscaleSetting): Promise<{ requestId: string; autoscale: AutoscaleSetting }> {
+    const requestId = randomUUID();
+    await this.redis.set(this.keys.autoscale, JSON.stringify(setting));
+    const command: ScaleCommand = { type: 'autoscale', requestId, setting };
+    await this.redis.publish(this.keys.channel, JSON.stringify(command));
+    return { requestId, autoscale: setting };
+  }
+
+  /** The state of an earlier request (for the status URL of a 202). */
+  async status(requestId: string): Promise<ScaleOutcome> {
+    const raw = await this.redis.get(this.keys.request(requestId));
+    if (!raw) throw new NotFoundError('scale request');
+    const req = JSON.parse(raw) as { size: number; targets: string[] };
+    return this.await(requestId, req.targets, req.size, 0);
+  }
+
+  private async await(
+    requestId: string,
+    targets: string[],
+    size: number,
+    waitMs: number,
+  ): Promise<ScaleOutcome> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const raw = await this.redis.hgetall(this.keys.acks(requestId));
+      const acks = targets.map((id) => (raw[id] ? (JSON.parse(raw[id]) as ScaleAck) : undefined));
+      const complete = acks.every((a) => a?.applied === true);
+      if (complete || Date.now() >= deadline) {
+        const previous: Record<string, number> = {};
+        targets.forEach((id, i) => {
+          const a = acks[i];
+          if (a) previous[id] = a.previous;
+        });
+        return {
+          requestId,
+          previous,
+          requested: size,
+          complete,
+          workers: targets.map((id, i) => {
+            const a = acks[i];
+            return {
+              id,
+              host: a?.host ?? '',
+              pid: a?.pid ?? 0,
+              size: a?.size ?? 0,
+              applied: a?.applied ?? false,
+            };
+          }),
+        };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

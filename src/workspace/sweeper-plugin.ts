@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { effectivePlan } from '../plans/index.js';
+import { WorkspaceSweeper } from './sweeper.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sweeper: WorkspaceSweeper;
+  }
+}
+
+/** Every API instance runs the sweeper on SWEEP_INTERVAL_SEC; the Redis lock lets one sweep at a time. */
+export const sweeperPlugin = fp(
+  async (app: FastifyInstance) => {
+    const { plans } = app.config;
+    const sweeper = new WorkspaceSweeper({
+      dataDir: app.config.dataDir,
+      redis: app.redis,
+      prefix: app.config.redisPrefix,
+      log: app.log.child({ role: 'sweeper' }),
+      intervalMs: app.config.sweepIntervalSec * 1000,
+      filesInUse: () => app.conversions.filesInUse(),
+      ttlsOf: async (userId) => {
+        const account = await app.accounts.get(userId);
+        return effectivePlan(plans, account?.plan ?? plans.anonymousPlan, account?.overrides).ttl;
+      },
+    });
+    app.decorate('sweeper', sweeper);
+    app.addHook('onReady', async () => sweeper.start());
+    app.addHook('onClose', async () => sweeper.stop());
+  },
+  { name: 'vcfarm-sweeper', dependencies: ['vcfarm-config', 'vcfarm-redis', 'vcfarm-queue', 'vcfarm-auth'] },
+);

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import { type FileKind, FOLDERS, workspaceUsage } from './usage.js';
+import { workspaceFor } from './workspace.js';
+
+export interface SweepTtls {
+  uploadsSec: number;
+  outputsSec: number;
+  voicesSec: number;
+}
+
+export interface SweeperOptions {
+  dataDir: string;
+  redis: Redis;
+  prefix: string;
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
+  /** TTLs of the user's plan. */
+  ttlsOf(userId: string): Promise<SweepTtls>;
+  /** `userId/uploadId` and `userId/job:jobId` of queued and running jobs: never removed. */
+  filesInUse(): Promise<Set<string>>;
+  /** Milliseconds between sweeps; 0: only on demand. */
+  intervalMs: number;
+}
+
+export interface RemovedFile {
+  userId: string;
+  kind: FileKind;
+  name: string;
+  ageSec: number;
+}
+
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const LOCK_MS = 5 * 60_000;
+
+/** The id a workspace file belongs to: `<id>`, `<id>.json`, `<jobId>.<fmt>`, `.<jobId>.<fmt>.<n>.part`. */
+function ownerIdOf(name: string): string {
+  return name.replace(/^\./, '').split('.')[0];
+}
+
+/**
+ * Removes workspace files older than their plan's TTL. One sweep at a time across all API
+ * instances (a Redis lock with a random token, released only by its holder); files that a
+ * queued or running job needs are kept whatever their age. Emits `swept` with what it removed.
+ */
+export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(private readonly options: SweeperOptions) {
+    super();
+  }
+
+  start(): void {
+    if (this.options.intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.sweepOnce()
+        .catch((err) => this.options.log.warn({ err }, 'workspace sweep failed'))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One sweep; undefined when another instance holds the lock. */
+  async sweepOnce(now = Date.now()): Promise<RemovedFile[] | undefined> {
+    const { redis, prefix, dataDir, log } = this.options;
+    const lockKey = `${prefix}:sweeper:lock`;
+    const token = randomBytes(12).toString('hex');
+    if ((await redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return undefined;
+    const removed: RemovedFile[] = [];
+    try {
+      const inUse = await this.options.filesInUse();
+      const users = await readdir(path.join(dataDir, 'workspaces')).catch(() => [] as string[]);
+      for (const userId of users) {
+        let ws: ReturnType<typeof workspaceFor>;
+        try {
+          ws = workspaceFor(dataDir, userId);
+        } catch {
+          continue; // not a workspace folder
+        }
+        const ttls = await this.options.ttlsOf(userId);
+        const ttlSec: Record<FileKind, number> = {
+          upload: ttls.uploadsSec,
+          voice: ttls.voicesSec,
+          output: ttls.outputsSec,
+        };
+        const usage = await workspaceUsage(dataDir, userId);
+        for (const e of usage.entries) {
+          const ageSec = (now - e.modifiedAt) / 1000;
+          if (ageSec <= ttlSec[e.kind]) continue;
+          const id = ownerIdOf(e.name);
+          if (inUse.has(`${userId}/${id}`) || inUse.has(`${userId}/job:${id}`)) continue;
+          const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';
+          await rm(path.join(ws[folder], e.name), { force: true });
+          if (!e.auxiliary) {
+            removed.push({ userId, kind: e.kind, name: e.name, ageSec: Math.round(ageSec) });
+            log.info(
+              { userId, kind: e.kind, file: e.name, ageSec: Math.round(ageSec) },
+              'sweeper removed file',
+            );
+          }
+        }
+      }
+      if (removed.length > 0) log.info({ count: removed.length }, 'workspace sweep done');
+      this.emit('swept', removed);
+      return removed;
+    } finally {
+      await redis.eval(UNLOCK, 1, lockKey, token).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  type ConverterOptions,
+  parseVoiceProfile,
+  pitchRatioFor,
+  VoiceConversionEngine,
+  type VoiceProfile,
+} from '../../workers/engine/index.js';
+import { blocks, concat, loadSpeech } from '../helpers/audio-io.js';
+import { allFinite, peakDbfs } from '../helpers/audio-metrics.js';
+
+const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
+let engine: VoiceConversionEngine;
+let work: string;
+let speech: Record<string, Float32Array>;
+let voice: VoiceProfile;
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'vcfarm-robust-'));
+  engine = await VoiceConversionEngine.load(MODEL_DIR);
+  speech = await loadSpeech(work, engine.sampleRate, ['en-us+f3']);
+  const { readFile } = await import('node:fs/promises');
+  voice = parseVoiceProfile(JSON.parse(await readFile(join(MODEL_DIR, 'voices', 'espeak-m3.json'), 'utf8')));
+});
+after(async () => {
+  await engine?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+async function convertAll(
+  pcm: Float32Array,
+  options: ConverterOptions,
+  sizes?: number[],
+): Promise<Float32Array> {
+  const converter = engine.createConverter(options);
+  const out: Float32Array[] = [];
+  for (const b of blocks(pcm, sizes)) out.push(...(await converter.push(b)));
+  out.push(...(await converter.flush()));
+  return concat(out);
+}
+
+test('chunked output equals whole-file output (speech, pitch shift and timbre on)', async () => {
+  const src = speech.alsa;
+  const sourceProfile = await engine.analyse(blocks(src));
+  const options = { voice, sourceProfile, strength: 1 };
+  const chunked = await convertAll(src, options, [1, 5000, 333, 65536]);
+  const whole = await convertAll(src, { ...options, chunkSamples: Math.ceil(src.length / 256) * 256 }, [
+    src.length,
+  ]);
+  assert.equal(chunked.length, src.length);
+  assert.equal(whole.length, src.length);
+  const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);
+  console.log(`# chunked vs whole-file max |diff| = ${maxDiff}`);
+  assert.ok(maxDiff <= 1e-4, `max difference ${maxDiff}`);
+});
+
+test('analysis is the same chunked or whole', async () => {
+  const src = speech['en-us+f3'];
+  const a = await engine.analyse(blocks(src, [777, 12345]));
+  const b = await engine.analyse([src], { chunkSamples: Math.ceil(src.length / 256) * 256 });
+  assert.equal(a.f0Median, b.f0Median);
+  assert.ok(a.envelope.every((v, i) => Math.abs(v - b.envelope[i]) < 1e-3));
+});
+
+const n = 24_000;
+const EDGE_CASES: [string, Float32Array][] = [
+  ['silence', new Float32Array(n)],
+  ['DC', new Float32Array(n).fill(0.5)],
+  ['full-scale square', Float32Array.from({ length: n }, (_, i) => (Math.floor(i / 60) % 2 ? 1 : -1))],
+  ['1 sample', Float32Array.of(0.9)],
+  ['empty', new Float32Array(0)],
+  [
+    'NaN and Inf',
+    Float32Array.from({ length: 5000 }, (_, i) =>
+      i % 7 ? Math.sin(i) : i % 2 ? Number.NaN : Number.POSITIVE_INFINITY,
+    ),
+  ],
+];
+
+for (const [name, pcm] of EDGE_CASES) {
+  test(`${name}: finite, exact length, peak <= -0.1 dBFS, analysable`, async () => {
+    const sourceProfile = await engine.analyse([pcm]);
+    assert.ok(sourceProfile.envelope.every(Number.isFinite));
+    for (const strength of [0, 1, 2]) {
+      const out = await convertAll(pcm, { voice, sourceProfile, strength, semitones: 5 });
+      assert.equal(out.length, pcm.length);
+      assert.ok(allFinite(out), `non-finite output at strength ${strength}`);
+      if (out.length > 0) assert.ok(peakDbfs(out) <= -0.1 || peakDbfs(out) === Number.NEGATIVE_INFINITY);
+    }
+  });
+}
+
+test('pitchRatioFor: target over source median, extra semitones, clamped to an octave', () => {
+  const p = (f0Median: number | null): VoiceProfile => ({ ...voice, f0Median });
+  assert.equal(pitchRatioFor(p(100), p(150)), 1.5);
+  assert.ok(Math.abs(pitchRatioFor(p(100), p(100), 12) - 2) < 1e-12);
+  assert.equal(pitchRatioFor(p(100), p(400)), 2);
+  assert.equal(pitchRatioFor(p(null), p(200), 0), 1);
+});
+
+test('bad options and foreign profiles are refused by name', async () => {
+  assert.throws(() => engine.createConverter({ voice, strength: 3 }), {
+    code: 'VC_ERR_ENGINE_OPTIONS',
+    message: /options\.strength/,
+  });
+  assert.throws(() => engine.createConverter({ voice, params: { nope: 1 } }), {
+    message: /options\.params\.nope/,
+  });
+  assert.throws(() => engine.createConverter({ voice, chunkSamples: 1000 }), {
+    message: /options\.chunkSamples/,
+  });
+  assert.throws(() => engine.createConverter({ voice: { ...voice, sampleRate: 16000 } }), {
+    code: 'VC_ERR_VOICE_PROFILE',
+  });
+  assert.throws(() => engine.createConverter({ voice: { ...voice, envelope: [1, 2] } }), {
+    code: 'VC_ERR_VOICE_PROFILE',
+  });
+  assert.throws(() => parseVoiceProfile({ format: 'nope' }), { code: 'VC_ERR_VOICE_PROFILE' });
+  const converter = engine.createConverter({ voice });
+  await converter.flush();
+  assert.throws(() => converter.push(new Float32Array(1)), { code: 'VC_ERR_CONVERTER_STATE' });
+});

@@ -1,0 +1,191 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { consecutiveFreePorts, type Haproxy, startHaproxy } from './haproxy.js';
+import { startRedis, type TestRedis } from './redis.js';
+import { CLI } from './service.js';
+
+const PLANS = new URL('../../../config/plans.json', import.meta.url);
+
+/**
+ * The repository's plans with every rate limit raised far out of reach, for tests that send
+ * steady streams of requests from one user or create many sessions from one address. Undefined
+ * when the repository has no plans file.
+ */
+export async function generousPlansFile(dir: string): Promise<string | undefined> {
+  if (!existsSync(PLANS)) return undefined;
+  // biome-ignore lint/suspicious/noExplicitAny: the plans file is walked generically
+  const raise = (v: any): any => {
+    if (Array.isArray(v) || v === null || typeof v !== 'object') return v;
+    if (typeof v.max === 'number' && typeof v.windowSec === 'number') return { ...v, max: 1_000_000 };
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, raise(x)]));
+  };
+  const file = path.join(dir, 'plans.json');
+  await writeFile(file, JSON.stringify(raise(JSON.parse(await readFile(PLANS, 'utf8')))));
+  return file;
+}
+
+export interface CliProcess {
+  process: ChildProcess;
+  /** Every JSON log line printed so far. */
+  logs: Record<string, unknown>[];
+  /** Resolves once a log line with this `msg` was printed. */
+  waitForLog(msg: string, timeoutMs?: number): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL if still running, and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** `node dist/src/cli.js <command>` with its JSON logs collected. */
+export function spawnCli(command: string, env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, [CLI, command], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: { msg: string; resolve: () => void }[] = [];
+  let buffer = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    buffer += b.toString();
+    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        for (const w of waiters.filter((w) => w.msg === entry.msg)) w.resolve();
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    process: child,
+    logs,
+    exited,
+    waitForLog(msg, timeoutMs = 30_000) {
+      if (logs.some((l) => l.msg === msg)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${command}: no "${msg}" in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.push({ msg, resolve: done });
+        void exited.then(({ code, signal }) => {
+          clearTimeout(timer);
+          reject(new Error(`${command} exited (${code ?? signal}) before "${msg}"`));
+        });
+      });
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface ApiInstance extends CliProcess {
+  name: string;
+  port: number;
+  url: string;
+}
+
+export interface Cluster {
+  redis: TestRedis;
+  dataDir: string;
+  env: Record<string, string>;
+  worker: CliProcess;
+  /** api1..N, on consecutive ports; an entry is replaced by `restartApi`. */
+  apis: ApiInstance[];
+  haproxy: Haproxy;
+  /** Starts instance `i` (0-based) again on its port, after it exited. */
+  restartApi(i: number): Promise<ApiInstance>;
+  /** An extra API instance on a free port, outside HAProxy (stopped by close()). */
+  startExtraApi(env?: Record<string, string>): Promise<ApiInstance>;
+  close(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  instances?: number;
+  /** Environment for every vcfarm process. */
+  env?: Record<string, string>;
+  /** HAProxy template variables (CHECK_INTER, CHECK_FALL, ...). */
+  haproxyEnv?: Record<string, string>;
+}
+
+/**
+ * Several `vcfarm api` processes behind a real HAProxy, one `vcfarm worker`, one redis-server:
+ * the local multi-instance tier on free loopback ports, for one test file.
+ */
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const n = opts.instances ?? 2;
+  const redis = await startRedis();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cluster-'));
+  const plans = await generousPlansFile(dataDir);
+  const env: Record<string, string> = {
+    ...(plans ? { PLANS_FILE: plans } : {}),
+    DATA_DIR: dataDir,
+    REDIS_URL: redis.url,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...opts.env,
+  };
+  const extras: ApiInstance[] = [];
+  const worker = spawnCli('worker', { ...env, WORKER_ID: 'cluster-worker' });
+  const ports = await consecutiveFreePorts(n);
+  const startApi = async (name: string, port: number, extraEnv = {}): Promise<ApiInstance> => {
+    const p = spawnCli('api', { ...env, ...extraEnv, PORT: String(port) });
+    await p.waitForLog('api listening');
+    return { ...p, name, port, url: `http://127.0.0.1:${port}` };
+  };
+  const apis = await Promise.all(ports.map((port, i) => startApi(`api${i + 1}`, port)));
+  await worker.waitForLog('worker process ready');
+  const haproxy = await startHaproxy({
+    instances: n,
+    apiBasePort: ports[0],
+    dir: dataDir,
+    env: { CHECK_INTER: '200ms', CHECK_FALL: '2', CHECK_RISE: '1', ...opts.haproxyEnv },
+  });
+  return {
+    redis,
+    dataDir,
+    env,
+    worker,
+    apis,
+    haproxy,
+    async restartApi(i) {
+      apis[i] = await startApi(`api${i + 1}`, ports[i]);
+      return apis[i];
+    },
+    async startExtraApi(extraEnv = {}) {
+      const [port] = await consecutiveFreePorts(1);
+      const api = await startApi(`extra${extras.length + 1}`, port, extraEnv);
+      extras.push(api);
+      return api;
+    },
+    async close() {
+      await haproxy.stop();
+      await Promise.all([...apis, ...extras].map((a) => a.kill()));
+      if (worker.process.exitCode === null) {
+        worker.process.kill('SIGTERM');
+        const t = setTimeout(() => worker.process.kill('SIGKILL'), 15_000);
+        await worker.exited;
+        clearTimeout(t);
+      }
+      await redis.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { ApiClient } from '../helpers/client.js';
+import { generousPlansFile } from '../helpers/cluster.js';
+import { espeakSentence } from '../helpers/fixtures.js';
+import {
+  checkHaproxyConfig,
+  consecutiveFreePorts,
+  DEPLOY_SCRIPT,
+  HAPROXY_TEMPLATE,
+  renderHaproxyConfig,
+} from '../helpers/haproxy.js';
+import { LiveEvents } from '../helpers/live-events.js';
+
+const execFileAsync = promisify(execFile);
+
+async function deploy(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync('bash', [DEPLOY_SCRIPT, ...args], {
+      env: { ...process.env, ...env },
+      timeout: 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('--dry-run prints the plan for N instances and max users, and starts nothing', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-deploy-'));
+  try {
+    const env = { DATA_DIR: dataDir, API_BASE_PORT: '9101', HTTP_PORT: '8088', STATS_PORT: '9404' };
+    const res = await deploy(['local', '3', '200', '--dry-run'], env);
+    assert.equal(res.code, 0, res.stderr);
+    const out = res.stdout;
+    assert.match(out, /3 API instance\(s\) for up to 200 users/);
+    assert.match(out, /api instances: +3 on 127\.0\.0\.1:9101 127\.0\.0\.1:9102 127\.0\.0\.1:9103/);
+    assert.match(out, new RegExp(`workers: +1 process\\(es\\) x ${os.availableParallelism()} pinned`));
+    assert.match(out, /haproxy: +http:\/\/0\.0\.0\.0:8088\//);
+    assert.match(out, /stats page: +http:\/\/127\.0\.0\.1:9404\/stats/);
+    // 200 users × (4 sockets + 4 requests) = 1600 connections; 200 × 4 / 3 requests per instance.
+    assert.match(out, /haproxy maxconn: +1600 /);
+    assert.match(out, /http requests per instance: +267 /);
+    assert.match(out, /websockets in all: +800, about 267 per instance/);
+    assert.match(out, /dry run: nothing was started/);
+    assert.equal(existsSync(path.join(dataDir, 'run')), false);
+
+    // Usage errors and the tiers still to come.
+    assert.equal((await deploy(['local', '0', '10', '--dry-run'], env)).code, 1);
+    assert.equal((await deploy(['local', '2'], env)).code, 2);
+    for (const tier of ['systemd', 'docker']) {
+      const r = await deploy([tier, '2', '50'], env);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /not implemented yet/);
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the generated HAProxy configs and the commented reference pass `haproxy -c`', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-haproxy-'));
+  try {
+    for (const n of [1, 2, 5]) {
+      const cfg = await renderHaproxyConfig({
+        instances: n,
+        maxUsers: 50,
+        env: { DATA_DIR: dir, API_BASE_PORT: '9201', STATS_PASSWORD: 'secret' },
+      });
+      const file = path.join(dir, `haproxy-${n}.cfg`);
+      await writeFile(file, cfg);
+      const check = await checkHaproxyConfig(file);
+      assert.equal(check.code, 0, check.output);
+      assert.doesNotMatch(cfg, /\$\{/, 'every variable is filled in');
+      const http = cfg.match(/^ {2}server api\d+ "127\.0\.0\.1:\d+" check$/gm) ?? [];
+      const ws = cfg.match(/^ {2}server api\d+ "127\.0\.0\.1:\d+" track api_http\/api\d+$/gm) ?? [];
+      assert.equal(http.length, n);
+      assert.equal(ws.length, n);
+      assert.ok(cfg.includes(`server api${n} "127.0.0.1:${9200 + n}" track api_http/api${n}`));
+      assert.match(cfg, /option httpchk GET \/health/);
+      assert.match(cfg, /stats auth "admin:secret"/);
+      assert.match(cfg, /maxconn "400"/);
+    }
+    // The reference itself, with HAProxy expanding the variables from its environment.
+    const ref = await checkHaproxyConfig(HAPROXY_TEMPLATE, { STATS_PASSWORD: 'secret' });
+    assert.equal(ref.code, 0, ref.output);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactly what it started', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-deploy-'));
+  const [http, stats, redis] = await Promise.all([1, 1, 1].map(() => consecutiveFreePorts(1)));
+  const apiPorts = await consecutiveFreePorts(2);
+  const plans = await generousPlansFile(dataDir);
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    HTTP_ADDR: '127.0.0.1',
+    HTTP_PORT: String(http[0]),
+    STATS_PORT: String(stats[0]),
+    REDIS_PORT: String(redis[0]),
+    API_BASE_PORT: String(apiPorts[0]),
+    DRAIN_MS: '300',
+    LOG_LEVEL: 'warn',
+    ...(plans ? { PLANS_FILE: plans } : {}),
+  };
+  const run = path.join(dataDir, 'run');
+  let pids: number[] = [];
+  try {
+    // 1. Start: it prints the URLs and leaves a pid file per process.
+    const started = await deploy(['local', '2', '50'], env);
+    assert.equal(started.code, 0, `${started.stdout}\n${started.stderr}`);
+    const base = `http://127.0.0.1:${http[0]}`;
+    assert.match(started.stdout, new RegExp(`app: +http://127\\.0\\.0\\.1:${http[0]}/`));
+    assert.match(started.stdout, new RegExp(`stats page: +http://127\\.0\\.0\\.1:${stats[0]}/stats`));
+    const pidFiles = (await readdir(run)).filter((f) => f.endsWith('.pid')).sort();
+    assert.deepEqual(pidFiles, [
+      'local-api-1.pid',
+      'local-api-2.pid',
+      'local-haproxy.pid',
+      'local-redis.pid',
+      'local-worker-1.pid',
+    ]);
+    pids = await Promise.all(pidFiles.map(async (f) => Number(await readFile(path.join(run, f), 'utf8'))));
+    assert.ok(pids.every(alive));
+    assert.equal((await checkHaproxyConfig(path.join(run, 'local-haproxy.cfg'))).code, 0);
+    // A second start refuses while the first runs.
+    assert.equal((await deploy(['local', '2', '50'], env)).code, 1);
+
+    // 2. A conversion through HAProxy, watched over the WebSocket.
+    const client = await ApiClient.anonymous(base);
+    const live = new LiveEvents({ baseUrl: base, token: client.session?.token ?? '' });
+    await live.waitForStart();
+    const up = await client.upload(espeakSentence('en-us+f3'));
+    assert.equal(up.status, 201);
+    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'mp3' });
+    await live.waitUntil(() => live.jobs.get(job.id)?.state === 'completed', 60_000, 'completion');
+    live.close();
+    assert.equal((await client.download(job.id)).status, 200);
+
+    // 3. The stats page, with the generated password.
+    const password = (await readFile(path.join(run, 'local-stats-password'), 'utf8')).trim();
+    const auth = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+    const statsUrl = `http://127.0.0.1:${stats[0]}/stats`;
+    assert.equal((await fetch(statsUrl)).status, 401);
+    assert.equal((await fetch(statsUrl, { headers: { authorization: auth } })).status, 200);
+
+    // 4. Stop: every process it started is gone, and so are the pid files.
+    const stopped = await deploy(['stop'], env);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.deepEqual(pids.filter(alive), []);
+    assert.deepEqual(
+      (await readdir(run)).filter((f) => f.endsWith('.pid')),
+      [],
+    );
+    await assert.rejects(fetch(`${base}/health`));
+  } finally {
+    await deploy(['stop'], env);
+    for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

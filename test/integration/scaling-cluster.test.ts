@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { ADMIN_TOKEN, adminRequest, WorkerWatch } from '../helpers/admin.js';
+import { ApiClient } from '../helpers/client.js';
+import { humanSpeech } from '../helpers/fixtures.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+const services: TestService[] = [];
+const watches: WorkerWatch[] = [];
+after(async () => {
+  for (const w of watches) w.close();
+  for (const s of services) await s.close();
+});
+
+test('one request reaches every worker process; worker_id reaches one; a later worker starts at the stored size', async () => {
+  const svc = await startService({ workers: 2, env: { ADMIN_TOKEN, POOL_SIZE: '1' } });
+  services.push(svc);
+  const watch = new WorkerWatch(svc.redis.url);
+  watches.push(watch);
+  const [a, b] = svc.workers.map((w) => w.id);
+
+  // 1. No worker_id: both processes resize and say so.
+  const all = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 2 });
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assert.equal(all.body.previous, 1);
+  assert.deepEqual(
+    all.body.workers.map((w: { id: string; size: number; applied: boolean; pid: number }) => [
+      w.id,
+      w.size,
+      w.applied,
+      w.pid > 0,
+    ]),
+    [
+      [a, 2, true, true],
+      [b, 2, true, true],
+    ],
+  );
+
+  // 2. worker_id: only that one.
+  const one = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', {
+    new_worker_count: 3,
+    worker_id: b,
+  });
+  assert.equal(one.status, 200, JSON.stringify(one.body));
+  assert.deepEqual(
+    one.body.workers.map((w: { id: string }) => w.id),
+    [b],
+  );
+  assert.equal((await watch.waitFor(b, (s) => s.size === 3, 5000, 'b at 3')).threadCount, 3);
+  // The other process kept its size (its heartbeat after the targeted request still says 2).
+  assert.equal(
+    (await watch.waitFor(a, (s) => s.updatedAt > Date.now() - 500, 5000, 'fresh heartbeat of a')).size,
+    2,
+  );
+
+  // 3. A worker started now comes up at the stored size for everyone.
+  const late = svc.startWorker({ POOL_SIZE: '1' });
+  await late.ready;
+  assert.equal((await watch.waitFor(late.id, () => true, 5000, 'late worker')).size, 2);
+
+  // 4. A restarted worker keeps its own stored size.
+  svc.workers[1].process.kill('SIGTERM');
+  await new Promise((r) => svc.workers[1].process.once('exit', r));
+  const again = svc.startWorker({ WORKER_ID: b, POOL_SIZE: '1' });
+  await again.ready;
+  assert.equal((await watch.waitFor(b, (s) => s.pid === again.process.pid, 5000, 'b restarted')).size, 3);
+});
+
+test('autoscaling: a burst grows the pool to max, idleness shrinks it to min, each decision logged and shown', async () => {
+  const svc = await startService({
+    workers: 1,
+    env: {
+      ADMIN_TOKEN,
+      AUTOSCALE: '1,2',
+      AUTOSCALE_IDLE_MS: '1500',
+      AUTOSCALE_COOLDOWN_MS: '300',
+      AUTOSCALE_INTERVAL_MS: '100',
+    },
+  });
+  services.push(svc);
+  const watch = new WorkerWatch(svc.redis.url);
+  watches.push(watch);
+  const id = svc.workers[0].id;
+  assert.equal((await watch.waitFor(id, () => true, 5000, 'worker')).size, 1, 'starts at min');
+
+  // 1. A burst of jobs: the pool grows to max within a few seconds.
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const small = path.join(os.tmpdir(), `vcfarm-autoscale-${process.pid}.wav`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', humanSpeech(1), '-t', '3', '-ac', '1', small]);
+  const up = await client.upload(small);
+  const jobs = [];
+  for (let i = 0; i < 16; i++)
+    jobs.push(
+      await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: 2 }),
+    );
+  const burstAt = Date.now();
+  const grown = await watch.waitFor(id, (s) => s.size === 2, 8000, 'growth to max');
+  assert.ok(Date.now() - burstAt < 8000);
+  assert.ok(
+    grown.autoscale.recent.some((d) => d.to === 2 && /waiting/.test(d.reason)),
+    JSON.stringify(grown.autoscale),
+  );
+
+  // 2. Never beyond max while the burst lasts; all jobs complete.
+  for (const j of jobs) assert.equal((await client.waitForJob(j.id, 60_000)).state, 'completed');
+  const doneAt = Date.now();
+
+  // 3. Idle: back to min after the idle period.
+  const shrunk = await watch.waitFor(id, (s) => s.size === 1 && s.threadCount === 1, 8000, 'shrink to min');
+  assert.ok(Date.now() - doneAt >= 1000, 'not before the idle period');
+  assert.ok(shrunk.autoscale.recent.some((d) => d.to === 1 && /idle/.test(d.reason)));
+  assert.ok(shrunk.autoscale.recent.every((d) => d.to >= 1 && d.to <= 2));
+  assert.ok(svc.workers[0].logs.some((l) => l.msg === 'autoscale decision'));
+
+  // 4. A manual size pins the pool; autoscaling resumes only when re-enabled.
+  const manual = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 2 });
+  assert.equal(manual.status, 200);
+  const stats = await adminRequest(svc.baseUrl, 'GET', '/api/system/stats');
+  assert.equal(stats.body.autoscale.enabled, false);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal((await watch.stats(id))?.size, 2, 'pinned: no idle shrink while autoscaling is off');
+  const re = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { autoscale: { min: 1, max: 2 } });
+  assert.equal(re.status, 200);
+  await watch.waitFor(id, (s) => s.size === 1 && s.autoscale.enabled, 8000, 'autoscaling again');
+  const badRange = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', {
+    autoscale: { min: 3, max: 2 },
+  });
+  assert.equal(badRange.status, 400);
+});

@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { Queue } from 'bullmq';
+import { ADMIN_TOKEN, adminRequest, WorkerWatch } from '../helpers/admin.js';
+import { ApiClient } from '../helpers/client.js';
+import { humanSpeech } from '../helpers/fixtures.js';
+import { waitUntil } from '../helpers/processes.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+let svc: TestService;
+let watch: WorkerWatch;
+let queue: Queue;
+let workerId: string;
+const cores = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)?.[1] ?? '0';
+const coreCount = cores.split(',').reduce((n, p) => {
+  const [a, b] = p.split('-').map(Number);
+  return n + (b ?? a) - a + 1;
+}, 0);
+
+before(async () => {
+  svc = await startService({ workers: 1, env: { ADMIN_TOKEN, POOL_SIZE: '2', SCALE_WAIT_MS: '3000' } });
+  watch = new WorkerWatch(svc.redis.url);
+  queue = new Queue('conversions', { connection: { url: svc.redis.url }, prefix: 'vcfarm' });
+  workerId = svc.workers[0].id;
+});
+after(async () => {
+  await queue?.close();
+  watch?.close();
+  await svc?.close();
+});
+
+function threadCores(pid: number, tids: number[]): string[] {
+  return tids.map(
+    (tid) =>
+      /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? '',
+  );
+}
+
+async function assertPinned(expectedSize: number): Promise<void> {
+  const s = await watch.waitFor(
+    workerId,
+    (x) => x.threadCount === expectedSize,
+    10_000,
+    `${expectedSize} threads`,
+  );
+  const lists = threadCores(
+    s.pid,
+    s.threads.map((t) => t.tid ?? 0),
+  );
+  for (const l of lists) assert.match(l, /^\d+$/, `each thread on one core, got ${lists.join(' ')}`);
+  if (expectedSize <= coreCount) {
+    assert.equal(new Set(lists).size, lists.length, `own cores: ${lists.join(' ')}`);
+    return;
+  }
+  // More threads than cores: shared round-robin (counts differ by at most one), and reported.
+  const perCore = new Map<string, number>();
+  for (const l of lists) perCore.set(l, (perCore.get(l) ?? 0) + 1);
+  const counts = [...perCore.values()];
+  assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, `balanced: ${lists.join(' ')}`);
+  assert.ok(
+    s.threads.some((t) => t.sharedCore),
+    'sharing is reported',
+  );
+}
+
+test('scale 2 → 4 → 1 → 3 under a stream of real conversions: no job lost, failed or run twice, never more busy than asked', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const small = path.join(os.tmpdir(), `vcfarm-scale-${process.pid}.wav`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', humanSpeech(1), '-t', '4', '-ac', '1', small]);
+  const up = await client.upload(small);
+  assert.equal(up.status, 201);
+  await assertPinned(2);
+
+  // 1. A stream of jobs, and a sampler of how many run at once against what is allowed.
+  const jobs = [];
+  for (let i = 0; i < 48; i++)
+    jobs.push(
+      await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: 1 }),
+    );
+  let allowed = 2;
+  let overshoot = 0;
+  let maxSeen = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const active = await queue.getActiveCount();
+      maxSeen = Math.max(maxSeen, active);
+      if (active > allowed) overshoot = Math.max(overshoot, active);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+
+  // 2. Each change: while it applies, up to max(old, new) may run; once applied, at most new.
+  const scale = async (size: number) => {
+    allowed = Math.max(allowed, size);
+    let res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: size });
+    assert.ok(res.status === 200 || res.status === 202, JSON.stringify(res.body));
+    assert.equal(res.body.requested, size);
+    const statusUrl = res.body.statusUrl;
+    while (res.status === 202) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+    }
+    assert.deepEqual(
+      res.body.workers.map((w: { size: number; applied: boolean }) => [w.size, w.applied]),
+      [[size, true]],
+    );
+    allowed = size;
+    await assertPinned(size);
+  };
+  const completedCount = async () => (await queue.getCompletedCount()) + (await queue.getFailedCount());
+  for (const [size, after] of [
+    [4, 6],
+    [1, 18],
+    [3, 24],
+  ]) {
+    await waitUntil(async () => (await completedCount()) >= after, 60_000, `${after} jobs done`);
+    await scale(size);
+  }
+
+  // 3. Everything completes exactly once.
+  for (const j of jobs) assert.equal((await client.waitForJob(j.id, 120_000)).state, 'completed');
+  sampling = false;
+  await sampler;
+  assert.equal(overshoot, 0, `more jobs ran at once than allowed: ${overshoot}`);
+  assert.ok(maxSeen >= 3, `the pool grew for real (max ${maxSeen} at once)`);
+  const logs = svc.workers[0].logs;
+  for (const j of jobs) {
+    assert.equal(
+      logs.filter((l) => l.msg === 'conversion started' && l.jobId === j.id).length,
+      1,
+      `${j.id} ran once`,
+    );
+  }
+  assert.equal(logs.filter((l) => l.msg === 'conversion attempt failed').length, 0);
+  const s = await watch.waitFor(workerId, (x) => x.size === 3, 5000, 'final size');
+  assert.equal(s.threadCount, 3);
+});
+
+test('shrinking while every thread converts: the process survives and surplus threads leave only after their job', async () => {
+  await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 2 });
+  await watch.waitFor(workerId, (x) => x.size === 2 && x.threadCount === 2, 10_000, 'size 2');
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(humanSpeech(20));
+  const jobs = [
+    await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'mp3', pitchSemitones: 3 }),
+    await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'mp3', pitchSemitones: -3 }),
+  ];
+  await Promise.all(jobs.map((j) => client.waitForState(j.id, 'active')));
+
+  // 1. Shrink to 1 while both threads are busy: accepted, but still draining.
+  const logStart = svc.workers[0].logs.length;
+  const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 1 });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal(res.body.workers[0].applied, false);
+  assert.match(res.body.statusUrl, /^\/api\/system\/scale\/[0-9a-f-]{36}$/);
+  const during = await watch.waitFor(workerId, (x) => x.size === 1, 5000, 'size 1 requested');
+  assert.equal(during.threadCount, 2, 'the surplus thread is still finishing its job');
+  assert.equal(during.busy, 2);
+
+  // 2. Both jobs complete; only then is the shrink applied.
+  for (const j of jobs) assert.equal((await client.waitForJob(j.id, 60_000)).state, 'completed');
+  let status = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
+  await waitUntil(
+    async () => {
+      status = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
+      return status.status === 200;
+    },
+    5000,
+    'the shrink to apply',
+  );
+  assert.deepEqual(status.body.workers[0].applied, true);
+  const logs = svc.workers[0].logs.slice(logStart);
+  const left = logs.findIndex((l) => l.msg === 'pool thread left');
+  assert.ok(left >= 0, 'a thread left');
+  const firstDone = logs.findIndex(
+    (l) => l.msg === 'conversion completed' && jobs.some((j) => j.id === l.jobId),
+  );
+  assert.ok(left > firstDone, 'the thread left after its job completed');
+  assert.equal(svc.workers[0].process.exitCode, null, 'the worker process is alive');
+  await assertPinned(1);
+});
+
+test('bad scale requests: 400 naming the field; no token 401; a user token 403', async () => {
+  const bad: unknown[] = [
+    {},
+    { new_worker_count: '8' },
+    { new_worker_count: 2.5 },
+    { new_worker_count: 0 },
+    { new_worker_count: -3 },
+    { new_worker_count: 1e9 },
+    { new_worker_count: null },
+    { new_worker_count: 2, extra: true },
+    { workers: 2 },
+  ];
+  for (const body of bad) {
+    const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(res.body.error, 'VC_ERR_VALIDATION');
+    assert.match(res.body.message, /new_worker_count|extra|workers/, res.body.message);
+  }
+  const malformed = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', '{"new_worker_count": ');
+  assert.equal(malformed.status, 400);
+  const unknownWorker = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', {
+    new_worker_count: 2,
+    worker_id: 'nope',
+  });
+  assert.equal(unknownWorker.status, 404);
+
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  for (const [method, url] of [
+    ['POST', '/api/system/scale'],
+    ['GET', '/api/system/stats'],
+    ['GET', '/api/queue/status'],
+  ]) {
+    const body = method === 'POST' ? { new_worker_count: 2 } : undefined;
+    assert.equal(
+      (await adminRequest(svc.baseUrl, method, url, body, '')).status,
+      401,
+      `${url} without token`,
+    );
+    const asUser = await adminRequest(svc.baseUrl, method, url, body, user.session?.token);
+    assert.equal(asUser.status, 403, `${url} with a user token`);
+    assert.equal(asUser.body.error, 'VC_ERR_FORBIDDEN');
+  }
+});
+
+test('stats and queue status describe workers, threads, jobs and throughput', async () => {
+  const stats = await adminRequest(svc.baseUrl, 'GET', '/api/system/stats');
+  assert.equal(stats.status, 200);
+  const w = stats.body.workers[0];
+  assert.equal(w.id, workerId);
+  for (const key of [
+    'host',
+    'pid',
+    'size',
+    'busy',
+    'threads',
+    'jobsDone',
+    'jobsFailed',
+    'meanRealTimeFactor',
+    'cpuPercent',
+    'rssBytes',
+    'uptimeSec',
+    'autoscale',
+  ]) {
+    assert.ok(key in w, `worker stats have ${key}`);
+  }
+  assert.ok(w.jobsDone >= 48, `jobs done: ${w.jobsDone}`);
+  assert.ok(w.meanRealTimeFactor > 1);
+  assert.ok(w.rssBytes > 10_000_000);
+  assert.equal(typeof w.threads[0].core, 'number');
+  assert.equal(stats.body.throughput.length, 3);
+  assert.ok(stats.body.throughput[0].completed >= 48);
+  assert.equal(stats.body.autoscale.enabled, false, 'a manual scale pins the size');
+  assert.ok(w.autoscale.pinnedByManualScale);
+
+  const q = await adminRequest(svc.baseUrl, 'GET', '/api/queue/status');
+  assert.equal(q.status, 200);
+  assert.ok(q.body.counts.completed >= 48);
+  assert.equal(q.body.counts.waiting, 0);
+  assert.equal(q.body.oldestWaitingAgeSec, null);
+
+  // The terminal monitor renders the same figures.
+  // Asynchronously: the API it queries runs in this process.
+  const { stdout: out } = await promisify(execFile)('bash', ['scripts/monitor_multiuser.sh'], {
+    env: { ...process.env, VCFARM_URL: svc.baseUrl, ADMIN_TOKEN, MONITOR_ONCE: '1' },
+  });
+  assert.match(out, new RegExp(`${workerId}\\s+pid \\d+\\s+size \\d`));
+  assert.match(out, /QUEUE\s+waiting 0/);
+  assert.match(out, /THROUGHPUT 1m: \d+ done/);
+});

@@ -1,0 +1,115 @@
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../src/config/index.js';
+import type { JobEventLog } from '../src/progress/index.js';
+import { type ConversionJobData, type ConversionResult, queueKeys } from '../src/queue/index.js';
+import { ensureWorkspace, fileIn, outputPathFor, workspaceFor } from '../src/workspace/index.js';
+import type { WorkerPool } from './pool/index.js';
+import { type ConvertTask, TaskControl } from './tasks/task-types.js';
+
+const PROGRESS_INTERVAL_MS = 500;
+
+export type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
+
+/**
+ * BullMQ's processor for conversion jobs. It does no audio work itself: it builds the task,
+ * hands it to an idle pool thread, relays the thread's progress, and turns the outcome into a
+ * result or an error BullMQ understands (UnrecoverableError for input that can never work).
+ */
+export class ConversionProcessor {
+  private readonly running = new Map<string, TaskControl>();
+  private readonly keys: ReturnType<typeof queueKeys>;
+
+  constructor(
+    private readonly config: Config,
+    private readonly redis: Redis,
+    private readonly events: JobEventLog,
+    private readonly pool: WorkerPool,
+    private readonly log: Logger,
+  ) {
+    this.keys = queueKeys(config.redisPrefix);
+  }
+
+  /** Asks the job's thread to stop between two chunks; false if the job does not run here. */
+  cancel(jobId: string): boolean {
+    const control = this.running.get(jobId);
+    control?.cancel();
+    return control !== undefined;
+  }
+
+  readonly process = async (job: ConversionBullJob): Promise<ConversionResult> => {
+    const jobId = String(job.id);
+    const { data } = job;
+    const jlog = this.log.child({ jobId, requestId: data.requestId });
+    if (await this.redis.exists(this.keys.cancelMarker(jobId))) {
+      throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
+    }
+    const ws = await ensureWorkspace(workspaceFor(this.config.dataDir, data.userId));
+    const control = new TaskControl();
+    this.running.set(jobId, control);
+    const task: ConvertTask = {
+      kind: 'convert',
+      jobId,
+      attempt: job.attemptsStarted,
+      inputPath: fileIn(ws.uploads, data.uploadId),
+      demuxer: data.demuxer,
+      outputPath: outputPathFor(this.config.dataDir, data.userId, jobId, data.outputFormat),
+      outputFormat: data.outputFormat,
+      pitchSemitones: data.pitchSemitones,
+      durationSec: data.durationSec,
+      maxDurationSec: Math.min(this.config.maxDurationSec, data.maxDurationSec ?? Number.POSITIVE_INFINITY),
+      control: control.buffer,
+    };
+    const watcher = this.relayProgress(job, control, jlog);
+    jlog.info({ attempt: job.attemptsStarted }, 'conversion started');
+    try {
+      const outcome = await this.pool.run(task);
+      if (outcome.status === 'cancelled') throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
+      if (outcome.status === 'failed') {
+        const reason = `${outcome.code}: ${outcome.message}`;
+        throw outcome.retryable ? new Error(reason) : new UnrecoverableError(reason);
+      }
+      const result: ConversionResult = {
+        outputFormat: data.outputFormat,
+        bytes: outcome.bytes,
+        durationSec: outcome.durationSec,
+        processingMs: outcome.processingMs,
+        realTimeFactor: outcome.durationSec / Math.max(0.001, outcome.processingMs / 1000),
+      };
+      jlog.info({ ...result }, 'conversion completed');
+      return result;
+    } finally {
+      watcher.stop();
+      await watcher.done;
+      this.running.delete(jobId);
+    }
+  };
+
+  /** Publishes at each stage change and each 5% (the thread notifies), and at least every 500 ms. */
+  private relayProgress(job: ConversionBullJob, control: TaskControl, jlog: Logger) {
+    let watching = true;
+    const jobId = String(job.id);
+    const loop = async () => {
+      let last = { progress: -1, stage: '' };
+      while (watching) {
+        const seen = control.changes;
+        const now = { progress: control.progress, stage: control.stage };
+        if (now.progress !== last.progress || now.stage !== last.stage) {
+          last = now;
+          job.updateProgress(now).catch((err) => jlog.warn({ err }, 'progress update failed'));
+          this.events.publish(job.data.userId, { type: 'progress', jobId, ...now }).catch(() => {});
+        }
+        await control.waitForChange(seen, PROGRESS_INTERVAL_MS);
+      }
+    };
+    const done = loop();
+    return {
+      done,
+      stop: () => {
+        watching = false;
+        control.wake();
+      },
+    };
+  }
+}

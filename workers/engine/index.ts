@@ -1,0 +1,17 @@
+export type { ChunkerOptions, ChunkWindow } from './chunker.js';
+export { Chunker } from './chunker.js';
+export type { AnalyseOptions, Converter, ConverterOptions, PcmSource, RunOptions } from './engine.js';
+export { VoiceConversionEngine } from './engine.js';
+export {
+  EngineError,
+  EngineErrorCode,
+  EngineOptionsError,
+  ModelManifestError,
+  VoiceProfileError,
+} from './errors.js';
+export { Limiter, PEAK_CEILING } from './limiter.js';
+export type { GraphInputSpec, GraphSpec, InputSource, ModelManifest, TensorSpec } from './manifest.js';
+export { parseManifest } from './manifest.js';
+export { checkGraph, loadModel } from './model-loader.js';
+export type { VoiceProfile } from './voice-profile.js';
+export { parseVoiceProfile, pitchRatioFor, VoiceProfileSchema } from './voice-profile.js';

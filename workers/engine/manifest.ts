@@ -1,0 +1,170 @@
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+import { ModelManifestError } from './errors.js';
+
+const Dim = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]);
+const DType = Type.Union([Type.Literal('float32'), Type.Literal('int64')]);
+
+const Source = Type.Union([
+  Type.Object({ from: Type.Literal('audio') }, { additionalProperties: false }),
+  Type.Object(
+    {
+      from: Type.Literal('voice'),
+      field: Type.String({ minLength: 1 }),
+      /** Which profile feeds this input; default 'target'. */
+      role: Type.Optional(Type.Union([Type.Literal('target'), Type.Literal('source')])),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { from: Type.Literal('param'), name: Type.String({ minLength: 1 }), default: Type.Number() },
+    { additionalProperties: false },
+  ),
+  // Recurrent state: this graph's `output` from the previous window (`initial` for the first one).
+  Type.Object(
+    { from: Type.Literal('state'), output: Type.String({ minLength: 1 }), initial: Type.Number() },
+    { additionalProperties: false },
+  ),
+  // The engine's pitchRatioFor(source, target, semitones).
+  Type.Object({ from: Type.Literal('pitchRatio') }, { additionalProperties: false }),
+  Type.Object(
+    {
+      from: Type.Literal('graph'),
+      graph: Type.String({ minLength: 1 }),
+      output: Type.String({ minLength: 1 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+const Tensor = Type.Object(
+  { name: Type.String({ minLength: 1 }), dtype: DType, shape: Type.Array(Dim) },
+  { additionalProperties: false },
+);
+const GraphInput = Type.Object(
+  { name: Type.String({ minLength: 1 }), dtype: DType, shape: Type.Array(Dim), source: Source },
+  { additionalProperties: false },
+);
+
+const Graph = Type.Object(
+  {
+    file: Type.String({ pattern: '^[A-Za-z0-9._-]+\\.onnx$' }),
+    inputs: Type.Array(GraphInput),
+    outputs: Type.Array(Tensor),
+  },
+  { additionalProperties: false },
+);
+
+const Count = Type.Integer({ minimum: 1 });
+
+export const ModelManifestSchema = Type.Object({
+  format: Type.Literal('vcfarm-model/1'),
+  name: Type.String({ minLength: 1 }),
+  sampleRate: Type.Integer({ minimum: 8000, maximum: 192000 }),
+  /** Samples of new audio per model run; every run sees left + chunk + right samples. */
+  chunkSamples: Count,
+  context: Type.Object({ left: Type.Integer({ minimum: 0 }), right: Type.Integer({ minimum: 0 }) }),
+  /** Chunk and context sizes must be multiples of this (the STFT hop), which keeps chunked == whole-file. */
+  alignSamples: Count,
+  graphs: Type.Record(Type.String(), Graph),
+  analysis: Type.Object({
+    graph: Type.String(),
+    frameLength: Count,
+    frameHop: Count,
+    /** Output names (of the analysis graph) per role; all are per-frame, power is per-frame-per-bin. */
+    outputs: Type.Object({
+      f0: Type.String(),
+      voicing: Type.String(),
+      energy: Type.String(),
+      power: Type.String(),
+    }),
+    /** Frames whose normalised autocorrelation peak is below this are unvoiced. */
+    voicingThreshold: Type.Number(),
+    /** Frames quieter than this (dBFS, mean square) are ignored for F0. */
+    silenceDb: Type.Number(),
+  }),
+  conversion: Type.Object({
+    chain: Type.Array(Type.String(), { minItems: 1 }),
+    output: Type.Object({ graph: Type.String(), output: Type.String() }),
+  }),
+});
+
+export type ModelManifest = Static<typeof ModelManifestSchema>;
+export type GraphSpec = Static<typeof Graph>;
+export type GraphInputSpec = Static<typeof GraphInput>;
+export type TensorSpec = Static<typeof Tensor>;
+export type InputSource = Static<typeof Source>;
+
+function fail(message: string): never {
+  throw new ModelManifestError(`model manifest: ${message}`);
+}
+
+function graphOf(m: ModelManifest, name: string, where: string): GraphSpec {
+  return m.graphs[name] ?? fail(`${where} names graph "${name}", which is not declared`);
+}
+
+function hasOutput(g: GraphSpec, name: string): boolean {
+  return g.outputs.some((o) => o.name === name);
+}
+
+/** Checks what the schema cannot: references between graphs, the chain order, and size alignment. */
+function checkReferences(m: ModelManifest): void {
+  const align = m.alignSamples;
+  for (const [key, v] of [
+    ['chunkSamples', m.chunkSamples],
+    ['context.left', m.context.left],
+    ['context.right', m.context.right],
+  ] as const) {
+    if (v % align !== 0) fail(`${key} (${v}) is not a multiple of alignSamples (${align})`);
+  }
+  const a = m.analysis;
+  const analysis = graphOf(m, a.graph, 'analysis.graph');
+  if (Math.min(m.context.left, m.context.right) < a.frameLength / 2) {
+    fail(`context (${m.context.left}/${m.context.right}) is shorter than half an analysis frame`);
+  }
+  for (const [role, out] of Object.entries(a.outputs)) {
+    if (!hasOutput(analysis, out))
+      fail(`analysis.outputs.${role} "${out}" is not an output of graph "${a.graph}"`);
+  }
+  for (const input of analysis.inputs) {
+    if (!['audio', 'param'].includes(input.source.from)) {
+      fail(`graph "${a.graph}" input "${input.name}": the analysis graph may only take audio and params`);
+    }
+  }
+  const seen = new Set<string>();
+  for (const name of m.conversion.chain) {
+    const g = graphOf(m, name, 'conversion.chain');
+    for (const input of g.inputs) {
+      const s = input.source;
+      if (s.from === 'state' && !hasOutput(g, s.output)) {
+        fail(
+          `graph "${name}" input "${input.name}" carries state from "${s.output}", not an output of the graph`,
+        );
+      }
+      if (s.from !== 'graph') continue;
+      if (!seen.has(s.graph))
+        fail(`graph "${name}" input "${input.name}" reads graph "${s.graph}", not earlier in the chain`);
+      if (!hasOutput(graphOf(m, s.graph, 'source.graph'), s.output)) {
+        fail(`graph "${name}" input "${input.name}" reads "${s.graph}.${s.output}", which is not declared`);
+      }
+    }
+    seen.add(name);
+  }
+  const out = m.conversion.output;
+  if (out.graph !== m.conversion.chain[m.conversion.chain.length - 1]) {
+    fail(`conversion.output.graph "${out.graph}" is not the last graph of the chain`);
+  }
+  if (!hasOutput(graphOf(m, out.graph, 'conversion.output'), out.output)) {
+    fail(`conversion.output "${out.output}" is not an output of graph "${out.graph}"`);
+  }
+}
+
+/** Validates parsed JSON as a manifest; throws ModelManifestError naming the first bad path. */
+export function parseManifest(json: unknown): ModelManifest {
+  if (!Value.Check(ModelManifestSchema, json)) {
+    const first = [...Value.Errors(ModelManifestSchema, json)][0];
+    fail(`${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`);
+  }
+  checkReferences(json);
+  return json;
+}

@@ -9,6 +9,7 @@ import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin } from './lifecycle/index.js';
 import { rateLimitsPlugin } from './limits/index.js';
 import { progressPlugin } from './progress/index.js';
+import { modelsPlugin } from './models/index.js';
 import { queuePlugin } from './queue/index.js';
 import { failFastRedisPlugin, redisPlugin } from './redis/index.js';
 import { scalingPlugin } from './scaling/index.js';
@@ -59,6 +60,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(queuePlugin, { redisUrl: opts.redisUrl });
   await app.register(workspacePlugin);
   await app.register(scalingPlugin);
+  await app.register(modelsPlugin);
   await app.register(authPlugin);
   await app.register(rateLimitsPlugin);
   await app.register(sweeperPlugin);

@@ -17,13 +17,13 @@ const USAGE = `usage: vcfarm <command>
   users    accounts and API keys: users add NAME --plan pro | list | remove ID | rotate-key ID`;
 
 /** Runs `close` once on SIGINT/SIGTERM, then exits. */
-function onShutdown(logger: Logger, close: () => Promise<void>): void {
+function onShutdown(logger: Logger, close: (signal: string) => Promise<void>): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    close().then(
+    close(signal).then(
       () => process.exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
@@ -80,7 +80,8 @@ async function main(argv: string[]): Promise<void> {
     logger.info({ url: shown, redis: handle.redisUrl }, 'vcfarm is running');
     const admin = handle.adminTokenFile ? `\nadmin token: ${handle.adminTokenFile}` : '';
     process.stderr.write(`\nvcfarm is running: open ${shown}/   (Ctrl-C stops everything)${admin}\n\n`);
-    onShutdown(logger, () => handle.close());
+    // Ctrl-C stops at once; SIGTERM (a service manager, a balancer in front) drains first.
+    onShutdown(logger, (signal) => handle.close({ drain: signal === 'SIGTERM' }));
   }
 }
 

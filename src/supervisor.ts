@@ -12,7 +12,8 @@ export interface SupervisorHandle {
   url: string;
   adminTokenFile: string | undefined;
   redisUrl: string;
-  close(): Promise<void>;
+  /** Stops everything; with `drain`, the API first answers /health with 503 for DRAIN_MS. */
+  close(options?: { drain?: boolean }): Promise<void>;
 }
 
 function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
@@ -90,9 +91,9 @@ export async function startAll(
     url: started.url,
     adminTokenFile: config.adminToken ? undefined : config.adminTokenFile,
     redisUrl,
-    async close() {
+    async close(options = {}) {
       closing = true;
-      await drainAndClose(started.app, config.drainMs, logger);
+      await drainAndClose(started.app, options.drain ? config.drainMs : 0, logger);
       // Running jobs finish first; a job that outlives the grace period is retried on the next start.
       await stopChild(worker, 60_000);
       await redis?.stop();

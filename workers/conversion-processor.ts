@@ -1,12 +1,14 @@
+import { stat } from 'node:fs/promises';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
+import { DEFAULT_MODEL, ModelCatalog } from '../src/models/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
 import { type ConversionJobData, type ConversionResult, queueKeys } from '../src/queue/index.js';
 import { ensureWorkspace, fileIn, outputPathFor, workspaceFor } from '../src/workspace/index.js';
 import type { WorkerPool } from './pool/index.js';
-import { type ConvertTask, TaskControl } from './tasks/task-types.js';
+import { type CloneTask, type ConvertTask, TaskControl } from './tasks/task-types.js';
 
 const PROGRESS_INTERVAL_MS = 500;
 
@@ -20,6 +22,7 @@ export type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
 export class ConversionProcessor {
   private readonly running = new Map<string, TaskControl>();
   private readonly keys: ReturnType<typeof queueKeys>;
+  private readonly models: ModelCatalog;
 
   constructor(
     private readonly config: Config,
@@ -29,6 +32,7 @@ export class ConversionProcessor {
     private readonly log: Logger,
   ) {
     this.keys = queueKeys(config.redisPrefix);
+    this.models = new ModelCatalog(config.modelsDir);
   }
 
   /** Asks the job's thread to stop between two chunks; false if the job does not run here. */
@@ -48,34 +52,55 @@ export class ConversionProcessor {
     const ws = await ensureWorkspace(workspaceFor(this.config.dataDir, data.userId));
     const control = new TaskControl();
     this.running.set(jobId, control);
-    const task: ConvertTask = {
-      kind: 'convert',
-      jobId,
-      attempt: job.attemptsStarted,
-      inputPath: fileIn(ws.uploads, data.uploadId),
-      demuxer: data.demuxer,
-      outputPath: outputPathFor(this.config.dataDir, data.userId, jobId, data.outputFormat),
-      outputFormat: data.outputFormat,
-      pitchSemitones: data.pitchSemitones,
-      durationSec: data.durationSec,
-      maxDurationSec: Math.min(this.config.maxDurationSec, data.maxDurationSec ?? Number.POSITIVE_INFINITY),
-      control: control.buffer,
-    };
+    const maxDurationSec = Math.min(
+      this.config.maxDurationSec,
+      data.maxDurationSec ?? Number.POSITIVE_INFINITY,
+    );
+    const task: ConvertTask | CloneTask =
+      data.kind === 'clone'
+        ? {
+            kind: 'clone',
+            jobId,
+            inputPath: fileIn(ws.voices, data.uploadId),
+            demuxer: data.demuxer,
+            durationSec: data.durationSec,
+            maxDurationSec,
+            modelDir: this.models.dirOf(data.model ?? DEFAULT_MODEL),
+            profilePath: fileIn(ws.voices, data.uploadId, '.profile.json'),
+            label: data.filename,
+            control: control.buffer,
+          }
+        : {
+            kind: 'convert',
+            jobId,
+            attempt: job.attemptsStarted,
+            inputPath: fileIn(ws.uploads, data.uploadId),
+            demuxer: data.demuxer,
+            outputPath: outputPathFor(this.config.dataDir, data.userId, jobId, data.outputFormat),
+            outputFormat: data.outputFormat,
+            pitchSemitones: data.pitchSemitones,
+            durationSec: data.durationSec,
+            maxDurationSec,
+            control: control.buffer,
+            voice: data.voiceId ? await this.voiceFor(data) : undefined,
+          };
     const watcher = this.relayProgress(job, control, jlog);
     jlog.info({ attempt: job.attemptsStarted }, 'conversion started');
     try {
       const outcome = await this.pool.run(task);
-      if (outcome.status === 'cancelled') throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
+      if (outcome.status === 'cancelled')
+        throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
       if (outcome.status === 'failed') {
         const reason = `${outcome.code}: ${outcome.message}`;
         throw outcome.retryable ? new Error(reason) : new UnrecoverableError(reason);
       }
+      const durationSec = outcome.status === 'completed' ? outcome.durationSec : data.durationSec;
       const result: ConversionResult = {
         outputFormat: data.outputFormat,
-        bytes: outcome.bytes,
-        durationSec: outcome.durationSec,
+        bytes: outcome.status === 'completed' ? outcome.bytes : 0,
+        durationSec,
         processingMs: outcome.processingMs,
-        realTimeFactor: outcome.durationSec / Math.max(0.001, outcome.processingMs / 1000),
+        realTimeFactor: durationSec / Math.max(0.001, outcome.processingMs / 1000),
       };
       jlog.info({ ...result }, 'conversion completed');
       return result;
@@ -85,6 +110,22 @@ export class ConversionProcessor {
       this.running.delete(jobId);
     }
   };
+
+  /** Model folder and target profile of a voice conversion; a voice that vanished fails the job for good. */
+  private async voiceFor(data: ConversionJobData): Promise<ConvertTask['voice']> {
+    const model = data.model ?? DEFAULT_MODEL;
+    const voiceId = data.voiceId ?? '';
+    const profilePath = voiceId.startsWith('preset-')
+      ? await this.models.presetProfile(model, voiceId).catch(() => undefined)
+      : await stat(
+          fileIn(workspaceFor(this.config.dataDir, data.userId).voices, voiceId, '.profile.json'),
+        ).then(
+          () => fileIn(workspaceFor(this.config.dataDir, data.userId).voices, voiceId, '.profile.json'),
+          () => undefined,
+        );
+    if (!profilePath) throw new UnrecoverableError(`VC_ERR_NOT_FOUND: voice ${voiceId} is not available`);
+    return { modelDir: this.models.dirOf(model), profilePath, strength: data.strength ?? 1 };
+  }
 
   /** Publishes at each stage change and each 5% (the thread notifies), and at least every 500 ms. */
   private relayProgress(job: ConversionBullJob, control: TaskControl, jlog: Logger) {

@@ -57,7 +57,7 @@ export interface PitchShiftOptions {
   quefrencies: number;
   maxCorrectionDb: number;
   /** Period comb for voiced frames: weights[j] for the copies j periods either side; voicing ramp. */
-  comb?: { weights: number[]; voicingFrom: number; voicingTo: number };
+  comb?: { weights: number[]; voicingFrom: number; voicingTo: number; maxSpan: number; fromHz: number };
   /** The model's context, to find the frame whose nudge the next window starts from. */
   context: { left: number; right: number };
   /**
@@ -166,7 +166,8 @@ export function pitchShiftSpectra(
     const x1 = b.op('Gather', [signal, b.op('Add', [i0, i64(b, [1])])]);
     return b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
   };
-  let grains = read(offset);
+  const plain = read(offset);
+  let grains = plain;
   if (o.comb && voicing) {
     // Harmonic sieve: average the grain with copies one period either side, weighted by how voiced the
     // frame is, so aperiodic noise in voiced frames drops while the periodic part is kept.
@@ -180,24 +181,47 @@ export function pitchShiftSpectra(
       ]),
     );
     const periodCol = b.op('Reshape', [period, i64(b, [-1, 1])]);
+    // Copies further than maxSpan samples away fade out, so low voices are not smeared in time.
     let sides = '';
+    let sideTotal = '';
     c.weights.forEach((w, j) => {
       if (j === 0) return;
+      const reach = b.op('Mul', [periodCol, f32(b, [j], [])]);
+      const fade = b.op('Clip', [
+        b.op('Div', [b.op('Sub', [f32(b, [c.maxSpan], []), reach]), f32(b, [c.maxSpan / 4], [])]),
+        f32(b, [0], []),
+        f32(b, [1], []),
+      ]);
+      const wj = b.op('Mul', [b.op('Unsqueeze', [fade, i64(b, [0])]), f32(b, [w], [])]);
       for (const sign of [1, -1]) {
-        const copy = read(b.op('Add', [offset, b.op('Mul', [periodCol, f32(b, [sign * j], [])])]));
-        sides = sides ? b.op('Add', [sides, b.op('Mul', [copy, f32(b, [w], [])])]) : b.op('Mul', [copy, f32(b, [w], [])]);
+        const copy = b.op('Mul', [read(b.op('Add', [offset, b.op('Mul', [reach, f32(b, [sign], [])])])), wj]);
+        sides = sides ? b.op('Add', [sides, copy]) : copy;
       }
+      const both = b.op('Mul', [wj, f32(b, [2], [])]);
+      sideTotal = sideTotal ? b.op('Add', [sideTotal, both]) : both;
     });
-    const sideTotal = 2 * c.weights.slice(1).reduce((a, w) => a + w, 0);
-    // grains * (1 - v * sideTotal) + v * sides
     grains = b.op('Add', [
-      b.op('Mul', [grains, b.op('Sub', [f32(b, [1], []), b.op('Mul', [v, f32(b, [sideTotal], [])])])]),
+      b.op('Mul', [grains, b.op('Sub', [f32(b, [1], []), b.op('Mul', [v, sideTotal])])]),
       b.op('Mul', [sides, v]),
     ]);
   }
 
-  const windowed = b.op('Unsqueeze', [b.op('Mul', [grains, f32(b, hann(n))]), i64(b, [-1])]);
-  const spec = b.op('DFT', [windowed], { axis: 2, onesided: 1 });
+  const toSpec = (g: string): string =>
+    b.op('DFT', [b.op('Unsqueeze', [b.op('Mul', [g, f32(b, hann(n))]), i64(b, [-1])])], { axis: 2, onesided: 1 });
+  let spec = toSpec(grains);
+  if (o.comb && voicing && o.comb.fromHz > 0) {
+    // Only above fromHz (raised-cosine crossover over one octave): the low harmonics keep their timing.
+    const lo = o.comb.fromHz / 2;
+    const mask = Array.from({ length: n / 2 + 1 }, (_, k) => {
+      const hz = (k * f.sampleRate) / n;
+      if (hz <= lo) return 0;
+      if (hz >= o.comb!.fromHz) return 1;
+      return 0.5 - 0.5 * Math.cos((Math.PI * (hz - lo)) / (o.comb!.fromHz - lo));
+    });
+    const m = f32(b, mask, [n / 2 + 1, 1]);
+    const plainSpec = toSpec(plain);
+    spec = b.op('Add', [plainSpec, b.op('Mul', [b.op('Sub', [spec, plainSpec]), m])]);
+  }
   const logOf = (p: string): string => b.op('Log', [b.op('Add', [p, f32(b, [1e-12], [])])]);
   const envIn = smoothLogSpectrum(b, f, logOf(inputPower), o.quefrencies);
   const envGrain = smoothLogSpectrum(b, f, logOf(power(b, spec)), o.quefrencies);

@@ -5,7 +5,9 @@ export interface StaticEqOptions {
   /** Gaussian smoothing of the correction, in Hz: sigma = max(minHz, fraction * f). */
   minHz: number;
   fraction: number;
-  maxDb: number;
+  maxCutDb: number;
+  maxBoostDb: number;
+  holdHz?: number;
 }
 
 /** Row-normalised Gaussian smoothing matrix [bins, bins] (row = input bin), generated in-graph. */
@@ -39,10 +41,19 @@ export function staticEqGain(
 ): string {
   const diff = b.op('Unsqueeze', [b.op('Sub', [tgt, src]), i64(b, [0])]);
   const smooth = b.op('Squeeze', [b.op('MatMul', [diff, smoothingMatrix(b, f, o)]), i64(b, [0])]);
-  const lim = logDb(o.maxDb);
-  const g = b.op('Clip', [b.op('Mul', [smooth, strength]), f32(b, [-lim], []), f32(b, [lim], [])]);
+  const k0 = Math.round(((o.holdHz ?? 0) * f.nfft) / f.sampleRate);
+  const held = b.op('Gather', [
+    smooth,
+    i64(
+      b,
+      Array.from({ length: bins(f) }, (_, k) => Math.max(k, k0)),
+    ),
+  ]);
   const lse = (t: string): string => b.op('ReduceLogSumExp', [t, i64(b, [0])], { keepdims: 1 });
-  return b.op('Sub', [g, b.op('Sub', [lse(b.op('Add', [src, g])), lse(src)])]);
+  // Keeps the source's long-term power: the level difference between the recordings is no timbre.
+  const level = (g: string): string => b.op('Sub', [g, b.op('Sub', [lse(b.op('Add', [src, g])), lse(src)])]);
+  const g = level(b.op('Mul', [held, strength]));
+  return level(b.op('Clip', [g, f32(b, [-logDb(o.maxCutDb)], []), f32(b, [logDb(o.maxBoostDb)], [])]));
 }
 
 /** cos(2*pi*r*c/n) for r in 0..rows-1, c in 0..cols-1, reduced mod n for float32 precision. */

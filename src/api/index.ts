@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
+import { modelRoutes } from './models.js';
 import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadRoutes } from './uploads.js';
+import { voiceRoutes } from './voices.js';
 import { workspaceRoutes } from './workspace.js';
 import { wsRoutes } from './ws.js';
 
@@ -31,6 +33,8 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);
         await authed.register(workspaceRoutes);
+        await authed.register(voiceRoutes);
+        await authed.register(modelRoutes);
       });
     },
     { prefix: '/api' },

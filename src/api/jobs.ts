@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NotFoundError, UnauthorizedError } from '../errors/index.js';
+import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
+import { DEFAULT_MODEL } from '../models/index.js';
 import { OUTPUT_FORMATS } from '../media/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
@@ -12,6 +13,12 @@ const CreateJobBody = Type.Object(
     pitchSemitones: Type.Optional(Type.Number({ minimum: -24, maximum: 24 })),
     outputFormat: Type.Enum(['wav', 'mp3', 'ogg', 'flac']),
     priority: Type.Optional(Type.Enum(['high', 'normal', 'low'])),
+    /** Target voice: one of the user's ready voices or a preset id (GET /api/voices). */
+    voiceId: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_-]{8,64}$' })),
+    /** How far to move the timbre toward the target: 0 keeps it, 1 reaches it. */
+    strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** Model folder name (GET /api/models); default "default". */
+    model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
   },
   { additionalProperties: false },
 );
@@ -31,22 +38,37 @@ function contentDisposition(name: string): string {
 
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  /** A conversion's target voice must exist for this user (or be a preset of the model) and be analysed. */
+  const ensureVoiceReady = async (userId: string, voiceId: string, model: string) => {
+    if (voiceId.startsWith('preset-')) {
+      if (!(await app.models.presetProfile(model, voiceId))) throw new NotFoundError('voice');
+      return;
+    }
+    const voice = await app.voices.get(userId, voiceId);
+    if (voice.model !== model) throw new ValidationError(`voice ${voiceId} belongs to model "${voice.model}"`);
+    if (!(await app.voices.profilePath(userId, voiceId))) throw new ConflictError('the voice is still being analysed');
+  };
+
   app.post(
     '/jobs',
     {
       config: { rateClass: 'conversions' },
       schema: {
         body: CreateJobBody,
-        response: { 202: JobResponse, 400: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: { 202: JobResponse, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody },
       },
     },
     async (request, reply) => {
       const userId = userOf(request);
       const body = request.body;
       const upload = await app.uploads.get(userId, body.uploadId);
+      const model = await app.models.get(body.model ?? DEFAULT_MODEL);
+      if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
+      else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
       const plan = request.plan;
       const job = await app.conversions.enqueue(userId, upload, {
         pitchSemitones: body.pitchSemitones ?? 0,
+        ...(body.voiceId ? { voiceId: body.voiceId, strength: body.strength ?? 1, model: model.name } : {}),
         outputFormat: body.outputFormat,
         priority: body.priority ?? 'normal',
         requestId: request.id,

@@ -10,6 +10,8 @@ export const IdParams = Type.Object(
 
 export const JobViewSchema = Type.Object({
   id: Type.String(),
+  kind: Type.Enum(['convert', 'clone']),
+  voiceId: Type.Union([Type.String(), Type.Null()]),
   state: Type.Enum(['queued', 'active', 'completed', 'failed', 'cancelled']),
   progress: Type.Number(),
   stage: Type.Union([Type.String(), Type.Null()]),

@@ -47,7 +47,9 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
           if (part.type !== 'file') {
             if (part.valueTruncated || part.fieldnameTruncated)
-              throw new TooLargeError(`multipart field "${part.fieldname.slice(0, 64)}" is over the size limit`);
+              throw new TooLargeError(
+                `multipart field "${part.fieldname.slice(0, 64)}" is over the size limit`,
+              );
             continue;
           }
           if (part.fieldname !== 'file' || upload) {

@@ -9,9 +9,17 @@ export const BULL_PRIORITY: Record<JobPriority, number> = { high: 1, normal: 10,
 
 /** What a conversion job carries through Redis. Paths are derived from ids, never stored from input. */
 export interface ConversionJobData {
-  kind: 'convert';
+  /** `convert` makes an output from an upload; `clone` analyses a reference recording into a voice. */
+  kind: 'convert' | 'clone';
   userId: string;
+  /** The upload to convert, or for a clone the voice's reference recording. */
   uploadId: string;
+  /** Target voice of a conversion (a user's voice id or a preset id), or the voice a clone creates. */
+  voiceId?: string;
+  /** 0 keeps the source timbre, 1 reaches the target's. */
+  strength?: number;
+  /** Model folder name under MODELS_DIR. */
+  model?: string;
   /** Client file name of the upload, for the download name. */
   filename: string;
   /** Demuxer found by the probe; the worker passes it to ffmpeg as `-f`. */
@@ -42,6 +50,8 @@ export type PublicJobState = 'queued' | 'active' | 'completed' | 'failed' | 'can
 /** A job as users see it. */
 export interface ConversionJobView {
   id: string;
+  kind: 'convert' | 'clone';
+  voiceId: string | null;
   state: PublicJobState;
   progress: number;
   stage: string | null;

@@ -20,6 +20,11 @@ import { toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 
 export interface ConversionRequest {
+  /** Default `convert`. A `clone` job's "upload" is the voice's reference recording. */
+  kind?: 'convert' | 'clone';
+  voiceId?: string;
+  strength?: number;
+  model?: string;
   pitchSemitones: number;
   outputFormat: OutputFormat;
   priority: JobPriority;
@@ -73,7 +78,8 @@ export class ConversionQueue {
     // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
     const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
     const data: ConversionJobData = {
-      kind: 'convert',
+      kind: req.kind ?? 'convert',
+      ...(req.voiceId ? { voiceId: req.voiceId, strength: req.strength ?? 1, model: req.model } : {}),
       userId,
       uploadId: upload.id,
       filename: upload.filename,
@@ -92,7 +98,7 @@ export class ConversionQueue {
       .expire(this.keys.userJobs(userId), KEEP_FINISHED_SEC)
       .exec();
     const job = await this.queue
-      .add('convert', data, {
+      .add(data.kind, data, {
         jobId: id,
         priority: plan ? fairPriority(plan.priorityBase, priority, waitingAhead) : BULL_PRIORITY[priority],
         attempts: this.options.attempts,

@@ -38,6 +38,8 @@ export function toJobView(
     state === 'failed' || state === 'cancelled' ? splitFailureReason(job.failedReason) : undefined;
   return {
     id: String(job.id),
+    kind: job.data.kind ?? 'convert',
+    voiceId: job.data.voiceId ?? null,
     state,
     progress: state === 'completed' ? 1 : state === 'queued' ? 0 : Math.max(0, Math.min(1, p.progress)),
     stage: state === 'active' ? p.stage || null : null,
@@ -51,6 +53,6 @@ export function toJobView(
     startedAt: job.processedOn ?? null,
     finishedAt: job.finishedOn ?? null,
     error: failure ? { code: failure.code, message: failure.message } : null,
-    resultUrl: state === 'completed' ? `/api/jobs/${job.id}/result` : null,
+    resultUrl: state === 'completed' && job.data.kind !== 'clone' ? `/api/jobs/${job.id}/result` : null,
   };
 }

@@ -123,6 +123,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** HAProxy template variables (CHECK_INTER, CHECK_FALL, ...). */
   haproxyEnv?: Record<string, string>;
+  /** Sizes HAProxy's limits, as the deploy script's max_users does. Default 100. */
+  maxUsers?: number;
 }
 
 /**
@@ -143,12 +145,24 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     ...opts.env,
   };
   const extras: ApiInstance[] = [];
-  const worker = spawnCli('worker', { ...env, WORKER_ID: 'cluster-worker' });
+  // At info, so that "worker process ready" is printed.
+  const worker = spawnCli('worker', { ...env, LOG_LEVEL: 'info', WORKER_ID: 'cluster-worker' });
   const ports = await consecutiveFreePorts(n);
   const startApi = async (name: string, port: number, extraEnv = {}): Promise<ApiInstance> => {
     const p = spawnCli('api', { ...env, ...extraEnv, PORT: String(port) });
-    await p.waitForLog('api listening');
-    return { ...p, name, port, url: `http://127.0.0.1:${port}` };
+    const url = `http://127.0.0.1:${port}`;
+    // Ready once /health answers (whatever LOG_LEVEL says about the "api listening" line).
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetch(`${url}/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+      if (p.process.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { ...p, name, port, url };
   };
   const apis = await Promise.all(ports.map((port, i) => startApi(`api${i + 1}`, port)));
   await worker.waitForLog('worker process ready');
@@ -156,6 +170,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     instances: n,
     apiBasePort: ports[0],
     dir: dataDir,
+    maxUsers: opts.maxUsers,
     env: { CHECK_INTER: '200ms', CHECK_FALL: '2', CHECK_RISE: '1', ...opts.haproxyEnv },
   });
   return {

@@ -85,6 +85,8 @@ export interface HaproxyOptions {
   instances: number;
   apiBasePort: number;
   dir: string;
+  /** Sizes maxconn and the like, as the deploy script's max_users does. Default 100. */
+  maxUsers?: number;
   /** Extra template variables, e.g. CHECK_INTER=200ms. */
   env?: Record<string, string>;
 }
@@ -104,7 +106,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     DATA_DIR: opts.dir,
     ...opts.env,
   };
-  const cfg = await renderHaproxyConfig({ instances: opts.instances, maxUsers: 100, env });
+  const cfg = await renderHaproxyConfig({ instances: opts.instances, maxUsers: opts.maxUsers ?? 100, env });
   const file = path.join(opts.dir, 'haproxy.cfg');
   await writeFile(file, cfg, { mode: 0o600 });
   const check = await checkHaproxyConfig(file);

@@ -34,7 +34,11 @@ test('the page uploads a file, shows progress reaching 100% and plays the result
   await page.goto(svc.baseUrl);
 
   // 1. The page creates an anonymous session on its own and keeps the token.
-  await page.waitForFunction("localStorage.getItem('vcfarm.token') !== null");
+  type PageGlobals = { localStorage: { getItem(key: string): string | null } };
+  const token = () =>
+    page.evaluate(() => (globalThis as unknown as PageGlobals).localStorage.getItem('vcfarm.token'));
+  for (let i = 0; i < 100 && (await token()) === null; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.notEqual(await token(), null);
 
   // 2. Pick a file and a format, submit.
   const source = espeakSentence('en-us+m3');
@@ -46,20 +50,21 @@ test('the page uploads a file, shows progress reaching 100% and plays the result
   // 3. The job appears, its progress bar reaches 1, and an audio element gets the result.
   const job = page.locator('.job').first();
   await job.waitFor();
-  // Page code runs in the browser; it is given as strings so this file needs no DOM types.
-  await page.waitForFunction("document.querySelector('.job progress')?.value === 1", null, {
-    timeout: 60_000,
-  });
-  await page.waitForFunction("document.querySelector('.job')?.dataset.state === 'completed'");
+  // Locators, not string predicates: the page's Content-Security-Policy forbids eval, as it should.
+  await page.locator('.job progress[value="1"]').waitFor({ timeout: 60_000 });
+  await page.locator('.job[data-state="completed"]').waitFor();
+  await job.locator('audio[src]').waitFor({ timeout: 10_000 });
   const src = await job.locator('audio').getAttribute('src', { timeout: 10_000 });
   assert.match(src ?? '', /^blob:/);
   // The browser can decode what it was given: the audio element knows its duration.
-  const duration = await page.waitForFunction(
-    "(() => { const a = document.querySelector('.job audio'); return a && a.duration > 0 && a.duration < 1e6 ? a.duration : null; })()",
-    null,
-    { timeout: 10_000 },
-  );
-  assert.ok(Number(await duration.jsonValue()) > 1);
+  const audioDuration = () =>
+    job.locator('audio').evaluate((a) => (a as unknown as { duration: number }).duration);
+  let duration = await audioDuration();
+  for (let i = 0; i < 100 && !(duration > 0 && duration < 1e6); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    duration = await audioDuration();
+  }
+  assert.ok(duration > 1, `audio duration ${duration}`);
   assert.equal(
     await job.locator('.job-download').getAttribute('download'),
     `${path.basename(source, '.wav')}-converted.ogg`,

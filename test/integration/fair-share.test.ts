@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient, type EventRecorder, type Json } from '../helpers/client.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
@@ -10,17 +13,12 @@ let svc: TestService;
 let file: string;
 
 before(async () => {
-  const { mkdtemp } = await import('node:fs/promises');
-  const os = await import('node:os');
-  const path = await import('node:path');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-fair-'));
   // Plans as shipped for ordering (free base 1000, pro base 1), with limits out of the way.
   const plans = generousPlans();
-  const shipped = JSON.parse(JSON.stringify(plans));
   plans.plans.free.priorityBase = 1000;
   plans.plans.pro.priorityBase = 1;
   plans.plans.free.maxActiveJobs = 2;
-  void shipped;
   svc = await startService({
     workers: 1,
     env: { POOL_SIZE: '2', PLANS_FILE: writePlans(dir, plans), ADMIN_TOKEN },
@@ -132,7 +130,6 @@ test('fair share: 200 jobs of A, then 5 of B — B is served at once and finishe
 });
 
 test('the active cap: a user limited to 1 running job never has two running at once', async () => {
-  const capped = await apiKeyClient('capped', 'free');
   const res = await fetch(`${svc.baseUrl}/api/admin/users`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -140,7 +137,6 @@ test('the active cap: a user limited to 1 running job never has two running at o
   });
   const body = (await res.json()) as Json;
   const one = new ApiClient(svc.baseUrl, { token: body.apiKey, userId: body.user.id });
-  void capped;
   const uploadId = await uploadOnce(one);
   const ids: string[] = [];
   const events = await one.openEvents();

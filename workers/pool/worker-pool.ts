@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
 import type { IdentifyTask, PoolThreadData, ThreadIdentity } from '../tasks/pool-thread.js';
-import type { ConvertTask, TaskOutcome } from '../tasks/task-types.js';
+import type { CloneTask, ConvertTask, TaskOutcome } from '../tasks/task-types.js';
 import { pickCore } from './placement.js';
 
 export interface WorkerPoolOptions {
@@ -115,7 +115,7 @@ export class WorkerPool extends EventEmitter {
    * callers within `size`; if a job slips in during a shrink it waits for a thread rather than
    * overshooting the requested size.
    */
-  async run(task: ConvertTask): Promise<TaskOutcome> {
+  async run(task: ConvertTask | CloneTask): Promise<TaskOutcome> {
     let slot = this.idleSlot();
     while (!slot) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));

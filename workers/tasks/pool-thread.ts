@@ -1,7 +1,8 @@
 import { workerData } from 'node:worker_threads';
 import { type PinResult, pinCurrentThread, threadCpuList } from '../pool/cpu-affinity.js';
 import { runConversion } from './convert.js';
-import type { ConvertTask, TaskOutcome } from './task-types.js';
+import type { CloneTask, ConvertTask, TaskOutcome } from './task-types.js';
+import { runClone, runVoiceConversion } from './voice-conversion.js';
 
 /** Per-thread data the pool owner passes when it creates the thread. */
 export interface PoolThreadData {
@@ -26,7 +27,7 @@ const pin: PinResult = data.core === null ? { tid: undefined, core: undefined } 
 
 /** Piscina's entry point for every pool thread. */
 export default async function handle(
-  task: ConvertTask | IdentifyTask,
+  task: ConvertTask | CloneTask | IdentifyTask,
 ): Promise<TaskOutcome | ThreadIdentity> {
   if (task.kind === 'identify') {
     return {
@@ -36,5 +37,6 @@ export default async function handle(
       pinError: pin.error,
     };
   }
-  return runConversion(task);
+  if (task.kind === 'clone') return runClone(task);
+  return task.voice ? runVoiceConversion(task) : runConversion(task);
 }

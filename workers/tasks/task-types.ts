@@ -15,14 +15,37 @@ export interface ConvertTask {
   maxDurationSec: number;
   /** Shared with the owner: see TaskControl. */
   control: SharedArrayBuffer;
+  /** Set for a voice conversion through the model; absent for a plain pitch shift. */
+  voice?: {
+    modelDir: string;
+    /** The target voice profile (JSON, vcfarm-voice/1). */
+    profilePath: string;
+    strength: number;
+  };
+}
+
+/** Analyses a reference recording into a voice profile. */
+export interface CloneTask {
+  kind: 'clone';
+  jobId: string;
+  inputPath: string;
+  demuxer: string;
+  durationSec: number;
+  maxDurationSec: number;
+  modelDir: string;
+  /** Where the profile goes (written under a temporary name, then renamed). */
+  profilePath: string;
+  label: string;
+  control: SharedArrayBuffer;
 }
 
 export type TaskOutcome =
   | { status: 'completed'; bytes: number; durationSec: number; processingMs: number }
+  | { status: 'cloned'; f0Median: number | null; voicedSeconds: number; processingMs: number }
   | { status: 'cancelled' }
   | { status: 'failed'; code: string; message: string; retryable: boolean };
 
-export const STAGES = ['starting', 'converting', 'encoding', 'finalizing'] as const;
+export const STAGES = ['starting', 'analysing', 'converting', 'encoding', 'finalizing'] as const;
 export type Stage = (typeof STAGES)[number];
 
 /**

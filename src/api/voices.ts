@@ -1,0 +1,169 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { UnauthorizedError, ValidationError } from '../errors/index.js';
+import { DEFAULT_MODEL } from '../models/index.js';
+import type { Voice } from '../workspace/index.js';
+import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
+
+const VoiceSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  model: Type.String(),
+  state: Type.Enum(['pending', 'ready', 'failed']),
+  createdAt: Type.Number(),
+  referenceSec: Type.Number(),
+  jobId: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+});
+const PresetSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  model: Type.String(),
+  f0Median: Type.Union([Type.Number(), Type.Null()]),
+});
+
+const NAME = /^[\p{L}\p{N} _.,'()-]{1,80}$/u;
+
+function userOf(request: { principal?: { userId: string } }): string {
+  if (!request.principal) throw new UnauthorizedError();
+  return request.principal.userId;
+}
+
+/** Target voices: the user's clones (POST makes one from a reference recording) plus the presets. */
+export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const view = async (userId: string, v: Voice) => {
+    const ready = (await app.voices.profilePath(userId, v.id)) !== undefined;
+    const job =
+      !ready && v.jobId ? await app.conversions.get(userId, v.jobId).catch(() => undefined) : undefined;
+    const failed = job?.state === 'failed' || job?.state === 'cancelled';
+    return {
+      id: v.id,
+      name: v.name,
+      model: v.model,
+      state: ready ? ('ready' as const) : failed ? ('failed' as const) : ('pending' as const),
+      createdAt: v.createdAt,
+      referenceSec: v.reference.durationSec,
+      jobId: v.jobId,
+      error: failed ? (job?.error ?? null) : null,
+    };
+  };
+
+  app.post(
+    '/voices',
+    {
+      config: { rateClass: 'voiceClones' },
+      schema: {
+        consumes: ['multipart/form-data'],
+        querystring: Type.Object(
+          { model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          202: Type.Object({ voice: VoiceSchema, job: JobViewSchema }),
+          400: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = userOf(request);
+      const model = await app.models.get(request.query.model ?? DEFAULT_MODEL);
+      let name: string | undefined;
+      let voice: Voice | undefined;
+      // Fields may come before or after the file; the file is streamed to disk as it arrives.
+      for await (const part of request.parts({ limits: { fileSize: app.config.uploadMaxBytes } })) {
+        if (part.type === 'field') {
+          if (part.fieldname !== 'name')
+            throw new ValidationError(`unknown multipart field "${part.fieldname}"`);
+          name = String(part.value).trim();
+        } else if (part.fieldname !== 'file' || voice) {
+          part.file.resume();
+          throw new ValidationError('the multipart body must contain one file field "file"');
+        } else {
+          voice = await app.voices.saveReference(userId, part.file, part.filename, 'pending', model.name, {
+            maxBytes: app.config.uploadMaxBytes,
+            maxDurationSec: app.config.maxDurationSec,
+            probeTimeoutMs: app.config.probeTimeoutMs,
+          });
+        }
+      }
+      const cleanUp = async () => {
+        if (voice) await app.voices.remove(userId, voice.id).catch(() => {});
+      };
+      if (!voice) throw new ValidationError('the multipart body must contain a file field "file"');
+      if (!name || !NAME.test(name)) {
+        await cleanUp();
+        throw new ValidationError(
+          'body.name is required: 1-80 letters, digits, spaces or simple punctuation',
+        );
+      }
+      voice = { ...voice, name };
+      try {
+        const job = await app.conversions.enqueue(
+          userId,
+          {
+            id: voice.id,
+            filename: name,
+            demuxer: voice.reference.demuxer,
+            durationSec: voice.reference.durationSec,
+          } as Parameters<typeof app.conversions.enqueue>[1],
+          {
+            kind: 'clone',
+            voiceId: voice.id,
+            model: model.name,
+            pitchSemitones: 0,
+            outputFormat: 'wav',
+            priority: 'normal',
+            requestId: request.id,
+          },
+        );
+        await app.voices.setJob(userId, voice.id, job.id, name);
+        request.log.info({ voiceId: voice.id, jobId: job.id }, 'voice clone queued');
+        return reply.status(202).send({ voice: await view(userId, { ...voice, jobId: job.id }), job });
+      } catch (err) {
+        await cleanUp();
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/voices',
+    {
+      schema: {
+        response: {
+          200: Type.Object({ voices: Type.Array(VoiceSchema), presets: Type.Array(PresetSchema) }),
+        },
+      },
+    },
+    async (request) => {
+      const userId = userOf(request);
+      const voices = await Promise.all((await app.voices.list(userId)).map((v) => view(userId, v)));
+      const presets = (await app.models.list()).flatMap((m) => m.presets);
+      return { voices, presets };
+    },
+  );
+
+  app.get(
+    '/voices/:id',
+    { schema: { params: IdParams, response: { 200: Type.Object({ voice: VoiceSchema }), 404: ErrorBody } } },
+    async (request) => {
+      const userId = userOf(request);
+      return { voice: await view(userId, await app.voices.get(userId, request.params.id)) };
+    },
+  );
+
+  app.delete(
+    '/voices/:id',
+    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+    async (request, reply) => {
+      const userId = userOf(request);
+      const voice = await app.voices.get(userId, request.params.id);
+      if (voice.jobId) await app.conversions.cancel(userId, voice.jobId).catch(() => {});
+      await app.voices.remove(userId, voice.id);
+      request.log.info({ voiceId: voice.id }, 'voice deleted');
+      return reply.status(204).send(null);
+    },
+  );
+};

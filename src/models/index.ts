@@ -1,0 +1,2 @@
+export { DEFAULT_MODEL, ModelCatalog, type ModelInfo, type PresetVoice } from './catalog.js';
+export { modelsPlugin } from './plugin.js';

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { median, yinPitch } from '../helpers/audio-metrics.js';
+import { ApiClient, type Json } from '../helpers/client.js';
+import { decodePcm, durationOf, espeakSentence, humanSpeech } from '../helpers/fixtures.js';
+import { processesMatching, waitUntil } from '../helpers/processes.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+let svc: TestService;
+before(async () => {
+  svc = await startService({ workers: 1 });
+});
+after(async () => {
+  await svc?.close();
+});
+
+const REFERENCE_TEXT =
+  'Hello, this is my reference voice. I am reading a few sentences so that the service can learn how I sound.';
+
+function medianF0(file: string): number {
+  return median(yinPitch(decodePcm(file, 16000), 16000));
+}
+
+async function cloneVoice(client: ApiClient, file: string, name: string): Promise<string> {
+  const form = new FormData();
+  form.append('name', name);
+  form.append('file', new Blob([execFileSync('cat', [file])]), path.basename(file));
+  const res = await fetch(`${svc.baseUrl}/api/voices`, {
+    method: 'POST',
+    headers: client.headers(),
+    body: form,
+  });
+  const body = (await res.json()) as Json;
+  assert.equal(res.status, 202, JSON.stringify(body));
+  assert.equal(body.voice.state, 'pending');
+  assert.equal(body.job.kind, 'clone');
+  let state = '';
+  await waitUntil(
+    async () => {
+      state = (await client.request('GET', `/api/voices/${body.voice.id}`)).body.voice.state;
+      return state !== 'pending';
+    },
+    30_000,
+    'the clone job',
+  );
+  assert.equal(state, 'ready');
+  return body.voice.id;
+}
+
+test('clone a low voice, convert a higher human speaker toward it: the pitch lands on the target', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const reference = espeakSentence('en-us+m3', REFERENCE_TEXT);
+  const voiceId = await cloneVoice(client, reference, 'Deep voice');
+
+  const list = await client.request('GET', '/api/voices');
+  assert.deepEqual(
+    list.body.voices.map((v: { id: string }) => v.id),
+    [voiceId],
+  );
+  assert.ok(list.body.presets.some((p: { id: string }) => p.id === 'preset-espeak-m3'));
+
+  // Source: real human speech, a higher voice than the target (medians differ by well over 30%).
+  const source = humanSpeech(1);
+  const targetF0 = medianF0(reference);
+  const sourceF0 = medianF0(source);
+  assert.ok(sourceF0 / targetF0 > 1.3, `pair differs enough: ${sourceF0} → ${targetF0}`);
+  const up = await client.upload(source);
+  const events = await client.openEvents();
+  const job = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    voiceId,
+    strength: 1,
+  });
+  await events.waitFor((m) => m.type === 'completed' && m.jobId === job.id, 60_000);
+  const stages = new Set(events.forJob(job.id).map((m) => m.stage));
+  assert.ok(stages.has('analysing') && stages.has('converting'), [...stages].join(','));
+  events.close();
+
+  const res = await client.download(job.id);
+  assert.equal(res.status, 200);
+  const out = path.join(os.tmpdir(), `vcfarm-voice-${process.pid}.wav`);
+  await writeFile(out, res.bytes);
+  assert.ok(
+    Math.abs(durationOf(out) - durationOf(source)) < 0.02,
+    `duration ${durationOf(out)} vs ${durationOf(source)}`,
+  );
+  const outF0 = medianF0(out);
+  assert.ok(
+    Math.abs(outF0 / targetF0 - 1) < 0.05,
+    `output F0 ${outF0.toFixed(1)} Hz vs target ${targetF0.toFixed(1)} Hz`,
+  );
+});
+
+test('a preset voice converts low → high, and bad voice requests are refused', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const source = espeakSentence('en-us+m3', REFERENCE_TEXT);
+  const up = await client.upload(source);
+  const job = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'flac',
+    voiceId: 'preset-espeak-f3',
+  });
+  assert.equal((await client.waitForJob(job.id, 60_000)).state, 'completed');
+  const out = path.join(os.tmpdir(), `vcfarm-preset-${process.pid}.flac`);
+  await writeFile(out, (await client.download(job.id)).bytes);
+  // The preset was made from espeak-ng's en-us+f3 voice (scripts/build-presets.ts).
+  const target = medianF0(espeakSentence('en-us+f3', REFERENCE_TEXT));
+  assert.ok(target / medianF0(source) > 1.3);
+  assert.ok(Math.abs(medianF0(out) / target - 1) < 0.05, `F0 ${medianF0(out)} vs ${target}`);
+
+  const models = await client.request('GET', '/api/models');
+  assert.equal(models.body.models[0].name, 'default');
+  assert.equal(models.body.models[0].isDefault, true);
+
+  const unknown = await client.request('POST', '/api/jobs', {
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    voiceId: 'preset-nobody',
+  });
+  assert.equal(unknown.status, 404);
+  const other = await ApiClient.anonymous(svc.baseUrl);
+  const theirs = await cloneVoice(other, espeakSentence('en-us+m1', REFERENCE_TEXT), 'Theirs');
+  const foreign = await client.request('POST', '/api/jobs', {
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    voiceId: theirs,
+  });
+  assert.equal(foreign.status, 404);
+  assert.equal((await client.request('GET', `/api/voices/${theirs}`)).status, 404);
+  assert.equal((await client.request('DELETE', `/api/voices/${theirs}`)).status, 404);
+  const noVoice = await client.request('POST', '/api/jobs', {
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    strength: 0.5,
+  });
+  assert.equal(noVoice.status, 400);
+  const badModel = await client.request('POST', '/api/jobs', {
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    model: 'nope',
+  });
+  assert.equal(badModel.status, 404);
+
+  // A reference shorter than 3 s: refused, nothing kept.
+  const short = path.join(os.tmpdir(), `vcfarm-short-${process.pid}.wav`);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', source, '-t', '1', short]);
+  const form = new FormData();
+  form.append('name', 'Too short');
+  form.append('file', new Blob([execFileSync('cat', [short])]), 'short.wav');
+  const res = await fetch(`${svc.baseUrl}/api/voices`, {
+    method: 'POST',
+    headers: client.headers(),
+    body: form,
+  });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as Json).message, /3-60 s/);
+  const voicesDir = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'voices');
+  assert.deepEqual(await readdir(voicesDir).catch(() => []), []);
+
+  // Deleting the other user's voice by its owner works and removes its files.
+  assert.equal((await other.request('DELETE', `/api/voices/${theirs}`)).status, 204);
+  assert.equal((await other.request('GET', `/api/voices/${theirs}`)).status, 404);
+});
+
+test('cancelling a voice conversion during inference leaves the worker alive and nothing behind', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(humanSpeech(20));
+  const events = await client.openEvents();
+  const job = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'mp3',
+    voiceId: 'preset-espeak-f3',
+  });
+  await events.waitFor(
+    (m) => m.type === 'progress' && m.jobId === job.id && m.stage === 'converting',
+    60_000,
+  );
+  const res = await client.request('DELETE', `/api/jobs/${job.id}`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.job.state, 'cancelled');
+  assert.deepEqual(processesMatching(up.body.upload.id), []);
+  assert.deepEqual(processesMatching(job.id), []);
+  events.close();
+  assert.equal(svc.workers[0].process.exitCode, null);
+  const next = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    voiceId: 'preset-espeak-f3',
+    strength: 0.5,
+  });
+  assert.equal((await client.request('DELETE', `/api/jobs/${next.id}`)).status < 300, true);
+  const outputs = await readdir(
+    path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'outputs'),
+  );
+  assert.deepEqual(outputs, []);
+});

@@ -28,12 +28,19 @@ async function api(path, options = {}) {
   return res;
 }
 
-async function ensureSession() {
-  if (localStorage.getItem(TOKEN_KEY)) return;
-  const res = await fetch('/api/session', { method: 'POST' });
-  if (!res.ok) throw new Error(`could not start a session (${res.status})`);
-  const body = await res.json();
-  localStorage.setItem(TOKEN_KEY, body.token);
+let creatingSession = null;
+function ensureSession() {
+  if (localStorage.getItem(TOKEN_KEY)) return Promise.resolve();
+  // One request at a time, however many callers need a session at once.
+  creatingSession ??= (async () => {
+    const res = await fetch('/api/session', { method: 'POST' });
+    if (!res.ok) throw new Error(`could not start a session (${res.status})`);
+    const body = await res.json();
+    localStorage.setItem(TOKEN_KEY, body.token);
+  })().finally(() => {
+    creatingSession = null;
+  });
+  return creatingSession;
 }
 
 function jobElement(id) {
@@ -69,7 +76,11 @@ function render(job) {
   jobs.set(job.id, job);
   const el = jobElement(job.id);
   el.dataset.state = job.state;
-  el.querySelector('.job-name').textContent = `${job.filename || job.id} → ${job.outputFormat || ''}`;
+  el.querySelector('.job-name').textContent =
+    job.kind === 'clone'
+      ? `Voice "${job.filename || ''}": analysis`
+      : `${job.filename || job.id} → ${job.outputFormat || ''}`;
+  if (job.kind === 'clone' && job.state === 'completed') void loadVoices();
   const pct = Math.round((job.progress || 0) * 100);
   let label = job.state;
   if (job.state === 'active') label = `${job.stage || 'converting'} ${pct}%`;
@@ -161,11 +172,24 @@ $('#convert-form').addEventListener('submit', async (e) => {
         uploadId: upBody.upload.id,
         pitchSemitones: Number($('#pitch').value) || 0,
         outputFormat: $('#format').value,
+        ...($('#voice').value ? { voiceId: $('#voice').value, strength: Number($('#strength').value) } : {}),
       }),
     });
     const body = await res.json();
     if (!res.ok) throw new Error(body.message || `conversion request failed (${res.status})`);
-    if (!jobs.has(body.job.id)) render(body.job);
+    // Events may have overtaken this answer: keep their state, take the job's details from here.
+    const known = jobs.get(body.job.id);
+    render(
+      known
+        ? {
+            ...body.job,
+            state: known.state,
+            progress: known.progress,
+            stage: known.stage,
+            resultUrl: known.resultUrl,
+          }
+        : body.job,
+    );
     setStatus('Queued.');
   } catch (err) {
     setStatus(err.message, true);
@@ -175,5 +199,42 @@ $('#convert-form').addEventListener('submit', async (e) => {
 });
 
 ensureSession()
-  .then(connect)
+  .then(() => {
+    connect();
+    return loadVoices();
+  })
   .catch((err) => setStatus(err.message, true));
+
+// Voices: the user's clones and the model's presets fill the target-voice menu.
+async function loadVoices() {
+  const res = await api('/api/voices');
+  if (!res.ok) return;
+  const { voices, presets } = await res.json();
+  const select = $('#voice');
+  const chosen = select.value;
+  select.replaceChildren(new Option('None: pitch shift only', ''));
+  for (const v of voices) {
+    const label = v.state === 'ready' ? v.name : `${v.name} (${v.state})`;
+    const opt = new Option(label, v.id);
+    opt.disabled = v.state !== 'ready';
+    select.append(opt);
+  }
+  for (const p of presets) select.append(new Option(`Preset: ${p.name}`, p.id));
+  select.value = chosen;
+  if (voices.some((v) => v.state === 'pending')) setTimeout(loadVoices, 1000);
+}
+
+$('#clone-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('#voice-file').files[0];
+  if (!file) return;
+  const status = $('#clone-status');
+  const form = new FormData();
+  form.append('name', $('#voice-name').value);
+  form.append('file', file);
+  status.textContent = 'Uploading…';
+  const res = await api('/api/voices', { method: 'POST', body: form });
+  const body = await res.json();
+  status.textContent = res.ok ? `Analysing "${body.voice.name}"…` : body.message;
+  await loadVoices();
+});

@@ -20,15 +20,15 @@ import { GraphBuilder } from './graph-builder.js';
 function phaseNudges(
   b: GraphBuilder,
   f: Framing,
-  ratio: string,
+  frameRatio: string,
   period: string,
   stateIn: string,
   skip: number,
 ): string {
-  const inc = b.op('Mul', [b.op('Sub', [ratio, f32(b, [1], [])]), f32(b, [f.hop], [])]);
   const body = new GraphBuilder('nudge_step', 'ns_');
   const s = body.input('ns_state', 'float32', [1]);
   const period_ = body.input('ns_period', 'float32', []);
+  const inc = body.input('ns_inc', 'float32', []);
   const v = body.op('Add', [s, inc]);
   const next = body.op('Sub', [
     v,
@@ -36,12 +36,15 @@ function phaseNudges(
   ]);
   body.output(next, 'ns_state_out', 'float32', [1]);
   body.output(next, 'ns_nudge', 'float32', [1]);
-  const periods = b.op('Slice', [
-    b.op('Reshape', [period, i64(b, [-1])]),
-    i64(b, [skip]),
-    i64(b, [1_000_000_000]),
-  ]);
-  const [, nudges] = b.opMulti('Scan', [stateIn, periods], { body, num_scan_inputs: 1 }, 2);
+  const fromSkip = (x: string): string =>
+    b.op('Slice', [b.op('Reshape', [x, i64(b, [-1])]), i64(b, [skip]), i64(b, [1_000_000_000])]);
+  const incs = b.op('Mul', [b.op('Sub', [frameRatio, f32(b, [1], [])]), f32(b, [f.hop], [])]);
+  const [, nudges] = b.opMulti(
+    'Scan',
+    [stateIn, fromSkip(period), fromSkip(incs)],
+    { body, num_scan_inputs: 2 },
+    2,
+  );
   // The skipped first frames lie in the left context and never reach the output; any finite value will do.
   const head = b.op('Expand', [stateIn, i64(b, [skip])]);
   return b.op('Concat', [head, b.op('Reshape', [nudges, i64(b, [-1])])], { axis: 0 });
@@ -56,6 +59,8 @@ export interface PitchShiftOptions {
   /** Lifter for the per-frame formant correction (lower than the EQ's, so harmonics never count). */
   quefrencies: number;
   maxCorrectionDb: number;
+  /** Largest per-frame factor on the ratio (sets the anti-alias cut-off when frame factors are given). */
+  maxFrameFactor?: number;
   /** Period comb for voiced frames: weights[j] for the copies j periods either side; voicing ramp. */
   comb?: { weights: number[]; voicingFrom: number; voicingTo: number; maxSpan: number; fromHz: number };
   /** The model's context, to find the frame whose nudge the next window starts from. */
@@ -118,12 +123,20 @@ export function pitchShiftSpectra(
   period: string,
   o: PitchShiftOptions,
   voicing?: string,
+  frameFactor?: string,
 ): PitchShifted {
   const n = f.nfft;
-  const ratio = b.op('Clip', [ratioIn, f32(b, [o.minRatio], []), f32(b, [o.maxRatio], [])]);
+  const clipRatio = (r: string): string =>
+    b.op('Clip', [r, f32(b, [o.minRatio], []), f32(b, [o.maxRatio], [])]);
+  const ratio = clipRatio(ratioIn);
+  // Per-frame ratio [frames]: the global one times frameFactor (F0 range mapping), clipped again.
+  const frameRatio = frameFactor
+    ? clipRatio(b.op('Mul', [b.op('Reshape', [frameFactor, i64(b, [-1])]), ratio]))
+    : b.op('Expand', [ratio, b.op('Gather', [b.op('Shape', [inputPower]), i64(b, [1])])]);
+  const aaRatio = frameFactor ? clipRatio(b.op('Mul', [ratio, f32(b, [o.maxFrameFactor ?? 1], [])])) : ratio;
   const frames = b.op('Gather', [b.op('Shape', [inputPower]), i64(b, [1])]);
   const t = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [frames, i64(b, [0])]), scalarI64(b, 1)]);
-  const nudges = phaseNudges(b, f, ratio, period, stateIn, o.skipFrames);
+  const nudges = phaseNudges(b, f, frameRatio, period, stateIn, o.skipFrames);
   const length = b.op('Gather', [b.op('Shape', [audio]), i64(b, [1])]);
   const lastOwned = b.op('Sub', [
     b.op('Div', [b.op('Sub', [length, i64(b, [o.context.left + o.context.right])]), i64(b, [f.hop])]),
@@ -137,7 +150,10 @@ export function pitchShiftSpectra(
   );
   // Offsets from the (integer) frame centre stay small, so their float rounding is the same in every window
   // and chunked output can equal whole-file output; the centre itself is added as an integer.
-  const offset = b.op('Add', [b.op('Unsqueeze', [nudges, i64(b, [-1])]), b.op('Mul', [ratio, tau])]);
+  const offset = b.op('Add', [
+    b.op('Unsqueeze', [nudges, i64(b, [-1])]),
+    b.op('Mul', [b.op('Unsqueeze', [frameRatio, i64(b, [-1])]), tau]),
+  ]);
   const centreIndex = b.op('Unsqueeze', [
     b.op('Add', [b.op('Mul', [t, i64(b, [f.hop])]), i64(b, [n / 2])]),
     i64(b, [-1]),
@@ -145,7 +161,7 @@ export function pitchShiftSpectra(
 
   const filtered = b.op(
     'Conv',
-    [b.op('Unsqueeze', [audio, i64(b, [1])]), antiAlias(b, ratio, o.aaHalfTaps)],
+    [b.op('Unsqueeze', [audio, i64(b, [1])]), antiAlias(b, aaRatio, o.aaHalfTaps)],
     {
       pads: [o.aaHalfTaps, o.aaHalfTaps],
     },

@@ -74,7 +74,8 @@ export class EmbeddedRedis {
       '--daemonize', 'no',
       '--protected-mode', 'yes',
     ];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops Redis last.
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     child.on('error', (err) => logger?.error({ err }, 'redis-server failed'));
     child.stdout?.resume();

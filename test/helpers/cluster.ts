@@ -148,8 +148,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   // At info, so that "worker process ready" is printed.
   const worker = spawnCli('worker', { ...env, LOG_LEVEL: 'info', WORKER_ID: 'cluster-worker' });
   const ports = await consecutiveFreePorts(n);
+  const spawned: CliProcess[] = [worker];
   const startApi = async (name: string, port: number, extraEnv = {}): Promise<ApiInstance> => {
     const p = spawnCli('api', { ...env, ...extraEnv, PORT: String(port) });
+    spawned.push(p);
     const url = `http://127.0.0.1:${port}`;
     // Ready once /health answers (whatever LOG_LEVEL says about the "api listening" line).
     const deadline = Date.now() + 30_000;
@@ -164,15 +166,25 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     }
     return { ...p, name, port, url };
   };
-  const apis = await Promise.all(ports.map((port, i) => startApi(`api${i + 1}`, port)));
-  await worker.waitForLog('worker process ready');
-  const haproxy = await startHaproxy({
-    instances: n,
-    apiBasePort: ports[0],
-    dir: dataDir,
-    maxUsers: opts.maxUsers,
-    env: { CHECK_INTER: '200ms', CHECK_FALL: '2', CHECK_RISE: '1', ...opts.haproxyEnv },
-  });
+  let apis: ApiInstance[];
+  let haproxy: Haproxy;
+  try {
+    apis = await Promise.all(ports.map((port, i) => startApi(`api${i + 1}`, port)));
+    await worker.waitForLog('worker process ready');
+    haproxy = await startHaproxy({
+      instances: n,
+      apiBasePort: ports[0],
+      dir: dataDir,
+      maxUsers: opts.maxUsers,
+      env: { CHECK_INTER: '200ms', CHECK_FALL: '2', CHECK_RISE: '1', ...opts.haproxyEnv },
+    });
+  } catch (err) {
+    // Nothing outlives a failed start.
+    await Promise.all(spawned.map((p) => p.kill()));
+    await redis.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     redis,
     dataDir,

@@ -40,14 +40,27 @@ test('the page uploads a file, shows progress reaching 100% and plays the result
   for (let i = 0; i < 100 && (await token()) === null; i++) await new Promise((r) => setTimeout(r, 100));
   assert.notEqual(await token(), null);
 
-  // 2. Pick a file and a format, submit.
+  // 2. Clone a voice from a reference recording; it appears in the menu once analysed.
+  const reference = espeakSentence(
+    'en-us+f3',
+    'Hello, this is my reference voice. I am reading a few sentences so that the service can learn how I sound.',
+  );
+  await page.fill('#voice-name', 'My bright voice');
+  await page.setInputFiles('#voice-file', reference);
+  await page.click('#clone-submit');
+  const option = page.locator('#voice option:not([disabled])', { hasText: 'My bright voice' });
+  await option.waitFor({ state: 'attached', timeout: 30_000 });
+  assert.ok(await page.locator('#voice option', { hasText: 'Preset: espeak-m3' }).count());
+
+  // 3. Pick a file, the cloned voice and a format, submit.
   const source = espeakSentence('en-us+m3');
   await page.setInputFiles('#file', source);
+  await page.selectOption('#voice', { value: (await option.getAttribute('value')) ?? '' });
   await page.selectOption('#format', 'ogg');
   await page.fill('#pitch', '2');
   await page.click('#submit');
 
-  // 3. The job appears, its progress bar reaches 1, and an audio element gets the result.
+  // 4. The job appears, its progress bar reaches 1, and an audio element gets the result.
   const job = page.locator('.job').first();
   await job.waitFor();
   // Locators, not string predicates: the page's Content-Security-Policy forbids eval, as it should.

@@ -2,12 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { parseVoiceProfile, VoiceConversionEngine } from '../workers/engine/index.js';
 
 // Seconds of audio processed per second of wall time on one thread (ORT is single-threaded per session).
-const MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
+// Usage: bench/engine.js [MODEL_DIR] (default models/default; the voice comes from models/default/voices).
+const MODEL_DIR = process.argv[2] ?? fileURLToPath(new URL('../../models/default/', import.meta.url));
+const VOICES = fileURLToPath(new URL('../../models/default/voices/', import.meta.url));
 const SECONDS = 30;
 
 const engine = await VoiceConversionEngine.load(MODEL_DIR);
 const { readFile } = await import('node:fs/promises');
-const voice = parseVoiceProfile(JSON.parse(await readFile(`${MODEL_DIR}/voices/espeak-m3.json`, 'utf8')));
+const voice = parseVoiceProfile(JSON.parse(await readFile(`${VOICES}espeak-m3.json`, 'utf8')));
 const sr = engine.sampleRate;
 const pcm = Float32Array.from({ length: SECONDS * sr }, (_, i) => {
   const f0 = 180 + 30 * Math.sin(i / sr);

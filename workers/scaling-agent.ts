@@ -191,7 +191,12 @@ export class ScalingAgent {
         cooldownMs: this.options.cooldownMs,
       });
       if (!change) return;
-      const decision: AutoscaleDecision = { at: Date.now(), from: this.pool.size, to: change.size, reason: change.reason };
+      const decision: AutoscaleDecision = {
+        at: Date.now(),
+        from: this.pool.size,
+        to: change.size,
+        reason: change.reason,
+      };
       this.recent.push(decision);
       if (this.recent.length > RECENT_DECISIONS) this.recent.shift();
       this.log.info({ autoscale: decision }, 'autoscale decision');

@@ -5,31 +5,34 @@ export interface StaticEqOptions {
   /** Gaussian smoothing of the correction, in Hz: sigma = max(minHz, fraction * f). */
   minHz: number;
   fraction: number;
+  /** Limits after the level offset: cuts, and boosts (which would lift noise the source barely has). */
   maxCutDb: number;
   maxBoostDb: number;
-  holdHz?: number;
 }
 
-/** Row-normalised Gaussian smoothing matrix [bins, bins] (row = input bin), generated in-graph. */
+/**
+ * Gaussian smoothing matrix [in, out] whose columns sum to 1, generated in-graph (folded at load). Its width
+ * grows with frequency like hearing's; at 15 Hz it keeps the fundamental's region apart from the first
+ * harmonics', which the long-term spectra of two voices differ in most.
+ */
 function smoothingMatrix(b: GraphBuilder, f: Framing, o: StaticEqOptions): string {
   const nb = bins(f);
   const hzPerBin = f.sampleRate / f.nfft;
   const k = b.op('Range', [f32(b, [0], []), f32(b, [nb], []), f32(b, [1], [])]);
-  const row = b.op('Unsqueeze', [k, i64(b, [0])]);
-  const col = b.op('Unsqueeze', [k, i64(b, [1])]);
-  // sigma per output bin (columns of the product), in bins.
+  const out = b.op('Unsqueeze', [k, i64(b, [0])]);
+  const input = b.op('Unsqueeze', [k, i64(b, [1])]);
   const sigma = b.op('Max', [
-    b.op('Mul', [row, f32(b, [o.fraction], [])]),
+    b.op('Mul', [out, f32(b, [o.fraction], [])]),
     f32(b, [o.minHz / hzPerBin], []),
   ]);
-  const z = b.op('Div', [b.op('Sub', [col, row]), sigma]);
+  const z = b.op('Div', [b.op('Sub', [input, out]), sigma]);
   const w = b.op('Exp', [b.op('Mul', [b.op('Mul', [z, z]), f32(b, [-0.5], [])])]);
   return b.op('Div', [w, b.op('ReduceSum', [w, i64(b, [0])], { keepdims: 1 })]);
 }
 
 /**
  * Static correction in natural-log power units on the analysis grid [bins]: (target - source) long-term
- * envelopes, smoothed, scaled by strength, clipped, offset so the source's long-term power is unchanged.
+ * envelopes, smoothed, scaled by strength, offset so the source's long-term power is unchanged, limited.
  */
 export function staticEqGain(
   b: GraphBuilder,
@@ -41,18 +44,10 @@ export function staticEqGain(
 ): string {
   const diff = b.op('Unsqueeze', [b.op('Sub', [tgt, src]), i64(b, [0])]);
   const smooth = b.op('Squeeze', [b.op('MatMul', [diff, smoothingMatrix(b, f, o)]), i64(b, [0])]);
-  const k0 = Math.round(((o.holdHz ?? 0) * f.nfft) / f.sampleRate);
-  const held = b.op('Gather', [
-    smooth,
-    i64(
-      b,
-      Array.from({ length: bins(f) }, (_, k) => Math.max(k, k0)),
-    ),
-  ]);
   const lse = (t: string): string => b.op('ReduceLogSumExp', [t, i64(b, [0])], { keepdims: 1 });
   // Keeps the source's long-term power: the level difference between the recordings is no timbre.
   const level = (g: string): string => b.op('Sub', [g, b.op('Sub', [lse(b.op('Add', [src, g])), lse(src)])]);
-  const g = level(b.op('Mul', [held, strength]));
+  const g = level(b.op('Mul', [smooth, strength]));
   return level(b.op('Clip', [g, f32(b, [-logDb(o.maxCutDb)], []), f32(b, [logDb(o.maxBoostDb)], [])]));
 }
 

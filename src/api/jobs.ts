@@ -3,8 +3,8 @@ import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
-import { DEFAULT_MODEL } from '../models/index.js';
 import { OUTPUT_FORMATS } from '../media/index.js';
+import { DEFAULT_MODEL } from '../models/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const CreateJobBody = Type.Object(
@@ -45,8 +45,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return;
     }
     const voice = await app.voices.get(userId, voiceId);
-    if (voice.model !== model) throw new ValidationError(`voice ${voiceId} belongs to model "${voice.model}"`);
-    if (!(await app.voices.profilePath(userId, voiceId))) throw new ConflictError('the voice is still being analysed');
+    if (voice.model !== model)
+      throw new ValidationError(`voice ${voiceId} belongs to model "${voice.model}"`);
+    if (!(await app.voices.profilePath(userId, voiceId)))
+      throw new ConflictError('the voice is still being analysed');
   };
 
   app.post(
@@ -55,7 +57,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { rateClass: 'conversions' },
       schema: {
         body: CreateJobBody,
-        response: { 202: JobResponse, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+        response: {
+          202: JobResponse,
+          400: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
       },
     },
     async (request, reply) => {

@@ -44,7 +44,10 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
         Type.Union([
           Type.Literal(false),
           Type.Object(
-            { min: Type.Integer({ minimum: 1, maximum: max }), max: Type.Integer({ minimum: 1, maximum: max }) },
+            {
+              min: Type.Integer({ minimum: 1, maximum: max }),
+              max: Type.Integer({ minimum: 1, maximum: max }),
+            },
             { additionalProperties: false },
           ),
         ]),
@@ -58,18 +61,27 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         body: ScaleBody,
-        response: { 200: Type.Union([ScaleResponse, AutoscaleResponse]), 202: ScaleResponse, 400: ErrorBody, 404: ErrorBody },
+        response: {
+          200: Type.Union([ScaleResponse, AutoscaleResponse]),
+          202: ScaleResponse,
+          400: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
       const body = request.body;
       if (body.autoscale !== undefined) {
         if (body.new_worker_count !== undefined || body.worker_id !== undefined) {
-          throw new ValidationError('body.autoscale cannot be combined with body.new_worker_count or body.worker_id');
+          throw new ValidationError(
+            'body.autoscale cannot be combined with body.new_worker_count or body.worker_id',
+          );
         }
         const a = body.autoscale;
-        if (a !== false && a.min > a.max) throw new ValidationError('body.autoscale.min must not exceed body.autoscale.max');
-        const setting = a === false ? ({ enabled: false } as const) : ({ enabled: true, min: a.min, max: a.max } as const);
+        if (a !== false && a.min > a.max)
+          throw new ValidationError('body.autoscale.min must not exceed body.autoscale.max');
+        const setting =
+          a === false ? ({ enabled: false } as const) : ({ enabled: true, min: a.min, max: a.max } as const);
         const result = await app.scaling.setAutoscale(setting);
         request.log.info({ autoscale: setting }, 'autoscale setting changed');
         return reply.status(200).send(result);
@@ -78,8 +90,16 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const outcome = await app.scaling.resize(body.new_worker_count, body.worker_id, app.config.scaleWaitMs);
       const sizes = Object.values(outcome.previous);
       const previous = sizes.length === 0 ? null : sizes.every((s) => s === sizes[0]) ? sizes[0] : null;
-      request.log.info({ requestId: outcome.requestId, requested: outcome.requested, complete: outcome.complete }, 'scale requested');
-      const response = { requestId: outcome.requestId, previous, requested: outcome.requested, workers: outcome.workers };
+      request.log.info(
+        { requestId: outcome.requestId, requested: outcome.requested, complete: outcome.complete },
+        'scale requested',
+      );
+      const response = {
+        requestId: outcome.requestId,
+        previous,
+        requested: outcome.requested,
+        workers: outcome.workers,
+      };
       if (outcome.complete) return reply.status(200).send(response);
       return reply.status(202).send({ ...response, statusUrl: `/api/system/scale/${outcome.requestId}` });
     },

@@ -204,6 +204,8 @@ export class ConversionQueue {
       if (!job?.data) continue;
       inUse.add(`${job.data.userId}/${job.data.uploadId}`);
       inUse.add(`${job.data.userId}/job:${job.id}`);
+      // A conversion needs its target voice's profile (a clone's reference is its uploadId).
+      if (job.data.voiceId) inUse.add(`${job.data.userId}/${job.data.voiceId}`);
     }
     return inUse;
   }

@@ -32,11 +32,18 @@ export function decideAutoscale(s: AutoscaleInput): AutoscaleChange | undefined 
   const ceiling = Math.min(s.max, Math.max(s.cores, s.min));
   if (s.waiting > 0 && s.busy >= s.size && s.size < ceiling) {
     const size = Math.min(ceiling, s.size + s.waiting);
-    return { size, reason: `${s.waiting} job(s) waiting, all ${s.size} thread(s) busy, ${ceiling - s.size} core(s) free` };
+    return {
+      size,
+      reason: `${s.waiting} job(s) waiting, all ${s.size} thread(s) busy, ${ceiling - s.size} core(s) free`,
+    };
   }
   if (s.idleSince !== undefined && s.now - s.idleSince >= s.idleMs && s.size > s.min) {
     const size = Math.max(s.min, s.busy);
-    if (size < s.size) return { size, reason: `${s.size - s.busy} thread(s) idle for ${Math.round((s.now - s.idleSince) / 1000)} s` };
+    if (size < s.size)
+      return {
+        size,
+        reason: `${s.size - s.busy} thread(s) idle for ${Math.round((s.now - s.idleSince) / 1000)} s`,
+      };
   }
   return undefined;
 }

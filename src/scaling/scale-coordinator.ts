@@ -54,7 +54,8 @@ export class ScaleCoordinator {
     if (workerId) multi.hset(this.keys.desiredPerWorker, workerId, JSON.stringify(desired));
     else multi.set(this.keys.desired, JSON.stringify(desired)).del(this.keys.desiredPerWorker);
     // A manual size pins the pool: autoscaling stays off until it is re-enabled.
-    if (!workerId) multi.set(this.keys.autoscale, JSON.stringify({ enabled: false } satisfies AutoscaleSetting));
+    if (!workerId)
+      multi.set(this.keys.autoscale, JSON.stringify({ enabled: false } satisfies AutoscaleSetting));
     multi.set(
       this.keys.request(requestId),
       JSON.stringify({ size, workerId, targets: targets.map((t) => t.id), at: desired.at }),

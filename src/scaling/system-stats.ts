@@ -48,7 +48,12 @@ export async function queueStatus(queue: Queue): Promise<QueueStatus> {
   };
 }
 
-export async function systemStats(redis: Redis, prefix: string, queue: Queue, coordinator: ScaleCoordinator): Promise<SystemStats> {
+export async function systemStats(
+  redis: Redis,
+  prefix: string,
+  queue: Queue,
+  coordinator: ScaleCoordinator,
+): Promise<SystemStats> {
   const keys = scalingKeys(prefix);
   const now = Date.now();
   const [workers, status, autoscaleRaw] = await Promise.all([

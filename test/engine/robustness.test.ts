@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type ConverterOptions,
   parseVoiceProfile,
+  pitchMapFor,
   pitchRatioFor,
   VoiceConversionEngine,
   type VoiceProfile,
@@ -101,6 +102,22 @@ test('pitchRatioFor: target over source median, extra semitones, clamped to an o
   assert.ok(Math.abs(pitchRatioFor(p(100), p(100), 12) - 2) < 1e-12);
   assert.equal(pitchRatioFor(p(100), p(400)), 2);
   assert.equal(pitchRatioFor(p(null), p(200), 0), 1);
+});
+
+test('pitchMapFor: source median and the ratio of log-F0 spreads, clamped; no statistics -> no mapping', () => {
+  const p = (f0Median: number | null, f0P10: number | null, f0P90: number | null): VoiceProfile => ({
+    ...voice,
+    f0Median,
+    f0P10,
+    f0P90,
+  });
+  const [median, k] = pitchMapFor(p(200, 160, 250), p(100, 90, 120));
+  assert.equal(median, 200);
+  assert.ok(Math.abs(k - Math.log(120 / 90) / Math.log(250 / 160)) < 1e-12);
+  assert.deepEqual(pitchMapFor(p(100, 99, 101), p(100, 50, 200)), [100, 1.5]);
+  assert.deepEqual(pitchMapFor(p(100, 50, 200), p(100, 99, 101)), [100, 0.5]);
+  assert.deepEqual(pitchMapFor(p(null, null, null), p(100, 90, 120)), [1, 1]);
+  assert.deepEqual(pitchMapFor(p(100, 90, 120), p(null, null, null)), [1, 1]);
 });
 
 test('bad options and foreign profiles are refused by name', async () => {

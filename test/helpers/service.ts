@@ -55,8 +55,15 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
     PLANS_FILE: writePlans(dataDir),
     ...opts.env,
   };
-  const config = loadConfig({ ...env, LOG_LEVEL: process.env.VCFARM_TEST_LOG ?? 'silent' });
-  const app = await buildServer(config, redis.url, pino({ level: config.logLevel }));
+  let app: FastifyInstance;
+  try {
+    const config = loadConfig({ ...env, LOG_LEVEL: process.env.VCFARM_TEST_LOG ?? 'silent' });
+    app = await buildServer(config, redis.url, pino({ level: config.logLevel }));
+  } catch (err) {
+    // A bad configuration must not leave this file's redis-server behind.
+    await redis.stop();
+    throw err;
+  }
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
   const workers: WorkerChild[] = [];
   let n = 0;

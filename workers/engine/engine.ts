@@ -6,7 +6,7 @@ import { Limiter } from './limiter.js';
 import type { ModelManifest } from './manifest.js';
 import { type LoadedModel, loadModel } from './model-loader.js';
 import { ProfileAccumulator } from './profile-accumulator.js';
-import { pitchRatioFor, type VoiceProfile } from './voice-profile.js';
+import { pitchMapFor, pitchRatioFor, type VoiceProfile } from './voice-profile.js';
 
 /** Anything that yields PCM blocks (mono float32 at the model's sample rate). */
 export type PcmSource = AsyncIterable<Float32Array> | Iterable<Float32Array>;
@@ -174,7 +174,13 @@ export class VoiceConversionEngine {
     if (!Number.isFinite(semitones))
       throw new EngineOptionsError('options.semitones must be a finite number');
     const pitchRatio = pitchRatioFor(source, options.voice, semitones);
-    const ctx = { target: options.voice, source, params: this.#params_(options), pitchRatio };
+    const ctx = {
+      target: options.voice,
+      source,
+      params: this.#params_(options),
+      pitchRatio,
+      pitchMap: pitchMapFor(source, options.voice),
+    };
     const chain = m.conversion.chain.map((name) => ({
       name,
       spec: m.graphs[name],

@@ -9,6 +9,8 @@ export interface FeedContext {
   params: Readonly<Record<string, number>>;
   /** Value for inputs whose source is 'pitchRatio'. */
   pitchRatio?: number;
+  /** Value for inputs whose source is 'pitchMap'. */
+  pitchMap?: readonly [number, number];
 }
 
 function makeTensor(dtype: GraphInputSpec['dtype'], values: ArrayLike<number>, dims: number[]): Tensor {
@@ -61,6 +63,12 @@ export function constantFeeds(graph: string, spec: GraphSpec, ctx: FeedContext):
         throw new EngineOptionsError(`graph "${graph}" input "${input.name}" needs a pitch ratio [1]`);
       }
       feeds[input.name] = makeTensor(input.dtype, [ctx.pitchRatio], dims);
+    } else if (s.from === 'pitchMap') {
+      const dims = concreteDims(input, 2);
+      if (ctx.pitchMap === undefined || dims === null) {
+        throw new EngineOptionsError(`graph "${graph}" input "${input.name}" needs a pitch map [2]`);
+      }
+      feeds[input.name] = makeTensor(input.dtype, ctx.pitchMap, dims);
     } else if (s.from === 'param') {
       const value = ctx.params[s.name] ?? s.default;
       const dims = concreteDims(input, 1);

@@ -14,4 +14,4 @@ export type { GraphInputSpec, GraphSpec, InputSource, ModelManifest, TensorSpec 
 export { parseManifest } from './manifest.js';
 export { checkGraph, loadModel } from './model-loader.js';
 export type { VoiceProfile } from './voice-profile.js';
-export { parseVoiceProfile, pitchRatioFor, VoiceProfileSchema } from './voice-profile.js';
+export { parseVoiceProfile, pitchMapFor, pitchRatioFor, VoiceProfileSchema } from './voice-profile.js';

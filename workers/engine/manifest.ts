@@ -27,6 +27,8 @@ const Source = Type.Union([
   ),
   // The engine's pitchRatioFor(source, target, semitones).
   Type.Object({ from: Type.Literal('pitchRatio') }, { additionalProperties: false }),
+  // [source median F0 in Hz, log-F0 spread exponent]: pitchMapFor(source, target).
+  Type.Object({ from: Type.Literal('pitchMap') }, { additionalProperties: false }),
   Type.Object(
     {
       from: Type.Literal('graph'),

@@ -48,3 +48,20 @@ export function pitchRatioFor(source: VoiceProfile, target: VoiceProfile, extraS
   if (!Number.isFinite(ratio)) return 1;
   return Math.min(MAX_RATIO, Math.max(1 / MAX_RATIO, ratio));
 }
+
+/** The spread exponent is kept within this range: beyond it intonation is flattened or exaggerated. */
+const SPREAD_RANGE = [0.5, 1.5] as const;
+
+/**
+ * Log-F0 range mapping for models that take it: [source median F0, k] with k the target's spread of log F0
+ * (P10..P90) over the source's, so f0_out = f0_src * ratio * (f0_src / median)^(k - 1) gives the output the
+ * target's spread around the target's median. Profiles without F0 statistics give k = 1 (no mapping).
+ */
+export function pitchMapFor(source: VoiceProfile, target: VoiceProfile): [number, number] {
+  const median = source.f0Median ?? 0;
+  const spread = (p: VoiceProfile): number =>
+    p.f0P10 && p.f0P90 && p.f0P90 > p.f0P10 ? Math.log(p.f0P90 / p.f0P10) : Number.NaN;
+  const k = spread(target) / spread(source);
+  if (!(median > 0) || !Number.isFinite(k)) return [1, 1];
+  return [median, Math.min(SPREAD_RANGE[1], Math.max(SPREAD_RANGE[0], k))];
+}

@@ -104,7 +104,8 @@ export class WorkerPool extends EventEmitter {
    * Calls are serialised.
    */
   resize(size: number): Promise<ResizeResult> {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`pool size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`pool size must be a positive integer, got ${size}`);
     const run = this.resizing.then(() => this.applyResize(size));
     this.resizing = run.catch(() => {});
     return run;
@@ -206,7 +207,13 @@ export class WorkerPool extends EventEmitter {
 
   private createSlot(others: Slot[]): Slot {
     const { cores, pin, filename } = this.options;
-    const core = pin && cores.length > 0 ? pickCore(cores, others.map((s) => s.core)) : null;
+    const core =
+      pin && cores.length > 0
+        ? pickCore(
+            cores,
+            others.map((s) => s.core),
+          )
+        : null;
     const workerData: PoolThreadData = { core };
     const pool = new Piscina({
       filename,
@@ -218,7 +225,9 @@ export class WorkerPool extends EventEmitter {
       workerData,
     });
     const index = this.nextIndex++;
-    pool.on('error', (err: unknown) => this.options.logger.error({ err, thread: index }, 'pool thread error'));
+    pool.on('error', (err: unknown) =>
+      this.options.logger.error({ err, thread: index }, 'pool thread error'),
+    );
     return { index, pool, core, identity: undefined, busyWith: null, retiring: false };
   }
 
@@ -226,7 +235,12 @@ export class WorkerPool extends EventEmitter {
     const task: IdentifyTask = { kind: 'identify' };
     slot.identity = (await slot.pool.run(task)) as ThreadIdentity;
     const { logger } = this.options;
-    if (slot.identity.pinError) logger.warn({ thread: slot.index, err: slot.identity.pinError }, 'thread not pinned');
-    else logger.info({ thread: slot.index, core: slot.identity.core, tid: slot.identity.tid }, 'pool thread ready');
+    if (slot.identity.pinError)
+      logger.warn({ thread: slot.index, err: slot.identity.pinError }, 'thread not pinned');
+    else
+      logger.info(
+        { thread: slot.index, core: slot.identity.core, tid: slot.identity.tid },
+        'pool thread ready',
+      );
   }
 }

@@ -1,0 +1,76 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../test/helpers/client.js';
+import { humanSpeech } from '../test/helpers/fixtures.js';
+import { startService } from '../test/helpers/service.js';
+
+/**
+ * Throughput at the physical limit (issue 4): the same N voice conversions of ~30 s of real
+ * speech, run (a) bare, one process per core via `xargs -P <cores>` of bench/lib/convert-cli.js, and
+ * (b) through the whole service (upload once, N jobs, pinned pool of one thread per core).
+ * Also runs (b) unpinned (PIN_THREADS=false) for the pinned-vs-unpinned comparison.
+ *   node dist/bench/service-vs-bare.js [jobs=40]
+ */
+const JOBS = Number(process.argv[2] ?? 40);
+const cores = os.availableParallelism();
+const cli = fileURLToPath(new URL('./lib/convert-cli.js', import.meta.url));
+const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-bench-'));
+const input = path.join(dir, 'speech-30s.wav');
+execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', humanSpeech(4), '-t', '30', '-ac', '1', input]);
+const audioSec = 30 * JOBS;
+
+async function bare(): Promise<number> {
+  const t0 = performance.now();
+  const args = Array.from({ length: JOBS }, (_, i) => path.join(dir, 'bare', `${i}.mp3`)).join('\n');
+  await new Promise<void>((resolve, reject) => {
+    const xargs = spawn('xargs', ['-P', String(cores), '-I{}', process.execPath, cli, input, '{}'], {
+      stdio: ['pipe', 'inherit', 'inherit'],
+    });
+    xargs.stdin.end(args);
+    xargs.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`xargs exit ${code}`))));
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function service(pin: boolean): Promise<number> {
+  const svc = await startService({ workers: 1, env: { PIN_THREADS: String(pin), LOG_LEVEL: 'warn' } });
+  try {
+    const client = await ApiClient.anonymous(svc.baseUrl);
+    const up = await client.upload(input);
+    const t0 = performance.now();
+    const jobs = [];
+    for (let i = 0; i < JOBS; i++)
+      jobs.push(
+        await client.createJob({
+          uploadId: up.body.upload.id,
+          outputFormat: 'mp3',
+          voiceId: 'preset-espeak-f3',
+        }),
+      );
+    for (const j of jobs) {
+      const done = await client.waitForJob(j.id, 3_600_000);
+      if (done.state !== 'completed') throw new Error(`job ${j.id} ${done.state}`);
+    }
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await svc.close();
+  }
+}
+
+const report = (label: string, s: number, base: number) =>
+  console.log(
+    `${label.padEnd(28)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ratio to bare ${(base / s).toFixed(3)}`,
+  );
+
+console.log(`${JOBS} conversions of 30 s real speech → mp3 with preset-espeak-f3, ${cores} cores`);
+const tBare = await bare();
+report('bare (xargs -P cores)', tBare, tBare);
+const tPinned = await service(true);
+report('service, pinned threads', tPinned, tBare);
+const tUnpinned = await service(false);
+report('service, unpinned threads', tUnpinned, tBare);
+console.log(`pinned vs unpinned throughput: ${(tUnpinned / tPinned).toFixed(3)}`);
+await rm(dir, { recursive: true, force: true });

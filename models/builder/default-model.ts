@@ -23,7 +23,11 @@ const VOICED_TO = 0.85;
  * 36-70 % -> 76-91 % on the quality pairs). Boosts and cuts are limited to keep noise and hum in check.
  */
 const EQ: StaticEqOptions = { minHz: 15, fraction: 0.05, maxCutDb: 30, maxBoostDb: 24 };
-/** F0 range mapping: at most this factor on the ratio either way, smoothed over 5 frames (27 ms). */
+/**
+ * F0 range mapping (see f0RangeFactor): at most this factor on the ratio either way, smoothed over 5
+ * frames (27 ms). Why: a converted voice loses some frames to pitch trackers, mostly its lowest; with the
+ * source's wider range kept that biased the median (measured, human -> espeak m3: +5.3 % -> +2.0 %).
+ */
 const F0_MAP = { maxFactor: 1.3, smoothFrames: 5 };
 /**
  * Covers every read behind an output sample: EQ FIR 512 + grain spread 256 + ratio 2 x 256 + half a 60 Hz
@@ -102,8 +106,9 @@ function convertGraph(): Uint8Array {
 }
 
 /**
- * The default model: timbre conversion by a static, smoothed spectral-envelope shift (source long-term
- * envelope -> target's) and an in-graph, formant-keeping pitch shift by pitchRatioFor(source, target).
+ * The default model: an in-graph, formant-keeping pitch shift by pitchRatioFor(source, target) with the
+ * target's spread of log F0 (pitchMapFor) and a period comb on voiced input, then a static timbre EQ
+ * (source long-term envelope -> target's) as a 1025-tap zero-phase FIR.
  * In-graph rather than ffmpeg rubberband: measured on the same speech, rubberband (formant=preserved) moved
  * the long-term envelope away from the target (distance 1.1-6x the source's), cut the envelope-change
  * correlation to 0.4-0.5, and changed length and timing by up to ~1700 samples.

@@ -68,10 +68,7 @@ export interface PitchShiftOptions {
   skipFrames: number;
   /** Largest per-frame factor on the ratio (F0 range mapping); sets the anti-alias cut-off. */
   maxFrameFactor: number;
-  /**
-   * Period comb for voiced frames: weight of the copies 1, 2, ... periods either side of each read (the
-   * read itself keeps the rest). Copies further than combSpan input samples away fade out.
-   */
+  /** periodComb: weight of the copies 1, 2, ... periods either side, and how far (input samples) they reach. */
   combWeights: number[];
   combSpan: number;
 }
@@ -163,13 +160,79 @@ export interface PitchShifted {
 }
 
 /**
+ * Comb on the harmonics of voiced input: y[m] = x[m] + sum_j w_j v(m) (x[m + jT(m)] + x[m - jT(m)] - 2x[m])
+ * with the period T and voicedness v interpolated from the synthesis frames' centres to every sample.
+ * Periodic sound passes unchanged while aperiodic noise drops (by up to 7.6 dB at full weight). Why: the
+ * timbre EQ towards a bright, clean voice lifts a real voice's breath noise until pitch trackers lose its
+ * low-pitched frames (measured, human -> espeak m3: YIN median F0 +7 % without the comb, +2 % with it).
+ * Copies further than combSpan samples away fade out, so low voices are not smeared in time.
+ */
+function periodComb(
+  b: GraphBuilder,
+  f: Framing,
+  signal: string,
+  period: string,
+  voiced: string,
+  o: PitchShiftOptions,
+): string {
+  const length = b.op('Shape', [signal]);
+  const m = b.op('Range', [
+    f32(b, [0], []),
+    b.op('Cast', [b.op('Squeeze', [length, i64(b, [0])])], { to: 1 }),
+    f32(b, [1], []),
+  ]);
+  // Fractional frame position of each sample; frame t is centred at t * hop + nfft / 2.
+  const u = b.op('Div', [b.op('Sub', [m, f32(b, [f.nfft / 2], [])]), f32(b, [f.hop], [])]);
+  const frames = b.op('Cast', [b.op('Gather', [b.op('Shape', [period]), i64(b, [1])])], { to: 1 });
+  const last = b.op('Sub', [frames, f32(b, [1], [])]);
+  const uc = b.op('Min', [b.op('Max', [u, f32(b, [0], [])]), last]);
+  const t0 = b.op('Floor', [uc]);
+  const a = b.op('Sub', [uc, t0]);
+  const i0 = b.op('Cast', [t0], { to: 7 });
+  const i1 = b.op('Cast', [b.op('Min', [b.op('Add', [t0, f32(b, [1], [])]), last])], { to: 7 });
+  const atSamples = (perFrame: string): string => {
+    const flat = b.op('Reshape', [perFrame, i64(b, [-1])]);
+    const p0 = b.op('Gather', [flat, i0]);
+    return b.op('Add', [p0, b.op('Mul', [a, b.op('Sub', [b.op('Gather', [flat, i1]), p0])])]);
+  };
+  const periodAt = atSamples(period);
+  const voicedAt = atSamples(voiced);
+  const lastStart = b.op('Sub', [b.op('Squeeze', [length, i64(b, [0])]), scalarI64(b, 2)]);
+  const base = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [length, i64(b, [0])]), scalarI64(b, 1)]);
+  const readAt = (shift: string): string => {
+    const floor = b.op('Floor', [shift]);
+    const frac = b.op('Sub', [shift, floor]);
+    const idx = b.op('Clip', [
+      b.op('Add', [base, b.op('Cast', [floor], { to: 7 })]),
+      scalarI64(b, 0),
+      lastStart,
+    ]);
+    const x0 = b.op('Gather', [signal, idx]);
+    const x1 = b.op('Gather', [signal, b.op('Add', [idx, scalarI64(b, 1)])]);
+    return b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
+  };
+  const twice = b.op('Add', [signal, signal]);
+  let out = signal;
+  for (const [j, w] of o.combWeights.entries()) {
+    const reach = b.op('Mul', [periodAt, f32(b, [j + 1], [])]);
+    const fade = b.op('Clip', [
+      b.op('Div', [b.op('Sub', [f32(b, [o.combSpan], []), reach]), f32(b, [o.combSpan / 4], [])]),
+      f32(b, [0], []),
+      f32(b, [1], []),
+    ]);
+    const weight = b.op('Mul', [b.op('Mul', [fade, voicedAt]), f32(b, [w], [])]);
+    const copies = b.op('Add', [readAt(reach), readAt(b.op('Neg', [reach]))]);
+    out = b.op('Add', [out, b.op('Mul', [b.op('Sub', [copies, twice]), weight])]);
+  }
+  return out;
+}
+
+/**
  * Pitch shift by `ratio` (times a per-frame factor) with formants kept: every STFT frame is replaced by a
  * grain of the input resampled by its ratio around the frame centre (after an anti-alias low-pass when
- * shifting up), read from a position nudged so successive grains are in phase (see phaseNudges). In voiced
- * frames each read is averaged with copies whole periods away (a comb on the harmonics), which lowers the
- * aperiodic part: a strong timbre EQ otherwise lifts a real voice's breath noise until pitch trackers lose
- * it (measured: YIN median F0 +7 % off with it, +1.8 % with it). Each grain's envelope is then corrected back
- * to the input frame's envelope, so formants stay where they were.
+ * shifting up, then periodComb), read from a position nudged so successive grains are in phase (see
+ * phaseNudges). Each grain's envelope is then corrected back to the input frame's envelope, so formants
+ * stay where they were.
  */
 export function pitchShiftSpectra(
   b: GraphBuilder,
@@ -212,42 +275,19 @@ export function pitchShiftSpectra(
     [b.op('Unsqueeze', [x.audio, i64(b, [1])]), antiAlias(b, aaRatio, o.aaHalfTaps)],
     { pads: [o.aaHalfTaps, o.aaHalfTaps] },
   );
-  const signal = b.op('Reshape', [filtered, i64(b, [-1])]);
+  const signal = periodComb(b, f, b.op('Reshape', [filtered, i64(b, [-1])]), x.period, x.voiced, o);
   // Reads past the window edges (only frames deep in the context do that) are clamped.
   const lastStart = b.op('Squeeze', [b.op('Sub', [b.op('Shape', [signal]), i64(b, [2])]), i64(b, [0])]);
-  /** Linearly interpolated grain read at frame centre + `at` ([F, n] input samples) -> [1, F, n]. */
-  const read = (at: string): string => {
-    const atFloor = b.op('Floor', [at]);
-    const frac = b.op('Unsqueeze', [b.op('Sub', [at, atFloor]), i64(b, [0])]);
-    const index = b.op('Unsqueeze', [
-      b.op('Add', [centreIndex, b.op('Cast', [atFloor], { to: 7 })]),
-      i64(b, [0]),
-    ]);
-    const i0 = b.op('Clip', [index, scalarI64(b, 0), lastStart]);
-    const x0 = b.op('Gather', [signal, i0]);
-    const x1 = b.op('Gather', [signal, b.op('Add', [i0, i64(b, [1])])]);
-    return b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
-  };
-
-  const periodCol = b.op('Reshape', [x.period, i64(b, [-1, 1])]);
-  const voiced = b.op('Reshape', [x.voiced, i64(b, [1, -1, 1])]);
-  const plain = read(offset);
-  let grains = plain;
-  for (const [i, w] of o.combWeights.entries()) {
-    const reach = b.op('Mul', [periodCol, f32(b, [i + 1], [])]);
-    const fade = b.op('Clip', [
-      b.op('Div', [b.op('Sub', [f32(b, [o.combSpan], []), reach]), f32(b, [o.combSpan / 4], [])]),
-      f32(b, [0], []),
-      f32(b, [1], []),
-    ]);
-    // Weight of each copy [1, F, 1]; the centre read gives up twice that.
-    const wj = b.op('Mul', [b.op('Mul', [b.op('Unsqueeze', [fade, i64(b, [0])]), voiced]), f32(b, [w], [])]);
-    const copies = b.op('Add', [
-      read(b.op('Add', [offset, reach])),
-      read(b.op('Sub', [offset, reach])),
-    ]);
-    grains = b.op('Add', [grains, b.op('Mul', [b.op('Sub', [copies, b.op('Add', [plain, plain])]), wj])]);
-  }
+  const offsetFloor = b.op('Floor', [offset]);
+  const frac = b.op('Unsqueeze', [b.op('Sub', [offset, offsetFloor]), i64(b, [0])]);
+  const index = b.op('Unsqueeze', [
+    b.op('Add', [centreIndex, b.op('Cast', [offsetFloor], { to: 7 })]),
+    i64(b, [0]),
+  ]);
+  const i0 = b.op('Clip', [index, scalarI64(b, 0), lastStart]);
+  const x0 = b.op('Gather', [signal, i0]);
+  const x1 = b.op('Gather', [signal, b.op('Add', [i0, i64(b, [1])])]);
+  const grains = b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
 
   const windowed = b.op('Unsqueeze', [b.op('Mul', [grains, f32(b, hann(n))]), i64(b, [-1])]);
   const spec = b.op('DFT', [windowed], { axis: 2, onesided: 1 });

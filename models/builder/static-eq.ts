@@ -21,10 +21,7 @@ function smoothingMatrix(b: GraphBuilder, f: Framing, o: StaticEqOptions): strin
   const k = b.op('Range', [f32(b, [0], []), f32(b, [nb], []), f32(b, [1], [])]);
   const out = b.op('Unsqueeze', [k, i64(b, [0])]);
   const input = b.op('Unsqueeze', [k, i64(b, [1])]);
-  const sigma = b.op('Max', [
-    b.op('Mul', [out, f32(b, [o.fraction], [])]),
-    f32(b, [o.minHz / hzPerBin], []),
-  ]);
+  const sigma = b.op('Max', [b.op('Mul', [out, f32(b, [o.fraction], [])]), f32(b, [o.minHz / hzPerBin], [])]);
   const z = b.op('Div', [b.op('Sub', [input, out]), sigma]);
   const w = b.op('Exp', [b.op('Mul', [b.op('Mul', [z, z]), f32(b, [-0.5], [])])]);
   return b.op('Div', [w, b.op('ReduceSum', [w, i64(b, [0])], { keepdims: 1 })]);

@@ -74,7 +74,10 @@ for (const [from, to] of PAIRS) {
     console.log(`# ${from} -> ${to} ${JSON.stringify(report)}`);
 
     assert.ok(Math.abs(report.f0.error) <= 0.05, `median F0 off by ${(report.f0.error * 100).toFixed(1)} %`);
-    assert.ok(report.envelopeDistanceDb.cut >= 0.6, `envelope distance cut by ${report.envelopeDistanceDb.cut}`);
+    assert.ok(
+      report.envelopeDistanceDb.cut >= 0.6,
+      `envelope distance cut by ${report.envelopeDistanceDb.cut}`,
+    );
     assert.ok(dynamics >= 0.8, `envelope-change correlation ${dynamics}`);
     assert.equal(out.length, src.length);
     assert.ok(report.peakDbfs <= -0.1, `peak ${report.peakDbfs} dBFS`);

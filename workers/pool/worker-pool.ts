@@ -133,6 +133,24 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
+  /** Runs an empty task on an idle thread: the pool's own round-trip cost, for benchmarks and checks. */
+  async ping(): Promise<ThreadIdentity> {
+    let slot = this.idleSlot();
+    while (!slot) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      slot = this.idleSlot();
+    }
+    slot.busyWith = 'ping';
+    try {
+      const task: IdentifyTask = { kind: 'identify' };
+      return (await slot.pool.run(task)) as ThreadIdentity;
+    } finally {
+      slot.busyWith = null;
+      if (slot.retiring) void this.retire(slot);
+      else this.wakeOne();
+    }
+  }
+
   /** Resolves when no thread is retiring. */
   async drained(): Promise<void> {
     if (this.drainingCount === 0) return;

@@ -57,6 +57,8 @@ export async function runConversion(
     pitchRatio: 2 ** (task.pitchSemitones / 12),
   });
   const encoder = spawnEncoder(part, task.outputFormat, PIPELINE_SAMPLE_RATE);
+  // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
+  const encoderExit = exitOf(encoder);
   const decodeErr = collectStderr(decoder.stderr);
   const encodeErr = collectStderr(encoder.stderr);
   let spawnError: Error | undefined;
@@ -89,7 +91,7 @@ export async function runConversion(
       if (control.cancelled) throw new Cancelled();
       samplesOut += block.length;
       const ok = encoder.stdin.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength));
-      if (!ok) await Promise.race([once(encoder.stdin, 'drain'), exitOf(encoder)]);
+      if (!ok) await Promise.race([once(encoder.stdin, 'drain'), encoderExit]);
       control.report('converting', Math.min(0.99, samplesOut / expected));
     }
   };

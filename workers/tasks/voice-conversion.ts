@@ -73,6 +73,8 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
 
     encoder = spawnEncoder(part, task.outputFormat, rate);
     const enc = encoder;
+    // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
+    const encoderExit = exitOf(enc);
     const encodeErr = collectStderr(enc.stderr);
     enc.stdin.on('error', () => {});
     let samples = 0;
@@ -80,12 +82,12 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       if (control.cancelled) throw new TaskCancelled();
       samples += block.length;
       if (!enc.stdin.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength))) {
-        await Promise.race([once(enc.stdin, 'drain'), exitOf(enc)]);
+        await Promise.race([once(enc.stdin, 'drain'), encoderExit]);
       }
     }
     control.report('encoding', 0.99);
     enc.stdin.end();
-    const code = await exitOf(enc);
+    const code = await encoderExit;
     if (control.cancelled) throw new TaskCancelled();
     if (code !== 0) throw new Error(`encoding failed: ${encodeErr() || `ffmpeg exit ${code}`}`);
     control.report('finalizing', 1);

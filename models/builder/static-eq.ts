@@ -78,20 +78,27 @@ export function firFilter(b: GraphBuilder, f: Framing, audio: string, logPowerGa
   );
   const response = b.op('MatMul', [b.op('Mul', [h, f32(b, taper)]), cosMatrix(b, half + 1, n + 1, 2 * n)]);
 
-  // Blocks of n samples, zero-padded to 2n.
+  // The response is real and even, so two real blocks ride one complex DFT (as real and imaginary parts)
+  // and come back apart: half the transforms, and no Hermitian spectrum to rebuild for ORT's inverse DFT.
+  const mirror = b.op('Slice', [response, i64(b, [n - 1]), i64(b, [0]), i64(b, [-1]), i64(b, [-1])]);
+  const fullResponse = b.op('Reshape', [
+    b.op('Concat', [response, mirror], { axis: -1 }),
+    i64(b, [2 * n, 1]),
+  ]);
+  // Blocks of n samples in pairs, zero-padded to 2n.
   const length = b.op('Slice', [b.op('Shape', [audio]), i64(b, [1]), i64(b, [2])]);
-  const padEnd = b.op('Mod', [b.op('Sub', [i64(b, [n]), b.op('Mod', [length, i64(b, [n])])]), i64(b, [n])]);
+  const pair = 2 * n;
+  const padEnd = b.op('Mod', [
+    b.op('Sub', [i64(b, [pair]), b.op('Mod', [length, i64(b, [pair])])]),
+    i64(b, [pair]),
+  ]);
   const padded = b.op('Pad', [audio, b.op('Concat', [i64(b, [0, 0, 0]), padEnd], { axis: 0 })]);
-  const blocks = b.op('Reshape', [padded, i64(b, [1, -1, n])]);
-  const zeroPadded = b.op('Pad', [blocks, i64(b, [0, 0, 0, 0, 0, n])]);
-  const spec = b.op('DFT', [b.op('Unsqueeze', [zeroPadded, i64(b, [-1])])], { axis: 2, onesided: 1 });
-  const filtered = b.op('Mul', [spec, b.op('Reshape', [response, i64(b, [n + 1, 1])])]);
-  // ORT's inverse DFT wants the full Hermitian spectrum.
-  const mirror = b.op('Slice', [filtered, i64(b, [n - 1]), i64(b, [0]), i64(b, [2]), i64(b, [-1])]);
-  const full = b.op('Concat', [filtered, b.op('Mul', [mirror, f32(b, [1, -1])])], { axis: 2 });
-  const frames = b.op('DFT', [full], { axis: 2, inverse: 1, onesided: 0 });
-  const real = b.op('Squeeze', [b.op('Slice', [frames, i64(b, [0]), i64(b, [1]), i64(b, [3])]), i64(b, [3])]);
-  // Each block's output spans -half .. 3n/2 - half; the part before 0 wrapped to the end. Unwrap it.
+  const pairs = b.op('Pad', [b.op('Reshape', [padded, i64(b, [-1, 2, n])]), i64(b, [0, 0, 0, 0, 0, n])]);
+  const complex = b.op('Transpose', [pairs], { perm: [0, 2, 1] });
+  const spec = b.op('DFT', [complex], { axis: 1, onesided: 0 });
+  const filtered = b.op('DFT', [b.op('Mul', [spec, fullResponse])], { axis: 1, inverse: 1, onesided: 0 });
+  const real = b.op('Reshape', [b.op('Transpose', [filtered], { perm: [0, 2, 1] }), i64(b, [1, -1, 2 * n])]);
+  // Each block's output spans -half .. n + half; the part before 0 wrapped to the end. Unwrap it.
   const unwrapped = b.op(
     'Concat',
     [
@@ -101,7 +108,7 @@ export function firFilter(b: GraphBuilder, f: Framing, audio: string, logPowerGa
     { axis: 2 },
   );
   const columns = b.op('Transpose', [unwrapped], { perm: [0, 2, 1] });
-  const blockCount = b.op('Gather', [b.op('Shape', [blocks]), i64(b, [1])]);
+  const blockCount = b.op('Gather', [b.op('Shape', [real]), i64(b, [1])]);
   const olaLength = b.op('Mul', [b.op('Add', [blockCount, i64(b, [1])]), i64(b, [n])]);
   const image = b.op('Concat', [i64(b, [1]), olaLength], { axis: 0 });
   const ola = b.op('Col2Im', [columns, image, i64(b, [1, 2 * n])], { strides: [1, n] });

@@ -13,7 +13,7 @@ import { startService } from '../test/helpers/service.js';
  *   node dist/bench/scale-latency.js [rounds=5]
  */
 const ROUNDS = Number(process.argv[2] ?? 5);
-const svc = await startService({ workers: 1, env: { ADMIN_TOKEN, POOL_SIZE: '1', LOG_LEVEL: 'warn' } });
+const svc = await startService({ workers: 1, env: { ADMIN_TOKEN, POOL_SIZE: '1' } });
 const queue = new Queue('conversions', { connection: { url: svc.redis.url }, prefix: 'vcfarm' });
 const watch = new WorkerWatch(svc.redis.url);
 const client = await ApiClient.anonymous(svc.baseUrl);

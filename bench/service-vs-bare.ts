@@ -36,7 +36,7 @@ async function bare(): Promise<number> {
 }
 
 async function service(pin: boolean): Promise<number> {
-  const svc = await startService({ workers: 1, env: { PIN_THREADS: String(pin), LOG_LEVEL: 'warn' } });
+  const svc = await startService({ workers: 1, env: { PIN_THREADS: String(pin) } });
   try {
     const client = await ApiClient.anonymous(svc.baseUrl);
     const up = await client.upload(input);

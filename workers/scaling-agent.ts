@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Queue, Worker } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
@@ -11,6 +11,7 @@ import {
   type ScaleCommand,
   scalingKeys,
 } from '../src/scaling/index.js';
+import type { JobLanes } from './job-lanes.js';
 import type { WorkerPool } from './pool/index.js';
 
 export interface ScalingAgentOptions {
@@ -30,8 +31,8 @@ const RECENT_DECISIONS = 20;
 /**
  * Keeps one worker process at the size the operator (or the autoscaler) wants: reads the
  * stored size at start, applies resize commands from pub/sub, acknowledges them, and runs the
- * autoscaling loop when enabled. It moves BullMQ's concurrency with the pool so the queue
- * never hands this process more jobs than it has threads for.
+ * autoscaling loop when enabled. It moves the job lanes with the pool so the queue never hands
+ * this process more jobs than it has threads for.
  */
 export class ScalingAgent {
   private readonly keys: ReturnType<typeof scalingKeys>;
@@ -49,7 +50,7 @@ export class ScalingAgent {
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly pool: WorkerPool,
-    private readonly worker: Worker,
+    private readonly lanes: JobLanes,
     private readonly queue: Queue,
     private readonly log: Logger,
     private readonly options: ScalingAgentOptions,
@@ -119,16 +120,16 @@ export class ScalingAgent {
     void this.apply(cmd.size, cmd.requestId);
   }
 
-  /** Resizes in order: grow the pool before raising concurrency, lower concurrency before shrinking. */
+  /** Resizes in order: grow the pool before opening lanes, close lanes before shrinking the pool. */
   private apply(size: number, requestId?: string): Promise<unknown> {
     const target = this.clamp(size);
     const run = this.chain.then(async () => {
       const previous = this.pool.size;
       if (target >= this.pool.size) {
         await this.pool.resize(target);
-        this.worker.concurrency = target;
+        await this.lanes.resize(target);
       } else {
-        this.worker.concurrency = target;
+        await this.lanes.resize(target);
         await this.pool.resize(target);
       }
       this.lastChangeAt = Date.now();

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Queue, Worker } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
@@ -16,6 +16,7 @@ import {
 import { bullConnection, connectRedis } from '../src/redis/index.js';
 import { scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
+import { JobLanes } from './job-lanes.js';
 import { allowedCores, WorkerPool } from './pool/index.js';
 import { ScalingAgent } from './scaling-agent.js';
 import { WorkerStatsCounter } from './worker-stats.js';
@@ -31,9 +32,9 @@ export interface WorkerProcessHandle {
 }
 
 /**
- * One worker process: a BullMQ Worker whose processor only hands jobs to the thread pool, so
- * this event loop stays free to renew locks. Concurrency follows the pool size, which the
- * scaling agent changes at run time.
+ * One worker process: job lanes (one BullMQ Worker per pool thread) whose processor only hands
+ * jobs to the thread pool, so this event loop stays free to renew locks. The scaling agent
+ * resizes the pool and the lanes together at run time.
  */
 export async function startWorkerProcess(
   config: Config,
@@ -62,21 +63,16 @@ export async function startWorkerProcess(
     logger: log,
   });
   const processor = new ConversionProcessor(config, redis, events, pool, log);
-  const worker = new Worker<ConversionJobData, ConversionResult>(
-    CONVERSION_QUEUE,
+  const lanes = new JobLanes({
+    redisUrl,
+    prefix: config.redisPrefix,
+    lockDurationMs: config.jobLockMs,
+    stalledIntervalMs: config.stalledIntervalMs,
     // Fair share: a job over its user's active cap goes back to the queue (src/queue/fair-share.ts).
-    withFairShare(new FairShare(redis, config.redisPrefix), processor.process),
-    {
-      connection: bullConnection(redisUrl),
-      prefix: config.redisPrefix,
-      concurrency: 1,
-      lockDuration: config.jobLockMs,
-      stalledInterval: config.stalledIntervalMs,
-      maxStalledCount: 2,
-      autorun: false,
-    },
-  );
-  const agent = new ScalingAgent(redis, scaleSubscriber, pool, worker, queue, log, {
+    processor: withFairShare(new FairShare(redis, config.redisPrefix), processor.process),
+    logger: log,
+  });
+  const agent = new ScalingAgent(redis, scaleSubscriber, pool, lanes, queue, log, {
     workerId: config.workerId,
     prefix: config.redisPrefix,
     cores: cores.length,
@@ -90,7 +86,6 @@ export async function startWorkerProcess(
   // Start at the stored size (a restarted worker keeps what the operator asked for).
   const size = await agent.initialSize(config.poolSize > 0 ? config.poolSize : cores.length);
   await pool.resize(size);
-  worker.concurrency = pool.size;
   await agent.start();
 
   await cancelSubscriber.subscribe(qkeys.cancelChannel);
@@ -105,7 +100,7 @@ export async function startWorkerProcess(
       .zremrangebyscore(skeys.finished, '-inf', Date.now() - FINISHED_WINDOW_MS)
       .exec();
 
-  worker.on('completed', (job, result) => {
+  lanes.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) => {
     counter.recordDone(result.realTimeFactor);
     const jobId = String(job.id);
     Promise.all([
@@ -118,7 +113,7 @@ export async function startWorkerProcess(
       }),
     ]).catch((err) => log.warn({ err }, 'event publish failed'));
   });
-  worker.on('failed', (job, err) => {
+  lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
     if (!job) return;
     const jobId = String(job.id);
     log.warn({ jobId, err: err.message }, 'conversion attempt failed');
@@ -139,8 +134,9 @@ export async function startWorkerProcess(
       });
     })().catch((e) => log.warn({ err: e }, 'event publish failed'));
   });
-  worker.on('error', (err) => log.error({ err }, 'worker error'));
-  void worker.run();
+  lanes.on('error', (err: Error) => log.error({ err }, 'worker error'));
+  // Lanes open only now, with every listener in place: one per thread.
+  await lanes.resize(pool.size);
 
   const heartbeat = async () => {
     const stats: WorkerStats = {
@@ -185,7 +181,7 @@ export async function startWorkerProcess(
       clearInterval(beat);
       agent.stop();
       // Stops taking jobs and waits for the running ones to finish.
-      await worker.close();
+      await lanes.close();
       await pool.close();
       await redis.multi().del(skeys.worker(config.workerId)).srem(skeys.workers, config.workerId).exec();
       cancelSubscriber.disconnect();

@@ -43,6 +43,9 @@ export interface ServiceOptions {
  * free port in this process, and worker processes started from the CLI exactly as in production.
  */
 export async function startService(opts: ServiceOptions = {}): Promise<TestService> {
+  // Readiness is read from the worker's "worker process ready" line, an info-level log.
+  if (opts.env?.LOG_LEVEL && !['trace', 'debug', 'info'].includes(opts.env.LOG_LEVEL))
+    throw new Error(`startService needs worker LOG_LEVEL info or lower, got ${opts.env.LOG_LEVEL}`);
   const redis = await startRedis();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-data-'));
   const env: Record<string, string> = {

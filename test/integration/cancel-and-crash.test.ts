@@ -76,7 +76,12 @@ test('cancelling a queued job removes it before it starts', async () => {
 test('a worker killed with SIGKILL mid-job: the job is retried elsewhere and completes once', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
   const up = await client.upload(humanSpeech(20));
-  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'flac' });
+  // A real pitch shift keeps the thread busy for seconds (a plain transcode can end before the kill).
+  const job = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'flac',
+    pitchSemitones: 2,
+  });
 
   // 1. Find the worker that runs it, from its own log line.
   let victim: (typeof svc.workers)[number] | undefined;
@@ -91,7 +96,7 @@ test('a worker killed with SIGKILL mid-job: the job is retried elsewhere and com
     'the job to start',
   );
   await client.waitForState(job.id, 'active');
-  await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 200));
 
   // 2. Kill it hard, mid-conversion.
   victim?.process.kill('SIGKILL');

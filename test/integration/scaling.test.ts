@@ -186,6 +186,28 @@ test('shrinking while every thread converts: the process survives and surplus th
   await assertPinned(1);
 });
 
+test('growing while every thread converts: a new thread takes a waiting job before the running one ends', async () => {
+  await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 1 });
+  await watch.waitFor(workerId, (x) => x.size === 1 && x.threadCount === 1, 30_000, 'size 1');
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(humanSpeech(20));
+  // Minutes of speech through the model: the first job is still running when the pool grows.
+  const long = { uploadId: up.body.upload.id, outputFormat: 'wav', voiceId: 'preset-espeak-m3' };
+  const running = await client.createJob(long);
+  await client.waitForState(running.id, 'active');
+  const waiting = await client.createJob(long);
+  assert.equal((await client.job(waiting.id)).state, 'queued');
+
+  await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 2 });
+  await client.waitForState(waiting.id, 'active', 10_000);
+  assert.equal((await client.job(running.id)).state, 'active', 'the first job is still running');
+  const s = await watch.waitFor(workerId, (x) => x.busy === 2, 5000, 'both threads busy');
+  assert.equal(s.size, 2);
+
+  for (const j of [running, waiting]) await client.request('DELETE', `/api/jobs/${j.id}`);
+  for (const j of [running, waiting]) assert.equal((await client.waitForJob(j.id)).state, 'cancelled');
+});
+
 test('bad scale requests: 400 naming the field; no token 401; a user token 403', async () => {
   const bad: unknown[] = [
     {},

@@ -1,0 +1,81 @@
+import { EventEmitter } from 'node:events';
+import { type Job, type Processor, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { CONVERSION_QUEUE, type ConversionJobData, type ConversionResult } from '../src/queue/index.js';
+import { bullConnection } from '../src/redis/index.js';
+
+export interface JobLanesOptions {
+  redisUrl: string;
+  prefix: string;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  processor: Processor<ConversionJobData, ConversionResult>;
+  logger: Logger;
+}
+
+type ConversionWorker = Worker<ConversionJobData, ConversionResult>;
+
+/**
+ * Takes jobs from the queue for one worker process: one BullMQ Worker of concurrency 1 per pool
+ * thread ("lane"), so the process never holds more jobs than it has threads.
+ *
+ * Why lanes and not one Worker whose concurrency follows the pool: BullMQ reads a raised
+ * concurrency only after one of its running jobs ends, so a pool grown while every thread was
+ * busy gave its new threads nothing until then (measured: about one job's length, 0.9 s for a
+ * 6 s clip, minutes for long files). A new lane starts fetching at once. Shrinking closes the
+ * newest lanes: they stop fetching at once and close after their current job.
+ *
+ * Events: 'completed' (job, result), 'failed' (job, error), 'error' (error), from every lane.
+ */
+export class JobLanes extends EventEmitter {
+  private lanes: ConversionWorker[] = [];
+  private readonly leaving = new Set<Promise<void>>();
+
+  constructor(private readonly options: JobLanesOptions) {
+    super();
+  }
+
+  get size(): number {
+    return this.lanes.length;
+  }
+
+  /** Opens or closes lanes to `size`; closing lanes finish their current job in the background. */
+  async resize(size: number): Promise<void> {
+    while (this.lanes.length < size) this.lanes.push(this.open(this.lanes.length));
+    const surplus = this.lanes.splice(size);
+    for (const lane of surplus) {
+      const closing = lane.close().catch((err) => this.options.logger.warn({ err }, 'lane close failed'));
+      this.leaving.add(closing);
+      void closing.finally(() => this.leaving.delete(closing));
+    }
+    await Promise.all(this.lanes.map((l) => l.waitUntilReady()));
+  }
+
+  /** Stops fetching and waits for every running job to finish. */
+  async close(): Promise<void> {
+    await this.resize(0);
+    await Promise.all([...this.leaving]);
+  }
+
+  private open(index: number): ConversionWorker {
+    const o = this.options;
+    const lane = new Worker<ConversionJobData, ConversionResult>(CONVERSION_QUEUE, o.processor, {
+      connection: bullConnection(o.redisUrl),
+      prefix: o.prefix,
+      concurrency: 1,
+      lockDuration: o.lockDurationMs,
+      stalledInterval: o.stalledIntervalMs,
+      maxStalledCount: 2,
+      // One stalled-job checker per process is enough; lane 0 lives as long as the process.
+      skipStalledCheck: index > 0,
+    });
+    lane.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) =>
+      this.emit('completed', job, result),
+    );
+    lane.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) =>
+      this.emit('failed', job, err),
+    );
+    lane.on('error', (err: Error) => this.emit('error', err));
+    return lane;
+  }
+}

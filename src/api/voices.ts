@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { UnauthorizedError, ValidationError } from '../errors/index.js';
+import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
-import type { Voice } from '../workspace/index.js';
+import { type Voice, workspaceUsage } from '../workspace/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const VoiceSchema = Type.Object({
@@ -63,16 +64,24 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
           400: ErrorBody,
           413: ErrorBody,
           415: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
         },
       },
     },
     async (request, reply) => {
       const userId = userOf(request);
+      const plan = request.plan;
+      if (!plan) throw new UnauthorizedError();
       const model = await app.models.get(request.query.model ?? DEFAULT_MODEL);
+      // A reference is stored in the workspace like an upload: the same caps and quotas.
+      const maxBytes = Math.min(app.config.uploadMaxBytes, plan.quotas.maxUploadBytes);
+      const maxDurationSec = Math.min(app.config.maxDurationSec, plan.quotas.maxDurationSec);
+      assertRoomForUpload(await workspaceUsage(app.config.dataDir, userId), plan);
       let name: string | undefined;
       let voice: Voice | undefined;
       // Fields may come before or after the file; the file is streamed to disk as it arrives.
-      for await (const part of request.parts({ limits: { fileSize: app.config.uploadMaxBytes } })) {
+      for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
         if (part.type === 'field') {
           if (part.fieldname !== 'name')
             throw new ValidationError(`unknown multipart field "${part.fieldname}"`);
@@ -82,9 +91,10 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
           throw new ValidationError('the multipart body must contain one file field "file"');
         } else {
           voice = await app.voices.saveReference(userId, part.file, part.filename, 'pending', model.name, {
-            maxBytes: app.config.uploadMaxBytes,
-            maxDurationSec: app.config.maxDurationSec,
+            maxBytes,
+            maxDurationSec,
             probeTimeoutMs: app.config.probeTimeoutMs,
+            decodeTimeoutMs: app.config.decodeCheckTimeoutMs,
           });
         }
       }
@@ -100,6 +110,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       voice = { ...voice, name };
       try {
+        assertWithinStorage(await workspaceUsage(app.config.dataDir, userId), plan);
         const job = await app.conversions.enqueue(
           userId,
           {

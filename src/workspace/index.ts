@@ -1,8 +1,9 @@
+export type { LimitedStream, UploadLimits } from './audio-intake.js';
 export { outputPathFor, partialOutputPathFor } from './outputs.js';
 export { workspacePlugin } from './plugin.js';
 export { type RemovedFile, type SweeperOptions, WorkspaceSweeper } from './sweeper.js';
 export { sweeperPlugin } from './sweeper-plugin.js';
-export { type LimitedStream, type Upload, type UploadLimits, UploadStore } from './uploads.js';
+export { type Upload, UploadStore } from './uploads.js';
 export { type FileKind, type WorkspaceFile, type WorkspaceUsage, workspaceUsage } from './usage.js';
 export { REFERENCE_MAX_SEC, REFERENCE_MIN_SEC, type Voice, VoiceStore } from './voices.js';
 export { ensureWorkspace, fileIn, type Workspace, workspaceFor } from './workspace.js';

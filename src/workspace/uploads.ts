@@ -1,16 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { NotFoundError, TooLargeError, UnsupportedAudioError } from '../errors/index.js';
-import {
-  type AudioInfo,
-  assertDurationsAgree,
-  assertWavHeaderHonest,
-  measureDecodedDuration,
-  probeAudio,
-} from '../media/index.js';
+import { readFile, rm, stat, utimes } from 'node:fs/promises';
+import { NotFoundError } from '../errors/index.js';
+import type { AudioInfo } from '../media/index.js';
+import { type LimitedStream, receiveAudio, type UploadLimits } from './audio-intake.js';
 import { ensureWorkspace, fileIn, workspaceFor } from './workspace.js';
 
 export interface Upload extends AudioInfo {
@@ -20,20 +11,6 @@ export interface Upload extends AudioInfo {
   bytes: number;
   createdAt: number;
 }
-
-export interface UploadLimits {
-  maxBytes: number;
-  maxDurationSec: number;
-  probeTimeoutMs: number;
-  /**
-   * When set, the file is also decoded once and its true duration (not the header's) must be
-   * within maxDurationSec; the decode pass is killed after this many milliseconds.
-   */
-  decodeTimeoutMs?: number;
-}
-
-/** Streams arriving with a `truncated` flag set when a size limit cut them (as @fastify/multipart does). */
-export type LimitedStream = Readable & { truncated?: boolean };
 
 function cleanFilename(name: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
@@ -45,10 +22,7 @@ function cleanFilename(name: string): string {
 export class UploadStore {
   constructor(private readonly dataDir: string) {}
 
-  /**
-   * Streams `source` to a temporary name, probes it, and only then gives it its final name.
-   * On any failure nothing is left behind.
-   */
+  /** Receives an uploaded file with every check (see receiveAudio); nothing is left behind on failure. */
   async save(
     userId: string,
     source: LimitedStream,
@@ -56,43 +30,13 @@ export class UploadStore {
     limits: UploadLimits,
   ): Promise<Upload> {
     const ws = await ensureWorkspace(workspaceFor(this.dataDir, userId));
-    const id = randomUUID();
-    const part = fileIn(ws.uploads, id, '.part');
-    try {
-      await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 }));
-      if (source.truncated)
-        throw new TooLargeError(`the upload exceeds the limit of ${limits.maxBytes} bytes`);
-      const { size } = await stat(part);
-      if (size === 0) throw new UnsupportedAudioError('the uploaded file is empty');
-      const info = await probeAudio(part, {
-        timeoutMs: limits.probeTimeoutMs,
-        maxDurationSec: limits.maxDurationSec,
-      });
-      if (limits.decodeTimeoutMs !== undefined) {
-        await assertWavHeaderHonest(part);
-        const decodedSec = await measureDecodedDuration(part, {
-          demuxer: info.demuxer,
-          maxDurationSec: limits.maxDurationSec,
-          timeoutMs: limits.decodeTimeoutMs,
-        });
-        assertDurationsAgree(info.demuxer, info.durationSec, decodedSec);
-        info.durationSec = decodedSec;
-      }
-      const upload: Upload = {
-        id,
-        filename: cleanFilename(clientName),
-        bytes: size,
-        createdAt: Date.now(),
-        ...info,
-      };
-      await writeFile(fileIn(ws.uploads, id, '.json'), JSON.stringify(upload), { mode: 0o600 });
-      await rename(part, fileIn(ws.uploads, id));
-      return upload;
-    } catch (err) {
-      await rm(part, { force: true });
-      await rm(fileIn(ws.uploads, id, '.json'), { force: true });
-      throw err;
-    }
+    return receiveAudio(ws.uploads, source, limits, (id, info, bytes) => ({
+      id,
+      filename: cleanFilename(clientName),
+      bytes,
+      createdAt: Date.now(),
+      ...info,
+    }));
   }
 
   async get(userId: string, id: string): Promise<Upload> {

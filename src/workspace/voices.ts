@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { NotFoundError, TooLargeError, UnsupportedAudioError, ValidationError } from '../errors/index.js';
-import { type AudioInfo, probeAudio } from '../media/index.js';
-import type { LimitedStream, UploadLimits } from './uploads.js';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { NotFoundError, ValidationError } from '../errors/index.js';
+import type { AudioInfo } from '../media/index.js';
+import { type LimitedStream, receiveAudio, type UploadLimits } from './audio-intake.js';
 import { ensureWorkspace, fileIn, workspaceFor } from './workspace.js';
 
 /** Reference recordings must last this long (seconds) to give a usable profile. */
@@ -28,7 +25,7 @@ export interface Voice {
 export class VoiceStore {
   constructor(private readonly dataDir: string) {}
 
-  /** Streams and probes a reference recording; nothing is left behind on failure. */
+  /** Receives a reference recording with every check (see receiveAudio), 3-60 s long. */
   async saveReference(
     userId: string,
     source: LimitedStream,
@@ -38,38 +35,21 @@ export class VoiceStore {
     limits: UploadLimits,
   ): Promise<Voice> {
     const ws = await ensureWorkspace(workspaceFor(this.dataDir, userId));
-    const id = randomUUID();
-    const part = fileIn(ws.voices, id, '.part');
-    try {
-      await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 }));
-      if (source.truncated)
-        throw new TooLargeError(`the recording exceeds the limit of ${limits.maxBytes} bytes`);
-      const { size } = await stat(part);
-      if (size === 0) throw new UnsupportedAudioError('the uploaded file is empty');
-      const info = await probeAudio(part, {
-        timeoutMs: limits.probeTimeoutMs,
-        maxDurationSec: limits.maxDurationSec,
-      });
+    return receiveAudio(ws.voices, source, limits, (id, info, bytes) => {
       if (info.durationSec < REFERENCE_MIN_SEC || info.durationSec > REFERENCE_MAX_SEC) {
         throw new ValidationError(
           `a reference recording must last ${REFERENCE_MIN_SEC}-${REFERENCE_MAX_SEC} s; this one lasts ${info.durationSec.toFixed(1)} s`,
         );
       }
-      const voice: Voice = {
+      return {
         id,
         name,
         model,
         createdAt: Date.now(),
-        reference: { ...info, filename: clientName.slice(0, 200) || 'reference', bytes: size },
+        reference: { ...info, filename: clientName.slice(0, 200) || 'reference', bytes },
         jobId: null,
       };
-      await writeFile(fileIn(ws.voices, id, '.json'), JSON.stringify(voice), { mode: 0o600 });
-      await rename(part, fileIn(ws.voices, id));
-      return voice;
-    } catch (err) {
-      await Promise.all([rm(part, { force: true }), rm(fileIn(ws.voices, id, '.json'), { force: true })]);
-      throw err;
-    }
+    });
   }
 
   async setJob(userId: string, id: string, jobId: string, name: string): Promise<void> {

@@ -60,6 +60,23 @@ export class ApiClient {
     return { status: res.status, body: await res.json().catch(() => undefined) };
   }
 
+  /** Sends bytes as a voice reference recording (multipart `name` and `file`). */
+  async cloneVoiceBytes(
+    bytes: Uint8Array,
+    filename: string,
+    name: string,
+  ): Promise<{ status: number; body: Json }> {
+    const form = new FormData();
+    form.append('name', name);
+    form.append('file', new Blob([bytes]), filename);
+    const res = await fetch(`${this.baseUrl}/api/voices`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: form,
+    });
+    return { status: res.status, body: await res.json().catch(() => undefined) };
+  }
+
   async upload(file: string): Promise<{ status: number; body: Json }> {
     return this.uploadBytes(await readFile(file), path.basename(file));
   }

@@ -159,20 +159,27 @@ async function corpus(): Promise<{ name: string; bytes: Buffer; status: number; 
   ];
 }
 
-test('hostile files: each refused with a code, nothing kept, nothing read or fetched, service up', async () => {
-  const uploads = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'uploads');
+test('hostile files, as uploads and as voice references: each refused with a code, nothing kept, nothing read or fetched, service up', async () => {
+  const ws = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '');
+  const routes = [
+    { dir: path.join(ws, 'uploads'), send: (b: Buffer, n: string) => client.uploadBytes(b, n) },
+    { dir: path.join(ws, 'voices'), send: (b: Buffer, n: string) => client.cloneVoiceBytes(b, n, 'hostile') },
+  ];
   for (const c of await corpus()) {
-    const started = Date.now();
-    const res = await client.uploadBytes(c.bytes, c.name);
-    const tookMs = Date.now() - started;
-    assert.equal(res.status, c.status, `${c.name}: ${JSON.stringify(res.body)}`);
-    assert.equal(res.body.error, c.code, c.name);
-    assert.ok(res.body.message.length > 0, c.name);
-    assert.doesNotMatch(res.body.message, /root:|took longer/, c.name);
-    assert.deepEqual(await readdir(uploads).catch(() => []), [], `${c.name} left files behind`);
-    assert.equal(await secretHasReader(), false, `${c.name}: something opened the secret`);
-    assert.ok(tookMs < 4000, `${c.name} took ${tookMs} ms (a blocked open would hit the probe timeout)`);
-    assert.equal((await fetch(`${svc.baseUrl}/health`)).status, 200);
+    for (const route of routes) {
+      const what = `${c.name} → ${path.basename(route.dir)}`;
+      const started = Date.now();
+      const res = await route.send(c.bytes, c.name);
+      const tookMs = Date.now() - started;
+      assert.equal(res.status, c.status, `${what}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error, c.code, what);
+      assert.ok(res.body.message.length > 0, what);
+      assert.doesNotMatch(res.body.message, /root:|took longer/, what);
+      assert.deepEqual(await readdir(route.dir).catch(() => []), [], `${what} left files behind`);
+      assert.equal(await secretHasReader(), false, `${what}: something opened the secret`);
+      assert.ok(tookMs < 4000, `${what} took ${tookMs} ms (a blocked open would hit the probe timeout)`);
+      assert.equal((await fetch(`${svc.baseUrl}/health`)).status, 200);
+    }
   }
   assert.deepEqual(fetched, [], 'the local listener was contacted');
 });

@@ -51,6 +51,10 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
   assert.equal(big.status, 413);
   assert.equal(big.body.error, 'VC_ERR_TOO_LARGE');
   assert.match(big.body.message, /60000 bytes/);
+  // A voice reference has the same cap.
+  const bigVoice = await user.cloneVoiceBytes(await readFile(tinyWav(4, 16000)), 'big.wav', 'big');
+  assert.equal(bigVoice.status, 413);
+  assert.equal(bigVoice.body.error, 'VC_ERR_TOO_LARGE');
   const long = await user.uploadBytes(await readFile(tinyWav(3, 8000)), 'long.wav');
   assert.equal(long.status, 413);
   assert.equal(long.body.error, 'VC_ERR_AUDIO_TOO_LONG');
@@ -67,6 +71,11 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
   assert.equal(fourth.status, 413);
   assert.equal(fourth.body.error, 'VC_ERR_QUOTA_EXCEEDED');
   assert.match(fourth.body.message, /3 of 3 files/);
+  // Voice references live in the same workspace: the same quotas.
+  const fourthVoice = await user.cloneVoiceBytes(oneSec, 'v.wav', 'v');
+  assert.equal(fourthVoice.status, 413);
+  assert.equal(fourthVoice.body.error, 'VC_ERR_QUOTA_EXCEEDED');
+  assert.deepEqual(await files(user, 'voices'), []);
 
   // 3. Bytes: a user whose override allows 20 kB keeps the first 16 kB file, not the second.
   const created = await fetch(`${svc.baseUrl}/api/admin/users`, {

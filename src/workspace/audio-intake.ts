@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TooLargeError, UnsupportedAudioError } from '../errors/index.js';
+import {
+  type AudioInfo,
+  assertDurationsAgree,
+  assertWavHeaderHonest,
+  measureDecodedDuration,
+  probeAudio,
+} from '../media/index.js';
+import { fileIn } from './workspace.js';
+
+export interface UploadLimits {
+  maxBytes: number;
+  maxDurationSec: number;
+  probeTimeoutMs: number;
+  /**
+   * When set, the file is also decoded once and its true duration (not the header's) must be
+   * within maxDurationSec; the decode pass is killed after this many milliseconds.
+   */
+  decodeTimeoutMs?: number;
+}
+
+/** Streams arriving with a `truncated` flag set when a size limit cut them (as @fastify/multipart does). */
+export type LimitedStream = Readable & { truncated?: boolean };
+
+/** What the store records about a received file; may throw to refuse it (e.g. too short). */
+export type DescribeAudio<M> = (id: string, info: AudioInfo, bytes: number) => M;
+
+/**
+ * Receives one audio file into `dir` under a new id: streams it to `<id>.part`, checks it
+ * (size, probe, and with `decodeTimeoutMs` an honest header and a decoded duration), writes
+ * `<id>.json` from `describe`, and only then renames it to `<id>`. On any failure nothing is
+ * left behind. Uploads and voice references both come in this way, so both get every check.
+ */
+export async function receiveAudio<M>(
+  dir: string,
+  source: LimitedStream,
+  limits: UploadLimits,
+  describe: DescribeAudio<M>,
+): Promise<M> {
+  const id = randomUUID();
+  const part = fileIn(dir, id, '.part');
+  const meta = fileIn(dir, id, '.json');
+  try {
+    await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 }));
+    if (source.truncated) throw new TooLargeError(`the file exceeds the limit of ${limits.maxBytes} bytes`);
+    const { size } = await stat(part);
+    if (size === 0) throw new UnsupportedAudioError('the uploaded file is empty');
+    const info = await probeAudio(part, {
+      timeoutMs: limits.probeTimeoutMs,
+      maxDurationSec: limits.maxDurationSec,
+    });
+    if (limits.decodeTimeoutMs !== undefined) {
+      await assertWavHeaderHonest(part);
+      const decodedSec = await measureDecodedDuration(part, {
+        demuxer: info.demuxer,
+        maxDurationSec: limits.maxDurationSec,
+        timeoutMs: limits.decodeTimeoutMs,
+      });
+      assertDurationsAgree(info.demuxer, info.durationSec, decodedSec);
+      info.durationSec = decodedSec;
+    }
+    const record = describe(id, info, size);
+    await writeFile(meta, JSON.stringify(record), { mode: 0o600 });
+    await rename(part, fileIn(dir, id));
+    return record;
+  } catch (err) {
+    await Promise.all([rm(part, { force: true }), rm(meta, { force: true })]);
+    throw err;
+  }
+}

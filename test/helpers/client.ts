@@ -49,31 +49,29 @@ export class ApiClient {
   }
 
   /** Uploads bytes as multipart field `file`. */
-  async uploadBytes(bytes: Uint8Array, filename: string): Promise<{ status: number; body: Json }> {
-    const form = new FormData();
-    form.append('file', new Blob([bytes]), filename);
-    const res = await fetch(`${this.baseUrl}/api/uploads`, {
-      method: 'POST',
-      headers: this.headers(),
-      body: form,
-    });
-    return { status: res.status, body: await res.json().catch(() => undefined) };
+  uploadBytes(bytes: Uint8Array, filename: string): Promise<{ status: number; body: Json }> {
+    return this.postFile('/api/uploads', bytes, filename, {});
   }
 
   /** Sends bytes as a voice reference recording (multipart `name` and `file`). */
-  async cloneVoiceBytes(
+  cloneVoiceBytes(
     bytes: Uint8Array,
     filename: string,
     name: string,
   ): Promise<{ status: number; body: Json }> {
+    return this.postFile('/api/voices', bytes, filename, { name });
+  }
+
+  private async postFile(
+    url: string,
+    bytes: Uint8Array,
+    filename: string,
+    fields: Record<string, string>,
+  ): Promise<{ status: number; body: Json }> {
     const form = new FormData();
-    form.append('name', name);
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
     form.append('file', new Blob([bytes]), filename);
-    const res = await fetch(`${this.baseUrl}/api/voices`, {
-      method: 'POST',
-      headers: this.headers(),
-      body: form,
-    });
+    const res = await fetch(`${this.baseUrl}${url}`, { method: 'POST', headers: this.headers(), body: form });
     return { status: res.status, body: await res.json().catch(() => undefined) };
   }
 

@@ -183,3 +183,20 @@ export class EventRecorder {
     this.ws.close();
   }
 }
+
+/** Tries to open the progress socket of `baseUrl` with `token`; resolves the HTTP status of the refusal. */
+export function refusedUpgradeStatus(baseUrl: string, token: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/api/ws?token=${token}`);
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      ws.close();
+      reject(new Error('the upgrade was accepted'));
+    });
+    ws.once('error', () => {});
+  });
+}

@@ -30,6 +30,24 @@ export function humanSpeech(repeat = 1): string {
   });
 }
 
+/** The first `seconds` of real human speech, mono, written to `out` with extra ffmpeg output options. */
+export function speechClip(out: string, seconds: number, ...outputArgs: string[]): string {
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-i',
+    humanSpeech(1),
+    '-t',
+    String(seconds),
+    '-ac',
+    '1',
+    ...outputArgs,
+    out,
+  ]);
+  return out;
+}
+
 /** A synthetic voice saying a sentence (espeak-ng), as a WAV. */
 export function espeakSentence(
   voice = 'en-us+m3',

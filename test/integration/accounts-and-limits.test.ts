@@ -7,10 +7,9 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/index.js';
 import { buildServer } from '../../src/server.js';
-import { ApiClient, type Json } from '../helpers/client.js';
+import { ApiClient, type Json, refusedUpgradeStatus } from '../helpers/client.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
@@ -163,19 +162,7 @@ test('WebSocket upgrades count against the API limit', async () => {
   for (let i = 0; i < 5; i++) assert.equal((await u.request('GET', '/api/jobs')).status, 200);
   const events = await u.openEvents(); // the 6th request
   events.close();
-  const status = await new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(`${second.url.replace('http', 'ws')}/api/ws?token=${u.session?.token}`);
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
-    });
-    ws.once('open', () => {
-      ws.close();
-      reject(new Error('the 7th upgrade was accepted'));
-    });
-    ws.once('error', () => {});
-  });
+  const status = await refusedUpgradeStatus(second.url, u.session?.token ?? '');
   assert.equal(status, 429);
 });
 

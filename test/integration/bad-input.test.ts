@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient } from '../helpers/client.js';
-import { humanSpeech } from '../helpers/fixtures.js';
+import { humanSpeech, speechClip } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 const MAX_BYTES = 256 * 1024;
@@ -61,7 +60,7 @@ test('an upload that passes the probe but cannot be decoded fails for good, with
     fs.mkdtemp(path.join(os.tmpdir(), 'vcfarm-bad-')),
   );
   const flac = path.join(dir, 'broken.flac');
-  execFileSync('ffmpeg', ['-v', 'error', '-i', humanSpeech(1), '-t', '2', '-ac', '1', '-c:a', 'flac', flac]);
+  speechClip(flac, 2, '-c:a', 'flac');
   const bytes = await readFile(flac);
   for (let i = 8192; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
   bytes.fill(0xff, 42 + 34, 8192); // break the first frames' sync as well
@@ -72,20 +71,7 @@ test('an upload that passes the probe but cannot be decoded fails for good, with
   assert.equal(refused.body.error, 'VC_ERR_UNSUPPORTED_AUDIO');
   assert.deepEqual(await uploadsLeft(client), []);
   // 2. The same damage done to a stored upload (as a disk fault would) fails its job for good.
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-i',
-    humanSpeech(1),
-    '-t',
-    '2',
-    '-ac',
-    '1',
-    '-c:a',
-    'flac',
-    flac,
-  ]);
+  speechClip(flac, 2, '-c:a', 'flac');
   const up = await client.upload(flac);
   assert.equal(up.status, 201, JSON.stringify(up.body));
   const stored = path.join(
@@ -112,20 +98,7 @@ test('bad job requests get 400 naming the field, unknown or foreign uploads 404,
   // The fixture is larger than this service's limit; make a small valid file instead.
   assert.equal(up.status, 413);
   const small = path.join(os.tmpdir(), `vcfarm-small-${process.pid}.wav`);
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-i',
-    humanSpeech(1),
-    '-t',
-    '1',
-    '-ac',
-    '1',
-    '-ar',
-    '16000',
-    small,
-  ]);
+  speechClip(small, 1, '-ar', '16000');
   const ok = await client.upload(small);
   assert.equal(ok.status, 201);
   const uploadId = ok.body.upload.id as string;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import WebSocket from 'ws';
-import { ApiClient, type Json } from '../helpers/client.js';
+import { ApiClient, type Json, refusedUpgradeStatus } from '../helpers/client.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -68,18 +67,6 @@ test('isolation matrix: every id-taking route × owner, other user, anonymous, a
   );
   otherEvents.close();
   // A socket with the admin token (no user's) or another user's job ids gets nothing: 401 before the upgrade.
-  const status = await new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(`${svc.baseUrl.replace('http', 'ws')}/api/ws?token=${ADMIN_TOKEN}`);
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
-    });
-    ws.once('open', () => {
-      ws.close();
-      reject(new Error('the admin token opened a user socket'));
-    });
-    ws.once('error', () => {});
-  });
+  const status = await refusedUpgradeStatus(svc.baseUrl, ADMIN_TOKEN);
   assert.equal(status, 401);
 });

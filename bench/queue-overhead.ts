@@ -2,12 +2,14 @@ import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import pino from 'pino';
 import { startRedis } from '../test/helpers/redis.js';
+import { JobLanes } from '../workers/job-lanes.js';
 import { allowedCores, WorkerPool } from '../workers/pool/index.js';
 
 /**
- * Queue overhead (issue 4): no-op jobs through BullMQ alone vs BullMQ + the pinned pool (each
- * job a round trip to a pool thread), in jobs/s, and enqueue → completed-event latency p50/p99
- * seen by a QueueEvents listener (one job in flight at a time).
+ * Queue overhead (issue 4): no-op jobs through one plain BullMQ Worker vs the service's intake
+ * (job lanes, one BullMQ Worker per thread, each job a round trip to a pinned pool thread), in
+ * jobs/s, and enqueue → completed-event latency p50/p99 seen by a QueueEvents listener (one job
+ * in flight at a time).
  *   node dist/bench/queue-overhead.js [jobs=2000]
  */
 const JOBS = Number(process.argv[2] ?? 2000);
@@ -23,33 +25,64 @@ const pool = new WorkerPool({
 });
 await pool.start();
 
-async function throughput(name: string, processor: () => Promise<unknown>): Promise<number> {
+/** Something that takes jobs (a plain BullMQ Worker, or the service's job lanes), started with a completion listener. */
+type StartTaker = (onCompleted: () => void) => Promise<{ close(): Promise<void> }>;
+
+async function throughput(name: string, start: StartTaker): Promise<number> {
   const queue = new Queue(name, { connection });
-  const worker = new Worker(name, processor, { connection, concurrency: cores.length, autorun: false });
   await queue.addBulk(
     Array.from({ length: JOBS }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })),
   );
   let done = 0;
-  const finished = new Promise<void>((resolve) =>
-    worker.on('completed', () => {
-      if (++done === JOBS) resolve();
-    }),
-  );
+  let resolveFinished = () => {};
+  const finished = new Promise<void>((resolve) => {
+    resolveFinished = resolve;
+  });
   const t0 = performance.now();
-  void worker.run();
+  const taker = await start(() => {
+    if (++done === JOBS) resolveFinished();
+  });
   await finished;
   const rate = JOBS / ((performance.now() - t0) / 1000);
-  await worker.close();
+  await taker.close();
   await queue.obliterate({ force: true });
   await queue.close();
   return rate;
 }
 
-async function latency(name: string, processor: () => Promise<unknown>, n: number): Promise<number[]> {
+/** One BullMQ Worker of concurrency `cores` running `processor`. */
+const bareWorker =
+  (name: string, processor: () => Promise<unknown>): StartTaker =>
+  async (onCompleted) => {
+    const worker = new Worker(name, processor, { connection, concurrency: cores.length, autorun: false });
+    worker.on('completed', onCompleted);
+    void worker.run();
+    return worker;
+  };
+
+/** The service's intake: one lane (BullMQ Worker of concurrency 1) per pool thread. */
+const lanesOf =
+  (name: string, processor: () => Promise<unknown>): StartTaker =>
+  async (onCompleted) => {
+    const lanes = new JobLanes<unknown, unknown>({
+      queueName: name,
+      redisUrl: redis.url,
+      prefix: 'bull',
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      processor,
+      logger: pino({ level: 'silent' }),
+    });
+    lanes.on('completed', onCompleted);
+    await lanes.resize(cores.length);
+    return lanes;
+  };
+
+async function latency(name: string, start: StartTaker, n: number): Promise<number[]> {
   const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
   await events.waitUntilReady();
-  const worker = new Worker(name, processor, { connection, concurrency: cores.length });
+  const taker = await start(() => {});
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -57,7 +90,7 @@ async function latency(name: string, processor: () => Promise<unknown>, n: numbe
     await job.waitUntilFinished(events);
     samples.push(performance.now() - t0);
   }
-  await worker.close();
+  await taker.close();
   await events.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -66,13 +99,21 @@ async function latency(name: string, processor: () => Promise<unknown>, n: numbe
 
 const pct = (s: number[], p: number) =>
   s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(2);
-const bare = await throughput('bare', async () => undefined);
-const pooled = await throughput('pooled', () => pool.ping());
-console.log(
-  `no-op jobs/s, concurrency ${cores.length}: bare BullMQ ${bare.toFixed(0)}, BullMQ + pool ${pooled.toFixed(0)}, ratio ${(pooled / bare).toFixed(3)}`,
+const noop = async () => undefined;
+const bare = await throughput('bare', bareWorker('bare', noop));
+const pooled = await throughput(
+  'pooled',
+  lanesOf('pooled', () => pool.ping()),
 );
-const lb = await latency('lat-bare', async () => undefined, 300);
-const lp = await latency('lat-pooled', () => pool.ping(), 300);
+console.log(
+  `no-op jobs/s, ${cores.length} cores: bare BullMQ (one Worker, concurrency ${cores.length}) ${bare.toFixed(0)}, job lanes + pool ${pooled.toFixed(0)}, ratio ${(pooled / bare).toFixed(3)}`,
+);
+const lb = await latency('lat-bare', bareWorker('lat-bare', noop), 300);
+const lp = await latency(
+  'lat-pooled',
+  lanesOf('lat-pooled', () => pool.ping()),
+  300,
+);
 console.log(`enqueue → completed event, bare:   p50 ${pct(lb, 50)} ms, p99 ${pct(lb, 99)} ms`);
 console.log(`enqueue → completed event, pooled: p50 ${pct(lp, 50)} ms, p99 ${pct(lp, 99)} ms`);
 await pool.close();

@@ -1,19 +1,17 @@
 import { EventEmitter } from 'node:events';
 import { type Job, type Processor, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { CONVERSION_QUEUE, type ConversionJobData, type ConversionResult } from '../src/queue/index.js';
 import { bullConnection } from '../src/redis/index.js';
 
-export interface JobLanesOptions {
+export interface JobLanesOptions<D, R> {
+  queueName: string;
   redisUrl: string;
   prefix: string;
   lockDurationMs: number;
   stalledIntervalMs: number;
-  processor: Processor<ConversionJobData, ConversionResult>;
+  processor: Processor<D, R>;
   logger: Logger;
 }
-
-type ConversionWorker = Worker<ConversionJobData, ConversionResult>;
 
 /**
  * Takes jobs from the queue for one worker process: one BullMQ Worker of concurrency 1 per pool
@@ -27,11 +25,11 @@ type ConversionWorker = Worker<ConversionJobData, ConversionResult>;
  *
  * Events: 'completed' (job, result), 'failed' (job, error), 'error' (error), from every lane.
  */
-export class JobLanes extends EventEmitter {
-  private lanes: ConversionWorker[] = [];
+export class JobLanes<D, R> extends EventEmitter {
+  private lanes: Worker<D, R>[] = [];
   private readonly leaving = new Set<Promise<void>>();
 
-  constructor(private readonly options: JobLanesOptions) {
+  constructor(private readonly options: JobLanesOptions<D, R>) {
     super();
   }
 
@@ -57,9 +55,9 @@ export class JobLanes extends EventEmitter {
     await Promise.all([...this.leaving]);
   }
 
-  private open(index: number): ConversionWorker {
+  private open(index: number): Worker<D, R> {
     const o = this.options;
-    const lane = new Worker<ConversionJobData, ConversionResult>(CONVERSION_QUEUE, o.processor, {
+    const lane = new Worker<D, R>(o.queueName, o.processor, {
       connection: bullConnection(o.redisUrl),
       prefix: o.prefix,
       concurrency: 1,
@@ -69,12 +67,8 @@ export class JobLanes extends EventEmitter {
       // One stalled-job checker per process is enough; lane 0 lives as long as the process.
       skipStalledCheck: index > 0,
     });
-    lane.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) =>
-      this.emit('completed', job, result),
-    );
-    lane.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) =>
-      this.emit('failed', job, err),
-    );
+    lane.on('completed', (job: Job<D, R>, result: R) => this.emit('completed', job, result));
+    lane.on('failed', (job: Job<D, R> | undefined, err: Error) => this.emit('failed', job, err));
     lane.on('error', (err: Error) => this.emit('error', err));
     return lane;
   }

@@ -50,7 +50,7 @@ export class ScalingAgent {
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly pool: WorkerPool,
-    private readonly lanes: JobLanes,
+    private readonly lanes: Pick<JobLanes<unknown, unknown>, 'resize'>,
     private readonly queue: Queue,
     private readonly log: Logger,
     private readonly options: ScalingAgentOptions,

@@ -63,7 +63,8 @@ export async function startWorkerProcess(
     logger: log,
   });
   const processor = new ConversionProcessor(config, redis, events, pool, log);
-  const lanes = new JobLanes({
+  const lanes = new JobLanes<ConversionJobData, ConversionResult>({
+    queueName: CONVERSION_QUEUE,
     redisUrl,
     prefix: config.redisPrefix,
     lockDurationMs: config.jobLockMs,

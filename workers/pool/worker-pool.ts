@@ -112,8 +112,8 @@ export class WorkerPool extends EventEmitter {
   }
 
   /**
-   * Runs one conversion on an idle thread that is not retiring. The BullMQ concurrency keeps
-   * callers within `size`; if a job slips in during a shrink it waits for a thread rather than
+   * Runs one conversion on an idle thread that is not retiring. The job lanes keep callers
+   * within `size`; if a job slips in during a shrink it waits for a thread rather than
    * overshooting the requested size.
    */
   async run(task: ConvertTask | CloneTask): Promise<TaskOutcome> {

@@ -1,7 +1,8 @@
 import type { GraphInputSpec } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
-import { bins, type Framing, f32, pitch, power, resynthesise, stft } from './dsp.js';
+import { bins, type Framing, f32, hann, i64 } from './dsp.js';
+import { framesA, irfftA, naturalPower, overlapAddA, pitchA, powerA, rfftA } from './fft.js';
 import { GraphBuilder } from './graph-builder.js';
 import { f0RangeFactor, type PitchShiftOptions, pitchShiftSpectra } from './pitch-shift.js';
 import { firFilter, type StaticEqOptions, staticEqGain } from './static-eq.js';
@@ -11,7 +12,12 @@ const FRAMING: Framing = { sampleRate: 24000, nfft: 1024, hop: 256 };
 /** Synthesis: 21 ms grains smear transients far less than 43 ms ones (measured: envelope-change correlation
  * 0.65 -> 0.86 on speech), and F0 still comes from 1024-sample frames on the same centres. */
 const SYNTH: Framing = { sampleRate: 24000, nfft: 512, hop: 128 };
-const PITCH_FRAMES: Framing = { sampleRate: 24000, nfft: 1024, hop: 128 };
+/**
+ * F0 frames: 1024 samples every 2nd synthesis frame (10.7 ms); the frames between take the mean of their
+ * neighbours' period and voicing, as the comb already interpolates both between frames. Measured: the
+ * pitch path (1024-point FFT + autocorrelation) was ~30 % of the shift graph at every synthesis frame.
+ */
+const PITCH_FRAMES: Framing = { sampleRate: 24000, nfft: 1024, hop: 2 * SYNTH.hop };
 const F0_MIN = 60;
 const F0_MAX = 500;
 /** Normalised autocorrelation peak ramp from unvoiced (0) to voiced (1), for the comb and the F0 mapping. */
@@ -34,6 +40,12 @@ const F0_MAP = { maxFactor: 1.3, smoothFrames: 5 };
  * period 200 + comb span 520 + anti-alias FIR 32 = 2032 samples.
  */
 const CONTEXT = { left: 2048, right: 2048 };
+/**
+ * The EQ aims from the source's long-term envelope as the shifter renders it to the target's; it is
+ * measured on the shifted audio of the stream's first this many seconds (all of it when shorter), which
+ * the engine holds (about 7 MB) until then. Long-term spectra of speech settle well within a minute.
+ */
+const SHIFTED_ENVELOPE_SECONDS = 60;
 /** One octave either way. */
 const PITCH_SHIFT: PitchShiftOptions = {
   minRatio: 0.5,
@@ -47,13 +59,19 @@ const PITCH_SHIFT: PitchShiftOptions = {
   maxFrameFactor: F0_MAP.maxFactor,
   combWeights: [0.1875, 0.125, 0.0625],
   combSpan: 520,
+  // The track's lag is at most ceil(sr / F0_MIN) plus half a sample of parabolic refinement.
+  maxPeriod: Math.ceil(FRAMING.sampleRate / F0_MIN) + 1,
 };
 
 function analyseGraph(): Uint8Array {
   const b = new GraphBuilder('vcfarm-default-analyse');
   const audio = b.input('audio', 'float32', [1, 'samples']);
-  const pow = power(b, stft(b, audio, FRAMING));
-  const p = pitch(b, pow, FRAMING, F0_MIN, F0_MAX);
+  const native = powerA(
+    b,
+    rfftA(b, framesA(b, audio, FRAMING.nfft, FRAMING.hop, hann(FRAMING.nfft)), FRAMING.nfft),
+  );
+  const pow = naturalPower(b, native, FRAMING.nfft);
+  const p = pitchA(b, native, FRAMING, F0_MIN, F0_MAX);
   b.output(p.f0, 'f0', 'float32', [1, 'frames']);
   b.output(p.voicing, 'voicing', 'float32', [1, 'frames']);
   b.output(p.energy, 'energy', 'float32', [1, 'frames']);
@@ -61,26 +79,46 @@ function analyseGraph(): Uint8Array {
   return b.toBytes(OPSET);
 }
 
-function convertGraph(): Uint8Array {
-  const b = new GraphBuilder('vcfarm-default-convert');
-  const nb = bins(FRAMING);
+/** The pitch shift: input window -> shifted window (valid where the EQ's FIR reads it), and the phase. */
+function shiftGraph(): Uint8Array {
+  const b = new GraphBuilder('vcfarm-default-shift');
   const audio = b.input('audio', 'float32', [1, 'samples']);
   const stateIn = b.input('nudge_in', 'float32', [1]);
-  const src = b.input('source_envelope', 'float32', [nb]);
-  const tgt = b.input('target_envelope', 'float32', [nb]);
-  const strength = b.input('strength', 'float32', [1]);
   const ratio = b.input('pitch_ratio', 'float32', [1]);
   const pitchMap = b.input('pitch_map', 'float32', [2]);
-  const inputPower = power(b, stft(b, audio, SYNTH));
+  const inputPower = powerA(
+    b,
+    rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft),
+  );
   // Pad so the long pitch frames are centred where the short synthesis frames are.
   const half = (PITCH_FRAMES.nfft - SYNTH.nfft) / 2;
   const padded = b.op('Pad', [audio, b.constant('int64', [0, half, 0, half])]);
-  const track = pitch(b, power(b, stft(b, padded, PITCH_FRAMES)), PITCH_FRAMES, F0_MIN, F0_MAX);
+  const pitchSpectra = rfftA(
+    b,
+    framesA(b, padded, PITCH_FRAMES.nfft, PITCH_FRAMES.hop, hann(PITCH_FRAMES.nfft)),
+    PITCH_FRAMES.nfft,
+  );
+  const track = pitchA(b, powerA(b, pitchSpectra), PITCH_FRAMES, F0_MIN, F0_MAX);
+  // Pitch frame j is centred on synthesis frame 2j; synthesis frame 2j+1 takes the mean of j and j+1.
+  const toSynthFrames = (perPitchFrame: string): string => {
+    const a = b.op('Slice', [perPitchFrame, i64(b, [0]), i64(b, [-1]), i64(b, [1])]);
+    const c = b.op('Slice', [perPitchFrame, i64(b, [1]), i64(b, [1_000_000_000]), i64(b, [1])]);
+    const mid = b.op('Mul', [b.op('Add', [a, c]), f32(b, [0.5], [])]);
+    const pairs = b.op(
+      'Concat',
+      [b.op('Unsqueeze', [a, i64(b, [2])]), b.op('Unsqueeze', [mid, i64(b, [2])])],
+      {
+        axis: 2,
+      },
+    );
+    const last = b.op('Slice', [perPitchFrame, i64(b, [-1]), i64(b, [1_000_000_000]), i64(b, [1])]);
+    return b.op('Concat', [b.op('Reshape', [pairs, i64(b, [1, -1])]), last], { axis: 1 });
+  };
+  const period = toSynthFrames(b.op('Div', [f32(b, [SYNTH.sampleRate], []), track.f0]));
+  const f0 = b.op('Div', [f32(b, [SYNTH.sampleRate], []), period]);
+  const voicing = toSynthFrames(track.voicing);
   const voiced = b.op('Clip', [
-    b.op('Div', [
-      b.op('Sub', [track.voicing, f32(b, [VOICED_FROM], [])]),
-      f32(b, [VOICED_TO - VOICED_FROM], []),
-    ]),
+    b.op('Div', [b.op('Sub', [voicing, f32(b, [VOICED_FROM], [])]), f32(b, [VOICED_TO - VOICED_FROM], [])]),
     f32(b, [0], []),
     f32(b, [1], []),
   ]);
@@ -92,23 +130,42 @@ function convertGraph(): Uint8Array {
       stateIn,
       ratio,
       inputPower,
-      period: b.op('Div', [f32(b, [SYNTH.sampleRate], []), track.f0]),
+      period,
       voiced,
-      frameFactor: f0RangeFactor(b, track.f0, voiced, pitchMap, F0_MAP.maxFactor, F0_MAP.smoothFrames),
+      frameFactor: f0RangeFactor(b, f0, voiced, pitchMap, F0_MAP.maxFactor, F0_MAP.smoothFrames),
     },
     PITCH_SHIFT,
   );
-  const gain = staticEqGain(b, FRAMING, src, tgt, strength, EQ);
-  const out = firFilter(b, FRAMING, resynthesise(b, audio, shifted.spec, SYNTH), gain);
-  b.output(out, 'converted', 'float32', [1, 'samples']);
+  // Hann-windowed overlap-add: with hop = nfft / 4 the squared window sums to 1.5.
+  const synthWindow = hann(SYNTH.nfft).map((v) => v / 1.5);
+  const resynthesised = overlapAddA(
+    b,
+    irfftA(b, shifted.spec, SYNTH.nfft, synthWindow),
+    SYNTH.nfft,
+    SYNTH.hop,
+  );
+  b.output(resynthesised, 'shifted', 'float32', [1, 'samples']);
   b.output(shifted.stateOut, 'nudge_out', 'float32', [1]);
+  return b.toBytes(OPSET);
+}
+
+/** The timbre EQ on the shifted window: source envelope (as the shifter renders it) -> target's. */
+function eqGraph(): Uint8Array {
+  const b = new GraphBuilder('vcfarm-default-eq');
+  const nb = bins(FRAMING);
+  const shifted = b.input('shifted', 'float32', [1, 'samples']);
+  const src = b.input('source_envelope', 'float32', [nb]);
+  const tgt = b.input('target_envelope', 'float32', [nb]);
+  const strength = b.input('strength', 'float32', [1]);
+  const gain = staticEqGain(b, FRAMING, src, tgt, strength, EQ);
+  b.output(firFilter(b, FRAMING, shifted, gain), 'converted', 'float32', [1, 'samples']);
   return b.toBytes(OPSET);
 }
 
 /**
  * The default model: an in-graph, formant-keeping pitch shift by pitchRatioFor(source, target) with the
- * target's spread of log F0 (pitchMapFor) and a period comb on voiced input, then a static timbre EQ
- * (source long-term envelope -> target's) as a 1025-tap zero-phase FIR.
+ * target's spread of log F0 (pitchMapFor) and a period comb on voiced input ("shift"), then a static timbre
+ * EQ (long-term envelope of the shifted source -> target's) as a 1025-tap zero-phase FIR ("eq").
  * In-graph rather than ffmpeg rubberband: measured on the same speech, rubberband (formant=preserved) moved
  * the long-term envelope away from the target (distance 1.1-6x the source's), cut the envelope-change
  * correlation to 0.4-0.5, and changed length and timing by up to ~1700 samples.
@@ -122,12 +179,14 @@ export function buildDefaultModel(): BuiltModel {
     source: { from: 'audio' },
   };
   return {
-    files: { 'analyse.onnx': analyseGraph(), 'convert.onnx': convertGraph() },
+    files: { 'analyse.onnx': analyseGraph(), 'shift.onnx': shiftGraph(), 'eq.onnx': eqGraph() },
     manifest: {
       format: 'vcfarm-model/1',
       name: 'vcfarm-default',
       sampleRate: FRAMING.sampleRate,
-      chunkSamples: 16384,
+      // 2.7 s per run: the per-run cost outside the kernels (~2 ms) and the 4096 samples of context are
+      // paid once per chunk (measured, shift graph: 96x real time at 16384, 134x at 65536).
+      chunkSamples: 65536,
       context: CONTEXT,
       alignSamples: FRAMING.hop,
       graphs: {
@@ -141,8 +200,8 @@ export function buildDefaultModel(): BuiltModel {
             { name: 'power', dtype: 'float32', shape: [1, 'frames', nb] },
           ],
         },
-        convert: {
-          file: 'convert.onnx',
+        shift: {
+          file: 'shift.onnx',
           inputs: [
             audioIn,
             {
@@ -151,11 +210,35 @@ export function buildDefaultModel(): BuiltModel {
               shape: [1],
               source: { from: 'state', output: 'nudge_out', initial: 0 },
             },
+            { name: 'pitch_ratio', dtype: 'float32', shape: [1], source: { from: 'pitchRatio' } },
+            { name: 'pitch_map', dtype: 'float32', shape: [2], source: { from: 'pitchMap' } },
+          ],
+          outputs: [
+            { name: 'shifted', dtype: 'float32', shape: [1, 'samples'] },
+            { name: 'nudge_out', dtype: 'float32', shape: [1] },
+          ],
+        },
+        eq: {
+          file: 'eq.onnx',
+          inputs: [
             {
+              name: 'shifted',
+              dtype: 'float32',
+              shape: [1, 'samples'],
+              source: { from: 'graph', graph: 'shift', output: 'shifted' },
+            },
+            {
+              // The source's long-term envelope as the shifter renders it, measured in the same pass
+              // (it used to take a whole extra pass over the input, strength 0, through analyse()).
               name: 'source_envelope',
               dtype: 'float32',
               shape: [nb],
-              source: { from: 'voice', field: 'envelope', role: 'source' },
+              source: {
+                from: 'analysis',
+                graph: 'shift',
+                output: 'shifted',
+                seconds: SHIFTED_ENVELOPE_SECONDS,
+              },
             },
             {
               name: 'target_envelope',
@@ -169,13 +252,8 @@ export function buildDefaultModel(): BuiltModel {
               shape: [1],
               source: { from: 'param', name: 'strength', default: 1 },
             },
-            { name: 'pitch_ratio', dtype: 'float32', shape: [1], source: { from: 'pitchRatio' } },
-            { name: 'pitch_map', dtype: 'float32', shape: [2], source: { from: 'pitchMap' } },
           ],
-          outputs: [
-            { name: 'converted', dtype: 'float32', shape: [1, 'samples'] },
-            { name: 'nudge_out', dtype: 'float32', shape: [1] },
-          ],
+          outputs: [{ name: 'converted', dtype: 'float32', shape: [1, 'samples'] }],
         },
       },
       analysis: {
@@ -186,7 +264,7 @@ export function buildDefaultModel(): BuiltModel {
         voicingThreshold: 0.8,
         silenceDb: -50,
       },
-      conversion: { chain: ['convert'], output: { graph: 'convert', output: 'converted' } },
+      conversion: { chain: ['shift', 'eq'], output: { graph: 'eq', output: 'converted' } },
     },
   };
 }

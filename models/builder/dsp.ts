@@ -49,9 +49,9 @@ export function stft(b: GraphBuilder, audio: string, f: Framing): string {
   });
 }
 
-/** |X|^2 per bin: [1, frames, bins]. */
+/** |X|^2 per bin: [1, frames, bins]. (A MatMul by [1, 1]: ORT's ReduceSum over a last axis of 2 is slower.) */
 export function power(b: GraphBuilder, spec: string): string {
-  return b.op('ReduceSum', [b.op('Mul', [spec, spec]), i64(b, [3])], { keepdims: 0 });
+  return b.op('Squeeze', [b.op('MatMul', [b.op('Mul', [spec, spec]), f32(b, [1, 1], [2, 1])]), i64(b, [3])]);
 }
 
 export interface PitchOutputs {
@@ -60,14 +60,37 @@ export interface PitchOutputs {
   energy: string;
 }
 
+/** Lags searched for F0 in fmin..fmax. */
+export function lagRange(f: Framing, fmin: number, fmax: number): [number, number] {
+  return [Math.floor(f.sampleRate / fmax), Math.ceil(f.sampleRate / fmin)];
+}
+
 /**
  * Per-frame F0 from the normalised autocorrelation (Boersma 1993): r = iDFT(|X|^2) divided by r[0] and
  * by the window's own autocorrelation, a small per-octave cost against sub-octave picks, and a parabolic
  * refinement of the peak lag.
  */
 export function pitch(b: GraphBuilder, pow: string, f: Framing, fmin: number, fmax: number): PitchOutputs {
-  const minLag = Math.floor(f.sampleRate / fmax);
-  const maxLag = Math.ceil(f.sampleRate / fmin);
+  const [minLag, maxLag] = lagRange(f, fmin, fmax);
+  const weighted = b.op('Mul', [pow, f32(b, evenWeights(f))]);
+  const r0 = b.op('ReduceSum', [weighted, i64(b, [2])], { keepdims: 1 });
+  const r = b.op('MatMul', [weighted, cosTable(b, f, minLag, maxLag)]);
+  return pitchFromAcf(b, r, r0, f, fmin, fmax);
+}
+
+/**
+ * pitch() from the autocorrelation r [1, F, lags of lagRange] and r[0] [1, F, 1] (the windowed frame's
+ * energy), whatever computed them.
+ */
+export function pitchFromAcf(
+  b: GraphBuilder,
+  r: string,
+  r0: string,
+  f: Framing,
+  fmin: number,
+  fmax: number,
+): PitchOutputs {
+  const [minLag, maxLag] = lagRange(f, fmin, fmax);
   const nLags = maxLag - minLag + 1;
   const w = hann(f.nfft);
   const windowAcf = (lag: number): number => w.reduce((s, v, n) => s + v * w[(n + lag) % f.nfft], 0);
@@ -75,9 +98,6 @@ export function pitch(b: GraphBuilder, pow: string, f: Framing, fmin: number, fm
   const inverseWindowAcf = Array.from({ length: nLags }, (_, i) => acf0 / windowAcf(minLag + i));
   const octaveCost = Array.from({ length: nLags }, (_, i) => -0.04 * Math.log2((minLag + i) / minLag));
 
-  const weighted = b.op('Mul', [pow, f32(b, evenWeights(f))]);
-  const r0 = b.op('ReduceSum', [weighted, i64(b, [2])], { keepdims: 1 });
-  const r = b.op('MatMul', [weighted, cosTable(b, f, minLag, maxLag)]);
   const safeR0 = b.op('Add', [r0, f32(b, [1e-12], [])]);
   const rn = b.op('Mul', [b.op('Div', [r, safeR0]), f32(b, inverseWindowAcf)]);
   const idx = b.op('ArgMax', [b.op('Add', [rn, f32(b, octaveCost)])], { axis: 2, keepdims: 1 });
@@ -162,10 +182,17 @@ export function envelopeShift(
   return b.op('Sub', [g, b.op('Sub', [lse(b.op('Add', [src, g])), lse(src)])]);
 }
 
+/** Repeats t [..., n] as [..., n, 2], so multiplying complex [..., n, 2] needs no broadcast over the last axis
+ * (ORT's broadcast there is ~4x slower than a copy and a plain Mul). */
+export function complexPair(b: GraphBuilder, t: string): string {
+  const u = b.op('Unsqueeze', [t, i64(b, [-1])]);
+  return b.op('Concat', [u, u], { axis: -1 });
+}
+
 /** Multiplies a complex spectrum [1, F, bins, 2] by exp(logPowerGain / 2); the gain broadcasts from the right. */
 export function applyLogGain(b: GraphBuilder, spec: string, logPowerGain: string): string {
   const magnitude = b.op('Exp', [b.op('Mul', [logPowerGain, f32(b, [0.5], [])])]);
-  return b.op('Mul', [spec, b.op('Unsqueeze', [magnitude, i64(b, [-1])])]);
+  return b.op('Mul', [spec, complexPair(b, magnitude)]);
 }
 
 /** One-sided spectra [1, F, bins, 2] -> iDFT -> Hann-windowed overlap-add, as long as `audio` [1, L]. */

@@ -1,21 +1,18 @@
-import {
-  applyLogGain,
-  type Framing,
-  f32,
-  hann,
-  i64,
-  logDb,
-  power,
-  scalarI64,
-  smoothLogSpectrum,
-} from './dsp.js';
-import { GraphBuilder } from './graph-builder.js';
+import { type Framing, f32, hann, i64, logDb, scalarI64 } from './dsp.js';
+import { bothParts, fftSplit, layoutA, powerA, rfftA, smoothLogSpectrumA } from './fft.js';
+import type { GraphBuilder } from './graph-builder.js';
+
+/** Phase resolution of the nudge recurrence: 2^-20 of a period (< 0.001 samples for any F0 in range). */
+const PHASE_STEPS = 2 ** 20;
 
 /**
  * Read-position nudges that keep successive grains in phase: grain t+1 must read `ratio[t] * hop` further
- * on than grain t, modulo the local period T, so s[t] = wrap_T[t](s[t-1] + (ratio[t] - 1) * hop) into
- * [-T/2, T/2). A recurrence, hence a Scan carrying s from window to window (the engine feeds `state_in`
- * from the previous window's `state_out`), which keeps chunked output equal to whole-file output.
+ * on than grain t, i.e. its phase within the local period T[t] advances by (ratio[t] - 1) * hop / T[t]
+ * cycles. The phase is kept in cycles (so a nudge scales with the period as the pitch moves) and in
+ * integer steps of 1/PHASE_STEPS, which makes it a plain cumulative sum modulo PHASE_STEPS: exact and
+ * order-free, so chunked output equals whole-file output, and no per-frame Scan (ORT runs a Scan
+ * iteration in ~50 us; this was a third of the graph). The engine feeds `state_in` from the previous
+ * window's `state_out` (the phase in steps, exact in float32).
  */
 function phaseNudges(
   b: GraphBuilder,
@@ -24,30 +21,34 @@ function phaseNudges(
   period: string,
   stateIn: string,
   skip: number,
-): string {
-  const body = new GraphBuilder('nudge_step', 'ns_');
-  const s = body.input('ns_state', 'float32', [1]);
-  const period_ = body.input('ns_period', 'float32', []);
-  const inc = body.input('ns_inc', 'float32', []);
-  const v = body.op('Add', [s, inc]);
-  const next = body.op('Sub', [
-    v,
-    body.op('Mul', [period_, body.op('Round', [body.op('Div', [v, period_])])]),
-  ]);
-  body.output(next, 'ns_state_out', 'float32', [1]);
-  body.output(next, 'ns_nudge', 'float32', [1]);
+): { nudges: string; phase: string } {
   const fromSkip = (x: string): string =>
     b.op('Slice', [b.op('Reshape', [x, i64(b, [-1])]), i64(b, [skip]), i64(b, [1_000_000_000])]);
-  const incs = b.op('Mul', [b.op('Sub', [frameRatio, f32(b, [1], [])]), f32(b, [f.hop], [])]);
-  const [, nudges] = b.opMulti(
-    'Scan',
-    [stateIn, fromSkip(period), fromSkip(incs)],
-    { body, num_scan_inputs: 2 },
-    2,
-  );
+  const periods = b.op('Reshape', [period, i64(b, [-1])]);
+  const cycles = b.op('Div', [
+    b.op('Mul', [b.op('Sub', [frameRatio, f32(b, [1], [])]), f32(b, [f.hop], [])]),
+    periods,
+  ]);
+  const steps = b.op('Cast', [b.op('Round', [b.op('Mul', [fromSkip(cycles), f32(b, [PHASE_STEPS], [])])])], {
+    to: 7,
+  });
+  const start = b.op('Cast', [stateIn], { to: 7 });
+  const q = scalarI64(b, PHASE_STEPS);
+  // Int64 Mod takes the divisor's sign: [0, PHASE_STEPS).
+  const phase = b.op('Mod', [b.op('Add', [b.op('CumSum', [steps, scalarI64(b, 0)]), start]), q]);
+  const head = b.op('Expand', [start, i64(b, [skip])]);
+  const allPhase = b.op('Concat', [head, phase], { axis: 0 });
+  // Centred to [-1/2, 1/2) of a period, then to samples.
+  const centred = b.op('Sub', [
+    b.op('Mod', [b.op('Add', [allPhase, scalarI64(b, PHASE_STEPS / 2)]), q]),
+    scalarI64(b, PHASE_STEPS / 2),
+  ]);
+  const nudges = b.op('Mul', [
+    b.op('Mul', [b.op('Cast', [centred], { to: 1 }), f32(b, [1 / PHASE_STEPS], [])]),
+    periods,
+  ]);
   // The skipped first frames lie in the left context and never reach the output; any finite value will do.
-  const head = b.op('Expand', [stateIn, i64(b, [skip])]);
-  return b.op('Concat', [head, b.op('Reshape', [nudges, i64(b, [-1])])], { axis: 0 });
+  return { nudges, phase: b.op('Cast', [allPhase], { to: 1 }) };
 }
 
 export interface PitchShiftOptions {
@@ -71,15 +72,17 @@ export interface PitchShiftOptions {
   /** periodComb: weight of the copies 1, 2, ... periods either side, and how far (input samples) they reach. */
   combWeights: number[];
   combSpan: number;
+  /** Longest period the pitch track can report (samples), so the comb's reads stay inside its padding. */
+  maxPeriod: number;
 }
 
 export interface PitchShiftInputs {
   audio: string;
-  /** Nudge carried from the previous window [1]. */
+  /** Grain phase carried from the previous window [1] (see phaseNudges). */
   stateIn: string;
   /** Source -> target F0 ratio [1]. */
   ratio: string;
-  /** |STFT|^2 of the input on the synthesis frames [1, F, bins]. */
+  /** |STFT|^2 of the input on the synthesis frames, native layout [N1, F, K2] (see fft.ts). */
   inputPower: string;
   /** Input period in samples [1, F] and how voiced each frame is, 0..1 [1, F]. */
   period: string;
@@ -124,7 +127,7 @@ export function f0RangeFactor(
   return b.op('Exp', [b.op('Squeeze', [smoothed, i64(b, [1])])]);
 }
 
-/** Windowed-sinc low-pass [1, 1, 2M+1] with cutoff min(1, 1/ratio) of Nyquist, built in-graph from the ratio. */
+/** Windowed-sinc low-pass [2M+1] with cutoff min(1, 1/ratio) of Nyquist, built in-graph from the ratio. */
 function antiAlias(b: GraphBuilder, ratio: string, m: number): string {
   const n = Array.from({ length: 2 * m + 1 }, (_, i) => i - m);
   const blackman = n.map(
@@ -149,13 +152,54 @@ function antiAlias(b: GraphBuilder, ratio: string, m: number): string {
     pin,
   ]);
   const taps = b.op('Where', [b.op('Equal', [i64(b, n), i64(b, [0])]), fc, sinc]);
-  return b.op('Reshape', [b.op('Mul', [taps, f32(b, blackman)]), i64(b, [1, 1, 2 * m + 1])]);
+  return b.op('Mul', [taps, f32(b, blackman)]);
+}
+
+/** Block length of blockFir: output blocks of this many samples, each one row of a single GEMM. */
+const FIR_BLOCK = 32;
+
+/**
+ * y[p] = sum_k taps[k] x[p + k - m] (taps [2m + 1], zeros beyond the edges) for audio [1, L], L a multiple
+ * of FIR_BLOCK and m <= FIR_BLOCK: every output block is a 3-block frame of the input times a banded
+ * (Toeplitz) matrix of the taps, all in one MatMul. Why: ORT's 1-D Conv goes through im2col, a copy of
+ * 2m + 1 times the signal (measured ~3x slower for 65 taps).
+ */
+function blockFir(b: GraphBuilder, audio: string, taps: string, m: number): string {
+  const block = FIR_BLOCK;
+  const padded = b.op('Pad', [audio, i64(b, [0, block, 0, block])]);
+  const blocks = b.op('Reshape', [padded, i64(b, [-1, block])]);
+  const count = b.op('Sub', [
+    b.op('Squeeze', [b.op('Slice', [b.op('Shape', [blocks]), i64(b, [0]), i64(b, [1])]), i64(b, [0])]),
+    scalarI64(b, 2),
+  ]);
+  const index = b.op('Add', [
+    b.op('Unsqueeze', [b.op('Range', [scalarI64(b, 0), count, scalarI64(b, 1)]), i64(b, [1])]),
+    b.constant('int64', [0, 1, 2], [1, 3]),
+  ]);
+  const frames = b.op('Reshape', [b.op('Gather', [blocks, index]), i64(b, [-1, 3 * block])]);
+  // Row i of a frame is x[block * j - block + i]; output r of the block takes tap k = i - r + m - block.
+  const i = b.op('Unsqueeze', [
+    b.op('Range', [scalarI64(b, 0), scalarI64(b, 3 * block), scalarI64(b, 1)]),
+    i64(b, [1]),
+  ]);
+  const r = b.op('Unsqueeze', [
+    b.op('Range', [scalarI64(b, 0), scalarI64(b, block), scalarI64(b, 1)]),
+    i64(b, [0]),
+  ]);
+  const k = b.op('Add', [b.op('Sub', [i, r]), scalarI64(b, m - block)]);
+  const inside = b.op('And', [
+    b.op('GreaterOrEqual', [k, scalarI64(b, 0)]),
+    b.op('LessOrEqual', [k, scalarI64(b, 2 * m)]),
+  ]);
+  const tapsZ = b.op('Concat', [taps, f32(b, [0])], { axis: 0 });
+  const matrix = b.op('Gather', [tapsZ, b.op('Where', [inside, k, scalarI64(b, 2 * m + 1)])]);
+  return b.op('Reshape', [b.op('MatMul', [frames, matrix]), i64(b, [1, -1])]);
 }
 
 export interface PitchShifted {
-  /** One-sided spectra [1, F, bins, 2] of the shifted, formant-corrected frames. */
+  /** Native spectra [N1, F, 2, K2] (see fft.ts) of the shifted, formant-corrected frames. */
   spec: string;
-  /** Nudge at the last frame before the next window's first frame: the next window's state_in. */
+  /** Phase at the last frame before the next window's first frame: the next window's state_in. */
   stateOut: string;
 }
 
@@ -175,42 +219,51 @@ function periodComb(
   voiced: string,
   o: PitchShiftOptions,
 ): string {
-  const length = b.op('Shape', [signal]);
-  const m = b.op('Range', [
-    f32(b, [0], []),
-    b.op('Cast', [b.op('Squeeze', [length, i64(b, [0])])], { to: 1 }),
-    f32(b, [1], []),
+  // Period and voicedness at every sample: linear between frame centres (frame t is centred at
+  // t * hop + nfft / 2), held beyond the first and last. Edge-padded so sample m = hop * j + r sits at
+  // j + r / hop: one product and one sum over [2, intervals, hop] (measured: ~20 elementwise ops before,
+  // and a Resize took 4x these two).
+  const front = f.nfft / 2 / f.hop;
+  const perFrame = b.op(
+    'Concat',
+    [b.op('Reshape', [period, i64(b, [1, -1])]), b.op('Reshape', [voiced, i64(b, [1, -1])])],
+    { axis: 0 },
+  );
+  const edged = b.op('Pad', [perFrame, i64(b, [0, front, 0, f.nfft / f.hop - front])], { mode: 'edge' });
+  const from = b.op('Slice', [edged, i64(b, [0]), i64(b, [-1]), i64(b, [1])]);
+  const step = b.op('Sub', [b.op('Slice', [edged, i64(b, [1]), i64(b, [1_000_000_000]), i64(b, [1])]), from]);
+  const ramp = f32(
+    b,
+    Array.from({ length: f.hop }, (_, r) => r / f.hop),
+    [1, 1, f.hop],
+  );
+  const atSamples = b.op('Reshape', [
+    b.op('Add', [
+      b.op('Unsqueeze', [from, i64(b, [2])]),
+      b.op('Mul', [b.op('Unsqueeze', [step, i64(b, [2])]), ramp]),
+    ]),
+    i64(b, [2, -1]),
   ]);
-  // Fractional frame position of each sample; frame t is centred at t * hop + nfft / 2.
-  const u = b.op('Div', [b.op('Sub', [m, f32(b, [f.nfft / 2], [])]), f32(b, [f.hop], [])]);
-  const frames = b.op('Cast', [b.op('Gather', [b.op('Shape', [period]), i64(b, [1])])], { to: 1 });
-  const last = b.op('Sub', [frames, f32(b, [1], [])]);
-  const uc = b.op('Min', [b.op('Max', [u, f32(b, [0], [])]), last]);
-  const t0 = b.op('Floor', [uc]);
-  const a = b.op('Sub', [uc, t0]);
-  const i0 = b.op('Cast', [t0], { to: 7 });
-  const i1 = b.op('Cast', [b.op('Min', [b.op('Add', [t0, f32(b, [1], [])]), last])], { to: 7 });
-  const atSamples = (perFrame: string): string => {
-    const flat = b.op('Reshape', [perFrame, i64(b, [-1])]);
-    const p0 = b.op('Gather', [flat, i0]);
-    return b.op('Add', [p0, b.op('Mul', [a, b.op('Sub', [b.op('Gather', [flat, i1]), p0])])]);
-  };
-  const periodAt = atSamples(period);
-  const voicedAt = atSamples(voiced);
-  const lastStart = b.op('Sub', [b.op('Squeeze', [length, i64(b, [0])]), scalarI64(b, 2)]);
-  const base = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [length, i64(b, [0])]), scalarI64(b, 1)]);
-  const readAt = (shift: string): string => {
-    const floor = b.op('Floor', [shift]);
-    const frac = b.op('Sub', [shift, floor]);
-    const idx = b.op('Clip', [
-      b.op('Add', [base, b.op('Cast', [floor], { to: 7 })]),
-      scalarI64(b, 0),
-      lastStart,
+  const row = (r: number): string =>
+    b.op('Reshape', [b.op('Slice', [atSamples, i64(b, [r]), i64(b, [r + 1])]), i64(b, [-1])]);
+  const periodAt = row(0);
+  const voicedAt = row(1);
+  // Reads x(m +- shift) = x[i] + frac * d[i], d the first difference, from the signal padded by more than
+  // any reach (so no index clipping; only the context's edges read the padding).
+  const pad = Math.ceil((o.combWeights.length * o.maxPeriod + 2) / 64) * 64;
+  const x = b.op('Pad', [signal, i64(b, [pad, pad])]);
+  const d = b.op('Sub', [
+    b.op('Slice', [x, i64(b, [1]), i64(b, [1_000_000_000])]),
+    b.op('Slice', [x, i64(b, [0]), i64(b, [-1])]),
+  ]);
+  const length = b.op('Squeeze', [b.op('Shape', [signal]), i64(b, [0])]);
+  const base = b.op('Range', [scalarI64(b, pad), b.op('Add', [length, scalarI64(b, pad)]), scalarI64(b, 1)]);
+  const baseBefore = b.op('Sub', [base, scalarI64(b, 1)]);
+  const read = (i: string, frac: string): string =>
+    b.op('Add', [
+      b.op('GatherElements', [x, i], { axis: 0 }),
+      b.op('Mul', [frac, b.op('GatherElements', [d, i], { axis: 0 })]),
     ]);
-    const x0 = b.op('Gather', [signal, idx]);
-    const x1 = b.op('Gather', [signal, b.op('Add', [idx, scalarI64(b, 1)])]);
-    return b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
-  };
   const twice = b.op('Add', [signal, signal]);
   let out = signal;
   for (const [j, w] of o.combWeights.entries()) {
@@ -221,7 +274,13 @@ function periodComb(
       f32(b, [1], []),
     ]);
     const weight = b.op('Mul', [b.op('Mul', [fade, voicedAt]), f32(b, [w], [])]);
-    const copies = b.op('Add', [readAt(reach), readAt(b.op('Neg', [reach]))]);
+    const floor = b.op('Floor', [reach]);
+    const frac = b.op('Sub', [reach, floor]);
+    const whole = b.op('Cast', [floor], { to: 7 });
+    // x(m + r) from i = m + floor(r); x(m - r) from i = m - floor(r) - 1 with 1 - frac.
+    const ahead = read(b.op('Add', [base, whole]), frac);
+    const behind = read(b.op('Sub', [baseBefore, whole]), b.op('Sub', [f32(b, [1], []), frac]));
+    const copies = b.op('Add', [ahead, behind]);
     out = b.op('Add', [out, b.op('Mul', [b.op('Sub', [copies, twice]), weight])]);
   }
   return out;
@@ -248,53 +307,54 @@ export function pitchShiftSpectra(
   const aaRatio = clipRatio(b.op('Mul', [ratio, f32(b, [o.maxFrameFactor], [])]));
   const frames = b.op('Gather', [b.op('Shape', [x.inputPower]), i64(b, [1])]);
   const t = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [frames, i64(b, [0])]), scalarI64(b, 1)]);
-  const nudges = phaseNudges(b, f, frameRatio, x.period, x.stateIn, o.skipFrames);
+  const { nudges, phase } = phaseNudges(b, f, frameRatio, x.period, x.stateIn, o.skipFrames);
   const length = b.op('Gather', [b.op('Shape', [x.audio]), i64(b, [1])]);
   const lastOwned = b.op('Sub', [
     b.op('Div', [b.op('Sub', [length, i64(b, [o.context.left + o.context.right])]), i64(b, [f.hop])]),
     i64(b, [1]),
   ]);
-  const stateOut = b.op('Gather', [nudges, b.op('Add', [lastOwned, i64(b, [o.skipFrames])])]);
+  const stateOut = b.op('Gather', [phase, b.op('Add', [lastOwned, i64(b, [o.skipFrames])])]);
 
-  const tau = f32(
+  // Grains in frame layout A [N1, F, N2] (see fft.ts), read straight into the FFT's first stage.
+  const tau = layoutA(
     b,
+    n,
     Array.from({ length: n }, (_, i) => i - n / 2),
   );
+  const perFrame = (v: string): string => b.op('Reshape', [v, i64(b, [1, -1, 1])]);
   // Offsets from the (integer) frame centre stay small, so their float rounding is the same in every window
   // and chunked output can equal whole-file output; the centre itself is added as an integer.
-  const offset = b.op('Add', [
-    b.op('Unsqueeze', [nudges, i64(b, [-1])]),
-    b.op('Mul', [b.op('Unsqueeze', [frameRatio, i64(b, [-1])]), tau]),
-  ]);
-  const centreIndex = b.op('Unsqueeze', [
-    b.op('Add', [b.op('Mul', [t, i64(b, [f.hop])]), i64(b, [n / 2])]),
-    i64(b, [-1]),
-  ]);
-  const filtered = b.op(
-    'Conv',
-    [b.op('Unsqueeze', [x.audio, i64(b, [1])]), antiAlias(b, aaRatio, o.aaHalfTaps)],
-    { pads: [o.aaHalfTaps, o.aaHalfTaps] },
-  );
+  const offset = b.op('Add', [perFrame(nudges), b.op('Mul', [perFrame(frameRatio), tau])]);
+  const filtered = blockFir(b, x.audio, antiAlias(b, aaRatio, o.aaHalfTaps), o.aaHalfTaps);
   const signal = periodComb(b, f, b.op('Reshape', [filtered, i64(b, [-1])]), x.period, x.voiced, o);
-  // Reads past the window edges (only frames deep in the context do that) are clamped.
-  const lastStart = b.op('Squeeze', [b.op('Sub', [b.op('Shape', [signal]), i64(b, [2])]), i64(b, [0])]);
-  const offsetFloor = b.op('Floor', [offset]);
-  const frac = b.op('Unsqueeze', [b.op('Sub', [offset, offsetFloor]), i64(b, [0])]);
-  const index = b.op('Unsqueeze', [
-    b.op('Add', [centreIndex, b.op('Cast', [offsetFloor], { to: 7 })]),
-    i64(b, [0]),
+  // Read from the signal padded by more than any offset (|nudge| <= maxPeriod / 2, ratio <= maxRatio), so no
+  // index clipping; only frames deep in the context read the padding. x(p) = s[i] + frac * d[i].
+  const reach = o.maxPeriod / 2 + (o.maxRatio * n) / 2 + 2;
+  const pad = Math.ceil(Math.max(0, reach - n / 2) / 64) * 64;
+  const padded = b.op('Pad', [signal, i64(b, [pad, pad])]);
+  const d = b.op('Sub', [
+    b.op('Slice', [padded, i64(b, [1]), i64(b, [1_000_000_000])]),
+    b.op('Slice', [padded, i64(b, [0]), i64(b, [-1])]),
   ]);
-  const i0 = b.op('Clip', [index, scalarI64(b, 0), lastStart]);
-  const x0 = b.op('Gather', [signal, i0]);
-  const x1 = b.op('Gather', [signal, b.op('Add', [i0, i64(b, [1])])]);
-  const grains = b.op('Add', [x0, b.op('Mul', [frac, b.op('Sub', [x1, x0])])]);
-
-  const windowed = b.op('Unsqueeze', [b.op('Mul', [grains, f32(b, hann(n))]), i64(b, [-1])]);
-  const spec = b.op('DFT', [windowed], { axis: 2, onesided: 1 });
-  const logOf = (p: string): string => b.op('Log', [b.op('Add', [p, f32(b, [1e-12], [])])]);
-  const envIn = smoothLogSpectrum(b, f, logOf(x.inputPower), o.quefrencies);
-  const envGrain = smoothLogSpectrum(b, f, logOf(power(b, spec)), o.quefrencies);
+  const centreIndex = perFrame(b.op('Add', [b.op('Mul', [t, i64(b, [f.hop])]), i64(b, [n / 2 + pad])]));
+  const offsetFloor = b.op('Floor', [offset]);
+  const flat = (v: string): string => b.op('Reshape', [v, i64(b, [-1])]);
+  const frac = flat(b.op('Sub', [offset, offsetFloor]));
+  const index = flat(b.op('Add', [centreIndex, b.op('Cast', [offsetFloor], { to: 7 })]));
+  const grains = b.op('Add', [
+    b.op('GatherElements', [padded, index], { axis: 0 }),
+    b.op('Mul', [frac, b.op('GatherElements', [d, index], { axis: 0 })]),
+  ]);
+  const [n1, n2] = fftSplit(n);
+  const windowed = b.op('Mul', [b.op('Reshape', [grains, i64(b, [n1, -1, n2])]), layoutA(b, n, hann(n))]);
+  const spec = rfftA(b, windowed, n);
+  // Envelope of the input frame minus the grain's: the smoothing is linear, so one smoothing of the log
+  // ratio (measured: two Logs and two smoothings were ~10 % of the graph).
+  const floor = (p: string): string => b.op('Add', [p, f32(b, [1e-12], [])]);
+  const logRatio = b.op('Log', [b.op('Div', [floor(x.inputPower), floor(powerA(b, spec))])]);
+  const envelopeShift = smoothLogSpectrumA(b, n, logRatio, o.quefrencies);
   const lim = logDb(o.maxCorrectionDb);
-  const correction = b.op('Clip', [b.op('Sub', [envIn, envGrain]), f32(b, [-lim], []), f32(b, [lim], [])]);
-  return { spec: applyLogGain(b, spec, correction), stateOut };
+  const correction = b.op('Clip', [envelopeShift, f32(b, [-lim], []), f32(b, [lim], [])]);
+  const magnitude = b.op('Exp', [b.op('Mul', [correction, f32(b, [0.5], [])])]);
+  return { spec: b.op('Mul', [spec, bothParts(b, magnitude)]), stateOut };
 }

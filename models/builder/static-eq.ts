@@ -1,4 +1,5 @@
 import { bins, type Framing, f32, i64, logDb } from './dsp.js';
+import { fftSplit, framesA, irfftA, responseA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
 
 export interface StaticEqOptions {
@@ -59,7 +60,7 @@ function cosMatrix(b: GraphBuilder, rows: number, cols: number, n: number): stri
 
 /**
  * Applies a zero-phase FIR, designed from `logPowerGain` on grid `f` (frequency sampling, Hann-tapered to
- * nfft+1 taps), to `audio` [1, L] by exact block convolution (blocks of nfft, FFTs of 2 * nfft). Output
+ * nfft+1 taps), to `audio` [1, L] by exact block convolution (overlap-save, real FFTs of 2 * nfft). Output
  * sample p depends on input samples p - nfft/2 .. p + nfft/2 only, so chunked equals whole-file.
  */
 export function firFilter(b: GraphBuilder, f: Framing, audio: string, logPowerGain: string): string {
@@ -78,40 +79,21 @@ export function firFilter(b: GraphBuilder, f: Framing, audio: string, logPowerGa
   );
   const response = b.op('MatMul', [b.op('Mul', [h, f32(b, taper)]), cosMatrix(b, half + 1, n + 1, 2 * n)]);
 
-  // The response is real and even, so two real blocks ride one complex DFT (as real and imaginary parts)
-  // and come back apart: half the transforms, and no Hermitian spectrum to rebuild for ORT's inverse DFT.
-  const mirror = b.op('Slice', [response, i64(b, [n - 1]), i64(b, [0]), i64(b, [-1]), i64(b, [-1])]);
-  const fullResponse = b.op('Reshape', [
-    b.op('Concat', [response, mirror], { axis: -1 }),
-    i64(b, [2 * n, 1]),
-  ]);
-  // Blocks of n samples in pairs, zero-padded to 2n.
+  // Overlap-save: frames of 2n at hop n over the audio with half zeros in front (zeros beyond the edges);
+  // each frame's circular convolution is exact at positions half .. half + n, the response spanning
+  // +-half. The response is real (zero-phase), so it scales each bin.
   const length = b.op('Slice', [b.op('Shape', [audio]), i64(b, [1]), i64(b, [2])]);
-  const pair = 2 * n;
-  const padEnd = b.op('Mod', [
-    b.op('Sub', [i64(b, [pair]), b.op('Mod', [length, i64(b, [pair])])]),
-    i64(b, [pair]),
+  const blocks = b.op('Div', [b.op('Add', [length, i64(b, [n - 1])]), i64(b, [n])]);
+  const padEnd = b.op('Sub', [
+    b.op('Mul', [b.op('Add', [blocks, i64(b, [1])]), i64(b, [n])]),
+    b.op('Add', [length, i64(b, [half])]),
   ]);
-  const padded = b.op('Pad', [audio, b.op('Concat', [i64(b, [0, 0, 0]), padEnd], { axis: 0 })]);
-  const pairs = b.op('Pad', [b.op('Reshape', [padded, i64(b, [-1, 2, n])]), i64(b, [0, 0, 0, 0, 0, n])]);
-  const complex = b.op('Transpose', [pairs], { perm: [0, 2, 1] });
-  const spec = b.op('DFT', [complex], { axis: 1, onesided: 0 });
-  const filtered = b.op('DFT', [b.op('Mul', [spec, fullResponse])], { axis: 1, inverse: 1, onesided: 0 });
-  const real = b.op('Reshape', [b.op('Transpose', [filtered], { perm: [0, 2, 1] }), i64(b, [1, -1, 2 * n])]);
-  // Each block's output spans -half .. n + half; the part before 0 wrapped to the end. Unwrap it.
-  const unwrapped = b.op(
-    'Concat',
-    [
-      b.op('Slice', [real, i64(b, [2 * n - half]), i64(b, [2 * n]), i64(b, [2])]),
-      b.op('Slice', [real, i64(b, [0]), i64(b, [2 * n - half]), i64(b, [2])]),
-    ],
-    { axis: 2 },
-  );
-  const columns = b.op('Transpose', [unwrapped], { perm: [0, 2, 1] });
-  const blockCount = b.op('Gather', [b.op('Shape', [real]), i64(b, [1])]);
-  const olaLength = b.op('Mul', [b.op('Add', [blockCount, i64(b, [1])]), i64(b, [n])]);
-  const image = b.op('Concat', [i64(b, [1]), olaLength], { axis: 0 });
-  const ola = b.op('Col2Im', [columns, image, i64(b, [1, 2 * n])], { strides: [1, n] });
-  const flat = b.op('Reshape', [ola, i64(b, [1, -1])]);
-  return b.op('Slice', [flat, i64(b, [half]), b.op('Add', [length, i64(b, [half])]), i64(b, [1])]);
+  const padded = b.op('Pad', [audio, b.op('Concat', [i64(b, [0, half, 0]), padEnd], { axis: 0 })]);
+  const spec = rfftA(b, framesA(b, padded, 2 * n, n, null), 2 * n);
+  const flatResponse = b.op('Reshape', [response, i64(b, [n + 1])]);
+  const filtered = irfftA(b, b.op('Mul', [spec, responseA(b, flatResponse, 2 * n)]), 2 * n, null);
+  const [, n2] = fftSplit(2 * n);
+  const valid = b.op('Slice', [filtered, i64(b, [half / n2]), i64(b, [(half + n) / n2]), i64(b, [0])]);
+  const out = b.op('Reshape', [b.op('Transpose', [valid], { perm: [1, 0, 2] }), i64(b, [1, -1])]);
+  return b.op('Slice', [out, i64(b, [0]), length, i64(b, [1])]);
 }

@@ -50,11 +50,10 @@ for (const [from, to] of PAIRS) {
     const sr = engine.sampleRate;
     const src = speech[from];
     const tgt = speech[to];
-    // 1. The pool task's passes: analyse the input, analyse it as the shifter renders it, convert.
+    // 1. The pool task's passes: analyse the input, convert (the model measures the shifted envelope).
     const sourceProfile = await engine.analyse(blocks(src));
     const voice = await engine.analyse(blocks(tgt));
-    const shiftedProfile = await engine.analyseShifted(blocks(src), { voice, sourceProfile });
-    const out = await convertAll(src, { voice, sourceProfile: shiftedProfile, strength: 1 });
+    const out = await convertAll(src, { voice, sourceProfile, strength: 1 });
 
     // 2. Independent measurements.
     const f0Src = median(yinPitch(src, sr));

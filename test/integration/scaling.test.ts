@@ -152,6 +152,8 @@ test('shrinking while every thread converts: the process survives and surplus th
     await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'mp3', pitchSemitones: -3 }),
   ];
   await Promise.all(jobs.map((j) => client.waitForState(j.id, 'active')));
+  // "active" in the queue comes a moment before the lane hands the job to its thread.
+  await watch.waitFor(workerId, (x) => x.busy === 2, 10_000, 'both threads busy');
 
   // 1. Shrink to 1 while both threads are busy: accepted, but still draining.
   const logStart = svc.workers[0].logs.length;

@@ -1,4 +1,4 @@
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { Chunker, type ChunkWindow } from './chunker.js';
 import { EngineError, EngineErrorCode, EngineOptionsError, VoiceProfileError } from './errors.js';
 import { constantFeeds, paramNames, windowFeeds } from './feeds.js';
@@ -25,8 +25,10 @@ export interface ConverterOptions extends RunOptions {
   /** Target voice. */
   voice: VoiceProfile;
   /**
-   * Profile of the input, from a first analyse() pass. The timbre shift is target minus this, the same for
-   * every chunk. Default: the target itself, i.e. no timbre shift (pitch and limiter still apply).
+   * Profile of the input, from a first analyse() pass: its F0 statistics set the pitch ratio and range
+   * mapping, and graphs that take the source's envelope (role 'source') get this one's. Models that measure
+   * the envelope in the conversion pass (input source 'analysis', as the default model's EQ does) need no
+   * other pass. Default: the target itself, i.e. no pitch shift beyond `semitones`.
    */
   sourceProfile?: VoiceProfile;
   /** 0 = keep the source timbre, 1 = reach the target's long-term envelope. Default 1; range 0..2. */
@@ -50,13 +52,13 @@ const INPUT_CLAMP = 8;
 const LIMITER_LOOKAHEAD_S = 0.002;
 const LIMITER_RELEASE_S = 0.05;
 
+/** Replaces non-finite samples by 0 and clamps the rest, in place (on a window's own copy of the stream). */
 function sanitise(pcm: Float32Array): Float32Array {
-  const out = new Float32Array(pcm.length);
   for (let i = 0; i < pcm.length; i++) {
     const v = pcm[i];
-    out[i] = Number.isFinite(v) ? Math.max(-INPUT_CLAMP, Math.min(INPUT_CLAMP, v)) : 0;
+    pcm[i] = v - v === 0 ? Math.max(-INPUT_CLAMP, Math.min(INPUT_CLAMP, v)) : 0;
   }
-  return out;
+  return pcm;
 }
 
 function floats(value: InferenceSession.OnnxValueMapType[string] | undefined, what: string): Float32Array {
@@ -110,33 +112,52 @@ export class VoiceConversionEngine {
     return g.session;
   }
 
-  /** Runs the analysis graph over the stream and aggregates it into a profile (memory stays flat). */
-  async analyse(pcm: PcmSource, options: AnalyseOptions = {}): Promise<VoiceProfile> {
+  #accumulator(): ProfileAccumulator {
     const m = this.#model.manifest;
     const a = m.analysis;
-    const spec = m.graphs[a.graph];
+    const bins = Number(m.graphs[a.graph].outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1));
+    return new ProfileAccumulator({ model: m.name, sampleRate: m.sampleRate, bins, ...a });
+  }
+
+  /**
+   * Runs the analysis graph on one window of `audio` and adds the frames centred inside the window's chunk
+   * (so every frame of the stream counts once), up to stream position `limit` (samples).
+   */
+  async #analyseWindow(
+    acc: ProfileAccumulator,
+    constant: Record<string, Tensor>,
+    w: ChunkWindow,
+    audio: Float32Array,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<void> {
+    const m = this.#model.manifest;
+    const a = m.analysis;
+    const out = await this.#session(a.graph).run(windowFeeds(m.graphs[a.graph], constant, audio, new Map()));
+    const f0 = floats(out[a.outputs.f0], 'analysis f0');
+    const first = (m.context.left - a.frameLength / 2) / a.frameHop;
+    const from = Math.max(0, Math.ceil(first));
+    const end = Math.min(w.valid, limit - w.start);
+    const to = Math.min(f0.length, Math.ceil(first + end / a.frameHop));
+    acc.add({
+      f0,
+      voicing: floats(out[a.outputs.voicing], 'analysis voicing'),
+      energy: floats(out[a.outputs.energy], 'analysis energy'),
+      power: floats(out[a.outputs.power], 'analysis power'),
+      from,
+      to,
+    });
+  }
+
+  /** Runs the analysis graph over the stream and aggregates it into a profile (memory stays flat). */
+  async analyse(pcm: PcmSource, options: AnalyseOptions = {}): Promise<VoiceProfile> {
+    const a = this.#model.manifest.analysis;
     const chunker = this.#chunker(options);
-    const constant = constantFeeds(a.graph, spec, { params: {} });
-    const bins = Number(spec.outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1));
-    const acc = new ProfileAccumulator({ model: m.name, sampleRate: m.sampleRate, bins, ...a });
-    const run = async (w: ChunkWindow): Promise<void> => {
-      const out = await this.#session(a.graph).run(windowFeeds(spec, constant, w.samples, new Map()));
-      const f0 = floats(out[a.outputs.f0], 'analysis f0');
-      // Keep the frames centred inside this window's chunk, so every frame of the stream counts once.
-      const first = (m.context.left - a.frameLength / 2) / a.frameHop;
-      const from = Math.max(0, Math.ceil(first));
-      const to = Math.min(f0.length, Math.ceil(first + w.valid / a.frameHop));
-      acc.add({
-        f0,
-        voicing: floats(out[a.outputs.voicing], 'analysis voicing'),
-        energy: floats(out[a.outputs.energy], 'analysis energy'),
-        power: floats(out[a.outputs.power], 'analysis power'),
-        from,
-        to,
-      });
-    };
-    for await (const block of pcm) for (const w of chunker.push(sanitise(block))) await run(w);
-    for (const w of chunker.flush()) await run(w);
+    const constant = constantFeeds(a.graph, this.#model.manifest.graphs[a.graph], { params: {} });
+    const acc = this.#accumulator();
+    for await (const block of pcm) {
+      for (const w of chunker.push(block)) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
+    }
+    for (const w of chunker.flush()) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
     return acc.finish(options.label);
   }
 
@@ -164,7 +185,11 @@ export class VoiceConversionEngine {
     return params;
   }
 
-  /** A streaming converter: model chain per fixed window, then a look-ahead limiter (peak <= -0.1 dBFS). */
+  /**
+   * A streaming converter: model chain per fixed window, then a look-ahead limiter (peak <= -0.1 dBFS).
+   * When the chain measures an input in-pass (source 'analysis'), output starts once that measurement's
+   * span has arrived (or at flush), the windows until then being held.
+   */
   createConverter(options: ConverterOptions): Converter {
     const m = this.#model.manifest;
     this.#checkProfile(options.voice, 'voice');
@@ -188,14 +213,30 @@ export class VoiceConversionEngine {
       // Recurrent inputs, fed from this graph's outputs of the previous window.
       state: new Map<string, InferenceSession.OnnxValueMapType[string]>(),
     }));
+    // Inputs measured in this pass (source 'analysis'): graphs from the first that takes one wait until
+    // every measurement is complete; windows are held (with the earlier graphs' outputs) until then.
+    const analysisConstant = constantFeeds(m.analysis.graph, m.graphs[m.analysis.graph], { params: {} });
+    const measures = chain.flatMap((g, index) =>
+      g.spec.inputs.flatMap((input) =>
+        input.source.from === 'analysis'
+          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator() }]
+          : [],
+      ),
+    );
+    const gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
+    const held: { w: ChunkWindow; results: Map<string, InferenceSession.OnnxValueMapType> }[] = [];
     const chunker = this.#chunker(options);
     const limiter = new Limiter({
       lookahead: Math.round(LIMITER_LOOKAHEAD_S * m.sampleRate),
       release: LIMITER_RELEASE_S * m.sampleRate,
     });
-    const convertWindow = async (w: ChunkWindow): Promise<Float32Array> => {
-      const results = new Map<string, InferenceSession.OnnxValueMapType>();
-      for (const g of chain) {
+    const runGraphs = async (
+      w: ChunkWindow,
+      results: Map<string, InferenceSession.OnnxValueMapType>,
+      from: number,
+      to: number,
+    ): Promise<void> => {
+      for (const g of chain.slice(from, to)) {
         const out = await this.#session(g.name).run(
           windowFeeds(g.spec, g.constant, w.samples, results, g.state),
         );
@@ -203,6 +244,13 @@ export class VoiceConversionEngine {
         for (const input of g.spec.inputs)
           if (input.source.from === 'state') g.state.set(input.name, out[input.source.output]);
       }
+    };
+    /** Runs the graphs from the gate on, then the limiter. */
+    const finishWindow = async (
+      w: ChunkWindow,
+      results: Map<string, InferenceSession.OnnxValueMapType>,
+    ): Promise<Float32Array> => {
+      await runGraphs(w, results, gate, chain.length);
       const out = floats(
         results.get(m.conversion.output.graph)?.[m.conversion.output.output],
         'conversion output',
@@ -210,6 +258,33 @@ export class VoiceConversionEngine {
       const centre = chunker.centre(w, out);
       for (let i = 0; i < centre.length; i++) if (!Number.isFinite(centre[i])) centre[i] = 0;
       return limiter.process(centre);
+    };
+    /** Completes the measurements, opens the gate and converts the held windows. */
+    const release = async (): Promise<Float32Array[]> => {
+      for (const x of measures) {
+        const envelope = x.acc.finish().envelope;
+        chain[x.index].constant[x.input] = new Tensor('float32', Float32Array.from(envelope), [
+          envelope.length,
+        ]);
+      }
+      measures.length = 0;
+      const out: Float32Array[] = [];
+      for (const h of held.splice(0)) out.push(await finishWindow(h.w, h.results));
+      return out;
+    };
+    const convertWindow = async (w: ChunkWindow): Promise<Float32Array[]> => {
+      sanitise(w.samples);
+      const results = new Map<string, InferenceSession.OnnxValueMapType>();
+      await runGraphs(w, results, 0, gate);
+      if (measures.length === 0) return [await finishWindow(w, results)];
+      for (const x of measures) {
+        const limit = Math.round(x.seconds * m.sampleRate);
+        const audio = floats(results.get(x.graph)?.[x.output], `graph "${x.graph}" output "${x.output}"`);
+        if (w.start < limit) await this.#analyseWindow(x.acc, analysisConstant, w, audio, limit);
+      }
+      held.push({ w, results });
+      const done = measures.every((x) => w.start + w.valid >= Math.round(x.seconds * m.sampleRate));
+      return done ? release() : [];
     };
     // Calls are serialised so overlapping push() calls cannot reorder windows.
     let tail: Promise<unknown> = Promise.resolve();
@@ -227,7 +302,7 @@ export class VoiceConversionEngine {
         guard();
         return serial(async () => {
           const out: Float32Array[] = [];
-          for (const w of chunker.push(sanitise(pcm))) out.push(await convertWindow(w));
+          for (const w of chunker.push(pcm)) out.push(...(await convertWindow(w)));
           return out.filter((b) => b.length > 0);
         });
       },
@@ -236,24 +311,14 @@ export class VoiceConversionEngine {
         finished = true;
         return serial(async () => {
           const out: Float32Array[] = [];
-          for (const w of chunker.flush()) out.push(await convertWindow(w));
+          for (const w of chunker.flush()) out.push(...(await convertWindow(w)));
+          // A stream shorter than every measurement: measured on all of it.
+          if (measures.length > 0) out.push(...(await release()));
           out.push(limiter.flush());
           return out.filter((b) => b.length > 0);
         });
       },
     };
-  }
-
-  /**
-   * Second analysis pass for a conversion: the long-term envelope of the input as the pitch shifter renders
-   * it (strength 0), merged into `sourceProfile`. Converting with the result makes the timbre shift aim at
-   * what the shifter really outputs (measured: long-term envelope distance to the target 0.5-1.5x of the
-   * source's with the plain profile, 0.2-0.5x with this one). F0 statistics stay those of the input.
-   */
-  async analyseShifted(pcm: PcmSource, options: ConverterOptions): Promise<VoiceProfile> {
-    const shifted = await this.analyse(this.convert(pcm, { ...options, strength: 0 }), options);
-    const source = options.sourceProfile ?? options.voice;
-    return { ...source, envelope: shifted.envelope };
   }
 
   /** Convenience over createConverter(): converts a whole stream, yielding blocks as they are ready. */

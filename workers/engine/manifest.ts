@@ -29,6 +29,18 @@ const Source = Type.Union([
   Type.Object({ from: Type.Literal('pitchRatio') }, { additionalProperties: false }),
   // [source median F0 in Hz, log-F0 spread exponent]: pitchMapFor(source, target).
   Type.Object({ from: Type.Literal('pitchMap') }, { additionalProperties: false }),
+  // Long-term envelope (as analyse() makes a profile's: log mean power per bin) of an earlier chain graph's
+  // audio output, measured by the analysis graph over the stream's first `seconds`. The engine holds the
+  // windows until then, so one pass both measures and converts.
+  Type.Object(
+    {
+      from: Type.Literal('analysis'),
+      graph: Type.String({ minLength: 1 }),
+      output: Type.String({ minLength: 1 }),
+      seconds: Type.Number({ exclusiveMinimum: 0 }),
+    },
+    { additionalProperties: false },
+  ),
   Type.Object(
     {
       from: Type.Literal('graph'),
@@ -142,6 +154,20 @@ function checkReferences(m: ModelManifest): void {
         fail(
           `graph "${name}" input "${input.name}" carries state from "${s.output}", not an output of the graph`,
         );
+      }
+      if (s.from === 'analysis') {
+        if (!seen.has(s.graph))
+          fail(`graph "${name}" input "${input.name}" measures graph "${s.graph}", not earlier in the chain`);
+        if (!hasOutput(graphOf(m, s.graph, 'source.graph'), s.output)) {
+          fail(
+            `graph "${name}" input "${input.name}" measures "${s.graph}.${s.output}", which is not declared`,
+          );
+        }
+        const bins = analysis.outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1);
+        if (input.shape.length !== 1 || input.shape[0] !== bins) {
+          fail(`graph "${name}" input "${input.name}" must be shaped [${bins}] like the analysis power`);
+        }
+        continue;
       }
       if (s.from !== 'graph') continue;
       if (!seen.has(s.graph))

@@ -42,10 +42,16 @@ export class ProfileAccumulator {
 
   add(batch: FrameBatch): void {
     const nb = this.#o.bins;
+    const power = batch.power;
+    const sum = this.#powerSum;
     for (let i = batch.from; i < batch.to; i++) {
       this.#frames++;
-      const row = batch.power.subarray(i * nb, (i + 1) * nb);
-      for (let k = 0; k < nb; k++) this.#powerSum[k] += Number.isFinite(row[k]) ? row[k] : 0;
+      const row = i * nb;
+      for (let k = 0; k < nb; k++) {
+        const v = power[row + k];
+        // v - v is 0 exactly when v is finite (NaN and +-Inf give NaN): non-finite power counts as 0.
+        sum[k] += v - v === 0 ? v : 0;
+      }
       const f0 = batch.f0[i];
       if (!(batch.voicing[i] >= this.#o.voicingThreshold && batch.energy[i] >= this.#silence)) continue;
       if (!(f0 > F0_FLOOR && Number.isFinite(f0))) continue;

@@ -7,8 +7,8 @@ import { collectStderr, exitOf, spawnEncoder } from './ffmpeg.js';
 import { DecodeFailed, decodePcm, TaskCancelled } from './pcm-source.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
-/** Share of the progress bar each pass takes: source analysis, shifted analysis, conversion. */
-const PASSES = [0.1, 0.3, 0.6] as const;
+/** Share of the progress bar each pass takes: source analysis, conversion (measured: ~1:8 in time). */
+const PASSES = [0.1, 0.9] as const;
 
 function failure(err: unknown): TaskOutcome {
   if (err instanceof TaskCancelled) return { status: 'cancelled' };
@@ -28,10 +28,11 @@ function failure(err: unknown): TaskOutcome {
 }
 
 /**
- * Voice conversion through the model, streaming in three passes over the input (each a fresh
- * ffmpeg decode, so memory stays flat for any length): analyse the source, analyse it as the
- * pitch shifter renders it, then convert and encode. Written under a partial name, renamed on
- * success; on cancel or error every ffmpeg child is killed and the partial file removed.
+ * Voice conversion through the model, streaming in two passes over the input (each a fresh
+ * ffmpeg decode, so memory stays bounded for any length): analyse the source, then convert and
+ * encode (the model measures the shifted source's envelope within that pass). Written under a
+ * partial name, renamed on success; on cancel or error every ffmpeg child is killed and the
+ * partial file removed.
  */
 export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome> {
   const voice = task.voice;
@@ -69,7 +70,6 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       strength: voice.strength,
       semitones: task.pitchSemitones,
     };
-    const shifted = await engine.analyseShifted(pass(1, 'analysing'), options);
 
     encoder = spawnEncoder(part, task.outputFormat, rate);
     const enc = encoder;
@@ -78,7 +78,7 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
     const encodeErr = collectStderr(enc.stderr);
     enc.stdin.on('error', () => {});
     let samples = 0;
-    for await (const block of engine.convert(pass(2, 'converting'), { ...options, sourceProfile: shifted })) {
+    for await (const block of engine.convert(pass(1, 'converting'), options)) {
       if (control.cancelled) throw new TaskCancelled();
       samples += block.length;
       if (!enc.stdin.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength))) {

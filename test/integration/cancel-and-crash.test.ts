@@ -73,17 +73,18 @@ test('cancelling a queued job removes it before it starts', async () => {
   assert.deepEqual(await outputsOf(client.session?.userId ?? ''), []);
 });
 
-test('a worker killed with SIGKILL mid-job: the job is retried elsewhere and completes once', async () => {
+test('a worker killed with SIGKILL mid-job: the job is retried elsewhere, completes once, leaves no partial file', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
+  const userId = client.session?.userId ?? '';
   const up = await client.upload(humanSpeech(20));
-  // A real pitch shift keeps the thread busy for seconds (a plain transcode can end before the kill).
+  // Three minutes of speech through the model: seconds of work, long enough to kill it mid-way.
   const job = await client.createJob({
     uploadId: up.body.upload.id,
     outputFormat: 'flac',
-    pitchSemitones: 2,
+    voiceId: 'preset-espeak-m3',
   });
 
-  // 1. Find the worker that runs it, from its own log line.
+  // 1. Find the worker that runs it, from its own log line, and wait for its partial output.
   let victim: (typeof svc.workers)[number] | undefined;
   await waitUntil(
     () => {
@@ -95,10 +96,14 @@ test('a worker killed with SIGKILL mid-job: the job is retried elsewhere and com
     20_000,
     'the job to start',
   );
-  await client.waitForState(job.id, 'active');
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil(
+    async () => (await outputsOf(userId)).some((f) => f.startsWith(`.${job.id}.`) && f.endsWith('.part')),
+    20_000,
+    'the partial output file',
+  );
+  assert.equal((await client.job(job.id)).state, 'active', 'killed mid-conversion');
 
-  // 2. Kill it hard, mid-conversion.
+  // 2. Kill it hard, mid-conversion: its partial file stays behind.
   victim?.process.kill('SIGKILL');
 
   // 3. Another worker takes the job over after its lock expires; it completes exactly once.
@@ -106,7 +111,8 @@ test('a worker killed with SIGKILL mid-job: the job is retried elsewhere and com
   assert.equal(done.state, 'completed', JSON.stringify(done.error));
   const survivor = svc.workers.find((w) => w !== victim && w.process.exitCode === null);
   assert.ok(survivor?.logs.some((l) => l.msg === 'conversion completed' && l.jobId === job.id));
-  const files = (await outputsOf(client.session?.userId ?? '')).filter((f) => f.includes(job.id));
+  // The new attempt removed the dead one's partial file before writing its own.
+  const files = (await outputsOf(userId)).filter((f) => f.includes(job.id));
   assert.deepEqual(files, [`${job.id}.flac`]);
   const res = await client.download(job.id);
   assert.equal(res.status, 200);

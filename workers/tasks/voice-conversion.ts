@@ -1,31 +1,13 @@
-import { once } from 'node:events';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { parseVoiceProfile } from '../engine/index.js';
+import { EncodedOutput } from './encoded-output.js';
 import { engineFor } from './engines.js';
-import { collectStderr, exitOf, spawnEncoder } from './ffmpeg.js';
-import { DecodeFailed, decodePcm, TaskCancelled } from './pcm-source.js';
+import { failureOutcome } from './outcome.js';
+import { decodePcm, TaskCancelled } from './pcm-source.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
 /** Share of the progress bar each pass takes: source analysis, conversion (measured: ~1:8 in time). */
 const PASSES = [0.1, 0.9] as const;
-
-function failure(err: unknown): TaskOutcome {
-  if (err instanceof TaskCancelled) return { status: 'cancelled' };
-  if (err instanceof DecodeFailed) {
-    return {
-      status: 'failed',
-      code: 'VC_ERR_UNDECODABLE_AUDIO',
-      message: `the input could not be decoded: ${err.message}`,
-      retryable: false,
-    };
-  }
-  const e = err as Error & { code?: string };
-  if (typeof e.code === 'string' && e.code.startsWith('VC_ERR_')) {
-    return { status: 'failed', code: e.code, message: e.message, retryable: false };
-  }
-  return { status: 'failed', code: 'VC_ERR_PIPELINE', message: e.message, retryable: true };
-}
 
 /**
  * Voice conversion through the model, streaming in two passes over the input (each a fresh
@@ -39,11 +21,7 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
   if (!voice) throw new Error('runVoiceConversion needs task.voice');
   const started = Date.now();
   const control = new TaskControl(task.control);
-  const part = path.join(
-    path.dirname(task.outputPath),
-    `.${path.basename(task.outputPath)}.${task.attempt}.part`,
-  );
-  let encoder: ReturnType<typeof spawnEncoder> | undefined;
+  let output: EncodedOutput | undefined;
   try {
     control.report('starting', 0);
     const engine = await engineFor(voice.modelDir);
@@ -70,40 +48,23 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       strength: voice.strength,
       semitones: task.pitchSemitones,
     };
-
-    encoder = spawnEncoder(part, task.outputFormat, rate);
-    const enc = encoder;
-    // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
-    const encoderExit = exitOf(enc);
-    const encodeErr = collectStderr(enc.stderr);
-    enc.stdin.on('error', () => {});
-    let samples = 0;
+    output = await EncodedOutput.open(task, rate);
     for await (const block of engine.convert(pass(1, 'converting'), options)) {
       if (control.cancelled) throw new TaskCancelled();
-      samples += block.length;
-      if (!enc.stdin.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength))) {
-        await Promise.race([once(enc.stdin, 'drain'), encoderExit]);
-      }
+      await output.write(block);
     }
     control.report('encoding', 0.99);
-    enc.stdin.end();
-    const code = await encoderExit;
-    if (control.cancelled) throw new TaskCancelled();
-    if (code !== 0) throw new Error(`encoding failed: ${encodeErr() || `ffmpeg exit ${code}`}`);
+    const bytes = await output.finish();
     control.report('finalizing', 1);
-    await rename(part, task.outputPath);
-    const { size } = await stat(task.outputPath);
     return {
       status: 'completed',
-      bytes: size,
-      durationSec: samples / rate,
+      bytes,
+      durationSec: output.samples / rate,
       processingMs: Date.now() - started,
     };
   } catch (err) {
-    if (encoder && encoder.exitCode === null && encoder.signalCode === null) encoder.kill('SIGKILL');
-    if (encoder) await exitOf(encoder);
-    await rm(part, { force: true });
-    return failure(control.cancelled ? new TaskCancelled() : err);
+    await output?.abort();
+    return failureOutcome(err, control.cancelled);
   }
 }
 
@@ -146,6 +107,6 @@ export async function runClone(task: CloneTask): Promise<TaskOutcome> {
     };
   } catch (err) {
     await rm(tmp, { force: true });
-    return failure(control.cancelled ? new TaskCancelled() : err);
+    return failureOutcome(err, control.cancelled);
   }
 }

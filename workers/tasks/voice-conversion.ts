@@ -3,18 +3,21 @@ import { parseVoiceProfile } from '../engine/index.js';
 import { EncodedOutput } from './encoded-output.js';
 import { engineFor } from './engines.js';
 import { failureOutcome } from './outcome.js';
+import { PcmReplay } from './pcm-replay.js';
 import { decodePcm, TaskCancelled } from './pcm-source.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
 /** Share of the progress bar each pass takes: source analysis, conversion (measured: ~1:8 in time). */
 const PASSES = [0.1, 0.9] as const;
+/** Inputs up to this long are decoded once and replayed for the second pass (11 MB at 24 kHz). */
+const REPLAY_MAX_SEC = 120;
 
 /**
- * Voice conversion through the model, streaming in two passes over the input (each a fresh
- * ffmpeg decode, so memory stays bounded for any length): analyse the source, then convert and
- * encode (the model measures the shifted source's envelope within that pass). Written under a
- * partial name, renamed on success; on cancel or error every ffmpeg child is killed and the
- * partial file removed.
+ * Voice conversion through the model, streaming in two passes over the input: analyse the
+ * source, then convert and encode (the model measures the shifted source's envelope within that
+ * pass). The second pass replays short inputs from memory and decodes longer ones again, so
+ * memory stays bounded for any length. Written under a partial name, renamed on success; on
+ * cancel or error every ffmpeg child is killed and the partial file removed.
  */
 export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome> {
   const voice = task.voice;
@@ -28,20 +31,27 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
     const target = parseVoiceProfile(JSON.parse(await readFile(voice.profilePath, 'utf8')));
     const rate = engine.sampleRate;
     const expected = Math.max(1, task.durationSec * rate);
-    const pass = (index: number, stage: 'analysing' | 'converting') => {
+    const progress = (index: number, stage: 'analysing' | 'converting') => {
       const base = PASSES.slice(0, index).reduce((a, b) => a + b, 0);
-      return decodePcm({
+      return (n: number) =>
+        control.report(stage, Math.min(0.99, base + PASSES[index] * Math.min(1, n / expected)));
+    };
+    const decode = (onSamples: (n: number) => void) =>
+      decodePcm({
         inputPath: task.inputPath,
         demuxer: task.demuxer,
         sampleRate: rate,
         maxDurationSec: task.maxDurationSec,
         control,
-        onSamples: (n) =>
-          control.report(stage, Math.min(0.99, base + PASSES[index] * Math.min(1, n / expected))),
+        onSamples,
       });
-    };
 
-    const source = await engine.analyse(pass(0, 'analysing'), { label: 'source' });
+    const replay = new PcmReplay(REPLAY_MAX_SEC * rate);
+    const source = await engine.analyse(replay.record(decode(progress(0, 'analysing'))), {
+      label: 'source',
+    });
+    const converting = progress(1, 'converting');
+    const input = replay.complete ? replay.play(converting) : decode(converting);
     const options = {
       voice: target,
       sourceProfile: source,
@@ -49,7 +59,7 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       semitones: task.pitchSemitones,
     };
     output = await EncodedOutput.open(task, rate);
-    for await (const block of engine.convert(pass(1, 'converting'), options)) {
+    for await (const block of engine.convert(input, options)) {
       if (control.cancelled) throw new TaskCancelled();
       await output.write(block);
     }

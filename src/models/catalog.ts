@@ -22,12 +22,17 @@ export interface PresetVoice {
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const DEFAULT_MODEL = 'default';
+/** How long a model's manifest and presets are kept before being read again (a model added or rebuilt shows up within this time). */
+const CACHE_MS = 5000;
 
 /**
  * The models vcfarm can run, read from their manifests. The API only lists them; loading and
  * checking the graphs happens in the pool threads (the API never loads ONNX Runtime).
  */
 export class ModelCatalog {
+  // Every POST /api/jobs needs its model: reading the manifest and presets each time cost ~2 ms.
+  readonly #cache = new Map<string, { at: number; info: Promise<ModelInfo> }>();
+
   constructor(private readonly modelsDir: string) {}
 
   async list(): Promise<ModelInfo[]> {
@@ -60,7 +65,16 @@ export class ModelCatalog {
     return preset ? path.join(this.dirOf(model), 'voices', `${preset.name}.json`) : undefined;
   }
 
-  private async read(name: string): Promise<ModelInfo> {
+  private read(name: string): Promise<ModelInfo> {
+    const hit = this.#cache.get(name);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.info;
+    const info = this.readFromDisk(name);
+    this.#cache.set(name, { at: Date.now(), info });
+    info.catch(() => this.#cache.delete(name));
+    return info;
+  }
+
+  private async readFromDisk(name: string): Promise<ModelInfo> {
     const dir = this.dirOf(name);
     const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
       name?: string;

@@ -16,9 +16,12 @@ import { startService } from '../test/helpers/service.js';
  *       with the model loaded once (the harder baseline: what the hardware does without vcfarm);
  *   (c) through the whole service (upload once, N jobs, pinned pool of one thread per core), and
  *       again unpinned (PIN_THREADS=false) for the pinned-vs-unpinned comparison.
- *   node dist/bench/service-vs-bare.js [jobs=40]
+ * Rounds repeat the warm bare, pinned and unpinned runs (this machine is noisy); ratios compare
+ * runs of the same round.
+ *   node dist/bench/service-vs-bare.js [jobs=40] [rounds=2]
  */
 const JOBS = Number(process.argv[2] ?? 40);
+const ROUNDS = Number(process.argv[3] ?? 2);
 const cores = os.availableParallelism();
 const cli = fileURLToPath(new URL('./lib/convert-cli.js', import.meta.url));
 const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-bench-'));
@@ -66,21 +69,37 @@ async function service(pin: boolean): Promise<number> {
   }
 }
 
-const report = (label: string, s: number, base: number) =>
+const line = (label: string, s: number, ratio: string) =>
   console.log(
-    `${label.padEnd(28)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ratio ${(base / s).toFixed(3)}`,
+    `${label.padEnd(34)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ${ratio}`,
   );
 
-console.log(`${JOBS} conversions of 30 s real speech → mp3 with preset-espeak-f3, ${cores} cores`);
-const tWarm = await bare(Math.ceil(JOBS / cores));
-const tCold = await bare(1);
-report('bare, one file per process', tCold, tWarm);
-report('bare, one process per core', tWarm, tWarm);
-const tPinned = await service(true);
-report('service, pinned threads', tPinned, tWarm);
-const tUnpinned = await service(false);
-report('service, unpinned threads', tUnpinned, tWarm);
 console.log(
-  `ratios are to the warm bare run (one process per core); pinned vs unpinned throughput: ${(tUnpinned / tPinned).toFixed(3)}`,
+  `${JOBS} conversions of 30 s real speech → mp3 with preset-espeak-f3, ${cores} cores, ${ROUNDS} rounds`,
+);
+const runs = {
+  bare: () => bare(Math.ceil(JOBS / cores)),
+  pinned: () => service(true),
+  unpinned: () => service(false),
+};
+type Run = keyof typeof runs;
+const times: Record<Run, number[]> = { bare: [], pinned: [], unpinned: [] };
+const tCold = await bare(1);
+line('bare, one file per process', tCold, '');
+for (let r = 0; r < ROUNDS; r++) {
+  // Alternate the order so slow drift on a shared machine does not favour one run.
+  const order: Run[] = r % 2 === 0 ? ['bare', 'pinned', 'unpinned'] : ['unpinned', 'pinned', 'bare'];
+  for (const name of order) times[name].push(await runs[name]());
+  const [b, p, u] = [times.bare[r], times.pinned[r], times.unpinned[r]];
+  line(`round ${r + 1}: bare, one process per core`, b, 'ratio 1.000');
+  line(`round ${r + 1}: service, pinned threads`, p, `ratio ${(b / p).toFixed(3)}`);
+  line(`round ${r + 1}: service, unpinned threads`, u, `ratio ${(b / u).toFixed(3)}`);
+}
+const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+const ratio = (name: Run) => mean(times.bare.map((b, i) => b / times[name][i])).toFixed(3);
+console.log(
+  `mean ratio to the warm bare run of the same round: service pinned ${ratio('pinned')}, unpinned ${ratio('unpinned')}; ` +
+    `one file per process ${(mean(times.bare) / tCold).toFixed(3)}; pinned vs unpinned throughput ` +
+    mean(times.pinned.map((p, i) => times.unpinned[i] / p)).toFixed(3),
 );
 await rm(dir, { recursive: true, force: true });

@@ -44,14 +44,25 @@ export class ConversionProcessor {
 
   readonly process = async (job: ConversionBullJob): Promise<ConversionResult> => {
     const jobId = String(job.id);
-    const { data } = job;
-    const jlog = this.log.child({ jobId, requestId: data.requestId });
-    if (await this.redis.exists(this.keys.cancelMarker(jobId))) {
-      throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
-    }
-    const ws = await ensureWorkspace(workspaceFor(this.config.dataDir, data.userId));
+    // Registered before the cancel marker is read: the API sets the marker, then publishes the
+    // cancel. A cancel published before this line is seen in the marker; one after, by cancel().
     const control = new TaskControl();
     this.running.set(jobId, control);
+    try {
+      if (await this.redis.exists(this.keys.cancelMarker(jobId))) {
+        throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
+      }
+      return await this.run(job, control);
+    } finally {
+      this.running.delete(jobId);
+    }
+  };
+
+  private async run(job: ConversionBullJob, control: TaskControl): Promise<ConversionResult> {
+    const jobId = String(job.id);
+    const { data } = job;
+    const jlog = this.log.child({ jobId, requestId: data.requestId });
+    const ws = await ensureWorkspace(workspaceFor(this.config.dataDir, data.userId));
     const maxDurationSec = Math.min(
       this.config.maxDurationSec,
       data.maxDurationSec ?? Number.POSITIVE_INFINITY,
@@ -107,9 +118,8 @@ export class ConversionProcessor {
     } finally {
       watcher.stop();
       await watcher.done;
-      this.running.delete(jobId);
     }
-  };
+  }
 
   /** Model folder and target profile of a voice conversion; a voice that vanished fails the job for good. */
   private async voiceFor(data: ConversionJobData): Promise<ConvertTask['voice']> {

@@ -50,10 +50,14 @@ async function measure(label: string, baseUrl: string): Promise<void> {
   events.ws.close();
   console.log(`${label}: ${JOBS} jobs one at a time (1 s WAV → WAV), POST /api/jobs → completed event`);
   console.log(`  end to end p50 ${pct(total, 50)} ms, p99 ${pct(total, 99)} ms`);
-  console.log(`  overhead (minus the worker's time on the job) p50 ${pct(overhead, 50)} ms, p99 ${pct(overhead, 99)} ms`);
+  console.log(
+    `  overhead (minus the worker's time on the job) p50 ${pct(overhead, 50)} ms, p99 ${pct(overhead, 99)} ms`,
+  );
   console.log(`  of which: POST answered p50 ${pct(post, 50)} ms, p99 ${pct(post, 99)} ms;`);
   console.log(`    POST sent → job active (ms clock) p50 ${pct(toStart, 50)}, p99 ${pct(toStart, 99)};`);
-  console.log(`    job finished → event received (ms clock) p50 ${pct(toEvent, 50)}, p99 ${pct(toEvent, 99)}`);
+  console.log(
+    `    job finished → event received (ms clock) p50 ${pct(toEvent, 50)}, p99 ${pct(toEvent, 99)}`,
+  );
 }
 
 const cluster = await startCluster({ instances: 1 });

@@ -34,6 +34,8 @@ export interface CliProcess {
   /** Resolves once a log line with this `msg` was printed. */
   waitForLog(msg: string, timeoutMs?: number): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last 2 KB the process wrote to stderr. */
+  stderr(): string;
   /** SIGKILL if still running, and wait for the exit. */
   kill(): Promise<void>;
 }
@@ -61,7 +63,9 @@ export function spawnCli(command: string, env: Record<string, string>): CliProce
       }
     }
   });
+  let stderrTail = '';
   child.stderr?.on('data', (b: Buffer) => {
+    stderrTail = (stderrTail + b.toString()).slice(-2000);
     if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -71,6 +75,7 @@ export function spawnCli(command: string, env: Record<string, string>): CliProce
     process: child,
     logs,
     exited,
+    stderr: () => stderrTail,
     waitForLog(msg, timeoutMs = 30_000) {
       if (logs.some((l) => l.msg === msg)) return Promise.resolve();
       return new Promise((resolve, reject) => {
@@ -161,7 +166,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         () => false,
       );
       if (ok) break;
-      if (p.process.exitCode !== null || Date.now() > deadline) throw new Error(`${name} did not start`);
+      if (p.process.exitCode !== null || Date.now() > deadline) {
+        const last = p.logs.at(-1);
+        throw new Error(
+          `${name} did not start (exit ${p.process.exitCode}; last log ${JSON.stringify(last?.msg)}; ` +
+            `stderr: ${p.stderr().trim() || 'empty'})`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     return { ...p, name, port, url };

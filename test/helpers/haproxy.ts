@@ -21,7 +21,9 @@ function portFree(port: number): Promise<boolean> {
 /** `n` consecutive free loopback ports (the deploy script numbers API instances consecutively). */
 export async function consecutiveFreePorts(n: number): Promise<number[]> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    // Below the kernel's ephemeral range (32768+ here): an outgoing connection cannot take one of
+    // these ports between this check and the server's bind (it did, once, in CI).
+    const base = 10_000 + Math.floor(Math.random() * (22_000 - n));
     const ports = Array.from({ length: n }, (_, i) => base + i);
     let ok = true;
     for (const p of ports) {

@@ -196,7 +196,9 @@ test('cancelling a voice conversion during inference leaves the worker alive and
       strength: 0.5,
     });
     assert.equal((await client.request('DELETE', `/api/jobs/${next.id}`)).status < 300, true);
-    assert.equal((await client.waitForJob(next.id, 30_000)).state, 'cancelled');
+    const ended = await client.waitForJob(next.id, 30_000);
+    const trail = svc.workers[0].logs.filter((l) => l.jobId === next.id);
+    assert.equal(ended.state, 'cancelled', JSON.stringify({ ended, trail }));
   }
   const outputs = await readdir(
     path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'outputs'),

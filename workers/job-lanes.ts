@@ -49,6 +49,11 @@ export class JobLanes<D, R> extends EventEmitter {
     await Promise.all(this.lanes.map((l) => l.waitUntilReady()));
   }
 
+  /** Resolves once every closing lane has finished its job (and the queue has recorded it). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.leaving]);
+  }
+
   /** Stops fetching and waits for every running job to finish. */
   async close(): Promise<void> {
     await this.resize(0);

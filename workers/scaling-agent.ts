@@ -50,7 +50,7 @@ export class ScalingAgent {
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly pool: WorkerPool,
-    private readonly lanes: Pick<JobLanes<unknown, unknown>, 'resize'>,
+    private readonly lanes: Pick<JobLanes<unknown, unknown>, 'resize' | 'settled'>,
     private readonly queue: Queue,
     private readonly log: Logger,
     private readonly options: ScalingAgentOptions,
@@ -137,6 +137,7 @@ export class ScalingAgent {
       if (requestId) {
         this.pendingAck = this.pool.drainingCount > 0 ? requestId : undefined;
         this.pendingPrevious = previous;
+        if (!this.pendingAck) await this.lanes.settled();
         await this.ack(requestId);
       }
     });
@@ -161,10 +162,16 @@ export class ScalingAgent {
       .exec();
   }
 
+  /**
+   * The surplus threads are gone: acknowledge once the closing lanes are gone too, so that
+   * "applied" also means the queue shows no more active jobs here than the new size.
+   */
   private async ackDrained(): Promise<void> {
     const requestId = this.pendingAck;
     this.pendingAck = undefined;
-    if (requestId) await this.ack(requestId).catch((err) => this.log.warn({ err }, 'scale ack failed'));
+    if (!requestId) return;
+    await this.lanes.settled();
+    await this.ack(requestId).catch((err) => this.log.warn({ err }, 'scale ack failed'));
   }
 
   private trackIdle(): void {

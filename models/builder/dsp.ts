@@ -184,7 +184,7 @@ export function envelopeShift(
 
 /** Repeats t [..., n] as [..., n, 2], so multiplying complex [..., n, 2] needs no broadcast over the last axis
  * (ORT's broadcast there is ~4x slower than a copy and a plain Mul). */
-export function complexPair(b: GraphBuilder, t: string): string {
+function complexPair(b: GraphBuilder, t: string): string {
   const u = b.op('Unsqueeze', [t, i64(b, [-1])]);
   return b.op('Concat', [u, u], { axis: -1 });
 }

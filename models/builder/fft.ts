@@ -130,7 +130,7 @@ function evenWeightsA(b: GraphBuilder, n: number, k: string): string {
  * For sums over native bins: cos(2 pi k q / N) weighted by c_k / N (0 past N/2) for q in from..to,
  * [N1, K2, Q] (rows of each k1's bins), so sum_k w_k P_k cos(...) = ReduceSum_k1(P [N1, F, K2] @ table).
  */
-export function cosTableA(b: GraphBuilder, n: number, from: number, to: number): string {
+function cosTableA(b: GraphBuilder, n: number, from: number, to: number): string {
   const k = nativeBins(b, n);
   const q = b.op('Reshape', [
     b.op('Range', [f32(b, [from], []), f32(b, [to + 1], []), f32(b, [1], [])]),

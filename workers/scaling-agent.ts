@@ -29,9 +29,9 @@ export interface ScalingAgentOptions {
 const RECENT_DECISIONS = 20;
 
 /**
- * Keeps one worker process at the size the operator (or the autoscaler) wants: reads the
- * stored size at start, applies resize commands from pub/sub, acknowledges them, and runs the
- * autoscaling loop when enabled. It moves the job lanes with the pool so the queue never hands
+ * Keeps one worker process at the size the operator (or the autoscaler) wants: applies resize
+ * commands from pub/sub, reconciles with the stored size at start and periodically, acknowledges
+ * requests, and runs the autoscaling loop when enabled. It moves the job lanes with the pool so the queue never hands
  * this process more jobs than it has threads for.
  */
 export class ScalingAgent {
@@ -44,6 +44,8 @@ export class ScalingAgent {
   private timer: NodeJS.Timeout | undefined;
   private pendingAck: string | undefined;
   private pendingPrevious = 0;
+  /** The last request this agent applied (from pub/sub or from the stored size). */
+  private handledRequest: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -59,22 +61,14 @@ export class ScalingAgent {
     this.setting = options.autoscale ? { enabled: true, ...options.autoscale } : { enabled: false };
   }
 
-  /** The size to start with: this worker's stored size, else everyone's, else `fallback`. */
-  async initialSize(fallback: number): Promise<number> {
-    const own = await this.redis.hget(this.keys.desiredPerWorker, this.options.workerId);
-    const all = await this.redis.get(this.keys.desired);
-    const stored = own ?? all;
-    const storedAutoscale = await this.redis.get(this.keys.autoscale);
-    if (storedAutoscale) {
-      this.setting = JSON.parse(storedAutoscale) as AutoscaleSetting;
-      this.pinnedByManualScale = !this.setting.enabled;
-    }
-    // Autoscaling starts small, like Celery's --autoscale, and grows when jobs wait.
-    if (this.setting.enabled) return this.setting.min;
-    return stored ? this.clamp((JSON.parse(stored) as DesiredSize).size) : this.clamp(fallback);
-  }
-
-  async start(): Promise<void> {
+  /**
+   * Subscribes first, then reads the stored size and applies it: a command published while this
+   * worker starts is either heard or already stored, never lost between the two. From then on the
+   * pool is reconciled with the stored size every `intervalMs` (level-triggered), so a missed
+   * message or a worker that was not live when a request was made still ends at the stored size
+   * and acknowledges the request. `fallback` is the size when nothing is stored.
+   */
+  async start(fallback: number): Promise<void> {
     this.pool.on('drained', () => void this.ackDrained());
     this.pool.on('idle', () => this.trackIdle());
     this.subscriber.on('message', (channel: string, message: string) => {
@@ -86,7 +80,48 @@ export class ScalingAgent {
       }
     });
     await this.subscriber.subscribe(this.keys.channel);
-    this.timer = setInterval(() => void this.autoscaleTick(), this.options.intervalMs);
+    const stored = await this.readStored();
+    // Autoscaling starts small, like Celery's --autoscale, and grows when jobs wait.
+    if (this.setting.enabled) await this.apply(this.setting.min);
+    else if (stored) await this.apply(stored.size, stored.requestId);
+    else await this.apply(fallback);
+    this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
+  }
+
+  /** The stored desired size for this worker (its own, else everyone's); adopts a stored autoscale setting. */
+  private async readStored(): Promise<DesiredSize | undefined> {
+    const [own, all, storedAutoscale] = await Promise.all([
+      this.redis.hget(this.keys.desiredPerWorker, this.options.workerId),
+      this.redis.get(this.keys.desired),
+      this.redis.get(this.keys.autoscale),
+    ]);
+    if (storedAutoscale) {
+      const setting = JSON.parse(storedAutoscale) as AutoscaleSetting;
+      if (JSON.stringify(setting) !== JSON.stringify(this.setting)) {
+        this.setting = setting;
+        this.pinnedByManualScale = !setting.enabled;
+      }
+    }
+    const stored = own ?? all;
+    return stored ? (JSON.parse(stored) as DesiredSize) : undefined;
+  }
+
+  /** Level-triggered: brings the pool to the stored size when a command was missed. */
+  private async reconcile(): Promise<void> {
+    const stored = await this.readStored();
+    if (this.setting.enabled || !stored) return;
+    if (this.clamp(stored.size) === this.pool.size && stored.requestId === this.handledRequest) return;
+    this.log.info({ requestId: stored.requestId, size: stored.size }, 'reconciling with the stored size');
+    await this.apply(stored.size, stored.requestId);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.reconcile();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'scale reconcile failed');
+    }
+    await this.autoscaleTick();
   }
 
   autoscaleState() {
@@ -123,6 +158,7 @@ export class ScalingAgent {
   /** Resizes in order: grow the pool before opening lanes, close lanes before shrinking the pool. */
   private apply(size: number, requestId?: string): Promise<unknown> {
     const target = this.clamp(size);
+    if (requestId) this.handledRequest = requestId;
     const run = this.chain.then(async () => {
       const previous = this.pool.size;
       if (target >= this.pool.size) {

@@ -10,11 +10,12 @@ import {
   type ConversionJobData,
   type ConversionResult,
   FairShare,
+  KEEP_FINISHED_SEC,
   queueKeys,
   withFairShare,
 } from '../src/queue/index.js';
 import { bullConnection, connectRedis } from '../src/redis/index.js';
-import { scalingKeys, type WorkerStats } from '../src/scaling/index.js';
+import { type FinishedOutcome, finishedMember, scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { JobLanes } from './job-lanes.js';
 import { allowedCores, WorkerPool } from './pool/index.js';
@@ -84,28 +85,29 @@ export async function startWorkerProcess(
     intervalMs: config.autoscaleIntervalMs,
   });
 
-  // Start at the stored size (a restarted worker keeps what the operator asked for).
-  const size = await agent.initialSize(config.poolSize > 0 ? config.poolSize : cores.length);
-  await pool.resize(size);
-  await agent.start();
-
   await cancelSubscriber.subscribe(qkeys.cancelChannel);
   cancelSubscriber.on('message', (channel: string, jobId: string) => {
     if (channel === qkeys.cancelChannel && processor.cancel(jobId)) log.info({ jobId }, 'cancel requested');
   });
 
-  const recordFinished = (jobId: string, ok: boolean) =>
-    redis
+  const recordFinished = (jobId: string, outcome: FinishedOutcome) => {
+    const multi = redis
       .multi()
-      .zadd(skeys.finished, Date.now(), `${config.workerId}:${jobId}:${ok ? 'ok' : 'fail'}`)
-      .zremrangebyscore(skeys.finished, '-inf', Date.now() - FINISHED_WINDOW_MS)
-      .exec();
+      .zadd(skeys.finished, Date.now(), finishedMember(config.workerId, jobId, outcome))
+      .zremrangebyscore(skeys.finished, '-inf', Date.now() - FINISHED_WINDOW_MS);
+    // The queue keeps cancelled jobs in its failed set; this lets stats count them apart.
+    if (outcome === 'cancel')
+      multi
+        .zadd(skeys.cancelled, Date.now(), jobId)
+        .zremrangebyscore(skeys.cancelled, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000);
+    return multi.exec();
+  };
 
   lanes.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) => {
     counter.recordDone(result.realTimeFactor);
     const jobId = String(job.id);
     Promise.all([
-      recordFinished(jobId, true),
+      recordFinished(jobId, 'ok'),
       events.publish(job.data.userId, {
         type: 'completed',
         jobId,
@@ -123,11 +125,13 @@ export async function startWorkerProcess(
       const m = /^(VC_ERR_[A-Z_]+): ?(.*)$/s.exec(err.message);
       const code = m?.[1] ?? 'VC_ERR_INTERNAL';
       if (code === 'VC_ERR_CANCELLED') {
+        counter.recordCancelled();
+        await recordFinished(jobId, 'cancel');
         await events.publish(job.data.userId, { type: 'cancelled', jobId });
         return;
       }
       counter.recordFailed();
-      await recordFinished(jobId, false);
+      await recordFinished(jobId, 'fail');
       await events.publish(job.data.userId, {
         type: 'failed',
         jobId,
@@ -136,8 +140,9 @@ export async function startWorkerProcess(
     })().catch((e) => log.warn({ err: e }, 'event publish failed'));
   });
   lanes.on('error', (err: Error) => log.error({ err }, 'worker error'));
-  // Lanes open only now, with every listener in place: one per thread.
-  await lanes.resize(pool.size);
+  // Lanes open only now, with every listener in place: one per thread, at the stored size (a
+  // restarted worker keeps what the operator asked for), else POOL_SIZE, else one per core.
+  await agent.start(config.poolSize > 0 ? config.poolSize : cores.length);
 
   const heartbeat = async () => {
     const stats: WorkerStats = {
@@ -158,6 +163,7 @@ export async function startWorkerProcess(
       })),
       jobsDone: counter.jobsDone,
       jobsFailed: counter.jobsFailed,
+      jobsCancelled: counter.jobsCancelled,
       meanRealTimeFactor: counter.meanRealTimeFactor,
       cpuPercent: counter.cpuPercent(),
       rssBytes: process.memoryUsage.rss(),

@@ -1,7 +1,9 @@
 /** Counters of one worker process, reported in its heartbeat. */
 export class WorkerStatsCounter {
   jobsDone = 0;
+  /** Jobs that ended in failure; cancellations are counted apart, in `jobsCancelled`. */
   jobsFailed = 0;
+  jobsCancelled = 0;
   private rtfSum = 0;
   private readonly startedAt = Date.now();
   private lastCpu = process.cpuUsage();
@@ -14,6 +16,10 @@ export class WorkerStatsCounter {
 
   recordFailed(): void {
     this.jobsFailed++;
+  }
+
+  recordCancelled(): void {
+    this.jobsCancelled++;
   }
 
   get meanRealTimeFactor(): number | null {

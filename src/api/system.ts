@@ -18,7 +18,12 @@ const ScaleResponse = Type.Object({
   requested: Type.Integer(),
   workers: Type.Array(ScaleWorker),
   statusUrl: Type.Optional(Type.String()),
+  /** Why the answer is 202. */
+  message: Type.Optional(Type.String()),
 });
+
+const NO_LIVE_WORKER = 'stored, no live worker yet: a worker that starts comes up at this size';
+const STILL_APPLYING = 'stored; not every worker has applied it yet';
 
 const AutoscaleResponse = Type.Object({
   requestId: Type.String(),
@@ -101,7 +106,11 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
         workers: outcome.workers,
       };
       if (outcome.complete) return reply.status(200).send(response);
-      return reply.status(202).send({ ...response, statusUrl: `/api/system/scale/${outcome.requestId}` });
+      return reply.status(202).send({
+        ...response,
+        statusUrl: `/api/system/scale/${outcome.requestId}`,
+        message: outcome.noLiveWorker ? NO_LIVE_WORKER : STILL_APPLYING,
+      });
     },
   );
 
@@ -118,7 +127,10 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const sizes = Object.values(o.previous);
       const previous = sizes.length > 0 && sizes.every((s) => s === sizes[0]) ? sizes[0] : null;
       const response = { requestId: o.requestId, previous, requested: o.requested, workers: o.workers };
-      return reply.status(o.complete ? 200 : 202).send(response);
+      if (o.complete) return reply.status(200).send(response);
+      return reply
+        .status(202)
+        .send({ ...response, message: o.noLiveWorker ? NO_LIVE_WORKER : STILL_APPLYING });
     },
   );
 
@@ -126,5 +138,5 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     systemStats(app.redis, app.config.redisPrefix, app.conversions.queue, app.scaling),
   );
 
-  app.get('/queue/status', async () => queueStatus(app.conversions.queue));
+  app.get('/queue/status', async () => queueStatus(app.conversions.queue, app.redis, app.config.redisPrefix));
 };

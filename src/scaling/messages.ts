@@ -51,7 +51,9 @@ export interface WorkerStats {
   draining: number;
   threads: ThreadStats[];
   jobsDone: number;
+  /** Jobs that failed for good; cancellations are not failures and count in `jobsCancelled`. */
   jobsFailed: number;
+  jobsCancelled: number;
   meanRealTimeFactor: number | null;
   cpuPercent: number;
   rssBytes: number;

@@ -12,8 +12,10 @@ export interface ScaleOutcome {
   previous: Record<string, number>;
   requested: number;
   workers: { id: string; host: string; pid: number; size: number; applied: boolean }[];
-  /** Every targeted worker has applied the size (no thread still draining). */
+  /** At least one worker is targeted and every targeted worker has applied the size (no thread still draining). */
   complete: boolean;
+  /** No live worker to apply it yet: the size is stored and a worker that starts comes up at it. */
+  noLiveWorker: boolean;
 }
 
 /**
@@ -65,11 +67,12 @@ export class ScaleCoordinator {
     await multi.exec();
     const command: ScaleCommand = { type: 'resize', requestId, size, workerId };
     await this.redis.publish(this.keys.channel, JSON.stringify(command));
+    // No live worker: nothing can apply it now; the size is stored and answered as such at once.
     return this.await(
       requestId,
       targets.map((t) => t.id),
       size,
-      waitMs,
+      targets.length === 0 ? 0 : waitMs,
     );
   }
 
@@ -81,12 +84,17 @@ export class ScaleCoordinator {
     return { requestId, autoscale: setting };
   }
 
-  /** The state of an earlier request (for the status URL of a 202). */
+  /**
+   * The state of an earlier request (for the status URL of a 202). A request for every worker is
+   * measured against the workers live now: each reconciles with the stored size, including those
+   * that started after the request, and one that has died no longer counts.
+   */
   async status(requestId: string): Promise<ScaleOutcome> {
     const raw = await this.redis.get(this.keys.request(requestId));
     if (!raw) throw new NotFoundError('scale request');
-    const req = JSON.parse(raw) as { size: number; targets: string[] };
-    return this.await(requestId, req.targets, req.size, 0);
+    const req = JSON.parse(raw) as { size: number; workerId?: string; targets: string[] };
+    const targets = req.workerId ? [req.workerId] : (await this.liveWorkers()).map((w) => w.id);
+    return this.await(requestId, targets, req.size, 0);
   }
 
   private async await(
@@ -99,7 +107,7 @@ export class ScaleCoordinator {
     for (;;) {
       const raw = await this.redis.hgetall(this.keys.acks(requestId));
       const acks = targets.map((id) => (raw[id] ? (JSON.parse(raw[id]) as ScaleAck) : undefined));
-      const complete = acks.every((a) => a?.applied === true);
+      const complete = targets.length > 0 && acks.every((a) => a?.applied === true);
       if (complete || Date.now() >= deadline) {
         const previous: Record<string, number> = {};
         targets.forEach((id, i) => {
@@ -111,6 +119,7 @@ export class ScaleCoordinator {
           previous,
           requested: size,
           complete,
+          noLiveWorker: targets.length === 0,
           workers: targets.map((id, i) => {
             const a = acks[i];
             return {

@@ -9,7 +9,15 @@ const WINDOWS_MIN = [1, 5, 15] as const;
 const WAITING_SAMPLE = 5000;
 
 export interface QueueStatus {
-  counts: { waiting: number; active: number; delayed: number; completed: number; failed: number };
+  /** `failed` are jobs that failed for good; cancelled jobs (which the queue keeps among its failed) are apart. */
+  counts: {
+    waiting: number;
+    active: number;
+    delayed: number;
+    completed: number;
+    failed: number;
+    cancelled: number;
+  };
   waitingByPriority: Record<string, number>;
   oldestWaitingAgeSec: number | null;
   sampledWaiting: number;
@@ -19,12 +27,23 @@ export interface SystemStats {
   workers: WorkerStats[];
   totals: { workers: number; threads: number; busy: number; draining: number };
   queue: QueueStatus['counts'];
-  throughput: { window: string; completed: number; failed: number; perMinute: number }[];
+  throughput: { window: string; completed: number; failed: number; cancelled: number; perMinute: number }[];
   autoscale: AutoscaleSetting | { enabled: 'as-configured' };
 }
 
-export async function queueStatus(queue: Queue): Promise<QueueStatus> {
-  const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+/**
+ * Jobs in the queue's failed set that were cancelled while running (queued ones are removed on
+ * cancel): the worker records them in `stats:cancelled`.
+ */
+async function cancelledAmongFailed(queue: Queue, redis: Redis, prefix: string): Promise<number> {
+  return Number(await redis.call('ZINTERCARD', 2, queue.keys.failed, scalingKeys(prefix).cancelled));
+}
+
+export async function queueStatus(queue: Queue, redis: Redis, prefix: string): Promise<QueueStatus> {
+  const [c, cancelled] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
+    cancelledAmongFailed(queue, redis, prefix),
+  ]);
   const waitingJobs = await queue.getJobs(['waiting', 'prioritized'], 0, WAITING_SAMPLE - 1);
   const byPriority: Record<string, number> = {};
   let oldest: number | undefined;
@@ -40,7 +59,8 @@ export async function queueStatus(queue: Queue): Promise<QueueStatus> {
       active: c.active ?? 0,
       delayed: c.delayed ?? 0,
       completed: c.completed ?? 0,
-      failed: c.failed ?? 0,
+      failed: Math.max(0, (c.failed ?? 0) - cancelled),
+      cancelled,
     },
     waitingByPriority: byPriority,
     oldestWaitingAgeSec: oldest === undefined ? null : Math.max(0, (Date.now() - oldest) / 1000),
@@ -58,15 +78,16 @@ export async function systemStats(
   const now = Date.now();
   const [workers, status, autoscaleRaw] = await Promise.all([
     coordinator.liveWorkers(),
-    queueStatus(queue),
+    queueStatus(queue, redis, prefix),
     redis.get(keys.autoscale),
   ]);
   const throughput = await Promise.all(
     WINDOWS_MIN.map(async (min) => {
       const members = await redis.zrangebyscore(keys.finished, now - min * 60_000, '+inf');
       const failed = members.filter((m) => m.endsWith(':fail')).length;
-      const completed = members.length - failed;
-      return { window: `${min}m`, completed, failed, perMinute: completed / min };
+      const cancelled = members.filter((m) => m.endsWith(':cancel')).length;
+      const completed = members.filter((m) => m.endsWith(':ok')).length;
+      return { window: `${min}m`, completed, failed, cancelled, perMinute: completed / min };
     }),
   );
   return {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { processesMatching, waitUntil } from '../helpers/processes.js';
@@ -12,7 +13,7 @@ before(async () => {
   // Short locks so that a job whose worker died is noticed within seconds, not 30 s.
   svc = await startService({
     workers: 2,
-    env: { JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', POOL_SIZE: '1' },
+    env: { JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', POOL_SIZE: '1', ADMIN_TOKEN },
   });
 });
 after(async () => {
@@ -46,7 +47,20 @@ test('cancelling an active job kills its ffmpeg processes and leaves no output',
   assert.equal((await client.download(job.id)).status, 404);
   events.close();
 
-  // 3. The worker survived and still converts.
+  // 3. One definition of failed: the stats count the cancellation apart, the queue and workers alike.
+  const worker = async () => {
+    const stats = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;
+    const sum = (k: 'jobsFailed' | 'jobsCancelled') =>
+      stats.workers.reduce((n: number, w: Record<string, number>) => n + w[k], 0);
+    return { stats, failed: sum('jobsFailed'), cancelled: sum('jobsCancelled') };
+  };
+  await waitUntil(async () => (await worker()).cancelled === 1, 10_000, 'the cancellation in the heartbeat');
+  const { stats, failed } = await worker();
+  assert.equal(failed, 0);
+  assert.deepEqual([stats.queue.failed, stats.queue.cancelled], [0, 1]);
+  assert.deepEqual([stats.throughput[0].failed, stats.throughput[0].cancelled], [0, 1]);
+
+  // 4. The worker survived and still converts.
   const next = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
   assert.equal((await client.waitForJob(next.id)).state, 'completed');
 });

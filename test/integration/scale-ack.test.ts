@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ADMIN_TOKEN, adminRequest, WorkerWatch } from '../helpers/admin.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+let svc: TestService;
+let watch: WorkerWatch;
+
+before(async () => {
+  // No worker at first: the scale requests below meet an empty farm, then workers starting up.
+  svc = await startService({ workers: 0, env: { ADMIN_TOKEN, POOL_SIZE: '1', SCALE_WAIT_MS: '3000' } });
+  watch = new WorkerWatch(svc.redis.url);
+});
+after(async () => {
+  watch?.close();
+  await svc?.close();
+});
+
+test('with no live worker a scale request is answered 202 "stored", and a worker that starts applies and acknowledges it', async () => {
+  // 1. Nobody can apply it: not "applied", but stored, with a way to follow it.
+  const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 2 });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.match(res.body.message, /no live worker/);
+  assert.deepEqual(res.body.workers, []);
+  const statusUrl: string = res.body.statusUrl;
+  assert.equal((await adminRequest(svc.baseUrl, 'GET', statusUrl)).status, 202);
+
+  // 2. A worker starts (POOL_SIZE 1) and comes up at the stored size instead.
+  const w = svc.startWorker();
+  await w.ready;
+  await watch.waitFor(w.id, (s) => s.size === 2 && s.threadCount === 2, 15_000, 'the stored size');
+
+  // 3. Its reconciliation acknowledges the stored request: the status URL now says applied.
+  let status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+  for (let i = 0; i < 60 && status.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+  }
+  assert.equal(status.status, 200, JSON.stringify(status.body));
+  assert.deepEqual(
+    status.body.workers.map((x: { id: string; size: number; applied: boolean }) => [x.id, x.size, x.applied]),
+    [[w.id, 2, true]],
+  );
+});
+
+test('scale requests racing a worker start-up: every 200 is true and the worker ends at the last stored size', async () => {
+  const sizes = [3, 1, 2, 3];
+  for (const [round, last] of sizes.entries()) {
+    // 1. A new worker starts while requests arrive during its start-up, before and after it subscribes.
+    const w = svc.startWorker();
+    let ready = false;
+    void w.ready.then(() => {
+      ready = true;
+    });
+    let n = 0;
+    let lastSent = 0;
+    while (!ready) {
+      const size = n++ % 2 === 0 ? last : (last % 3) + 1;
+      lastSent = size;
+      const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: size });
+      assert.ok(res.status === 200 || res.status === 202, JSON.stringify(res.body));
+      // 2. "Applied" is a fact: at least one worker, each of them at the requested size.
+      if (res.status === 200) {
+        assert.ok(res.body.workers.length > 0, 'a 200 names the workers that applied it');
+        for (const x of res.body.workers) assert.deepEqual([x.size, x.applied], [size, true]);
+      }
+      await new Promise((r) => setTimeout(r, 20 + round * 15));
+    }
+    // 3. The last size stored wins on every live worker, including the one that just started,
+    //    with no further request to remind it.
+    assert.ok(n > 0);
+    for (const worker of svc.workers.filter((x) => x.process.exitCode === null)) {
+      await watch.waitFor(
+        worker.id,
+        (s) => s.size === lastSent && s.threadCount === lastSent,
+        15_000,
+        `size ${lastSent} on ${worker.id}`,
+      );
+    }
+    // 4. Keep the farm small: stop this round's worker.
+    const exited = new Promise((r) => w.process.once('exit', r));
+    w.process.kill('SIGTERM');
+    await exited;
+  }
+});

@@ -6,9 +6,9 @@ import { usersCommand } from './cli-users.js';
 import { type Config, loadConfig } from './config/index.js';
 import { VcError } from './errors/index.js';
 import { drainAndClose } from './lifecycle/index.js';
-import { createLogger } from './logging.js';
+import { createLogger } from './logging/index.js';
 import { startApiServer } from './server.js';
-import { startAll } from './supervisor.js';
+import { startAll } from './supervision/index.js';
 
 const USAGE = `usage: vcfarm <command>
   all      single-machine service: Redis (unless REDIS_URL), one API, one worker process
@@ -16,30 +16,66 @@ const USAGE = `usage: vcfarm <command>
   worker   one worker process with a pinned thread pool (needs REDIS_URL)
   users    accounts and API keys: users add NAME --plan pro | list | remove ID | rotate-key ID`;
 
-/** Runs `close` once on SIGINT/SIGTERM, then exits. */
-function onShutdown(logger: Logger, close: (signal: string) => Promise<void>): void {
+/** A worker whose parent (`vcfarm all`) is gone stops within this, jobs or not: they are retried. */
+const PARENT_GONE_EXIT_MS = 3000;
+/** Just under the 60 s `vcfarm all` gives its worker: running jobs may finish, then it exits anyway. */
+const WORKER_STOP_DEADLINE_MS = 55_000;
+const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+
+interface ShutdownOptions {
+  /** The whole close gets this long; then the process exits 1 whatever is still open. */
+  deadlineMs: number;
+  /** Synchronous last resort before a forced exit: kill the children. */
+  force?: () => void;
+}
+
+/**
+ * Runs `close` once on SIGINT/SIGTERM (or `stop()`), then exits; bounded by a deadline. A second
+ * signal exits at once (128 + signal number). A process started by `vcfarm all` also stops when
+ * that parent is gone, within PARENT_GONE_EXIT_MS.
+ */
+function onShutdown(
+  logger: Logger,
+  close: (reason: string) => Promise<void>,
+  options: ShutdownOptions,
+): (reason: string, exitCode?: number) => void {
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const exitNow = (code: number) => {
+    options.force?.();
+    process.exit(code);
+  };
+  const stop = (reason: string, exitCode = 0, deadlineMs = options.deadlineMs) => {
+    if (stopping) {
+      if (SIGNAL_NUMBERS[reason]) {
+        logger.warn({ signal: reason }, 'second signal: exiting at once');
+        exitNow(128 + SIGNAL_NUMBERS[reason]);
+      }
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    close(signal).then(
-      () => process.exit(0),
+    logger.info({ reason }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ deadlineMs }, 'shutdown did not finish within its deadline; exiting');
+      exitNow(1);
+    }, deadlineMs).unref();
+    close(reason).then(
+      () => process.exit(exitCode),
       (err) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exitNow(1);
       },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  // Started by `vcfarm all`: if that parent dies without stopping us, stop by ourselves.
+  // Started by `vcfarm all`: if that parent dies without stopping us, stop by ourselves, quickly.
   const parent = Number(process.env.VCFARM_PARENT_PID);
   if (parent > 0) {
     setInterval(() => {
-      if (process.ppid !== parent) stop('parent-exit');
-    }, 1000).unref();
+      if (process.ppid !== parent) stop('parent-exit', 1, PARENT_GONE_EXIT_MS);
+    }, 500).unref();
   }
+  return (reason, exitCode) => stop(reason, exitCode);
 }
 
 function requireRedisUrl(config: Config): string {
@@ -70,10 +106,14 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'api') {
     const { app, url } = await startApiServer(config, requireRedisUrl(config), logger);
     logger.info({ url }, 'api listening');
-    onShutdown(logger, () => drainAndClose(app, config.drainMs, logger));
+    onShutdown(logger, () => drainAndClose(app, config.drainMs, logger, config.closeTimeoutMs), {
+      deadlineMs: config.drainMs + config.closeTimeoutMs + 2000,
+    });
   } else if (command === 'worker') {
     const handle = await startWorkerProcess(config, requireRedisUrl(config), logger);
-    onShutdown(logger, () => handle.close());
+    onShutdown(logger, (reason) => handle.close({ jobGraceMs: reason === 'parent-exit' ? 0 : undefined }), {
+      deadlineMs: WORKER_STOP_DEADLINE_MS,
+    });
   } else {
     const handle = await startAll(config, logger, fileURLToPath(import.meta.url));
     const shown = handle.url.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
@@ -81,7 +121,12 @@ async function main(argv: string[]): Promise<void> {
     const admin = handle.adminTokenFile ? `\nadmin token: ${handle.adminTokenFile}` : '';
     process.stderr.write(`\nvcfarm is running: open ${shown}/   (Ctrl-C stops everything)${admin}\n\n`);
     // Ctrl-C stops at once; SIGTERM (a service manager, a balancer in front) drains first.
-    onShutdown(logger, (signal) => handle.close({ drain: signal === 'SIGTERM' }));
+    const stop = onShutdown(logger, (signal) => handle.close({ drain: signal === 'SIGTERM' }), {
+      deadlineMs: config.drainMs + config.closeTimeoutMs + 65_000,
+      force: handle.kill,
+    });
+    // A child that cannot be kept alive: stop everything and exit non-zero, for a service manager.
+    void handle.gaveUp.then((reason) => stop(`gave up: ${reason}`, 1));
   }
 }
 

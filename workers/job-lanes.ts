@@ -28,6 +28,7 @@ export interface JobLanesOptions<D, R> {
 export class JobLanes<D, R> extends EventEmitter {
   private lanes: Worker<D, R>[] = [];
   private readonly leaving = new Set<Promise<void>>();
+  private paused = false;
 
   constructor(private readonly options: JobLanesOptions<D, R>) {
     super();
@@ -47,6 +48,21 @@ export class JobLanes<D, R> extends EventEmitter {
       void closing.finally(() => this.leaving.delete(closing));
     }
     await Promise.all(this.lanes.map((l) => l.waitUntilReady()));
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Stops fetching on every lane (and on lanes opened later); running jobs go on. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await Promise.all(this.lanes.map((l) => l.pause(true)));
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const lane of this.lanes) void lane.resume();
   }
 
   /** Resolves once every closing lane has finished its job (and the queue has recorded it). */
@@ -75,6 +91,7 @@ export class JobLanes<D, R> extends EventEmitter {
     lane.on('completed', (job: Job<D, R>, result: R) => this.emit('completed', job, result));
     lane.on('failed', (job: Job<D, R> | undefined, err: Error) => this.emit('failed', job, err));
     lane.on('error', (err: Error) => this.emit('error', err));
+    if (this.paused) void lane.pause(true);
     return lane;
   }
 }

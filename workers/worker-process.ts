@@ -4,6 +4,8 @@ import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
+import { withDeadline } from '../src/lifecycle/index.js';
+import { LogThrottle } from '../src/logging/index.js';
 import { JobEventLog } from '../src/progress/index.js';
 import {
   CONVERSION_QUEUE,
@@ -14,13 +16,14 @@ import {
   queueKeys,
   withFairShare,
 } from '../src/queue/index.js';
-import { bullConnection, connectRedis } from '../src/redis/index.js';
+import { bullConnection, closeRedis, connectRedis, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
 import { type FinishedOutcome, finishedMember, scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { JobLanes } from './job-lanes.js';
 import { allowedCores, WorkerPool } from './pool/index.js';
 import { ScalingAgent } from './scaling-agent.js';
 import { WorkerStatsCounter } from './worker-stats.js';
+import { WriteFaultGuard } from './write-fault-guard.js';
 
 const HEARTBEAT_MS = 1000;
 /** Finished-job records older than this are trimmed; stats show 1/5/15-minute windows. */
@@ -29,8 +32,14 @@ const FINISHED_WINDOW_MS = 15 * 60_000;
 export interface WorkerProcessHandle {
   id: string;
   pool: WorkerPool;
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, lets running ones finish for up to `jobGraceMs` (default 50 s; a job cut
+   * off is retried once its lock expires), then closes every connection, each within a deadline.
+   */
+  close(options?: { jobGraceMs?: number }): Promise<void>;
 }
+
+const JOB_GRACE_MS = 50_000;
 
 /**
  * One worker process: job lanes (one BullMQ Worker per pool thread) whose processor only hands
@@ -139,7 +148,17 @@ export async function startWorkerProcess(
       });
     })().catch((e) => log.warn({ err: e }, 'event publish failed'));
   });
-  lanes.on('error', (err: Error) => log.error({ err }, 'worker error'));
+  // Redis refusing writes pauses the lanes until a test write passes; other errors are logged at
+  // most once per 5 s each, with the count of repeats held back.
+  const guard = new WriteFaultGuard(redis, lanes, log, {
+    probeKey: `${config.redisPrefix}:health:probe:${config.workerId}`,
+  });
+  const throttle = new LogThrottle();
+  lanes.on('error', (err: Error) => {
+    if (guard.onError(err)) return;
+    const repeats = throttle.admit(err.message);
+    if (repeats !== undefined) log.error({ err, repeats }, 'worker error');
+  });
   // Lanes open only now, with every listener in place: one per thread, at the stored size (a
   // restarted worker keeps what the operator asked for), else POOL_SIZE, else one per core.
   await agent.start(config.poolSize > 0 ? config.poolSize : cores.length);
@@ -184,17 +203,27 @@ export async function startWorkerProcess(
   return {
     id: config.workerId,
     pool,
-    async close() {
+    async close(options = {}) {
       clearInterval(beat);
       agent.stop();
+      guard.stop();
+      const deadline = config.closeTimeoutMs;
       // Stops taking jobs and waits for the running ones to finish.
-      await lanes.close();
-      await pool.close();
-      await redis.multi().del(skeys.worker(config.workerId)).srem(skeys.workers, config.workerId).exec();
+      if ((await withDeadline(lanes.close(), options.jobGraceMs ?? JOB_GRACE_MS)) === 'timeout')
+        log.warn('running jobs did not finish in time; they are retried once their lock expires');
+      await withDeadline(pool.close(), deadline);
+      await withDeadline(
+        redis.multi().del(skeys.worker(config.workerId)).srem(skeys.workers, config.workerId).exec(),
+        REDIS_QUIT_DEADLINE_MS,
+      );
       cancelSubscriber.disconnect();
       scaleSubscriber.disconnect();
-      await queue.close();
-      await redis.quit();
+      await withDeadline(
+        queue.close(),
+        REDIS_QUIT_DEADLINE_MS,
+        () => void queue.disconnect().catch(() => {}),
+      );
+      await closeRedis(redis);
       log.info('worker process stopped');
     },
   };

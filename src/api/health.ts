@@ -1,20 +1,75 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { redisFault } from '../redis/index.js';
 
-const Health = Type.Object({ status: Type.String(), redis: Type.String() });
+const Health = Type.Object({
+  status: Type.String(),
+  /** `up`, `down`, `refusing-writes` (MISCONF/READONLY/OOM) or `unchecked`. */
+  redis: Type.String(),
+  /** `live`, `none` or `unchecked` (only checked with HEALTH_REQUIRE_WORKER). */
+  worker: Type.Optional(Type.String()),
+  /** Why the answer is 503, in words an operator can act on. */
+  reason: Type.Optional(Type.String()),
+});
 
-/** GET /health for load balancers: 200 while Redis answers, 503 otherwise and while draining. */
+const PING_TIMEOUT_MS = 1000;
+/** Workers beat every second; three missed beats and a worker no longer counts as live. */
+const HEARTBEAT_FRESH_MS = 3000;
+
+function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`${what} did not answer within ${PING_TIMEOUT_MS} ms`)),
+        PING_TIMEOUT_MS,
+      ).unref(),
+    ),
+  ]);
+}
+
+/**
+ * GET /health for load balancers and service managers: 200 while every Redis connection the
+ * routes use answers and Redis accepts writes (and, with HEALTH_REQUIRE_WORKER, a worker
+ * heartbeat is live); 503 otherwise and while draining, with the reason.
+ */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const probeKey = `${app.config.redisPrefix}:health:probe`;
   app.get('/health', { schema: { response: { 200: Health, 503: Health } } }, async (_request, reply) => {
-    if (app.lifecycle.draining) return reply.status(503).send({ status: 'draining', redis: 'unchecked' });
+    if (app.lifecycle.draining)
+      return reply.status(503).send({ status: 'draining', redis: 'unchecked', reason: 'shutting down' });
     try {
-      await Promise.race([
-        app.redis.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref()),
+      await Promise.all([
+        withTimeout(app.redis.ping(), 'redis (commands)'),
+        withTimeout(app.redisFailFast.ping(), 'redis (request checks)'),
+        withTimeout(app.redisLimits.ping(), 'redis (rate limits)'),
+        withTimeout(app.conversions.queue.getJobCounts('active'), 'redis (queue)'),
       ]);
-      return { status: 'ok', redis: 'up' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', redis: 'down' });
+    } catch (err) {
+      return reply.status(503).send({ status: 'unavailable', redis: 'down', reason: (err as Error).message });
     }
+    try {
+      // A write, so that a Redis that answers pings but refuses writes (disk full) is named as such.
+      await withTimeout(app.redisFailFast.set(probeKey, String(Date.now()), 'PX', 60_000), 'redis (write)');
+    } catch (err) {
+      const fault = redisFault(err);
+      return reply.status(503).send({
+        status: 'unavailable',
+        redis: fault ? 'refusing-writes' : 'down',
+        reason: fault ? fault.reason : (err as Error).message,
+      });
+    }
+    if (!app.config.healthRequireWorker) return { status: 'ok', redis: 'up' };
+    // Fresh heartbeats only (one a second): a killed or frozen worker's key outlives it by seconds.
+    const now = Date.now();
+    const workers = (await app.scaling.liveWorkers()).filter((w) => now - w.updatedAt < HEARTBEAT_FRESH_MS);
+    if (workers.length === 0)
+      return reply.status(503).send({
+        status: 'unavailable',
+        redis: 'up',
+        worker: 'none',
+        reason: 'no live worker heartbeat: jobs would wait',
+      });
+    return { status: 'ok', redis: 'up', worker: 'live' };
   });
 };

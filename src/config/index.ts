@@ -44,6 +44,10 @@ export interface Config {
   trustedProxies: string[];
   sweepIntervalSec: number;
   decodeCheckTimeoutMs: number;
+  healthRequireWorker: boolean;
+  workerRestartLimit: number;
+  minFreeDiskBytes: number;
+  closeTimeoutMs: number;
 }
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
@@ -136,6 +140,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     sweepIntervalSec: e.SWEEP_INTERVAL_SEC,
     decodeCheckTimeoutMs: e.DECODE_CHECK_TIMEOUT_MS,
+    healthRequireWorker: e.HEALTH_REQUIRE_WORKER,
+    workerRestartLimit: e.WORKER_RESTART_LIMIT,
+    minFreeDiskBytes: e.MIN_FREE_DISK_BYTES,
+    closeTimeoutMs: e.CLOSE_TIMEOUT_MS,
   };
 }
 export { configPlugin } from './plugin.js';

@@ -63,6 +63,14 @@ export const EnvSchema = Type.Object({
   WS_SLOW_CLIENT_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   /** On SIGTERM: ms that /health reports 503 while still serving, before closing. Default 3000. */
   DRAIN_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),
+  /** `/health` answers 503 while no worker heartbeat is live. `vcfarm all` turns it on for its API. */
+  HEALTH_REQUIRE_WORKER: Type.Boolean({ default: false }),
+  /** Worker crashes within a minute after which `vcfarm all` stops and exits non-zero. Default 5. */
+  WORKER_RESTART_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+  /** Uploads and jobs are refused with 507 while DATA_DIR's volume has less free space. 0 = off. Default 256 MiB. */
+  MIN_FREE_DISK_BYTES: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024 }),
+  /** Deadline of each close step on shutdown (API close, Redis connections); then they are cut. Default 10 s. */
+  CLOSE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   /** Directory holding model folders (models/<name>/model.json). */
   MODELS_DIR: Type.String({ minLength: 1, default: './models' }),
   /** `open`: anonymous sessions from POST /api/session; `keys`: only admin-issued API keys. */

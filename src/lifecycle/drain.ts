@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { withDeadline } from './deadline.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,12 +34,15 @@ export const lifecyclePlugin = fp(
 export async function drainAndClose(
   app: FastifyInstance,
   drainMs: number,
-  log: Pick<FastifyBaseLogger, 'info'>,
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>,
+  closeTimeoutMs = 10_000,
 ): Promise<void> {
   app.lifecycle.draining = true;
   if (drainMs > 0) {
     log.info({ drainMs }, 'draining: /health answers 503 while requests are still served');
     await new Promise((resolve) => setTimeout(resolve, drainMs));
   }
-  await app.close();
+  // Bounded: what is still open after the deadline ends with the process.
+  if ((await withDeadline(app.close(), closeTimeoutMs)) === 'timeout')
+    log.warn({ closeTimeoutMs }, 'close did not finish within its deadline; stopping anyway');
 }

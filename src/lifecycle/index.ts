@@ -1,1 +1,2 @@
+export { withDeadline } from './deadline.js';
 export { drainAndClose, Lifecycle, lifecyclePlugin } from './drain.js';

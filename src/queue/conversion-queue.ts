@@ -3,9 +3,10 @@ import { rm } from 'node:fs/promises';
 import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../errors/index.js';
+import { withDeadline } from '../lifecycle/index.js';
 import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/index.js';
-import { bullConnection } from '../redis/index.js';
+import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { outputPathFor, type Upload } from '../workspace/index.js';
 import {
   BULL_PRIORITY,
@@ -224,8 +225,13 @@ export class ConversionQueue {
     return cancelled;
   }
 
+  /** Closes the queue's connections; cut after a deadline (a close waits forever while Redis is down). */
   async close(): Promise<void> {
-    await this.queue.close();
+    await withDeadline(
+      this.queue.close(),
+      REDIS_QUIT_DEADLINE_MS,
+      () => void this.queue.disconnect().catch(() => {}),
+    );
   }
 
   private async ownedJob(userId: string, jobId: string): Promise<ConversionBullJob> {

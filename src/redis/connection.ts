@@ -1,15 +1,30 @@
 import { Redis } from 'ioredis';
 
+/** Longest wait between two reconnection attempts: once Redis is back, everything is within this. */
+export const REDIS_RETRY_MAX_MS = 1000;
+
+/**
+ * ioredis `retryStrategy` for every connection: 100 ms, 200 ms, ... capped at 1 s, forever
+ * (BullMQ's default grows to 20 s, so a worker resumed up to 20 s after Redis came back).
+ */
+export function boundedRetry(times: number): number {
+  return Math.min(times * 100, REDIS_RETRY_MAX_MS);
+}
+
 /**
  * A new connection. BullMQ needs `maxRetriesPerRequest: null` on blocking connections; the
  * same setting suits every long-lived connection here (commands wait for a reconnect instead
  * of failing after a few tries).
  */
 export function connectRedis(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, retryStrategy: boundedRetry });
 }
 
-/** Connection options in the form BullMQ takes. */
-export function bullConnection(url: string): { url: string; maxRetriesPerRequest: null } {
-  return { url, maxRetriesPerRequest: null };
+/** Connection options in the form BullMQ takes, with the same bounded reconnect delay. */
+export function bullConnection(url: string): {
+  url: string;
+  maxRetriesPerRequest: null;
+  retryStrategy: (times: number) => number;
+} {
+  return { url, maxRetriesPerRequest: null, retryStrategy: boundedRetry };
 }

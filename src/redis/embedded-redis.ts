@@ -13,7 +13,15 @@ export interface EmbeddedRedisOptions {
   /** 0 = pick a free port on 127.0.0.1. */
   port?: number;
   logger?: Logger;
+  /**
+   * Called once when redis-server died and could not be brought back on its port (restarted up
+   * to 5 times within a minute, with back-off). Without it, a dead redis-server stays dead.
+   */
+  onGiveUp?: (reason: string) => void;
 }
+
+const RESTART_LIMIT = 5;
+const RESTART_WINDOW_MS = 60_000;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -46,10 +54,18 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   throw new UnavailableError(`redis-server did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
-/** Owns one redis-server child process: starts it, and stops it on close. */
+/**
+ * Owns one redis-server child process: starts it, watches it (restarted on the same port, with
+ * its AOF, when it dies), and stops it on close.
+ */
 export class EmbeddedRedis {
   private child: ChildProcess | undefined;
   private port = 0;
+  private stopping = false;
+  private crashes: number[] = [];
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** How many times it was restarted after dying. */
+  restarts = 0;
 
   constructor(private readonly options: EmbeddedRedisOptions) {}
 
@@ -62,7 +78,8 @@ export class EmbeddedRedis {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await mkdir(runDir, { recursive: true });
     await this.killStale();
-    this.port = this.options.port || (await freePort());
+    // A restart keeps the port: every client reconnects to where it was.
+    this.port = this.port || this.options.port || (await freePort());
     // biome-ignore format: flag/value pairs read best one pair per line
     const args = [
       '--bind', '127.0.0.1',
@@ -98,10 +115,49 @@ export class EmbeddedRedis {
     await waitForPort(this.port, child, 10_000);
     await writeFile(this.pidFile, String(child.pid));
     logger?.info({ port: this.port, dir }, 'embedded redis-server started');
+    this.watch(child);
     return this.url;
   }
 
+  /** Synchronously, for a supervisor that is dying itself. */
+  kill(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    if (this.child?.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  private watch(child: ChildProcess): void {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.stopping || this.child !== child) return;
+      const log = this.options.logger;
+      const now = Date.now();
+      this.crashes = this.crashes.filter((t) => now - t < RESTART_WINDOW_MS);
+      this.crashes.push(now);
+      if (this.crashes.length > RESTART_LIMIT) {
+        log?.fatal({ code, signal }, 'redis-server keeps dying; giving up');
+        this.options.onGiveUp?.(`redis-server died ${this.crashes.length} times within a minute`);
+        return;
+      }
+      const delay = Math.min(250 * 2 ** (this.crashes.length - 1), 5000);
+      log?.error(
+        { code, signal, port: this.port, restartInMs: delay },
+        'redis-server exited unexpectedly; restarting',
+      );
+      this.restartTimer = setTimeout(() => {
+        this.restarts++;
+        this.start().catch((err) => {
+          log?.fatal({ err }, 'redis-server could not be restarted on its port');
+          this.options.onGiveUp?.(`redis-server could not be restarted on port ${this.port}`);
+        });
+      }, delay);
+    };
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+    else child.once('exit', onExit);
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

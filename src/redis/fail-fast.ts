@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
+import { closeRedis } from './close.js';
+import { boundedRetry } from './connection.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,8 +28,7 @@ export function connectRedisFailFast(url: string, name: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: FAIL_FAST_COMMAND_TIMEOUT_MS,
-    // Keep reconnecting quickly after an outage: it is the first thing requests touch.
-    retryStrategy: (times) => Math.min(times * 100, 1000),
+    retryStrategy: boundedRetry,
   });
 }
 
@@ -39,7 +40,7 @@ export const failFastRedisPlugin = fp(
         app.log.debug({ err: err.message, name }, 'fail-fast redis connection error'),
       );
       app.addHook('onClose', async () => {
-        await redis.quit().catch(() => redis.disconnect());
+        await closeRedis(redis);
       });
       if (redis.status !== 'ready') {
         await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
+import { closeRedis } from './close.js';
 import { connectRedis } from './connection.js';
 
 declare module 'fastify' {
@@ -19,7 +20,7 @@ export const redisPlugin = fp(
     app.decorate('redis', redis);
     app.decorate('connectRedis', (name: string) => connectRedis(opts.url, name));
     app.addHook('onClose', async () => {
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedis(redis);
     });
   },
   { name: 'vcfarm-redis', dependencies: ['vcfarm-config'] },

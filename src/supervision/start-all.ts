@@ -1,39 +1,28 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from './config/index.js';
-import { drainAndClose } from './lifecycle/index.js';
-import { EmbeddedRedis } from './redis/index.js';
-import { startApiServer } from './server.js';
+import type { Config } from '../config/index.js';
+import { drainAndClose } from '../lifecycle/index.js';
+import { EmbeddedRedis } from '../redis/index.js';
+import { startApiServer } from '../server.js';
+import { SupervisedWorker } from './supervised-worker.js';
+
+/** How long running jobs get to finish when `vcfarm all` stops; a job cut off is retried on the next start. */
+const WORKER_STOP_GRACE_MS = 60_000;
 
 export interface SupervisorHandle {
   url: string;
   adminTokenFile: string | undefined;
   redisUrl: string;
+  /** Resolves (with the reason) when a child could not be kept alive: the caller stops and exits non-zero. */
+  gaveUp: Promise<string>;
   /** Stops everything; with `drain`, the API first answers /health with 503 for DRAIN_MS. */
   close(options?: { drain?: boolean }): Promise<void>;
+  /** Kills every child at once, synchronously (second signal, fatal error, exit). */
+  kill(): void;
 }
 
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-/**
- * `vcfarm all`: the single-machine service. Starts redis-server (unless REDIS_URL is set), one
- * API instance in this process and one worker process as a child, and stops all of them, in
- * reverse order, on close. Children get their own process group, so a terminal's Ctrl-C reaches
- * only this process, which then stops them in order.
- */
 /** The embedded service gets an admin token of its own unless one is configured: DATA_DIR/admin-token. */
 async function ensureAdminToken(config: Config): Promise<Config> {
   if (config.adminToken || config.adminTokenFile) return config;
@@ -47,12 +36,23 @@ async function ensureAdminToken(config: Config): Promise<Config> {
   return { ...config, adminTokenFile: file };
 }
 
+/**
+ * `vcfarm all`: the single-machine service. Starts redis-server (unless REDIS_URL is set), one
+ * API instance in this process and one worker process as a child, and stops all of them, in
+ * reverse order, on close. Redis and the worker are watched and restarted with back-off; after
+ * too many crashes `gaveUp` resolves. The API's /health is 503 while no worker heartbeat is live.
+ * If this process exits by any path, its children are killed with it.
+ */
 export async function startAll(
   givenConfig: Config,
   logger: Logger,
   cliPath: string,
 ): Promise<SupervisorHandle> {
-  const config = await ensureAdminToken(givenConfig);
+  const config = { ...(await ensureAdminToken(givenConfig)), healthRequireWorker: true };
+  let giveUp: (reason: string) => void = () => {};
+  const gaveUp = new Promise<string>((resolve) => {
+    giveUp = resolve;
+  });
   let redis: EmbeddedRedis | undefined;
   let redisUrl = config.redisUrl;
   if (!redisUrl) {
@@ -60,29 +60,34 @@ export async function startAll(
       dir: path.join(config.dataDir, 'redis'),
       runDir: path.join(config.dataDir, 'run'),
       logger: logger.child({ role: 'redis' }),
+      onGiveUp: giveUp,
     });
     redisUrl = await redis.start();
   }
-  const worker = spawn(process.execPath, [cliPath, 'worker'], {
+  const worker = new SupervisedWorker({
+    cliPath,
     env: {
       ...process.env,
       REDIS_URL: redisUrl,
       VCFARM_PARENT_PID: String(process.pid),
       ...(config.adminTokenFile && !config.adminToken ? { ADMIN_TOKEN_FILE: config.adminTokenFile } : {}),
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-    detached: true,
+    logger,
+    restartLimit: config.workerRestartLimit,
+    onGiveUp: giveUp,
   });
-  worker.on('exit', (code, signal) => {
-    if (!closing) logger.error({ code, signal }, 'worker process exited unexpectedly');
-  });
-  let closing = false;
+  const kill = () => {
+    worker.kill();
+    redis?.kill();
+  };
+  // Whatever ends this process (an uncaught error, process.exit) ends its children too.
+  process.once('exit', kill);
+  worker.start();
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   try {
     api = await startApiServer(config, redisUrl, logger);
   } catch (err) {
-    closing = true;
-    await stopChild(worker, 30_000);
+    await worker.stop(WORKER_STOP_GRACE_MS);
     await redis?.stop();
     throw err;
   }
@@ -91,11 +96,12 @@ export async function startAll(
     url: started.url,
     adminTokenFile: config.adminToken ? undefined : config.adminTokenFile,
     redisUrl,
+    gaveUp,
+    kill,
     async close(options = {}) {
-      closing = true;
-      await drainAndClose(started.app, options.drain ? config.drainMs : 0, logger);
+      await drainAndClose(started.app, options.drain ? config.drainMs : 0, logger, config.closeTimeoutMs);
       // Running jobs finish first; a job that outlives the grace period is retried on the next start.
-      await stopChild(worker, 60_000);
+      await worker.stop(WORKER_STOP_GRACE_MS);
       await redis?.stop();
     },
   };

@@ -1,0 +1,2 @@
+export { type SupervisorHandle, startAll } from './start-all.js';
+export { SupervisedWorker, type SupervisedWorkerOptions } from './supervised-worker.js';

@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writePlans } from './plans.js';
+import { waitUntil } from './processes.js';
+import { freePort } from './redis.js';
+import { CLI } from './service.js';
+
+/** One `vcfarm all` (supervisor, embedded Redis, API, worker) in its own DATA_DIR on a free port. */
+export interface AllProcess {
+  child: ChildProcess;
+  dataDir: string;
+  baseUrl: string;
+  /** Every JSON log line of the supervisor and its worker so far. */
+  logs: Record<string, unknown>[];
+  stderr(): string;
+  adminToken(): Promise<string>;
+  redisPid(): Promise<number>;
+  /** Resolves with the exit code (or the signal) once the supervisor has exited. */
+  exited: Promise<number | string>;
+  /** Pids of the worker processes it started so far (from their "worker process ready" lines). */
+  workerPids(): number[];
+  /** Kills whatever is left (supervisor, workers, Redis) and removes DATA_DIR. */
+  cleanup(): Promise<void>;
+}
+
+export async function startAll(env: Record<string, string> = {}): Promise<AllProcess> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));
+  const port = await freePort();
+  const fullEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    POOL_SIZE: '1',
+    PLANS_FILE: writePlans(dataDir),
+    ...env,
+  };
+  delete fullEnv.REDIS_URL;
+  const child = spawn(process.execPath, [CLI, 'all'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let buffer = '';
+  let stderr = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    buffer += b.toString();
+    let i = buffer.indexOf('\n');
+    while (i >= 0) {
+      try {
+        logs.push(JSON.parse(buffer.slice(0, i)) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+      buffer = buffer.slice(i + 1);
+      i = buffer.indexOf('\n');
+    }
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const redisPids = new Set<number>();
+  const notePid = setInterval(() => {
+    void readFile(path.join(dataDir, 'run', 'redis.pid'), 'utf8')
+      .then((s) => redisPids.add(Number(s)))
+      .catch(() => {});
+  }, 200);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearInterval(notePid);
+      resolve(code ?? signal ?? -1);
+    }),
+  );
+  const handle: AllProcess = {
+    child,
+    dataDir,
+    baseUrl: `http://127.0.0.1:${port}`,
+    logs,
+    stderr: () => stderr,
+    exited,
+    adminToken: async () => (await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim(),
+    redisPid: async () => Number(await readFile(path.join(dataDir, 'run', 'redis.pid'), 'utf8')),
+    workerPids: () => [
+      ...new Set(logs.filter((l) => l.msg === 'worker process ready').map((l) => Number(l.pid))),
+    ],
+    async cleanup() {
+      const redisPid = await handle.redisPid().catch(() => 0);
+      for (const pid of [child.pid ?? 0, ...handle.workerPids(), ...redisPids, redisPid]) {
+        if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitUntil(
+      () => stderr.includes('vcfarm is running') || child.exitCode !== null,
+      60_000,
+      'the start banner',
+    );
+    if (child.exitCode !== null) throw new Error(`vcfarm all exited at start: ${stderr}`);
+  } catch (err) {
+    await handle.cleanup();
+    throw err;
+  }
+  return handle;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** GET /health: status code and body. */
+export async function health(baseUrl: string): Promise<{ status: number; body: Record<string, string> }> {
+  try {
+    const res = await fetch(`${baseUrl}/health`);
+    return { status: res.status, body: (await res.json()) as Record<string, string> };
+  } catch {
+    return { status: 0, body: {} };
+  }
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { adminRequest } from '../helpers/admin.js';
+import { health, isAlive, startAll } from '../helpers/all-process.js';
+import { ApiClient } from '../helpers/client.js';
+import { humanSpeech } from '../helpers/fixtures.js';
+import { waitUntil } from '../helpers/processes.js';
+
+test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503 and why meanwhile; a worker whose supervisor died exits', async () => {
+  // Short locks: the job of the killed worker is picked up again within seconds.
+  const all = await startAll({ JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000' });
+  try {
+    await waitUntil(async () => (await health(all.baseUrl)).status === 200, 20_000, '/health 200');
+    const [firstWorker] = all.workerPids();
+    assert.ok(firstWorker > 0);
+
+    // 1. A frozen worker (SIGSTOP) beats no more: readiness goes 503 and says why, then 200 once it beats again.
+    process.kill(firstWorker, 'SIGSTOP');
+    try {
+      await waitUntil(async () => (await health(all.baseUrl)).status === 503, 10_000, '/health 503');
+      const down = await health(all.baseUrl);
+      assert.equal(down.body.worker, 'none');
+      assert.match(down.body.reason, /no live worker/);
+    } finally {
+      process.kill(firstWorker, 'SIGCONT');
+    }
+    await waitUntil(async () => (await health(all.baseUrl)).status === 200, 10_000, '/health 200 again');
+
+    // 2. A job is running when the worker is killed with SIGKILL.
+    const client = await ApiClient.anonymous(all.baseUrl);
+    const up = await client.upload(humanSpeech(6));
+    assert.equal(up.status, 201);
+    const job = await client.createJob({
+      uploadId: up.body.upload.id,
+      outputFormat: 'wav',
+      pitchSemitones: 2,
+    });
+    await client.waitForState(job.id, 'active');
+    process.kill(firstWorker, 'SIGKILL');
+
+    // 3. It is restarted; the job then completes, once.
+    await waitUntil(() => all.workerPids().length === 2, 20_000, 'a restarted worker');
+    const secondWorker = all.workerPids().find((p) => p !== firstWorker) ?? 0;
+    assert.ok(secondWorker > 0 && isAlive(secondWorker), 'a new worker process');
+    assert.equal((await client.waitForJob(job.id, 60_000)).state, 'completed');
+
+    // 4. Redis killed with SIGKILL comes back on the same port, with its data: the same session works.
+    const redisPid = await all.redisPid();
+    process.kill(redisPid, 'SIGKILL');
+    await waitUntil(
+      async () => (await all.redisPid().catch(() => redisPid)) !== redisPid,
+      10_000,
+      'a new redis-server',
+    );
+    await waitUntil(
+      async () => (await health(all.baseUrl)).status === 200,
+      10_000,
+      '/health 200 after Redis',
+    );
+    const back = Date.now();
+    const list = await client.request('GET', '/api/jobs');
+    assert.equal(list.status, 200);
+    assert.ok(Date.now() - back < 3000, 'requests answer within the bounded reconnect');
+    assert.equal(list.body.jobs[0].state, 'completed');
+
+    // 5. Supervisor and Redis die without a word: the orphaned worker stops by itself within seconds.
+    process.kill(await all.redisPid(), 'SIGKILL');
+    all.child.kill('SIGKILL');
+    await all.exited;
+    await waitUntil(() => !isAlive(secondWorker), 8000, 'the orphaned worker to exit');
+  } finally {
+    await all.cleanup();
+  }
+});
+
+test('`vcfarm all` gives up after WORKER_RESTART_LIMIT crashes: exits non-zero and leaves no child behind', async () => {
+  const all = await startAll({ WORKER_RESTART_LIMIT: '2' });
+  try {
+    await waitUntil(async () => (await health(all.baseUrl)).status === 200, 20_000, '/health 200');
+    const redisPid = await all.redisPid();
+    // 1. First crash: restarted.
+    process.kill(all.workerPids()[0], 'SIGKILL');
+    await waitUntil(() => all.workerPids().length === 2, 20_000, 'a restarted worker');
+    // 2. Second crash within the minute: the supervisor stops everything and exits 1.
+    process.kill(all.workerPids()[1], 'SIGKILL');
+    const code = await Promise.race([all.exited, new Promise((r) => setTimeout(() => r('hung'), 30_000))]);
+    assert.equal(code, 1);
+    assert.ok(!isAlive(redisPid), 'Redis stopped');
+    for (const pid of all.workerPids()) assert.ok(!isAlive(pid), `worker ${pid} gone`);
+  } finally {
+    await all.cleanup();
+  }
+});
+
+test('a second SIGTERM exits at once, killing the children', async () => {
+  const all = await startAll({ DRAIN_MS: '10000' });
+  try {
+    await waitUntil(async () => (await health(all.baseUrl)).status === 200, 20_000, '/health 200');
+    const token = await all.adminToken();
+    assert.equal((await adminRequest(all.baseUrl, 'GET', '/api/system/stats', undefined, token)).status, 200);
+    const redisPid = await all.redisPid();
+    const [worker] = all.workerPids();
+    // 1. The first SIGTERM drains for DRAIN_MS (10 s): /health 503 meanwhile.
+    all.child.kill('SIGTERM');
+    await waitUntil(async () => (await health(all.baseUrl)).status === 503, 5000, 'draining');
+    // 2. The second one does not wait for it.
+    const sent = Date.now();
+    all.child.kill('SIGTERM');
+    const code = await Promise.race([all.exited, new Promise((r) => setTimeout(() => r('hung'), 5000))]);
+    assert.equal(code, 128 + 15);
+    assert.ok(Date.now() - sent < 2000, `exited ${Date.now() - sent} ms after the second signal`);
+    await waitUntil(() => !isAlive(worker) && !isAlive(redisPid), 3000, 'the children to be gone');
+  } finally {
+    await all.cleanup();
+  }
+});

@@ -4,8 +4,39 @@ import path from 'node:path';
 import type { OutputFormat } from '../../src/media/index.js';
 import { collectStderr, type EncodeProcess, exitOf, spawnEncoder } from './ffmpeg.js';
 
-/** The ffmpeg encoder exited with an error; worth another attempt (disk full, a killed child). */
-export class EncodeFailed extends Error {}
+/**
+ * The ffmpeg encoder failed. `retryable` is false where another attempt cannot help (the output
+ * folder is not writable); a full disk or a killed child may pass on another attempt.
+ */
+export class EncodeFailed extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** ffmpeg's reasons that no retry can cure. */
+const PERMANENT =
+  /Permission denied|Operation not permitted|Read-only file system|Not a directory|No such file or directory/i;
+
+/**
+ * ffmpeg's own reason without server detail: paths become "<output>" and `[mp3 @ 0x55…]`
+ * addresses go, so the user sees e.g. "encoding failed: No space left on device".
+ */
+export function encoderReason(stderr: string, code: number): string {
+  const cleaned = stderr
+    .replace(/\[([a-z0-9_]+) @ 0x[0-9a-f]+\]\s*/gi, '')
+    .replace(/(file:)?\/[^\s:'"]*/g, '<output>')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return cleaned || (code === -1 ? 'the encoder was killed' : `the encoder exited with code ${code}`);
+}
+
+function encodeFailure(stderr: string, code: number): EncodeFailed {
+  return new EncodeFailed(`encoding failed: ${encoderReason(stderr, code)}`, !PERMANENT.test(stderr));
+}
 
 /**
  * Name a conversion is written under until it is complete. Starts with a dot and carries the
@@ -35,6 +66,10 @@ async function removeStaleParts(finalPath: string): Promise<void> {
 export class EncodedOutput {
   #samples = 0;
   #spawnError: Error | undefined;
+  /** Set once the encoder has exited (with its code): no write after it can succeed. */
+  #exitCode: number | undefined;
+  /** One pending wait for 'drain', shared by every write that meets back-pressure. */
+  #drain: Promise<void> | undefined;
   readonly #exit: Promise<number>;
   readonly #stderr: () => string;
 
@@ -45,6 +80,9 @@ export class EncodedOutput {
   ) {
     // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
     this.#exit = exitOf(encoder);
+    void this.#exit.then((code) => {
+      this.#exitCode = code;
+    });
     this.#stderr = collectStderr(encoder.stderr);
     encoder.on('error', (e) => {
       this.#spawnError = e;
@@ -67,11 +105,33 @@ export class EncodedOutput {
     return this.#samples;
   }
 
-  /** Writes one block, waiting while the encoder catches up. */
+  /**
+   * Writes one block, waiting while the encoder catches up. Throws EncodeFailed with ffmpeg's
+   * reason as soon as the encoder is gone: the conversion stops at the first failure instead of
+   * running to the end into a dead pipe.
+   */
   async write(block: Float32Array): Promise<void> {
+    await this.throwIfEncoderDied();
     this.#samples += block.length;
     const ok = this.encoder.stdin.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength));
-    if (!ok) await Promise.race([once(this.encoder.stdin, 'drain'), this.#exit]);
+    if (ok) return;
+    this.#drain ??= once(this.encoder.stdin, 'drain').then(
+      () => {
+        this.#drain = undefined;
+      },
+      () => {
+        this.#drain = undefined;
+      },
+    );
+    await Promise.race([this.#drain, this.#exit]);
+    await this.throwIfEncoderDied();
+  }
+
+  private async throwIfEncoderDied(): Promise<void> {
+    if (this.#spawnError) throw this.#spawnError;
+    if (this.#exitCode === undefined) return;
+    // The encoder exited before its input ended: always a failure, even with code 0.
+    throw encodeFailure(this.#stderr(), this.#exitCode);
   }
 
   /** Ends the stream, waits for the encoder and renames the file; returns its size in bytes. */
@@ -79,7 +139,7 @@ export class EncodedOutput {
     this.encoder.stdin.end();
     const code = await this.#exit;
     if (this.#spawnError) throw this.#spawnError;
-    if (code !== 0) throw new EncodeFailed(`encoding failed: ${this.#stderr() || `ffmpeg exit ${code}`}`);
+    if (code !== 0) throw encodeFailure(this.#stderr(), code);
     await rename(this.part, this.finalPath);
     return (await stat(this.finalPath)).size;
   }

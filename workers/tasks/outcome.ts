@@ -19,7 +19,7 @@ export function failureOutcome(err: unknown, cancelled: boolean): TaskOutcome {
   }
   const e = err as Error & { code?: string };
   if (err instanceof EncodeFailed) {
-    return { status: 'failed', code: 'VC_ERR_PIPELINE', message: e.message, retryable: true };
+    return { status: 'failed', code: 'VC_ERR_PIPELINE', message: e.message, retryable: err.retryable };
   }
   if (e.code === 'ENOENT') {
     return { status: 'failed', code: 'VC_ERR_PIPELINE', message: 'ffmpeg is not installed', retryable: true };

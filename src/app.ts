@@ -7,7 +7,7 @@ import { apiRoutes, installErrorHandler } from './api/index.js';
 import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin } from './lifecycle/index.js';
-import { rateLimitsPlugin } from './limits/index.js';
+import { diskSpacePlugin, rateLimitsPlugin } from './limits/index.js';
 import { modelsPlugin } from './models/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
@@ -63,6 +63,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(modelsPlugin);
   await app.register(authPlugin);
   await app.register(rateLimitsPlugin);
+  await app.register(diskSpacePlugin);
   await app.register(sweeperPlugin);
   await app.register(multipart, {
     limits: { files: 1, parts: 4, fields: 2, fieldSize: 1024, headerPairs: 100 },

@@ -45,13 +45,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         withTimeout(app.redisLimits.ping(), 'redis (rate limits)'),
         withTimeout(app.conversions.queue.getJobCounts('active'), 'redis (queue)'),
       ]);
-    } catch (err) {
-      return reply.status(503).send({ status: 'unavailable', redis: 'down', reason: (err as Error).message });
-    }
-    try {
-      // A write, so that a Redis that answers pings but refuses writes (disk full) is named as such.
+      // A write too: a Redis that refuses writes (disk full) is named as such, not as "down".
       await withTimeout(app.redisFailFast.set(probeKey, String(Date.now()), 'PX', 60_000), 'redis (write)');
     } catch (err) {
+      // Redis answers even PING with MISCONF while it cannot persist.
       const fault = redisFault(err);
       return reply.status(503).send({
         status: 'unavailable',

@@ -29,6 +29,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);
           await app.enforceRateLimits(request, reply);
+          await app.assertFreeSpace(request);
         });
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);

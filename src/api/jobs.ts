@@ -64,6 +64,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           409: ErrorBody,
           429: ErrorBody,
           503: ErrorBody,
+          507: ErrorBody,
         },
       },
     },

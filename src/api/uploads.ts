@@ -30,6 +30,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
           415: ErrorBody,
           429: ErrorBody,
           503: ErrorBody,
+          507: ErrorBody,
         },
       },
     },

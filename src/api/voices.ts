@@ -66,6 +66,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
           415: ErrorBody,
           429: ErrorBody,
           503: ErrorBody,
+          507: ErrorBody,
         },
       },
     },

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'VC_ERR_AUDIO_TOO_LONG'
   | 'VC_ERR_TOO_MANY_JOBS'
   | 'VC_ERR_SESSIONS_DISABLED'
+  | 'VC_ERR_INSUFFICIENT_STORAGE'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -121,6 +122,13 @@ export class SessionsDisabledError extends VcError {
 export class TooManyJobsError extends VcError {
   constructor(message: string) {
     super('VC_ERR_TOO_MANY_JOBS', message);
+  }
+}
+
+/** The data volume is below MIN_FREE_DISK_BYTES: nothing new is written until space is freed. */
+export class InsufficientStorageError extends VcError {
+  constructor() {
+    super('VC_ERR_INSUFFICIENT_STORAGE', 'the server is low on storage space; try again later');
   }
 }
 

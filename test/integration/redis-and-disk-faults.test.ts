@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { health } from '../helpers/all-process.js';
+import { ApiClient } from '../helpers/client.js';
+import { humanSpeech } from '../helpers/fixtures.js';
+import { waitUntil } from '../helpers/processes.js';
+import { freePort } from '../helpers/redis.js';
+import { CLI, startService, type TestService } from '../helpers/service.js';
+
+let svc: TestService;
+let admin: Redis;
+
+before(async () => {
+  svc = await startService({
+    workers: 1,
+    env: { POOL_SIZE: '1', JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000' },
+  });
+  admin = new Redis(svc.redis.url);
+});
+after(async () => {
+  admin?.disconnect();
+  await svc?.close();
+});
+
+/** Where the test's redis-server writes (its --dir), from CONFIG GET. */
+async function redisDir(): Promise<string> {
+  const [, dir] = (await admin.call('CONFIG', 'GET', 'dir')) as string[];
+  return dir;
+}
+
+test('Redis refusing writes (MISCONF: cannot persist): the worker pauses instead of spinning, health names the cause, nothing is lost', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(humanSpeech(2));
+  assert.equal(up.status, 201);
+  // 1. One job runs, one waits: the worker will want the second as soon as the first ends.
+  const first = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    pitchSemitones: 1,
+  });
+  const second = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  await client.waitForState(first.id, 'active');
+
+  try {
+    // 2. Snapshots fail (their folder is gone), so Redis refuses every write with MISCONF.
+    const dir = await redisDir();
+    await rm(dir, { recursive: true, force: true });
+    await admin.call('CONFIG', 'SET', 'save', '1 1');
+    await admin.bgsave();
+    await waitUntil(
+      async () => (await admin.info('persistence')).includes('rdb_last_bgsave_status:err'),
+      10_000,
+      'the failed snapshot',
+    );
+    await assert.rejects(admin.set('probe', '1'), /MISCONF/);
+    const faultAt = svc.workers[0].logs.length;
+
+    // 3. Health names the real cause.
+    const h = await health(svc.baseUrl);
+    assert.equal(h.status, 503);
+    assert.equal(h.body.redis, 'refusing-writes');
+    assert.match(h.body.reason, /MISCONF/);
+
+    // 4. The worker pauses its lanes (once), and logs a handful of lines, not thousands.
+    const logs = svc.workers[0].logs;
+    await waitUntil(
+      () => logs.slice(faultAt).some((l) => l.msg === 'job lanes paused: Redis refuses writes'),
+      60_000,
+      'the lanes to pause',
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = logs.slice(faultAt);
+    assert.ok(during.length < 40, `${during.length} log lines during the fault`);
+    assert.equal(during.filter((l) => l.msg === 'job lanes paused: Redis refuses writes').length, 1);
+  } finally {
+    // 5. The operator fixes persistence: a test write passes and the lanes resume.
+    await admin.call('CONFIG', 'SET', 'save', '');
+  }
+  await waitUntil(
+    () => svc.workers[0].logs.some((l) => l.msg === 'job lanes resumed: Redis accepts writes again'),
+    15_000,
+    'the lanes to resume',
+  );
+  // 6. Both jobs complete: nothing was lost.
+  assert.equal((await client.waitForJob(first.id, 60_000)).state, 'completed');
+  assert.equal((await client.waitForJob(second.id, 60_000)).state, 'completed');
+  assert.equal((await health(svc.baseUrl)).status, 200);
+});
+
+test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uploads are refused with 507; SIGTERM still exits', async () => {
+  const port = await freePort();
+  // stdout is /dev/full: every log write fails with ENOSPC.
+  const full = openSync('/dev/full', 'w');
+  const api = spawn(process.execPath, [CLI, 'api'], {
+    env: {
+      ...process.env,
+      ...svc.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DRAIN_MS: '0',
+      // More than any disk here has free: the refusal path, measured on the real volume.
+      MIN_FREE_DISK_BYTES: String(2 ** 52),
+    },
+    stdio: ['ignore', full, 'pipe'],
+  });
+  closeSync(full);
+  let stderr = '';
+  api.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const exited = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    // 1. It starts and serves although not one log line can be written.
+    await waitUntil(
+      async () => (await health(base)).status === 200 || api.exitCode !== null,
+      20_000,
+      'the API',
+    );
+    assert.equal(api.exitCode, null, `the API died: ${stderr}`);
+    const client = await ApiClient.anonymous(base);
+
+    // 2. Writes are refused before anything is stored: 507 with a clear code and no detail.
+    const refused = await client.upload(humanSpeech(1));
+    assert.equal(refused.status, 507);
+    assert.equal(refused.body.error, 'VC_ERR_INSUFFICIENT_STORAGE');
+    assert.doesNotMatch(refused.body.message, /\//);
+    const ws = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'uploads');
+    assert.deepEqual(await readdir(ws).catch(() => []), []);
+    const job = await client.request('POST', '/api/jobs', { uploadId: 'u'.repeat(12), outputFormat: 'wav' });
+    assert.equal(job.status, 507);
+    assert.equal((await client.request('GET', '/api/jobs')).status, 200, 'reads still work');
+
+    // 3. It said once that logging fails, and SIGTERM still ends it, promptly.
+    assert.match(stderr, /log output failing/);
+    api.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('hung'), 15_000))]);
+    assert.equal(code, 0);
+  } finally {
+    if (api.exitCode === null) api.kill('SIGKILL');
+  }
+});

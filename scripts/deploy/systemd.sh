@@ -198,14 +198,17 @@ systemd_deploy() {
 
 systemd_stop() {
   if [[ $SD_ROOT != / ]]; then die "stop needs a running systemd, not --root"; fi
-  # PartOf= carries the stop to every unit, in reverse order: HAProxy, API and workers, Redis.
-  systemctl stop vcfarm.target
+  # PartOf= carries the stop of the target to every unit, in reverse order (HAProxy; API
+  # instances and workers; Redis). Naming the units too makes systemctl wait for all of them,
+  # not just for the target: it returns once the workers have finished their running jobs.
+  systemctl stop vcfarm.target 'vcfarm-*.service'
   echo "deploy-multiuser: vcfarm.target stopped"
 }
 
 systemd_status() {
   if [[ $SD_ROOT != / ]]; then die "status needs a running systemd, not --root"; fi
   systemctl list-units --all --no-legend --plain 'vcfarm*' | awk '{printf "%-40s %s %s\n", $1, $3, $4}'
+  # Exit status as `systemctl is-active`: 0 running, 3 stopped.
   systemctl is-active --quiet vcfarm.target
 }
 

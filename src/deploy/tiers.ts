@@ -90,6 +90,10 @@ export interface TierPlan extends Tier {
   name: string;
   /** Core list of each worker process ("0-3"), also its systemd instance name. */
   workerCpus: string[];
+  /** Every worker core as one list ("0-7"): the docker tier's single worker container. */
+  workerCpuset: string;
+  /** Memory of all worker processes together, in bytes (the docker tier's worker mem_limit). */
+  workerMemoryTotalBytes: number;
   workerNice: number;
   workerTasksMax: number;
   apiTasksMax: number;
@@ -120,6 +124,8 @@ export function tierPlan(tiers: TiersFile, name: string): TierPlan {
     workerCpus: Array.from({ length: t.workerProcesses }, (_, k) =>
       cpuRange(k * t.threadsPerWorker, t.threadsPerWorker),
     ),
+    workerCpuset: cpuRange(0, t.workerProcesses * t.threadsPerWorker),
+    workerMemoryTotalBytes: t.workerProcesses * bytes(t.workerMemoryMax),
     workerNice: c.workerNice,
     workerTasksMax: c.workerTasksMax,
     apiTasksMax: c.apiTasksMax,

@@ -14,6 +14,8 @@ test('the shipped tiers follow the seed guide: 4/8/16/32 cores, workers pinned t
   assert.deepEqual(cores, [4, 8, 16, 32]);
   const medium = tierPlan(tiers, 'medium');
   assert.deepEqual(medium.workerCpus, ['0-3', '4-7']);
+  assert.equal(medium.workerCpuset, '0-7');
+  assert.equal(medium.workerMemoryTotalBytes, 2 * 4 * 2 ** 30);
   assert.equal(medium.apiInstances, 3);
   assert.deepEqual(tierPlan(tiers, 'tiny').workerCpus, ['0', '1']);
 });

@@ -3,6 +3,7 @@
 // prints one JSON line; the tier test asserts on it.
 import { writeFile } from 'node:fs/promises';
 import { ApiClient } from '../../helpers/client.js';
+import { uploadsUntilRefused } from './uploads-loop.js';
 
 const [command, base, ...args] = process.argv.slice(2);
 const asUser = (key: string): ApiClient => new ApiClient(base, { token: key, userId: '' });
@@ -55,24 +56,8 @@ async function main(): Promise<void> {
       return;
     }
     case 'uploads': {
-      // Uploads one after another until the balancer stops accepting connections (or maxMs):
-      // each with its start and end time and its status, or the error that ended it.
       const [key, file, maxMs] = args;
-      const client = asUser(key);
-      const until = Date.now() + Number(maxMs);
-      const requests: { start: number; end: number; status?: number; error?: string }[] = [];
-      while (Date.now() < until) {
-        const start = Date.now();
-        try {
-          const res = await client.upload(file);
-          requests.push({ start, end: Date.now(), status: res.status });
-        } catch (err) {
-          const cause = (err as { cause?: { code?: string } }).cause;
-          requests.push({ start, end: Date.now(), error: cause?.code ?? (err as Error).message });
-          if (cause?.code === 'ECONNREFUSED') break;
-        }
-      }
-      print({ requests });
+      print({ requests: await uploadsUntilRefused(asUser(key), file, Number(maxMs)) });
       return;
     }
     default:

@@ -16,7 +16,7 @@ import { waitUntil } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis.js';
 import { DEBIAN_BASE, Dockerd, NODE_BASE } from './helpers/dockerd.js';
 import { DEPLOY_SCRIPT, REPO } from './helpers/roots.js';
-import { uploadsUntilRefused } from './helpers/uploads-loop.js';
+import { TIER_TEST_USER, uploadsUntilRefused } from './helpers/uploads-loop.js';
 
 const execFileAsync = promisify(execFile);
 const TIER = 'tiny';
@@ -128,7 +128,7 @@ test('every service is healthy; secrets, users and limits are as the tier says',
   const res = await fetch(`${base}/api/admin/users`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'tier-test', plan: 'pro' }),
+    body: JSON.stringify(TIER_TEST_USER),
   });
   assert.equal(res.status, 201);
   const { apiKey } = (await res.json()) as { apiKey: string };
@@ -198,7 +198,16 @@ test('the worker container killed with SIGKILL is restarted and its job complete
   const id = await submit(input);
   await user.waitForState(id, 'active', 120_000);
   const restarts = Number(await dockerd.inspect(container('worker'), '{{.RestartCount}}'));
-  const killed = await dockerd.docker(['kill', '-s', 'KILL', container('worker')]);
+  // The worker process dies as in an OOM kill: SIGKILL to Node, the child of the container's
+  // tini, which exits in turn. (`docker kill` would count as a manual stop, which restart
+  // policies leave alone.)
+  const killed = await dockerd.docker([
+    'exec',
+    container('worker'),
+    'sh',
+    '-c',
+    'kill -KILL $(cat /proc/1/task/1/children)',
+  ]);
   assert.equal(killed.code, 0, killed.stderr);
   await waitUntil(
     async () => Number(await dockerd?.inspect(container('worker'), '{{.RestartCount}}')) > restarts,

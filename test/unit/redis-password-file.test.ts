@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vcfarm-redis-pw-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const secretFile = (name: string, content: string): string => {
   const file = path.join(dir, name);
   writeFileSync(file, content, { mode: 0o600 });

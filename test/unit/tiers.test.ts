@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -28,7 +28,7 @@ test('connection limits are derived from max users', () => {
   assert.equal(plan.haproxyNofile, 3264);
 });
 
-test('an unknown tier and a bad file are refused naming the field', () => {
+test('an unknown tier and a bad file are refused naming the field', (t) => {
   const tiers = loadTiers(shipped);
   assert.throws(() => tierPlan(tiers, 'huge'), /unknown tier "huge"; tiers: tiny, small/);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vcfarm-tiers-'));
@@ -39,6 +39,7 @@ test('an unknown tier and a bad file are refused naming the field', () => {
     writeFileSync(file, JSON.stringify(doc));
     return file;
   };
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   assert.throws(() => loadTiers(bad('a', (t) => (t.apiMemoryMax = '1 gig'))), /tiers\.small\.apiMemoryMax/);
   assert.throws(
     () => loadTiers(bad('b', (t) => (t.threadsPerWorker = 3))),

@@ -3,7 +3,7 @@
 // prints one JSON line; the tier test asserts on it.
 import { writeFile } from 'node:fs/promises';
 import { ApiClient } from '../../helpers/client.js';
-import { uploadsUntilRefused } from './uploads-loop.js';
+import { TIER_TEST_USER, uploadsUntilRefused } from './uploads-loop.js';
 
 const [command, base, ...args] = process.argv.slice(2);
 const asUser = (key: string): ApiClient => new ApiClient(base, { token: key, userId: '' });
@@ -19,12 +19,11 @@ async function main(): Promise<void> {
       return;
     }
     case 'user': {
-      // A pro user from the admin API: its rate limits leave room for the drain test's requests.
       const [adminToken] = args;
       const res = await fetch(`${base}/api/admin/users`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'tier-test', plan: 'pro' }),
+        body: JSON.stringify(TIER_TEST_USER),
       });
       print({ status: res.status, body: await res.json() });
       return;

@@ -1,5 +1,17 @@
 import type { ApiClient } from '../../helpers/client.js';
 
+/**
+ * The admin API body for the tier tests' user: a pro account whose API and upload limits leave
+ * room for polling and for the drain tests' back-to-back uploads (the limits are not under test).
+ */
+export const TIER_TEST_USER = {
+  name: 'tier-test',
+  plan: 'pro',
+  overrides: {
+    rateLimits: { api: { max: 100_000, windowSec: 60 }, uploads: { max: 100_000, windowSec: 60 } },
+  },
+};
+
 export interface TimedRequest {
   start: number;
   end: number;

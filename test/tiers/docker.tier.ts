@@ -147,7 +147,18 @@ test('every service is healthy; secrets, users and limits are as the tier says',
   assert.equal((await dockerd.docker(['exec', container('api'), 'id', '-u'])).stdout.trim(), '10001');
   assert.equal(await dockerd.inspect(container('worker'), '{{.HostConfig.CpusetCpus}}'), '0-1');
   assert.equal(await dockerd.inspect(container('worker'), '{{.HostConfig.Memory}}'), String(2 * 2 ** 30));
-  const pid = await dockerd.inspect(container('worker'), '{{.State.Pid}}');
+  // The worker has no healthcheck (no HTTP port): its log says when its pool is up.
+  await waitUntil(
+    async () =>
+      (await dockerd?.docker(['logs', container('worker')]))?.stdout.includes('worker process ready') ??
+      false,
+    120_000,
+    'the worker pool to be ready',
+  );
+  // The container's PID 1 is tini; the worker is its child.
+  const tini = await dockerd.inspect(container('worker'), '{{.State.Pid}}');
+  const pid = (await readFile(`/proc/${tini}/task/${tini}/children`, 'utf8')).trim().split(/\s+/)[0];
+  assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), /cli\.js\0worker/);
   const { stdout } = await execFileAsync('sh', [
     '-c',
     `grep -h Cpus_allowed_list /proc/${pid}/task/*/status`,
@@ -164,7 +175,7 @@ test('every service is healthy; secrets, users and limits are as the tier says',
   for (const core of [0, 1])
     assert.ok(
       masks.some((m) => m.length === 1 && m[0] === core),
-      `a thread pinned to ${core}`,
+      `a thread pinned to ${core}: ${JSON.stringify(masks)}`,
     );
 });
 

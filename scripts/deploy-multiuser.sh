@@ -10,7 +10,14 @@
 #       Stops exactly the processes `local` started (by their pid files), newest first.
 #   scripts/deploy-multiuser.sh config <api_instances> <max_users>
 #       Prints the HAProxy config `local` would use (rendered from haproxy.cfg).
-#   systemd, docker: later tiers, not implemented yet.
+#   scripts/deploy-multiuser.sh systemd <tier> [--dry-run] [--root DIR]
+#   scripts/deploy-multiuser.sh systemd stop|status
+#       The systemd tier (scripts/deploy/systemd.sh): units, env file, HAProxy and Redis config
+#       for a tier of config/tiers.json (tiny, small, medium, large, xlarge), installed and started.
+#   scripts/deploy-multiuser.sh docker <tier> [--dry-run]
+#   scripts/deploy-multiuser.sh docker stop|status
+#       The docker tier (scripts/deploy/docker.sh): docker-compose.production.yml with an
+#       override rendered for the tier, run with docker compose (v2) or docker-compose (v1).
 #
 # Environment (defaults in brackets):
 #   DATA_DIR [./data]  REDIS_URL [unset: start redis-server on 127.0.0.1:REDIS_PORT [6379]]
@@ -30,7 +37,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -92,6 +99,28 @@ vcfarm local tier: $INSTANCES API instance(s) for up to $USERS users
     file descriptors:            haproxy $((2 * MAXCONN + 64)), each API instance $((WS_PER_INSTANCE + SERVER_MAXCONN + 256))
     upload size:                 $UPLOAD_MAX_BYTES bytes
 EOF
+}
+
+# --- a deploy tier (systemd, docker): config/tiers.json through dist/scripts/tier-plan.js -------
+tier_plan() {
+  [[ -f $ROOT/dist/scripts/tier-plan.js ]] || bash "$ROOT/scripts/ensure-build.sh" >&2
+  local vars
+  vars=$(node "$ROOT/dist/scripts/tier-plan.js" "$1") || exit 2
+  eval "$vars"
+  INSTANCES=$TIER_API_INSTANCES
+  USERS=$TIER_MAX_USERS
+  MAXCONN=$TIER_MAXCONN
+  SERVER_MAXCONN=$TIER_SERVER_MAXCONN
+  API_BASE_PORT=${API_BASE_PORT:-8081}
+  HTTP_ADDR=${HTTP_ADDR:-0.0.0.0}
+  HTTP_PORT=${HTTP_PORT:-80}
+  STATS_ADDR=${STATS_ADDR:-127.0.0.1}
+  STATS_PORT=${STATS_PORT:-8404}
+  STATS_USER=${STATS_USER:-admin}
+  UPLOAD_MAX_BYTES=${UPLOAD_MAX_BYTES:-104857600}
+  DRAIN_MS=${DRAIN_MS:-3000}
+  API_PORTS=()
+  for ((i = 0; i < INSTANCES; i++)); do API_PORTS+=($((API_BASE_PORT + i))); done
 }
 
 # --- the HAProxy config: haproxy.cfg with ${NAME-default} filled in and one server per instance --
@@ -273,8 +302,17 @@ stop_all() {
 
 dry_run=0
 args=()
-for a in "$@"; do
-  if [[ $a == --dry-run ]]; then dry_run=1; else args+=("$a"); fi
+while (($# > 0)); do
+  case $1 in
+    --dry-run) dry_run=1 ;;
+    --root)
+      (($# >= 2)) || usage
+      DEPLOY_ROOT=$2
+      shift
+      ;;
+    *) args+=("$1") ;;
+  esac
+  shift
 done
 set -- "${args[@]}"
 
@@ -298,9 +336,16 @@ case "${1:-}" in
   stop)
     stop_all
     ;;
-  systemd | docker)
-    echo "deploy-multiuser: the $1 tier is not implemented yet; use: $0 local <api_instances> <max_users>" >&2
-    exit 2
+  systemd)
+    (($# == 2)) || usage
+    . "$ROOT/scripts/deploy/systemd.sh"
+    systemd_main "$2"
+    ;;
+  docker)
+    (($# == 2)) || usage
+    [[ -z ${DEPLOY_ROOT:-} ]] || die "--root is for the systemd tier"
+    . "$ROOT/scripts/deploy/docker.sh"
+    docker_main "$2"
     ;;
   *) usage ;;
 esac

@@ -117,7 +117,9 @@ async function main(argv: string[]): Promise<void> {
   } else {
     const handle = await startAll(config, logger, fileURLToPath(import.meta.url));
     const shown = handle.url.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
-    logger.info({ url: shown, redis: handle.redisUrl }, 'vcfarm is running');
+    const redis = new URL(handle.redisUrl);
+    if (redis.password) redis.password = '***';
+    logger.info({ url: shown, redis: redis.toString() }, 'vcfarm is running');
     const admin = handle.adminTokenFile ? `\nadmin token: ${handle.adminTokenFile}` : '';
     process.stderr.write(`\nvcfarm is running: open ${shown}/   (Ctrl-C stops everything)${admin}\n\n`);
     // Ctrl-C stops at once; SIGTERM (a service manager, a balancer in front) drains first.

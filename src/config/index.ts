@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +87,29 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
 }
 
 /**
+ * REDIS_URL with the password from REDIS_PASSWORD_FILE filled in (a URL that already has one
+ * keeps it). The password itself never appears in an error message.
+ */
+function redisUrlWithPassword(url: string | undefined, passwordFile: string | undefined): string | undefined {
+  if (!url || !passwordFile) return url;
+  let password: string;
+  try {
+    password = readFileSync(passwordFile, 'utf8').split('\n')[0].trim();
+  } catch (err) {
+    throw new ConfigError(
+      `invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(passwordFile)}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
+  }
+  if (!password)
+    throw new ConfigError(
+      `invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(passwordFile)}: empty`,
+    );
+  const parsed = new URL(url);
+  if (!parsed.password) parsed.password = password;
+  return parsed.toString();
+}
+
+/**
  * Parses and validates the environment once. A bad value throws a ConfigError whose message
  * names the variable, so start-up stops with something an operator can act on.
  */
@@ -106,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir: path.resolve(e.DATA_DIR),
     modelsDir: path.resolve(e.MODELS_DIR),
-    redisUrl: e.REDIS_URL,
+    redisUrl: redisUrlWithPassword(e.REDIS_URL, e.REDIS_PASSWORD_FILE),
     redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
     poolSize: e.POOL_SIZE,

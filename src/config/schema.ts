@@ -13,6 +13,8 @@ export const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /** External Redis (redis://host:port/db). Unset: `vcfarm all` starts its own redis-server. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** File holding the password of the Redis at REDIS_URL (first line), e.g. a systemd credential. */
+  REDIS_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Key prefix for everything vcfarm stores in Redis. */
   REDIS_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_-]+$', default: 'vcfarm' }),
   LOG_LEVEL: Type.Union(

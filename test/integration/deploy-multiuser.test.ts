@@ -64,13 +64,13 @@ test('--dry-run prints the plan for N instances and max users, and starts nothin
     assert.match(out, /dry run: nothing was started/);
     assert.equal(existsSync(path.join(dataDir, 'run')), false);
 
-    // Usage errors and the tiers still to come.
+    // Usage errors; the systemd and docker tiers take a tier name (deploy-tiers.test.ts).
     assert.equal((await deploy(['local', '0', '10', '--dry-run'], env)).code, 1);
     assert.equal((await deploy(['local', '2'], env)).code, 2);
     for (const tier of ['systemd', 'docker']) {
       const r = await deploy([tier, '2', '50'], env);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /not implemented yet/);
+      assert.match(r.stderr, /deploy-multiuser\.sh systemd <tier> \[--dry-run\] \[--root DIR\]/);
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });

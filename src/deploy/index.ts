@@ -1,0 +1,1 @@
+export { loadTiers, planAsShell, type TierPlan, type TiersFile, tierPlan } from './tiers.js';

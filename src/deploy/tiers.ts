@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
+import { ConfigError } from '../errors/index.js';
+
+/** systemd's size syntax (MemoryMax=, compose mem_limit): a number with K, M, G or T. */
+const Size = Type.String({ pattern: '^[1-9][0-9]*[KMGT]$' });
+
+const TierSchema = Type.Object(
+  {
+    /** Cores the machine has; workers are pinned to 0..cores-1. */
+    cores: Type.Integer({ minimum: 1, maximum: 1024 }),
+    /** Memory of the machine, for the plan's record and the limits' sanity check. */
+    memoryGib: Type.Integer({ minimum: 1 }),
+    /** API instances behind HAProxy, on consecutive ports. */
+    apiInstances: Type.Integer({ minimum: 1, maximum: 64 }),
+    /** Concurrent users the connection limits are sized for. */
+    maxUsers: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    /** Worker processes; each gets threadsPerWorker cores of its own and one pool thread per core. */
+    workerProcesses: Type.Integer({ minimum: 1, maximum: 256 }),
+    threadsPerWorker: Type.Integer({ minimum: 1, maximum: 256 }),
+    /** Memory limit of one API instance (systemd MemoryMax=, compose mem_limit). */
+    apiMemoryMax: Size,
+    /** Memory limit of one worker process with all its threads and ffmpeg children. */
+    workerMemoryMax: Size,
+    /** Redis maxmemory (its own syntax: 256mb, 2gb); with noeviction a full Redis refuses writes. */
+    redisMaxMemory: Type.String({ pattern: '^[1-9][0-9]*(mb|gb)$' }),
+    /** The seed guide's expected throughput for this size (a target, not a measurement). */
+    seedJobsPerMin: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const TiersFileSchema = Type.Object(
+  {
+    $comment: Type.Optional(Type.String()),
+    tiers: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]*$' }), TierSchema),
+    common: Type.Object(
+      {
+        /** Nice= of workers: the API and Redis win the CPU when both want it. */
+        workerNice: Type.Integer({ minimum: 0, maximum: 19 }),
+        workerTasksMax: Type.Integer({ minimum: 16 }),
+        apiTasksMax: Type.Integer({ minimum: 16 }),
+        /** HTTP requests one user has in flight at most (uploads, polls). */
+        httpPerUser: Type.Integer({ minimum: 1 }),
+        /** WebSockets one user holds (tabs); also the API's WS_MAX_SOCKETS_PER_USER. */
+        wsPerUser: Type.Integer({ minimum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Tier = Static<typeof TierSchema>;
+export type TiersFile = Static<typeof TiersFileSchema>;
+
+const UNIT: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+const bytes = (size: string): number => Number(size.slice(0, -1)) * UNIT[size.slice(-1)];
+
+/** Reads and validates the tiers file; a bad field throws a ConfigError naming file and field. */
+export function loadTiers(file: string): TiersFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`tiers file ${file}: ${(err as Error).message}`);
+  }
+  const errors = [...Value.Errors(TiersFileSchema, raw)];
+  if (errors.length > 0) {
+    const lines = errors.slice(0, 5).map((e) => {
+      const field = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'the document';
+      return `${field}: ${e.message}`;
+    });
+    throw new ConfigError(`tiers file ${file}: ${lines.join('; ')}`);
+  }
+  const tiers = raw as TiersFile;
+  for (const [name, t] of Object.entries(tiers.tiers)) {
+    if (t.workerProcesses * t.threadsPerWorker > t.cores)
+      throw new ConfigError(`tiers file ${file}: tiers.${name}: workers need more cores than the tier has`);
+    const limits = t.apiInstances * bytes(t.apiMemoryMax) + t.workerProcesses * bytes(t.workerMemoryMax);
+    if (limits > t.memoryGib * 2 ** 30)
+      throw new ConfigError(`tiers file ${file}: tiers.${name}: memory limits add up to more than memoryGib`);
+  }
+  return tiers;
+}
+
+/** Everything a deploy tier renders, derived from one tier of the file. */
+export interface TierPlan extends Tier {
+  name: string;
+  /** Core list of each worker process ("0-3"), also its systemd instance name. */
+  workerCpus: string[];
+  /** Every worker core as one list ("0-7"): the docker tier's single worker container. */
+  workerCpuset: string;
+  /** Memory of all worker processes together, in bytes (the docker tier's worker mem_limit). */
+  workerMemoryTotalBytes: number;
+  workerNice: number;
+  workerTasksMax: number;
+  apiTasksMax: number;
+  wsPerUser: number;
+  /** HAProxy's global and frontend maxconn: every user's sockets and requests, at least 256. */
+  maxconn: number;
+  /** Concurrent requests HAProxy sends to one API instance; more wait in its queue. */
+  serverMaxconn: number;
+  /** Descriptor limit of one API instance: its share of the sockets plus its requests and files. */
+  apiNofile: number;
+  /** Descriptor limit of HAProxy: two per proxied connection. */
+  haproxyNofile: number;
+}
+
+const cpuRange = (from: number, count: number): string =>
+  count === 1 ? String(from) : `${from}-${from + count - 1}`;
+
+export function tierPlan(tiers: TiersFile, name: string): TierPlan {
+  const t = tiers.tiers[name];
+  if (!t) throw new ConfigError(`unknown tier "${name}"; tiers: ${Object.keys(tiers.tiers).join(', ')}`);
+  const c = tiers.common;
+  const maxconn = Math.max(256, t.maxUsers * (c.wsPerUser + c.httpPerUser));
+  const serverMaxconn = Math.max(32, Math.ceil((t.maxUsers * c.httpPerUser) / t.apiInstances));
+  const wsPerInstance = Math.ceil((t.maxUsers * c.wsPerUser) / t.apiInstances);
+  return {
+    ...t,
+    name,
+    workerCpus: Array.from({ length: t.workerProcesses }, (_, k) =>
+      cpuRange(k * t.threadsPerWorker, t.threadsPerWorker),
+    ),
+    workerCpuset: cpuRange(0, t.workerProcesses * t.threadsPerWorker),
+    workerMemoryTotalBytes: t.workerProcesses * bytes(t.workerMemoryMax),
+    workerNice: c.workerNice,
+    workerTasksMax: c.workerTasksMax,
+    apiTasksMax: c.apiTasksMax,
+    wsPerUser: c.wsPerUser,
+    maxconn,
+    serverMaxconn,
+    apiNofile: Math.max(1024, wsPerInstance + serverMaxconn + 256),
+    haproxyNofile: 2 * maxconn + 64,
+  };
+}
+
+/** The plan as shell assignments (TIER_NAME='small'), for scripts/deploy-multiuser.sh to eval. */
+export function planAsShell(plan: TierPlan): string {
+  const snake = (k: string): string => k.replace(/[A-Z]/g, (m) => `_${m}`).toUpperCase();
+  const quote = (v: string): string => `'${v.replaceAll("'", "'\\''")}'`;
+  return Object.entries(plan)
+    .map(
+      ([k, v]) => `TIER_${snake(k)}=${Array.isArray(v) ? `(${v.map(quote).join(' ')})` : quote(String(v))}`,
+    )
+    .join('\n');
+}

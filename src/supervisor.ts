@@ -5,12 +5,13 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
 import { drainAndClose } from './lifecycle/index.js';
-import { EmbeddedRedis } from './redis/index.js';
+import { EmbeddedRedis, ensureRedisPassword, withoutPassword, withPassword } from './redis/index.js';
 import { startApiServer } from './server.js';
 
 export interface SupervisorHandle {
   url: string;
   adminTokenFile: string | undefined;
+  /** The Redis in use, without its password (for logs). */
   redisUrl: string;
   /** Stops everything; with `drain`, the API first answers /health with 503 for DRAIN_MS. */
   close(options?: { drain?: boolean }): Promise<void>;
@@ -54,19 +55,26 @@ export async function startAll(
 ): Promise<SupervisorHandle> {
   const config = await ensureAdminToken(givenConfig);
   let redis: EmbeddedRedis | undefined;
-  let redisUrl = config.redisUrl;
-  if (!redisUrl) {
+  let redisUrl: string;
+  // The worker gets the password as a file name in its environment, never on its command line.
+  let workerRedis: Record<string, string> = {};
+  if (config.redisUrl) {
+    redisUrl = withPassword(config.redisUrl, config.redisPassword);
+  } else {
+    const secret = await ensureRedisPassword(config.dataDir);
     redis = new EmbeddedRedis({
       dir: path.join(config.dataDir, 'redis'),
       runDir: path.join(config.dataDir, 'run'),
       logger: logger.child({ role: 'redis' }),
+      password: secret.password,
     });
     redisUrl = await redis.start();
+    workerRedis = { REDIS_URL: withoutPassword(redisUrl), REDIS_PASSWORD_FILE: secret.file };
   }
   const worker = spawn(process.execPath, [cliPath, 'worker'], {
     env: {
       ...process.env,
-      REDIS_URL: redisUrl,
+      ...workerRedis,
       VCFARM_PARENT_PID: String(process.pid),
       ...(config.adminTokenFile && !config.adminToken ? { ADMIN_TOKEN_FILE: config.adminTokenFile } : {}),
     },
@@ -90,7 +98,7 @@ export async function startAll(
   return {
     url: started.url,
     adminTokenFile: config.adminToken ? undefined : config.adminTokenFile,
-    redisUrl,
+    redisUrl: withoutPassword(redisUrl),
     async close(options = {}) {
       closing = true;
       await drainAndClose(started.app, options.drain ? config.drainMs : 0, logger);

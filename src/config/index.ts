@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,11 @@ export interface Config {
   drainMs: number;
   dataDir: string;
   modelsDir: string;
+  /** REDIS_URL as given (no password added); connections use it with `redisPassword`. */
   redisUrl: string | undefined;
+  /** From REDIS_PASSWORD_FILE, read once at start-up. */
+  redisPassword: string | undefined;
+  redisPasswordFile: string | undefined;
   redisPrefix: string;
   logLevel: Env['LOG_LEVEL'];
   poolSize: number;
@@ -81,6 +86,21 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
   return { min, max };
 }
 
+function readPasswordFile(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  let line: string;
+  try {
+    line = readFileSync(file, 'utf8').split('\n')[0].trim();
+  } catch (err) {
+    throw new ConfigError(
+      `invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code})`,
+    );
+  }
+  if (!line)
+    throw new ConfigError(`invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(file)}: is empty`);
+  return line;
+}
+
 /**
  * Parses and validates the environment once. A bad value throws a ConfigError whose message
  * names the variable, so start-up stops with something an operator can act on.
@@ -103,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     modelsDir: path.resolve(e.MODELS_DIR),
     redisUrl: e.REDIS_URL,
+    redisPassword: readPasswordFile(e.REDIS_PASSWORD_FILE),
+    redisPasswordFile: e.REDIS_PASSWORD_FILE ? path.resolve(e.REDIS_PASSWORD_FILE) : undefined,
     redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
     poolSize: e.POOL_SIZE,

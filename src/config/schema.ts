@@ -13,6 +13,12 @@ export const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /** External Redis (redis://host:port/db). Unset: `vcfarm all` starts its own redis-server. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /**
+   * File whose first line is the Redis password (AUTH), used by every connection. `vcfarm all`
+   * generates DATA_DIR/redis-password (mode 0600) for its embedded Redis and hands this variable
+   * to its worker; the password itself never appears on a command line or in a log.
+   */
+  REDIS_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Key prefix for everything vcfarm stores in Redis. */
   REDIS_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_-]+$', default: 'vcfarm' }),
   LOG_LEVEL: Type.Union(

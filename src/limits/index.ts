@@ -1,2 +1,7 @@
-export { assertRoomForUpload, assertWithinStorage, type StorageUsage } from './quotas.js';
+export {
+  assertRoomForOutput,
+  assertRoomForUpload,
+  assertWithinStorage,
+  type StorageUsage,
+} from './quotas.js';
 export { type RouteRateClass, rateLimitsPlugin } from './rate-limits.js';

@@ -49,6 +49,11 @@ export interface Config {
   trustedProxies: string[];
   sweepIntervalSec: number;
   decodeCheckTimeoutMs: number;
+  decodeChecksMax: number;
+  requestTimeoutMs: number;
+  uploadsPerUser: number;
+  wsAnonymousUpgradesPerMin: number;
+  adminFailuresPerIp: number;
 }
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
@@ -158,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     sweepIntervalSec: e.SWEEP_INTERVAL_SEC,
     decodeCheckTimeoutMs: e.DECODE_CHECK_TIMEOUT_MS,
+    decodeChecksMax: e.DECODE_CHECKS_MAX || os.availableParallelism(),
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    uploadsPerUser: e.UPLOADS_PER_USER,
+    wsAnonymousUpgradesPerMin: e.WS_ANONYMOUS_UPGRADES_PER_MIN,
+    adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,
   };
 }
 export { configPlugin } from './plugin.js';

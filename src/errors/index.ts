@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'VC_ERR_AUDIO_TOO_LONG'
   | 'VC_ERR_TOO_MANY_JOBS'
   | 'VC_ERR_SESSIONS_DISABLED'
+  | 'VC_ERR_TOO_MANY_UPLOADS'
+  | 'VC_ERR_MALFORMED_MULTIPART'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -121,6 +123,24 @@ export class SessionsDisabledError extends VcError {
 export class TooManyJobsError extends VcError {
   constructor(message: string) {
     super('VC_ERR_TOO_MANY_JOBS', message);
+  }
+}
+
+/** The user already sends as many uploads at once as an instance allows (UPLOADS_PER_USER). */
+export class TooManyUploadsError extends VcError {
+  constructor(max: number) {
+    super('VC_ERR_TOO_MANY_UPLOADS', `at most ${max} uploads at a time per user; wait for one to finish`);
+  }
+}
+
+/** A multipart body without a boundary, cut short, or otherwise not parseable. */
+export class MalformedMultipartError extends VcError {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'VC_ERR_MALFORMED_MULTIPART',
+      'the multipart body is malformed (no boundary, cut short, or a bad part header)',
+      options,
+    );
   }
 }
 

@@ -5,3 +5,4 @@ export {
   type StorageUsage,
 } from './quotas.js';
 export { type RouteRateClass, rateLimitsPlugin } from './rate-limits.js';
+export { UploadSlots, uploadSlotsPlugin } from './upload-slots.js';

@@ -88,11 +88,16 @@ export function durationOf(file: string): number {
  * conversion to WAV would be about 52 MB.
  */
 export function hostileSilenceFlac(): string {
-  return cached('silence-590s-8ch-192k.flac', (out) => {
+  return silenceFlac(590);
+}
+
+/** `seconds` of 8-channel 192 kHz silence as FLAC: tiny, yet slow to decode and large as WAV. */
+export function silenceFlac(seconds: number): string {
+  return cached(`silence-${seconds}s-8ch-192k.flac`, (out) => {
     // biome-ignore format: flag/value pairs
     execFileSync('ffmpeg', [
       '-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=192000:cl=7.1',
-      '-t', '590', '-c:a', 'flac', '-f', 'flac', out,
+      '-t', String(seconds), '-c:a', 'flac', '-f', 'flac', out,
     ]);
   });
 }

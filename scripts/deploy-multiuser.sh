@@ -20,7 +20,8 @@
 #       override rendered for the tier, run with docker compose (v2) or docker-compose (v1).
 #
 # Environment (defaults in brackets):
-#   DATA_DIR [./data]  REDIS_URL [unset: start redis-server on 127.0.0.1:REDIS_PORT [6379]]
+#   DATA_DIR [./data]  REDIS_URL [unset: start redis-server on 127.0.0.1:REDIS_PORT [6379], with
+#   the password of DATA_DIR/redis-password (generated, mode 0600)]  REDIS_PASSWORD_FILE [unset]
 #   API_BASE_PORT [8081]  HTTP_ADDR [0.0.0.0]  HTTP_PORT [80]  STATS_ADDR [127.0.0.1]
 #   STATS_PORT [8404]  STATS_USER [admin]  STATS_PASSWORD [generated into DATA_DIR/run/local-stats-password]
 #   WORKER_PROCESSES [1]  POOL_SIZE [cores / WORKER_PROCESSES]  WS_MAX_SOCKETS_PER_USER [4]
@@ -79,7 +80,7 @@ plan() {
 }
 
 print_plan() {
-  local redis_line="redis-server on 127.0.0.1:$REDIS_PORT, data in $DATA_DIR/redis (appendonly, noeviction)"
+  local redis_line="redis-server on 127.0.0.1:$REDIS_PORT, data in $DATA_DIR/redis (appendonly, noeviction, password)"
   [[ -n ${REDIS_URL:-} ]] && redis_line="external: REDIS_URL=$REDIS_URL (none started)"
   local apis=()
   for p in "${API_PORTS[@]}"; do apis+=("127.0.0.1:$p"); done
@@ -196,6 +197,8 @@ wait_for() {
 }
 
 healthy() { [[ $(http_status "$1") == 200 ]]; }
+# REDISCLI_AUTH: redis-cli takes the password from its environment, not its command line.
+redis_ping() { REDISCLI_AUTH=$(cat "$DATA_DIR/redis-password") redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 alive() { kill -0 "$(cat "$RUN/local-$1.pid")" 2>/dev/null; }
 
 start_local() {
@@ -231,10 +234,18 @@ start_local() {
   if [[ -z ${REDIS_URL:-} ]]; then
     mkdir -p "$DATA_DIR/redis"
     chmod 700 "$DATA_DIR/redis"
-    launch redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA_DIR/redis" \
-      --appendonly yes --maxmemory-policy noeviction --save '' --daemonize no --protected-mode yes
+    # Redis requires a password (as with `vcfarm all`): DATA_DIR/redis-password, mode 0600. It
+    # reaches redis-server through a 0600 config file in the 0700 run dir, and vcfarm processes
+    # through REDIS_PASSWORD_FILE: never on a command line, where `ps` would show it.
+    [[ -s $DATA_DIR/redis-password ]] ||
+      (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/redis-password")
+    (umask 077 && echo "requirepass $(cat "$DATA_DIR/redis-password")" >"$RUN/local-redis.conf")
+    launch redis redis-server "$RUN/local-redis.conf" --bind 127.0.0.1 --port "$REDIS_PORT" \
+      --dir "$DATA_DIR/redis" --appendonly yes --maxmemory-policy noeviction --save '' \
+      --daemonize no --protected-mode yes
     REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-    wait_for redis 10 redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1
+    export REDIS_PASSWORD_FILE="$DATA_DIR/redis-password"
+    wait_for redis 10 redis_ping
   fi
   export REDIS_URL WS_MAX_SOCKETS_PER_USER DRAIN_MS UPLOAD_MAX_BYTES
 

@@ -7,7 +7,7 @@ import { apiRoutes, installErrorHandler } from './api/index.js';
 import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin } from './lifecycle/index.js';
-import { diskSpacePlugin, rateLimitsPlugin } from './limits/index.js';
+import { diskSpacePlugin, rateLimitsPlugin, uploadSlotsPlugin } from './limits/index.js';
 import { modelsPlugin } from './models/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
@@ -48,6 +48,8 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
     reply.header('x-frame-options', 'SAMEORIGIN');
     reply.header('referrer-policy', 'strict-origin-when-cross-origin');
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    // API answers (tokens, job lists, results) are per user: no cache, shared or private, keeps them.
+    if (request.url.startsWith('/api/') || request.url === '/api') reply.header('cache-control', 'no-store');
     // request.protocol follows X-Forwarded-Proto only from TRUSTED_PROXIES.
     if (request.protocol === 'https')
       reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
@@ -64,6 +66,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(authPlugin);
   await app.register(rateLimitsPlugin);
   await app.register(diskSpacePlugin);
+  await app.register(uploadSlotsPlugin);
   await app.register(sweeperPlugin);
   await app.register(multipart, {
     limits: { files: 1, parts: 4, fields: 2, fieldSize: 1024, headerPairs: 100 },

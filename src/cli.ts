@@ -7,6 +7,7 @@ import { type Config, loadConfig } from './config/index.js';
 import { VcError } from './errors/index.js';
 import { drainAndClose } from './lifecycle/index.js';
 import { createLogger } from './logging/index.js';
+import { withPassword } from './redis/index.js';
 import { startApiServer } from './server.js';
 import { startAll } from './supervision/index.js';
 
@@ -78,10 +79,11 @@ function onShutdown(
   return (reason, exitCode) => stop(reason, exitCode);
 }
 
+/** REDIS_URL with the password of REDIS_PASSWORD_FILE, if any. */
 function requireRedisUrl(config: Config): string {
   if (!config.redisUrl)
     throw new VcError('VC_ERR_CONFIG', 'REDIS_URL must be set for this command (or use `vcfarm all`)');
-  return config.redisUrl;
+  return withPassword(config.redisUrl, config.redisPassword);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { vcfarmApp } from './app.js';
 import type { Config } from './config/index.js';
 import { Lifecycle } from './lifecycle/index.js';
+import { requestSerializer } from './logging/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -14,7 +15,8 @@ export async function buildServer(
   logger: Logger,
 ): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    // Request log lines go through a serializer that takes tokens out of query strings.
+    loggerInstance: logger.child({}, { serializers: { req: requestSerializer } }) as FastifyBaseLogger,
     // Keep the client's request id only when it looks like one, so logs cannot be forged.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -22,6 +24,13 @@ export async function buildServer(
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: 64 * 1024,
+    // The whole request must arrive in time (Node answers 408 and closes); checked every second
+    // or so, so a trickling client is cut off soon after the limit, not up to 30 s later.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.requestTimeoutMs / 10))),
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // X-Forwarded-For/-Proto are believed only from these peers; otherwise clients could forge them.

@@ -6,7 +6,13 @@ import type { Config } from '../src/config/index.js';
 import { DEFAULT_MODEL, ModelCatalog } from '../src/models/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
 import { type ConversionJobData, type ConversionResult, queueKeys } from '../src/queue/index.js';
-import { ensureWorkspace, fileIn, outputPathFor, workspaceFor } from '../src/workspace/index.js';
+import {
+  ensureWorkspace,
+  fileIn,
+  outputPathFor,
+  workspaceFor,
+  workspaceUsage,
+} from '../src/workspace/index.js';
 import type { WorkerPool } from './pool/index.js';
 import { type CloneTask, type ConvertTask, TaskControl } from './tasks/task-types.js';
 
@@ -92,6 +98,7 @@ export class ConversionProcessor {
             pitchSemitones: data.pitchSemitones,
             durationSec: data.durationSec,
             maxDurationSec,
+            maxOutputBytes: await this.quotaLeft(data, jobId),
             control: control.buffer,
             voice: data.voiceId ? await this.voiceFor(data) : undefined,
           };
@@ -119,6 +126,20 @@ export class ConversionProcessor {
       watcher.stop();
       await watcher.done;
     }
+  }
+
+  /**
+   * What is left of the user's byte quota for this job's output, measured now (the user may have
+   * stored more since admission), not counting this job's own leftovers from an earlier attempt.
+   */
+  private async quotaLeft(data: ConversionJobData, jobId: string): Promise<number | undefined> {
+    if (data.maxStorageBytes === undefined) return undefined;
+    const usage = await workspaceUsage(this.config.dataDir, data.userId);
+    const own = (name: string) => name.startsWith(`.${jobId}.`) || name.startsWith(`${jobId}.`);
+    const used = usage.entries
+      .filter((e) => !(e.kind === 'output' && own(e.name)))
+      .reduce((n, e) => n + e.bytes, 0);
+    return Math.max(0, data.maxStorageBytes - used);
   }
 
   /** Model folder and target profile of a voice conversion; a voice that vanished fails the job for good. */

@@ -20,6 +20,8 @@ const STATUS: Record<ErrorCode, number> = {
   VC_ERR_TOO_MANY_JOBS: 429,
   VC_ERR_SESSIONS_DISABLED: 403,
   VC_ERR_INSUFFICIENT_STORAGE: 507,
+  VC_ERR_TOO_MANY_UPLOADS: 429,
+  VC_ERR_MALFORMED_MULTIPART: 400,
   VC_ERR_INTERNAL: 500,
 };
 
@@ -94,7 +96,12 @@ export function installErrorHandler(app: FastifyInstance): void {
       if (err instanceof VcError && status === 503) message = err.message;
       else message = 'internal error';
     } else {
-      request.log.info({ code, status, msg: message }, 'request rejected');
+      // The cause (ffmpeg's words, a parser's error) may name server paths: the log has it, the client not.
+      const cause = (err as { cause?: unknown }).cause;
+      request.log.info(
+        { code, status, msg: message, ...(cause instanceof Error ? { detail: cause.message } : {}) },
+        'request rejected',
+      );
     }
     void reply.status(status).send({ error: code, message });
   });

@@ -19,8 +19,9 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
     async (api) => {
       await api.register(sessionRoutes);
       await api.register(async (ws) => {
-        // WebSocket upgrades count against the `api` limit (per user with ?token=, else per IP).
-        ws.addHook('preHandler', async (request, reply) => app.enforceRateLimits(request, reply));
+        // With ?token= an upgrade counts against the user's `api` limit; without, against a
+        // per-IP bucket of its own, and against the user's `api` limit once it authenticates.
+        ws.addHook('preHandler', async (request, reply) => app.enforceWsUpgradeLimit(request, reply));
         await ws.register(wsRoutes);
       });
       await api.register(adminUserRoutes);

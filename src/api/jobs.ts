@@ -3,8 +3,10 @@ import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
-import { OUTPUT_FORMATS } from '../media/index.js';
+import { assertRoomForOutput } from '../limits/index.js';
+import { OUTPUT_FORMATS, outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
+import { workspaceUsage } from '../workspace/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const CreateJobBody = Type.Object(
@@ -62,6 +64,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           400: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,
+          413: ErrorBody,
           429: ErrorBody,
           503: ErrorBody,
           507: ErrorBody,
@@ -76,7 +79,22 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
       const plan = request.plan;
+      // Outputs count toward the quota: room for this one's largest possible size, besides the
+      // files on disk and what the user's unfinished jobs may still write.
+      const outputBoundBytes = outputSizeBound(
+        body.outputFormat,
+        upload.durationSec,
+        body.voiceId ? model.sampleRate : PLAIN_OUTPUT_RATE,
+      );
+      if (plan)
+        assertRoomForOutput(
+          await workspaceUsage(app.config.dataDir, userId),
+          await app.conversions.reservedOutputBytes(userId),
+          outputBoundBytes,
+          plan,
+        );
       const job = await app.conversions.enqueue(userId, upload, {
+        outputBoundBytes,
         pitchSemitones: body.pitchSemitones ?? 0,
         ...(body.voiceId ? { voiceId: body.voiceId, strength: body.strength ?? 1, model: model.name } : {}),
         outputFormat: body.outputFormat,
@@ -88,6 +106,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           maxActiveJobs: plan.maxActiveJobs,
           maxQueuedJobs: plan.quotas.maxQueuedJobs,
           maxDurationSec: Math.min(app.config.maxDurationSec, plan.quotas.maxDurationSec),
+          maxStorageBytes: plan.quotas.maxBytes,
         },
       });
       // The sweeper's TTL of an upload counts from its last use.

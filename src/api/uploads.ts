@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { ConflictError, TooLargeError, ValidationError } from '../errors/index.js';
 import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
 import { type Upload, workspaceUsage } from '../workspace/index.js';
+import { multipartParts } from './multipart.js';
 import { ErrorBody, IdParams } from './schemas.js';
 
 const UploadSchema = Type.Object({
@@ -21,6 +22,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/uploads',
     {
       config: { rateClass: 'uploads' },
+      onRequest: app.takeUploadSlot,
       schema: {
         consumes: ['multipart/form-data'],
         response: {
@@ -45,7 +47,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Every part is read, so limits on parts and fields (413) surface even after the file.
       let upload: Upload | undefined;
       try {
-        for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
+        for await (const part of multipartParts(request, { limits: { fileSize: maxBytes } })) {
           if (part.type !== 'file') {
             if (part.valueTruncated || part.fieldnameTruncated)
               throw new TooLargeError(
@@ -62,9 +64,13 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
             maxDurationSec,
             probeTimeoutMs: app.config.probeTimeoutMs,
             decodeTimeoutMs: app.config.decodeCheckTimeoutMs,
+            decodeSlots: app.decodeChecks,
           });
         }
-        if (!upload) throw new ValidationError('the multipart body must contain a file field "file"');
+        if (!upload)
+          throw new ValidationError(
+            'the multipart body must contain a file field "file" (with a file name free of control characters)',
+          );
         assertWithinStorage(await workspaceUsage(app.config.dataDir, principal.userId), plan);
       } catch (err) {
         if (upload) await app.uploads.remove(principal.userId, upload.id);

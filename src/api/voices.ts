@@ -4,6 +4,7 @@ import { UnauthorizedError, ValidationError } from '../errors/index.js';
 import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
 import { type Voice, workspaceUsage } from '../workspace/index.js';
+import { multipartParts } from './multipart.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const VoiceSchema = Type.Object({
@@ -53,6 +54,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/voices',
     {
       config: { rateClass: 'voiceClones' },
+      onRequest: app.takeUploadSlot,
       schema: {
         consumes: ['multipart/form-data'],
         querystring: Type.Object(
@@ -82,7 +84,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let name: string | undefined;
       let voice: Voice | undefined;
       // Fields may come before or after the file; the file is streamed to disk as it arrives.
-      for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {
+      for await (const part of multipartParts(request, { limits: { fileSize: maxBytes } })) {
         if (part.type === 'field') {
           if (part.fieldname !== 'name')
             throw new ValidationError(`unknown multipart field "${part.fieldname}"`);
@@ -96,13 +98,17 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
             maxDurationSec,
             probeTimeoutMs: app.config.probeTimeoutMs,
             decodeTimeoutMs: app.config.decodeCheckTimeoutMs,
+            decodeSlots: app.decodeChecks,
           });
         }
       }
       const cleanUp = async () => {
         if (voice) await app.voices.remove(userId, voice.id).catch(() => {});
       };
-      if (!voice) throw new ValidationError('the multipart body must contain a file field "file"');
+      if (!voice)
+        throw new ValidationError(
+          'the multipart body must contain a file field "file" (with a file name free of control characters)',
+        );
       if (!name || !NAME.test(name)) {
         await cleanUp();
         throw new ValidationError(

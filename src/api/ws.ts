@@ -7,7 +7,7 @@ import type { ClientMessage, ServerMessage } from '../progress/index.js';
 import { WsSession } from './ws-session.js';
 
 const AUTH_TIMEOUT_MS = 5000;
-/** Close codes: 4401 = no valid token, 4429 = too many sockets for this user. */
+/** Close codes: 4401 = no valid token, 4429 = too many sockets for this user or over its rate limit. */
 const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_TOO_MANY = 4429;
 
@@ -169,6 +169,11 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             return;
           }
           request.principal = principal;
+          if (!(await app.countApiRequest(request))) {
+            sendError(socket, 'VC_ERR_RATE_LIMITED', 'the api rate limit is reached; retry later');
+            socket.close(CLOSE_TOO_MANY, 'rate limited');
+            return;
+          }
           const lastEventId = typeof msg.lastEventId === 'string' ? msg.lastEventId : undefined;
           await start(principal, lastEventId);
         })().catch(fail);

@@ -1,6 +1,44 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { ConfigError } from '../errors/index.js';
 import { hashToken } from './session-store.js';
+
+/** Shortest admin token accepted: 32 characters (a generated one has 32 random base64url ones). */
+export const ADMIN_TOKEN_MIN_LENGTH = 32;
+
+/** Failed admin tokens per client IP are counted over this window. */
+const FAILURE_WINDOW_SEC = 600;
+
+/**
+ * Failed admin-token attempts per client IP in Redis (shared by every instance), over a fixed
+ * window of 10 minutes: past `max`, the address gets 429 on admin routes until the window ends.
+ */
+export class AdminFailures {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly max: number,
+  ) {}
+
+  private key(ip: string): string {
+    return `${this.prefix}:admin-failures:${ip}`;
+  }
+
+  async blocked(ip: string): Promise<boolean> {
+    return Number(await this.redis.get(this.key(ip))) >= this.max;
+  }
+
+  /** Counts one failure; returns the count in the current window. */
+  async record(ip: string): Promise<number> {
+    const [[, count]] = (await this.redis
+      .multi()
+      .incr(this.key(ip))
+      .expire(this.key(ip), FAILURE_WINDOW_SEC, 'NX')
+      .exec()) as [[unknown, number], unknown];
+    return count;
+  }
+}
 
 /**
  * The admin credential: ADMIN_TOKEN, or the first line of ADMIN_TOKEN_FILE. Compared in
@@ -11,7 +49,13 @@ export class AdminCredential {
 
   constructor(token: string | undefined, tokenFile: string | undefined) {
     let value = token;
-    if (!value && tokenFile) value = readFileSync(tokenFile, 'utf8').split('\n')[0].trim();
+    if (!value && tokenFile) {
+      value = readFileSync(tokenFile, 'utf8').split('\n')[0].trim();
+      if (value.length < ADMIN_TOKEN_MIN_LENGTH)
+        throw new ConfigError(
+          `invalid configuration: ADMIN_TOKEN_FILE holds a token of ${value.length} characters; at least ${ADMIN_TOKEN_MIN_LENGTH} are needed`,
+        );
+    }
     this.hash = value ? Buffer.from(hashToken(value), 'hex') : undefined;
   }
 

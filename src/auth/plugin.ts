@@ -1,9 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ForbiddenError, UnauthorizedError, UnavailableError, VcError } from '../errors/index.js';
+import {
+  ForbiddenError,
+  RateLimitedError,
+  UnauthorizedError,
+  UnavailableError,
+  VcError,
+} from '../errors/index.js';
 import { type EffectivePlan, effectivePlan } from '../plans/index.js';
 import { AccountStore } from './accounts.js';
-import { AdminCredential } from './admin.js';
+import { AdminCredential, AdminFailures } from './admin.js';
 import { type Principal, SessionStore } from './session-store.js';
 
 declare module 'fastify' {
@@ -66,15 +72,34 @@ export const authPlugin = fp(
     const admin = new AdminCredential(app.config.adminToken, app.config.adminTokenFile);
     if (!admin.configured)
       app.log.warn('no ADMIN_TOKEN or ADMIN_TOKEN_FILE: admin endpoints refuse every request');
+    const failures = new AdminFailures(
+      app.redisFailFast,
+      app.config.redisPrefix,
+      app.config.adminFailuresPerIp,
+    );
     app.decorate('requireAdmin', async (request: FastifyRequest) => {
       const token = bearerToken(request.headers.authorization);
       if (!token) throw new UnauthorizedError('the admin token is required');
+      // Guessing is throttled per client IP: once blocked, even the right token waits.
+      let blocked: boolean;
+      try {
+        blocked = await failures.blocked(request.ip);
+      } catch (err) {
+        if (admin.matches(token)) blocked = false;
+        else throw new UnavailableError('admin attempts cannot be checked right now', { cause: err });
+      }
+      if (blocked) {
+        request.log.warn({ ip: request.ip }, 'admin attempt refused: too many failed admin tokens');
+        throw new RateLimitedError('too many failed admin attempts from this address; try again later');
+      }
       if (admin.matches(token)) {
         request.log = request.log.child({ admin: true });
         return;
       }
       if (await sessions.verify(token))
         throw new ForbiddenError('this endpoint is for the administrator only');
+      const count = await failures.record(request.ip).catch(() => undefined);
+      request.log.warn({ ip: request.ip, failures: count }, 'admin authentication failed: wrong token');
       throw new UnauthorizedError('the admin token is required');
     });
   },

@@ -16,7 +16,11 @@ export interface Config {
   drainMs: number;
   dataDir: string;
   modelsDir: string;
+  /** REDIS_URL as given (no password added); connections use it with `redisPassword`. */
   redisUrl: string | undefined;
+  /** From REDIS_PASSWORD_FILE, read once at start-up. */
+  redisPassword: string | undefined;
+  redisPasswordFile: string | undefined;
   redisPrefix: string;
   logLevel: Env['LOG_LEVEL'];
   poolSize: number;
@@ -49,6 +53,11 @@ export interface Config {
   workerRestartLimit: number;
   minFreeDiskBytes: number;
   closeTimeoutMs: number;
+  decodeChecksMax: number;
+  requestTimeoutMs: number;
+  uploadsPerUser: number;
+  wsAnonymousUpgradesPerMin: number;
+  adminFailuresPerIp: number;
 }
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
@@ -86,27 +95,19 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
   return { min, max };
 }
 
-/**
- * REDIS_URL with the password from REDIS_PASSWORD_FILE filled in (a URL that already has one
- * keeps it). The password itself never appears in an error message.
- */
-function redisUrlWithPassword(url: string | undefined, passwordFile: string | undefined): string | undefined {
-  if (!url || !passwordFile) return url;
-  let password: string;
+function readPasswordFile(file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  let line: string;
   try {
-    password = readFileSync(passwordFile, 'utf8').split('\n')[0].trim();
+    line = readFileSync(file, 'utf8').split('\n')[0].trim();
   } catch (err) {
     throw new ConfigError(
-      `invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(passwordFile)}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      `invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(file)}: cannot be read (${(err as NodeJS.ErrnoException).code})`,
     );
   }
-  if (!password)
-    throw new ConfigError(
-      `invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(passwordFile)}: empty`,
-    );
-  const parsed = new URL(url);
-  if (!parsed.password) parsed.password = password;
-  return parsed.toString();
+  if (!line)
+    throw new ConfigError(`invalid configuration: REDIS_PASSWORD_FILE=${JSON.stringify(file)}: is empty`);
+  return line;
 }
 
 /**
@@ -130,7 +131,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir: path.resolve(e.DATA_DIR),
     modelsDir: path.resolve(e.MODELS_DIR),
-    redisUrl: redisUrlWithPassword(e.REDIS_URL, e.REDIS_PASSWORD_FILE),
+    redisUrl: e.REDIS_URL,
+    redisPassword: readPasswordFile(e.REDIS_PASSWORD_FILE),
+    redisPasswordFile: e.REDIS_PASSWORD_FILE ? path.resolve(e.REDIS_PASSWORD_FILE) : undefined,
     redisPrefix: e.REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
     poolSize: e.POOL_SIZE,
@@ -168,6 +171,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerRestartLimit: e.WORKER_RESTART_LIMIT,
     minFreeDiskBytes: e.MIN_FREE_DISK_BYTES,
     closeTimeoutMs: e.CLOSE_TIMEOUT_MS,
+    decodeChecksMax: e.DECODE_CHECKS_MAX || os.availableParallelism(),
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    uploadsPerUser: e.UPLOADS_PER_USER,
+    wsAnonymousUpgradesPerMin: e.WS_ANONYMOUS_UPGRADES_PER_MIN,
+    adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,
   };
 }
 export { configPlugin } from './plugin.js';

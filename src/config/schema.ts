@@ -13,7 +13,11 @@ export const EnvSchema = Type.Object({
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /** External Redis (redis://host:port/db). Unset: `vcfarm all` starts its own redis-server. */
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  /** File holding the password of the Redis at REDIS_URL (first line), e.g. a systemd credential. */
+  /**
+   * File whose first line is the Redis password (AUTH), used by every connection. `vcfarm all`
+   * generates DATA_DIR/redis-password (mode 0600) for its embedded Redis and hands this variable
+   * to its worker (the deploy tiers point it at a systemd credential or a compose secret); the password itself never appears on a command line or in a log.
+   */
   REDIS_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Key prefix for everything vcfarm stores in Redis. */
   REDIS_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_-]+$', default: 'vcfarm' }),
@@ -41,8 +45,8 @@ export const EnvSchema = Type.Object({
   STALLED_INTERVAL_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   /** Stable id of a worker process (defaults to host-pid). */
   WORKER_ID: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' })),
-  /** Bearer token for admin endpoints. Unset: read from ADMIN_TOKEN_FILE; both unset: admin endpoints refuse everyone. */
-  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  /** Bearer token for admin endpoints, 32+ characters. Unset: read from ADMIN_TOKEN_FILE; both unset: admin endpoints refuse everyone. */
+  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
   /** File holding the admin token (first line). `vcfarm all` creates DATA_DIR/admin-token when neither is set. */
   ADMIN_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Largest pool size a scale request may ask for; 0 means 4 × the cores of this host. */
@@ -85,6 +89,23 @@ export const EnvSchema = Type.Object({
   SWEEP_INTERVAL_SEC: Type.Number({ minimum: 0, default: 600 }),
   /** The upload-time decode pass (true duration) is killed after this many milliseconds. */
   DECODE_CHECK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
+  /** Upload-time decode passes running at once in one API instance; more wait. 0: one per core. */
+  DECODE_CHECKS_MAX: Type.Integer({ minimum: 0, maximum: 1024, default: 0 }),
+  /**
+   * A whole request (head and body) must arrive within this many ms, or the connection gets 408
+   * and is closed: trickled uploads cannot hold sockets open. Default 5 min (100 MiB at 350 KB/s).
+   */
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  /** Uploads (files and voice references) one user may send at once to one API instance. Default 2. */
+  UPLOADS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+  /**
+   * WebSocket upgrades without a token (it comes in the first message) per client IP per minute:
+   * a bucket of their own, so they never use up the `api` limit of the users behind that address;
+   * once authenticated a socket counts against its user's `api` limit. Default 60.
+   */
+  WS_ANONYMOUS_UPGRADES_PER_MIN: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 60 }),
+  /** Failed admin-token attempts per client IP per 10 minutes; past it, admin routes answer 429. Default 10. */
+  ADMIN_FAILURES_PER_IP: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
 });
 
 export type Env = Static<typeof EnvSchema>;

@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'VC_ERR_TOO_MANY_JOBS'
   | 'VC_ERR_SESSIONS_DISABLED'
   | 'VC_ERR_INSUFFICIENT_STORAGE'
+  | 'VC_ERR_TOO_MANY_UPLOADS'
+  | 'VC_ERR_MALFORMED_MULTIPART'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -129,6 +131,24 @@ export class TooManyJobsError extends VcError {
 export class InsufficientStorageError extends VcError {
   constructor() {
     super('VC_ERR_INSUFFICIENT_STORAGE', 'the server is low on storage space; try again later');
+  }
+}
+
+/** The user already sends as many uploads at once as an instance allows (UPLOADS_PER_USER). */
+export class TooManyUploadsError extends VcError {
+  constructor(max: number) {
+    super('VC_ERR_TOO_MANY_UPLOADS', `at most ${max} uploads at a time per user; wait for one to finish`);
+  }
+}
+
+/** A multipart body without a boundary, cut short, or otherwise not parseable. */
+export class MalformedMultipartError extends VcError {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'VC_ERR_MALFORMED_MULTIPART',
+      'the multipart body is malformed (no boundary, cut short, or a bad part header)',
+      options,
+    );
   }
 }
 

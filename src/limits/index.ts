@@ -1,3 +1,9 @@
 export { diskSpacePlugin } from './disk-space.js';
-export { assertRoomForUpload, assertWithinStorage, type StorageUsage } from './quotas.js';
+export {
+  assertRoomForOutput,
+  assertRoomForUpload,
+  assertWithinStorage,
+  type StorageUsage,
+} from './quotas.js';
 export { type RouteRateClass, rateLimitsPlugin } from './rate-limits.js';
+export { UploadSlots, uploadSlotsPlugin } from './upload-slots.js';

@@ -19,6 +19,23 @@ export function assertRoomForUpload(usage: StorageUsage, plan: EffectivePlan): v
     );
 }
 
+/**
+ * Before a conversion is queued: the workspace's bytes, the outputs its unfinished jobs may still
+ * write (`reservedBytes`) and this job's largest possible output must fit the byte quota.
+ */
+export function assertRoomForOutput(
+  usage: StorageUsage,
+  reservedBytes: number,
+  outputBytes: number,
+  plan: EffectivePlan,
+): void {
+  const limit = plan.quotas.maxBytes;
+  if (usage.bytes + reservedBytes + outputBytes > limit)
+    throw new QuotaExceededError(
+      `storage quota: this job's output may take up to ${outputBytes} bytes; ${usage.bytes} bytes are in use and ${reservedBytes} reserved for unfinished jobs, of ${limit}; delete files or choose a compressed format`,
+    );
+}
+
 /** After an upload is stored: refuses (the caller removes it) when it took the workspace over quota. */
 export function assertWithinStorage(usage: StorageUsage, plan: EffectivePlan): void {
   if (usage.bytes > plan.quotas.maxBytes)

@@ -21,6 +21,17 @@ declare module 'fastify' {
     enforceRateLimits(request: FastifyRequest, reply: FastifyReply): Promise<void>;
     /** POST /api/session: counted per client IP; fails closed. */
     enforceSessionRateLimit(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /**
+     * GET /api/ws before the upgrade: with `?token=` (request.principal set) the user's `api`
+     * limit; without, a bucket of its own per client IP (WS_ANONYMOUS_UPGRADES_PER_MIN), so that
+     * upgrades that authenticate later never use up the `api` limit of users behind that address.
+     */
+    enforceWsUpgradeLimit(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /**
+     * Counts one request of `request.principal` against its `api` limit without a reply (a
+     * WebSocket that authenticated by its first message): false when over the limit. Fails open.
+     */
+    countApiRequest(request: FastifyRequest): Promise<boolean>;
   }
 }
 
@@ -74,6 +85,11 @@ export const rateLimitsPlugin = fp(
       (r) => `ip:${r.ip}`,
       () => plans.sessionRateLimit,
     );
+    const anonymousUpgrades = make(
+      'wsAnonymous',
+      (r) => `ip:${r.ip}`,
+      () => ({ max: app.config.wsAnonymousUpgradesPerMin, windowSec: 60 }),
+    );
 
     const enforce = async (
       request: FastifyRequest,
@@ -118,6 +134,23 @@ export const rateLimitsPlugin = fp(
     });
     app.decorate('enforceSessionRateLimit', async (request: FastifyRequest, reply: FastifyReply) => {
       await enforce(request, reply, [['session', sessions]], true);
+    });
+    app.decorate('enforceWsUpgradeLimit', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.principal) return app.enforceRateLimits(request, reply);
+      await enforce(request, reply, [['anonymous WebSocket upgrade', anonymousUpgrades]], false);
+    });
+    app.decorate('countApiRequest', async (request: FastifyRequest) => {
+      if (request.principal && !request.plan)
+        request.plan = await app.planOf(request.principal).catch(() => undefined);
+      try {
+        const r = await limiters.api(request);
+        if (r.isAllowed || !r.isExceeded) return true;
+        request.log.info({ rateClass: 'api', key: request.principal?.userId }, 'rate limited');
+        return false;
+      } catch (err) {
+        request.log.warn({ err, rateClass: 'api' }, 'rate limit store unreachable; request let through');
+        return true;
+      }
     });
   },
   { name: 'vcfarm-rate-limits', dependencies: ['vcfarm-config', 'vcfarm-redis-failfast', 'vcfarm-auth'] },

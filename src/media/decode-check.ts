@@ -66,9 +66,10 @@ export function measureDecodedDuration(file: string, opts: DecodeCheckOptions): 
       if (verdict) return reject(verdict);
       if (code !== 0)
         return reject(
-          new UnsupportedAudioError(
-            `the audio does not decode (${stderr.trim().split('\n')[0] || `ffmpeg exit ${code}`})`,
-          ),
+          // ffmpeg's words name the file's path and its own memory addresses: logs only.
+          new UnsupportedAudioError('the audio does not decode', {
+            cause: new Error(stderr.trim().split('\n')[0] || `ffmpeg exit ${code}`),
+          }),
         );
       if (bytes < 2) return reject(new UnsupportedAudioError('the audio decodes to no samples'));
       resolve(bytes / 2 / COUNT_RATE);

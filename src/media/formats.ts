@@ -36,6 +36,33 @@ export function inputGuardArgs(): string[] {
 
 export type OutputFormat = 'wav' | 'mp3' | 'ogg' | 'flac';
 
+/**
+ * Sample rate of a plain (pitch-only) conversion's output; a voice conversion writes at its
+ * model's rate. Every output is mono, whatever the input's channels and rate.
+ */
+export const PLAIN_OUTPUT_RATE = 44_100;
+
+/**
+ * Most bytes per second of mono output at `rate`, per format: 16-bit PCM for WAV; FLAC never
+ * more than PCM plus its frame headers (verbatim frames); MP3 at most LAME's 320 kbit/s; Vorbis
+ * q5 has no hard ceiling, so 512 kbit/s, several times what it writes for mono.
+ */
+const BYTES_PER_SEC: Record<OutputFormat, (rate: number) => number> = {
+  wav: (rate) => rate * 2,
+  flac: (rate) => rate * 2 * 1.02,
+  mp3: () => 320_000 / 8,
+  ogg: () => 512_000 / 8,
+};
+
+/**
+ * An upper bound of the size of a conversion's output: the decoded duration (plus 1 %, as a
+ * decoder's count may differ a little) at the output rate, in the format, plus room for headers.
+ * Admission reserves this much of the workspace quota for a job.
+ */
+export function outputSizeBound(format: OutputFormat, durationSec: number, rate: number): number {
+  return Math.ceil(durationSec * 1.01 * BYTES_PER_SEC[format](rate)) + 64 * 1024;
+}
+
 export const OUTPUT_FORMATS: Record<OutputFormat, { muxer: string; codec: string[]; contentType: string }> = {
   wav: { muxer: 'wav', codec: ['-c:a', 'pcm_s16le'], contentType: 'audio/wav' },
   mp3: { muxer: 'mp3', codec: ['-c:a', 'libmp3lame', '-q:a', '2'], contentType: 'audio/mpeg' },

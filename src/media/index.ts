@@ -1,4 +1,11 @@
 export { type DecodeCheckOptions, measureDecodedDuration } from './decode-check.js';
-export { ALLOWED_DEMUXERS, inputGuardArgs, OUTPUT_FORMATS, type OutputFormat } from './formats.js';
+export {
+  ALLOWED_DEMUXERS,
+  inputGuardArgs,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  outputSizeBound,
+  PLAIN_OUTPUT_RATE,
+} from './formats.js';
 export { assertDurationsAgree, assertWavHeaderHonest } from './header-check.js';
 export { type AudioInfo, probeAudio } from './probe.js';

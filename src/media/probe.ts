@@ -61,9 +61,10 @@ function runFfprobe(file: string, timeoutMs: number): Promise<string> {
       if (code === 0) resolve(out);
       else
         reject(
-          new UnsupportedAudioError(
-            `not a readable audio file (${err.trim().split('\n')[0] || `ffprobe exit ${code}`})`,
-          ),
+          // ffprobe's words name the file's path and its own memory addresses: logs only.
+          new UnsupportedAudioError('not a readable audio file', {
+            cause: new Error(err.trim().split('\n')[0] || `ffprobe exit ${code}`),
+          }),
         );
     });
   });

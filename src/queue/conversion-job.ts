@@ -34,6 +34,10 @@ export interface ConversionJobData {
   maxActiveJobs?: number;
   /** The plan's longest audio; the worker's decoder stops there. */
   maxDurationSec?: number;
+  /** The most bytes the output may take (outputSizeBound): reserved from the quota while unfinished. */
+  outputBoundBytes?: number;
+  /** The plan's workspace byte quota: the worker stops an output that outgrows what is left of it. */
+  maxStorageBytes?: number;
 }
 
 export interface ConversionResult {

@@ -30,6 +30,8 @@ export interface ConversionRequest {
   outputFormat: OutputFormat;
   priority: JobPriority;
   requestId: string;
+  /** The output's size bound (outputSizeBound), reserved from the quota until the job ends. */
+  outputBoundBytes?: number;
   /** The caller's plan: fair-share priority, caps and quotas. Absent: plain priorities, no caps. */
   plan?: {
     priorityBase: number;
@@ -37,6 +39,8 @@ export interface ConversionRequest {
     maxActiveJobs: number;
     maxQueuedJobs: number;
     maxDurationSec: number;
+    /** Workspace byte quota; the worker stops an output that passes what is left of it. */
+    maxStorageBytes?: number;
   };
 }
 
@@ -92,6 +96,8 @@ export class ConversionQueue {
       requestId: req.requestId,
       createdAt,
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
+      ...(plan?.maxStorageBytes !== undefined ? { maxStorageBytes: plan.maxStorageBytes } : {}),
+      ...(req.outputBoundBytes !== undefined ? { outputBoundBytes: req.outputBoundBytes } : {}),
     };
     await this.redis
       .multi()
@@ -133,6 +139,21 @@ export class ConversionQueue {
     const ids = await this.redis.zrevrange(this.keys.userJobs(userId), 0, limit - 1);
     const views = await Promise.all(ids.map((id) => this.get(userId, id).catch(() => undefined)));
     return views.filter((v): v is ConversionJobView => v !== undefined);
+  }
+
+  /**
+   * Bytes the user's queued and running jobs may still write (their outputs' size bounds): what
+   * admission reserves from the quota besides the files on disk.
+   */
+  async reservedOutputBytes(userId: string): Promise<number> {
+    const ids = await this.fairShare.unfinished(userId);
+    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
+    let bytes = 0;
+    for (const job of jobs) {
+      if (!job || job.data.userId !== userId || job.finishedOn) continue;
+      bytes += job.data.outputBoundBytes ?? 0;
+    }
+    return bytes;
   }
 
   /** Jobs that are not finished, for WebSocket snapshots. */

@@ -110,6 +110,15 @@ export class FairShare {
     await this.redis.zrem(this.waitingKey(userId), jobId);
   }
 
+  /** Ids of the user's jobs that wait or run. */
+  async unfinished(userId: string): Promise<string[]> {
+    const [waiting, active] = await Promise.all([
+      this.redis.zrange(this.waitingKey(userId), 0, -1),
+      this.redis.zrange(this.activeKey(userId), 0, -1),
+    ]);
+    return [...new Set([...waiting, ...active])];
+  }
+
   /** Jobs of the user waiting to start. */
   async queuedCount(userId: string): Promise<number> {
     return this.redis.zcard(this.waitingKey(userId));

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { UnavailableError } from '../errors/index.js';
+import { withPassword } from './password.js';
 
 export interface EmbeddedRedisOptions {
   /** Data directory for the AOF files; created if missing. */
@@ -18,6 +19,8 @@ export interface EmbeddedRedisOptions {
    * to 5 times within a minute, with back-off). Without it, a dead redis-server stays dead.
    */
   onGiveUp?: (reason: string) => void;
+  /** Required of every client (AUTH). Given to redis-server on its stdin, never on its command line. */
+  password?: string;
 }
 
 const RESTART_LIMIT = 5;
@@ -69,8 +72,9 @@ export class EmbeddedRedis {
 
   constructor(private readonly options: EmbeddedRedisOptions) {}
 
+  /** The URL clients use, with the password when there is one: never log it as is. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return withPassword(`redis://127.0.0.1:${this.port}`, this.options.password);
   }
 
   async start(): Promise<string> {
@@ -82,6 +86,8 @@ export class EmbeddedRedis {
     this.port = this.port || this.options.port || (await freePort());
     // biome-ignore format: flag/value pairs read best one pair per line
     const args = [
+      // "-": the rest of the configuration (requirepass) is read from stdin, out of sight of `ps`.
+      ...(this.options.password ? ['-'] : []),
       '--bind', '127.0.0.1',
       '--port', String(this.port),
       '--dir', dir,
@@ -92,8 +98,13 @@ export class EmbeddedRedis {
       '--protected-mode', 'yes',
     ];
     // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops Redis last.
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('redis-server', args, {
+      stdio: [this.options.password ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.child = child;
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(`requirepass ${this.options.password}\n`);
     child.on('error', (err) => logger?.error({ err }, 'redis-server failed'));
     child.stdout?.resume();
     child.stderr?.on('data', (b: Buffer) =>

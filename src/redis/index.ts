@@ -3,4 +3,5 @@ export { boundedRetry, bullConnection, connectRedis, REDIS_RETRY_MAX_MS } from '
 export { EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis.js';
 export { connectRedisFailFast, FAIL_FAST_COMMAND_TIMEOUT_MS, failFastRedisPlugin } from './fail-fast.js';
 export { type RedisWriteFault, redisFault } from './faults.js';
+export { ensureRedisPassword, redisPasswordFile, withoutPassword, withPassword } from './password.js';
 export { redisPlugin } from './plugin.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { drainAndClose } from '../lifecycle/index.js';
-import { EmbeddedRedis } from '../redis/index.js';
+import { EmbeddedRedis, ensureRedisPassword, withoutPassword, withPassword } from '../redis/index.js';
 import { startApiServer } from '../server.js';
 import { SupervisedWorker } from './supervised-worker.js';
 
@@ -14,6 +14,7 @@ const WORKER_STOP_GRACE_MS = 60_000;
 export interface SupervisorHandle {
   url: string;
   adminTokenFile: string | undefined;
+  /** The Redis in use, without its password (for logs). */
   redisUrl: string;
   /** Resolves (with the reason) when a child could not be kept alive: the caller stops and exits non-zero. */
   gaveUp: Promise<string>;
@@ -54,21 +55,28 @@ export async function startAll(
     giveUp = resolve;
   });
   let redis: EmbeddedRedis | undefined;
-  let redisUrl = config.redisUrl;
-  if (!redisUrl) {
+  let redisUrl: string;
+  // The worker gets the password as a file name in its environment, never on its command line.
+  let workerRedis: Record<string, string> = {};
+  if (config.redisUrl) {
+    redisUrl = withPassword(config.redisUrl, config.redisPassword);
+  } else {
+    const secret = await ensureRedisPassword(config.dataDir);
     redis = new EmbeddedRedis({
       dir: path.join(config.dataDir, 'redis'),
       runDir: path.join(config.dataDir, 'run'),
       logger: logger.child({ role: 'redis' }),
       onGiveUp: giveUp,
+      password: secret.password,
     });
     redisUrl = await redis.start();
+    workerRedis = { REDIS_URL: withoutPassword(redisUrl), REDIS_PASSWORD_FILE: secret.file };
   }
   const worker = new SupervisedWorker({
     cliPath,
     env: {
       ...process.env,
-      REDIS_URL: redisUrl,
+      ...workerRedis,
       VCFARM_PARENT_PID: String(process.pid),
       ...(config.adminTokenFile && !config.adminToken ? { ADMIN_TOKEN_FILE: config.adminTokenFile } : {}),
     },
@@ -95,7 +103,7 @@ export async function startAll(
   return {
     url: started.url,
     adminTokenFile: config.adminToken ? undefined : config.adminTokenFile,
-    redisUrl,
+    redisUrl: withoutPassword(redisUrl),
     gaveUp,
     kill,
     async close(options = {}) {

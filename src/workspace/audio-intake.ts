@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TooLargeError, UnsupportedAudioError } from '../errors/index.js';
+import { MalformedMultipartError, TooLargeError, UnsupportedAudioError } from '../errors/index.js';
 import {
   type AudioInfo,
   assertDurationsAgree,
@@ -22,6 +22,11 @@ export interface UploadLimits {
    * within maxDurationSec; the decode pass is killed after this many milliseconds.
    */
   decodeTimeoutMs?: number;
+  /**
+   * Runs the decode pass: a concurrency limit shared by the instance's uploads (each pass costs a
+   * core for up to decodeTimeoutMs). Default: at once.
+   */
+  decodeSlots?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
 /** Streams arriving with a `truncated` flag set when a size limit cut them (as @fastify/multipart does). */
@@ -46,7 +51,10 @@ export async function receiveAudio<M>(
   const part = fileIn(dir, id, '.part');
   const meta = fileIn(dir, id, '.json');
   try {
-    await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 }));
+    await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 })).catch((err) => {
+      // The body itself broke off or was malformed: the client's fault, not a server error.
+      throw source.errored ? new MalformedMultipartError({ cause: err }) : err;
+    });
     if (source.truncated) throw new TooLargeError(`the file exceeds the limit of ${limits.maxBytes} bytes`);
     const { size } = await stat(part);
     if (size === 0) throw new UnsupportedAudioError('the uploaded file is empty');
@@ -56,11 +64,14 @@ export async function receiveAudio<M>(
     });
     if (limits.decodeTimeoutMs !== undefined) {
       await assertWavHeaderHonest(part);
-      const decodedSec = await measureDecodedDuration(part, {
-        demuxer: info.demuxer,
-        maxDurationSec: limits.maxDurationSec,
-        timeoutMs: limits.decodeTimeoutMs,
-      });
+      const timeoutMs = limits.decodeTimeoutMs;
+      const decode = () =>
+        measureDecodedDuration(part, {
+          demuxer: info.demuxer,
+          maxDurationSec: limits.maxDurationSec,
+          timeoutMs,
+        });
+      const decodedSec = await (limits.decodeSlots ? limits.decodeSlots(decode) : decode());
       assertDurationsAgree(info.demuxer, info.durationSec, decodedSec);
       info.durationSec = decodedSec;
     }

@@ -82,3 +82,33 @@ export function durationOf(file: string): number {
   ]).toString();
   return Number(out.trim());
 }
+
+/**
+ * Issue 11's hostile upload: 590 s of 8-channel 192 kHz silence, a FLAC of a few hundred KB whose
+ * conversion to WAV would be about 52 MB.
+ */
+export function hostileSilenceFlac(): string {
+  return silenceFlac(590);
+}
+
+/** `seconds` of 8-channel 192 kHz silence as FLAC: tiny, yet slow to decode and large as WAV. */
+export function silenceFlac(seconds: number): string {
+  return cached(`silence-${seconds}s-8ch-192k.flac`, (out) => {
+    // biome-ignore format: flag/value pairs
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-y', '-f', 'lavfi', '-i', 'anullsrc=r=192000:cl=7.1',
+      '-t', String(seconds), '-c:a', 'flac', '-f', 'flac', out,
+    ]);
+  });
+}
+
+/** `seconds` of an 8-channel 192 kHz tone as FLAC: many channels and a high rate, in little time. */
+export function wideToneFlac(seconds: number): string {
+  return cached(`tone-${seconds}s-8ch-192k.flac`, (out) => {
+    // biome-ignore format: flag/value pairs
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=f=220:r=192000:d=${seconds}`,
+      '-ac', '8', '-c:a', 'flac', '-f', 'flac', out,
+    ]);
+  });
+}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -11,6 +12,23 @@ import { processesMatching, waitUntil } from '../helpers/processes.js';
 import { freePort } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
 
+/** One raw command to 127.0.0.1:port; resolves with the first reply line (no client library retries). */
+function rawRedis(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let reply = '';
+    sock.once('connect', () => sock.write(`${command}\r\n`));
+    sock.on('data', (b: Buffer) => {
+      reply += b.toString();
+      if (reply.includes('\r\n')) {
+        sock.destroy();
+        resolve(reply.split('\r\n')[0]);
+      }
+    });
+    sock.once('error', reject);
+  });
+}
+
 test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C stops everything', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));
   const port = await freePort();
@@ -19,15 +37,21 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     DATA_DIR: dataDir,
     PORT: String(port),
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    // info: the logs below are searched for the Redis password.
+    LOG_LEVEL: 'info',
     // Status polling below would soon meet the shipped plans' 30 requests a minute.
     PLANS_FILE: writePlans(dataDir),
   };
   delete env.REDIS_URL;
-  const child = spawn(process.execPath, [CLI, 'all'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  delete env.REDIS_PASSWORD_FILE;
+  const child = spawn(process.execPath, [CLI, 'all'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (b: Buffer) => {
     stderr += b.toString();
+  });
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
   });
   try {
     // 1. It prints the URL once everything is up.
@@ -42,6 +66,19 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     );
     assert.ok(aof.length > 0, 'appendonly is on');
 
+    // 1b. Redis asks for a password, kept in DATA_DIR with mode 0600 and on no command line.
+    // redis-server retitles itself "redis-server 127.0.0.1:<port>".
+    const title = await readFile(`/proc/${redisPid}/cmdline`, 'utf8');
+    const redisPort = Number(/127\.0\.0\.1:(\d+)/.exec(title)?.[1]);
+    assert.match(await rawRedis(redisPort, 'PING'), /^-NOAUTH/);
+    assert.match(await rawRedis(redisPort, 'SET vcfarm:session:x someone'), /^-NOAUTH/);
+    const passwordFile = path.join(dataDir, 'redis-password');
+    assert.equal((await stat(passwordFile)).mode & 0o777, 0o600);
+    const password = (await readFile(passwordFile, 'utf8')).trim();
+    assert.ok(password.length >= 32);
+    assert.equal(await rawRedis(redisPort, `AUTH ${password}`), '+OK');
+    assert.deepEqual(processesMatching(password), [], 'the password is on a command line');
+
     // 2. It works end to end.
     const base = `http://127.0.0.1:${port}`;
     const client = await ApiClient.anonymous(base);
@@ -49,6 +86,8 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     assert.equal(up.status, 201);
     const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
     assert.equal((await client.waitForJob(job.id)).state, 'completed');
+    assert.ok(stdout.includes('worker process ready'), 'the logs were captured');
+    assert.ok(!stdout.includes(password) && !stderr.includes(password), 'the password is in a log');
 
     // 3. Ctrl-C (SIGINT to the supervisor) stops the API, the worker and Redis.
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

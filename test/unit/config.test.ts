@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { AdminCredential } from '../../src/auth/index.js';
 import { loadConfig } from '../../src/config/index.js';
+import { withoutPassword, withPassword } from '../../src/redis/index.js';
 import { parseCpuList } from '../../workers/pool/index.js';
 
 test('defaults apply when the environment is empty', () => {
@@ -37,6 +42,14 @@ test('each bad value stops start-up with a message naming the variable', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ UPLOAD_MAX_BYTES: '10' }, /UPLOAD_MAX_BYTES/],
     [{ WORKER_ID: 'a b' }, /WORKER_ID/],
+    // A human-sized admin token is guessable: 32 characters at least.
+    [{ ADMIN_TOKEN: 'correct-horse-battery-st' }, /ADMIN_TOKEN/],
+    [{ REQUEST_TIMEOUT_MS: '10' }, /REQUEST_TIMEOUT_MS/],
+    [{ UPLOADS_PER_USER: '0' }, /UPLOADS_PER_USER/],
+    [
+      { REDIS_PASSWORD_FILE: '/nonexistent/redis-password' },
+      /REDIS_PASSWORD_FILE="\/nonexistent\/redis-password": cannot be read/,
+    ],
   ];
   for (const [env, message] of cases) {
     assert.throws(
@@ -47,6 +60,28 @@ test('each bad value stops start-up with a message naming the variable', () => {
         return true;
       },
     );
+  }
+});
+
+test('an admin token file with a short token stops start-up; the Redis password comes from its file', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcfarm-config-'));
+  try {
+    const short = path.join(dir, 'admin-token');
+    writeFileSync(short, 'sixteen-chars-ab\n');
+    assert.throws(
+      () => new AdminCredential(undefined, short),
+      /ADMIN_TOKEN_FILE holds a token of 16 characters/,
+    );
+    const pw = path.join(dir, 'redis-password');
+    writeFileSync(pw, 's3cret/with:odd@chars\n', { mode: 0o600 });
+    const c = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6390/2', REDIS_PASSWORD_FILE: pw });
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6390/2');
+    assert.equal(c.redisPassword, 's3cret/with:odd@chars');
+    const url = new URL(withPassword(c.redisUrl ?? '', c.redisPassword));
+    assert.equal(decodeURIComponent(url.password), 's3cret/with:odd@chars');
+    assert.equal(withoutPassword(url.toString()), 'redis://127.0.0.1:6390/2');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

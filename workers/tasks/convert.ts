@@ -1,10 +1,11 @@
+import { PLAIN_OUTPUT_RATE } from '../../src/media/index.js';
 import { EncodedOutput } from './encoded-output.js';
 import { failureOutcome } from './outcome.js';
 import { decodePcm } from './pcm-source.js';
 import { type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
-/** Sample rate of the PCM that flows from decoder to encoder. */
-export const PIPELINE_SAMPLE_RATE = 44_100;
+/** Sample rate of the PCM that flows from decoder to encoder (and of the output). */
+export const PIPELINE_SAMPLE_RATE = PLAIN_OUTPUT_RATE;
 
 /**
  * A conversion without a target voice: ffmpeg decode (with the rubberband pitch shift, formants

@@ -38,6 +38,19 @@ function encodeFailure(stderr: string, code: number): EncodeFailed {
   return new EncodeFailed(`encoding failed: ${encoderReason(stderr, code)}`, !PERMANENT.test(stderr));
 }
 
+/** The output reached what is left of the workspace's byte quota; another attempt would too. */
+export class OutputOverQuota extends Error {
+  readonly code = 'VC_ERR_QUOTA_EXCEEDED';
+  constructor(limit: number) {
+    super(
+      `the output reached the ${limit} bytes left of the workspace's storage quota and was removed; delete files or choose a compressed format`,
+    );
+  }
+}
+
+/** How often a growing output's size is compared with its limit. */
+const SIZE_CHECK_MS = 250;
+
 /**
  * Name a conversion is written under until it is complete. Starts with a dot and carries the
  * attempt, so a crashed attempt's leftovers are recognisable and never look finished.
@@ -65,6 +78,7 @@ async function removeStaleParts(finalPath: string): Promise<void> {
  */
 export class EncodedOutput {
   #samples = 0;
+  #nextSizeCheck = 0;
   #spawnError: Error | undefined;
   /** Set once the encoder has exited (with its code): no write after it can succeed. */
   #exitCode: number | undefined;
@@ -77,6 +91,7 @@ export class EncodedOutput {
     private readonly encoder: EncodeProcess,
     private readonly part: string,
     private readonly finalPath: string,
+    private readonly maxBytes: number | undefined,
   ) {
     // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
     this.#exit = exitOf(encoder);
@@ -92,12 +107,14 @@ export class EncodedOutput {
   }
 
   static async open(
-    o: { outputPath: string; attempt: number; outputFormat: OutputFormat },
+    o: { outputPath: string; attempt: number; outputFormat: OutputFormat; maxOutputBytes?: number },
     sampleRate: number,
   ): Promise<EncodedOutput> {
     await removeStaleParts(o.outputPath);
     const part = partialOutputPath(o.outputPath, o.attempt);
-    return new EncodedOutput(spawnEncoder(part, o.outputFormat, sampleRate), part, o.outputPath);
+    const max = o.maxOutputBytes === undefined ? undefined : Math.max(0, Math.floor(o.maxOutputBytes));
+    if (max === 0) throw new OutputOverQuota(0);
+    return new EncodedOutput(spawnEncoder(part, o.outputFormat, sampleRate, max), part, o.outputPath, max);
   }
 
   /** Samples written so far. */
@@ -112,6 +129,10 @@ export class EncodedOutput {
    */
   async write(block: Float32Array): Promise<void> {
     await this.throwIfEncoderDied();
+    if (this.maxBytes !== undefined && Date.now() >= this.#nextSizeCheck) {
+      this.#nextSizeCheck = Date.now() + SIZE_CHECK_MS;
+      await this.assertWithinLimit();
+    }
     this.#samples += block.length;
     const ok = this.encoder.stdin.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength));
     if (ok) return;
@@ -140,8 +161,19 @@ export class EncodedOutput {
     const code = await this.#exit;
     if (this.#spawnError) throw this.#spawnError;
     if (code !== 0) throw encodeFailure(this.#stderr(), code);
+    // ffmpeg's -fs ends a file that reached the limit as if it were complete: refuse it here.
+    await this.assertWithinLimit();
     await rename(this.part, this.finalPath);
     return (await stat(this.finalPath)).size;
+  }
+
+  private async assertWithinLimit(): Promise<void> {
+    if (this.maxBytes === undefined) return;
+    const size = await stat(this.part).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (size >= this.maxBytes) throw new OutputOverQuota(this.maxBytes);
   }
 
   /** Kills the encoder (if still running) and removes the partial file. */

@@ -53,8 +53,16 @@ export function spawnDecoder(o: DecodeOptions): DecodeProcess {
   return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** ffmpeg encoding mono float32 PCM from stdin to one output file. */
-export function spawnEncoder(outputPath: string, format: OutputFormat, sampleRate: number): EncodeProcess {
+/**
+ * ffmpeg encoding mono float32 PCM from stdin to one output file. With `maxBytes`, ffmpeg stops
+ * writing once the file reaches it (`-fs`), so a runaway output cannot fill the disk between checks.
+ */
+export function spawnEncoder(
+  outputPath: string,
+  format: OutputFormat,
+  sampleRate: number,
+  maxBytes?: number,
+): EncodeProcess {
   const f = OUTPUT_FORMATS[format];
   const args = [
     '-nostdin',
@@ -70,6 +78,7 @@ export function spawnEncoder(outputPath: string, format: OutputFormat, sampleRat
     '-i',
     'pipe:0',
     ...f.codec,
+    ...(maxBytes !== undefined ? ['-fs', String(maxBytes)] : []),
     '-f',
     f.muxer,
     '-y',

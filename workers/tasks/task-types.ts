@@ -13,6 +13,8 @@ export interface ConvertTask {
   /** Expected decoded length, for progress (the real length may differ a little). */
   durationSec: number;
   maxDurationSec: number;
+  /** What is left of the workspace's byte quota: the output is stopped when it reaches this. */
+  maxOutputBytes?: number;
   /** Shared with the owner: see TaskControl. */
   control: SharedArrayBuffer;
   /** Set for a voice conversion through the model; absent for a plain pitch shift. */

@@ -1,31 +1,10 @@
 import { once } from 'node:events';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { OutputFormat } from '../../src/media/index.js';
 import { collectStderr, type EncodeProcess, exitOf, spawnEncoder } from './ffmpeg.js';
+import { PartialOutput } from './partial-output.js';
 
 /** The ffmpeg encoder exited with an error; worth another attempt (disk full, a killed child). */
 export class EncodeFailed extends Error {}
-
-/**
- * Name a conversion is written under until it is complete. Starts with a dot and carries the
- * attempt, so a crashed attempt's leftovers are recognisable and never look finished.
- */
-export function partialOutputPath(finalPath: string, attempt: number): string {
-  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${attempt}.part`);
-}
-
-/** Removes what earlier, crashed attempts of this conversion left behind. */
-async function removeStaleParts(finalPath: string): Promise<void> {
-  const dir = path.dirname(finalPath);
-  const prefix = `.${path.basename(finalPath)}.`;
-  const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(
-    names
-      .filter((n) => n.startsWith(prefix) && n.endsWith('.part'))
-      .map((n) => rm(path.join(dir, n), { force: true })),
-  );
-}
 
 /**
  * One conversion's output: mono float PCM written into an ffmpeg encoder that writes a partial
@@ -40,8 +19,7 @@ export class EncodedOutput {
 
   private constructor(
     private readonly encoder: EncodeProcess,
-    private readonly part: string,
-    private readonly finalPath: string,
+    private readonly part: PartialOutput,
   ) {
     // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
     this.#exit = exitOf(encoder);
@@ -57,9 +35,8 @@ export class EncodedOutput {
     o: { outputPath: string; attempt: number; outputFormat: OutputFormat },
     sampleRate: number,
   ): Promise<EncodedOutput> {
-    await removeStaleParts(o.outputPath);
-    const part = partialOutputPath(o.outputPath, o.attempt);
-    return new EncodedOutput(spawnEncoder(part, o.outputFormat, sampleRate), part, o.outputPath);
+    const part = await PartialOutput.claim(o);
+    return new EncodedOutput(spawnEncoder(part.path, o.outputFormat, sampleRate), part);
   }
 
   /** Samples written so far. */
@@ -80,8 +57,7 @@ export class EncodedOutput {
     const code = await this.#exit;
     if (this.#spawnError) throw this.#spawnError;
     if (code !== 0) throw new EncodeFailed(`encoding failed: ${this.#stderr() || `ffmpeg exit ${code}`}`);
-    await rename(this.part, this.finalPath);
-    return (await stat(this.finalPath)).size;
+    return this.part.commit();
   }
 
   /** Kills the encoder (if still running) and removes the partial file. */
@@ -89,6 +65,6 @@ export class EncodedOutput {
     const e = this.encoder;
     if (e.exitCode === null && e.signalCode === null) e.kill('SIGKILL');
     await this.#exit;
-    await rm(this.part, { force: true });
+    await this.part.discard();
   }
 }

@@ -10,8 +10,6 @@ export interface PcmStreamOptions {
   demuxer: string;
   sampleRate: number;
   maxDurationSec: number;
-  /** Pitch ratio for ffmpeg's rubberband, formants kept. Default 1 (none). */
-  pitchRatio?: number;
   control: TaskControl;
   /** Called with the number of samples read so far. */
   onSamples?: (samples: number) => void;
@@ -28,7 +26,6 @@ export async function* decodePcm(o: PcmStreamOptions): AsyncGenerator<Float32Arr
     demuxer: o.demuxer,
     sampleRate: o.sampleRate,
     maxDurationSec: o.maxDurationSec,
-    pitchRatio: o.pitchRatio ?? 1,
   });
   const stderr = collectStderr(decoder.stderr);
   let spawnError: Error | undefined;

@@ -9,3 +9,4 @@ export {
 } from './formats.js';
 export { assertDurationsAgree, assertWavHeaderHonest } from './header-check.js';
 export { type AudioInfo, probeAudio } from './probe.js';
+export { type PcmSampleFormat, type PcmWavLayout, parsePcmWav, WavHeaderError } from './wav-header.js';

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { OutputFormat } from '../../src/media/index.js';
 import { collectStderr, type EncodeProcess, exitOf, spawnEncoder } from './ffmpeg.js';
+import { OutputOverQuota, PartialOutput } from './partial-output.js';
+
+export { OutputOverQuota } from './partial-output.js';
 
 /**
  * The ffmpeg encoder failed. `retryable` is false where another attempt cannot help (the output
@@ -34,41 +35,18 @@ export function encoderReason(stderr: string, code: number): string {
   return cleaned || (code === -1 ? 'the encoder was killed' : `the encoder exited with code ${code}`);
 }
 
-function encodeFailure(stderr: string, code: number): EncodeFailed {
+export function encodeFailure(stderr: string, code: number): EncodeFailed {
   return new EncodeFailed(`encoding failed: ${encoderReason(stderr, code)}`, !PERMANENT.test(stderr));
-}
-
-/** The output reached what is left of the workspace's byte quota; another attempt would too. */
-export class OutputOverQuota extends Error {
-  readonly code = 'VC_ERR_QUOTA_EXCEEDED';
-  constructor(limit: number) {
-    super(
-      `the output reached the ${limit} bytes left of the workspace's storage quota and was removed; delete files or choose a compressed format`,
-    );
-  }
 }
 
 /** How often a growing output's size is compared with its limit. */
 const SIZE_CHECK_MS = 250;
 
-/**
- * Name a conversion is written under until it is complete. Starts with a dot and carries the
- * attempt, so a crashed attempt's leftovers are recognisable and never look finished.
- */
-export function partialOutputPath(finalPath: string, attempt: number): string {
-  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${attempt}.part`);
-}
-
-/** Removes what earlier, crashed attempts of this conversion left behind. */
-async function removeStaleParts(finalPath: string): Promise<void> {
-  const dir = path.dirname(finalPath);
-  const prefix = `.${path.basename(finalPath)}.`;
-  const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(
-    names
-      .filter((n) => n.startsWith(prefix) && n.endsWith('.part'))
-      .map((n) => rm(path.join(dir, n), { force: true })),
-  );
+/** The byte limit for one output (undefined: none); a quota already used up refuses at once. */
+export function outputLimit(maxOutputBytes: number | undefined): number | undefined {
+  const max = maxOutputBytes === undefined ? undefined : Math.max(0, Math.floor(maxOutputBytes));
+  if (max === 0) throw new OutputOverQuota(0);
+  return max;
 }
 
 /**
@@ -89,8 +67,7 @@ export class EncodedOutput {
 
   private constructor(
     private readonly encoder: EncodeProcess,
-    private readonly part: string,
-    private readonly finalPath: string,
+    private readonly part: PartialOutput,
     private readonly maxBytes: number | undefined,
   ) {
     // One exit promise for the whole run: racing a fresh one per write would pile up listeners.
@@ -110,11 +87,9 @@ export class EncodedOutput {
     o: { outputPath: string; attempt: number; outputFormat: OutputFormat; maxOutputBytes?: number },
     sampleRate: number,
   ): Promise<EncodedOutput> {
-    await removeStaleParts(o.outputPath);
-    const part = partialOutputPath(o.outputPath, o.attempt);
-    const max = o.maxOutputBytes === undefined ? undefined : Math.max(0, Math.floor(o.maxOutputBytes));
-    if (max === 0) throw new OutputOverQuota(0);
-    return new EncodedOutput(spawnEncoder(part, o.outputFormat, sampleRate, max), part, o.outputPath, max);
+    const part = await PartialOutput.claim(o);
+    const max = outputLimit(o.maxOutputBytes);
+    return new EncodedOutput(spawnEncoder(part.path, o.outputFormat, sampleRate, max), part, max);
   }
 
   /** Samples written so far. */
@@ -163,17 +138,11 @@ export class EncodedOutput {
     if (code !== 0) throw encodeFailure(this.#stderr(), code);
     // ffmpeg's -fs ends a file that reached the limit as if it were complete: refuse it here.
     await this.assertWithinLimit();
-    await rename(this.part, this.finalPath);
-    return (await stat(this.finalPath)).size;
+    return this.part.commit();
   }
 
   private async assertWithinLimit(): Promise<void> {
-    if (this.maxBytes === undefined) return;
-    const size = await stat(this.part).then(
-      (s) => s.size,
-      () => 0,
-    );
-    if (size >= this.maxBytes) throw new OutputOverQuota(this.maxBytes);
+    if (this.maxBytes !== undefined) await this.part.assertBelow(this.maxBytes);
   }
 
   /** Kills the encoder (if still running) and removes the partial file. */
@@ -181,6 +150,6 @@ export class EncodedOutput {
     const e = this.encoder;
     if (e.exitCode === null && e.signalCode === null) e.kill('SIGKILL');
     await this.#exit;
-    await rm(this.part, { force: true });
+    await this.part.discard();
   }
 }

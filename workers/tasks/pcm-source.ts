@@ -1,3 +1,4 @@
+import { encoderReason } from './encoded-output.js';
 import type { DecodeProcess } from './ffmpeg.js';
 import { collectStderr, exitOf, spawnDecoder } from './ffmpeg.js';
 import type { TaskControl } from './task-types.js';
@@ -10,8 +11,6 @@ export interface PcmStreamOptions {
   demuxer: string;
   sampleRate: number;
   maxDurationSec: number;
-  /** Pitch ratio for ffmpeg's rubberband, formants kept. Default 1 (none). */
-  pitchRatio?: number;
   control: TaskControl;
   /** Called with the number of samples read so far. */
   onSamples?: (samples: number) => void;
@@ -28,7 +27,6 @@ export async function* decodePcm(o: PcmStreamOptions): AsyncGenerator<Float32Arr
     demuxer: o.demuxer,
     sampleRate: o.sampleRate,
     maxDurationSec: o.maxDurationSec,
-    pitchRatio: o.pitchRatio ?? 1,
   });
   const stderr = collectStderr(decoder.stderr);
   let spawnError: Error | undefined;
@@ -59,7 +57,7 @@ export async function* decodePcm(o: PcmStreamOptions): AsyncGenerator<Float32Arr
     if (o.control.cancelled) throw new TaskCancelled();
     if (spawnError) throw spawnError;
     if (code !== 0 || samples === 0) {
-      throw new DecodeFailed(code !== 0 ? stderr() || `ffmpeg exit ${code}` : 'no audio samples decoded');
+      throw new DecodeFailed(code !== 0 ? encoderReason(stderr(), code) : 'no audio samples decoded');
     }
   } finally {
     clearInterval(watchdog);

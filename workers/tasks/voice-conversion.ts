@@ -3,8 +3,9 @@ import { parseVoiceProfile } from '../engine/index.js';
 import { EncodedOutput } from './encoded-output.js';
 import { engineFor } from './engines.js';
 import { failureOutcome } from './outcome.js';
+import { pcmReaderFor } from './pcm-input.js';
 import { PcmReplay } from './pcm-replay.js';
-import { decodePcm, TaskCancelled } from './pcm-source.js';
+import { TaskCancelled } from './pcm-source.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
 /** Share of the progress bar each pass takes: source analysis, conversion (measured: ~1:8 in time). */
@@ -36,15 +37,13 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       return (n: number) =>
         control.report(stage, Math.min(0.99, base + PASSES[index] * Math.min(1, n / expected)));
     };
-    const decode = (onSamples: (n: number) => void) =>
-      decodePcm({
-        inputPath: task.inputPath,
-        demuxer: task.demuxer,
-        sampleRate: rate,
-        maxDurationSec: task.maxDurationSec,
-        control,
-        onSamples,
-      });
+    const decode = await pcmReaderFor({
+      inputPath: task.inputPath,
+      demuxer: task.demuxer,
+      sampleRate: rate,
+      maxDurationSec: task.maxDurationSec,
+      control,
+    });
 
     const replay = new PcmReplay(REPLAY_MAX_SEC * rate);
     const source = await engine.analyse(replay.record(decode(progress(0, 'analysing'))), {
@@ -87,15 +86,15 @@ export async function runClone(task: CloneTask): Promise<TaskOutcome> {
     control.report('starting', 0);
     const engine = await engineFor(task.modelDir);
     const expected = Math.max(1, task.durationSec * engine.sampleRate);
+    const decode = await pcmReaderFor({
+      inputPath: task.inputPath,
+      demuxer: task.demuxer,
+      sampleRate: engine.sampleRate,
+      maxDurationSec: task.maxDurationSec,
+      control,
+    });
     const profile = await engine.analyse(
-      decodePcm({
-        inputPath: task.inputPath,
-        demuxer: task.demuxer,
-        sampleRate: engine.sampleRate,
-        maxDurationSec: task.maxDurationSec,
-        control,
-        onSamples: (n) => control.report('analysing', Math.min(0.99, n / expected)),
-      }),
+      decode((n) => control.report('analysing', Math.min(0.99, n / expected))),
       { label: task.label },
     );
     if (!(profile.voicedSeconds > 0.5)) {

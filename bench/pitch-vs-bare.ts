@@ -1,0 +1,156 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ApiClient } from '../test/helpers/client.js';
+import { decodePcm, humanSpeech } from '../test/helpers/fixtures.js';
+import { startService } from '../test/helpers/service.js';
+import { highBandDb } from './lib/spectrum.js';
+
+/**
+ * Pitch-only jobs at the physical limit (issue 10): N jobs of 30 s of 44.1 kHz stereo real
+ * speech → +4 semitones → 44.1 kHz mono mp3, on every core, run
+ *   (a) bare: `xargs -P <cores>` of one plain ffmpeg command per file, downmixing before
+ *       rubberband (the cheapest way ffmpeg itself makes this output);
+ *   (b) through the whole service: upload once, N jobs over HTTP, one worker process with its
+ *       pinned pool of one thread per core, timed from the first POST to the last completion.
+ * Rounds alternate the order (this machine is noisy); ratios compare runs of the same round.
+ * Before that, once: rubberband's two pitch modes (CPU seconds of one ffmpeg per clip and the
+ * level of the band above Nyquist/R that an upward shift by R fills), with `--pitchq` choosing
+ * the bare run's mode (default `quality`, the service's choice for upward shifts).
+ *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality]
+ */
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const JOBS = Number(args[0] ?? 40);
+const ROUNDS = Number(args[1] ?? 3);
+const pitchqAt = process.argv.indexOf('--pitchq');
+const PITCHQ = pitchqAt > 0 ? process.argv[pitchqAt + 1] : 'quality';
+const SEMITONES = 4;
+const RATIO = 2 ** (SEMITONES / 12);
+const cores = os.availableParallelism();
+const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-pitch-bench-'));
+const input = path.join(dir, 'speech-30s-stereo.wav');
+// biome-ignore format: flag/value pairs
+execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '-1', '-i', humanSpeech(4),
+  '-t', '30', '-ac', '2', '-ar', '44100', '-c:a', 'pcm_s16le', input]);
+const audioSec = 30 * JOBS;
+
+/** The plain command a person would write for this output. */
+function bareArgs(inFile: string, outFile: string, pitchq: string): string[] {
+  const chain = `aformat=channel_layouts=mono:sample_rates=44100,rubberband=pitch=${RATIO.toFixed(6)}:formant=preserved:pitchq=${pitchq}`;
+  // biome-ignore format: flag/value pairs
+  return ['-nostdin', '-v', 'error', '-y', '-i', inFile, '-af', chain, '-c:a', 'libmp3lame', '-q:a', '2', outFile];
+}
+
+/** User + system CPU seconds of one command, from /usr/bin/time. */
+function cpuSeconds(cmd: string[]): number {
+  const run = spawnSync('/usr/bin/time', ['-f', '%U %S', ...cmd], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (run.status !== 0) throw new Error(`${cmd.join(' ')}: ${run.stderr}`);
+  const [u, s] = run.stderr.toString().trim().split('\n').at(-1)?.split(' ').map(Number) ?? [Number.NaN, 0];
+  return u + s;
+}
+
+async function bare(round: number): Promise<number> {
+  const outDir = path.join(dir, `bare-${round}`);
+  await mkdir(outDir, { recursive: true });
+  const list = path.join(dir, `bare-${round}.txt`);
+  await writeFile(list, Array.from({ length: JOBS }, (_, i) => path.join(outDir, `${i}.mp3`)).join('\n'));
+  const script = `ffmpeg ${bareArgs(input, '"$0"', PITCHQ)
+    .map((a) => (a === '"$0"' ? a : `'${a}'`))
+    .join(' ')}`;
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const xargs = spawn('xargs', ['-a', list, '-P', String(cores), '-n', '1', 'sh', '-c', script], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    xargs.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`xargs exit ${code}`))));
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function service(): Promise<{ seconds: number; sample: Uint8Array }> {
+  const svc = await startService({ workers: 1 });
+  try {
+    const client = await ApiClient.anonymous(svc.baseUrl);
+    const up = await client.upload(input);
+    if (up.status !== 201) throw new Error(`upload ${up.status}`);
+    const t0 = performance.now();
+    const jobs = [];
+    for (let i = 0; i < JOBS; i++)
+      jobs.push(
+        await client.createJob({
+          uploadId: up.body.upload.id,
+          outputFormat: 'mp3',
+          pitchSemitones: SEMITONES,
+        }),
+      );
+    for (const j of jobs) {
+      const done = await client.waitForJob(j.id, 3_600_000);
+      if (done.state !== 'completed') throw new Error(`job ${j.id} ${done.state}`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return { seconds, sample: (await client.download(jobs[0].id)).bytes };
+  } finally {
+    await svc.close();
+  }
+}
+
+// 1. rubberband's pitch modes, one ffmpeg per clip, run alone.
+const inputHigh = highBandDb(decodePcm(input, 44100), 44100, 22050 / RATIO ** 2, 22050 / RATIO);
+console.log(
+  `input: level of ${(22050 / RATIO ** 2 / 1000).toFixed(1)}-${(22050 / RATIO / 1000).toFixed(1)} kHz ` +
+    `(the band a +${SEMITONES} st shift moves above ${(22050 / RATIO / 1000).toFixed(1)} kHz): ${inputHigh.toFixed(1)} dB`,
+);
+for (const q of ['speed', 'quality']) {
+  const out = path.join(dir, `mode-${q}.mp3`);
+  const cpu = [0, 1, 2]
+    .map(() => cpuSeconds(['ffmpeg', ...bareArgs(input, out, q)]))
+    .sort((a, b) => a - b)[1];
+  const high = highBandDb(decodePcm(out, 44100), 44100, 22050 / RATIO, 20_000);
+  console.log(
+    `pitchq=${q.padEnd(8)} CPU ${cpu.toFixed(2)} s per 30 s clip (median of 3); ` +
+      `level of ${(22050 / RATIO / 1000).toFixed(1)}-20 kHz in the output: ${high.toFixed(1)} dB`,
+  );
+}
+
+// 2. Throughput, bare vs service.
+console.log(
+  `${JOBS} pitch-only jobs (30 s, 44.1 kHz stereo → +${SEMITONES} st → 44.1 kHz mono mp3), ${cores} cores, ` +
+    `${ROUNDS} rounds, bare pitchq=${PITCHQ}`,
+);
+const line = (label: string, s: number, ratio: string) =>
+  console.log(
+    `${label.padEnd(30)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ${ratio}`,
+  );
+const ratios: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  let b = 0;
+  let s = 0;
+  let sample: Uint8Array = new Uint8Array(0);
+  if (r % 2 === 0) {
+    b = await bare(r);
+    ({ seconds: s, sample } = await service());
+  } else {
+    ({ seconds: s, sample } = await service());
+    b = await bare(r);
+  }
+  ratios.push(b / s);
+  line(`round ${r + 1}: bare ffmpeg`, b, 'ratio 1.000');
+  line(`round ${r + 1}: service`, s, `ratio ${(b / s).toFixed(3)}`);
+  if (r === 0) {
+    // The service must make the same output as the bare command, not a cheaper one.
+    const mine = path.join(dir, 'service-sample.mp3');
+    await writeFile(mine, sample);
+    const a = decodePcm(mine, 44100);
+    const ref = decodePcm(path.join(dir, 'bare-0', '0.mp3'), 44100);
+    let maxDiff = 0;
+    for (let i = 0; i < Math.min(a.length, ref.length); i++)
+      maxDiff = Math.max(maxDiff, Math.abs(a[i] - ref[i]));
+    console.log(
+      `same output: service ${a.length} samples, bare ${ref.length}; largest sample difference ${maxDiff.toExponential(2)}`,
+    );
+  }
+}
+const mean = ratios.reduce((a, x) => a + x, 0) / ratios.length;
+console.log(`mean ratio service / bare (throughput): ${mean.toFixed(3)}`);
+await rm(dir, { recursive: true, force: true });

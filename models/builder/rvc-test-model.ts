@@ -1,36 +1,21 @@
-import type { ModelManifest } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
-import { bins, type Framing, f32, i64, pitch, power, scalarI64, stft } from './dsp.js';
+import { f32, i64, scalarI64 } from './dsp.js';
 import { GraphBuilder } from './graph-builder.js';
+import {
+  RVC_CHANNELS,
+  RVC_FEATURE_HOP,
+  RVC_NOISE_CHANNELS,
+  rvcManifest,
+  rvcTrackerGraph,
+} from './rvc-folder.js';
 
-/** ContentVec's frame: 320 samples at 16 kHz (50 frames/s); RVC repeats each twice (100 frames/s). */
-export const RVC_FEATURE_HOP = 320;
-export const RVC_FRAME_HOP = 160;
-export const RVC_CHANNELS = 768;
-export const RVC_NOISE_CHANNELS = 192;
-/** Output samples per 100 frames/s frame at 40 kHz. */
+/** The stand-in generator's rate and samples per 100 frames/s frame. */
 const OUT_RATE = 40000;
 const OUT_HOP = OUT_RATE / 100;
 
-/** The F0 tracker of the builder's DSP (normalised autocorrelation) at 16 kHz, one frame per 10 ms. */
-export const RVC_F0_FRAMING: Framing = { sampleRate: 16000, nfft: 1024, hop: RVC_FRAME_HOP };
-
 /** Channel weights of the stand-in features; their mean is 1, so the channel mean of a frame is its RMS. */
 const weights = (): number[] => Array.from({ length: RVC_CHANNELS }, (_, c) => 0.5 + c / (RVC_CHANNELS - 1));
-
-/** An F0 tracker for RVC folders: f0 / voicing / energy / power per 160-sample frame of 16 kHz audio. */
-export function rvcTrackerGraph(): Uint8Array {
-  const b = new GraphBuilder('vcfarm-rvc-f0');
-  const audio = b.input('audio', 'float32', [1, 'samples']);
-  const pow = power(b, stft(b, audio, RVC_F0_FRAMING));
-  const p = pitch(b, pow, RVC_F0_FRAMING, 50, 1100);
-  b.output(p.f0, 'f0', 'float32', [1, 'frames']);
-  b.output(p.voicing, 'voicing', 'float32', [1, 'frames']);
-  b.output(p.energy, 'energy', 'float32', [1, 'frames']);
-  b.output(pow, 'power', 'float32', [1, 'frames', bins(RVC_F0_FRAMING)]);
-  return b.toBytes(OPSET);
-}
 
 /**
  * Stands in for ContentVec (vec-768-layer-12.onnx): `source` [1, 1, n] -> `embed` [1, T, 768] with one
@@ -93,81 +78,10 @@ export function stubRvcGeneratorGraph(): Uint8Array {
   return b.toBytes(OPSET);
 }
 
-/** The manifest that serves an RVC v2 export (with its ContentVec) by itself; file names as given. */
-export function rvcManifest(
-  name: string,
-  files = { vec: 'vec.onnx', generator: 'generator.onnx' },
-): ModelManifest {
-  const frames = [1, 'frames'];
-  return {
-    format: 'vcfarm-model/1',
-    name,
-    sampleRate: 16000,
-    outputSampleRate: OUT_RATE,
-    chunkSamples: 16000 * 4,
-    context: { left: 16000 / 5, right: 16000 / 5 },
-    alignSamples: RVC_FEATURE_HOP,
-    frames: { hop: RVC_FRAME_HOP },
-    graphs: {
-      f0: {
-        file: 'f0.onnx',
-        inputs: [{ name: 'audio', dtype: 'float32', shape: [1, 'samples'], source: { from: 'audio' } }],
-        outputs: [
-          { name: 'f0', dtype: 'float32', shape: frames },
-          { name: 'voicing', dtype: 'float32', shape: frames },
-          { name: 'energy', dtype: 'float32', shape: frames },
-          { name: 'power', dtype: 'float32', shape: [1, 'frames', bins(RVC_F0_FRAMING)] },
-        ],
-      },
-      vec: {
-        file: files.vec,
-        inputs: [{ name: 'source', dtype: 'float32', shape: [1, 1, 'n'], source: { from: 'audio' } }],
-        outputs: [{ name: 'embed', dtype: 'float32', shape: [1, 'frames', RVC_CHANNELS] }],
-      },
-      generator: {
-        file: files.generator,
-        inputs: [
-          {
-            name: 'phone',
-            dtype: 'float32',
-            shape: [1, 'frames', RVC_CHANNELS],
-            source: { from: 'features', graph: 'vec', output: 'embed', repeat: 2 },
-          },
-          { name: 'phone_lengths', dtype: 'int64', shape: [1], source: { from: 'frameCount' } },
-          { name: 'pitch', dtype: 'int64', shape: frames, source: { from: 'f0', unit: 'coarse' } },
-          { name: 'pitchf', dtype: 'float32', shape: frames, source: { from: 'f0', unit: 'hz' } },
-          {
-            name: 'ds',
-            dtype: 'int64',
-            shape: [1],
-            source: { from: 'voice', field: 'speakerId', default: 0 },
-          },
-          {
-            name: 'rnd',
-            dtype: 'float32',
-            shape: [1, RVC_NOISE_CHANNELS, 'frames'],
-            source: { from: 'noise', seed: 1 },
-          },
-        ],
-        outputs: [{ name: 'audio', dtype: 'float32', shape: [1, 1, 'samples'] }],
-      },
-    },
-    analysis: {
-      graph: 'f0',
-      frameLength: RVC_F0_FRAMING.nfft,
-      frameHop: RVC_F0_FRAMING.hop,
-      outputs: { f0: 'f0', voicing: 'voicing', energy: 'energy', power: 'power' },
-      voicingThreshold: 0.6,
-      silenceDb: -50,
-    },
-    conversion: { chain: ['vec', 'generator'], output: { graph: 'generator', output: 'audio' } },
-  };
-}
-
 /** A model folder with the exact RVC v2 export signatures and trivial weights (tests, and the README's example). */
 export function buildRvcTestModel(name = 'vcfarm-rvc-test'): BuiltModel {
   return {
-    manifest: rvcManifest(name),
+    manifest: rvcManifest({ name, vec: 'vec.onnx', generator: 'generator.onnx', outputSampleRate: OUT_RATE }),
     files: {
       'f0.onnx': rvcTrackerGraph(),
       'vec.onnx': stubContentVecGraph(),

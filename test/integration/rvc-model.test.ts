@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -58,7 +58,7 @@ async function addModel(name: string, edit: (m: BuiltModel) => void = () => {}):
   await rename(staging, path.join(modelsDir, name));
 }
 
-async function uploadTone(client: ApiClient, f0: number, seconds: number): Promise<string> {
+async function toneFile(f0: number, seconds: number): Promise<string> {
   const file = path.join(work, `tone-${f0}.wav`);
   const pcm = Float32Array.from({ length: 44100 * seconds }, (_, i) => {
     let v = 0;
@@ -66,7 +66,11 @@ async function uploadTone(client: ApiClient, f0: number, seconds: number): Promi
     return v;
   });
   await writeWav(file, pcm, 44100);
-  const up = await client.upload(file);
+  return file;
+}
+
+async function uploadTone(client: ApiClient, f0: number, seconds: number): Promise<string> {
+  const up = await client.upload(await toneFile(f0, seconds));
   assert.equal(up.status, 201);
   return up.body.upload.id;
 }
@@ -136,6 +140,35 @@ test('an RVC-signature folder added at run time is listed at once and serves job
     const ratio = rms(out) / rms(input);
     assert.ok(Math.abs(ratio / level - 1) < 0.1, `level ${ratio}, expected ${level}`);
   }
+
+  // 4. A voice cloned on the RVC model (its F0 tracker analyses the reference) is speaker 0 at the
+  //    reference's median F0 (300 Hz: the stand-in restarts its sine every 10 ms, so F0s that
+  //    100 Hz divides stay continuous).
+  const form = new FormData();
+  form.append('name', 'Reference at 300 Hz');
+  form.append('file', new Blob([await readFile(await toneFile(300, 4))]), 'reference.wav');
+  const res = await fetch(`${svc.baseUrl}/api/voices?model=rvc-lab`, {
+    method: 'POST',
+    headers: client.headers(),
+    body: form,
+  });
+  assert.equal(res.status, 202);
+  const clone = (await res.json()) as Json;
+  assert.equal(clone.voice.model, 'rvc-lab');
+  assert.equal((await client.waitForJob(clone.job.id, 60_000)).state, 'completed');
+  const cloned = await client.createJob({
+    uploadId: upload,
+    outputFormat: 'wav',
+    model: 'rvc-lab',
+    voiceId: clone.voice.id,
+  });
+  assert.equal((await client.waitForJob(cloned.id, 60_000)).state, 'completed');
+  const file = path.join(work, `out-${cloned.id}`);
+  await writeFile(file, (await client.download(cloned.id)).bytes);
+  const out = decodePcm(file, 40000);
+  const pitch = median(yinPitch(out, 40000, { fmax: 900 }));
+  assert.ok(Math.abs(pitch / 300 - 1) < 0.03, `F0 ${pitch}, expected 300`);
+  assert.ok(Math.abs(rms(out) / rms(input) - 1) < 0.1, 'speaker 0 keeps the level');
 });
 
 test('a broken model folder is listed with its error (no server path), refused for jobs, and fixed at once', async () => {

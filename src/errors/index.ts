@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'VC_ERR_SESSIONS_DISABLED'
   | 'VC_ERR_MODEL_BROKEN'
   | 'VC_ERR_MODEL_MANIFEST'
+  | 'VC_ERR_MODEL_RUN'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {

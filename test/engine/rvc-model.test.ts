@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { BuiltModel } from '../../models/builder/built-model.js';
+import { OPSET } from '../../models/builder/built-model.js';
+import { GraphBuilder } from '../../models/builder/graph-builder.js';
 import { buildRvcTestModel, stubContentVecGraph } from '../../models/builder/rvc-test-model.js';
 import { writeModel } from '../../models/builder/write-model.js';
 import {
@@ -235,11 +237,18 @@ test('RVC manifests that cannot work are refused at load or fail the conversion 
       /graph "generator" input "phone": the feature graph gave 219 frames for a window of 110/,
     ],
   ];
+  failing.push([
+    'run',
+    (m) => {
+      m.files['vec.onnx'] = frames333Graph();
+    },
+    /^graph "vec" failed to run on a window of 70400 samples$/,
+  ]);
   for (const [name, edit, message] of failing) {
     const e = await VoiceConversionEngine.load(await writeVariant(name, edit));
     try {
       await assert.rejects(convertAll(e, input, { voice: speaker(0, null) }), {
-        code: 'VC_ERR_MODEL_MANIFEST',
+        code: name === 'run' ? 'VC_ERR_MODEL_RUN' : 'VC_ERR_MODEL_MANIFEST',
         message,
       });
     } finally {
@@ -247,3 +256,19 @@ test('RVC manifests that cannot work are refused at load or fail the conversion 
     }
   }
 });
+
+/** A ContentVec stand-in with the right signature that ORT cannot run on a 70400-sample window (333 does not divide it). */
+function frames333Graph(): Uint8Array {
+  const b = new GraphBuilder('vcfarm-rvc-test-bad-vec');
+  const source = b.input('source', 'float32', [1, 1, 'n']);
+  const framed = b.op('Reshape', [source, b.constant('int64', [1, -1, 333])]);
+  const wide = b.op('Tile', [framed, b.constant('int64', [1, 1, 3])]);
+  const cut = b.op('Slice', [
+    wide,
+    b.constant('int64', [0]),
+    b.constant('int64', [768]),
+    b.constant('int64', [2]),
+  ]);
+  b.output(cut, 'embed', 'float32', [1, 'frames', 768]);
+  return b.toBytes(OPSET);
+}

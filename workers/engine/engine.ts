@@ -255,7 +255,7 @@ export class VoiceConversionEngine {
       for (const g of chain.slice(from, to)) {
         const feeds = windowFeeds(g.spec, g.constant, w.samples, results, g.state);
         if (frames) Object.assign(feeds, await frames.feeds(g.name, g.spec, w, results));
-        const out = await this.#session(g.name).run(feeds);
+        const out = await this.#run(g.name, feeds, w.samples.length);
         results.set(g.name, out);
         for (const input of g.spec.inputs)
           if (input.source.from === 'state') g.state.set(input.name, out[input.source.output]);
@@ -335,6 +335,24 @@ export class VoiceConversionEngine {
         });
       },
     };
+  }
+
+  /** Runs one chain graph; ORT's own message (it may hold build paths) stays in `cause`, for the log. */
+  async #run(
+    name: string,
+    feeds: InferenceSession.FeedsType,
+    samples: number,
+  ): Promise<InferenceSession.OnnxValueMapType> {
+    const session = this.#session(name);
+    try {
+      return await session.run(feeds);
+    } catch (cause) {
+      throw new EngineError(
+        EngineErrorCode.modelRun,
+        `graph "${name}" failed to run on a window of ${samples} samples`,
+        { cause },
+      );
+    }
   }
 
   /** The chunk's part of an output at another rate than the input (window edges at whole output samples). */

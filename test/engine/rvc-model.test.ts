@@ -1,16 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { BuiltModel } from '../../models/builder/built-model.js';
 import { OPSET } from '../../models/builder/built-model.js';
 import { GraphBuilder } from '../../models/builder/graph-builder.js';
-import { buildRvcTestModel, stubContentVecGraph } from '../../models/builder/rvc-test-model.js';
+import {
+  buildRvcTestModel,
+  stubContentVecGraph,
+  stubRvcGeneratorGraph,
+} from '../../models/builder/rvc-test-model.js';
 import { writeModel } from '../../models/builder/write-model.js';
 import {
   type ConverterOptions,
   frameNoise,
+  parseVoiceProfile,
   VoiceConversionEngine,
   type VoiceProfile,
 } from '../../workers/engine/index.js';
@@ -169,6 +177,42 @@ test('unvoiced frames carry the noise input: 0.5 x level x N(seed 1, stream fram
     if (Math.abs(got - expected) <= 0.02 * Math.abs(expected) + 1e-4) matching++;
   }
   assert.ok(matching / frames > 0.95, `${matching} of ${frames} frames hold the seeded noise`);
+});
+
+test('npm run rvc:folder makes a folder that serves the two exports put beside it', async () => {
+  const folder = join(dir, 'kit');
+  const script = fileURLToPath(new URL('../../scripts/rvc-folder.js', import.meta.url));
+  const args = [
+    script,
+    folder,
+    '--name',
+    'kit-voice',
+    '--generator',
+    'kit.onnx',
+    '--speakers',
+    '2',
+    '--f0',
+    '300',
+  ];
+  const { stdout } = await promisify(execFile)(process.execPath, args);
+  assert.match(stdout, /put vec-768-layer-12\.onnx into/);
+  await writeFile(join(folder, 'vec-768-layer-12.onnx'), stubContentVecGraph());
+  await writeFile(join(folder, 'kit.onnx'), stubRvcGeneratorGraph());
+  const kit = await VoiceConversionEngine.load(folder);
+  try {
+    const voice = parseVoiceProfile(
+      JSON.parse(await readFile(join(folder, 'voices', 'speaker-1.json'), 'utf8')),
+    );
+    const input = tone(200, 1.5);
+    const source = await kit.analyse(blocks(input));
+    const out = await convertAll(kit, input, { voice, sourceProfile: source });
+    assert.equal(out.length, (input.length * OUT) / IN);
+    const f0 = median(yinPitch(out, OUT, { fmax: 900 }));
+    assert.ok(Math.abs(f0 / 300 - 1) < 0.02, `F0 ${f0}`);
+    assert.ok(Math.abs(rms(out) / rms(input) - 0.5) < 0.05, 'speaker 1');
+  } finally {
+    await kit.close();
+  }
 });
 
 test('RVC manifests that cannot work are refused at load or fail the conversion with a clear code', async () => {

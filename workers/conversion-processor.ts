@@ -3,7 +3,8 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
-import { DEFAULT_MODEL, ModelCatalog } from '../src/models/index.js';
+import { errorCodeOf } from '../src/errors/index.js';
+import { DEFAULT_MODEL, ModelCatalog, ModelLoadReports } from '../src/models/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
 import { type ConversionJobData, type ConversionResult, queueKeys } from '../src/queue/index.js';
 import {
@@ -14,7 +15,7 @@ import {
   workspaceUsage,
 } from '../src/workspace/index.js';
 import type { WorkerPool } from './pool/index.js';
-import { type CloneTask, type ConvertTask, TaskControl } from './tasks/task-types.js';
+import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './tasks/task-types.js';
 
 const PROGRESS_INTERVAL_MS = 500;
 
@@ -29,6 +30,7 @@ export class ConversionProcessor {
   private readonly running = new Map<string, TaskControl>();
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly models: ModelCatalog;
+  private readonly modelReports: ModelLoadReports;
 
   constructor(
     private readonly config: Config,
@@ -38,7 +40,8 @@ export class ConversionProcessor {
     private readonly log: Logger,
   ) {
     this.keys = queueKeys(config.redisPrefix);
-    this.models = new ModelCatalog(config.modelsDir);
+    this.modelReports = new ModelLoadReports(redis, config.redisPrefix);
+    this.models = new ModelCatalog(config.modelsDir, this.modelReports);
   }
 
   /** Asks the job's thread to stop between two chunks; false if the job does not run here. */
@@ -106,6 +109,7 @@ export class ConversionProcessor {
     jlog.info({ attempt: job.attemptsStarted }, 'conversion started');
     try {
       const outcome = await this.pool.run(task);
+      await this.reportModel(data, outcome, jlog);
       if (outcome.status === 'cancelled')
         throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
       if (outcome.status === 'failed') {
@@ -142,10 +146,32 @@ export class ConversionProcessor {
     return Math.max(0, data.maxStorageBytes - used);
   }
 
+  /**
+   * Tells the catalog what loading the job's model showed: a model that is not what its manifest says
+   * is listed broken (and refused for new jobs) until its folder changes; one that ran clears that.
+   */
+  private async reportModel(data: ConversionJobData, outcome: TaskOutcome, jlog: Logger): Promise<void> {
+    if (data.kind !== 'clone' && !data.voiceId) return;
+    const model = data.model ?? DEFAULT_MODEL;
+    try {
+      if (outcome.status === 'failed' && outcome.code === 'VC_ERR_MODEL_MANIFEST') {
+        await this.modelReports.record(model, this.models.dirOf(model), outcome.message);
+      } else if (outcome.status === 'completed' || outcome.status === 'cloned') {
+        await this.modelReports.clear(model);
+      }
+    } catch (err) {
+      jlog.warn({ err, model }, 'could not store the model load report');
+    }
+  }
+
   /** Model folder and target profile of a voice conversion; a voice that vanished fails the job for good. */
   private async voiceFor(data: ConversionJobData): Promise<ConvertTask['voice']> {
     const model = data.model ?? DEFAULT_MODEL;
     const voiceId = data.voiceId ?? '';
+    // A model that broke (or vanished) after the job was queued fails it for good, with the reason.
+    await this.models.get(model).catch((err: Error) => {
+      throw new UnrecoverableError(`${errorCodeOf(err)}: ${err.message}`);
+    });
     const profilePath = voiceId.startsWith('preset-')
       ? await this.models.presetProfile(model, voiceId).catch(() => undefined)
       : await stat(

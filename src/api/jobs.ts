@@ -84,7 +84,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const outputBoundBytes = outputSizeBound(
         body.outputFormat,
         upload.durationSec,
-        body.voiceId ? model.sampleRate : PLAIN_OUTPUT_RATE,
+        body.voiceId ? (model.outputSampleRate ?? model.sampleRate ?? PLAIN_OUTPUT_RATE) : PLAIN_OUTPUT_RATE,
       );
       if (plan)
         assertRoomForOutput(

@@ -4,8 +4,11 @@ import { Type } from 'typebox';
 const ModelSchema = Type.Object({
   name: Type.String(),
   title: Type.String(),
-  sampleRate: Type.Number(),
+  sampleRate: Type.Union([Type.Number(), Type.Null()]),
+  outputSampleRate: Type.Union([Type.Number(), Type.Null()]),
   isDefault: Type.Boolean(),
+  state: Type.Enum(['ready', 'broken']),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   presets: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -16,7 +19,7 @@ const ModelSchema = Type.Object({
   ),
 });
 
-/** GET /api/models: the models a job may name, with their preset voices. */
+/** GET /api/models: the models a job may name, with their preset voices; broken ones with their error. */
 export const modelRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/models',

@@ -64,6 +64,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           202: Type.Object({ voice: VoiceSchema, job: JobViewSchema }),
           400: ErrorBody,
+          409: ErrorBody,
           413: ErrorBody,
           415: ErrorBody,
           429: ErrorBody,

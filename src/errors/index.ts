@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'VC_ERR_INSUFFICIENT_STORAGE'
   | 'VC_ERR_TOO_MANY_UPLOADS'
   | 'VC_ERR_MALFORMED_MULTIPART'
+  | 'VC_ERR_MODEL_BROKEN'
+  | 'VC_ERR_MODEL_MANIFEST'
+  | 'VC_ERR_MODEL_RUN'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -63,6 +66,13 @@ export class ForbiddenError extends VcError {
 export class NotFoundError extends VcError {
   constructor(what: string) {
     super('VC_ERR_NOT_FOUND', `${what} not found`);
+  }
+}
+
+/** A model folder whose manifest, graphs or presets are unusable; the message says what, without paths. */
+export class ModelBrokenError extends VcError {
+  constructor(model: string, reason: string) {
+    super('VC_ERR_MODEL_BROKEN', `model "${model}" cannot be used: ${reason}`);
   }
 }
 

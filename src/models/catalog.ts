@@ -1,56 +1,66 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { NotFoundError } from '../errors/index.js';
+import { ModelBrokenError, NotFoundError } from '../errors/index.js';
+import type { ModelLoadReports } from './load-reports.js';
+import { checkFolder, NAME, type PresetVoice } from './model-folder.js';
+
+export type { PresetVoice } from './model-folder.js';
 
 export interface ModelInfo {
   /** Folder name under MODELS_DIR; what jobs name in `model`. */
   name: string;
-  /** The manifest's own name. */
+  /** The manifest's own name (the folder name while the manifest is unreadable). */
   title: string;
-  sampleRate: number;
+  /** Rate the model takes; null while broken. */
+  sampleRate: number | null;
+  /** Rate of the model's output (differs from sampleRate for e.g. RVC generators); null while broken. */
+  outputSampleRate: number | null;
   isDefault: boolean;
+  /** `broken`: the folder has a model.json but cannot be used; `error` says why. */
+  state: 'ready' | 'broken';
+  error: { code: 'VC_ERR_MODEL_BROKEN'; message: string } | null;
   /** Preset voices shipped with the model, as `preset-<file name>`. */
   presets: PresetVoice[];
 }
 
-export interface PresetVoice {
-  id: string;
-  name: string;
-  model: string;
-  f0Median: number | null;
-}
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 export const DEFAULT_MODEL = 'default';
-/** How long a model's manifest and presets are kept before being read again (a model added or rebuilt shows up within this time). */
+/** How long a usable model's manifest and presets are kept before being read again (a model rebuilt in place shows up within this time). */
 const CACHE_MS = 5000;
 
 /**
- * The models vcfarm can run, read from their manifests. The API only lists them; loading and
- * checking the graphs happens in the pool threads (the API never loads ONNX Runtime).
+ * The models vcfarm can run: every folder of MODELS_DIR with a model.json, read again on each
+ * listing, so a folder added at run time is listed at once. A folder that cannot be used is
+ * listed as `broken` with the reason. The API only checks what it can without ONNX Runtime
+ * (manifest, graph files present, presets); the pool threads load and check the graphs.
  */
 export class ModelCatalog {
   // Every POST /api/jobs needs its model: reading the manifest and presets each time cost ~2 ms.
   readonly #cache = new Map<string, { at: number; info: Promise<ModelInfo> }>();
 
-  constructor(private readonly modelsDir: string) {}
+  /** `reports`: what workers found loading the graphs; a model with a current report is listed broken. */
+  constructor(
+    private readonly modelsDir: string,
+    private readonly reports?: ModelLoadReports,
+  ) {}
 
   async list(): Promise<ModelInfo[]> {
     const entries = await readdir(this.modelsDir, { withFileTypes: true }).catch(() => []);
     const models: ModelInfo[] = [];
     for (const e of entries) {
       if (!e.isDirectory() || !NAME.test(e.name)) continue;
-      const info = await this.read(e.name).catch(() => undefined);
-      if (info) models.push(info);
+      // A folder without a manifest is not a model (yet: it may still be being copied in).
+      if (!(await this.#hasManifest(e.name))) continue;
+      models.push(await this.#current(e.name));
     }
     return models.sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.name.localeCompare(b.name));
   }
 
+  /** A usable model; NotFoundError if there is none of that name, ModelBrokenError if it is broken. */
   async get(name: string = DEFAULT_MODEL): Promise<ModelInfo> {
-    if (!NAME.test(name)) throw new NotFoundError(`model "${name}"`);
-    return this.read(name).catch(() => {
-      throw new NotFoundError(`model "${name}"`);
-    });
+    if (!NAME.test(name) || !(await this.#hasManifest(name))) throw new NotFoundError(`model "${name}"`);
+    const info = await this.#current(name);
+    if (info.error) throw new ModelBrokenError(name, info.error.message);
+    return info;
   }
 
   dirOf(name: string): string {
@@ -65,37 +75,61 @@ export class ModelCatalog {
     return preset ? path.join(this.dirOf(model), 'voices', `${preset.name}.json`) : undefined;
   }
 
+  /** The folder's info with the workers' report applied (never cached: a report counts at once). */
+  async #current(name: string): Promise<ModelInfo> {
+    const info = await this.read(name);
+    if (info.error || !this.reports) return info;
+    // Without Redis the report is unknown; the workers still refuse the model with its error.
+    const message = await this.reports.errorFor(name, this.dirOf(name)).catch(() => undefined);
+    if (message === undefined) return info;
+    return { ...info, state: 'broken', error: { code: 'VC_ERR_MODEL_BROKEN', message }, presets: [] };
+  }
+
+  #hasManifest(name: string): Promise<boolean> {
+    return access(path.join(this.dirOf(name), 'model.json')).then(
+      () => true,
+      () => false,
+    );
+  }
+
   private read(name: string): Promise<ModelInfo> {
     const hit = this.#cache.get(name);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.info;
     const info = this.readFromDisk(name);
     this.#cache.set(name, { at: Date.now(), info });
-    info.catch(() => this.#cache.delete(name));
+    // Only usable models are cached: a broken one is checked again on every request, so a fix shows at once.
+    info.then(
+      (i) => i.error && this.#cache.delete(name),
+      () => this.#cache.delete(name),
+    );
     return info;
   }
 
   private async readFromDisk(name: string): Promise<ModelInfo> {
-    const dir = this.dirOf(name);
-    const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8')) as {
-      name?: string;
-      sampleRate?: number;
-    };
-    const files = await readdir(path.join(dir, 'voices')).catch(() => [] as string[]);
-    const presets: PresetVoice[] = [];
-    for (const f of files.filter((x) => x.endsWith('.json')).sort()) {
-      const base = f.slice(0, -'.json'.length);
-      if (!NAME.test(base)) continue;
-      const profile = JSON.parse(await readFile(path.join(dir, 'voices', f), 'utf8')) as {
-        f0Median?: number | null;
+    const check = await checkFolder(this.dirOf(name), name);
+    const isDefault = name === DEFAULT_MODEL;
+    if (!check.ok) {
+      return {
+        name,
+        title: name,
+        sampleRate: null,
+        outputSampleRate: null,
+        isDefault,
+        state: 'broken',
+        error: { code: 'VC_ERR_MODEL_BROKEN', message: check.message },
+        presets: [],
       };
-      presets.push({ id: `preset-${base}`, name: base, model: name, f0Median: profile.f0Median ?? null });
     }
+    const m = check.manifest;
     return {
       name,
-      title: manifest.name ?? name,
-      sampleRate: Number(manifest.sampleRate),
-      isDefault: name === DEFAULT_MODEL,
-      presets,
+      title: m.name,
+      sampleRate: m.sampleRate,
+      outputSampleRate: m.outputSampleRate ?? m.sampleRate,
+      isDefault,
+      state: 'ready',
+      error: null,
+      presets: check.presets,
     };
   }
 }

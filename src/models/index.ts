@@ -1,2 +1,3 @@
 export { DEFAULT_MODEL, ModelCatalog, type ModelInfo, type PresetVoice } from './catalog.js';
+export { ModelLoadReports } from './load-reports.js';
 export { modelsPlugin } from './plugin.js';

@@ -1,7 +1,15 @@
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { Chunker, type ChunkWindow } from './chunker.js';
-import { EngineError, EngineErrorCode, EngineOptionsError, VoiceProfileError } from './errors.js';
+import {
+  EngineError,
+  EngineErrorCode,
+  EngineOptionsError,
+  ModelManifestError,
+  VoiceProfileError,
+} from './errors.js';
 import { constantFeeds, paramNames, windowFeeds } from './feeds.js';
+import { FrameFeeder } from './frame-feeds.js';
+import { usesFrames } from './frame-manifest.js';
 import { Limiter } from './limiter.js';
 import type { ModelManifest } from './manifest.js';
 import { type LoadedModel, loadModel } from './model-loader.js';
@@ -89,8 +97,14 @@ export class VoiceConversionEngine {
     return this.#model.manifest;
   }
 
+  /** Rate of the audio the engine takes (analyse() and converters). */
   get sampleRate(): number {
     return this.#model.manifest.sampleRate;
+  }
+
+  /** Rate of what converters return: the manifest's outputSampleRate, else sampleRate. */
+  get outputSampleRate(): number {
+    return this.#model.manifest.outputSampleRate ?? this.#model.manifest.sampleRate;
   }
 
   async close(): Promise<void> {
@@ -226,10 +240,12 @@ export class VoiceConversionEngine {
     const gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
     const held: { w: ChunkWindow; results: Map<string, InferenceSession.OnnxValueMapType> }[] = [];
     const chunker = this.#chunker(options);
+    const outRate = this.outputSampleRate;
     const limiter = new Limiter({
-      lookahead: Math.round(LIMITER_LOOKAHEAD_S * m.sampleRate),
-      release: LIMITER_RELEASE_S * m.sampleRate,
+      lookahead: Math.round(LIMITER_LOOKAHEAD_S * outRate),
+      release: LIMITER_RELEASE_S * outRate,
     });
+    const frames = usesFrames(m) ? this.#frameFeeder(ctx.pitchRatio, ctx.pitchMap) : undefined;
     const runGraphs = async (
       w: ChunkWindow,
       results: Map<string, InferenceSession.OnnxValueMapType>,
@@ -237,9 +253,9 @@ export class VoiceConversionEngine {
       to: number,
     ): Promise<void> => {
       for (const g of chain.slice(from, to)) {
-        const out = await this.#session(g.name).run(
-          windowFeeds(g.spec, g.constant, w.samples, results, g.state),
-        );
+        const feeds = windowFeeds(g.spec, g.constant, w.samples, results, g.state);
+        if (frames) Object.assign(feeds, await frames.feeds(g.name, g.spec, w, results));
+        const out = await this.#run(g.name, feeds, w.samples.length);
         results.set(g.name, out);
         for (const input of g.spec.inputs)
           if (input.source.from === 'state') g.state.set(input.name, out[input.source.output]);
@@ -255,7 +271,7 @@ export class VoiceConversionEngine {
         results.get(m.conversion.output.graph)?.[m.conversion.output.output],
         'conversion output',
       );
-      const centre = chunker.centre(w, out);
+      const centre = outRate === m.sampleRate ? chunker.centre(w, out) : this.#centreAt(w, out, outRate);
       for (let i = 0; i < centre.length; i++) if (!Number.isFinite(centre[i])) centre[i] = 0;
       return limiter.process(centre);
     };
@@ -319,6 +335,61 @@ export class VoiceConversionEngine {
         });
       },
     };
+  }
+
+  /** Runs one chain graph; ORT's own message (it may hold build paths) stays in `cause`, for the log. */
+  async #run(
+    name: string,
+    feeds: InferenceSession.FeedsType,
+    samples: number,
+  ): Promise<InferenceSession.OnnxValueMapType> {
+    const session = this.#session(name);
+    try {
+      return await session.run(feeds);
+    } catch (cause) {
+      throw new EngineError(
+        EngineErrorCode.modelRun,
+        `graph "${name}" failed to run on a window of ${samples} samples`,
+        { cause },
+      );
+    }
+  }
+
+  /** The chunk's part of an output at another rate than the input (window edges at whole output samples). */
+  #centreAt(w: ChunkWindow, out: Float32Array, outRate: number): Float32Array {
+    const m = this.#model.manifest;
+    const ratio = outRate / m.sampleRate;
+    if (out.length !== Math.round(w.samples.length * ratio)) {
+      const o = m.conversion.output;
+      throw new ModelManifestError(
+        `model manifest: graph "${o.graph}" output "${o.output}" gave ${out.length} samples for a window of ${w.samples.length} (expected ${Math.round(w.samples.length * ratio)} at ${outRate} Hz)`,
+      );
+    }
+    const from = Math.round(m.context.left * ratio);
+    const start = Math.round(w.start * ratio);
+    return out.subarray(from, from + Math.floor((w.start + w.valid) * ratio) - start);
+  }
+
+  /** Frame-domain inputs: F0 from the analysis graph on each window, mapped like the pitch shifter's. */
+  #frameFeeder(ratio: number, map: readonly [number, number]): FrameFeeder {
+    const m = this.#model.manifest;
+    const a = m.analysis;
+    const constant = constantFeeds(a.graph, m.graphs[a.graph], { params: {} });
+    const [median, k] = map;
+    return new FrameFeeder({
+      manifest: m,
+      analyse: async (audio) => {
+        const out = await this.#session(a.graph).run(
+          windowFeeds(m.graphs[a.graph], constant, audio, new Map()),
+        );
+        return {
+          f0: floats(out[a.outputs.f0], 'analysis f0'),
+          voicing: floats(out[a.outputs.voicing], 'analysis voicing'),
+          energy: floats(out[a.outputs.energy], 'analysis energy'),
+        };
+      },
+      mapF0: (hz) => hz * ratio * (median > 0 && k !== 1 ? (hz / median) ** (k - 1) : 1),
+    });
   }
 
   /** Convenience over createConverter(): converts a whole stream, yielding blocks as they are ready. */

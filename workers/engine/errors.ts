@@ -6,6 +6,8 @@ export const EngineErrorCode = {
   voiceProfile: 'VC_ERR_VOICE_PROFILE',
   /** Bad options passed to the engine or a converter. */
   engineOptions: 'VC_ERR_ENGINE_OPTIONS',
+  /** A graph of the model failed inside ONNX Runtime (e.g. tensor sizes that do not fit together). */
+  modelRun: 'VC_ERR_MODEL_RUN',
   /** A converter was used after flush(). */
   converterState: 'VC_ERR_CONVERTER_STATE',
 } as const;

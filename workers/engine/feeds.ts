@@ -33,8 +33,9 @@ function voiceTensor(
   profile: VoiceProfile,
   role: string,
   field: string,
+  fallback?: number,
 ): Tensor {
-  const raw: unknown = (profile as Record<string, unknown>)[field];
+  const raw: unknown = (profile as Record<string, unknown>)[field] ?? fallback;
   const values = typeof raw === 'number' ? [raw] : raw;
   const ok = Array.isArray(values) && values.every((v) => typeof v === 'number' && Number.isFinite(v));
   const dims = ok ? concreteDims(spec, values.length) : null;
@@ -56,7 +57,7 @@ export function constantFeeds(graph: string, spec: GraphSpec, ctx: FeedContext):
       const profile = role === 'target' ? ctx.target : ctx.source;
       if (!profile)
         throw new VoiceProfileError(`graph "${graph}" input "${input.name}" needs a ${role} voice profile`);
-      feeds[input.name] = voiceTensor(graph, input, profile, role, s.field);
+      feeds[input.name] = voiceTensor(graph, input, profile, role, s.field, s.default);
     } else if (s.from === 'pitchRatio') {
       const dims = concreteDims(input, 1);
       if (ctx.pitchRatio === undefined || dims === null) {

@@ -9,6 +9,7 @@ export {
   ModelManifestError,
   VoiceProfileError,
 } from './errors.js';
+export { coarsePitch, frameNoise } from './frame-feeds.js';
 export { Limiter, PEAK_CEILING } from './limiter.js';
 export type { GraphInputSpec, GraphSpec, InputSource, ModelManifest, TensorSpec } from './manifest.js';
 export { parseManifest } from './manifest.js';

@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { ModelManifestError } from './errors.js';
+import { checkFrameReferences, FRAME_SOURCES, FramesSection } from './frame-manifest.js';
 
 const Dim = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]);
 const DType = Type.Union([Type.Literal('float32'), Type.Literal('int64')]);
@@ -13,6 +14,8 @@ const Source = Type.Union([
       field: Type.String({ minLength: 1 }),
       /** Which profile feeds this input; default 'target'. */
       role: Type.Optional(Type.Union([Type.Literal('target'), Type.Literal('source')])),
+      /** Used when the profile has no such field (e.g. a speaker id for a voice cloned on this model). */
+      default: Type.Optional(Type.Number()),
     },
     { additionalProperties: false },
   ),
@@ -49,6 +52,7 @@ const Source = Type.Union([
     },
     { additionalProperties: false },
   ),
+  ...FRAME_SOURCES,
 ]);
 
 const Tensor = Type.Object(
@@ -74,7 +78,12 @@ const Count = Type.Integer({ minimum: 1 });
 export const ModelManifestSchema = Type.Object({
   format: Type.Literal('vcfarm-model/1'),
   name: Type.String({ minLength: 1 }),
+  /** Rate of the audio every graph (and the analysis) sees. */
   sampleRate: Type.Integer({ minimum: 8000, maximum: 192000 }),
+  /** Rate of the conversion output, when the last graph changes the rate (e.g. an RVC generator); default sampleRate. */
+  outputSampleRate: Type.Optional(Type.Integer({ minimum: 8000, maximum: 192000 })),
+  /** The frame grid of frame-domain inputs (f0, noise, frame counts, features); needed only by models that have them. */
+  frames: Type.Optional(FramesSection),
   /** Samples of new audio per model run; every run sees left + chunk + right samples. */
   chunkSamples: Count,
   context: Type.Object({ left: Type.Integer({ minimum: 0 }), right: Type.Integer({ minimum: 0 }) }),
@@ -178,6 +187,7 @@ function checkReferences(m: ModelManifest): void {
     }
     seen.add(name);
   }
+  checkFrameReferences(m, fail);
   const out = m.conversion.output;
   if (out.graph !== m.conversion.chain[m.conversion.chain.length - 1]) {
     fail(`conversion.output.graph "${out.graph}" is not the last graph of the chain`);

@@ -71,7 +71,8 @@ async function readManifest(dir: string): Promise<ModelManifest> {
   try {
     json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8'));
   } catch (cause) {
-    throw new ModelManifestError(`model manifest: cannot read ${join(dir, 'model.json')}`, { cause });
+    // The message reaches users (a job's error, GET /api/models): no server path in it.
+    throw new ModelManifestError('model manifest: model.json is missing or not JSON', { cause });
   }
   return parseManifest(json);
 }

@@ -57,7 +57,9 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       strength: voice.strength,
       semitones: task.pitchSemitones,
     };
-    output = await EncodedOutput.open(task, rate);
+    // A model may give another rate than it takes (an RVC generator: 16 kHz in, 40 kHz out).
+    const outRate = engine.outputSampleRate;
+    output = await EncodedOutput.open(task, outRate);
     for await (const block of engine.convert(input, options)) {
       if (control.cancelled) throw new TaskCancelled();
       await output.write(block);
@@ -68,7 +70,7 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
     return {
       status: 'completed',
       bytes,
-      durationSec: output.samples / rate,
+      durationSec: output.samples / outRate,
       processingMs: Date.now() - started,
     };
   } catch (err) {

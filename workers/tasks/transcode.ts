@@ -11,10 +11,18 @@ export interface TranscodeRun extends TranscodeOptions {
 }
 
 /**
+ * ffmpeg's words for a failure on the output side (the folder, the disk; or any line naming the
+ * output file); any other failure of
+ * the one ffmpeg is the input's, as a decoder's was when decoding and encoding were two processes.
+ */
+const OUTPUT_SIDE =
+  /Error opening output|No space left on device|Disk quota exceeded|File too large|Error writing trailer|Error muxing|av_interleaved_write_frame/i;
+
+/**
  * Runs one ffmpeg from the input file to the output file and resolves with the seconds of audio
  * it wrote. Killed on cancel (a watchdog checks every 100 ms), on error and if the caller goes
- * away. Nothing written at all means the input did not decode (DecodeFailed, not worth a retry);
- * a failure after some output is the pipeline's (EncodeFailed, retried).
+ * away. A failure on the output side is the pipeline's (EncodeFailed, retried where that can help);
+ * any other failure, or nothing written at all, means the input did not decode (DecodeFailed, final).
  */
 export async function transcode(o: TranscodeRun): Promise<number> {
   const child = spawnTranscoder(o);
@@ -39,9 +47,10 @@ export async function transcode(o: TranscodeRun): Promise<number> {
     const code = await exitOf(child);
     if (o.control.cancelled) throw new TaskCancelled();
     if (spawnError) throw spawnError;
-    if (writtenUs <= 0)
-      throw new DecodeFailed(code !== 0 ? encoderReason(stderr(), code) : 'no audio samples decoded');
-    if (code !== 0) throw encodeFailure(stderr(), code);
+    if (code !== 0 && (OUTPUT_SIDE.test(stderr()) || stderr().includes(o.outputPath)))
+      throw encodeFailure(stderr(), code);
+    if (code !== 0) throw new DecodeFailed(encoderReason(stderr(), code));
+    if (writtenUs <= 0) throw new DecodeFailed('no audio samples decoded');
     return writtenUs / 1e6;
   } finally {
     clearInterval(watchdog);

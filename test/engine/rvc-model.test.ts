@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +23,18 @@ import {
   VoiceConversionEngine,
   type VoiceProfile,
 } from '../../workers/engine/index.js';
-import { blocks, concat } from '../helpers/audio-io.js';
+import { blocks, concat, decodeFile } from '../helpers/audio-io.js';
 import { median, yinPitch } from '../helpers/audio-metrics.js';
 
 // In-house graphs with the exact RVC v2 export signatures (models/builder/rvc-test-model.ts): a stand-in
 // ContentVec (`source` [1,1,n] -> `embed` [1,T,768], one frame fewer than n/320 like the real one) and a
 // generator taking phone, phone_lengths, pitch, pitchf, ds, rnd and giving `audio` [1,1,N] at 40 kHz.
+
+/** shared/ lies beside the repository (CI) or at the workplace's root (worktrees). */
+const LIBRISPEECH = [
+  fileURLToPath(new URL('../../../../shared/speech/librispeech', import.meta.url)),
+  '/work/shared/speech/librispeech',
+].find((d) => existsSync(d)) as string;
 
 const IN = 16000;
 const OUT = 40000;
@@ -177,6 +184,24 @@ test('unvoiced frames carry the noise input: 0.5 x level x N(seed 1, stream fram
     if (Math.abs(got - expected) <= 0.02 * Math.abs(expected) + 1e-4) matching++;
   }
   assert.ok(matching / frames > 0.95, `${matching} of ${frames} frames hold the seeded noise`);
+});
+
+test("the RVC folder's F0 tracker follows real speech (LibriSpeech, a male and a female speaker)", async () => {
+  // The F0 that feeds pitch/pitchf comes from this tracker; its median must match YIN on the same audio.
+  for (const file of ['1040-133433-0000.flac', '103-1240-0000.flac']) {
+    const speech = await decodeFile(join(LIBRISPEECH, file), { sampleRate: IN });
+    const profile = await engine.analyse(blocks(speech));
+    // YIN limited to the speech range (its 60-500 Hz default halves one of these speakers).
+    const yin = median(yinPitch(speech, IN, { fmin: 70, fmax: 400 }));
+    assert.ok(
+      Math.abs((profile.f0Median ?? 0) / yin - 1) < 0.05,
+      `${file}: tracker ${profile.f0Median} Hz, YIN ${yin} Hz`,
+    );
+    assert.ok(
+      profile.voicedSeconds > 0.3 * profile.durationSeconds,
+      `${file}: voiced ${profile.voicedSeconds} s`,
+    );
+  }
 });
 
 test('npm run rvc:folder makes a folder that serves the two exports put beside it', async () => {

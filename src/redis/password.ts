@@ -21,10 +21,14 @@ export async function ensureRedisPassword(dataDir: string): Promise<{ file: stri
   return { file, password: (await readFile(file, 'utf8')).split('\n')[0].trim() };
 }
 
-/** `redis://host:port/db` with the password added (or left as is without one). */
+/**
+ * `redis://host:port/db` with the password added (or left as is without one). A password written
+ * into the URL itself wins: the operator said so explicitly.
+ */
 export function withPassword(url: string, password: string | undefined): string {
   if (!password) return url;
   const u = new URL(url);
+  if (u.password) return url;
   u.password = encodeURIComponent(password);
   return u.toString();
 }

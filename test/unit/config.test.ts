@@ -80,6 +80,8 @@ test('an admin token file with a short token stops start-up; the Redis password 
     const url = new URL(withPassword(c.redisUrl ?? '', c.redisPassword));
     assert.equal(decodeURIComponent(url.password), 's3cret/with:odd@chars');
     assert.equal(withoutPassword(url.toString()), 'redis://127.0.0.1:6390/2');
+    // A password written into REDIS_URL itself wins over the file.
+    assert.equal(new URL(withPassword('redis://:inline@h:1', c.redisPassword)).password, 'inline');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

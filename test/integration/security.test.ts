@@ -455,6 +455,34 @@ test('14: error answers on every route carry no server path, user id or memory a
   }
 });
 
+test("14: a job whose input does not decode fails with a generic message; ffmpeg's words stay in the worker's log", async () => {
+  const user = await proUser();
+  const up = await user.uploadBytes(wav, 'a.wav');
+  assert.equal(up.status, 201);
+  // 1. The stored file turns into garbage after its checks (a disk fault, a tampered volume).
+  const stored = path.join(
+    cluster.dataDir,
+    'workspaces',
+    user.session?.userId ?? '',
+    'uploads',
+    up.body.upload.id,
+  );
+  await writeFile(stored, Buffer.alloc(wav.length, 0x5a));
+  // 2. The job fails for good with the code and a message that names nothing of the server.
+  const job = await user.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  const done = await user.waitForJob(job.id, 60_000);
+  assert.equal(done.state, 'failed');
+  assert.equal(done.error?.code, 'VC_ERR_UNDECODABLE_AUDIO');
+  const message = done.error?.message ?? '';
+  assert.doesNotMatch(message, /\/|0x[0-9a-f]{4,}|workspaces|u_[0-9a-f]{8,}/i, message);
+  // 3. The worker's log has the details.
+  await waitUntil(
+    () => cluster.worker.logs.some((l) => l.msg === 'conversion failed' && l.jobId === job.id && l.detail),
+    5000,
+    "the worker's log line",
+  );
+});
+
 test('14: upload-time decode checks run at most DECODE_CHECKS_MAX at once', async () => {
   // 100 s of 8-channel 192 kHz silence: a small FLAC that takes a second or more to decode.
   const bytes = await readFile(silenceFlac(100));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -251,6 +251,32 @@ test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS;
   }
   // 4. The slots are free again.
   assert.equal((await user.uploadBytes(wav, 'd.wav')).status, 201);
+});
+
+test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 long before the request timeout', async () => {
+  const slowApi = await cluster.startExtraApi({
+    REQUEST_TIMEOUT_MS: '120000',
+    UPLOAD_MIN_BYTES_PER_SEC: '2000',
+  });
+  const user = await proUser();
+  const token = user.session?.token ?? '';
+  const big = Buffer.concat(Array.from({ length: 8 }, () => wav));
+  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: big }]);
+  const head = postHead('/api/uploads', token, body.length);
+  // 1. Trickled from the first byte (the multipart preamble), and 2. stalling inside the file part.
+  const fromStart = rawRequest(slowApi.url, head, body, { trickleMs: 100, giveUpMs: 20_000 });
+  const midFile = rawRequest(slowApi.url, head, body.subarray(0, 40_000), { giveUpMs: 20_000 });
+  for (const r of await Promise.all([fromStart, midFile])) {
+    assert.equal(r.closed, true, `still open after ${r.closedAfterMs} ms`);
+    assert.equal(r.status, 408, r.body);
+    assert.equal(JSON.parse(r.body).error, 'VC_ERR_UPLOAD_TOO_SLOW');
+    assert.ok(r.closedAfterMs < 15_000, `closed after ${r.closedAfterMs} ms`);
+  }
+  // 3. Nothing of them stays, and an upload at normal speed works on the same instance.
+  const uploads = path.join(cluster.dataDir, 'workspaces', user.session?.userId ?? '', 'uploads');
+  assert.deepEqual(await readdir(uploads).catch(() => []), []);
+  const ok = await new ApiClient(slowApi.url, user.session).uploadBytes(big, 'ok.wav');
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
 });
 
 test('12: through HAProxy a trickled multipart preamble is cut off by `timeout http-request`', async () => {

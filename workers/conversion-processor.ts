@@ -113,6 +113,7 @@ export class ConversionProcessor {
       if (outcome.status === 'cancelled')
         throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
       if (outcome.status === 'failed') {
+        if (outcome.detail) jlog.warn({ code: outcome.code, detail: outcome.detail }, 'conversion failed');
         const reason = `${outcome.code}: ${outcome.message}`;
         throw outcome.retryable ? new Error(reason) : new UnrecoverableError(reason);
       }

@@ -12,7 +12,8 @@ function fromParser(err: unknown): unknown {
 /**
  * `request.parts()` whose parser errors become `400 VC_ERR_MALFORMED_MULTIPART` instead of a 500:
  * a body without a boundary or cut short is the client's mistake. Limit errors (413) and our own
- * errors pass through unchanged.
+ * errors pass through unchanged. On upload routes a body that arrives too slowly fails whatever
+ * is being awaited (the next part, or a file part's stream) with 408 VC_ERR_UPLOAD_TOO_SLOW.
  */
 export async function* multipartParts(
   request: FastifyRequest,
@@ -27,11 +28,16 @@ export async function* multipartParts(
   for (;;) {
     let next: IteratorResult<Multipart>;
     try {
-      next = await iterator.next();
+      // A body that stalls between parts trips the upload's rate guard instead of waiting forever.
+      const pending = iterator.next();
+      // Once the guard has won the race, the parser's own later failure has nobody to hear it.
+      pending.catch(() => {});
+      next = await (request.bodyRate ? Promise.race([pending, request.bodyRate.tripped]) : pending);
     } catch (err) {
       throw fromParser(err);
     }
     if (next.done) return;
+    if (next.value.type === 'file') request.bodyRate?.watch(next.value.file);
     yield next.value;
   }
 }

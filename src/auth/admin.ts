@@ -31,12 +31,13 @@ export class AdminFailures {
 
   /** Counts one failure; returns the count in the current window. */
   async record(ip: string): Promise<number> {
-    const [[, count]] = (await this.redis
+    // The window starts with the first failure (SET NX EX); INCR keeps its expiry.
+    const replies = (await this.redis
       .multi()
+      .set(this.key(ip), '0', 'EX', FAILURE_WINDOW_SEC, 'NX')
       .incr(this.key(ip))
-      .expire(this.key(ip), FAILURE_WINDOW_SEC, 'NX')
-      .exec()) as [[unknown, number], unknown];
-    return count;
+      .exec()) as [Error | null, unknown][];
+    return Number(replies[1][1]);
   }
 }
 

@@ -96,6 +96,11 @@ export const EnvSchema = Type.Object({
    * and is closed: trickled uploads cannot hold sockets open. Default 5 min (100 MiB at 350 KB/s).
    */
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  /**
+   * An upload whose body arrives slower than this over a 5 s window is cut off with 408 (a
+   * trickling client cannot hold an upload slot and a socket for REQUEST_TIMEOUT_MS). Default 16 KiB/s.
+   */
+  UPLOAD_MIN_BYTES_PER_SEC: Type.Integer({ minimum: 1, default: 16 * 1024 }),
   /** Uploads (files and voice references) one user may send at once to one API instance. Default 2. */
   UPLOADS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
   /**

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'VC_ERR_MODEL_BROKEN'
   | 'VC_ERR_MODEL_MANIFEST'
   | 'VC_ERR_MODEL_RUN'
+  | 'VC_ERR_UPLOAD_TOO_SLOW'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -148,6 +149,16 @@ export class InsufficientStorageError extends VcError {
 export class TooManyUploadsError extends VcError {
   constructor(max: number) {
     super('VC_ERR_TOO_MANY_UPLOADS', `at most ${max} uploads at a time per user; wait for one to finish`);
+  }
+}
+
+/** An upload's body arrived slower than UPLOAD_MIN_BYTES_PER_SEC over a whole window. */
+export class UploadTooSlowError extends VcError {
+  constructor(minBytesPerSec: number) {
+    super(
+      'VC_ERR_UPLOAD_TOO_SLOW',
+      `the upload arrived slower than ${minBytesPerSec} bytes per second and was cut off; try again`,
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+export { BODY_RATE_WINDOW_MS, BodyRateGuard } from './body-rate.js';
 export { diskSpacePlugin } from './disk-space.js';
 export {
   assertRoomForOutput,

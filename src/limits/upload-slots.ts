@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { TooManyUploadsError, UnauthorizedError } from '../errors/index.js';
+import { BodyRateGuard } from './body-rate.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,6 +9,7 @@ declare module 'fastify' {
      * Route hook for upload routes (after authentication): takes one of the caller's
      * UPLOADS_PER_USER slots on this instance, or answers 429 VC_ERR_TOO_MANY_UPLOADS. The slot is
      * given back when the response is sent or the connection closes, whichever comes first.
+     * Also starts the request's BodyRateGuard (UPLOAD_MIN_BYTES_PER_SEC).
      */
     takeUploadSlot(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   }
@@ -35,6 +37,7 @@ export class UploadSlots {
 export const uploadSlotsPlugin = fp(
   async (app: FastifyInstance) => {
     const slots = new UploadSlots(app.config.uploadsPerUser);
+    app.decorateRequest('bodyRate', undefined);
     app.decorate('takeUploadSlot', async (request: FastifyRequest, reply: FastifyReply) => {
       const userId = request.principal?.userId;
       if (!userId) throw new UnauthorizedError();
@@ -46,6 +49,12 @@ export const uploadSlotsPlugin = fp(
       };
       reply.raw.once('close', release);
       reply.raw.once('finish', release);
+      request.bodyRate = new BodyRateGuard(
+        request,
+        reply,
+        request.raw.socket,
+        app.config.uploadMinBytesPerSec,
+      );
     });
   },
   { name: 'vcfarm-upload-slots', dependencies: ['vcfarm-config'] },

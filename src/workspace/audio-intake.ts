@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MalformedMultipartError, TooLargeError, UnsupportedAudioError } from '../errors/index.js';
+import { MalformedMultipartError, TooLargeError, UnsupportedAudioError, VcError } from '../errors/index.js';
 import {
   type AudioInfo,
   assertDurationsAgree,
@@ -53,7 +53,7 @@ export async function receiveAudio<M>(
   try {
     await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 })).catch((err) => {
       // The body itself broke off or was malformed: the client's fault, not a server error.
-      throw source.errored ? new MalformedMultipartError({ cause: err }) : err;
+      throw source.errored && !(err instanceof VcError) ? new MalformedMultipartError({ cause: err }) : err;
     });
     if (source.truncated) throw new TooLargeError(`the file exceeds the limit of ${limits.maxBytes} bytes`);
     const { size } = await stat(part);

@@ -10,10 +10,12 @@ import type { TaskOutcome } from './task-types.js';
 export function failureOutcome(err: unknown, cancelled: boolean): TaskOutcome {
   if (cancelled || err instanceof TaskCancelled) return { status: 'cancelled' };
   if (err instanceof DecodeFailed) {
+    // ffmpeg's words name the input's path and its own memory addresses: for the log only.
     return {
       status: 'failed',
       code: 'VC_ERR_UNDECODABLE_AUDIO',
-      message: `the input could not be decoded: ${err.message}`,
+      message: 'the input could not be decoded',
+      detail: err.message,
       retryable: false,
     };
   }

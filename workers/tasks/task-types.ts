@@ -45,7 +45,15 @@ export type TaskOutcome =
   | { status: 'completed'; bytes: number; durationSec: number; processingMs: number }
   | { status: 'cloned'; f0Median: number | null; voicedSeconds: number; processingMs: number }
   | { status: 'cancelled' }
-  | { status: 'failed'; code: string; message: string; retryable: boolean };
+  | {
+      status: 'failed';
+      code: string;
+      /** Shown to the user: no server paths. */
+      message: string;
+      /** For the worker's log only (ffmpeg's own words). */
+      detail?: string;
+      retryable: boolean;
+    };
 
 export const STAGES = ['starting', 'analysing', 'converting', 'encoding', 'finalizing'] as const;
 export type Stage = (typeof STAGES)[number];

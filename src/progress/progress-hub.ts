@@ -1,5 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { withDeadline } from '../lifecycle/index.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { eventStreamKey } from './event-log.js';
 import { compareEventIds, EVENT_ID_PATTERN, type JobEvent } from './events.js';
 
@@ -110,9 +112,10 @@ export class ProgressHub {
 
   async close(): Promise<void> {
     this.running = false;
-    // The blocking read holds its connection; disconnecting ends it at once.
+    // The blocking read holds its connection; disconnecting ends it at once, except while the
+    // connection waits to reconnect: then ioredis never settles the read, hence the deadline.
     this.redis.disconnect();
-    await this.loop;
+    await withDeadline(Promise.resolve(this.loop), REDIS_QUIT_DEADLINE_MS);
   }
 
   private async run(): Promise<void> {

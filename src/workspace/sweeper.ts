@@ -4,6 +4,8 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { withDeadline } from '../lifecycle/index.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { type FileKind, FOLDERS, workspaceUsage } from './usage.js';
 import { workspaceFor } from './workspace.js';
 
@@ -70,7 +72,8 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    // A sweep waiting on an unreachable Redis must not hold shutdown.
+    await withDeadline(Promise.resolve(this.running), REDIS_QUIT_DEADLINE_MS);
   }
 
   /** One sweep; undefined when another instance holds the lock. */

@@ -11,6 +11,7 @@ import { CLI } from './service.js';
 export interface AllProcess {
   child: ChildProcess;
   dataDir: string;
+  port: number;
   baseUrl: string;
   /** Every JSON log line of the supervisor and its worker so far. */
   logs: Record<string, unknown>[];
@@ -22,12 +23,16 @@ export interface AllProcess {
   /** Pids of the worker processes it started so far (from their "worker process ready" lines). */
   workerPids(): number[];
   /** Kills whatever is left (supervisor, workers, Redis) and removes DATA_DIR. */
-  cleanup(): Promise<void>;
+  cleanup(keepDataDir?: boolean): Promise<void>;
 }
 
-export async function startAll(env: Record<string, string> = {}): Promise<AllProcess> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));
-  const port = await freePort();
+/** `reuse`: start again on an earlier DATA_DIR and port (a restart). */
+export async function startAll(
+  env: Record<string, string> = {},
+  reuse?: { dataDir: string; port: number },
+): Promise<AllProcess> {
+  const dataDir = reuse?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-')));
+  const port = reuse?.port ?? (await freePort());
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: dataDir,
@@ -74,6 +79,7 @@ export async function startAll(env: Record<string, string> = {}): Promise<AllPro
   const handle: AllProcess = {
     child,
     dataDir,
+    port,
     baseUrl: `http://127.0.0.1:${port}`,
     logs,
     stderr: () => stderr,
@@ -83,12 +89,12 @@ export async function startAll(env: Record<string, string> = {}): Promise<AllPro
     workerPids: () => [
       ...new Set(logs.filter((l) => l.msg === 'worker process ready').map((l) => Number(l.pid))),
     ],
-    async cleanup() {
+    async cleanup(keepDataDir = false) {
       const redisPid = await handle.redisPid().catch(() => 0);
       for (const pid of [child.pid ?? 0, ...handle.workerPids(), ...redisPids, redisPid]) {
         if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keepDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
   try {

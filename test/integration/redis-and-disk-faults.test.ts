@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -14,6 +14,8 @@ import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;
 let admin: Redis;
+/** The test redis-server's --dir (test 1 removes it; test 3 starts Redis there again). */
+let redisDataDir: string;
 
 before(async () => {
   svc = await startService({
@@ -21,11 +23,30 @@ before(async () => {
     env: { POOL_SIZE: '1', JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000' },
   });
   admin = new Redis(svc.redis.url);
+  admin.on('error', () => {}); // the outage test kills its Redis
+  redisDataDir = await redisDir();
 });
 after(async () => {
   admin?.disconnect();
   await svc?.close();
 });
+
+/** One PING on a fresh connection that does not retry. */
+async function answers(port: number): Promise<boolean> {
+  const r = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
 
 /** Where the test's redis-server writes (its --dir), from CONFIG GET. */
 async function redisDir(): Promise<string> {
@@ -48,8 +69,7 @@ test('Redis refusing writes (MISCONF: cannot persist): the worker pauses instead
 
   try {
     // 2. Snapshots fail (their folder is gone), so Redis refuses every write with MISCONF.
-    const dir = await redisDir();
-    await rm(dir, { recursive: true, force: true });
+    await rm(redisDataDir, { recursive: true, force: true });
     await admin.call('CONFIG', 'SET', 'save', '1 1');
     await admin.bgsave();
     await waitUntil(
@@ -144,5 +164,39 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
     assert.equal(code, 0);
   } finally {
     if (api.exitCode === null) api.kill('SIGKILL');
+  }
+});
+
+test('after a 20 s Redis outage, API and worker are back within the bounded reconnect delay (≤ 1 s), not BullMQ’s 20 s', async () => {
+  // 1. Redis dies and stays away long enough for exponential back-off to reach its ceiling.
+  const { port } = svc.redis;
+  const dir = redisDataDir;
+  await mkdir(dir, { recursive: true });
+  const old = svc.redis.process;
+  const gone = new Promise((r) => old.once('exit', r));
+  old.kill('SIGKILL');
+  await gone;
+  await new Promise((r) => setTimeout(r, 20_000));
+
+  // 2. It comes back on the same port (empty: it kept nothing on disk).
+  const revived = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  try {
+    await waitUntil(() => answers(port), 10_000, 'the new redis-server');
+    const back = Date.now();
+    // 3. Within a couple of seconds: a session, an upload, a job, and the worker takes it.
+    await waitUntil(async () => (await health(svc.baseUrl)).status === 200, 5000, '/health 200');
+    const client = await ApiClient.anonymous(svc.baseUrl);
+    const up = await client.upload(humanSpeech(1));
+    assert.equal(up.status, 201);
+    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+    await client.waitForJob(job.id, 30_000);
+    const took = Date.now() - back;
+    assert.ok(took < 8000, `a job went through ${took} ms after Redis came back`);
+  } finally {
+    revived.kill('SIGKILL');
   }
 });

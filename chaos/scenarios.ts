@@ -1,0 +1,291 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { adminRequest } from '../test/helpers/admin.js';
+import { type AllProcess, health, startAll } from '../test/helpers/all-process.js';
+import { ApiClient } from '../test/helpers/client.js';
+import { humanSpeech } from '../test/helpers/fixtures.js';
+import { waitUntil } from '../test/helpers/processes.js';
+import { freePort } from '../test/helpers/redis.js';
+import { count, newOutcome, type Outcome, settle } from './tally.js';
+
+/** Short locks so that a job whose worker died is taken again within seconds. */
+const FAST_RECOVERY = { JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000', DRAIN_MS: '1000', POOL_SIZE: '2' };
+
+async function ready(all: AllProcess, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(async () => (await health(all.baseUrl)).status === 200, timeoutMs, '/health 200');
+}
+
+async function recoveredAfter(all: AllProcess, since: number): Promise<number> {
+  await ready(all, 60_000);
+  return Date.now() - since;
+}
+
+/** A user with one uploaded clip. */
+async function userWithUpload(
+  o: Outcome,
+  baseUrl: string,
+  seconds = 2,
+): Promise<{ client: ApiClient; uploadId: string }> {
+  const client = await ApiClient.anonymous(baseUrl);
+  const up = await client.upload(humanSpeech(seconds));
+  if (!count(o, up.status, [201])) throw new Error(`upload: ${up.status} ${JSON.stringify(up.body)}`);
+  return { client, uploadId: up.body.upload.id };
+}
+
+async function submit(
+  o: Outcome,
+  client: ApiClient,
+  uploadId: string,
+  n: number,
+  refusals: number[] = [],
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await client
+      .request('POST', '/api/jobs', { uploadId, outputFormat: i % 2 ? 'mp3' : 'wav', pitchSemitones: i % 3 })
+      .catch(() => ({ status: 0, body: {} }) as { status: number; body: { job?: { id: string } } });
+    if (count(o, res.status, [202], refusals)) ids.push(res.body.job.id);
+  }
+  return ids;
+}
+
+async function whenActive(client: ApiClient, ids: string[], n: number): Promise<void> {
+  await waitUntil(
+    async () => {
+      const res = await client.request('GET', '/api/jobs');
+      return (
+        res.status === 200 &&
+        res.body.jobs.filter((j: { id: string; state: string }) => ids.includes(j.id) && j.state !== 'queued')
+          .length >= n
+      );
+    },
+    60_000,
+    `${n} jobs started`,
+  );
+}
+
+export type Scenario = { name: string; run: () => Promise<Outcome> };
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'worker kill -9 mid-batch',
+    async run() {
+      const o = newOutcome(this.name);
+      const all = await startAll(FAST_RECOVERY);
+      try {
+        await ready(all);
+        const { client, uploadId } = await userWithUpload(o, all.baseUrl);
+        const ids = await submit(o, client, uploadId, 10);
+        await whenActive(client, ids, 2);
+        const killedAt = Date.now();
+        process.kill(all.workerPids()[0], 'SIGKILL');
+        o.recoveryMs = await recoveredAfter(all, killedAt + 1);
+        await settle(o, client, ids, all);
+      } finally {
+        await all.cleanup();
+      }
+      return o;
+    },
+  },
+  {
+    name: 'Redis kill -9 mid-batch, restarted',
+    async run() {
+      const o = newOutcome(this.name);
+      const all = await startAll(FAST_RECOVERY);
+      try {
+        await ready(all);
+        const { client, uploadId } = await userWithUpload(o, all.baseUrl);
+        const ids = await submit(o, client, uploadId, 10);
+        await whenActive(client, ids, 2);
+        const killedAt = Date.now();
+        process.kill(await all.redisPid(), 'SIGKILL');
+        // /health may answer 503 until Redis is back; that is the expected answer meanwhile.
+        await waitUntil(
+          async () => (await health(all.baseUrl)).status !== 200,
+          5000,
+          '/health to notice',
+        ).catch(() => {});
+        o.recoveryMs = await recoveredAfter(all, killedAt);
+        await settle(o, client, ids, all);
+      } finally {
+        await all.cleanup();
+      }
+      return o;
+    },
+  },
+  {
+    name: 'SIGTERM of vcfarm all mid-batch, then restart',
+    async run() {
+      const o = newOutcome(this.name);
+      const first = await startAll(FAST_RECOVERY);
+      let second: AllProcess | undefined;
+      try {
+        await ready(first);
+        const { client, uploadId } = await userWithUpload(o, first.baseUrl);
+        const ids = await submit(o, client, uploadId, 10);
+        await whenActive(client, ids, 2);
+        const stoppedAt = Date.now();
+        first.child.kill('SIGTERM');
+        const code = await Promise.race([
+          first.exited,
+          new Promise((r) => setTimeout(() => r('hung'), 90_000)),
+        ]);
+        if (code !== 0) o.problems.push(`SIGTERM: exit ${String(code)}`);
+        second = await startAll(FAST_RECOVERY, { dataDir: first.dataDir, port: first.port });
+        o.recoveryMs = await recoveredAfter(second, stoppedAt);
+        await settle(o, client, ids, [first, second]);
+      } finally {
+        await second?.cleanup(true);
+        await first.cleanup();
+      }
+      return o;
+    },
+  },
+  {
+    name: 'resizes during a batch',
+    async run() {
+      const o = newOutcome(this.name);
+      const all = await startAll(FAST_RECOVERY);
+      try {
+        await ready(all);
+        const token = await all.adminToken();
+        const { client, uploadId } = await userWithUpload(o, all.baseUrl);
+        const ids = await submit(o, client, uploadId, 12);
+        for (const size of [1, 3, 2, 1, 2]) {
+          const res = await adminRequest(
+            all.baseUrl,
+            'POST',
+            '/api/system/scale',
+            { new_worker_count: size },
+            token,
+          );
+          count(o, res.status, [200, 202]);
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+        await settle(o, client, ids, all);
+      } finally {
+        await all.cleanup();
+      }
+      return o;
+    },
+  },
+  {
+    name: 'scale requests racing start-up',
+    async run() {
+      const o = newOutcome(this.name);
+      const all = await startAll({ ...FAST_RECOVERY, POOL_SIZE: '1' });
+      try {
+        // The banner is printed once the API listens, while the worker is still starting.
+        const token = await all.adminToken();
+        let last = 0;
+        for (const size of [3, 2, 3]) {
+          const res = await adminRequest(
+            all.baseUrl,
+            'POST',
+            '/api/system/scale',
+            { new_worker_count: size },
+            token,
+          );
+          count(o, res.status, [200, 202]);
+          if (res.status === 200 && res.body.workers.length === 0)
+            o.problems.push('200 "applied" with no worker');
+          last = size;
+        }
+        const startedAt = Date.now();
+        await waitUntil(
+          async () => {
+            const s = await adminRequest(all.baseUrl, 'GET', '/api/system/stats', undefined, token);
+            return s.status === 200 && s.body.workers.length === 1 && s.body.workers[0].size === last;
+          },
+          20_000,
+          `the worker at size ${last}`,
+        ).catch(() => o.problems.push(`the worker did not reach size ${last}`));
+        o.recoveryMs = Date.now() - startedAt;
+        const { client, uploadId } = await userWithUpload(o, all.baseUrl);
+        await settle(o, client, await submit(o, client, uploadId, 3), all);
+      } finally {
+        await all.cleanup();
+      }
+      return o;
+    },
+  },
+  {
+    name: 'unwritable outputs (one user)',
+    async run() {
+      const o = newOutcome(this.name);
+      const all = await startAll(FAST_RECOVERY);
+      let locked = '';
+      try {
+        await ready(all);
+        const a = await userWithUpload(o, all.baseUrl);
+        const b = await userWithUpload(o, all.baseUrl);
+        locked = path.join(all.dataDir, 'workspaces', a.client.session?.userId ?? '', 'outputs');
+        await mkdir(locked, { recursive: true });
+        execFileSync('chattr', ['+i', locked]);
+        const aIds = await submit(o, a.client, a.uploadId, 4);
+        const bIds = await submit(o, b.client, b.uploadId, 4);
+        await settle(o, a.client, aIds, all, 120_000, 4);
+        const other = newOutcome('other');
+        await settle(other, b.client, bIds, all);
+        o.submitted += other.submitted;
+        o.completed += other.completed;
+        o.failed += other.failed;
+        o.lost += other.lost;
+        o.problems.push(...other.problems);
+        for (const id of aIds) {
+          const j = (await a.client.request('GET', `/api/jobs/${id}`)).body.job;
+          if (j.attempts !== 1 || /\//.test(j.error?.message ?? '/'))
+            o.problems.push(`job ${id}: ${JSON.stringify(j.error)} after ${j.attempts} attempt(s)`);
+        }
+      } finally {
+        if (locked) execFileSync('chattr', ['-i', locked]);
+        await all.cleanup();
+      }
+      return o;
+    },
+  },
+  {
+    name: 'DATA_DIR on a 96 MB tmpfs that fills up',
+    async run() {
+      const o = newOutcome(this.name);
+      const dataDir = path.join(os.tmpdir(), `vcfarm-chaos-tmpfs-${process.pid}`);
+      await mkdir(dataDir, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96m', 'tmpfs', dataDir]);
+      let all: AllProcess | undefined;
+      try {
+        all = await startAll(
+          { ...FAST_RECOVERY, MIN_FREE_DISK_BYTES: String(32 * 2 ** 20) },
+          { dataDir, port: await freePort() },
+        );
+        await ready(all);
+        const { client, uploadId } = await userWithUpload(o, all.baseUrl);
+        const ids = await submit(o, client, uploadId, 4);
+        // 1. Something else fills the volume to the brim: Redis's AOF and new outputs meet ENOSPC.
+        const filler = path.join(dataDir, 'filler');
+        try {
+          execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M', 'count=200'], { stdio: 'ignore' });
+        } catch {
+          // dd stops at "No space left on device": that is the point
+        }
+        // 2. New writes are refused with 507 (or 503 while Redis cannot persist), never a crash or a hang.
+        const refused = await client.upload(humanSpeech(1)).catch(() => ({ status: 0, body: {} }));
+        count(o, refused.status, [], [507, 503]);
+        const h = await health(all.baseUrl);
+        if (h.status === 200) o.problems.push('/health said 200 on a full disk');
+        // 3. Space is freed: the service recovers by itself and the jobs end.
+        const freedAt = Date.now();
+        await rm(filler, { force: true });
+        o.recoveryMs = await recoveredAfter(all, freedAt);
+        // A job whose output met the full disk may fail (with "No space left on device"); none may be lost.
+        await settle(o, client, ids, all, 180_000, 'any');
+      } finally {
+        await all?.cleanup(true);
+        execFileSync('umount', ['-l', dataDir]);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+      return o;
+    },
+  },
+];

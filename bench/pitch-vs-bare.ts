@@ -15,9 +15,10 @@ import { highBandDb } from './lib/spectrum.js';
  *   (b) through the whole service: upload once, N jobs over HTTP, one worker process with its
  *       pinned pool of one thread per core, timed from the first POST to the last completion.
  * Rounds alternate the order (this machine is noisy); ratios compare runs of the same round.
- * Before that, once: rubberband's two pitch modes (CPU seconds of one ffmpeg per clip and the
- * level of the band above Nyquist/R that an upward shift by R fills), with `--pitchq` choosing
- * the bare run's mode (default `quality`, the service's choice for upward shifts).
+ * Before that, once: rubberband's two pitch modes at +4, +12 and -4 semitones (CPU seconds of
+ * one ffmpeg per clip, and the level of the band above Nyquist/R that an upward shift by R should
+ * fill), with `--pitchq` choosing the bare run's mode (default `quality`, the service's choice
+ * for upward shifts).
  *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality]
  */
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -36,8 +37,8 @@ execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '-1', '-i', humanSp
 const audioSec = 30 * JOBS;
 
 /** The plain command a person would write for this output. */
-function bareArgs(inFile: string, outFile: string, pitchq: string): string[] {
-  const chain = `aformat=channel_layouts=mono:sample_rates=44100,rubberband=pitch=${RATIO.toFixed(6)}:formant=preserved:pitchq=${pitchq}`;
+function bareArgs(inFile: string, outFile: string, pitchq: string, ratio = RATIO): string[] {
+  const chain = `aformat=channel_layouts=mono:sample_rates=44100,rubberband=pitch=${ratio.toFixed(6)}:formant=preserved:pitchq=${pitchq}`;
   // biome-ignore format: flag/value pairs
   return ['-nostdin', '-v', 'error', '-y', '-i', inFile, '-af', chain, '-c:a', 'libmp3lame', '-q:a', '2', outFile];
 }
@@ -95,22 +96,29 @@ async function service(): Promise<{ seconds: number; sample: Uint8Array }> {
   }
 }
 
-// 1. rubberband's pitch modes, one ffmpeg per clip, run alone.
-const inputHigh = highBandDb(decodePcm(input, 44100), 44100, 22050 / RATIO ** 2, 22050 / RATIO);
-console.log(
-  `input: level of ${(22050 / RATIO ** 2 / 1000).toFixed(1)}-${(22050 / RATIO / 1000).toFixed(1)} kHz ` +
-    `(the band a +${SEMITONES} st shift moves above ${(22050 / RATIO / 1000).toFixed(1)} kHz): ${inputHigh.toFixed(1)} dB`,
-);
-for (const q of ['speed', 'quality']) {
-  const out = path.join(dir, `mode-${q}.mp3`);
-  const cpu = [0, 1, 2]
-    .map(() => cpuSeconds(['ffmpeg', ...bareArgs(input, out, q)]))
-    .sort((a, b) => a - b)[1];
-  const high = highBandDb(decodePcm(out, 44100), 44100, 22050 / RATIO, 20_000);
-  console.log(
-    `pitchq=${q.padEnd(8)} CPU ${cpu.toFixed(2)} s per 30 s clip (median of 3); ` +
-      `level of ${(22050 / RATIO / 1000).toFixed(1)}-20 kHz in the output: ${high.toFixed(1)} dB`,
-  );
+// 1. rubberband's pitch modes, one ffmpeg per clip, run alone: the CPU it takes, and for an upward
+// shift by R how much is left in the output above Nyquist/R (up to 20 kHz) next to what the input
+// had in the band that lands there.
+for (const semitones of [SEMITONES, 12, -4]) {
+  const r = 2 ** (semitones / 12);
+  const [lo, hi] = [22050 / r, 20_000];
+  const kHz = (f: number) => (f / 1000).toFixed(1);
+  if (r > 1) {
+    const level = highBandDb(decodePcm(input, 44100), 44100, lo / r, Math.min(hi / r, 22050));
+    console.log(
+      `${semitones > 0 ? '+' : ''}${semitones} st: input level of ${kHz(lo / r)}-${kHz(hi / r)} kHz ${level.toFixed(1)} dB`,
+    );
+  }
+  for (const q of ['speed', 'quality']) {
+    const out = path.join(dir, `mode-${q}.mp3`);
+    const cmd = ['ffmpeg', ...bareArgs(input, out, q, r)];
+    const cpu = [0, 1, 2].map(() => cpuSeconds(cmd)).sort((a, b) => a - b)[1];
+    const band =
+      r > 1
+        ? `; output level of ${kHz(lo)}-${kHz(hi)} kHz ${highBandDb(decodePcm(out, 44100), 44100, lo, hi).toFixed(1)} dB`
+        : '';
+    console.log(`  pitchq=${q.padEnd(8)} CPU ${cpu.toFixed(2)} s per 30 s clip (median of 3)${band}`);
+  }
 }
 
 // 2. Throughput, bare vs service.

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,11 @@ import { runVoiceConversion } from '../workers/tasks/voice-conversion.js';
  * 60 s and 600 s of real speech, against the same inputs through decode → mp3 only (the
  * baseline of this run); model session creation time; RSS growth over a long input. The thread
  * is pinned to one core first, so its ffmpeg children share that core: figures are per core.
- *   node dist/bench/pipeline.js [--hour]     (--hour adds a 1-hour input for the memory check)
+ * The input is an s16 WAV (48 kHz, or `--rate N`), read in-process where the worker would
+ * (issue 10: at the model's rate always, resampled up to 30 s at 48 kHz); the same samples in a
+ * WAV whose data length is left open (as a streaming writer leaves it) go through the ffmpeg
+ * decoder instead, which measures what the in-process reader saves, in the same run.
+ *   node dist/bench/pipeline.js [--hour] [--rate N]   (--hour adds a 1-hour input for the memory check)
  */
 const pin = pinCurrentThread(allowedCores().at(-1) ?? 0);
 console.log(pin.error ? `not pinned: ${pin.error}` : `pinned to core ${pin.core} (ffmpeg children too)`);
@@ -32,6 +37,8 @@ console.log(`model load (${sessions} sessions + manifest check): ${(performance.
 await engine.close();
 
 const base = humanSpeech(4);
+const rateAt = process.argv.indexOf('--rate');
+const rate = rateAt > 0 ? Number(process.argv[rateAt + 1]) : 48_000;
 /** A WAV of `sec` seconds: the ~35 s of real speech looped. */
 function input(sec: number): string {
   const file = path.join(dir, `in-${sec}.wav`);
@@ -47,9 +54,20 @@ function input(sec: number): string {
     String(sec),
     '-ac',
     '1',
+    '-ar',
+    String(rate),
     file,
   ]);
   return file;
+}
+/** The same WAV with its data length set to "unknown": the in-process reader leaves it to ffmpeg. */
+function viaFfmpeg(file: string): string {
+  const bytes = readFileSync(file);
+  const at = bytes.indexOf('data', 12, 'latin1');
+  bytes.writeUInt32LE(0xffffffff, at + 4);
+  const out = file.replace(/\.wav$/, '-open.wav');
+  writeFileSync(out, bytes);
+  return out;
 }
 const task = (file: string, sec: number, voice: boolean) => ({
   kind: 'convert' as const,
@@ -84,9 +102,11 @@ console.log(
 
 for (const sec of lengths) {
   const file = input(sec);
+  const open = viaFfmpeg(file);
   const runs = sec <= 10 ? 7 : sec <= 60 ? 5 : 1;
   const plain: number[] = [];
   const voice: number[] = [];
+  const voiceFfmpeg: number[] = [];
   const rssBefore = process.memoryUsage.rss();
   let rssPeak = rssBefore;
   const sampler = setInterval(() => {
@@ -95,12 +115,15 @@ for (const sec of lengths) {
   for (let r = 0; r < runs; r++) {
     plain.push(await seconds(() => runConversion(task(file, sec, false))));
     voice.push(await seconds(() => runVoiceConversion(task(file, sec, true))));
+    voiceFfmpeg.push(await seconds(() => runVoiceConversion(task(open, sec, true))));
   }
   clearInterval(sampler);
   const p = median(plain);
   const v = median(voice);
+  const vf = median(voiceFfmpeg);
   console.log(
     `${String(sec).padStart(5)} s (median of ${runs}): voice conversion ${(sec / v).toFixed(1)}x real time (${v.toFixed(2)} s); ` +
+      `decoded by ffmpeg instead ${(sec / vf).toFixed(1)}x (in-process / ffmpeg time ${(v / vf).toFixed(3)}); ` +
       `decode → mp3 only ${(sec / p).toFixed(1)}x; ratio ${(p / v).toFixed(3)}; ` +
       `RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} (+${mib(rssPeak - rssBefore)})`,
   );

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../test/helpers/client.js';
 import { decodePcm, humanSpeech } from '../test/helpers/fixtures.js';
-import { startService } from '../test/helpers/service.js';
+import { startService, type TestService } from '../test/helpers/service.js';
+import { processCpu } from './lib/cpu.js';
 import { highBandDb } from './lib/spectrum.js';
 
 /**
@@ -15,9 +16,13 @@ import { highBandDb } from './lib/spectrum.js';
  *   (b) through the whole service: upload once, N jobs over HTTP, one worker process with its
  *       pinned pool of one thread per core, timed from the first POST to the last completion.
  * Rounds alternate the order (this machine is noisy); ratios compare runs of the same round.
- * Before that, once: rubberband's two pitch modes (CPU seconds of one ffmpeg per clip and the
- * level of the band above Nyquist/R that an upward shift by R fills), with `--pitchq` choosing
- * the bare run's mode (default `quality`, the service's choice for upward shifts).
+ * Each run's CPU seconds are counted too (bare: xargs and every ffmpeg; service: the worker and
+ * its ffmpeg children, Redis, and this process, which holds the API and the client): on a
+ * machine shared with other work, wall time measures the neighbours as much as the run.
+ * Before that, once: rubberband's two pitch modes at +4, +12 and -4 semitones (CPU seconds of
+ * one ffmpeg per clip, and the level of the band above Nyquist/R that an upward shift by R should
+ * fill), with `--pitchq` choosing the bare run's mode (default `quality`, the service's choice
+ * for upward shifts).
  *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality]
  */
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -36,8 +41,8 @@ execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '-1', '-i', humanSp
 const audioSec = 30 * JOBS;
 
 /** The plain command a person would write for this output. */
-function bareArgs(inFile: string, outFile: string, pitchq: string): string[] {
-  const chain = `aformat=channel_layouts=mono:sample_rates=44100,rubberband=pitch=${RATIO.toFixed(6)}:formant=preserved:pitchq=${pitchq}`;
+function bareArgs(inFile: string, outFile: string, pitchq: string, ratio = RATIO): string[] {
+  const chain = `aformat=channel_layouts=mono:sample_rates=44100,rubberband=pitch=${ratio.toFixed(6)}:formant=preserved:pitchq=${pitchq}`;
   // biome-ignore format: flag/value pairs
   return ['-nostdin', '-v', 'error', '-y', '-i', inFile, '-af', chain, '-c:a', 'libmp3lame', '-q:a', '2', outFile];
 }
@@ -50,7 +55,13 @@ function cpuSeconds(cmd: string[]): number {
   return u + s;
 }
 
-async function bare(round: number): Promise<number> {
+interface Run {
+  seconds: number;
+  /** CPU seconds (user + system) of every process doing the work. */
+  cpu: number;
+}
+
+async function bare(round: number): Promise<Run> {
   const outDir = path.join(dir, `bare-${round}`);
   await mkdir(outDir, { recursive: true });
   const list = path.join(dir, `bare-${round}.txt`);
@@ -59,21 +70,42 @@ async function bare(round: number): Promise<number> {
     .map((a) => (a === '"$0"' ? a : `'${a}'`))
     .join(' ')}`;
   const t0 = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const xargs = spawn('xargs', ['-a', list, '-P', String(cores), '-n', '1', 'sh', '-c', script], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+  // GNU time reports xargs with every ffmpeg it waited for.
+  const cpu = await new Promise<number>((resolve, reject) => {
+    const xargs = spawn(
+      '/usr/bin/time',
+      ['-f', '%U %S', 'xargs', '-a', list, '-P', String(cores), '-n', '1', 'sh', '-c', script],
+      { stdio: ['ignore', 'inherit', 'pipe'] },
+    );
+    let err = '';
+    xargs.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
     });
-    xargs.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`xargs exit ${code}`))));
+    xargs.on('exit', (code) => {
+      const [u, s] = err.trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
+      if (code === 0) resolve(u + s);
+      else reject(new Error(`xargs exit ${code}: ${err}`));
+    });
   });
-  return (performance.now() - t0) / 1000;
+  return { seconds: (performance.now() - t0) / 1000, cpu };
 }
 
-async function service(): Promise<{ seconds: number; sample: Uint8Array }> {
+/** CPU seconds so far of the worker (with its reaped ffmpeg children), Redis and this process (API and client). */
+function serviceCpu(svc: TestService): number {
+  const worker = processCpu(svc.workers[0].process.pid ?? 0);
+  const redis = processCpu(svc.redis.process.pid ?? 0);
+  const self = process.cpuUsage();
+  return worker.own + worker.children + redis.own + (self.user + self.system) / 1e6;
+}
+
+async function service(): Promise<Run & { sample: Uint8Array }> {
   const svc = await startService({ workers: 1 });
   try {
     const client = await ApiClient.anonymous(svc.baseUrl);
+    await svc.workers[0].ready;
     const up = await client.upload(input);
     if (up.status !== 201) throw new Error(`upload ${up.status}`);
+    const cpu0 = serviceCpu(svc);
     const t0 = performance.now();
     const jobs = [];
     for (let i = 0; i < JOBS; i++)
@@ -89,28 +121,36 @@ async function service(): Promise<{ seconds: number; sample: Uint8Array }> {
       if (done.state !== 'completed') throw new Error(`job ${j.id} ${done.state}`);
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { seconds, sample: (await client.download(jobs[0].id)).bytes };
+    const cpu = serviceCpu(svc) - cpu0;
+    return { seconds, cpu, sample: (await client.download(jobs[0].id)).bytes };
   } finally {
     await svc.close();
   }
 }
 
-// 1. rubberband's pitch modes, one ffmpeg per clip, run alone.
-const inputHigh = highBandDb(decodePcm(input, 44100), 44100, 22050 / RATIO ** 2, 22050 / RATIO);
-console.log(
-  `input: level of ${(22050 / RATIO ** 2 / 1000).toFixed(1)}-${(22050 / RATIO / 1000).toFixed(1)} kHz ` +
-    `(the band a +${SEMITONES} st shift moves above ${(22050 / RATIO / 1000).toFixed(1)} kHz): ${inputHigh.toFixed(1)} dB`,
-);
-for (const q of ['speed', 'quality']) {
-  const out = path.join(dir, `mode-${q}.mp3`);
-  const cpu = [0, 1, 2]
-    .map(() => cpuSeconds(['ffmpeg', ...bareArgs(input, out, q)]))
-    .sort((a, b) => a - b)[1];
-  const high = highBandDb(decodePcm(out, 44100), 44100, 22050 / RATIO, 20_000);
-  console.log(
-    `pitchq=${q.padEnd(8)} CPU ${cpu.toFixed(2)} s per 30 s clip (median of 3); ` +
-      `level of ${(22050 / RATIO / 1000).toFixed(1)}-20 kHz in the output: ${high.toFixed(1)} dB`,
-  );
+// 1. rubberband's pitch modes, one ffmpeg per clip, run alone: the CPU it takes, and for an upward
+// shift by R how much is left in the output above Nyquist/R (up to 20 kHz) next to what the input
+// had in the band that lands there.
+for (const semitones of [SEMITONES, 12, -4]) {
+  const r = 2 ** (semitones / 12);
+  const [lo, hi] = [22050 / r, 20_000];
+  const kHz = (f: number) => (f / 1000).toFixed(1);
+  if (r > 1) {
+    const level = highBandDb(decodePcm(input, 44100), 44100, lo / r, Math.min(hi / r, 22050));
+    console.log(
+      `${semitones > 0 ? '+' : ''}${semitones} st: input level of ${kHz(lo / r)}-${kHz(hi / r)} kHz ${level.toFixed(1)} dB`,
+    );
+  }
+  for (const q of ['speed', 'quality']) {
+    const out = path.join(dir, `mode-${q}.mp3`);
+    const cmd = ['ffmpeg', ...bareArgs(input, out, q, r)];
+    const cpu = [0, 1, 2].map(() => cpuSeconds(cmd)).sort((a, b) => a - b)[1];
+    const band =
+      r > 1
+        ? `; output level of ${kHz(lo)}-${kHz(hi)} kHz ${highBandDb(decodePcm(out, 44100), 44100, lo, hi).toFixed(1)} dB`
+        : '';
+    console.log(`  pitchq=${q.padEnd(8)} CPU ${cpu.toFixed(2)} s per 30 s clip (median of 3)${band}`);
+  }
 }
 
 // 2. Throughput, bare vs service.
@@ -123,20 +163,26 @@ const line = (label: string, s: number, ratio: string) =>
     `${label.padEnd(30)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ${ratio}`,
   );
 const ratios: number[] = [];
+const cpuRatios: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  let b = 0;
-  let s = 0;
-  let sample: Uint8Array = new Uint8Array(0);
+  let b: Run;
+  let s: Run & { sample: Uint8Array };
   if (r % 2 === 0) {
     b = await bare(r);
-    ({ seconds: s, sample } = await service());
+    s = await service();
   } else {
-    ({ seconds: s, sample } = await service());
+    s = await service();
     b = await bare(r);
   }
-  ratios.push(b / s);
-  line(`round ${r + 1}: bare ffmpeg`, b, 'ratio 1.000');
-  line(`round ${r + 1}: service`, s, `ratio ${(b / s).toFixed(3)}`);
+  const sample = s.sample;
+  ratios.push(b.seconds / s.seconds);
+  cpuRatios.push(b.cpu / s.cpu);
+  line(`round ${r + 1}: bare ffmpeg`, b.seconds, `ratio 1.000   CPU ${b.cpu.toFixed(1)} s`);
+  line(
+    `round ${r + 1}: service`,
+    s.seconds,
+    `ratio ${(b.seconds / s.seconds).toFixed(3)}   CPU ${s.cpu.toFixed(1)} s (bare/service ${(b.cpu / s.cpu).toFixed(3)})`,
+  );
   if (r === 0) {
     // The service must make the same output as the bare command, not a cheaper one.
     const mine = path.join(dir, 'service-sample.mp3');
@@ -151,6 +197,8 @@ for (let r = 0; r < ROUNDS; r++) {
     );
   }
 }
-const mean = ratios.reduce((a, x) => a + x, 0) / ratios.length;
-console.log(`mean ratio service / bare (throughput): ${mean.toFixed(3)}`);
+const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+console.log(
+  `mean ratio service / bare: throughput ${mean(ratios).toFixed(3)}, CPU per job ${mean(cpuRatios).toFixed(3)}`,
+);
 await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -91,6 +91,50 @@ test('an upload that passes the probe but cannot be decoded fails for good, with
     path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'outputs'),
   );
   assert.deepEqual(outputs, []);
+});
+
+test('a PCM WAV whose stored header was damaged fails its voice conversion for good, leaving nothing', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-bad-'));
+  const wav = speechClip(path.join(dir, 'speech.wav'), 2, '-ar', '24000', '-c:a', 'pcm_s16le');
+  const up = await client.upload(wav);
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const stored = path.join(
+    svc.dataDir,
+    'workspaces',
+    client.session?.userId ?? '',
+    'uploads',
+    up.body.upload.id,
+  );
+  // 1. A healthy WAV converts: the worker reads it in-process.
+  const ok = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'wav',
+    voiceId: 'preset-espeak-f3',
+  });
+  assert.equal((await client.waitForJob(ok.id)).state, 'completed');
+  // 2. The same file with a block align that contradicts its format (as a disk fault would leave it).
+  const bytes = await readFile(stored);
+  bytes.writeUInt16LE(3, 32);
+  await writeFile(stored, bytes);
+  const job = await client.createJob({
+    uploadId: up.body.upload.id,
+    outputFormat: 'mp3',
+    voiceId: 'preset-espeak-f3',
+  });
+  const done = await client.waitForJob(job.id);
+  assert.equal(done.state, 'failed');
+  assert.equal(done.error?.code, 'VC_ERR_UNDECODABLE_AUDIO');
+  assert.match(done.error?.message ?? '', /block align 3/);
+  assert.doesNotMatch(done.error?.message ?? '', /\/|workspaces/, 'no server path in the message');
+  assert.equal(done.attempts, 1, 'no pointless retries');
+  const outputs = await readdir(
+    path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'outputs'),
+  );
+  assert.deepEqual(
+    outputs.filter((f) => f.includes(job.id)),
+    [],
+  );
+  await assertServing();
 });
 
 test('bad job requests get 400 naming the field, unknown or foreign uploads 404, no token 401', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { DecodeFailed, decodePcm, TaskCancelled } from '../../workers/tasks/pcm-
 import { TaskControl } from '../../workers/tasks/task-types.js';
 import { pcmWavLayout, readPcmWav } from '../../workers/tasks/wav-source.js';
 import { concat } from '../helpers/audio-io.js';
-import { speechClip } from '../helpers/fixtures.js';
+import { humanSpeech, speechClip } from '../helpers/fixtures.js';
 
 // The in-process WAV reader against ffmpeg reading the same real-speech files.
 let dir: string;
@@ -89,6 +90,19 @@ test('a WAV at another rate is resampled in-process to the length ffmpeg gives, 
     // Two different anti-alias filters differ only near the new Nyquist frequency.
     assert.ok(snr > 30, `${rate} → 24000: ${snr.toFixed(1)} dB from ffmpeg's resampling`);
   }
+});
+
+test('past 30 s at 48 kHz, a WAV at another rate goes to ffmpeg; at the model rate it is read in-process', async () => {
+  const looped = (name: string, seconds: number, rate: number) => {
+    const out = path.join(dir, name);
+    // biome-ignore format: flag/value pairs
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '-1', '-i', humanSpeech(1), '-t', String(seconds),
+      '-ac', '1', '-ar', String(rate), '-c:a', 'pcm_s16le', out]);
+    return out;
+  };
+  assert.equal(await pcmWavLayout(looped('long48.wav', 31, 48000), 24000), null);
+  assert.equal((await pcmWavLayout(looped('short48.wav', 29, 48000), 24000))?.sampleRate, 48000);
+  assert.equal((await pcmWavLayout(looped('long24.wav', 31, 24000), 24000))?.sampleRate, 24000);
 });
 
 test('the reader stops at the duration limit, on cancel, and on a file cut short after its header was read', async () => {

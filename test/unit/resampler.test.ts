@@ -84,5 +84,7 @@ test('an in-band tone comes through in time and level; a tone above the new Nyqu
 });
 
 test('rate pairs with too many phases are refused, so the caller can use ffmpeg', () => {
+  assert.equal(Resampler.supports(47_999, 24_000), false);
   assert.throws(() => new Resampler(47_999, 24_000), RangeError);
+  assert.equal(Resampler.supports(44_100, 24_000), true);
 });

@@ -48,6 +48,11 @@ export class Resampler {
   #inputs = 0;
   #outputs = 0;
 
+  /** Whether the pair needs at most MAX_PHASES filter phases (the constructor refuses more). */
+  static supports(inRate: number, outRate: number): boolean {
+    return outRate / gcd(inRate, outRate) <= MAX_PHASES;
+  }
+
   constructor(inRate: number, outRate: number) {
     const g = gcd(inRate, outRate);
     this.up = outRate / g;

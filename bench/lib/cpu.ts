@@ -1,0 +1,18 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/**
+ * CPU seconds (user + system) a live process used itself, and those of its children it has
+ * reaped (the kernel adds them on wait), from /proc/<pid>/stat.
+ */
+export function processCpu(pid: number): { own: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  // Fields after the command name, which may hold spaces: state is field 3, utime field 14.
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  return { own: (f[11] + f[12]) / TICKS, children: (f[13] + f[14]) / TICKS };
+}

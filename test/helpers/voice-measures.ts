@@ -221,4 +221,4 @@ export function melCepstralDistortion(a: readonly Float64Array[], b: readonly Fl
   return DB * Math.SQRT2 * (cost[n * m - 1] / steps[n * m - 1]);
 }
 
-export { envelopeDynamicsCorrelation, envelopeTrack } from './audio-metrics.js';
+export { type EnvelopeTrack, envelopeDynamicsCorrelation, envelopeTrack } from './audio-metrics.js';

@@ -104,27 +104,6 @@ export function powerSpectrum(samples: Float64Array, n: number): Float64Array {
   return p;
 }
 
-/**
- * Real cepstrum of a one-sided log spectrum (n/2+1 bins, natural log), liftered to quefrencies below
- * `keep` samples, and transformed back: the cepstrally smoothed log spectrum (Oppenheim & Schafer,
- * Discrete-Time Signal Processing, ch. 13).
- */
-export function cepstralSmooth(logSpectrum: Float64Array, keep: number): Float64Array {
-  const half = logSpectrum.length - 1;
-  const n = half * 2;
-  const re = new Float64Array(n);
-  const im = new Float64Array(n);
-  for (let k = 0; k <= half; k++) re[k] = logSpectrum[k];
-  for (let k = 1; k < half; k++) re[n - k] = logSpectrum[k];
-  fftInPlace(re, im);
-  for (let q = keep; q <= n - keep; q++) {
-    re[q] = 0;
-    im[q] = 0;
-  }
-  fftInPlace(re, im);
-  return Float64Array.from({ length: half + 1 }, (_, k) => re[k] / n);
-}
-
 /** Biased autocorrelation r[0..order]. */
 export function autocorrelation(x: Float64Array, order: number): Float64Array {
   const r = new Float64Array(order + 1);

@@ -5,20 +5,22 @@
 // scripts/judge-voices.ts; it runs a conversion through a callback, so it imports nothing of the engine.
 
 import { filterPcm } from './audio-io.js';
-import { median, yinTrack } from './audio-metrics.js';
+import { median } from './audio-metrics.js';
 import { CLONE_SHARE, firstPart, lastPart, type PcmCache, type Speaker, speakers } from './librispeech.js';
 import { enrol, identify, type SpeakerModel } from './speaker-id.js';
 import {
+  cepstralEnvelopes,
   type EnvelopeTrack,
   envelopeDistanceDb,
   envelopeDynamicsCorrelation,
-  envelopeTrack,
+  envelopeTrackOf,
   type Formants,
   formantDifference,
   formantError,
   MEASURE_RATE,
   meanEnvelopeDb,
   medianFormants,
+  voicing,
 } from './voice-measures.js';
 
 export type PairKind = 'M->F' | 'F->M' | 'M->M' | 'F->F';
@@ -28,9 +30,6 @@ export interface Pair {
   target: string;
 }
 
-/** YIN threshold for voicing: 0.12 misses most voiced frames of some LibriSpeech speakers (e.g. 1723). */
-const VOICING_THRESHOLD = 0.2;
-
 /** The measures of one recording (16 kHz). */
 export interface VoiceMeasures {
   /** Median F0 (Hz) over voiced frames. */
@@ -38,14 +37,18 @@ export interface VoiceMeasures {
   formants: Formants;
   /** Mean cepstral envelope (meanEnvelopeDb). */
   envelope: Float64Array;
+  /** Frame-to-frame envelope changes (envelopeTrack). */
+  track: EnvelopeTrack;
 }
 
 export function measureVoice(pcm: Float32Array): VoiceMeasures {
-  const track = yinTrack(pcm, MEASURE_RATE, { threshold: VOICING_THRESHOLD });
+  const voiced = voicing(pcm, MEASURE_RATE);
+  const envelopes = cepstralEnvelopes(pcm, MEASURE_RATE);
   return {
-    f0: median(track.f0),
-    formants: medianFormants(pcm, MEASURE_RATE, { voicedTimes: track.time }),
-    envelope: meanEnvelopeDb(pcm, MEASURE_RATE),
+    f0: median(voiced.f0),
+    formants: medianFormants(pcm, MEASURE_RATE, { voicedTimes: voiced.time }),
+    envelope: meanEnvelopeDb(pcm, MEASURE_RATE, envelopes),
+    track: envelopeTrackOf(envelopes),
   };
 }
 
@@ -157,7 +160,6 @@ export class Judge {
   readonly #models: SpeakerModel[];
   readonly #measures = new Map<string, VoiceMeasures>();
   readonly #f0 = new Map<string, number>();
-  readonly #tracks = new Map<string, EnvelopeTrack>();
 
   private constructor(cache: PcmCache, list: Speaker[], speech: Map<string, Float32Array>) {
     this.#cache = cache;
@@ -211,21 +213,10 @@ export class Judge {
     if (cached !== undefined) return cached;
     const pcm = this.speech(id);
     const f0 = median(
-      yinTrack(part === 'clone' ? firstPart(pcm) : part === 'held' ? lastPart(pcm) : pcm, MEASURE_RATE, {
-        threshold: VOICING_THRESHOLD,
-      }).f0,
+      voicing(part === 'clone' ? firstPart(pcm) : part === 'held' ? lastPart(pcm) : pcm, MEASURE_RATE).f0,
     );
     this.#f0.set(key, f0);
     return f0;
-  }
-
-  #sourceTrack(id: string): EnvelopeTrack {
-    let t = this.#tracks.get(id);
-    if (!t) {
-      t = envelopeTrack(this.speech(id), MEASURE_RATE);
-      this.#tracks.set(id, t);
-    }
-    return t;
   }
 
   /** The judge's ranking of speakers for 16 kHz audio (closest first). */
@@ -285,10 +276,7 @@ export class Judge {
       formantError: formantError(o.formants, tgt.formants),
       formants: { source: src.formants, target: tgt.formants, output: o.formants },
       envelope: { before, after, cut: 1 - after / before },
-      dynamics: envelopeDynamicsCorrelation(
-        this.#sourceTrack(pair.source),
-        envelopeTrack(out16, MEASURE_RATE),
-      ),
+      dynamics: envelopeDynamicsCorrelation(src.track, o.track),
       f0: { source: src.f0, target: tgt.f0, output: o.f0, error: o.f0 / tgt.f0 - 1 },
       peakDbfs: peak(out.pcm),
       lengthDelta: out.pcm.length - source.length,

@@ -1,10 +1,9 @@
 // Independent measures of who is speaking (issue 10), from textbook definitions. They share no code with
 // models/builder or workers/engine, so a bug there cannot hide itself here. All take mono PCM at 16 kHz
 // (LibriSpeech's rate; resample other audio first) unless they say otherwise.
-import { median, yinTrack } from './audio-metrics.js';
+import { type CepstralEnvelopes, cepstralEnvelopes, median, yinTrack } from './audio-metrics.js';
 import {
   autocorrelation,
-  cepstralSmooth,
   frames,
   hamming,
   hann,
@@ -31,10 +30,20 @@ export interface Formants {
   frames: number;
 }
 
+/**
+ * YIN (de Cheveigné & Kawahara 2002) voiced frames and F0, threshold 0.2: the usual 0.12 misses most
+ * voiced frames of some LibriSpeech speakers. (Run at 8 kHz to save work it drifted up to 2.4 % from this
+ * on some speakers and fell an octave on one with mains hum, so it runs at 16 kHz.)
+ */
+export function voicing(pcm: Float32Array, sampleRate: number): { time: number[]; f0: number[] } {
+  checkRate(sampleRate);
+  return yinTrack(pcm, sampleRate, { threshold: 0.2 });
+}
+
 export interface FormantOptions {
   /** LPC order. Default 18 (2 + sample rate in kHz). */
   order?: number;
-  /** Centre times (s) of voiced frames, e.g. from yinTrack; default: YIN (threshold 0.2) on `pcm`. */
+  /** Centre times (s) of voiced frames; default: voicing(pcm). */
   voicedTimes?: readonly number[];
 }
 
@@ -51,8 +60,7 @@ const MAX_BANDWIDTH_HZ = 400;
  * Digital Processing of Speech Signals, ch. 8): pre-emphasis from 50 Hz (as Praat), 30 ms Hamming frames
  * every 10 ms, autocorrelation method of order 18 (2 + kHz), the predictor's roots solved; a root with
  * bandwidth under 400 Hz is a formant candidate; F1..F3 are the first candidates, in order, that fall in
- * each formant's plausible range. Voicing from YIN (threshold 0.2: the usual 0.12 misses most voiced
- * frames of some LibriSpeech speakers).
+ * each formant's plausible range. Voiced frames from voicing().
  */
 export function medianFormants(
   pcm: Float32Array,
@@ -61,7 +69,7 @@ export function medianFormants(
 ): Formants {
   checkRate(sampleRate);
   const order = options.order ?? 18;
-  const times = options.voicedTimes ?? yinTrack(pcm, sampleRate, { threshold: 0.2 }).time;
+  const times = options.voicedTimes ?? voicing(pcm, sampleRate).time;
   const voiced = new Set(times.map((t) => Math.round(t / HOP_S)));
   const pre = new Float32Array(pcm.length);
   const mu = Math.exp((-2 * Math.PI * 50) / sampleRate);
@@ -104,29 +112,26 @@ export function formantError(a: Formants, b: Formants): number {
 }
 
 const ENVELOPE_BAND_HZ = [50, 7000] as const;
-/** Lifter: quefrencies below 1.5 ms, so harmonics of voices under ~650 Hz are smoothed away. */
-const ENVELOPE_LIFTER_S = 0.0015;
 
 /**
  * The issue's long-term envelope: the mean over frames within 30 dB of the loudest of the per-frame
- * cepstrally smoothed log power spectrum (25 ms Hann frames every 10 ms, 512-point FFT), in dB on the
- * FFT bins from 50 Hz to 7 kHz, with its mean over those bins removed (level does not count).
+ * cepstrally smoothed log power spectrum (25 ms Hann frames every 10 ms, 512-point FFT, lifter 1.5 ms:
+ * cepstralEnvelopes), in dB on the FFT bins from 50 Hz to 7 kHz, with its mean over those bins removed
+ * (level does not count). Pass `envelopes` when they are already computed for this audio.
  */
-export function meanEnvelopeDb(pcm: Float32Array, sampleRate: number): Float64Array {
+export function meanEnvelopeDb(
+  pcm: Float32Array,
+  sampleRate: number,
+  envelopes: CepstralEnvelopes = cepstralEnvelopes(pcm, sampleRate),
+): Float64Array {
   checkRate(sampleRate);
-  const n = 512;
+  const { n, energy, db } = envelopes;
   const lo = Math.ceil((ENVELOPE_BAND_HZ[0] * n) / sampleRate);
   const hi = Math.floor((ENVELOPE_BAND_HZ[1] * n) / sampleRate);
-  const keep = Math.round(ENVELOPE_LIFTER_S * sampleRate);
-  const active = loudFrames(frames(pcm, sampleRate, HOP_S, hann(Math.round(0.025 * sampleRate))), 30);
+  const gate = Math.max(...energy) * 1e-3;
+  const active = db.filter((_, t) => energy[t] > 0 && energy[t] >= gate);
   const mean = new Float64Array(hi - lo + 1);
-  const floor = Math.max(...active.map((f) => f.energy)) * 1e-10;
-  for (const f of active) {
-    const p = powerSpectrum(f.samples, n);
-    const log = p.map((v) => Math.log(v + floor));
-    const env = cepstralSmooth(log, keep);
-    for (let k = lo; k <= hi; k++) mean[k - lo] += (env[k] * DB) / active.length;
-  }
+  for (const e of active) for (let k = lo; k <= hi; k++) mean[k - lo] += e[k] / active.length;
   const level = mean.reduce((s, v) => s + v, 0) / mean.length;
   return mean.map((v) => v - level);
 }
@@ -221,4 +226,11 @@ export function melCepstralDistortion(a: readonly Float64Array[], b: readonly Fl
   return DB * Math.SQRT2 * (cost[n * m - 1] / steps[n * m - 1]);
 }
 
-export { type EnvelopeTrack, envelopeDynamicsCorrelation, envelopeTrack } from './audio-metrics.js';
+export {
+  type CepstralEnvelopes,
+  cepstralEnvelopes,
+  type EnvelopeTrack,
+  envelopeDynamicsCorrelation,
+  envelopeTrack,
+  envelopeTrackOf,
+} from './audio-metrics.js';

@@ -1,36 +1,9 @@
 // Independent measurements for judging the engine: written from textbook definitions, sharing no code or
 // graphs with the engine (a bug there must not be able to hide itself here).
+import { fftInPlace } from './dsp.js';
 
-/** In-place iterative radix-2 FFT; `re`/`im` length must be a power of two. */
-export function fft(re: Float64Array, im: Float64Array): void {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j], re[i]];
-      [im[i], im[j]] = [im[j], im[i]];
-    }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const ang = (-2 * Math.PI) / len;
-    for (let i = 0; i < n; i += len) {
-      for (let k = 0; k < len / 2; k++) {
-        const wr = Math.cos(ang * k);
-        const wi = Math.sin(ang * k);
-        const a = i + k;
-        const b = a + len / 2;
-        const xr = re[b] * wr - im[b] * wi;
-        const xi = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - xr;
-        im[b] = im[a] - xi;
-        re[a] += xr;
-        im[a] += xi;
-      }
-    }
-  }
-}
+/** In-place iterative radix-2 FFT; `re`/`im` length must be a power of two (twiddles cached per size). */
+export const fft = fftInPlace;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -81,6 +54,15 @@ export interface YinOptions {
 
 /** YIN pitch track, 10 ms hop; unvoiced or quiet frames are omitted. Returns F0 values in Hz. */
 export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOptions = {}): number[] {
+  return yinTrack(pcm, sampleRate, options).f0;
+}
+
+/** YIN pitch track with each voiced frame's centre time (s); unvoiced or quiet frames are omitted. */
+export function yinTrack(
+  pcm: Float32Array,
+  sampleRate: number,
+  options: YinOptions = {},
+): { time: number[]; f0: number[] } {
   const { fmin = 60, fmax = 500, threshold = 0.12, gateDb = 30 } = options;
   const tauMin = Math.floor(sampleRate / fmax);
   const tauMax = Math.ceil(sampleRate / fmin);
@@ -90,38 +72,43 @@ export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOpti
   for (let s = 0; s + w + tauMax + 1 < pcm.length; s += hop) starts.push(s);
   const rms = starts.map((s) => frameRms(pcm, s, w + tauMax));
   const gate = Math.max(...rms, 0) * 10 ** (-gateDb / 20);
-  const d = new Float64Array(tauMax + 2);
   const f0s: number[] = [];
+  const times: number[] = [];
   starts.forEach((s, f) => {
     if (rms[f] <= gate || rms[f] === 0) return;
-    for (let tau = 1; tau <= tauMax + 1; tau++) {
-      let sum = 0;
-      for (let j = 0; j < w; j++) {
-        const diff = pcm[s + j] - pcm[s + j + tau];
-        sum += diff * diff;
-      }
-      d[tau] = sum;
-    }
-    // Cumulative mean normalisation turns d into d' (d'(0) = 1).
-    let running = 0;
+    // d(tau) and its cumulative-mean-normalised d'(tau) (d'(0) = 1), computed only as far as the search
+    // below reads them: the result is the same as computing all lags first.
     const dn = new Float64Array(tauMax + 2);
     dn[0] = 1;
-    for (let tau = 1; tau <= tauMax + 1; tau++) {
-      running += d[tau];
-      dn[tau] = running > 0 ? (d[tau] * tau) / running : 1;
-    }
+    let computed = 0;
+    let running = 0;
+    const upTo = (t: number): number => {
+      while (computed < t) {
+        const tau = ++computed;
+        let sum = 0;
+        for (let j = 0; j < w; j++) {
+          const diff = pcm[s + j] - pcm[s + j + tau];
+          sum += diff * diff;
+        }
+        running += sum;
+        dn[tau] = running > 0 ? (sum * tau) / running : 1;
+      }
+      return dn[t];
+    };
     let tau = tauMin;
-    while (tau <= tauMax && dn[tau] >= threshold) tau++;
+    while (tau <= tauMax && upTo(tau) >= threshold) tau++;
     if (tau > tauMax) return;
-    while (tau + 1 <= tauMax && dn[tau + 1] < dn[tau]) tau++;
+    while (tau + 1 <= tauMax && upTo(tau + 1) < dn[tau]) tau++;
+    upTo(tau + 1);
     const a = dn[tau - 1];
     const b = dn[tau];
     const c = dn[tau + 1];
     const denom = a - 2 * b + c;
     const shift = denom > 0 ? (0.5 * (a - c)) / denom : 0;
     f0s.push(sampleRate / (tau + shift));
+    times.push((s + (w + tauMax) / 2) / sampleRate);
   });
-  return f0s;
+  return { time: times, f0: f0s };
 }
 
 /** Power spectra of Hann-windowed frames (one-sided, n/2+1 bins). */
@@ -187,13 +174,28 @@ export interface EnvelopeTrack {
  * under ~650 Hz are smoothed away and a pitch shift alone barely changes it), 25 ms frames every 10 ms.
  */
 export function envelopeTrack(pcm: Float32Array, sampleRate: number): EnvelopeTrack {
+  return envelopeTrackOf(cepstralEnvelopes(pcm, sampleRate));
+}
+
+/** Per-frame cepstrally smoothed envelopes, as envelopeTrack computes them (shared by other measures). */
+export interface CepstralEnvelopes {
+  sampleRate: number;
+  /** FFT length; envelopes have n/2+1 bins. */
+  n: number;
+  /** Each frame's power (sum of its windowed power spectrum). */
+  energy: number[];
+  /** Each frame's smoothed envelope in dB, bins 0..n/2. */
+  db: Float64Array[];
+}
+
+/** 25 ms Hann frames every 10 ms, log power spectrum liftered below 1.5 ms quefrency. */
+export function cepstralEnvelopes(pcm: Float32Array, sampleRate: number): CepstralEnvelopes {
   const n = 2 ** Math.ceil(Math.log2(0.025 * sampleRate));
   const frames = spectra(pcm, n, Math.round(sampleRate / 100), Math.round(0.025 * sampleRate));
-  const loudest = Math.max(...frames.map(frameEnergy));
+  const energy = frames.map(frameEnergy);
+  const loudest = Math.max(...energy);
   const cut = Math.round(0.0015 * sampleRate);
-  const lo = Math.ceil((150 * n) / sampleRate);
-  const hi = Math.floor((6000 * n) / sampleRate);
-  const envelopes = frames.map((p) => {
+  const db = frames.map((p) => {
     const re = new Float64Array(n);
     const im = new Float64Array(n);
     for (let k = 0; k <= n / 2; k++) {
@@ -207,9 +209,19 @@ export function envelopeTrack(pcm: Float32Array, sampleRate: number): EnvelopeTr
     }
     // Forward FFT of the real, even liftered cepstrum gives n * envelope.
     fft(re, im);
-    return Array.from({ length: hi - lo + 1 }, (_, i) => ((re[lo + i] / n) * 10) / Math.LN10);
+    return Float64Array.from({ length: n / 2 + 1 }, (_, k) => ((re[k] / n) * 10) / Math.LN10);
   });
-  const loud = frames.map((p) => frameEnergy(p) >= loudest * 1e-4);
+  return { sampleRate, n, energy, db };
+}
+
+/** envelopeTrack from already computed envelopes. */
+export function envelopeTrackOf(env: CepstralEnvelopes): EnvelopeTrack {
+  const { n, sampleRate } = env;
+  const loudest = Math.max(...env.energy);
+  const lo = Math.ceil((150 * n) / sampleRate);
+  const hi = Math.floor((6000 * n) / sampleRate);
+  const envelopes = env.db.map((e) => e.subarray(lo, hi + 1));
+  const loud = env.energy.map((e) => e >= loudest * 1e-4);
   const changes = envelopes.map((e, t) =>
     t === 0 ? 0 : Math.sqrt(e.reduce((s, v, i) => s + (v - envelopes[t - 1][i]) ** 2, 0) / e.length),
   );

@@ -112,11 +112,12 @@ export class VoiceConversionEngine {
     return g.session;
   }
 
-  #accumulator(): ProfileAccumulator {
+  /** `details`: formants and envelope codebook too (profiles); in-pass measurements need the envelope only. */
+  #accumulator(details: boolean): ProfileAccumulator {
     const m = this.#model.manifest;
     const a = m.analysis;
     const bins = Number(m.graphs[a.graph].outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1));
-    return new ProfileAccumulator({ model: m.name, sampleRate: m.sampleRate, bins, ...a });
+    return new ProfileAccumulator({ model: m.name, sampleRate: m.sampleRate, bins, ...a, details });
   }
 
   /**
@@ -153,7 +154,7 @@ export class VoiceConversionEngine {
     const a = this.#model.manifest.analysis;
     const chunker = this.#chunker(options);
     const constant = constantFeeds(a.graph, this.#model.manifest.graphs[a.graph], { params: {} });
-    const acc = this.#accumulator();
+    const acc = this.#accumulator(true);
     for await (const block of pcm) {
       for (const w of chunker.push(block)) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
     }
@@ -198,13 +199,15 @@ export class VoiceConversionEngine {
     const semitones = options.semitones ?? 0;
     if (!Number.isFinite(semitones))
       throw new EngineOptionsError('options.semitones must be a finite number');
-    const pitchRatio = pitchRatioFor(source, options.voice, semitones);
+    const params = this.#params_(options);
+    // Strength scales the way to the target's F0 as it scales the model's other moves.
+    const strength = params.strength ?? 1;
     const ctx = {
       target: options.voice,
       source,
-      params: this.#params_(options),
-      pitchRatio,
-      pitchMap: pitchMapFor(source, options.voice),
+      params,
+      pitchRatio: pitchRatioFor(source, options.voice, semitones, strength),
+      pitchMap: pitchMapFor(source, options.voice, strength),
     };
     const chain = m.conversion.chain.map((name) => ({
       name,
@@ -219,7 +222,7 @@ export class VoiceConversionEngine {
     const measures = chain.flatMap((g, index) =>
       g.spec.inputs.flatMap((input) =>
         input.source.from === 'analysis'
-          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator() }]
+          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator(false) }]
           : [],
       ),
     );

@@ -52,13 +52,7 @@ function framePowerA(b: GraphBuilder, n: number, power: string): string {
 }
 
 /** c0..cQ [F, Q + 1] of ln(power + relativeFloor * mean power) per frame. */
-function frameCepstraA(
-  b: GraphBuilder,
-  n: number,
-  power: string,
-  q: number,
-  relativeFloor: number,
-): string {
+function frameCepstraA(b: GraphBuilder, n: number, power: string, q: number, relativeFloor: number): string {
   const floor = b.op('Add', [
     b.op('Mul', [framePowerA(b, n, power), f32(b, [relativeFloor], [])]),
     f32(b, [1e-20], []),

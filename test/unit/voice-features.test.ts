@@ -16,11 +16,14 @@ const SR = 24000;
 const BINS = 513;
 const HZ_PER_BIN = SR / 1024;
 
-/** Power spectrum of an all-pole vocal tract with resonances (Hz, bandwidth Hz), sampled on the 513 bins. */
+/**
+ * Power spectrum of a voiced frame's envelope: a glottal source tilt (-12 dB/octave above 100 Hz) through an
+ * all-pole vocal tract with resonances (Hz, bandwidth Hz), sampled on the 513 bins.
+ */
 function vowel(resonances: [number, number][]): Float32Array {
   return Float32Array.from({ length: BINS }, (_, k) => {
     const w = (2 * Math.PI * k * HZ_PER_BIN) / SR;
-    let gain = 1;
+    let gain = 1 / (1 + ((k * HZ_PER_BIN) / 100) ** 2);
     for (const [f, bw] of resonances) {
       const r = Math.exp((-Math.PI * bw) / SR);
       const th = (2 * Math.PI * f) / SR;

@@ -71,8 +71,11 @@ export function frameCepstrum(
 /** LPC analysis band: the frame's spectrum up to 8 kHz, read as if sampled at 16 kHz. */
 const LPC_RATE = 16000;
 const LPC_ORDER = 18;
-/** Mild pre-emphasis: 0.97 pulled a 300 Hz F1 to 344 Hz; 0.5 keeps F1..F3 within 3 % with or without a -12 dB/oct tilt. */
-const PRE_EMPHASIS = 0.5;
+/**
+ * Pre-emphasis against the voice source's tilt (-12 dB/octave above ~100 Hz): with it F1..F3 of a tilted
+ * all-pole vowel come out within 1 %; at 0.5 the first harmonics of real female speech passed for F1.
+ */
+const PRE_EMPHASIS = 0.97;
 /** Formant search: peaks of the LPC envelope on a 10 Hz grid, F1 from 150 Hz, F3 below 5 kHz. */
 const GRID_HZ = 10;
 const FORMANT_MIN_HZ = 150;

@@ -30,7 +30,7 @@ const VOICED_TO = 0.85;
  * never sculpts single harmonics (the earlier 15 Hz, +24/-30 dB EQ moved the first harmonics enough to pull
  * LPC's F1 of male -> female conversions 40 % above the target's).
  */
-const EQ: StaticEqOptions = { minHz: 200, fraction: 0.15, maxCutDb: 12, maxBoostDb: 12 };
+const EQ: StaticEqOptions = { minHz: 40, fraction: 0.08, maxCutDb: 24, maxBoostDb: 18 };
 /**
  * F0 range mapping (see f0RangeFactor): at most this factor on the ratio either way, smoothed over 5
  * frames (27 ms). Why: a converted voice loses some frames to pitch trackers, mostly its lowest; with the
@@ -56,12 +56,13 @@ const ENVELOPE_MAP: EnvelopeMapOptions = {
   fadeFromHz: 7000,
   // 512-sample frames resolve nothing finer than ~100 quefrencies (the Hann main lobe is 4 bins wide).
   lifter: { maxQuefrency: 100, periodShare: 0.7, unvoicedQuefrency: 40, relativeFloor: 1e-5 },
+  coarseQuefrencies: 24,
   relativeFloor: 1e-5,
   minWarp: 0.75,
   maxWarp: 1.35,
   sharpness: 6,
-  blend: 0.8,
-  smoothFrames: 5,
+  blend: 0.6,
+  smoothFrames: 7,
   gateFromDb: -60,
   gateRangeDb: 15,
 };

@@ -15,6 +15,8 @@ export interface EnvelopeMapOptions {
   sampleRate: number;
   /** How the frame's own (warped) envelope is resolved. */
   lifter: AdaptiveLifter;
+  /** Cepstra of the grain's envelope as measured (its coarse shape; the fine detail is known). */
+  coarseQuefrencies: number;
   /** Floor added to every bin before the log, times the frame's mean power (as the profile's cepstra). */
   relativeFloor: number;
   /** Warp factor limits: alpha = target / source formant ratio, clipped to this range. */
@@ -284,13 +286,15 @@ function smoothFrames(b: GraphBuilder, x: string, frames: number): string {
 /** Frequency grid the band cepstra are warped on. */
 const WARP_POINTS = 257;
 
-/** Liftered cepstra [F, Q + 1] -> log-power envelope on the natural bins 0..N/2, [F, N/2 + 1]. */
-function naturalEnvelope(b: GraphBuilder, n: number, cepstra: string, q: number): string {
+/** Cepstra [F, Q + 1] -> log-power envelope on the natural bins 0..N/2, [F, N/2 + 1] (tapered lifter or none). */
+function naturalEnvelope(b: GraphBuilder, n: number, cepstra: string, q: number, taper = false): string {
   const nb = n / 2 + 1;
   const table: number[] = [];
   for (let i = 0; i <= q; i++) {
-    for (let k = 0; k < nb; k++)
-      table.push((i === 0 ? 1 : 2) * Math.cos((Math.PI * ((i * k) % n)) / (n / 2)));
+    const lift = taper ? 0.5 * (1 + Math.cos((Math.PI * i) / (q + 1))) : 1;
+    for (let k = 0; k < nb; k++) {
+      table.push((i === 0 ? 1 : 2) * lift * Math.cos((Math.PI * ((i * k) % n)) / (n / 2)));
+    }
   }
   return b.op('MatMul', [cepstra, f32(b, table, [q + 1, nb])]);
 }
@@ -365,7 +369,7 @@ export function fillShare(
 }
 
 /** Gives the log-power correction [N1, F, K2] for grains resampled by frameRatio [F] (see mapEnvelopes). */
-export type EnvelopeCorrection = (frameRatio: string, fillFade: number) => string;
+export type EnvelopeCorrection = (frameRatio: string, fillFade: number, grainPower: string) => string;
 
 /**
  * The per-frame envelope correction for the pitch shifter. Target: the input frame's own envelope (resolved
@@ -398,7 +402,25 @@ export function mapEnvelopes(
     scaleEnvelope(b, own, nb, b.op('Reshape', [alpha, i64(b, [1, 1])])),
     naturalBandEnvelope(b, n, toSynthFrames(b, move), o),
   ]);
-  return (frameRatio, fillFade) => {
+  // Coarse smoothing (c0..c_coarse, tapered) as a matrix on the natural bins, [B, B].
+  const coarse = o.coarseQuefrencies;
+  const smoothing: number[] = [];
+  const taper = (i: number): number => (i === 0 ? 1 : 2) * 0.5 * (1 + Math.cos((Math.PI * i) / (coarse + 1)));
+  for (let j = 0; j < nb; j++) {
+    const w = (j === 0 || j === nb - 1 ? 1 : 2) / n;
+    for (let k = 0; k < nb; k++) {
+      let v = 0;
+      for (let i = 0; i <= coarse; i++) {
+        v +=
+          taper(i) *
+          Math.cos((Math.PI * ((i * j) % n)) / (n / 2)) *
+          Math.cos((Math.PI * ((i * k) % n)) / (n / 2));
+      }
+      smoothing.push(w * v);
+    }
+  }
+  const smooth = (e: string): string => b.op('MatMul', [e, f32(b, smoothing, [nb, nb])]);
+  return (frameRatio, fillFade, grainPower) => {
     const ratio = b.op('Reshape', [frameRatio, i64(b, [-1, 1])]);
     const k = f32(
       b,
@@ -407,9 +429,19 @@ export function mapEnvelopes(
     );
     const resampled = scaleEnvelope(b, own, nb, ratio);
     const fill = fillFade > 0 ? fillShare(b, k, n / 2, ratio, fillFade) : null;
-    const grain = fill
+    const known = fill
       ? b.op('Add', [resampled, b.op('Mul', [fill, b.op('Sub', [own, resampled])])])
       : resampled;
+    // The grain's coarse envelope as measured (a grain spans 512 x r input samples, not the frame's 512),
+    // its fine detail as known.
+    const measured = naturalEnvelope(
+      b,
+      n,
+      frameCepstraA(b, n, grainPower, coarse, o.lifter.relativeFloor),
+      coarse,
+      true,
+    );
+    const grain = b.op('Add', [b.op('Sub', [known, smooth(known)]), measured]);
     return toNative(b, n, b.op('Sub', [target, grain]));
   };
 }

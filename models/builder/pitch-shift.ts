@@ -1,6 +1,6 @@
 import { type Framing, f32, hann, i64, logDb, scalarI64 } from './dsp.js';
 import { type EnvelopeCorrection, fillShare } from './envelope-map.js';
-import { bothParts, fftSplit, layoutA, nativeBins, rfftA } from './fft.js';
+import { bothParts, fftSplit, layoutA, nativeBins, powerA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
 
 /** Phase resolution of the nudge recurrence: 2^-20 of a period (< 0.001 samples for any F0 in range). */
@@ -371,7 +371,7 @@ export function pitchShiftSpectra(
           ]),
         ])
       : grainSpec;
-  const envelopeShift = x.correction(frameRatio, o.fillFade);
+  const envelopeShift = x.correction(frameRatio, o.fillFade, powerA(b, spec));
   const lim = logDb(o.maxCorrectionDb);
   const correction = b.op('Clip', [envelopeShift, f32(b, [-lim], []), f32(b, [lim], [])]);
   const magnitude = b.op('Exp', [b.op('Mul', [correction, f32(b, [0.5], [])])]);

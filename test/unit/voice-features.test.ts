@@ -143,9 +143,15 @@ test('ProfileAccumulator: median formants of voiced frames, a bounded codebook, 
   assert.deepEqual(p.formants, [0, 0, 0]);
   assert.equal(p.f0Median, null);
 
-  const measuring = new ProfileAccumulator({ ...options, details: false });
+  const measuring = new ProfileAccumulator({ ...options, details: 'none' });
   measuring.add(frames(50, () => a, 120, 0.95));
   const m = measuring.finish();
   assert.equal(m.codebook, undefined);
   assert.equal(m.formants, undefined);
+
+  const source = new ProfileAccumulator({ ...options, details: 'formants' });
+  source.add(frames(50, () => a, 120, 0.95));
+  const s = source.finish();
+  assert.equal(s.codebook, undefined);
+  assert.ok(s.formants && Math.abs(s.formants[0] / 500 - 1) < 0.03);
 });

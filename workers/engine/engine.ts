@@ -19,6 +19,8 @@ export interface RunOptions {
 export interface AnalyseOptions extends RunOptions {
   /** Stored in the profile for humans. */
   label?: string;
+  /** Build the envelope codebook (a target voice's); a source profile needs none. Default true. */
+  codebook?: boolean;
 }
 
 export interface ConverterOptions extends RunOptions {
@@ -112,8 +114,8 @@ export class VoiceConversionEngine {
     return g.session;
   }
 
-  /** `details`: formants and envelope codebook too (profiles); in-pass measurements need the envelope only. */
-  #accumulator(details: boolean): ProfileAccumulator {
+  /** `details`: see AccumulatorOptions; in-pass measurements need the envelope only. */
+  #accumulator(details: 'all' | 'formants' | 'none'): ProfileAccumulator {
     const m = this.#model.manifest;
     const a = m.analysis;
     const bins = Number(m.graphs[a.graph].outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1));
@@ -154,7 +156,7 @@ export class VoiceConversionEngine {
     const a = this.#model.manifest.analysis;
     const chunker = this.#chunker(options);
     const constant = constantFeeds(a.graph, this.#model.manifest.graphs[a.graph], { params: {} });
-    const acc = this.#accumulator(true);
+    const acc = this.#accumulator(options.codebook === false ? 'formants' : 'all');
     for await (const block of pcm) {
       for (const w of chunker.push(block)) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
     }
@@ -222,7 +224,7 @@ export class VoiceConversionEngine {
     const measures = chain.flatMap((g, index) =>
       g.spec.inputs.flatMap((input) =>
         input.source.from === 'analysis'
-          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator(false) }]
+          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator('none') }]
           : [],
       ),
     );

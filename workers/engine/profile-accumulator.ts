@@ -33,8 +33,12 @@ export interface AccumulatorOptions {
   frameHop: number;
   voicingThreshold: number;
   silenceDb: number;
-  /** Also gather formants and the envelope codebook (a clone's profile); off for in-pass measurements. Default true. */
-  details?: boolean;
+  /**
+   * What beyond F0 and the long-term envelope to gather: formants and the envelope codebook (a target's
+   * profile), formants only (a source's: the conversion does not read its codebook), or nothing (in-pass
+   * measurements). Default 'all'.
+   */
+  details?: 'all' | 'formants' | 'none';
 }
 
 /** Formant histograms: 5 Hz bins up to 6 kHz. */
@@ -63,7 +67,10 @@ class DetailAccumulator {
   #seen = 0;
   readonly #bins: number;
 
-  constructor(bins: number, sampleRate: number) {
+  readonly #withCodebook: boolean;
+
+  constructor(bins: number, sampleRate: number, withCodebook: boolean) {
+    this.#withCodebook = withCodebook;
     this.#bins = bins;
     this.#cepTable = cepstrumTable(bins, sampleRate);
     this.#formant = formantTables(bins, sampleRate);
@@ -80,6 +87,7 @@ class DetailAccumulator {
         }
       }
     }
+    if (!this.#withCodebook) return;
     // Reservoir sampling (Vitter's algorithm R): every frame has the same chance to be kept.
     const slot = this.#seen < RESERVOIR ? this.#seen : Math.floor(this.#random() * (this.#seen + 1));
     this.#seen++;
@@ -109,7 +117,8 @@ class DetailAccumulator {
   }
 
   /** k-means centroids of the kept frames' cepstra, row-major [entries][CEPSTRA]; one flat entry at least. */
-  codebook(): number[] {
+  codebook(): number[] | undefined {
+    if (!this.#withCodebook) return undefined;
     const kept = Math.min(this.#seen, RESERVOIR);
     let loudest = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < kept; i++) loudest = Math.max(loudest, this.#energyDb[i]);
@@ -137,8 +146,9 @@ export class ProfileAccumulator {
 
   constructor(options: AccumulatorOptions) {
     this.#o = options;
+    const details = options.details ?? 'all';
     this.#details =
-      options.details === false ? null : new DetailAccumulator(options.bins, options.sampleRate);
+      details === 'none' ? null : new DetailAccumulator(options.bins, options.sampleRate, details === 'all');
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
   }
@@ -190,6 +200,7 @@ export class ProfileAccumulator {
     const round = (v: number, digits: number): number => Number(v.toFixed(digits));
     const hz = (v: number | null): number | null => (v === null ? null : round(v, 2));
     const seconds = (n: number): number => round((n * o.frameHop) / o.sampleRate, 3);
+    const codebook = this.#details?.codebook();
     return {
       format: 'vcfarm-voice/1',
       model: o.model,
@@ -205,7 +216,7 @@ export class ProfileAccumulator {
         ? {}
         : {
             formants: this.#details.formants().map((v) => round(v, 1)),
-            codebook: this.#details.codebook().map((v) => round(v, 4)),
+            ...(codebook === undefined ? {} : { codebook: codebook.map((v) => round(v, 4)) }),
           }),
       ...(label === undefined ? {} : { label }),
     };

@@ -59,6 +59,16 @@ export async function filterPcm(pcm: Float32Array, options: DecodeOptions): Prom
   return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
+/** Resamples mono float32 PCM from `from` to `to` Hz (ffmpeg's resampler). */
+export async function resamplePcm(pcm: Float32Array, from: number, to: number): Promise<Float32Array> {
+  const input = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  const raw = await ffmpeg(
+    ['-f', 'f32le', '-ar', String(from), '-ac', '1', '-i', '-', '-ar', String(to), '-f', 'f32le', '-'],
+    input,
+  );
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+}
+
 /** Writes mono float32 PCM to a WAV (16-bit) file. */
 export async function writeWav(path: string, pcm: Float32Array, sampleRate: number): Promise<void> {
   const input = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
@@ -68,9 +78,10 @@ export async function writeWav(path: string, pcm: Float32Array, sampleRate: numb
   );
 }
 
-/** Renders `text` with an espeak-ng voice (e.g. `en-us+f3`) to a WAV file. */
-export async function espeak(voice: string, text: string, path: string): Promise<void> {
-  await execFileAsync('espeak-ng', ['-v', voice, '-w', path, text]);
+/** Renders `text` with an espeak-ng voice (e.g. `en-us+f3`) to a WAV file; `wpm` sets the speed. */
+export async function espeak(voice: string, text: string, path: string, wpm?: number): Promise<void> {
+  const speed = wpm === undefined ? [] : ['-s', String(wpm)];
+  await execFileAsync('espeak-ng', ['-v', voice, ...speed, '-w', path, text]);
 }
 
 /** Splits PCM into blocks of varying size, as a decoder pipe would deliver it. */

@@ -1,36 +1,9 @@
 // Independent measurements for judging the engine: written from textbook definitions, sharing no code or
 // graphs with the engine (a bug there must not be able to hide itself here).
+import { fftInPlace } from './dsp.js';
 
-/** In-place iterative radix-2 FFT; `re`/`im` length must be a power of two. */
-export function fft(re: Float64Array, im: Float64Array): void {
-  const n = re.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      [re[i], re[j]] = [re[j], re[i]];
-      [im[i], im[j]] = [im[j], im[i]];
-    }
-  }
-  for (let len = 2; len <= n; len <<= 1) {
-    const ang = (-2 * Math.PI) / len;
-    for (let i = 0; i < n; i += len) {
-      for (let k = 0; k < len / 2; k++) {
-        const wr = Math.cos(ang * k);
-        const wi = Math.sin(ang * k);
-        const a = i + k;
-        const b = a + len / 2;
-        const xr = re[b] * wr - im[b] * wi;
-        const xi = re[b] * wi + im[b] * wr;
-        re[b] = re[a] - xr;
-        im[b] = im[a] - xi;
-        re[a] += xr;
-        im[a] += xi;
-      }
-    }
-  }
-}
+/** In-place iterative radix-2 FFT; `re`/`im` length must be a power of two (twiddles cached per size). */
+export const fft = fftInPlace;
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -81,6 +54,15 @@ export interface YinOptions {
 
 /** YIN pitch track, 10 ms hop; unvoiced or quiet frames are omitted. Returns F0 values in Hz. */
 export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOptions = {}): number[] {
+  return yinTrack(pcm, sampleRate, options).f0;
+}
+
+/** YIN pitch track with each voiced frame's centre time (s); unvoiced or quiet frames are omitted. */
+export function yinTrack(
+  pcm: Float32Array,
+  sampleRate: number,
+  options: YinOptions = {},
+): { time: number[]; f0: number[] } {
   const { fmin = 60, fmax = 500, threshold = 0.12, gateDb = 30 } = options;
   const tauMin = Math.floor(sampleRate / fmax);
   const tauMax = Math.ceil(sampleRate / fmin);
@@ -92,6 +74,7 @@ export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOpti
   const gate = Math.max(...rms, 0) * 10 ** (-gateDb / 20);
   const d = new Float64Array(tauMax + 2);
   const f0s: number[] = [];
+  const times: number[] = [];
   starts.forEach((s, f) => {
     if (rms[f] <= gate || rms[f] === 0) return;
     for (let tau = 1; tau <= tauMax + 1; tau++) {
@@ -120,8 +103,9 @@ export function yinPitch(pcm: Float32Array, sampleRate: number, options: YinOpti
     const denom = a - 2 * b + c;
     const shift = denom > 0 ? (0.5 * (a - c)) / denom : 0;
     f0s.push(sampleRate / (tau + shift));
+    times.push((s + (w + tauMax) / 2) / sampleRate);
   });
-  return f0s;
+  return { time: times, f0: f0s };
 }
 
 /** Power spectra of Hann-windowed frames (one-sided, n/2+1 bins). */

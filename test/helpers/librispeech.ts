@@ -1,0 +1,101 @@
+// Real human speech for the quality tests: the LibriSpeech utterances in the shared speech folder
+// (40 speakers, one utterance each, CC BY 4.0), decoded through a per-run cache keyed by content hash.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeFile, resamplePcm } from './audio-io.js';
+
+export interface Speaker {
+  id: string;
+  file: string;
+  gender: 'male' | 'female';
+  medianF0: number;
+  seconds: number;
+}
+
+/**
+ * The LibriSpeech folder: `VCFARM_SPEECH_DIR`, else the first `shared/speech/librispeech` found walking up
+ * from the repository (the main checkout has it at `../shared`, worktrees one level further up).
+ */
+export function speechDir(): string {
+  if (process.env.VCFARM_SPEECH_DIR) return resolve(process.env.VCFARM_SPEECH_DIR);
+  let dir = fileURLToPath(new URL('../../..', import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'shared', 'speech', 'librispeech');
+    if (existsSync(join(candidate, 'SPEAKERS.tsv'))) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('LibriSpeech speech folder not found: set VCFARM_SPEECH_DIR');
+    dir = up;
+  }
+}
+
+/** SPEAKERS.tsv, in file order. */
+export function speakers(): Speaker[] {
+  const dir = speechDir();
+  const [, ...rows] = readFileSync(join(dir, 'SPEAKERS.tsv'), 'utf8').trim().split('\n');
+  return rows.map((row) => {
+    const [file, id, gender, f0, seconds] = row.split('\t');
+    if (gender !== 'male' && gender !== 'female') throw new Error(`SPEAKERS.tsv: bad gender ${gender}`);
+    return { id, file: join(dir, file), gender, medianF0: Number(f0), seconds: Number(seconds) };
+  });
+}
+
+/** Split point of an utterance: the voice is cloned from the first 60 %, judged against the last 40 %. */
+export const CLONE_SHARE = 0.6;
+
+export function firstPart(pcm: Float32Array, share = CLONE_SHARE): Float32Array {
+  return pcm.subarray(0, Math.round(pcm.length * share));
+}
+
+export function lastPart(pcm: Float32Array, share = CLONE_SHARE): Float32Array {
+  return pcm.subarray(Math.round(pcm.length * share));
+}
+
+const asFloats = (b: Buffer): Float32Array =>
+  new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
+/**
+ * Decoded and resampled audio cached under `dir` (a per-run temp dir the caller removes), keyed by a hash
+ * of the input's content and the operation, so one run never decodes the same thing twice.
+ */
+export class PcmCache {
+  readonly #dir: string;
+  readonly #memo = new Map<string, Promise<Float32Array>>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #cached(key: string, make: () => Promise<Float32Array>): Promise<Float32Array> {
+    let p = this.#memo.get(key);
+    if (!p) {
+      const file = join(this.#dir, `${key}.f32`);
+      p = (async () => {
+        if (existsSync(file)) return asFloats(await readFile(file));
+        const pcm = await make();
+        await writeFile(file, pcm);
+        return pcm;
+      })();
+      this.#memo.set(key, p);
+    }
+    return p;
+  }
+
+  /** The audio file `path` as mono float32 at `sampleRate`. */
+  async decode(path: string, sampleRate: number): Promise<Float32Array> {
+    const hash = createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex')
+      .slice(0, 24);
+    return this.#cached(`${hash}-${sampleRate}`, () => decodeFile(path, { sampleRate }));
+  }
+
+  /** `pcm` (at `from` Hz) resampled to `to` Hz. */
+  resample(pcm: Float32Array, from: number, to: number): Promise<Float32Array> {
+    if (from === to) return Promise.resolve(pcm);
+    const hash = createHash('sha256').update(pcm).digest('hex').slice(0, 24);
+    return this.#cached(`${hash}-${from}-${to}`, () => resamplePcm(pcm, from, to));
+  }
+}

@@ -105,7 +105,7 @@ function analyseGraph(): Uint8Array {
   return b.toBytes(OPSET);
 }
 
-/** The pitch shift: input window -> shifted window (valid where the EQ's FIR reads it), and the phase. */
+/** Pitch shift and envelope conversion: input window -> converted window (valid where the EQ's FIR reads it), and the phase. */
 function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptions): Uint8Array {
   const b = new GraphBuilder('vcfarm-default-shift');
   const audio = b.input('audio', 'float32', [1, 'samples']);
@@ -207,9 +207,11 @@ function eqGraph(eq: StaticEqOptions): Uint8Array {
 }
 
 /**
- * The default model: an in-graph, formant-keeping pitch shift by pitchRatioFor(source, target) with the
- * target's spread of log F0 (pitchMapFor) and a period comb on voiced input ("shift"), then a static timbre
- * EQ (long-term envelope of the shifted source -> target's) as a 1025-tap zero-phase FIR ("eq").
+ * The default model: an in-graph pitch shift by pitchRatioFor(source, target) with the target's spread of
+ * log F0 (pitchMapFor) and a period comb on voiced input, whose grains get the source frame's envelope
+ * warped by the vocal-tract ratio and moved toward the target's envelope codebook ("shift", envelope-map.ts),
+ * then a long-term EQ for the residual (converted source -> target's) as a 1025-tap zero-phase FIR ("eq").
+ * `tuning`, `eqTuning` and `shiftTuning` override the constants, for experiments only.
  * In-graph rather than ffmpeg rubberband: measured on the same speech, rubberband (formant=preserved) moved
  * the long-term envelope away from the target (distance 1.1-6x the source's), cut the envelope-change
  * correlation to 0.4-0.5, and changed length and timing by up to ~1700 samples.

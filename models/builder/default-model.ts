@@ -2,6 +2,7 @@ import type { GraphInputSpec } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
 import { bins, type Framing, f32, hann, i64 } from './dsp.js';
+import { type EnvelopeMapOptions, mapEnvelopes } from './envelope-map.js';
 import { framesA, irfftA, naturalPower, overlapAddA, pitchA, powerA, rfftA } from './fft.js';
 import { GraphBuilder } from './graph-builder.js';
 import { f0RangeFactor, type PitchShiftOptions, pitchShiftSpectra } from './pitch-shift.js';
@@ -24,11 +25,12 @@ const F0_MAX = 500;
 const VOICED_FROM = 0.6;
 const VOICED_TO = 0.85;
 /**
- * Timbre EQ on the 1024-point analysis grid (23 Hz): fine enough to shape the region of the fundamental
- * and first harmonics, which a 512-point synthesis-frame gain could not (measured: long-term distance cut
- * 36-70 % -> 76-91 % on the quality pairs). Boosts and cuts are limited to keep noise and hum in check.
+ * Long-term EQ after the envelope map, for the residual between the converted source's long-term envelope
+ * and the target's: smoothed wide (200 Hz or 15 % of the frequency) and limited to +-12 dB, so it tilts and
+ * never sculpts single harmonics (the earlier 15 Hz, +24/-30 dB EQ moved the first harmonics enough to pull
+ * LPC's F1 of male -> female conversions 40 % above the target's).
  */
-const EQ: StaticEqOptions = { minHz: 15, fraction: 0.05, maxCutDb: 30, maxBoostDb: 24 };
+const EQ: StaticEqOptions = { minHz: 40, fraction: 0.08, maxCutDb: 24, maxBoostDb: 18 };
 /**
  * F0 range mapping (see f0RangeFactor): at most this factor on the ratio either way, smoothed over 5
  * frames (27 ms). Why: a converted voice loses some frames to pitch trackers, mostly its lowest; with the
@@ -36,22 +38,46 @@ const EQ: StaticEqOptions = { minHz: 15, fraction: 0.05, maxCutDb: 30, maxBoostD
  */
 const F0_MAP = { maxFactor: 1.3, smoothFrames: 5 };
 /**
- * Covers every read behind an output sample: EQ FIR 512 + grain spread 256 + ratio 2 x 256 + half a 60 Hz
- * period 200 + comb span 520 + anti-alias FIR 32 = 2032 samples.
+ * Covers every read behind an output sample: EQ FIR 512 + grain spread 256 + ratio 4 x 256 + half a 60 Hz
+ * period 200 + comb span 520 + anti-alias FIR 32 = 2544 samples (the envelope map's smoothing reaches
+ * 512 + 4 x 128 samples, less).
  */
-const CONTEXT = { left: 2048, right: 2048 };
+const CONTEXT = { left: 2560, right: 2560 };
+/**
+ * Envelope conversion (envelope-map.ts). The codebook's 24 cepstra over 0..8 kHz (as voice-features.ts) and
+ * the frame's own 30 over 0..12 kHz resolve formants to ~400 Hz, below the harmonic spacing of voices up to
+ * ~500 Hz. A warp beyond 0.75..1.35 is no adult vocal tract. Sharpness 6 weighs
+ * an entry twice as far as the nearest e^-6 as much; 5 pitch frames (53 ms) keep the move from flickering.
+ */
+const ENVELOPE_MAP: EnvelopeMapOptions = {
+  quefrencies: 24,
+  bandHz: 8000,
+  sampleRate: FRAMING.sampleRate,
+  fadeFromHz: 7000,
+  // 512-sample frames resolve nothing finer than ~100 quefrencies (the Hann main lobe is 4 bins wide).
+  lifter: { maxQuefrency: 100, periodShare: 0.7, unvoicedQuefrency: 40, relativeFloor: 1e-5 },
+  coarseQuefrencies: 24,
+  relativeFloor: 1e-5,
+  minWarp: 0.75,
+  maxWarp: 1.35,
+  sharpness: 6,
+  blend: 0.6,
+  smoothFrames: 7,
+  gateFromDb: -60,
+  gateRangeDb: 15,
+};
 /**
  * The EQ aims from the source's long-term envelope as the shifter renders it to the target's; it is
  * measured on the shifted audio of the stream's first this many seconds (all of it when shorter), which
  * the engine holds (about 7 MB) until then. Long-term spectra of speech settle well within a minute.
  */
 const SHIFTED_ENVELOPE_SECONDS = 60;
-/** One octave either way. */
+/** Two octaves either way (MAX_PITCH_RATIO in workers/engine). */
 const PITCH_SHIFT: PitchShiftOptions = {
-  minRatio: 0.5,
-  maxRatio: 2,
+  minRatio: 0.25,
+  maxRatio: 4,
   aaHalfTaps: 32,
-  quefrencies: 24,
+  fillFade: 0.15,
   maxCorrectionDb: 30,
   context: CONTEXT,
   // 2 frames whose pitch frame reaches past the window start, 2 more reached by the F0 map smoothing.
@@ -79,17 +105,19 @@ function analyseGraph(): Uint8Array {
   return b.toBytes(OPSET);
 }
 
-/** The pitch shift: input window -> shifted window (valid where the EQ's FIR reads it), and the phase. */
-function shiftGraph(): Uint8Array {
+/** Pitch shift and envelope conversion: input window -> converted window (valid where the EQ's FIR reads it), and the phase. */
+function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptions): Uint8Array {
   const b = new GraphBuilder('vcfarm-default-shift');
   const audio = b.input('audio', 'float32', [1, 'samples']);
   const stateIn = b.input('nudge_in', 'float32', [1]);
   const ratio = b.input('pitch_ratio', 'float32', [1]);
   const pitchMap = b.input('pitch_map', 'float32', [2]);
-  const inputPower = powerA(
-    b,
-    rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft),
-  );
+  const sourceFormants = b.input('source_formants', 'float32', [3]);
+  const targetFormants = b.input('target_formants', 'float32', [3]);
+  const codebook = b.input('codebook', 'float32', ['entries', ENVELOPE_MAP.quefrencies]);
+  const strength = b.input('strength', 'float32', [1]);
+  const inputSpec = rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft);
+  const inputPower = powerA(b, inputSpec);
   // Pad so the long pitch frames are centred where the short synthesis frames are.
   const half = (PITCH_FRAMES.nfft - SYNTH.nfft) / 2;
   const padded = b.op('Pad', [audio, b.constant('int64', [0, half, 0, half])]);
@@ -98,7 +126,8 @@ function shiftGraph(): Uint8Array {
     framesA(b, padded, PITCH_FRAMES.nfft, PITCH_FRAMES.hop, hann(PITCH_FRAMES.nfft)),
     PITCH_FRAMES.nfft,
   );
-  const track = pitchA(b, powerA(b, pitchSpectra), PITCH_FRAMES, F0_MIN, F0_MAX);
+  const pitchPower = powerA(b, pitchSpectra);
+  const track = pitchA(b, pitchPower, PITCH_FRAMES, F0_MIN, F0_MAX);
   // Pitch frame j is centred on synthesis frame 2j; synthesis frame 2j+1 takes the mean of j and j+1.
   const toSynthFrames = (perPitchFrame: string): string => {
     const a = b.op('Slice', [perPitchFrame, i64(b, [0]), i64(b, [-1]), i64(b, [1])]);
@@ -122,6 +151,19 @@ function shiftGraph(): Uint8Array {
     f32(b, [0], []),
     f32(b, [1], []),
   ]);
+  // The codebook move is measured on these long frames, framed as the profile's codebook was.
+  const correction = mapEnvelopes(
+    b,
+    {
+      n: SYNTH.nfft,
+      power: inputPower,
+      period: b.op('Reshape', [period, i64(b, [-1, 1])]),
+      voiced: b.op('Reshape', [voiced, i64(b, [-1, 1])]),
+    },
+    { n: PITCH_FRAMES.nfft, power: pitchPower },
+    { sourceFormants, targetFormants, codebook, strength },
+    envelopeMap,
+  );
   const shifted = pitchShiftSpectra(
     b,
     SYNTH,
@@ -129,12 +171,14 @@ function shiftGraph(): Uint8Array {
       audio,
       stateIn,
       ratio,
+      inputSpec,
       inputPower,
+      correction,
       period,
       voiced,
       frameFactor: f0RangeFactor(b, f0, voiced, pitchMap, F0_MAP.maxFactor, F0_MAP.smoothFrames),
     },
-    PITCH_SHIFT,
+    pitchShift,
   );
   // Hann-windowed overlap-add: with hop = nfft / 4 the squared window sums to 1.5.
   const synthWindow = hann(SYNTH.nfft).map((v) => v / 1.5);
@@ -150,27 +194,36 @@ function shiftGraph(): Uint8Array {
 }
 
 /** The timbre EQ on the shifted window: source envelope (as the shifter renders it) -> target's. */
-function eqGraph(): Uint8Array {
+function eqGraph(eq: StaticEqOptions): Uint8Array {
   const b = new GraphBuilder('vcfarm-default-eq');
   const nb = bins(FRAMING);
   const shifted = b.input('shifted', 'float32', [1, 'samples']);
   const src = b.input('source_envelope', 'float32', [nb]);
   const tgt = b.input('target_envelope', 'float32', [nb]);
   const strength = b.input('strength', 'float32', [1]);
-  const gain = staticEqGain(b, FRAMING, src, tgt, strength, EQ);
+  const gain = staticEqGain(b, FRAMING, src, tgt, strength, eq);
   b.output(firFilter(b, FRAMING, shifted, gain), 'converted', 'float32', [1, 'samples']);
   return b.toBytes(OPSET);
 }
 
 /**
- * The default model: an in-graph, formant-keeping pitch shift by pitchRatioFor(source, target) with the
- * target's spread of log F0 (pitchMapFor) and a period comb on voiced input ("shift"), then a static timbre
- * EQ (long-term envelope of the shifted source -> target's) as a 1025-tap zero-phase FIR ("eq").
+ * The default model: an in-graph pitch shift by pitchRatioFor(source, target) with the target's spread of
+ * log F0 (pitchMapFor) and a period comb on voiced input, whose grains get the source frame's envelope
+ * warped by the vocal-tract ratio and moved toward the target's envelope codebook ("shift", envelope-map.ts),
+ * then a long-term EQ for the residual (converted source -> target's) as a 1025-tap zero-phase FIR ("eq").
+ * `tuning`, `eqTuning` and `shiftTuning` override the constants, for experiments only.
  * In-graph rather than ffmpeg rubberband: measured on the same speech, rubberband (formant=preserved) moved
  * the long-term envelope away from the target (distance 1.1-6x the source's), cut the envelope-change
  * correlation to 0.4-0.5, and changed length and timing by up to ~1700 samples.
  */
-export function buildDefaultModel(): BuiltModel {
+export function buildDefaultModel(
+  tuning: Partial<EnvelopeMapOptions> = {},
+  eqTuning: Partial<StaticEqOptions> = {},
+  shiftTuning: Partial<PitchShiftOptions> = {},
+): BuiltModel {
+  const pitchShift = { ...PITCH_SHIFT, ...shiftTuning };
+  const envelopeMap = { ...ENVELOPE_MAP, ...tuning };
+  const eq = { ...EQ, ...eqTuning };
   const nb = bins(FRAMING);
   const audioIn: GraphInputSpec = {
     name: 'audio',
@@ -179,7 +232,11 @@ export function buildDefaultModel(): BuiltModel {
     source: { from: 'audio' },
   };
   return {
-    files: { 'analyse.onnx': analyseGraph(), 'shift.onnx': shiftGraph(), 'eq.onnx': eqGraph() },
+    files: {
+      'analyse.onnx': analyseGraph(),
+      'shift.onnx': shiftGraph(envelopeMap, pitchShift),
+      'eq.onnx': eqGraph(eq),
+    },
     manifest: {
       format: 'vcfarm-model/1',
       name: 'vcfarm-default',
@@ -212,6 +269,30 @@ export function buildDefaultModel(): BuiltModel {
             },
             { name: 'pitch_ratio', dtype: 'float32', shape: [1], source: { from: 'pitchRatio' } },
             { name: 'pitch_map', dtype: 'float32', shape: [2], source: { from: 'pitchMap' } },
+            {
+              name: 'source_formants',
+              dtype: 'float32',
+              shape: [3],
+              source: { from: 'voice', field: 'formants', role: 'source' },
+            },
+            {
+              name: 'target_formants',
+              dtype: 'float32',
+              shape: [3],
+              source: { from: 'voice', field: 'formants' },
+            },
+            {
+              name: 'codebook',
+              dtype: 'float32',
+              shape: ['entries', ENVELOPE_MAP.quefrencies],
+              source: { from: 'voice', field: 'codebook' },
+            },
+            {
+              name: 'strength',
+              dtype: 'float32',
+              shape: [1],
+              source: { from: 'param', name: 'strength', default: 1 },
+            },
           ],
           outputs: [
             { name: 'shifted', dtype: 'float32', shape: [1, 'samples'] },

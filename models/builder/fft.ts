@@ -43,7 +43,7 @@ function axis(
 }
 
 /** cos and sin of 2*pi*(product mod n)/n, the product reduced first so float32 keeps full precision. */
-function angle(b: GraphBuilder, product: string, n: number): [string, string] {
+export function angle(b: GraphBuilder, product: string, n: number): [string, string] {
   const t = b.op('Mul', [
     b.op('Mod', [product, f32(b, [n], [])], { fmod: 1 }),
     f32(b, [(2 * Math.PI) / n], []),
@@ -114,7 +114,7 @@ export function rfftA(b: GraphBuilder, frames: string, n: number): string {
 }
 
 /** Bin index k = k1 + N1 * k2 of each native position, float32 [N1, K2, 1]. */
-function nativeBins(b: GraphBuilder, n: number): string {
+export function nativeBins(b: GraphBuilder, n: number): string {
   const [n1, n2] = fftSplit(n);
   return b.op('Add', [axis(b, n1, 3, 0), b.op('Mul', [axis(b, n2 / 2 + 1, 3, 1), f32(b, [n1], [])])]);
 }
@@ -130,7 +130,7 @@ function evenWeightsA(b: GraphBuilder, n: number, k: string): string {
  * For sums over native bins: cos(2 pi k q / N) weighted by c_k / N (0 past N/2) for q in from..to,
  * [N1, K2, Q] (rows of each k1's bins), so sum_k w_k P_k cos(...) = ReduceSum_k1(P [N1, F, K2] @ table).
  */
-function cosTableA(b: GraphBuilder, n: number, from: number, to: number): string {
+export function cosTableA(b: GraphBuilder, n: number, from: number, to: number): string {
   const k = nativeBins(b, n);
   const q = b.op('Reshape', [
     b.op('Range', [f32(b, [from], []), f32(b, [to + 1], []), f32(b, [1], [])]),

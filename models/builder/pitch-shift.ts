@@ -1,5 +1,6 @@
 import { type Framing, f32, hann, i64, logDb, scalarI64 } from './dsp.js';
-import { bothParts, fftSplit, layoutA, powerA, rfftA, smoothLogSpectrumA } from './fft.js';
+import { type EnvelopeCorrection, fillShare } from './envelope-map.js';
+import { bothParts, fftSplit, layoutA, nativeBins, powerA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
 
 /** Phase resolution of the nudge recurrence: 2^-20 of a period (< 0.001 samples for any F0 in range). */
@@ -57,8 +58,11 @@ export interface PitchShiftOptions {
   maxRatio: number;
   /** Half-length of the anti-alias FIR used when shifting up. */
   aaHalfTaps: number;
-  /** Lifter for the per-frame formant correction (lower than the EQ's, so harmonics never count). */
-  quefrencies: number;
+  /**
+   * Shifting down by r leaves the band above r x Nyquist empty; the input's own spectrum fills it, faded in
+   * over this fraction below the edge (0: no fill).
+   */
+  fillFade: number;
   maxCorrectionDb: number;
   /** The model's context, to find the frame whose nudge the next window starts from. */
   context: { left: number; right: number };
@@ -82,8 +86,11 @@ export interface PitchShiftInputs {
   stateIn: string;
   /** Source -> target F0 ratio [1]. */
   ratio: string;
-  /** |STFT|^2 of the input on the synthesis frames, native layout [N1, F, K2] (see fft.ts). */
+  /** STFT of the input on the synthesis frames, native spectra [N1, F, 2, K2], and its |.|^2 [N1, F, K2]. */
+  inputSpec: string;
   inputPower: string;
+  /** The envelope correction for grains resampled by each frame's ratio (see envelope-map.ts). */
+  correction: EnvelopeCorrection;
   /** Input period in samples [1, F] and how voiced each frame is, 0..1 [1, F]. */
   period: string;
   voiced: string;
@@ -290,8 +297,9 @@ function periodComb(
  * Pitch shift by `ratio` (times a per-frame factor) with formants kept: every STFT frame is replaced by a
  * grain of the input resampled by its ratio around the frame centre (after an anti-alias low-pass when
  * shifting up, then periodComb), read from a position nudged so successive grains are in phase (see
- * phaseNudges). Each grain's envelope is then corrected back to the input frame's envelope, so formants
- * stay where they were.
+ * phaseNudges). Where shifting down emptied the top band, the input's own band fills it. Each grain's
+ * envelope is then corrected to the input frame's envelope, warped and mapped (envelope-map.ts), so the
+ * formants are set independently of the pitch.
  */
 export function pitchShiftSpectra(
   b: GraphBuilder,
@@ -347,12 +355,23 @@ export function pitchShiftSpectra(
   ]);
   const [n1, n2] = fftSplit(n);
   const windowed = b.op('Mul', [b.op('Reshape', [grains, i64(b, [n1, -1, n2])]), layoutA(b, n, hann(n))]);
-  const spec = rfftA(b, windowed, n);
-  // Envelope of the input frame minus the grain's: the smoothing is linear, so one smoothing of the log
-  // ratio (measured: two Logs and two smoothings were ~10 % of the graph).
-  const floor = (p: string): string => b.op('Add', [p, f32(b, [1e-12], [])]);
-  const logRatio = b.op('Log', [b.op('Div', [floor(x.inputPower), floor(powerA(b, spec))])]);
-  const envelopeShift = smoothLogSpectrumA(b, n, logRatio, o.quefrencies);
+  const grainSpec = rfftA(b, windowed, n);
+  // Band fill: the input's own spectrum where shifting down left the top band empty.
+  const k = b.op('Reshape', [nativeBins(b, n), i64(b, [n1, 1, -1])]);
+  const spec =
+    o.fillFade > 0
+      ? b.op('Add', [
+          grainSpec,
+          b.op('Mul', [
+            b.op('Sub', [x.inputSpec, grainSpec]),
+            bothParts(
+              b,
+              fillShare(b, k, n / 2, b.op('Reshape', [frameRatio, i64(b, [1, -1, 1])]), o.fillFade),
+            ),
+          ]),
+        ])
+      : grainSpec;
+  const envelopeShift = x.correction(frameRatio, o.fillFade, powerA(b, spec));
   const lim = logDb(o.maxCorrectionDb);
   const correction = b.op('Clip', [envelopeShift, f32(b, [-lim], []), f32(b, [lim], [])]);
   const magnitude = b.op('Exp', [b.op('Mul', [correction, f32(b, [0.5], [])])]);

@@ -117,11 +117,16 @@ for (const [name, pcm] of EDGE_CASES) {
   });
 }
 
-test('pitchRatioFor: target over source median, extra semitones, clamped to an octave', () => {
+test('pitchRatioFor: target over source median, extra semitones, scaled by strength, clamped to two octaves', () => {
   const p = (f0Median: number | null): VoiceProfile => ({ ...voice, f0Median });
   assert.equal(pitchRatioFor(p(100), p(150)), 1.5);
   assert.ok(Math.abs(pitchRatioFor(p(100), p(100), 12) - 2) < 1e-12);
-  assert.equal(pitchRatioFor(p(100), p(400)), 2);
+  // The issue's case: 102 Hz -> 239 Hz used to stop at one octave (193 Hz).
+  assert.ok(Math.abs(pitchRatioFor(p(102), p(239)) - 239 / 102) < 1e-12);
+  assert.equal(pitchRatioFor(p(100), p(500)), 4);
+  assert.equal(pitchRatioFor(p(400), p(50)), 0.25);
+  assert.ok(Math.abs(pitchRatioFor(p(100), p(400), 0, 0.5) - 2) < 1e-12);
+  assert.equal(pitchRatioFor(p(100), p(400), 0, 0), 1);
   assert.equal(pitchRatioFor(p(null), p(200), 0), 1);
 });
 
@@ -139,6 +144,7 @@ test('pitchMapFor: source median and the ratio of log-F0 spreads, clamped; no st
   assert.deepEqual(pitchMapFor(p(100, 50, 200), p(100, 99, 101)), [100, 0.5]);
   assert.deepEqual(pitchMapFor(p(null, null, null), p(100, 90, 120)), [1, 1]);
   assert.deepEqual(pitchMapFor(p(100, 90, 120), p(null, null, null)), [1, 1]);
+  assert.deepEqual(pitchMapFor(p(100, 99, 101), p(100, 50, 200), 0), [100, 1]);
 });
 
 test('bad options and foreign profiles are refused by name', async () => {
@@ -159,6 +165,16 @@ test('bad options and foreign profiles are refused by name', async () => {
     code: 'VC_ERR_VOICE_PROFILE',
   });
   assert.throws(() => parseVoiceProfile({ format: 'nope' }), { code: 'VC_ERR_VOICE_PROFILE' });
+  // A profile cloned by the earlier model (no formants, no codebook) is refused with a clear code.
+  const { formants: _f, codebook: _c, ...older } = voice;
+  assert.throws(() => engine.createConverter({ voice: parseVoiceProfile(older) }), {
+    code: 'VC_ERR_VOICE_PROFILE',
+    message: /no "(formants|codebook)".*clone the voice again/,
+  });
+  assert.throws(() => engine.createConverter({ voice, sourceProfile: parseVoiceProfile(older) }), {
+    code: 'VC_ERR_VOICE_PROFILE',
+    message: /\(source\) has no "formants"/,
+  });
   const converter = engine.createConverter({ voice });
   await converter.flush();
   assert.throws(() => converter.push(new Float32Array(1)), { code: 'VC_ERR_CONVERTER_STATE' });

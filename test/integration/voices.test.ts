@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -94,6 +94,58 @@ test('clone a low voice, convert a higher human speaker toward it: the pitch lan
     Math.abs(outF0 / targetF0 - 1) < 0.05,
     `output F0 ${outF0.toFixed(1)} Hz vs target ${targetF0.toFixed(1)} Hz`,
   );
+});
+
+/** The stored profile of a clone: the only `<id>.profile.json` under the data dir. */
+async function storedProfile(voiceId: string): Promise<string> {
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name === `${voiceId}.profile.json`) found.push(p);
+    }
+  };
+  await walk(svc.dataDir);
+  assert.equal(found.length, 1, `profile files for ${voiceId}: ${found.join(', ')}`);
+  return found[0];
+}
+
+test('a clone stores formants and an envelope codebook (small JSON); a profile from the older model is refused', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const voiceId = await cloneVoice(client, humanSpeech(1), 'Human voice');
+  const file = await storedProfile(voiceId);
+  const profile = JSON.parse(await readFile(file, 'utf8'));
+  // 1. The new fields, sized as documented: F1 < F2 < F3, up to 48 entries of 24 cepstra, ~13 KB.
+  const [f1, f2, f3] = profile.formants;
+  assert.ok(f1 > 150 && f1 < f2 && f2 < f3 && f3 < 5000, `formants ${profile.formants}`);
+  assert.ok(
+    profile.codebook.length % 24 === 0 && profile.codebook.length <= 48 * 24,
+    `${profile.codebook.length}`,
+  );
+  assert.ok(profile.codebook.length >= 8 * 24, `only ${profile.codebook.length / 24} entries`);
+  assert.ok((await stat(file)).size < 20_000, `profile is ${(await stat(file)).size} bytes`);
+
+  // 2. The same voice as the earlier model stored it (no formants, no codebook): the job fails with a
+  // code and a message that says what to do, and no output is left.
+  const { formants: _f, codebook: _c, ...older } = profile;
+  await writeFile(file, JSON.stringify(older));
+  const up = await client.upload(humanSpeech(1));
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', voiceId });
+  let view: Json = {};
+  await waitUntil(
+    async () => {
+      view = (await client.request('GET', `/api/jobs/${job.id}`)).body.job;
+      return view.state === 'failed' || view.state === 'completed';
+    },
+    60_000,
+    'the conversion with an older profile',
+  );
+  assert.equal(view.state, 'failed', JSON.stringify(view));
+  assert.equal(view.error.code, 'VC_ERR_VOICE_PROFILE');
+  assert.match(view.error.message, /clone the voice again/);
+  assert.doesNotMatch(view.error.message, /\/tmp|\/work|dataDir/);
+  assert.equal((await client.download(job.id)).status, 404);
 });
 
 test('a preset voice converts low → high, and bad voice requests are refused', async () => {

@@ -27,6 +27,8 @@ export interface RunOptions {
 export interface AnalyseOptions extends RunOptions {
   /** Stored in the profile for humans. */
   label?: string;
+  /** Build the envelope codebook (a target voice's); a source profile needs none. Default true. */
+  codebook?: boolean;
 }
 
 export interface ConverterOptions extends RunOptions {
@@ -126,11 +128,12 @@ export class VoiceConversionEngine {
     return g.session;
   }
 
-  #accumulator(): ProfileAccumulator {
+  /** `details`: see AccumulatorOptions; in-pass measurements need the envelope only. */
+  #accumulator(details: 'all' | 'formants' | 'none'): ProfileAccumulator {
     const m = this.#model.manifest;
     const a = m.analysis;
     const bins = Number(m.graphs[a.graph].outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1));
-    return new ProfileAccumulator({ model: m.name, sampleRate: m.sampleRate, bins, ...a });
+    return new ProfileAccumulator({ model: m.name, sampleRate: m.sampleRate, bins, ...a, details });
   }
 
   /**
@@ -167,7 +170,7 @@ export class VoiceConversionEngine {
     const a = this.#model.manifest.analysis;
     const chunker = this.#chunker(options);
     const constant = constantFeeds(a.graph, this.#model.manifest.graphs[a.graph], { params: {} });
-    const acc = this.#accumulator();
+    const acc = this.#accumulator(options.codebook === false ? 'formants' : 'all');
     for await (const block of pcm) {
       for (const w of chunker.push(block)) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
     }
@@ -212,13 +215,15 @@ export class VoiceConversionEngine {
     const semitones = options.semitones ?? 0;
     if (!Number.isFinite(semitones))
       throw new EngineOptionsError('options.semitones must be a finite number');
-    const pitchRatio = pitchRatioFor(source, options.voice, semitones);
+    const params = this.#params_(options);
+    // Strength scales the way to the target's F0 as it scales the model's other moves.
+    const strength = params.strength ?? 1;
     const ctx = {
       target: options.voice,
       source,
-      params: this.#params_(options),
-      pitchRatio,
-      pitchMap: pitchMapFor(source, options.voice),
+      params,
+      pitchRatio: pitchRatioFor(source, options.voice, semitones, strength),
+      pitchMap: pitchMapFor(source, options.voice, strength),
     };
     const chain = m.conversion.chain.map((name) => ({
       name,
@@ -233,7 +238,7 @@ export class VoiceConversionEngine {
     const measures = chain.flatMap((g, index) =>
       g.spec.inputs.flatMap((input) =>
         input.source.from === 'analysis'
-          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator() }]
+          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator('none') }]
           : [],
       ),
     );

@@ -36,6 +36,11 @@ function voiceTensor(
   fallback?: number,
 ): Tensor {
   const raw: unknown = (profile as Record<string, unknown>)[field] ?? fallback;
+  if (raw === undefined) {
+    throw new VoiceProfileError(
+      `voice profile (${role}) has no "${field}", which this model needs: it was made by an older model; clone the voice again`,
+    );
+  }
   const values = typeof raw === 'number' ? [raw] : raw;
   const ok = Array.isArray(values) && values.every((v) => typeof v === 'number' && Number.isFinite(v));
   const dims = ok ? concreteDims(spec, values.length) : null;

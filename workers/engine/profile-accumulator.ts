@@ -1,3 +1,13 @@
+import {
+  CEPSTRA,
+  cepstrumTable,
+  type FormantTables,
+  formantTables,
+  frameCepstrum,
+  frameFormants,
+  kMeans,
+  prng,
+} from './voice-features.js';
 import type { VoiceProfile } from './voice-profile.js';
 
 /** Histogram resolution for F0: 5 cents (0.3 %) from 25 Hz up to 2 kHz keeps memory flat for any length. */
@@ -23,6 +33,105 @@ export interface AccumulatorOptions {
   frameHop: number;
   voicingThreshold: number;
   silenceDb: number;
+  /**
+   * What beyond F0 and the long-term envelope to gather: formants and the envelope codebook (a target's
+   * profile), formants only (a source's: the conversion does not read its codebook), or nothing (in-pass
+   * measurements). Default 'all'.
+   */
+  details?: 'all' | 'formants' | 'none';
+}
+
+/** Formant histograms: 5 Hz bins up to 6 kHz. */
+const FORMANT_HZ_PER_BIN = 5;
+const FORMANT_BINS = 1200;
+/**
+ * Envelope codebook: frames are reservoir-sampled (at most RESERVOIR, ~43 s of frames, 1 MB), those within
+ * CODEBOOK_RANGE_DB of the loudest kept are clustered into CODEBOOK_SIZE entries. Memory is flat for any
+ * length of input, and the profile holds CODEBOOK_SIZE x CEPSTRA numbers (~12 KB of JSON).
+ */
+const RESERVOIR = 4000;
+const CODEBOOK_SIZE = 48;
+const CODEBOOK_RANGE_DB = 35;
+const KMEANS_ITERATIONS = 30;
+const SEED = 0x5eed;
+
+/** The parts of a profile only a detailed accumulator gathers. */
+class DetailAccumulator {
+  readonly #cepTable: Float64Array;
+  readonly #formant: FormantTables;
+  readonly #hist = [0, 1, 2].map(() => new Float64Array(FORMANT_BINS));
+  #formantFrames = 0;
+  readonly #reservoir = new Float64Array(RESERVOIR * CEPSTRA);
+  readonly #energyDb = new Float64Array(RESERVOIR);
+  readonly #random = prng(SEED);
+  #seen = 0;
+  readonly #bins: number;
+
+  readonly #withCodebook: boolean;
+
+  constructor(bins: number, sampleRate: number, withCodebook: boolean) {
+    this.#withCodebook = withCodebook;
+    this.#bins = bins;
+    this.#cepTable = cepstrumTable(bins, sampleRate);
+    this.#formant = formantTables(bins, sampleRate);
+  }
+
+  /** A frame above the silence floor. */
+  addFrame(power: Float32Array, row: number, energy: number, voiced: boolean): void {
+    if (voiced) {
+      const f = frameFormants(power, row, this.#formant);
+      if (f) {
+        this.#formantFrames++;
+        for (let i = 0; i < 3; i++) {
+          this.#hist[i][Math.min(FORMANT_BINS - 1, Math.floor(f[i] / FORMANT_HZ_PER_BIN))]++;
+        }
+      }
+    }
+    if (!this.#withCodebook) return;
+    // Reservoir sampling (Vitter's algorithm R): every frame has the same chance to be kept.
+    const slot = this.#seen < RESERVOIR ? this.#seen : Math.floor(this.#random() * (this.#seen + 1));
+    this.#seen++;
+    if (slot >= RESERVOIR) return;
+    frameCepstrum(
+      power,
+      row,
+      this.#bins,
+      this.#cepTable,
+      this.#reservoir.subarray(slot * CEPSTRA, (slot + 1) * CEPSTRA),
+    );
+    this.#energyDb[slot] = 10 * Math.log10(energy + 1e-20);
+  }
+
+  /** Median F1..F3 in Hz, 0 where unknown. */
+  formants(): number[] {
+    return this.#hist.map((h) => {
+      if (this.#formantFrames === 0) return 0;
+      const goal = this.#formantFrames / 2;
+      let seen = 0;
+      for (let b = 0; b < FORMANT_BINS; b++) {
+        if (seen + h[b] >= goal && h[b] > 0) return (b + (goal - seen) / h[b]) * FORMANT_HZ_PER_BIN;
+        seen += h[b];
+      }
+      return 0;
+    });
+  }
+
+  /** k-means centroids of the kept frames' cepstra, row-major [entries][CEPSTRA]; one flat entry at least. */
+  codebook(): number[] | undefined {
+    if (!this.#withCodebook) return undefined;
+    const kept = Math.min(this.#seen, RESERVOIR);
+    let loudest = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < kept; i++) loudest = Math.max(loudest, this.#energyDb[i]);
+    const rows = new Float64Array(kept * CEPSTRA);
+    let count = 0;
+    for (let i = 0; i < kept; i++) {
+      if (this.#energyDb[i] < loudest - CODEBOOK_RANGE_DB) continue;
+      rows.set(this.#reservoir.subarray(i * CEPSTRA, (i + 1) * CEPSTRA), count * CEPSTRA);
+      count++;
+    }
+    if (count === 0) return new Array(CEPSTRA).fill(0);
+    return Array.from(kMeans(rows, count, CEPSTRA, CODEBOOK_SIZE, KMEANS_ITERATIONS, SEED));
+  }
 }
 
 /** Aggregates per-frame analysis into a VoiceProfile in constant memory. */
@@ -31,11 +140,15 @@ export class ProfileAccumulator {
   readonly #hist = new Float64Array(N_BINS);
   readonly #powerSum: Float64Array;
   readonly #silence: number;
+  readonly #details: DetailAccumulator | null;
   #frames = 0;
   #voiced = 0;
 
   constructor(options: AccumulatorOptions) {
     this.#o = options;
+    const details = options.details ?? 'all';
+    this.#details =
+      details === 'none' ? null : new DetailAccumulator(options.bins, options.sampleRate, details === 'all');
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
   }
@@ -53,8 +166,11 @@ export class ProfileAccumulator {
         sum[k] += v - v === 0 ? v : 0;
       }
       const f0 = batch.f0[i];
-      if (!(batch.voicing[i] >= this.#o.voicingThreshold && batch.energy[i] >= this.#silence)) continue;
-      if (!(f0 > F0_FLOOR && Number.isFinite(f0))) continue;
+      const loud = batch.energy[i] >= this.#silence;
+      const voiced =
+        batch.voicing[i] >= this.#o.voicingThreshold && loud && f0 > F0_FLOOR && Number.isFinite(f0);
+      if (loud && this.#details) this.#details.addFrame(power, row, batch.energy[i], voiced);
+      if (!voiced) continue;
       const bin = Math.floor((1200 * Math.log2(f0 / F0_FLOOR)) / CENTS_PER_BIN);
       if (bin < N_BINS) {
         this.#hist[bin]++;
@@ -84,6 +200,7 @@ export class ProfileAccumulator {
     const round = (v: number, digits: number): number => Number(v.toFixed(digits));
     const hz = (v: number | null): number | null => (v === null ? null : round(v, 2));
     const seconds = (n: number): number => round((n * o.frameHop) / o.sampleRate, 3);
+    const codebook = this.#details?.codebook();
     return {
       format: 'vcfarm-voice/1',
       model: o.model,
@@ -95,6 +212,12 @@ export class ProfileAccumulator {
       durationSeconds: seconds(this.#frames),
       // Floor at 1e-10 (-100 dB) so silence gives a finite, flat envelope.
       envelope: Array.from(this.#powerSum, (s) => round(Math.log(s / frames + 1e-10), 4)),
+      ...(this.#details === null
+        ? {}
+        : {
+            formants: this.#details.formants().map((v) => round(v, 1)),
+            ...(codebook === undefined ? {} : { codebook: codebook.map((v) => round(v, 4)) }),
+          }),
       ...(label === undefined ? {} : { label }),
     };
   }

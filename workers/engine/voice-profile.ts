@@ -16,6 +16,16 @@ export const VoiceProfileSchema = Type.Object({
   durationSeconds: Type.Number({ minimum: 0 }),
   /** Natural log of the long-term mean power per FFT bin (energy-weighted, so silence hardly counts). */
   envelope: Type.Array(Type.Number()),
+  /**
+   * Median F1, F2, F3 (Hz) by LPC over voiced frames: the vocal-tract scale the default model warps by.
+   * 0 where unknown (nothing voiced). Absent in profiles made before the formant-warping model.
+   */
+  formants: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { minItems: 3, maxItems: 3 })),
+  /**
+   * Envelope codebook: k-means centroids of the level-free cepstra (c1..c24 of the log power over 0..8 kHz)
+   * of the voice's frames, row-major [entries][24], at most 48 entries. Absent in profiles made before it.
+   */
+  codebook: Type.Optional(Type.Array(Type.Number(), { maxItems: 64 * 24 })),
   /** Where the voice came from, for humans. */
   label: Type.Optional(Type.String()),
 });
@@ -33,20 +43,29 @@ export function parseVoiceProfile(json: unknown): VoiceProfile {
   return json;
 }
 
-/** One octave either way: beyond it any shifter sounds broken, and the default model clips there too. */
-const MAX_RATIO = 2;
+/**
+ * Two octaves either way (a 90 Hz voice to a 300 Hz one is 1.7 octaves; extra semitones reach 24). The
+ * default model's context covers grains read at this ratio.
+ */
+export const MAX_PITCH_RATIO = 4;
 
 /**
  * Ratio for the pitch shifter (the default model takes it in-graph; a service could also hand it to ffmpeg
  * `rubberband=pitch=RATIO:formant=preserved` for other models) so the source's
- * median F0 lands on the target's, times `extraSemitones`. Unvoiced profiles give just the extra shift.
+ * median F0 lands on the target's (the way there scaled by `strength`, 0..2 in log F0), times
+ * `extraSemitones`. Unvoiced profiles give just the extra shift.
  */
-export function pitchRatioFor(source: VoiceProfile, target: VoiceProfile, extraSemitones = 0): number {
+export function pitchRatioFor(
+  source: VoiceProfile,
+  target: VoiceProfile,
+  extraSemitones = 0,
+  strength = 1,
+): number {
   const extra = 2 ** (extraSemitones / 12);
   const base = source.f0Median && target.f0Median ? target.f0Median / source.f0Median : 1;
-  const ratio = base * extra;
+  const ratio = base ** strength * extra;
   if (!Number.isFinite(ratio)) return 1;
-  return Math.min(MAX_RATIO, Math.max(1 / MAX_RATIO, ratio));
+  return Math.min(MAX_PITCH_RATIO, Math.max(1 / MAX_PITCH_RATIO, ratio));
 }
 
 /** The spread exponent is kept within this range: beyond it intonation is flattened or exaggerated. */
@@ -55,13 +74,13 @@ const SPREAD_RANGE = [0.5, 1.5] as const;
 /**
  * Log-F0 range mapping for models that take it: [source median F0, k] with k the target's spread of log F0
  * (P10..P90) over the source's, so f0_out = f0_src * ratio * (f0_src / median)^(k - 1) gives the output the
- * target's spread around the target's median. Profiles without F0 statistics give k = 1 (no mapping).
+ * target's spread around the target's median (k moved from 1 by `strength`). Profiles without F0 statistics give k = 1 (no mapping).
  */
-export function pitchMapFor(source: VoiceProfile, target: VoiceProfile): [number, number] {
+export function pitchMapFor(source: VoiceProfile, target: VoiceProfile, strength = 1): [number, number] {
   const median = source.f0Median ?? 0;
   const spread = (p: VoiceProfile): number =>
     p.f0P10 && p.f0P90 && p.f0P90 > p.f0P10 ? Math.log(p.f0P90 / p.f0P10) : Number.NaN;
-  const k = spread(target) / spread(source);
+  const k = 1 + (spread(target) / spread(source) - 1) * strength;
   if (!(median > 0) || !Number.isFinite(k)) return [1, 1];
   return [median, Math.min(SPREAD_RANGE[1], Math.max(SPREAD_RANGE[0], k))];
 }

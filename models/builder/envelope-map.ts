@@ -1,0 +1,447 @@
+import { f32, i64 } from './dsp.js';
+import { angle, cosTableA, fftSplit } from './fft.js';
+import type { GraphBuilder } from './graph-builder.js';
+
+/**
+ * Per-frame envelope conversion in the cepstral domain: each frame's level-free envelope is warped in
+ * frequency by the vocal-tract ratio of the two voices, then moved toward its nearest entries of the
+ * target's envelope codebook (see workers/engine/voice-features.ts: the same cepstra, c1..cQ of the log
+ * power with a floor relative to the frame's mean power).
+ */
+export interface EnvelopeMapOptions {
+  /** Cepstral coefficients c1..cQ over 0..bandHz (the codebook's width and band, voice-features.ts). */
+  quefrencies: number;
+  bandHz: number;
+  sampleRate: number;
+  /** How the frame's own (warped) envelope is resolved. */
+  lifter: AdaptiveLifter;
+  /** Cepstra of the grain's envelope as measured (its coarse shape; the fine detail is known). */
+  coarseQuefrencies: number;
+  /** Floor added to every bin before the log, times the frame's mean power (as the profile's cepstra). */
+  relativeFloor: number;
+  /** Warp factor limits: alpha = target / source formant ratio, clipped to this range. */
+  minWarp: number;
+  maxWarp: number;
+  /** Softmin sharpness: weight of entry j ~ exp(-sharpness * d_j / d_nearest). */
+  sharpness: number;
+  /** Share of the way from the warped envelope to the codebook's at strength 1. */
+  blend: number;
+  /** The move fades out from here to bandHz. */
+  fadeFromHz: number;
+  /** Frames the per-frame move is averaged over (odd), so it never flickers. */
+  smoothFrames: number;
+  /** Frame level (dBFS, mean square) from which the move fades in over `gateRangeDb`: silence is left alone. */
+  gateFromDb: number;
+  gateRangeDb: number;
+}
+
+export interface EnvelopeMapInputs {
+  /** [3] median F1..F3 of the source and the target (0 = unknown). */
+  sourceFormants: string;
+  targetFormants: string;
+  /** [entries, Q] target codebook (band cepstra). */
+  codebook: string;
+  /** [1] */
+  strength: string;
+}
+
+/** Mean power of each frame over the whole spectrum, [1, F, 1], from native power [N1, F, K2]. */
+function framePowerA(b: GraphBuilder, n: number, power: string): string {
+  const mean = b.op('ReduceSum', [b.op('MatMul', [power, cosTableA(b, n, 0, 0)]), i64(b, [0])], {
+    keepdims: 0,
+  });
+  return b.op('Reshape', [mean, i64(b, [1, -1, 1])]);
+}
+
+/** c0..cQ [F, Q + 1] of ln(power + relativeFloor * mean power) per frame. */
+function frameCepstraA(b: GraphBuilder, n: number, power: string, q: number, relativeFloor: number): string {
+  const floor = b.op('Add', [
+    b.op('Mul', [framePowerA(b, n, power), f32(b, [relativeFloor], [])]),
+    f32(b, [1e-20], []),
+  ]);
+  const logPower = b.op('Log', [b.op('Add', [power, floor])]);
+  return b.op('ReduceSum', [b.op('MatMul', [logPower, cosTableA(b, n, 0, q)]), i64(b, [0])], { keepdims: 0 });
+}
+
+/** How finely a frame's own envelope is resolved: as finely as its harmonics allow. */
+export interface AdaptiveLifter {
+  /** Highest quefrency (samples) kept in any frame; the frame length sets what is resolvable at all. */
+  maxQuefrency: number;
+  /** Cut-off as a share of the frame's period in voiced frames (below the first rahmonic). */
+  periodShare: number;
+  /** Cut-off in unvoiced frames. */
+  unvoicedQuefrency: number;
+  relativeFloor: number;
+}
+
+/**
+ * Liftered cepstra c0..cQ [F, Q + 1] of each frame's log power (Q = maxQuefrency), the lifter tapering to 0
+ * at min(maxQuefrency, periodShare x period) in voiced frames, unvoicedQuefrency in unvoiced ones (period
+ * [F, 1] in samples, voiced 0..1 [F, 1]). Why: a fixed smooth lifter leaves sharp formants where they were
+ * when the correction should move them (measured: a 20 % warp moved F1 of female speech by 5 %).
+ */
+function adaptiveCepstraA(
+  b: GraphBuilder,
+  n: number,
+  power: string,
+  period: string,
+  voiced: string,
+  o: AdaptiveLifter,
+): string {
+  const q = o.maxQuefrency;
+  const cep = frameCepstraA(b, n, power, q, o.relativeFloor);
+  const periodic = b.op('Min', [b.op('Mul', [period, f32(b, [o.periodShare], [])]), f32(b, [q], [])]);
+  const cutoff = b.op('Add', [
+    b.op('Mul', [periodic, voiced]),
+    b.op('Mul', [b.op('Sub', [f32(b, [1], []), voiced]), f32(b, [o.unvoicedQuefrency], [])]),
+  ]);
+  const qs = f32(
+    b,
+    Array.from({ length: q + 1 }, (_, i) => i),
+    [1, q + 1],
+  );
+  const x = b.op('Min', [b.op('Div', [qs, b.op('Add', [cutoff, f32(b, [1], [])])]), f32(b, [1], [])]);
+  const lifter = b.op('Mul', [
+    b.op('Add', [b.op('Cos', [b.op('Mul', [x, f32(b, [Math.PI], [])])]), f32(b, [1], [])]),
+    f32(b, [0.5], []),
+  ]);
+  return b.op('Mul', [cep, lifter]);
+}
+
+/** alpha^strength [1]: geometric mean of target / source F1..F3, 1 when either is unknown, clipped. */
+function warpFactor(b: GraphBuilder, x: EnvelopeMapInputs, o: EnvelopeMapOptions): string {
+  const known = b.op('And', [
+    b.op('Greater', [b.op('ReduceMin', [x.sourceFormants], { keepdims: 1 }), f32(b, [0], [])]),
+    b.op('Greater', [b.op('ReduceMin', [x.targetFormants], { keepdims: 1 }), f32(b, [0], [])]),
+  ]);
+  const safe = (v: string): string => b.op('Max', [v, f32(b, [1], [])]);
+  const logRatio = b.op(
+    'ReduceMean',
+    [b.op('Log', [b.op('Div', [safe(x.targetFormants), safe(x.sourceFormants)])])],
+    {
+      keepdims: 1,
+    },
+  );
+  const clipped = b.op('Clip', [
+    logRatio,
+    f32(b, [Math.log(o.minWarp)], []),
+    f32(b, [Math.log(o.maxWarp)], []),
+  ]);
+  const scaled = b.op('Mul', [b.op('Where', [known, clipped, f32(b, [0], [])]), x.strength]);
+  return b.op('Exp', [scaled]);
+}
+
+/**
+ * Matrix W with c_warped = c @ W for cepstra of an envelope sampled on `points` frequencies spanning
+ * [0, top] (E(j) = c0 + 2 sum_q c_q cos(pi q j / (points - 1))): the envelope read at j / alpha (held at the
+ * top beyond it: a downward warp repeats the top band instead of folding it), projected back onto the same
+ * cepstra. Rows and columns run over q = from..q; alpha = 1 gives the identity.
+ */
+function warpMatrix(b: GraphBuilder, points: number, from: number, q: number, alpha: string): string {
+  const top = points - 1;
+  const grid = Array.from({ length: points }, (_, j) => j);
+  const weights = grid.map((j) => (j === 0 || j === top ? 1 : 2) / (2 * top));
+  const qs = Array.from({ length: q + 1 - from }, (_, i) => i + from);
+  const at = b.op('Min', [b.op('Div', [f32(b, grid, [1, points]), alpha]), f32(b, [top], [])]);
+  // read[q, j] = m_q cos(pi q at_j / top); project[j, q'] = v_j cos(pi q' j / top).
+  const [read] = angle(b, b.op('Mul', [f32(b, qs, [qs.length, 1]), at]), 2 * top);
+  const m = qs.map((i) => (i === 0 ? 1 : 2));
+  const project = grid.flatMap((j) =>
+    qs.map((i) => weights[j] * Math.cos((Math.PI * ((i * j) % (2 * top))) / top)),
+  );
+  return b.op('MatMul', [
+    b.op('Mul', [read, f32(b, m, [qs.length, 1])]),
+    f32(b, project, [points, qs.length]),
+  ]);
+}
+
+/** Native-layout constant [N1, K2, Q] (or its [N1, Q, K2] transpose): value(k, q) per bin k <= N/2, 0 past it. */
+function nativeTable(n: number, q: number, value: (k: number, q: number) => number, transpose: boolean) {
+  const [n1, n2] = fftSplit(n);
+  const k2n = n2 / 2 + 1;
+  const out = new Array<number>(n1 * k2n * q).fill(0);
+  for (let k1 = 0; k1 < n1; k1++) {
+    for (let k2 = 0; k2 < k2n; k2++) {
+      const k = k1 + n1 * k2;
+      if (k > n / 2) continue;
+      for (let i = 0; i < q; i++) {
+        const at = transpose ? (k1 * q + i) * k2n + k2 : (k1 * k2n + k2) * q + i;
+        out[at] = value(k, i + 1);
+      }
+    }
+  }
+  return { values: out, dims: transpose ? [n1, q, k2n] : [n1, k2n, q] };
+}
+
+/** Band cepstra c1..cQ [F, Q] of ln(power + floor), as voice-features.ts cepstrumTable computes them. */
+function bandCepstraA(b: GraphBuilder, n: number, power: string, o: EnvelopeMapOptions): string {
+  const span = (o.bandHz * n) / o.sampleRate;
+  const t = nativeTable(
+    n,
+    o.quefrencies,
+    (k, q) => (k <= span ? (Math.cos((Math.PI * q * k) / span) * (k === 0 ? 1 : 2)) / (2 * span) : 0),
+    false,
+  );
+  const floor = b.op('Add', [
+    b.op('Mul', [framePowerA(b, n, power), f32(b, [o.relativeFloor], [])]),
+    f32(b, [1e-20], []),
+  ]);
+  const logPower = b.op('Log', [b.op('Add', [power, floor])]);
+  return b.op('ReduceSum', [b.op('MatMul', [logPower, f32(b, t.values, t.dims)]), i64(b, [0])], {
+    keepdims: 0,
+  });
+}
+
+/** [P, C] per pitch frame -> [2P - 1, C] per synthesis frame: pitch frame j sits on synthesis frame 2j. */
+function toSynthFrames(b: GraphBuilder, x: string): string {
+  const a = b.op('Slice', [x, i64(b, [0]), i64(b, [-1]), i64(b, [0])]);
+  const c = b.op('Slice', [x, i64(b, [1]), i64(b, [1_000_000_000]), i64(b, [0])]);
+  const mid = b.op('Mul', [b.op('Add', [a, c]), f32(b, [0.5], [])]);
+  const pairs = b.op('Concat', [b.op('Unsqueeze', [a, i64(b, [1])]), b.op('Unsqueeze', [mid, i64(b, [1])])], {
+    axis: 1,
+  });
+  const width = b.op('Slice', [b.op('Shape', [x]), i64(b, [1]), i64(b, [2])]);
+  const last = b.op('Slice', [x, i64(b, [-1]), i64(b, [1_000_000_000]), i64(b, [0])]);
+  return b.op(
+    'Concat',
+    [b.op('Reshape', [pairs, b.op('Concat', [i64(b, [-1]), width], { axis: 0 })]), last],
+    {
+      axis: 0,
+    },
+  );
+}
+
+/** Level in dBFS (mean square) per frame [F, 1] from native power of Hann-windowed n-point frames. */
+function frameDb(b: GraphBuilder, n: number, power: string): string {
+  // Mean power / sum(hann^2) is the mean square (Parseval).
+  const windowPower = (3 * n) / 8;
+  const mean = b.op('Reshape', [framePowerA(b, n, power), i64(b, [-1, 1])]);
+  const ms = b.op('Div', [b.op('Add', [mean, f32(b, [1e-20], [])]), f32(b, [windowPower], [])]);
+  return b.op('Mul', [b.op('Log', [ms]), f32(b, [10 / Math.LN10], [])]);
+}
+
+/**
+ * The move toward the codebook [P, Q] per pitch frame: from the frame's level-free envelope warped by
+ * alpha, `strength * blend` of the way to its soft-nearest codebook entries, faded out in silence.
+ * Measured on the long frames (`n`), as the profile's codebook was, so no framing bias enters the move.
+ */
+function codebookMove(
+  b: GraphBuilder,
+  n: number,
+  power: string,
+  alpha: string,
+  x: EnvelopeMapInputs,
+  o: EnvelopeMapOptions,
+): string {
+  const shape = b.op('MatMul', [
+    bandCepstraA(b, n, power, o),
+    warpMatrix(b, WARP_POINTS, 1, o.quefrencies, alpha),
+  ]);
+  // Squared distances [P, K] = |c|^2 - 2 c.e + |e|^2.
+  const sq = (t: string): string => b.op('ReduceSum', [b.op('Mul', [t, t]), i64(b, [1])], { keepdims: 1 });
+  const codebookT = b.op('Transpose', [x.codebook], { perm: [1, 0] });
+  const d = b.op('Max', [
+    b.op('Add', [
+      b.op('Sub', [sq(shape), b.op('Mul', [b.op('MatMul', [shape, codebookT]), f32(b, [2], [])])]),
+      b.op('Transpose', [sq(x.codebook)], { perm: [1, 0] }),
+    ]),
+    f32(b, [0], []),
+  ]);
+  const nearest = b.op('Add', [b.op('ReduceMin', [d, i64(b, [1])], { keepdims: 1 }), f32(b, [1e-3], [])]);
+  const weights = b.op('Softmax', [b.op('Mul', [b.op('Div', [d, nearest]), f32(b, [-o.sharpness], [])])], {
+    axis: 1,
+  });
+  const move = b.op('Sub', [b.op('MatMul', [weights, x.codebook]), shape]);
+  const gate = b.op('Clip', [
+    b.op('Div', [
+      b.op('Sub', [frameDb(b, n, power), f32(b, [o.gateFromDb], [])]),
+      f32(b, [o.gateRangeDb], []),
+    ]),
+    f32(b, [0], []),
+    f32(b, [1], []),
+  ]);
+  const amount = b.op('Clip', [
+    b.op('Mul', [x.strength, f32(b, [o.blend], [])]),
+    f32(b, [0], []),
+    f32(b, [1], []),
+  ]);
+  return b.op('Mul', [b.op('Mul', [move, gate]), amount]);
+}
+
+/** Moving average over `frames` (odd) along the first axis of [F, C]. */
+function smoothFrames(b: GraphBuilder, x: string, frames: number): string {
+  const half = (frames - 1) / 2;
+  const pooled = b.op(
+    'AveragePool',
+    [b.op('Unsqueeze', [b.op('Transpose', [x], { perm: [1, 0] }), i64(b, [0])])],
+    {
+      kernel_shape: [frames],
+      pads: [half, half],
+      count_include_pad: 0,
+    },
+  );
+  return b.op('Transpose', [b.op('Squeeze', [pooled, i64(b, [0])])], { perm: [1, 0] });
+}
+
+/** Frequency grid the band cepstra are warped on. */
+const WARP_POINTS = 257;
+
+/** Cepstra [F, Q + 1] -> log-power envelope on the natural bins 0..N/2, [F, N/2 + 1] (tapered lifter or none). */
+function naturalEnvelope(b: GraphBuilder, n: number, cepstra: string, q: number, taper = false): string {
+  const nb = n / 2 + 1;
+  const table: number[] = [];
+  for (let i = 0; i <= q; i++) {
+    const lift = taper ? 0.5 * (1 + Math.cos((Math.PI * i) / (q + 1))) : 1;
+    for (let k = 0; k < nb; k++) {
+      table.push((i === 0 ? 1 : 2) * lift * Math.cos((Math.PI * ((i * k) % n)) / (n / 2)));
+    }
+  }
+  return b.op('MatMul', [cepstra, f32(b, table, [q + 1, nb])]);
+}
+
+/** Band cepstra [F, Q] -> log-power change on the natural bins [F, N/2 + 1], faded out at the band's top. */
+function naturalBandEnvelope(b: GraphBuilder, n: number, cepstra: string, o: EnvelopeMapOptions): string {
+  const q = o.quefrencies;
+  const nb = n / 2 + 1;
+  const span = (o.bandHz * n) / o.sampleRate;
+  const fadeFrom = (o.fadeFromHz * n) / o.sampleRate;
+  const lifter = (i: number): number => 0.5 * (1 + Math.cos((Math.PI * i) / (q + 1)));
+  const fade = (k: number): number => Math.max(0, Math.min(1, (span - k) / (span - fadeFrom)));
+  const table: number[] = [];
+  for (let i = 1; i <= q; i++) {
+    for (let k = 0; k < nb; k++)
+      table.push(2 * lifter(i) * fade(k) * Math.cos((Math.PI * i * Math.min(k, span)) / span));
+  }
+  return b.op('MatMul', [cepstra, f32(b, table, [q, nb])]);
+}
+
+/**
+ * E [F, B] (natural bins) read at k / factor (factor [F, 1] or [1, 1]), linearly interpolated, held at the
+ * top bin beyond it: the envelope scaled in frequency by `factor`.
+ */
+function scaleEnvelope(b: GraphBuilder, envelope: string, bins: number, factor: string): string {
+  const k = f32(
+    b,
+    Array.from({ length: bins }, (_, i) => i),
+    [1, bins],
+  );
+  const at = b.op('Min', [b.op('Div', [k, factor]), f32(b, [bins - 1], [])]);
+  const below = b.op('Min', [b.op('Floor', [at]), f32(b, [bins - 2], [])]);
+  const frac = b.op('Sub', [at, below]);
+  const frames = b.op('Slice', [b.op('Shape', [envelope]), i64(b, [0]), i64(b, [1])]);
+  const index = b.op('Expand', [
+    b.op('Cast', [below], { to: 7 }),
+    b.op('Concat', [frames, i64(b, [bins])], { axis: 0 }),
+  ]);
+  const lo = b.op('GatherElements', [envelope, index], { axis: 1 });
+  const hi = b.op('GatherElements', [envelope, b.op('Add', [index, i64(b, [1])])], { axis: 1 });
+  return b.op('Add', [lo, b.op('Mul', [frac, b.op('Sub', [hi, lo])])]);
+}
+
+/** Natural [F, N/2 + 1] -> native layout [N1, F, K2] (positions past N/2 take bin N/2; they weigh nothing). */
+function toNative(b: GraphBuilder, n: number, natural: string): string {
+  const [n1, n2] = fftSplit(n);
+  const k2n = n2 / 2 + 1;
+  const index: number[] = [];
+  for (let k1 = 0; k1 < n1; k1++) for (let k2 = 0; k2 < k2n; k2++) index.push(Math.min(k1 + n1 * k2, n / 2));
+  const gathered = b.op('Gather', [natural, b.constant('int64', index, [n1, k2n])], { axis: 1 });
+  return b.op('Transpose', [gathered], { perm: [1, 0, 2] });
+}
+
+/**
+ * Share of each natural bin [F, N/2 + 1] that the band fill takes from the input (see pitch-shift.ts): 0 below
+ * (1 - fade) r N/2, 1 from r N/2 on, in frames shifted down (r < 1) only.
+ */
+export function fillShare(
+  b: GraphBuilder,
+  k: string,
+  half: number,
+  frameRatio: string,
+  fade: number,
+): string {
+  const edge = b.op('Mul', [frameRatio, f32(b, [half], [])]);
+  const ramp = b.op('Div', [
+    b.op('Sub', [k, b.op('Mul', [edge, f32(b, [1 - fade], [])])]),
+    b.op('Mul', [edge, f32(b, [fade], [])]),
+  ]);
+  const down = b.op('Less', [edge, f32(b, [half], [])]);
+  return b.op('Where', [down, b.op('Clip', [ramp, f32(b, [0], []), f32(b, [1], [])]), f32(b, [0], [])]);
+}
+
+/** Gives the log-power correction [N1, F, K2] for grains resampled by frameRatio [F] (see mapEnvelopes). */
+export type EnvelopeCorrection = (frameRatio: string, fillFade: number, grainPower: string) => string;
+
+/**
+ * The per-frame envelope correction for the pitch shifter. Target: the input frame's own envelope (resolved
+ * as finely as its harmonics allow, level kept) scaled in frequency by alpha, plus the codebook move
+ * (codebookMove on the pitch frames, averaged over smoothFrames, interpolated to the synthesis frames). The
+ * warped envelope's own frame-to-frame movement stays: only the slowly varying move is added to it.
+ * From: the grain's envelope, known exactly: the input's scaled by the frame's ratio (and the input's own
+ * where the band fill takes over). Why not measure it on the grain: a downward shift by r narrows formant
+ * bandwidths by r, sharper than any smooth estimate, and an estimate of the grain's envelope left those
+ * peaks in place (measured: the envelope move of a female -> male conversion did not show at all).
+ */
+export function mapEnvelopes(
+  b: GraphBuilder,
+  frames: { n: number; power: string; period: string; voiced: string },
+  pitchFrames: { n: number; power: string },
+  x: EnvelopeMapInputs,
+  o: EnvelopeMapOptions,
+): EnvelopeCorrection {
+  const n = frames.n;
+  const nb = n / 2 + 1;
+  const alpha = warpFactor(b, x, o);
+  const cep = adaptiveCepstraA(b, n, frames.power, frames.period, frames.voiced, o.lifter);
+  const own = naturalEnvelope(b, n, cep, o.lifter.maxQuefrency);
+  const move = smoothFrames(
+    b,
+    codebookMove(b, pitchFrames.n, pitchFrames.power, alpha, x, o),
+    o.smoothFrames,
+  );
+  const target = b.op('Add', [
+    scaleEnvelope(b, own, nb, b.op('Reshape', [alpha, i64(b, [1, 1])])),
+    naturalBandEnvelope(b, n, toSynthFrames(b, move), o),
+  ]);
+  // Coarse smoothing (c0..c_coarse, tapered) as a matrix on the natural bins, [B, B].
+  const coarse = o.coarseQuefrencies;
+  const smoothing: number[] = [];
+  const taper = (i: number): number => (i === 0 ? 1 : 2) * 0.5 * (1 + Math.cos((Math.PI * i) / (coarse + 1)));
+  for (let j = 0; j < nb; j++) {
+    const w = (j === 0 || j === nb - 1 ? 1 : 2) / n;
+    for (let k = 0; k < nb; k++) {
+      let v = 0;
+      for (let i = 0; i <= coarse; i++) {
+        v +=
+          taper(i) *
+          Math.cos((Math.PI * ((i * j) % n)) / (n / 2)) *
+          Math.cos((Math.PI * ((i * k) % n)) / (n / 2));
+      }
+      smoothing.push(w * v);
+    }
+  }
+  const smooth = (e: string): string => b.op('MatMul', [e, f32(b, smoothing, [nb, nb])]);
+  return (frameRatio, fillFade, grainPower) => {
+    const ratio = b.op('Reshape', [frameRatio, i64(b, [-1, 1])]);
+    const k = f32(
+      b,
+      Array.from({ length: nb }, (_, i) => i),
+      [1, nb],
+    );
+    const resampled = scaleEnvelope(b, own, nb, ratio);
+    const fill = fillFade > 0 ? fillShare(b, k, n / 2, ratio, fillFade) : null;
+    const known = fill
+      ? b.op('Add', [resampled, b.op('Mul', [fill, b.op('Sub', [own, resampled])])])
+      : resampled;
+    // The grain's coarse envelope as measured (a grain spans 512 x r input samples, not the frame's 512),
+    // its fine detail as known.
+    const measured = naturalEnvelope(
+      b,
+      n,
+      frameCepstraA(b, n, grainPower, coarse, o.lifter.relativeFloor),
+      coarse,
+      true,
+    );
+    const grain = b.op('Add', [b.op('Sub', [known, smooth(known)]), measured]);
+    return toNative(b, n, b.op('Sub', [target, grain]));
+  };
+}

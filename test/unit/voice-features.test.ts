@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ProfileAccumulator } from '../../workers/engine/profile-accumulator.js';
+import {
+  CEPSTRA,
+  CEPSTRUM_BAND_HZ,
+  cepstrumTable,
+  formantTables,
+  frameCepstrum,
+  frameFormants,
+  kMeans,
+  levinson,
+} from '../../workers/engine/voice-features.js';
+
+const SR = 24000;
+const BINS = 513;
+const HZ_PER_BIN = SR / 1024;
+
+/**
+ * Power spectrum of a voiced frame's envelope: a glottal source tilt (-12 dB/octave above 100 Hz) through an
+ * all-pole vocal tract with resonances (Hz, bandwidth Hz), sampled on the 513 bins.
+ */
+function vowel(resonances: [number, number][]): Float32Array {
+  return Float32Array.from({ length: BINS }, (_, k) => {
+    const w = (2 * Math.PI * k * HZ_PER_BIN) / SR;
+    let gain = 1 / (1 + ((k * HZ_PER_BIN) / 100) ** 2);
+    for (const [f, bw] of resonances) {
+      const r = Math.exp((-Math.PI * bw) / SR);
+      const th = (2 * Math.PI * f) / SR;
+      // |1 - 2r cos(th) z^-1 + r^2 z^-2|^2 at z = e^{iw}
+      const re = 1 - 2 * r * Math.cos(th) * Math.cos(w) + r * r * Math.cos(2 * w);
+      const im = 2 * r * Math.cos(th) * Math.sin(w) - r * r * Math.sin(2 * w);
+      gain /= re * re + im * im;
+    }
+    return gain;
+  });
+}
+
+test('levinson recovers an AR(2) predictor from its autocorrelation and refuses an unstable one', () => {
+  // x[n] = 0.9 x[n-1] - 0.5 x[n-2] + e: r[1] = a1 r0 / (1 - a2), r[2] = a1 r1 + a2 r0.
+  const [a1, a2] = [0.9, -0.5];
+  const r1 = a1 / (1 - a2);
+  const r = Float64Array.from([1, r1, a1 * r1 + a2]);
+  const a = levinson(r, 2);
+  assert.ok(a);
+  assert.ok(Math.abs(a[1] + a1) < 1e-12 && Math.abs(a[2] + a2) < 1e-12, `${a}`);
+  assert.equal(levinson(Float64Array.from([1, 1.5, 0]), 2), null);
+  assert.equal(levinson(Float64Array.from([0, 0, 0]), 2), null);
+});
+
+test('frameFormants finds F1..F3 of a synthetic vowel within 3 %, null when there are fewer than three', () => {
+  const t = formantTables(BINS, SR);
+  for (const formants of [
+    [500, 1500, 2500],
+    [300, 2300, 3000],
+    [700, 1200, 2600],
+  ]) {
+    const found = frameFormants(vowel(formants.map((f) => [f, 80])), 0, t);
+    assert.ok(found, `nothing found for ${formants}`);
+    for (let i = 0; i < 3; i++) {
+      assert.ok(Math.abs(found[i] / formants[i] - 1) < 0.03, `${formants} -> ${found}`);
+    }
+  }
+  assert.equal(frameFormants(vowel([[1000, 80]]), 0, t), null);
+});
+
+test('band cepstra: a flat spectrum has about none (the band edge falls between bins), a cosine ripple gives its one coefficient', () => {
+  const table = cepstrumTable(BINS, SR);
+  const out = new Float64Array(CEPSTRA);
+  frameCepstrum(new Float32Array(BINS).fill(3), 0, BINS, table, out);
+  assert.ok(
+    out.every((v) => Math.abs(v) < 1e-3),
+    `${out}`,
+  );
+  // ln P = 2 cos(pi * 5 * f / band) in the band: c5 = 1 (E = 2 sum c_q cos), the others about 0.
+  const rippled = Float32Array.from({ length: BINS }, (_, k) =>
+    Math.exp(2 * Math.cos((Math.PI * 5 * k * HZ_PER_BIN) / CEPSTRUM_BAND_HZ)),
+  );
+  frameCepstrum(rippled, 0, BINS, table, out);
+  assert.ok(Math.abs(out[4] - 1) < 0.02, `c5 = ${out[4]}`);
+  for (let q = 0; q < CEPSTRA; q++) if (q !== 4) assert.ok(Math.abs(out[q]) < 0.02, `c${q + 1} = ${out[q]}`);
+});
+
+test('kMeans separates clear clusters, is deterministic, and never returns more entries than rows', () => {
+  const rows: number[] = [];
+  for (let i = 0; i < 60; i++) rows.push(i % 3 === 0 ? 10 : i % 3 === 1 ? -10 : 0, (i % 7) * 0.01);
+  const data = Float64Array.from(rows);
+  const a = kMeans(data, 60, 2, 3, 20, 1);
+  const b = kMeans(data, 60, 2, 3, 20, 1);
+  assert.deepEqual(a, b);
+  const centres = [a[0], a[2], a[4]].map(Math.round).sort((x, y) => x - y);
+  assert.deepEqual(centres, [-10, 0, 10]);
+  assert.equal(kMeans(data, 2, 2, 48, 5, 1).length, 4);
+  assert.equal(kMeans(data, 0, 2, 48, 5, 1).length, 0);
+});
+
+function frames(count: number, power: (i: number) => Float32Array, f0: number, voicing: number) {
+  const p = new Float32Array(count * BINS);
+  for (let i = 0; i < count; i++) p.set(power(i), i * BINS);
+  return {
+    f0: new Float32Array(count).fill(f0),
+    voicing: new Float32Array(count).fill(voicing),
+    energy: new Float32Array(count).fill(0.01),
+    power: p,
+    from: 0,
+    to: count,
+  };
+}
+
+test('ProfileAccumulator: median formants of voiced frames, a bounded codebook, 0s when nothing is voiced', () => {
+  const options = {
+    model: 'm',
+    sampleRate: SR,
+    bins: BINS,
+    frameHop: 256,
+    voicingThreshold: 0.8,
+    silenceDb: -50,
+  };
+  const acc = new ProfileAccumulator(options);
+  // 20 000 frames (~3.6 min) of two vowels: memory stays at the reservoir, the codebook at 48 entries.
+  const a = vowel([
+    [500, 80],
+    [1500, 80],
+    [2500, 100],
+  ]);
+  const b = vowel([
+    [300, 80],
+    [2300, 80],
+    [3000, 100],
+  ]);
+  for (let n = 0; n < 20; n++) acc.add(frames(1000, (i) => (i % 4 === 0 ? b : a), 120, 0.95));
+  const profile = acc.finish();
+  assert.ok(profile.formants);
+  assert.ok(Math.abs(profile.formants[0] / 500 - 1) < 0.03, `${profile.formants}`);
+  assert.ok(Math.abs(profile.formants[1] / 1500 - 1) < 0.03, `${profile.formants}`);
+  assert.ok(profile.codebook && profile.codebook.length % CEPSTRA === 0);
+  assert.ok(profile.codebook.length <= 48 * CEPSTRA && profile.codebook.length >= 2 * CEPSTRA);
+  assert.ok(JSON.stringify(profile).length < 20_000, 'profile JSON stays small');
+
+  const silent = new ProfileAccumulator(options);
+  silent.add(frames(50, () => a, 0, 0));
+  const p = silent.finish();
+  assert.deepEqual(p.formants, [0, 0, 0]);
+  assert.equal(p.f0Median, null);
+
+  const measuring = new ProfileAccumulator({ ...options, details: 'none' });
+  measuring.add(frames(50, () => a, 120, 0.95));
+  const m = measuring.finish();
+  assert.equal(m.codebook, undefined);
+  assert.equal(m.formants, undefined);
+
+  const source = new ProfileAccumulator({ ...options, details: 'formants' });
+  source.add(frames(50, () => a, 120, 0.95));
+  const s = source.finish();
+  assert.equal(s.codebook, undefined);
+  assert.ok(s.formants && Math.abs(s.formants[0] / 500 - 1) < 0.03);
+});

@@ -25,8 +25,9 @@ export interface AllProcess {
   cleanup(): Promise<void>;
 }
 
+/** `env.DATA_DIR` starts it on an existing (say, restored) DATA_DIR; cleanup() removes that too. */
 export async function startAll(env: Record<string, string> = {}): Promise<AllProcess> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));
+  const dataDir = env.DATA_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-')));
   const port = await freePort();
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,

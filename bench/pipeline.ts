@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,11 +85,37 @@ const task = (file: string, sec: number, voice: boolean) => ({
     ? { modelDir, profilePath: path.join(modelDir, 'voices', 'espeak-f3.json'), strength: 1 }
     : undefined,
 });
+/**
+ * CPU seconds used so far by this process (every thread) and its reaped children (the ffmpegs):
+ * on a loaded machine a job's CPU time says more about capacity than its wall time.
+ */
+function cpuSeconds(): number {
+  const own = process.cpuUsage();
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 of stat (cutime, cstime), counted from the state field (3): indexes 13, 14.
+  const children = (Number(fields[13]) + Number(fields[14])) / 100;
+  return (own.user + own.system) / 1e6 + children;
+}
+/** Waits until every child (ffmpeg) is reaped, so its CPU time is in cutime/cstime. */
+async function childrenReaped(): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const tasks = readdirSync('/proc/self/task');
+    const left = tasks.some((t) => readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim() !== '');
+    if (!left) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+const cpu: number[] = [];
 async function seconds(run: () => Promise<TaskOutcome>): Promise<number> {
   const t = performance.now();
+  const c = cpuSeconds();
   const outcome = await run();
   if (outcome.status !== 'completed') throw new Error(JSON.stringify(outcome));
-  return (performance.now() - t) / 1000;
+  const wall = (performance.now() - t) / 1000;
+  await childrenReaped();
+  cpu.push(cpuSeconds() - c);
+  return wall;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -112,9 +138,11 @@ for (const sec of lengths) {
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
   }, 200);
+  const voiceCpu: number[] = [];
   for (let r = 0; r < runs; r++) {
     plain.push(await seconds(() => runConversion(task(file, sec, false))));
     voice.push(await seconds(() => runVoiceConversion(task(file, sec, true))));
+    voiceCpu.push(cpu.at(-1) ?? 0);
     voiceFfmpeg.push(await seconds(() => runVoiceConversion(task(open, sec, true))));
   }
   clearInterval(sampler);
@@ -125,7 +153,9 @@ for (const sec of lengths) {
     `${String(sec).padStart(5)} s (median of ${runs}): voice conversion ${(sec / v).toFixed(1)}x real time (${v.toFixed(2)} s); ` +
       `decoded by ffmpeg instead ${(sec / vf).toFixed(1)}x (in-process / ffmpeg time ${(v / vf).toFixed(3)}); ` +
       `decode → mp3 only ${(sec / p).toFixed(1)}x; ratio ${(p / v).toFixed(3)}; ` +
-      `RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} (+${mib(rssPeak - rssBefore)})`,
+      `RSS ${mib(rssBefore)} → peak ${mib(rssPeak)} (+${mib(rssPeak - rssBefore)}); ` +
+      `CPU time per voice job ${median(voiceCpu).toFixed(2)} s (${(sec / median(voiceCpu)).toFixed(1)}x real time per CPU-second, ` +
+      `${(60 / median(voiceCpu)).toFixed(1)} jobs/min per core)`,
   );
 }
 await rm(dir, { recursive: true, force: true });

@@ -26,12 +26,15 @@ export interface AllProcess {
   cleanup(keepDataDir?: boolean): Promise<void>;
 }
 
-/** `reuse`: start again on an earlier DATA_DIR and port (a restart). */
+/**
+ * `reuse`: start again on an earlier DATA_DIR and port (a restart). `env.DATA_DIR` starts it on an
+ * existing (say, restored) DATA_DIR; cleanup() removes that too.
+ */
 export async function startAll(
   env: Record<string, string> = {},
   reuse?: { dataDir: string; port: number },
 ): Promise<AllProcess> {
-  const dataDir = reuse?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-')));
+  const dataDir = reuse?.dataDir ?? env.DATA_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-')));
   const port = reuse?.port ?? (await freePort());
   const fullEnv: NodeJS.ProcessEnv = {
     ...process.env,

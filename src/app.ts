@@ -8,6 +8,7 @@ import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin } from './lifecycle/index.js';
 import { rateLimitsPlugin } from './limits/index.js';
+import { resultLinksPlugin } from './links/index.js';
 import { modelsPlugin } from './models/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
@@ -25,7 +26,8 @@ const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
 /**
  * The page is web/index.html + app.js + style.css from this origin, with no inline code; it
- * plays results from blob: URLs and talks to the API and WebSocket of the same host.
+ * plays results from signed same-origin links (blob: media stays allowed for decoded previews) and
+ * talks to the API and WebSocket of the same host.
  */
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -59,6 +61,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(progressPlugin);
   await app.register(queuePlugin, { redisUrl: opts.redisUrl });
   await app.register(workspacePlugin);
+  await app.register(resultLinksPlugin);
   await app.register(scalingPlugin);
   await app.register(modelsPlugin);
   await app.register(authPlugin);

@@ -1,10 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
-import { OUTPUT_FORMATS } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
+import type { ConversionJobView } from '../queue/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const CreateJobBody = Type.Object(
@@ -30,14 +28,12 @@ function userOf(request: { principal?: { userId: string } }): string {
   return request.principal.userId;
 }
 
-/** ASCII fallback plus RFC 5987 UTF-8 name, so any client name is safe in the header. */
-function contentDisposition(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
-
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  /** A finished conversion's resultUrl becomes a signed link the page can hand to `<audio src>`. */
+  const linked = (userId: string, job: ConversionJobView): ConversionJobView =>
+    job.resultUrl ? { ...job, resultUrl: app.resultLinks.url(job.id, userId) } : job;
+
   /** A conversion's target voice must exist for this user (or be a preset of the model) and be analysed. */
   const ensureVoiceReady = async (userId: string, voiceId: string, model: string) => {
     if (voiceId.startsWith('preset-')) {
@@ -99,13 +95,19 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/jobs',
     { schema: { response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }) } } },
-    async (request) => ({ jobs: await app.conversions.list(userOf(request)) }),
+    async (request) => {
+      const userId = userOf(request);
+      return { jobs: (await app.conversions.list(userId)).map((j) => linked(userId, j)) };
+    },
   );
 
   app.get(
     '/jobs/:id',
     { schema: { params: IdParams, response: { 200: JobResponse, 404: ErrorBody } } },
-    async (request) => ({ job: await app.conversions.get(userOf(request), request.params.id) }),
+    async (request) => {
+      const userId = userOf(request);
+      return { job: linked(userId, await app.conversions.get(userId, request.params.id)) };
+    },
   );
 
   app.delete(
@@ -120,25 +122,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         job = await app.conversions.get(userId, request.params.id);
       }
       request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
-      return reply.status(job.state === 'active' || job.state === 'queued' ? 202 : 200).send({ job });
+      return reply
+        .status(job.state === 'active' || job.state === 'queued' ? 202 : 200)
+        .send({ job: linked(userId, job) });
     },
   );
-
-  app.get('/jobs/:id/result', { schema: { params: IdParams } }, async (request, reply) => {
-    const result = await app.conversions.resultOf(userOf(request), request.params.id);
-    const size = await stat(result.path).then(
-      (s) => s.size,
-      () => {
-        throw new NotFoundError('result');
-      },
-    );
-    const base = result.filename.replace(/\.[^.]*$/, '') || 'audio';
-    return reply
-      .header('content-type', OUTPUT_FORMATS[result.format].contentType)
-      .header('content-length', size)
-      .header('content-disposition', contentDisposition(`${base}-converted.${result.format}`))
-      .send(createReadStream(result.path));
-  });
 
   app.delete(
     '/jobs/:id/result',

@@ -75,6 +75,10 @@ export const EnvSchema = Type.Object({
   SWEEP_INTERVAL_SEC: Type.Number({ minimum: 0, default: 600 }),
   /** The upload-time decode pass (true duration) is killed after this many milliseconds. */
   DECODE_CHECK_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 60_000 }),
+  /** Key that signs result links (32+ characters). Unset: DATA_DIR/result-link-secret, created once. */
+  RESULT_LINK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** How long a signed result link (`/api/jobs/:id/result?exp=…&sig=…`) stays valid. Default 1 hour. */
+  RESULT_LINK_TTL_SEC: Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600, default: 3600 }),
 });
 
 export type Env = Static<typeof EnvSchema>;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { AudioTooLongError, UnsupportedAudioError } from '../errors/index.js';
 import { inputGuardArgs } from './formats.js';
+import { toolReason } from './tool-reason.js';
 
 /** Decoded audio is counted at this rate: cheap to pipe, exact enough for a duration. */
 const COUNT_RATE = 8000;
@@ -67,7 +68,7 @@ export function measureDecodedDuration(file: string, opts: DecodeCheckOptions): 
       if (code !== 0)
         return reject(
           new UnsupportedAudioError(
-            `the audio does not decode (${stderr.trim().split('\n')[0] || `ffmpeg exit ${code}`})`,
+            `the audio does not decode (${toolReason(stderr, `ffmpeg exit ${code}`)})`,
           ),
         );
       if (bytes < 2) return reject(new UnsupportedAudioError('the audio decodes to no samples'));

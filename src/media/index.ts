@@ -2,3 +2,4 @@ export { type DecodeCheckOptions, measureDecodedDuration } from './decode-check.
 export { ALLOWED_DEMUXERS, inputGuardArgs, OUTPUT_FORMATS, type OutputFormat } from './formats.js';
 export { assertDurationsAgree, assertWavHeaderHonest } from './header-check.js';
 export { type AudioInfo, probeAudio } from './probe.js';
+export { toolReason, withoutPaths } from './tool-reason.js';

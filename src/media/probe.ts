@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { AudioTooLongError, UnsupportedAudioError } from '../errors/index.js';
 import { DEMUXER_FOR_FORMAT_NAME, inputGuardArgs } from './formats.js';
+import { toolReason } from './tool-reason.js';
 
 export interface AudioInfo {
   /** Demuxer name to pass as `-f` when decoding this file. */
@@ -61,9 +62,7 @@ function runFfprobe(file: string, timeoutMs: number): Promise<string> {
       if (code === 0) resolve(out);
       else
         reject(
-          new UnsupportedAudioError(
-            `not a readable audio file (${err.trim().split('\n')[0] || `ffprobe exit ${code}`})`,
-          ),
+          new UnsupportedAudioError(`not a readable audio file (${toolReason(err, `ffprobe exit ${code}`)})`),
         );
     });
   });

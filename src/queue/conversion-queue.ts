@@ -174,6 +174,11 @@ export class ConversionQueue {
     return toJobView(job, await job.getState());
   }
 
+  /** The user a job belongs to, if the job is still kept (signed result links are checked against it). */
+  async ownerOf(jobId: string): Promise<string | undefined> {
+    return (await this.queue.getJob(jobId))?.data.userId;
+  }
+
   /** Where the finished output of the user's job lives. */
   async resultOf(
     userId: string,

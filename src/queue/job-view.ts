@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { splitFailureReason } from '../errors/index.js';
+import { withoutPaths } from '../media/index.js';
 import type {
   ConversionJobData,
   ConversionJobView,
@@ -52,7 +53,8 @@ export function toJobView(
     createdAt: job.data.createdAt,
     startedAt: job.processedOn ?? null,
     finishedAt: job.finishedOn ?? null,
-    error: failure ? { code: failure.code, message: failure.message } : null,
+    // Worker messages may quote ffmpeg, which names files: users never see a server path.
+    error: failure ? { code: failure.code, message: withoutPaths(failure.message) } : null,
     resultUrl: state === 'completed' && job.data.kind !== 'clone' ? `/api/jobs/${job.id}/result` : null,
   };
 }

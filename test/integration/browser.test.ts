@@ -68,7 +68,8 @@ test('the page uploads a file, shows progress reaching 100% and plays the result
   await page.locator('.job[data-state="completed"]').waitFor();
   await job.locator('audio[src]').waitFor({ timeout: 10_000 });
   const src = await job.locator('audio').getAttribute('src', { timeout: 10_000 });
-  assert.match(src ?? '', /^blob:/);
+  // A signed link the browser streams from (test/integration/page.test.ts covers it in depth).
+  assert.match(src ?? '', /^\/api\/jobs\/[0-9a-f-]{36}\/result\?exp=\d+&sig=[\w-]+$/);
   // The browser can decode what it was given: the audio element knows its duration.
   const audioDuration = () =>
     job.locator('audio').evaluate((a) => (a as unknown as { duration: number }).duration);

@@ -175,6 +175,9 @@ test('hostile files, as uploads and as voice references: each refused with a cod
       assert.equal(res.body.error, c.code, what);
       assert.ok(res.body.message.length > 0, what);
       assert.doesNotMatch(res.body.message, /root:|took longer/, what);
+      // No server path in any message (the page shows them as they are).
+      assert.doesNotMatch(res.body.message, /file:|\.part\b|\/[\w.-]+\/[\w.-]+/, what);
+      assert.ok(!res.body.message.includes(svc.dataDir), what);
       assert.deepEqual(await readdir(route.dir).catch(() => []), [], `${what} left files behind`);
       assert.equal(await secretHasReader(), false, `${what}: something opened the secret`);
       assert.ok(tookMs < 4000, `${what} took ${tookMs} ms (a blocked open would hit the probe timeout)`);

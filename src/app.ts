@@ -22,10 +22,11 @@ export interface AppOptions {
   redisUrl: string;
 }
 
-const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+/** The page, built by Vite from web/ (scripts/ensure-build.sh) into dist/public. */
+const WEB_ROOT = fileURLToPath(new URL('../public/', import.meta.url));
 
 /**
- * The page is web/index.html + app.js + style.css from this origin, with no inline code; it
+ * The page is dist/public (index.html, hashed script and style files) from this origin, with no inline code; it
  * plays results from signed same-origin links (blob: media stays allowed for decoded previews) and
  * talks to the API and WebSocket of the same host.
  */

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
-import type { ConversionJobView } from '../queue/index.js';
+import type { ConversionJobView, PublicJobState } from '../queue/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const CreateJobBody = Type.Object(
@@ -22,6 +22,19 @@ const CreateJobBody = Type.Object(
 );
 
 const JobResponse = Type.Object({ job: JobViewSchema });
+
+const STATES = '(queued|active|completed|failed|cancelled)';
+const ListQuery = Type.Object(
+  {
+    /** `nextCursor` of the previous page. */
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}_[a-zA-Z0-9_-]{8,64}$' })),
+    /** Jobs per page, 1..100; default 50. */
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    /** Only jobs in these states, comma-separated. */
+    state: Type.Optional(Type.String({ pattern: `^${STATES}(,${STATES})*$` })),
+  },
+  { additionalProperties: false },
+);
 
 function userOf(request: { principal?: { userId: string } }): string {
   if (!request.principal) throw new UnauthorizedError();
@@ -94,10 +107,29 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/jobs',
-    { schema: { response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }) } } },
+    {
+      schema: {
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            jobs: Type.Array(JobViewSchema),
+            /** Pass as `cursor` for the next (older) page; null on the last page. */
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          400: ErrorBody,
+        },
+      },
+    },
     async (request) => {
       const userId = userOf(request);
-      return { jobs: (await app.conversions.list(userId)).map((j) => linked(userId, j)) };
+      const { cursor, limit, state } = request.query;
+      const at = cursor?.indexOf('_') ?? -1;
+      const page = await app.conversions.listPage(userId, {
+        limit: limit === undefined ? 50 : Number(limit),
+        cursor: cursor ? { createdAt: Number(cursor.slice(0, at)), id: cursor.slice(at + 1) } : undefined,
+        states: state ? new Set(state.split(',') as PublicJobState[]) : undefined,
+      });
+      return { jobs: page.jobs.map((j) => linked(userId, j)), nextCursor: page.nextCursor };
     },
   );
 

@@ -168,6 +168,46 @@ test('a result link works only as signed, for its owner, until it expires; witho
   assert.equal((await get(plain, owner.headers())).status, 200);
 });
 
+test('GET /api/jobs pages with a cursor (no silent stop at 50), filters by state, and returns the settings used', async () => {
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  const up = await user.upload(espeakSentence('en-us+m3'));
+  const events = await user.openEvents();
+  const made: string[] = [];
+  for (let i = 0; i < 7; i++)
+    made.push(
+      (await user.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: i - 3 })).id,
+    );
+  // 1. Pages of three, newest first, each job once, until nextCursor is null.
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res = await user.request('GET', `/api/jobs?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.ok(res.body.jobs.length <= 3);
+    seen.push(...res.body.jobs.map((j: { id: string }) => j.id));
+    cursor = res.body.nextCursor;
+    pages++;
+  } while (cursor && pages < 10);
+  assert.deepEqual(seen, [...made].reverse());
+  // 2. The view says what was asked for.
+  const first = (await user.request('GET', `/api/jobs?limit=1`)).body.jobs[0];
+  assert.equal(first.pitchSemitones, 3);
+  assert.equal(first.strength, null, 'a pitch-only job has no strength');
+  assert.ok(first.durationSec > 1);
+  // 3. A state filter, and bad queries refused by name.
+  for (const id of made) await events.waitFor((m) => m.jobId === id && m.type === 'completed');
+  events.close();
+  const done = await user.request('GET', '/api/jobs?state=completed,failed&limit=100');
+  assert.equal(done.body.jobs.length, 7);
+  assert.equal((await user.request('GET', '/api/jobs?state=queued')).body.jobs.length, 0);
+  for (const q of ['limit=0', 'limit=101', 'state=done', 'cursor=../../x']) {
+    const r = await user.request('GET', `/api/jobs?${q}`);
+    assert.equal(r.status, 400, q);
+    assert.equal(r.body.error, 'VC_ERR_VALIDATION');
+  }
+});
+
 test('a clone reads as a voice from its first event; both status lines follow their jobs to the end', async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);
   const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');

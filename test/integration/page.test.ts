@@ -412,3 +412,80 @@ test('limits come from the API and are checked before uploading; errors read wit
   );
   await page.context().close();
 });
+
+test('the workspace: older jobs on demand, settings and speed on each card, filters, delete a result, the voice library, usage; desktop and phone', async () => {
+  const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name: 'busy', plan: 'pro' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const user = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
+  // 1. Twenty-one finished conversions (one more than a page) and a voice.
+  const up = await user.upload(espeakSentence('en-us+m3'));
+  const events = await user.openEvents();
+  const ids: string[] = [];
+  for (let i = 0; i < 21; i++)
+    ids.push(
+      (await user.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: i - 10 })).id,
+    );
+  const clone = await user.cloneVoiceBytes(
+    await readFile(
+      espeakSentence('en-us+f3', 'A short reference recording of my own voice, read slowly and clearly.'),
+    ),
+    'ref.wav',
+    'Studio voice',
+  );
+  for (const id of [...ids, clone.body.job.id])
+    await events.waitFor((m) => m.jobId === id && m.type === 'completed');
+  events.close();
+
+  const page = await pageWithToken(browser, svc.baseUrl, created.body.apiKey);
+  const cards = page.locator('#jobs .job');
+  // 2. A page of twenty, then the older ones on demand.
+  await cards.nth(19).waitFor();
+  assert.equal(await cards.count(), 20);
+  await page.getByRole('button', { name: 'Show older jobs' }).click();
+  await cards.nth(21).waitFor();
+  assert.equal(await cards.count(), 22);
+  assert.equal(await page.getByRole('button', { name: 'Show older jobs' }).count(), 0);
+  // 3. The newest conversion says what it was asked for, when, and how fast it ran.
+  const newest = page.locator(`.job[data-job-id="${ids[20]}"]`);
+  assert.equal(await newest.locator('.job-settings').textContent(), 'pitch shift only · +10 semitones · WAV');
+  assert.match(
+    (await newest.locator('.job-meta').textContent()) ?? '',
+    /just now · took [\d.]+ s, [\d.]+× real time/,
+  );
+  // 4. Filters.
+  await page.selectOption('#job-filter', 'failed');
+  await cards.first().waitFor({ state: 'detached' });
+  assert.equal(await cards.count(), 0);
+  await page.selectOption('#job-filter', 'completed');
+  await cards.nth(21).waitFor();
+  await page.selectOption('#job-filter', '');
+  // 5. Deleting a result removes the file; its link then answers 404.
+  const link = (await newest.locator('audio').getAttribute('src')) ?? '';
+  await newest.getByRole('button', { name: `Delete ${up.body.upload.filename} result` }).click();
+  await newest.locator('.hint', { hasText: 'The result was deleted.' }).waitFor();
+  assert.equal((await fetch(`${svc.baseUrl}${link}`)).status, 404);
+  // 6. Usage against the plan, and the voice library.
+  assert.match(
+    (await page.locator('#usage').textContent()) ?? '',
+    /^Workspace: [\d.]+ MB of 1024 GB, \d+ of 1000000 files, 0 of 100000 jobs waiting\.$/,
+  );
+  const voice = page.locator('#voices .voice', { hasText: 'Studio voice' });
+  assert.equal(await voice.locator('.voice-state').textContent(), 'ready');
+  await page.screenshot({ path: path.join(dir, 'workspace.png'), fullPage: false });
+  await page.getByRole('button', { name: 'Delete voice Studio voice' }).click();
+  await voice.waitFor({ state: 'detached' });
+  assert.equal((await user.request('GET', '/api/voices')).body.voices.length, 0);
+  // 7. On a phone, a new job scrolls into view.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.setInputFiles('#file', espeakSentence('en-us+m3'));
+  await page.click('#submit');
+  await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
+  const fresh = page.locator('#jobs .job').first();
+  const box = await fresh.boundingBox();
+  assert.ok(box && box.y >= 0 && box.y < 844, `the new job is at y=${box?.y}`);
+  await page.screenshot({ path: path.join(dir, 'phone.png') });
+  if (process.env.VCFARM_SCREENSHOTS)
+    for (const f of ['workspace.png', 'phone.png'])
+      await writeFile(path.join(process.env.VCFARM_SCREENSHOTS, f), await readFile(path.join(dir, f)));
+  await page.context().close();
+});

@@ -65,6 +65,10 @@ export function ConvertForm(props: Props) {
     setKeptUpload(undefined);
     props.put(job);
     setLine({ follow: job.id });
+    // On a phone the list is below the fold: bring the new job into view once it is drawn.
+    requestAnimationFrame(() =>
+      document.querySelector(`[data-job-id="${CSS.escape(job.id)}"]`)?.scrollIntoView({ block: 'nearest' }),
+    );
   };
 
   const submit = async (e: Event) => {

@@ -1,11 +1,14 @@
 import { useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
-import { resultName } from './lib/format.js';
+import { relativeTime, resultName, settingsText, speedText } from './lib/format.js';
 import { FINAL, stateText } from './lib/jobs.js';
 import type { JobView } from './lib/types.js';
 
 interface Props {
   job: JobView;
+  /** The target voice's name, for a conversion with one. */
+  targetName: string | undefined;
+  now: number;
   /** For a clone: the voice it makes. */
   voiceName: string | undefined;
   put: (job: JobView) => void;
@@ -13,7 +16,7 @@ interface Props {
 }
 
 /** One job: a voice being analysed, or a conversion with its player and download. */
-export function JobCard({ job, voiceName, put, onAgain }: Props) {
+export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props) {
   const [resultError, setResultError] = useState<string | undefined>();
   const [actionError, setActionError] = useState<string | undefined>();
   const isClone = job.kind === 'clone';
@@ -28,6 +31,17 @@ export function JobCard({ job, voiceName, put, onAgain }: Props) {
     if (res.ok) put(((await res.json()) as { job: JobView }).job);
     else setActionError(await errorText(res, 'cancelling'));
   };
+
+  const [removed, setRemoved] = useState(false);
+  const deleteResult = async () => {
+    const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/result`, { method: 'DELETE' });
+    if (res.ok) setRemoved(true);
+    else setActionError(await errorText(res, 'deleting the result'));
+  };
+  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
+  const curl = job.resultUrl
+    ? `curl -o '${resultName(job.filename, job.outputFormat)}' '${location.origin}${job.resultUrl}'`
+    : undefined;
 
   /** A fresh signed link for the result, then the player tries again. */
   const retry = async () => {
@@ -46,7 +60,14 @@ export function JobCard({ job, voiceName, put, onAgain }: Props) {
         <span class="job-name">{name}</span> <span class="job-state">{stateText(job)}</span>
       </div>
       <progress class="job-progress" max={1} value={job.progress || 0} aria-label={`${label} progress`} />
-      {showResult && (
+      <p class="job-meta hint">
+        {!isClone && <span class="job-settings">{settingsText(job, targetName)}</span>}
+        {!isClone && ' · '}
+        <time dateTime={new Date(job.createdAt).toISOString()}>{relativeTime(job.createdAt, now)}</time>
+        {speed && <span class="job-speed"> · took {speed}</span>}
+      </p>
+      {removed && <p class="hint">The result was deleted.</p>}
+      {showResult && !removed && (
         <div class="job-result">
           <audio
             controls
@@ -70,6 +91,12 @@ export function JobCard({ job, voiceName, put, onAgain }: Props) {
           >
             Download
           </a>
+          {curl && (
+            <details class="job-curl">
+              <summary>curl</summary>
+              <code>{curl}</code>
+            </details>
+          )}
           {resultError && (
             <p class="job-result-error">
               <span class="job-result-reason">{resultError}</span>{' '}
@@ -85,6 +112,16 @@ export function JobCard({ job, voiceName, put, onAgain }: Props) {
         {!FINAL.has(job.state) && (
           <button type="button" class="job-cancel" aria-label={`Cancel ${label}`} onClick={cancel}>
             Cancel
+          </button>
+        )}
+        {showResult && !removed && (
+          <button
+            type="button"
+            class="job-delete-result"
+            aria-label={`Delete ${job.filename} result`}
+            onClick={deleteResult}
+          >
+            Delete result
           </button>
         )}
         {!isClone && FINAL.has(job.state) && (

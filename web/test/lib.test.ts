@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBytes, formatSeconds, rateText, resultName, waitText } from '../src/lib/format.js';
+import {
+  formatBytes,
+  formatSeconds,
+  rateText,
+  relativeTime,
+  resultName,
+  settingsText,
+  speedText,
+  waitText,
+} from '../src/lib/format.js';
 import { applyMessage, conversionStatus, type Jobs, putJob } from '../src/lib/jobs.js';
 import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
 import type { JobView, Workspace } from '../src/lib/types.js';
@@ -72,6 +81,9 @@ const job = (over: Partial<JobView> = {}): JobView => ({
   filename: 'talk.wav',
   outputFormat: 'ogg',
   pitchSemitones: 0,
+  strength: null,
+  model: null,
+  durationSec: 3,
   priority: 'normal',
   attempts: 0,
   createdAt: 1,
@@ -116,4 +128,36 @@ test('events fold into jobs; a finished job stays finished whatever arrives late
   });
   assert.equal(late.jobs.get('j1')?.state, 'cancelled');
   assert.equal(late.needsView, undefined);
+});
+
+test('cards say when, how fast and with what settings', () => {
+  const now = 1_000_000_000;
+  assert.equal(relativeTime(now - 10_000, now), 'just now');
+  assert.equal(relativeTime(now - 3 * 60_000, now), '3 min ago');
+  assert.equal(relativeTime(now - 2 * 3_600_000, now), '2 h ago');
+  assert.equal(relativeTime(now - 86_400_000, now), '1 day ago');
+  assert.equal(speedText(1000, 2200, 10), '1.2 s, 8.3× real time');
+  assert.equal(speedText(null, 2200, 10), undefined);
+  assert.equal(
+    settingsText({ pitchSemitones: 2, strength: 0.8, outputFormat: 'ogg' }, 'Anna'),
+    'voice Anna · strength 80% · +2 semitones · OGG',
+  );
+  assert.equal(
+    settingsText({ pitchSemitones: -3, strength: null, outputFormat: 'wav' }, undefined),
+    'pitch shift only · -3 semitones · WAV',
+  );
+});
+
+test('a snapshot does not bring back jobs older than the pages loaded', () => {
+  const jobs = putJob(new Map(), job({ id: 'new', createdAt: 100, state: 'completed' }));
+  const snap = {
+    type: 'snapshot' as const,
+    eventId: '1-0',
+    jobs: [
+      job({ id: 'new', createdAt: 100, state: 'completed' }),
+      job({ id: 'old', createdAt: 50, state: 'completed' }),
+    ],
+  };
+  assert.deepEqual([...applyMessage(jobs, snap, 100).jobs.keys()], ['new']);
+  assert.deepEqual([...applyMessage(jobs, snap).jobs.keys()], ['new', 'old']);
 });

@@ -36,3 +36,45 @@ export function waitText(sec: number): string {
 export function resultName(filename: string, format: string): string {
   return `${(filename || 'audio').replace(/\.[^.]*$/, '')}-converted.${format}`;
 }
+
+/** "just now", "3 min ago", "2 h ago", "5 days ago". */
+export function relativeTime(atMs: number, nowMs: number): string {
+  const sec = Math.round((nowMs - atMs) / 1000);
+  if (sec < 45) return 'just now';
+  const steps: [number, string][] = [
+    [86_400, 'day'],
+    [3600, 'h'],
+    [60, 'min'],
+  ];
+  for (const [size, unit] of steps) {
+    if (sec >= size) {
+      const n = Math.round(sec / size);
+      return unit === 'day' ? `${n} day${n === 1 ? '' : 's'} ago` : `${n} ${unit} ago`;
+    }
+  }
+  return 'just now';
+}
+
+/** How long a job took and how fast that was against the audio's length: "1.2 s, 8.3× real time". */
+export function speedText(
+  startedAt: number | null,
+  finishedAt: number | null,
+  audioSec: number,
+): string | undefined {
+  if (!startedAt || !finishedAt || finishedAt < startedAt) return undefined;
+  const sec = (finishedAt - startedAt) / 1000;
+  const took = sec < 10 ? `${sec.toFixed(1)} s` : `${Math.round(sec)} s`;
+  return sec > 0 && audioSec > 0 ? `${took}, ${(audioSec / sec).toFixed(1)}× real time` : took;
+}
+
+/** The settings a conversion used, in words. */
+export function settingsText(
+  job: { pitchSemitones: number; strength: number | null; outputFormat: string },
+  voiceName: string | undefined,
+): string {
+  const parts = [voiceName ? `voice ${voiceName}` : 'pitch shift only'];
+  if (job.strength !== null && voiceName) parts.push(`strength ${Math.round(job.strength * 100)}%`);
+  if (job.pitchSemitones) parts.push(`${job.pitchSemitones > 0 ? '+' : ''}${job.pitchSemitones} semitones`);
+  parts.push(job.outputFormat.toUpperCase());
+  return parts.join(' · ');
+}

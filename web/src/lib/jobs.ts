@@ -25,10 +25,18 @@ export function putJob(jobs: Jobs, job: JobView): Jobs {
  * a finished job stays finished. Snapshots and `completed` carry signed result links. Events
  * for jobs the page does not know yet are left to the caller: `needsView` names them.
  */
-export function applyMessage(jobs: Jobs, msg: ServerMessage): { jobs: Jobs; needsView?: string } {
+export function applyMessage(
+  jobs: Jobs,
+  msg: ServerMessage,
+  /** Oldest job of the pages loaded so far: older ones a snapshot names wait for "Show older jobs". */
+  pagedSince?: number,
+): { jobs: Jobs; needsView?: string } {
   if (msg.type === 'snapshot') {
     let next = jobs;
-    for (const job of msg.jobs) next = putJob(next, job);
+    for (const job of msg.jobs) {
+      const older = pagedSince !== undefined && job.createdAt < pagedSince && !jobs.has(job.id);
+      if (!older) next = putJob(next, job);
+    }
     return { jobs: next };
   }
   if (msg.type === 'error') return { jobs };

@@ -15,6 +15,9 @@ export interface JobView {
   filename: string;
   outputFormat: string;
   pitchSemitones: number;
+  strength: number | null;
+  model: string | null;
+  durationSec: number;
   priority: string;
   attempts: number;
   createdAt: number;

@@ -74,4 +74,6 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(apiRoutes);
   await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: ['index.html'] });
+  // The operations dashboard; its data come from the admin routes, which check the token.
+  app.get('/admin', (_request, reply) => reply.sendFile('admin.html'));
 }

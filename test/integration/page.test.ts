@@ -489,3 +489,43 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
       await writeFile(path.join(process.env.VCFARM_SCREENSHOTS, f), await readFile(path.join(dir, f)));
   await page.context().close();
 });
+
+test('the /admin dashboard: token once per tab, workers and threads per core, the queue; scale up and back, shown as applied', async () => {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${svc.baseUrl}/admin`);
+  // 1. A wrong token is refused and asked for again; the right one opens the dashboard.
+  await page.fill('#admin-token', 'not-the-admin-token-at-all');
+  await page.getByRole('button', { name: 'Open the dashboard' }).click();
+  await page.locator('.error', { hasText: 'That admin token was refused.' }).waitFor();
+  await page.fill('#admin-token', ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Open the dashboard' }).click();
+  const worker = page.locator('.worker').first();
+  await worker.waitFor();
+  const workerId = (await worker.getAttribute('data-worker-id')) ?? '';
+  const stats = await adminRequest(svc.baseUrl, 'GET', '/api/system/stats');
+  const size: number = stats.body.workers.find((w: { id: string }) => w.id === workerId).size;
+  const threads = worker.locator('.thread');
+  assert.equal(await threads.count(), size);
+  assert.match((await threads.first().textContent()) ?? '', /^core \d+: (idle|busy)$/);
+  await page.locator('#queue', { hasText: 'completed' }).waitFor();
+  // 2. Scale up by one, then back: each shown as applied, and the threads follow.
+  for (const n of [size + 1, size]) {
+    await page.fill('#scale-size', String(n));
+    await page.getByRole('button', { name: 'Scale', exact: true }).click();
+    await page.locator('#scale-status', { hasText: `Scale to ${n}: applied.` }).waitFor({ timeout: 30_000 });
+    await worker.locator('.worker-size', { hasText: `size ${n}` }).waitFor();
+    await threads.nth(n - 1).waitFor();
+    await threads.nth(n).waitFor({ state: 'detached' });
+  }
+  // 3. The token stays for the tab: a reload opens the dashboard at once.
+  await page.reload();
+  await page.locator('.worker').first().waitFor();
+  await page.screenshot({ path: path.join(dir, 'dashboard.png') });
+  if (process.env.VCFARM_SCREENSHOTS)
+    await writeFile(
+      path.join(process.env.VCFARM_SCREENSHOTS, 'dashboard.png'),
+      await readFile(path.join(dir, 'dashboard.png')),
+    );
+  await context.close();
+});

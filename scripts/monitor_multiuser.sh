@@ -3,12 +3,14 @@
 # refreshed every few seconds. Needs curl and jq.
 #   VCFARM_URL=http://localhost:8080 ADMIN_TOKEN=... scripts/monitor_multiuser.sh [interval-seconds]
 # ADMIN_TOKEN may also come from ADMIN_TOKEN_FILE or DATA_DIR/admin-token (what `npm start` creates).
+# DATA_DIR defaults to this installation's data/ folder, whatever the current folder is.
 set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 url=${VCFARM_URL:-http://localhost:8080}
 interval=${1:-3}
 token=${ADMIN_TOKEN:-}
 if [[ -z $token ]]; then
-  file=${ADMIN_TOKEN_FILE:-${DATA_DIR:-./data}/admin-token}
+  file=${ADMIN_TOKEN_FILE:-${DATA_DIR:-$root/data}/admin-token}
   [[ -r $file ]] && token=$(head -n1 "$file")
 fi
 [[ -n $token ]] || { echo "set ADMIN_TOKEN (or ADMIN_TOKEN_FILE)" >&2; exit 2; }
@@ -19,7 +21,7 @@ once() {
   queue=$(curl -fsS -H "Authorization: Bearer $token" "$url/api/queue/status") || return
   printf 'vcfarm at %s — %s\n\n' "$url" "$(date '+%H:%M:%S')"
   jq -r '"WORKERS " + (.totals.workers|tostring) + "   threads " + (.totals.threads|tostring) + "   busy " + (.totals.busy|tostring) + "   draining " + (.totals.draining|tostring)' <<<"$stats"
-  jq -r '.workers[] | "  \(.id)  pid \(.pid)  size \(.size)  busy \(.busy)  done \(.jobsDone)  failed \(.jobsFailed)  rtf \((.meanRealTimeFactor // 0)*10|floor/10)x  cpu \(.cpuPercent|floor)%  rss \(.rssBytes/1048576|floor) MiB  up \(.uptimeSec|floor)s  autoscale \(if .autoscale.enabled then "\(.autoscale.min)-\(.autoscale.max)" else "off" end)\n    cores: \([.threads[] | "\(.core)\(if .busy then "*" else "" end)\(if .retiring then "(leaving)" else "" end)"] | join(" "))"' <<<"$stats"
+  jq -r '.workers[] | "  \(.id)  pid \(.pid)  size \(.size)  busy \(.busy)  done \(.jobsDone)  failed \(.jobsFailed)  speed \((.meanRealTimeFactor // 0)*10|floor/10)× real time  cpu \(.cpuPercent|floor)%  rss \(.rssBytes/1048576|floor) MiB  up \(.uptimeSec|floor)s  autoscale \(if .autoscale.enabled then "\(.autoscale.min)-\(.autoscale.max)" else "off" end)\n    cores: \([.threads[] | "\(.core)\(if .busy then "*" else "" end)\(if .retiring then "(leaving)" else "" end)"] | join(" "))"' <<<"$stats"
   echo
   jq -r '"QUEUE   waiting \(.counts.waiting)  active \(.counts.active)  delayed \(.counts.delayed)  completed \(.counts.completed)  failed \(.counts.failed)  oldest waiting \(.oldestWaitingAgeSec // 0 | floor)s\n        by class: \(.waitingByPriority | to_entries | map("\(.key) \(.value)") | join(", "))"' <<<"$queue"
   jq -r '"THROUGHPUT " + ([.throughput[] | "\(.window): \(.completed) done (\(.perMinute*10|floor/10)/min), \(.failed) failed"] | join("   "))' <<<"$stats"

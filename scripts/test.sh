@@ -7,6 +7,7 @@ bash scripts/ensure-system-deps.sh --test
 bash scripts/ensure-build.sh
 npx biome check .
 npx tsc -p tsconfig.json
+npx tsc -p web/tsconfig.json
 # Only *.test.js files are tests; helpers live beside them. VCFARM_TEST_FILES narrows the run.
-mapfile -t files < <(find ${VCFARM_TEST_FILES:-dist/test} -name '*.test.js' | sort)
+mapfile -t files < <(find ${VCFARM_TEST_FILES:-dist/test dist/web/test} -name '*.test.js' | sort)
 exec node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

@@ -8,6 +8,7 @@ import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin } from './lifecycle/index.js';
 import { diskSpacePlugin, rateLimitsPlugin, uploadSlotsPlugin } from './limits/index.js';
+import { resultLinksPlugin } from './links/index.js';
 import { modelsPlugin } from './models/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
@@ -21,11 +22,13 @@ export interface AppOptions {
   redisUrl: string;
 }
 
-const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+/** The page, built by Vite from web/ (scripts/ensure-build.sh) into dist/public. */
+const WEB_ROOT = fileURLToPath(new URL('../public/', import.meta.url));
 
 /**
- * The page is web/index.html + app.js + style.css from this origin, with no inline code; it
- * plays results from blob: URLs and talks to the API and WebSocket of the same host.
+ * The page is dist/public (index.html, hashed script and style files) from this origin, with no inline code; it
+ * plays results from signed same-origin links (blob: media stays allowed for decoded previews) and
+ * talks to the API and WebSocket of the same host.
  */
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -61,6 +64,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(progressPlugin);
   await app.register(queuePlugin, { redisUrl: opts.redisUrl });
   await app.register(workspacePlugin);
+  await app.register(resultLinksPlugin);
   await app.register(scalingPlugin);
   await app.register(modelsPlugin);
   await app.register(authPlugin);
@@ -74,4 +78,6 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(apiRoutes);
   await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: ['index.html'] });
+  // The operations dashboard; its data come from the admin routes, which check the token.
+  app.get('/admin', (_request, reply) => reply.sendFile('admin.html'));
 }

@@ -3,6 +3,7 @@ import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { modelRoutes } from './models.js';
+import { resultRoutes } from './results.js';
 import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadRoutes } from './uploads.js';
@@ -26,6 +27,8 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
       });
       await api.register(adminUserRoutes);
       await api.register(systemRoutes);
+      // Signed links need no token; without a signature the route authenticates by itself.
+      await api.register(resultRoutes);
       await api.register(async (authed) => {
         authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);

@@ -1,11 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
 import { assertRoomForOutput } from '../limits/index.js';
-import { OUTPUT_FORMATS, outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
+import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
+import type { ConversionJobView, PublicJobState } from '../queue/index.js';
 import { workspaceUsage } from '../workspace/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
@@ -27,19 +26,30 @@ const CreateJobBody = Type.Object(
 
 const JobResponse = Type.Object({ job: JobViewSchema });
 
+const STATES = '(queued|active|completed|failed|cancelled)';
+const ListQuery = Type.Object(
+  {
+    /** `nextCursor` of the previous page. */
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}_[a-zA-Z0-9_-]{8,64}$' })),
+    /** Jobs per page, 1..100; default 50. */
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    /** Only jobs in these states, comma-separated. */
+    state: Type.Optional(Type.String({ pattern: `^${STATES}(,${STATES})*$` })),
+  },
+  { additionalProperties: false },
+);
+
 function userOf(request: { principal?: { userId: string } }): string {
   if (!request.principal) throw new UnauthorizedError();
   return request.principal.userId;
 }
 
-/** ASCII fallback plus RFC 5987 UTF-8 name, so any client name is safe in the header. */
-function contentDisposition(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
-
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  /** A finished conversion's resultUrl becomes a signed link the page can hand to `<audio src>`. */
+  const linked = (userId: string, job: ConversionJobView): ConversionJobView =>
+    job.resultUrl ? { ...job, resultUrl: app.resultLinks.url(job.id, userId) } : job;
+
   /** A conversion's target voice must exist for this user (or be a preset of the model) and be analysed. */
   const ensureVoiceReady = async (userId: string, voiceId: string, model: string) => {
     if (voiceId.startsWith('preset-')) {
@@ -118,14 +128,39 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/jobs',
-    { schema: { response: { 200: Type.Object({ jobs: Type.Array(JobViewSchema) }) } } },
-    async (request) => ({ jobs: await app.conversions.list(userOf(request)) }),
+    {
+      schema: {
+        querystring: ListQuery,
+        response: {
+          200: Type.Object({
+            jobs: Type.Array(JobViewSchema),
+            /** Pass as `cursor` for the next (older) page; null on the last page. */
+            nextCursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          400: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const userId = userOf(request);
+      const { cursor, limit, state } = request.query;
+      const at = cursor?.indexOf('_') ?? -1;
+      const page = await app.conversions.listPage(userId, {
+        limit: limit === undefined ? 50 : Number(limit),
+        cursor: cursor ? { createdAt: Number(cursor.slice(0, at)), id: cursor.slice(at + 1) } : undefined,
+        states: state ? new Set(state.split(',') as PublicJobState[]) : undefined,
+      });
+      return { jobs: page.jobs.map((j) => linked(userId, j)), nextCursor: page.nextCursor };
+    },
   );
 
   app.get(
     '/jobs/:id',
     { schema: { params: IdParams, response: { 200: JobResponse, 404: ErrorBody } } },
-    async (request) => ({ job: await app.conversions.get(userOf(request), request.params.id) }),
+    async (request) => {
+      const userId = userOf(request);
+      return { job: linked(userId, await app.conversions.get(userId, request.params.id)) };
+    },
   );
 
   app.delete(
@@ -140,25 +175,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         job = await app.conversions.get(userId, request.params.id);
       }
       request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
-      return reply.status(job.state === 'active' || job.state === 'queued' ? 202 : 200).send({ job });
+      return reply
+        .status(job.state === 'active' || job.state === 'queued' ? 202 : 200)
+        .send({ job: linked(userId, job) });
     },
   );
-
-  app.get('/jobs/:id/result', { schema: { params: IdParams } }, async (request, reply) => {
-    const result = await app.conversions.resultOf(userOf(request), request.params.id);
-    const size = await stat(result.path).then(
-      (s) => s.size,
-      () => {
-        throw new NotFoundError('result');
-      },
-    );
-    const base = result.filename.replace(/\.[^.]*$/, '') || 'audio';
-    return reply
-      .header('content-type', OUTPUT_FORMATS[result.format].contentType)
-      .header('content-length', size)
-      .header('content-disposition', contentDisposition(`${base}-converted.${result.format}`))
-      .send(createReadStream(result.path));
-  });
 
   app.delete(
     '/jobs/:id/result',

@@ -14,6 +14,16 @@ const WorkspaceView = Type.Object({
     maxDurationSec: Type.Number(),
     maxQueuedJobs: Type.Integer(),
   }),
+  /** The plan's rate limits and what is left of each in the current window (read without counting). */
+  rateLimits: Type.Record(
+    Type.String(),
+    Type.Object({
+      max: Type.Integer(),
+      windowSec: Type.Number(),
+      remaining: Type.Union([Type.Integer(), Type.Null()]),
+      resetInSec: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+  ),
   files: Type.Array(
     Type.Object({
       kind: Type.Enum(['upload', 'voice', 'output']),
@@ -46,6 +56,7 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         maxUploadBytes: Math.min(plan.quotas.maxUploadBytes, app.config.uploadMaxBytes),
         maxDurationSec: Math.min(plan.quotas.maxDurationSec, app.config.maxDurationSec),
       },
+      rateLimits: await app.peekRateLimits(request),
       files: usage.entries
         .filter((e) => !e.auxiliary)
         .map((e) => {

@@ -12,6 +12,8 @@ import type { ConversionQueue } from '../queue/index.js';
 export interface WsSessionOptions {
   /** Unsent bytes after which progress is coalesced (latest per job wins). */
   slowClientBytes: number;
+  /** A signed result link for the user's job: snapshots and `completed` events carry one. */
+  resultLink?: (jobId: string, userId: string) => string;
 }
 
 /** How often coalesced progress is retried while a client is slow. */
@@ -60,7 +62,10 @@ export class WsSession {
       for (const [id, event] of replay.events) this.deliver(event, id);
       if (compareEventIds(position, this.sentUpTo) > 0) this.sentUpTo = position;
     } else {
-      const jobs = await this.conversions.list(this.userId);
+      const link = this.options.resultLink;
+      const jobs = (await this.conversions.list(this.userId)).map((j) =>
+        j.resultUrl && link ? { ...j, resultUrl: link(j.id, this.userId) } : j,
+      );
       this.sendMessage({ type: 'snapshot', jobs, eventId: position });
       this.sentUpTo = position;
     }
@@ -79,7 +84,10 @@ export class WsSession {
   private deliver(event: JobEvent, id: string): void {
     if (compareEventIds(id, this.sentUpTo) <= 0) return;
     this.sentUpTo = id;
-    this.sendMessage({ ...event, eventId: id } as ServerMessage);
+    const link = this.options.resultLink;
+    const signed =
+      event.type === 'completed' && link ? { ...event, resultUrl: link(event.jobId, this.userId) } : event;
+    this.sendMessage({ ...signed, eventId: id } as ServerMessage);
   }
 
   private sendMessage(msg: ServerMessage): void {

@@ -134,7 +134,10 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
           app.progressHub,
           app.conversions,
           principal.userId,
-          { slowClientBytes: wsSlowClientBytes },
+          {
+            slowClientBytes: wsSlowClientBytes,
+            resultLink: (jobId, userId) => app.resultLinks.url(jobId, userId),
+          },
           request.log,
         );
         await session.start(lastEventId);

@@ -63,10 +63,16 @@ export interface Config {
   uploadMinBytesPerSec: number;
   wsAnonymousUpgradesPerMin: number;
   adminFailuresPerIp: number;
+  /** RESULT_LINK_SECRET; never logged. */
+  resultLinkSecret: string | undefined;
+  resultLinkTtlSec: number;
 }
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
 const DEFAULT_PLANS_FILE = fileURLToPath(new URL('../../../config/plans.json', import.meta.url));
+
+/** Variables whose values never appear in a start-up error (which is logged). */
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN', 'RESULT_LINK_SECRET']);
 
 const BOOLEAN_WORDS: Record<string, boolean> = {
   '1': true,
@@ -133,7 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (errors.length > 0) {
     const lines = errors.map((e) => {
       const name = e.instancePath.replace(/^\//, '') || 'environment';
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${e.message}`;
+      const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name] ?? '');
+      return `${name}=${shown}: ${e.message}`;
     });
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
@@ -190,6 +197,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMinBytesPerSec: e.UPLOAD_MIN_BYTES_PER_SEC,
     wsAnonymousUpgradesPerMin: e.WS_ANONYMOUS_UPGRADES_PER_MIN,
     adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,
+    resultLinkSecret: e.RESULT_LINK_SECRET,
+    resultLinkTtlSec: e.RESULT_LINK_TTL_SEC,
   };
 }
 export { configPlugin } from './plugin.js';

@@ -118,6 +118,10 @@ export const EnvSchema = Type.Object({
   WS_ANONYMOUS_UPGRADES_PER_MIN: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 60 }),
   /** Failed admin-token attempts per client IP per 10 minutes; past it, admin routes answer 429. Default 10. */
   ADMIN_FAILURES_PER_IP: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  /** Key that signs result links (32+ characters). Unset: DATA_DIR/result-link-secret, created once. */
+  RESULT_LINK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** How long a signed result link (`/api/jobs/:id/result?exp=…&sig=…`) stays valid. Default 1 hour. */
+  RESULT_LINK_TTL_SEC: Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600, default: 3600 }),
 });
 
 export type Env = Static<typeof EnvSchema>;

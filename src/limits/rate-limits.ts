@@ -32,8 +32,26 @@ declare module 'fastify' {
      * WebSocket that authenticated by its first message): false when over the limit. Fails open.
      */
     countApiRequest(request: FastifyRequest): Promise<boolean>;
+    /**
+     * The caller's allowance in every rate class, read without counting (so the page can refuse
+     * before spending an upload). A class whose counter cannot be read within 300 ms reports
+     * `remaining: null`.
+     */
+    peekRateLimits(request: FastifyRequest): Promise<Record<RateClass, RateAllowance>>;
   }
 }
+
+export interface RateAllowance {
+  max: number;
+  windowSec: number;
+  /** Null when the counters could not be read in time. */
+  remaining: number | null;
+  /** Seconds until the current window ends; 0 when nothing was counted yet; null when unknown. */
+  resetInSec: number | null;
+}
+
+/** A peek is a courtesy to the page: it never holds a request up for long when Redis is slow. */
+const PEEK_TIMEOUT_MS = 300;
 
 interface LimitResult {
   isAllowed: boolean;
@@ -42,7 +60,7 @@ interface LimitResult {
   ttlInSeconds?: number;
   isExceeded?: boolean;
 }
-type Limiter = (request: FastifyRequest) => Promise<LimitResult>;
+type Limiter = (request: FastifyRequest, options?: { increment?: boolean }) => Promise<LimitResult>;
 
 function setHeaders(reply: FastifyReply, r: LimitResult, exceeded: boolean): void {
   reply.header('x-ratelimit-limit', r.max);
@@ -151,6 +169,27 @@ export const rateLimitsPlugin = fp(
         request.log.warn({ err, rateClass: 'api' }, 'rate limit store unreachable; request let through');
         return true;
       }
+    });
+    app.decorate('peekRateLimits', async (request: FastifyRequest) => {
+      const plan = request.plan ?? anonymous;
+      const entries = await Promise.all(
+        RATE_CLASSES.map(async (c): Promise<[RateClass, RateAllowance]> => {
+          const { max, windowSec } = plan.rateLimits[c];
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<undefined>((resolve) => {
+            timer = setTimeout(() => resolve(undefined), PEEK_TIMEOUT_MS);
+          });
+          const r = await Promise.race([
+            limiters[c](request, { increment: false }).catch(() => undefined),
+            late,
+          ]);
+          clearTimeout(timer);
+          if (!r) return [c, { max, windowSec, remaining: null, resetInSec: null }];
+          const resetInSec = r.ttlInSeconds && r.ttlInSeconds > 0 ? r.ttlInSeconds : 0;
+          return [c, { max, windowSec, remaining: r.remaining ?? max, resetInSec }];
+        }),
+      );
+      return Object.fromEntries(entries) as Record<RateClass, RateAllowance>;
     });
   },
   { name: 'vcfarm-rate-limits', dependencies: ['vcfarm-config', 'vcfarm-redis-failfast', 'vcfarm-auth'] },

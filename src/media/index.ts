@@ -9,4 +9,5 @@ export {
 } from './formats.js';
 export { assertDurationsAgree, assertWavHeaderHonest } from './header-check.js';
 export { type AudioInfo, probeAudio } from './probe.js';
+export { toolReason, withoutPaths } from './tool-reason.js';
 export { type PcmSampleFormat, type PcmWavLayout, parsePcmWav, WavHeaderError } from './wav-header.js';

@@ -12,7 +12,7 @@ export type JobEvent =
   | { type: 'cancelled'; jobId: string };
 
 /**
- * Everything the server pushes over the WebSocket, shared by the server, the page (web/app.js
+ * Everything the server pushes over the WebSocket, shared by the server, the page (web/src/lib/types.ts
  * mirrors it) and the tests. `eventId` is the Redis stream id of the event: ids only grow, and a
  * client that reconnects sends the last one it saw to get what it missed. A snapshot's `eventId`
  * is the stream position it covers, so resuming from it misses nothing either.

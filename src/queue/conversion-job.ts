@@ -63,6 +63,12 @@ export interface ConversionJobView {
   filename: string;
   outputFormat: OutputFormat;
   pitchSemitones: number;
+  /** Timbre strength toward the target voice (conversions with a voice), else null. */
+  strength: number | null;
+  /** Model of a voice conversion or clone, else null. */
+  model: string | null;
+  /** Length of the source audio in seconds. */
+  durationSec: number;
   priority: JobPriority;
   attempts: number;
   createdAt: number;

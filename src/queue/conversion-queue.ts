@@ -15,6 +15,7 @@ import {
   type ConversionJobView,
   type ConversionResult,
   type JobPriority,
+  type PublicJobState,
 } from './conversion-job.js';
 import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
 import { toJobView } from './job-view.js';
@@ -156,6 +157,36 @@ export class ConversionQueue {
     return bytes;
   }
 
+  /**
+   * One page of the user's jobs, newest first, optionally only in some states. `cursor` is the
+   * `nextCursor` of the page before (`<createdAt>_<id>`); a full page always has a nextCursor
+   * (the page after it may be empty), a shorter one has none.
+   */
+  async listPage(
+    userId: string,
+    opts: { limit: number; cursor?: { createdAt: number; id: string }; states?: Set<PublicJobState> },
+  ): Promise<{ jobs: ConversionJobView[]; nextCursor: string | null }> {
+    const key = this.keys.userJobs(userId);
+    const { cursor, limit, states } = opts;
+    const max = cursor ? String(cursor.createdAt) : '+inf';
+    const jobs: ConversionJobView[] = [];
+    const CHUNK = 100;
+    for (let offset = 0; ; offset += CHUNK) {
+      const raw = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', offset, CHUNK);
+      for (let i = 0; i < raw.length; i += 2) {
+        const id = raw[i];
+        const createdAt = Number(raw[i + 1]);
+        // Equal scores come in reverse id order: those at or above the cursor's id were on earlier pages.
+        if (cursor && createdAt === cursor.createdAt && id >= cursor.id) continue;
+        const view = await this.get(userId, id).catch(() => undefined);
+        if (!view || (states && !states.has(view.state))) continue;
+        jobs.push(view);
+        if (jobs.length === limit) return { jobs, nextCursor: `${createdAt}_${id}` };
+      }
+      if (raw.length < CHUNK * 2) return { jobs, nextCursor: null };
+    }
+  }
+
   /** Jobs that are not finished, for WebSocket snapshots. */
   async listUnfinished(userId: string): Promise<ConversionJobView[]> {
     return (await this.list(userId)).filter((v) => v.state === 'queued' || v.state === 'active');
@@ -194,6 +225,11 @@ export class ConversionQueue {
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
     return toJobView(job, await job.getState());
+  }
+
+  /** The user a job belongs to, if the job is still kept (signed result links are checked against it). */
+  async ownerOf(jobId: string): Promise<string | undefined> {
+    return (await this.queue.getJob(jobId))?.data.userId;
   }
 
   /** Where the finished output of the user's job lives. */

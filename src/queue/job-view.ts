@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { splitFailureReason } from '../errors/index.js';
+import { withoutPaths } from '../media/index.js';
 import type {
   ConversionJobData,
   ConversionJobView,
@@ -47,12 +48,16 @@ export function toJobView(
     filename: job.data.filename,
     outputFormat: job.data.outputFormat,
     pitchSemitones: job.data.pitchSemitones,
+    strength: job.data.voiceId && job.data.kind !== 'clone' ? (job.data.strength ?? 1) : null,
+    model: job.data.model ?? null,
+    durationSec: job.data.durationSec,
     priority: job.data.priority,
     attempts: job.attemptsMade,
     createdAt: job.data.createdAt,
     startedAt: job.processedOn ?? null,
     finishedAt: job.finishedOn ?? null,
-    error: failure ? { code: failure.code, message: failure.message } : null,
+    // Worker messages may quote ffmpeg, which names files: users never see a server path.
+    error: failure ? { code: failure.code, message: withoutPaths(failure.message) } : null,
     resultUrl: state === 'completed' && job.data.kind !== 'clone' ? `/api/jobs/${job.id}/result` : null,
   };
 }

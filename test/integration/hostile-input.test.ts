@@ -181,6 +181,9 @@ test('hostile files, as uploads and as voice references: each refused with a cod
         /\/|0x[0-9a-f]{4,}|workspaces|u_[0-9a-f]{8,}/i,
         `${what}: ${res.body.message}`,
       );
+      // No server path in any message (the page shows them as they are).
+      assert.doesNotMatch(res.body.message, /file:|\.part\b|\/[\w.-]+\/[\w.-]+/, what);
+      assert.ok(!res.body.message.includes(svc.dataDir), what);
       assert.deepEqual(await readdir(route.dir).catch(() => []), [], `${what} left files behind`);
       assert.equal(await secretHasReader(), false, `${what}: something opened the secret`);
       assert.ok(tookMs < 4000, `${what} took ${tookMs} ms (a blocked open would hit the probe timeout)`);

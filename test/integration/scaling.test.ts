@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { ADMIN_TOKEN, adminRequest, WorkerWatch } from '../helpers/admin.js';
@@ -290,12 +291,16 @@ test('stats and queue status describe workers, threads, jobs and throughput', as
   assert.equal(q.body.counts.waiting, 0);
   assert.equal(q.body.oldestWaitingAgeSec, null);
 
-  // The terminal monitor renders the same figures.
+  // The terminal monitor renders the same figures, run from another folder.
   // Asynchronously: the API it queries runs in this process.
-  const { stdout: out } = await promisify(execFile)('bash', ['scripts/monitor_multiuser.sh'], {
+  const monitor = fileURLToPath(new URL('../../../scripts/monitor_multiuser.sh', import.meta.url));
+  const { stdout: out } = await promisify(execFile)('bash', [monitor], {
+    cwd: '/',
     env: { ...process.env, VCFARM_URL: svc.baseUrl, ADMIN_TOKEN, MONITOR_ONCE: '1' },
   });
   assert.match(out, new RegExp(`${workerId}\\s+pid \\d+\\s+size \\d`));
+  // Audio seconds per second of work is a speed, named as one.
+  assert.match(out, /speed [\d.]+× real time/);
   assert.match(out, /QUEUE\s+waiting 0/);
   assert.match(out, /THROUGHPUT 1m: \d+ done/);
 });

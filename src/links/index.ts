@@ -1,0 +1,2 @@
+export { resultLinksPlugin } from './plugin.js';
+export { ResultLinks } from './result-links.js';

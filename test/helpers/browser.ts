@@ -1,0 +1,86 @@
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+
+/** Debian's Chromium, headless, with nothing that reaches outside loopback. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/** A page of `baseUrl` whose session is `token` (an anonymous token or an API key), set before any script runs. */
+export async function pageWithToken(browser: Browser, baseUrl: string, token: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
+  await context.addInitScript((t) => {
+    (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem(
+      'vcfarm.token',
+      t,
+    );
+  }, token);
+  const page = await context.newPage();
+  await page.goto(baseUrl);
+  return page;
+}
+
+interface MediaElement {
+  readyState: number;
+  duration: number;
+  currentTime: number;
+  error: unknown;
+  addEventListener(type: string, fn: () => void, opts?: { once: boolean }): void;
+}
+
+/**
+ * Waits for an `<audio>` element's metadata (or its error) by listening for the element's own
+ * events, and returns its duration; NaN when the element failed to load.
+ */
+export function audioDuration(audio: Locator, timeoutMs = 20_000): Promise<number> {
+  return audio.evaluate(
+    (el, ms) =>
+      new Promise<number>((resolve) => {
+        const a = el as unknown as MediaElement;
+        if (a.error) return resolve(Number.NaN);
+        if (a.readyState >= 1 && Number.isFinite(a.duration)) return resolve(a.duration);
+        const timer = setTimeout(() => resolve(Number.NaN), ms);
+        a.addEventListener(
+          'loadedmetadata',
+          () => {
+            clearTimeout(timer);
+            resolve(a.duration);
+          },
+          { once: true },
+        );
+        a.addEventListener(
+          'error',
+          () => {
+            clearTimeout(timer);
+            resolve(Number.NaN);
+          },
+          { once: true },
+        );
+      }),
+    timeoutMs,
+  );
+}
+
+/** Seeks an `<audio>` element to `t` seconds and resolves once the browser says the seek is done. */
+export function seekAudio(audio: Locator, t: number): Promise<number> {
+  return audio.evaluate(
+    (el, to) =>
+      new Promise<number>((resolve) => {
+        const a = el as unknown as MediaElement;
+        a.addEventListener('seeked', () => resolve(a.currentTime), { once: true });
+        a.currentTime = to;
+      }),
+    t,
+  );
+}

@@ -1,0 +1,86 @@
+import type { JobView } from './lib/types.js';
+
+// The page's anonymous session token (or an API key put there by hand) lives in localStorage.
+const TOKEN_KEY = 'vcfarm.token';
+
+export const token = (): string | null => localStorage.getItem(TOKEN_KEY);
+export const forgetToken = (): void => localStorage.removeItem(TOKEN_KEY);
+
+let creatingSession: Promise<void> | null = null;
+
+/** A session exists once this resolves; one request at a time, however many callers ask at once. */
+export function ensureSession(): Promise<void> {
+  if (token()) return Promise.resolve();
+  creatingSession ??= (async () => {
+    const res = await fetch('/api/session', { method: 'POST' });
+    if (!res.ok) throw new Error(`could not start a session (HTTP ${res.status})`);
+    const body = (await res.json()) as { token: string };
+    localStorage.setItem(TOKEN_KEY, body.token);
+  })().finally(() => {
+    creatingSession = null;
+  });
+  return creatingSession;
+}
+
+/** fetch with the bearer token; a 401 starts a new session and tries once more. */
+export async function api(path: string, options: RequestInit = {}, retried = false): Promise<Response> {
+  const headers = new Headers(options.headers);
+  const t = token();
+  if (t) headers.set('authorization', `Bearer ${t}`);
+  const res = await fetch(path, { ...options, headers });
+  if (res.status === 401 && !retried) {
+    forgetToken();
+    await ensureSession();
+    return api(path, options, true);
+  }
+  return res;
+}
+
+/** The API's `{error, message}` as a sentence, or a generic one when the body is not JSON. */
+export async function errorText(res: Response, what: string): Promise<string> {
+  const body = (await res.json().catch(() => null)) as { message?: string } | null;
+  return body?.message || `${what} failed (HTTP ${res.status})`;
+}
+
+export async function getJson<T>(path: string): Promise<T | undefined> {
+  const res = await api(path);
+  return res.ok ? ((await res.json()) as T) : undefined;
+}
+
+export async function fetchJob(id: string): Promise<JobView | undefined> {
+  return (await getJson<{ job: JobView }>(`/api/jobs/${encodeURIComponent(id)}`))?.job;
+}
+
+export interface UploadAnswer {
+  ok: boolean;
+  status: number;
+  body: {
+    upload?: { id: string; filename: string; bytes: number; durationSec: number };
+    message?: string;
+  } | null;
+}
+
+/** POST /api/uploads with XMLHttpRequest, the one browser API that reports upload progress. */
+export function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<UploadAnswer> {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/uploads');
+    xhr.setRequestHeader('authorization', `Bearer ${token()}`);
+    xhr.upload.addEventListener('progress', (e) => {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', () => {
+      let body: UploadAnswer['body'] = null;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON
+      }
+      resolve({ ok: xhr.status === 201, status: xhr.status, body });
+    });
+    xhr.addEventListener('error', () => resolve({ ok: false, status: 0, body: null }));
+    const form = new FormData();
+    form.append('file', file);
+    xhr.send(form);
+  });
+}

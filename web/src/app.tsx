@@ -1,0 +1,209 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, ensureSession, errorText, fetchJob, getJson } from './api.js';
+import { CloneForm } from './clone-form.js';
+import { ConvertForm } from './convert-form.js';
+import { JobCard } from './job-card.js';
+import { formatBytes } from './lib/format.js';
+import { applyMessage, FINAL, type Jobs, putJob, sortedJobs } from './lib/jobs.js';
+import type { JobView, Preset, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
+import { connectLive } from './live.js';
+import { VoiceLibrary } from './voice-library.js';
+
+const PAGE = 20;
+const FILTERS: [string, string][] = [
+  ['', 'All jobs'],
+  ['unfinished', 'Queued or running'],
+  ['completed', 'Completed'],
+  ['failed', 'Failed'],
+  ['cancelled', 'Cancelled'],
+];
+
+export interface Status {
+  text: string;
+  error: boolean;
+}
+
+/** The whole page: forms on top, the jobs below; state lives here, the rest renders it. */
+export function App() {
+  const [jobs, setJobs] = useState<Jobs>(new Map());
+  const [voices, setVoices] = useState<Voice[]>([]);
+  const [presets, setPresets] = useState<Preset[]>([]);
+  const [workspace, setWorkspace] = useState<Workspace | undefined>();
+  const [keptUpload, setKeptUpload] = useState<Upload | undefined>();
+  const [fatal, setFatal] = useState<string | undefined>();
+  const [older, setOlder] = useState<string | null>(null);
+  const [filter, setFilter] = useState('');
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(t);
+  }, []);
+  const jobsRef = useRef(jobs);
+  /** createdAt of the oldest job loaded while older pages remain; undefined once all are loaded. */
+  const pagedSince = useRef<number | undefined>(undefined);
+  jobsRef.current = jobs;
+
+  const put = useCallback((job: JobView) => setJobs((j) => putJob(j, job)), []);
+
+  const loadVoices = useCallback(async () => {
+    const body = await getJson<{ voices: Voice[]; presets: Preset[] }>('/api/voices');
+    if (!body) return;
+    setVoices(body.voices);
+    setPresets(body.presets);
+  }, []);
+
+  const loadWorkspace = useCallback(async () => {
+    const body = await getJson<Workspace>('/api/workspace');
+    if (body) setWorkspace(body);
+    return body;
+  }, []);
+
+  const onMessage = useCallback(
+    (msg: ServerMessage) => {
+      const { jobs: next, needsView } = applyMessage(jobsRef.current, msg, pagedSince.current);
+      jobsRef.current = next;
+      setJobs(next);
+      // First sight of a job (another tab started it) or its signed result link: ask for the view.
+      if (needsView) void fetchJob(needsView).then((job) => job && put(job));
+    },
+    [put],
+  );
+
+  useEffect(() => {
+    ensureSession()
+      .then(async () => {
+        await loadVoices();
+        const res = await api(`/api/jobs?limit=${PAGE}`);
+        if (res.ok) {
+          const body = (await res.json()) as { jobs: JobView[]; nextCursor: string | null };
+          setJobs((j) => body.jobs.reduce(putJob, j));
+          setOlder(body.nextCursor);
+          pagedSince.current = body.nextCursor ? body.jobs.at(-1)?.createdAt : undefined;
+        } else setFatal(await errorText(res, 'loading your jobs'));
+        connectLive(onMessage);
+        await loadWorkspace();
+      })
+      .catch((err: Error) => setFatal(err.message));
+  }, [loadVoices, loadWorkspace, onMessage]);
+
+  // A clone that has just finished makes its voice selectable (or shows it failed) in the menu.
+  const cloneStates = useRef(new Map<string, string>());
+  useEffect(() => {
+    let changed = false;
+    for (const job of jobs.values()) {
+      if (job.kind !== 'clone') continue;
+      const before = cloneStates.current.get(job.id);
+      if (before && !FINAL.has(before) && FINAL.has(job.state)) changed = true;
+      cloneStates.current.set(job.id, job.state);
+    }
+    if (changed) void loadVoices();
+  }, [jobs, loadVoices]);
+
+  const voiceNames = new Map(voices.map((v) => [v.id, v.name]));
+  const targetNames = new Map([...voiceNames, ...presets.map((p): [string, string] => [p.id, p.name])]);
+
+  const loadOlder = async () => {
+    if (!older) return;
+    const res = await api(`/api/jobs?limit=${PAGE}&cursor=${encodeURIComponent(older)}`);
+    if (!res.ok) return setFatal(await errorText(res, 'loading older jobs'));
+    const body = (await res.json()) as { jobs: JobView[]; nextCursor: string | null };
+    setJobs((j) => body.jobs.reduce(putJob, j));
+    setOlder(body.nextCursor);
+    pagedSince.current = body.nextCursor ? body.jobs.at(-1)?.createdAt : undefined;
+  };
+  const shownJobs = sortedJobs(jobs).filter((j) =>
+    filter === '' ? true : filter === 'unfinished' ? !FINAL.has(j.state) : j.state === filter,
+  );
+
+  const convertAgain = async (job: JobView): Promise<string | undefined> => {
+    const body = await getJson<{ upload: Upload }>(`/api/uploads/${encodeURIComponent(job.uploadId)}`);
+    if (!body) return `${job.filename} is no longer in your workspace; upload it again.`;
+    setKeptUpload(body.upload);
+    document.querySelector('#convert')?.scrollIntoView({ block: 'start' });
+    return undefined;
+  };
+  const [againMessage, setAgainMessage] = useState<Status | undefined>();
+
+  return (
+    <>
+      <header>
+        <h1>vcfarm</h1>
+        <p>Upload a recording, convert it, listen.</p>
+      </header>
+      <main>
+        {fatal && (
+          <p class="error" role="alert">
+            {fatal}
+          </p>
+        )}
+        <ConvertForm
+          jobs={jobs}
+          voices={voices}
+          presets={presets}
+          workspace={workspace}
+          loadWorkspace={loadWorkspace}
+          keptUpload={keptUpload}
+          setKeptUpload={setKeptUpload}
+          put={put}
+          notice={againMessage}
+        />
+        <CloneForm
+          jobs={jobs}
+          workspace={workspace}
+          loadWorkspace={loadWorkspace}
+          loadVoices={loadVoices}
+          put={put}
+        />
+        <VoiceLibrary voices={voices} presets={presets} loadVoices={loadVoices} />
+        {workspace && (
+          <p id="usage" class="hint">
+            Workspace: {formatBytes(workspace.usage.bytes)} of {formatBytes(workspace.quota.maxBytes)},{' '}
+            {workspace.usage.files} of {workspace.quota.maxFiles} files, {workspace.usage.queuedJobs} of{' '}
+            {workspace.quota.maxQueuedJobs} jobs waiting.
+          </p>
+        )}
+        <section id="jobs-section">
+          <h2>Your jobs</h2>
+          <label class="inline">
+            Show{' '}
+            <select id="job-filter" value={filter} onChange={(e) => setFilter(e.currentTarget.value)}>
+              {FILTERS.map(([value, text]) => (
+                <option key={value} value={value}>
+                  {text}
+                </option>
+              ))}
+            </select>
+          </label>
+          <ul id="jobs" aria-live="polite">
+            {shownJobs.map((job) => (
+              <JobCard
+                key={job.id}
+                job={job}
+                now={now}
+                targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
+                voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
+                put={put}
+                onAgain={async () => {
+                  const problem = await convertAgain(job);
+                  setAgainMessage(
+                    problem
+                      ? { text: problem, error: true }
+                      : {
+                          text: `${job.filename} is selected again: pick the settings and convert.`,
+                          error: false,
+                        },
+                  );
+                }}
+              />
+            ))}
+          </ul>
+          {older && (
+            <button type="button" id="older-jobs" onClick={loadOlder}>
+              Show older jobs
+            </button>
+          )}
+        </section>
+      </main>
+    </>
+  );
+}

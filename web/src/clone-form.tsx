@@ -1,0 +1,71 @@
+import { useRef, useState } from 'preact/hooks';
+import { api, errorText } from './api.js';
+import type { Status } from './app.js';
+import { cloneStatus, type Jobs } from './lib/jobs.js';
+import { refusalBeforeUpload } from './lib/limits.js';
+import type { JobView, Voice, Workspace } from './lib/types.js';
+
+interface Props {
+  jobs: Jobs;
+  workspace: Workspace | undefined;
+  loadWorkspace: () => Promise<Workspace | undefined>;
+  loadVoices: () => Promise<void>;
+  put: (job: JobView) => void;
+}
+
+/** Clone a voice from a reference recording; the status line follows the analysis to its end. */
+export function CloneForm(props: Props) {
+  const nameRef = useRef<HTMLInputElement>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const [line, setLine] = useState<Status | { follow: string; name: string } | undefined>();
+
+  const followed = line && 'follow' in line ? props.jobs.get(line.follow) : undefined;
+  const shown: Status | undefined =
+    line && 'follow' in line ? followed && cloneStatus(followed, line.name) : line;
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const file = fileRef.current?.files?.[0];
+    if (!file) return;
+    const ws = (await props.loadWorkspace()) ?? props.workspace;
+    const refusal = refusalBeforeUpload(ws, file, 'clone');
+    if (refusal) {
+      setLine({ text: refusal, error: true });
+      return;
+    }
+    const form = new FormData();
+    form.append('name', nameRef.current?.value ?? '');
+    form.append('file', file);
+    setLine({ text: 'Uploading…', error: false });
+    const res = await api('/api/voices', { method: 'POST', body: form });
+    if (!res.ok) {
+      setLine({ text: await errorText(res, 'cloning'), error: true });
+      return;
+    }
+    const { voice, job } = (await res.json()) as { voice: Voice; job: JobView };
+    props.put(job);
+    setLine({ follow: job.id, name: voice.name });
+    await props.loadVoices();
+  };
+
+  return (
+    <section id="clone">
+      <h2>Clone a voice</h2>
+      <form id="clone-form" onSubmit={submit}>
+        <label>
+          Name <input type="text" id="voice-name" maxLength={80} required ref={nameRef} />
+        </label>
+        <label>
+          Reference recording (3-60 s of speech){' '}
+          <input type="file" id="voice-file" accept="audio/*" required ref={fileRef} />
+        </label>
+        <button type="submit" id="clone-submit">
+          Clone
+        </button>
+      </form>
+      <p id="clone-status" role="status" aria-live="polite" class={shown?.error ? 'error' : ''}>
+        {shown?.text ?? ''}
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,140 @@
+import { useState } from 'preact/hooks';
+import { api, errorText, fetchJob } from './api.js';
+import { relativeTime, resultName, settingsText, speedText } from './lib/format.js';
+import { FINAL, stateText } from './lib/jobs.js';
+import type { JobView } from './lib/types.js';
+
+interface Props {
+  job: JobView;
+  /** The target voice's name, for a conversion with one. */
+  targetName: string | undefined;
+  now: number;
+  /** For a clone: the voice it makes. */
+  voiceName: string | undefined;
+  put: (job: JobView) => void;
+  onAgain: () => void;
+}
+
+/** One job: a voice being analysed, or a conversion with its player and download. */
+export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props) {
+  const [resultError, setResultError] = useState<string | undefined>();
+  const [actionError, setActionError] = useState<string | undefined>();
+  const isClone = job.kind === 'clone';
+  const name = isClone
+    ? `Voice "${voiceName || job.filename}"`
+    : `${job.filename || 'audio'} → ${job.outputFormat.toUpperCase()}`;
+  const label = isClone ? name : job.filename;
+  const showResult = !isClone && job.state === 'completed' && job.resultUrl;
+
+  const cancel = async () => {
+    const res = await api(`/api/jobs/${encodeURIComponent(job.id)}`, { method: 'DELETE' });
+    if (res.ok) put(((await res.json()) as { job: JobView }).job);
+    else setActionError(await errorText(res, 'cancelling'));
+  };
+
+  const [removed, setRemoved] = useState(false);
+  const deleteResult = async () => {
+    const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/result`, { method: 'DELETE' });
+    if (res.ok) setRemoved(true);
+    else setActionError(await errorText(res, 'deleting the result'));
+  };
+  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
+  const curl = job.resultUrl
+    ? `curl -o '${resultName(job.filename, job.outputFormat)}' '${location.origin}${job.resultUrl}'`
+    : undefined;
+
+  /** A fresh signed link for the result, then the player tries again. */
+  const retry = async () => {
+    const fresh = await fetchJob(job.id);
+    if (!fresh?.resultUrl) {
+      setResultError('The result is no longer available.');
+      return;
+    }
+    setResultError(undefined);
+    put({ ...fresh, resultUrl: `${fresh.resultUrl}` });
+  };
+
+  return (
+    <li class="job" data-job-id={job.id} data-state={job.state} data-kind={job.kind}>
+      <div class="job-head">
+        <span class="job-name">{name}</span> <span class="job-state">{stateText(job)}</span>
+      </div>
+      <progress class="job-progress" max={1} value={job.progress || 0} aria-label={`${label} progress`} />
+      <p class="job-meta hint">
+        {!isClone && <span class="job-settings">{settingsText(job, targetName)}</span>}
+        {!isClone && ' · '}
+        <time dateTime={new Date(job.createdAt).toISOString()}>{relativeTime(job.createdAt, now)}</time>
+        {speed && <span class="job-speed"> · took {speed}</span>}
+      </p>
+      {removed && <p class="hint">The result was deleted.</p>}
+      {showResult && !removed && (
+        <div class="job-result">
+          <audio
+            controls
+            preload="metadata"
+            class="job-audio"
+            src={job.resultUrl ?? undefined}
+            aria-label={`${job.filename} result`}
+            onError={() =>
+              setResultError(
+                'The result could not be loaded (its link may have expired, or the network failed).',
+              )
+            }
+          >
+            <track kind="captions" label="none available" />
+          </audio>
+          <a
+            class="job-download"
+            href={job.resultUrl ?? undefined}
+            download={resultName(job.filename, job.outputFormat)}
+            aria-label={`Download ${job.filename} result`}
+          >
+            Download
+          </a>
+          {curl && (
+            <details class="job-curl">
+              <summary>curl</summary>
+              <code>{curl}</code>
+            </details>
+          )}
+          {resultError && (
+            <p class="job-result-error">
+              <span class="job-result-reason">{resultError}</span>{' '}
+              <button type="button" class="job-result-retry" onClick={retry}>
+                Retry
+              </button>
+            </p>
+          )}
+        </div>
+      )}
+      {actionError && <p class="job-result-error">{actionError}</p>}
+      <div class="job-actions">
+        {!FINAL.has(job.state) && (
+          <button type="button" class="job-cancel" aria-label={`Cancel ${label}`} onClick={cancel}>
+            Cancel
+          </button>
+        )}
+        {showResult && !removed && (
+          <button
+            type="button"
+            class="job-delete-result"
+            aria-label={`Delete ${job.filename} result`}
+            onClick={deleteResult}
+          >
+            Delete result
+          </button>
+        )}
+        {!isClone && FINAL.has(job.state) && (
+          <button
+            type="button"
+            class="job-again"
+            aria-label={`Convert ${job.filename} again`}
+            onClick={onAgain}
+          >
+            Convert again
+          </button>
+        )}
+      </div>
+    </li>
+  );
+}

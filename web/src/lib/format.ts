@@ -1,0 +1,80 @@
+import type { RateAllowance } from './types.js';
+
+/** Bytes in the largest unit that keeps a number of at least 1: "2.2 MB", "1 MB", "512 KB". */
+export function formatBytes(n: number): string {
+  const units: [number, string][] = [
+    [1024 ** 3, 'GB'],
+    [1024 ** 2, 'MB'],
+    [1024, 'KB'],
+  ];
+  for (const [size, unit] of units) {
+    if (n >= size) return `${Number.isInteger(n / size) ? n / size : (n / size).toFixed(1)} ${unit}`;
+  }
+  return `${n} bytes`;
+}
+
+/** A whole number of hours or minutes when it is one, else seconds: "10 min", "1 h", "20 s". */
+export function formatSeconds(s: number): string {
+  if (s >= 3600 && s % 3600 === 0) return `${s / 3600} h`;
+  if (s >= 60 && s % 60 === 0) return `${s / 60} min`;
+  return `${s} s`;
+}
+
+/** "5 conversions a minute", "10 uploads per 5 min". */
+export function rateText({ max, windowSec }: Pick<RateAllowance, 'max' | 'windowSec'>, noun: string): string {
+  const per =
+    windowSec === 60 ? 'a minute' : windowSec === 3600 ? 'an hour' : `per ${formatSeconds(windowSec)}`;
+  return `${max} ${noun} ${per}`;
+}
+
+/** A wait in words: seconds below two minutes, else whole minutes rounded up. */
+export function waitText(sec: number): string {
+  return sec >= 120 ? `${Math.ceil(sec / 60)} min` : `${Math.max(1, sec)} s`;
+}
+
+/** The download name of a job's result: "speech-converted.ogg". */
+export function resultName(filename: string, format: string): string {
+  return `${(filename || 'audio').replace(/\.[^.]*$/, '')}-converted.${format}`;
+}
+
+/** "just now", "3 min ago", "2 h ago", "5 days ago". */
+export function relativeTime(atMs: number, nowMs: number): string {
+  const sec = Math.round((nowMs - atMs) / 1000);
+  if (sec < 45) return 'just now';
+  const steps: [number, string][] = [
+    [86_400, 'day'],
+    [3600, 'h'],
+    [60, 'min'],
+  ];
+  for (const [size, unit] of steps) {
+    if (sec >= size) {
+      const n = Math.round(sec / size);
+      return unit === 'day' ? `${n} day${n === 1 ? '' : 's'} ago` : `${n} ${unit} ago`;
+    }
+  }
+  return 'just now';
+}
+
+/** How long a job took and how fast that was against the audio's length: "1.2 s, 8.3× real time". */
+export function speedText(
+  startedAt: number | null,
+  finishedAt: number | null,
+  audioSec: number,
+): string | undefined {
+  if (!startedAt || !finishedAt || finishedAt < startedAt) return undefined;
+  const sec = (finishedAt - startedAt) / 1000;
+  const took = sec < 10 ? `${sec.toFixed(1)} s` : `${Math.round(sec)} s`;
+  return sec > 0 && audioSec > 0 ? `${took}, ${(audioSec / sec).toFixed(1)}× real time` : took;
+}
+
+/** The settings a conversion used, in words. */
+export function settingsText(
+  job: { pitchSemitones: number; strength: number | null; outputFormat: string },
+  voiceName: string | undefined,
+): string {
+  const parts = [voiceName ? `voice ${voiceName}` : 'pitch shift only'];
+  if (job.strength !== null && voiceName) parts.push(`strength ${Math.round(job.strength * 100)}%`);
+  if (job.pitchSemitones) parts.push(`${job.pitchSemitones > 0 ? '+' : ''}${job.pitchSemitones} semitones`);
+  parts.push(job.outputFormat.toUpperCase());
+  return parts.join(' · ');
+}

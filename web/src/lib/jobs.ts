@@ -1,0 +1,101 @@
+import type { JobView, ServerMessage } from './types.js';
+
+export const FINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export type Jobs = ReadonlyMap<string, JobView>;
+
+/** Stream ids `<ms>-<seq>`, compared as numbers: true when `a` is newer than `b`. */
+export function newerId(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am !== bm ? am > bm : as > bs;
+}
+
+/** Puts a job view in, unless it would reopen a finished job (answers and events race). */
+export function putJob(jobs: Jobs, job: JobView): Jobs {
+  const known = jobs.get(job.id);
+  if (known && FINAL.has(known.state) && !FINAL.has(job.state)) return jobs;
+  const next = new Map(jobs);
+  next.set(job.id, known ? { ...known, ...job, resultUrl: job.resultUrl ?? known.resultUrl } : job);
+  return next;
+}
+
+/**
+ * Folds one server message into the page's jobs, as applyServerMessage in src/progress/events.ts:
+ * a finished job stays finished. Snapshots and `completed` carry signed result links. Events
+ * for jobs the page does not know yet are left to the caller: `needsView` names them.
+ */
+export function applyMessage(
+  jobs: Jobs,
+  msg: ServerMessage,
+  /** Oldest job of the pages loaded so far: older ones a snapshot names wait for "Show older jobs". */
+  pagedSince?: number,
+): { jobs: Jobs; needsView?: string } {
+  if (msg.type === 'snapshot') {
+    let next = jobs;
+    for (const job of msg.jobs) {
+      const older = pagedSince !== undefined && job.createdAt < pagedSince && !jobs.has(job.id);
+      if (!older) next = putJob(next, job);
+    }
+    return { jobs: next };
+  }
+  if (msg.type === 'error') return { jobs };
+  const known = jobs.get(msg.jobId);
+  if (known && FINAL.has(known.state)) return { jobs };
+  if (!known) return { jobs, needsView: msg.jobId };
+  switch (msg.type) {
+    case 'progress':
+      return { jobs: putJob(jobs, { ...known, state: 'active', progress: msg.progress, stage: msg.stage }) };
+    case 'stage':
+      return { jobs: putJob(jobs, { ...known, state: 'active', stage: msg.stage }) };
+    case 'completed':
+      return { jobs: putJob(jobs, { ...known, state: 'completed', progress: 1, resultUrl: msg.resultUrl }) };
+    case 'failed':
+      return { jobs: putJob(jobs, { ...known, state: 'failed', error: msg.error }) };
+    case 'cancelled':
+      return { jobs: putJob(jobs, { ...known, state: 'cancelled' }) };
+  }
+}
+
+/** Newest first. */
+export function sortedJobs(jobs: Jobs): JobView[] {
+  return [...jobs.values()].sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/** A card's state line. */
+export function stateText(job: JobView): string {
+  const pct = Math.round((job.progress || 0) * 100);
+  if (job.kind === 'clone') {
+    if (job.state === 'completed') return 'ready';
+    if (job.state === 'failed') return `failed: ${job.error?.message || 'analysis failed'}`;
+    if (job.state === 'cancelled') return 'cancelled';
+    return job.state === 'active' ? `analysing ${pct}%` : 'waiting to be analysed';
+  }
+  if (job.state === 'active') return `${job.stage || 'converting'} ${pct}%`;
+  if (job.state === 'failed') return `failed: ${job.error?.message || 'unknown error'}`;
+  return job.state;
+}
+
+/** The status line under the conversion form while it follows `job`. */
+export function conversionStatus(job: JobView): { text: string; error: boolean } {
+  const text = {
+    queued: `${job.filename}: queued.`,
+    active: `${job.filename}: ${stateText(job)}.`,
+    completed: `${job.filename}: converted; the result is below.`,
+    failed: `${job.filename}: ${stateText(job)}`,
+    cancelled: `${job.filename}: cancelled.`,
+  }[job.state];
+  return { text, error: job.state === 'failed' };
+}
+
+/** The status line under the clone form while it follows the clone `job` of voice `name`. */
+export function cloneStatus(job: JobView, name: string): { text: string; error: boolean } {
+  const text = {
+    queued: `Analysing "${name}"…`,
+    active: `Analysing "${name}"…`,
+    completed: `Voice "${name}" is ready: pick it as the target voice.`,
+    failed: `Voice "${name}" failed: ${job.error?.message || 'analysis failed'}`,
+    cancelled: `Voice "${name}" was cancelled.`,
+  }[job.state];
+  return { text, error: job.state === 'failed' };
+}

@@ -1,0 +1,76 @@
+/**
+ * The API's shapes as the page uses them. They mirror the route schemas (src/api/schemas.ts,
+ * src/api/workspace.ts, src/api/voices.ts) and the WebSocket union (src/progress/events.ts).
+ */
+export type JobStateName = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
+
+export interface JobView {
+  id: string;
+  kind: 'convert' | 'clone';
+  voiceId: string | null;
+  state: JobStateName;
+  progress: number;
+  stage: string | null;
+  uploadId: string;
+  filename: string;
+  outputFormat: string;
+  pitchSemitones: number;
+  strength: number | null;
+  model: string | null;
+  durationSec: number;
+  priority: string;
+  attempts: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: { code: string; message: string } | null;
+  resultUrl: string | null;
+}
+
+export type ServerMessage =
+  | { type: 'snapshot'; jobs: JobView[]; eventId: string }
+  | { type: 'progress'; jobId: string; progress: number; stage: string; eventId: string }
+  | { type: 'stage'; jobId: string; stage: string; eventId: string }
+  | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number; eventId: string }
+  | { type: 'failed'; jobId: string; error: { code: string; message: string }; eventId: string }
+  | { type: 'cancelled'; jobId: string; eventId: string }
+  | { type: 'error'; error: string; message: string };
+
+export interface RateAllowance {
+  max: number;
+  windowSec: number;
+  remaining: number | null;
+  resetInSec: number | null;
+}
+
+export interface Workspace {
+  plan: string;
+  usage: { bytes: number; files: number; queuedJobs: number };
+  quota: {
+    maxBytes: number;
+    maxFiles: number;
+    maxUploadBytes: number;
+    maxDurationSec: number;
+    maxQueuedJobs: number;
+  };
+  rateLimits: Record<string, RateAllowance>;
+}
+
+export interface Upload {
+  id: string;
+  filename: string;
+  bytes: number;
+  durationSec: number;
+}
+
+export interface Voice {
+  id: string;
+  name: string;
+  state: 'pending' | 'ready' | 'failed';
+  error: { code: string; message: string } | null;
+}
+
+export interface Preset {
+  id: string;
+  name: string;
+}

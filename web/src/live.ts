@@ -1,0 +1,39 @@
+import { ensureSession, forgetToken, token } from './api.js';
+import { newerId } from './lib/jobs.js';
+import type { ServerMessage } from './lib/types.js';
+
+/**
+ * The progress WebSocket. The page keeps the highest event id it saw and, after a reconnect,
+ * sends it back to get exactly what it missed (or a snapshot). Reconnects with jittered
+ * exponential back-off, so the clients of a stopped instance do not all come back at once.
+ */
+export function connectLive(onMessage: (msg: ServerMessage) => void): void {
+  let lastEventId = '';
+  let attempt = 0;
+  const connect = () => {
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const ws = new WebSocket(`${proto}://${location.host}/api/ws`);
+    ws.addEventListener('open', () => {
+      const t = token();
+      ws.send(
+        JSON.stringify(lastEventId ? { type: 'resume', token: t, lastEventId } : { type: 'auth', token: t }),
+      );
+    });
+    ws.addEventListener('message', (e) => {
+      const msg = JSON.parse(String(e.data)) as ServerMessage;
+      attempt = 0;
+      if ('eventId' in msg && msg.eventId && (!lastEventId || newerId(msg.eventId, lastEventId)))
+        lastEventId = msg.eventId;
+      onMessage(msg);
+    });
+    ws.addEventListener('close', (e) => {
+      if (e.code === 4401) {
+        forgetToken();
+        lastEventId = '';
+      }
+      const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random());
+      setTimeout(() => ensureSession().then(connect, () => setTimeout(connect, delay)), delay);
+    });
+  };
+  connect();
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  formatBytes,
+  formatSeconds,
+  rateText,
+  relativeTime,
+  resultName,
+  settingsText,
+  speedText,
+  waitText,
+} from '../src/lib/format.js';
+import { applyMessage, conversionStatus, type Jobs, putJob } from '../src/lib/jobs.js';
+import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
+import type { JobView, Workspace } from '../src/lib/types.js';
+
+test('sizes, durations and rates read as people write them', () => {
+  assert.equal(formatBytes(52_428_800), '50 MB');
+  assert.equal(formatBytes(2_304_044), '2.2 MB');
+  assert.equal(formatBytes(1024), '1 KB');
+  assert.equal(formatBytes(900), '900 bytes');
+  assert.equal(formatSeconds(600), '10 min');
+  assert.equal(formatSeconds(3600), '1 h');
+  assert.equal(formatSeconds(20), '20 s');
+  assert.equal(rateText({ max: 5, windowSec: 60 }, 'conversions'), '5 conversions a minute');
+  assert.equal(rateText({ max: 10, windowSec: 300 }, 'uploads'), '10 uploads per 5 min');
+  assert.equal(waitText(0), '1 s');
+  assert.equal(waitText(600), '10 min');
+  assert.equal(resultName('my.talk.wav', 'ogg'), 'my.talk-converted.ogg');
+});
+
+const workspace = (over: Partial<Workspace['usage']> = {}, remaining: number | null = 5): Workspace => ({
+  plan: 'free',
+  usage: { bytes: 0, files: 0, queuedJobs: 0, ...over },
+  quota: {
+    maxBytes: 10_000_000,
+    maxFiles: 10,
+    maxUploadBytes: 1_048_576,
+    maxDurationSec: 600,
+    maxQueuedJobs: 2,
+  },
+  rateLimits: {
+    conversions: { max: 5, windowSec: 60, remaining, resetInSec: 42 },
+    uploads: { max: 10, windowSec: 300, remaining: 10, resetInSec: 0 },
+    voiceClones: { max: 3, windowSec: 3600, remaining: 3, resetInSec: 0 },
+  },
+});
+
+test('limits are refused before an upload when the API told the page enough to know', () => {
+  const file = { name: 'talk.wav', size: 2_304_044 };
+  const small = { name: 'talk.wav', size: 1000 };
+  assert.match(limitsText(workspace()), /files up to 1 MB and 10 min long.*5 conversions a minute/);
+  assert.equal(
+    refusalBeforeUpload(workspace(), file, 'conversion'),
+    'talk.wav is 2.2 MB; your plan accepts files up to 1 MB.',
+  );
+  assert.equal(refusalBeforeUpload(workspace(), small, 'conversion'), undefined);
+  assert.equal(
+    refusalBeforeUpload(workspace({}, 0), small, 'conversion'),
+    'You have used your 5 conversions a minute; try again in 42 s.',
+  );
+  // Unknown (the counters could not be read): the API decides.
+  assert.equal(refusalBeforeUpload(workspace({}, null), small, 'conversion'), undefined);
+  // A clone is not a conversion: the conversions rate and the queued-jobs quota do not apply.
+  assert.equal(refusalBeforeUpload(workspace({ queuedJobs: 2 }, 0), small, 'clone'), undefined);
+  assert.match(
+    refusalBeforeUpload(workspace({ queuedJobs: 2 }), small, 'conversion') ?? '',
+    /2 jobs waiting/,
+  );
+  assert.equal(refusalBeforeUpload(undefined, file, 'conversion'), undefined);
+});
+
+const job = (over: Partial<JobView> = {}): JobView => ({
+  id: 'j1',
+  kind: 'convert',
+  voiceId: null,
+  state: 'queued',
+  progress: 0,
+  stage: null,
+  uploadId: 'u1',
+  filename: 'talk.wav',
+  outputFormat: 'ogg',
+  pitchSemitones: 0,
+  strength: null,
+  model: null,
+  durationSec: 3,
+  priority: 'normal',
+  attempts: 0,
+  createdAt: 1,
+  startedAt: null,
+  finishedAt: null,
+  error: null,
+  resultUrl: null,
+  ...over,
+});
+
+test('events fold into jobs; a finished job stays finished whatever arrives later', () => {
+  let jobs: Jobs = putJob(new Map(), job());
+  jobs = applyMessage(jobs, {
+    type: 'progress',
+    jobId: 'j1',
+    progress: 0.5,
+    stage: 'converting',
+    eventId: '1-0',
+  }).jobs;
+  assert.equal(conversionStatus(jobs.get('j1') as JobView).text, 'talk.wav: converting 50%.');
+  // Unknown jobs ask for the job's view (kind, names).
+  assert.equal(applyMessage(jobs, { type: 'cancelled', jobId: 'other', eventId: '2-0' }).needsView, 'other');
+  const done = applyMessage(jobs, {
+    type: 'completed',
+    jobId: 'j1',
+    resultUrl: '/r?exp=1&sig=s',
+    realTimeFactor: 9,
+    eventId: '3-0',
+  });
+  assert.equal(done.jobs.get('j1')?.resultUrl, '/r?exp=1&sig=s');
+  assert.equal(done.jobs.get('j1')?.state, 'completed');
+  jobs = putJob(jobs, job({ state: 'cancelled' }));
+  assert.equal(conversionStatus(jobs.get('j1') as JobView).text, 'talk.wav: cancelled.');
+  // A late answer that still says "active" does not reopen it, nor does a progress event.
+  assert.equal(putJob(jobs, job({ state: 'active' })).get('j1')?.state, 'cancelled');
+  const late = applyMessage(jobs, {
+    type: 'progress',
+    jobId: 'j1',
+    progress: 0.9,
+    stage: 'x',
+    eventId: '4-0',
+  });
+  assert.equal(late.jobs.get('j1')?.state, 'cancelled');
+  assert.equal(late.needsView, undefined);
+});
+
+test('cards say when, how fast and with what settings', () => {
+  const now = 1_000_000_000;
+  assert.equal(relativeTime(now - 10_000, now), 'just now');
+  assert.equal(relativeTime(now - 3 * 60_000, now), '3 min ago');
+  assert.equal(relativeTime(now - 2 * 3_600_000, now), '2 h ago');
+  assert.equal(relativeTime(now - 86_400_000, now), '1 day ago');
+  assert.equal(speedText(1000, 2200, 10), '1.2 s, 8.3× real time');
+  assert.equal(speedText(null, 2200, 10), undefined);
+  assert.equal(
+    settingsText({ pitchSemitones: 2, strength: 0.8, outputFormat: 'ogg' }, 'Anna'),
+    'voice Anna · strength 80% · +2 semitones · OGG',
+  );
+  assert.equal(
+    settingsText({ pitchSemitones: -3, strength: null, outputFormat: 'wav' }, undefined),
+    'pitch shift only · -3 semitones · WAV',
+  );
+});
+
+test('a snapshot does not bring back jobs older than the pages loaded', () => {
+  const jobs = putJob(new Map(), job({ id: 'new', createdAt: 100, state: 'completed' }));
+  const snap = {
+    type: 'snapshot' as const,
+    eventId: '1-0',
+    jobs: [
+      job({ id: 'new', createdAt: 100, state: 'completed' }),
+      job({ id: 'old', createdAt: 50, state: 'completed' }),
+    ],
+  };
+  assert.deepEqual([...applyMessage(jobs, snap, 100).jobs.keys()], ['new']);
+  assert.deepEqual([...applyMessage(jobs, snap).jobs.keys()], ['new', 'old']);
+});

@@ -14,7 +14,9 @@ export function failureOutcome(err: unknown, cancelled: boolean): TaskOutcome {
     return {
       status: 'failed',
       code: 'VC_ERR_UNDECODABLE_AUDIO',
-      message: 'the input could not be decoded',
+      message: err.ownWords
+        ? `the input could not be decoded: ${err.message}`
+        : 'the input could not be decoded',
       detail: err.message,
       retryable: false,
     };

@@ -4,7 +4,18 @@ import { collectStderr, exitOf, spawnDecoder } from './ffmpeg.js';
 import type { TaskControl } from './task-types.js';
 
 export class TaskCancelled extends Error {}
-export class DecodeFailed extends Error {}
+/**
+ * The input did not decode. `ownWords`: the message is vcfarm's own (e.g. the WAV header reader's)
+ * and may be shown to the user; otherwise it is a tool's and goes to the log only.
+ */
+export class DecodeFailed extends Error {
+  constructor(
+    message: string,
+    readonly ownWords = false,
+  ) {
+    super(message);
+  }
+}
 
 export interface PcmStreamOptions {
   inputPath: string;

@@ -77,7 +77,7 @@ export async function pcmWavLayout(file: string, sampleRate: number): Promise<Pc
     if (layout.dataBytes / layout.blockAlign > RESAMPLE_MAX_FRAMES) return null;
     return Resampler.supports(layout.sampleRate, sampleRate) ? layout : null;
   } catch (err) {
-    if (err instanceof WavHeaderError) throw new DecodeFailed(err.message);
+    if (err instanceof WavHeaderError) throw new DecodeFailed(err.message, true);
     throw err;
   } finally {
     await fh.close();
@@ -113,7 +113,8 @@ export async function* readPcmWav(layout: PcmWavLayout, o: WavSourceOptions): As
         bytes.length,
         layout.dataOffset + frame * layout.blockAlign,
       );
-      if (bytesRead !== bytes.length) throw new DecodeFailed('the WAV file is shorter than its header says');
+      if (bytesRead !== bytes.length)
+        throw new DecodeFailed('the WAV file is shorter than its header says', true);
       frame += frames;
       const mono = toMono(layout, bytes);
       const out = resampler ? resampler.push(mono) : mono;

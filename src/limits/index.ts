@@ -1,3 +1,3 @@
-export { diskSpacePlugin } from './disk-space.js';
+export { diskSpacePlugin, freeBytes } from './disk-space.js';
 export { assertRoomForUpload, assertWithinStorage, type StorageUsage } from './quotas.js';
 export { type RouteRateClass, rateLimitsPlugin } from './rate-limits.js';

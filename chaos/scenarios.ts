@@ -26,7 +26,10 @@ async function ready(all: AllProcess, timeoutMs = 30_000): Promise<void> {
     timeoutMs,
     '/health 200',
   ).catch((err) => {
-    throw new Error(`${(err as Error).message} (last: ${last}; stderr: ${all.stderr().slice(-300)})`);
+    const errors = all.logs.filter((l) => Number(l.level) >= 50).slice(-3);
+    throw new Error(
+      `${(err as Error).message} (last: ${last}; exit: ${all.child.exitCode}; errors: ${JSON.stringify(errors).slice(0, 600)})`,
+    );
   });
 }
 

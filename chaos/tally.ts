@@ -1,4 +1,3 @@
-import type { AllProcess } from '../test/helpers/all-process.js';
 import type { ApiClient } from '../test/helpers/client.js';
 
 /** What one scenario measured; `check` says whether it passed. */
@@ -44,7 +43,8 @@ export async function settle(
   o: Outcome,
   client: ApiClient,
   jobIds: string[],
-  all: AllProcess | AllProcess[],
+  /** Processes whose JSON logs include the workers' "conversion completed" lines. */
+  all: { logs: Record<string, unknown>[] } | { logs: Record<string, unknown>[] }[],
   deadlineMs = 180_000,
   expectedFailures: number | 'any' = 0,
 ): Promise<void> {

@@ -147,6 +147,8 @@ export class ScalingAgent {
       return;
     }
     if (cmd.workerId && cmd.workerId !== this.options.workerId) return;
+    // Reconciliation may have read the stored request before its message arrived: apply once.
+    if (cmd.requestId === this.handledRequest) return;
     if (!cmd.workerId) {
       this.setting = { enabled: false };
       this.pinnedByManualScale = true;

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { type ErrorCode, VcError } from '../errors/index.js';
+import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
 
 const STATUS: Record<ErrorCode, number> = {
   VC_ERR_CONFIG: 500,
@@ -91,14 +91,19 @@ export function installErrorHandler(app: FastifyInstance): void {
       status = STATUS[err.code];
       code = err.code;
       message = err.message;
+    } else if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+      // The volume filled between the free-space check and the write: the same answer as the check's.
+      const full = new InsufficientStorageError();
+      ({ status, code, message } = { status: STATUS[full.code], code: full.code, message: full.message });
     } else {
       const mapped = fromFastify(err);
       if (mapped) ({ status, code, message } = mapped);
     }
     if (status >= 500) {
       request.log.error({ err }, 'request failed');
-      if (err instanceof VcError && status === 503) message = err.message;
-      else message = 'internal error';
+      // 503 and 507 tell the client to come back later (fixed texts, no detail); other 5xx show nothing.
+      const keep = (err instanceof VcError && status === 503) || code === 'VC_ERR_INSUFFICIENT_STORAGE';
+      if (!keep) message = 'internal error';
     } else {
       // The cause (ffmpeg's words, a parser's error) may name server paths: the log has it, the client not.
       const cause = (err as { cause?: unknown }).cause;

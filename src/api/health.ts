@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { freeBytes } from '../limits/index.js';
 import { redisFault } from '../redis/index.js';
 
 const Health = Type.Object({
@@ -8,6 +9,8 @@ const Health = Type.Object({
   redis: Type.String(),
   /** `live`, `none` or `unchecked` (only checked with HEALTH_REQUIRE_WORKER). */
   worker: Type.Optional(Type.String()),
+  /** `ok` or `low` (below MIN_FREE_DISK_BYTES: uploads and jobs get 507; reads still work, so not a 503). */
+  disk: Type.Optional(Type.String()),
   /** Why the answer is 503, in words an operator can act on. */
   reason: Type.Optional(Type.String()),
 });
@@ -35,6 +38,12 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
  */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const probeKey = `${app.config.redisPrefix}:health:probe`;
+  const diskState = async (): Promise<{ disk?: string }> => {
+    const min = app.config.minFreeDiskBytes;
+    if (min <= 0) return {};
+    const free = await freeBytes(app.config.dataDir).catch(() => Number.POSITIVE_INFINITY);
+    return { disk: free < min ? 'low' : 'ok' };
+  };
   app.get('/health', { schema: { response: { 200: Health, 503: Health } } }, async (_request, reply) => {
     if (app.lifecycle.draining)
       return reply.status(503).send({ status: 'draining', redis: 'unchecked', reason: 'shutting down' });
@@ -56,7 +65,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         reason: fault ? fault.reason : (err as Error).message,
       });
     }
-    if (!app.config.healthRequireWorker) return { status: 'ok', redis: 'up' };
+    const disk = await diskState();
+    if (!app.config.healthRequireWorker) return { status: 'ok', redis: 'up', ...disk };
     // Fresh heartbeats only (one a second): a killed or frozen worker's key outlives it by seconds.
     const now = Date.now();
     const workers = (await app.scaling.liveWorkers()).filter((w) => now - w.updatedAt < HEARTBEAT_FRESH_MS);
@@ -65,8 +75,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         status: 'unavailable',
         redis: 'up',
         worker: 'none',
+        ...disk,
         reason: 'no live worker heartbeat: jobs would wait',
       });
-    return { status: 'ok', redis: 'up', worker: 'live' };
+    return { status: 'ok', redis: 'up', worker: 'live', ...disk };
   });
 };

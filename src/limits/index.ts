@@ -1,5 +1,5 @@
 export { BODY_RATE_WINDOW_MS, BodyRateGuard } from './body-rate.js';
-export { diskSpacePlugin } from './disk-space.js';
+export { diskSpacePlugin, freeBytes } from './disk-space.js';
 export {
   assertRoomForOutput,
   assertRoomForUpload,

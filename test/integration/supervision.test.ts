@@ -11,6 +11,8 @@ test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503
   const all = await startAll({ JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000' });
   try {
     await waitUntil(async () => (await health(all.baseUrl)).status === 200, 20_000, '/health 200');
+    // The heartbeat comes just before the worker's "ready" line: wait for that too.
+    await waitUntil(() => all.workerPids().length > 0, 10_000, 'the worker ready line');
     const [firstWorker] = all.workerPids();
     assert.ok(firstWorker > 0);
 
@@ -77,6 +79,8 @@ test('`vcfarm all` gives up after WORKER_RESTART_LIMIT crashes: exits non-zero a
   const all = await startAll({ WORKER_RESTART_LIMIT: '2' });
   try {
     await waitUntil(async () => (await health(all.baseUrl)).status === 200, 20_000, '/health 200');
+    // The heartbeat comes just before the worker's "ready" line: wait for that too.
+    await waitUntil(() => all.workerPids().length > 0, 10_000, 'the worker ready line');
     const redisPid = await all.redisPid();
     // 1. First crash: restarted.
     process.kill(all.workerPids()[0], 'SIGKILL');
@@ -96,6 +100,8 @@ test('a second SIGTERM exits at once, killing the children', async () => {
   const all = await startAll({ DRAIN_MS: '10000' });
   try {
     await waitUntil(async () => (await health(all.baseUrl)).status === 200, 20_000, '/health 200');
+    // The heartbeat comes just before the worker's "ready" line: wait for that too.
+    await waitUntil(() => all.workerPids().length > 0, 10_000, 'the worker ready line');
     const token = await all.adminToken();
     assert.equal((await adminRequest(all.baseUrl, 'GET', '/api/system/stats', undefined, token)).status, 200);
     const redisPid = await all.redisPid();

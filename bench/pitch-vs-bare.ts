@@ -90,12 +90,12 @@ async function bare(round: number): Promise<Run> {
   return { seconds: (performance.now() - t0) / 1000, cpu };
 }
 
-/** CPU seconds so far of the worker (with its reaped ffmpeg children), Redis and this process (API and client). */
-function serviceCpu(svc: TestService): number {
+/** CPU seconds so far of the worker, its reaped ffmpeg children, Redis and this process (API and client). */
+function serviceCpu(svc: TestService): number[] {
   const worker = processCpu(svc.workers[0].process.pid ?? 0);
   const redis = processCpu(svc.redis.process.pid ?? 0);
   const self = process.cpuUsage();
-  return worker.own + worker.children + redis.own + (self.user + self.system) / 1e6;
+  return [worker.own, worker.children, redis.own, (self.user + self.system) / 1e6];
 }
 
 async function service(): Promise<Run & { sample: Uint8Array }> {
@@ -121,7 +121,12 @@ async function service(): Promise<Run & { sample: Uint8Array }> {
       if (done.state !== 'completed') throw new Error(`job ${j.id} ${done.state}`);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = serviceCpu(svc) - cpu0;
+    const parts = serviceCpu(svc).map((x, i) => x - cpu0[i]);
+    const [worker, ffmpeg, redis, api] = parts.map((x) => x.toFixed(1));
+    console.log(
+      `service CPU: worker ${worker} s, its ffmpeg children ${ffmpeg} s, Redis ${redis} s, API + client ${api} s`,
+    );
+    const cpu = parts.reduce((a, x) => a + x, 0);
     return { seconds, cpu, sample: (await client.download(jobs[0].id)).bytes };
   } finally {
     await svc.close();

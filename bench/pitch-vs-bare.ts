@@ -23,7 +23,7 @@ import { highBandDb } from './lib/spectrum.js';
  * one ffmpeg per clip, and the level of the band above Nyquist/R that an upward shift by R should
  * fill), with `--pitchq` choosing the bare run's mode (default `quality`, the service's choice
  * for upward shifts).
- *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality]
+ *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality] [--no-modes]
  */
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const JOBS = Number(args[0] ?? 40);
@@ -136,7 +136,7 @@ async function service(): Promise<Run & { sample: Uint8Array }> {
 // 1. rubberband's pitch modes, one ffmpeg per clip, run alone: the CPU it takes, and for an upward
 // shift by R how much is left in the output above Nyquist/R (up to 20 kHz) next to what the input
 // had in the band that lands there.
-for (const semitones of [SEMITONES, 12, -4]) {
+for (const semitones of process.argv.includes('--no-modes') ? [] : [SEMITONES, 12, -4]) {
   const r = 2 ** (semitones / 12);
   const [lo, hi] = [22050 / r, 20_000];
   const kHz = (f: number) => (f / 1000).toFixed(1);

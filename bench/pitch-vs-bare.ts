@@ -23,7 +23,7 @@ import { highBandDb } from './lib/spectrum.js';
  * one ffmpeg per clip, and the level of the band above Nyquist/R that an upward shift by R should
  * fill), with `--pitchq` choosing the bare run's mode (default `quality`, the service's choice
  * for upward shifts).
- *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality] [--no-modes]
+ *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality] [--no-modes] [--unpinned]
  */
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const JOBS = Number(args[0] ?? 40);
@@ -99,7 +99,8 @@ function serviceCpu(svc: TestService): number[] {
 }
 
 async function service(): Promise<Run & { sample: Uint8Array }> {
-  const svc = await startService({ workers: 1 });
+  const env = process.argv.includes('--unpinned') ? { PIN_THREADS: 'false' } : undefined;
+  const svc = await startService({ workers: 1, env });
   try {
     const client = await ApiClient.anonymous(svc.baseUrl);
     await svc.workers[0].ready;

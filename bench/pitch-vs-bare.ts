@@ -23,7 +23,7 @@ import { highBandDb } from './lib/spectrum.js';
  * one ffmpeg per clip, and the level of the band above Nyquist/R that an upward shift by R should
  * fill), with `--pitchq` choosing the bare run's mode (default `quality`, the service's choice
  * for upward shifts).
- *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality]
+ *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality] [--no-modes] [--unpinned]
  */
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const JOBS = Number(args[0] ?? 40);
@@ -90,21 +90,23 @@ async function bare(round: number): Promise<Run> {
   return { seconds: (performance.now() - t0) / 1000, cpu };
 }
 
-/** CPU seconds so far of the worker (with its reaped ffmpeg children), Redis and this process (API and client). */
-function serviceCpu(svc: TestService): number {
+/** CPU seconds so far of the worker, its reaped ffmpeg children, Redis and this process (API and client). */
+function serviceCpu(svc: TestService): number[] {
   const worker = processCpu(svc.workers[0].process.pid ?? 0);
   const redis = processCpu(svc.redis.process.pid ?? 0);
   const self = process.cpuUsage();
-  return worker.own + worker.children + redis.own + (self.user + self.system) / 1e6;
+  return [worker.own, worker.children, redis.own, (self.user + self.system) / 1e6];
 }
 
 async function service(): Promise<Run & { sample: Uint8Array }> {
-  const svc = await startService({ workers: 1 });
+  const env = process.argv.includes('--unpinned') ? { PIN_THREADS: 'false' } : undefined;
+  const svc = await startService({ workers: 1, env });
   try {
     const client = await ApiClient.anonymous(svc.baseUrl);
     await svc.workers[0].ready;
     const up = await client.upload(input);
     if (up.status !== 201) throw new Error(`upload ${up.status}`);
+    const events = await client.openEvents();
     const cpu0 = serviceCpu(svc);
     const t0 = performance.now();
     const jobs = [];
@@ -116,12 +118,23 @@ async function service(): Promise<Run & { sample: Uint8Array }> {
           pitchSemitones: SEMITONES,
         }),
       );
+    // Completion comes over the WebSocket, as a client would watch it: polling every job's
+    // state would spend more CPU in the API than the service itself adds.
     for (const j of jobs) {
-      const done = await client.waitForJob(j.id, 3_600_000);
-      if (done.state !== 'completed') throw new Error(`job ${j.id} ${done.state}`);
+      const end = await events.waitFor(
+        (m) => m.jobId === j.id && ['completed', 'failed', 'cancelled'].includes(m.type),
+        3_600_000,
+      );
+      if (end.type !== 'completed') throw new Error(`job ${j.id} ${end.type}`);
     }
+    events.close();
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = serviceCpu(svc) - cpu0;
+    const parts = serviceCpu(svc).map((x, i) => x - cpu0[i]);
+    const [worker, ffmpeg, redis, api] = parts.map((x) => x.toFixed(1));
+    console.log(
+      `service CPU: worker ${worker} s, its ffmpeg children ${ffmpeg} s, Redis ${redis} s, API + client ${api} s`,
+    );
+    const cpu = parts.reduce((a, x) => a + x, 0);
     return { seconds, cpu, sample: (await client.download(jobs[0].id)).bytes };
   } finally {
     await svc.close();
@@ -131,7 +144,7 @@ async function service(): Promise<Run & { sample: Uint8Array }> {
 // 1. rubberband's pitch modes, one ffmpeg per clip, run alone: the CPU it takes, and for an upward
 // shift by R how much is left in the output above Nyquist/R (up to 20 kHz) next to what the input
 // had in the band that lands there.
-for (const semitones of [SEMITONES, 12, -4]) {
+for (const semitones of process.argv.includes('--no-modes') ? [] : [SEMITONES, 12, -4]) {
   const r = 2 ** (semitones / 12);
   const [lo, hi] = [22050 / r, 20_000];
   const kHz = (f: number) => (f / 1000).toFixed(1);

@@ -10,8 +10,8 @@ const HEAD_BYTES = 64 * 1024;
  * Longest input (in frames at its own rate) resampled in-process. Measured per 10 s of mono
  * input on this machine: ffmpeg costs about 95 ms of CPU whatever the rate (85 of them starting
  * up), the in-process reader 2 ms at the model's rate and 20-43 ms when resampling from
- * 16-48 kHz: resampling in-process pays up to about 37 s at 48 kHz. 30 s at 48 kHz stays
- * below that for every rate; longer inputs at another rate go to ffmpeg.
+ * 16-48 kHz: resampling in-process pays up to about 37 s at 48 kHz. The cost follows the
+ * input frames, so the limit is in frames; longer inputs at another rate go to ffmpeg.
  */
 export const RESAMPLE_MAX_FRAMES = 30 * 48_000;
 /** Frames read per block. */

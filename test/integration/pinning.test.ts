@@ -52,7 +52,10 @@ test('each pool thread is pinned to its own single core', async () => {
   const seen = hb.threads.map((t) => cpusAllowed(hb.pid, t.tid));
   for (const list of seen) assert.match(list, /^\d+$/, `a single core, got "${list}"`);
   assert.equal(new Set(seen).size, seen.length, `distinct cores: ${seen.join(' ')}`);
-  assert.deepEqual(seen.map(Number).sort(), expected);
+  assert.deepEqual(
+    seen.map(Number).sort((a, b) => a - b),
+    expected,
+  );
 });
 
 test('the affinity mask the process was started with is respected', async () => {

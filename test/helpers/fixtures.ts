@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,7 +54,9 @@ export function espeakSentence(
   voice = 'en-us+m3',
   text = 'The quick brown fox jumps over the lazy dog near the river bank.',
 ): string {
-  return cached(`espeak-${voice.replace(/[^a-z0-9]/gi, '_')}-${text.length}.wav`, (out) => {
+  // Named by a hash of voice and text: two sentences of one length must not share a file.
+  const key = createHash('sha256').update(`${voice}\n${text}`).digest('hex').slice(0, 16);
+  return cached(`espeak-${voice.replace(/[^a-z0-9]/gi, '_')}-${key}.wav`, (out) => {
     execFileSync('espeak-ng', ['-v', voice, '-w', out, text]);
   });
 }

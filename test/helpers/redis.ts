@@ -61,3 +61,20 @@ export async function startRedis(): Promise<TestRedis> {
     },
   };
 }
+
+/** One raw command to 127.0.0.1:port; resolves with the first reply line (no client library retries). */
+export function rawRedis(port: number, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let reply = '';
+    sock.once('connect', () => sock.write(`${command}\r\n`));
+    sock.on('data', (b: Buffer) => {
+      reply += b.toString();
+      if (reply.includes('\r\n')) {
+        sock.destroy();
+        resolve(reply.split('\r\n')[0]);
+      }
+    });
+    sock.once('error', reject);
+  });
+}

@@ -54,6 +54,11 @@ test('non-audio, empty and oversize uploads are refused with a code and leave no
   await assertServing();
 });
 
+/** Where the service keeps this client's upload `id` (to damage it as a disk fault would). */
+function storedUpload(id: string): string {
+  return path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'uploads', id);
+}
+
 test('an upload that passes the probe but cannot be decoded fails for good, with a code', async () => {
   // A FLAC header with its audio frames replaced by noise: ffprobe reads the header, decoding yields nothing.
   const dir = await import('node:fs/promises').then((fs) =>
@@ -74,13 +79,7 @@ test('an upload that passes the probe but cannot be decoded fails for good, with
   speechClip(flac, 2, '-c:a', 'flac');
   const up = await client.upload(flac);
   assert.equal(up.status, 201, JSON.stringify(up.body));
-  const stored = path.join(
-    svc.dataDir,
-    'workspaces',
-    client.session?.userId ?? '',
-    'uploads',
-    up.body.upload.id,
-  );
+  const stored = storedUpload(up.body.upload.id);
   await writeFile(stored, bytes);
   const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
   const done = await client.waitForJob(job.id);
@@ -98,13 +97,7 @@ test('a PCM WAV whose stored header was damaged fails its voice conversion for g
   const wav = speechClip(path.join(dir, 'speech.wav'), 2, '-ar', '24000', '-c:a', 'pcm_s16le');
   const up = await client.upload(wav);
   assert.equal(up.status, 201, JSON.stringify(up.body));
-  const stored = path.join(
-    svc.dataDir,
-    'workspaces',
-    client.session?.userId ?? '',
-    'uploads',
-    up.body.upload.id,
-  );
+  const stored = storedUpload(up.body.upload.id);
   // 1. A healthy WAV converts: the worker reads it in-process.
   const ok = await client.createJob({
     uploadId: up.body.upload.id,

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -19,6 +18,7 @@ import {
 } from '../helpers/haproxy.js';
 import { LiveEvents } from '../helpers/live-events.js';
 import { processesMatching } from '../helpers/processes.js';
+import { rawRedis } from '../helpers/redis.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -36,23 +36,6 @@ async function deploy(
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
-}
-
-/** One raw command to 127.0.0.1:port; the first reply line (no client library, no retries). */
-function rawRedisReply(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let reply = '';
-    sock.once('connect', () => sock.write(`${command}\r\n`));
-    sock.on('data', (b: Buffer) => {
-      reply += b.toString();
-      if (reply.includes('\r\n')) {
-        sock.destroy();
-        resolve(reply.split('\r\n')[0]);
-      }
-    });
-    sock.once('error', reject);
-  });
 }
 
 function alive(pid: number): boolean {
@@ -164,11 +147,11 @@ test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactl
     assert.ok(pids.every(alive));
     assert.equal((await checkHaproxyConfig(path.join(run, 'local-haproxy.cfg'))).code, 0);
     // Its Redis needs the password, kept in DATA_DIR with mode 0600 and on no command line.
-    assert.match(await rawRedisReply(redis[0], 'PING'), /^-NOAUTH/);
+    assert.match(await rawRedis(redis[0], 'PING'), /^-NOAUTH/);
     const redisPassword = (await readFile(path.join(dataDir, 'redis-password'), 'utf8')).trim();
     assert.equal((await stat(path.join(dataDir, 'redis-password'))).mode & 0o777, 0o600);
     assert.ok(redisPassword.length >= 32);
-    assert.equal(await rawRedisReply(redis[0], `AUTH ${redisPassword}`), '+OK');
+    assert.equal(await rawRedis(redis[0], `AUTH ${redisPassword}`), '+OK');
     assert.deepEqual(processesMatching(redisPassword), [], 'the password is on a command line');
     // A second start refuses while the first runs.
     assert.equal((await deploy(['local', '2', '50'], env)).code, 1);

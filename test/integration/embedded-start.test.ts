@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -9,25 +8,8 @@ import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
 import { processesMatching, waitUntil } from '../helpers/processes.js';
-import { freePort } from '../helpers/redis.js';
+import { freePort, rawRedis } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
-
-/** One raw command to 127.0.0.1:port; resolves with the first reply line (no client library retries). */
-function rawRedis(port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let reply = '';
-    sock.once('connect', () => sock.write(`${command}\r\n`));
-    sock.on('data', (b: Buffer) => {
-      reply += b.toString();
-      if (reply.includes('\r\n')) {
-        sock.destroy();
-        resolve(reply.split('\r\n')[0]);
-      }
-    });
-    sock.once('error', reject);
-  });
-}
 
 test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C stops everything', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from '../errors/index.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
 import { assertRoomForOutput } from '../limits/index.js';
 import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
 import type { ConversionJobView, PublicJobState } from '../queue/index.js';
 import { workspaceUsage } from '../workspace/index.js';
+import { callerOf, userOf } from './caller.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const CreateJobBody = Type.Object(
@@ -38,11 +39,6 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-function userOf(request: { principal?: { userId: string } }): string {
-  if (!request.principal) throw new UnauthorizedError();
-  return request.principal.userId;
-}
 
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -82,13 +78,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const userId = userOf(request);
+      const { userId, plan, limits } = callerOf(request);
       const body = request.body;
       const upload = await app.uploads.get(userId, body.uploadId);
       const model = await app.models.get(body.model ?? DEFAULT_MODEL);
       if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
-      const plan = request.plan;
       // Outputs count toward the quota: room for this one's largest possible size, besides the
       // files on disk and what the user's unfinished jobs may still write.
       const outputBoundBytes = outputSizeBound(
@@ -96,13 +91,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         upload.durationSec,
         body.voiceId ? (model.outputSampleRate ?? model.sampleRate ?? PLAIN_OUTPUT_RATE) : PLAIN_OUTPUT_RATE,
       );
-      if (plan)
-        assertRoomForOutput(
-          await workspaceUsage(app.config.dataDir, userId),
-          await app.conversions.reservedOutputBytes(userId),
-          outputBoundBytes,
-          plan,
-        );
+      assertRoomForOutput(
+        await workspaceUsage(app.config.dataDir, userId),
+        await app.conversions.reservedOutputBytes(userId),
+        outputBoundBytes,
+        plan,
+      );
       const job = await app.conversions.enqueue(userId, upload, {
         outputBoundBytes,
         pitchSemitones: body.pitchSemitones ?? 0,
@@ -110,12 +104,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         outputFormat: body.outputFormat,
         priority: body.priority ?? 'normal',
         requestId: request.id,
-        plan: plan && {
+        plan: {
           priorityBase: plan.priorityBase,
           maxJobPriority: plan.maxJobPriority,
           maxActiveJobs: plan.maxActiveJobs,
           maxQueuedJobs: plan.quotas.maxQueuedJobs,
-          maxDurationSec: Math.min(app.config.maxDurationSec, plan.quotas.maxDurationSec),
+          maxDurationSec: limits.maxDurationSec,
           maxStorageBytes: plan.quotas.maxBytes,
         },
       });

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors/index.js';
 import { OUTPUT_FORMATS } from '../media/index.js';
+import { userOf } from './caller.js';
 import { IdParams } from './schemas.js';
 
 const ResultQuery = Type.Object(
@@ -42,8 +43,7 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const callerOf = async (request: FastifyRequest, reply: FastifyReply) => {
     await app.authenticate(request);
     await app.enforceRateLimits(request, reply);
-    if (!request.principal) throw new UnauthorizedError();
-    return request.principal.userId;
+    return userOf(request);
   };
 
   app.get(

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { UnauthorizedError, ValidationError } from '../errors/index.js';
-import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
+import { ValidationError } from '../errors/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
-import { type Voice, workspaceUsage } from '../workspace/index.js';
-import { multipartParts } from './multipart.js';
+import type { Voice } from '../workspace/index.js';
+import { callerOf, userOf } from './caller.js';
+import { intakeAudio } from './intake.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const VoiceSchema = Type.Object({
@@ -25,11 +25,6 @@ const PresetSchema = Type.Object({
 });
 
 const NAME = /^[\p{L}\p{N} _.,'()-]{1,80}$/u;
-
-function userOf(request: { principal?: { userId: string } }): string {
-  if (!request.principal) throw new UnauthorizedError();
-  return request.principal.userId;
-}
 
 /** Target voices: the user's clones (POST makes one from a reference recording) plus the presets. */
 export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -74,76 +69,46 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const userId = userOf(request);
-      const plan = request.plan;
-      if (!plan) throw new UnauthorizedError();
+      const caller = callerOf(request);
+      const { userId } = caller;
       const model = await app.models.get(request.query.model ?? DEFAULT_MODEL);
-      // A reference is stored in the workspace like an upload: the same caps and quotas.
-      const maxBytes = Math.min(app.config.uploadMaxBytes, plan.quotas.maxUploadBytes);
-      const maxDurationSec = Math.min(app.config.maxDurationSec, plan.quotas.maxDurationSec);
-      assertRoomForUpload(await workspaceUsage(app.config.dataDir, userId), plan);
-      let name: string | undefined;
-      let voice: Voice | undefined;
+      // A reference is stored in the workspace like an upload: the same intake, caps and quotas.
       // Fields may come before or after the file; the file is streamed to disk as it arrives.
-      for await (const part of multipartParts(request, { limits: { fileSize: maxBytes } })) {
-        if (part.type === 'field') {
-          if (part.fieldname !== 'name')
-            throw new ValidationError(`unknown multipart field "${part.fieldname}"`);
-          name = String(part.value).trim();
-        } else if (part.fieldname !== 'file' || voice) {
-          part.file.resume();
-          throw new ValidationError('the multipart body must contain one file field "file"');
-        } else {
-          voice = await app.voices.saveReference(userId, part.file, part.filename, 'pending', model.name, {
-            maxBytes,
-            maxDurationSec,
-            probeTimeoutMs: app.config.probeTimeoutMs,
-            decodeTimeoutMs: app.config.decodeCheckTimeoutMs,
-            decodeSlots: app.decodeChecks,
-          });
-        }
-      }
-      const cleanUp = async () => {
-        if (voice) await app.voices.remove(userId, voice.id).catch(() => {});
-      };
-      if (!voice)
-        throw new ValidationError(
-          'the multipart body must contain a file field "file" (with a file name free of control characters)',
-        );
-      if (!name || !NAME.test(name)) {
-        await cleanUp();
-        throw new ValidationError(
-          'body.name is required: 1-80 letters, digits, spaces or simple punctuation',
-        );
-      }
-      voice = { ...voice, name };
-      try {
-        assertWithinStorage(await workspaceUsage(app.config.dataDir, userId), plan);
-        const job = await app.conversions.enqueue(
-          userId,
-          {
-            id: voice.id,
-            filename: name,
-            demuxer: voice.reference.demuxer,
-            durationSec: voice.reference.durationSec,
-          } as Parameters<typeof app.conversions.enqueue>[1],
-          {
-            kind: 'clone',
-            voiceId: voice.id,
-            model: model.name,
-            pitchSemitones: 0,
-            outputFormat: 'wav',
-            priority: 'normal',
-            requestId: request.id,
-          },
-        );
-        await app.voices.setJob(userId, voice.id, job.id, name);
-        request.log.info({ voiceId: voice.id, jobId: job.id }, 'voice clone queued');
-        return reply.status(202).send({ voice: await view(userId, { ...voice, jobId: job.id }), job });
-      } catch (err) {
-        await cleanUp();
-        throw err;
-      }
+      return intakeAudio(app, request, caller, {
+        fields: ['name'],
+        save: (source, clientName, limits) =>
+          app.voices.saveReference(userId, source, clientName, 'pending', model.name, limits),
+        remove: (stored) => app.voices.remove(userId, stored.id),
+        accept: async (stored, fields) => {
+          const name = fields.name?.trim();
+          if (!name || !NAME.test(name))
+            throw new ValidationError(
+              'body.name is required: 1-80 letters, digits, spaces or simple punctuation',
+            );
+          const voice = { ...stored, name };
+          const job = await app.conversions.enqueue(
+            userId,
+            {
+              id: voice.id,
+              filename: name,
+              demuxer: voice.reference.demuxer,
+              durationSec: voice.reference.durationSec,
+            } as Parameters<typeof app.conversions.enqueue>[1],
+            {
+              kind: 'clone',
+              voiceId: voice.id,
+              model: model.name,
+              pitchSemitones: 0,
+              outputFormat: 'wav',
+              priority: 'normal',
+              requestId: request.id,
+            },
+          );
+          await app.voices.setJob(userId, voice.id, job.id, name);
+          request.log.info({ voiceId: voice.id, jobId: job.id }, 'voice clone queued');
+          return reply.status(202).send({ voice: await view(userId, { ...voice, jobId: job.id }), job });
+        },
+      });
     },
   );
 

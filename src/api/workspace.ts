@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { UnauthorizedError } from '../errors/index.js';
 import { workspaceUsage } from '../workspace/index.js';
+import { callerOf } from './caller.js';
 import { ErrorBody } from './schemas.js';
 
 const WorkspaceView = Type.Object({
@@ -39,9 +39,8 @@ const WorkspaceView = Type.Object({
 /** GET /api/workspace: the caller's usage against the plan's quotas, and its files with their ages. */
 export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/workspace', { schema: { response: { 200: WorkspaceView, 401: ErrorBody } } }, async (request) => {
-    const { principal, plan } = request;
-    if (!principal || !plan) throw new UnauthorizedError();
-    const usage = await workspaceUsage(app.config.dataDir, principal.userId);
+    const { userId, plan, limits } = callerOf(request);
+    const usage = await workspaceUsage(app.config.dataDir, userId);
     const now = Date.now();
     const ttl = { upload: plan.ttl.uploadsSec, voice: plan.ttl.voicesSec, output: plan.ttl.outputsSec };
     return {
@@ -49,12 +48,11 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       usage: {
         bytes: usage.bytes,
         files: usage.files,
-        queuedJobs: await app.conversions.fairShare.queuedCount(principal.userId),
+        queuedJobs: await app.conversions.fairShare.queuedCount(userId),
       },
       quota: {
         ...plan.quotas,
-        maxUploadBytes: Math.min(plan.quotas.maxUploadBytes, app.config.uploadMaxBytes),
-        maxDurationSec: Math.min(plan.quotas.maxDurationSec, app.config.maxDurationSec),
+        ...limits,
       },
       rateLimits: await app.peekRateLimits(request),
       files: usage.entries

@@ -257,3 +257,27 @@ test('cancelling a voice conversion during inference leaves the worker alive and
   );
   assert.deepEqual(outputs, []);
 });
+
+test('a reference followed by an unknown multipart field is refused and leaves no voice or file behind', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const form = new FormData();
+  form.append('name', 'Extra field');
+  form.append(
+    'file',
+    new Blob([execFileSync('cat', [espeakSentence('en-us+m3', REFERENCE_TEXT)])]),
+    'ref.wav',
+  );
+  form.append('colour', 'blue');
+  const res = await fetch(`${svc.baseUrl}/api/voices`, {
+    method: 'POST',
+    headers: client.headers(),
+    body: form,
+  });
+  const body = (await res.json()) as Json;
+  assert.equal(res.status, 400, JSON.stringify(body));
+  assert.equal(body.error, 'VC_ERR_VALIDATION');
+  assert.deepEqual((await client.request('GET', '/api/voices')).body.voices, []);
+  assert.deepEqual((await client.request('GET', '/api/workspace')).body.files, []);
+  const voicesDir = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'voices');
+  assert.deepEqual(await readdir(voicesDir).catch(() => []), []);
+});

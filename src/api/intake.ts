@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { TooLargeError, ValidationError } from '../errors/index.js';
+import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
+import { type LimitedStream, type UploadLimits, workspaceUsage } from '../workspace/index.js';
+import type { Caller } from './caller.js';
+import { multipartParts } from './multipart.js';
+
+export interface IntakeOptions<T, R> {
+  /** Text fields the route reads besides the file; with a list, any other field is refused (400), without one they are ignored. */
+  fields?: readonly string[];
+  /** Stores the file with every check (see the workspace's receiveAudio). */
+  save(source: LimitedStream, clientName: string, limits: UploadLimits): Promise<T>;
+  /** Removes what `save` stored. */
+  remove(record: T): Promise<void>;
+  /** The route's own work once the body is read and the storage quota checked. */
+  accept(record: T, fields: Record<string, string>): Promise<R>;
+}
+
+const ONE_FILE = 'the multipart body must contain one file field "file"';
+
+/**
+ * Receives one audio file from a multipart body (field `file`) for an upload or a voice reference:
+ * checks the quota's room first, streams the file through `save`, reads every other part (so limits
+ * on parts and fields surface as 413 even after the file), checks the stored total, then runs
+ * `accept`. On any refusal or failure, before or inside `accept`, the stored file is removed: nothing
+ * stays in the workspace.
+ */
+export async function intakeAudio<T, R>(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  caller: Caller,
+  options: IntakeOptions<T, R>,
+): Promise<R> {
+  const { userId, plan, limits } = caller;
+  assertRoomForUpload(await workspaceUsage(app.config.dataDir, userId), plan);
+  const fields: Record<string, string> = {};
+  let record: T | undefined;
+  try {
+    for await (const part of multipartParts(request, { limits: { fileSize: limits.maxUploadBytes } })) {
+      if (part.type !== 'file') {
+        if (part.valueTruncated || part.fieldnameTruncated)
+          throw new TooLargeError(`multipart field "${part.fieldname.slice(0, 64)}" is over the size limit`);
+        if (!options.fields) continue;
+        if (!options.fields.includes(part.fieldname))
+          throw new ValidationError(`unknown multipart field "${part.fieldname.slice(0, 64)}"`);
+        fields[part.fieldname] = String(part.value);
+        continue;
+      }
+      if (part.fieldname !== 'file' || record !== undefined) {
+        part.file.resume();
+        throw new ValidationError(ONE_FILE);
+      }
+      record = await options.save(part.file, part.filename, {
+        maxBytes: limits.maxUploadBytes,
+        maxDurationSec: limits.maxDurationSec,
+        probeTimeoutMs: app.config.probeTimeoutMs,
+        decodeTimeoutMs: app.config.decodeCheckTimeoutMs,
+        decodeSlots: app.decodeChecks,
+      });
+    }
+    if (record === undefined)
+      throw new ValidationError(
+        'the multipart body must contain a file field "file" (with a file name free of control characters)',
+      );
+    assertWithinStorage(await workspaceUsage(app.config.dataDir, userId), plan);
+    return await options.accept(record, fields);
+  } catch (err) {
+    if (record !== undefined) {
+      const stored = record;
+      await options.remove(stored).catch((removeErr) => {
+        request.log.error({ err: removeErr }, 'a refused file could not be removed');
+      });
+    }
+    throw err;
+  }
+}

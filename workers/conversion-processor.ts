@@ -6,7 +6,12 @@ import type { Config } from '../src/config/index.js';
 import { errorCodeOf } from '../src/errors/index.js';
 import { DEFAULT_MODEL, ModelCatalog, ModelLoadReports } from '../src/models/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
-import { type ConversionJobData, type ConversionResult, queueKeys } from '../src/queue/index.js';
+import {
+  type ConversionJobData,
+  type ConversionResult,
+  type ConvertJobData,
+  queueKeys,
+} from '../src/queue/index.js';
 import {
   ensureWorkspace,
   fileIn,
@@ -81,13 +86,13 @@ export class ConversionProcessor {
         ? {
             kind: 'clone',
             jobId,
-            inputPath: fileIn(ws.voices, data.uploadId),
+            inputPath: fileIn(ws.voices, data.voiceId),
             demuxer: data.demuxer,
             durationSec: data.durationSec,
             maxDurationSec,
-            modelDir: this.models.dirOf(data.model ?? DEFAULT_MODEL),
-            profilePath: fileIn(ws.voices, data.uploadId, '.profile.json'),
-            label: data.filename,
+            modelDir: this.models.dirOf(data.model),
+            profilePath: fileIn(ws.voices, data.voiceId, '.profile.json'),
+            label: data.voiceName,
             control: control.buffer,
           }
         : {
@@ -119,7 +124,7 @@ export class ConversionProcessor {
       }
       const durationSec = outcome.status === 'completed' ? outcome.durationSec : data.durationSec;
       const result: ConversionResult = {
-        outputFormat: data.outputFormat,
+        outputFormat: data.kind === 'clone' ? 'wav' : data.outputFormat,
         bytes: outcome.status === 'completed' ? outcome.bytes : 0,
         durationSec,
         processingMs: outcome.processingMs,
@@ -137,7 +142,7 @@ export class ConversionProcessor {
    * What is left of the user's byte quota for this job's output, measured now (the user may have
    * stored more since admission), not counting this job's own leftovers from an earlier attempt.
    */
-  private async quotaLeft(data: ConversionJobData, jobId: string): Promise<number | undefined> {
+  private async quotaLeft(data: ConvertJobData, jobId: string): Promise<number | undefined> {
     if (data.maxStorageBytes === undefined) return undefined;
     const usage = await workspaceUsage(this.config.dataDir, data.userId);
     const own = (name: string) => name.startsWith(`.${jobId}.`) || name.startsWith(`${jobId}.`);
@@ -166,7 +171,7 @@ export class ConversionProcessor {
   }
 
   /** Model folder and target profile of a voice conversion; a voice that vanished fails the job for good. */
-  private async voiceFor(data: ConversionJobData): Promise<ConvertTask['voice']> {
+  private async voiceFor(data: ConvertJobData): Promise<ConvertTask['voice']> {
     const model = data.model ?? DEFAULT_MODEL;
     const voiceId = data.voiceId ?? '';
     // A model that broke (or vanished) after the job was queued fails it for good, with the reason.

@@ -86,24 +86,10 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
               'body.name is required: 1-80 letters, digits, spaces or simple punctuation',
             );
           const voice = { ...stored, name };
-          const job = await app.conversions.enqueue(
-            userId,
-            {
-              id: voice.id,
-              filename: name,
-              demuxer: voice.reference.demuxer,
-              durationSec: voice.reference.durationSec,
-            } as Parameters<typeof app.conversions.enqueue>[1],
-            {
-              kind: 'clone',
-              voiceId: voice.id,
-              model: model.name,
-              pitchSemitones: 0,
-              outputFormat: 'wav',
-              priority: 'normal',
-              requestId: request.id,
-            },
-          );
+          const job = await app.conversions.enqueueClone(userId, voice, {
+            priority: 'normal',
+            requestId: request.id,
+          });
           await app.voices.setJob(userId, voice.id, job.id, name);
           request.log.info({ voiceId: voice.id, jobId: job.id }, 'voice clone queued');
           return reply.status(202).send({ voice: await view(userId, { ...voice, jobId: job.id }), job });

@@ -7,26 +7,13 @@ export type JobPriority = 'high' | 'normal' | 'low';
 /** BullMQ priorities: lower number runs first. */
 export const BULL_PRIORITY: Record<JobPriority, number> = { high: 1, normal: 10, low: 100 };
 
-/** What a conversion job carries through Redis. Paths are derived from ids, never stored from input. */
-export interface ConversionJobData {
-  /** `convert` makes an output from an upload; `clone` analyses a reference recording into a voice. */
-  kind: 'convert' | 'clone';
+/** What every job carries through Redis. Paths are derived from ids, never stored from input. */
+interface JobDataBase {
   userId: string;
-  /** The upload to convert, or for a clone the voice's reference recording. */
-  uploadId: string;
-  /** Target voice of a conversion (a user's voice id or a preset id), or the voice a clone creates. */
-  voiceId?: string;
-  /** 0 keeps the source timbre, 1 reaches the target's. */
-  strength?: number;
-  /** Model folder name under MODELS_DIR. */
-  model?: string;
-  /** Client file name of the upload, for the download name. */
-  filename: string;
   /** Demuxer found by the probe; the worker passes it to ffmpeg as `-f`. */
   demuxer: string;
+  /** Length of the source audio (the upload, or a clone's reference recording). */
   durationSec: number;
-  pitchSemitones: number;
-  outputFormat: OutputFormat;
   priority: JobPriority;
   requestId: string;
   createdAt: number;
@@ -34,11 +21,42 @@ export interface ConversionJobData {
   maxActiveJobs?: number;
   /** The plan's longest audio; the worker's decoder stops there. */
   maxDurationSec?: number;
+}
+
+/** Makes an output from an upload, optionally toward a target voice. */
+export interface ConvertJobData extends JobDataBase {
+  kind: 'convert';
+  /** The upload to convert. */
+  uploadId: string;
+  /** Client file name of the upload, for the download name. */
+  filename: string;
+  /** Target voice (a user's voice id or a preset id). */
+  voiceId?: string;
+  /** 0 keeps the source timbre, 1 reaches the target's. */
+  strength?: number;
+  /** Model folder name under MODELS_DIR (voice conversions). */
+  model?: string;
+  pitchSemitones: number;
+  outputFormat: OutputFormat;
   /** The most bytes the output may take (outputSizeBound): reserved from the quota while unfinished. */
   outputBoundBytes?: number;
   /** The plan's workspace byte quota: the worker stops an output that outgrows what is left of it. */
   maxStorageBytes?: number;
 }
+
+/** Analyses a voice's reference recording (`voices/<voiceId>`) into its profile. */
+export interface CloneJobData extends JobDataBase {
+  kind: 'clone';
+  /** The voice the clone creates. */
+  voiceId: string;
+  /** The voice's name, as the user gave it. */
+  voiceName: string;
+  /** Model folder name under MODELS_DIR. */
+  model: string;
+}
+
+/** What a job carries through Redis, by kind. */
+export type ConversionJobData = ConvertJobData | CloneJobData;
 
 export interface ConversionResult {
   outputFormat: OutputFormat;
@@ -51,7 +69,10 @@ export interface ConversionResult {
 
 export type PublicJobState = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
 
-/** A job as users see it. */
+/**
+ * A job as users see it, whatever its kind. A clone's `uploadId` is its voice's id (the reference
+ * recording is stored under it) and its `filename` the voice's name; it has no result.
+ */
 export interface ConversionJobView {
   id: string;
   kind: 'convert' | 'clone';

@@ -7,7 +7,7 @@ import { withDeadline } from '../lifecycle/index.js';
 import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/index.js';
 import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
-import { outputPathFor, type Upload } from '../workspace/index.js';
+import { outputPathFor, type Upload, type Voice } from '../workspace/index.js';
 import {
   BULL_PRIORITY,
   CONVERSION_QUEUE,
@@ -21,29 +21,36 @@ import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
 import { toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 
-export interface ConversionRequest {
-  /** Default `convert`. A `clone` job's "upload" is the voice's reference recording. */
-  kind?: 'convert' | 'clone';
+/** The caller's plan: fair-share priority, caps and quotas. Absent: plain priorities, no caps. */
+export interface JobPlan {
+  priorityBase: number;
+  maxJobPriority: JobPriority;
+  maxActiveJobs: number;
+  maxQueuedJobs: number;
+  maxDurationSec: number;
+  /** Workspace byte quota; the worker stops an output that passes what is left of it. */
+  maxStorageBytes?: number;
+}
+
+interface RequestBase {
+  priority: JobPriority;
+  requestId: string;
+  plan?: JobPlan;
+}
+
+/** A conversion of an upload. */
+export interface ConversionRequest extends RequestBase {
   voiceId?: string;
   strength?: number;
   model?: string;
   pitchSemitones: number;
   outputFormat: OutputFormat;
-  priority: JobPriority;
-  requestId: string;
   /** The output's size bound (outputSizeBound), reserved from the quota until the job ends. */
   outputBoundBytes?: number;
-  /** The caller's plan: fair-share priority, caps and quotas. Absent: plain priorities, no caps. */
-  plan?: {
-    priorityBase: number;
-    maxJobPriority: JobPriority;
-    maxActiveJobs: number;
-    maxQueuedJobs: number;
-    maxDurationSec: number;
-    /** Workspace byte quota; the worker stops an output that passes what is left of it. */
-    maxStorageBytes?: number;
-  };
 }
+
+/** The analysis of a voice's stored reference recording. */
+export type CloneRequest = RequestBase;
 
 export interface ConversionQueueOptions {
   redisUrl: string;
@@ -77,14 +84,8 @@ export class ConversionQueue {
   }
 
   async enqueue(userId: string, upload: Upload, req: ConversionRequest): Promise<ConversionJobView> {
-    const id = randomUUID();
-    const createdAt = Date.now();
-    const plan = req.plan;
-    const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
-    // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
-    const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
-    const data: ConversionJobData = {
-      kind: req.kind ?? 'convert',
+    return this.add(userId, req, (priority, createdAt) => ({
+      kind: 'convert',
       ...(req.voiceId ? { voiceId: req.voiceId, strength: req.strength ?? 1, model: req.model } : {}),
       userId,
       uploadId: upload.id,
@@ -96,9 +97,41 @@ export class ConversionQueue {
       priority,
       requestId: req.requestId,
       createdAt,
-      ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
-      ...(plan?.maxStorageBytes !== undefined ? { maxStorageBytes: plan.maxStorageBytes } : {}),
+      ...(req.plan?.maxStorageBytes !== undefined ? { maxStorageBytes: req.plan.maxStorageBytes } : {}),
       ...(req.outputBoundBytes !== undefined ? { outputBoundBytes: req.outputBoundBytes } : {}),
+    }));
+  }
+
+  /** Queues the analysis of a voice whose reference recording is stored. */
+  async enqueueClone(userId: string, voice: Voice, req: CloneRequest): Promise<ConversionJobView> {
+    return this.add(userId, req, (priority, createdAt) => ({
+      kind: 'clone',
+      userId,
+      voiceId: voice.id,
+      voiceName: voice.name,
+      model: voice.model,
+      demuxer: voice.reference.demuxer,
+      durationSec: voice.reference.durationSec,
+      priority,
+      requestId: req.requestId,
+      createdAt,
+    }));
+  }
+
+  private async add(
+    userId: string,
+    req: RequestBase,
+    build: (priority: JobPriority, createdAt: number) => ConversionJobData,
+  ): Promise<ConversionJobView> {
+    const id = randomUUID();
+    const createdAt = Date.now();
+    const plan = req.plan;
+    const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
+    // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
+    const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
+    const data: ConversionJobData = {
+      ...build(priority, createdAt),
+      ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
     };
     await this.redis
       .multi()
@@ -152,7 +185,7 @@ export class ConversionQueue {
     let bytes = 0;
     for (const job of jobs) {
       if (!job || job.data.userId !== userId || job.finishedOn) continue;
-      bytes += job.data.outputBoundBytes ?? 0;
+      if (job.data.kind !== 'clone') bytes += job.data.outputBoundBytes ?? 0;
     }
     return bytes;
   }
@@ -238,7 +271,9 @@ export class ConversionQueue {
     jobId: string,
   ): Promise<{ path: string; format: OutputFormat; filename: string }> {
     const job = await this.ownedJob(userId, jobId);
-    if ((await job.getState()) !== 'completed') throw new NotFoundError('result');
+    // A clone writes a voice profile, not a result.
+    if (job.data.kind === 'clone' || (await job.getState()) !== 'completed')
+      throw new NotFoundError('result');
     return {
       path: outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat),
       format: job.data.outputFormat,
@@ -260,9 +295,9 @@ export class ConversionQueue {
     const inUse = new Set<string>();
     for (const job of jobs) {
       if (!job?.data) continue;
-      inUse.add(`${job.data.userId}/${job.data.uploadId}`);
       inUse.add(`${job.data.userId}/job:${job.id}`);
-      // A conversion needs its target voice's profile (a clone's reference is its uploadId).
+      // A conversion needs its upload and its target voice's profile; a clone its voice's reference.
+      if (job.data.kind !== 'clone') inUse.add(`${job.data.userId}/${job.data.uploadId}`);
       if (job.data.voiceId) inUse.add(`${job.data.userId}/${job.data.voiceId}`);
     }
     return inUse;

@@ -1,14 +1,21 @@
 export {
   BULL_PRIORITY,
+  type CloneJobData,
   CONVERSION_QUEUE,
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
+  type ConvertJobData,
   type JobPriority,
   type JobProgress,
   type PublicJobState,
 } from './conversion-job.js';
-export { ConversionQueue, type ConversionQueueOptions, type ConversionRequest } from './conversion-queue.js';
+export {
+  type CloneRequest,
+  ConversionQueue,
+  type ConversionQueueOptions,
+  type ConversionRequest,
+} from './conversion-queue.js';
 export {
   allowedPriority,
   FAIR_SHARE_STEP,

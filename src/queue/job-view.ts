@@ -37,27 +37,44 @@ export function toJobView(
   const p = progressOf(job.progress);
   const failure =
     state === 'failed' || state === 'cancelled' ? splitFailureReason(job.failedReason) : undefined;
-  return {
+  const { data } = job;
+  const common = {
     id: String(job.id),
-    kind: job.data.kind ?? 'convert',
-    voiceId: job.data.voiceId ?? null,
     state,
     progress: state === 'completed' ? 1 : state === 'queued' ? 0 : Math.max(0, Math.min(1, p.progress)),
     stage: state === 'active' ? p.stage || null : null,
-    uploadId: job.data.uploadId,
-    filename: job.data.filename,
-    outputFormat: job.data.outputFormat,
-    pitchSemitones: job.data.pitchSemitones,
-    strength: job.data.voiceId && job.data.kind !== 'clone' ? (job.data.strength ?? 1) : null,
-    model: job.data.model ?? null,
-    durationSec: job.data.durationSec,
-    priority: job.data.priority,
+    durationSec: data.durationSec,
+    priority: data.priority,
     attempts: job.attemptsMade,
-    createdAt: job.data.createdAt,
+    createdAt: data.createdAt,
     startedAt: job.processedOn ?? null,
     finishedAt: job.finishedOn ?? null,
     // Worker messages may quote ffmpeg, which names files: users never see a server path.
     error: failure ? { code: failure.code, message: withoutPaths(failure.message) } : null,
-    resultUrl: state === 'completed' && job.data.kind !== 'clone' ? `/api/jobs/${job.id}/result` : null,
+  };
+  if (data.kind === 'clone')
+    return {
+      ...common,
+      kind: 'clone',
+      voiceId: data.voiceId,
+      uploadId: data.voiceId,
+      filename: data.voiceName,
+      outputFormat: 'wav',
+      pitchSemitones: 0,
+      strength: null,
+      model: data.model,
+      resultUrl: null,
+    };
+  return {
+    ...common,
+    kind: 'convert',
+    voiceId: data.voiceId ?? null,
+    uploadId: data.uploadId,
+    filename: data.filename,
+    outputFormat: data.outputFormat,
+    pitchSemitones: data.pitchSemitones,
+    strength: data.voiceId ? (data.strength ?? 1) : null,
+    model: data.model ?? null,
+    resultUrl: state === 'completed' ? `/api/jobs/${job.id}/result` : null,
   };
 }

@@ -48,6 +48,13 @@ async function cloneVoice(client: ApiClient, file: string, name: string): Promis
     'the clone job',
   );
   assert.equal(state, 'ready');
+  // The clone job's view says what it is: the voice it made, no downloadable result.
+  const cloneJob = await client.job(body.job.id);
+  assert.equal(cloneJob.kind, 'clone');
+  assert.equal(cloneJob.voiceId, body.voice.id);
+  assert.equal(cloneJob.filename, name);
+  assert.equal(cloneJob.resultUrl, null);
+  assert.equal((await client.download(body.job.id)).status, 404);
   return body.voice.id;
 }
 
@@ -81,6 +88,10 @@ test('clone a low voice, convert a higher human speaker toward it: the pitch lan
   assert.ok(stages.has('analysing') && stages.has('converting'), [...stages].join(','));
   events.close();
 
+  const done = await client.job(job.id);
+  assert.equal(done.kind, 'convert');
+  assert.equal(done.voiceId, voiceId);
+  assert.equal(done.uploadId, up.body.upload.id);
   const res = await client.download(job.id);
   assert.equal(res.status, 200);
   const out = path.join(os.tmpdir(), `vcfarm-voice-${process.pid}.wav`);

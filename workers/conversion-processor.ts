@@ -3,7 +3,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
-import { errorCodeOf } from '../src/errors/index.js';
+import { encodeJobFailure, errorCodeOf, type JobFailure } from '../src/errors/index.js';
 import { DEFAULT_MODEL, ModelCatalog, ModelLoadReports } from '../src/models/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
 import {
@@ -25,6 +25,18 @@ import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from 
 const PROGRESS_INTERVAL_MS = 500;
 
 export type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
+
+/** The error a processor throws for a failure: its message is the failure as JSON (decodeJobFailure). */
+function jobError(failure: JobFailure): Error {
+  const reason = encodeJobFailure(failure);
+  return failure.retryable ? new Error(reason) : new UnrecoverableError(reason);
+}
+
+const CANCELLED: JobFailure = {
+  code: 'VC_ERR_CANCELLED',
+  message: 'cancelled by the user',
+  retryable: false,
+};
 
 /**
  * BullMQ's processor for conversion jobs. It does no audio work itself: it builds the task,
@@ -64,7 +76,7 @@ export class ConversionProcessor {
     this.running.set(jobId, control);
     try {
       if (await this.redis.exists(this.keys.cancelMarker(jobId))) {
-        throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
+        throw jobError(CANCELLED);
       }
       return await this.run(job, control);
     } finally {
@@ -115,12 +127,10 @@ export class ConversionProcessor {
     try {
       const outcome = await this.pool.run(task);
       await this.reportModel(data, outcome, jlog);
-      if (outcome.status === 'cancelled')
-        throw new UnrecoverableError('VC_ERR_CANCELLED: cancelled by the user');
+      if (outcome.status === 'cancelled') throw jobError(CANCELLED);
       if (outcome.status === 'failed') {
         if (outcome.detail) jlog.warn({ code: outcome.code, detail: outcome.detail }, 'conversion failed');
-        const reason = `${outcome.code}: ${outcome.message}`;
-        throw outcome.retryable ? new Error(reason) : new UnrecoverableError(reason);
+        throw jobError({ code: outcome.code, message: outcome.message, retryable: outcome.retryable });
       }
       const durationSec = outcome.status === 'completed' ? outcome.durationSec : data.durationSec;
       const result: ConversionResult = {
@@ -176,7 +186,7 @@ export class ConversionProcessor {
     const voiceId = data.voiceId ?? '';
     // A model that broke (or vanished) after the job was queued fails it for good, with the reason.
     await this.models.get(model).catch((err: Error) => {
-      throw new UnrecoverableError(`${errorCodeOf(err)}: ${err.message}`);
+      throw jobError({ code: errorCodeOf(err), message: err.message, retryable: false });
     });
     const profilePath = voiceId.startsWith('preset-')
       ? await this.models.presetProfile(model, voiceId).catch(() => undefined)
@@ -186,7 +196,12 @@ export class ConversionProcessor {
           () => fileIn(workspaceFor(this.config.dataDir, data.userId).voices, voiceId, '.profile.json'),
           () => undefined,
         );
-    if (!profilePath) throw new UnrecoverableError(`VC_ERR_NOT_FOUND: voice ${voiceId} is not available`);
+    if (!profilePath)
+      throw jobError({
+        code: 'VC_ERR_NOT_FOUND',
+        message: `voice ${voiceId} is not available`,
+        retryable: false,
+      });
     return { modelDir: this.models.dirOf(model), profilePath, strength: data.strength ?? 1 };
   }
 

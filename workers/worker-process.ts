@@ -4,6 +4,7 @@ import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
+import { decodeJobFailure } from '../src/errors/index.js';
 import { withDeadline } from '../src/lifecycle/index.js';
 import { LogThrottle } from '../src/logging/index.js';
 import { JobEventLog } from '../src/progress/index.js';
@@ -131,9 +132,12 @@ export async function startWorkerProcess(
     log.warn({ jobId, err: err.message }, 'conversion attempt failed');
     void (async () => {
       if ((await job.getState()) !== 'failed') return; // it will be retried
-      const m = /^(VC_ERR_[A-Z_]+): ?(.*)$/s.exec(err.message);
-      const code = m?.[1] ?? 'VC_ERR_INTERNAL';
-      if (code === 'VC_ERR_CANCELLED') {
+      const failure = decodeJobFailure(err.message) ?? {
+        code: 'VC_ERR_INTERNAL',
+        message: 'the job failed',
+        retryable: false,
+      };
+      if (failure.code === 'VC_ERR_CANCELLED') {
         counter.recordCancelled();
         await recordFinished(jobId, 'cancel');
         await events.publish(job.data.userId, { type: 'cancelled', jobId });
@@ -144,7 +148,7 @@ export async function startWorkerProcess(
       await events.publish(job.data.userId, {
         type: 'failed',
         jobId,
-        error: { code, message: m?.[2] ?? err.message },
+        error: { code: failure.code, message: failure.message },
       });
     })().catch((e) => log.warn({ err: e }, 'event publish failed'));
   });

@@ -28,6 +28,11 @@ export type ErrorCode =
   | 'VC_ERR_MODEL_MANIFEST'
   | 'VC_ERR_MODEL_RUN'
   | 'VC_ERR_UPLOAD_TOO_SLOW'
+  // Raised in worker threads (the engine's EngineErrorCode and the clone task); they reach users as a job's error.
+  | 'VC_ERR_NO_VOICE'
+  | 'VC_ERR_VOICE_PROFILE'
+  | 'VC_ERR_ENGINE_OPTIONS'
+  | 'VC_ERR_CONVERTER_STATE'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -179,12 +184,40 @@ export function errorCodeOf(err: unknown): ErrorCode {
   return typeof code === 'string' && code.startsWith('VC_ERR_') ? (code as ErrorCode) : 'VC_ERR_INTERNAL';
 }
 
-/** Job failure reasons are stored as "CODE: message"; this splits them again. */
-export function splitFailureReason(
-  reason: string | undefined,
-): { code: ErrorCode; message: string } | undefined {
+/**
+ * A job's failure as it crosses BullMQ: the worker throws an error whose message is this shape as
+ * JSON, BullMQ stores that message as the job's `failedReason`, and `decodeJobFailure` reads it back.
+ */
+export interface JobFailure {
+  code: ErrorCode;
+  message: string;
+  /** Whether another attempt may succeed (BullMQ retries it) or the input can never work. */
+  retryable: boolean;
+}
+
+export function encodeJobFailure(failure: JobFailure): string {
+  return JSON.stringify({ code: failure.code, message: failure.message, retryable: failure.retryable });
+}
+
+/** Reasons stored as "CODE: message" before failures were JSON; kept jobs expire after KEEP_FINISHED_SEC. */
+const LEGACY_REASON = /^(VC_ERR_[A-Z_]+): ?(.*)$/s;
+
+/**
+ * The one decoder of a job's failure (its `failedReason`, or the message of the error a `failed`
+ * event carries). Text that is not ours (BullMQ's own, like a stalled job's) is VC_ERR_INTERNAL.
+ */
+export function decodeJobFailure(reason: string | undefined): JobFailure | undefined {
   if (!reason) return undefined;
-  const m = /^(VC_ERR_[A-Z_]+): ?(.*)$/s.exec(reason);
-  if (m) return { code: m[1] as ErrorCode, message: m[2] };
-  return { code: 'VC_ERR_INTERNAL', message: reason };
+  if (reason.startsWith('{')) {
+    try {
+      const f = JSON.parse(reason) as Partial<JobFailure>;
+      if (typeof f.code === 'string' && f.code.startsWith('VC_ERR_') && typeof f.message === 'string')
+        return { code: f.code, message: f.message, retryable: f.retryable === true };
+    } catch {
+      // not ours: read as text below
+    }
+  }
+  const legacy = LEGACY_REASON.exec(reason);
+  if (legacy) return { code: legacy[1] as ErrorCode, message: legacy[2], retryable: false };
+  return { code: 'VC_ERR_INTERNAL', message: reason, retryable: false };
 }

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { splitFailureReason } from '../errors/index.js';
+import { decodeJobFailure } from '../errors/index.js';
 import { withoutPaths } from '../media/index.js';
 import type {
   ConversionJobData,
@@ -17,7 +17,7 @@ export function publicState(bullState: string, failedReason: string | undefined)
     case 'completed':
       return 'completed';
     case 'failed':
-      return splitFailureReason(failedReason)?.code === 'VC_ERR_CANCELLED' ? 'cancelled' : 'failed';
+      return decodeJobFailure(failedReason)?.code === 'VC_ERR_CANCELLED' ? 'cancelled' : 'failed';
     default:
       // waiting, prioritized, delayed (a retry's back-off), waiting-children
       return 'queued';
@@ -36,7 +36,7 @@ export function toJobView(
   const state = publicState(bullState, job.failedReason);
   const p = progressOf(job.progress);
   const failure =
-    state === 'failed' || state === 'cancelled' ? splitFailureReason(job.failedReason) : undefined;
+    state === 'failed' || state === 'cancelled' ? decodeJobFailure(job.failedReason) : undefined;
   const { data } = job;
   const common = {
     id: String(job.id),

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../src/errors/index.js';
 import { EncodeFailed } from './encoded-output.js';
 import { DecodeFailed, TaskCancelled } from './pcm-source.js';
 import type { TaskOutcome } from './task-types.js';
@@ -29,7 +30,7 @@ export function failureOutcome(err: unknown, cancelled: boolean): TaskOutcome {
     return { status: 'failed', code: 'VC_ERR_PIPELINE', message: 'ffmpeg is not installed', retryable: true };
   }
   if (typeof e.code === 'string' && e.code.startsWith('VC_ERR_')) {
-    return { status: 'failed', code: e.code, message: e.message, retryable: false };
+    return { status: 'failed', code: e.code as ErrorCode, message: e.message, retryable: false };
   }
   return { status: 'failed', code: 'VC_ERR_PIPELINE', message: e.message, retryable: true };
 }

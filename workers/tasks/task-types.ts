@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../src/errors/index.js';
 import type { OutputFormat } from '../../src/media/index.js';
 
 /** What the pool hands a thread for one conversion. Plain data: it is structured-cloned. */
@@ -47,7 +48,7 @@ export type TaskOutcome =
   | { status: 'cancelled' }
   | {
       status: 'failed';
-      code: string;
+      code: ErrorCode;
       /** Shown to the user: no server paths. */
       message: string;
       /** For the worker's log only (ffmpeg's own words). */

@@ -55,9 +55,9 @@ export async function startWorkerProcess(
   const log = logger.child({ workerId: config.workerId });
   const qkeys = queueKeys(config.redisPrefix);
   const skeys = scalingKeys(config.redisPrefix);
-  const redis: Redis = connectRedis(redisUrl, `vcfarm-worker-${config.workerId}`);
-  const cancelSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-cancel-${config.workerId}`);
-  const scaleSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-scale-${config.workerId}`);
+  const redis: Redis = connectRedis(redisUrl, `vcfarm-worker-${config.workerId}`, log);
+  const cancelSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-cancel-${config.workerId}`, log);
+  const scaleSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-scale-${config.workerId}`, log);
   const events = new JobEventLog(redis, config.redisPrefix);
   const queue = new Queue(CONVERSION_QUEUE, {
     connection: bullConnection(redisUrl),
@@ -201,7 +201,16 @@ export async function startWorkerProcess(
       .exec();
   };
   await heartbeat();
-  const beat = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_MS);
+  // A missed beat lets this worker drop out of the stats once its key expires: say so.
+  const beatErrors = new LogThrottle();
+  const beat = setInterval(
+    () =>
+      void heartbeat().catch((err: Error) => {
+        const repeats = beatErrors.admit(err.message);
+        if (repeats !== undefined) log.warn({ err, repeats }, 'worker heartbeat failed');
+      }),
+    HEARTBEAT_MS,
+  );
   log.info({ size: pool.size, cores }, 'worker process ready');
 
   return {

@@ -234,27 +234,22 @@ export class ConversionQueue {
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') return toJobView(job, state);
     await this.redis.set(this.keys.cancelMarker(jobId), '1', 'EX', KEEP_FINISHED_SEC);
-    if (state !== 'active') {
-      try {
-        await job.remove();
-        await this.fairShare.release(userId, jobId);
-        const view: ConversionJobView = {
-          ...toJobView(job, state),
-          state: 'cancelled',
-          finishedAt: Date.now(),
-        };
-        view.error = { code: 'VC_ERR_CANCELLED', message: 'cancelled by the user' };
-        await this.redis.set(
-          this.keys.tombstone(jobId),
-          JSON.stringify({ ...view, userId }),
-          'EX',
-          KEEP_FINISHED_SEC,
-        );
-        await this.events.publish(userId, { type: 'cancelled', jobId });
-        return view;
-      } catch {
-        // It became active (locked by a worker) meanwhile: fall through to stopping it.
-      }
+    if (state !== 'active' && (await this.removeQueued(job))) {
+      await this.fairShare.release(userId, jobId);
+      const view: ConversionJobView = {
+        ...toJobView(job, state),
+        state: 'cancelled',
+        finishedAt: Date.now(),
+      };
+      view.error = { code: 'VC_ERR_CANCELLED', message: 'cancelled by the user' };
+      await this.redis.set(
+        this.keys.tombstone(jobId),
+        JSON.stringify({ ...view, userId }),
+        'EX',
+        KEEP_FINISHED_SEC,
+      );
+      await this.events.publish(userId, { type: 'cancelled', jobId });
+      return view;
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
     return toJobView(job, await job.getState());
@@ -324,6 +319,21 @@ export class ConversionQueue {
       REDIS_QUIT_DEADLINE_MS,
       () => void this.queue.disconnect().catch(() => {}),
     );
+  }
+
+  /**
+   * Removes a job that is not running; false when a worker took it meanwhile (BullMQ refuses to
+   * remove a locked job), so the caller stops it instead. Any other failure (Redis down) is thrown.
+   */
+  private async removeQueued(job: ConversionBullJob): Promise<boolean> {
+    try {
+      await job.remove();
+      return true;
+    } catch (err) {
+      const now = await job.getState();
+      if (now === 'active' || now === 'completed' || now === 'failed') return false;
+      throw err;
+    }
   }
 
   private async ownedJob(userId: string, jobId: string): Promise<ConversionBullJob> {

@@ -15,10 +15,9 @@ declare module 'fastify' {
 
 export const redisPlugin = fp(
   async (app: FastifyInstance, opts: { url: string }) => {
-    const redis = connectRedis(opts.url, 'vcfarm-api');
-    redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
+    const redis = connectRedis(opts.url, 'vcfarm-api', app.log);
     app.decorate('redis', redis);
-    app.decorate('connectRedis', (name: string) => connectRedis(opts.url, name));
+    app.decorate('connectRedis', (name: string) => connectRedis(opts.url, name, app.log));
     app.addHook('onClose', async () => {
       await closeRedis(redis);
     });

@@ -19,6 +19,8 @@ export interface WorkerChild {
   ready: Promise<void>;
   /** Every JSON log line the worker printed so far. */
   logs: Record<string, unknown>[];
+  /** What the worker wrote to stderr (not JSON: a library's own complaints, a crash). */
+  stderr: string[];
 }
 
 export interface TestService {
@@ -99,10 +101,12 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
       child.once('exit', (code) => reject(new Error(`worker ${id} exited with ${code} before it was ready`)));
     });
     ready.catch(() => {});
+    const stderr: string[] = [];
     child.stderr?.on('data', (b: Buffer) => {
+      stderr.push(b.toString());
       if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
     });
-    const w = { process: child, id, ready, logs };
+    const w = { process: child, id, ready, logs, stderr };
     workers.push(w);
     return w;
   };

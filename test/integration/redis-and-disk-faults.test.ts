@@ -38,6 +38,7 @@ async function answers(port: number): Promise<boolean> {
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
   });
+  r.on('error', () => {}); // a refused connect is the answer (connect() rejects)
   try {
     await r.connect();
     return (await r.ping()) === 'PONG';
@@ -196,6 +197,14 @@ test('after a 20 s Redis outage, API and worker are back within the bounded reco
     await client.waitForJob(job.id, 30_000);
     const took = Date.now() - back;
     assert.ok(took < 8000, `a job went through ${took} ms after Redis came back`);
+    // Every worker connection heard the outage through its own listener, none left it unhandled.
+    const [worker] = svc.workers;
+    const reported = new Set(
+      worker.logs.filter((l) => l.msg === 'redis connection error').map((l) => String(l.connection)),
+    );
+    for (const name of ['vcfarm-worker-', 'vcfarm-worker-cancel-', 'vcfarm-worker-scale-'])
+      assert.ok(reported.has(`${name}${worker.id}`), `${name}: ${[...reported].join(', ')}`);
+    assert.doesNotMatch(worker.stderr.join(''), /Unhandled error event/);
   } finally {
     revived.kill('SIGKILL');
   }

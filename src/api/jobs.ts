@@ -162,16 +162,17 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: IdParams, response: { 200: JobResponse, 202: JobResponse, 404: ErrorBody } } },
     async (request, reply) => {
       const userId = userOf(request);
-      let job = await app.conversions.cancel(userId, request.params.id);
-      // An active job stops between two chunks; give it a moment so the answer is usually final.
-      for (let i = 0; i < 30 && job.state === 'active'; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        job = await app.conversions.get(userId, request.params.id);
-      }
+      const job = await app.conversions.cancel(userId, request.params.id);
       request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
-      return reply
-        .status(job.state === 'active' || job.state === 'queued' ? 202 : 200)
-        .send({ job: linked(userId, job) });
+      // A queued job is cancelled at once (200). An active one stops between two chunks on its
+      // worker: 202, and the cancellation shows in GET /api/jobs/:id and as a `cancelled` event.
+      if (job.state === 'active' || job.state === 'queued') {
+        return reply
+          .status(202)
+          .header('location', `/api/jobs/${encodeURIComponent(job.id)}`)
+          .send({ job: linked(userId, job) });
+      }
+      return reply.status(200).send({ job: linked(userId, job) });
     },
   );
 

@@ -64,7 +64,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const userId = userOf(request);
       await app.uploads.get(userId, request.params.id);
-      if ((await app.conversions.filesInUse()).has(`${userId}/${request.params.id}`))
+      if ((await app.conversions.filesInUse(userId)).has(request.params.id))
         throw new ConflictError('a queued or running job uses this upload; cancel it first');
       await app.uploads.remove(userId, request.params.id);
       request.log.info({ uploadId: request.params.id }, 'upload deleted');

@@ -282,18 +282,20 @@ export class ConversionQueue {
   }
 
   /**
-   * `userId/uploadId` and `userId/job:jobId` of every job that is queued or running: the files
-   * those need must stay (the sweeper and upload deletion check this).
+   * The ids of what the user's queued and running jobs need (`<uploadId>`, `<voiceId>` and
+   * `job:<jobId>`): those files must stay (the sweeper and upload deletion check this). Reads only
+   * this user's jobs, not the whole queue.
    */
-  async filesInUse(): Promise<Set<string>> {
-    const jobs = await this.queue.getJobs(['waiting', 'prioritized', 'active', 'delayed']);
+  async filesInUse(userId: string): Promise<Set<string>> {
+    const ids = await this.redis.zrange(this.keys.userJobs(userId), 0, -1);
+    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
     const inUse = new Set<string>();
     for (const job of jobs) {
-      if (!job?.data) continue;
-      inUse.add(`${job.data.userId}/job:${job.id}`);
+      if (!job?.data || job.data.userId !== userId || job.finishedOn) continue;
+      inUse.add(`job:${job.id}`);
       // A conversion needs its upload and its target voice's profile; a clone its voice's reference.
-      if (job.data.kind !== 'clone') inUse.add(`${job.data.userId}/${job.data.uploadId}`);
-      if (job.data.voiceId) inUse.add(`${job.data.userId}/${job.data.voiceId}`);
+      if (job.data.kind !== 'clone') inUse.add(job.data.uploadId);
+      if (job.data.voiceId) inUse.add(job.data.voiceId);
     }
     return inUse;
   }

@@ -22,8 +22,8 @@ export interface SweeperOptions {
   log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
   /** TTLs of the user's plan. */
   ttlsOf(userId: string): Promise<SweepTtls>;
-  /** `userId/uploadId` and `userId/job:jobId` of queued and running jobs: never removed. */
-  filesInUse(): Promise<Set<string>>;
+  /** `uploadId`, `voiceId` and `job:jobId` of the user's queued and running jobs: never removed. */
+  filesInUse(userId: string): Promise<Set<string>>;
   /** Milliseconds between sweeps; 0: only on demand. */
   intervalMs: number;
 }
@@ -84,7 +84,6 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
     if ((await redis.set(lockKey, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return undefined;
     const removed: RemovedFile[] = [];
     try {
-      const inUse = await this.options.filesInUse();
       const users = await readdir(path.join(dataDir, 'workspaces')).catch(() => [] as string[]);
       for (const userId of users) {
         let ws: ReturnType<typeof workspaceFor>;
@@ -100,11 +99,12 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
           output: ttls.outputsSec,
         };
         const usage = await workspaceUsage(dataDir, userId);
+        const inUse = await this.options.filesInUse(userId);
         for (const e of usage.entries) {
           const ageSec = (now - e.modifiedAt) / 1000;
           if (ageSec <= ttlSec[e.kind]) continue;
           const id = ownerIdOf(e.name);
-          if (inUse.has(`${userId}/${id}`) || inUse.has(`${userId}/job:${id}`)) continue;
+          if (inUse.has(id) || inUse.has(`job:${id}`)) continue;
           const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';
           await rm(path.join(ws[folder], e.name), { force: true });
           if (!e.auxiliary) {

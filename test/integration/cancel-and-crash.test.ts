@@ -35,10 +35,12 @@ test('cancelling an active job kills its ffmpeg processes and leaves no output',
   await events.waitFor((m) => m.type === 'progress' && m.jobId === job.id && (m.progress ?? 0) > 0.05);
   assert.ok(processesMatching(job.id).length > 0, 'the encoder of the job should be running');
 
-  // 2. Cancel: the answer is final, the socket hears it, nothing of the job remains.
+  // 2. Cancel: accepted (the worker stops it between two chunks), the socket hears it when it is
+  // applied, nothing of the job remains.
   const res = await client.request('DELETE', `/api/jobs/${job.id}`);
-  assert.equal(res.status, 200);
-  assert.equal(res.body.job.state, 'cancelled');
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal(res.body.job.state, 'active');
+  assert.equal(res.headers.get('location'), `/api/jobs/${job.id}`);
   await events.waitFor((m) => m.type === 'cancelled' && m.jobId === job.id);
   assert.deepEqual(processesMatching(job.id), []);
   assert.deepEqual(processesMatching(up.body.upload.id), []);

@@ -244,8 +244,10 @@ test('cancelling a voice conversion during inference leaves the worker alive and
     60_000,
   );
   const res = await client.request('DELETE', `/api/jobs/${job.id}`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  assert.equal(res.body.job.state, 'cancelled');
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal(res.body.job.state, 'active');
+  await events.waitFor((m) => m.type === 'cancelled' && m.jobId === job.id);
+  assert.equal((await client.job(job.id)).state, 'cancelled');
   assert.deepEqual(processesMatching(up.body.upload.id), []);
   assert.deepEqual(processesMatching(job.id), []);
   events.close();

@@ -15,7 +15,6 @@ runtime=(
 )
 testing=(
   "espeak-ng espeak-ng"
-  "sox sox"
   "chromium chromium"
   "/usr/share/sounds/alsa/Front_Center.wav alsa-utils"
 )

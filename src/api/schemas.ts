@@ -30,9 +30,3 @@ export const JobViewSchema = Type.Object({
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   resultUrl: Type.Union([Type.String(), Type.Null()]),
 });
-
-export const errorResponses = {
-  400: ErrorBody,
-  401: ErrorBody,
-  404: ErrorBody,
-};

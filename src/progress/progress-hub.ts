@@ -104,12 +104,6 @@ export class ProgressHub {
     return { kind: 'events', events };
   }
 
-  get subscriberCount(): number {
-    let n = 0;
-    for (const s of this.listeners.values()) n += s.size;
-    return n;
-  }
-
   async close(): Promise<void> {
     this.running = false;
     // The blocking read holds its connection; disconnecting ends it at once, except while the

@@ -220,11 +220,6 @@ export class ConversionQueue {
     }
   }
 
-  /** Jobs that are not finished, for WebSocket snapshots. */
-  async listUnfinished(userId: string): Promise<ConversionJobView[]> {
-    return (await this.list(userId)).filter((v) => v.state === 'queued' || v.state === 'active');
-  }
-
   /**
    * Cancels a job. A queued job is removed at once; an active one is told to stop (every worker
    * process hears the pub/sub message; a worker that picks the job up later sees the marker).

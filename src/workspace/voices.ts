@@ -88,10 +88,6 @@ export class VoiceStore {
     return fileIn(workspaceFor(this.dataDir, userId).voices, id, '.profile.json');
   }
 
-  referencePath(userId: string, id: string): string {
-    return fileIn(workspaceFor(this.dataDir, userId).voices, id);
-  }
-
   async remove(userId: string, id: string): Promise<void> {
     await this.get(userId, id);
     const dir = workspaceFor(this.dataDir, userId).voices;

@@ -20,5 +20,3 @@ export function tinyWav(seconds = 1, rate = 16000): string {
   ]);
   return file;
 }
-
-export const TINY_DIR = DIR;

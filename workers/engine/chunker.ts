@@ -45,10 +45,6 @@ export class Chunker {
     this.#filled = options.left;
   }
 
-  get windowLength(): number {
-    return this.#buf.length;
-  }
-
   /** Accepts any number of samples; returns the windows that became complete. */
   push(pcm: Float32Array): ChunkWindow[] {
     if (this.#flushed) throw new EngineOptionsError('Chunker: push() after flush()');

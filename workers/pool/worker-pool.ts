@@ -151,12 +151,6 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
-  /** Resolves when no thread is retiring. */
-  async drained(): Promise<void> {
-    if (this.drainingCount === 0) return;
-    await new Promise<void>((resolve) => this.once('drained', () => resolve()));
-  }
-
   /** Waits for running tasks (callers stop feeding first), then ends every thread. */
   async close(): Promise<void> {
     await this.resizing;

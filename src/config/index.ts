@@ -7,62 +7,33 @@ import { ConfigError } from '../errors/index.js';
 import { loadPlans, type PlansFile } from '../plans/index.js';
 import { type Env, EnvSchema } from './schema.js';
 
-export interface Config {
-  port: number;
-  host: string;
-  wsPingIntervalMs: number;
-  wsMaxSocketsPerUser: number;
-  wsSlowClientBytes: number;
-  drainMs: number;
-  dataDir: string;
-  modelsDir: string;
-  /** REDIS_URL as given (no password added); connections use it with `redisPassword`. */
-  redisUrl: string | undefined;
+/** `WS_PING_INTERVAL_MS` → `wsPingIntervalMs`. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+
+/** The schema's variable names (a plain union, so the mapping below keeps no `?`: unset is `undefined`). */
+type EnvName = Extract<keyof Env, string>;
+
+/** Every variable of the schema under its camel-case name, typed as the schema says (unset: undefined). */
+type FromEnv = { [K in EnvName as CamelCase<K>]: Env[K] };
+
+/** Settings whose value is derived from their variable (or from other state) rather than copied. */
+interface Derived {
   /** From REDIS_PASSWORD_FILE, read once at start-up. */
   redisPassword: string | undefined;
-  redisPasswordFile: string | undefined;
-  redisPrefix: string;
-  logLevel: Env['LOG_LEVEL'];
-  poolSize: number;
-  pinThreads: boolean;
-  uploadMaxBytes: number;
-  maxDurationSec: number;
-  probeTimeoutMs: number;
-  sessionTtlSec: number;
-  jobAttempts: number;
-  jobLockMs: number;
-  stalledIntervalMs: number;
+  /** Defaults to host-pid. */
   workerId: string;
-  adminToken: string | undefined;
-  maxWorkersPerHost: number;
   autoscale: { min: number; max: number } | undefined;
-  autoscaleIdleMs: number;
-  autoscaleCooldownMs: number;
-  autoscaleIntervalMs: number;
-  scaleWaitMs: number;
-  adminTokenFile: string | undefined;
-  authMode: 'open' | 'keys';
   /** Plans from PLANS_FILE, validated at start-up. */
   plans: PlansFile;
   plansFile: string;
   /** IPs/CIDRs whose X-Forwarded-For is believed; empty: the socket's peer is the client. */
   trustedProxies: string[];
-  sweepIntervalSec: number;
-  decodeCheckTimeoutMs: number;
-  healthRequireWorker: boolean;
-  workerRestartLimit: number;
-  minFreeDiskBytes: number;
-  closeTimeoutMs: number;
-  decodeChecksMax: number;
-  requestTimeoutMs: number;
-  uploadsPerUser: number;
-  uploadMinBytesPerSec: number;
-  wsAnonymousUpgradesPerMin: number;
-  adminFailuresPerIp: number;
-  /** RESULT_LINK_SECRET; never logged. */
-  resultLinkSecret: string | undefined;
-  resultLinkTtlSec: number;
 }
+
+/** The validated settings: the schema's variables under camel-case names, with the derived ones. */
+export type Config = Omit<FromEnv, keyof Derived> & Derived;
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
 const DEFAULT_PLANS_FILE = fileURLToPath(new URL('../../../config/plans.json', import.meta.url));
@@ -70,28 +41,23 @@ const DEFAULT_PLANS_FILE = fileURLToPath(new URL('../../../config/plans.json', i
 /** Variables whose values never appear in a start-up error (which is logged). */
 const SECRET_VARIABLES = new Set(['ADMIN_TOKEN', 'RESULT_LINK_SECRET']);
 
-const BOOLEAN_WORDS: Record<string, boolean> = {
-  '1': true,
-  true: true,
-  yes: true,
-  '0': false,
-  false: false,
-  no: false,
-};
+const BOOLEAN_WORDS: Record<string, string> = { yes: 'true', no: 'false' };
 
-/** Environment strings → typed values, only for keys the schema knows. */
-function coerce(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(EnvSchema.properties)) {
-    const raw = env[key];
-    if (raw === undefined || raw === '') continue;
-    const type = (schema as { type?: string }).type;
-    if (type === 'integer' || type === 'number')
-      out[key] = /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : raw;
-    else if (type === 'boolean') out[key] = BOOLEAN_WORDS[raw.trim().toLowerCase()] ?? raw;
-    else out[key] = raw;
+/**
+ * The schema's variables that are set: a blank value counts as unset (its default applies), and
+ * yes/no are read as true/false. Converting strings to the schema's types is the library's job.
+ */
+function presentVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const raw = env[key]?.trim();
+    if (raw) out[key] = BOOLEAN_WORDS[raw.toLowerCase()] ?? raw;
   }
   return out;
+}
+
+function camelCase(name: string): string {
+  return name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 function parseAutoscale(value: string | undefined): { min: number; max: number } | undefined {
@@ -122,7 +88,7 @@ function readPasswordFile(file: string | undefined): string | undefined {
  * names the variable, so start-up stops with something an operator can act on.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const data = Value.Default(EnvSchema, coerce(env));
+  const data = Value.Convert(EnvSchema, Value.Default(EnvSchema, presentVariables(env)));
   const errors = [...Value.Errors(EnvSchema, data)];
   if (errors.length > 0) {
     const lines = errors.map((e) => {
@@ -133,60 +99,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = data as Env;
+  const fromEnv = Object.fromEntries(
+    Object.keys(EnvSchema.properties).map((k) => [camelCase(k), e[k as keyof Env]]),
+  ) as FromEnv;
   const plansFile = e.PLANS_FILE ? path.resolve(e.PLANS_FILE) : DEFAULT_PLANS_FILE;
+  const resolved = (file: string | undefined) => (file ? path.resolve(file) : undefined);
   return {
-    port: e.PORT,
-    host: e.HOST,
+    ...fromEnv,
     dataDir: path.resolve(e.DATA_DIR),
     modelsDir: path.resolve(e.MODELS_DIR),
-    redisUrl: e.REDIS_URL,
     redisPassword: readPasswordFile(e.REDIS_PASSWORD_FILE),
-    redisPasswordFile: e.REDIS_PASSWORD_FILE ? path.resolve(e.REDIS_PASSWORD_FILE) : undefined,
-    redisPrefix: e.REDIS_PREFIX,
-    logLevel: e.LOG_LEVEL,
-    poolSize: e.POOL_SIZE,
-    pinThreads: e.PIN_THREADS,
-    uploadMaxBytes: e.UPLOAD_MAX_BYTES,
-    maxDurationSec: e.MAX_DURATION_SEC,
-    probeTimeoutMs: e.PROBE_TIMEOUT_MS,
-    sessionTtlSec: e.SESSION_TTL_SEC,
-    jobAttempts: e.JOB_ATTEMPTS,
-    jobLockMs: e.JOB_LOCK_MS,
-    stalledIntervalMs: e.STALLED_INTERVAL_MS,
+    redisPasswordFile: resolved(e.REDIS_PASSWORD_FILE),
+    adminTokenFile: resolved(e.ADMIN_TOKEN_FILE),
     workerId: e.WORKER_ID ?? `${os.hostname()}-${process.pid}`,
-    adminToken: e.ADMIN_TOKEN,
     maxWorkersPerHost: e.MAX_WORKERS_PER_HOST || 4 * os.availableParallelism(),
     autoscale: parseAutoscale(e.AUTOSCALE),
-    autoscaleIdleMs: e.AUTOSCALE_IDLE_MS,
-    autoscaleCooldownMs: e.AUTOSCALE_COOLDOWN_MS,
-    autoscaleIntervalMs: e.AUTOSCALE_INTERVAL_MS,
-    scaleWaitMs: e.SCALE_WAIT_MS,
-    adminTokenFile: e.ADMIN_TOKEN_FILE ? path.resolve(e.ADMIN_TOKEN_FILE) : undefined,
-    wsPingIntervalMs: e.WS_PING_INTERVAL_MS,
-    wsMaxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
-    wsSlowClientBytes: e.WS_SLOW_CLIENT_BYTES,
-    drainMs: e.DRAIN_MS,
-    authMode: e.AUTH_MODE,
     plans: loadPlans(plansFile),
     plansFile,
     trustedProxies: (e.TRUSTED_PROXIES ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    sweepIntervalSec: e.SWEEP_INTERVAL_SEC,
-    decodeCheckTimeoutMs: e.DECODE_CHECK_TIMEOUT_MS,
-    healthRequireWorker: e.HEALTH_REQUIRE_WORKER,
-    workerRestartLimit: e.WORKER_RESTART_LIMIT,
-    minFreeDiskBytes: e.MIN_FREE_DISK_BYTES,
-    closeTimeoutMs: e.CLOSE_TIMEOUT_MS,
     decodeChecksMax: e.DECODE_CHECKS_MAX || os.availableParallelism(),
-    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    uploadsPerUser: e.UPLOADS_PER_USER,
-    uploadMinBytesPerSec: e.UPLOAD_MIN_BYTES_PER_SEC,
-    wsAnonymousUpgradesPerMin: e.WS_ANONYMOUS_UPGRADES_PER_MIN,
-    adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,
-    resultLinkSecret: e.RESULT_LINK_SECRET,
-    resultLinkTtlSec: e.RESULT_LINK_TTL_SEC,
   };
 }
 export { configPlugin } from './plugin.js';

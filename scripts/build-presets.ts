@@ -1,9 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { spawnMedia } from '../src/media/index.js';
 import { VoiceConversionEngine } from '../workers/engine/index.js';
 
 // Writes models/default/voices/<name>.json from fixed, named sources. espeak-ng and the alsa-utils
@@ -44,37 +45,25 @@ const PRESETS: Preset[] = [
 ];
 
 /** Decodes one file to mono float32 at `rate` through ffmpeg. */
-function decode(path: string, rate: number): Promise<Float32Array> {
-  return new Promise((resolve, reject) => {
-    const args = [
-      '-hide_banner',
-      '-v',
-      'error',
-      '-i',
-      path,
-      '-ac',
-      '1',
-      '-ar',
-      String(rate),
-      '-f',
-      'f32le',
-      '-',
-    ];
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const raw = Buffer.concat(out);
-      if (code === 0)
-        resolve(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)));
-      else reject(new Error(`ffmpeg exited ${code} on ${path}: ${err.trim()}`));
-    });
-  });
+async function decode(path: string, rate: number): Promise<Float32Array> {
+  const args = [
+    '-hide_banner',
+    '-v',
+    'error',
+    '-i',
+    path,
+    '-ac',
+    '1',
+    '-ar',
+    String(rate),
+    '-f',
+    'f32le',
+    '-',
+  ];
+  const run = await spawnMedia('ffmpeg', args);
+  if (run.code !== 0) throw new Error(`ffmpeg exited ${run.code} on ${path}: ${run.stderr.trim()}`);
+  const raw = run.stdout;
+  return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
 }
 
 async function* sources(preset: Preset, work: string, rate: number): AsyncGenerator<Float32Array> {

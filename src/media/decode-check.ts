@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { AudioTooLongError, UnsupportedAudioError } from '../errors/index.js';
 import { inputGuardArgs } from './formats.js';
+import { firstStderrLine, spawnMedia } from './spawn-media.js';
 
 /** Decoded audio is counted at this rate: cheap to pipe, exact enough for a duration. */
 const COUNT_RATE = 8000;
@@ -17,7 +17,7 @@ export interface DecodeCheckOptions {
  * more than the limit is stopped as soon as it passes it, so a tiny file that expands to hours
  * costs at most `maxDurationSec` of decoding. Returns the decoded duration in seconds.
  */
-export function measureDecodedDuration(file: string, opts: DecodeCheckOptions): Promise<number> {
+export async function measureDecodedDuration(file: string, opts: DecodeCheckOptions): Promise<number> {
   const limitBytes = Math.ceil(opts.maxDurationSec * COUNT_RATE) * 2;
   // biome-ignore format: flag/value pairs read best one pair per line
   const args = [
@@ -32,20 +32,11 @@ export function measureDecodedDuration(file: string, opts: DecodeCheckOptions): 
     '-f', 's16le',
     'pipe:1',
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let bytes = 0;
-    let stderr = '';
-    let verdict: Error | undefined;
-    const stop = (err: Error) => {
-      verdict ??= err;
-      child.kill('SIGKILL');
-    };
-    const timer = setTimeout(
-      () => stop(new UnsupportedAudioError(`decoding took longer than ${opts.timeoutMs} ms`)),
-      opts.timeoutMs,
-    );
-    child.stdout.on('data', (b: Buffer) => {
+  let bytes = 0;
+  const run = await spawnMedia('ffmpeg', args, {
+    timeoutMs: opts.timeoutMs,
+    timeoutError: () => new UnsupportedAudioError(`decoding took longer than ${opts.timeoutMs} ms`),
+    onStdout: (b, stop) => {
       bytes += b.length;
       if (bytes > limitBytes)
         stop(
@@ -53,26 +44,14 @@ export function measureDecodedDuration(file: string, opts: DecodeCheckOptions): 
             `the audio decodes to more than ${opts.maxDurationSec} s; the limit is ${opts.maxDurationSec} s`,
           ),
         );
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      if (stderr.length < 4096) stderr += b.toString();
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (verdict) return reject(verdict);
-      if (code !== 0)
-        return reject(
-          // ffmpeg's words name the file's path and its own memory addresses: logs only.
-          new UnsupportedAudioError('the audio does not decode', {
-            cause: new Error(stderr.trim().split('\n')[0] || `ffmpeg exit ${code}`),
-          }),
-        );
-      if (bytes < 2) return reject(new UnsupportedAudioError('the audio decodes to no samples'));
-      resolve(bytes / 2 / COUNT_RATE);
-    });
+    },
   });
+  if (run.stopped) throw run.stopped;
+  if (run.code !== 0)
+    // ffmpeg's words name the file's path and its own memory addresses: logs only.
+    throw new UnsupportedAudioError('the audio does not decode', {
+      cause: new Error(firstStderrLine(run, 'ffmpeg')),
+    });
+  if (bytes < 2) throw new UnsupportedAudioError('the audio decodes to no samples');
+  return bytes / 2 / COUNT_RATE;
 }

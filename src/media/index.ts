@@ -9,5 +9,6 @@ export {
 } from './formats.js';
 export { assertDurationsAgree, assertWavHeaderHonest } from './header-check.js';
 export { type AudioInfo, probeAudio } from './probe.js';
+export { firstStderrLine, type MediaRun, type SpawnMediaOptions, spawnMedia } from './spawn-media.js';
 export { toolReason, withoutPaths } from './tool-reason.js';
 export { type PcmSampleFormat, type PcmWavLayout, parsePcmWav, WavHeaderError } from './wav-header.js';

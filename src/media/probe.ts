@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { AudioTooLongError, UnsupportedAudioError } from '../errors/index.js';
 import { DEMUXER_FOR_FORMAT_NAME, inputGuardArgs } from './formats.js';
+import { firstStderrLine, spawnMedia } from './spawn-media.js';
 
 export interface AudioInfo {
   /** Demuxer name to pass as `-f` when decoding this file. */
@@ -26,48 +26,34 @@ interface ProbeOutput {
 
 const MAX_PROBE_OUTPUT = 1 << 20;
 
-function runFfprobe(file: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const args = [
-      '-v',
-      'error',
-      ...inputGuardArgs(),
-      '-print_format',
-      'json',
-      '-show_format',
-      '-show_streams',
-      `file:${file}`,
-    ];
-    const child = spawn('ffprobe', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new UnsupportedAudioError(`probing took longer than ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.length > MAX_PROBE_OUTPUT) child.kill('SIGKILL');
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      if (err.length < 4096) err += b.toString();
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else
-        reject(
-          // ffprobe's words name the file's path and its own memory addresses: logs only.
-          new UnsupportedAudioError('not a readable audio file', {
-            cause: new Error(err.trim().split('\n')[0] || `ffprobe exit ${code}`),
-          }),
-        );
-    });
+async function runFfprobe(file: string, timeoutMs: number): Promise<string> {
+  // biome-ignore format: flag/value pairs read best one pair per line
+  const args = [
+    '-v', 'error',
+    ...inputGuardArgs(),
+    '-print_format', 'json',
+    '-show_format',
+    '-show_streams',
+    `file:${file}`,
+  ];
+  let bytes = 0;
+  const chunks: Buffer[] = [];
+  const run = await spawnMedia('ffprobe', args, {
+    timeoutMs,
+    timeoutError: () => new UnsupportedAudioError(`probing took longer than ${timeoutMs} ms`),
+    onStdout: (b, stop) => {
+      bytes += b.length;
+      chunks.push(b);
+      if (bytes > MAX_PROBE_OUTPUT) stop(new UnsupportedAudioError('not a readable audio file'));
+    },
   });
+  if (run.stopped) throw run.stopped;
+  if (run.code !== 0)
+    // ffprobe's words name the file's path and its own memory addresses: logs only.
+    throw new UnsupportedAudioError('not a readable audio file', {
+      cause: new Error(firstStderrLine(run, 'ffprobe')),
+    });
+  return Buffer.concat(chunks).toString();
 }
 
 /**

@@ -1,5 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { spawnMedia } from '../../src/media/index.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -10,23 +11,12 @@ export interface DecodeOptions {
 }
 
 /** Runs ffmpeg with `args`, feeding `stdin` if given; resolves stdout. The child never outlives the call. */
-function ffmpeg(args: string[], stdin?: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-hide_banner', '-v', 'error', ...args], { stdio: 'pipe' });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => {
-      err += b.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`ffmpeg exited ${code}: ${err.trim()}`));
-    });
-    child.stdin.on('error', reject);
-    child.stdin.end(stdin);
+async function ffmpeg(args: string[], stdin?: Buffer): Promise<Buffer> {
+  const run = await spawnMedia('ffmpeg', ['-hide_banner', '-v', 'error', ...args], {
+    stdin: stdin ?? Buffer.alloc(0),
   });
+  if (run.code !== 0) throw new Error(`ffmpeg exited ${run.code}: ${run.stderr.trim()}`);
+  return run.stdout;
 }
 
 /** Decodes any audio file to mono float32 at `sampleRate`, optionally through an ffmpeg filter. */

@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from './config/index.js';
+import type { Config } from '../config/index.js';
+import type { Command } from './command.js';
 
-export const USERS_USAGE = `usage: vcfarm users <add NAME [--plan PLAN] | list | remove ID | rotate-key ID>
+const USAGE = `usage: vcfarm users <add NAME [--plan PLAN] | list | remove ID | rotate-key ID>
   talks to the running API (VCFARM_URL, default http://127.0.0.1:$PORT) with the admin token
-  (ADMIN_TOKEN, ADMIN_TOKEN_FILE, or DATA_DIR/admin-token)`;
+  (ADMIN_TOKEN, ADMIN_TOKEN_FILE, or DATA_DIR/admin-token)
+  --plan PLAN   the new user's plan (add only; default: the anonymous plan of PLANS_FILE)`;
 
 async function adminToken(config: Config): Promise<string> {
   if (config.adminToken) return config.adminToken;
@@ -19,16 +21,23 @@ async function adminToken(config: Config): Promise<string> {
  * rather than Redis, so validation, key hashing and clean-up happen in one place.
  * Prints JSON on stdout; returns the process exit code.
  */
-export async function usersCommand(
-  args: string[],
+async function users(
+  [sub, id, ...extra]: string[],
+  plan: string | undefined,
   config: Config,
   env: NodeJS.ProcessEnv,
   out: (s: string) => void,
 ): Promise<number> {
-  const [sub, ...rest] = args;
+  const refuse = () => {
+    out(USAGE);
+    return 2;
+  };
+  const wantsId = sub === 'add' || sub === 'remove' || sub === 'rotate-key';
+  if (extra.length > 0 || (wantsId ? !id : id !== undefined) || (plan !== undefined && sub !== 'add'))
+    return refuse();
   const base = (env.VCFARM_URL ?? `http://127.0.0.1:${config.port}`).replace(/\/$/, '');
-  const token = await adminToken(config);
   const call = async (method: string, url: string, body?: unknown) => {
+    const token = await adminToken(config);
     const res = await fetch(`${base}${url}`, {
       method,
       headers: {
@@ -41,19 +50,20 @@ export async function usersCommand(
     out(text);
     return res.ok ? 0 : 1;
   };
-  if (sub === 'add' && rest[0] && !rest[0].startsWith('--')) {
-    const planAt = rest.indexOf('--plan');
-    const plan = planAt >= 0 ? rest[planAt + 1] : config.plans.anonymousPlan;
-    if (!plan) {
-      out(USERS_USAGE);
-      return 2;
-    }
-    return call('POST', '/api/admin/users', { name: rest[0], plan });
-  }
+  if (sub === 'add')
+    return call('POST', '/api/admin/users', { name: id, plan: plan ?? config.plans.anonymousPlan });
   if (sub === 'list') return call('GET', '/api/admin/users');
-  if (sub === 'remove' && rest[0]) return call('DELETE', `/api/admin/users/${encodeURIComponent(rest[0])}`);
-  if (sub === 'rotate-key' && rest[0])
-    return call('POST', `/api/admin/users/${encodeURIComponent(rest[0])}/keys`);
-  out(USERS_USAGE);
-  return 2;
+  if (sub === 'remove') return call('DELETE', `/api/admin/users/${encodeURIComponent(id)}`);
+  if (sub === 'rotate-key') return call('POST', `/api/admin/users/${encodeURIComponent(id)}/keys`);
+  return refuse();
 }
+
+export const command: Command = {
+  usage: USAGE,
+  options: { plan: { type: 'string' } },
+  positionals: true,
+  async run({ values, positionals }, config) {
+    const plan = typeof values.plan === 'string' ? values.plan : undefined;
+    return users(positionals, plan, config, process.env, (s) => process.stdout.write(`${s}\n`));
+  },
+};

@@ -1,0 +1,19 @@
+import { drainAndClose } from '../lifecycle/index.js';
+import { createLogger } from '../logging/index.js';
+import { startApiServer } from '../server.js';
+import type { Command } from './command.js';
+import { onShutdown, requireRedisUrl } from './shutdown.js';
+
+export const command: Command = {
+  usage: `usage: vcfarm api
+  one API instance (needs REDIS_URL); settings come from the environment (docs/ARCHITECTURE.md)`,
+  async run(_args, config) {
+    const logger = createLogger(config.logLevel, 'api');
+    const { app, url } = await startApiServer(config, requireRedisUrl(config), logger);
+    logger.info({ url }, 'api listening');
+    onShutdown(logger, () => drainAndClose(app, config.drainMs, logger, config.closeTimeoutMs), {
+      deadlineMs: config.drainMs + config.closeTimeoutMs + 2000,
+    });
+    return undefined;
+  },
+};

@@ -3,37 +3,9 @@
  * place (src/api/error-handler.ts). Errors that cross a thread or process boundary are matched by
  * `code`, never by `instanceof` or message text.
  */
-export type ErrorCode =
-  | 'VC_ERR_CONFIG'
-  | 'VC_ERR_VALIDATION'
-  | 'VC_ERR_UNAUTHORIZED'
-  | 'VC_ERR_FORBIDDEN'
-  | 'VC_ERR_NOT_FOUND'
-  | 'VC_ERR_TOO_LARGE'
-  | 'VC_ERR_UNSUPPORTED_AUDIO'
-  | 'VC_ERR_RATE_LIMITED'
-  | 'VC_ERR_CONFLICT'
-  | 'VC_ERR_UNAVAILABLE'
-  | 'VC_ERR_UNDECODABLE_AUDIO'
-  | 'VC_ERR_CANCELLED'
-  | 'VC_ERR_PIPELINE'
-  | 'VC_ERR_QUOTA_EXCEEDED'
-  | 'VC_ERR_AUDIO_TOO_LONG'
-  | 'VC_ERR_TOO_MANY_JOBS'
-  | 'VC_ERR_SESSIONS_DISABLED'
-  | 'VC_ERR_INSUFFICIENT_STORAGE'
-  | 'VC_ERR_TOO_MANY_UPLOADS'
-  | 'VC_ERR_MALFORMED_MULTIPART'
-  | 'VC_ERR_MODEL_BROKEN'
-  | 'VC_ERR_MODEL_MANIFEST'
-  | 'VC_ERR_MODEL_RUN'
-  | 'VC_ERR_UPLOAD_TOO_SLOW'
-  // Raised in worker threads (the engine's EngineErrorCode and the clone task); they reach users as a job's error.
-  | 'VC_ERR_NO_VOICE'
-  | 'VC_ERR_VOICE_PROFILE'
-  | 'VC_ERR_ENGINE_OPTIONS'
-  | 'VC_ERR_CONVERTER_STATE'
-  | 'VC_ERR_INTERNAL';
+import type { ErrorCode } from './codes.js';
+
+export { ERROR_CODES, ERROR_TABLE_BEGIN, ERROR_TABLE_END, type ErrorCode, errorTable } from './codes.js';
 
 export class VcError extends Error {
   readonly code: ErrorCode;

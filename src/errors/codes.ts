@@ -1,0 +1,115 @@
+/**
+ * Every error code with what answers it (an HTTP status, a job's error, start-up) and what it
+ * means: the source of ARCHITECTURE.md's error table (`node dist/scripts/error-table.js --write`;
+ * test/unit/error-table.test.ts fails when the two differ).
+ */
+export const ERROR_CODES = {
+  VC_ERR_VALIDATION: {
+    answer: '400',
+    meaning: 'body, params or query do not match the schema (the message names the field)',
+  },
+  VC_ERR_UNAUTHORIZED: { answer: '401', meaning: 'missing or unknown bearer token' },
+  VC_ERR_FORBIDDEN: {
+    answer: '403',
+    meaning: 'authenticated but not allowed; a result link that was altered or has expired',
+  },
+  VC_ERR_NOT_FOUND: { answer: '404', meaning: "no such resource, or another user's" },
+  VC_ERR_CONFLICT: {
+    answer: '409',
+    meaning: 'the resource is busy: an upload a queued or running job needs, a voice still being analysed',
+  },
+  VC_ERR_TOO_LARGE: { answer: '413', meaning: 'upload or body over the limit' },
+  VC_ERR_UNSUPPORTED_AUDIO: {
+    answer: '415',
+    meaning: 'not an accepted audio file (container, streams, rate, channels, duration, empty)',
+  },
+  VC_ERR_UNDECODABLE_AUDIO: {
+    answer: 'job error',
+    meaning: "the file passed the probe but does not decode (ffmpeg's own words only in the worker's log)",
+  },
+  VC_ERR_PIPELINE: { answer: 'job error / 500', meaning: 'ffmpeg failed for another reason (retried)' },
+  VC_ERR_CANCELLED: { answer: 'job state `cancelled`', meaning: 'cancelled by the user' },
+  VC_ERR_UNAVAILABLE: { answer: '503', meaning: 'Redis or another dependency is unreachable' },
+  VC_ERR_CONFIG: { answer: 'start-up', meaning: 'a bad environment variable' },
+  VC_ERR_RATE_LIMITED: {
+    answer: '429',
+    meaning: 'a rate limit is reached (`Retry-After` says when to retry)',
+  },
+  VC_ERR_QUOTA_EXCEEDED: {
+    answer: '413 / job error',
+    meaning:
+      "the workspace's byte or file quota, counting a new job's largest possible output and the outputs unfinished jobs may still write; the message gives limit and usage. As a job error: the output reached what was left of the quota and was removed (not retried)",
+  },
+  VC_ERR_AUDIO_TOO_LONG: {
+    answer: '413',
+    meaning: 'the audio lasts (by its header, or decoded) longer than the plan allows',
+  },
+  VC_ERR_TOO_MANY_JOBS: { answer: '429', meaning: "the plan's number of queued jobs is reached" },
+  VC_ERR_SESSIONS_DISABLED: { answer: '403', meaning: '`POST /api/session` while `AUTH_MODE=keys`' },
+  VC_ERR_MODEL_BROKEN: {
+    answer: '409 / job error',
+    meaning: "the job's model folder is listed `broken` in `GET /api/models` (the message says why)",
+  },
+  VC_ERR_MODEL_MANIFEST: {
+    answer: 'job error',
+    meaning: "the model's graphs disagree with its manifest (the message names graph and input)",
+  },
+  VC_ERR_MODEL_RUN: {
+    answer: 'job error',
+    meaning:
+      "a graph of the model failed inside ONNX Runtime (the message names the graph; ORT's text goes to no one)",
+  },
+  VC_ERR_TOO_MANY_UPLOADS: {
+    answer: '429',
+    meaning: 'the user already has `UPLOADS_PER_USER` uploads in flight on this instance',
+  },
+  VC_ERR_MALFORMED_MULTIPART: {
+    answer: '400',
+    meaning: 'a multipart body without a boundary, cut short, or otherwise unparseable',
+  },
+  VC_ERR_UPLOAD_TOO_SLOW: {
+    answer: '408',
+    meaning: "an upload's body arrived slower than `UPLOAD_MIN_BYTES_PER_SEC` over 5 s; cut off",
+  },
+  VC_ERR_INSUFFICIENT_STORAGE: {
+    answer: '507',
+    meaning:
+      'an upload, voice reference or job while the data volume has less than `MIN_FREE_DISK_BYTES` free',
+  },
+  VC_ERR_NO_VOICE: {
+    answer: 'job error',
+    meaning: "a clone's reference recording has too little voiced speech",
+  },
+  VC_ERR_VOICE_PROFILE: {
+    answer: 'job error',
+    meaning: "a voice profile does not fit the job's model (sample rate, a field missing or mis-sized)",
+  },
+  VC_ERR_ENGINE_OPTIONS: {
+    answer: 'job error',
+    meaning: 'the engine was given options it cannot use (a bug, not the input)',
+  },
+  VC_ERR_CONVERTER_STATE: {
+    answer: 'job error',
+    meaning: 'a converter was used after it was flushed (a bug, not the input)',
+  },
+  VC_ERR_INTERNAL: { answer: '500', meaning: 'anything else; details only in the log' },
+} as const satisfies Record<string, { answer: string; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const ERROR_TABLE_BEGIN = '<!-- error table: generated from src/errors/codes.ts -->';
+export const ERROR_TABLE_END = '<!-- end of error table -->';
+
+/** The Markdown table of ERROR_CODES, between its markers. */
+export function errorTable(): string {
+  const rows = Object.entries(ERROR_CODES).map(([code, e]) => `| \`${code}\` | ${e.answer} | ${e.meaning} |`);
+  return [
+    ERROR_TABLE_BEGIN,
+    '',
+    '| Code | HTTP | Meaning |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    ERROR_TABLE_END,
+  ].join('\n');
+}

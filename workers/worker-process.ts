@@ -1,10 +1,8 @@
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
-import { decodeJobFailure } from '../src/errors/index.js';
 import { withDeadline } from '../src/lifecycle/index.js';
 import { LogThrottle } from '../src/logging/index.js';
 import { JobEventLog } from '../src/progress/index.js';
@@ -13,22 +11,19 @@ import {
   type ConversionJobData,
   type ConversionResult,
   FairShare,
-  KEEP_FINISHED_SEC,
   queueKeys,
   withFairShare,
 } from '../src/queue/index.js';
 import { bullConnection, closeRedis, connectRedis, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
-import { type FinishedOutcome, finishedMember, scalingKeys, type WorkerStats } from '../src/scaling/index.js';
+import { scalingKeys } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
+import { startHeartbeat } from './heartbeat.js';
 import { JobLanes } from './job-lanes.js';
+import { reportOutcomes } from './job-outcomes.js';
 import { allowedCores, WorkerPool } from './pool/index.js';
 import { ScalingAgent } from './scaling-agent.js';
 import { WorkerStatsCounter } from './worker-stats.js';
 import { WriteFaultGuard } from './write-fault-guard.js';
-
-const HEARTBEAT_MS = 1000;
-/** Finished-job records older than this are trimmed; stats show 1/5/15-minute windows. */
-const FINISHED_WINDOW_MS = 15 * 60_000;
 
 export interface WorkerProcessHandle {
   id: string;
@@ -100,57 +95,13 @@ export async function startWorkerProcess(
     if (channel === qkeys.cancelChannel && processor.cancel(jobId)) log.info({ jobId }, 'cancel requested');
   });
 
-  const recordFinished = (jobId: string, outcome: FinishedOutcome) => {
-    const multi = redis
-      .multi()
-      .zadd(skeys.finished, Date.now(), finishedMember(config.workerId, jobId, outcome))
-      .zremrangebyscore(skeys.finished, '-inf', Date.now() - FINISHED_WINDOW_MS);
-    // The queue keeps cancelled jobs in its failed set; this lets stats count them apart.
-    if (outcome === 'cancel')
-      multi
-        .zadd(skeys.cancelled, Date.now(), jobId)
-        .zremrangebyscore(skeys.cancelled, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000);
-    return multi.exec();
-  };
-
-  lanes.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) => {
-    counter.recordDone(result.realTimeFactor);
-    const jobId = String(job.id);
-    Promise.all([
-      recordFinished(jobId, 'ok'),
-      events.publish(job.data.userId, {
-        type: 'completed',
-        jobId,
-        resultUrl: `/api/jobs/${jobId}/result`,
-        realTimeFactor: result.realTimeFactor,
-      }),
-    ]).catch((err) => log.warn({ err }, 'event publish failed'));
-  });
-  lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
-    if (!job) return;
-    const jobId = String(job.id);
-    log.warn({ jobId, err: err.message }, 'conversion attempt failed');
-    void (async () => {
-      if ((await job.getState()) !== 'failed') return; // it will be retried
-      const failure = decodeJobFailure(err.message) ?? {
-        code: 'VC_ERR_INTERNAL',
-        message: 'the job failed',
-        retryable: false,
-      };
-      if (failure.code === 'VC_ERR_CANCELLED') {
-        counter.recordCancelled();
-        await recordFinished(jobId, 'cancel');
-        await events.publish(job.data.userId, { type: 'cancelled', jobId });
-        return;
-      }
-      counter.recordFailed();
-      await recordFinished(jobId, 'fail');
-      await events.publish(job.data.userId, {
-        type: 'failed',
-        jobId,
-        error: { code: failure.code, message: failure.message },
-      });
-    })().catch((e) => log.warn({ err: e }, 'event publish failed'));
+  reportOutcomes(lanes, {
+    redis,
+    events,
+    counter,
+    prefix: config.redisPrefix,
+    workerId: config.workerId,
+    log,
   });
   // Redis refusing writes pauses the lanes until a test write passes; other errors are logged at
   // most once per 5 s each, with the count of repeats held back.
@@ -167,57 +118,22 @@ export async function startWorkerProcess(
   // restarted worker keeps what the operator asked for), else POOL_SIZE, else one per core.
   await agent.start(config.poolSize > 0 ? config.poolSize : cores.length);
 
-  const heartbeat = async () => {
-    const stats: WorkerStats = {
-      id: config.workerId,
-      host: os.hostname(),
-      pid: process.pid,
-      size: pool.size,
-      threadCount: pool.threadCount,
-      busy: pool.busyCount,
-      draining: pool.drainingCount,
-      threads: pool.threads().map((t) => ({
-        index: t.index,
-        core: t.core,
-        tid: t.tid,
-        busy: t.busyWith !== null,
-        retiring: t.retiring,
-        sharedCore: t.sharedCore,
-      })),
-      jobsDone: counter.jobsDone,
-      jobsFailed: counter.jobsFailed,
-      jobsCancelled: counter.jobsCancelled,
-      meanRealTimeFactor: counter.meanRealTimeFactor,
-      cpuPercent: counter.cpuPercent(),
-      rssBytes: process.memoryUsage.rss(),
-      uptimeSec: counter.uptimeSec,
-      autoscale: agent.autoscaleState(),
-      updatedAt: Date.now(),
-    };
-    await redis
-      .multi()
-      .set(skeys.worker(config.workerId), JSON.stringify(stats), 'PX', HEARTBEAT_MS * 4)
-      .sadd(skeys.workers, config.workerId)
-      .exec();
-  };
-  await heartbeat();
-  // A missed beat lets this worker drop out of the stats once its key expires: say so.
-  const beatErrors = new LogThrottle();
-  const beat = setInterval(
-    () =>
-      void heartbeat().catch((err: Error) => {
-        const repeats = beatErrors.admit(err.message);
-        if (repeats !== undefined) log.warn({ err, repeats }, 'worker heartbeat failed');
-      }),
-    HEARTBEAT_MS,
-  );
+  const stopHeartbeat = await startHeartbeat({
+    redis,
+    pool,
+    counter,
+    agent,
+    prefix: config.redisPrefix,
+    workerId: config.workerId,
+    log,
+  });
   log.info({ size: pool.size, cores }, 'worker process ready');
 
   return {
     id: config.workerId,
     pool,
     async close(options = {}) {
-      clearInterval(beat);
+      stopHeartbeat();
       agent.stop();
       guard.stop();
       const deadline = config.closeTimeoutMs;

@@ -56,6 +56,7 @@ export interface Config {
   decodeChecksMax: number;
   requestTimeoutMs: number;
   uploadsPerUser: number;
+  uploadSlotLeaseMs: number;
   uploadMinBytesPerSec: number;
   wsAnonymousUpgradesPerMin: number;
   adminFailuresPerIp: number;
@@ -182,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decodeChecksMax: e.DECODE_CHECKS_MAX || os.availableParallelism(),
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     uploadsPerUser: e.UPLOADS_PER_USER,
+    uploadSlotLeaseMs: e.UPLOAD_SLOT_LEASE_MS,
     uploadMinBytesPerSec: e.UPLOAD_MIN_BYTES_PER_SEC,
     wsAnonymousUpgradesPerMin: e.WS_ANONYMOUS_UPGRADES_PER_MIN,
     adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,

@@ -253,6 +253,43 @@ test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS;
   assert.equal((await user.uploadBytes(wav, 'd.wav')).status, 201);
 });
 
+test('12: upload slots are counted per user across API instances; a killed instance’s slots come back when their leases end', async () => {
+  // A second instance on the same Redis, with a short lease and no rate floor (it must hold slots).
+  const other = await cluster.startExtraApi({
+    REQUEST_TIMEOUT_MS: '120000',
+    UPLOAD_MIN_BYTES_PER_SEC: '1',
+    UPLOAD_SLOT_LEASE_MS: '2000',
+  });
+  const user = await proUser();
+  const token = user.session?.token ?? '';
+  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
+  const head = postHead('/api/uploads', token, body.length);
+  // 1. Two uploads trickle into the other instance: they hold both of the user's slots...
+  const trickling = [0, 1].map(() => rawRequest(other.url, head, body, { trickleMs: 400, giveUpMs: 30_000 }));
+  await new Promise((r) => setTimeout(r, 1000));
+  // 2. ...so this instance refuses a third (each instance counting its own would take it), and
+  //    the lease renewals keep them held past the 2 s lease.
+  for (let i = 0; i < 2; i++) {
+    const third = await user.uploadBytes(wav, 'b.wav');
+    assert.equal(third.status, 429, JSON.stringify(third.body));
+    assert.equal(third.body.error, 'VC_ERR_TOO_MANY_UPLOADS');
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+  // 3. The other instance dies mid-upload, giving nothing back: its slots end with their leases.
+  await other.kill();
+  const killedAt = Date.now();
+  let status = 0;
+  await waitUntil(
+    async () => {
+      status = (await user.uploadBytes(wav, 'c.wav')).status;
+      return status === 201;
+    },
+    10_000,
+    'a free slot after the lease',
+  ).catch(() => assert.fail(`still ${status} ${Date.now() - killedAt} ms after the kill`));
+  await Promise.all(trickling);
+});
+
 test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 long before the request timeout', async () => {
   const slowApi = await cluster.startExtraApi({
     REQUEST_TIMEOUT_MS: '120000',

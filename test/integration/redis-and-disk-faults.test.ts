@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -10,6 +9,7 @@ import { health } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
+import { HEALTH_REQUEST, multipartBody, multipartPost, onOneConnection } from '../helpers/raw-http.js';
 import { freePort } from '../helpers/redis.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 
@@ -202,47 +202,6 @@ test('after a 20 s Redis outage, API and worker are back within the bounded reco
   }
 });
 
-/**
- * Sends `requests` one after another on one keep-alive connection; resolves with each answer's
- * status line and headers (or null once the server closed the connection, or after `waitMs`).
- */
-async function onOneConnection(port: number, requests: Buffer[], waitMs: number): Promise<(string | null)[]> {
-  const sock = net.connect(port, '127.0.0.1');
-  sock.on('error', () => {});
-  let received = '';
-  let closed = false;
-  sock.on('data', (b: Buffer) => {
-    received += b.toString('latin1');
-  });
-  sock.on('close', () => {
-    closed = true;
-  });
-  const answers: (string | null)[] = [];
-  try {
-    for (const r of requests) {
-      if (closed) {
-        answers.push(null);
-        continue;
-      }
-      received = '';
-      sock.write(r);
-      const deadline = Date.now() + waitMs;
-      // One whole answer: headers, then as many body bytes as Content-Length says.
-      const complete = () => {
-        const end = received.indexOf('\r\n\r\n');
-        if (end < 0) return false;
-        const length = Number(/content-length: *(\d+)/i.exec(received.slice(0, end))?.[1] ?? 0);
-        return received.length >= end + 4 + length;
-      };
-      while (!complete() && !closed && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
-      answers.push(complete() ? received : null);
-    }
-  } finally {
-    sock.destroy();
-  }
-  return answers;
-}
-
 test('an upload that meets a full volume mid-body answers 507 and leaves its connection usable or closed, never stuck', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
   // 1. The user's uploads folder is a 256 KiB tmpfs: the 1.6 MB upload fills it mid-body, after
@@ -251,27 +210,15 @@ test('an upload that meets a full volume mid-body answers 507 and leaves its con
   await mkdir(dir, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
   try {
-    const wav = readFileSync(humanSpeech(1));
-    const boundary = 'vcfarmBoundary';
-    const body = Buffer.concat([
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`,
-      ),
-      wav,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
+    const body = multipartBody([
+      { disposition: 'form-data; name="file"; filename="a.wav"', data: readFileSync(humanSpeech(1)) },
     ]);
-    const upload = Buffer.concat([
-      Buffer.from(
-        `POST /api/uploads HTTP/1.1\r\nHost: vcfarm\r\nAuthorization: Bearer ${client.session?.token}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
-      ),
-      body,
-    ]);
-    const healthRequest = Buffer.from('GET /health HTTP/1.1\r\nHost: vcfarm\r\n\r\n');
+    const upload = multipartPost('/api/uploads', client.session?.token ?? '', body);
     // 2. The upload and then, as a keep-alive client (a browser, HAProxy) does, the next request
     //    on the same connection.
     const [first, second] = await onOneConnection(
       Number(new URL(svc.baseUrl).port),
-      [upload, healthRequest],
+      [upload, HEALTH_REQUEST],
       8000,
     );
     assert.ok(first, 'the upload was not answered');

@@ -15,7 +15,7 @@ import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;
 let admin: Redis;
-/** The test redis-server's --dir (test 1 removes it; test 3 starts Redis there again). */
+/** The test redis-server's --dir (test 1 removes it; the outage test, last, starts Redis there again and leaves it dead). */
 let redisDataDir: string;
 
 before(async () => {
@@ -168,40 +168,6 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
   }
 });
 
-test('after a 20 s Redis outage, API and worker are back within the bounded reconnect delay (≤ 1 s), not BullMQ’s 20 s', async () => {
-  // 1. Redis dies and stays away long enough for exponential back-off to reach its ceiling.
-  const { port } = svc.redis;
-  const dir = redisDataDir;
-  await mkdir(dir, { recursive: true });
-  const old = svc.redis.process;
-  const gone = new Promise((r) => old.once('exit', r));
-  old.kill('SIGKILL');
-  await gone;
-  await new Promise((r) => setTimeout(r, 20_000));
-
-  // 2. It comes back on the same port (empty: it kept nothing on disk).
-  const revived = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  try {
-    await waitUntil(() => answers(port), 10_000, 'the new redis-server');
-    const back = Date.now();
-    // 3. Within a couple of seconds: a session, an upload, a job, and the worker takes it.
-    await waitUntil(async () => (await health(svc.baseUrl)).status === 200, 5000, '/health 200');
-    const client = await ApiClient.anonymous(svc.baseUrl);
-    const up = await client.upload(humanSpeech(1));
-    assert.equal(up.status, 201);
-    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
-    await client.waitForJob(job.id, 30_000);
-    const took = Date.now() - back;
-    assert.ok(took < 8000, `a job went through ${took} ms after Redis came back`);
-  } finally {
-    revived.kill('SIGKILL');
-  }
-});
-
 test('an upload that meets a full volume mid-body answers 507 and leaves its connection usable or closed, never stuck', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
   // 1. The user's uploads folder is a 256 KiB tmpfs: the 1.6 MB upload fills it mid-body, after
@@ -234,5 +200,39 @@ test('an upload that meets a full volume mid-body answers 507 and leaves its con
     assert.deepEqual(await readdir(dir), []);
   } finally {
     execFileSync('umount', ['-l', dir]);
+  }
+});
+
+test('after a 20 s Redis outage, API and worker are back within the bounded reconnect delay (≤ 1 s), not BullMQ’s 20 s', async () => {
+  // 1. Redis dies and stays away long enough for exponential back-off to reach its ceiling.
+  const { port } = svc.redis;
+  const dir = redisDataDir;
+  await mkdir(dir, { recursive: true });
+  const old = svc.redis.process;
+  const gone = new Promise((r) => old.once('exit', r));
+  old.kill('SIGKILL');
+  await gone;
+  await new Promise((r) => setTimeout(r, 20_000));
+
+  // 2. It comes back on the same port (empty: it kept nothing on disk).
+  const revived = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  try {
+    await waitUntil(() => answers(port), 10_000, 'the new redis-server');
+    const back = Date.now();
+    // 3. Within a couple of seconds: a session, an upload, a job, and the worker takes it.
+    await waitUntil(async () => (await health(svc.baseUrl)).status === 200, 5000, '/health 200');
+    const client = await ApiClient.anonymous(svc.baseUrl);
+    const up = await client.upload(humanSpeech(1));
+    assert.equal(up.status, 201);
+    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+    await client.waitForJob(job.id, 30_000);
+    const took = Date.now() - back;
+    assert.ok(took < 8000, `a job went through ${took} ms after Redis came back`);
+  } finally {
+    revived.kill('SIGKILL');
   }
 });

@@ -39,6 +39,14 @@ export async function buildServer(
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Answered before its body was read to the end (an upload refused mid-body: a full disk, a
+    // limit): read and drop the rest, so the next request on this keep-alive connection is heard.
+    // Node drains only bodies nobody started reading; a multipart parser that stopped half-way
+    // left the connection silent until its keep-alive timeout. REQUEST_TIMEOUT_MS bounds the drain.
+    if (!request.raw.complete && !request.raw.destroyed) {
+      request.raw.unpipe();
+      request.raw.resume();
+    }
   });
   // On the root, so that drainAndClose (given this instance) and /health (inside) share it.
   app.decorate('lifecycle', new Lifecycle());

@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { type Job, type Processor, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { bullConnection } from '../src/redis/index.js';
+import { withDeadline } from '../src/lifecycle/index.js';
+import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
+
+/**
+ * Once no job runs, how long closing lanes get to record their last results and let go of
+ * Redis; BullMQ's close waits forever on a Redis that is gone, so after this they are cut.
+ */
+const CLOSE_AFTER_IDLE_MS = 5000;
 
 export interface JobLanesOptions<D, R> {
   queueName: string;
@@ -27,8 +34,12 @@ export interface JobLanesOptions<D, R> {
  */
 export class JobLanes<D, R> extends EventEmitter {
   private lanes: Worker<D, R>[] = [];
-  private readonly leaving = new Set<Promise<void>>();
+  /** Lanes closing (finishing their job), by their close. */
+  private readonly leaving = new Map<Promise<void>, Worker<D, R>>();
   private paused = false;
+  /** Jobs in the processor right now, across every lane. */
+  private running = 0;
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(private readonly options: JobLanesOptions<D, R>) {
     super();
@@ -44,7 +55,7 @@ export class JobLanes<D, R> extends EventEmitter {
     const surplus = this.lanes.splice(size);
     for (const lane of surplus) {
       const closing = lane.close().catch((err) => this.options.logger.warn({ err }, 'lane close failed'));
-      this.leaving.add(closing);
+      this.leaving.set(closing, lane);
       void closing.finally(() => this.leaving.delete(closing));
     }
     await Promise.all(this.lanes.map((l) => l.waitUntilReady()));
@@ -67,18 +78,59 @@ export class JobLanes<D, R> extends EventEmitter {
 
   /** Resolves once every closing lane has finished its job (and the queue has recorded it). */
   async settled(): Promise<void> {
-    await Promise.all([...this.leaving]);
+    await Promise.all([...this.leaving.keys()]);
   }
 
-  /** Stops fetching and waits for every running job to finish. */
+  /**
+   * Stops fetching and waits for every running job to finish. Lanes whose close still waits
+   * CLOSE_AFTER_IDLE_MS after the last job ended (Redis gone: BullMQ retries it forever) are
+   * disconnected.
+   */
   async close(): Promise<void> {
     await this.resize(0);
-    await Promise.all([...this.leaving]);
+    let timer: NodeJS.Timeout | undefined;
+    const cut = this.idle().then(
+      () =>
+        new Promise<'cut'>((resolve) => {
+          timer = setTimeout(() => resolve('cut'), CLOSE_AFTER_IDLE_MS);
+        }),
+    );
+    const outcome = await Promise.race([this.settled(), cut]);
+    clearTimeout(timer);
+    if (outcome !== 'cut') return;
+    this.options.logger.warn(
+      { lanes: this.leaving.size },
+      'job lanes did not close after their last job (Redis unreachable?); disconnecting them',
+    );
+    await withDeadline(
+      Promise.all([...this.leaving.values()].map((lane) => lane.disconnect().catch(() => {}))),
+      REDIS_QUIT_DEADLINE_MS,
+    );
   }
+
+  /** Resolves once no job is in the processor. */
+  private idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  /** The processor, counting the jobs inside it. */
+  private readonly counted: Processor<D, R> = async (job, token, signal) => {
+    this.running++;
+    try {
+      return await this.options.processor(job, token, signal);
+    } finally {
+      this.running--;
+      if (this.running === 0) {
+        for (const resolve of this.idleWaiters) resolve();
+        this.idleWaiters.clear();
+      }
+    }
+  };
 
   private open(index: number): Worker<D, R> {
     const o = this.options;
-    const lane = new Worker<D, R>(o.queueName, o.processor, {
+    const lane = new Worker<D, R>(o.queueName, this.counted, {
       connection: bullConnection(o.redisUrl),
       prefix: o.prefix,
       concurrency: 1,

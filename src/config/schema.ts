@@ -101,8 +101,13 @@ export const EnvSchema = Type.Object({
    * trickling client cannot hold an upload slot and a socket for REQUEST_TIMEOUT_MS). Default 16 KiB/s.
    */
   UPLOAD_MIN_BYTES_PER_SEC: Type.Integer({ minimum: 1, default: 16 * 1024 }),
-  /** Uploads (files and voice references) one user may send at once to one API instance. Default 2. */
+  /** Uploads (files and voice references) one user may send at once, across every API instance. Default 2. */
   UPLOADS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+  /**
+   * An upload's slot is a lease in Redis, renewed every third of this while the upload runs: an
+   * API instance that dies mid-upload frees its slots within this time. Default 30 s.
+   */
+  UPLOAD_SLOT_LEASE_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   /**
    * WebSocket upgrades without a token (it comes in the first message) per client IP per minute:
    * a bucket of their own, so they never use up the `api` limit of the users behind that address;

@@ -3,7 +3,13 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MalformedMultipartError, TooLargeError, UnsupportedAudioError, VcError } from '../errors/index.js';
+import {
+  InsufficientStorageError,
+  MalformedMultipartError,
+  TooLargeError,
+  UnsupportedAudioError,
+  VcError,
+} from '../errors/index.js';
 import {
   type AudioInfo,
   assertDurationsAgree,
@@ -29,6 +35,9 @@ export interface UploadLimits {
   decodeSlots?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
+/** Write errors that mean the volume (or the quota on it) is full. */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
+
 /** Streams arriving with a `truncated` flag set when a size limit cut them (as @fastify/multipart does). */
 export type LimitedStream = Readable & { truncated?: boolean };
 
@@ -52,6 +61,8 @@ export async function receiveAudio<M>(
   const meta = fileIn(dir, id, '.json');
   try {
     await pipeline(source, createWriteStream(part, { flags: 'wx', mode: 0o600 })).catch((err) => {
+      // The volume filled while writing: the server's shortage (507), whatever the body did.
+      if (DISK_FULL.has((err as NodeJS.ErrnoException).code ?? '')) throw new InsufficientStorageError();
       // The body itself broke off or was malformed: the client's fault, not a server error.
       throw source.errored && !(err instanceof VcError) ? new MalformedMultipartError({ cause: err }) : err;
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,12 +9,13 @@ import { health } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
+import { HEALTH_REQUEST, multipartBody, multipartPost, onOneConnection } from '../helpers/raw-http.js';
 import { freePort } from '../helpers/redis.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;
 let admin: Redis;
-/** The test redis-server's --dir (test 1 removes it; test 3 starts Redis there again). */
+/** The test redis-server's --dir (test 1 removes it; the outage test, last, starts Redis there again and leaves it dead). */
 let redisDataDir: string;
 
 before(async () => {
@@ -165,6 +166,41 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
     assert.equal(code, 0);
   } finally {
     if (api.exitCode === null) api.kill('SIGKILL');
+  }
+});
+
+test('an upload that meets a full volume mid-body answers 507 and leaves its connection usable or closed, never stuck', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  // 1. The user's uploads folder is a 256 KiB tmpfs: the 1.6 MB upload fills it mid-body, after
+  //    the free-space check (the data volume itself has room).
+  const dir = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'uploads');
+  await mkdir(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+  try {
+    const body = multipartBody([
+      { disposition: 'form-data; name="file"; filename="a.wav"', data: readFileSync(humanSpeech(1)) },
+    ]);
+    const upload = multipartPost('/api/uploads', client.session?.token ?? '', body);
+    // 2. The upload and then, as a keep-alive client (a browser, HAProxy) does, the next request
+    //    on the same connection.
+    const [first, second] = await onOneConnection(
+      Number(new URL(svc.baseUrl).port),
+      [upload, HEALTH_REQUEST],
+      8000,
+    );
+    assert.ok(first, 'the upload was not answered');
+    assert.match(first, /^HTTP\/1\.1 507 /, first);
+    assert.match(first, /VC_ERR_INSUFFICIENT_STORAGE/);
+    // 3. The connection is not left holding an unread body: either the server said it closes it
+    //    (the client opens a new one) or it answers the next request. Not silence until the
+    //    keep-alive timeout (the chaos suite's 60 s "API down" after a full disk).
+    const closes = /\r\nconnection: close\r\n/i.test(first);
+    assert.ok(closes || second !== null, 'the next request on the connection was not answered within 8 s');
+    if (!closes) assert.match(second ?? '', /^HTTP\/1\.1 200 /);
+    // 4. Nothing half-written stays behind.
+    assert.deepEqual(await readdir(dir), []);
+  } finally {
+    execFileSync('umount', ['-l', dir]);
   }
 });
 

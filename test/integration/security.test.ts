@@ -11,6 +11,7 @@ import { type Cluster, startCluster } from '../helpers/cluster.js';
 import { humanSpeech, silenceFlac } from '../helpers/fixtures.js';
 import { generousPlans } from '../helpers/plans.js';
 import { processesMatching, waitUntil } from '../helpers/processes.js';
+import { HEALTH_REQUEST, multipartBody, multipartPost, onOneConnection } from '../helpers/raw-http.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
 // Issue 11, items 11-15, on real processes: `vcfarm api` (its real logger), a worker, Redis and
@@ -253,6 +254,43 @@ test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS;
   assert.equal((await user.uploadBytes(wav, 'd.wav')).status, 201);
 });
 
+test('12: upload slots are counted per user across API instances; a killed instance’s slots come back when their leases end', async () => {
+  // A second instance on the same Redis, with a short lease and no rate floor (it must hold slots).
+  const other = await cluster.startExtraApi({
+    REQUEST_TIMEOUT_MS: '120000',
+    UPLOAD_MIN_BYTES_PER_SEC: '1',
+    UPLOAD_SLOT_LEASE_MS: '2000',
+  });
+  const user = await proUser();
+  const token = user.session?.token ?? '';
+  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
+  const head = postHead('/api/uploads', token, body.length);
+  // 1. Two uploads trickle into the other instance: they hold both of the user's slots...
+  const trickling = [0, 1].map(() => rawRequest(other.url, head, body, { trickleMs: 400, giveUpMs: 30_000 }));
+  await new Promise((r) => setTimeout(r, 1000));
+  // 2. ...so this instance refuses a third (each instance counting its own would take it), and
+  //    the lease renewals keep them held past the 2 s lease.
+  for (let i = 0; i < 2; i++) {
+    const third = await user.uploadBytes(wav, 'b.wav');
+    assert.equal(third.status, 429, JSON.stringify(third.body));
+    assert.equal(third.body.error, 'VC_ERR_TOO_MANY_UPLOADS');
+    await new Promise((r) => setTimeout(r, 1500));
+  }
+  // 3. The other instance dies mid-upload, giving nothing back: its slots end with their leases.
+  await other.kill();
+  const killedAt = Date.now();
+  let status = 0;
+  await waitUntil(
+    async () => {
+      status = (await user.uploadBytes(wav, 'c.wav')).status;
+      return status === 201;
+    },
+    10_000,
+    'a free slot after the lease',
+  ).catch(() => assert.fail(`still ${status} ${Date.now() - killedAt} ms after the kill`));
+  await Promise.all(trickling);
+});
+
 test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 long before the request timeout', async () => {
   const slowApi = await cluster.startExtraApi({
     REQUEST_TIMEOUT_MS: '120000',
@@ -290,6 +328,40 @@ test('12: through HAProxy a trickled multipart preamble is cut off by `timeout h
   assert.equal(r.status, 408);
   // HAProxy answered (1.5 s), before the API's own 4 s limit.
   assert.ok(r.closedAfterMs < 3500, `closed after ${r.closedAfterMs} ms`);
+});
+
+test('12: a part whose filename* decodes to CR/LF is refused with 400 on a keep-alive connection, which then serves the next request (direct and through HAProxy)', async () => {
+  // The parser (busboy) drops such a part whole; the route then finds no file field and says so.
+  // The issue's "never answers" is checked where a client meets it: on a reused connection.
+  const user = await proUser();
+  const token = user.session?.token ?? '';
+  const uploads = path.join(cluster.dataDir, 'workspaces', user.session?.userId ?? '', 'uploads');
+  for (const base of [api, proxy]) {
+    for (const route of ['/api/uploads', '/api/voices']) {
+      for (const d of [
+        `form-data; name="file"; filename*=UTF-8''a%0D%0Ab.wav`,
+        `form-data; name="file"; filename*=UTF-8''%0D%0A`,
+      ]) {
+        const body = multipartBody([
+          { disposition: 'form-data; name="name"', data: Buffer.from('crlf') },
+          { disposition: d, data: wav },
+        ]);
+        const [refused, next] = await onOneConnection(
+          Number(new URL(base).port),
+          [multipartPost(route, token, body), HEALTH_REQUEST],
+          8000,
+        );
+        const what = `${base} ${route} ${d}`;
+        assert.match(refused ?? 'no answer', /^HTTP\/1\.1 400 /, what);
+        const answer = JSON.parse((refused ?? '').split('\r\n\r\n')[1]);
+        assert.equal(answer.error, 'VC_ERR_VALIDATION', what);
+        assert.match(answer.message, /control characters/, what);
+        assert.match(next ?? 'no answer', /^HTTP\/1\.1 200 /, `${what}: the next request on the connection`);
+      }
+    }
+  }
+  // Nothing of them was stored.
+  assert.deepEqual(await readdir(uploads).catch(() => []), []);
 });
 
 test('12/14: malformed multipart is always answered 400 with a code: CR/LF file names, no boundary, cut short', async () => {

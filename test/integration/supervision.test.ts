@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { adminRequest } from '../helpers/admin.js';
 import { health, isAlive, startAll } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
+import { spawnCli } from '../helpers/cluster.js';
 import { humanSpeech } from '../helpers/fixtures.js';
+import { writePlans } from '../helpers/plans.js';
 import { waitUntil } from '../helpers/processes.js';
+import { freePort, startRedis } from '../helpers/redis.js';
+import { CLI } from '../helpers/service.js';
 
 test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503 and why meanwhile; a worker whose supervisor died exits', async () => {
   // Short locks: the job of the killed worker is picked up again within seconds.
@@ -118,5 +127,120 @@ test('a second SIGTERM exits at once, killing the children', async () => {
     await waitUntil(() => !isAlive(worker) && !isAlive(redisPid), 3000, 'the children to be gone');
   } finally {
     await all.cleanup();
+  }
+});
+
+test('with its Redis gone for good, SIGTERM still ends `vcfarm api`, `vcfarm worker` and `vcfarm all` (REDIS_URL) promptly', async () => {
+  const redis = await startRedis();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-noredis-'));
+  const env = {
+    DATA_DIR: dataDir,
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'info',
+    POOL_SIZE: '1',
+    HOST: '127.0.0.1',
+    DRAIN_MS: '0',
+    CLOSE_TIMEOUT_MS: '2000',
+    PLANS_FILE: writePlans(dataDir),
+  };
+  const processes = {
+    api: spawnCli('api', { ...env, PORT: String(await freePort()) }),
+    worker: spawnCli('worker', env),
+    all: spawnCli('all', { ...env, PORT: String(await freePort()) }),
+  };
+  try {
+    await Promise.all([
+      processes.api.waitForLog('api listening'),
+      processes.worker.waitForLog('worker process ready'),
+      processes.all.waitForLog('vcfarm is running'),
+    ]);
+    // 1. Redis dies and stays dead: every connection is retrying when the signal comes.
+    redis.process.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3000));
+    // 2. SIGTERM: each exits within seconds (the issue saw `vcfarm all` hang for more than 145 s),
+    //    its close bounded by CLOSE_TIMEOUT_MS and its Redis connections cut after it.
+    const sent = Date.now();
+    const took = await Promise.all(
+      Object.entries(processes).map(async ([name, p]) => {
+        p.process.kill('SIGTERM');
+        const end = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('hung'), 30_000))]);
+        return { name, end, ms: Date.now() - sent };
+      }),
+    );
+    for (const { name, end, ms } of took) {
+      assert.notEqual(end, 'hung', `${name} still runs 30 s after SIGTERM`);
+      assert.ok(ms < 15_000, `${name} exited ${ms} ms after SIGTERM`);
+    }
+  } finally {
+    for (const p of Object.values(processes)) await p.kill();
+    await redis.stop().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serving and converting; SIGTERM still ends them all', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-fulllog-'));
+  const port = await freePort();
+  // stdout (the supervisor's and the worker's logs) is /dev/full: every log write fails with ENOSPC.
+  const full = openSync('/dev/full', 'w');
+  const child = spawn(process.execPath, [CLI, 'all'], {
+    env: {
+      ...process.env,
+      REDIS_URL: '',
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      POOL_SIZE: '1',
+      PLANS_FILE: writePlans(dataDir),
+    },
+    stdio: ['ignore', full, 'pipe'],
+  });
+  closeSync(full);
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  const exited = new Promise<number | string>((r) =>
+    child.once('exit', (code, signal) => r(code ?? signal ?? -1)),
+  );
+  const base = `http://127.0.0.1:${port}`;
+  let children: number[] = [];
+  try {
+    // 1. It starts, and a worker goes live although not one log line can be written.
+    await waitUntil(
+      async () => (await health(base)).status === 200 || child.exitCode !== null,
+      60_000,
+      'a live worker',
+    );
+    assert.equal(child.exitCode, null, `vcfarm all died: ${stderr}`);
+    children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+      .filter((n) => n > 0);
+    assert.equal(children.length, 2, 'Redis and the worker');
+    // 2. A conversion goes through end to end.
+    const client = await ApiClient.anonymous(base);
+    const up = await client.upload(humanSpeech(1));
+    assert.equal(up.status, 201);
+    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+    assert.equal((await client.waitForJob(job.id, 60_000)).state, 'completed');
+    // 3. It said that logging fails, and no child was restarted meanwhile (none crashed).
+    assert.match(stderr, /log output failing/);
+    const now = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8'))
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    assert.deepEqual(now.sort(), [...children].sort());
+    // 4. SIGTERM ends the supervisor and its children, promptly.
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('hung'), 30_000))]);
+    assert.equal(code, 0);
+    await waitUntil(() => children.every((pid) => !isAlive(pid)), 5000, 'the children to be gone');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const pid of children) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -16,6 +16,7 @@ runtime=(
 testing=(
   "espeak-ng espeak-ng"
   "sox sox"
+  "redis-sentinel redis-sentinel"
   "chromium chromium"
   "/usr/share/sounds/alsa/Front_Center.wav alsa-utils"
 )

@@ -16,7 +16,13 @@ import {
   queueKeys,
   withFairShare,
 } from '../src/queue/index.js';
-import { bullConnection, closeRedis, connectRedis, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
+import {
+  bullConnection,
+  closeRedis,
+  connectionErrorLog,
+  connectRedis,
+  REDIS_QUIT_DEADLINE_MS,
+} from '../src/redis/index.js';
 import { type FinishedOutcome, finishedMember, scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { JobLanes } from './job-lanes.js';
@@ -54,14 +60,17 @@ export async function startWorkerProcess(
   const log = logger.child({ workerId: config.workerId });
   const qkeys = queueKeys(config.redisPrefix);
   const skeys = scalingKeys(config.redisPrefix);
-  const redis: Redis = connectRedis(redisUrl, `vcfarm-worker-${config.workerId}`);
-  const cancelSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-cancel-${config.workerId}`);
-  const scaleSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-scale-${config.workerId}`);
+  const onError = connectionErrorLog(log);
+  const open = (name: string) => connectRedis(redisUrl, name, onError(name));
+  const redis: Redis = open(`vcfarm-worker-${config.workerId}`);
+  const cancelSubscriber: Redis = open(`vcfarm-worker-cancel-${config.workerId}`);
+  const scaleSubscriber: Redis = open(`vcfarm-worker-scale-${config.workerId}`);
   const events = new JobEventLog(redis, config.redisPrefix);
   const queue = new Queue(CONVERSION_QUEUE, {
     connection: bullConnection(redisUrl),
     prefix: config.redisPrefix,
   });
+  queue.on('error', onError(`vcfarm-worker-queue-${config.workerId}`));
   const cores = allowedCores();
   const counter = new WorkerStatsCounter();
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
 import { loadPlans, type PlansFile } from '../plans/index.js';
+import { sentinelUrl } from '../redis/connection.js';
 import { type Env, EnvSchema } from './schema.js';
 
 export interface Config {
@@ -16,7 +17,10 @@ export interface Config {
   drainMs: number;
   dataDir: string;
   modelsDir: string;
-  /** REDIS_URL as given (no password added); connections use it with `redisPassword`. */
+  /**
+   * REDIS_URL as given (no password added), or `redis-sentinel://<master>/0?sentinels=…` from
+   * REDIS_SENTINELS; connections use it with `redisPassword`.
+   */
   redisUrl: string | undefined;
   /** From REDIS_PASSWORD_FILE, read once at start-up. */
   redisPassword: string | undefined;
@@ -102,6 +106,14 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
   return { min, max };
 }
 
+/** REDIS_URL, or the sentinels as one `redis-sentinel://` address; both set is a mistake. */
+function redisAddress(e: Env): string | undefined {
+  if (!e.REDIS_SENTINELS) return e.REDIS_URL;
+  if (e.REDIS_URL)
+    throw new ConfigError('invalid configuration: REDIS_SENTINELS and REDIS_URL are both set; set one');
+  return sentinelUrl(e.REDIS_SENTINELS, e.REDIS_MASTER_NAME);
+}
+
 function readPasswordFile(file: string | undefined): string | undefined {
   if (!file) return undefined;
   let line: string;
@@ -139,7 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir: path.resolve(e.DATA_DIR),
     modelsDir: path.resolve(e.MODELS_DIR),
-    redisUrl: e.REDIS_URL,
+    redisUrl: redisAddress(e),
     redisPassword: readPasswordFile(e.REDIS_PASSWORD_FILE),
     redisPasswordFile: e.REDIS_PASSWORD_FILE ? path.resolve(e.REDIS_PASSWORD_FILE) : undefined,
     redisPrefix: e.REDIS_PREFIX,

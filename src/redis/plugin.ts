@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import { closeRedis } from './close.js';
 import { connectRedis } from './connection.js';
+import { connectionErrorLog } from './error-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,10 +16,10 @@ declare module 'fastify' {
 
 export const redisPlugin = fp(
   async (app: FastifyInstance, opts: { url: string }) => {
-    const redis = connectRedis(opts.url, 'vcfarm-api');
-    redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis connection error'));
+    const onError = connectionErrorLog(app.log);
+    const redis = connectRedis(opts.url, 'vcfarm-api', onError('vcfarm-api'));
     app.decorate('redis', redis);
-    app.decorate('connectRedis', (name: string) => connectRedis(opts.url, name));
+    app.decorate('connectRedis', (name: string) => connectRedis(opts.url, name, onError(name)));
     app.addHook('onClose', async () => {
       await closeRedis(redis);
     });

@@ -15,6 +15,7 @@ runtime=(
 )
 testing=(
   "espeak-ng espeak-ng"
+  "redis-sentinel redis-sentinel"
   "chromium chromium"
   "/usr/share/sounds/alsa/Front_Center.wav alsa-utils"
 )

@@ -14,7 +14,13 @@ import {
   queueKeys,
   withFairShare,
 } from '../src/queue/index.js';
-import { bullConnection, closeRedis, connectRedis, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
+import {
+  bullConnection,
+  closeRedis,
+  connectionErrorLog,
+  connectRedis,
+  REDIS_QUIT_DEADLINE_MS,
+} from '../src/redis/index.js';
 import { scalingKeys } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -58,6 +64,7 @@ export async function startWorkerProcess(
     connection: bullConnection(redisUrl),
     prefix: config.redisPrefix,
   });
+  queue.on('error', connectionErrorLog(log)(`vcfarm-worker-queue-${config.workerId}`));
   const cores = allowedCores();
   const counter = new WorkerStatsCounter();
 

@@ -9,19 +9,69 @@
 # (/etc/vcfarm/credentials, 0600, kept across deploys), enables the tier's instances under
 # vcfarm.target and (re)starts it. With --root DIR everything is written under DIR and enabled
 # offline (systemctl --root), nothing is started: DIR is an image or container root.
+#
+# Hosts apart: HOST_ROLE [all] = all (Redis, HAProxy, API instances and workers on this host),
+# api (HAProxy and the API instances) or worker (the workers only). A remote Redis: REDIS_URL
+# (redis:// or rediss:// for TLS, without a password) and REDIS_PASSWORD_FILE (a file holding its
+# password, copied into credentials/redis-password); then no local Redis is installed. The api
+# and worker roles need a remote Redis, and every host the same workspace mounted at
+# /var/lib/vcfarm (README: Hosts apart).
 
-SD_UNITS=(vcfarm.target vcfarm-api@.service vcfarm-worker@.service vcfarm-redis.service vcfarm-haproxy.service)
 SD_ROOT=/
 SD_APP=/opt/vcfarm
+
+# The role's checks; sets SD_UNITS, SD_HAS_API, SD_HAS_WORKERS, SD_LOCAL_REDIS.
+systemd_role() {
+  HOST_ROLE=${HOST_ROLE:-all}
+  case $HOST_ROLE in
+    all | api | worker) ;;
+    *) die "HOST_ROLE must be all, api or worker, not '$HOST_ROLE'" ;;
+  esac
+  SD_LOCAL_REDIS=1 SD_HAS_API=1 SD_HAS_WORKERS=1
+  [[ $HOST_ROLE == worker ]] && SD_HAS_API=0
+  [[ $HOST_ROLE == api ]] && SD_HAS_WORKERS=0
+  if [[ -n ${REDIS_URL:-} ]]; then
+    SD_LOCAL_REDIS=0
+    [[ $REDIS_URL =~ ^rediss?://[^@/[:space:]]+(/[0-9]+)?$ ]] ||
+      die "REDIS_URL must be redis://host[:port][/db] or rediss://... (TLS), with the password in REDIS_PASSWORD_FILE, not in the URL"
+    [[ -n ${REDIS_PASSWORD_FILE:-} && -s $REDIS_PASSWORD_FILE ]] ||
+      die "a remote Redis (REDIS_URL) needs REDIS_PASSWORD_FILE, a file holding its password"
+  elif [[ $HOST_ROLE != all ]]; then
+    die "HOST_ROLE=$HOST_ROLE needs the shared Redis: set REDIS_URL and REDIS_PASSWORD_FILE"
+  fi
+  SD_UNITS=(vcfarm.target)
+  ((SD_HAS_API)) && SD_UNITS+=(vcfarm-api@.service)
+  ((SD_HAS_WORKERS)) && SD_UNITS+=(vcfarm-worker@.service)
+  ((SD_LOCAL_REDIS)) && SD_UNITS+=(vcfarm-redis.service)
+  ((SD_HAS_API)) && SD_UNITS+=(vcfarm-haproxy.service)
+  return 0
+}
 
 # Renders every file this tier writes into the staging tree $1 (paths relative to the root).
 systemd_render() {
   local stage=$1 unitdir=$1/etc/systemd/system
   mkdir -p "$unitdir" "$stage/etc/vcfarm" "$stage/etc/sysusers.d"
   for u in "${SD_UNITS[@]}"; do cp "$ROOT/systemd/$u" "$unitdir/$u"; done
+  if [[ $HOST_ROLE != all || $SD_LOCAL_REDIS == 0 ]]; then
+    # The target wants only what this host runs (a missing Wants= unit is no error, but noise).
+    local wants=()
+    ((SD_LOCAL_REDIS)) && wants+=(vcfarm-redis.service)
+    ((SD_HAS_API)) && wants+=(vcfarm-haproxy.service)
+    sed -i "s/^Wants=.*/Wants=${wants[*]}/; /^Wants=\$/d" "$unitdir/vcfarm.target"
+  fi
   cp "$ROOT/systemd/vcfarm.sysusers" "$stage/etc/sysusers.d/vcfarm.conf"
+  ((SD_HAS_API)) && systemd_render_api "$unitdir"
+  ((SD_HAS_WORKERS)) && systemd_render_workers "$unitdir"
+  systemd_render_env "$stage"
+  ((SD_LOCAL_REDIS)) && sed "s/@REDIS_MAX_MEMORY@/$TIER_REDIS_MAX_MEMORY/" "$ROOT/systemd/redis.conf" >"$stage/etc/vcfarm/redis.conf"
+  # The stats password stays a reference: HAProxy reads it from its environment at start.
+  ((SD_HAS_API)) && STATS_PASSWORD='${STATS_PASSWORD}' render_config >"$stage/etc/vcfarm/haproxy.cfg"
+  return 0
+}
 
-  mkdir -p "$unitdir/vcfarm-api@.service.d" "$unitdir/vcfarm-worker@.service.d" "$unitdir/vcfarm-haproxy.service.d"
+systemd_render_api() {
+  local unitdir=$1
+  mkdir -p "$unitdir/vcfarm-api@.service.d" "$unitdir/vcfarm-haproxy.service.d"
   cat >"$unitdir/vcfarm-api@.service.d/tier.conf" <<EOF
 # Tier $TIER_NAME (config/tiers.json), rendered by scripts/deploy-multiuser.sh. Do not edit.
 [Service]
@@ -30,6 +80,17 @@ TasksMax=$TIER_API_TASKS_MAX
 # Its share of the WebSockets and requests (HAProxy balances them) plus files and Redis.
 LimitNOFILE=$TIER_API_NOFILE
 EOF
+  cat >"$unitdir/vcfarm-haproxy.service.d/tier.conf" <<EOF
+# Tier $TIER_NAME (config/tiers.json), rendered by scripts/deploy-multiuser.sh. Do not edit.
+[Service]
+# Two descriptors per proxied connection (maxconn $MAXCONN) plus listeners and checks.
+LimitNOFILE=$TIER_HAPROXY_NOFILE
+EOF
+}
+
+systemd_render_workers() {
+  local unitdir=$1
+  mkdir -p "$unitdir/vcfarm-worker@.service.d"
   cat >"$unitdir/vcfarm-worker@.service.d/tier.conf" <<EOF
 # Tier $TIER_NAME (config/tiers.json), rendered by scripts/deploy-multiuser.sh. Do not edit.
 [Service]
@@ -40,17 +101,16 @@ TasksMax=$TIER_WORKER_TASKS_MAX
 Nice=$TIER_WORKER_NICE
 LimitNOFILE=65536
 EOF
-  cat >"$unitdir/vcfarm-haproxy.service.d/tier.conf" <<EOF
-# Tier $TIER_NAME (config/tiers.json), rendered by scripts/deploy-multiuser.sh. Do not edit.
-[Service]
-# Two descriptors per proxied connection (maxconn $MAXCONN) plus listeners and checks.
-LimitNOFILE=$TIER_HAPROXY_NOFILE
-EOF
+}
 
+systemd_render_env() {
+  local stage=$1 role_line=""
+  [[ $HOST_ROLE == all ]] || role_line="# Host role: $HOST_ROLE. The workspace is shared: mount it at /var/lib/vcfarm on every host.
+"
   cat >"$stage/etc/vcfarm/vcfarm.env" <<EOF
 # vcfarm settings shared by every API instance and worker of this host (tier $TIER_NAME).
 # Rendered by scripts/deploy-multiuser.sh; secrets are not here but in credentials/ (LoadCredential=).
-REDIS_URL=redis://127.0.0.1:6379/0
+${role_line}REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 DATA_DIR=/var/lib/vcfarm
 MODELS_DIR=$SD_APP/models
 TRUSTED_PROXIES=127.0.0.1
@@ -59,16 +119,21 @@ DRAIN_MS=$DRAIN_MS
 UPLOAD_MAX_BYTES=$UPLOAD_MAX_BYTES
 LOG_LEVEL=${LOG_LEVEL:-info}
 EOF
-  sed "s/@REDIS_MAX_MEMORY@/$TIER_REDIS_MAX_MEMORY/" "$ROOT/systemd/redis.conf" >"$stage/etc/vcfarm/redis.conf"
-  # The stats password stays a reference: HAProxy reads it from its environment at start.
-  STATS_PASSWORD='${STATS_PASSWORD}' render_config >"$stage/etc/vcfarm/haproxy.cfg"
 }
 
 # The units to enable: the target, Redis, HAProxy and one instance per API port / worker core set.
 systemd_instances() {
-  echo vcfarm.target vcfarm-redis.service vcfarm-haproxy.service
-  for p in "${API_PORTS[@]}"; do echo "vcfarm-api@$p.service"; done
-  for c in "${TIER_WORKER_CPUS[@]}"; do echo "vcfarm-worker@$c.service"; done
+  local units=(vcfarm.target)
+  ((SD_LOCAL_REDIS)) && units+=(vcfarm-redis.service)
+  ((SD_HAS_API)) && units+=(vcfarm-haproxy.service)
+  echo "${units[@]}"
+  if ((SD_HAS_API)); then
+    for p in "${API_PORTS[@]}"; do echo "vcfarm-api@$p.service"; done
+  fi
+  if ((SD_HAS_WORKERS)); then
+    for c in "${TIER_WORKER_CPUS[@]}"; do echo "vcfarm-worker@$c.service"; done
+  fi
+  return 0
 }
 
 # Instances enabled by an earlier deploy that this tier does not have (a smaller tier, other ports).
@@ -89,7 +154,10 @@ systemd_commands() {
   if [[ $SD_ROOT != / ]]; then sc="systemctl --root=$SD_ROOT" ss="systemd-sysusers --root=$SD_ROOT"; fi
   echo "$ss"
   # Debian's own Redis and HAProxy services would hold the same ports (6379, 80).
-  for u in redis-server.service haproxy.service; do
+  local u debian=()
+  ((SD_LOCAL_REDIS)) && debian+=(redis-server.service)
+  ((SD_HAS_API)) && debian+=(haproxy.service)
+  for u in "${debian[@]}"; do
     [[ -e $SD_ROOT/lib/systemd/system/$u ]] || continue
     if [[ $SD_ROOT == / ]]; then echo "systemctl disable --now $u"; else echo "$sc disable $u"; fi
   done
@@ -133,13 +201,23 @@ systemd_install_app() {
 
 # Generated once, kept across deploys: the admin token, Redis's password, HAProxy's stats password.
 systemd_credentials() {
-  local dir=$1/etc/vcfarm/credentials name
+  local dir=$1/etc/vcfarm/credentials name names=()
   mkdir -p "$dir"
   chmod 700 "$dir"
-  for name in admin-token redis-password stats-password; do
+  # A remote Redis's password is the operator's (REDIS_PASSWORD_FILE): its first line, copied.
+  ((SD_LOCAL_REDIS)) || (umask 077 && head -n1 "$REDIS_PASSWORD_FILE" >"$dir/redis-password")
+  ((SD_HAS_API)) && names+=(admin-token)
+  ((SD_LOCAL_REDIS)) && names+=(redis-password)
+  ((SD_HAS_API)) && names+=(stats-password)
+  for name in "${names[@]}"; do
     [[ -s $dir/$name ]] || (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$dir/$name" && echo >>"$dir/$name")
   done
-  [[ -z ${STATS_PASSWORD:-} ]] || (umask 077 && echo "$STATS_PASSWORD" >"$dir/stats-password")
+  [[ -z ${STATS_PASSWORD:-} ]] || ((!SD_HAS_API)) || (umask 077 && echo "$STATS_PASSWORD" >"$dir/stats-password")
+}
+
+# The credential files of this host, as the dry run names them.
+systemd_credential_list() {
+  if ((SD_HAS_API)); then echo '{admin-token,redis-password,stats-password}'; else echo redis-password; fi
 }
 
 systemd_dry_run() {
@@ -156,7 +234,7 @@ systemd_dry_run() {
   cat <<EOF
 
 ### ${SD_ROOT%/}$SD_APP/ (the application: dist, config, models, web, scripts, production node_modules)
-### ${SD_ROOT%/}/etc/vcfarm/credentials/{admin-token,redis-password,stats-password} (0600, generated when missing)
+### ${SD_ROOT%/}/etc/vcfarm/credentials/$(systemd_credential_list) (0600, generated when missing$( ((SD_LOCAL_REDIS)) || echo '; redis-password copied from REDIS_PASSWORD_FILE'))
 
 dry run: would run:
 $(systemd_commands | sed 's/^/  /')
@@ -175,20 +253,25 @@ systemd_deploy() {
   local stage cmd
   stage=$(mktemp -d)
   systemd_render "$stage"
-  STATS_PASSWORD=check haproxy -c -q -f "$stage/etc/vcfarm/haproxy.cfg" || die "the rendered haproxy.cfg is not valid"
+  if ((SD_HAS_API)); then
+    STATS_PASSWORD=check haproxy -c -q -f "$stage/etc/vcfarm/haproxy.cfg" || die "the rendered haproxy.cfg is not valid"
+  fi
   mkdir -p "$SD_ROOT/opt"
   systemd_install_app "${SD_ROOT%/}$SD_APP"
   # Files only, never the staging directories' own modes (mktemp makes them 0700; `cp -a stage/.`
   # would give the root directory that mode).
   (cd "$stage" && find . -type f -print0 | xargs -0 -I{} install -D -m 644 {} "$SD_ROOT/{}")
   rm -rf "$stage"
-  chmod 644 "$SD_ROOT"/etc/vcfarm/{vcfarm.env,redis.conf}
+  chmod 644 "$SD_ROOT"/etc/vcfarm/vcfarm.env
+  if ((SD_LOCAL_REDIS)); then chmod 644 "$SD_ROOT"/etc/vcfarm/redis.conf; fi
   systemd_credentials "$SD_ROOT"
   while read -r cmd; do
     echo "+ $cmd"
     $cmd
   done < <(systemd_commands)
-  if [[ $SD_ROOT == / ]]; then
+  if [[ $SD_ROOT == / ]] && ((!SD_HAS_API)); then
+    echo "vcfarm ($TIER_NAME, workers only) is running under systemd (systemctl status vcfarm.target)"
+  elif [[ $SD_ROOT == / ]]; then
     wait_for haproxy 60 healthy "http://127.0.0.1:$HTTP_PORT/health"
     echo "vcfarm ($TIER_NAME) is running under systemd: http://localhost:$HTTP_PORT/ (systemctl status vcfarm.target)"
   else
@@ -221,6 +304,7 @@ systemd_main() {
     status) systemd_status ;;
     '') usage ;;
     *)
+      systemd_role
       tier_plan "$what"
       if ((dry_run)); then systemd_dry_run; else systemd_deploy; fi
       ;;

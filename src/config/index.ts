@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
 import { loadPlans, type PlansFile } from '../plans/index.js';
+import { sentinelUrl } from '../redis/connection.js';
 import { type Env, EnvSchema } from './schema.js';
 
 /** `WS_PING_INTERVAL_MS` → `wsPingIntervalMs`. */
@@ -20,6 +21,11 @@ type FromEnv = { [K in EnvName as CamelCase<K>]: Env[K] };
 
 /** Settings whose value is derived from their variable (or from other state) rather than copied. */
 interface Derived {
+  /**
+   * REDIS_URL as given (no password added), or `redis-sentinel://<master>/0?sentinels=…` from
+   * REDIS_SENTINELS; connections use it with `redisPassword`.
+   */
+  redisUrl: string | undefined;
   /** From REDIS_PASSWORD_FILE, read once at start-up. */
   redisPassword: string | undefined;
   /** Defaults to host-pid. */
@@ -68,6 +74,14 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
   return { min, max };
 }
 
+/** REDIS_URL, or the sentinels as one `redis-sentinel://` address; both set is a mistake. */
+function redisAddress(e: Env): string | undefined {
+  if (!e.REDIS_SENTINELS) return e.REDIS_URL;
+  if (e.REDIS_URL)
+    throw new ConfigError('invalid configuration: REDIS_SENTINELS and REDIS_URL are both set; set one');
+  return sentinelUrl(e.REDIS_SENTINELS, e.REDIS_MASTER_NAME);
+}
+
 function readPasswordFile(file: string | undefined): string | undefined {
   if (!file) return undefined;
   let line: string;
@@ -108,6 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...fromEnv,
     dataDir: path.resolve(e.DATA_DIR),
     modelsDir: path.resolve(e.MODELS_DIR),
+    redisUrl: redisAddress(e),
     redisPassword: readPasswordFile(e.REDIS_PASSWORD_FILE),
     redisPasswordFile: resolved(e.REDIS_PASSWORD_FILE),
     adminTokenFile: resolved(e.ADMIN_TOKEN_FILE),

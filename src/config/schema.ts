@@ -19,6 +19,13 @@ export const EnvSchema = Type.Object({
    * to its worker (the deploy tiers point it at a systemd credential or a compose secret); the password itself never appears on a command line or in a log.
    */
   REDIS_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * Redis Sentinel instead of REDIS_URL: `host:port,host:port,...` of the sentinels; every
+   * connection asks them for the current master of REDIS_MASTER_NAME (password: REDIS_PASSWORD_FILE).
+   */
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
+  /** The sentinels' name for the master (with REDIS_SENTINELS). */
+  REDIS_MASTER_NAME: Type.String({ pattern: '^[a-zA-Z0-9._-]+$', default: 'vcfarm' }),
   /** Key prefix for everything vcfarm stores in Redis. */
   REDIS_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_-]+$', default: 'vcfarm' }),
   LOG_LEVEL: Type.Union(

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { connectionErrorLog } from '../redis/index.js';
 import { ConversionQueue } from './conversion-queue.js';
 
 declare module 'fastify' {
@@ -16,6 +17,7 @@ export const queuePlugin = fp(
       dataDir: app.config.dataDir,
       attempts: app.config.jobAttempts,
     });
+    conversions.queue.on('error', connectionErrorLog(app.log)('vcfarm-api-queue'));
     app.decorate('conversions', conversions);
     app.addHook('onClose', async () => conversions.close());
   },

@@ -1,10 +1,8 @@
-import { Redis } from 'ioredis';
-import { LogThrottle } from '../logging/index.js';
+import type { ConnectionOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { type ConnectionLog, connectionErrorLog } from './error-log.js';
 
-/** Where a connection reports its errors (a pino logger fits). */
-export interface ConnectionLog {
-  warn(obj: object, msg: string): void;
-}
+export type { ConnectionLog } from './error-log.js';
 
 /** Longest wait between two reconnection attempts: once Redis is back, everything is within this. */
 export const REDIS_RETRY_MAX_MS = 1000;
@@ -18,33 +16,62 @@ export function boundedRetry(times: number): number {
 }
 
 /**
- * A new connection. BullMQ needs `maxRetriesPerRequest: null` on blocking connections; the
- * same setting suits every long-lived connection here (commands wait for a reconnect instead
- * of failing after a few tries). With `log`, its errors (each reconnect attempt during an outage)
- * are logged at most once per 5 s each, never left to ioredis's "Unhandled error event".
+ * REDIS_SENTINELS + REDIS_MASTER_NAME as one URL, so the Redis address keeps flowing through the
+ * code as a string (and withPassword/withoutPassword work on it):
+ * `redis-sentinel://[:password@]<master name>/<db>?sentinels=host:port,host:port`.
  */
-export function connectRedis(url: string, name: string, log?: ConnectionLog): Redis {
-  const redis = new Redis(url, {
+export function sentinelUrl(sentinels: string, masterName: string, db = 0): string {
+  return `redis-sentinel://${encodeURIComponent(masterName)}/${db}?sentinels=${encodeURIComponent(sentinels)}`;
+}
+
+/**
+ * ioredis options for a `redis-sentinel:` URL (the master is asked of the sentinels on every
+ * (re)connection, so a failover is followed), or undefined for a plain redis(s):// URL.
+ */
+export function sentinelOptions(url: string): RedisOptions | undefined {
+  const u = new URL(url);
+  if (u.protocol !== 'redis-sentinel:') return undefined;
+  const sentinels = (u.searchParams.get('sentinels') ?? '').split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+  });
+  return {
+    sentinels,
+    name: decodeURIComponent(u.hostname),
+    db: Number(u.pathname.slice(1) || 0),
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    sentinelRetryStrategy: boundedRetry,
+  };
+}
+
+/** A connection to `url` (redis://, rediss:// or redis-sentinel://) with these options. */
+export function openRedis(url: string, options: RedisOptions): Redis {
+  const sentinel = sentinelOptions(url);
+  return sentinel ? new Redis({ ...sentinel, ...options }) : new Redis(url, options);
+}
+
+/**
+ * A new connection (it reconnects by itself). BullMQ needs `maxRetriesPerRequest: null` on
+ * blocking connections; the same setting suits every long-lived connection here (commands wait
+ * for a reconnect instead of failing after a few tries). Its errors (each reconnect attempt during
+ * an outage) go to `log` at most once per 5 s each, never to ioredis's "Unhandled error event".
+ */
+export function connectRedis(url: string, name: string, log: ConnectionLog): Redis {
+  const redis = openRedis(url, {
     maxRetriesPerRequest: null,
     connectionName: name,
     retryStrategy: boundedRetry,
   });
-  if (log) {
-    const throttle = new LogThrottle();
-    redis.on('error', (err: Error) => {
-      const repeats = throttle.admit(err.message);
-      if (repeats !== undefined)
-        log.warn({ err: err.message, connection: name, repeats }, 'redis connection error');
-    });
-  }
+  // Always a listener: without one ioredis prints "Unhandled error event" for every failed
+  // reconnect (and, with Sentinel, "All sentinels are unreachable" each time it cycles through them).
+  redis.on('error', connectionErrorLog(log)(name));
   return redis;
 }
 
 /** Connection options in the form BullMQ takes, with the same bounded reconnect delay. */
-export function bullConnection(url: string): {
-  url: string;
-  maxRetriesPerRequest: null;
-  retryStrategy: (times: number) => number;
-} {
-  return { url, maxRetriesPerRequest: null, retryStrategy: boundedRetry };
+export function bullConnection(url: string): ConnectionOptions {
+  const common = { maxRetriesPerRequest: null, retryStrategy: boundedRetry };
+  const sentinel = sentinelOptions(url);
+  // BullMQ's ConnectionOptions is its own copy of ioredis's RedisOptions (plus `url`).
+  return (sentinel ? { ...sentinel, ...common } : { url, ...common }) as ConnectionOptions;
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { closeRedis } from './close.js';
-import { boundedRetry } from './connection.js';
+import { boundedRetry, openRedis } from './connection.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,7 +23,7 @@ declare module 'fastify' {
 export const FAIL_FAST_COMMAND_TIMEOUT_MS = 2000;
 
 export function connectRedisFailFast(url: string, name: string): Redis {
-  return new Redis(url, {
+  return openRedis(url, {
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

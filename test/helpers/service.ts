@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
+import { withPassword } from '../../src/redis/index.js';
 import { buildServer } from '../../src/server.js';
 import { writePlans } from './plans.js';
 import { startRedis, type TestRedis } from './redis.js';
@@ -52,7 +53,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-data-'));
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
-    REDIS_URL: redis.url,
+    // With REDIS_SENTINELS in opts.env the service follows the sentinels instead.
+    ...(opts.env?.REDIS_SENTINELS ? {} : { REDIS_URL: redis.url }),
     LOG_LEVEL: 'info',
     PORT: '0',
     HOST: '127.0.0.1',
@@ -63,7 +65,11 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
   let app: FastifyInstance;
   try {
     const config = loadConfig({ ...env, LOG_LEVEL: process.env.VCFARM_TEST_LOG ?? 'silent' });
-    app = await buildServer(config, redis.url, pino({ level: config.logLevel }));
+    const url =
+      opts.env?.REDIS_SENTINELS && config.redisUrl
+        ? withPassword(config.redisUrl, config.redisPassword)
+        : redis.url;
+    app = await buildServer(config, url, pino({ level: config.logLevel }));
   } catch (err) {
     // A bad configuration must not leave this file's redis-server behind.
     await redis.stop();
@@ -91,6 +97,8 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
           try {
             const entry = JSON.parse(line) as Record<string, unknown>;
             logs.push(entry);
+            // VCFARM_TEST_LOG shows the workers' log lines too (stderr, prefixed by the worker's id).
+            if (process.env.VCFARM_TEST_LOG) process.stderr.write(`[${id}] ${line}\n`);
             if (entry.msg === 'worker process ready') resolve();
           } catch {
             // not a log line

@@ -134,7 +134,7 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
 });
 
 test('the sweeper runs in one instance at a time (Redis lock) and reports what it removed', async () => {
-  const redis = connectRedis(svc.redis.url, 'sweeper-test');
+  const redis = connectRedis(svc.redis.url, "sweeper-test", { warn: () => {} });
   const user = await ApiClient.anonymous(svc.baseUrl);
   const up = await user.uploadBytes(await readFile(tinyWav(1, 8000)), 'x.wav');
   assert.equal(up.status, 201);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AdminCredential } from '../../src/auth/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { withoutPassword, withPassword } from '../../src/redis/index.js';
+import { boundedRetry, sentinelOptions, withoutPassword, withPassword } from '../../src/redis/index.js';
 import { parseCpuList } from '../../workers/pool/index.js';
 
 test('defaults apply when the environment is empty', () => {
@@ -90,4 +90,25 @@ test('an admin token file with a short token stops start-up; the Redis password 
 test('CPU lists parse as the kernel writes them', () => {
   assert.deepEqual(parseCpuList('0-3,8,10-11'), [0, 1, 2, 3, 8, 10, 11]);
   assert.deepEqual(parseCpuList('5\n'), [5]);
+});
+
+test('REDIS_SENTINELS becomes one redis-sentinel:// address; with REDIS_URL too, start-up stops', () => {
+  const c = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379,sentinel-b:26380', REDIS_MASTER_NAME: 'main' });
+  assert.deepEqual(sentinelOptions(c.redisUrl ?? ''), {
+    sentinels: [
+      { host: '10.0.0.1', port: 26379 },
+      { host: 'sentinel-b', port: 26380 },
+    ],
+    name: 'main',
+    db: 0,
+    password: undefined,
+    sentinelRetryStrategy: boundedRetry,
+  });
+  assert.equal(sentinelOptions(withPassword(c.redisUrl ?? '', 'p@ss/word'))?.password, 'p@ss/word');
+  assert.equal(sentinelOptions('redis://127.0.0.1:6379'), undefined);
+  assert.throws(
+    () => loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_URL: 'redis://127.0.0.1:6379' }),
+    /REDIS_SENTINELS and REDIS_URL are both set/,
+  );
+  assert.throws(() => loadConfig({ REDIS_SENTINELS: '10.0.0.1' }), /REDIS_SENTINELS="10.0.0.1"/);
 });

@@ -23,12 +23,13 @@ test('encoderReason keeps ffmpeg’s reason and drops paths and addresses', () =
   assert.equal(encoderReason('', 1), 'the encoder exited with code 1');
 });
 
-test('redisFault names MISCONF, READONLY and OOM, and nothing else', () => {
+test('redisFault names MISCONF, READONLY, OOM and NOREPLICAS, and nothing else', () => {
   assert.equal(redisFault(new Error('MISCONF Redis is configured to save RDB snapshots'))?.code, 'MISCONF');
   assert.equal(
     redisFault(new Error("READONLY You can't write against a read only replica."))?.code,
     'READONLY',
   );
   assert.equal(redisFault(new Error("OOM command not allowed when used memory > 'maxmemory'."))?.code, 'OOM');
+  assert.equal(redisFault(new Error('NOREPLICAS Not enough good replicas to write.'))?.code, 'NOREPLICAS');
   assert.equal(redisFault(new Error('connect ECONNREFUSED 127.0.0.1:6379')), undefined);
 });

@@ -1,0 +1,165 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { waitUntil } from './processes.js';
+import { freePort } from './redis.js';
+
+export const MASTER_NAME = 'vcfarm';
+
+/** A primary, a replica and three sentinels on loopback free ports, all with one password. */
+export interface SentinelSet {
+  dir: string;
+  password: string;
+  passwordFile: string;
+  /** `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`: REDIS_SENTINELS. */
+  sentinels: string;
+  primary: { port: number; process: ChildProcess };
+  replica: { port: number; process: ChildProcess };
+  /** The port the sentinels now name as master. */
+  masterPort(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function pingable(port: number, password?: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      const r = new Redis({
+        port,
+        host: '127.0.0.1',
+        password,
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      r.on('error', () => {}); // refused until the server listens: connect() rejects with it
+      try {
+        await r.connect();
+        return (await r.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        r.disconnect();
+      }
+    },
+    10_000,
+    `redis on port ${port}`,
+  );
+}
+
+export async function startSentinelSet(): Promise<SentinelSet> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-sentinel-'));
+  const password = 'sentinel-test-password-0123456789';
+  const passwordFile = path.join(dir, 'redis-password');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  const children: ChildProcess[] = [];
+  const server = async (name: string, extra: string[]) => {
+    const port = await freePort();
+    const conf = path.join(dir, `${name}.conf`);
+    // The password is in a config file, not on a command line.
+    await writeFile(conf, `requirepass ${password}\nmasterauth ${password}\n`, { mode: 0o600 });
+    await rm(path.join(dir, name), { recursive: true, force: true });
+    const data = await mkdtemp(path.join(dir, `${name}-`));
+    // biome-ignore format: flag/value pairs
+    const child = spawn('redis-server', [conf,
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', data,
+      '--appendonly', 'yes', '--save', '', '--repl-diskless-sync-delay', '0', ...extra], { stdio: 'ignore' });
+    children.push(child);
+    await pingable(port, password);
+    return { port, process: child };
+  };
+  const primary = await server('primary', []);
+  const replica = await server('replica', ['--replicaof', '127.0.0.1', String(primary.port)]);
+  const sentinelPorts: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const conf = path.join(dir, `sentinel-${i}.conf`);
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primary.port} 2`,
+        `sentinel auth-pass ${MASTER_NAME} ${password}`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${MASTER_NAME} 10000`,
+        `sentinel parallel-syncs ${MASTER_NAME} 1`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    children.push(spawn('redis-sentinel', [conf], { stdio: 'ignore' }));
+    sentinelPorts.push(port);
+    await pingable(port);
+  }
+  const masterPort = async () => {
+    const s = new Redis({ port: sentinelPorts[0], host: '127.0.0.1' });
+    s.on('error', () => {}); // the command rejects with it
+    try {
+      const [, port] = (await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[];
+      return Number(port);
+    } finally {
+      s.disconnect();
+    }
+  };
+  // The replica holds the data only once its first sync is done. Replication is asynchronous and
+  // a replica that is still syncing may be promoted: killed before this, the primary took every
+  // key with it (the cause of this test's failures on an idle machine, where the kill came within
+  // Redis's default 5 s diskless-sync delay).
+  await waitUntil(
+    async () => {
+      const r = new Redis({ port: replica.port, host: '127.0.0.1', password, lazyConnect: true });
+      r.on('error', () => {});
+      try {
+        await r.connect();
+        return /master_link_status:up/.test(await r.info('replication'));
+      } catch {
+        return false;
+      } finally {
+        r.disconnect();
+      }
+    },
+    20_000,
+    'the replica to finish its first sync',
+  );
+  // Ready once every sentinel knows the replica (a failover needs one to promote).
+  await waitUntil(
+    async () => {
+      const counts = await Promise.all(
+        sentinelPorts.map(async (port) => {
+          const s = new Redis({ port, host: '127.0.0.1' });
+          s.on('error', () => {}); // the command rejects with it
+          try {
+            return ((await s.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length;
+          } finally {
+            s.disconnect();
+          }
+        }),
+      );
+      return counts.every((n) => n >= 1);
+    },
+    20_000,
+    'the sentinels to discover the replica',
+  );
+  return {
+    dir,
+    password,
+    passwordFile,
+    sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
+    primary,
+    replica,
+    masterPort,
+    async stop() {
+      await Promise.all(
+        children.map(async (c) => {
+          if (c.exitCode !== null || c.signalCode !== null) return;
+          const exited = new Promise((r) => c.once('exit', r));
+          c.kill('SIGKILL');
+          await exited;
+        }),
+      );
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

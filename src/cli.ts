@@ -104,7 +104,7 @@ async function main(argv: string[]): Promise<void> {
       await usersCommand(argv.slice(1), config, process.env, (s) => process.stdout.write(`${s}\n`)),
     );
   }
-  const logger = createLogger(config.logLevel, command);
+  const logger = createLogger(config.logLevel, command, config.logFormat);
   if (command === 'api') {
     const { app, url } = await startApiServer(config, requireRedisUrl(config), logger);
     logger.info({ url }, 'api listening');

@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import { withDeadline } from '../src/lifecycle/index.js';
 import { LogThrottle } from '../src/logging/index.js';
+import { type JobOutcomeLabel, jobTotals, WorkerMetrics } from '../src/metrics/index.js';
+import { DEFAULT_MODEL } from '../src/models/index.js';
 import { JobEventLog } from '../src/progress/index.js';
 import {
   CONVERSION_QUEUE,
@@ -19,7 +21,9 @@ import {
 import { bullConnection, closeRedis, connectRedis, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
 import { type FinishedOutcome, finishedMember, scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
+import { jobKind, jobLogFields, jobModel } from './job-labels.js';
 import { JobLanes } from './job-lanes.js';
+import { startMetricsServer } from './metrics-server.js';
 import { allowedCores, WorkerPool } from './pool/index.js';
 import { ScalingAgent } from './scaling-agent.js';
 import { WorkerStatsCounter } from './worker-stats.js';
@@ -32,6 +36,8 @@ const FINISHED_WINDOW_MS = 15 * 60_000;
 export interface WorkerProcessHandle {
   id: string;
   pool: WorkerPool;
+  /** Where this process serves /metrics and /health/* (WORKER_METRICS_PORT), if it does. */
+  metricsUrl: string | undefined;
   /**
    * Stops taking jobs, lets running ones finish for up to `jobGraceMs` (default 50 s; a job cut
    * off is retried once its lock expires), then closes every connection, each within a deadline.
@@ -72,7 +78,9 @@ export async function startWorkerProcess(
     pin: config.pinThreads,
     logger: log,
   });
-  const processor = new ConversionProcessor(config, redis, events, pool, log);
+  const metrics = new WorkerMetrics(pool);
+  metrics.seedModel(DEFAULT_MODEL);
+  const processor = new ConversionProcessor(config, redis, events, pool, log, metrics);
   const lanes = new JobLanes<ConversionJobData, ConversionResult>({
     queueName: CONVERSION_QUEUE,
     redisUrl,
@@ -96,7 +104,9 @@ export async function startWorkerProcess(
 
   await cancelSubscriber.subscribe(qkeys.cancelChannel);
   cancelSubscriber.on('message', (channel: string, jobId: string) => {
-    if (channel === qkeys.cancelChannel && processor.cancel(jobId)) log.info({ jobId }, 'cancel requested');
+    const job = processor.runningJob(jobId);
+    if (channel === qkeys.cancelChannel && job && processor.cancel(jobId))
+      log.info(jobLogFields(job), 'cancel requested');
   });
 
   const recordFinished = (jobId: string, outcome: FinishedOutcome) => {
@@ -112,8 +122,18 @@ export async function startWorkerProcess(
     return multi.exec();
   };
 
+  /** Counts a job that ended (not an attempt that will be retried) into the metrics. */
+  const recordEnded = (job: Job<ConversionJobData>, outcome: JobOutcomeLabel) => {
+    const kind = jobKind(job.data);
+    metrics.jobs.labels(kind, jobModel(job.data), outcome).inc();
+    metrics.duration.labels(kind, outcome).observe(Math.max(0, Date.now() - job.timestamp) / 1000);
+  };
+
   lanes.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) => {
-    counter.recordDone(result.realTimeFactor);
+    recordEnded(job, 'completed');
+    const kind = jobKind(job.data);
+    metrics.processing.labels(kind).observe(result.processingMs / 1000);
+    metrics.realTimeFactor.labels(kind).observe(result.realTimeFactor);
     const jobId = String(job.id);
     Promise.all([
       recordFinished(jobId, 'ok'),
@@ -128,18 +148,18 @@ export async function startWorkerProcess(
   lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
     if (!job) return;
     const jobId = String(job.id);
-    log.warn({ jobId, err: err.message }, 'conversion attempt failed');
+    log.warn({ ...jobLogFields(job), err: err.message }, 'conversion attempt failed');
     void (async () => {
       if ((await job.getState()) !== 'failed') return; // it will be retried
       const m = /^(VC_ERR_[A-Z_]+): ?(.*)$/s.exec(err.message);
       const code = m?.[1] ?? 'VC_ERR_INTERNAL';
       if (code === 'VC_ERR_CANCELLED') {
-        counter.recordCancelled();
+        recordEnded(job, 'cancelled');
         await recordFinished(jobId, 'cancel');
         await events.publish(job.data.userId, { type: 'cancelled', jobId });
         return;
       }
-      counter.recordFailed();
+      recordEnded(job, 'failed');
       await recordFinished(jobId, 'fail');
       await events.publish(job.data.userId, {
         type: 'failed',
@@ -164,6 +184,8 @@ export async function startWorkerProcess(
   await agent.start(config.poolSize > 0 ? config.poolSize : cores.length);
 
   const heartbeat = async () => {
+    // The same counters Prometheus scrapes: the heartbeat and /metrics cannot disagree.
+    const totals = await jobTotals(metrics);
     const stats: WorkerStats = {
       id: config.workerId,
       host: os.hostname(),
@@ -180,10 +202,10 @@ export async function startWorkerProcess(
         retiring: t.retiring,
         sharedCore: t.sharedCore,
       })),
-      jobsDone: counter.jobsDone,
-      jobsFailed: counter.jobsFailed,
-      jobsCancelled: counter.jobsCancelled,
-      meanRealTimeFactor: counter.meanRealTimeFactor,
+      jobsDone: totals.completed,
+      jobsFailed: totals.failed,
+      jobsCancelled: totals.cancelled,
+      meanRealTimeFactor: totals.meanRealTimeFactor,
       cpuPercent: counter.cpuPercent(),
       rssBytes: process.memoryUsage.rss(),
       uptimeSec: counter.uptimeSec,
@@ -198,12 +220,33 @@ export async function startWorkerProcess(
   };
   await heartbeat();
   const beat = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_MS);
-  log.info({ size: pool.size, cores }, 'worker process ready');
+  let closing = false;
+  const metricsServer =
+    config.workerMetricsPort === undefined
+      ? undefined
+      : await startMetricsServer(
+          metrics.registry,
+          {
+            notReadyReason: () =>
+              closing
+                ? 'stopping'
+                : guard.paused
+                  ? 'redis refuses writes: job lanes paused'
+                  : pool.size === 0
+                    ? 'no pool thread'
+                    : undefined,
+          },
+          config.workerMetricsHost,
+          config.workerMetricsPort,
+        );
+  log.info({ size: pool.size, cores, metricsUrl: metricsServer?.url }, 'worker process ready');
 
   return {
     id: config.workerId,
     pool,
+    metricsUrl: metricsServer?.url,
     async close(options = {}) {
+      closing = true;
       clearInterval(beat);
       agent.stop();
       guard.stop();
@@ -224,6 +267,7 @@ export async function startWorkerProcess(
         () => void queue.disconnect().catch(() => {}),
       );
       await closeRedis(redis);
+      await metricsServer?.close();
       log.info('worker process stopped');
     },
   };

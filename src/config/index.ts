@@ -62,6 +62,11 @@ export interface Config {
   /** RESULT_LINK_SECRET; never logged. */
   resultLinkSecret: string | undefined;
   resultLinkTtlSec: number;
+  maxEventLoopDelayMs: number;
+  /** undefined: the worker serves no metrics listener. */
+  workerMetricsPort: number | undefined;
+  workerMetricsHost: string;
+  logFormat: 'json' | 'pretty' | undefined;
 }
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
@@ -187,6 +192,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,
     resultLinkSecret: e.RESULT_LINK_SECRET,
     resultLinkTtlSec: e.RESULT_LINK_TTL_SEC,
+    maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS,
+    workerMetricsPort: e.WORKER_METRICS_PORT,
+    workerMetricsHost: e.WORKER_METRICS_HOST,
+    logFormat: e.LOG_FORMAT,
   };
 }
 export { configPlugin } from './plugin.js';

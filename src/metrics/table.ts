@@ -1,0 +1,37 @@
+import type { Registry } from 'prom-client';
+
+interface MetricJson {
+  name: string;
+  help: string;
+  type: string;
+  values?: { labels: Record<string, string | number> }[];
+}
+
+/** Label names a metric declares (prom-client keeps them on the metric object). */
+function labelNames(registry: Registry, name: string): string[] {
+  const m = registry.getSingleMetric(name) as unknown as { labelNames?: string[] } | undefined;
+  return m?.labelNames ?? [];
+}
+
+/**
+ * README's metrics table (name, type, labels, meaning), made from the registries themselves so
+ * the table cannot drift from the code; process defaults (`process_*`, `nodejs_*`) are summed up
+ * in one line. `test/unit/metrics-table.test.ts` fails when README's copy differs.
+ */
+export async function metricsTable(sources: { process: string; registry: Registry }[]): Promise<string> {
+  const rows = ['| Metric | Type | Labels | Process | Meaning |', '|---|---|---|---|---|'];
+  for (const { process, registry } of sources) {
+    const metrics = (await registry.getMetricsAsJSON()) as unknown as MetricJson[];
+    for (const m of metrics) {
+      if (!m.name.startsWith('vcfarm_')) continue;
+      const labels = labelNames(registry, m.name)
+        .map((l) => `\`${l}\``)
+        .join(', ');
+      rows.push(`| \`${m.name}\` | ${m.type} | ${labels || '—'} | ${process} | ${m.help} |`);
+    }
+  }
+  rows.push(
+    '| `process_*`, `nodejs_*` | various | — | every process | prom-client defaults: CPU, resident memory, heap, event-loop lag, GC, handles |',
+  );
+  return rows.join('\n');
+}

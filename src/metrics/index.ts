@@ -1,7 +1,7 @@
 export { ApiMetrics, RATE_CLASSES } from './api-metrics.js';
 export { metricsPlugin } from './plugin.js';
 export { QueueDepthReader, registerQueueGauges } from './queue-depth.js';
-export { metricsTable } from './table.js';
+export { metricsTable, vcfarmMetricsTable } from './table.js';
 export {
   type JobKind,
   type JobOutcomeLabel,

@@ -1,4 +1,7 @@
 import type { Registry } from 'prom-client';
+import { ApiMetrics } from './api-metrics.js';
+import { registerQueueGauges } from './queue-depth.js';
+import { WorkerMetrics } from './worker-metrics.js';
 
 interface MetricJson {
   name: string;
@@ -34,4 +37,16 @@ export async function metricsTable(sources: { process: string; registry: Registr
     '| `process_*`, `nodejs_*` | various | — | every process | prom-client defaults: CPU, resident memory, heap, event-loop lag, GC, handles |',
   );
   return rows.join('\n');
+}
+
+/** The table for vcfarm's registries as its processes build them (no pool or Redis behind the gauges). */
+export async function vcfarmMetricsTable(): Promise<string> {
+  const api = new ApiMetrics({ defaults: false });
+  registerQueueGauges(api.registry, async () => undefined);
+  const pool = { size: 0, busyCount: 0, drainingCount: 0, threads: () => [], ortSessions: () => 0 };
+  const worker = new WorkerMetrics(pool, { defaults: false });
+  return metricsTable([
+    { process: 'API', registry: api.registry },
+    { process: 'worker', registry: worker.registry },
+  ]);
 }

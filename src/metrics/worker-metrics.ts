@@ -63,7 +63,7 @@ export class WorkerMetrics {
   });
   readonly queueWait = new Histogram({
     name: 'vcfarm_queue_wait_seconds',
-    help: 'Time from enqueue to the start of a job first attempt, by priority class.',
+    help: 'Time from enqueue to the start of the first attempt of a job, by priority class.',
     labelNames: ['priority'] as const,
     buckets: WAIT_BUCKETS,
     registers: [this.registry],

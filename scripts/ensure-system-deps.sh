@@ -18,6 +18,8 @@ testing=(
   "sox sox"
   "chromium chromium"
   "/usr/share/sounds/alsa/Front_Center.wav alsa-utils"
+  "prometheus prometheus"
+  "promtool prometheus"
 )
 
 wanted=("${runtime[@]}")

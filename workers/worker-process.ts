@@ -19,7 +19,7 @@ import {
   withFairShare,
 } from '../src/queue/index.js';
 import { bullConnection, closeRedis, connectRedis, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
-import { type FinishedOutcome, finishedMember, scalingKeys, type WorkerStats } from '../src/scaling/index.js';
+import { scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { jobKind, jobLogFields, jobModel } from './job-labels.js';
 import { JobLanes } from './job-lanes.js';
@@ -30,8 +30,6 @@ import { WorkerStatsCounter } from './worker-stats.js';
 import { WriteFaultGuard } from './write-fault-guard.js';
 
 const HEARTBEAT_MS = 1000;
-/** Finished-job records older than this are trimmed; stats show 1/5/15-minute windows. */
-const FINISHED_WINDOW_MS = 15 * 60_000;
 
 export interface WorkerProcessHandle {
   id: string;
@@ -109,18 +107,16 @@ export async function startWorkerProcess(
       log.info(jobLogFields(job), 'cancel requested');
   });
 
-  const recordFinished = (jobId: string, outcome: FinishedOutcome) => {
-    const multi = redis
+  /**
+   * The queue keeps cancelled jobs in its failed set; this record (scored like that set, by the
+   * finish time) lets stats count them apart, in totals and in throughput windows.
+   */
+  const recordCancelled = (job: Job<ConversionJobData>) =>
+    redis
       .multi()
-      .zadd(skeys.finished, Date.now(), finishedMember(config.workerId, jobId, outcome))
-      .zremrangebyscore(skeys.finished, '-inf', Date.now() - FINISHED_WINDOW_MS);
-    // The queue keeps cancelled jobs in its failed set; this lets stats count them apart.
-    if (outcome === 'cancel')
-      multi
-        .zadd(skeys.cancelled, Date.now(), jobId)
-        .zremrangebyscore(skeys.cancelled, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000);
-    return multi.exec();
-  };
+      .zadd(skeys.cancelled, job.finishedOn ?? Date.now(), String(job.id))
+      .zremrangebyscore(skeys.cancelled, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000)
+      .exec();
 
   /** Counts a job that ended (not an attempt that will be retried) into the metrics. */
   const recordEnded = (job: Job<ConversionJobData>, outcome: JobOutcomeLabel) => {
@@ -135,15 +131,14 @@ export async function startWorkerProcess(
     metrics.processing.labels(kind).observe(result.processingMs / 1000);
     metrics.realTimeFactor.labels(kind).observe(result.realTimeFactor);
     const jobId = String(job.id);
-    Promise.all([
-      recordFinished(jobId, 'ok'),
-      events.publish(job.data.userId, {
+    events
+      .publish(job.data.userId, {
         type: 'completed',
         jobId,
         resultUrl: `/api/jobs/${jobId}/result`,
         realTimeFactor: result.realTimeFactor,
-      }),
-    ]).catch((err) => log.warn({ err }, 'event publish failed'));
+      })
+      .catch((err) => log.warn({ err }, 'event publish failed'));
   });
   lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
     if (!job) return;
@@ -155,12 +150,11 @@ export async function startWorkerProcess(
       const code = m?.[1] ?? 'VC_ERR_INTERNAL';
       if (code === 'VC_ERR_CANCELLED') {
         recordEnded(job, 'cancelled');
-        await recordFinished(jobId, 'cancel');
+        await recordCancelled(job);
         await events.publish(job.data.userId, { type: 'cancelled', jobId });
         return;
       }
       recordEnded(job, 'failed');
-      await recordFinished(jobId, 'fail');
       await events.publish(job.data.userId, {
         type: 'failed',
         jobId,

@@ -167,6 +167,9 @@ test('a real Prometheus scrapes API and worker: counts match the run, the stats 
       await scalar(prom, 'vcfarm_queue_jobs{state="cancelled"}'),
     ],
   );
+  // Throughput windows count BullMQ's finished sets, cancellations apart.
+  const window15 = stats.throughput.find((t: Json) => t.window === '15m');
+  assert.deepEqual([window15.completed, window15.failed, window15.cancelled], [3, 0, 1]);
   await waitUntil(
     async () => {
       const s = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
+import { withDeadline } from '../lifecycle/index.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { type QueueStatus, queueStatus } from '../scaling/index.js';
 
 /** How often the lease is taken or renewed; it lasts three times as long. */
@@ -34,10 +36,19 @@ export class QueueDepthReader {
   }
 
   start(): void {
-    const tick = () =>
-      void this.renew().catch(() => {
-        this.leader = false;
-      });
+    let renewing = false;
+    // One renewal at a time: while Redis is away, commands would otherwise pile up.
+    const tick = () => {
+      if (renewing) return;
+      renewing = true;
+      this.renew()
+        .catch(() => {
+          this.leader = false;
+        })
+        .finally(() => {
+          renewing = false;
+        });
+    };
     tick();
     this.timer = setInterval(tick, LEASE_MS);
     this.timer.unref();
@@ -45,7 +56,12 @@ export class QueueDepthReader {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    if (this.leader) await this.redis.eval(RELEASE, 1, this.key, this.id).catch(() => {});
+    // Released so another instance takes over at once; never holds shutdown on a Redis that is away.
+    if (this.leader)
+      await withDeadline(
+        this.redis.eval(RELEASE, 1, this.key, this.id).catch(() => {}),
+        REDIS_QUIT_DEADLINE_MS,
+      );
     this.leader = false;
   }
 

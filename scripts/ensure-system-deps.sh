@@ -18,6 +18,8 @@ testing=(
   "redis-sentinel redis-sentinel"
   "chromium chromium"
   "/usr/share/sounds/alsa/Front_Center.wav alsa-utils"
+  "prometheus prometheus"
+  "promtool prometheus"
 )
 
 wanted=("${runtime[@]}")

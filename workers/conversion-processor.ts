@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import { encodeJobFailure, errorCodeOf, type JobFailure } from '../src/errors/index.js';
+import type { WorkerMetrics } from '../src/metrics/index.js';
 import { DEFAULT_MODEL, ModelCatalog, ModelLoadReports } from '../src/models/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
 import {
@@ -19,10 +20,17 @@ import {
   workspaceFor,
   workspaceUsage,
 } from '../src/workspace/index.js';
+import { jobLogFields } from './job-labels.js';
 import type { WorkerPool } from './pool/index.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './tasks/task-types.js';
 
 const PROGRESS_INTERVAL_MS = 500;
+
+/** Failure codes that mean ffmpeg failed, and their `kind` label in vcfarm_ffmpeg_failures_total. */
+const FFMPEG_FAILURE: Record<string, string> = {
+  VC_ERR_UNDECODABLE_AUDIO: 'decode',
+  VC_ERR_PIPELINE: 'pipeline',
+};
 
 export type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
 
@@ -44,7 +52,7 @@ const CANCELLED: JobFailure = {
  * result or an error BullMQ understands (UnrecoverableError for input that can never work).
  */
 export class ConversionProcessor {
-  private readonly running = new Map<string, TaskControl>();
+  private readonly running = new Map<string, { control: TaskControl; job: ConversionBullJob }>();
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly models: ModelCatalog;
   private readonly modelReports: ModelLoadReports;
@@ -55,6 +63,7 @@ export class ConversionProcessor {
     private readonly events: JobEventLog,
     private readonly pool: WorkerPool,
     private readonly log: Logger,
+    private readonly metrics?: WorkerMetrics,
   ) {
     this.keys = queueKeys(config.redisPrefix);
     this.modelReports = new ModelLoadReports(redis, config.redisPrefix);
@@ -63,9 +72,14 @@ export class ConversionProcessor {
 
   /** Asks the job's thread to stop between two chunks; false if the job does not run here. */
   cancel(jobId: string): boolean {
-    const control = this.running.get(jobId);
-    control?.cancel();
-    return control !== undefined;
+    const entry = this.running.get(jobId);
+    entry?.control.cancel();
+    return entry !== undefined;
+  }
+
+  /** The job running here under that id, if any. */
+  runningJob(jobId: string): ConversionBullJob | undefined {
+    return this.running.get(jobId)?.job;
   }
 
   readonly process = async (job: ConversionBullJob): Promise<ConversionResult> => {
@@ -73,7 +87,7 @@ export class ConversionProcessor {
     // Registered before the cancel marker is read: the API sets the marker, then publishes the
     // cancel. A cancel published before this line is seen in the marker; one after, by cancel().
     const control = new TaskControl();
-    this.running.set(jobId, control);
+    this.running.set(jobId, { control, job });
     try {
       if (await this.redis.exists(this.keys.cancelMarker(jobId))) {
         throw jobError(CANCELLED);
@@ -87,7 +101,10 @@ export class ConversionProcessor {
   private async run(job: ConversionBullJob, control: TaskControl): Promise<ConversionResult> {
     const jobId = String(job.id);
     const { data } = job;
-    const jlog = this.log.child({ jobId, requestId: data.requestId });
+    const jlog = this.log.child(jobLogFields(job));
+    // Waiting time ends when the first attempt reaches a thread (after the fair-share check).
+    if (job.attemptsMade === 0)
+      this.metrics?.queueWait.labels(data.priority).observe(Math.max(0, Date.now() - job.timestamp) / 1000);
     const ws = await ensureWorkspace(workspaceFor(this.config.dataDir, data.userId));
     const maxDurationSec = Math.min(
       this.config.maxDurationSec,
@@ -129,6 +146,8 @@ export class ConversionProcessor {
       await this.reportModel(data, outcome, jlog);
       if (outcome.status === 'cancelled') throw jobError(CANCELLED);
       if (outcome.status === 'failed') {
+        const ffmpeg = FFMPEG_FAILURE[outcome.code];
+        if (ffmpeg) this.metrics?.ffmpegFailures.labels(ffmpeg).inc();
         if (outcome.detail) jlog.warn({ code: outcome.code, detail: outcome.detail }, 'conversion failed');
         throw jobError({ code: outcome.code, message: outcome.message, retryable: outcome.retryable });
       }

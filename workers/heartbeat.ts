@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LogThrottle } from '../src/logging/index.js';
+import { jobTotals, type WorkerMetrics } from '../src/metrics/index.js';
 import { scalingKeys, type WorkerStats } from '../src/scaling/index.js';
 import type { WorkerPool } from './pool/index.js';
 import type { ScalingAgent } from './scaling-agent.js';
@@ -13,6 +14,7 @@ export interface HeartbeatDeps {
   redis: Redis;
   pool: WorkerPool;
   counter: WorkerStatsCounter;
+  metrics: WorkerMetrics;
   agent: ScalingAgent;
   prefix: string;
   workerId: string;
@@ -27,6 +29,7 @@ export async function startHeartbeat({
   redis,
   pool,
   counter,
+  metrics,
   agent,
   prefix,
   workerId,
@@ -34,6 +37,8 @@ export async function startHeartbeat({
 }: HeartbeatDeps): Promise<() => void> {
   const skeys = scalingKeys(prefix);
   const heartbeat = async () => {
+    // The same counters Prometheus scrapes: the heartbeat and /metrics cannot disagree.
+    const totals = await jobTotals(metrics);
     const stats: WorkerStats = {
       id: workerId,
       host: os.hostname(),
@@ -50,10 +55,10 @@ export async function startHeartbeat({
         retiring: t.retiring,
         sharedCore: t.sharedCore,
       })),
-      jobsDone: counter.jobsDone,
-      jobsFailed: counter.jobsFailed,
-      jobsCancelled: counter.jobsCancelled,
-      meanRealTimeFactor: counter.meanRealTimeFactor,
+      jobsDone: totals.completed,
+      jobsFailed: totals.failed,
+      jobsCancelled: totals.cancelled,
+      meanRealTimeFactor: totals.meanRealTimeFactor,
       cpuPercent: counter.cpuPercent(),
       rssBytes: process.memoryUsage.rss(),
       uptimeSec: counter.uptimeSec,

@@ -2,64 +2,65 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decodeJobFailure } from '../src/errors/index.js';
+import type { JobOutcomeLabel, WorkerMetrics } from '../src/metrics/index.js';
 import type { JobEventLog } from '../src/progress/index.js';
 import { type ConversionJobData, type ConversionResult, KEEP_FINISHED_SEC } from '../src/queue/index.js';
-import { type FinishedOutcome, finishedMember, scalingKeys } from '../src/scaling/index.js';
+import { scalingKeys } from '../src/scaling/index.js';
+import { jobKind, jobLogFields, jobModel } from './job-labels.js';
 import type { JobLanes } from './job-lanes.js';
-import type { WorkerStatsCounter } from './worker-stats.js';
-
-/** Finished-job records older than this are trimmed; stats show 1/5/15-minute windows. */
-const FINISHED_WINDOW_MS = 15 * 60_000;
 
 export interface OutcomeDeps {
   redis: Redis;
   events: JobEventLog;
-  counter: WorkerStatsCounter;
+  metrics: WorkerMetrics;
   prefix: string;
-  workerId: string;
   log: Logger;
 }
 
 /**
  * What a job's end tells the rest of the farm: the user's event (completed, failed, cancelled;
- * a failure that will be retried tells nothing), this worker's counters, and the finished-jobs
- * record the stats read.
+ * a failure that will be retried tells nothing), this worker's metrics, and the cancelled-jobs
+ * record the stats read (the queue keeps cancelled jobs in its failed set).
  */
 export function reportOutcomes(
   lanes: JobLanes<ConversionJobData, ConversionResult>,
-  { redis, events, counter, prefix, workerId, log }: OutcomeDeps,
+  { redis, events, metrics, prefix, log }: OutcomeDeps,
 ): void {
   const skeys = scalingKeys(prefix);
-  const recordFinished = (jobId: string, outcome: FinishedOutcome) => {
-    const multi = redis
+  /** Scored like the failed set (by the finish time), so stats count cancellations apart in totals and windows. */
+  const recordCancelled = (job: Job<ConversionJobData>) =>
+    redis
       .multi()
-      .zadd(skeys.finished, Date.now(), finishedMember(workerId, jobId, outcome))
-      .zremrangebyscore(skeys.finished, '-inf', Date.now() - FINISHED_WINDOW_MS);
-    // The queue keeps cancelled jobs in its failed set; this lets stats count them apart.
-    if (outcome === 'cancel')
-      multi
-        .zadd(skeys.cancelled, Date.now(), jobId)
-        .zremrangebyscore(skeys.cancelled, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000);
-    return multi.exec();
+      .zadd(skeys.cancelled, job.finishedOn ?? Date.now(), String(job.id))
+      .zremrangebyscore(skeys.cancelled, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000)
+      .exec();
+
+  /** Counts a job that ended (not an attempt that will be retried) into the metrics. */
+  const recordEnded = (job: Job<ConversionJobData>, outcome: JobOutcomeLabel) => {
+    const kind = jobKind(job.data);
+    metrics.jobs.labels(kind, jobModel(job.data), outcome).inc();
+    metrics.duration.labels(kind, outcome).observe(Math.max(0, Date.now() - job.timestamp) / 1000);
   };
 
   lanes.on('completed', (job: Job<ConversionJobData, ConversionResult>, result: ConversionResult) => {
-    counter.recordDone(result.realTimeFactor);
+    recordEnded(job, 'completed');
+    const kind = jobKind(job.data);
+    metrics.processing.labels(kind).observe(result.processingMs / 1000);
+    metrics.realTimeFactor.labels(kind).observe(result.realTimeFactor);
     const jobId = String(job.id);
-    Promise.all([
-      recordFinished(jobId, 'ok'),
-      events.publish(job.data.userId, {
+    events
+      .publish(job.data.userId, {
         type: 'completed',
         jobId,
         resultUrl: `/api/jobs/${jobId}/result`,
         realTimeFactor: result.realTimeFactor,
-      }),
-    ]).catch((err) => log.warn({ err }, 'event publish failed'));
+      })
+      .catch((err) => log.warn({ err }, 'event publish failed'));
   });
   lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
     if (!job) return;
     const jobId = String(job.id);
-    log.warn({ jobId, err: err.message }, 'conversion attempt failed');
+    log.warn({ ...jobLogFields(job), err: err.message }, 'conversion attempt failed');
     void (async () => {
       if ((await job.getState()) !== 'failed') return; // it will be retried
       const failure = decodeJobFailure(err.message) ?? {
@@ -68,13 +69,12 @@ export function reportOutcomes(
         retryable: false,
       };
       if (failure.code === 'VC_ERR_CANCELLED') {
-        counter.recordCancelled();
-        await recordFinished(jobId, 'cancel');
+        recordEnded(job, 'cancelled');
+        await recordCancelled(job);
         await events.publish(job.data.userId, { type: 'cancelled', jobId });
         return;
       }
-      counter.recordFailed();
-      await recordFinished(jobId, 'fail');
+      recordEnded(job, 'failed');
       await events.publish(job.data.userId, {
         type: 'failed',
         jobId,

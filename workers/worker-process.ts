@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import { withDeadline } from '../src/lifecycle/index.js';
 import { LogThrottle } from '../src/logging/index.js';
+import { WorkerMetrics } from '../src/metrics/index.js';
+import { DEFAULT_MODEL } from '../src/models/index.js';
 import { JobEventLog } from '../src/progress/index.js';
 import {
   CONVERSION_QUEUE,
@@ -24,8 +26,10 @@ import {
 import { scalingKeys } from '../src/scaling/index.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { startHeartbeat } from './heartbeat.js';
+import { jobLogFields } from './job-labels.js';
 import { JobLanes } from './job-lanes.js';
 import { reportOutcomes } from './job-outcomes.js';
+import { startMetricsServer } from './metrics-server.js';
 import { allowedCores, WorkerPool } from './pool/index.js';
 import { ScalingAgent } from './scaling-agent.js';
 import { WorkerStatsCounter } from './worker-stats.js';
@@ -34,6 +38,8 @@ import { WriteFaultGuard } from './write-fault-guard.js';
 export interface WorkerProcessHandle {
   id: string;
   pool: WorkerPool;
+  /** Where this process serves /metrics and /health/* (WORKER_METRICS_PORT), if it does. */
+  metricsUrl: string | undefined;
   /**
    * Stops taking jobs, lets running ones finish for up to `jobGraceMs` (default 50 s; a job cut
    * off is retried once its lock expires), then closes every connection, each within a deadline.
@@ -75,7 +81,9 @@ export async function startWorkerProcess(
     pin: config.pinThreads,
     logger: log,
   });
-  const processor = new ConversionProcessor(config, redis, events, pool, log);
+  const metrics = new WorkerMetrics(pool);
+  metrics.seedModel(DEFAULT_MODEL);
+  const processor = new ConversionProcessor(config, redis, events, pool, log, metrics);
   const lanes = new JobLanes<ConversionJobData, ConversionResult>({
     queueName: CONVERSION_QUEUE,
     redisUrl,
@@ -99,17 +107,12 @@ export async function startWorkerProcess(
 
   await cancelSubscriber.subscribe(qkeys.cancelChannel);
   cancelSubscriber.on('message', (channel: string, jobId: string) => {
-    if (channel === qkeys.cancelChannel && processor.cancel(jobId)) log.info({ jobId }, 'cancel requested');
+    const job = processor.runningJob(jobId);
+    if (channel === qkeys.cancelChannel && job && processor.cancel(jobId))
+      log.info(jobLogFields(job), 'cancel requested');
   });
 
-  reportOutcomes(lanes, {
-    redis,
-    events,
-    counter,
-    prefix: config.redisPrefix,
-    workerId: config.workerId,
-    log,
-  });
+  reportOutcomes(lanes, { redis, events, metrics, prefix: config.redisPrefix, log });
   // Redis refusing writes pauses the lanes until a test write passes; other errors are logged at
   // most once per 5 s each, with the count of repeats held back.
   const guard = new WriteFaultGuard(redis, lanes, log, {
@@ -129,17 +132,39 @@ export async function startWorkerProcess(
     redis,
     pool,
     counter,
+    metrics,
     agent,
     prefix: config.redisPrefix,
     workerId: config.workerId,
     log,
   });
-  log.info({ size: pool.size, cores }, 'worker process ready');
+  let closing = false;
+  const metricsServer =
+    config.workerMetricsPort === undefined
+      ? undefined
+      : await startMetricsServer(
+          metrics.registry,
+          {
+            notReadyReason: () =>
+              closing
+                ? 'stopping'
+                : guard.paused
+                  ? 'redis refuses writes: job lanes paused'
+                  : pool.size === 0
+                    ? 'no pool thread'
+                    : undefined,
+          },
+          config.workerMetricsHost,
+          config.workerMetricsPort,
+        );
+  log.info({ size: pool.size, cores, metricsUrl: metricsServer?.url }, 'worker process ready');
 
   return {
     id: config.workerId,
     pool,
+    metricsUrl: metricsServer?.url,
     async close(options = {}) {
+      closing = true;
       stopHeartbeat();
       agent.stop();
       guard.stop();
@@ -160,6 +185,7 @@ export async function startWorkerProcess(
         () => void queue.disconnect().catch(() => {}),
       );
       await closeRedis(redis);
+      await metricsServer?.close();
       log.info('worker process stopped');
     },
   };

@@ -1,30 +1,8 @@
-/** Counters of one worker process, reported in its heartbeat. */
+/** CPU use and uptime of one worker process, for its heartbeat (job counts come from its metrics). */
 export class WorkerStatsCounter {
-  jobsDone = 0;
-  /** Jobs that ended in failure; cancellations are counted apart, in `jobsCancelled`. */
-  jobsFailed = 0;
-  jobsCancelled = 0;
-  private rtfSum = 0;
   private readonly startedAt = Date.now();
   private lastCpu = process.cpuUsage();
   private lastCpuAt = process.hrtime.bigint();
-
-  recordDone(realTimeFactor: number): void {
-    this.jobsDone++;
-    this.rtfSum += realTimeFactor;
-  }
-
-  recordFailed(): void {
-    this.jobsFailed++;
-  }
-
-  recordCancelled(): void {
-    this.jobsCancelled++;
-  }
-
-  get meanRealTimeFactor(): number | null {
-    return this.jobsDone > 0 ? this.rtfSum / this.jobsDone : null;
-  }
 
   get uptimeSec(): number {
     return (Date.now() - this.startedAt) / 1000;

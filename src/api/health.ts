@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { freeBytes } from '../limits/index.js';
 import { redisFault } from '../redis/index.js';
 
@@ -31,10 +31,14 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
   ]);
 }
 
+type HealthBody = Static<typeof Health>;
+
 /**
- * GET /health for load balancers and service managers: 200 while every Redis connection the
- * routes use answers and Redis accepts writes (and, with HEALTH_REQUIRE_WORKER, a worker
- * heartbeat is live); 503 otherwise and while draining, with the reason.
+ * GET /health and GET /health/ready (the same check; `/health` is what HAProxy and the deploy
+ * tiers already probe): 200 while every Redis connection the routes use answers and Redis accepts
+ * writes, the event loop is not overloaded, and (with HEALTH_REQUIRE_WORKER) a worker heartbeat
+ * is live; 503 otherwise and while draining, with the reason. GET /health/live: 200 while the
+ * process runs and answers, whatever its dependencies (a restart would not fix Redis).
  */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const probeKey = `${app.config.redisPrefix}:health:probe`;
@@ -44,9 +48,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const free = await freeBytes(app.config.dataDir).catch(() => Number.POSITIVE_INFINITY);
     return { disk: free < min ? 'low' : 'ok' };
   };
-  app.get('/health', { schema: { response: { 200: Health, 503: Health } } }, async (_request, reply) => {
+  const readiness = async (): Promise<[200 | 503, HealthBody]> => {
     if (app.lifecycle.draining)
-      return reply.status(503).send({ status: 'draining', redis: 'unchecked', reason: 'shutting down' });
+      return [503, { status: 'draining', redis: 'unchecked', reason: 'shutting down' }];
+    if (app.isUnderPressure())
+      return [
+        503,
+        { status: 'overloaded', redis: 'unchecked', reason: 'event loop overloaded: shedding load' },
+      ];
     try {
       await Promise.all([
         withTimeout(app.redis.ping(), 'redis (commands)'),
@@ -59,25 +68,51 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       // Redis answers even PING with MISCONF while it cannot persist.
       const fault = redisFault(err);
-      return reply.status(503).send({
-        status: 'unavailable',
-        redis: fault ? 'refusing-writes' : 'down',
-        reason: fault ? fault.reason : (err as Error).message,
-      });
+      return [
+        503,
+        {
+          status: 'unavailable',
+          redis: fault ? 'refusing-writes' : 'down',
+          reason: fault ? fault.reason : (err as Error).message,
+        },
+      ];
     }
     const disk = await diskState();
-    if (!app.config.healthRequireWorker) return { status: 'ok', redis: 'up', ...disk };
+    if (!app.config.healthRequireWorker) return [200, { status: 'ok', redis: 'up', ...disk }];
     // Fresh heartbeats only (one a second): a killed or frozen worker's key outlives it by seconds.
     const now = Date.now();
     const workers = (await app.scaling.liveWorkers()).filter((w) => now - w.updatedAt < HEARTBEAT_FRESH_MS);
     if (workers.length === 0)
-      return reply.status(503).send({
-        status: 'unavailable',
-        redis: 'up',
-        worker: 'none',
-        ...disk,
-        reason: 'no live worker heartbeat: jobs would wait',
-      });
-    return { status: 'ok', redis: 'up', worker: 'live', ...disk };
+      return [
+        503,
+        {
+          status: 'unavailable',
+          redis: 'up',
+          worker: 'none',
+          ...disk,
+          reason: 'no live worker heartbeat: jobs would wait',
+        },
+      ];
+    return [200, { status: 'ok', redis: 'up', worker: 'live', ...disk }];
+  };
+  const ready = {
+    config: { shedUnderPressure: false },
+    schema: { response: { 200: Health, 503: Health } },
+  };
+  app.get('/health', ready, async (_request, reply) => {
+    const [code, body] = await readiness();
+    return reply.status(code).send(body);
   });
+  app.get('/health/ready', ready, async (_request, reply) => {
+    const [code, body] = await readiness();
+    return reply.status(code).send(body);
+  });
+  app.get(
+    '/health/live',
+    {
+      config: { shedUnderPressure: false },
+      schema: { response: { 200: Type.Object({ status: Type.Literal('live'), uptimeSec: Type.Number() }) } },
+    },
+    async () => ({ status: 'live' as const, uptimeSec: Math.round(process.uptime()) }),
+  );
 };

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
+import { metricsRoutes } from './metrics.js';
 import { modelRoutes } from './models.js';
 import { resultRoutes } from './results.js';
 import { sessionRoutes } from './session.js';
@@ -16,6 +17,7 @@ export { installErrorHandler } from './error-handler.js';
 /** Every route group. `/api/session` and `/api/ws` are public; the rest need a bearer token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
   await app.register(
     async (api) => {
       await api.register(sessionRoutes);

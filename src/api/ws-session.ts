@@ -14,6 +14,13 @@ export interface WsSessionOptions {
   slowClientBytes: number;
   /** A signed result link for the user's job: snapshots and `completed` events carry one. */
   resultLink?: (jobId: string, userId: string) => string;
+  /** Counts what the session does with messages (metrics). */
+  observe?: {
+    sent(type: ServerMessage['type']): void;
+    /** A waiting progress message was replaced or superseded without being sent. */
+    coalesced(): void;
+    cutOff(): void;
+  };
 }
 
 /** How often coalesced progress is retried while a client is slow. */
@@ -95,19 +102,21 @@ export class WsSession {
     if (socket.readyState !== socket.OPEN) return;
     if (msg.type === 'progress') {
       if (this.pending.size > 0 || socket.bufferedAmount > this.options.slowClientBytes) {
-        this.pending.delete(msg.jobId);
+        if (this.pending.delete(msg.jobId)) this.options.observe?.coalesced();
         this.pending.set(msg.jobId, msg);
         this.flushTimer ??= setInterval(() => this.flush(), FLUSH_MS);
         return;
       }
     } else if ('jobId' in msg) {
       // A stage change or the end of a job supersedes the progress still waiting for it.
-      this.pending.delete(msg.jobId);
+      if (this.pending.delete(msg.jobId)) this.options.observe?.coalesced();
     }
     socket.send(JSON.stringify(msg));
+    this.options.observe?.sent(msg.type);
     if (isFinalEvent(msg) && socket.bufferedAmount > this.options.slowClientBytes * CUT_OFF_FACTOR) {
       // Not reading at all: cut it off rather than hold its backlog. It resumes from its last id.
       this.log.info({ buffered: socket.bufferedAmount }, 'websocket client too far behind; closing');
+      this.options.observe?.cutOff();
       socket.terminate();
     }
   }
@@ -119,7 +128,10 @@ export class WsSession {
       return;
     }
     if (socket.bufferedAmount > this.options.slowClientBytes) return;
-    for (const msg of this.pending.values()) socket.send(JSON.stringify(msg));
+    for (const msg of this.pending.values()) {
+      socket.send(JSON.stringify(msg));
+      this.options.observe?.sent(msg.type);
+    }
     this.pending.clear();
     clearInterval(this.flushTimer);
     this.flushTimer = undefined;

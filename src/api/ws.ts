@@ -96,6 +96,11 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
   const counts = new SocketCounts(wsMaxSocketsPerUser);
   const heartbeat = new Heartbeat(wsPingIntervalMs);
   app.addHook('onClose', async () => heartbeat.stop());
+  const observe = {
+    sent: (type: string) => app.metrics.wsMessages.labels(type).inc(),
+    coalesced: () => app.metrics.wsCoalesced.inc(),
+    cutOff: () => app.metrics.wsCutOff.inc(),
+  };
 
   app.get(
     '/ws',
@@ -116,8 +121,10 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       let session: WsSession | undefined;
       let userId: string | undefined;
       heartbeat.add(socket);
+      app.metrics.wsClients.inc();
       socket.on('error', (err) => request.log.debug({ err }, 'websocket error'));
       socket.on('close', () => {
+        app.metrics.wsClients.dec();
         session?.close();
         if (userId) counts.release(userId);
       });
@@ -137,6 +144,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
           {
             slowClientBytes: wsSlowClientBytes,
             resultLink: (jobId, userId) => app.resultLinks.url(jobId, userId),
+            observe,
           },
           request.log,
         );

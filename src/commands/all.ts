@@ -11,7 +11,7 @@ export const command: Command = {
   usage: `usage: vcfarm all
   single-machine service: Redis (unless REDIS_URL), one API, one worker process`,
   async run(_args, config) {
-    const logger = createLogger(config.logLevel, 'all');
+    const logger = createLogger(config.logLevel, 'all', config.logFormat);
     const handle = await startAll(config, logger, CLI);
     const shown = handle.url.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
     const redis = new URL(handle.redisUrl);

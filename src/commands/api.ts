@@ -8,7 +8,7 @@ export const command: Command = {
   usage: `usage: vcfarm api
   one API instance (needs REDIS_URL); settings come from the environment (docs/ARCHITECTURE.md)`,
   async run(_args, config) {
-    const logger = createLogger(config.logLevel, 'api');
+    const logger = createLogger(config.logLevel, 'api', config.logFormat);
     const { app, url } = await startApiServer(config, requireRedisUrl(config), logger);
     logger.info({ url }, 'api listening');
     onShutdown(logger, () => drainAndClose(app, config.drainMs, logger, config.closeTimeoutMs), {

@@ -10,7 +10,7 @@ export const command: Command = {
   usage: `usage: vcfarm worker
   one worker process with a pinned thread pool (needs REDIS_URL); POOL_SIZE, PIN_THREADS, AUTOSCALE…`,
   async run(_args, config) {
-    const logger = createLogger(config.logLevel, 'worker');
+    const logger = createLogger(config.logLevel, 'worker', config.logFormat);
     const handle = await startWorkerProcess(config, requireRedisUrl(config), logger);
     onShutdown(logger, (reason) => handle.close({ jobGraceMs: reason === 'parent-exit' ? 0 : undefined }), {
       deadlineMs: WORKER_STOP_DEADLINE_MS,

@@ -127,6 +127,17 @@ export const EnvSchema = Type.Object({
   RESULT_LINK_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   /** How long a signed result link (`/api/jobs/:id/result?exp=…&sig=…`) stays valid. Default 1 hour. */
   RESULT_LINK_TTL_SEC: Type.Integer({ minimum: 10, maximum: 7 * 24 * 3600, default: 3600 }),
+  /**
+   * Mean event-loop delay (ms) over which an API instance sheds requests with 503 + Retry-After
+   * and `/health/ready` answers 503. 0 = never shed. Default 1000.
+   */
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
+  /** Port of a worker process's own /metrics and /health/* listener; unset = none (0 = any free port). */
+  WORKER_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  /** Address the worker's metrics listener binds. Default 127.0.0.1 (a local Prometheus or agent). */
+  WORKER_METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  /** `json` or `pretty`; unset = pretty on a terminal, JSON when piped (what services and tests get). */
+  LOG_FORMAT: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('pretty')])),
 });
 
 export type Env = Static<typeof EnvSchema>;

@@ -74,6 +74,9 @@ function setHeaders(reply: FastifyReply, r: LimitResult, exceeded: boolean): voi
  * counters (fixed windows). Limits come from the caller's plan; the `createRateLimit` form is
  * used so one request can count against two classes.
  */
+/** The metric's `class` label of a check named for people (the other checks are named by their class). */
+const METRIC_CLASS: Record<string, string> = { 'anonymous WebSocket upgrade': 'wsAnonymous' };
+
 export const rateLimitsPlugin = fp(
   async (app: FastifyInstance) => {
     const { plans, redisPrefix } = app.config;
@@ -132,6 +135,7 @@ export const rateLimitsPlugin = fp(
         if (r.isExceeded) {
           setHeaders(reply, r, true);
           request.log.info({ rateClass: name, key: request.principal?.userId ?? request.ip }, 'rate limited');
+          app.metrics.rateLimited.labels(METRIC_CLASS[name] ?? name).inc();
           throw new RateLimitedError(
             `the ${name} rate limit of ${r.max} requests is reached; retry in ${r.ttlInSeconds} s`,
           );
@@ -164,6 +168,7 @@ export const rateLimitsPlugin = fp(
         const r = await limiters.api(request);
         if (r.isAllowed || !r.isExceeded) return true;
         request.log.info({ rateClass: 'api', key: request.principal?.userId }, 'rate limited');
+        app.metrics.rateLimited.labels('api').inc();
         return false;
       } catch (err) {
         request.log.warn({ err, rateClass: 'api' }, 'rate limit store unreachable; request let through');
@@ -192,5 +197,8 @@ export const rateLimitsPlugin = fp(
       return Object.fromEntries(entries) as Record<RateClass, RateAllowance>;
     });
   },
-  { name: 'vcfarm-rate-limits', dependencies: ['vcfarm-config', 'vcfarm-redis-failfast', 'vcfarm-auth'] },
+  {
+    name: 'vcfarm-rate-limits',
+    dependencies: ['vcfarm-config', 'vcfarm-redis-failfast', 'vcfarm-auth', 'vcfarm-metrics'],
+  },
 );

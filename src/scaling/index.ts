@@ -1,5 +1,5 @@
 export { type AutoscaleChange, type AutoscaleInput, decideAutoscale } from './autoscale-policy.js';
-export { type FinishedOutcome, finishedMember, type ScalingKeys, scalingKeys } from './keys.js';
+export { type ScalingKeys, scalingKeys } from './keys.js';
 export type {
   AutoscaleDecision,
   AutoscaleSetting,

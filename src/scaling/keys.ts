@@ -17,18 +17,9 @@ export function scalingKeys(prefix: string) {
     workers: `${prefix}:workers`,
     /** JSON WorkerStats of one live worker process (expires when it stops beating). */
     worker: (workerId: string) => `${prefix}:worker:${workerId}`,
-    /** ZSET of finished jobs (member "<workerId>:<jobId>:<ok|fail|cancel>", score = time), for throughput. */
-    finished: `${prefix}:stats:finished`,
     /** ZSET of job ids that ended cancelled while running (score = time): the queue keeps them among its failed jobs. */
     cancelled: `${prefix}:stats:cancelled`,
   };
 }
 
 export type ScalingKeys = ReturnType<typeof scalingKeys>;
-
-/** How a job ended, as the stats count it: a cancellation is not a failure. */
-export type FinishedOutcome = 'ok' | 'fail' | 'cancel';
-
-export function finishedMember(workerId: string, jobId: string, outcome: FinishedOutcome): string {
-  return `${workerId}:${jobId}:${outcome}`;
-}

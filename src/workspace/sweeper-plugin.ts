@@ -25,9 +25,17 @@ export const sweeperPlugin = fp(
         return effectivePlan(plans, account?.plan ?? plans.anonymousPlan, account?.overrides).ttl;
       },
     });
+    sweeper.on('swept', (removed) => {
+      app.metrics.sweeps.inc();
+      app.metrics.sweptFiles.inc(removed.length);
+      app.metrics.sweptBytes.inc(removed.reduce((n, f) => n + f.bytes, 0));
+    });
     app.decorate('sweeper', sweeper);
     app.addHook('onReady', async () => sweeper.start());
     app.addHook('onClose', async () => sweeper.stop());
   },
-  { name: 'vcfarm-sweeper', dependencies: ['vcfarm-config', 'vcfarm-redis', 'vcfarm-queue', 'vcfarm-auth'] },
+  {
+    name: 'vcfarm-sweeper',
+    dependencies: ['vcfarm-config', 'vcfarm-redis', 'vcfarm-queue', 'vcfarm-auth', 'vcfarm-metrics'],
+  },
 );

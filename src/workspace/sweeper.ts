@@ -33,6 +33,7 @@ export interface RemovedFile {
   kind: FileKind;
   name: string;
   ageSec: number;
+  bytes: number;
 }
 
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -108,7 +109,7 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
           const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';
           await rm(path.join(ws[folder], e.name), { force: true });
           if (!e.auxiliary) {
-            removed.push({ userId, kind: e.kind, name: e.name, ageSec: Math.round(ageSec) });
+            removed.push({ userId, kind: e.kind, name: e.name, ageSec: Math.round(ageSec), bytes: e.bytes });
             log.info(
               { userId, kind: e.kind, file: e.name, ageSec: Math.round(ageSec) },
               'sweeper removed file',

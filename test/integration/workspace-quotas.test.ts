@@ -131,10 +131,21 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
     'the sweeper to remove expired outputs and uploads',
   );
   assert.equal((await user.download(j2.id)).status, 404);
+
+  // 9. The sweeps are counted in the instance's metrics: runs, files and their bytes.
+  const metrics = await fetch(`${svc.baseUrl}/metrics`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  assert.ok(value('vcfarm_sweeper_runs_total') >= 1);
+  assert.ok(value('vcfarm_sweeper_removed_files_total') >= 3, text);
+  assert.ok(value('vcfarm_sweeper_removed_bytes_total') > 1000);
 });
 
 test('the sweeper runs in one instance at a time (Redis lock) and reports what it removed', async () => {
-  const redis = connectRedis(svc.redis.url, "sweeper-test", { warn: () => {} });
+  const redis = connectRedis(svc.redis.url, 'sweeper-test', { warn: () => {} });
   const user = await ApiClient.anonymous(svc.baseUrl);
   const up = await user.uploadBytes(await readFile(tinyWav(1, 8000)), 'x.wav');
   assert.equal(up.status, 201);

@@ -41,6 +41,8 @@ interface Slot {
   identity: ThreadIdentity | undefined;
   busyWith: string | null;
   retiring: boolean;
+  /** ONNX Runtime sessions the thread reported with its last outcome. */
+  ortSessions: number;
 }
 
 /**
@@ -78,6 +80,11 @@ export class WorkerPool extends EventEmitter {
 
   get busyCount(): number {
     return this.slots.filter((s) => s.busyWith !== null).length;
+  }
+
+  /** ONNX Runtime sessions held by the live threads, as each last reported. */
+  ortSessions(): number {
+    return this.slots.reduce((n, s) => n + s.ortSessions, 0);
   }
 
   get drainingCount(): number {
@@ -124,7 +131,9 @@ export class WorkerPool extends EventEmitter {
     }
     slot.busyWith = task.jobId;
     try {
-      return (await slot.pool.run(task)) as TaskOutcome;
+      const outcome = (await slot.pool.run(task)) as TaskOutcome;
+      slot.ortSessions = outcome.ortSessions ?? slot.ortSessions;
+      return outcome;
     } finally {
       slot.busyWith = null;
       // The thread's work is done; it leaves in the background so the job completes at once.
@@ -240,7 +249,7 @@ export class WorkerPool extends EventEmitter {
     pool.on('error', (err: unknown) =>
       this.options.logger.error({ err, thread: index }, 'pool thread error'),
     );
-    return { index, pool, core, identity: undefined, busyWith: null, retiring: false };
+    return { index, pool, core, identity: undefined, busyWith: null, retiring: false, ortSessions: 0 };
   }
 
   private async identify(slot: Slot): Promise<void> {

@@ -1,6 +1,7 @@
 import { workerData } from 'node:worker_threads';
 import { type PinResult, pinCurrentThread, threadCpuList } from '../pool/cpu-affinity.js';
 import { runConversion } from './convert.js';
+import { loadedSessions } from './engines.js';
 import type { CloneTask, ConvertTask, TaskOutcome } from './task-types.js';
 import { runClone, runVoiceConversion } from './voice-conversion.js';
 
@@ -37,6 +38,10 @@ export default async function handle(
       pinError: pin.error,
     };
   }
-  if (task.kind === 'clone') return runClone(task);
-  return task.voice ? runVoiceConversion(task) : runConversion(task);
+  const outcome = await (task.kind === 'clone'
+    ? runClone(task)
+    : task.voice
+      ? runVoiceConversion(task)
+      : runConversion(task));
+  return { ...outcome, ortSessions: loadedSessions() };
 }

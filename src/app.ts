@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { apiRoutes, installErrorHandler } from './api/index.js';
+import { apiRoutes, installErrorHandler, openApiPlugin } from './api/index.js';
 import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin } from './lifecycle/index.js';
@@ -76,6 +76,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
     limits: { files: 1, parts: 4, fields: 2, fieldSize: 1024, headerPairs: 100 },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(openApiPlugin);
   await app.register(apiRoutes);
   await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: ['index.html'] });
   // The operations dashboard; its data come from the admin routes, which check the token.

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
 
-const STATUS: Record<ErrorCode, number> = {
+/** HTTP status of every error code; also listed in the OpenAPI document. */
+export const ERROR_STATUS: Record<ErrorCode, number> = {
   VC_ERR_CONFIG: 500,
   VC_ERR_VALIDATION: 400,
   VC_ERR_UNAUTHORIZED: 401,
@@ -88,13 +89,17 @@ export function installErrorHandler(app: FastifyInstance): void {
     let code: ErrorCode = 'VC_ERR_INTERNAL';
     let message = 'internal error';
     if (err instanceof VcError) {
-      status = STATUS[err.code];
+      status = ERROR_STATUS[err.code];
       code = err.code;
       message = err.message;
     } else if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       // The volume filled between the free-space check and the write: the same answer as the check's.
       const full = new InsufficientStorageError();
-      ({ status, code, message } = { status: STATUS[full.code], code: full.code, message: full.message });
+      ({ status, code, message } = {
+        status: ERROR_STATUS[full.code],
+        code: full.code,
+        message: full.message,
+      });
     } else {
       const mapped = fromFastify(err);
       if (mapped) ({ status, code, message } = mapped);

@@ -12,6 +12,7 @@ import { workspaceRoutes } from './workspace.js';
 import { wsRoutes } from './ws.js';
 
 export { installErrorHandler } from './error-handler.js';
+export { openApiPlugin } from './openapi.js';
 
 /** Every route group. `/api/session` and `/api/ws` are public; the rest need a bearer token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {

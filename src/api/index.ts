@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { idempotencyPlugin } from '../idempotency/index.js';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
@@ -36,6 +37,8 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
           await app.enforceRateLimits(request, reply);
           await app.assertFreeSpace(request);
         });
+        // Idempotency-Key on POST /api/jobs, /api/uploads and /api/voices.
+        await authed.register(idempotencyPlugin);
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);
         await authed.register(workspaceRoutes);

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import fp from 'fastify-plugin';
+import { IDEMPOTENT_ROUTES } from '../idempotency/index.js';
 import { ERROR_STATUS } from './error-handler.js';
 import { ErrorBody } from './schemas.js';
 import { WsClientMessage, WsServerMessage } from './ws-messages.js';
@@ -123,7 +124,7 @@ export const openApiPlugin = fp(
         'openapiObject' in doc
           ? { ...doc.openapiObject, paths: { ...doc.openapiObject.paths, '/api/ws': WS_PATH } }
           : doc.swaggerObject,
-      transform: ({ schema, url }) => {
+      transform: ({ schema, url, route }) => {
         const access = accessOf(url);
         const doc: FastifySchema & Record<string, unknown> = { ...(schema ?? {}) };
         doc.security = SECURITY[access];
@@ -134,6 +135,19 @@ export const openApiPlugin = fp(
           else response[429] ??= ErrorBody;
           doc.response = response;
         }
+        const methods = [route.method].flat();
+        if (methods.some((m) => IDEMPOTENT_ROUTES.includes(`${m} ${url}`)))
+          doc.headers = {
+            type: 'object',
+            properties: {
+              'idempotency-key': {
+                type: 'string',
+                pattern: '^[\\x21-\\x7e]{1,255}$',
+                description:
+                  'Same key and body within 24 h: the first answer again; another body: 409 VC_ERR_IDEMPOTENCY_MISMATCH',
+              },
+            },
+          };
         return { schema: doc, url };
       },
     });

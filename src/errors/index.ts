@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'VC_ERR_MODEL_MANIFEST'
   | 'VC_ERR_MODEL_RUN'
   | 'VC_ERR_UPLOAD_TOO_SLOW'
+  | 'VC_ERR_IDEMPOTENCY_MISMATCH'
   | 'VC_ERR_INTERNAL';
 
 export class VcError extends Error {
@@ -158,6 +159,16 @@ export class UploadTooSlowError extends VcError {
     super(
       'VC_ERR_UPLOAD_TOO_SLOW',
       `the upload arrived slower than ${minBytesPerSec} bytes per second and was cut off; try again`,
+    );
+  }
+}
+
+/** An Idempotency-Key used again with another request body (or on another route). */
+export class IdempotencyMismatchError extends VcError {
+  constructor() {
+    super(
+      'VC_ERR_IDEMPOTENCY_MISMATCH',
+      'this Idempotency-Key was used with a different request; use a new key for a new request',
     );
   }
 }

@@ -14,6 +14,7 @@ import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
 import { failFastRedisPlugin, redisPlugin } from './redis/index.js';
 import { scalingPlugin } from './scaling/index.js';
+import { webhooksPlugin } from './webhooks/index.js';
 import { sweeperPlugin, workspacePlugin } from './workspace/index.js';
 
 export interface AppOptions {
@@ -72,6 +73,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(diskSpacePlugin);
   await app.register(uploadSlotsPlugin);
   await app.register(sweeperPlugin);
+  await app.register(webhooksPlugin, { redisUrl: opts.redisUrl });
   await app.register(multipart, {
     limits: { files: 1, parts: 4, fields: 2, fieldSize: 1024, headerPairs: 100 },
   });

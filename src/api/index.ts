@@ -9,6 +9,7 @@ import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadRoutes } from './uploads.js';
 import { voiceRoutes } from './voices.js';
+import { webhookRoutes } from './webhooks.js';
 import { workspaceRoutes } from './workspace.js';
 import { wsRoutes } from './ws.js';
 
@@ -44,6 +45,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         await authed.register(workspaceRoutes);
         await authed.register(voiceRoutes);
         await authed.register(modelRoutes);
+        await authed.register(webhookRoutes);
       });
     },
     { prefix: '/api' },

@@ -4,9 +4,11 @@ import { ConflictError, NotFoundError, UnauthorizedError, ValidationError } from
 import { assertRoomForOutput } from '../limits/index.js';
 import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
-import type { ConversionJobView, PublicJobState } from '../queue/index.js';
+import type { ConversionJobView, PublicJobState, WebhookEvent } from '../queue/index.js';
+import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { workspaceUsage } from '../workspace/index.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
+import { WebhookBody } from './webhooks.js';
 
 const CreateJobBody = Type.Object(
   {
@@ -20,6 +22,8 @@ const CreateJobBody = Type.Object(
     strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     /** Model folder name (GET /api/models); default "default". */
     model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
+    /** POST this job's events here (in place of the user's default webhook), signed with the user's secret. */
+    webhook: Type.Optional(WebhookBody),
   },
   { additionalProperties: false },
 );
@@ -88,6 +92,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const model = await app.models.get(body.model ?? DEFAULT_MODEL);
       if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
+      if (body.webhook) {
+        await app.webhooks.checkUrl(body.webhook.url);
+        if (!(await app.webhooks.store.secretOf(userId)))
+          throw new ConflictError('a webhook needs a signing secret first: POST /api/webhook/secret');
+      }
       const plan = request.plan;
       // Outputs count toward the quota: room for this one's largest possible size, besides the
       // files on disk and what the user's unfinished jobs may still write.
@@ -110,6 +119,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         outputFormat: body.outputFormat,
         priority: body.priority ?? 'normal',
         requestId: request.id,
+        ...(body.webhook
+          ? {
+              webhook: {
+                url: body.webhook.url,
+                events: (body.webhook.events ?? DEFAULT_EVENTS) as WebhookEvent[],
+              },
+            }
+          : {}),
         plan: plan && {
           priorityBase: plan.priorityBase,
           maxJobPriority: plan.maxJobPriority,

@@ -62,6 +62,10 @@ export interface Config {
   /** RESULT_LINK_SECRET; never logged. */
   resultLinkSecret: string | undefined;
   resultLinkTtlSec: number;
+  webhookAllowPrivate: boolean;
+  webhookRetryBaseMs: number;
+  webhookRetryForMs: number;
+  webhookTimeoutMs: number;
 }
 
 /** config/plans.json at the top of the installation (dist/src/config → three levels up). */
@@ -187,6 +191,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminFailuresPerIp: e.ADMIN_FAILURES_PER_IP,
     resultLinkSecret: e.RESULT_LINK_SECRET,
     resultLinkTtlSec: e.RESULT_LINK_TTL_SEC,
+    webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+    webhookRetryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+    webhookRetryForMs: e.WEBHOOK_RETRY_FOR_MS,
+    webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
   };
 }
 export { configPlugin } from './plugin.js';

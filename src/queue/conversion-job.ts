@@ -8,6 +8,14 @@ export type JobPriority = 'high' | 'normal' | 'low';
 export const BULL_PRIORITY: Record<JobPriority, number> = { high: 1, normal: 10, low: 100 };
 
 /** What a conversion job carries through Redis. Paths are derived from ids, never stored from input. */
+/** Where a job's events are POSTed (src/webhooks), and which of them. */
+export interface JobWebhook {
+  url: string;
+  events: WebhookEvent[];
+}
+
+export type WebhookEvent = 'completed' | 'failed' | 'cancelled' | 'progress';
+
 export interface ConversionJobData {
   /** `convert` makes an output from an upload; `clone` analyses a reference recording into a voice. */
   kind: 'convert' | 'clone';
@@ -38,6 +46,8 @@ export interface ConversionJobData {
   outputBoundBytes?: number;
   /** The plan's workspace byte quota: the worker stops an output that outgrows what is left of it. */
   maxStorageBytes?: number;
+  /** The job's own webhook, in place of the user's default one. */
+  webhook?: JobWebhook;
 }
 
 export interface ConversionResult {

@@ -15,6 +15,7 @@ import {
   type ConversionJobView,
   type ConversionResult,
   type JobPriority,
+  type JobWebhook,
   type PublicJobState,
 } from './conversion-job.js';
 import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
@@ -33,6 +34,7 @@ export interface ConversionRequest {
   requestId: string;
   /** The output's size bound (outputSizeBound), reserved from the quota until the job ends. */
   outputBoundBytes?: number;
+  webhook?: JobWebhook;
   /** The caller's plan: fair-share priority, caps and quotas. Absent: plain priorities, no caps. */
   plan?: {
     priorityBase: number;
@@ -99,6 +101,7 @@ export class ConversionQueue {
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
       ...(plan?.maxStorageBytes !== undefined ? { maxStorageBytes: plan.maxStorageBytes } : {}),
       ...(req.outputBoundBytes !== undefined ? { outputBoundBytes: req.outputBoundBytes } : {}),
+      ...(req.webhook ? { webhook: req.webhook } : {}),
     };
     await this.redis
       .multi()
@@ -128,7 +131,7 @@ export class ConversionQueue {
     if (tomb) {
       const view = JSON.parse(tomb) as ConversionJobView & { userId: string };
       if (view.userId === userId) {
-        const { userId: _owner, ...rest } = view;
+        const { userId: _owner, webhook: _webhook, ...rest } = view as typeof view & { webhook?: unknown };
         return rest;
       }
     }
@@ -213,7 +216,8 @@ export class ConversionQueue {
         view.error = { code: 'VC_ERR_CANCELLED', message: 'cancelled by the user' };
         await this.redis.set(
           this.keys.tombstone(jobId),
-          JSON.stringify({ ...view, userId }),
+          // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
+          JSON.stringify({ ...view, userId, webhook: job.data.webhook }),
           'EX',
           KEEP_FINISHED_SEC,
         );
@@ -225,6 +229,15 @@ export class ConversionQueue {
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
     return toJobView(job, await job.getState());
+  }
+
+  /** The webhook a job of this user asked for, read from the job or from a cancelled job's tombstone. */
+  async webhookOf(userId: string, jobId: string): Promise<JobWebhook | undefined> {
+    const job = await this.queue.getJob(jobId);
+    if (job) return job.data.userId === userId ? job.data.webhook : undefined;
+    const tomb = await this.redis.get(this.keys.tombstone(jobId));
+    const view = tomb ? (JSON.parse(tomb) as { userId: string; webhook?: JobWebhook }) : undefined;
+    return view?.userId === userId ? view.webhook : undefined;
   }
 
   /** The user a job belongs to, if the job is still kept (signed result links are checked against it). */

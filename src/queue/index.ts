@@ -6,7 +6,9 @@ export {
   type ConversionResult,
   type JobPriority,
   type JobProgress,
+  type JobWebhook,
   type PublicJobState,
+  type WebhookEvent,
 } from './conversion-job.js';
 export { ConversionQueue, type ConversionQueueOptions, type ConversionRequest } from './conversion-queue.js';
 export {

@@ -15,7 +15,11 @@ const USAGE = `usage: vcfarm <command>
   all      single-machine service: Redis (unless REDIS_URL), one API, one worker process
   api      one API instance (needs REDIS_URL)
   worker   one worker process with a pinned thread pool (needs REDIS_URL)
-  users    accounts and API keys: users add NAME --plan pro | list | remove ID | rotate-key ID`;
+  users    accounts and API keys: users add NAME --plan pro | list | remove ID | rotate-key ID
+client commands (against VCFARM_URL with VCFARM_API_KEY or a kept anonymous session; --help on each):
+  convert  FILE... --voice NAME|ID [--strength 0.8] [--pitch 2] [--format mp3] [--out DIR]
+  voices   list | clone NAME FILE | rm ID
+  jobs     list | show ID | cancel ID`;
 
 /** A worker whose parent (`vcfarm all`) is gone stops within this, jobs or not: they are retried. */
 const PARENT_GONE_EXIT_MS = 3000;
@@ -88,6 +92,12 @@ function requireRedisUrl(config: Config): string {
 
 async function main(argv: string[]): Promise<void> {
   const command = argv[0];
+  if (command && ['convert', 'voices', 'jobs'].includes(command)) {
+    // The client needs no server configuration; loaded only when asked for.
+    const { runClient } = await import('./client-cli/index.js');
+    const { stdout, stderr, env } = process;
+    process.exit(await runClient(command, argv.slice(1), { stdout, stderr, env }));
+  }
   if (!command || !['all', 'api', 'worker', 'users'].includes(command)) {
     process.stderr.write(`${USAGE}\n`);
     process.exit(command ? 2 : 0);

@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { apiRoutes, installErrorHandler } from './api/index.js';
+import { apiRoutes, installErrorHandler, openApiPlugin } from './api/index.js';
 import { authPlugin } from './auth/index.js';
 import { type Config, configPlugin } from './config/index.js';
 import { lifecyclePlugin, pressurePlugin } from './lifecycle/index.js';
@@ -15,6 +15,7 @@ import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
 import { failFastRedisPlugin, redisPlugin } from './redis/index.js';
 import { scalingPlugin } from './scaling/index.js';
+import { webhooksPlugin } from './webhooks/index.js';
 import { sweeperPlugin, workspacePlugin } from './workspace/index.js';
 
 export interface AppOptions {
@@ -75,10 +76,12 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(diskSpacePlugin);
   await app.register(uploadSlotsPlugin);
   await app.register(sweeperPlugin);
+  await app.register(webhooksPlugin, { redisUrl: opts.redisUrl });
   await app.register(multipart, {
     limits: { files: 1, parts: 4, fields: 2, fieldSize: 1024, headerPairs: 100 },
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(openApiPlugin);
   await app.register(apiRoutes);
   await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: ['index.html'] });
   // The operations dashboard; its data come from the admin routes, which check the token.

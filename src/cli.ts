@@ -23,9 +23,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
 };
 
+/** Client commands: against VCFARM_URL with VCFARM_API_KEY or a kept anonymous session (src/client-cli). */
+const CLIENT_COMMANDS: Record<string, string> = {
+  convert: 'FILE... --voice NAME|ID [--strength 0.8] [--pitch 2] [--format mp3] [--out DIR]',
+  voices: 'list | clone NAME FILE | rm ID',
+  jobs: 'list | show ID | cancel ID',
+};
+
 const USAGE = `usage: vcfarm <command> [--help]
 ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
+client commands (against VCFARM_URL with VCFARM_API_KEY or a kept anonymous session; --help on each):
+${Object.entries(CLIENT_COMMANDS)
+  .map(([name, summary]) => `  ${name.padEnd(8)} ${summary}`)
   .join('\n')}`;
 
 function exitWith(code: number, text: string): never {
@@ -36,6 +47,12 @@ function exitWith(code: number, text: string): never {
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') exitWith(0, USAGE);
+  if (Object.hasOwn(CLIENT_COMMANDS, name)) {
+    // The client needs no server configuration; loaded only when asked for.
+    const { runClient } = await import('./client-cli/index.js');
+    const { stdout, stderr, env } = process;
+    process.exit(await runClient(name, rest, { stdout, stderr, env }));
+  }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) exitWith(2, `vcfarm: unknown command "${name}"\n${USAGE}`);
   const { command } = await entry.load();

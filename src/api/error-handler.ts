@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
 
-/** The one map from error code to HTTP status. */
+/** The one map from error code to HTTP status (also listed in the OpenAPI document). */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_CONFIG: 500,
   VC_ERR_VALIDATION: 400,
@@ -31,6 +31,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_VOICE_PROFILE: 409,
   VC_ERR_ENGINE_OPTIONS: 500,
   VC_ERR_CONVERTER_STATE: 500,
+  VC_ERR_IDEMPOTENCY_MISMATCH: 409,
   VC_ERR_INTERNAL: 500,
 };
 

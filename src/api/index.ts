@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { idempotencyPlugin } from '../idempotency/index.js';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
@@ -9,10 +10,12 @@ import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadRoutes } from './uploads.js';
 import { voiceRoutes } from './voices.js';
+import { webhookRoutes } from './webhooks.js';
 import { workspaceRoutes } from './workspace.js';
 import { wsRoutes } from './ws.js';
 
 export { installErrorHandler } from './error-handler.js';
+export { openApiPlugin } from './openapi.js';
 
 /** Every route group. `/api/session` and `/api/ws` are public; the rest need a bearer token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
@@ -37,11 +40,14 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
           await app.enforceRateLimits(request, reply);
           await app.assertFreeSpace(request);
         });
+        // Idempotency-Key on POST /api/jobs, /api/uploads and /api/voices.
+        await authed.register(idempotencyPlugin);
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);
         await authed.register(workspaceRoutes);
         await authed.register(voiceRoutes);
         await authed.register(modelRoutes);
+        await authed.register(webhookRoutes);
       });
     },
     { prefix: '/api' },

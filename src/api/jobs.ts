@@ -4,10 +4,12 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors/index.j
 import { assertRoomForOutput } from '../limits/index.js';
 import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
-import type { ConversionJobView, PublicJobState } from '../queue/index.js';
+import type { ConversionJobView, PublicJobState, WebhookEvent } from '../queue/index.js';
+import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { workspaceUsage } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
+import { WebhookBody } from './webhooks.js';
 
 const CreateJobBody = Type.Object(
   {
@@ -21,6 +23,8 @@ const CreateJobBody = Type.Object(
     strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     /** Model folder name (GET /api/models); default "default". */
     model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
+    /** POST this job's events here (in place of the user's default webhook), signed with the user's secret. */
+    webhook: Type.Optional(WebhookBody),
   },
   { additionalProperties: false },
 );
@@ -84,6 +88,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const model = await app.models.get(body.model ?? DEFAULT_MODEL);
       if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
+      if (body.webhook) {
+        await app.webhooks.checkUrl(body.webhook.url);
+        if (!(await app.webhooks.store.secretOf(userId)))
+          throw new ConflictError('a webhook needs a signing secret first: POST /api/webhook/secret');
+      }
       // Outputs count toward the quota: room for this one's largest possible size, besides the
       // files on disk and what the user's unfinished jobs may still write.
       const outputBoundBytes = outputSizeBound(
@@ -104,6 +113,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         outputFormat: body.outputFormat,
         priority: body.priority ?? 'normal',
         requestId: request.id,
+        ...(body.webhook
+          ? {
+              webhook: {
+                url: body.webhook.url,
+                events: (body.webhook.events ?? DEFAULT_EVENTS) as WebhookEvent[],
+              },
+            }
+          : {}),
         plan: {
           priorityBase: plan.priorityBase,
           maxJobPriority: plan.maxJobPriority,

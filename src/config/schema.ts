@@ -138,6 +138,17 @@ export const EnvSchema = Type.Object({
   WORKER_METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   /** `json` or `pretty`; unset = pretty on a terminal, JSON when piped (what services and tests get). */
   LOG_FORMAT: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('pretty')])),
+  /**
+   * Let webhooks reach loopback, link-local and private addresses. Off by default: a user's
+   * webhook URL must never make the service call into its own network (SSRF). Tests turn it on.
+   */
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  /** First retry delay of a failed webhook delivery; doubles each time up to 1 h. Default 10 s. */
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 10, default: 10_000 }),
+  /** How long failed webhook deliveries are retried. Default 24 h. */
+  WEBHOOK_RETRY_FOR_MS: Type.Integer({ minimum: 1000, default: 24 * 3600 * 1000 }),
+  /** A webhook receiver must answer within this many ms, else the delivery is retried. Default 10 s. */
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
 });
 
 export type Env = Static<typeof EnvSchema>;

@@ -14,6 +14,10 @@ export const ERROR_CODES = {
     meaning: 'authenticated but not allowed; a result link that was altered or has expired',
   },
   VC_ERR_NOT_FOUND: { answer: '404', meaning: "no such resource, or another user's" },
+  VC_ERR_IDEMPOTENCY_MISMATCH: {
+    answer: '409',
+    meaning: 'an Idempotency-Key reused with a different request (method, path or body)',
+  },
   VC_ERR_CONFLICT: {
     answer: '409',
     meaning: 'the resource is busy: an upload a queued or running job needs, a voice still being analysed',

@@ -139,6 +139,16 @@ export class UploadTooSlowError extends VcError {
   }
 }
 
+/** An Idempotency-Key used again with another request body (or on another route). */
+export class IdempotencyMismatchError extends VcError {
+  constructor() {
+    super(
+      'VC_ERR_IDEMPOTENCY_MISMATCH',
+      'this Idempotency-Key was used with a different request; use a new key for a new request',
+    );
+  }
+}
+
 /** A multipart body without a boundary, cut short, or otherwise not parseable. */
 export class MalformedMultipartError extends VcError {
   constructor(options?: { cause?: unknown }) {

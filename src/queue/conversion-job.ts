@@ -7,6 +7,14 @@ export type JobPriority = 'high' | 'normal' | 'low';
 /** BullMQ priorities: lower number runs first. */
 export const BULL_PRIORITY: Record<JobPriority, number> = { high: 1, normal: 10, low: 100 };
 
+/** Where a job's events are POSTed (src/webhooks), and which of them. */
+export interface JobWebhook {
+  url: string;
+  events: WebhookEvent[];
+}
+
+export type WebhookEvent = 'completed' | 'failed' | 'cancelled' | 'progress';
+
 /** What every job carries through Redis. Paths are derived from ids, never stored from input. */
 interface JobDataBase {
   userId: string;
@@ -42,6 +50,8 @@ export interface ConvertJobData extends JobDataBase {
   outputBoundBytes?: number;
   /** The plan's workspace byte quota: the worker stops an output that outgrows what is left of it. */
   maxStorageBytes?: number;
+  /** The job's own webhook, in place of the user's default one. */
+  webhook?: JobWebhook;
 }
 
 /** Analyses a voice's reference recording (`voices/<voiceId>`) into its profile. */

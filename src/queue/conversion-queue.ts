@@ -15,6 +15,7 @@ import {
   type ConversionJobView,
   type ConversionResult,
   type JobPriority,
+  type JobWebhook,
   type PublicJobState,
 } from './conversion-job.js';
 import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
@@ -47,6 +48,7 @@ export interface ConversionRequest extends RequestBase {
   outputFormat: OutputFormat;
   /** The output's size bound (outputSizeBound), reserved from the quota until the job ends. */
   outputBoundBytes?: number;
+  webhook?: JobWebhook;
 }
 
 /** The analysis of a voice's stored reference recording. */
@@ -99,6 +101,7 @@ export class ConversionQueue {
       createdAt,
       ...(req.plan?.maxStorageBytes !== undefined ? { maxStorageBytes: req.plan.maxStorageBytes } : {}),
       ...(req.outputBoundBytes !== undefined ? { outputBoundBytes: req.outputBoundBytes } : {}),
+      ...(req.webhook ? { webhook: req.webhook } : {}),
     }));
   }
 
@@ -161,7 +164,7 @@ export class ConversionQueue {
     if (tomb) {
       const view = JSON.parse(tomb) as ConversionJobView & { userId: string };
       if (view.userId === userId) {
-        const { userId: _owner, ...rest } = view;
+        const { userId: _owner, webhook: _webhook, ...rest } = view as typeof view & { webhook?: unknown };
         return rest;
       }
     }
@@ -239,7 +242,12 @@ export class ConversionQueue {
       view.error = { code: 'VC_ERR_CANCELLED', message: 'cancelled by the user' };
       await this.redis.set(
         this.keys.tombstone(jobId),
-        JSON.stringify({ ...view, userId }),
+        // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
+        JSON.stringify({
+          ...view,
+          userId,
+          webhook: job.data.kind === 'convert' ? job.data.webhook : undefined,
+        }),
         'EX',
         KEEP_FINISHED_SEC,
       );
@@ -248,6 +256,15 @@ export class ConversionQueue {
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
     return toJobView(job, await job.getState());
+  }
+
+  /** The webhook a job of this user asked for, read from the job or from a cancelled job's tombstone. */
+  async webhookOf(userId: string, jobId: string): Promise<JobWebhook | undefined> {
+    const job = await this.queue.getJob(jobId);
+    if (job) return job.data.userId === userId && job.data.kind === 'convert' ? job.data.webhook : undefined;
+    const tomb = await this.redis.get(this.keys.tombstone(jobId));
+    const view = tomb ? (JSON.parse(tomb) as { userId: string; webhook?: JobWebhook }) : undefined;
+    return view?.userId === userId ? view.webhook : undefined;
   }
 
   /** The user a job belongs to, if the job is still kept (signed result links are checked against it). */

@@ -8,7 +8,9 @@ export {
   type ConvertJobData,
   type JobPriority,
   type JobProgress,
+  type JobWebhook,
   type PublicJobState,
+  type WebhookEvent,
 } from './conversion-job.js';
 export {
   type CloneRequest,

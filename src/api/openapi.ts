@@ -1,0 +1,158 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifySchema } from 'fastify';
+import fp from 'fastify-plugin';
+import { IDEMPOTENT_ROUTES } from '../idempotency/index.js';
+import { HTTP_STATUS } from './error-handler.js';
+import { ErrorBody } from './schemas.js';
+import { WsClientMessage, WsServerMessage } from './ws-messages.js';
+
+/** Who may call a route, by URL: the document's `security` and the 401 it adds follow from it. */
+export function accessOf(url: string): 'public' | 'admin' | 'user' | 'user-or-signed' {
+  if (/^\/api\/(admin|system|queue)\//.test(url)) return 'admin';
+  if (url === '/api/session' || url === '/health' || url === '/api/ws' || !url.startsWith('/api/'))
+    return 'public';
+  if (url.startsWith('/api/openapi') || url.startsWith('/api/docs')) return 'public';
+  if (url === '/api/jobs/{id}/result') return 'user-or-signed';
+  return 'user';
+}
+
+type Requirement = Record<string, string[]>;
+const USER: Requirement[] = [{ sessionToken: [] }, { apiKey: [] }];
+const SECURITY: Record<ReturnType<typeof accessOf>, Requirement[]> = {
+  public: [],
+  admin: [{ adminToken: [] }],
+  user: USER,
+  'user-or-signed': [...USER, {}],
+};
+
+function errorTable(): string {
+  const rows = Object.entries(HTTP_STATUS)
+    .sort(([, a], [, b]) => a - b)
+    .map(([code, status]) => `| \`${code}\` | ${status} |`);
+  return ['| error code | HTTP status |', '|---|---|', ...rows].join('\n');
+}
+
+const DESCRIPTION = `Upload audio, ask for a conversion, watch it progress live, download the result.
+
+Errors are JSON \`{"error": CODE, "message": ...}\` (schema \`Error\`). The codes and their statuses:
+
+${errorTable()}
+
+\`GET /api/ws\` is a WebSocket: the server sends \`WsServerMessage\`s (a snapshot of the caller's jobs,
+then events, each with an \`eventId\`), the client may send one \`WsClientMessage\` first. Close codes:
+4401 no valid token, 4429 too many sockets, 1011 server error.`;
+
+const ErrorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+
+/** @fastify/websocket hides its routes from the document; the socket is described here instead. */
+const WS_PATH = {
+  get: {
+    summary: 'Live job events over a WebSocket',
+    description:
+      'Upgrade to a WebSocket. Server messages: `WsServerMessage`; the first client message, when the token is not in the URL: `WsClientMessage`.',
+    security: [],
+    parameters: [
+      {
+        name: 'token',
+        in: 'query',
+        required: false,
+        description: 'A session token or API key; else send an `auth` or `resume` message first.',
+        schema: { type: 'string', maxLength: 256 },
+      },
+      {
+        name: 'lastEventId',
+        in: 'query',
+        required: false,
+        description: 'Resume after this event id (the highest one seen).',
+        schema: { type: 'string', maxLength: 40 },
+      },
+    ],
+    responses: {
+      101: {
+        description: 'Switching protocols; then `WsServerMessage`s',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/WsServerMessage' } } },
+      },
+      401: { description: 'The token in the URL is not valid', ...ErrorRef },
+      429: { description: 'Too many sockets or upgrades for this user', ...ErrorRef },
+    },
+  },
+};
+
+/**
+ * The OpenAPI 3.1 document, generated from the routes' own schemas, at /api/openapi.json, and a
+ * browsable reference at /api/docs. Registered before the routes so that it sees every one.
+ */
+export const openApiPlugin = fp(
+  async (app: FastifyInstance) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'vcfarm', version: '1', description: DESCRIPTION },
+        components: {
+          securitySchemes: {
+            sessionToken: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'An anonymous session token from POST /api/session.',
+            },
+            apiKey: {
+              type: 'http',
+              scheme: 'bearer',
+              description: "A user's API key, issued by the administrator (POST /api/admin/users).",
+            },
+            adminToken: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'The admin token (ADMIN_TOKEN or ADMIN_TOKEN_FILE).',
+            },
+          },
+          schemas: {
+            Error: {
+              ...ErrorBody,
+              properties: {
+                ...ErrorBody.properties,
+                error: { type: 'string', enum: Object.keys(HTTP_STATUS) },
+              },
+            },
+            WsServerMessage,
+            WsClientMessage,
+          } as never,
+        },
+      },
+      transformObject: (doc) =>
+        'openapiObject' in doc
+          ? { ...doc.openapiObject, paths: { ...doc.openapiObject.paths, '/api/ws': WS_PATH } }
+          : doc.swaggerObject,
+      transform: ({ schema, url, route }) => {
+        const access = accessOf(url);
+        const doc: FastifySchema & Record<string, unknown> = { ...(schema ?? {}) };
+        doc.security = SECURITY[access];
+        if (access !== 'public') {
+          const response = { ...((doc.response as Record<string, unknown> | undefined) ?? {}) };
+          response[401] ??= ErrorBody;
+          if (access === 'admin') response[403] ??= ErrorBody;
+          else response[429] ??= ErrorBody;
+          doc.response = response;
+        }
+        const methods = [route.method].flat();
+        if (methods.some((m) => IDEMPOTENT_ROUTES.includes(`${m} ${url}`)))
+          doc.headers = {
+            type: 'object',
+            properties: {
+              'idempotency-key': {
+                type: 'string',
+                pattern: '^[\\x21-\\x7e]{1,255}$',
+                description:
+                  'Same key and body within 24 h: the first answer again; another body: 409 VC_ERR_IDEMPOTENCY_MISMATCH',
+              },
+            },
+          };
+        return { schema: doc, url };
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/api/docs' });
+    app.get('/api/openapi.json', async () => app.swagger());
+  },
+  { name: 'vcfarm-openapi' },
+);

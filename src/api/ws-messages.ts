@@ -1,0 +1,49 @@
+import type { Static } from 'typebox';
+import { Type } from 'typebox';
+import type { ClientMessage, ServerMessage } from '../progress/index.js';
+import { JobViewSchema } from './schemas.js';
+
+/**
+ * The WebSocket messages of `GET /api/ws` as JSON Schema, for the OpenAPI document's components.
+ * The TypeScript union in src/progress/events.ts stays the source the code uses; the two checks
+ * at the end of this file stop the build when they drift apart.
+ */
+const eventId = Type.String({
+  pattern: '^\\d{1,16}-\\d{1,16}$',
+  description: 'Redis stream id; ids only grow',
+});
+const ErrorValue = Type.Object({ code: Type.String(), message: Type.String() });
+
+export const WsServerMessage = Type.Union([
+  Type.Object({ type: Type.Literal('snapshot'), jobs: Type.Array(JobViewSchema), eventId }),
+  Type.Object({ type: Type.Literal('stage'), jobId: Type.String(), stage: Type.String(), eventId }),
+  Type.Object({
+    type: Type.Literal('progress'),
+    jobId: Type.String(),
+    progress: Type.Number({ minimum: 0, maximum: 1 }),
+    stage: Type.String(),
+    eventId,
+  }),
+  Type.Object({
+    type: Type.Literal('completed'),
+    jobId: Type.String(),
+    resultUrl: Type.String(),
+    realTimeFactor: Type.Number(),
+    eventId,
+  }),
+  Type.Object({ type: Type.Literal('failed'), jobId: Type.String(), error: ErrorValue, eventId }),
+  Type.Object({ type: Type.Literal('cancelled'), jobId: Type.String(), eventId }),
+  Type.Object({ type: Type.Literal('error'), error: Type.String(), message: Type.String() }),
+]);
+
+export const WsClientMessage = Type.Union([
+  Type.Object({ type: Type.Literal('auth'), token: Type.String(), lastEventId: Type.Optional(eventId) }),
+  Type.Object({ type: Type.Literal('resume'), token: Type.String(), lastEventId: eventId }),
+]);
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type NotSnapshot<T> = Exclude<T, { type: 'snapshot' }>;
+const serverSame: Same<NotSnapshot<Static<typeof WsServerMessage>>, NotSnapshot<ServerMessage>> = true;
+const clientSame: Same<Static<typeof WsClientMessage>, ClientMessage> = true;
+void serverSame;
+void clientSame;

@@ -1,0 +1,143 @@
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { ConversionJobView } from '../queue/index.js';
+
+/** A refusal from the service, with its code and message as sent. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Voice {
+  id: string;
+  name: string;
+  model: string;
+  state: string;
+  error?: { code: string; message: string } | null;
+}
+
+export interface Preset {
+  id: string;
+  name: string;
+  model: string;
+}
+
+/** The HTTP side of the client: one base URL, one bearer token. */
+export class VcfarmApi {
+  constructor(
+    readonly baseUrl: string,
+    readonly token: string,
+  ) {}
+
+  /** Creates an anonymous session (for users without an API key). */
+  static async session(baseUrl: string): Promise<{ token: string; userId: string }> {
+    return (await new VcfarmApi(baseUrl, '').call('POST', '/api/session', undefined, false)) as {
+      token: string;
+      userId: string;
+    };
+  }
+
+  async call(method: string, url: string, body?: unknown, auth = true): Promise<unknown> {
+    const headers: Record<string, string> = auth ? { authorization: `Bearer ${this.token}` } : {};
+    let payload: string | FormData | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${url}`, { method, headers, body: payload });
+    } catch (err) {
+      throw new ApiError(
+        0,
+        'VC_CLIENT_UNREACHABLE',
+        `cannot reach ${this.baseUrl}: ${(err as Error).message}`,
+      );
+    }
+    if (res.status === 204) return undefined;
+    const text = await res.text();
+    let parsed: { error?: string; message?: string } | undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok)
+      throw new ApiError(
+        res.status,
+        parsed?.error ?? `HTTP_${res.status}`,
+        parsed?.message ?? res.statusText,
+      );
+    return parsed;
+  }
+
+  async upload(file: string): Promise<{ id: string; durationSec: number }> {
+    const form = new FormData();
+    form.append('file', await openAsBlob(file), path.basename(file));
+    return (
+      (await this.call('POST', '/api/uploads', form)) as { upload: { id: string; durationSec: number } }
+    ).upload;
+  }
+
+  async createJob(body: Record<string, unknown>): Promise<ConversionJobView> {
+    return ((await this.call('POST', '/api/jobs', body)) as { job: ConversionJobView }).job;
+  }
+
+  async job(id: string): Promise<ConversionJobView> {
+    return ((await this.call('GET', `/api/jobs/${encodeURIComponent(id)}`)) as { job: ConversionJobView })
+      .job;
+  }
+
+  async jobs(query: string): Promise<ConversionJobView[]> {
+    return ((await this.call('GET', `/api/jobs${query}`)) as { jobs: ConversionJobView[] }).jobs;
+  }
+
+  async cancel(id: string): Promise<ConversionJobView> {
+    return ((await this.call('DELETE', `/api/jobs/${encodeURIComponent(id)}`)) as { job: ConversionJobView })
+      .job;
+  }
+
+  async voices(): Promise<{ voices: Voice[]; presets: Preset[] }> {
+    return (await this.call('GET', '/api/voices')) as { voices: Voice[]; presets: Preset[] };
+  }
+
+  async cloneVoice(name: string, file: string): Promise<{ voice: Voice; job: ConversionJobView }> {
+    const form = new FormData();
+    form.append('name', name);
+    form.append('file', await openAsBlob(file), path.basename(file));
+    return (await this.call('POST', '/api/voices', form)) as { voice: Voice; job: ConversionJobView };
+  }
+
+  async removeVoice(id: string): Promise<void> {
+    await this.call('DELETE', `/api/voices/${encodeURIComponent(id)}`);
+  }
+
+  /** Downloads a finished job's result to `dest` (a partial file is never left there). */
+  async download(jobId: string, dest: string): Promise<void> {
+    const res = await fetch(`${this.baseUrl}/api/jobs/${encodeURIComponent(jobId)}/result`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
+    if (!res.ok || !res.body) {
+      const body = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+      throw new ApiError(res.status, body.error ?? `HTTP_${res.status}`, body.message ?? 'download failed');
+    }
+    const tmp = `${dest}.part-${process.pid}`;
+    try {
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(tmp));
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+}

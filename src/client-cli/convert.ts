@@ -1,0 +1,156 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiError, type VcfarmApi } from './api.js';
+import { connect } from './credentials.js';
+import { progressDisplay } from './display.js';
+import { baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
+import { JobWatcher } from './watch.js';
+
+export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
+  Uploads each file, converts it, shows progress and downloads the results.
+  --voice NAME|ID     target voice: one of yours (vcfarm voices list) or a preset; none: pitch only
+  --strength N        0..1, how far toward the target voice (default 1)
+  --pitch N           extra pitch shift in semitones, -24..24 (default 0)
+  --format F          wav | mp3 | ogg | flac (default wav)
+  --model NAME        model folder (default: the service's default)
+  --out DIR           where results go (default .)
+  --url URL           the service (default $VCFARM_URL, else http://localhost:8080)
+  --json              print the outcome as JSON on stdout
+  -h, --help          this text
+  Ctrl-C cancels the jobs this command started. Exit status: 0 when every file converted, 1 otherwise.`;
+
+interface Outcome {
+  file: string;
+  jobId: string | null;
+  state: string;
+  output: string | null;
+  error: { code: string; message: string } | null;
+}
+
+/** A voice given by id, or by name among the user's voices and the presets (exactly one must match). */
+async function resolveVoice(api: VcfarmApi, wanted: string): Promise<string> {
+  const { voices, presets } = await api.voices();
+  const all = [...voices, ...presets];
+  if (all.some((v) => v.id === wanted)) return wanted;
+  const named = all.filter((v) => v.name.toLowerCase() === wanted.toLowerCase());
+  if (named.length === 1) return named[0].id;
+  if (named.length > 1)
+    throw new UsageError(`${named.length} voices are called "${wanted}": give an id (vcfarm voices list)`);
+  throw new UsageError(`no voice "${wanted}": see vcfarm voices list`);
+}
+
+function outputPath(outDir: string, file: string, format: string): string {
+  const base = path.basename(file, path.extname(file));
+  const plain = path.join(outDir, `${base}.${format}`);
+  return path.resolve(plain) === path.resolve(file)
+    ? path.join(outDir, `${base}.converted.${format}`)
+    : plain;
+}
+
+export async function convertCommand(argv: string[], io: ClientIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      voice: { type: 'string' },
+      strength: { type: 'string' },
+      pitch: { type: 'string' },
+      format: { type: 'string', default: 'wav' },
+      model: { type: 'string' },
+      out: { type: 'string', default: '.' },
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${CONVERT_USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('give at least one FILE to convert');
+  for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const strength = numberOption('strength', values.strength);
+  const pitch = numberOption('pitch', values.pitch);
+
+  const api = await connect(baseUrlOf(io.env, values.url), io.env);
+  const voiceId = values.voice ? await resolveVoice(api, values.voice) : undefined;
+  await mkdir(values.out, { recursive: true });
+  const watcher = new JobWatcher(api);
+  await watcher.open();
+  const display = progressDisplay(io.stderr, positionals);
+  const outcomes = new Map<string, Outcome>(
+    positionals.map((f) => [f, { file: f, jobId: null, state: 'pending', output: null, error: null }]),
+  );
+  watcher.onChange(() => {
+    for (const o of outcomes.values()) if (o.jobId) display.update(o.file, watcher.jobs.get(o.jobId));
+  });
+
+  // Ctrl-C: cancel what this command started, then exit 130 (a second Ctrl-C leaves at once).
+  let cancelling: Promise<unknown> | undefined;
+  const onSigint = () => {
+    if (cancelling) process.exit(130);
+    display.stop();
+    const started = [...outcomes.values()].filter((o) => o.jobId).map((o) => o.jobId as string);
+    io.stderr.write(`\ncancelling ${started.length} job(s)…\n`);
+    cancelling = Promise.allSettled(started.map((id) => api.cancel(id)));
+    void cancelling.then(() => {
+      watcher.close();
+      process.exit(130);
+    });
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    for (const file of positionals) {
+      if (cancelling) break;
+      const outcome = outcomes.get(file) as Outcome;
+      try {
+        const upload = await api.upload(file);
+        const job = await api.createJob({
+          uploadId: upload.id,
+          outputFormat: values.format,
+          ...(pitch !== undefined ? { pitchSemitones: pitch } : {}),
+          ...(voiceId ? { voiceId } : {}),
+          ...(strength !== undefined ? { strength } : {}),
+          ...(values.model ? { model: values.model } : {}),
+        });
+        outcome.jobId = job.id;
+        outcome.state = job.state;
+        if (!watcher.jobs.has(job.id)) await watcher.refresh(job.id);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        outcome.state = 'failed';
+        outcome.error = { code: err.code, message: err.message };
+      }
+    }
+    const ids = [...outcomes.values()].filter((o) => o.jobId).map((o) => o.jobId as string);
+    await watcher.waitFinal(ids);
+    if (cancelling) {
+      await cancelling;
+      return 130;
+    }
+    display.stop();
+    for (const o of outcomes.values()) {
+      if (!o.jobId) continue;
+      const job = await api.job(o.jobId);
+      o.state = job.state;
+      o.error = job.error;
+      if (job.state === 'completed') {
+        const dest = outputPath(values.out, o.file, values.format);
+        await api.download(job.id, dest);
+        o.output = dest;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    watcher.close();
+  }
+  const all = [...outcomes.values()];
+  if (values.json) printJson(io, all);
+  else
+    for (const o of all)
+      if (o.output) io.stdout.write(`${o.file} → ${o.output}\n`);
+      else io.stderr.write(`${o.file}: ${o.state}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}\n`);
+  return all.every((o) => o.state === 'completed') ? 0 : 1;
+}

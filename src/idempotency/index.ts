@@ -1,0 +1,1 @@
+export { IDEMPOTENT_ROUTES, type IdempotencyOptions, idempotencyPlugin } from './plugin.js';

@@ -1,0 +1,145 @@
+import os from 'node:os';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { withDeadline } from '../lifecycle/index.js';
+import type { JobEvent } from '../progress/index.js';
+import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
+import { type DeliveryData, postDelivery } from './delivery.js';
+import { WebhookDispatcher } from './dispatcher.js';
+import { signatureHeader } from './signature.js';
+import { assertWebhookUrl } from './ssrf.js';
+import { WebhookStore } from './store.js';
+
+export const WEBHOOK_QUEUE = 'webhooks';
+/** Retry delays double from WEBHOOK_RETRY_BASE_MS up to this. */
+const MAX_RETRY_DELAY_MS = 3600_000;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    webhooks: {
+      store: WebhookStore;
+      /** Throws a 400 for a URL that is malformed or (without WEBHOOK_ALLOW_PRIVATE) not public. */
+      checkUrl(url: string): Promise<void>;
+    };
+  }
+}
+
+export function retryDelay(baseMs: number, attemptsMade: number): number {
+  return Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), MAX_RETRY_DELAY_MS);
+}
+
+/** Attempts whose delays add up to `forMs`: the retries stop about then. */
+export function attemptsWithin(baseMs: number, forMs: number): number {
+  let total = 0;
+  let n = 1;
+  while (total + retryDelay(baseMs, n) <= forMs) total += retryDelay(baseMs, n++);
+  return n;
+}
+
+/**
+ * Webhooks: reads job events (WebhookDispatcher), turns the ones a user or job asked for into
+ * deliveries on a BullMQ queue of their own, and delivers them with a worker in this process,
+ * retried with exponential back-off for WEBHOOK_RETRY_FOR_MS. Nothing here runs in a request.
+ */
+export const webhooksPlugin = fp(
+  async (app: FastifyInstance, opts: { redisUrl: string }) => {
+    const { redisPrefix: prefix, webhookAllowPrivate: allowPrivate } = app.config;
+    const store = new WebhookStore(app.redis, prefix);
+    const connection = bullConnection(opts.redisUrl);
+    const queue = new Queue<DeliveryData>(WEBHOOK_QUEUE, { connection, prefix });
+    const base = app.config.webhookRetryBaseMs;
+    const attempts = attemptsWithin(base, app.config.webhookRetryForMs);
+
+    const handle = async (eventId: string, userId: string, event: JobEvent) => {
+      if (event.type === 'stage') return;
+      const target =
+        (await app.conversions.webhookOf(userId, event.jobId)) ?? (await store.defaultOf(userId));
+      if (!target?.events.includes(event.type)) return;
+      if (event.type === 'progress' && !(await store.takeProgressSlot(event.jobId))) return;
+      const view = await app.conversions.get(userId, event.jobId).catch(() => undefined);
+      if (!view) return;
+      const deliveryId = `dlv_${eventId.replace('-', '_')}`;
+      const job = view.resultUrl ? { ...view, resultUrl: app.resultLinks.url(view.id, userId) } : view;
+      const body = JSON.stringify({
+        id: deliveryId,
+        type: event.type,
+        createdAt: Date.now(),
+        eventId,
+        event,
+        job,
+      });
+      // The delivery id is the BullMQ job id: queueing one event twice (a claimed entry) is a no-op.
+      await queue.add(
+        'deliver',
+        { deliveryId, userId, url: target.url, event: event.type, body },
+        {
+          jobId: deliveryId,
+          attempts,
+          backoff: { type: 'webhook' },
+          removeOnComplete: { age: 24 * 3600 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      );
+    };
+
+    const worker = new Worker<DeliveryData>(
+      WEBHOOK_QUEUE,
+      async (job) => {
+        const { deliveryId, userId, url, event, body } = job.data;
+        const secret = await store.secretOf(userId);
+        if (!secret) throw new UnrecoverableError('the user has no webhook secret');
+        const status = await postDelivery(
+          url,
+          body,
+          {
+            'user-agent': 'vcfarm-webhooks/1',
+            'vcfarm-signature': signatureHeader(secret, body),
+            'vcfarm-delivery': deliveryId,
+            'vcfarm-event': event,
+          },
+          { timeoutMs: app.config.webhookTimeoutMs, allowPrivate },
+        );
+        // Logged without the URL (its query may hold the receiver's own token).
+        app.log.info({ deliveryId, status, attempt: job.attemptsMade + 1 }, 'webhook delivered');
+        if (status < 200 || status >= 300) throw new Error(`the receiver answered ${status}`);
+      },
+      {
+        connection,
+        prefix,
+        concurrency: 8,
+        settings: { backoffStrategy: (attemptsMade: number) => retryDelay(base, attemptsMade) },
+      },
+    );
+    worker.on('failed', (job, err) =>
+      app.log.warn({ deliveryId: job?.data.deliveryId, err: err.message }, 'webhook delivery failed'),
+    );
+    worker.on('error', (err) => app.log.warn({ err: err.message }, 'webhook worker error'));
+
+    const dispatcher = new WebhookDispatcher(
+      app.connectRedis('vcfarm-webhooks'),
+      app.redis,
+      prefix,
+      `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      handle,
+      app.log,
+    );
+    await dispatcher.start();
+
+    app.decorate('webhooks', {
+      store,
+      checkUrl: async (url: string) => {
+        await assertWebhookUrl(url, allowPrivate);
+      },
+    });
+    app.addHook('onClose', async () => {
+      await dispatcher.close();
+      await withDeadline(worker.close(), REDIS_QUIT_DEADLINE_MS);
+      await withDeadline(queue.close(), REDIS_QUIT_DEADLINE_MS);
+    });
+  },
+  {
+    name: 'vcfarm-webhooks',
+    dependencies: ['vcfarm-redis', 'vcfarm-queue', 'vcfarm-result-links'],
+  },
+);

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ApiClient } from '../helpers/client.js';
+import { durationOf, humanSpeech } from '../helpers/fixtures.js';
+import { waitUntil } from '../helpers/processes.js';
+import { CLI, startService, type TestService } from '../helpers/service.js';
+import { tinyWav } from '../helpers/tiny-audio.js';
+
+let svc: TestService;
+let home: string;
+before(async () => {
+  svc = await startService({ workers: 1 });
+  home = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-home-'));
+});
+after(async () => {
+  await svc?.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, VCFARM_URL: svc.baseUrl, XDG_CONFIG_HOME: home, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    stdout += b;
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b;
+  });
+  const done = new Promise<Run>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+const run = (args: string[], extraEnv?: Record<string, string>) => start(args, extraEnv).done;
+
+/** The API as the CLI's kept anonymous session sees it. */
+function sameUser(): ApiClient {
+  const sessions = JSON.parse(readFileSync(path.join(home, 'vcfarm', 'sessions.json'), 'utf8'));
+  return new ApiClient(svc.baseUrl, sessions[svc.baseUrl]);
+}
+
+test('--help on every command; a wrong option is a usage error (exit 2)', async () => {
+  for (const cmd of ['convert', 'voices', 'jobs']) {
+    const r = await run([cmd, '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^usage: vcfarm ${cmd}`));
+  }
+  const bad = await run(['convert', 'x.wav', '--bogus']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /bogus/);
+  assert.match(bad.stderr, /usage: vcfarm convert/);
+  assert.equal((await run(['jobs', 'frobnicate'])).code, 2);
+});
+
+test('convert: two files uploaded, converted and downloaded; line progress on a pipe; --json', async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-out-'));
+  const a = tinyWav(1);
+  const b = tinyWav(2);
+  const r = await run(['convert', a, b, '--pitch', '2', '--format', 'mp3', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const outcomes = JSON.parse(r.stdout);
+  assert.deepEqual(
+    outcomes.map((o: { state: string }) => o.state),
+    ['completed', 'completed'],
+  );
+  for (const [i, src] of [a, b].entries()) {
+    const dest = outcomes[i].output as string;
+    assert.equal(path.dirname(dest), out);
+    assert.equal(path.extname(dest), '.mp3');
+    assert.ok(Math.abs(durationOf(dest) - durationOf(src)) < 0.15, `${dest}: ${durationOf(dest)} s`);
+  }
+  // Not a terminal: one line per step, ending with the state.
+  assert.match(r.stderr, new RegExp(`${path.basename(a)}|${a}: completed`));
+  assert.match(r.stderr, /: completed\n/);
+  // The jobs are the kept session's: jobs list and show see them.
+  const list = await run(['jobs', 'list', '--json']);
+  assert.equal(list.code, 0, list.stderr);
+  const ids = JSON.parse(list.stdout).map((j: { id: string }) => j.id);
+  for (const o of outcomes) assert.ok(ids.includes(o.jobId));
+  const show = await run(['jobs', 'show', outcomes[0].jobId]);
+  assert.match(show.stdout, new RegExp(`^${outcomes[0].jobId}\\s+completed\\s+100%`));
+  await rm(out, { recursive: true, force: true });
+});
+
+test("a refused file: exit 1 with the server's code and message", async () => {
+  const bogus = path.join(home, 'notes.wav');
+  await writeFile(bogus, 'this is not audio at all, only text pretending to be a wav file\n'.repeat(50));
+  const r = await run(['convert', bogus, '--out', home]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /VC_ERR_[A-Z_]+ \S/);
+  assert.ok(!r.stderr.includes(svc.dataDir), 'no server path in the message');
+  const missing = await run(['jobs', 'show', 'nosuchjob123']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /VC_ERR_NOT_FOUND: job not found/);
+});
+
+test('voices: list with presets, clone a voice, remove it', async () => {
+  const list = JSON.parse((await run(['voices', 'list', '--json'])).stdout);
+  assert.ok(list.presets.length > 0, 'the default model has preset voices');
+  const made = await run(['voices', 'clone', 'Test Voice', tinyWav(4), '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  const voice = JSON.parse(made.stdout).voice;
+  assert.equal(voice.name, 'Test Voice');
+  const after1 = JSON.parse((await run(['voices', 'list', '--json'])).stdout);
+  assert.ok(after1.voices.some((v: { id: string }) => v.id === voice.id));
+  const removed = await run(['voices', 'rm', voice.id]);
+  assert.equal(removed.code, 0, removed.stderr);
+  const after2 = JSON.parse((await run(['voices', 'list', '--json'])).stdout);
+  assert.ok(!after2.voices.some((v: { id: string }) => v.id === voice.id));
+});
+
+test('Ctrl-C cancels the jobs the command started', async () => {
+  const client = sameUser();
+  const before = new Set(
+    (await client.request('GET', '/api/jobs')).body.jobs.map((j: { id: string }) => j.id),
+  );
+  // 15 s of speech with a pitch shift takes seconds here: the interrupt lands while it runs.
+  const { child, done } = start(['convert', humanSpeech(2), '--pitch', '3', '--out', home]);
+  let jobId = '';
+  await waitUntil(
+    async () => {
+      const jobs = (await client.request('GET', '/api/jobs')).body.jobs as { id: string; state: string }[];
+      jobId = jobs.find((j) => !before.has(j.id))?.id ?? '';
+      return jobId !== '';
+    },
+    30_000,
+    'the CLI to submit its job',
+  );
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /cancelling 1 job/);
+  assert.equal((await client.waitForJob(jobId)).state, 'cancelled');
+});
+
+test('on a terminal, progress is drawn as bars', async () => {
+  // `script` gives the CLI a pseudo-terminal, as a person's shell would.
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-tty-'));
+  const cmd = [process.execPath, CLI, 'convert', tinyWav(1), '--out', out].map((s) => `'${s}'`).join(' ');
+  const r = await new Promise<Run>((resolve) => {
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+      env: { ...process.env, VCFARM_URL: svc.baseUrl, XDG_CONFIG_HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout?.on('data', (b: Buffer) => {
+      stdout += b;
+    });
+    child.once('close', (code) => resolve({ code, stdout, stderr: '' }));
+  });
+  assert.equal(r.code, 0, r.stdout);
+  assert.match(r.stdout, /\[[█░]{30}\] 100%/);
+  assert.ok(existsSync(path.join(out, path.basename(tinyWav(1)))), 'the result was downloaded');
+  await rm(out, { recursive: true, force: true });
+});

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { HTTP_STATUS } from '../../src/api/error-handler.js';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
+import { ApiClient, type Json } from '../helpers/client.js';
+import { openApiPath, ResponseChecker, registeredRoutes } from '../helpers/openapi.js';
+import { startService, type TestService } from '../helpers/service.js';
+import { tinyWav } from '../helpers/tiny-audio.js';
+
+let svc: TestService;
+let doc: Json;
+before(async () => {
+  svc = await startService({ workers: 1, env: { ADMIN_TOKEN } });
+  const res = await fetch(`${svc.baseUrl}/api/openapi.json`);
+  assert.equal(res.status, 200);
+  doc = await res.json();
+});
+after(async () => {
+  await svc?.close();
+});
+
+test('the document is valid OpenAPI 3.1 (checked by a real validator)', async () => {
+  assert.match(doc.openapi, /^3\.1\./);
+  const result = await new Validator().validate(doc);
+  assert.equal(result.valid, true, JSON.stringify(result.errors)?.slice(0, 2000));
+});
+
+test('every registered route appears, with its methods', () => {
+  const routes = registeredRoutes(svc.app.printRoutes({ commonPrefix: false })).filter(
+    // The reference page's own files and the web page's static files are not API routes.
+    (r) => r.method !== 'HEAD' && !r.path.startsWith('/api/docs') && r.path !== '*',
+  );
+  assert.ok(routes.length >= 25, `only ${routes.length} routes read from the tree`);
+  const missing = routes.filter((r) => !doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()]);
+  assert.deepEqual(missing, []);
+  for (const path of ['/api/jobs', '/api/jobs/{id}/result', '/api/ws', '/api/system/scale', '/api/voices'])
+    assert.ok(doc.paths[path], `${path} missing`);
+});
+
+test('error codes with statuses, the three auth schemes and the WebSocket messages are documented', () => {
+  for (const [code, status] of Object.entries(HTTP_STATUS))
+    assert.ok(doc.info.description.includes(`| \`${code}\` | ${status} |`), `${code} → ${status} missing`);
+  assert.deepEqual(
+    doc.components.schemas.Error.properties.error.enum.sort(),
+    Object.keys(HTTP_STATUS).sort(),
+  );
+  assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), [
+    'adminToken',
+    'apiKey',
+    'sessionToken',
+  ]);
+  assert.deepEqual(doc.paths['/api/admin/users'].post.security, [{ adminToken: [] }]);
+  assert.deepEqual(doc.paths['/api/jobs'].post.security, [{ sessionToken: [] }, { apiKey: [] }]);
+  assert.deepEqual(doc.paths['/api/session'].post.security, []);
+  assert.ok(doc.paths['/api/jobs'].post.responses['401'], 'a secured route declares its 401');
+  const types = doc.components.schemas.WsServerMessage.anyOf
+    .map((s: Json) => s.properties.type.enum[0])
+    .sort();
+  assert.deepEqual(types, ['cancelled', 'completed', 'error', 'failed', 'progress', 'snapshot', 'stage']);
+  assert.ok(doc.components.schemas.WsClientMessage);
+});
+
+test('the reference page is served at /api/docs', async () => {
+  const res = await fetch(`${svc.baseUrl}/api/docs`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await res.text(), /swagger/i);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /script-src 'self'/);
+});
+
+test('responses of a real run match their declared schemas', async () => {
+  const check = new ResponseChecker(doc);
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const call = async (method: string, url: string, path: string, body?: unknown) => {
+    const res = await client.request(method, url, body);
+    check.check(method, path, res.status, res.body);
+    return res;
+  };
+  const events = await client.openEvents();
+  check.check('POST', '/api/session', 201, client.session);
+
+  // 1. Upload, convert, watch, read back.
+  const up = await client.upload(tinyWav(1));
+  check.check('POST', '/api/uploads', up.status, up.body);
+  const id = up.body.upload.id as string;
+  await call('GET', `/api/uploads/${id}`, '/api/uploads/{id}');
+  const created = await call('POST', '/api/jobs', '/api/jobs', {
+    uploadId: id,
+    outputFormat: 'mp3',
+    pitchSemitones: 2,
+  });
+  assert.equal(created.status, 202);
+  const jobId = created.body.job.id as string;
+  await events.waitFor((m) => m.type === 'completed' && m.jobId === jobId);
+  const done = await call('GET', `/api/jobs/${jobId}`, '/api/jobs/{id}');
+  assert.equal(done.body.job.state, 'completed');
+  await call('GET', '/api/jobs?limit=5', '/api/jobs');
+  await call('GET', '/api/voices', '/api/voices');
+  await call('GET', '/api/models', '/api/models');
+  await call('GET', '/api/workspace', '/api/workspace');
+  for (const m of events.messages) {
+    const { at: _at, ...message } = m;
+    check.component('WsServerMessage', message);
+  }
+  events.close();
+
+  // 2. Refusals carry the declared error shape.
+  assert.equal((await call('GET', '/api/jobs/nosuchjob123', '/api/jobs/{id}')).status, 404);
+  assert.equal((await call('POST', '/api/jobs', '/api/jobs', { uploadId: id })).status, 400);
+  const anon = new ApiClient(svc.baseUrl);
+  const unauth = await anon.request('GET', '/api/jobs');
+  check.check('GET', '/api/jobs', unauth.status, unauth.body);
+
+  // 3. Admin routes and health.
+  const users = await adminRequest(svc.baseUrl, 'GET', '/api/admin/users');
+  check.check('GET', '/api/admin/users', users.status, users.body);
+  const health = await fetch(`${svc.baseUrl}/health`);
+  check.check('GET', '/health', health.status, await health.json());
+  await call('DELETE', `/api/jobs/${jobId}/result`, '/api/jobs/{id}/result').catch((err) => {
+    // 204 has no JSON body: checked by status alone.
+    assert.match(String(err), /no JSON schema/);
+  });
+});

@@ -6,6 +6,7 @@ import { modelRoutes } from './models.js';
 import { resultRoutes } from './results.js';
 import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
+import { uploadAudioRoutes } from './upload-audio.js';
 import { uploadRoutes } from './uploads.js';
 import { voiceRoutes } from './voices.js';
 import { workspaceRoutes } from './workspace.js';
@@ -29,6 +30,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
       await api.register(systemRoutes);
       // Signed links need no token; without a signature the route authenticates by itself.
       await api.register(resultRoutes);
+      await api.register(uploadAudioRoutes);
       await api.register(async (authed) => {
         authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);

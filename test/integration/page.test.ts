@@ -529,3 +529,118 @@ test('the /admin dashboard: token once per tab, workers and threads per core, th
     );
   await context.close();
 });
+
+test('job detail: before/after players with waveform and spectrogram; the original plays for its owner only', async () => {
+  const owner = await ApiClient.anonymous(svc.baseUrl);
+  const other = await ApiClient.anonymous(svc.baseUrl);
+  const ownerId = owner.session?.userId ?? '';
+  const up = await owner.upload(espeakSentence('en-us+m3'));
+  assert.equal(up.status, 201);
+  const uploadId: string = up.body.upload.id;
+  const job = await owner.waitForJob(
+    (await owner.createJob({ uploadId, outputFormat: 'mp3', pitchSemitones: 2 })).id,
+  );
+  assert.equal(job.state, 'completed');
+
+  // 1. The page: Details opens both players, each with its waveform and spectrogram drawn.
+  const page = await pageWithToken(browser, svc.baseUrl, owner.session?.token ?? '');
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  const card = page.locator(`.job[data-job-id="${job.id}"]`);
+  const toggle = card.getByRole('button', { name: `Details of ${up.body.upload.filename}` });
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  await toggle.click();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  for (const label of ['original', 'result']) {
+    await card.locator(`.wave-${label}[data-ready="true"]`).waitFor({ timeout: 20_000 });
+    const name = `${label === 'original' ? 'Original' : 'Converted'} ${up.body.upload.filename}`;
+    const audio = card.getByLabel(name, { exact: true });
+    assert.match((await audio.getAttribute('src')) ?? '', /^\/api\/(jobs|uploads)\/[\w-]+\/(result|audio)\?/);
+    const duration = await audioDuration(audio);
+    assert.ok(Math.abs(duration - job.durationSec) < 0.5, `${label}: ${duration} s of ${job.durationSec}`);
+    assert.ok(Math.abs((await seekAudio(audio, duration / 2)) - duration / 2) < 0.5);
+    // Painted pixels on the waveform canvases and on a 96 px spectrogram, inside wavesurfer's shadow root.
+    const drawn = await card.locator(`.wave-${label} .wave-picture`).evaluate((el) => {
+      const host = (el as unknown as { querySelector(s: string): { shadowRoot: unknown } }).querySelector(
+        'div',
+      );
+      const root = host.shadowRoot as { querySelectorAll(s: string): Iterable<unknown> };
+      return [...root.querySelectorAll('canvas')].map((c) => {
+        const canvas = c as {
+          width: number;
+          height: number;
+          style: { height: string };
+          getContext(t: string): { getImageData(...a: number[]): { data: Uint8ClampedArray } };
+        };
+        if (!canvas.width || !canvas.height) return { height: canvas.style.height, painted: 0 };
+        const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+        let painted = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+        return { height: canvas.style.height, painted: painted / (canvas.width * canvas.height) };
+      });
+    });
+    assert.ok(
+      drawn.some((c) => c.height !== '96px' && c.painted > 0.02),
+      `${label} waveform: ${JSON.stringify(drawn)}`,
+    );
+    assert.ok(
+      drawn.some((c) => c.height === '96px' && c.painted > 0.5),
+      `${label} spectrogram: ${JSON.stringify(drawn)}`,
+    );
+  }
+  const detail = card.locator('.job-detail');
+  assert.match((await detail.textContent()) ?? '', /pitch shift only · \+2 semitones · MP3/);
+  assert.match((await detail.textContent()) ?? '', /Processing[\d.]+ s, [\d.]+× real time/);
+  assert.deepEqual(violations, [], 'wavesurfer runs under the page CSP (its style carries the nonce)');
+  const src = (await card.locator('.wave-original audio').getAttribute('src')) ?? '';
+  await page.context().close();
+
+  // 2. The original's signed link: the uploaded bytes exactly, ranges too, without a token.
+  assert.match(src, /^\/api\/uploads\/[\w-]+\/audio\?user=u_\w+&exp=\d+&sig=[\w-]+$/);
+  const onDisk = await readFile(path.join(svc.dataDir, 'workspaces', ownerId, 'uploads', uploadId));
+  const whole = await fetch(`${svc.baseUrl}${src}`);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get('content-type'), 'audio/wav');
+  assert.deepEqual(Buffer.from(await whole.arrayBuffer()), onDisk);
+  const part = await fetch(`${svc.baseUrl}${src}`, { headers: { range: 'bytes=44-1043' } });
+  assert.equal(part.status, 206);
+  assert.deepEqual(Buffer.from(await part.arrayBuffer()), onDisk.subarray(44, 1044));
+
+  // 3. Nobody else: altered, re-addressed, expired or result-kind links are 403; another user's
+  //    token finds nothing; no token and no link is 401. No message names a path.
+  const links = new ResultLinks(
+    Buffer.from((await readFile(path.join(svc.dataDir, 'result-link-secret'), 'utf8')).trim()),
+    3600,
+  );
+  const otherId = other.session?.userId ?? '';
+  const resultSig = new URL(job.resultUrl ?? '', svc.baseUrl).searchParams;
+  const forbidden = [
+    src.replace(/sig=([\w-])/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`),
+    src.replace(`user=${ownerId}`, `user=${otherId}`),
+    links.uploadUrl(uploadId, ownerId, Date.now() - (links.ttlSec + 5) * 1000),
+    `/api/uploads/${uploadId}/audio?user=${ownerId}&exp=${resultSig.get('exp')}&sig=${resultSig.get('sig')}`,
+  ];
+  for (const url of forbidden) {
+    const r = await fetch(`${svc.baseUrl}${url}`);
+    const body = (await r.json()) as { error: string; message: string };
+    assert.equal(r.status, 403, url);
+    assert.equal(body.error, 'VC_ERR_FORBIDDEN');
+    assert.doesNotMatch(body.message, /\/[\w.-]+\//);
+  }
+  // A link the other user could make for themselves opens nothing of the owner's.
+  const theirs = await fetch(`${svc.baseUrl}${links.uploadUrl(uploadId, otherId)}`);
+  assert.equal(theirs.status, 404);
+  assert.deepEqual(await theirs.json(), { error: 'VC_ERR_NOT_FOUND', message: 'upload not found' });
+  const plain = `/api/uploads/${uploadId}/audio`;
+  assert.equal((await fetch(`${svc.baseUrl}${plain}`)).status, 401);
+  assert.equal((await fetch(`${svc.baseUrl}${plain}`, { headers: other.headers() })).status, 404);
+  assert.equal((await other.request('GET', `/api/uploads/${uploadId}`)).status, 404);
+  assert.equal((await fetch(`${svc.baseUrl}${plain}`, { headers: owner.headers() })).status, 200);
+  for (const q of ['user=../../etc&exp=1&sig=aaaaaaaaaaaaaaaaaaaa', 'exp=abc', 'extra=1']) {
+    const r = await fetch(`${svc.baseUrl}${plain}?${q}`);
+    assert.equal(r.status, 400, q);
+    assert.equal(((await r.json()) as { error: string }).error, 'VC_ERR_VALIDATION');
+  }
+});

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
+import { JobDetail } from './job-detail.js';
 import { relativeTime, resultName, settingsText, speedText } from './lib/format.js';
 import { FINAL, stateText } from './lib/jobs.js';
 import type { JobView } from './lib/types.js';
@@ -33,6 +34,7 @@ export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props
   };
 
   const [removed, setRemoved] = useState(false);
+  const [open, setOpen] = useState(false);
   const deleteResult = async () => {
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/result`, { method: 'DELETE' });
     if (res.ok) setRemoved(true);
@@ -124,6 +126,18 @@ export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props
             Delete result
           </button>
         )}
+        {!isClone && (
+          <button
+            type="button"
+            class="job-details"
+            aria-expanded={open}
+            aria-controls={`detail-${job.id}`}
+            aria-label={`Details of ${job.filename}`}
+            onClick={() => setOpen(!open)}
+          >
+            {open ? 'Hide details' : 'Details'}
+          </button>
+        )}
         {!isClone && FINAL.has(job.state) && (
           <button
             type="button"
@@ -135,6 +149,7 @@ export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props
           </button>
         )}
       </div>
+      {open && !isClone && <JobDetail job={job} targetName={targetName} />}
     </li>
   );
 }

@@ -3,6 +3,7 @@ import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { modelRoutes } from './models.js';
+import { queueRoutes } from './queue.js';
 import { resultRoutes } from './results.js';
 import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
@@ -39,6 +40,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         });
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);
+        await authed.register(queueRoutes);
         await authed.register(workspaceRoutes);
         await authed.register(voiceRoutes);
         await authed.register(modelRoutes);

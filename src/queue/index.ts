@@ -20,3 +20,4 @@ export {
 export { publicState, toJobView } from './job-view.js';
 export { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 export { queuePlugin } from './plugin.js';
+export { placeOf, QueueEstimator, type QueuePlace, type Throughput } from './queue-estimate.js';

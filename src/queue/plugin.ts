@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { ConversionQueue } from './conversion-queue.js';
+import { QueueEstimator } from './queue-estimate.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     conversions: ConversionQueue;
+    queueEstimator: QueueEstimator;
   }
 }
 
@@ -17,6 +19,7 @@ export const queuePlugin = fp(
       attempts: app.config.jobAttempts,
     });
     app.decorate('conversions', conversions);
+    app.decorate('queueEstimator', new QueueEstimator(app.redis, app.config.redisPrefix));
     app.addHook('onClose', async () => conversions.close());
   },
   { name: 'vcfarm-queue', dependencies: ['vcfarm-redis', 'vcfarm-progress'] },

@@ -644,3 +644,93 @@ test('job detail: before/after players with waveform and spectrogram; the origin
     assert.equal(((await r.json()) as { error: string }).error, 'VC_ERR_VALIDATION');
   }
 });
+
+test('queued jobs show their place and wait, live, computed from the queue; a user sees only their own', async () => {
+  // A pro user: the page and this test together pass an anonymous user's 30 API requests a minute.
+  const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
+    name: 'queued',
+    plan: 'pro',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const owner = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
+  const other = await ApiClient.anonymous(svc.baseUrl);
+  // 1. Two short jobs finish (the recent throughput), then long ones take every thread.
+  const short = (await owner.upload(espeakSentence('en-us+m3'))).body.upload.id;
+  for (const p of [1, 2])
+    assert.equal(
+      (
+        await owner.waitForJob(
+          (
+            await owner.createJob({ uploadId: short, outputFormat: 'wav', pitchSemitones: p })
+          ).id,
+        )
+      ).state,
+      'completed',
+    );
+  const stats = await adminRequest(svc.baseUrl, 'GET', '/api/system/stats');
+  const threads = stats.body.workers.reduce((n: number, w: { size: number }) => n + w.size, 0);
+  // About 15 minutes of speech (a small Vorbis file): minutes of work for a thread, until cancelled.
+  const longFile = path.join(dir, 'queue-long.ogg');
+  execFileSync('ffmpeg', [
+    ...['-v', 'error', '-y', '-stream_loop', '100', '-i', humanSpeech(1)],
+    ...['-ac', '1', '-c:a', 'libvorbis', '-q:a', '0', longFile],
+  ]);
+  const long = (await owner.upload(longFile)).body.upload.id;
+  const events = await owner.openEvents();
+  const longJobs: string[] = [];
+  for (let i = 0; i < threads; i++) {
+    const id = (await owner.createJob({ uploadId: long, outputFormat: 'wav', pitchSemitones: 1 })).id;
+    longJobs.push(id);
+    await events.waitFor((m) => m.jobId === id && (m.type === 'progress' || m.type === 'stage'));
+  }
+  // The first waiting job is long too, so the last one stays second while it runs.
+  const waiting: string[] = [];
+  for (let i = 0; i < 3; i++)
+    waiting.push(
+      (await owner.createJob({ uploadId: i === 0 ? long : short, outputFormat: 'wav', pitchSemitones: -i }))
+        .id,
+    );
+
+  // 2. Over HTTP: the three wait in the order made, each with a wait in whole seconds; nobody else sees them.
+  const mine = await owner.request('GET', '/api/queue');
+  assert.equal(mine.status, 200, JSON.stringify(mine.body));
+  assert.deepEqual(
+    mine.body.jobs.map((j: { jobId: string; position: number }) => [j.jobId, j.position]),
+    waiting.map((id, i) => [id, i + 1]),
+  );
+  assert.ok(mine.body.throughput.perMin > 0, JSON.stringify(mine.body.throughput));
+  for (const j of mine.body.jobs) assert.ok(Number.isInteger(j.etaSec) && j.etaSec > 0, JSON.stringify(j));
+  assert.ok(mine.body.jobs[2].etaSec > mine.body.jobs[0].etaSec);
+  assert.deepEqual((await other.request('GET', '/api/queue')).body.jobs, []);
+  assert.equal((await fetch(`${svc.baseUrl}/api/queue`)).status, 401);
+
+  // 3. On the page, live: the last one is third, then second once a long job is cancelled, then done.
+  const page = await pageWithToken(browser, svc.baseUrl, owner.session?.token ?? '');
+  const last = page.locator(`.job[data-job-id="${waiting[2]}"] .job-queue`);
+  await last
+    .filter({ hasText: /^ · 3rd in line · starts in about \d+ (s|min)$/ })
+    .waitFor({ timeout: 20_000 });
+  assert.equal(await owner.request('DELETE', `/api/jobs/${longJobs[0]}`).then((r) => r.status), 200);
+  await last
+    .filter({ hasText: /^ · 2nd in line · starts in about/ })
+    .waitFor({ timeout: 20_000 })
+    .catch(async (err) => {
+      const q = await owner.request('GET', '/api/queue');
+      const states = await Promise.all(
+        [...longJobs, ...waiting].map(
+          async (id) => (await owner.request('GET', `/api/jobs/${id}`)).body.job.state,
+        ),
+      );
+      const card = await page.locator(`.job[data-job-id="${waiting[2]}"]`).textContent();
+      throw new Error(`card "${card}", states ${states}, queue ${JSON.stringify(q.body)}: ${err}`);
+    });
+  for (const id of [...longJobs.slice(1), waiting[0]]) await owner.request('DELETE', `/api/jobs/${id}`);
+  await page
+    .locator(`.job[data-job-id="${waiting[2]}"][data-state="completed"]`)
+    .waitFor({ timeout: 60_000 });
+  assert.equal(await last.count(), 0, 'a job that left the queue shows no place');
+  for (const id of waiting.slice(1)) await events.waitFor((m) => m.jobId === id && m.type === 'completed');
+  events.close();
+  assert.deepEqual((await owner.request('GET', '/api/queue')).body.jobs, []);
+  await page.context().close();
+});

@@ -34,7 +34,15 @@ export type ServerMessage =
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number; eventId: string }
   | { type: 'failed'; jobId: string; error: { code: string; message: string }; eventId: string }
   | { type: 'cancelled'; jobId: string; eventId: string }
+  | { type: 'queue'; jobs: QueuePlace[] }
   | { type: 'error'; error: string; message: string };
+
+/** Where a queued job stands (src/queue/queue-estimate.ts): 1 = next to start. */
+export interface QueuePlace {
+  jobId: string;
+  position: number;
+  etaSec: number | null;
+}
 
 export interface RateAllowance {
   max: number;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { adminJobRoutes } from './admin-jobs.js';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
@@ -28,6 +29,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         await ws.register(wsRoutes);
       });
       await api.register(adminUserRoutes);
+      await api.register(adminJobRoutes);
       await api.register(systemRoutes);
       // Signed links need no token; without a signature the route authenticates by itself.
       await api.register(resultRoutes);

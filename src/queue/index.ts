@@ -1,3 +1,4 @@
+export { type FailureView, recentFailures, type UserUsage, usageByUser } from './admin-views.js';
 export {
   BULL_PRIORITY,
   CONVERSION_QUEUE,

@@ -734,3 +734,115 @@ test('queued jobs show their place and wait, live, computed from the queue; a us
   assert.deepEqual((await owner.request('GET', '/api/queue')).body.jobs, []);
   await page.context().close();
 });
+
+test('the /admin dashboard: live charts, failures with codes apart from cancellations, usage per user, cancel any job', async () => {
+  const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
+    name: 'ops-seen',
+    plan: 'pro',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const user = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
+  const userId: string = created.body.user.id;
+  // 1. A job that fails (its stored upload damaged, as a disk fault would), one cancelled while running, one done.
+  const broken = await user.upload(espeakSentence('en-us+m3'));
+  const stored = path.join(svc.dataDir, 'workspaces', userId, 'uploads', broken.body.upload.id);
+  const bytes = await readFile(stored);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+  await writeFile(stored, bytes);
+  const failed = await user.waitForJob(
+    (await user.createJob({ uploadId: broken.body.upload.id, outputFormat: 'wav', pitchSemitones: 1 })).id,
+  );
+  assert.equal(failed.state, 'failed', JSON.stringify(failed));
+  const longFile = path.join(dir, 'admin-long.ogg');
+  execFileSync('ffmpeg', [
+    ...['-v', 'error', '-y', '-stream_loop', '100', '-i', humanSpeech(1)],
+    ...['-ac', '1', '-c:a', 'libvorbis', '-q:a', '0', longFile],
+  ]);
+  const long = (await user.upload(longFile)).body.upload.id;
+  const events = await user.openEvents();
+  const running = (await user.createJob({ uploadId: long, outputFormat: 'wav', pitchSemitones: 1 })).id;
+  await events.waitFor((m) => m.jobId === running && m.type === 'progress');
+  assert.equal((await user.request('DELETE', `/api/jobs/${running}`)).status, 200);
+  await events.waitFor((m) => m.jobId === running && m.type === 'cancelled');
+  const short = (await user.upload(espeakSentence('en-us+f3'))).body.upload.id;
+  await user.waitForJob(
+    (await user.createJob({ uploadId: short, outputFormat: 'wav', pitchSemitones: 2 })).id,
+  );
+
+  // 2. The admin routes: the failure with its code (the cancellation is not one), usage per user.
+  for (const [method, url] of [
+    ['GET', '/api/admin/failures'],
+    ['GET', '/api/admin/usage'],
+    ['GET', `/api/admin/jobs/${running}`],
+    ['DELETE', `/api/admin/jobs/${running}`],
+  ]) {
+    assert.equal((await adminRequest(svc.baseUrl, method, url, undefined, '')).status, 401, url);
+    assert.equal((await user.request(method, url)).status, 403, `${url} with a user's key`);
+  }
+  // (One wrong token only: failed admin attempts are throttled per address.)
+  assert.equal(
+    (await adminRequest(svc.baseUrl, 'DELETE', `/api/admin/jobs/${running}`, undefined, 'x'.repeat(33)))
+      .status,
+    401,
+  );
+  const listed = await adminRequest(svc.baseUrl, 'GET', '/api/admin/failures?limit=100');
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  const failures = listed.body.failures;
+  const row = failures.find((f: { id: string }) => f.id === failed.id);
+  assert.deepEqual(
+    { code: row?.code, userId: row?.userId, message: row?.message },
+    { code: failed.error?.code, userId, message: failed.error?.message },
+  );
+  assert.doesNotMatch(row.message, /\/[\w.-]+\//, 'no server path');
+  assert.equal(failures.filter((f: { id: string }) => f.id === running).length, 0);
+  assert.equal((await adminRequest(svc.baseUrl, 'GET', '/api/admin/failures?limit=0')).status, 400);
+  const usage = (await adminRequest(svc.baseUrl, 'GET', '/api/admin/usage')).body.users;
+  const mine = usage.find((u: { userId: string }) => u.userId === userId);
+  assert.deepEqual(
+    { completed: mine.completed, failed: mine.failed, cancelled: mine.cancelled, queued: mine.queued },
+    { completed: 1, failed: 1, cancelled: 1, queued: 0 },
+  );
+
+  // 3. The dashboard shows them, and the last minute counts the cancellation apart from failures.
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${svc.baseUrl}/admin`);
+  await page.fill('#admin-token', ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Open the dashboard' }).click();
+  await page
+    .locator(`.failure[data-job-id="${failed.id}"] .failure-code`, { hasText: failed.error?.code })
+    .waitFor();
+  const usageRow = page.locator(`.user-usage[data-user-id="${userId}"]`);
+  assert.deepEqual((await usageRow.locator('td').allTextContents()).slice(1, 6), ['0', '0', '1', '1', '1']);
+  assert.match(
+    (await page.locator('#throughput').textContent()) ?? '',
+    /1m: \d+ done, \d+ failed, [1-9]\d* cancelled/,
+  );
+  for (const id of ['chart-throughput', 'chart-depth', 'chart-threads']) {
+    const canvas = page.locator(`#${id} canvas`);
+    await canvas.waitFor();
+    assert.ok(((await canvas.boundingBox())?.width ?? 0) > 200, id);
+  }
+  assert.equal(await page.getByRole('img', { name: /^Threads and busy threads: chart/ }).count(), 1);
+
+  // 4. Cancel another user's running job from the dashboard: followed until it has stopped.
+  const victim = (await user.createJob({ uploadId: long, outputFormat: 'wav', pitchSemitones: 3 })).id;
+  await events.waitFor((m) => m.jobId === victim && m.type === 'progress');
+  await page.locator(`.thread[data-state="busy"]`).first().waitFor();
+  await page.screenshot({ path: path.join(dir, 'dashboard.png') });
+  await page.fill('#cancel-job-id', victim);
+  await page.getByRole('button', { name: 'Cancel job' }).click();
+  await page.locator('#cancel-status', { hasText: `Job ${victim}: cancelled.` }).waitFor({ timeout: 20_000 });
+  await events.waitFor((m) => m.jobId === victim && m.type === 'cancelled');
+  assert.equal((await user.request('GET', `/api/jobs/${victim}`)).body.job.state, 'cancelled');
+  await page.fill('#cancel-job-id', 'no-such-job-0000');
+  await page.getByRole('button', { name: 'Cancel job' }).click();
+  await page.locator('#cancel-status', { hasText: 'Job no-such-job-0000: refused: job not found' }).waitFor();
+  events.close();
+  if (process.env.VCFARM_SCREENSHOTS)
+    await writeFile(
+      path.join(process.env.VCFARM_SCREENSHOTS, 'dashboard.png'),
+      await readFile(path.join(dir, 'dashboard.png')),
+    );
+  await context.close();
+});

@@ -9,7 +9,13 @@ import type { Browser, Page } from 'playwright-core';
 import { ResultLinks } from '../../src/links/index.js';
 import { outputPathFor } from '../../src/workspace/index.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
-import { audioDuration, launchChromium, pageWithToken, seekAudio } from '../helpers/browser.js';
+import {
+  assertAccessible,
+  audioDuration,
+  launchChromium,
+  pageWithToken,
+  seekAudio,
+} from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence, humanSpeech } from '../helpers/fixtures.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
@@ -401,7 +407,7 @@ test('limits come from the API and are checked before uploading; errors read wit
   assert.equal(uploads(), sent);
 
   // 7. A finished job's upload can be chosen again for other settings; removing it empties the workspace.
-  await page.getByRole('button', { name: `Convert ${path.basename(source)} again` }).click();
+  await page.getByRole('button', { name: `Convert again: ${path.basename(source)}` }).click();
   await kept.filter({ hasText: path.basename(source) }).waitFor();
   await page.getByRole('button', { name: 'Remove this upload' }).click();
   await page.locator('#status', { hasText: 'was removed from your workspace' }).waitFor();
@@ -461,7 +467,7 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   await page.selectOption('#job-filter', '');
   // 5. Deleting a result removes the file; its link then answers 404.
   const link = (await newest.locator('audio').getAttribute('src')) ?? '';
-  await newest.getByRole('button', { name: `Delete ${up.body.upload.filename} result` }).click();
+  await newest.getByRole('button', { name: `Delete result of ${up.body.upload.filename}` }).click();
   await newest.locator('.hint', { hasText: 'The result was deleted.' }).waitFor();
   assert.equal((await fetch(`${svc.baseUrl}${link}`)).status, 404);
   // 6. Usage against the plan, and the voice library.
@@ -845,4 +851,160 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
       await readFile(path.join(dir, 'dashboard.png')),
     );
   await context.close();
+});
+
+/** Presses Tab until `selector` has the focus (at most `max` times); fails otherwise. */
+async function tabTo(page: Page, selector: string, max = 40): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (
+      await page
+        .locator(selector)
+        .evaluate(
+          (el) =>
+            el ===
+            (el as unknown as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement,
+        )
+    )
+      return;
+  }
+  throw new Error(`${selector} was not reached with Tab`);
+}
+
+/** The focused element's outline: a visible focus ring has a width and a style. */
+async function focusRing(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const g = globalThis as unknown as {
+      document: { activeElement: unknown };
+      getComputedStyle(el: unknown): { outlineStyle: string; outlineWidth: string };
+    };
+    const style = g.getComputedStyle(g.document.activeElement);
+    return `${style.outlineStyle} ${style.outlineWidth}`;
+  });
+}
+
+test('keyboard only: upload, convert, open the detail and play, rename a voice; axe finds nothing serious in any state; screenshots', async () => {
+  const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
+    name: 'keys-only',
+    plan: 'pro',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const user = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
+  const clone = await user.cloneVoiceBytes(
+    await readFile(
+      espeakSentence('en-us+f3', 'A short reference recording of my own voice, read slowly and clearly.'),
+    ),
+    'ref.wav',
+    'Desk voice',
+  );
+  assert.equal(clone.status, 202, JSON.stringify(clone.body));
+  await user.waitForJob(clone.body.job.id);
+  const page = await pageWithToken(browser, svc.baseUrl, created.body.apiKey);
+  await page.locator('#voices .voice', { hasText: 'Desk voice' }).waitFor();
+  await assertAccessible(page, 'workspace, first load');
+
+  // 1. Upload and convert with the keyboard alone: the file input opens its chooser on Space.
+  const source = espeakSentence('en-us+m3');
+  await tabTo(page, '#file');
+  assert.match(await focusRing(page), /^solid [1-9]/, 'the file input shows its focus');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await chooser.setFiles(source);
+  await tabTo(page, '#pitch');
+  await page.keyboard.type('2');
+  await tabTo(page, '#submit');
+  assert.match(await focusRing(page), /^solid [1-9]/, 'the button shows its focus');
+  await page.keyboard.press('Enter');
+  await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
+  await assertAccessible(page, 'a conversion finished');
+  const card = page.locator('#jobs .job[data-kind="convert"]').first();
+  const jobId = (await card.getAttribute('data-job-id')) ?? '';
+
+  // 2. Open the detail and play the result with the keyboard.
+  await tabTo(page, `.job[data-job-id="${jobId}"] .job-details`);
+  await page.keyboard.press('Enter');
+  await card.locator('.wave-result[data-ready="true"]').waitFor({ timeout: 20_000 });
+  await card.locator('.wave-original[data-ready="true"]').waitFor({ timeout: 20_000 });
+  await assertAccessible(page, 'job detail open');
+  await tabTo(page, `.job[data-job-id="${jobId}"] .wave-result audio`);
+  assert.match(await focusRing(page), /^solid [1-9]/, 'the player shows its focus');
+  await page.keyboard.press('Space');
+  const player = card.locator('.wave-result audio');
+  await player.evaluate(
+    (a) =>
+      new Promise<void>((resolve) => {
+        const el = a as unknown as {
+          paused: boolean;
+          currentTime: number;
+          addEventListener(t: string, f: () => void): void;
+        };
+        if (!el.paused && el.currentTime > 0) return resolve();
+        el.addEventListener('timeupdate', () => el.currentTime > 0 && resolve());
+      }),
+  );
+  assert.equal(await player.evaluate((a) => (a as unknown as { paused: boolean }).paused), false);
+  await page.keyboard.press('Space');
+  await page.screenshot({ path: path.join(dir, 'job-detail.png') });
+
+  // 3. Rename a voice by keyboard; the name changes on the server, refused names say why.
+  await tabTo(page, 'button[aria-label="Rename voice Desk voice"]');
+  await page.keyboard.press('Enter');
+  const nameInput = page.getByLabel('New name for Desk voice');
+  assert.equal(
+    await nameInput.evaluate(
+      (el) =>
+        el === (el as unknown as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement,
+    ),
+    true,
+  );
+  await assertAccessible(page, 'rename form open');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('Desk voice <script>');
+  await page.keyboard.press('Enter');
+  await page.locator('#voices-section .error', { hasText: 'body.name must be 1-80 letters' }).waitFor();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('Studio desk');
+  await page.keyboard.press('Enter');
+  await page.locator('#voices .voice-name', { hasText: 'Studio desk' }).waitFor();
+  assert.equal(
+    (await user.request('GET', `/api/voices/${clone.body.voice.id}`)).body.voice.name,
+    'Studio desk',
+  );
+  const other = await ApiClient.anonymous(svc.baseUrl);
+  const theirs = await other.request('PATCH', `/api/voices/${clone.body.voice.id}`, { name: 'Mine now' });
+  assert.equal(theirs.status, 404, 'another user cannot rename it');
+  for (const body of [{}, { name: 7 }, { name: 'x', extra: 1 }, { name: '' }, { name: 'a'.repeat(81) }]) {
+    const r = await user.request('PATCH', `/api/voices/${clone.body.voice.id}`, body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.body.error, 'VC_ERR_VALIDATION');
+  }
+  await assertAccessible(page, 'after a rename');
+  await page.screenshot({ path: path.join(dir, 'workspace.png') });
+
+  // 4. An error state, and the phone width.
+  const notes = path.join(dir, 'keys-notes.wav');
+  await writeFile(notes, 'not audio at all\n'.repeat(40));
+  await page.setInputFiles('#file', notes);
+  await page.click('#submit');
+  await page.locator('#status.error', { hasText: 'not a readable audio file' }).waitFor();
+  await assertAccessible(page, 'an upload refused');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('#convert').scrollIntoViewIfNeeded();
+  await assertAccessible(page, 'phone width');
+  await page.screenshot({ path: path.join(dir, 'workspace-phone.png') });
+  await page.context().close();
+
+  // 5. The dashboard: the token form and the dashboard itself.
+  const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const admin = await context.newPage();
+  await admin.goto(`${svc.baseUrl}/admin`);
+  await assertAccessible(admin, 'admin token form');
+  await admin.fill('#admin-token', ADMIN_TOKEN);
+  await admin.keyboard.press('Enter');
+  await admin.locator('.worker').first().waitFor();
+  await admin.locator('#chart-threads canvas').waitFor();
+  await assertAccessible(admin, 'dashboard');
+  await context.close();
+  if (process.env.VCFARM_SCREENSHOTS)
+    for (const f of ['workspace.png', 'workspace-phone.png', 'job-detail.png'])
+      await writeFile(path.join(process.env.VCFARM_SCREENSHOTS, f), await readFile(path.join(dir, f)));
 });

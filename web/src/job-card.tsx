@@ -123,7 +123,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
           <button
             type="button"
             class="job-delete-result"
-            aria-label={`Delete ${job.filename} result`}
+            aria-label={`Delete result of ${job.filename}`}
             onClick={deleteResult}
           >
             Delete result
@@ -138,14 +138,14 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
             aria-label={`Details of ${job.filename}`}
             onClick={() => setOpen(!open)}
           >
-            {open ? 'Hide details' : 'Details'}
+            Details
           </button>
         )}
         {!isClone && FINAL.has(job.state) && (
           <button
             type="button"
             class="job-again"
-            aria-label={`Convert ${job.filename} again`}
+            aria-label={`Convert again: ${job.filename}`}
             onClick={onAgain}
           >
             Convert again

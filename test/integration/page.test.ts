@@ -94,6 +94,7 @@ test('five results play after five reloads within 30 API requests a minute, seek
     [],
     'no request was refused (the free plan allows 30 API requests a minute)',
   );
+  await assertAccessible(page, 'five results');
   // The browser fetched the results itself, in ranges (206), never the page with a bearer token.
   const results = api.filter((r) => r.path.includes('/result'));
   assert.ok(results.length >= 5, `result requests: ${results.length}`);
@@ -250,6 +251,7 @@ test('a clone reads as a voice from its first event; both status lines follow th
   assert.deepEqual([...new Set(names)], ['Voice "My bright voice"']);
   const option = page.locator('#voice option:not([disabled])', { hasText: 'My bright voice' });
   await option.waitFor({ state: 'attached' });
+  await assertAccessible(page, 'a voice cloned');
 
   // 2. A conversion with the new voice: the status line reaches "converted".
   await page.setInputFiles('#file', espeakSentence('en-us+m3'));
@@ -277,6 +279,7 @@ test('a clone reads as a voice from its first event; both status lines follow th
       throw new Error(`status "${await page.locator('#status').textContent()}", card "${state}": ${err}`);
     });
   await longCard.locator('.job-state', { hasText: 'cancelled' }).waitFor();
+  await assertAccessible(page, 'a job cancelled');
 
   // 4. After a reload the voice still reads as a voice, and nothing answered 404 along the way.
   await page.reload();
@@ -354,6 +357,7 @@ test('limits come from the API and are checked before uploading; errors read wit
   await page.setInputFiles('#file', tooLong);
   await page.click('#submit');
   await page.locator('#status.error', { hasText: 'the limit is 20 s' }).waitFor();
+  await assertAccessible(page, 'a file refused as too long');
 
   // 4. The chosen voice is deleted in another tab: the upload (with its progress shown) succeeds,
   //    the conversion is refused, and the upload is kept and offered.
@@ -388,6 +392,7 @@ test('limits come from the API and are checked before uploading; errors read wit
   );
   const kept = page.locator('#kept-upload');
   await kept.filter({ hasText: `${path.basename(source)} (` }).waitFor();
+  await assertAccessible(page, 'a refused conversion keeps its upload');
   assert.equal(stored(), 1, JSON.stringify(api));
   const sent = uploads();
 
@@ -477,6 +482,7 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   );
   const voice = page.locator('#voices .voice', { hasText: 'Studio voice' });
   assert.equal(await voice.locator('.voice-state').textContent(), 'ready');
+  await assertAccessible(page, 'two pages of jobs, a result deleted');
   await page.screenshot({ path: path.join(dir, 'workspace.png'), fullPage: false });
   await page.getByRole('button', { name: 'Delete voice Studio voice' }).click();
   await voice.waitFor({ state: 'detached' });
@@ -490,9 +496,6 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   const box = await fresh.boundingBox();
   assert.ok(box && box.y >= 0 && box.y < 844, `the new job is at y=${box?.y}`);
   await page.screenshot({ path: path.join(dir, 'phone.png') });
-  if (process.env.VCFARM_SCREENSHOTS)
-    for (const f of ['workspace.png', 'phone.png'])
-      await writeFile(path.join(process.env.VCFARM_SCREENSHOTS, f), await readFile(path.join(dir, f)));
   await page.context().close();
 });
 
@@ -504,6 +507,7 @@ test('the /admin dashboard: token once per tab, workers and threads per core, th
   await page.fill('#admin-token', 'not-the-admin-token-at-all');
   await page.getByRole('button', { name: 'Open the dashboard' }).click();
   await page.locator('.error', { hasText: 'That admin token was refused.' }).waitFor();
+  await assertAccessible(page, 'admin token refused');
   await page.fill('#admin-token', ADMIN_TOKEN);
   await page.getByRole('button', { name: 'Open the dashboard' }).click();
   const worker = page.locator('.worker').first();
@@ -524,15 +528,11 @@ test('the /admin dashboard: token once per tab, workers and threads per core, th
     await threads.nth(n - 1).waitFor();
     await threads.nth(n).waitFor({ state: 'detached' });
   }
+  await assertAccessible(page, 'dashboard after scaling');
   // 3. The token stays for the tab: a reload opens the dashboard at once.
   await page.reload();
   await page.locator('.worker').first().waitFor();
   await page.screenshot({ path: path.join(dir, 'dashboard.png') });
-  if (process.env.VCFARM_SCREENSHOTS)
-    await writeFile(
-      path.join(process.env.VCFARM_SCREENSHOTS, 'dashboard.png'),
-      await readFile(path.join(dir, 'dashboard.png')),
-    );
   await context.close();
 });
 
@@ -600,6 +600,7 @@ test('job detail: before/after players with waveform and spectrogram; the origin
   assert.match((await detail.textContent()) ?? '', /pitch shift only · \+2 semitones · MP3/);
   assert.match((await detail.textContent()) ?? '', /Processing[\d.]+ s, [\d.]+× real time/);
   assert.deepEqual(violations, [], 'wavesurfer runs under the page CSP (its style carries the nonce)');
+  await assertAccessible(page, 'job detail');
   const src = (await card.locator('.wave-original audio').getAttribute('src')) ?? '';
   await page.context().close();
 
@@ -716,6 +717,7 @@ test('queued jobs show their place and wait, live, computed from the queue; a us
   await last
     .filter({ hasText: /^ · 3rd in line · starts in about \d+ (s|min)$/ })
     .waitFor({ timeout: 20_000 });
+  await assertAccessible(page, 'jobs in the queue');
   assert.equal(await owner.request('DELETE', `/api/jobs/${longJobs[0]}`).then((r) => r.status), 200);
   await last
     .filter({ hasText: /^ · 2nd in line · starts in about/ })
@@ -844,6 +846,7 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   await page.fill('#cancel-job-id', 'no-such-job-0000');
   await page.getByRole('button', { name: 'Cancel job' }).click();
   await page.locator('#cancel-status', { hasText: 'Job no-such-job-0000: refused: job not found' }).waitFor();
+  await assertAccessible(page, 'dashboard with failures, usage and a cancel');
   events.close();
   if (process.env.VCFARM_SCREENSHOTS)
     await writeFile(

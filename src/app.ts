@@ -1,6 +1,4 @@
-import { fileURLToPath } from 'node:url';
 import multipart from '@fastify/multipart';
-import fastifyStatic from '@fastify/static';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { apiRoutes, installErrorHandler, openApiPlugin } from './api/index.js';
@@ -11,6 +9,7 @@ import { diskSpacePlugin, rateLimitsPlugin, uploadSlotsPlugin } from './limits/i
 import { resultLinksPlugin } from './links/index.js';
 import { metricsPlugin } from './metrics/index.js';
 import { modelsPlugin } from './models/index.js';
+import { contentSecurityPolicy, pagePlugin } from './page/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
 import { failFastRedisPlugin, redisPlugin } from './redis/index.js';
@@ -24,27 +23,6 @@ export interface AppOptions {
   redisUrl: string;
 }
 
-/** The page, built by Vite from web/ (scripts/ensure-build.sh) into dist/public. */
-const WEB_ROOT = fileURLToPath(new URL('../public/', import.meta.url));
-
-/**
- * The page is dist/public (index.html, hashed script and style files) from this origin, with no inline code; it
- * plays results from signed same-origin links (blob: media stays allowed for decoded previews) and
- * talks to the API and WebSocket of the same host.
- */
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "media-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'self'",
-].join('; ');
-
 /** The whole vcfarm API as one Fastify plugin; `server.ts` creates the instance and listens. */
 export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise<void> {
   installErrorHandler(app);
@@ -52,7 +30,9 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'SAMEORIGIN');
     reply.header('referrer-policy', 'strict-origin-when-cross-origin');
-    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    // The HTML pages set their own, with a nonce.
+    if (!reply.hasHeader('content-security-policy'))
+      reply.header('content-security-policy', contentSecurityPolicy());
     // API answers (tokens, job lists, results) are per user: no cache, shared or private, keeps them.
     if (request.url.startsWith('/api/') || request.url === '/api') reply.header('cache-control', 'no-store');
     // request.protocol follows X-Forwarded-Proto only from TRUSTED_PROXIES.
@@ -83,7 +63,5 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(openApiPlugin);
   await app.register(apiRoutes);
-  await app.register(fastifyStatic, { root: WEB_ROOT, prefix: '/', index: ['index.html'] });
-  // The operations dashboard; its data come from the admin routes, which check the token.
-  app.get('/admin', (_request, reply) => reply.sendFile('admin.html'));
+  await app.register(pagePlugin);
 }

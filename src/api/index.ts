@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { idempotencyPlugin } from '../idempotency/index.js';
+import { adminJobRoutes } from './admin-jobs.js';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
 import { jobRoutes } from './jobs.js';
 import { metricsRoutes } from './metrics.js';
 import { modelRoutes } from './models.js';
+import { queueRoutes } from './queue.js';
 import { resultRoutes } from './results.js';
 import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
+import { uploadAudioRoutes } from './upload-audio.js';
 import { uploadRoutes } from './uploads.js';
 import { voiceRoutes } from './voices.js';
 import { webhookRoutes } from './webhooks.js';
@@ -31,9 +34,11 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         await ws.register(wsRoutes);
       });
       await api.register(adminUserRoutes);
+      await api.register(adminJobRoutes);
       await api.register(systemRoutes);
       // Signed links need no token; without a signature the route authenticates by itself.
       await api.register(resultRoutes);
+      await api.register(uploadAudioRoutes);
       await api.register(async (authed) => {
         authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);
@@ -44,6 +49,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
         await authed.register(idempotencyPlugin);
         await authed.register(uploadRoutes);
         await authed.register(jobRoutes);
+        await authed.register(queueRoutes);
         await authed.register(workspaceRoutes);
         await authed.register(voiceRoutes);
         await authed.register(modelRoutes);

@@ -1,12 +1,11 @@
-import path from 'node:path';
-import { send } from '@fastify/send';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors/index.js';
+import { ForbiddenError, UnauthorizedError } from '../errors/index.js';
 import { OUTPUT_FORMATS } from '../media/index.js';
 import { userOf } from './caller.js';
 import { IdParams } from './schemas.js';
+import { sendAudioFile } from './send-file.js';
 
 const ResultQuery = Type.Object(
   {
@@ -16,12 +15,6 @@ const ResultQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-/** ASCII fallback plus RFC 5987 UTF-8 name, so any client name is safe in the header. */
-function contentDisposition(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
 
 /**
  * GET /api/jobs/:id/result: the converted audio, with Range and conditional-GET support
@@ -60,32 +53,18 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ? await ownerBySignature(id, exp, sig)
           : await callerOf(request, reply);
       const result = await app.conversions.resultOf(userId, id);
-      const sent = await send(request.raw, encodeURIComponent(path.basename(result.path)), {
-        root: path.dirname(result.path),
-        acceptRanges: true,
-        etag: true,
-        lastModified: true,
-        cacheControl: false,
-        index: false,
-        dotfiles: 'deny',
-      });
-      if (sent.type !== 'file') {
-        sent.stream.destroy();
-        if (sent.type === 'error' && sent.statusCode === 416)
-          return reply.code(416).headers(sent.headers).send({
-            error: 'VC_ERR_VALIDATION',
-            message: 'the requested range is outside the file',
-          });
-        throw new NotFoundError('result');
-      }
       const base = result.filename.replace(/\.[^.]*$/, '') || 'audio';
-      return reply
-        .code(sent.statusCode)
-        .headers(sent.headers)
-        .header('content-type', OUTPUT_FORMATS[result.format].contentType)
-        .header('content-disposition', contentDisposition(`${base}-converted.${result.format}`))
-        .header('cache-control', 'private, max-age=300')
-        .send(sent.stream);
+      return sendAudioFile(
+        request,
+        reply,
+        {
+          path: result.path,
+          contentType: OUTPUT_FORMATS[result.format].contentType,
+          downloadName: `${base}-converted.${result.format}`,
+          disposition: 'attachment',
+        },
+        'result',
+      );
     },
   );
 };

@@ -50,11 +50,19 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/uploads/:id',
     {
-      schema: { params: IdParams, response: { 200: Type.Object({ upload: UploadSchema }), 404: ErrorBody } },
+      schema: {
+        params: IdParams,
+        response: {
+          // audioUrl: the original as sent, signed for its owner (GET /api/uploads/:id/audio).
+          200: Type.Object({ upload: UploadSchema, audioUrl: Type.String() }),
+          404: ErrorBody,
+        },
+      },
     },
     async (request) => {
-      const upload = await app.uploads.get(userOf(request), request.params.id);
-      return { upload };
+      const userId = userOf(request);
+      const upload = await app.uploads.get(userId, request.params.id);
+      return { upload, audioUrl: app.resultLinks.uploadUrl(upload.id, userId) };
     },
   );
 

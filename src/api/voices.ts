@@ -124,6 +124,26 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  app.patch(
+    '/voices/:id',
+    {
+      schema: {
+        params: IdParams,
+        body: Type.Object({ name: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ voice: VoiceSchema }), 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const userId = userOf(request);
+      const name = request.body.name.trim();
+      if (!NAME.test(name))
+        throw new ValidationError('body.name must be 1-80 letters, digits, spaces or simple punctuation');
+      const voice = await app.voices.rename(userId, request.params.id, name);
+      request.log.info({ voiceId: voice.id }, 'voice renamed');
+      return { voice: await view(userId, voice) };
+    },
+  );
+
   app.delete(
     '/voices/:id',
     { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } } },

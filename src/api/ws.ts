@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/index.js';
 import { VcError } from '../errors/index.js';
 import type { ClientMessage, ServerMessage } from '../progress/index.js';
+import { QueueWatch, queuedPlaces } from './queue-watch.js';
 import { WsSession } from './ws-session.js';
 
 const AUTH_TIMEOUT_MS = 5000;
@@ -15,6 +16,8 @@ const WsQuery = Type.Object(
   {
     token: Type.Optional(Type.String({ maxLength: 256 })),
     lastEventId: Type.Optional(Type.String({ maxLength: 40 })),
+    /** `1`: send the places of the user's queued jobs (as `"queue": true` in an auth message). */
+    queue: Type.Optional(Type.Literal('1')),
   },
   { additionalProperties: false },
 );
@@ -119,6 +122,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
     },
     (socket: WebSocket, request: FastifyRequest) => {
       let session: WsSession | undefined;
+      let watch: QueueWatch | undefined;
       let userId: string | undefined;
       heartbeat.add(socket);
       app.metrics.wsClients.inc();
@@ -126,10 +130,11 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       socket.on('close', () => {
         app.metrics.wsClients.dec();
         session?.close();
+        watch?.stop();
         if (userId) counts.release(userId);
       });
 
-      const start = async (principal: Principal, lastEventId: string | undefined) => {
+      const start = async (principal: Principal, lastEventId: string | undefined, queue: boolean) => {
         if (socket.readyState !== socket.OPEN) return; // closed while authenticating
         if (!counts.acquire(principal.userId)) {
           socket.close(CLOSE_TOO_MANY, 'too many open sockets for this user');
@@ -149,6 +154,17 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
           request.log,
         );
         await session.start(lastEventId);
+        if (queue && socket.readyState === socket.OPEN) {
+          const user = principal.userId;
+          watch = new QueueWatch(
+            () => queuedPlaces(app.conversions, app.queueEstimator, user),
+            (msg) => {
+              if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
+            },
+            (err) => request.log.warn({ err }, 'queue places could not be read'),
+          );
+          watch.start();
+        }
         socket.on('message', (raw) => {
           if (parseClientMessage(raw).type === 'resume')
             sendError(socket, 'VC_ERR_VALIDATION', 'resume only as the first message or with ?lastEventId=');
@@ -161,7 +177,8 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       };
 
       if (request.principal) {
-        start(request.principal, (request.query as { lastEventId?: string }).lastEventId).catch(fail);
+        const query = request.query as { lastEventId?: string; queue?: string };
+        start(request.principal, query.lastEventId, query.queue === '1').catch(fail);
         return;
       }
       const timer = setTimeout(
@@ -186,7 +203,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             return;
           }
           const lastEventId = typeof msg.lastEventId === 'string' ? msg.lastEventId : undefined;
-          await start(principal, lastEventId);
+          await start(principal, lastEventId, msg.queue === true);
         })().catch(fail);
       });
     },

@@ -3,7 +3,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /**
  * Short-lived signed URLs for job results: `/api/jobs/:id/result?exp=…&sig=…`, where `sig` is an
  * HMAC-SHA256 over the job id, its owner and the expiry. An `<audio src>` or a download link
- * can then fetch the file (with Range requests) without the bearer token.
+ * can then fetch the file (with Range requests) without the bearer token. Uploads (the job
+ * detail's "before" player) get their own links, `/api/uploads/:id/audio?user=…&exp=…&sig=…`,
+ * signed over a message that starts with `upload`, so neither kind of link passes for the other.
  */
 export class ResultLinks {
   constructor(
@@ -25,9 +27,32 @@ export class ResultLinks {
 
   /** True when `sig` was made for this job, owner and expiry, and the expiry has not passed. */
   verify(jobId: string, userId: string, exp: number, sig: string, nowMs = Date.now()): boolean {
-    if (!Number.isInteger(exp) || exp * 1000 < nowMs) return false;
-    const expected = Buffer.from(this.sign(jobId, userId, exp));
-    const given = Buffer.from(sig);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return ResultLinks.fresh(exp, nowMs) && same(sig, this.sign(jobId, userId, exp));
   }
+
+  private signUpload(uploadId: string, userId: string, exp: number): string {
+    return this.sign(`upload\n${uploadId}`, userId, exp);
+  }
+
+  /** A URL for the owner's uploaded original, valid for `ttlSec` from `nowMs`. */
+  uploadUrl(uploadId: string, userId: string, nowMs = Date.now()): string {
+    const exp = Math.floor(nowMs / 1000) + this.ttlSec;
+    const sig = this.signUpload(uploadId, userId, exp);
+    return `/api/uploads/${encodeURIComponent(uploadId)}/audio?user=${encodeURIComponent(userId)}&exp=${exp}&sig=${sig}`;
+  }
+
+  /** True when `sig` was made by uploadUrl for this upload, owner and expiry, and it has not expired. */
+  verifyUpload(uploadId: string, userId: string, exp: number, sig: string, nowMs = Date.now()): boolean {
+    return ResultLinks.fresh(exp, nowMs) && same(sig, this.signUpload(uploadId, userId, exp));
+  }
+
+  private static fresh(exp: number, nowMs: number): boolean {
+    return Number.isInteger(exp) && exp * 1000 >= nowMs;
+  }
+}
+
+function same(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

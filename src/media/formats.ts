@@ -69,3 +69,16 @@ export const OUTPUT_FORMATS: Record<OutputFormat, { muxer: string; codec: string
   ogg: { muxer: 'ogg', codec: ['-c:a', 'libvorbis', '-q:a', '5'], contentType: 'audio/ogg' },
   flac: { muxer: 'flac', codec: ['-c:a', 'flac'], contentType: 'audio/flac' },
 };
+
+/** The media type a browser plays an upload by, per the demuxer its probe chose. */
+export const DEMUXER_CONTENT_TYPES: Record<string, string> = {
+  wav: 'audio/wav',
+  w64: 'application/octet-stream',
+  flac: 'audio/flac',
+  mp3: 'audio/mpeg',
+  ogg: 'audio/ogg',
+  matroska: 'audio/webm',
+  mov: 'audio/mp4',
+  aac: 'audio/aac',
+  aiff: 'audio/aiff',
+};

@@ -1,6 +1,7 @@
 export { type DecodeCheckOptions, measureDecodedDuration } from './decode-check.js';
 export {
   ALLOWED_DEMUXERS,
+  DEMUXER_CONTENT_TYPES,
   inputGuardArgs,
   OUTPUT_FORMATS,
   type OutputFormat,

@@ -26,11 +26,12 @@ export type ServerMessage =
  * What a client may send, once, as its first message when the token is not in the URL (with
  * `?token=` the stream starts at once; `?lastEventId=` then does what `resume` does). `auth`
  * starts with a snapshot; `resume` asks for every event after `lastEventId`, the highest id the
- * client saw, and gets a snapshot instead when those events are no longer kept.
+ * client saw, and gets a snapshot instead when those events are no longer kept. `queue: true`
+ * asks for `{type: "queue"}` messages too: the places of the user's queued jobs (api/queue-watch).
  */
 export type ClientMessage =
-  | { type: 'auth'; token: string; lastEventId?: string }
-  | { type: 'resume'; token: string; lastEventId: string };
+  | { type: 'auth'; token: string; lastEventId?: string; queue?: boolean }
+  | { type: 'resume'; token: string; lastEventId: string; queue?: boolean };
 
 export type FinalEvent = Extract<JobEvent, { type: 'completed' | 'failed' | 'cancelled' }>;
 

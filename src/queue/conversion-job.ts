@@ -1,4 +1,5 @@
-import type { OutputFormat } from '../media/index.js';
+// Only this import-free module: the page's type-check (web/tsconfig.json) reads this file too.
+import type { OutputFormat } from '../media/formats.js';
 
 export const CONVERSION_QUEUE = 'conversions';
 

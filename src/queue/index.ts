@@ -1,3 +1,4 @@
+export { type FailureView, recentFailures, type UserUsage, usageByUser } from './admin-views.js';
 export {
   BULL_PRIORITY,
   type CloneJobData,
@@ -29,3 +30,4 @@ export {
 export { publicState, toJobView } from './job-view.js';
 export { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 export { queuePlugin } from './plugin.js';
+export { placeOf, QueueEstimator, type QueuePlace, type Throughput } from './queue-estimate.js';

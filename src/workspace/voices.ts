@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { NotFoundError, ValidationError } from '../errors/index.js';
 import type { AudioInfo } from '../media/index.js';
 import { type LimitedStream, receiveAudio, type UploadLimits } from './audio-intake.js';
@@ -55,6 +55,15 @@ export class VoiceStore {
   async setJob(userId: string, id: string, jobId: string, name: string): Promise<void> {
     const voice = await this.get(userId, id);
     await writeFile(this.metaPath(userId, id), JSON.stringify({ ...voice, jobId, name }), { mode: 0o600 });
+  }
+
+  /** Gives the voice a new name; the metadata is replaced whole (written aside, then renamed over). */
+  async rename(userId: string, id: string, name: string): Promise<Voice> {
+    const voice = { ...(await this.get(userId, id)), name };
+    const meta = this.metaPath(userId, id);
+    await writeFile(`${meta}.part`, JSON.stringify(voice), { mode: 0o600 });
+    await rename(`${meta}.part`, meta);
+    return voice;
   }
 
   async get(userId: string, id: string): Promise<Voice> {

@@ -91,6 +91,22 @@ export class ApiClient {
     return res.body.job as ConversionJobView;
   }
 
+  /**
+   * A job's view once it has ended, waited for over the WebSocket: polling would spend an
+   * anonymous user's 30 API requests a minute while a loaded machine converts.
+   */
+  async waitForJobEnd(id: string): Promise<ConversionJobView> {
+    const events = await this.openEvents();
+    try {
+      const now = await this.job(id);
+      if (now.state === 'queued' || now.state === 'active')
+        await events.waitFor((m) => m.jobId === id && ['completed', 'failed', 'cancelled'].includes(m.type));
+    } finally {
+      events.close();
+    }
+    return this.job(id);
+  }
+
   /** Polls until the job is finished (completed, failed or cancelled). */
   async waitForJob(id: string, timeoutMs = 60_000): Promise<ConversionJobView> {
     const deadline = Date.now() + timeoutMs;

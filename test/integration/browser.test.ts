@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
+import { assertAccessible } from '../helpers/browser.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
 
@@ -85,5 +86,6 @@ test('the page uploads a file, shows progress reaching 100% and plays the result
     `${path.basename(source, '.wav')}-converted.ogg`,
   );
   assert.deepEqual(errors, []);
+  await assertAccessible(page, 'a result playing');
   await page.screenshot({ path: `${process.env.TMPDIR ?? '/tmp'}/vcfarm-browser-test.png` });
 });

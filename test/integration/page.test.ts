@@ -9,7 +9,13 @@ import type { Browser, Page } from 'playwright-core';
 import { ResultLinks } from '../../src/links/index.js';
 import { outputPathFor } from '../../src/workspace/index.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
-import { audioDuration, launchChromium, pageWithToken, seekAudio } from '../helpers/browser.js';
+import {
+  assertAccessible,
+  audioDuration,
+  launchChromium,
+  pageWithToken,
+  seekAudio,
+} from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence, humanSpeech } from '../helpers/fixtures.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
@@ -88,6 +94,7 @@ test('five results play after five reloads within 30 API requests a minute, seek
     [],
     'no request was refused (the free plan allows 30 API requests a minute)',
   );
+  await assertAccessible(page, 'five results');
   // The browser fetched the results itself, in ranges (206), never the page with a bearer token.
   const results = api.filter((r) => r.path.includes('/result'));
   assert.ok(results.length >= 5, `result requests: ${results.length}`);
@@ -124,7 +131,7 @@ test('a result link works only as signed, for its owner, until it expires; witho
   const owner = await ApiClient.anonymous(svc.baseUrl);
   const other = await ApiClient.anonymous(svc.baseUrl);
   const up = await owner.upload(espeakSentence('en-us+m3'));
-  const job = await owner.waitForJob(
+  const job = await owner.waitForJobEnd(
     (await owner.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: 1 })).id,
   );
   assert.equal(job.state, 'completed');
@@ -244,6 +251,7 @@ test('a clone reads as a voice from its first event; both status lines follow th
   assert.deepEqual([...new Set(names)], ['Voice "My bright voice"']);
   const option = page.locator('#voice option:not([disabled])', { hasText: 'My bright voice' });
   await option.waitFor({ state: 'attached' });
+  await assertAccessible(page, 'a voice cloned');
 
   // 2. A conversion with the new voice: the status line reaches "converted".
   await page.setInputFiles('#file', espeakSentence('en-us+m3'));
@@ -271,6 +279,7 @@ test('a clone reads as a voice from its first event; both status lines follow th
       throw new Error(`status "${await page.locator('#status').textContent()}", card "${state}": ${err}`);
     });
   await longCard.locator('.job-state', { hasText: 'cancelled' }).waitFor();
+  await assertAccessible(page, 'a job cancelled');
 
   // 4. After a reload the voice still reads as a voice, and nothing answered 404 along the way.
   await page.reload();
@@ -348,6 +357,7 @@ test('limits come from the API and are checked before uploading; errors read wit
   await page.setInputFiles('#file', tooLong);
   await page.click('#submit');
   await page.locator('#status.error', { hasText: 'the limit is 20 s' }).waitFor();
+  await assertAccessible(page, 'a file refused as too long');
 
   // 4. The chosen voice is deleted in another tab: the upload (with its progress shown) succeeds,
   //    the conversion is refused, and the upload is kept and offered.
@@ -382,6 +392,7 @@ test('limits come from the API and are checked before uploading; errors read wit
   );
   const kept = page.locator('#kept-upload');
   await kept.filter({ hasText: `${path.basename(source)} (` }).waitFor();
+  await assertAccessible(page, 'a refused conversion keeps its upload');
   assert.equal(stored(), 1, JSON.stringify(api));
   const sent = uploads();
 
@@ -401,7 +412,7 @@ test('limits come from the API and are checked before uploading; errors read wit
   assert.equal(uploads(), sent);
 
   // 7. A finished job's upload can be chosen again for other settings; removing it empties the workspace.
-  await page.getByRole('button', { name: `Convert ${path.basename(source)} again` }).click();
+  await page.getByRole('button', { name: `Convert again: ${path.basename(source)}` }).click();
   await kept.filter({ hasText: path.basename(source) }).waitFor();
   await page.getByRole('button', { name: 'Remove this upload' }).click();
   await page.locator('#status', { hasText: 'was removed from your workspace' }).waitFor();
@@ -461,7 +472,7 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   await page.selectOption('#job-filter', '');
   // 5. Deleting a result removes the file; its link then answers 404.
   const link = (await newest.locator('audio').getAttribute('src')) ?? '';
-  await newest.getByRole('button', { name: `Delete ${up.body.upload.filename} result` }).click();
+  await newest.getByRole('button', { name: `Delete result of ${up.body.upload.filename}` }).click();
   await newest.locator('.hint', { hasText: 'The result was deleted.' }).waitFor();
   assert.equal((await fetch(`${svc.baseUrl}${link}`)).status, 404);
   // 6. Usage against the plan, and the voice library.
@@ -471,6 +482,7 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   );
   const voice = page.locator('#voices .voice', { hasText: 'Studio voice' });
   assert.equal(await voice.locator('.voice-state').textContent(), 'ready');
+  await assertAccessible(page, 'two pages of jobs, a result deleted');
   await page.screenshot({ path: path.join(dir, 'workspace.png'), fullPage: false });
   await page.getByRole('button', { name: 'Delete voice Studio voice' }).click();
   await voice.waitFor({ state: 'detached' });
@@ -484,9 +496,6 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   const box = await fresh.boundingBox();
   assert.ok(box && box.y >= 0 && box.y < 844, `the new job is at y=${box?.y}`);
   await page.screenshot({ path: path.join(dir, 'phone.png') });
-  if (process.env.VCFARM_SCREENSHOTS)
-    for (const f of ['workspace.png', 'phone.png'])
-      await writeFile(path.join(process.env.VCFARM_SCREENSHOTS, f), await readFile(path.join(dir, f)));
   await page.context().close();
 });
 
@@ -498,6 +507,7 @@ test('the /admin dashboard: token once per tab, workers and threads per core, th
   await page.fill('#admin-token', 'not-the-admin-token-at-all');
   await page.getByRole('button', { name: 'Open the dashboard' }).click();
   await page.locator('.error', { hasText: 'That admin token was refused.' }).waitFor();
+  await assertAccessible(page, 'admin token refused');
   await page.fill('#admin-token', ADMIN_TOKEN);
   await page.getByRole('button', { name: 'Open the dashboard' }).click();
   const worker = page.locator('.worker').first();
@@ -518,14 +528,10 @@ test('the /admin dashboard: token once per tab, workers and threads per core, th
     await threads.nth(n - 1).waitFor();
     await threads.nth(n).waitFor({ state: 'detached' });
   }
+  await assertAccessible(page, 'dashboard after scaling');
   // 3. The token stays for the tab: a reload opens the dashboard at once.
   await page.reload();
   await page.locator('.worker').first().waitFor();
   await page.screenshot({ path: path.join(dir, 'dashboard.png') });
-  if (process.env.VCFARM_SCREENSHOTS)
-    await writeFile(
-      path.join(process.env.VCFARM_SCREENSHOTS, 'dashboard.png'),
-      await readFile(path.join(dir, 'dashboard.png')),
-    );
   await context.close();
 });

@@ -5,7 +5,7 @@ import { ConvertForm } from './convert-form.js';
 import { JobCard } from './job-card.js';
 import { formatBytes } from './lib/format.js';
 import { applyMessage, FINAL, type Jobs, putJob, sortedJobs } from './lib/jobs.js';
-import type { JobView, Preset, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
+import type { JobView, Preset, QueuePlace, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
 import { connectLive } from './live.js';
 import { VoiceLibrary } from './voice-library.js';
 
@@ -30,6 +30,8 @@ export function App() {
   const [presets, setPresets] = useState<Preset[]>([]);
   const [workspace, setWorkspace] = useState<Workspace | undefined>();
   const [keptUpload, setKeptUpload] = useState<Upload | undefined>();
+  /** Places of the queued jobs, as the WebSocket last sent them. */
+  const [places, setPlaces] = useState<Map<string, QueuePlace>>(new Map());
   const [fatal, setFatal] = useState<string | undefined>();
   const [older, setOlder] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
@@ -60,6 +62,10 @@ export function App() {
 
   const onMessage = useCallback(
     (msg: ServerMessage) => {
+      if (msg.type === 'queue') {
+        setPlaces(new Map(msg.jobs.map((p) => [p.jobId, p])));
+        return;
+      }
       const { jobs: next, needsView } = applyMessage(jobsRef.current, msg, pagedSince.current);
       jobsRef.current = next;
       setJobs(next);
@@ -180,6 +186,7 @@ export function App() {
                 key={job.id}
                 job={job}
                 now={now}
+                place={job.state === 'queued' ? places.get(job.id) : undefined}
                 targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
                 voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
                 put={put}

@@ -1,14 +1,17 @@
 import { useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
-import { relativeTime, resultName, settingsText, speedText } from './lib/format.js';
+import { JobDetail } from './job-detail.js';
+import { placeText, relativeTime, resultName, settingsText, speedText } from './lib/format.js';
 import { FINAL, stateText } from './lib/jobs.js';
-import type { JobView } from './lib/types.js';
+import type { JobView, QueuePlace } from './lib/types.js';
 
 interface Props {
   job: JobView;
   /** The target voice's name, for a conversion with one. */
   targetName: string | undefined;
   now: number;
+  /** A queued job's place in the queue, live. */
+  place: QueuePlace | undefined;
   /** For a clone: the voice it makes. */
   voiceName: string | undefined;
   put: (job: JobView) => void;
@@ -16,7 +19,7 @@ interface Props {
 }
 
 /** One job: a voice being analysed, or a conversion with its player and download. */
-export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props) {
+export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }: Props) {
   const [resultError, setResultError] = useState<string | undefined>();
   const [actionError, setActionError] = useState<string | undefined>();
   const isClone = job.kind === 'clone';
@@ -33,6 +36,7 @@ export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props
   };
 
   const [removed, setRemoved] = useState(false);
+  const [open, setOpen] = useState(false);
   const deleteResult = async () => {
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/result`, { method: 'DELETE' });
     if (res.ok) setRemoved(true);
@@ -58,6 +62,7 @@ export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props
     <li class="job" data-job-id={job.id} data-state={job.state} data-kind={job.kind}>
       <div class="job-head">
         <span class="job-name">{name}</span> <span class="job-state">{stateText(job)}</span>
+        {place && <span class="job-queue"> · {placeText(place.position, place.etaSec)}</span>}
       </div>
       <progress class="job-progress" max={1} value={job.progress || 0} aria-label={`${label} progress`} />
       <p class="job-meta hint">
@@ -118,23 +123,36 @@ export function JobCard({ job, voiceName, targetName, now, put, onAgain }: Props
           <button
             type="button"
             class="job-delete-result"
-            aria-label={`Delete ${job.filename} result`}
+            aria-label={`Delete result of ${job.filename}`}
             onClick={deleteResult}
           >
             Delete result
+          </button>
+        )}
+        {!isClone && (
+          <button
+            type="button"
+            class="job-details"
+            aria-expanded={open}
+            aria-controls={`detail-${job.id}`}
+            aria-label={`Details of ${job.filename}`}
+            onClick={() => setOpen(!open)}
+          >
+            Details
           </button>
         )}
         {!isClone && FINAL.has(job.state) && (
           <button
             type="button"
             class="job-again"
-            aria-label={`Convert ${job.filename} again`}
+            aria-label={`Convert again: ${job.filename}`}
             onClick={onAgain}
           >
             Convert again
           </button>
         )}
       </div>
+      {open && !isClone && <JobDetail job={job} targetName={targetName} />}
     </li>
   );
 }

@@ -16,7 +16,11 @@ export function connectLive(onMessage: (msg: ServerMessage) => void): void {
     ws.addEventListener('open', () => {
       const t = token();
       ws.send(
-        JSON.stringify(lastEventId ? { type: 'resume', token: t, lastEventId } : { type: 'auth', token: t }),
+        JSON.stringify(
+          lastEventId
+            ? { type: 'resume', token: t, lastEventId, queue: true }
+            : { type: 'auth', token: t, queue: true },
+        ),
       );
     });
     ws.addEventListener('message', (e) => {

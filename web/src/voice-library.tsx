@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
 import type { Preset, Voice } from './lib/types.js';
 
@@ -8,9 +8,54 @@ interface Props {
   loadVoices: () => Promise<void>;
 }
 
+/** A voice's new name, typed where its name stood (focused when it opens). */
+function RenameForm({
+  voice,
+  onSave,
+  onKeep,
+}: {
+  voice: Voice;
+  onSave: (name: string) => void;
+  onKeep: () => void;
+}) {
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  return (
+    <form
+      class="voice-rename inline"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSave(input.current?.value ?? '');
+      }}
+    >
+      <label>
+        New name for {voice.name}{' '}
+        <input ref={input} name="name" defaultValue={voice.name} maxLength={80} required />
+      </label>
+      <button type="submit">Save</button>
+      <button type="button" onClick={onKeep}>
+        Keep the name
+      </button>
+    </form>
+  );
+}
+
 /** The user's voices (state, why one failed, delete) and the presets every user may pick. */
 export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
   const [problem, setProblem] = useState<string | undefined>();
+  /** The voice being renamed, if any. */
+  const [renaming, setRenaming] = useState<string | undefined>();
+  const rename = async (v: Voice, name: string) => {
+    const res = await api(`/api/voices/${encodeURIComponent(v.id)}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+    if (!res.ok) return setProblem(await errorText(res, 'renaming the voice'));
+    setProblem(undefined);
+    setRenaming(undefined);
+    await loadVoices();
+  };
   const remove = async (v: Voice) => {
     const res = await api(`/api/voices/${encodeURIComponent(v.id)}`, { method: 'DELETE' });
     if (!res.ok) setProblem(await errorText(res, 'deleting the voice'));
@@ -24,17 +69,34 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
       <ul id="voices">
         {voices.map((v) => (
           <li key={v.id} class="voice" data-state={v.state}>
-            <span class="voice-name">{v.name}</span>{' '}
+            {renaming === v.id ? (
+              <RenameForm
+                voice={v}
+                onSave={(name) => void rename(v, name)}
+                onKeep={() => setRenaming(undefined)}
+              />
+            ) : (
+              <span class="voice-name">{v.name}</span>
+            )}{' '}
             <span class="voice-state">
               {v.state === 'failed' ? `failed: ${v.error?.message ?? 'analysis failed'}` : v.state}
             </span>{' '}
+            {renaming !== v.id && (
+              <button type="button" aria-label={`Rename voice ${v.name}`} onClick={() => setRenaming(v.id)}>
+                Rename
+              </button>
+            )}{' '}
             <button type="button" aria-label={`Delete voice ${v.name}`} onClick={() => remove(v)}>
               Delete
             </button>
           </li>
         ))}
       </ul>
-      {problem && <p class="error">{problem}</p>}
+      {problem && (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
       <p class="hint">Presets: {presets.map((p) => p.name).join(', ')}.</p>
     </section>
   );

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import {
   formatBytes,
   formatSeconds,
+  ordinal,
+  placeText,
   rateText,
   relativeTime,
   resultName,
@@ -160,4 +162,23 @@ test('a snapshot does not bring back jobs older than the pages loaded', () => {
   };
   assert.deepEqual([...applyMessage(jobs, snap, 100).jobs.keys()], ['new']);
   assert.deepEqual([...applyMessage(jobs, snap).jobs.keys()], ['new', 'old']);
+});
+
+test("a queued job's place reads as words, with the wait when there is one", () => {
+  assert.deepEqual([1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].map(ordinal), [
+    '1st',
+    '2nd',
+    '3rd',
+    '4th',
+    '11th',
+    '12th',
+    '13th',
+    '21st',
+    '22nd',
+    '101st',
+    '111th',
+  ]);
+  assert.equal(placeText(1, 40), 'next in line · starts in about 40 s');
+  assert.equal(placeText(3, null), '3rd in line');
+  assert.equal(placeText(12, 600), '12th in line · starts in about 10 min');
 });

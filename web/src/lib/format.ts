@@ -78,3 +78,16 @@ export function settingsText(
   parts.push(job.outputFormat.toUpperCase());
   return parts.join(' · ');
 }
+
+/** "1st", "2nd", "3rd", "11th", "22nd". */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
+/** A queued job's place in words: "next in line · starts in about 40 s", "3rd in line". */
+export function placeText(position: number, etaSec: number | null): string {
+  const where = position === 1 ? 'next in line' : `${ordinal(position)} in line`;
+  return etaSec === null ? where : `${where} · starts in about ${waitText(etaSec)}`;
+}

@@ -39,7 +39,7 @@ export function applyMessage(
     }
     return { jobs: next };
   }
-  if (msg.type === 'error') return { jobs };
+  if (msg.type === 'error' || msg.type === 'queue') return { jobs };
   const known = jobs.get(msg.jobId);
   if (known && FINAL.has(known.state)) return { jobs };
   if (!known) return { jobs, needsView: msg.jobId };

@@ -1,31 +1,13 @@
 /**
- * The API's shapes as the page uses them. They mirror the route schemas (src/api/schemas.ts,
- * src/api/workspace.ts, src/api/voices.ts) and the WebSocket union (src/progress/events.ts).
+ * The API's shapes as the page uses them. The job view comes from src/queue itself; the rest
+ * mirror the route schemas (src/api/workspace.ts, src/api/voices.ts) and the WebSocket union
+ * (src/progress/events.ts), whose modules import Node code the page's type-check cannot read.
  */
-export type JobStateName = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
+import type { ConversionJobView, PublicJobState } from '../../../src/queue/conversion-job.js';
 
-export interface JobView {
-  id: string;
-  kind: 'convert' | 'clone';
-  voiceId: string | null;
-  state: JobStateName;
-  progress: number;
-  stage: string | null;
-  uploadId: string;
-  filename: string;
-  outputFormat: string;
-  pitchSemitones: number;
-  strength: number | null;
-  model: string | null;
-  durationSec: number;
-  priority: string;
-  attempts: number;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  error: { code: string; message: string } | null;
-  resultUrl: string | null;
-}
+// The job view is the server's own type (a type-only import: nothing of src/ reaches the bundle).
+export type JobStateName = PublicJobState;
+export type JobView = ConversionJobView;
 
 export type ServerMessage =
   | { type: 'snapshot'; jobs: JobView[]; eventId: string }
@@ -34,7 +16,15 @@ export type ServerMessage =
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number; eventId: string }
   | { type: 'failed'; jobId: string; error: { code: string; message: string }; eventId: string }
   | { type: 'cancelled'; jobId: string; eventId: string }
+  | { type: 'queue'; jobs: QueuePlace[] }
   | { type: 'error'; error: string; message: string };
+
+/** Where a queued job stands (src/queue/queue-estimate.ts): 1 = next to start. */
+export interface QueuePlace {
+  jobId: string;
+  position: number;
+  etaSec: number | null;
+}
 
 export interface RateAllowance {
   max: number;

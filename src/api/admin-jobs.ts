@@ -1,0 +1,112 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { NotFoundError } from '../errors/index.js';
+import { recentFailures, usageByUser } from '../queue/index.js';
+import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
+
+const FailureSchema = Type.Object({
+  id: Type.String(),
+  userId: Type.String(),
+  kind: Type.String(),
+  filename: Type.String(),
+  code: Type.String(),
+  message: Type.String(),
+  finishedAt: Type.Union([Type.Number(), Type.Null()]),
+});
+
+const UsageSchema = Type.Object({
+  userId: Type.String(),
+  queued: Type.Integer(),
+  active: Type.Integer(),
+  completed: Type.Integer(),
+  failed: Type.Integer(),
+  cancelled: Type.Integer(),
+  audioSec: Type.Number(),
+});
+
+const AdminErrors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+
+/**
+ * The operations dashboard's job views, admin only: recent failures with their codes, per-user
+ * usage, and any user's job (look it up, cancel it). Messages carry no server path (the job
+ * view's error is path-free).
+ */
+export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', async (request) => app.requireAdmin(request));
+
+  app.get(
+    '/admin/failures',
+    {
+      schema: {
+        querystring: Type.Object(
+          // 1..100 (query strings are not coerced)
+          { limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ failures: Type.Array(FailureSchema) }), ...AdminErrors },
+      },
+    },
+    async (request) => ({
+      failures: await recentFailures(app.conversions.queue, Number(request.query.limit ?? 20)),
+    }),
+  );
+
+  app.get(
+    '/admin/usage',
+    {
+      schema: {
+        response: {
+          200: Type.Object({ users: Type.Array(UsageSchema), sampled: Type.Integer() }),
+          ...AdminErrors,
+        },
+      },
+    },
+    async () => usageByUser(app.conversions.queue),
+  );
+
+  const ownedView = async (id: string) => {
+    const owner = await app.conversions.ownerOf(id);
+    if (!owner) throw new NotFoundError('job');
+    return { owner, job: await app.conversions.get(owner, id) };
+  };
+
+  app.get(
+    '/admin/jobs/:id',
+    {
+      schema: {
+        params: IdParams,
+        response: { 200: Type.Object({ job: JobViewSchema, userId: Type.String() }), ...AdminErrors },
+      },
+    },
+    async (request) => {
+      const { owner, job } = await ownedView(request.params.id);
+      return { job, userId: owner };
+    },
+  );
+
+  // 200 once the job has ended (a queued one is removed at once); 202 while a running one is
+  // being stopped: GET /api/admin/jobs/:id shows when it has.
+  app.delete(
+    '/admin/jobs/:id',
+    {
+      schema: {
+        params: IdParams,
+        response: {
+          200: Type.Object({ job: JobViewSchema, userId: Type.String() }),
+          202: Type.Object({ job: JobViewSchema, userId: Type.String(), statusUrl: Type.String() }),
+          ...AdminErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { owner } = await ownedView(request.params.id);
+      const job = await app.conversions.cancel(owner, request.params.id);
+      request.log.info({ jobId: job.id, userId: owner, state: job.state }, 'job cancelled by an admin');
+      if (job.state === 'queued' || job.state === 'active')
+        return reply
+          .status(202)
+          .send({ job, userId: owner, statusUrl: `/api/admin/jobs/${encodeURIComponent(job.id)}` });
+      return reply.status(200).send({ job, userId: owner });
+    },
+  );
+};

@@ -1,0 +1,64 @@
+import type { ConversionQueue, QueueEstimator, QueuePlace, Throughput } from '../queue/index.js';
+
+/** The places of a user's queued jobs, positions ascending. */
+export async function queuedPlaces(
+  conversions: ConversionQueue,
+  estimator: QueueEstimator,
+  userId: string,
+  throughput?: Throughput,
+): Promise<QueuePlace[]> {
+  const queued = (await conversions.list(userId)).filter((j) => j.state === 'queued');
+  const places = await estimator.places(
+    queued.map((j) => j.id),
+    throughput,
+  );
+  return places.sort((a, b) => a.position - b.position);
+}
+
+/** How often a watching socket's queue places are read again. */
+const WATCH_MS = 2000;
+
+/**
+ * A WebSocket's queue watch (asked for with `"queue": true` in the auth or resume message):
+ * every WATCH_MS the user's queued jobs' places are read from the queue as it is, and sent as
+ * `{type: "queue", jobs}` when they differ from the last ones sent (an empty list once all started).
+ */
+export class QueueWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private last = '[]';
+  private reading = false;
+
+  constructor(
+    private readonly read: () => Promise<QueuePlace[]>,
+    private readonly send: (msg: { type: 'queue'; jobs: QueuePlace[] }) => void,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), WATCH_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      const jobs = await this.read();
+      const text = JSON.stringify(jobs);
+      if (text !== this.last && this.timer) {
+        this.last = text;
+        this.send({ type: 'queue', jobs });
+      }
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.reading = false;
+    }
+  }
+}

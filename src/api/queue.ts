@@ -1,0 +1,39 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { queuedPlaces } from './queue-watch.js';
+import { ErrorBody } from './schemas.js';
+
+const QueuePlaceSchema = Type.Object({
+  jobId: Type.String(),
+  position: Type.Integer({ minimum: 1 }),
+  etaSec: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+});
+
+/**
+ * GET /api/queue: where the caller's queued jobs stand (1 = next to start) and about how long
+ * each should wait, from the jobs finished lately (null while too few finished to tell). The
+ * page gets the same live over its WebSocket (`"queue": true`).
+ */
+export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/queue',
+    {
+      schema: {
+        response: {
+          200: Type.Object({
+            jobs: Type.Array(QueuePlaceSchema),
+            throughput: Type.Object({ perMin: Type.Number(), windowSec: Type.Integer() }),
+          }),
+          401: ErrorBody,
+          429: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const userId = request.principal?.userId ?? '';
+      const throughput = await app.queueEstimator.throughput();
+      const jobs = await queuedPlaces(app.conversions, app.queueEstimator, userId, throughput);
+      return { jobs, throughput: { perMin: throughput.perMin, windowSec: throughput.windowSec } };
+    },
+  );
+};

@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { send } from '@fastify/send';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { NotFoundError } from '../errors/index.js';
+
+/** ASCII fallback plus RFC 5987 UTF-8 name, so any client name is safe in the header. */
+function contentDisposition(kind: 'attachment' | 'inline', name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+export interface SentFile {
+  path: string;
+  contentType: string;
+  /** The name a browser saves it as. */
+  downloadName: string;
+  disposition: 'attachment' | 'inline';
+}
+
+/**
+ * Sends a stored audio file with Range and conditional-GET support (@fastify/send), so an
+ * `<audio src>` streams and seeks. A file that is gone answers 404 `what`; a range outside the
+ * file 416. Nothing about the file's place on disk reaches the answer.
+ */
+export async function sendAudioFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: SentFile,
+  what: string,
+): Promise<FastifyReply> {
+  const sent = await send(request.raw, encodeURIComponent(path.basename(file.path)), {
+    root: path.dirname(file.path),
+    acceptRanges: true,
+    etag: true,
+    lastModified: true,
+    cacheControl: false,
+    index: false,
+    dotfiles: 'deny',
+  });
+  if (sent.type !== 'file') {
+    sent.stream.destroy();
+    if (sent.type === 'error' && sent.statusCode === 416)
+      return reply.code(416).headers(sent.headers).send({
+        error: 'VC_ERR_VALIDATION',
+        message: 'the requested range is outside the file',
+      });
+    throw new NotFoundError(what);
+  }
+  return reply
+    .code(sent.statusCode)
+    .headers(sent.headers)
+    .header('content-type', file.contentType)
+    .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
+    .header('cache-control', 'private, max-age=300')
+    .send(sent.stream);
+}

@@ -1,0 +1,2 @@
+export { contentSecurityPolicy } from './csp.js';
+export { pagePlugin } from './plugin.js';

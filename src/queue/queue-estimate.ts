@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import { CONVERSION_QUEUE } from './conversion-job.js';
+
+/** Where a queued job stands: 1 = next to start. */
+export interface QueuePlace {
+  jobId: string;
+  position: number;
+  /** Seconds until it is expected to start, from recent throughput; null when there is too little to go by. */
+  etaSec: number | null;
+}
+
+export interface Throughput {
+  /** Jobs finished (completed or failed) per minute over the window. */
+  perMin: number;
+  windowSec: number;
+  finished: number;
+}
+
+/** Windows tried in turn until one holds enough finished jobs to estimate from. */
+const WINDOWS_SEC = [300, 900];
+const MIN_FINISHED = 2;
+
+/** How many jobs are ahead of a queued one and how long it should wait, rate from what finished lately. */
+export function placeOf(jobId: string, position: number, throughput: Throughput): QueuePlace {
+  const etaSec = throughput.perMin > 0 ? Math.ceil((position * 60) / throughput.perMin) : null;
+  return { jobId, position, etaSec };
+}
+
+/**
+ * Queue positions and waits, read from BullMQ's own keys (level-triggered: every answer is
+ * computed from the queue as it is now). BullMQ hands out jobs without a priority (the `wait`
+ * list, taken from its right end) before the prioritized set (lowest score first), so a job's
+ * position is the waiting list's length plus its rank in the set. A job put back for a while
+ * (its user at the active cap: BullMQ's `delayed` set) has no position.
+ */
+export class QueueEstimator {
+  private readonly key: (name: string) => string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.key = (name) => `${prefix}:${CONVERSION_QUEUE}:${name}`;
+  }
+
+  async throughput(nowMs = Date.now()): Promise<Throughput> {
+    let finished = 0;
+    let windowSec = WINDOWS_SEC[0];
+    for (windowSec of WINDOWS_SEC) {
+      const since = nowMs - windowSec * 1000;
+      const [done, failed] = await Promise.all([
+        this.redis.zcount(this.key('completed'), since, '+inf'),
+        this.redis.zcount(this.key('failed'), since, '+inf'),
+      ]);
+      finished = done + failed;
+      if (finished >= MIN_FINISHED) break;
+    }
+    const perMin = finished >= MIN_FINISHED ? finished / (windowSec / 60) : 0;
+    return { perMin, windowSec, finished };
+  }
+
+  /** The places of those of `jobIds` that wait in the queue now; the others are left out. */
+  async places(jobIds: string[], throughput?: Throughput): Promise<QueuePlace[]> {
+    if (jobIds.length === 0) return [];
+    const rate = throughput ?? (await this.throughput());
+    const waitKey = this.key('wait');
+    const pipe = this.redis.pipeline().llen(waitKey);
+    for (const id of jobIds) pipe.zrank(this.key('prioritized'), id).lpos(waitKey, id);
+    const answers = ((await pipe.exec()) ?? []).map(([err, v]) => (err ? null : v)) as (number | null)[];
+    const waiting = answers[0] ?? 0;
+    const places: QueuePlace[] = [];
+    jobIds.forEach((id, i) => {
+      const rank = answers[1 + i * 2];
+      const index = answers[2 + i * 2];
+      if (typeof rank === 'number') places.push(placeOf(id, waiting + rank + 1, rate));
+      else if (typeof index === 'number') places.push(placeOf(id, waiting - index, rate));
+    });
+    return places;
+  }
+}

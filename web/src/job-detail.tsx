@@ -1,0 +1,75 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, errorText } from './api.js';
+import { settingsText, speedText } from './lib/format.js';
+import type { JobView } from './lib/types.js';
+import { Waveform } from './waveform.js';
+
+interface Props {
+  job: JobView;
+  targetName: string | undefined;
+}
+
+const at = (ms: number | null) => (ms ? new Date(ms).toLocaleString() : '—');
+
+/** A conversion in full: before/after players with their pictures, the settings, the timings. */
+export function JobDetail({ job, targetName }: Props) {
+  const [source, setSource] = useState<string | undefined>();
+  const [sourceProblem, setSourceProblem] = useState<string | undefined>();
+  useEffect(() => {
+    let live = true;
+    void (async () => {
+      const res = await api(`/api/uploads/${encodeURIComponent(job.uploadId)}`);
+      if (!live) return;
+      if (res.ok) setSource(((await res.json()) as { audioUrl: string }).audioUrl);
+      else
+        setSourceProblem(
+          res.status === 404
+            ? 'The original is no longer in your workspace.'
+            : await errorText(res, 'loading the original'),
+        );
+    })();
+    return () => {
+      live = false;
+    };
+  }, [job.uploadId]);
+  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
+  const rows: [string, string][] = [
+    ['Settings', settingsText(job, targetName)],
+    ['Model', job.model ?? (job.voiceId ? 'default' : 'none (pitch shift only)')],
+    ['Audio', `${job.durationSec.toFixed(1)} s`],
+    ['Created', at(job.createdAt)],
+    ['Started', at(job.startedAt)],
+    ['Finished', at(job.finishedAt)],
+  ];
+  if (speed) rows.push(['Processing', speed]);
+  return (
+    <div class="job-detail" id={`detail-${job.id}`}>
+      <div class="before-after">
+        {source ? (
+          <Waveform url={source} label="original" filename={job.filename} />
+        ) : (
+          <p class="hint">{sourceProblem ?? 'Loading the original…'}</p>
+        )}
+        {job.state === 'completed' && job.resultUrl ? (
+          <Waveform url={job.resultUrl} label="result" filename={job.filename} />
+        ) : (
+          <p class="hint">The result appears here once the conversion has finished.</p>
+        )}
+      </div>
+      <dl class="job-facts">
+        {rows.map(([k, v]) => (
+          <div key={k}>
+            <dt>{k}</dt>
+            <dd>{v}</dd>
+          </div>
+        ))}
+        {job.error && (
+          <div>
+            <dt>Error</dt>
+            <dd class="job-detail-error">{job.error.message}</dd>
+          </div>
+        )}
+      </dl>
+    </div>
+  );
+}

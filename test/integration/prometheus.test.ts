@@ -100,7 +100,7 @@ test('a real Prometheus scrapes API and worker: counts match the run, the stats 
   await until('sum(up{job=~"vcfarm-.*"})', 2, 'API and worker scraped');
 
   // 2. A run: three pitch-only jobs of three priority classes, one job cancelled while it runs,
-  //    a WebSocket watching, and session requests past the per-IP limit.
+  //    a voice conversion, a WebSocket watching, and session requests past the per-IP limit.
   const client = await ApiClient.anonymous(svc.baseUrl);
   const events = await client.openEvents();
   const small = await client.upload(tinyWav(1));
@@ -116,7 +116,15 @@ test('a real Prometheus scrapes API and worker: counts match the run, the stats 
         priority,
       }),
     );
-  for (const job of jobs) assert.equal((await client.waitForJob(job.id)).state, 'completed');
+  // A voice conversion too: it loads the default model's ONNX sessions in the pool thread.
+  jobs.push(
+    await client.createJob({
+      uploadId: small.body.upload.id,
+      outputFormat: 'wav',
+      voiceId: 'preset-espeak-f1',
+    }),
+  );
+  for (const job of jobs) assert.equal((await client.waitForJob(job.id, 120_000)).state, 'completed');
 
   const long = await client.upload(humanSpeech(20));
   assert.equal(long.status, 201);
@@ -137,7 +145,7 @@ test('a real Prometheus scrapes API and worker: counts match the run, the stats 
   assert.ok(refused >= 1, 'the session limit should refuse at least one request');
 
   // 3. Prometheus sees exactly that run.
-  await until('sum(vcfarm_jobs_total{outcome="completed"})', 3, 'completed jobs');
+  await until('sum(vcfarm_jobs_total{outcome="completed"})', 4, 'completed jobs');
   await until('sum(vcfarm_jobs_total{outcome="cancelled"})', 1, 'cancelled jobs');
   await until('sum(vcfarm_jobs_total{outcome="failed"})', 0, 'failed jobs');
   await until(
@@ -145,23 +153,24 @@ test('a real Prometheus scrapes API and worker: counts match the run, the stats 
     3,
     'by kind and model',
   );
-  await until('sum(vcfarm_queue_wait_seconds_count)', 4, 'queue-wait observations');
+  await until('sum(vcfarm_jobs_total{kind="voice",model="default",outcome="completed"})', 1, 'the voice job');
+  await until('sum(vcfarm_queue_wait_seconds_count)', 5, 'queue-wait observations');
   for (const p of priorities)
-    await until(`vcfarm_queue_wait_seconds_count{priority="${p}"}`, p === 'normal' ? 2 : 1, p);
-  await until('sum(vcfarm_job_realtime_factor_count)', 3, 'real-time factors');
+    await until(`vcfarm_queue_wait_seconds_count{priority="${p}"}`, p === 'normal' ? 3 : 1, p);
+  await until('sum(vcfarm_job_realtime_factor_count)', 4, 'real-time factors');
   await until(
     'sum(vcfarm_http_request_duration_seconds_count{route="/api/jobs",method="POST",status_code="202"})',
-    4,
+    5,
     'job submissions',
   );
   await until('vcfarm_rate_limit_refusals_total{class="session"}', refused, 'session refusals');
-  await until('vcfarm_queue_jobs{state="completed"}', 3, 'queue: completed');
+  await until('vcfarm_queue_jobs{state="completed"}', 4, 'queue: completed');
   await until('vcfarm_queue_jobs{state="cancelled"}', 1, 'queue: cancelled');
   await until('vcfarm_queue_jobs{state="failed"}', 0, 'queue: failed (cancellations apart)');
   await until('sum(vcfarm_ws_clients)', 1, 'the open WebSocket');
   await until('vcfarm_redis_up', 1, 'Redis reachable');
-  assert.ok((await scalar(prom, 'sum(vcfarm_ws_messages_sent_total{type="completed"})')) >= 3);
-  assert.ok((await scalar(prom, 'vcfarm_ort_sessions')) >= 0);
+  assert.ok((await scalar(prom, 'sum(vcfarm_ws_messages_sent_total{type="completed"})')) >= 4);
+  assert.ok((await scalar(prom, 'vcfarm_ort_sessions')) > 0, 'the voice job loaded ONNX sessions');
 
   // 4. The stats route reads the same sources: same counts, cancellations apart in both.
   const stats = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;
@@ -175,12 +184,12 @@ test('a real Prometheus scrapes API and worker: counts match the run, the stats 
   );
   // Throughput windows count BullMQ's finished sets, cancellations apart.
   const window15 = stats.throughput.find((t: Json) => t.window === '15m');
-  assert.deepEqual([window15.completed, window15.failed, window15.cancelled], [3, 0, 1]);
+  assert.deepEqual([window15.completed, window15.failed, window15.cancelled], [4, 0, 1]);
   await waitUntil(
     async () => {
       const s = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;
       const w = s.workers[0];
-      return w?.jobsDone === 3 && w.jobsCancelled === 1 && w.jobsFailed === 0;
+      return w?.jobsDone === 4 && w.jobsCancelled === 1 && w.jobsFailed === 0;
     },
     10_000,
     'the heartbeat to carry the metrics counters',

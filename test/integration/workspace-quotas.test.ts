@@ -14,7 +14,7 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 
 const ADMIN_TOKEN = 'quota-admin-token-0123456789abcdef';
 // Long enough that uploads outlive the steps before their jobs on a loaded machine (each upload is probed and decoded).
-const TTL_SEC = 8;
+const TTL_SEC = 20;
 let svc: TestService;
 let dir: string;
 
@@ -116,7 +116,7 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
   assert.equal((await user.request('GET', `/api/uploads/${ids[2]}`)).status, 404);
 
   // 7. The sweeper removes the unused upload after its TTL and keeps the one queued jobs need.
-  await waitUntil(async () => !(await files(user, 'uploads')).includes(ids[1]), 30_000, 'the sweeper');
+  await waitUntil(async () => !(await files(user, 'uploads')).includes(ids[1]), 60_000, 'the sweeper');
   assert.ok((await files(user, 'uploads')).includes(ids[0]), 'kept: queued jobs need it');
 
   // 8. A worker runs the jobs; a result can be deleted; then the sweeper takes the rest.
@@ -127,7 +127,7 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
   assert.equal((await user.download(j1.id)).status, 404);
   await waitUntil(
     async () => (await files(user, 'outputs')).length === 0 && (await files(user, 'uploads')).length === 0,
-    30_000,
+    60_000,
     'the sweeper to remove expired outputs and uploads',
   );
   assert.equal((await user.download(j2.id)).status, 404);

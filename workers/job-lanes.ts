@@ -114,18 +114,27 @@ export class JobLanes<D, R> extends EventEmitter {
     return new Promise((resolve) => this.idleWaiters.add(resolve));
   }
 
-  /** The processor, counting the jobs inside it. */
-  private readonly counted: Processor<D, R> = async (job, token, signal) => {
+  /**
+   * The processor, counting the jobs inside it. BullMQ gets the processor's own promise back (no
+   * extra await in between), so a job's end is recorded exactly as soon as without the count.
+   */
+  private readonly counted: Processor<D, R> = (job, token, signal) => {
     this.running++;
+    let result: Promise<R>;
     try {
-      return await this.options.processor(job, token, signal);
-    } finally {
-      this.running--;
-      if (this.running === 0) {
+      result = this.options.processor(job, token, signal);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result
+      .finally(() => {
+        this.running--;
+        if (this.running > 0) return;
         for (const resolve of this.idleWaiters) resolve();
         this.idleWaiters.clear();
-      }
-    }
+      })
+      .catch(() => {});
+    return result;
   };
 
   private open(index: number): Worker<D, R> {

@@ -48,6 +48,8 @@ const CONTEXT = { left: 2560, right: 2560 };
  * the frame's own 30 over 0..12 kHz resolve formants to ~400 Hz, below the harmonic spacing of voices up to
  * ~500 Hz. A warp beyond 0.75..1.35 is no adult vocal tract. Sharpness 6 weighs
  * an entry twice as far as the nearest e^-6 as much; 5 pitch frames (53 ms) keep the move from flickering.
+ * Blend 1 (the whole way at strength 1; was 0.6): on 8 judge pairs it doubled the envelope-distance cut
+ * (median 16 % -> 32 %) with the envelope-change correlation kept (min 0.853 -> 0.857).
  */
 const ENVELOPE_MAP: EnvelopeMapOptions = {
   quefrencies: 24,
@@ -61,7 +63,7 @@ const ENVELOPE_MAP: EnvelopeMapOptions = {
   minWarp: 0.75,
   maxWarp: 1.35,
   sharpness: 6,
-  blend: 0.6,
+  blend: 1,
   smoothFrames: 7,
   gateFromDb: -60,
   gateRangeDb: 15,

@@ -116,7 +116,7 @@ function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptio
   const pitchMap = b.input('pitch_map', 'float32', [2]);
   const sourceFormants = b.input('source_formants', 'float32', [3]);
   const targetFormants = b.input('target_formants', 'float32', [3]);
-  const codebook = b.input('codebook', 'float32', ['entries', ENVELOPE_MAP.quefrencies]);
+  const codebook = b.input('codebook', 'float32', ['entries', envelopeMap.quefrencies]);
   const strength = b.input('strength', 'float32', [1]);
   const inputSpec = rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft);
   const inputPower = powerA(b, inputSpec);
@@ -286,7 +286,7 @@ export function buildDefaultModel(
             {
               name: 'codebook',
               dtype: 'float32',
-              shape: ['entries', ENVELOPE_MAP.quefrencies],
+              shape: ['entries', envelopeMap.quefrencies],
               source: { from: 'voice', field: 'codebook' },
             },
             {

@@ -46,8 +46,12 @@ const CONTEXT = { left: 2560, right: 2560 };
 /**
  * Envelope conversion (envelope-map.ts). The codebook's 24 cepstra over 0..8 kHz (as voice-features.ts) and
  * the frame's own 30 over 0..12 kHz resolve formants to ~400 Hz, below the harmonic spacing of voices up to
- * ~500 Hz. A warp beyond 0.75..1.35 is no adult vocal tract. Sharpness 6 weighs
- * an entry twice as far as the nearest e^-6 as much; 5 pitch frames (53 ms) keep the move from flickering.
+ * ~500 Hz. A warp beyond 0.75..1.35 is no adult vocal tract. Sharpness 30 weighs an entry 1.1 times as
+ * far as the nearest e^-3 as much (nearly the nearest alone); 3 pitch frames (32 ms) keep the move from
+ * flickering. Blend 1 (the whole way at strength 1; was 0.6): on 8 judge pairs it doubled the
+ * envelope-distance cut (median 16 % -> 32 %) with the envelope-change correlation kept. Sharpness 30 and
+ * 3 frames (were 6 and 7): the judge's full 30 identified the target in 9 (was 7) with the other bars
+ * within a point (formant error median 18 -> 21 %, correlation min 0.837 -> 0.826).
  */
 const ENVELOPE_MAP: EnvelopeMapOptions = {
   quefrencies: 24,
@@ -60,9 +64,9 @@ const ENVELOPE_MAP: EnvelopeMapOptions = {
   relativeFloor: 1e-5,
   minWarp: 0.75,
   maxWarp: 1.35,
-  sharpness: 6,
-  blend: 0.6,
-  smoothFrames: 7,
+  sharpness: 30,
+  blend: 1,
+  smoothFrames: 3,
   gateFromDb: -60,
   gateRangeDb: 15,
 };
@@ -114,7 +118,7 @@ function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptio
   const pitchMap = b.input('pitch_map', 'float32', [2]);
   const sourceFormants = b.input('source_formants', 'float32', [3]);
   const targetFormants = b.input('target_formants', 'float32', [3]);
-  const codebook = b.input('codebook', 'float32', ['entries', ENVELOPE_MAP.quefrencies]);
+  const codebook = b.input('codebook', 'float32', ['entries', envelopeMap.quefrencies]);
   const strength = b.input('strength', 'float32', [1]);
   const inputSpec = rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft);
   const inputPower = powerA(b, inputSpec);
@@ -284,7 +288,7 @@ export function buildDefaultModel(
             {
               name: 'codebook',
               dtype: 'float32',
-              shape: ['entries', ENVELOPE_MAP.quefrencies],
+              shape: ['entries', envelopeMap.quefrencies],
               source: { from: 'voice', field: 'codebook' },
             },
             {

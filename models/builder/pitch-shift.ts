@@ -1,6 +1,6 @@
 import { type Framing, f32, hann, i64, logDb, scalarI64 } from './dsp.js';
-import { type EnvelopeCorrection, fillShare } from './envelope-map.js';
-import { bothParts, fftSplit, layoutA, nativeBins, powerA, rfftA } from './fft.js';
+import type { EnvelopeCorrection } from './envelope-map.js';
+import { bothParts, fftSplit, layoutA, powerA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
 
 /** Phase resolution of the nudge recurrence: 2^-20 of a period (< 0.001 samples for any F0 in range). */
@@ -357,21 +357,14 @@ export function pitchShiftSpectra(
   const windowed = b.op('Mul', [b.op('Reshape', [grains, i64(b, [n1, -1, n2])]), layoutA(b, n, hann(n))]);
   const grainSpec = rfftA(b, windowed, n);
   // Band fill: the input's own spectrum where shifting down left the top band empty.
-  const k = b.op('Reshape', [nativeBins(b, n), i64(b, [n1, 1, -1])]);
-  const spec =
-    o.fillFade > 0
-      ? b.op('Add', [
-          grainSpec,
-          b.op('Mul', [
-            b.op('Sub', [x.inputSpec, grainSpec]),
-            bothParts(
-              b,
-              fillShare(b, k, n / 2, b.op('Reshape', [frameRatio, i64(b, [1, -1, 1])]), o.fillFade),
-            ),
-          ]),
-        ])
-      : grainSpec;
-  const envelopeShift = x.correction(frameRatio, o.fillFade, powerA(b, spec));
+  const corrector = x.correction(frameRatio, o.fillFade);
+  const spec = corrector.fill
+    ? b.op('Add', [
+        grainSpec,
+        b.op('Mul', [b.op('Sub', [x.inputSpec, grainSpec]), bothParts(b, corrector.fill)]),
+      ])
+    : grainSpec;
+  const envelopeShift = corrector.correct(powerA(b, spec));
   const lim = logDb(o.maxCorrectionDb);
   const correction = b.op('Clip', [envelopeShift, f32(b, [-lim], []), f32(b, [lim], [])]);
   const magnitude = b.op('Exp', [b.op('Mul', [correction, f32(b, [0.5], [])])]);

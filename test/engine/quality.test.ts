@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VoiceConversionEngine } from '../../workers/engine/index.js';
+import { median } from '../helpers/audio-metrics.js';
 import { engineConverter } from '../helpers/engine-converter.js';
 import { type Identity, JUDGE_PAIRS, Judge, type Verdict } from '../helpers/judge.js';
 import { PcmCache } from '../helpers/librispeech.js';
@@ -13,9 +14,10 @@ import { PcmCache } from '../helpers/librispeech.js';
 // (test/helpers/voice-measures.ts, speaker-id.ts; proven in voice-measures.test.ts). Every voice is cloned
 // from the first 60 % of a LibriSpeech speaker's utterance and the output is judged against the last 40 %.
 // LibriSpeech is 16 kHz: the engine gets it resampled to its rate, so nothing above 8 kHz is judged.
-// Only the bars today's model meets are asserted here. Issue 10's identity, formant, envelope-cut, F0 and
-// mel-cepstral bars are NOT met yet (target identified in 2 of 30); `node dist/scripts/judge-voices.js`
-// measures all of them on the same 30 conversions and says which are met.
+// Only the bars today's model meets are asserted here, with some margin. Issue 10's identity (>= 20 of 30),
+// formant, envelope-cut (>= 60 %), F0 and mel-cepstral bars are NOT met yet (target identified in 9 of
+// 30, envelope cut 47 %); `node dist/scripts/judge-voices.js` measures all of them on the same 30
+// conversions and says which are met.
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let engine: VoiceConversionEngine;
@@ -54,4 +56,16 @@ test('output: duration exact, peak <= -0.1 dBFS, no NaN, in all 30', () => {
     assert.ok(v.peakDbfs <= -0.1, `${name(v)}: peak ${v.peakDbfs} dBFS`);
     assert.ok(v.finite, `${name(v)}: non-finite samples`);
   }
+});
+
+test('identity: the output is judged the target in >= 6 of 30 (today 9; a plain pitch shift 1)', () => {
+  const hits = verdicts.filter((v) => v.asTarget).length;
+  console.log(`# target ${hits}/30, source ${verdicts.filter((v) => v.asSource).length}/30`);
+  assert.ok(hits >= 6, `target in ${hits} of 30`);
+});
+
+test("long-term envelope: median distance to the target's cut by >= 40 % (today 47 %)", () => {
+  const cut = median(verdicts.map((v) => v.envelope.cut));
+  console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
+  assert.ok(cut >= 0.4, `median cut ${(cut * 100).toFixed(1)} %`);
 });

@@ -451,6 +451,11 @@ test('keyboard only: upload, convert, open the detail and play, rename a voice; 
   );
   assert.equal(await player.evaluate((a) => (a as unknown as { paused: boolean }).paused), false);
   await page.keyboard.press('Space');
+  await card
+    .locator('.job-detail')
+    .evaluate((el) =>
+      (el as unknown as { scrollIntoView(o: unknown): void }).scrollIntoView({ block: 'end' }),
+    );
   await page.screenshot({ path: path.join(dir, 'job-detail.png') });
 
   // 3. Rename a voice by keyboard; the name changes on the server, refused names say why.

@@ -152,7 +152,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
           </button>
         )}
       </div>
-      {open && !isClone && <JobDetail job={job} targetName={targetName} />}
+      {open && !isClone && <JobDetail job={job} targetName={targetName} put={put} />}
     </li>
   );
 }

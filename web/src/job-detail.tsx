@@ -1,18 +1,25 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, errorText } from './api.js';
+import { api, errorText, fetchJob } from './api.js';
 import { settingsText, speedText } from './lib/format.js';
+import { FINAL } from './lib/jobs.js';
 import type { JobView } from './lib/types.js';
 import { Waveform } from './waveform.js';
 
 interface Props {
   job: JobView;
   targetName: string | undefined;
+  put: (job: JobView) => void;
 }
 
 const at = (ms: number | null) => (ms ? new Date(ms).toLocaleString() : '—');
 
 /** A conversion in full: before/after players with their pictures, the settings, the timings. */
-export function JobDetail({ job, targetName }: Props) {
+export function JobDetail({ job, targetName, put }: Props) {
+  // Live events carry state, not timings: a job seen ending here is read once more for them.
+  const stale = FINAL.has(job.state) && !job.finishedAt;
+  useEffect(() => {
+    if (stale) void fetchJob(job.id).then((fresh) => fresh && put(fresh));
+  }, [stale, job.id, put]);
   const [source, setSource] = useState<string | undefined>();
   const [sourceProblem, setSourceProblem] = useState<string | undefined>();
   useEffect(() => {

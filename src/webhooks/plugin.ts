@@ -46,8 +46,16 @@ export const webhooksPlugin = fp(
   async (app: FastifyInstance, opts: { redisUrl: string }) => {
     const { redisPrefix: prefix, webhookAllowPrivate: allowPrivate } = app.config;
     const store = new WebhookStore(app.redis, prefix);
-    const connection = bullConnection(opts.redisUrl);
+    // Reconnects stop once the app closes: with Redis gone, BullMQ's close cannot end a connection
+    // that keeps retrying, and its timers would keep the process alive.
+    let closing = false;
+    const base0 = bullConnection(opts.redisUrl);
+    const connection = {
+      ...base0,
+      retryStrategy: (times: number) => (closing ? null : base0.retryStrategy(times)),
+    };
     const queue = new Queue<DeliveryData>(WEBHOOK_QUEUE, { connection, prefix });
+    queue.on('error', (err) => app.log.warn({ err: err.message }, 'webhook queue error'));
     const base = app.config.webhookRetryBaseMs;
     const attempts = attemptsWithin(base, app.config.webhookRetryForMs);
 
@@ -116,8 +124,10 @@ export const webhooksPlugin = fp(
     );
     worker.on('error', (err) => app.log.warn({ err: err.message }, 'webhook worker error'));
 
+    const reader = app.connectRedis('vcfarm-webhooks');
+    reader.on('error', (err) => app.log.debug({ err: err.message }, 'webhook reader connection error'));
     const dispatcher = new WebhookDispatcher(
-      app.connectRedis('vcfarm-webhooks'),
+      reader,
       app.redis,
       prefix,
       `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
@@ -133,9 +143,19 @@ export const webhooksPlugin = fp(
       },
     });
     app.addHook('onClose', async () => {
+      closing = true;
       await dispatcher.close();
-      await withDeadline(worker.close(), REDIS_QUIT_DEADLINE_MS);
-      await withDeadline(queue.close(), REDIS_QUIT_DEADLINE_MS);
+      // With Redis gone a close waits forever: past the deadline the connections are cut.
+      await withDeadline(
+        worker.close(),
+        REDIS_QUIT_DEADLINE_MS,
+        () => void worker.disconnect().catch(() => {}),
+      );
+      await withDeadline(
+        queue.close(),
+        REDIS_QUIT_DEADLINE_MS,
+        () => void queue.disconnect().catch(() => {}),
+      );
     });
   },
   {

@@ -1,10 +1,10 @@
 import os from 'node:os';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { withDeadline } from '../lifecycle/index.js';
 import type { JobEvent } from '../progress/index.js';
-import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
+import { boundedRetry, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { type DeliveryData, postDelivery } from './delivery.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { signatureHeader } from './signature.js';
@@ -49,11 +49,10 @@ export const webhooksPlugin = fp(
     // Reconnects stop once the app closes: with Redis gone, BullMQ's close cannot end a connection
     // that keeps retrying, and its timers would keep the process alive.
     let closing = false;
-    const base0 = bullConnection(opts.redisUrl);
     const connection = {
-      ...base0,
-      retryStrategy: (times: number) => (closing ? null : base0.retryStrategy(times)),
-    };
+      ...bullConnection(opts.redisUrl),
+      retryStrategy: (times: number) => (closing ? null : boundedRetry(times)),
+    } as ConnectionOptions;
     const queue = new Queue<DeliveryData>(WEBHOOK_QUEUE, { connection, prefix });
     queue.on('error', (err) => app.log.warn({ err: err.message }, 'webhook queue error'));
     const base = app.config.webhookRetryBaseMs;

@@ -14,7 +14,9 @@ let svc: TestService;
 let second: FastifyInstance;
 let urls: [string, string];
 before(async () => {
-  svc = await startService({ workers: 0 });
+  // Three concurrent duplicates of one form are three uploads in flight until the idempotency
+  // check (which needs the body) sees them; slots are counted across instances, so allow three.
+  svc = await startService({ workers: 0, env: { UPLOADS_PER_USER: '3' } });
   const config = loadConfig({ ...svc.env, LOG_LEVEL: 'silent' });
   second = await buildServer(config, svc.redis.url, pino({ level: 'silent' }));
   urls = [svc.baseUrl, await second.listen({ port: 0, host: '127.0.0.1' })];

@@ -195,12 +195,18 @@ test('queued jobs show their place and wait, live, computed from the queue; a us
     longJobs.push(id);
     await events.waitFor((m) => m.jobId === id && (m.type === 'progress' || m.type === 'stage'));
   }
-  // The first waiting job is long too, so the last one stays second while it runs.
+  // The first waiting job is long too, so the last one stays second while it runs (a real shift:
+  // 0 semitones would be a plain copy, done in seconds).
   const waiting: string[] = [];
   for (let i = 0; i < 3; i++)
     waiting.push(
-      (await owner.createJob({ uploadId: i === 0 ? long : short, outputFormat: 'wav', pitchSemitones: -i }))
-        .id,
+      (
+        await owner.createJob({
+          uploadId: i === 0 ? long : short,
+          outputFormat: 'wav',
+          pitchSemitones: -(i + 1),
+        })
+      ).id,
     );
 
   // 2. Over HTTP: the three wait in the order made, each with a wait in whole seconds; nobody else sees them.
@@ -223,7 +229,8 @@ test('queued jobs show their place and wait, live, computed from the queue; a us
     .filter({ hasText: /^ · 3rd in line · starts in about \d+ (s|min)$/ })
     .waitFor({ timeout: 20_000 });
   await assertAccessible(page, 'jobs in the queue');
-  assert.equal(await owner.request('DELETE', `/api/jobs/${longJobs[0]}`).then((r) => r.status), 200);
+  // The long job is running: its cancellation is asked for (202) and applied by its worker.
+  assert.equal(await owner.request('DELETE', `/api/jobs/${longJobs[0]}`).then((r) => r.status), 202);
   await last
     .filter({ hasText: /^ · 2nd in line · starts in about/ })
     .waitFor({ timeout: 20_000 })
@@ -275,7 +282,7 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   const events = await user.openEvents();
   const running = (await user.createJob({ uploadId: long, outputFormat: 'wav', pitchSemitones: 1 })).id;
   await events.waitFor((m) => m.jobId === running && m.type === 'progress');
-  assert.equal((await user.request('DELETE', `/api/jobs/${running}`)).status, 200);
+  assert.equal((await user.request('DELETE', `/api/jobs/${running}`)).status, 202); // running: stopped by its worker
   await events.waitFor((m) => m.jobId === running && m.type === 'cancelled');
   const short = (await user.upload(espeakSentence('en-us+f3'))).body.upload.id;
   await user.waitForJob(

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
-import { assertAccessible } from '../helpers/browser.js';
+import type { Browser } from 'playwright-core';
+import { assertAccessible, launchChromium } from '../helpers/browser.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
 
@@ -10,18 +10,7 @@ let svc: TestService;
 let browser: Browser;
 before(async () => {
   svc = await startService({ workers: 1 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

@@ -1,44 +1,31 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ResultLinks } from '../../src/links/index.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
-import {
-  assertAccessible,
-  audioDuration,
-  launchChromium,
-  pageWithToken,
-  seekAudio,
-} from '../helpers/browser.js';
+import { assertAccessible, audioDuration, pageWithToken, seekAudio } from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence, humanSpeech } from '../helpers/fixtures.js';
-import { generousPlans, writePlans } from '../helpers/plans.js';
-import { startService, type TestService } from '../helpers/service.js';
+import { type PageBench, startPageBench } from '../helpers/page-bench.js';
+import type { TestService } from '../helpers/service.js';
 
 // The page beyond the basics (page.test.ts), in Chromium against a real service: the job detail
 // with its before/after players and pictures, queue places, the dashboard's charts, failures,
 // usage and cancel, keyboard-only use, axe-core in every state reached.
 
+let bench: PageBench;
 let svc: TestService;
 let browser: Browser;
 let dir: string;
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-page-detail-'));
-  // Anonymous users get the shipped free plan's API limit (30 a minute); everything else is generous.
-  const plans = writePlans(dir, generousPlans(), (p) => {
-    p.plans.free.rateLimits.api = { max: 30, windowSec: 60 };
-  });
-  svc = await startService({ workers: 1, env: { PLANS_FILE: plans, ADMIN_TOKEN } });
-  browser = await launchChromium();
+  bench = await startPageBench('page-detail');
+  ({ svc, browser, dir } = bench);
 });
 after(async () => {
-  await browser?.close();
-  await svc?.close();
-  await rm(dir, { recursive: true, force: true });
+  await bench?.close();
 });
 
 test('job detail: before/after players with waveform and spectrogram; the original plays for its owner only', async () => {

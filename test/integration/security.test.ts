@@ -140,20 +140,6 @@ function rawRequest(
   });
 }
 
-function multipart(parts: { disposition: string; data: Buffer }[], boundary = 'vcfarmBoundary'): Buffer {
-  const chunks: Buffer[] = [];
-  for (const p of parts)
-    chunks.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: ${p.disposition}\r\nContent-Type: audio/wav\r\n\r\n`,
-      ),
-      p.data,
-      Buffer.from('\r\n'),
-    );
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return Buffer.concat(chunks);
-}
-
 function postHead(
   url: string,
   token: string,
@@ -228,7 +214,7 @@ test('11: tokens never reach the logs: ?token= on /api/ws is redacted, session t
 
 test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS; two at a time per user', async () => {
   const user = await userAt();
-  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
+  const body = multipartBody([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
   const head = postHead(
     '/api/uploads',
     user.session?.token ?? '',
@@ -263,7 +249,7 @@ test('12: upload slots are counted per user across API instances; a killed insta
   });
   const user = await proUser();
   const token = user.session?.token ?? '';
-  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
+  const body = multipartBody([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
   const head = postHead('/api/uploads', token, body.length);
   // 1. Two uploads trickle into the other instance: they hold both of the user's slots...
   const trickling = [0, 1].map(() => rawRequest(other.url, head, body, { trickleMs: 400, giveUpMs: 30_000 }));
@@ -299,7 +285,7 @@ test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 lon
   const user = await proUser();
   const token = user.session?.token ?? '';
   const big = Buffer.concat(Array.from({ length: 8 }, () => wav));
-  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: big }]);
+  const body = multipartBody([{ disposition: 'form-data; name="file"; filename="a.wav"', data: big }]);
   const head = postHead('/api/uploads', token, body.length);
   // 1. Trickled from the first byte (the multipart preamble), and 2. stalling inside the file part.
   const fromStart = rawRequest(slowApi.url, head, body, { trickleMs: 100, giveUpMs: 20_000 });
@@ -319,7 +305,7 @@ test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 lon
 
 test('12: through HAProxy a trickled multipart preamble is cut off by `timeout http-request`', async () => {
   const user = await ApiClient.anonymous(proxy);
-  const body = multipart([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
+  const body = multipartBody([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
   const r = await rawRequest(proxy, postHead('/api/uploads', user.session?.token ?? '', body.length), body, {
     trickleMs: 300,
     giveUpMs: 10_000,
@@ -370,7 +356,7 @@ test('12/14: malformed multipart is always answered 400 with a code: CR/LF file 
   const fwd = 'Connection: close\r\n';
   const logsBefore = cluster.apis[0].logs.length;
   const named = (d: string) =>
-    multipart([
+    multipartBody([
       { disposition: 'form-data; name="name"', data: Buffer.from('crlf') },
       { disposition: d, data: wav },
     ]);

@@ -1,21 +1,11 @@
 import type { Queue } from 'bullmq';
-import type { ConversionJobData, ConversionResult } from './conversion-job.js';
+import type { ConversionJobData, ConversionResult, FailureView, UserUsage } from './conversion-job.js';
 import { publicState, toJobView } from './job-view.js';
 
 type ConversionBullQueue = Queue<ConversionJobData, ConversionResult>;
 
 /** Finished jobs read for the admin views: the newest this many of each of completed and failed. */
 const SAMPLE = 1000;
-
-export interface FailureView {
-  id: string;
-  userId: string;
-  kind: string;
-  filename: string;
-  code: string;
-  message: string;
-  finishedAt: number | null;
-}
 
 /** The newest jobs that failed for good (cancellations are not failures), newest first. */
 export async function recentFailures(queue: ConversionBullQueue, limit: number): Promise<FailureView[]> {
@@ -35,17 +25,6 @@ export async function recentFailures(queue: ConversionBullQueue, limit: number):
     });
   }
   return out.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
-}
-
-export interface UserUsage {
-  userId: string;
-  queued: number;
-  active: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  /** Seconds of audio in the user's finished conversions. */
-  audioSec: number;
 }
 
 /**

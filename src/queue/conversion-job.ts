@@ -115,3 +115,26 @@ export interface JobProgress {
   progress: number;
   stage: string;
 }
+
+/** A job that failed for good, as the admin dashboard lists it (src/queue/admin-views.ts). */
+export interface FailureView {
+  id: string;
+  userId: string;
+  kind: string;
+  filename: string;
+  code: string;
+  message: string;
+  finishedAt: number | null;
+}
+
+/** One user's jobs by state and audio converted, as the admin dashboard lists them. */
+export interface UserUsage {
+  userId: string;
+  queued: number;
+  active: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Seconds of audio in the user's finished conversions. */
+  audioSec: number;
+}

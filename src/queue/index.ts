@@ -1,4 +1,4 @@
-export { type FailureView, recentFailures, type UserUsage, usageByUser } from './admin-views.js';
+export { recentFailures, usageByUser } from './admin-views.js';
 export {
   BULL_PRIORITY,
   type CloneJobData,
@@ -7,10 +7,12 @@ export {
   type ConversionJobView,
   type ConversionResult,
   type ConvertJobData,
+  type FailureView,
   type JobPriority,
   type JobProgress,
   type JobWebhook,
   type PublicJobState,
+  type UserUsage,
   type WebhookEvent,
 } from './conversion-job.js';
 export {

@@ -1,24 +1,10 @@
 import { useState } from 'preact/hooks';
+import type { FailureView, UserUsage } from '../../../src/queue/conversion-job.js';
 import { adminFetch, messageOf } from './admin-api.js';
 
-export interface Failure {
-  id: string;
-  userId: string;
-  kind: string;
-  filename: string;
-  code: string;
-  message: string;
-  finishedAt: number | null;
-}
-export interface Usage {
-  userId: string;
-  queued: number;
-  active: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  audioSec: number;
-}
+/** The server's own shapes (GET /api/admin/failures, /api/admin/usage). */
+export type Failure = FailureView;
+export type Usage = UserUsage;
 
 /** The newest jobs that failed for good, with their codes. */
 export function Failures({ failures }: { failures: Failure[] }) {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
+import { redisFault } from '../redis/faults.js';
 
 /** The one map from error code to HTTP status (also listed in the OpenAPI document). */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -61,6 +62,32 @@ export function validationMessage(err: FastifyError): string {
   }
 }
 
+/** Seconds a client is told to wait when Redis refuses writes or cannot be reached. */
+export const REDIS_FAULT_RETRY_AFTER_SEC = 5;
+
+/**
+ * An error from the Redis client that no route turned into a VcError: Redis refusing writes
+ * (MISCONF, READONLY, OOM, NOREPLICAS: a reply error) or the connection gone (ioredis gave up on
+ * the command). Either is the dependency's state, not a bug: 503 with Retry-After, never 500.
+ */
+function fromRedis(err: Error): { status: number; code: ErrorCode; message: string } | undefined {
+  if (err.name === 'ReplyError' && redisFault(err)) {
+    return {
+      status: 503,
+      code: 'VC_ERR_UNAVAILABLE',
+      message: 'the service cannot store data right now; try again shortly',
+    };
+  }
+  if (err.name === 'MaxRetriesPerRequestError' || /^Connection is closed\.?$/.test(err.message)) {
+    return {
+      status: 503,
+      code: 'VC_ERR_UNAVAILABLE',
+      message: 'the data store is unreachable; try again shortly',
+    };
+  }
+  return undefined;
+}
+
 /** Codes Fastify and its plugins use, folded into ours. */
 function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } | undefined {
   if (err.validation) return { status: 400, code: 'VC_ERR_VALIDATION', message: validationMessage(err) };
@@ -106,13 +133,16 @@ export function installErrorHandler(app: FastifyInstance): void {
         message: full.message,
       });
     } else {
-      const mapped = fromFastify(err);
+      const mapped = fromRedis(err) ?? fromFastify(err);
       if (mapped) ({ status, code, message } = mapped);
     }
     if (status >= 500) {
       request.log.error({ err }, 'request failed');
       // 503 and 507 tell the client to come back later (fixed texts, no detail); other 5xx show nothing.
-      const keep = (err instanceof VcError && status === 503) || code === 'VC_ERR_INSUFFICIENT_STORAGE';
+      const keep = code === 'VC_ERR_UNAVAILABLE' || code === 'VC_ERR_INSUFFICIENT_STORAGE';
+      if (code === 'VC_ERR_UNAVAILABLE' && !reply.hasHeader('retry-after')) {
+        reply.header('retry-after', String(REDIS_FAULT_RETRY_AFTER_SEC));
+      }
       if (!keep) message = 'internal error';
     } else {
       // The cause (ffmpeg's words, a parser's error) may name server paths: the log has it, the client not.

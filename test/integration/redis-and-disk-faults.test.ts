@@ -88,6 +88,20 @@ test('Redis refusing writes (MISCONF: cannot persist): the worker pauses instead
     assert.equal(h.body.redis, 'refusing-writes');
     assert.match(h.body.reason, /MISCONF/);
 
+    // 3b. Ordinary requests that write answer 503 with Retry-After (the dependency's state, not a
+    // server bug: never 500), with a fixed text that names nothing internal.
+    const refused = [
+      await client.request('POST', '/api/jobs', { uploadId: up.body.upload.id, outputFormat: 'wav' }),
+      await client.request('POST', '/api/session'),
+      await client.request('DELETE', `/api/jobs/${second.id}`),
+    ];
+    for (const r of refused) {
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.equal(r.body.error, 'VC_ERR_UNAVAILABLE');
+      assert.ok(Number(r.headers.get('retry-after')) > 0, 'Retry-After');
+      assert.doesNotMatch(r.body.message, /MISCONF|redis|\//i);
+    }
+
     // 4. The worker pauses its lanes (once), and logs a handful of lines, not thousands.
     const logs = svc.workers[0].logs;
     await waitUntil(

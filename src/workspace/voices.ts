@@ -54,16 +54,21 @@ export class VoiceStore {
 
   async setJob(userId: string, id: string, jobId: string, name: string): Promise<void> {
     const voice = await this.get(userId, id);
-    await writeFile(this.metaPath(userId, id), JSON.stringify({ ...voice, jobId, name }), { mode: 0o600 });
+    await this.writeMeta(userId, { ...voice, jobId, name });
   }
 
-  /** Gives the voice a new name; the metadata is replaced whole (written aside, then renamed over). */
+  /** Gives the voice a new name. */
   async rename(userId: string, id: string, name: string): Promise<Voice> {
     const voice = { ...(await this.get(userId, id)), name };
-    const meta = this.metaPath(userId, id);
+    await this.writeMeta(userId, voice);
+    return voice;
+  }
+
+  /** Replaces a voice's metadata whole: written aside, then renamed over, so no reader sees half a file. */
+  private async writeMeta(userId: string, voice: Voice): Promise<void> {
+    const meta = this.metaPath(userId, voice.id);
     await writeFile(`${meta}.part`, JSON.stringify(voice), { mode: 0o600 });
     await rename(`${meta}.part`, meta);
-    return voice;
   }
 
   async get(userId: string, id: string): Promise<Voice> {
@@ -101,7 +106,7 @@ export class VoiceStore {
     await this.get(userId, id);
     const dir = workspaceFor(this.dataDir, userId).voices;
     await Promise.all(
-      ['', '.json', '.profile.json', '.profile.json.part'].map((s) =>
+      ['', '.json', '.json.part', '.profile.json', '.profile.json.part'].map((s) =>
         rm(fileIn(dir, id, s), { force: true }),
       ),
     );

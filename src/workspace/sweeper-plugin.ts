@@ -19,6 +19,7 @@ export const sweeperPlugin = fp(
       prefix: app.config.redisPrefix,
       log: app.log.child({ role: 'sweeper' }),
       intervalMs: app.config.sweepIntervalSec * 1000,
+      intakeDeadlineSec: app.config.requestTimeoutMs / 1000,
       filesInUse: (userId) => app.conversions.filesInUse(userId),
       ttlsOf: async (userId) => {
         const account = await app.accounts.get(userId);

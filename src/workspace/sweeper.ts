@@ -26,6 +26,12 @@ export interface SweeperOptions {
   filesInUse(userId: string): Promise<Set<string>>;
   /** Milliseconds between sweeps; 0: only on demand. */
   intervalMs: number;
+  /**
+   * A partial intake file (`<id>.part` of an upload or a voice reference) may belong to a request
+   * still being probed or decoded: kept at least this long whatever the plan's TTL (the request
+   * deadline, REQUEST_TIMEOUT_MS), so a short TTL cannot pull a file from under a running upload.
+   */
+  intakeDeadlineSec: number;
 }
 
 export interface RemovedFile {
@@ -103,7 +109,11 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
         const inUse = await this.options.filesInUse(userId);
         for (const e of usage.entries) {
           const ageSec = (now - e.modifiedAt) / 1000;
-          if (ageSec <= ttlSec[e.kind]) continue;
+          const intakePart = e.kind !== 'output' && e.name.endsWith('.part');
+          const keepSec = intakePart
+            ? Math.max(ttlSec[e.kind], this.options.intakeDeadlineSec)
+            : ttlSec[e.kind];
+          if (ageSec <= keepSec) continue;
           const id = ownerIdOf(e.name);
           if (inUse.has(id) || inUse.has(`job:${id}`)) continue;
           const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';

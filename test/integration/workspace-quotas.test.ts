@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -156,6 +157,7 @@ test('the sweeper runs in one instance at a time (Redis lock) and reports what i
       prefix: 'locktest',
       log: pino({ level: 'silent' }),
       intervalMs: 0,
+      intakeDeadlineSec: 300,
       filesInUse: async () => new Set(),
       ttlsOf: async () => ({ uploadsSec: 0, outputsSec: 0, voicesSec: 0 }),
     });
@@ -166,4 +168,36 @@ test('the sweeper runs in one instance at a time (Redis lock) and reports what i
   assert.ok(ran[0]?.some((r) => r.userId === user.session?.userId && r.name === up.body.upload.id));
   assert.deepEqual(await files(user, 'uploads'), []);
   await redis.quit();
+});
+
+test('the sweeper leaves the partial file of an intake alone until the request deadline, whatever the TTL', async () => {
+  const redis = connectRedis(svc.redis.url, 'sweeper-part-test', { warn: () => {} });
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  const userId = user.session?.userId ?? '';
+  // A stand-in for an upload still being probed and decoded: its body is in, its `.part` no longer grows.
+  const uploads = path.join(svc.dataDir, 'workspaces', userId, 'uploads');
+  await mkdir(uploads, { recursive: true });
+  const part = `${randomUUID()}.part`;
+  await writeFile(path.join(uploads, part), Buffer.alloc(4096));
+  const sweeper = new WorkspaceSweeper({
+    dataDir: svc.dataDir,
+    redis,
+    prefix: 'parttest',
+    log: pino({ level: 'silent' }),
+    intervalMs: 0,
+    intakeDeadlineSec: 300,
+    filesInUse: async () => new Set(),
+    ttlsOf: async () => ({ uploadsSec: 1, outputsSec: 1, voicesSec: 1 }),
+  });
+  try {
+    await sweeper.sweepOnce(Date.now() + 60_000); // past the TTL, inside the request deadline
+    assert.ok(
+      (await files(user, 'uploads')).includes(part),
+      'a partial file inside the request deadline stays',
+    );
+    await sweeper.sweepOnce(Date.now() + 301_000); // past both: an abandoned partial file goes
+    assert.ok(!(await files(user, 'uploads')).includes(part), 'an abandoned partial file is removed');
+  } finally {
+    await redis.quit();
+  }
 });

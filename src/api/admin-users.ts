@@ -81,6 +81,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Keys first, so nothing new arrives while jobs are cancelled and files deleted.
       await app.accounts.remove(account.id);
       const cancelledJobs = await app.conversions.cancelAllOf(account.id);
+      await app.webhooks.store.forget(account.id);
       await rm(workspaceFor(app.config.dataDir, account.id).root, { recursive: true, force: true });
       request.log.info({ userId: account.id, cancelledJobs }, 'user removed');
       return { user: view(account), cancelledJobs };

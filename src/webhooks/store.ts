@@ -44,6 +44,11 @@ export class WebhookStore {
     await this.redis.del(this.key('default', userId));
   }
 
+  /** Drops the user's secret and default webhook (a removed account). */
+  async forget(userId: string): Promise<void> {
+    await this.redis.del(this.key('secret', userId), this.key('default', userId));
+  }
+
   /** True for the first progress event of a job in each PROGRESS_INTERVAL_MS, across instances. */
   async takeProgressSlot(jobId: string): Promise<boolean> {
     const key = `${this.prefix}:webhook:progress:${jobId}`;

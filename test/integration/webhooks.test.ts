@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { buildServer } from '../../src/server.js';
@@ -12,6 +13,7 @@ import { signatureValid, WebhookReceiver } from '../helpers/webhook-receiver.js'
 
 // The receiver listens on loopback, so this service allows private webhook hosts; a second
 // instance on the same Redis keeps the default (refuse them) for the SSRF checks.
+const ADMIN_TOKEN = 'webhooks-admin-token-0123456789abcdef';
 let svc: TestService;
 let strict: FastifyInstance;
 let strictUrl: string;
@@ -21,7 +23,7 @@ before(async () => {
   hook = await receiver.listen();
   svc = await startService({
     workers: 1,
-    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300' },
+    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300', ADMIN_TOKEN },
   });
   strict = await buildServer(
     loadConfig({ ...svc.env, WEBHOOK_ALLOW_PRIVATE: 'false', LOG_LEVEL: 'silent' }),
@@ -194,4 +196,31 @@ test('a job webhook without a signing secret is refused before anything is queue
   assert.equal(res.status, 409);
   assert.match(res.body.message, /POST \/api\/webhook\/secret/);
   assert.equal((await client.request('GET', '/api/jobs')).body.jobs.length, 0);
+});
+
+test('a removed account takes its webhook secret and default webhook with it', async () => {
+  const asAdmin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const made = await fetch(`${svc.baseUrl}/api/admin/users`, {
+    method: 'POST',
+    headers: asAdmin,
+    body: JSON.stringify({ name: 'leaver', plan: 'free' }),
+  });
+  assert.equal(made.status, 201);
+  const { apiKey, user } = (await made.json()) as { apiKey: string; user: { id: string } };
+  const client = new ApiClient(svc.baseUrl, { token: apiKey, userId: user.id });
+  assert.equal((await client.request('POST', '/api/webhook/secret')).status, 201);
+  assert.equal((await client.request('PUT', '/api/webhook', { url: `${hook}/leaver` })).status, 200);
+  const redis = new Redis(svc.redis.url);
+  try {
+    const keysOf = async () => (await redis.keys('*webhook*')).filter((k) => k.endsWith(`:${user.id}`));
+    assert.equal((await keysOf()).length, 2, 'the secret and the default are stored');
+    const removed = await fetch(`${svc.baseUrl}/api/admin/users/${user.id}`, {
+      method: 'DELETE',
+      headers: { authorization: asAdmin.authorization },
+    });
+    assert.equal(removed.status, 200);
+    assert.deepEqual(await keysOf(), []);
+  } finally {
+    redis.disconnect();
+  }
 });

@@ -30,6 +30,11 @@ export class EnvelopeMoments {
     }
   }
 
+  /** Frames added. */
+  get count(): number {
+    return this.#count;
+  }
+
   /** Mean [Q] and covariance [Q * Q] row-major (zeros when nothing was added). */
   moments(): { mean: number[]; covariance: number[] } {
     const q = this.#dim;

@@ -62,6 +62,8 @@ const SEED = 0x5eed;
 const ENVELOPE_FLOOR_SHARE = 1e-3;
 /** Envelope mapping classes: voiced frames and the others are mapped apart (envelope-stats.ts). */
 export const ENVELOPE_CLASSES = 2;
+/** About 0.5 s of frames: fewer give no covariance of 24 cepstra worth mapping by. */
+const MIN_CLASS_FRAMES = 50;
 
 /** The parts of a profile only a detailed accumulator gathers. */
 class DetailAccumulator {
@@ -74,8 +76,9 @@ class DetailAccumulator {
   readonly #random = prng(SEED);
   #seen = 0;
   readonly #bins: number;
-  /** Voiced frames' and the others' (ENVELOPE_CLASSES). */
+  /** Voiced frames' and the others' (ENVELOPE_CLASSES), and all of them. */
   readonly #moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(CEPSTRA));
+  readonly #pooled = new EnvelopeMoments(CEPSTRA);
   readonly #cep = new Float64Array(CEPSTRA);
 
   readonly #withCodebook: boolean;
@@ -100,6 +103,7 @@ class DetailAccumulator {
     }
     frameCepstrum(power, row, this.#bins, this.#cepTable, this.#cep);
     this.#moments[voiced ? 0 : 1].add(this.#cep);
+    this.#pooled.add(this.#cep);
     if (!this.#withCodebook) return;
     // Reservoir sampling (Vitter's algorithm R): every frame has the same chance to be kept.
     const slot = this.#seen < RESERVOIR ? this.#seen : Math.floor(this.#random() * (this.#seen + 1));
@@ -111,7 +115,9 @@ class DetailAccumulator {
 
   /**
    * The envelope mapping's statistics (envelope-stats.ts) per class (voiced frames, then the others): mean, covariance root and inverse root of the cepstra of every frame above the
-   * silence floor, concatenated class after class.
+   * silence floor, concatenated class after class. A class with fewer than MIN_CLASS_FRAMES frames (a
+   * clone of sustained vowels has no unvoiced ones) takes all frames' statistics instead: an empty class's
+   * would map its frames to a flat envelope.
    */
   envelopeStats(): { envelopeMean: number[]; envelopeRoot: number[]; envelopeInverseRoot: number[] } {
     const out = {
@@ -120,7 +126,7 @@ class DetailAccumulator {
       envelopeInverseRoot: [] as number[],
     };
     for (const moments of this.#moments) {
-      const m = moments.moments();
+      const m = (moments.count >= MIN_CLASS_FRAMES ? moments : this.#pooled).moments();
       const { root, inverseRoot } = covarianceRoots(m.covariance, CEPSTRA, ENVELOPE_FLOOR_SHARE);
       out.envelopeMean.push(...m.mean);
       out.envelopeRoot.push(...root);

@@ -4,12 +4,12 @@ import type { GraphBuilder } from './graph-builder.js';
 
 /**
  * Per-frame envelope conversion in the cepstral domain: each frame's level-free envelope is warped in
- * frequency by the vocal-tract ratio of the two voices, then moved toward its nearest entries of the
- * target's envelope codebook (see workers/engine/voice-features.ts: the same cepstra, c1..cQ of the log
- * power with a floor relative to the frame's mean power).
+ * frequency by the vocal-tract ratio of the two voices (its fine detail), and its coarse shape (c1..cQ of
+ * the log power with a floor relative to the frame's mean power, as workers/engine/voice-features.ts) is
+ * mapped linearly so that the frames get the target's mean and covariance (whitening-colouring).
  */
 export interface EnvelopeMapOptions {
-  /** Cepstral coefficients c1..cQ over 0..bandHz (the codebook's width and band, voice-features.ts). */
+  /** Cepstral coefficients c1..cQ over 0..bandHz (the profile's width and band, voice-features.ts). */
   quefrencies: number;
   bandHz: number;
   sampleRate: number;
@@ -22,10 +22,6 @@ export interface EnvelopeMapOptions {
   /** Warp factor limits: alpha = target / source formant ratio, clipped to this range. */
   minWarp: number;
   maxWarp: number;
-  /** Softmin sharpness: weight of entry j ~ exp(-sharpness * d_j / d_nearest). */
-  sharpness: number;
-  /** Share of the way from the warped envelope to the codebook's at strength 1. */
-  blend: number;
   /** The move fades out from here to bandHz. */
   fadeFromHz: number;
   /** Frames the per-frame move is averaged over (odd), so it never flickers. */
@@ -39,10 +35,13 @@ export interface EnvelopeMapInputs {
   /** [3] median F1..F3 of the source and the target (0 = unknown). */
   sourceFormants: string;
   targetFormants: string;
-  /** [entries, Q] target codebook (band cepstra). */
-  codebook: string;
   /** [1] */
   strength: string;
+  /** Envelope statistics (envelope-stats.ts) per class: means [C, Q], target's covariance root and source's inverse root [C, Q, Q]. */
+  sourceMean: string;
+  sourceInverseRoot: string;
+  targetMean: string;
+  targetRoot: string;
 }
 
 /** Mean power of each frame over the whole spectrum, [1, F, 1], from native power [N1, F, K2]. */
@@ -221,37 +220,21 @@ function frameDb(b: GraphBuilder, n: number, power: string): string {
 }
 
 /**
- * The move toward the codebook [P, Q] per pitch frame: from the frame's level-free envelope warped by
- * alpha, `strength * blend` of the way to its soft-nearest codebook entries, faded out in silence.
- * Measured on the long frames (`n`), as the profile's codebook was, so no framing bias enters the move.
+ * The move [P, Q] per pitch frame: from the frame's level-free envelope warped by alpha, `strength` times
+ * the way to its linearly mapped envelope (linearMap), faded out in silence. Measured on the long frames
+ * (`n`), as the profile's statistics were, so no framing bias enters the move.
  */
-function codebookMove(
+function envelopeMove(
   b: GraphBuilder,
-  n: number,
-  power: string,
+  frames: { n: number; power: string; voiced: string },
   alpha: string,
   x: EnvelopeMapInputs,
   o: EnvelopeMapOptions,
 ): string {
-  const shape = b.op('MatMul', [
-    bandCepstraA(b, n, power, o),
-    warpMatrix(b, WARP_POINTS, 1, o.quefrencies, alpha),
-  ]);
-  // Squared distances [P, K] = |c|^2 - 2 c.e + |e|^2.
-  const sq = (t: string): string => b.op('ReduceSum', [b.op('Mul', [t, t]), i64(b, [1])], { keepdims: 1 });
-  const codebookT = b.op('Transpose', [x.codebook], { perm: [1, 0] });
-  const d = b.op('Max', [
-    b.op('Add', [
-      b.op('Sub', [sq(shape), b.op('Mul', [b.op('MatMul', [shape, codebookT]), f32(b, [2], [])])]),
-      b.op('Transpose', [sq(x.codebook)], { perm: [1, 0] }),
-    ]),
-    f32(b, [0], []),
-  ]);
-  const nearest = b.op('Add', [b.op('ReduceMin', [d, i64(b, [1])], { keepdims: 1 }), f32(b, [1e-3], [])]);
-  const weights = b.op('Softmax', [b.op('Mul', [b.op('Div', [d, nearest]), f32(b, [-o.sharpness], [])])], {
-    axis: 1,
-  });
-  const move = b.op('Sub', [b.op('MatMul', [weights, x.codebook]), shape]);
+  const { n, power } = frames;
+  const raw = bandCepstraA(b, n, power, o);
+  const shape = b.op('MatMul', [raw, warpMatrix(b, WARP_POINTS, 1, o.quefrencies, alpha)]);
+  const move = b.op('Sub', [linearMap(b, raw, frames.voiced, x), shape]);
   const gate = b.op('Clip', [
     b.op('Div', [
       b.op('Sub', [frameDb(b, n, power), f32(b, [o.gateFromDb], [])]),
@@ -260,12 +243,29 @@ function codebookMove(
     f32(b, [0], []),
     f32(b, [1], []),
   ]);
-  const amount = b.op('Clip', [
-    b.op('Mul', [x.strength, f32(b, [o.blend], [])]),
-    f32(b, [0], []),
-    f32(b, [1], []),
-  ]);
+  const amount = b.op('Clip', [x.strength, f32(b, [0], []), f32(b, [2], [])]);
   return b.op('Mul', [b.op('Mul', [move, gate]), amount]);
+}
+
+/**
+ * Whitening-colouring of row cepstra [P, Q]: mu_t + (c - mu_s) S_s^(-1/2) S_t^(1/2), i.e. c' = mu_t + A (c - mu_s)
+ * with A = S_t^(1/2) S_s^(-1/2) for column vectors: the output's frames get the target's mean and covariance.
+ * Two classes, voiced and unvoiced frames (statistics [2, Q] and [2, Q, Q]): each frame blends the two maps
+ * by how voiced it is ([P, 1], 0..1).
+ */
+function linearMap(b: GraphBuilder, cepstra: string, voiced: string, x: EnvelopeMapInputs): string {
+  const pick = (v: string, c: number): string =>
+    b.op('Squeeze', [b.op('Slice', [v, i64(b, [c]), i64(b, [c + 1])]), i64(b, [0])]);
+  const map = (c: number): string => {
+    const a = b.op('MatMul', [pick(x.sourceInverseRoot, c), pick(x.targetRoot, c)]);
+    return b.op('Add', [
+      b.op('MatMul', [b.op('Sub', [cepstra, pick(x.sourceMean, c)]), a]),
+      pick(x.targetMean, c),
+    ]);
+  };
+  const v = map(0);
+  const u = map(1);
+  return b.op('Add', [u, b.op('Mul', [b.op('Sub', [v, u]), voiced])]);
 }
 
 /** Moving average over `frames` (odd) along the first axis of [F, C]. */
@@ -305,12 +305,10 @@ function naturalBandEnvelope(b: GraphBuilder, n: number, cepstra: string, o: Env
   const nb = n / 2 + 1;
   const span = (o.bandHz * n) / o.sampleRate;
   const fadeFrom = (o.fadeFromHz * n) / o.sampleRate;
-  const lifter = (i: number): number => 0.5 * (1 + Math.cos((Math.PI * i) / (q + 1)));
   const fade = (k: number): number => Math.max(0, Math.min(1, (span - k) / (span - fadeFrom)));
   const table: number[] = [];
   for (let i = 1; i <= q; i++) {
-    for (let k = 0; k < nb; k++)
-      table.push(2 * lifter(i) * fade(k) * Math.cos((Math.PI * i * Math.min(k, span)) / span));
+    for (let k = 0; k < nb; k++) table.push(2 * fade(k) * Math.cos((Math.PI * i * Math.min(k, span)) / span));
   }
   return b.op('MatMul', [cepstra, f32(b, table, [q, nb])]);
 }
@@ -390,8 +388,8 @@ const CONTENT_FILL_DB = [10, 20] as const;
 
 /**
  * The per-frame envelope correction for the pitch shifter. Target: the input frame's own envelope (resolved
- * as finely as its harmonics allow, level kept) scaled in frequency by alpha, plus the codebook move
- * (codebookMove on the pitch frames, averaged over smoothFrames, interpolated to the synthesis frames). The
+ * as finely as its harmonics allow, level kept) scaled in frequency by alpha, plus the mapped envelope's move
+ * (envelopeMove on the pitch frames, averaged over smoothFrames, interpolated to the synthesis frames). The
  * warped envelope's own frame-to-frame movement stays: only the slowly varying move is added to it.
  * From: the grain's envelope, known exactly: the input's scaled by the frame's ratio (and the input's own
  * where the band fill takes over). Why not measure it on the grain: a downward shift by r narrows formant
@@ -401,7 +399,7 @@ const CONTENT_FILL_DB = [10, 20] as const;
 export function mapEnvelopes(
   b: GraphBuilder,
   frames: { n: number; power: string; period: string; voiced: string },
-  pitchFrames: { n: number; power: string },
+  pitchFrames: { n: number; power: string; voiced: string },
   x: EnvelopeMapInputs,
   o: EnvelopeMapOptions,
 ): EnvelopeCorrection {
@@ -410,11 +408,7 @@ export function mapEnvelopes(
   const alpha = warpFactor(b, x, o);
   const cep = adaptiveCepstraA(b, n, frames.power, frames.period, frames.voiced, o.lifter);
   const own = naturalEnvelope(b, n, cep, o.lifter.maxQuefrency);
-  const move = smoothFrames(
-    b,
-    codebookMove(b, pitchFrames.n, pitchFrames.power, alpha, x, o),
-    o.smoothFrames,
-  );
+  const move = smoothFrames(b, envelopeMove(b, pitchFrames, alpha, x, o), o.smoothFrames);
   const target = b.op('Add', [
     scaleEnvelope(b, own, nb, b.op('Reshape', [alpha, i64(b, [1, 1])])),
     naturalBandEnvelope(b, n, toSynthFrames(b, move), o),

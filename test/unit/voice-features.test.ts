@@ -107,7 +107,7 @@ function frames(count: number, power: (i: number) => Float32Array, f0: number, v
   };
 }
 
-test('ProfileAccumulator: median formants of voiced frames, a bounded codebook, 0s when nothing is voiced', () => {
+test('ProfileAccumulator: median formants of voiced frames, a bounded codebook, envelope statistics per class, 0s when nothing is voiced', () => {
   const options = {
     model: 'm',
     sampleRate: SR,
@@ -135,7 +135,25 @@ test('ProfileAccumulator: median formants of voiced frames, a bounded codebook, 
   assert.ok(Math.abs(profile.formants[1] / 1500 - 1) < 0.03, `${profile.formants}`);
   assert.ok(profile.codebook && profile.codebook.length % CEPSTRA === 0);
   assert.ok(profile.codebook.length <= 48 * CEPSTRA && profile.codebook.length >= 2 * CEPSTRA);
-  assert.ok(JSON.stringify(profile).length < 20_000, 'profile JSON stays small');
+  // Envelope statistics (envelope-stats.ts), voiced frames then the others: 2 x 24 means, 2 x 24 x 24 per root.
+  assert.equal(profile.envelopeMean?.length, 2 * CEPSTRA);
+  assert.equal(profile.envelopeRoot?.length, 2 * CEPSTRA * CEPSTRA);
+  assert.equal(profile.envelopeInverseRoot?.length, 2 * CEPSTRA * CEPSTRA);
+  // All frames here are voiced: the voiced mean is a's and b's (3 : 1); the unvoiced class, empty, takes
+  // all frames' statistics (the same).
+  const cepOf = (power: Float32Array): Float64Array => {
+    const out = new Float64Array(CEPSTRA);
+    frameCepstrum(power, 0, BINS, cepstrumTable(BINS, SR), out);
+    return out;
+  };
+  const [ca, cb] = [cepOf(a), cepOf(b)];
+  for (let q = 0; q < CEPSTRA; q++) {
+    const expected = 0.75 * ca[q] + 0.25 * cb[q];
+    assert.ok(Math.abs(profile.envelopeMean[q] - expected) < 1e-3, `c${q + 1}: ${profile.envelopeMean[q]}`);
+    assert.equal(profile.envelopeMean[CEPSTRA + q], profile.envelopeMean[q]);
+  }
+  // The codebook (~12 KB) and the two classes' roots (~23 KB) keep a profile under 40 KB of JSON.
+  assert.ok(JSON.stringify(profile).length < 40_000, 'profile JSON stays small');
 
   const silent = new ProfileAccumulator(options);
   silent.add(frames(50, () => a, 0, 0));
@@ -154,4 +172,7 @@ test('ProfileAccumulator: median formants of voiced frames, a bounded codebook, 
   const s = source.finish();
   assert.equal(s.codebook, undefined);
   assert.ok(s.formants && Math.abs(s.formants[0] / 500 - 1) < 0.03);
+  // A source's profile has the envelope statistics too: the conversion maps from them.
+  assert.equal(s.envelopeRoot?.length, 2 * CEPSTRA * CEPSTRA);
+  assert.equal(m.envelopeMean, undefined);
 });

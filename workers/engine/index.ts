@@ -14,5 +14,6 @@ export { Limiter, PEAK_CEILING } from './limiter.js';
 export type { GraphInputSpec, GraphSpec, InputSource, ModelManifest, TensorSpec } from './manifest.js';
 export { parseManifest } from './manifest.js';
 export { checkGraph, loadModel } from './model-loader.js';
+export { ENVELOPE_CLASSES } from './profile-accumulator.js';
 export type { VoiceProfile } from './voice-profile.js';
 export { parseVoiceProfile, pitchMapFor, pitchRatioFor, VoiceProfileSchema } from './voice-profile.js';

@@ -1,3 +1,4 @@
+import { covarianceRoots, EnvelopeMoments } from './envelope-stats.js';
 import {
   CEPSTRA,
   cepstrumTable,
@@ -54,6 +55,15 @@ const CODEBOOK_SIZE = 48;
 const CODEBOOK_RANGE_DB = 35;
 const KMEANS_ITERATIONS = 30;
 const SEED = 0x5eed;
+/**
+ * Eigenvalues of the envelope covariance are floored at this share of the largest before its roots are
+ * taken (envelope-stats.ts), so the source's least varying directions are not blown up by the mapping.
+ */
+const ENVELOPE_FLOOR_SHARE = 1e-3;
+/** Envelope mapping classes: voiced frames and the others are mapped apart (envelope-stats.ts). */
+export const ENVELOPE_CLASSES = 2;
+/** About 0.5 s of frames: fewer give no covariance of 24 cepstra worth mapping by. */
+const MIN_CLASS_FRAMES = 50;
 
 /** The parts of a profile only a detailed accumulator gathers. */
 class DetailAccumulator {
@@ -66,6 +76,10 @@ class DetailAccumulator {
   readonly #random = prng(SEED);
   #seen = 0;
   readonly #bins: number;
+  /** Voiced frames' and the others' (ENVELOPE_CLASSES), and all of them. */
+  readonly #moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(CEPSTRA));
+  readonly #pooled = new EnvelopeMoments(CEPSTRA);
+  readonly #cep = new Float64Array(CEPSTRA);
 
   readonly #withCodebook: boolean;
 
@@ -87,19 +101,38 @@ class DetailAccumulator {
         }
       }
     }
+    frameCepstrum(power, row, this.#bins, this.#cepTable, this.#cep);
+    this.#moments[voiced ? 0 : 1].add(this.#cep);
+    this.#pooled.add(this.#cep);
     if (!this.#withCodebook) return;
     // Reservoir sampling (Vitter's algorithm R): every frame has the same chance to be kept.
     const slot = this.#seen < RESERVOIR ? this.#seen : Math.floor(this.#random() * (this.#seen + 1));
     this.#seen++;
     if (slot >= RESERVOIR) return;
-    frameCepstrum(
-      power,
-      row,
-      this.#bins,
-      this.#cepTable,
-      this.#reservoir.subarray(slot * CEPSTRA, (slot + 1) * CEPSTRA),
-    );
+    this.#reservoir.set(this.#cep, slot * CEPSTRA);
     this.#energyDb[slot] = 10 * Math.log10(energy + 1e-20);
+  }
+
+  /**
+   * The envelope mapping's statistics (envelope-stats.ts) per class (voiced frames, then the others): mean, covariance root and inverse root of the cepstra of every frame above the
+   * silence floor, concatenated class after class. A class with fewer than MIN_CLASS_FRAMES frames (a
+   * clone of sustained vowels has no unvoiced ones) takes all frames' statistics instead: an empty class's
+   * would map its frames to a flat envelope.
+   */
+  envelopeStats(): { envelopeMean: number[]; envelopeRoot: number[]; envelopeInverseRoot: number[] } {
+    const out = {
+      envelopeMean: [] as number[],
+      envelopeRoot: [] as number[],
+      envelopeInverseRoot: [] as number[],
+    };
+    for (const moments of this.#moments) {
+      const m = (moments.count >= MIN_CLASS_FRAMES ? moments : this.#pooled).moments();
+      const { root, inverseRoot } = covarianceRoots(m.covariance, CEPSTRA, ENVELOPE_FLOOR_SHARE);
+      out.envelopeMean.push(...m.mean);
+      out.envelopeRoot.push(...root);
+      out.envelopeInverseRoot.push(...inverseRoot);
+    }
+    return out;
   }
 
   /** Median F1..F3 in Hz, 0 where unknown. */
@@ -201,6 +234,8 @@ export class ProfileAccumulator {
     const hz = (v: number | null): number | null => (v === null ? null : round(v, 2));
     const seconds = (n: number): number => round((n * o.frameHop) / o.sampleRate, 3);
     const codebook = this.#details?.codebook();
+    const stats = this.#details?.envelopeStats();
+    const r6 = (v: number): number => Number(v.toPrecision(6));
     return {
       format: 'vcfarm-voice/1',
       model: o.model,
@@ -217,6 +252,13 @@ export class ProfileAccumulator {
         : {
             formants: this.#details.formants().map((v) => round(v, 1)),
             ...(codebook === undefined ? {} : { codebook: codebook.map((v) => round(v, 4)) }),
+            ...(stats === undefined
+              ? {}
+              : {
+                  envelopeMean: stats.envelopeMean.map(r6),
+                  envelopeRoot: stats.envelopeRoot.map(r6),
+                  envelopeInverseRoot: stats.envelopeInverseRoot.map(r6),
+                }),
           }),
       ...(label === undefined ? {} : { label }),
     };

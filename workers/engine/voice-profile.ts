@@ -26,6 +26,14 @@ export const VoiceProfileSchema = Type.Object({
    * of the voice's frames, row-major [entries][24], at most 48 entries. Absent in profiles made before it.
    */
   codebook: Type.Optional(Type.Array(Type.Number(), { maxItems: 64 * 24 })),
+  /**
+   * Whole-stream statistics of the same cepstra over every frame above the silence floor, for the linear
+   * envelope mapping (envelope-stats.ts): their mean [24], and the symmetric square roots of their
+   * covariance and of its inverse, row-major [24][24]. Absent in profiles made before it.
+   */
+  envelopeMean: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 })),
+  envelopeRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 * 24 })),
+  envelopeInverseRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 * 24 })),
   /** Where the voice came from, for humans. */
   label: Type.Optional(Type.String()),
 });

@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/index.js';
-import { VcError } from '../errors/index.js';
+import { UnavailableError, VcError } from '../errors/index.js';
 import type { ClientMessage, ServerMessage } from '../progress/index.js';
 import { QueueWatch, queuedPlaces } from './queue-watch.js';
+import { FULL_RETRY_AFTER_SEC, SocketCapacity } from './ws-capacity.js';
 import { WsSession } from './ws-session.js';
 
 const AUTH_TIMEOUT_MS = 5000;
@@ -95,8 +96,9 @@ class Heartbeat {
  * the missed events are no longer kept, it gets a snapshot of its jobs. Then every event, live.
  */
 export async function wsRoutes(app: FastifyInstance): Promise<void> {
-  const { wsPingIntervalMs, wsMaxSocketsPerUser, wsSlowClientBytes } = app.config;
+  const { wsPingIntervalMs, wsMaxSocketsPerUser, wsMaxSockets, wsSlowClientBytes } = app.config;
   const counts = new SocketCounts(wsMaxSocketsPerUser);
+  const capacity = new SocketCapacity(wsMaxSockets);
   const heartbeat = new Heartbeat(wsPingIntervalMs);
   app.addHook('onClose', async () => heartbeat.stop());
   const observe = {
@@ -110,7 +112,14 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
     {
       websocket: true,
       schema: { querystring: WsQuery },
-      onRequest: async (request: FastifyRequest) => {
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        // A full instance sheds the upgrade before anything else (HAProxy retries another one).
+        if (!capacity.take(request.raw.socket)) {
+          reply.header('retry-after', String(FULL_RETRY_AFTER_SEC));
+          throw new UnavailableError(
+            `this instance holds its maximum of ${wsMaxSockets} WebSockets; retry shortly`,
+          );
+        }
         const token = (request.query as { token?: string }).token;
         if (!token) return;
         const principal = await app.sessions.verify(token);

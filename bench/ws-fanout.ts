@@ -1,27 +1,51 @@
-// WebSocket fan-out across API instances: N clients (default 2,000), each watching one job of
-// its own user, on 2 `vcfarm api` processes, through HAProxy and directly. Progress events are
-// written to the Redis stream with the workers' own publisher (JobEventLog), each job getting
-// one every ~second like a running conversion. Measured: delivery latency from the XADD (the
-// stream id's millisecond time, same host clock) to the client's receipt, p50/p99; and the API
-// processes' resident memory per connection.
-//   node dist/bench/ws-fanout.js [clients=2000] [rounds=10]
+// WebSocket fan-out across API instances: N clients (default 10,000), each watching one job of
+// its own user, on 2 `vcfarm api` processes, directly and through HAProxy (as many as the
+// descriptors HAProxy can have allow: src/deploy haproxySizing). Progress events are written to
+// the Redis stream with the workers' own publisher (JobEventLog), each job getting one every
+// ~second like a running conversion. Measured: every event delivered, latency from the XADD (the
+// stream id's millisecond time, same host clock) to the client's receipt, p50/p99; the API
+// processes' resident memory per connection; and the cost of one event on an instance with 1,000
+// and with 10,000 idle sockets of other users connected (events/s and CPU time per event).
+//   node dist/bench/ws-fanout.js [clients=10000] [rounds=10] [events=20000] [cost]
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
+import { maxConnectionsFor } from '../src/deploy/index.js';
 import { JobEventLog } from '../src/progress/index.js';
 import { type Cluster, startCluster } from '../test/helpers/cluster.js';
 
-const CLIENTS = Number(process.argv[2] ?? 2000);
+const CLIENTS = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 10);
+const COST_EVENTS = Number(process.argv[4] ?? 20_000);
+/** `cost`: only the event-cost scenario (1,000 vs CLIENTS idle sockets). */
+const ONLY = process.argv[5];
+/** Users whose events the idle-socket scenario publishes. */
+const ACTIVE = 100;
+const CLK_TCK = 100;
 
 function rssKb(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
+/** User + system CPU time of a process so far, in ms. */
+function cpuMs(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+function hardNofile(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const m = /Max open files\s+\d+\s+(\d+|unlimited)/.exec(limits);
+  return !m || m[1] === 'unlimited' ? 1_048_576 : Number(m[1]);
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Client {
   userId: string;
@@ -44,6 +68,30 @@ async function createUsers(base: string, n: number): Promise<Client[]> {
   return out;
 }
 
+/** Upgrades answered 503 (an instance shedding load, HAProxy without a live server) and retried. */
+let retried503 = 0;
+
+/** One socket, retried after a 503 as a client honouring Retry-After would (at most 20 times). */
+function connectOne(url: string, onEvent: (eventId: string) => void, attempt = 0): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      ws.removeAllListeners('error');
+      ws.on('error', () => {});
+      ws.terminate();
+      if (res.statusCode !== 503 || attempt >= 20) return reject(new Error(`upgrade: ${res.statusCode}`));
+      retried503++;
+      setTimeout(() => connectOne(url, onEvent, attempt + 1).then(resolve, reject), 500);
+    });
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; eventId: string };
+      if (msg.type === 'snapshot') resolve(ws);
+      else if (msg.type === 'progress') onEvent(msg.eventId);
+    });
+  });
+}
+
 /** Opens one socket per client on the URL it is given; resolves when every snapshot arrived. */
 async function connectAll(
   clients: Client[],
@@ -52,26 +100,33 @@ async function connectAll(
 ): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
   for (let i = 0; i < clients.length; i += 100) {
-    await Promise.all(
-      clients.slice(i, i + 100).map(
-        (c, k) =>
-          new Promise<void>((resolve, reject) => {
-            const ws = new WebSocket(`${urlFor(i + k).replace(/^http/, 'ws')}/api/ws?token=${c.token}`);
-            sockets.push(ws);
-            ws.once('error', reject);
-            ws.on('message', (data) => {
-              const msg = JSON.parse(String(data)) as { type: string; eventId: string };
-              if (msg.type === 'snapshot') resolve();
-              else if (msg.type === 'progress') onEvent(msg.eventId);
-            });
-          }),
-      ),
+    sockets.push(
+      ...(await Promise.all(
+        clients
+          .slice(i, i + 100)
+          .map((c, k) =>
+            connectOne(`${urlFor(i + k).replace(/^http/, 'ws')}/api/ws?token=${c.token}`, onEvent),
+          ),
+      )),
     );
   }
   return sockets;
 }
 
-async function scenario(
+async function closeAll(sockets: WebSocket[]): Promise<void> {
+  for (const ws of sockets) ws.terminate();
+  // Let the servers notice the closed sockets before the next scenario measures again.
+  await pause(2000);
+}
+
+const progress = (c: Client, fraction: number) => ({
+  type: 'progress' as const,
+  jobId: c.jobId,
+  progress: fraction,
+  stage: 'convert',
+});
+
+async function fanout(
   name: string,
   cluster: Cluster,
   clients: Client[],
@@ -86,7 +141,7 @@ async function scenario(
   const sockets = await connectAll(clients, urlFor, (eventId) => {
     if (measuring) latencies.push(Date.now() - Number(eventId.split('-')[0]));
   });
-  await new Promise((r) => setTimeout(r, 1000));
+  await pause(1000);
   const afterConnect = pids.map(rssKb);
   const haproxyAfter = rssKb(cluster.haproxy.process.pid);
 
@@ -96,25 +151,16 @@ async function scenario(
   for (let round = 1; round <= ROUNDS; round++) {
     for (let slice = 0; slice < 20; slice++) {
       const part = clients.filter((_, i) => i % 20 === slice);
-      await Promise.all(
-        part.map((c) =>
-          log.publish(c.userId, {
-            type: 'progress',
-            jobId: c.jobId,
-            progress: round / ROUNDS,
-            stage: 'convert',
-          }),
-        ),
-      );
+      await Promise.all(part.map((c) => log.publish(c.userId, progress(c, round / ROUNDS))));
       const due = start + ((round - 1) * 20 + slice + 1) * 50;
-      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+      await pause(Math.max(0, due - Date.now()));
     }
   }
   const expected = clients.length * ROUNDS;
   const deadline = Date.now() + 30_000;
-  while (latencies.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (latencies.length < expected && Date.now() < deadline) await pause(50);
   measuring = false;
-  for (const ws of sockets) ws.terminate();
+  await closeAll(sockets);
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const perConn = afterConnect.reduce((s, v, i) => s + v - before[i], 0) / clients.length;
@@ -131,25 +177,128 @@ async function scenario(
       haproxyRssKbPerConnection: name.includes('haproxy')
         ? Number(((haproxyAfter - haproxyBefore) / clients.length).toFixed(1))
         : undefined,
+      retried503,
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     }),
   );
-  // Let the servers notice the closed sockets before the next scenario measures again.
-  await new Promise((r) => setTimeout(r, 2000));
+  retried503 = 0;
+}
+
+/**
+ * COST_EVENTS progress events for ACTIVE users with a socket on api1, published in bursts of
+ * 500 as fast as they are delivered, while `idle.length` sockets of other users sit on api1 too.
+ */
+async function eventCost(
+  cluster: Cluster,
+  active: Client[],
+  idleCount: number,
+  log: JobEventLog,
+  label = '',
+): Promise<{ eventsPerSec: number; apiCpuUsPerEvent: number }> {
+  const api1 = cluster.apis[0];
+  let received = 0;
+  const sockets = await connectAll(
+    active,
+    () => api1.url,
+    () => received++,
+  );
+  await pause(500);
+  const cpu0 = cpuMs(api1.process.pid);
+  const t0 = performance.now();
+  for (let sent = 0; sent < COST_EVENTS; ) {
+    const burst = Math.min(500, COST_EVENTS - sent);
+    await Promise.all(
+      Array.from({ length: burst }, (_, k) => {
+        const c = active[(sent + k) % active.length];
+        return log.publish(c.userId, progress(c, ((sent + k) % 100) / 100));
+      }),
+    );
+    sent += burst;
+    // At most two bursts in flight: the measure is delivery, not Redis's queue.
+    while (received < sent - 500) await pause(1);
+  }
+  while (received < COST_EVENTS) await pause(1);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMs(api1.process.pid) - cpu0;
+  for (const ws of sockets) ws.terminate();
+  await pause(1000);
+  const r = {
+    eventsPerSec: Math.round(COST_EVENTS / seconds),
+    apiCpuUsPerEvent: Math.round((cpu * 1000) / COST_EVENTS),
+  };
+  console.log(
+    JSON.stringify({
+      scenario: `${label}event cost on api1 with ${idleCount} idle sockets of other users`,
+      events: COST_EVENTS,
+      ...r,
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    }),
+  );
+  return r;
+}
+
+async function fanoutScenarios(
+  cluster: Cluster,
+  users: Client[],
+  log: JobEventLog,
+  throughHaproxy: number,
+): Promise<void> {
+  await fanout('direct (half on each instance)', cluster, users, (i) => cluster.apis[i % 2].url, log);
+  await fanout(
+    'through haproxy (leastconn)',
+    cluster,
+    users.slice(0, throughHaproxy),
+    () => cluster.haproxy.url,
+    log,
+  );
 }
 
 async function main(): Promise<void> {
+  const nofile = hardNofile();
+  // HAProxy holds 2 descriptors per client: as many as its limit allows, sized by the deploy
+  // script's own function (one socket per user, no HTTP in flight during the measurement).
+  const throughHaproxy = Math.min(CLIENTS, maxConnectionsFor(nofile, 2));
   const cluster = await startCluster({
     instances: 2,
-    env: { LOG_LEVEL: 'warn' },
-    // maxconn = 8 × users: room for every client with the fds this machine allows.
-    maxUsers: Math.ceil(CLIENTS / 2),
+    env: { LOG_LEVEL: 'warn', WS_MAX_SOCKETS: String(CLIENTS + ACTIVE) },
+    maxUsers: throughHaproxy,
+    // Health checks as the deploy script's defaults: two cores busy connecting thousands of
+    // sockets make a 200 ms check interval take instances out of rotation.
+    haproxyEnv: { WS_MAX_SOCKETS_PER_USER: '1', HTTP_PER_USER: '0', CHECK_INTER: '1s', CHECK_FALL: '3' },
   });
   const redis = new Redis(cluster.redis.url);
   try {
     const log = new JobEventLog(redis, 'vcfarm');
-    const clients = await createUsers(cluster.apis[0].url, CLIENTS);
-    await scenario('direct (half on each instance)', cluster, clients, (i) => cluster.apis[i % 2].url, log);
-    await scenario('through haproxy (leastconn)', cluster, clients, () => cluster.haproxy.url, log);
+    const clients = await createUsers(cluster.apis[0].url, CLIENTS + ACTIVE);
+    const users = clients.slice(0, CLIENTS);
+    const active = clients.slice(CLIENTS);
+    console.log(JSON.stringify({ clients: CLIENTS, throughHaproxy, nofile, rounds: ROUNDS }));
+    if (ONLY !== 'cost') await fanoutScenarios(cluster, users, log, throughHaproxy);
+
+    // The cost of one event must not grow with other users' sockets on the same instance.
+    const idleSmall = Math.min(1000, CLIENTS);
+    let idle = await connectAll(
+      users.slice(0, idleSmall),
+      () => cluster.apis[0].url,
+      () => {},
+    );
+    await eventCost(cluster, active, idleSmall, log, 'warm-up, not compared: ');
+    const small = await eventCost(cluster, active, idleSmall, log);
+    idle = idle.concat(
+      await connectAll(
+        users.slice(idleSmall),
+        () => cluster.apis[0].url,
+        () => {},
+      ),
+    );
+    const large = await eventCost(cluster, active, CLIENTS, log);
+    await closeAll(idle);
+    console.log(
+      JSON.stringify({
+        eventsPerSecRatio: Number((large.eventsPerSec / small.eventsPerSec).toFixed(2)),
+        cpuPerEventRatio: Number((large.apiCpuUsPerEvent / small.apiCpuUsPerEvent).toFixed(2)),
+      }),
+    );
   } finally {
     redis.disconnect();
     await cluster.close();

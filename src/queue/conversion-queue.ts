@@ -59,6 +59,8 @@ export interface ConversionQueueOptions {
   prefix: string;
   dataDir: string;
   attempts: number;
+  /** A queued job's entry in its user's index could not be written (the job is queued regardless). */
+  onIndexError?: (jobId: string, err: unknown) => void;
 }
 
 type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
@@ -136,12 +138,14 @@ export class ConversionQueue {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
     };
-    await this.redis
+    // The user's index and the job go out together (one round trip, not two); a reader of the
+    // index skips an id whose job is not there (yet, or any more).
+    const indexed = this.redis
       .multi()
       .zadd(this.keys.userJobs(userId), createdAt, id)
       .expire(this.keys.userJobs(userId), KEEP_FINISHED_SEC)
       .exec();
-    const job = await this.queue
+    const added = this.queue
       .add(data.kind, data, {
         jobId: id,
         priority: plan ? fairPriority(plan.priorityBase, priority, waitingAhead) : BULL_PRIORITY[priority],
@@ -154,7 +158,12 @@ export class ConversionQueue {
         await this.fairShare.release(userId, id).catch(() => {});
         throw err;
       });
-    return toJobView(job, 'waiting');
+    const [job, index] = await Promise.allSettled([added, indexed]);
+    if (job.status === 'rejected') throw job.reason;
+    // The job is queued whatever became of the index: it is answered as queued (it is), and
+    // only the user's listing misses it until it finishes.
+    if (index.status === 'rejected') this.options.onIndexError?.(id, index.reason);
+    return toJobView(job.value, 'waiting');
   }
 
   async get(userId: string, jobId: string): Promise<ConversionJobView> {

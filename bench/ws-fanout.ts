@@ -5,20 +5,27 @@
 // ~second like a running conversion. Measured: every event delivered, latency from the XADD (the
 // stream id's millisecond time, same host clock) to the client's receipt, p50/p99; the API
 // processes' resident memory per connection; and the cost of one event on an instance with 1,000
-// and with 10,000 idle sockets of other users connected (events/s and CPU time per event).
+// and with 10,000 idle sockets of other users connected (events/s and CPU time per event). The
+// fan-out clients are split over BENCH_CLIENT_PROCESSES (4) forked processes (bench/lib).
 //   node dist/bench/ws-fanout.js [clients=10000] [rounds=10] [events=20000] [cost]
+import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { maxConnectionsFor } from '../src/deploy/index.js';
 import { JobEventLog } from '../src/progress/index.js';
 import { type Cluster, startCluster } from '../test/helpers/cluster.js';
+import { connectMany } from './lib/ws-client.js';
+import type { ClientCommand, ClientReply } from './lib/ws-client-process.js';
 
 const CLIENTS = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 10);
 const COST_EVENTS = Number(process.argv[4] ?? 20_000);
 /** `cost`: only the event-cost scenario (1,000 vs CLIENTS idle sockets). */
 const ONLY = process.argv[5];
+/** Processes the fan-out's clients are split over (each holds CLIENTS / this many sockets). */
+const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 4);
 /** Users whose events the idle-socket scenario publishes. */
 const ACTIVE = 100;
 const CLK_TCK = 100;
@@ -71,46 +78,49 @@ async function createUsers(base: string, n: number): Promise<Client[]> {
 /** Upgrades answered 503 (an instance shedding load, HAProxy without a live server) and retried. */
 let retried503 = 0;
 
-/** One socket, retried after a 503 as a client honouring Retry-After would (at most 20 times). */
-function connectOne(url: string, onEvent: (eventId: string) => void, attempt = 0): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => {
-      ws.removeAllListeners('error');
-      ws.on('error', () => {});
-      ws.terminate();
-      if (res.statusCode !== 503 || attempt >= 20) return reject(new Error(`upgrade: ${res.statusCode}`));
-      retried503++;
-      setTimeout(() => connectOne(url, onEvent, attempt + 1).then(resolve, reject), 500);
-    });
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { type: string; eventId: string };
-      if (msg.type === 'snapshot') resolve(ws);
-      else if (msg.type === 'progress') onEvent(msg.eventId);
-    });
-  });
-}
-
 /** Opens one socket per client on the URL it is given; resolves when every snapshot arrived. */
-async function connectAll(
+function connectAll(
   clients: Client[],
   urlFor: (i: number) => string,
   onEvent: (eventId: string) => void,
 ): Promise<WebSocket[]> {
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < clients.length; i += 100) {
-    sockets.push(
-      ...(await Promise.all(
-        clients
-          .slice(i, i + 100)
-          .map((c, k) =>
-            connectOne(`${urlFor(i + k).replace(/^http/, 'ws')}/api/ws?token=${c.token}`, onEvent),
-          ),
-      )),
+  return connectMany(
+    clients.map((c, i) => wsUrl(urlFor(i), c)),
+    onEvent,
+    () => retried503++,
+  );
+}
+
+const wsUrl = (base: string, c: Client) => `${base.replace(/^http/, 'ws')}/api/ws?token=${c.token}`;
+
+/** The fan-out's clients, split over CLIENT_PROCESSES forked processes. */
+class ClientProcesses {
+  private constructor(private readonly children: ChildProcess[]) {}
+
+  static start(n: number): ClientProcesses {
+    const file = fileURLToPath(new URL('./lib/ws-client-process.js', import.meta.url));
+    return new ClientProcesses(Array.from({ length: n }, () => fork(file, [], { stdio: 'inherit' })));
+  }
+
+  /** Sends one command to every process (each its own, from `each`) and gathers the replies. */
+  call(each: (k: number) => ClientCommand): Promise<ClientReply[]> {
+    return Promise.all(
+      this.children.map(
+        (child, k) =>
+          new Promise<ClientReply>((resolve, reject) => {
+            const command = each(k);
+            child.once('message', (r: ClientReply) =>
+              r.error ? reject(new Error(`client process: ${r.error}`)) : resolve(r),
+            );
+            child.send(command);
+          }),
+      ),
     );
   }
-  return sockets;
+
+  get size(): number {
+    return this.children.length;
+  }
 }
 
 async function closeAll(sockets: WebSocket[]): Promise<void> {
@@ -136,17 +146,16 @@ async function fanout(
   const pids = cluster.apis.map((a) => a.process.pid);
   const before = pids.map(rssKb);
   const haproxyBefore = rssKb(cluster.haproxy.process.pid);
-  const latencies: number[] = [];
-  let measuring = false;
-  const sockets = await connectAll(clients, urlFor, (eventId) => {
-    if (measuring) latencies.push(Date.now() - Number(eventId.split('-')[0]));
-  });
+  const procs = ClientProcesses.start(CLIENT_PROCESSES);
+  const urls = clients.map((c, i) => wsUrl(urlFor(i), c));
+  const share = (k: number) => urls.filter((_, i) => i % procs.size === k);
+  const connected = await procs.call((k) => ({ cmd: 'connect', urls: share(k) }));
   await pause(1000);
   const afterConnect = pids.map(rssKb);
   const haproxyAfter = rssKb(cluster.haproxy.process.pid);
 
   // Every job gets a progress event per round; a round is spread over one second in 20 slices.
-  measuring = true;
+  await procs.call(() => ({ cmd: 'measure', on: true }));
   const start = Date.now();
   for (let round = 1; round <= ROUNDS; round++) {
     for (let slice = 0; slice < 20; slice++) {
@@ -158,9 +167,14 @@ async function fanout(
   }
   const expected = clients.length * ROUNDS;
   const deadline = Date.now() + 30_000;
-  while (latencies.length < expected && Date.now() < deadline) await pause(50);
-  measuring = false;
-  await closeAll(sockets);
+  const received = async () =>
+    (await procs.call(() => ({ cmd: 'count' }))).reduce((n, r) => n + (r.count ?? 0), 0);
+  while ((await received()) < expected && Date.now() < deadline) await pause(200);
+  await procs.call(() => ({ cmd: 'measure', on: false }));
+  const latencies = (await procs.call(() => ({ cmd: 'report' }))).flatMap((r) => r.latencies ?? []);
+  await procs.call(() => ({ cmd: 'close' }));
+  // Let the servers notice the closed sockets before the next scenario measures again.
+  await pause(2000);
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const perConn = afterConnect.reduce((s, v, i) => s + v - before[i], 0) / clients.length;
@@ -177,11 +191,11 @@ async function fanout(
       haproxyRssKbPerConnection: name.includes('haproxy')
         ? Number(((haproxyAfter - haproxyBefore) / clients.length).toFixed(1))
         : undefined,
-      retried503,
+      clientProcesses: procs.size,
+      retried503: connected.reduce((n, r) => n + (r.retried ?? 0), 0),
       loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     }),
   );
-  retried503 = 0;
 }
 
 /**

@@ -56,6 +56,14 @@ class SocketCounts {
   }
 }
 
+/** Counts a socket that authenticated by its first message against its user's `api` limit. */
+function apiRequestCounter(app: FastifyInstance, request: FastifyRequest) {
+  return (principal: Principal): Promise<boolean> => {
+    request.principal = principal;
+    return app.countApiRequest(request);
+  };
+}
+
 /**
  * Pings every socket each interval; a socket that has not answered the previous ping is dead
  * (a vanished peer, a silently dropped NAT entry) and is terminated. One timer per instance.
@@ -131,11 +139,17 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
     },
     (socket: WebSocket, request: FastifyRequest) => {
       let session: WsSession | undefined;
+      // No closure below refers to `request`: a socket lives for hours, and holding the request
+      // (and its IncomingMessage) would cost every socket a few KB for nothing.
+      const log = request.log;
+      const query = request.query as { lastEventId?: string; queue?: string };
+      const authenticated = request.principal;
+      const countApi = authenticated ? undefined : apiRequestCounter(app, request);
       let watch: QueueWatch | undefined;
       let userId: string | undefined;
       heartbeat.add(socket);
       app.metrics.wsClients.inc();
-      socket.on('error', (err) => request.log.debug({ err }, 'websocket error'));
+      socket.on('error', (err) => log.debug({ err }, 'websocket error'));
       socket.on('close', () => {
         app.metrics.wsClients.dec();
         session?.close();
@@ -160,7 +174,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             resultLink: (jobId, userId) => app.resultLinks.url(jobId, userId),
             observe,
           },
-          request.log,
+          log,
         );
         await session.start(lastEventId);
         if (queue && socket.readyState === socket.OPEN) {
@@ -170,7 +184,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             (msg) => {
               if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
             },
-            (err) => request.log.warn({ err }, 'queue places could not be read'),
+            (err) => log.warn({ err }, 'queue places could not be read'),
           );
           watch.start();
         }
@@ -181,13 +195,12 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       };
 
       const fail = (err: unknown) => {
-        request.log.warn({ err }, 'websocket start failed');
+        log.warn({ err }, 'websocket start failed');
         socket.close(1011, 'internal error');
       };
 
-      if (request.principal) {
-        const query = request.query as { lastEventId?: string; queue?: string };
-        start(request.principal, query.lastEventId, query.queue === '1').catch(fail);
+      if (authenticated || !countApi) {
+        if (authenticated) start(authenticated, query.lastEventId, query.queue === '1').catch(fail);
         return;
       }
       const timer = setTimeout(
@@ -205,8 +218,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             socket.close(CLOSE_UNAUTHORIZED, 'authentication required');
             return;
           }
-          request.principal = principal;
-          if (!(await app.countApiRequest(request))) {
+          if (!(await countApi(principal))) {
             sendError(socket, 'VC_ERR_RATE_LIMITED', 'the api rate limit is reached; retry later');
             socket.close(CLOSE_TOO_MANY, 'rate limited');
             return;

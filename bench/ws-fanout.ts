@@ -7,7 +7,7 @@
 // processes' resident memory per connection; and the cost of one event on an instance with 1,000
 // and with 10,000 idle sockets of other users connected (events/s and CPU time per event). The
 // fan-out clients are split over BENCH_CLIENT_PROCESSES (4) forked processes (bench/lib).
-//   node dist/bench/ws-fanout.js [clients=10000] [rounds=10] [events=20000] [cost]
+//   [BENCH_EVENTS_PER_SEC=clients] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost]
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ const ROUNDS = Number(process.argv[3] ?? 10);
 const COST_EVENTS = Number(process.argv[4] ?? 20_000);
 /** `cost`: only the event-cost scenario (1,000 vs CLIENTS idle sockets). */
 const ONLY = process.argv[5];
+/** Progress events per second in the fan-out, over all clients; default one per client. */
+const EVENTS_PER_SEC = Number(process.env.BENCH_EVENTS_PER_SEC ?? CLIENTS);
 /** Processes the fan-out's clients are split over (each holds CLIENTS / this many sockets). */
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 4);
 /** Users whose events the idle-socket scenario publishes. */
@@ -157,15 +159,19 @@ async function fanout(
   // Every job gets a progress event per round; a round is spread over one second in 20 slices.
   await procs.call(() => ({ cmd: 'measure', on: true }));
   const start = Date.now();
+  // With BENCH_EVENTS_PER_SEC below the client count, the jobs take turns (a few running
+  // conversions among many connected users); every client still counts as connected.
+  const perSlice = Math.ceil(EVENTS_PER_SEC / 20);
+  let next = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     for (let slice = 0; slice < 20; slice++) {
-      const part = clients.filter((_, i) => i % 20 === slice);
+      const part = Array.from({ length: perSlice }, () => clients[next++ % clients.length]);
       await Promise.all(part.map((c) => log.publish(c.userId, progress(c, round / ROUNDS))));
       const due = start + ((round - 1) * 20 + slice + 1) * 50;
       await pause(Math.max(0, due - Date.now()));
     }
   }
-  const expected = clients.length * ROUNDS;
+  const expected = perSlice * 20 * ROUNDS;
   const deadline = Date.now() + 30_000;
   const received = async () =>
     (await procs.call(() => ({ cmd: 'count' }))).reduce((n, r) => n + (r.count ?? 0), 0);
@@ -286,7 +292,15 @@ async function main(): Promise<void> {
     const clients = await createUsers(cluster.apis[0].url, CLIENTS + ACTIVE);
     const users = clients.slice(0, CLIENTS);
     const active = clients.slice(CLIENTS);
-    console.log(JSON.stringify({ clients: CLIENTS, throughHaproxy, nofile, rounds: ROUNDS }));
+    console.log(
+      JSON.stringify({
+        clients: CLIENTS,
+        throughHaproxy,
+        nofile,
+        seconds: ROUNDS,
+        eventsPerSec: EVENTS_PER_SEC,
+      }),
+    );
     if (ONLY !== 'cost') await fanoutScenarios(cluster, users, log, throughHaproxy);
 
     // The cost of one event must not grow with other users' sockets on the same instance.

@@ -59,8 +59,6 @@ export interface ConversionQueueOptions {
   prefix: string;
   dataDir: string;
   attempts: number;
-  /** A queued job's entry in its user's index could not be written (the job is queued regardless). */
-  onIndexError?: (jobId: string, err: unknown) => void;
 }
 
 type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
@@ -132,20 +130,22 @@ export class ConversionQueue {
     const createdAt = Date.now();
     const plan = req.plan;
     const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
-    // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
-    const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
+    const index = { key: this.keys.userJobs(userId), createdAt, ttlSec: KEEP_FINISHED_SEC };
+    // Fair share: admitted against the queued-jobs quota (n = the user's jobs already waiting)
+    // and indexed for the user in the same script: one round trip before the BullMQ add.
+    const waitingAhead = plan
+      ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs, index)
+      : await this.redis
+          .multi()
+          .zadd(index.key, createdAt, id)
+          .expire(index.key, KEEP_FINISHED_SEC)
+          .exec()
+          .then(() => 0);
     const data: ConversionJobData = {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
     };
-    // The user's index and the job go out together (one round trip, not two); a reader of the
-    // index skips an id whose job is not there (yet, or any more).
-    const indexed = this.redis
-      .multi()
-      .zadd(this.keys.userJobs(userId), createdAt, id)
-      .expire(this.keys.userJobs(userId), KEEP_FINISHED_SEC)
-      .exec();
-    const added = this.queue
+    const job = await this.queue
       .add(data.kind, data, {
         jobId: id,
         priority: plan ? fairPriority(plan.priorityBase, priority, waitingAhead) : BULL_PRIORITY[priority],
@@ -158,12 +158,7 @@ export class ConversionQueue {
         await this.fairShare.release(userId, id).catch(() => {});
         throw err;
       });
-    const [job, index] = await Promise.allSettled([added, indexed]);
-    if (job.status === 'rejected') throw job.reason;
-    // The job is queued whatever became of the index: it is answered as queued (it is), and
-    // only the user's listing misses it until it finishes.
-    if (index.status === 'rejected') this.options.onIndexError?.(id, index.reason);
-    return toJobView(job.value, 'waiting');
+    return toJobView(job, 'waiting');
   }
 
   async get(userId: string, jobId: string): Promise<ConversionJobView> {

@@ -14,7 +14,6 @@ declare module 'fastify' {
 export const queuePlugin = fp(
   async (app: FastifyInstance, opts: { redisUrl: string }) => {
     const conversions = new ConversionQueue(app.redis, app.jobEvents, {
-      onIndexError: (jobId, err) => app.log.error({ err, jobId }, 'queued job missing from its user index'),
       redisUrl: opts.redisUrl,
       prefix: app.config.redisPrefix,
       dataDir: app.config.dataDir,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,16 +14,25 @@ import { speechClip } from '../test/helpers/fixtures.js';
  * figure that answers "what does vcfarm add" is the overhead: end-to-end time minus the time the
  * worker spent on the job (finishedAt - startedAt): HTTP, validation, enqueue, a lane fetching
  * the job, the result and the event travelling back through Redis to the socket.
- *   node dist/bench/api-latency.js [jobs=200]
+ *   node dist/bench/api-latency.js [jobs=200] [baseline-dist]
+ * With a second argument (another build's `dist`, e.g. the previous commit's, built elsewhere),
+ * the same jobs run first against that build and then against this one, in the same run, and
+ * the ratios are printed: each change is measured against the code before it on the same load.
  */
 const JOBS = Number(process.argv[2] ?? 200);
+const BASELINE = process.argv[3];
 const WARM_UP = 10;
 const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-api-latency-'));
 const clip = speechClip(path.join(dir, 'clip.wav'), 1);
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))].toFixed(1);
 
-async function measure(label: string, baseUrl: string): Promise<void> {
+interface Figures {
+  overheadP50: number;
+  overheadP99: number;
+}
+
+async function measure(label: string, baseUrl: string): Promise<Figures> {
   const client = await ApiClient.anonymous(baseUrl);
   const up = await client.upload(clip);
   const events = await client.openEvents();
@@ -58,13 +68,33 @@ async function measure(label: string, baseUrl: string): Promise<void> {
   console.log(
     `    job finished → event received (ms clock) p50 ${pct(toEvent, 50)}, p99 ${pct(toEvent, 99)}`,
   );
+  return { overheadP50: Number(pct(overhead, 50)), overheadP99: Number(pct(overhead, 99)) };
 }
 
-const cluster = await startCluster({ instances: 1 });
+async function run(build: string, cli?: string): Promise<Figures[]> {
+  const cluster = await startCluster({ instances: 1, ...(cli ? { cli } : {}) });
+  try {
+    console.log(
+      `== ${build}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    );
+    return [
+      await measure('direct to the API process', cluster.apis[0].url),
+      await measure('through HAProxy', cluster.haproxy.url),
+    ];
+  } finally {
+    await cluster.close();
+  }
+}
+
 try {
-  await measure('direct to the API process', cluster.apis[0].url);
-  await measure('through HAProxy', cluster.haproxy.url);
+  const base = BASELINE ? await run(`baseline ${BASELINE}`, path.resolve(BASELINE, 'src/cli.js')) : undefined;
+  const now = await run('this build');
+  if (base)
+    for (const [i, name] of ['direct', 'through HAProxy'].entries())
+      console.log(
+        `${name}: overhead p50 ratio ${(now[i].overheadP50 / base[i].overheadP50).toFixed(2)}, ` +
+          `p99 ratio ${(now[i].overheadP99 / base[i].overheadP99).toFixed(2)} (this build / baseline)`,
+      );
 } finally {
-  await cluster.close();
   await rm(dir, { recursive: true, force: true });
 }

@@ -1,27 +1,60 @@
-// WebSocket fan-out across API instances: N clients (default 2,000), each watching one job of
-// its own user, on 2 `vcfarm api` processes, through HAProxy and directly. Progress events are
-// written to the Redis stream with the workers' own publisher (JobEventLog), each job getting
-// one every ~second like a running conversion. Measured: delivery latency from the XADD (the
-// stream id's millisecond time, same host clock) to the client's receipt, p50/p99; and the API
-// processes' resident memory per connection.
-//   node dist/bench/ws-fanout.js [clients=2000] [rounds=10]
+// WebSocket fan-out across API instances: N clients (default 10,000), each watching one job of
+// its own user, on 2 `vcfarm api` processes, directly and through HAProxy (as many as the
+// descriptors HAProxy can have allow: src/deploy haproxySizing). Progress events are written to
+// the Redis stream with the workers' own publisher (JobEventLog), each job getting one every
+// ~second like a running conversion. Measured: every event delivered, latency from the XADD (the
+// stream id's millisecond time, same host clock) to the client's receipt, p50/p99; the API
+// processes' resident memory per connection; and the cost of one event on an instance with 1,000
+// and with 10,000 idle sockets of other users connected (events/s and CPU time per event). The
+// fan-out clients are split over BENCH_CLIENT_PROCESSES (4) forked processes (bench/lib).
+//   [BENCH_EVENTS_PER_SEC=clients] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost]
+import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { maxConnectionsFor } from '../src/deploy/index.js';
 import { JobEventLog } from '../src/progress/index.js';
 import { type Cluster, startCluster } from '../test/helpers/cluster.js';
+import { connectMany } from './lib/ws-client.js';
+import type { ClientCommand, ClientReply } from './lib/ws-client-process.js';
 
-const CLIENTS = Number(process.argv[2] ?? 2000);
+const CLIENTS = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 10);
+const COST_EVENTS = Number(process.argv[4] ?? 20_000);
+/** `cost`: only the event-cost scenario (1,000 vs CLIENTS idle sockets). */
+const ONLY = process.argv[5];
+/** Progress events per second in the fan-out, over all clients; default one per client. */
+const EVENTS_PER_SEC = Number(process.env.BENCH_EVENTS_PER_SEC ?? CLIENTS);
+/** Processes the fan-out's clients are split over (each holds CLIENTS / this many sockets). */
+const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 4);
+/** Users whose events the idle-socket scenario publishes. */
+const ACTIVE = 100;
+const CLK_TCK = 100;
 
 function rssKb(pid: number | undefined): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
+/** User + system CPU time of a process so far, in ms. */
+function cpuMs(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+function hardNofile(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const m = /Max open files\s+\d+\s+(\d+|unlimited)/.exec(limits);
+  return !m || m[1] === 'unlimited' ? 1_048_576 : Number(m[1]);
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Client {
   userId: string;
@@ -44,34 +77,68 @@ async function createUsers(base: string, n: number): Promise<Client[]> {
   return out;
 }
 
+/** Upgrades answered 503 (an instance shedding load, HAProxy without a live server) and retried. */
+let retried503 = 0;
+
 /** Opens one socket per client on the URL it is given; resolves when every snapshot arrived. */
-async function connectAll(
+function connectAll(
   clients: Client[],
   urlFor: (i: number) => string,
   onEvent: (eventId: string) => void,
 ): Promise<WebSocket[]> {
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < clients.length; i += 100) {
-    await Promise.all(
-      clients.slice(i, i + 100).map(
-        (c, k) =>
-          new Promise<void>((resolve, reject) => {
-            const ws = new WebSocket(`${urlFor(i + k).replace(/^http/, 'ws')}/api/ws?token=${c.token}`);
-            sockets.push(ws);
-            ws.once('error', reject);
-            ws.on('message', (data) => {
-              const msg = JSON.parse(String(data)) as { type: string; eventId: string };
-              if (msg.type === 'snapshot') resolve();
-              else if (msg.type === 'progress') onEvent(msg.eventId);
-            });
+  return connectMany(
+    clients.map((c, i) => wsUrl(urlFor(i), c)),
+    onEvent,
+    () => retried503++,
+  );
+}
+
+const wsUrl = (base: string, c: Client) => `${base.replace(/^http/, 'ws')}/api/ws?token=${c.token}`;
+
+/** The fan-out's clients, split over CLIENT_PROCESSES forked processes. */
+class ClientProcesses {
+  private constructor(private readonly children: ChildProcess[]) {}
+
+  static start(n: number): ClientProcesses {
+    const file = fileURLToPath(new URL('./lib/ws-client-process.js', import.meta.url));
+    return new ClientProcesses(Array.from({ length: n }, () => fork(file, [], { stdio: 'inherit' })));
+  }
+
+  /** Sends one command to every process (each its own, from `each`) and gathers the replies. */
+  call(each: (k: number) => ClientCommand): Promise<ClientReply[]> {
+    return Promise.all(
+      this.children.map(
+        (child, k) =>
+          new Promise<ClientReply>((resolve, reject) => {
+            const command = each(k);
+            child.once('message', (r: ClientReply) =>
+              r.error ? reject(new Error(`client process: ${r.error}`)) : resolve(r),
+            );
+            child.send(command);
           }),
       ),
     );
   }
-  return sockets;
+
+  get size(): number {
+    return this.children.length;
+  }
 }
 
-async function scenario(
+async function closeAll(sockets: WebSocket[]): Promise<void> {
+  for (const ws of sockets) ws.terminate();
+  // Let the servers notice the closed sockets before the next scenario measures again.
+  await pause(2000);
+}
+
+const progress = (c: Client, fraction: number) => ({
+  type: 'progress' as const,
+  jobId: c.jobId,
+  progress: fraction,
+  stage: 'convert',
+});
+
+async function fanout(
   name: string,
   cluster: Cluster,
   clients: Client[],
@@ -81,40 +148,39 @@ async function scenario(
   const pids = cluster.apis.map((a) => a.process.pid);
   const before = pids.map(rssKb);
   const haproxyBefore = rssKb(cluster.haproxy.process.pid);
-  const latencies: number[] = [];
-  let measuring = false;
-  const sockets = await connectAll(clients, urlFor, (eventId) => {
-    if (measuring) latencies.push(Date.now() - Number(eventId.split('-')[0]));
-  });
-  await new Promise((r) => setTimeout(r, 1000));
+  const procs = ClientProcesses.start(CLIENT_PROCESSES);
+  const urls = clients.map((c, i) => wsUrl(urlFor(i), c));
+  const share = (k: number) => urls.filter((_, i) => i % procs.size === k);
+  const connected = await procs.call((k) => ({ cmd: 'connect', urls: share(k) }));
+  await pause(1000);
   const afterConnect = pids.map(rssKb);
   const haproxyAfter = rssKb(cluster.haproxy.process.pid);
 
   // Every job gets a progress event per round; a round is spread over one second in 20 slices.
-  measuring = true;
+  await procs.call(() => ({ cmd: 'measure', on: true }));
   const start = Date.now();
+  // With BENCH_EVENTS_PER_SEC below the client count, the jobs take turns (a few running
+  // conversions among many connected users); every client still counts as connected.
+  const perSlice = Math.ceil(EVENTS_PER_SEC / 20);
+  let next = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     for (let slice = 0; slice < 20; slice++) {
-      const part = clients.filter((_, i) => i % 20 === slice);
-      await Promise.all(
-        part.map((c) =>
-          log.publish(c.userId, {
-            type: 'progress',
-            jobId: c.jobId,
-            progress: round / ROUNDS,
-            stage: 'convert',
-          }),
-        ),
-      );
+      const part = Array.from({ length: perSlice }, () => clients[next++ % clients.length]);
+      await Promise.all(part.map((c) => log.publish(c.userId, progress(c, round / ROUNDS))));
       const due = start + ((round - 1) * 20 + slice + 1) * 50;
-      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+      await pause(Math.max(0, due - Date.now()));
     }
   }
-  const expected = clients.length * ROUNDS;
+  const expected = perSlice * 20 * ROUNDS;
   const deadline = Date.now() + 30_000;
-  while (latencies.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  measuring = false;
-  for (const ws of sockets) ws.terminate();
+  const received = async () =>
+    (await procs.call(() => ({ cmd: 'count' }))).reduce((n, r) => n + (r.count ?? 0), 0);
+  while ((await received()) < expected && Date.now() < deadline) await pause(200);
+  await procs.call(() => ({ cmd: 'measure', on: false }));
+  const latencies = (await procs.call(() => ({ cmd: 'report' }))).flatMap((r) => r.latencies ?? []);
+  await procs.call(() => ({ cmd: 'close' }));
+  // Let the servers notice the closed sockets before the next scenario measures again.
+  await pause(2000);
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const perConn = afterConnect.reduce((s, v, i) => s + v - before[i], 0) / clients.length;
@@ -131,25 +197,136 @@ async function scenario(
       haproxyRssKbPerConnection: name.includes('haproxy')
         ? Number(((haproxyAfter - haproxyBefore) / clients.length).toFixed(1))
         : undefined,
+      clientProcesses: procs.size,
+      retried503: connected.reduce((n, r) => n + (r.retried ?? 0), 0),
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     }),
   );
-  // Let the servers notice the closed sockets before the next scenario measures again.
-  await new Promise((r) => setTimeout(r, 2000));
+}
+
+/**
+ * COST_EVENTS progress events for ACTIVE users with a socket on api1, published in bursts of
+ * 500 as fast as they are delivered, while `idle.length` sockets of other users sit on api1 too.
+ */
+async function eventCost(
+  cluster: Cluster,
+  active: Client[],
+  idleCount: number,
+  log: JobEventLog,
+  label = '',
+): Promise<{ eventsPerSec: number; apiCpuUsPerEvent: number }> {
+  const api1 = cluster.apis[0];
+  let received = 0;
+  const sockets = await connectAll(
+    active,
+    () => api1.url,
+    () => received++,
+  );
+  await pause(500);
+  const cpu0 = cpuMs(api1.process.pid);
+  const t0 = performance.now();
+  for (let sent = 0; sent < COST_EVENTS; ) {
+    const burst = Math.min(500, COST_EVENTS - sent);
+    await Promise.all(
+      Array.from({ length: burst }, (_, k) => {
+        const c = active[(sent + k) % active.length];
+        return log.publish(c.userId, progress(c, ((sent + k) % 100) / 100));
+      }),
+    );
+    sent += burst;
+    // At most two bursts in flight: the measure is delivery, not Redis's queue.
+    while (received < sent - 500) await pause(1);
+  }
+  while (received < COST_EVENTS) await pause(1);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMs(api1.process.pid) - cpu0;
+  for (const ws of sockets) ws.terminate();
+  await pause(1000);
+  const r = {
+    eventsPerSec: Math.round(COST_EVENTS / seconds),
+    apiCpuUsPerEvent: Math.round((cpu * 1000) / COST_EVENTS),
+  };
+  console.log(
+    JSON.stringify({
+      scenario: `${label}event cost on api1 with ${idleCount} idle sockets of other users`,
+      events: COST_EVENTS,
+      ...r,
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    }),
+  );
+  return r;
+}
+
+async function fanoutScenarios(
+  cluster: Cluster,
+  users: Client[],
+  log: JobEventLog,
+  throughHaproxy: number,
+): Promise<void> {
+  await fanout('direct (half on each instance)', cluster, users, (i) => cluster.apis[i % 2].url, log);
+  await fanout(
+    'through haproxy (leastconn)',
+    cluster,
+    users.slice(0, throughHaproxy),
+    () => cluster.haproxy.url,
+    log,
+  );
 }
 
 async function main(): Promise<void> {
+  const nofile = hardNofile();
+  // HAProxy holds 2 descriptors per client: as many as its limit allows, sized by the deploy
+  // script's own function (one socket per user, no HTTP in flight during the measurement).
+  const throughHaproxy = Math.min(CLIENTS, maxConnectionsFor(nofile, 2));
   const cluster = await startCluster({
     instances: 2,
-    env: { LOG_LEVEL: 'warn' },
-    // maxconn = 8 × users: room for every client with the fds this machine allows.
-    maxUsers: Math.ceil(CLIENTS / 2),
+    env: { LOG_LEVEL: 'warn', WS_MAX_SOCKETS: String(CLIENTS + ACTIVE) },
+    maxUsers: throughHaproxy,
+    // Health checks as the deploy script's defaults: two cores busy connecting thousands of
+    // sockets make a 200 ms check interval take instances out of rotation.
+    haproxyEnv: { WS_MAX_SOCKETS_PER_USER: '1', HTTP_PER_USER: '0', CHECK_INTER: '1s', CHECK_FALL: '3' },
   });
   const redis = new Redis(cluster.redis.url);
   try {
     const log = new JobEventLog(redis, 'vcfarm');
-    const clients = await createUsers(cluster.apis[0].url, CLIENTS);
-    await scenario('direct (half on each instance)', cluster, clients, (i) => cluster.apis[i % 2].url, log);
-    await scenario('through haproxy (leastconn)', cluster, clients, () => cluster.haproxy.url, log);
+    const clients = await createUsers(cluster.apis[0].url, CLIENTS + ACTIVE);
+    const users = clients.slice(0, CLIENTS);
+    const active = clients.slice(CLIENTS);
+    console.log(
+      JSON.stringify({
+        clients: CLIENTS,
+        throughHaproxy,
+        nofile,
+        seconds: ROUNDS,
+        eventsPerSec: EVENTS_PER_SEC,
+      }),
+    );
+    if (ONLY !== 'cost') await fanoutScenarios(cluster, users, log, throughHaproxy);
+
+    // The cost of one event must not grow with other users' sockets on the same instance.
+    const idleSmall = Math.min(1000, CLIENTS);
+    let idle = await connectAll(
+      users.slice(0, idleSmall),
+      () => cluster.apis[0].url,
+      () => {},
+    );
+    await eventCost(cluster, active, idleSmall, log, 'warm-up, not compared: ');
+    const small = await eventCost(cluster, active, idleSmall, log);
+    idle = idle.concat(
+      await connectAll(
+        users.slice(idleSmall),
+        () => cluster.apis[0].url,
+        () => {},
+      ),
+    );
+    const large = await eventCost(cluster, active, CLIENTS, log);
+    await closeAll(idle);
+    console.log(
+      JSON.stringify({
+        eventsPerSecRatio: Number((large.eventsPerSec / small.eventsPerSec).toFixed(2)),
+        cpuPerEventRatio: Number((large.apiCpuUsPerEvent / small.apiCpuUsPerEvent).toFixed(2)),
+      }),
+    );
   } finally {
     redis.disconnect();
     await cluster.close();

@@ -25,6 +25,7 @@
 #   API_BASE_PORT [8081]  HTTP_ADDR [0.0.0.0]  HTTP_PORT [80]  STATS_ADDR [127.0.0.1]
 #   STATS_PORT [8404]  STATS_USER [admin]  STATS_PASSWORD [generated into DATA_DIR/run/local-stats-password]
 #   WORKER_PROCESSES [1]  POOL_SIZE [cores / WORKER_PROCESSES]  WS_MAX_SOCKETS_PER_USER [4]
+#   HTTP_PER_USER [4: HTTP requests one user has in flight, for HAProxy's maxconn]
 #   DRAIN_MS [3000]  CHECK_INTER [1s]  CHECK_FALL [2]  CHECK_RISE [2]  LOG_LEVEL [info]
 #   UPLOAD_MAX_BYTES [104857600]  and any other vcfarm variable, passed to every instance.
 set -euo pipefail
@@ -67,16 +68,33 @@ plan() {
   # A user has the page open in a few tabs (one WebSocket each) and a handful of HTTP requests
   # in flight at most (uploads, job polls).
   WS_MAX_SOCKETS_PER_USER=${WS_MAX_SOCKETS_PER_USER:-4}
-  local http_per_user=4
-  MAXCONN=$((users * (WS_MAX_SOCKETS_PER_USER + http_per_user)))
-  ((MAXCONN >= 256)) || MAXCONN=256
-  SERVER_MAXCONN=$(((users * http_per_user + instances - 1) / instances))
-  ((SERVER_MAXCONN >= 32)) || SERVER_MAXCONN=32
+  HTTP_PER_USER=${HTTP_PER_USER:-4}
+  [[ $HTTP_PER_USER =~ ^[0-9]+$ ]] || die "HTTP_PER_USER must be a whole number"
+  # HAProxy's maxconn from the descriptors it will have: this shell's hard limit, which HAProxy
+  # raises its own soft limit to (src/deploy/haproxy-sizing.ts; refuses what cannot fit).
+  local sizing
+  sizing=$(haproxy_sizing $((users * (WS_MAX_SOCKETS_PER_USER + HTTP_PER_USER))) \
+    $((users * HTTP_PER_USER)) "$instances" "$(nofile_limit)") || exit 2
+  eval "$sizing"
   WS_TOTAL=$((users * WS_MAX_SOCKETS_PER_USER))
   WS_PER_INSTANCE=$(((WS_TOTAL + instances - 1) / instances))
   DRAIN_MS=${DRAIN_MS:-3000}
   API_PORTS=()
   for ((i = 0; i < instances; i++)); do API_PORTS+=($((API_BASE_PORT + i))); done
+}
+
+# The descriptors a process started from here may have: the hard limit (or the kernel's ceiling).
+nofile_limit() {
+  local hard
+  hard=$(ulimit -Hn)
+  [[ $hard == unlimited ]] && hard=$(cat /proc/sys/fs/nr_open)
+  echo "$hard"
+}
+
+# haproxy_sizing <connections> <http_connections> <servers> <nofile_limit>: MAXCONN=... lines.
+haproxy_sizing() {
+  [[ -f $ROOT/dist/scripts/haproxy-plan.js ]] || bash "$ROOT/scripts/ensure-build.sh" >&2
+  node "$ROOT/dist/scripts/haproxy-plan.js" "$@"
 }
 
 print_plan() {
@@ -93,11 +111,11 @@ vcfarm local tier: $INSTANCES API instance(s) for up to $USERS users
   haproxy:           http://$HTTP_ADDR:$HTTP_PORT/ (HTTP round-robin, /api/ws leastconn, check GET /health)
   stats page:        http://$STATS_ADDR:$STATS_PORT/stats (user $STATS_USER)
   limits:
-    haproxy maxconn:             $MAXCONN (max_users x ($WS_MAX_SOCKETS_PER_USER WebSockets + 4 HTTP), at least 256)
+    haproxy maxconn:             $MAXCONN (frontend $FRONTEND_MAXCONN: max_users x ($WS_MAX_SOCKETS_PER_USER WebSockets + $HTTP_PER_USER HTTP), at least 256; stats $STATS_MAXCONN)
     http requests per instance:  $SERVER_MAXCONN (more wait in HAProxy's queue)
     websockets per user:         $WS_MAX_SOCKETS_PER_USER per instance (WS_MAX_SOCKETS_PER_USER)
     websockets in all:           $WS_TOTAL, about $WS_PER_INSTANCE per instance
-    file descriptors:            haproxy $((2 * MAXCONN + 64)), each API instance $((WS_PER_INSTANCE + SERVER_MAXCONN + 256))
+    file descriptors:            haproxy $HAPROXY_NOFILE (limit $(nofile_limit)), each API instance $((WS_PER_INSTANCE + SERVER_MAXCONN + 256))
     upload size:                 $UPLOAD_MAX_BYTES bytes
 EOF
 }
@@ -111,7 +129,10 @@ tier_plan() {
   INSTANCES=$TIER_API_INSTANCES
   USERS=$TIER_MAX_USERS
   MAXCONN=$TIER_MAXCONN
+  FRONTEND_MAXCONN=$TIER_FRONTEND_MAXCONN
+  STATS_MAXCONN=32
   SERVER_MAXCONN=$TIER_SERVER_MAXCONN
+  HAPROXY_NOFILE=$TIER_HAPROXY_NOFILE
   API_BASE_PORT=${API_BASE_PORT:-8081}
   HTTP_ADDR=${HTTP_ADDR:-0.0.0.0}
   HTTP_PORT=${HTTP_PORT:-80}
@@ -126,7 +147,8 @@ tier_plan() {
 
 # --- the HAProxy config: haproxy.cfg with ${NAME-default} filled in and one server per instance --
 render_config() {
-  MAXCONN=$MAXCONN SERVER_MAXCONN=$SERVER_MAXCONN HTTP_ADDR=$HTTP_ADDR HTTP_PORT=$HTTP_PORT \
+  MAXCONN=$MAXCONN FRONTEND_MAXCONN=$FRONTEND_MAXCONN STATS_MAXCONN=$STATS_MAXCONN \
+    SERVER_MAXCONN=$SERVER_MAXCONN HTTP_ADDR=$HTTP_ADDR HTTP_PORT=$HTTP_PORT \
     STATS_ADDR=$STATS_ADDR STATS_PORT=$STATS_PORT STATS_USER=$STATS_USER \
     STATS_PASSWORD=${STATS_PASSWORD:-} UPLOAD_LIMIT_BYTES=$((UPLOAD_MAX_BYTES + 65536)) \
     perl -e '

@@ -84,8 +84,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { userId, plan, limits } = callerOf(request);
       const body = request.body;
-      const upload = await app.uploads.get(userId, body.uploadId);
-      const model = await app.models.get(body.model ?? DEFAULT_MODEL);
+      // Independent reads at once: each is a wait (files, Redis), not work.
+      const [upload, model] = await Promise.all([
+        app.uploads.get(userId, body.uploadId),
+        app.models.get(body.model ?? DEFAULT_MODEL),
+      ]);
       if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
       if (body.webhook) {
@@ -100,12 +103,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         upload.durationSec,
         body.voiceId ? (model.outputSampleRate ?? model.sampleRate ?? PLAIN_OUTPUT_RATE) : PLAIN_OUTPUT_RATE,
       );
-      assertRoomForOutput(
-        await workspaceUsage(app.config.dataDir, userId),
-        await app.conversions.reservedOutputBytes(userId),
-        outputBoundBytes,
-        plan,
-      );
+      const [usage, reserved] = await Promise.all([
+        workspaceUsage(app.config.dataDir, userId),
+        app.conversions.reservedOutputBytes(userId),
+      ]);
+      assertRoomForOutput(usage, reserved, outputBoundBytes, plan);
+      // The sweeper's TTL of an upload counts from its last use (touched from the start of the
+      // enqueue on, so it is never swept while its job is being queued).
+      const touched = app.uploads.touch(userId, upload.id);
       const job = await app.conversions.enqueue(userId, upload, {
         outputBoundBytes,
         pitchSemitones: body.pitchSemitones ?? 0,
@@ -130,8 +135,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           maxStorageBytes: plan.quotas.maxBytes,
         },
       });
-      // The sweeper's TTL of an upload counts from its last use.
-      await app.uploads.touch(userId, upload.id);
+      await touched;
       request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
       return reply.status(202).send({ job });
     },

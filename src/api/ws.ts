@@ -1,10 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/index.js';
-import { VcError } from '../errors/index.js';
+import { UnavailableError, VcError } from '../errors/index.js';
 import type { ClientMessage, ServerMessage } from '../progress/index.js';
 import { QueueWatch, queuedPlaces } from './queue-watch.js';
+import { FULL_RETRY_AFTER_SEC, SocketCapacity } from './ws-capacity.js';
 import { WsSession } from './ws-session.js';
 
 const AUTH_TIMEOUT_MS = 5000;
@@ -55,6 +56,14 @@ class SocketCounts {
   }
 }
 
+/** Counts a socket that authenticated by its first message against its user's `api` limit. */
+function apiRequestCounter(app: FastifyInstance, request: FastifyRequest) {
+  return (principal: Principal): Promise<boolean> => {
+    request.principal = principal;
+    return app.countApiRequest(request);
+  };
+}
+
 /**
  * Pings every socket each interval; a socket that has not answered the previous ping is dead
  * (a vanished peer, a silently dropped NAT entry) and is terminated. One timer per instance.
@@ -95,8 +104,9 @@ class Heartbeat {
  * the missed events are no longer kept, it gets a snapshot of its jobs. Then every event, live.
  */
 export async function wsRoutes(app: FastifyInstance): Promise<void> {
-  const { wsPingIntervalMs, wsMaxSocketsPerUser, wsSlowClientBytes } = app.config;
+  const { wsPingIntervalMs, wsMaxSocketsPerUser, wsMaxSockets, wsSlowClientBytes } = app.config;
   const counts = new SocketCounts(wsMaxSocketsPerUser);
+  const capacity = new SocketCapacity(wsMaxSockets);
   const heartbeat = new Heartbeat(wsPingIntervalMs);
   app.addHook('onClose', async () => heartbeat.stop());
   const observe = {
@@ -110,7 +120,14 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
     {
       websocket: true,
       schema: { querystring: WsQuery },
-      onRequest: async (request: FastifyRequest) => {
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        // A full instance sheds the upgrade before anything else (HAProxy retries another one).
+        if (!capacity.take(request.raw.socket)) {
+          reply.header('retry-after', String(FULL_RETRY_AFTER_SEC));
+          throw new UnavailableError(
+            `this instance holds its maximum of ${wsMaxSockets} WebSockets; retry shortly`,
+          );
+        }
         const token = (request.query as { token?: string }).token;
         if (!token) return;
         const principal = await app.sessions.verify(token);
@@ -122,11 +139,17 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
     },
     (socket: WebSocket, request: FastifyRequest) => {
       let session: WsSession | undefined;
+      // No closure below refers to `request`: a socket lives for hours, and holding the request
+      // (and its IncomingMessage) would cost every socket a few KB for nothing.
+      const log = request.log;
+      const query = request.query as { lastEventId?: string; queue?: string };
+      const authenticated = request.principal;
+      const countApi = authenticated ? undefined : apiRequestCounter(app, request);
       let watch: QueueWatch | undefined;
       let userId: string | undefined;
       heartbeat.add(socket);
       app.metrics.wsClients.inc();
-      socket.on('error', (err) => request.log.debug({ err }, 'websocket error'));
+      socket.on('error', (err) => log.debug({ err }, 'websocket error'));
       socket.on('close', () => {
         app.metrics.wsClients.dec();
         session?.close();
@@ -151,7 +174,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             resultLink: (jobId, userId) => app.resultLinks.url(jobId, userId),
             observe,
           },
-          request.log,
+          log,
         );
         await session.start(lastEventId);
         if (queue && socket.readyState === socket.OPEN) {
@@ -161,7 +184,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             (msg) => {
               if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
             },
-            (err) => request.log.warn({ err }, 'queue places could not be read'),
+            (err) => log.warn({ err }, 'queue places could not be read'),
           );
           watch.start();
         }
@@ -172,13 +195,12 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       };
 
       const fail = (err: unknown) => {
-        request.log.warn({ err }, 'websocket start failed');
+        log.warn({ err }, 'websocket start failed');
         socket.close(1011, 'internal error');
       };
 
-      if (request.principal) {
-        const query = request.query as { lastEventId?: string; queue?: string };
-        start(request.principal, query.lastEventId, query.queue === '1').catch(fail);
+      if (authenticated || !countApi) {
+        if (authenticated) start(authenticated, query.lastEventId, query.queue === '1').catch(fail);
         return;
       }
       const timer = setTimeout(
@@ -196,8 +218,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
             socket.close(CLOSE_UNAUTHORIZED, 'authentication required');
             return;
           }
-          request.principal = principal;
-          if (!(await app.countApiRequest(request))) {
+          if (!(await countApi(principal))) {
             sendError(socket, 'VC_ERR_RATE_LIMITED', 'the api rate limit is reached; retry later');
             socket.close(CLOSE_TOO_MANY, 'rate limited');
             return;

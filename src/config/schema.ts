@@ -72,6 +72,13 @@ export const EnvSchema = Type.Object({
   WS_PING_INTERVAL_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   /** Open WebSockets per user on one API instance; more are refused (HTTP 429 or close 4429). Default 8. */
   WS_MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 1, maximum: 10_000, default: 8 }),
+  /**
+   * WebSockets one API instance holds at most, all users together; past it the upgrade is refused
+   * with 503 + Retry-After (HAProxy tries another instance), so an instance sheds load before it
+   * runs out of descriptors. Keep it below the process's descriptor limit minus its HTTP requests
+   * and files. Default 10000.
+   */
+  WS_MAX_SOCKETS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
   /** Unsent bytes after which a socket's progress is coalesced (latest per job wins). Default 1 MiB. */
   WS_SLOW_CLIENT_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   /** On SIGTERM: ms that /health reports 503 while still serving, before closing. Default 3000. */

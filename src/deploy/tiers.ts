@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
+import { haproxySizing, NR_OPEN } from './haproxy-sizing.js';
 
 /** systemd's size syntax (MemoryMax=, compose mem_limit): a number with K, M, G or T. */
 const Size = Type.String({ pattern: '^[1-9][0-9]*[KMGT]$' });
@@ -98,13 +99,15 @@ export interface TierPlan extends Tier {
   workerTasksMax: number;
   apiTasksMax: number;
   wsPerUser: number;
-  /** HAProxy's global and frontend maxconn: every user's sockets and requests, at least 256. */
+  /** HAProxy's global maxconn: the frontend's plus the stats page's (`haproxySizing`). */
   maxconn: number;
+  /** HAProxy's public frontend maxconn: every user's sockets and requests, at least 256. */
+  frontendMaxconn: number;
   /** Concurrent requests HAProxy sends to one API instance; more wait in its queue. */
   serverMaxconn: number;
   /** Descriptor limit of one API instance: its share of the sockets plus its requests and files. */
   apiNofile: number;
-  /** Descriptor limit of HAProxy: two per proxied connection. */
+  /** Descriptor limit of HAProxy: two per proxied connection plus margin (`haproxySizing`). */
   haproxyNofile: number;
 }
 
@@ -115,8 +118,14 @@ export function tierPlan(tiers: TiersFile, name: string): TierPlan {
   const t = tiers.tiers[name];
   if (!t) throw new ConfigError(`unknown tier "${name}"; tiers: ${Object.keys(tiers.tiers).join(', ')}`);
   const c = tiers.common;
-  const maxconn = Math.max(256, t.maxUsers * (c.wsPerUser + c.httpPerUser));
-  const serverMaxconn = Math.max(32, Math.ceil((t.maxUsers * c.httpPerUser) / t.apiInstances));
+  // The unit's LimitNOFILE= and compose's ulimits are set to what this asks for, so the only
+  // ceiling is the kernel's.
+  const haproxy = haproxySizing({
+    connections: t.maxUsers * (c.wsPerUser + c.httpPerUser),
+    httpConnections: t.maxUsers * c.httpPerUser,
+    servers: t.apiInstances,
+    nofileLimit: NR_OPEN,
+  });
   const wsPerInstance = Math.ceil((t.maxUsers * c.wsPerUser) / t.apiInstances);
   return {
     ...t,
@@ -130,10 +139,11 @@ export function tierPlan(tiers: TiersFile, name: string): TierPlan {
     workerTasksMax: c.workerTasksMax,
     apiTasksMax: c.apiTasksMax,
     wsPerUser: c.wsPerUser,
-    maxconn,
-    serverMaxconn,
-    apiNofile: Math.max(1024, wsPerInstance + serverMaxconn + 256),
-    haproxyNofile: 2 * maxconn + 64,
+    maxconn: haproxy.maxconn,
+    frontendMaxconn: haproxy.frontendMaxconn,
+    serverMaxconn: haproxy.serverMaxconn,
+    apiNofile: Math.max(1024, wsPerInstance + haproxy.serverMaxconn + 256),
+    haproxyNofile: haproxy.nofile,
   };
 }
 

@@ -33,7 +33,11 @@ export const ERROR_CODES = {
   },
   VC_ERR_PIPELINE: { answer: 'job error / 500', meaning: 'ffmpeg failed for another reason (retried)' },
   VC_ERR_CANCELLED: { answer: 'job state `cancelled`', meaning: 'cancelled by the user' },
-  VC_ERR_UNAVAILABLE: { answer: '503', meaning: 'Redis or another dependency is unreachable' },
+  VC_ERR_UNAVAILABLE: {
+    answer: '503',
+    meaning:
+      'Redis or another dependency is unreachable, or the instance sheds load (event-loop delay, `WS_MAX_SOCKETS`); `Retry-After` says when to retry',
+  },
   VC_ERR_CONFIG: { answer: 'start-up', meaning: 'a bad environment variable' },
   VC_ERR_RATE_LIMITED: {
     answer: '429',

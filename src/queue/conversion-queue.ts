@@ -130,17 +130,21 @@ export class ConversionQueue {
     const createdAt = Date.now();
     const plan = req.plan;
     const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
-    // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
-    const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
+    const index = { key: this.keys.userJobs(userId), createdAt, ttlSec: KEEP_FINISHED_SEC };
+    // Fair share: admitted against the queued-jobs quota (n = the user's jobs already waiting)
+    // and indexed for the user in the same script: one round trip before the BullMQ add.
+    const waitingAhead = plan
+      ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs, index)
+      : await this.redis
+          .multi()
+          .zadd(index.key, createdAt, id)
+          .expire(index.key, KEEP_FINISHED_SEC)
+          .exec()
+          .then(() => 0);
     const data: ConversionJobData = {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
     };
-    await this.redis
-      .multi()
-      .zadd(this.keys.userJobs(userId), createdAt, id)
-      .expire(this.keys.userJobs(userId), KEEP_FINISHED_SEC)
-      .exec();
     const job = await this.queue
       .add(data.kind, data, {
         jobId: id,

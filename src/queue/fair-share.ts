@@ -30,8 +30,9 @@ export function fairPriority(planBase: number, priority: JobPriority, waitingAhe
   );
 }
 
-// KEYS[1] waiting zset. ARGV: jobId, now, maxQueued, job key prefix, grace ms, ttl ms.
-// Prunes entries whose BullMQ job is gone (older than the grace), then admits if under the cap.
+// KEYS[1] waiting zset, KEYS[2] (optional) the user's job index. ARGV: jobId, now, maxQueued,
+// job key prefix, grace ms, ttl ms, index ttl s. Prunes entries whose BullMQ job is gone (older
+// than the grace), then admits if under the cap, and indexes the admitted job: one round trip.
 const ADMIT = `
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[5]))
 for _, id in ipairs(members) do
@@ -41,6 +42,10 @@ local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[3]) then return {0, n} end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if KEYS[2] then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[7])
+end
 return {1, n}
 `;
 
@@ -84,19 +89,27 @@ export class FairShare {
 
   /**
    * Admits a new job of the user: returns how many of the user's jobs wait already (n).
-   * Throws TooManyJobsError when that is the plan's maxQueuedJobs.
+   * Throws TooManyJobsError when that is the plan's maxQueuedJobs. With `index`, an admitted job
+   * is also added to that zset (the user's job index) in the same script.
    */
-  async admit(userId: string, jobId: string, maxQueued: number): Promise<number> {
+  async admit(
+    userId: string,
+    jobId: string,
+    maxQueued: number,
+    index?: { key: string; createdAt: number; ttlSec: number },
+  ): Promise<number> {
+    const keys = index ? [this.waitingKey(userId), index.key] : [this.waitingKey(userId)];
     const [ok, n] = (await this.redis.eval(
       ADMIT,
-      1,
-      this.waitingKey(userId),
+      keys.length,
+      ...keys,
       jobId,
-      Date.now(),
+      index?.createdAt ?? Date.now(),
       maxQueued,
       this.jobKeyPrefix,
       ADMIT_GRACE_MS,
       KEY_TTL_MS,
+      index?.ttlSec ?? 0,
     )) as [number, number];
     if (!ok)
       throw new TooManyJobsError(

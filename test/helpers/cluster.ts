@@ -41,8 +41,8 @@ export interface CliProcess {
 }
 
 /** `node dist/src/cli.js <command>` with its JSON logs collected. */
-export function spawnCli(command: string, env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, [CLI, command], {
+export function spawnCli(command: string, env: Record<string, string>, cli = CLI): CliProcess {
+  const child = spawn(process.execPath, [cli, command], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -130,6 +130,8 @@ export interface ClusterOptions {
   haproxyEnv?: Record<string, string>;
   /** Sizes HAProxy's limits, as the deploy script's max_users does. Default 100. */
   maxUsers?: number;
+  /** Another build's `dist/src/cli.js` (a bench's baseline); default this tree's. */
+  cli?: string;
 }
 
 /**
@@ -151,11 +153,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
   const extras: ApiInstance[] = [];
   // At info, so that "worker process ready" is printed.
-  const worker = spawnCli('worker', { ...env, LOG_LEVEL: 'info', WORKER_ID: 'cluster-worker' });
+  const worker = spawnCli('worker', { ...env, LOG_LEVEL: 'info', WORKER_ID: 'cluster-worker' }, opts.cli);
   const ports = await consecutiveFreePorts(n);
   const spawned: CliProcess[] = [worker];
   const startApi = async (name: string, port: number, extraEnv = {}): Promise<ApiInstance> => {
-    const p = spawnCli('api', { ...env, ...extraEnv, PORT: String(port) });
+    const p = spawnCli('api', { ...env, ...extraEnv, PORT: String(port) }, opts.cli);
     spawned.push(p);
     const url = `http://127.0.0.1:${port}`;
     // Ready once /health answers (whatever LOG_LEVEL says about the "api listening" line).

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { maxConnectionsFor } from '../../src/deploy/index.js';
 import { ApiClient } from '../helpers/client.js';
 import { generousPlansFile } from '../helpers/cluster.js';
 import { espeakSentence } from '../helpers/fixtures.js';
@@ -59,8 +60,9 @@ test('--dry-run prints the plan for N instances and max users, and starts nothin
     assert.match(out, new RegExp(`workers: +1 process\\(es\\) x ${os.availableParallelism()} pinned`));
     assert.match(out, /haproxy: +http:\/\/0\.0\.0\.0:8088\//);
     assert.match(out, /stats page: +http:\/\/127\.0\.0\.1:9404\/stats/);
-    // 200 users × (4 sockets + 4 requests) = 1600 connections; 200 × 4 / 3 requests per instance.
-    assert.match(out, /haproxy maxconn: +1600 /);
+    // 200 users × (4 sockets + 4 requests) = 1600 connections, plus 32 for the stats page;
+    // 200 × 4 / 3 requests per instance.
+    assert.match(out, /haproxy maxconn: +1632 \(frontend 1600: /);
     assert.match(out, /http requests per instance: +267 /);
     assert.match(out, /websockets in all: +800, about 267 per instance/);
     assert.match(out, /dry run: nothing was started/);
@@ -105,6 +107,89 @@ test('the generated HAProxy configs and the commented reference pass `haproxy -c
     // The reference itself, with HAProxy expanding the variables from its environment.
     const ref = await checkHaproxyConfig(HAPROXY_TEMPLATE, { STATS_PASSWORD: 'secret' });
     assert.equal(ref.code, 0, ref.output);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** `cmd args` in bash with soft and hard descriptor limits lowered to `nofile`. */
+const underLimit = (nofile: number, cmd: string[]): string[] => [
+  '-c',
+  `ulimit -n ${nofile} && exec "$@"`,
+  'bash',
+  ...cmd,
+];
+
+test('HAProxy sized for its descriptor limit starts under it; one user more is refused naming the numbers', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-haproxy-fd-'));
+  const nofile = 3000;
+  // 4 WebSockets + 4 requests per user, as the deploy script's defaults.
+  const users = Math.floor(maxConnectionsFor(nofile, 2) / 8);
+  const [http, stats] = await Promise.all([consecutiveFreePorts(1), consecutiveFreePorts(1)]);
+  const env = {
+    ...process.env,
+    DATA_DIR: dir,
+    API_BASE_PORT: '9201',
+    HTTP_ADDR: '127.0.0.1',
+    HTTP_PORT: String(http[0]),
+    STATS_PORT: String(stats[0]),
+    STATS_PASSWORD: 'secret',
+  };
+  const render = (n: number, limit: number) =>
+    execFileAsync('bash', underLimit(limit, ['bash', DEPLOY_SCRIPT, 'config', '2', String(n)]), { env });
+  const start = async (file: string): Promise<{ up: boolean; output: string }> => {
+    const child = spawn('bash', underLimit(nofile, ['haproxy', '-db', '-f', file]), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b));
+    child.stderr.on('data', (b: Buffer) => (output += b));
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        if (child.exitCode !== null) return { up: false, output };
+        const res = await fetch(`http://127.0.0.1:${stats[0]}/stats`, {
+          headers: { authorization: `Basic ${Buffer.from('admin:secret').toString('base64')}` },
+        }).catch(() => undefined);
+        if (res?.status === 200) return { up: true, output };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { up: false, output };
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  try {
+    // 1. The most users that fit: the rendered config starts under exactly that limit.
+    const fits = path.join(dir, 'fits.cfg');
+    await writeFile(fits, (await render(users, nofile)).stdout);
+    const ok = await start(fits);
+    assert.ok(ok.up, ok.output);
+
+    // 2. One user more is refused by the renderer, naming what it needs and what it has.
+    const refused = await render(users + 1, nofile).then(
+      () => assert.fail('rendered a config that cannot fit'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(refused.code, 2);
+    const need = 2 * ((users + 1) * 8 + 32) + 68;
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `needs ${need} file descriptors for ${(users + 1) * 8} client connections .* may open only ${nofile}`,
+      ),
+    );
+
+    // 3. The limit is real: HAProxy 2.6 itself wants 2 x maxconn + 20 here (18 + one per checked
+    //    server), so the first user count past that, rendered under a higher limit, does not start
+    //    under this one.
+    const overHaproxy = Math.ceil(((nofile - 20) / 2 - 32 + 1) / 8);
+    const tooBig = path.join(dir, 'too-big.cfg');
+    await writeFile(tooBig, (await render(overHaproxy, 2 * nofile)).stdout);
+    const failed = await start(tooBig);
+    assert.equal(failed.up, false);
+    assert.match(failed.output, /Cannot raise FD limit/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -22,10 +22,12 @@ test('the shipped tiers follow the seed guide: 4/8/16/32 cores, workers pinned t
 
 test('connection limits are derived from max users', () => {
   const plan = tierPlan(loadTiers(shipped), 'xlarge');
-  // 200 users x (4 WebSockets + 4 requests); requests spread over 6 instances.
-  assert.equal(plan.maxconn, 1600);
+  // 200 users x (4 WebSockets + 4 requests), plus the stats page; requests spread over 6 instances.
+  assert.equal(plan.frontendMaxconn, 1600);
+  assert.equal(plan.maxconn, 1632);
   assert.equal(plan.serverMaxconn, Math.ceil(800 / 6));
-  assert.equal(plan.haproxyNofile, 3264);
+  // Two descriptors per connection, 64 + 2 per instance for listeners and checks.
+  assert.equal(plan.haproxyNofile, 2 * 1632 + 64 + 12);
 });
 
 test('an unknown tier and a bad file are refused naming the field', (t) => {

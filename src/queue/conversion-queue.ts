@@ -131,7 +131,10 @@ export class ConversionQueue {
     const plan = req.plan;
     const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
     // Fair share: admitted against the queued-jobs quota; n = the user's jobs already waiting.
-    const waitingAhead = plan ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs) : 0;
+    // A job without a plan (a clone) is recorded as waiting too, uncapped: GET /api/queue reads
+    // a user's waiting jobs from that set.
+    const admitted = await this.fairShare.admit(userId, id, plan?.maxQueuedJobs ?? Number.MAX_SAFE_INTEGER);
+    const waitingAhead = plan ? admitted : 0;
     const data: ConversionJobData = {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),

@@ -1,3 +1,4 @@
+import type { QueueMessage } from '../progress/index.js';
 import type { ConversionQueue, QueueEstimator, QueuePlace, Throughput } from '../queue/index.js';
 
 /**
@@ -32,7 +33,7 @@ export class QueueWatch {
 
   constructor(
     private readonly read: () => Promise<QueuePlace[]>,
-    private readonly send: (msg: { type: 'queue'; jobs: QueuePlace[] }) => void,
+    private readonly send: (msg: QueueMessage) => void,
     private readonly onError: (err: unknown) => void,
   ) {}
 

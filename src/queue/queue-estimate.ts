@@ -1,13 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { CONVERSION_QUEUE } from './conversion-job.js';
+import { CONVERSION_QUEUE, type QueuePlace } from './conversion-job.js';
 
-/** Where a queued job stands: 1 = next to start. */
-export interface QueuePlace {
-  jobId: string;
-  position: number;
-  /** Seconds until it is expected to start, from recent throughput; null when there is too little to go by. */
-  etaSec: number | null;
-}
+export type { QueuePlace } from './conversion-job.js';
 
 export interface Throughput {
   /** Jobs finished (completed or failed) per minute over the window. */

@@ -5,6 +5,7 @@ import { formatBytes } from './lib/format.js';
 import { conversionStatus, type Jobs } from './lib/jobs.js';
 import { limitsText, rateRefusal, refusalBeforeUpload } from './lib/limits.js';
 import type { JobView, Preset, Upload, Voice, Workspace } from './lib/types.js';
+import { VoicePreview } from './voice-preview.js';
 
 interface Props {
   jobs: Jobs;
@@ -165,6 +166,9 @@ export function ConvertForm(props: Props) {
             ))}
           </select>
         </label>
+        <VoicePreview
+          voice={props.voices.find((v) => v.id === voiceId) ?? props.presets.find((p) => p.id === voiceId)}
+        />
         <label>
           Strength: {Math.round(strength * 100)}%{' '}
           <input

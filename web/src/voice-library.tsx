@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
 import type { Preset, Voice } from './lib/types.js';
+import { PreviewPlayer } from './voice-preview.js';
 
 interface Props {
   voices: Voice[];
@@ -78,6 +79,7 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
             ) : (
               <span class="voice-name">{v.name}</span>
             )}{' '}
+            <PreviewPlayer name={v.name} url={v.previewUrl} own />{' '}
             <span class="voice-state">
               {v.state === 'failed' ? `failed: ${v.error?.message ?? 'analysis failed'}` : v.state}
             </span>{' '}
@@ -97,7 +99,19 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
           {problem}
         </p>
       )}
-      <p class="hint">Presets: {presets.map((p) => p.name).join(', ')}.</p>
+      <h3>Preset voices</h3>
+      <ul id="presets">
+        {presets.map((p) => (
+          <li key={`${p.model}/${p.id}`} class="preset" data-preset={p.id}>
+            <span class="voice-name">{p.name}</span>{' '}
+            {p.previewUrl ? (
+              <PreviewPlayer name={p.name} url={p.previewUrl} />
+            ) : (
+              <span class="hint">no preview yet</span>
+            )}
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

@@ -43,9 +43,14 @@ export interface Voice {
   name: string;
   state: 'pending' | 'ready' | 'failed';
   error: { code: string; message: string } | null;
+  /** Its reference recording, a signed link (GET /api/voices/:id/preview). */
+  previewUrl: string;
 }
 
 export interface Preset {
   id: string;
   name: string;
+  model: string;
+  /** A few seconds of speech in this voice, a signed link; null until its preview is built. */
+  previewUrl: string | null;
 }

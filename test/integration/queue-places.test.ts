@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { assertAccessible, launchChromium, pageWithToken } from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
@@ -129,7 +130,40 @@ test('a user with 200 queued jobs among 1,000 sees each one’s place and wait; 
     lightCost.total <= 40,
     `one waiting job in a queue of 1,000: ${lightCost.total} commands ${JSON.stringify([...lightCost.by])}`,
   );
+
+  // 6. The page: each loaded card shows its place, and a line sums up all 200.
+  const browser = await launchChromium();
+  try {
+    const page = await pageWithToken(browser, svc.baseUrl, owner.session?.token ?? '');
+    const summary = page.locator('#queue-summary');
+    await summary.waitFor({ timeout: 20_000 });
+    const first = body.jobs[0];
+    const last = body.jobs[199];
+    assert.match(
+      (await summary.textContent()) ?? '',
+      new RegExp(
+        `^200 of your jobs wait in the queue: ${ordinalRe(first.position)} in line .* for the first, ${ordinalRe(last.position)} in line .* for the last\\.$`,
+      ),
+    );
+    const cards = page.locator('#jobs .job[data-state="queued"]');
+    await cards.nth(19).waitFor();
+    for (let i = 0; i < 20; i++) {
+      const card = cards.nth(i);
+      const id = (await card.getAttribute('data-job-id')) ?? '';
+      const place = body.jobs.find((j) => j.jobId === id);
+      assert.ok(place, `card ${i} is a waiting job of the owner`);
+      await card.locator('.job-queue', { hasText: `${place.position}` }).waitFor();
+    }
+    await assertAccessible(page, '200 jobs waiting');
+  } finally {
+    await browser.close();
+  }
   console.log(
     `# GET /api/queue at 1,000 waiting: 200 own jobs ${ownerCost.total} Redis commands, 1 own job ${lightCost.total}`,
   );
 });
+
+/** "next" for 1, else the number followed by any ordinal suffix. */
+function ordinalRe(n: number): string {
+  return n === 1 ? 'next' : `${n}(st|nd|rd|th)`;
+}

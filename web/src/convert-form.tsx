@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText, uploadFile } from './api.js';
 import type { Status } from './app.js';
-import { formatBytes } from './lib/format.js';
+import { formatBytes, voiceDescription } from './lib/format.js';
 import { conversionStatus, type Jobs } from './lib/jobs.js';
 import { limitsText, rateRefusal, refusalBeforeUpload } from './lib/limits.js';
 import type { JobView, Preset, Upload, Voice, Workspace } from './lib/types.js';
@@ -161,7 +161,7 @@ export function ConvertForm(props: Props) {
             ))}
             {props.presets.map((p) => (
               <option key={p.id} value={p.id}>
-                Preset: {p.name}
+                Preset: {p.name} ({voiceDescription(p.f0Median)})
               </option>
             ))}
           </select>

@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
+import { voiceDescription } from './lib/format.js';
 import type { Preset, Voice } from './lib/types.js';
 import { PreviewPlayer } from './voice-preview.js';
 
@@ -20,7 +21,8 @@ function RenameForm({
   onKeep: () => void;
 }) {
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => input.current?.focus(), []);
+  // Focused as soon as it is in the document (an effect runs a frame later: a key pressed meanwhile went elsewhere).
+  useLayoutEffect(() => input.current?.focus(), []);
   return (
     <form
       class="voice-rename inline"
@@ -103,7 +105,7 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
       <ul id="presets">
         {presets.map((p) => (
           <li key={`${p.model}/${p.id}`} class="preset" data-preset={p.id}>
-            <span class="voice-name">{p.name}</span>{' '}
+            <span class="voice-name">{p.name}</span> <span class="hint">{voiceDescription(p.f0Median)}</span>{' '}
             {p.previewUrl ? (
               <PreviewPlayer name={p.name} url={p.previewUrl} />
             ) : (

@@ -51,6 +51,8 @@ export interface Preset {
   id: string;
   name: string;
   model: string;
+  /** Median pitch of the voice, Hz (null when unknown). */
+  f0Median: number | null;
   /** A few seconds of speech in this voice, a signed link; null until its preview is built. */
   previewUrl: string | null;
 }

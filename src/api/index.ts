@@ -12,6 +12,7 @@ import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadAudioRoutes } from './upload-audio.js';
 import { uploadRoutes } from './uploads.js';
+import { voicePreviewRoutes } from './voice-previews.js';
 import { voiceRoutes } from './voices.js';
 import { webhookRoutes } from './webhooks.js';
 import { workspaceRoutes } from './workspace.js';
@@ -39,6 +40,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
       // Signed links need no token; without a signature the route authenticates by itself.
       await api.register(resultRoutes);
       await api.register(uploadAudioRoutes);
+      await api.register(voicePreviewRoutes);
       await api.register(async (authed) => {
         authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);

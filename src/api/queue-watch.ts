@@ -1,17 +1,20 @@
+import type { QueueMessage } from '../progress/index.js';
 import type { ConversionQueue, QueueEstimator, QueuePlace, Throughput } from '../queue/index.js';
 
-/** The places of a user's queued jobs, positions ascending. */
+/**
+ * The places of every one of a user's queued jobs, positions ascending. The ids come from the
+ * user's fair-share waiting set (src/queue/fair-share.ts), not from loading the user's jobs: the
+ * cost grows with the user's own waiting jobs (at most the plan's maxQueuedJobs), never with the
+ * queue's length, and no job is read (docs/BENCHMARKS.md, "Queue places").
+ */
 export async function queuedPlaces(
   conversions: ConversionQueue,
   estimator: QueueEstimator,
   userId: string,
   throughput?: Throughput,
 ): Promise<QueuePlace[]> {
-  const queued = (await conversions.list(userId)).filter((j) => j.state === 'queued');
-  const places = await estimator.places(
-    queued.map((j) => j.id),
-    throughput,
-  );
+  const ids = await conversions.fairShare.waiting(userId);
+  const places = await estimator.places(ids, throughput);
   return places.sort((a, b) => a.position - b.position);
 }
 
@@ -30,7 +33,7 @@ export class QueueWatch {
 
   constructor(
     private readonly read: () => Promise<QueuePlace[]>,
-    private readonly send: (msg: { type: 'queue'; jobs: QueuePlace[] }) => void,
+    private readonly send: (msg: QueueMessage) => void,
     private readonly onError: (err: unknown) => void,
   ) {}
 

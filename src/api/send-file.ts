@@ -40,10 +40,14 @@ export async function sendAudioFile(
   if (sent.type !== 'file') {
     sent.stream.destroy();
     if (sent.type === 'error' && sent.statusCode === 416)
-      return reply.code(416).headers(sent.headers).send({
-        error: 'VC_ERR_VALIDATION',
-        message: 'the requested range is outside the file',
-      });
+      // Only the range header: send's own Content-Length and Content-Type are for its HTML body (a 500 here before).
+      return reply
+        .code(416)
+        .header('content-range', String(sent.headers['Content-Range'] ?? ''))
+        .send({
+          error: 'VC_ERR_VALIDATION',
+          message: 'the requested range is outside the file',
+        });
     throw new NotFoundError(what);
   }
   return reply

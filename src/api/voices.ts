@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ValidationError } from '../errors/index.js';
-import { DEFAULT_MODEL } from '../models/index.js';
+import { currentPreview, DEFAULT_MODEL, type PresetVoice } from '../models/index.js';
 import type { Voice } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
 import { intakeAudio } from './intake.js';
@@ -16,12 +16,16 @@ const VoiceSchema = Type.Object({
   referenceSec: Type.Number(),
   jobId: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  /** Its reference recording, signed for its owner (GET /api/voices/:id/preview). */
+  previewUrl: Type.String(),
 });
 const PresetSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   model: Type.String(),
   f0Median: Type.Union([Type.Number(), Type.Null()]),
+  /** A few seconds of speech converted toward it, signed for the caller; null until its preview is built. */
+  previewUrl: Type.Union([Type.String(), Type.Null()]),
 });
 
 const NAME = /^[\p{L}\p{N} _.,'()-]{1,80}$/u;
@@ -42,8 +46,15 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       referenceSec: v.reference.durationSec,
       jobId: v.jobId,
       error: failed ? (job?.error ?? null) : null,
+      previewUrl: app.resultLinks.previewUrl(v.id, '', userId),
     };
   };
+  const presetView = async (userId: string, p: PresetVoice) => ({
+    ...p,
+    previewUrl: (await currentPreview(app.models.dirOf(p.model), p.name))
+      ? app.resultLinks.previewUrl(p.id, p.model, userId)
+      : null,
+  });
 
   app.post(
     '/voices',
@@ -110,7 +121,9 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const userId = userOf(request);
       const voices = await Promise.all((await app.voices.list(userId)).map((v) => view(userId, v)));
-      const presets = (await app.models.list()).flatMap((m) => m.presets);
+      const presets = await Promise.all(
+        (await app.models.list()).flatMap((m) => m.presets).map((p) => presetView(userId, p)),
+      );
       return { voices, presets };
     },
   );

@@ -33,6 +33,16 @@ export const WsServerMessage = Type.Union([
   }),
   Type.Object({ type: Type.Literal('failed'), jobId: Type.String(), error: ErrorValue, eventId }),
   Type.Object({ type: Type.Literal('cancelled'), jobId: Type.String(), eventId }),
+  Type.Object({
+    type: Type.Literal('queue'),
+    jobs: Type.Array(
+      Type.Object({
+        jobId: Type.String(),
+        position: Type.Integer({ minimum: 1 }),
+        etaSec: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+      }),
+    ),
+  }),
   Type.Object({ type: Type.Literal('error'), error: Type.String(), message: Type.String() }),
 ]);
 

@@ -46,6 +46,33 @@ export class ResultLinks {
     return ResultLinks.fresh(exp, nowMs) && same(sig, this.signUpload(uploadId, userId, exp));
   }
 
+  private signPreview(voiceId: string, model: string, userId: string, exp: number): string {
+    return this.sign(`preview\n${model}\n${voiceId}`, userId, exp);
+  }
+
+  /**
+   * A URL for a voice's preview, for the signed-in user it is given to: a preset's (`model` names
+   * the model folder) or one of the user's own voices (`model` empty: its reference recording).
+   */
+  previewUrl(voiceId: string, model: string, userId: string, nowMs = Date.now()): string {
+    const exp = Math.floor(nowMs / 1000) + this.ttlSec;
+    const sig = this.signPreview(voiceId, model, userId, exp);
+    const m = model ? `model=${encodeURIComponent(model)}&` : '';
+    return `/api/voices/${encodeURIComponent(voiceId)}/preview?${m}user=${encodeURIComponent(userId)}&exp=${exp}&sig=${sig}`;
+  }
+
+  /** True when `sig` was made by previewUrl for this voice, model, user and expiry, and it has not expired. */
+  verifyPreview(
+    voiceId: string,
+    model: string,
+    userId: string,
+    exp: number,
+    sig: string,
+    nowMs = Date.now(),
+  ): boolean {
+    return ResultLinks.fresh(exp, nowMs) && same(sig, this.signPreview(voiceId, model, userId, exp));
+  }
+
   private static fresh(exp: number, nowMs: number): boolean {
     return Number.isInteger(exp) && exp * 1000 >= nowMs;
   }

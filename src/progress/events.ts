@@ -1,4 +1,5 @@
-import type { ConversionJobView } from '../queue/index.js';
+// The import-free module only: the page (web/src/lib/types.ts) imports these types.
+import type { ConversionJobView, QueuePlace } from '../queue/conversion-job.js';
 
 /**
  * What workers publish about a job: one discriminated union on `type`, written to the Redis
@@ -12,15 +13,19 @@ export type JobEvent =
   | { type: 'cancelled'; jobId: string };
 
 /**
- * Everything the server pushes over the WebSocket, shared by the server, the page (web/src/lib/types.ts
- * mirrors it) and the tests. `eventId` is the Redis stream id of the event: ids only grow, and a
+ * Everything the server pushes over the WebSocket, shared by the server, the page (a type-only
+ * import in web/src/lib/types.ts: a change here breaks the page's build) and the tests. `eventId` is the Redis stream id of the event: ids only grow, and a
  * client that reconnects sends the last one it saw to get what it missed. A snapshot's `eventId`
  * is the stream position it covers, so resuming from it misses nothing either.
  */
 export type ServerMessage =
   | (JobEvent & { eventId: string })
   | { type: 'snapshot'; jobs: ConversionJobView[]; eventId: string }
+  | QueueMessage
   | { type: 'error'; error: string; message: string };
+
+/** The places of the user's queued jobs, sent only to a socket that asked (`queue: true`); state, not an event: no eventId. */
+export type QueueMessage = { type: 'queue'; jobs: QueuePlace[] };
 
 /**
  * What a client may send, once, as its first message when the token is not in the URL (with
@@ -61,7 +66,7 @@ export type JobState = Pick<ConversionJobView, 'id' | 'state' | 'progress' | 'st
  * The page mirrors this function.
  */
 export function applyServerMessage(jobs: Map<string, JobState>, msg: ServerMessage): void {
-  if (msg.type === 'error') return;
+  if (msg.type === 'error' || msg.type === 'queue') return;
   if (msg.type === 'snapshot') {
     for (const j of msg.jobs) {
       const known = jobs.get(j.id);

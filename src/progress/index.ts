@@ -8,6 +8,7 @@ export {
   isFinalEvent,
   type JobEvent,
   type JobState,
+  type QueueMessage,
   type ServerMessage,
 } from './events.js';
 export { progressPlugin } from './plugin.js';

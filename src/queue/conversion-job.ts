@@ -110,6 +110,14 @@ export interface ConversionJobView {
   resultUrl: string | null;
 }
 
+/** Where a queued job stands (src/queue/queue-estimate.ts): 1 = next to start. */
+export interface QueuePlace {
+  jobId: string;
+  position: number;
+  /** Seconds until it is expected to start, from recent throughput; null when there is too little to go by. */
+  etaSec: number | null;
+}
+
 /** Progress as stored on the BullMQ job by the worker. */
 export interface JobProgress {
   progress: number;

@@ -133,14 +133,15 @@ export class ConversionQueue {
     const index = { key: this.keys.userJobs(userId), createdAt, ttlSec: KEEP_FINISHED_SEC };
     // Fair share: admitted against the queued-jobs quota (n = the user's jobs already waiting)
     // and indexed for the user in the same script: one round trip before the BullMQ add.
-    const waitingAhead = plan
-      ? await this.fairShare.admit(userId, id, plan.maxQueuedJobs, index)
-      : await this.redis
-          .multi()
-          .zadd(index.key, createdAt, id)
-          .expire(index.key, KEEP_FINISHED_SEC)
-          .exec()
-          .then(() => 0);
+    // A job without a plan (a clone) is recorded as waiting too, uncapped: GET /api/queue reads
+    // a user's waiting jobs from that set.
+    const admitted = await this.fairShare.admit(
+      userId,
+      id,
+      plan?.maxQueuedJobs ?? Number.MAX_SAFE_INTEGER,
+      index,
+    );
+    const waitingAhead = plan ? admitted : 0;
     const data: ConversionJobData = {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),

@@ -132,6 +132,11 @@ export class FairShare {
     return [...new Set([...waiting, ...active])];
   }
 
+  /** Ids of the user's jobs waiting to start (or put back for a while at the active cap). */
+  async waiting(userId: string): Promise<string[]> {
+    return this.redis.zrange(this.waitingKey(userId), 0, -1);
+  }
+
   /** Jobs of the user waiting to start. */
   async queuedCount(userId: string): Promise<number> {
     return this.redis.zcard(this.waitingKey(userId));

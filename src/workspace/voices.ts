@@ -98,6 +98,11 @@ export class VoiceStore {
     );
   }
 
+  /** The reference recording as it was sent (a user's voice's preview). */
+  referencePathFor(userId: string, id: string): string {
+    return fileIn(workspaceFor(this.dataDir, userId).voices, id, '');
+  }
+
   profilePathFor(userId: string, id: string): string {
     return fileIn(workspaceFor(this.dataDir, userId).voices, id, '.profile.json');
   }

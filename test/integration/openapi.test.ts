@@ -57,7 +57,16 @@ test('error codes with statuses, the three auth schemes and the WebSocket messag
   const types = doc.components.schemas.WsServerMessage.anyOf
     .map((s: Json) => s.properties.type.enum[0])
     .sort();
-  assert.deepEqual(types, ['cancelled', 'completed', 'error', 'failed', 'progress', 'snapshot', 'stage']);
+  assert.deepEqual(types, [
+    'cancelled',
+    'completed',
+    'error',
+    'failed',
+    'progress',
+    'queue',
+    'snapshot',
+    'stage',
+  ]);
   assert.ok(doc.components.schemas.WsClientMessage);
 });
 

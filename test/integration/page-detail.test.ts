@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { ResultLinks } from '../../src/links/index.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
@@ -170,7 +171,8 @@ test('queued jobs show their place and wait, live, computed from the queue; a us
   const threads = stats.body.workers.reduce((n: number, w: { size: number }) => n + w.size, 0);
   // About 15 minutes of speech (a small Vorbis file): minutes of work for a thread, until cancelled.
   const longFile = path.join(dir, 'queue-long.ogg');
-  execFileSync('ffmpeg', [
+  // Not execFileSync: the API runs in this process, and a blocked event loop sheds its requests (503).
+  await promisify(execFile)('ffmpeg', [
     ...['-v', 'error', '-y', '-stream_loop', '100', '-i', humanSpeech(1)],
     ...['-ac', '1', '-c:a', 'libvorbis', '-q:a', '0', longFile],
   ]);
@@ -261,7 +263,8 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   );
   assert.equal(failed.state, 'failed', JSON.stringify(failed));
   const longFile = path.join(dir, 'admin-long.ogg');
-  execFileSync('ffmpeg', [
+  // Not execFileSync: the API runs in this process, and a blocked event loop sheds its requests (503).
+  await promisify(execFile)('ffmpeg', [
     ...['-v', 'error', '-y', '-stream_loop', '100', '-i', humanSpeech(1)],
     ...['-ac', '1', '-c:a', 'libvorbis', '-q:a', '0', longFile],
   ]);
@@ -486,6 +489,10 @@ test('keyboard only: upload, convert, open the detail and play, rename a voice; 
   }
   await assertAccessible(page, 'after a rename');
   await page.screenshot({ path: path.join(dir, 'workspace.png') });
+  // The voice library: the own voice and every preset with its preview player.
+  await page.locator('#presets .preset audio.voice-preview').first().waitFor();
+  await page.locator('#voices-section').scrollIntoViewIfNeeded();
+  await page.locator('#voices-section').screenshot({ path: path.join(dir, 'voices.png') });
 
   // 4. An error state, and the phone width.
   const notes = path.join(dir, 'keys-notes.wav');
@@ -512,6 +519,6 @@ test('keyboard only: upload, convert, open the detail and play, rename a voice; 
   await assertAccessible(admin, 'dashboard');
   await context.close();
   if (process.env.VCFARM_SCREENSHOTS)
-    for (const f of ['workspace.png', 'workspace-phone.png', 'job-detail.png'])
+    for (const f of ['workspace.png', 'workspace-phone.png', 'job-detail.png', 'voices.png'])
       await writeFile(path.join(process.env.VCFARM_SCREENSHOTS, f), await readFile(path.join(dir, f)));
 });

@@ -415,9 +415,31 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name: 'busy', plan: 'pro' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const user = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
-  // 1. Twenty-one finished conversions (one more than a page) and a voice.
+  // 1. A cancelled job (the oldest), twenty-one finished conversions (one more than a page) and a voice.
   const up = await user.upload(espeakSentence('en-us+m3'));
   const events = await user.openEvents();
+  const longFile = path.join(dir, 'filter-long.wav');
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=f=220:d=120',
+    '-ac',
+    '1',
+    longFile,
+  ]);
+  const cancelled = (
+    await user.createJob({
+      uploadId: (await user.upload(longFile)).body.upload.id,
+      outputFormat: 'wav',
+      pitchSemitones: 5,
+    })
+  ).id;
+  assert.ok([200, 202].includes((await user.request('DELETE', `/api/jobs/${cancelled}`)).status));
+  await user.waitForState(cancelled, 'cancelled');
   const ids: string[] = [];
   for (let i = 0; i < 21; i++)
     ids.push(
@@ -440,8 +462,8 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   await cards.nth(19).waitFor();
   assert.equal(await cards.count(), 20);
   await page.getByRole('button', { name: 'Show older jobs' }).click();
-  await cards.nth(21).waitFor();
-  assert.equal(await cards.count(), 22);
+  await cards.nth(22).waitFor();
+  assert.equal(await cards.count(), 23);
   assert.equal(await page.getByRole('button', { name: 'Show older jobs' }).count(), 0);
   // 3. The newest conversion says what it was asked for, when, and how fast it ran.
   const newest = page.locator(`.job[data-job-id="${ids[20]}"]`);
@@ -458,6 +480,14 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   await page.selectOption('#job-filter', 'completed');
   await cards.nth(21).waitFor();
   await page.selectOption('#job-filter', '');
+  // The filter asks the server: after a reload (one page of twenty), the oldest job, cancelled, shows under its filter.
+  await page.reload();
+  await cards.nth(19).waitFor();
+  await page.selectOption('#job-filter', 'cancelled');
+  await page.locator(`.job[data-job-id="${cancelled}"]`).waitFor();
+  assert.equal(await cards.count(), 1);
+  await page.selectOption('#job-filter', '');
+  await newest.waitFor();
   // 5. Deleting a result removes the file; its link then answers 404.
   const link = (await newest.locator('audio').getAttribute('src')) ?? '';
   await newest.getByRole('button', { name: `Delete result of ${up.body.upload.filename}` }).click();
@@ -475,7 +505,7 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   await page.getByRole('button', { name: 'Delete voice Studio voice' }).click();
   await voice.waitFor({ state: 'detached' });
   assert.equal((await user.request('GET', '/api/voices')).body.voices.length, 0);
-  // 7. On a phone, a new job scrolls into view.
+  // 7. On a phone, a new job scrolls into view; the usage follows the new files.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.setInputFiles('#file', espeakSentence('en-us+m3'));
   await page.click('#submit');
@@ -484,6 +514,9 @@ test('the workspace: older jobs on demand, settings and speed on each card, filt
   const box = await fresh.boundingBox();
   assert.ok(box && box.y >= 0 && box.y < 844, `the new job is at y=${box?.y}`);
   await page.screenshot({ path: path.join(dir, 'phone.png') });
+  // The page reads the usage again once the job has ended: it shows the new upload and output.
+  const files = (await user.request('GET', '/api/workspace')).body.usage.files;
+  await page.locator('#usage', { hasText: `, ${files} of 1000000 files` }).waitFor({ timeout: 10_000 });
   await page.context().close();
 });
 

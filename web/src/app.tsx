@@ -3,13 +3,15 @@ import { api, ensureSession, errorText, fetchJob, getJson } from './api.js';
 import { CloneForm } from './clone-form.js';
 import { ConvertForm } from './convert-form.js';
 import { JobCard } from './job-card.js';
-import { formatBytes } from './lib/format.js';
+import { formatBytes, placeText } from './lib/format.js';
 import { applyMessage, FINAL, type Jobs, putJob, sortedJobs } from './lib/jobs.js';
 import type { JobView, Preset, QueuePlace, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
 import { connectLive } from './live.js';
 import { VoiceLibrary } from './voice-library.js';
 
 const PAGE = 20;
+/** The `state` query of each filter (GET /api/jobs filters on the server, so older pages hold only those). */
+const FILTER_STATES: Record<string, string> = { unfinished: 'queued,active' };
 const FILTERS: [string, string][] = [
   ['', 'All jobs'],
   ['unfinished', 'Queued or running'],
@@ -92,31 +94,49 @@ export function App() {
       .catch((err: Error) => setFatal(err.message));
   }, [loadVoices, loadWorkspace, onMessage]);
 
-  // A clone that has just finished makes its voice selectable (or shows it failed) in the menu.
-  const cloneStates = useRef(new Map<string, string>());
+  // A clone that has just finished makes its voice selectable (or shows it failed) in the menu;
+  // a job made since the page opened (its upload, the queue) or just ended (its output) changes
+  // the workspace's usage.
+  const jobStates = useRef(new Map<string, string>());
+  const openedAt = useRef(Date.now());
   useEffect(() => {
-    let changed = false;
+    let cloneEnded = false;
+    let usageChanged = false;
     for (const job of jobs.values()) {
-      if (job.kind !== 'clone') continue;
-      const before = cloneStates.current.get(job.id);
-      if (before && !FINAL.has(before) && FINAL.has(job.state)) changed = true;
-      cloneStates.current.set(job.id, job.state);
+      const before = jobStates.current.get(job.id);
+      const ended = !FINAL.has(before ?? 'queued') && FINAL.has(job.state);
+      if ((before && ended) || (!before && job.createdAt >= openedAt.current)) usageChanged = true;
+      if (before && ended && job.kind === 'clone') cloneEnded = true;
+      jobStates.current.set(job.id, job.state);
     }
-    if (changed) void loadVoices();
-  }, [jobs, loadVoices]);
+    if (cloneEnded) void loadVoices();
+    if (usageChanged) void loadWorkspace();
+  }, [jobs, loadVoices, loadWorkspace]);
 
   const voiceNames = new Map(voices.map((v) => [v.id, v.name]));
   const targetNames = new Map([...voiceNames, ...presets.map((p): [string, string] => [p.id, p.name])]);
 
-  const loadOlder = async () => {
-    if (!older) return;
-    const res = await api(`/api/jobs?limit=${PAGE}&cursor=${encodeURIComponent(older)}`);
+  /** One page of jobs in the filter's states (the first when no cursor), merged into those known. */
+  const loadPage = async (cursor: string | null, shown: string) => {
+    const states = shown === '' ? '' : `&state=${FILTER_STATES[shown] ?? shown}`;
+    const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const res = await api(`/api/jobs?limit=${PAGE}${states}${after}`);
     if (!res.ok) return setFatal(await errorText(res, 'loading older jobs'));
     const body = (await res.json()) as { jobs: JobView[]; nextCursor: string | null };
     setJobs((j) => body.jobs.reduce(putJob, j));
     setOlder(body.nextCursor);
-    pagedSince.current = body.nextCursor ? body.jobs.at(-1)?.createdAt : undefined;
+    // Live snapshots fill in only what the unfiltered pages reach.
+    if (shown === '' && (cursor || !pagedSince.current))
+      pagedSince.current = body.nextCursor ? body.jobs.at(-1)?.createdAt : undefined;
   };
+  const loadOlder = async () => {
+    if (older) await loadPage(older, filter);
+  };
+  const changeFilter = (shown: string) => {
+    setFilter(shown);
+    void loadPage(null, shown);
+  };
+  const waiting = [...places.values()].sort((a, b) => a.position - b.position);
   const shownJobs = sortedJobs(jobs).filter((j) =>
     filter === '' ? true : filter === 'unfinished' ? !FINAL.has(j.state) : j.state === filter,
   );
@@ -172,7 +192,7 @@ export function App() {
           <h2>Your jobs</h2>
           <label class="inline">
             Show{' '}
-            <select id="job-filter" value={filter} onChange={(e) => setFilter(e.currentTarget.value)}>
+            <select id="job-filter" value={filter} onChange={(e) => changeFilter(e.currentTarget.value)}>
               {FILTERS.map(([value, text]) => (
                 <option key={value} value={value}>
                   {text}
@@ -180,6 +200,14 @@ export function App() {
               ))}
             </select>
           </label>
+          {waiting.length > 1 && (
+            <p id="queue-summary" class="hint">
+              {waiting.length} of your jobs wait in the queue:{' '}
+              {placeText(waiting[0].position, waiting[0].etaSec)} for the first,{' '}
+              {placeText(waiting[waiting.length - 1].position, waiting[waiting.length - 1].etaSec)} for the
+              last.
+            </p>
+          )}
           <ul id="jobs" aria-live="polite">
             {shownJobs.map((job) => (
               <JobCard

@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText, uploadFile } from './api.js';
 import type { Status } from './app.js';
-import { formatBytes } from './lib/format.js';
+import { formatBytes, voiceDescription } from './lib/format.js';
 import { conversionStatus, type Jobs } from './lib/jobs.js';
 import { limitsText, rateRefusal, refusalBeforeUpload } from './lib/limits.js';
 import type { JobView, Preset, Upload, Voice, Workspace } from './lib/types.js';
+import { VoicePreview } from './voice-preview.js';
 
 interface Props {
   jobs: Jobs;
@@ -160,11 +161,14 @@ export function ConvertForm(props: Props) {
             ))}
             {props.presets.map((p) => (
               <option key={p.id} value={p.id}>
-                Preset: {p.name}
+                Preset: {p.name} ({voiceDescription(p.f0Median)})
               </option>
             ))}
           </select>
         </label>
+        <VoicePreview
+          voice={props.voices.find((v) => v.id === voiceId) ?? props.presets.find((p) => p.id === voiceId)}
+        />
         <label>
           Strength: {Math.round(strength * 100)}%{' '}
           <input

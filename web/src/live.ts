@@ -1,6 +1,6 @@
 import { ensureSession, forgetToken, token } from './api.js';
 import { newerId } from './lib/jobs.js';
-import type { ServerMessage } from './lib/types.js';
+import type { ClientMessage, ServerMessage } from './lib/types.js';
 
 /**
  * The progress WebSocket. The page keeps the highest event id it saw and, after a reconnect,
@@ -14,14 +14,11 @@ export function connectLive(onMessage: (msg: ServerMessage) => void): void {
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${proto}://${location.host}/api/ws`);
     ws.addEventListener('open', () => {
-      const t = token();
-      ws.send(
-        JSON.stringify(
-          lastEventId
-            ? { type: 'resume', token: t, lastEventId, queue: true }
-            : { type: 'auth', token: t, queue: true },
-        ),
-      );
+      const t = token() ?? '';
+      const hello: ClientMessage = lastEventId
+        ? { type: 'resume', token: t, lastEventId, queue: true }
+        : { type: 'auth', token: t, queue: true };
+      ws.send(JSON.stringify(hello));
     });
     ws.addEventListener('message', (e) => {
       const msg = JSON.parse(String(e.data)) as ServerMessage;

@@ -1,6 +1,8 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
+import { voiceDescription } from './lib/format.js';
 import type { Preset, Voice } from './lib/types.js';
+import { PreviewPlayer } from './voice-preview.js';
 
 interface Props {
   voices: Voice[];
@@ -19,7 +21,8 @@ function RenameForm({
   onKeep: () => void;
 }) {
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => input.current?.focus(), []);
+  // Focused as soon as it is in the document (an effect runs a frame later: a key pressed meanwhile went elsewhere).
+  useLayoutEffect(() => input.current?.focus(), []);
   return (
     <form
       class="voice-rename inline"
@@ -78,6 +81,7 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
             ) : (
               <span class="voice-name">{v.name}</span>
             )}{' '}
+            <PreviewPlayer name={v.name} url={v.previewUrl} own />{' '}
             <span class="voice-state">
               {v.state === 'failed' ? `failed: ${v.error?.message ?? 'analysis failed'}` : v.state}
             </span>{' '}
@@ -97,7 +101,19 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
           {problem}
         </p>
       )}
-      <p class="hint">Presets: {presets.map((p) => p.name).join(', ')}.</p>
+      <h3>Preset voices</h3>
+      <ul id="presets">
+        {presets.map((p) => (
+          <li key={`${p.model}/${p.id}`} class="preset" data-preset={p.id}>
+            <span class="voice-name">{p.name}</span> <span class="hint">{voiceDescription(p.f0Median)}</span>{' '}
+            {p.previewUrl ? (
+              <PreviewPlayer name={p.name} url={p.previewUrl} />
+            ) : (
+              <span class="hint">no preview yet</span>
+            )}
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

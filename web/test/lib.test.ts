@@ -10,6 +10,7 @@ import {
   resultName,
   settingsText,
   speedText,
+  voiceDescription,
   waitText,
 } from '../src/lib/format.js';
 import { applyMessage, conversionStatus, type Jobs, putJob } from '../src/lib/jobs.js';
@@ -181,4 +182,12 @@ test("a queued job's place reads as words, with the wait when there is one", () 
   assert.equal(placeText(1, 40), 'next in line · starts in about 40 s');
   assert.equal(placeText(3, null), '3rd in line');
   assert.equal(placeText(12, 600), '12th in line · starts in about 10 min');
+});
+
+test('a preset reads by how its voice sounds: low, middle or high, with its median pitch', () => {
+  assert.equal(voiceDescription(102.6), 'low voice, about 103 Hz');
+  assert.equal(voiceDescription(177.79), 'middle voice, about 178 Hz');
+  assert.equal(voiceDescription(206.5), 'high voice, about 207 Hz');
+  assert.equal(voiceDescription(null), 'pitch unknown');
+  assert.equal(voiceDescription(0), 'pitch unknown');
 });

@@ -91,3 +91,10 @@ export function placeText(position: number, etaSec: number | null): string {
   const where = position === 1 ? 'next in line' : `${ordinal(position)} in line`;
   return etaSec === null ? where : `${where} · starts in about ${waitText(etaSec)}`;
 }
+
+/** What a voice sounds like from its median pitch: "low voice, about 103 Hz" (typical male speech is ~85-155 Hz, female ~165-255 Hz). */
+export function voiceDescription(f0Median: number | null): string {
+  if (f0Median === null || !(f0Median > 0)) return 'pitch unknown';
+  const kind = f0Median < 140 ? 'low' : f0Median < 185 ? 'middle' : 'high';
+  return `${kind} voice, about ${Math.round(f0Median)} Hz`;
+}

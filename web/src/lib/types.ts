@@ -1,30 +1,15 @@
 /**
- * The API's shapes as the page uses them. The job view comes from src/queue itself; the rest
- * mirror the route schemas (src/api/workspace.ts, src/api/voices.ts) and the WebSocket union
- * (src/progress/events.ts), whose modules import Node code the page's type-check cannot read.
+ * The API's shapes as the page uses them. The job view, the queue places and the WebSocket
+ * messages are the server's own types (type-only imports of modules that import nothing: no code
+ * of src/ reaches the bundle, and a change on the server breaks the page's build); the rest mirror
+ * the route schemas (src/api/workspace.ts, src/api/voices.ts).
  */
-import type { ConversionJobView, PublicJobState } from '../../../src/queue/conversion-job.js';
+import type { ConversionJobView, PublicJobState, QueuePlace } from '../../../src/queue/conversion-job.js';
 
-// The job view is the server's own type (a type-only import: nothing of src/ reaches the bundle).
+export type { ClientMessage, ServerMessage } from '../../../src/progress/events.js';
+export type { QueuePlace };
 export type JobStateName = PublicJobState;
 export type JobView = ConversionJobView;
-
-export type ServerMessage =
-  | { type: 'snapshot'; jobs: JobView[]; eventId: string }
-  | { type: 'progress'; jobId: string; progress: number; stage: string; eventId: string }
-  | { type: 'stage'; jobId: string; stage: string; eventId: string }
-  | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number; eventId: string }
-  | { type: 'failed'; jobId: string; error: { code: string; message: string }; eventId: string }
-  | { type: 'cancelled'; jobId: string; eventId: string }
-  | { type: 'queue'; jobs: QueuePlace[] }
-  | { type: 'error'; error: string; message: string };
-
-/** Where a queued job stands (src/queue/queue-estimate.ts): 1 = next to start. */
-export interface QueuePlace {
-  jobId: string;
-  position: number;
-  etaSec: number | null;
-}
 
 export interface RateAllowance {
   max: number;
@@ -58,9 +43,16 @@ export interface Voice {
   name: string;
   state: 'pending' | 'ready' | 'failed';
   error: { code: string; message: string } | null;
+  /** Its reference recording, a signed link (GET /api/voices/:id/preview). */
+  previewUrl: string;
 }
 
 export interface Preset {
   id: string;
   name: string;
+  model: string;
+  /** Median pitch of the voice, Hz (null when unknown). */
+  f0Median: number | null;
+  /** A few seconds of speech in this voice, a signed link; null until its preview is built. */
+  previewUrl: string | null;
 }

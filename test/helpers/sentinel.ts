@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 import { waitUntil } from './processes.js';
-import { freePort } from './redis.js';
 
 export const MASTER_NAME = 'vcfarm';
 

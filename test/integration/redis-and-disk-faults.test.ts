@@ -8,9 +8,9 @@ import { Redis } from 'ioredis';
 import { health } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { HEALTH_REQUEST, multipartBody, multipartPost, onOneConnection } from '../helpers/raw-http.js';
-import { freePort } from '../helpers/redis.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;

@@ -1,3 +1,2 @@
-export { DEFAULT_MODEL, ModelCatalog, type ModelInfo, type PresetVoice } from './catalog.js';
-export { ModelLoadReports } from './load-reports.js';
+export * from './core.js';
 export { modelsPlugin } from './plugin.js';

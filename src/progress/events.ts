@@ -1,4 +1,4 @@
-import type { ConversionJobView } from '../queue/index.js';
+import type { ConversionJobView } from '../queue/core.js';
 
 /**
  * What workers publish about a job: one discriminated union on `type`, written to the Redis

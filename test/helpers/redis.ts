@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 
 export interface TestRedis {
@@ -67,4 +68,25 @@ export function rawRedis(port: number, command: string): Promise<string> {
     });
     sock.once('error', reject);
   });
+}
+
+/** One PING on a fresh connection that does not retry: true when the server at `port` answers. */
+export async function redisAnswers(port: number, password?: string): Promise<boolean> {
+  const r = new Redis({
+    port,
+    host: '127.0.0.1',
+    password,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  r.on('error', () => {}); // a refused connect is the answer (connect() rejects)
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
 }

@@ -57,7 +57,7 @@ async function measure(label: string, baseUrl: string): Promise<Figures> {
     toStart.push((done.startedAt ?? 0) - wall0);
     toEvent.push(event.at - (done.finishedAt ?? 0));
   }
-  events.ws.close();
+  events.close();
   console.log(`${label}: ${JOBS} jobs one at a time (1 s WAV → WAV), POST /api/jobs → completed event`);
   console.log(`  end to end p50 ${pct(total, 50)} ms, p99 ${pct(total, 99)} ms`);
   console.log(

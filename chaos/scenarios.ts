@@ -8,8 +8,8 @@ import { ApiClient } from '../test/helpers/client.js';
 import { startCluster } from '../test/helpers/cluster.js';
 import { humanSpeech } from '../test/helpers/fixtures.js';
 import { LiveEvents } from '../test/helpers/live-events.js';
+import { freePort } from '../test/helpers/ports.js';
 import { waitUntil } from '../test/helpers/processes.js';
-import { freePort } from '../test/helpers/redis.js';
 import { count, newOutcome, type Outcome, settle } from './tally.js';
 
 /** Short locks so that a job whose worker died is taken again within seconds. */

@@ -10,4 +10,9 @@ npx tsc -p tsconfig.json
 npx tsc -p web/tsconfig.json
 # Only *.test.js files are tests; helpers live beside them. VCFARM_TEST_FILES narrows the run.
 mapfile -t files < <(find ${VCFARM_TEST_FILES:-dist/test dist/web/test} -name '*.test.js' | sort)
-exec node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"
+# One temporary root per run (fixtures, data folders, Redis folders, clips: everything the tests and
+# the processes they start put in os.tmpdir()), removed when the run ends however it ends.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/vcfarm-test-run.XXXXXX")
+trap 'rm -rf "$run_tmp"' EXIT
+export TMPDIR=$run_tmp
+node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

@@ -3,7 +3,9 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { apiRoutes, installErrorHandler, openApiPlugin } from './api/index.js';
 import { authPlugin } from './auth/index.js';
-import { type Config, configPlugin } from './config/index.js';
+import type { Config } from './config/index.js';
+// The plugin from its own file: config/index.ts, loaded by every process, loads no Fastify plugin.
+import { configPlugin } from './config/plugin.js';
 import { lifecyclePlugin, pressurePlugin } from './lifecycle/index.js';
 import { diskSpacePlugin, rateLimitsPlugin, uploadSlotsPlugin } from './limits/index.js';
 import { resultLinksPlugin } from './links/index.js';

@@ -4,22 +4,22 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import { encodeJobFailure, errorCodeOf, type JobFailure } from '../src/errors/index.js';
-import type { WorkerMetrics } from '../src/metrics/index.js';
-import { DEFAULT_MODEL, ModelCatalog, ModelLoadReports } from '../src/models/index.js';
-import type { JobEventLog } from '../src/progress/index.js';
+import type { WorkerMetrics } from '../src/metrics/core.js';
+import { DEFAULT_MODEL, ModelCatalog, ModelLoadReports } from '../src/models/core.js';
+import type { JobEventLog } from '../src/progress/core.js';
 import {
   type ConversionJobData,
   type ConversionResult,
   type ConvertJobData,
   queueKeys,
-} from '../src/queue/index.js';
+} from '../src/queue/core.js';
 import {
   ensureWorkspace,
   fileIn,
   outputPathFor,
   workspaceFor,
   workspaceUsage,
-} from '../src/workspace/index.js';
+} from '../src/workspace/core.js';
 import { jobLogFields } from './job-labels.js';
 import type { WorkerPool } from './pool/index.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './tasks/task-types.js';

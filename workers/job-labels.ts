@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
-import type { JobKind } from '../src/metrics/index.js';
-import { DEFAULT_MODEL } from '../src/models/index.js';
-import type { ConversionJobData } from '../src/queue/index.js';
+import type { JobKind } from '../src/metrics/core.js';
+import { DEFAULT_MODEL } from '../src/models/core.js';
+import type { ConversionJobData } from '../src/queue/core.js';
 
 /** What a job does, as metrics and logs name it: a voice clone, a voice conversion, or a pitch shift only. */
 export function jobKind(data: ConversionJobData): JobKind {

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { type Job, type Processor, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { withDeadline } from '../src/lifecycle/index.js';
-import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../src/redis/index.js';
+import { withDeadline } from '../src/lifecycle/core.js';
+import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../src/redis/core.js';
 
 /**
  * Once no job runs, how long closing lanes get to record their last results and let go of

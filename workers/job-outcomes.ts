@@ -2,10 +2,10 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decodeJobFailure } from '../src/errors/index.js';
-import type { JobOutcomeLabel, WorkerMetrics } from '../src/metrics/index.js';
-import type { JobEventLog } from '../src/progress/index.js';
-import { type ConversionJobData, type ConversionResult, KEEP_FINISHED_SEC } from '../src/queue/index.js';
-import { scalingKeys } from '../src/scaling/index.js';
+import type { JobOutcomeLabel, WorkerMetrics } from '../src/metrics/core.js';
+import type { JobEventLog } from '../src/progress/core.js';
+import { type ConversionJobData, type ConversionResult, KEEP_FINISHED_SEC } from '../src/queue/core.js';
+import { scalingKeys } from '../src/scaling/core.js';
 import { jobKind, jobLogFields, jobModel } from './job-labels.js';
 import type { JobLanes } from './job-lanes.js';
 

@@ -10,7 +10,7 @@ import {
   type ScaleAck,
   type ScaleCommand,
   scalingKeys,
-} from '../src/scaling/index.js';
+} from '../src/scaling/core.js';
 import type { JobLanes } from './job-lanes.js';
 import type { WorkerPool } from './pool/index.js';
 

@@ -3,11 +3,11 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
-import { withDeadline } from '../src/lifecycle/index.js';
+import { withDeadline } from '../src/lifecycle/core.js';
 import { LogThrottle } from '../src/logging/index.js';
-import { WorkerMetrics } from '../src/metrics/index.js';
-import { DEFAULT_MODEL } from '../src/models/index.js';
-import { JobEventLog } from '../src/progress/index.js';
+import { WorkerMetrics } from '../src/metrics/core.js';
+import { DEFAULT_MODEL } from '../src/models/core.js';
+import { JobEventLog } from '../src/progress/core.js';
 import {
   CONVERSION_QUEUE,
   type ConversionJobData,
@@ -15,15 +15,15 @@ import {
   FairShare,
   queueKeys,
   withFairShare,
-} from '../src/queue/index.js';
+} from '../src/queue/core.js';
 import {
   bullConnection,
   closeRedis,
   connectionErrorLog,
   connectRedis,
   REDIS_QUIT_DEADLINE_MS,
-} from '../src/redis/index.js';
-import { scalingKeys } from '../src/scaling/index.js';
+} from '../src/redis/core.js';
+import { scalingKeys } from '../src/scaling/core.js';
 import { ConversionProcessor } from './conversion-processor.js';
 import { startHeartbeat } from './heartbeat.js';
 import { jobLogFields } from './job-labels.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { redisFault } from '../src/redis/index.js';
+import { redisFault } from '../src/redis/core.js';
 
 export interface WriteFaultGuardOptions {
   /** Key of the test write. */

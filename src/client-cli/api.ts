@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import type { ConversionJobView } from '../queue/index.js';
+import type { ConversionJobView } from '../queue/core.js';
 
 /** A refusal from the service, with its code and message as sent. */
 export class ApiError extends Error {

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { JobState } from '../progress/index.js';
+import type { JobState } from '../progress/core.js';
 
 /** Shows each file's job: bars on a terminal, a line per 10 % step or state change otherwise. */
 export interface ProgressDisplay {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { ConversionJobView } from '../queue/index.js';
+import type { ConversionJobView } from '../queue/core.js';
 import { connect } from './credentials.js';
 import { baseUrlOf, type ClientIo, printJson, UsageError } from './io.js';
 

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { applyServerMessage, type JobState, type ServerMessage } from '../progress/index.js';
+import { applyServerMessage, type JobState, type ServerMessage } from '../progress/core.js';
 import type { VcfarmApi } from './api.js';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);

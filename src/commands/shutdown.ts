@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { VcError } from '../errors/index.js';
-import { withPassword } from '../redis/index.js';
+import { withPassword } from '../redis/core.js';
 
 /** A worker whose parent (`vcfarm all`) is gone stops within this, jobs or not: they are retried. */
 const PARENT_GONE_EXIT_MS = 3000;

@@ -138,4 +138,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decodeChecksMax: e.DECODE_CHECKS_MAX || os.availableParallelism(),
   };
 }
-export { configPlugin } from './plugin.js';

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
-import { withDeadline } from '../lifecycle/index.js';
-import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
-import { type QueueStatus, queueStatus } from '../scaling/index.js';
+import { withDeadline } from '../lifecycle/core.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import { type QueueStatus, queueStatus } from '../scaling/core.js';
 
 /** How often the lease is taken or renewed; it lasts three times as long. */
 const LEASE_MS = 5000;

@@ -1,15 +1,2 @@
-export { eventStreamKey, JobEventLog, MAX_EVENTS } from './event-log.js';
-export {
-  applyServerMessage,
-  type ClientMessage,
-  compareEventIds,
-  EVENT_ID_PATTERN,
-  type FinalEvent,
-  isFinalEvent,
-  type JobEvent,
-  type JobState,
-  type QueueMessage,
-  type ServerMessage,
-} from './events.js';
+export * from './core.js';
 export { progressPlugin } from './plugin.js';
-export { type EventListener, ProgressHub, type Replay } from './progress-hub.js';

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { withDeadline } from '../lifecycle/index.js';
-import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
+import { withDeadline } from '../lifecycle/core.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { eventStreamKey } from './event-log.js';
 import { compareEventIds, EVENT_ID_PATTERN, type JobEvent } from './events.js';
 

@@ -3,11 +3,11 @@ import { rm } from 'node:fs/promises';
 import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../errors/index.js';
-import { withDeadline } from '../lifecycle/index.js';
+import { withDeadline } from '../lifecycle/core.js';
 import type { OutputFormat } from '../media/index.js';
-import type { JobEventLog } from '../progress/index.js';
-import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
-import { outputPathFor, type Upload, type Voice } from '../workspace/index.js';
+import type { JobEventLog } from '../progress/core.js';
+import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import { outputPathFor, type Upload, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
   CONVERSION_QUEUE,

@@ -1,16 +1,3 @@
-export { closeRedis, REDIS_QUIT_DEADLINE_MS } from './close.js';
-export {
-  boundedRetry,
-  bullConnection,
-  connectRedis,
-  openRedis,
-  REDIS_RETRY_MAX_MS,
-  sentinelOptions,
-  sentinelUrl,
-} from './connection.js';
-export { EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis.js';
-export { connectionErrorLog } from './error-log.js';
+export * from './core.js';
 export { connectRedisFailFast, FAIL_FAST_COMMAND_TIMEOUT_MS, failFastRedisPlugin } from './fail-fast.js';
-export { type RedisWriteFault, redisFault } from './faults.js';
-export { ensureRedisPassword, redisPasswordFile, withoutPassword, withPassword } from './password.js';
 export { redisPlugin } from './plugin.js';

@@ -1,14 +1,2 @@
-export { type AutoscaleChange, type AutoscaleInput, decideAutoscale } from './autoscale-policy.js';
-export { type ScalingKeys, scalingKeys } from './keys.js';
-export type {
-  AutoscaleDecision,
-  AutoscaleSetting,
-  DesiredSize,
-  ScaleAck,
-  ScaleCommand,
-  ThreadStats,
-  WorkerStats,
-} from './messages.js';
+export * from './core.js';
 export { scalingPlugin } from './plugin.js';
-export { ScaleCoordinator, type ScaleOutcome } from './scale-coordinator.js';
-export { type QueueStatus, queueStatus, type SystemStats, systemStats } from './system-stats.js';

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { withDeadline } from '../lifecycle/index.js';
-import { eventStreamKey, type JobEvent } from '../progress/index.js';
-import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
+import { withDeadline } from '../lifecycle/core.js';
+import { eventStreamKey, type JobEvent } from '../progress/core.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 
 const GROUP = 'webhooks';
 /** An entry a consumer took and did not acknowledge for this long is taken over (its instance died). */

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { JobWebhook, WebhookEvent } from '../queue/index.js';
+import type { JobWebhook, WebhookEvent } from '../queue/core.js';
 import { newSecret } from './signature.js';
 
 /** Events a webhook gets when it names none: the final ones (progress is asked for explicitly). */

@@ -1,9 +1,3 @@
-export type { LimitedStream, UploadLimits } from './audio-intake.js';
-export { outputPathFor } from './outputs.js';
+export * from './core.js';
 export { workspacePlugin } from './plugin.js';
-export { type RemovedFile, type SweeperOptions, WorkspaceSweeper } from './sweeper.js';
 export { sweeperPlugin } from './sweeper-plugin.js';
-export { type Upload, UploadStore } from './uploads.js';
-export { type FileKind, type WorkspaceFile, type WorkspaceUsage, workspaceUsage } from './usage.js';
-export { REFERENCE_MAX_SEC, REFERENCE_MIN_SEC, type Voice, VoiceStore } from './voices.js';
-export { ensureWorkspace, fileIn, type Workspace, workspaceFor } from './workspace.js';

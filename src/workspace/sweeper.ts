@@ -4,8 +4,8 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { withDeadline } from '../lifecycle/index.js';
-import { REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
+import { withDeadline } from '../lifecycle/core.js';
+import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { type FileKind, FOLDERS, workspaceUsage } from './usage.js';
 import { workspaceFor } from './workspace.js';
 

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { BuiltModel } from '../../models/builder/built-model.js';
 import { OPSET } from '../../models/builder/built-model.js';
 import { GraphBuilder } from '../../models/builder/graph-builder.js';
+import { rvcPreset } from '../../models/builder/rvc-folder.js';
 import {
   buildRvcTestModel,
   stubContentVecGraph,
@@ -80,20 +81,16 @@ const rms = (pcm: Float32Array, from = 0, to = pcm.length): number => {
   return Math.sqrt(sum / Math.max(1, to - from));
 };
 
-/** A preset of an RVC model: the speaker id and, optionally, the speaker's median F0. */
+/** A preset of an RVC model (as `npm run rvc:folder` writes): the speaker id (none: a profile without one) and, optionally, the speaker's median F0. */
 function speaker(speakerId: number | undefined, f0Median: number | null): VoiceProfile {
-  return {
-    format: 'vcfarm-voice/1',
-    model: 'vcfarm-rvc-test',
-    sampleRate: IN,
+  const { speakerId: id, ...profile } = rvcPreset(
+    'vcfarm-rvc-test',
+    speakerId ?? 0,
     f0Median,
-    f0P10: null,
-    f0P90: null,
-    voicedSeconds: 0,
-    durationSeconds: 0,
-    envelope: [],
-    ...(speakerId === undefined ? {} : { speakerId }),
-  } as VoiceProfile;
+  ) as VoiceProfile & {
+    speakerId: number;
+  };
+  return speakerId === undefined ? profile : ({ ...profile, speakerId: id } as VoiceProfile);
 }
 
 async function convertAll(

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writePlans } from './plans.js';
+import { freePort } from './ports.js';
 import { waitUntil } from './processes.js';
-import { freePort } from './redis.js';
 import { CLI } from './service.js';
 
 /** One `vcfarm all` (supervisor, embedded Redis, API, worker) in its own DATA_DIR on a free port. */

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { ConversionJobView } from '../../src/queue/index.js';
+import { LiveEvents } from './live-events.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read response bodies field by field and assert on them
 export type Json = any;
@@ -134,69 +135,20 @@ export class ApiClient {
     return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };
   }
 
-  /** Opens the progress WebSocket and records every message. */
-  async openEvents(): Promise<EventRecorder> {
-    const ws = new WebSocket(
-      `${this.baseUrl.replace(/^http/, 'ws')}/api/ws?token=${this.session?.token ?? ''}`,
-    );
-    const rec = new EventRecorder(ws);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
+  /** Opens the progress WebSocket (one connection, no reconnect) and records every message from the snapshot on. */
+  async openEvents(): Promise<LiveEvents> {
+    const events = new LiveEvents({
+      baseUrl: this.baseUrl,
+      token: this.session?.token ?? '',
+      maxAttempts: 0,
     });
-    await rec.waitFor((m) => m.type === 'snapshot');
-    return rec;
-  }
-}
-
-export interface RecordedMessage {
-  type: string;
-  jobId?: string;
-  progress?: number;
-  at: number;
-  [key: string]: unknown;
-}
-
-export class EventRecorder {
-  readonly messages: RecordedMessage[] = [];
-  private waiters: { pred: (m: RecordedMessage) => boolean; resolve: (m: RecordedMessage) => void }[] = [];
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const m = { ...(JSON.parse(String(data)) as RecordedMessage), at: Date.now() };
-      this.messages.push(m);
-      this.waiters = this.waiters.filter((w) => {
-        if (!w.pred(m)) return true;
-        w.resolve(m);
-        return false;
+    await events
+      .waitFor((m) => m.type === 'snapshot', 30_000)
+      .catch((err) => {
+        events.close();
+        throw err;
       });
-    });
-  }
-
-  waitFor(pred: (m: RecordedMessage) => boolean, timeoutMs = 60_000): Promise<RecordedMessage> {
-    const found = this.messages.find(pred);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('timed out waiting for a WebSocket message')),
-        timeoutMs,
-      );
-      this.waiters.push({
-        pred,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      });
-    });
-  }
-
-  forJob(jobId: string): RecordedMessage[] {
-    return this.messages.filter((m) => m.jobId === jobId);
-  }
-
-  close(): void {
-    this.ws.close();
+    return events;
   }
 }
 

@@ -1,31 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { consecutiveFreePorts, type Haproxy, startHaproxy } from './haproxy.js';
+import { type Haproxy, startHaproxy } from './haproxy.js';
+import { writePlans } from './plans.js';
+import { consecutiveFreePorts } from './ports.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { CLI } from './service.js';
-
-const PLANS = new URL('../../../config/plans.json', import.meta.url);
-
-/**
- * The repository's plans with every rate limit raised far out of reach, for tests that send
- * steady streams of requests from one user or create many sessions from one address. Undefined
- * when the repository has no plans file.
- */
-export async function generousPlansFile(dir: string): Promise<string | undefined> {
-  if (!existsSync(PLANS)) return undefined;
-  // biome-ignore lint/suspicious/noExplicitAny: the plans file is walked generically
-  const raise = (v: any): any => {
-    if (Array.isArray(v) || v === null || typeof v !== 'object') return v;
-    if (typeof v.max === 'number' && typeof v.windowSec === 'number') return { ...v, max: 1_000_000 };
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, raise(x)]));
-  };
-  const file = path.join(dir, 'plans.json');
-  await writeFile(file, JSON.stringify(raise(JSON.parse(await readFile(PLANS, 'utf8')))));
-  return file;
-}
 
 export interface CliProcess {
   process: ChildProcess;
@@ -142,9 +123,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const n = opts.instances ?? 2;
   const redis = await startRedis();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cluster-'));
-  const plans = await generousPlansFile(dataDir);
   const env: Record<string, string> = {
-    ...(plans ? { PLANS_FILE: plans } : {}),
+    // Limits that tests not about limits never reach; a test about them passes its own PLANS_FILE.
+    PLANS_FILE: writePlans(dataDir),
     DATA_DIR: dataDir,
     REDIS_URL: redis.url,
     HOST: '127.0.0.1',

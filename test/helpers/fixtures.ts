@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-/** Generated fixtures are cached per machine; they are rebuilt from the same sources each time. */
+/** Generated fixtures are cached for the run (`npm test` gives each run its own TMPDIR, removed after it). */
 const DIR = path.join(os.tmpdir(), 'vcfarm-fixtures');
 export const ALSA = '/usr/share/sounds/alsa';
 

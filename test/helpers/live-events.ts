@@ -20,6 +20,18 @@ export interface LiveEventsOptions {
   auth?: 'url' | 'message';
 }
 
+/** A message as received, stamped with when (ms since the epoch). */
+export type ReceivedMessage = ServerMessage & { at: number };
+
+/** A received message read loosely, for predicates over any kind (`m.jobId`, `m.progress`...). */
+export interface RecordedMessage {
+  type: string;
+  jobId?: string;
+  progress?: number;
+  at: number;
+  [key: string]: unknown;
+}
+
 export interface Connection {
   /** The API instance HAProxy chose (X-Served-By), or '' when connected directly. */
   servedBy: string;
@@ -29,13 +41,13 @@ export interface Connection {
 }
 
 /**
- * A WebSocket client that behaves like the page: keeps the highest event id it saw, reconnects
+ * The tests' one WebSocket client. It behaves like the page: keeps the highest event id it saw, reconnects
  * with jittered exponential back-off, resumes from that id, and folds every message into a
  * per-job state with the same `applyServerMessage` the server's types define.
  */
 export class LiveEvents {
   readonly jobs = new Map<string, JobState>();
-  readonly messages: ServerMessage[] = [];
+  readonly messages: ReceivedMessage[] = [];
   readonly connections: Connection[] = [];
   lastEventId: string | undefined;
   private ws: WebSocket | undefined;
@@ -81,6 +93,18 @@ export class LiveEvents {
     return this.current as Connection;
   }
 
+  /** Resolves with the first message (received or to come) that `pred` holds for. */
+  async waitFor(pred: (m: RecordedMessage) => boolean, timeoutMs = 60_000): Promise<RecordedMessage> {
+    const found = () => (this.messages as unknown as RecordedMessage[]).find(pred);
+    await this.waitUntil(() => found() !== undefined, timeoutMs, 'a WebSocket message');
+    return found() as RecordedMessage;
+  }
+
+  /** The messages about one job, in order. */
+  forJob(jobId: string): RecordedMessage[] {
+    return (this.messages as unknown as RecordedMessage[]).filter((m) => m.jobId === jobId);
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -113,7 +137,7 @@ export class LiveEvents {
         );
     });
     ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as ServerMessage;
+      const msg = { ...(JSON.parse(String(data)) as ServerMessage), at: Date.now() };
       this.attempt = 0;
       if (conn.began === '') conn.began = msg.type === 'snapshot' ? 'snapshot' : 'replay';
       this.messages.push(msg);

@@ -3,17 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 
 export interface TestRedis {
   url: string;
@@ -77,4 +68,25 @@ export function rawRedis(port: number, command: string): Promise<string> {
     });
     sock.once('error', reject);
   });
+}
+
+/** One PING on a fresh connection that does not retry: true when the server at `port` answers. */
+export async function redisAnswers(port: number, password?: string): Promise<boolean> {
+  const r = new Redis({
+    port,
+    host: '127.0.0.1',
+    password,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  r.on('error', () => {}); // a refused connect is the answer (connect() rejects)
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
 }

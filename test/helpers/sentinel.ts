@@ -3,8 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 import { waitUntil } from './processes.js';
-import { freePort } from './redis.js';
+import { redisAnswers } from './redis.js';
 
 export const MASTER_NAME = 'vcfarm';
 
@@ -23,28 +24,7 @@ export interface SentinelSet {
 }
 
 async function pingable(port: number, password?: string): Promise<void> {
-  await waitUntil(
-    async () => {
-      const r = new Redis({
-        port,
-        host: '127.0.0.1',
-        password,
-        lazyConnect: true,
-        retryStrategy: () => null,
-      });
-      r.on('error', () => {}); // refused until the server listens: connect() rejects with it
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    },
-    10_000,
-    `redis on port ${port}`,
-  );
+  await waitUntil(() => redisAnswers(port, password), 10_000, `redis on port ${port}`);
 }
 
 export async function startSentinelSet(): Promise<SentinelSet> {

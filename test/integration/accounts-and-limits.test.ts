@@ -16,8 +16,12 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 
 const ADMIN_TOKEN = 'limits-admin-token-0123456789abcdef';
 let svc: TestService;
-/** A second API instance on the same Redis that trusts no proxy; a third in AUTH_MODE=keys. */
+/**
+ * A second API instance on the same Redis, configured as the first; a third that trusts no proxy; a fourth
+ * in AUTH_MODE=keys. Each test uses its own client addresses and users, so each passes run alone.
+ */
 let second: { app: FastifyInstance; url: string };
+let untrusting: { app: FastifyInstance; url: string };
 let keysOnly: { app: FastifyInstance; url: string };
 let dir: string;
 let wav: Buffer;
@@ -45,12 +49,14 @@ before(async () => {
     workers: 0,
     env: { PLANS_FILE: plans, ADMIN_TOKEN, TRUSTED_PROXIES: '127.0.0.1, ::1' },
   });
-  second = await extraInstance({ TRUSTED_PROXIES: '' });
+  second = await extraInstance({});
+  untrusting = await extraInstance({ TRUSTED_PROXIES: '' });
   keysOnly = await extraInstance({ AUTH_MODE: 'keys' });
   wav = await readFile(tinyWav(1, 8000));
 });
 after(async () => {
   await second?.app.close();
+  await untrusting?.app.close();
   await keysOnly?.app.close();
   await svc?.close();
   if (revivedRedis && revivedRedis.exitCode === null) {
@@ -94,28 +100,33 @@ async function admin(
 }
 
 test('sessions: per client IP across both instances; X-Forwarded-For only from a trusted proxy', async () => {
-  // 1. Through the trusting instance, 10.0.0.1 gets 3 sessions (counted in Redis), then 429.
+  // 1. Through both trusting instances, 10.0.0.1 gets 3 sessions (counted in Redis), then 429 on either.
   for (const url of [svc.baseUrl, second.url, svc.baseUrl]) {
-    const res = await session(url === second.url ? svc.baseUrl : url, '10.0.0.1');
+    const res = await session(url, '10.0.0.1');
     assert.equal(res.status, 201);
   }
-  const limited = await session(svc.baseUrl, '10.0.0.1');
+  const limited = await session(second.url, '10.0.0.1');
   assertLimited(limited, 3);
   assert.equal(((await limited.json()) as Json).error, 'VC_ERR_RATE_LIMITED');
+  assertLimited(await session(svc.baseUrl, '10.0.0.1'), 3);
   // 2. Another forwarded client is counted apart.
-  assert.equal((await session(svc.baseUrl, '10.0.0.2')).status, 201);
-  // 3. The second instance trusts no proxy: a forged header changes nothing, the peer is counted.
+  assert.equal((await session(second.url, '10.0.0.2')).status, 201);
+  // 3. An instance that trusts no proxy: a forged header changes nothing, the peer is counted. (No other
+  // test creates sessions from the bare peer address.)
   const statuses: number[] = [];
-  for (let i = 0; i < 4; i++) statuses.push((await session(second.url, `192.0.2.${i}`)).status);
+  for (let i = 0; i < 4; i++) statuses.push((await session(untrusting.url, `192.0.2.${i}`)).status);
   assert.deepEqual(statuses, [201, 201, 201, 429]);
 });
 
+/** A new anonymous user, its session made from its own forwarded address (each test has its own tags). */
+async function freshUser(tag: string): Promise<ApiClient> {
+  const res = await session(svc.baseUrl, `10.1.${tag}.1`);
+  assert.equal(res.status, 201);
+  return new ApiClient(svc.baseUrl, (await res.json()) as Json);
+}
+
 test('per-user API limit shared by two instances, with x-ratelimit headers; other users unaffected', async () => {
-  const user = await ApiClient.anonymous(svc.baseUrl).catch(async () => {
-    // Session creation from 127.0.0.1 is exhausted by the test above: use a forwarded address.
-    const res = await session(svc.baseUrl, '10.0.0.9');
-    return new ApiClient(svc.baseUrl, (await res.json()) as Json);
-  });
+  const user = await freshUser('9');
   const onSecond = new ApiClient(second.url, user.session);
   const remaining: string[] = [];
   for (let i = 0; i < 6; i++) {
@@ -126,15 +137,9 @@ test('per-user API limit shared by two instances, with x-ratelimit headers; othe
   }
   assert.deepEqual(remaining, ['5', '4', '3', '2', '1', '0']);
   assertLimited(await onSecond.request('GET', '/api/jobs'), 6);
-  const other = new ApiClient(svc.baseUrl, (await (await session(svc.baseUrl, '10.0.1.1')).json()) as Json);
+  const other = await freshUser('10');
   assert.equal((await other.request('GET', '/api/workspace')).status, 200);
 });
-
-async function freshUser(tag: string): Promise<ApiClient> {
-  const res = await session(svc.baseUrl, `10.1.${tag}.1`);
-  assert.equal(res.status, 201);
-  return new ApiClient(svc.baseUrl, (await res.json()) as Json);
-}
 
 test('uploads 2 per window and conversions 2 per window, across instances', async () => {
   const u = await freshUser('1');
@@ -256,7 +261,7 @@ test('security headers: CSP on the page, HSTS only over TLS as told by a trusted
   assert.equal(page.headers.get('strict-transport-security'), null);
   const viaProxy = await fetch(`${svc.baseUrl}/health`, { headers: { 'x-forwarded-proto': 'https' } });
   assert.match(viaProxy.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
-  const forged = await fetch(`${second.url}/health`, { headers: { 'x-forwarded-proto': 'https' } });
+  const forged = await fetch(`${untrusting.url}/health`, { headers: { 'x-forwarded-proto': 'https' } });
   assert.equal(forged.headers.get('strict-transport-security'), null);
 });
 

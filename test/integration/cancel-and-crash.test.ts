@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
+import { ADMIN_TOKEN, adminRequest, WorkerWatch } from '../helpers/admin.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { processesMatching, waitUntil } from '../helpers/processes.js';
@@ -89,7 +89,7 @@ test('cancelling a queued job removes it before it starts', async () => {
   assert.deepEqual(await outputsOf(client.session?.userId ?? ''), []);
 });
 
-test('a worker killed with SIGKILL mid-job: the job is retried elsewhere, completes once, leaves no partial file', async () => {
+test('a worker killed with SIGKILL mid-job: the job is retried elsewhere, completes once, leaves no partial file', async (t) => {
   const client = await ApiClient.anonymous(svc.baseUrl);
   const userId = client.session?.userId ?? '';
   const up = await client.upload(humanSpeech(20));
@@ -100,18 +100,22 @@ test('a worker killed with SIGKILL mid-job: the job is retried elsewhere, comple
     voiceId: 'preset-espeak-m3',
   });
 
-  // 1. Find the worker that runs it, from its own log line, and wait for its partial output.
+  // 1. Find the worker that runs it (the one whose heartbeat shows a busy thread: no other job runs) and
+  // wait for its partial output.
+  const watch = new WorkerWatch(svc.redis.url);
+  t.after(() => watch.close());
   let victim: (typeof svc.workers)[number] | undefined;
   await waitUntil(
-    () => {
-      victim = svc.workers.find((w) =>
-        w.logs.some((l) => l.msg === 'conversion started' && l.jobId === job.id),
-      );
+    async () => {
+      for (const w of svc.workers) if (((await watch.stats(w.id))?.busy ?? 0) > 0) victim = w;
       return victim !== undefined;
     },
     20_000,
     'the job to start',
   );
+  const survivor = svc.workers.find((w) => w !== victim);
+  assert.ok(survivor);
+  const doneBefore = (await watch.stats(survivor.id))?.jobsDone ?? 0;
   await waitUntil(
     async () => (await outputsOf(userId)).some((f) => f.startsWith(`.${job.id}.`) && f.endsWith('.part')),
     20_000,
@@ -125,8 +129,8 @@ test('a worker killed with SIGKILL mid-job: the job is retried elsewhere, comple
   // 3. Another worker takes the job over after its lock expires; it completes exactly once.
   const done = await client.waitForJob(job.id, 90_000);
   assert.equal(done.state, 'completed', JSON.stringify(done.error));
-  const survivor = svc.workers.find((w) => w !== victim && w.process.exitCode === null);
-  assert.ok(survivor?.logs.some((l) => l.msg === 'conversion completed' && l.jobId === job.id));
+  // The survivor counts it as done (its heartbeat, the numbers /api/system/stats shows).
+  await watch.waitFor(survivor.id, (s) => s.jobsDone === doneBefore + 1, 10_000, 'the survivor to count it');
   // The new attempt removed the dead one's partial file before writing its own.
   const files = (await outputsOf(userId)).filter((f) => f.includes(job.id));
   assert.deepEqual(files, [`${job.id}.flac`]);

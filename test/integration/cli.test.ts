@@ -101,6 +101,25 @@ test('`vcfarm api` loads no worker code: no Piscina, no onnxruntime, nothing of 
   assert.deepEqual(loaded.filter(isWorkerCode), []);
 });
 
+const isApiCode = (url: string) =>
+  /\/node_modules\/(fastify|fastify-plugin|@fastify\/[^/]+)\//.test(url) ||
+  /\/dist\/src\/(api|page|app\.js|server\.js)/.test(url) ||
+  /\/dist\/src\/[^/]+\/(plugin|sweeper-plugin|pressure|drain|fail-fast)\.js$/.test(url);
+
+test('`vcfarm worker` loads no API code: no Fastify, no plugin, nothing of src/api', async () => {
+  const loaded = await modulesAtReady([CLI, 'worker'], /"msg":"worker process ready"/, {
+    REDIS_URL: redis.url,
+    DATA_DIR: path.join(dir, 'worker-data'),
+    LOG_LEVEL: 'info',
+    POOL_SIZE: '1',
+  });
+  assert.ok(
+    loaded.some((u) => u.endsWith('/dist/workers/worker-process.js')),
+    'the recorder saw the worker itself',
+  );
+  assert.deepEqual(loaded.filter(isApiCode), []);
+});
+
 test('the recorder does see worker code where it is loaded (so the check above can fail)', async () => {
   const loaded = await modulesAtReady(
     ['--input-type=module', '-e', `await import(${JSON.stringify(WORKERS_INDEX)}); console.log('loaded');`],
@@ -115,4 +134,18 @@ test('the recorder does see worker code where it is loaded (so the check above c
     loaded.some((u) => u.includes('/dist/workers/')),
     'workers/',
   );
+});
+
+test('the recorder does see API code where it is loaded (so the worker check can fail)', async () => {
+  const app = fileURLToPath(new URL('../../src/app.js', import.meta.url));
+  const loaded = await modulesAtReady(
+    ['--input-type=module', '-e', `await import(${JSON.stringify(app)}); console.log('loaded');`],
+    /loaded/,
+    {},
+  );
+  assert.ok(
+    loaded.some((u) => u.includes('/node_modules/fastify-plugin/')),
+    'fastify-plugin',
+  );
+  assert.ok(loaded.some(isApiCode), 'API code');
 });

@@ -8,16 +8,16 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { maxConnectionsFor } from '../../src/deploy/index.js';
 import { ApiClient } from '../helpers/client.js';
-import { generousPlansFile } from '../helpers/cluster.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import {
   checkHaproxyConfig,
-  consecutiveFreePorts,
   DEPLOY_SCRIPT,
   HAPROXY_TEMPLATE,
   renderHaproxyConfig,
 } from '../helpers/haproxy.js';
 import { LiveEvents } from '../helpers/live-events.js';
+import { writePlans } from '../helpers/plans.js';
+import { consecutiveFreePorts } from '../helpers/ports.js';
 import { processesMatching } from '../helpers/processes.js';
 import { rawRedis } from '../helpers/redis.js';
 
@@ -199,7 +199,7 @@ test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactl
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-deploy-'));
   const [http, stats, redis] = await Promise.all([1, 1, 1].map(() => consecutiveFreePorts(1)));
   const apiPorts = await consecutiveFreePorts(2);
-  const plans = await generousPlansFile(dataDir);
+  const plans = writePlans(dataDir);
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
     HTTP_ADDR: '127.0.0.1',
@@ -209,7 +209,7 @@ test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactl
     API_BASE_PORT: String(apiPorts[0]),
     DRAIN_MS: '300',
     LOG_LEVEL: 'warn',
-    ...(plans ? { PLANS_FILE: plans } : {}),
+    PLANS_FILE: plans,
   };
   const run = path.join(dataDir, 'run');
   let pids: number[] = [];

@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
+import { freePort } from '../helpers/ports.js';
 import { processesMatching, waitUntil } from '../helpers/processes.js';
-import { freePort, rawRedis } from '../helpers/redis.js';
+import { rawRedis } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
 
 test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C stops everything', async () => {

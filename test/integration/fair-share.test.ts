@@ -3,7 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ApiClient, type EventRecorder, type Json } from '../helpers/client.js';
+import { ApiClient, type Json } from '../helpers/client.js';
+import type { LiveEvents } from '../helpers/live-events.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
@@ -39,13 +40,13 @@ async function uploadOnce(client: ApiClient): Promise<string> {
 /** Waits for every job's final event on the user's WebSocket, then reads each job once. */
 async function allDone(
   client: ApiClient,
-  events: EventRecorder,
+  events: LiveEvents,
   ids: string[],
   timeoutMs: number,
 ): Promise<Json[]> {
   const pending = new Set(ids);
   const final = new Set(['completed', 'failed', 'cancelled']);
-  for (const m of events.messages) if (final.has(m.type) && m.jobId) pending.delete(m.jobId);
+  for (const m of events.messages) if ('jobId' in m && final.has(m.type)) pending.delete(m.jobId);
   if (pending.size > 0)
     await events.waitFor((m) => {
       if (final.has(m.type) && m.jobId) pending.delete(m.jobId);

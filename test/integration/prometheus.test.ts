@@ -8,9 +8,9 @@ import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient, type Json } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { scalar, startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
-import { freePort } from '../helpers/redis.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 

@@ -8,9 +8,10 @@ import { Redis } from 'ioredis';
 import { health } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { HEALTH_REQUEST, multipartBody, multipartPost, onOneConnection } from '../helpers/raw-http.js';
-import { freePort } from '../helpers/redis.js';
+import { redisAnswers } from '../helpers/redis.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;
@@ -32,25 +33,6 @@ after(async () => {
   await svc?.close();
 });
 
-/** One PING on a fresh connection that does not retry. */
-async function answers(port: number): Promise<boolean> {
-  const r = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  r.on('error', () => {}); // a refused connect is the answer (connect() rejects)
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
-
-/** Where the test's redis-server writes (its --dir), from CONFIG GET. */
 async function redisDir(): Promise<string> {
   const [, dir] = (await admin.call('CONFIG', 'GET', 'dir')) as string[];
   return dir;
@@ -236,7 +218,7 @@ test('after a 20 s Redis outage, API and worker are back within the bounded reco
     { stdio: 'ignore' },
   );
   try {
-    await waitUntil(() => answers(port), 10_000, 'the new redis-server');
+    await waitUntil(() => redisAnswers(port), 10_000, 'the new redis-server');
     const back = Date.now();
     // 3. Within a couple of seconds: a session, an upload, a job, and the worker takes it.
     await waitUntil(async () => (await health(svc.baseUrl)).status === 200, 5000, '/health 200');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { BuiltModel } from '../../models/builder/built-model.js';
+import { rvcPreset } from '../../models/builder/rvc-folder.js';
 import { buildRvcTestModel } from '../../models/builder/rvc-test-model.js';
 import { writeModel } from '../../models/builder/write-model.js';
 import { writeWav } from '../helpers/audio-io.js';
@@ -32,19 +33,9 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** A preset of the RVC model: a speaker id and, optionally, the speaker's median F0. */
-const preset = (speakerId: number, f0Median: number | null) => ({
-  format: 'vcfarm-voice/1',
-  model: 'vcfarm-rvc-test',
-  sampleRate: 16000,
-  f0Median,
-  f0P10: null,
-  f0P90: null,
-  voicedSeconds: 0,
-  durationSeconds: 0,
-  envelope: [],
-  speakerId,
-});
+/** A preset of the RVC model: a speaker id and, optionally, the speaker's median F0 (as `npm run rvc:folder` writes). */
+const preset = (speakerId: number, f0Median: number | null) =>
+  rvcPreset('vcfarm-rvc-test', speakerId, f0Median);
 
 /** Writes a model folder elsewhere, then moves it into MODELS_DIR in one step (as an operator would). */
 async function addModel(name: string, edit: (m: BuiltModel) => void = () => {}): Promise<void> {

@@ -11,8 +11,9 @@ import { ApiClient } from '../helpers/client.js';
 import { spawnCli } from '../helpers/cluster.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
-import { freePort, startRedis } from '../helpers/redis.js';
+import { startRedis } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
 
 test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503 and why meanwhile; a worker whose supervisor died exits', async () => {

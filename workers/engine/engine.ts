@@ -1,5 +1,6 @@
-import { type InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Chunker, type ChunkWindow } from './chunker.js';
+import { type ChainGraph, ConversionPass, type InPassMeasure, serialConverter } from './conversion-pass.js';
 import {
   EngineError,
   EngineErrorCode,
@@ -7,13 +8,13 @@ import {
   ModelManifestError,
   VoiceProfileError,
 } from './errors.js';
-import { constantFeeds, paramNames, windowFeeds } from './feeds.js';
+import { constantFeeds, type FeedContext, paramNames, windowFeeds } from './feeds.js';
 import { FrameFeeder } from './frame-feeds.js';
 import { usesFrames } from './frame-manifest.js';
-import { Limiter } from './limiter.js';
 import type { ModelManifest } from './manifest.js';
 import { type LoadedModel, loadModel } from './model-loader.js';
 import { ProfileAccumulator } from './profile-accumulator.js';
+import { floats, sanitise } from './samples.js';
 import { pitchMapFor, pitchRatioFor, type VoiceProfile } from './voice-profile.js';
 
 /** Anything that yields PCM blocks (mono float32 at the model's sample rate). */
@@ -55,26 +56,6 @@ export interface Converter {
   push(pcm: Float32Array): Promise<Float32Array[]>;
   /** Converts the remainder; the converter is finished afterwards. */
   flush(): Promise<Float32Array[]>;
-}
-
-/** Input samples beyond this are treated as broken and clamped (float decoders can overshoot 1 a little). */
-const INPUT_CLAMP = 8;
-const LIMITER_LOOKAHEAD_S = 0.002;
-const LIMITER_RELEASE_S = 0.05;
-
-/** Replaces non-finite samples by 0 and clamps the rest, in place (on a window's own copy of the stream). */
-function sanitise(pcm: Float32Array): Float32Array {
-  for (let i = 0; i < pcm.length; i++) {
-    const v = pcm[i];
-    pcm[i] = v - v === 0 ? Math.max(-INPUT_CLAMP, Math.min(INPUT_CLAMP, v)) : 0;
-  }
-  return pcm;
-}
-
-function floats(value: InferenceSession.OnnxValueMapType[string] | undefined, what: string): Float32Array {
-  const data = (value as Tensor | undefined)?.data;
-  if (!(data instanceof Float32Array)) throw new Error(`${what} is not a float32 tensor`);
-  return data;
 }
 
 /**
@@ -187,7 +168,29 @@ export class VoiceConversionEngine {
     }
   }
 
-  #params_(options: ConverterOptions): Record<string, number> {
+  /** Checks the converter's options and derives what its feeds need (params, pitch ratio and map). */
+  #conversionContext(
+    options: ConverterOptions,
+  ): FeedContext & { pitchRatio: number; pitchMap: [number, number] } {
+    this.#checkProfile(options.voice, 'voice');
+    const source = options.sourceProfile ?? options.voice;
+    this.#checkProfile(source, 'sourceProfile');
+    const semitones = options.semitones ?? 0;
+    if (!Number.isFinite(semitones))
+      throw new EngineOptionsError('options.semitones must be a finite number');
+    const params = this.#checkedParams(options);
+    // Strength scales the way to the target's F0 as it scales the model's other moves.
+    const strength = params.strength ?? 1;
+    return {
+      target: options.voice,
+      source,
+      params,
+      pitchRatio: pitchRatioFor(source, options.voice, semitones, strength),
+      pitchMap: pitchMapFor(source, options.voice, strength),
+    };
+  }
+
+  #checkedParams(options: ConverterOptions): Record<string, number> {
     const params: Record<string, number> = { ...options.params };
     for (const [k, v] of Object.entries(params)) {
       if (!this.#params.has(k))
@@ -202,6 +205,28 @@ export class VoiceConversionEngine {
     return params;
   }
 
+  /** The conversion chain's graphs with this conversion's constant feeds. */
+  #chain(ctx: FeedContext): ChainGraph[] {
+    const m = this.#model.manifest;
+    return m.conversion.chain.map((name) => ({
+      name,
+      spec: m.graphs[name],
+      constant: constantFeeds(name, m.graphs[name], ctx),
+      state: new Map<string, InferenceSession.OnnxValueMapType[string]>(),
+    }));
+  }
+
+  /** The chain's inputs measured in this pass (source 'analysis'), each with its own accumulator. */
+  #inPassMeasures(chain: ChainGraph[]): InPassMeasure[] {
+    return chain.flatMap((g, index) =>
+      g.spec.inputs.flatMap((input) =>
+        input.source.from === 'analysis'
+          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator('none') }]
+          : [],
+      ),
+    );
+  }
+
   /**
    * A streaming converter: model chain per fixed window, then a look-ahead limiter (peak <= -0.1 dBFS).
    * When the chain measures an input in-pass (source 'analysis'), output starts once that measurement's
@@ -209,137 +234,21 @@ export class VoiceConversionEngine {
    */
   createConverter(options: ConverterOptions): Converter {
     const m = this.#model.manifest;
-    this.#checkProfile(options.voice, 'voice');
-    const source = options.sourceProfile ?? options.voice;
-    this.#checkProfile(source, 'sourceProfile');
-    const semitones = options.semitones ?? 0;
-    if (!Number.isFinite(semitones))
-      throw new EngineOptionsError('options.semitones must be a finite number');
-    const params = this.#params_(options);
-    // Strength scales the way to the target's F0 as it scales the model's other moves.
-    const strength = params.strength ?? 1;
-    const ctx = {
-      target: options.voice,
-      source,
-      params,
-      pitchRatio: pitchRatioFor(source, options.voice, semitones, strength),
-      pitchMap: pitchMapFor(source, options.voice, strength),
-    };
-    const chain = m.conversion.chain.map((name) => ({
-      name,
-      spec: m.graphs[name],
-      constant: constantFeeds(name, m.graphs[name], ctx),
-      // Recurrent inputs, fed from this graph's outputs of the previous window.
-      state: new Map<string, InferenceSession.OnnxValueMapType[string]>(),
-    }));
-    // Inputs measured in this pass (source 'analysis'): graphs from the first that takes one wait until
-    // every measurement is complete; windows are held (with the earlier graphs' outputs) until then.
+    const ctx = this.#conversionContext(options);
+    const chain = this.#chain(ctx);
     const analysisConstant = constantFeeds(m.analysis.graph, m.graphs[m.analysis.graph], { params: {} });
-    const measures = chain.flatMap((g, index) =>
-      g.spec.inputs.flatMap((input) =>
-        input.source.from === 'analysis'
-          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator('none') }]
-          : [],
-      ),
-    );
-    const gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
-    const held: { w: ChunkWindow; results: Map<string, InferenceSession.OnnxValueMapType> }[] = [];
-    const chunker = this.#chunker(options);
-    const outRate = this.outputSampleRate;
-    const limiter = new Limiter({
-      lookahead: Math.round(LIMITER_LOOKAHEAD_S * outRate),
-      release: LIMITER_RELEASE_S * outRate,
+    const pass = new ConversionPass({
+      manifest: m,
+      chain,
+      measures: this.#inPassMeasures(chain),
+      chunker: this.#chunker(options),
+      outRate: this.outputSampleRate,
+      frames: usesFrames(m) ? this.#frameFeeder(ctx.pitchRatio, ctx.pitchMap) : undefined,
+      run: (name, feeds, samples) => this.#run(name, feeds, samples),
+      measure: (acc, w, audio, limit) => this.#analyseWindow(acc, analysisConstant, w, audio, limit),
+      centreAt: (w, out, outRate) => this.#centreAt(w, out, outRate),
     });
-    const frames = usesFrames(m) ? this.#frameFeeder(ctx.pitchRatio, ctx.pitchMap) : undefined;
-    const runGraphs = async (
-      w: ChunkWindow,
-      results: Map<string, InferenceSession.OnnxValueMapType>,
-      from: number,
-      to: number,
-    ): Promise<void> => {
-      for (const g of chain.slice(from, to)) {
-        const feeds = windowFeeds(g.spec, g.constant, w.samples, results, g.state);
-        if (frames) Object.assign(feeds, await frames.feeds(g.name, g.spec, w, results));
-        const out = await this.#run(g.name, feeds, w.samples.length);
-        results.set(g.name, out);
-        for (const input of g.spec.inputs)
-          if (input.source.from === 'state') g.state.set(input.name, out[input.source.output]);
-      }
-    };
-    /** Runs the graphs from the gate on, then the limiter. */
-    const finishWindow = async (
-      w: ChunkWindow,
-      results: Map<string, InferenceSession.OnnxValueMapType>,
-    ): Promise<Float32Array> => {
-      await runGraphs(w, results, gate, chain.length);
-      const out = floats(
-        results.get(m.conversion.output.graph)?.[m.conversion.output.output],
-        'conversion output',
-      );
-      const centre = outRate === m.sampleRate ? chunker.centre(w, out) : this.#centreAt(w, out, outRate);
-      for (let i = 0; i < centre.length; i++) if (!Number.isFinite(centre[i])) centre[i] = 0;
-      return limiter.process(centre);
-    };
-    /** Completes the measurements, opens the gate and converts the held windows. */
-    const release = async (): Promise<Float32Array[]> => {
-      for (const x of measures) {
-        const envelope = x.acc.finish().envelope;
-        chain[x.index].constant[x.input] = new Tensor('float32', Float32Array.from(envelope), [
-          envelope.length,
-        ]);
-      }
-      measures.length = 0;
-      const out: Float32Array[] = [];
-      for (const h of held.splice(0)) out.push(await finishWindow(h.w, h.results));
-      return out;
-    };
-    const convertWindow = async (w: ChunkWindow): Promise<Float32Array[]> => {
-      sanitise(w.samples);
-      const results = new Map<string, InferenceSession.OnnxValueMapType>();
-      await runGraphs(w, results, 0, gate);
-      if (measures.length === 0) return [await finishWindow(w, results)];
-      for (const x of measures) {
-        const limit = Math.round(x.seconds * m.sampleRate);
-        const audio = floats(results.get(x.graph)?.[x.output], `graph "${x.graph}" output "${x.output}"`);
-        if (w.start < limit) await this.#analyseWindow(x.acc, analysisConstant, w, audio, limit);
-      }
-      held.push({ w, results });
-      const done = measures.every((x) => w.start + w.valid >= Math.round(x.seconds * m.sampleRate));
-      return done ? release() : [];
-    };
-    // Calls are serialised so overlapping push() calls cannot reorder windows.
-    let tail: Promise<unknown> = Promise.resolve();
-    let finished = false;
-    const serial = <T>(job: () => Promise<T>): Promise<T> => {
-      const next = tail.then(job);
-      tail = next.catch(() => undefined);
-      return next;
-    };
-    const guard = (): void => {
-      if (finished) throw new EngineError(EngineErrorCode.converterState, 'converter used after flush()');
-    };
-    return {
-      push: (pcm) => {
-        guard();
-        return serial(async () => {
-          const out: Float32Array[] = [];
-          for (const w of chunker.push(pcm)) out.push(...(await convertWindow(w)));
-          return out.filter((b) => b.length > 0);
-        });
-      },
-      flush: () => {
-        guard();
-        finished = true;
-        return serial(async () => {
-          const out: Float32Array[] = [];
-          for (const w of chunker.flush()) out.push(...(await convertWindow(w)));
-          // A stream shorter than every measurement: measured on all of it.
-          if (measures.length > 0) out.push(...(await release()));
-          out.push(limiter.flush());
-          return out.filter((b) => b.length > 0);
-        });
-      },
-    };
+    return serialConverter(pass);
   }
 
   /** Runs one chain graph; ORT's own message (it may hold build paths) stays in `cause`, for the log. */

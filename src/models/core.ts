@@ -1,0 +1,3 @@
+// The folder's surface without its Fastify plugin: what worker processes (and other folders' non-plugin code) import.
+export { DEFAULT_MODEL, ModelCatalog, type ModelInfo, type PresetVoice } from './catalog.js';
+export { ModelLoadReports } from './load-reports.js';

@@ -1,0 +1,35 @@
+// The folder's surface without its Fastify plugin: what worker processes (and other folders' non-plugin code) import.
+export { recentFailures, usageByUser } from './admin-views.js';
+export {
+  BULL_PRIORITY,
+  type CloneJobData,
+  CONVERSION_QUEUE,
+  type ConversionJobData,
+  type ConversionJobView,
+  type ConversionResult,
+  type ConvertJobData,
+  type FailureView,
+  type JobPriority,
+  type JobProgress,
+  type JobWebhook,
+  type PublicJobState,
+  type UserUsage,
+  type WebhookEvent,
+} from './conversion-job.js';
+export {
+  type CloneRequest,
+  ConversionQueue,
+  type ConversionQueueOptions,
+  type ConversionRequest,
+} from './conversion-queue.js';
+export {
+  allowedPriority,
+  FAIR_SHARE_STEP,
+  FairShare,
+  fairPriority,
+  JOB_PRIORITY_OFFSET,
+  withFairShare,
+} from './fair-share.js';
+export { publicState, toJobView } from './job-view.js';
+export { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
+export { placeOf, QueueEstimator, type QueuePlace, type Throughput } from './queue-estimate.js';

@@ -1,0 +1,15 @@
+// The folder's surface without its Fastify plugin: what worker processes (and other folders' non-plugin code) import.
+export { closeRedis, REDIS_QUIT_DEADLINE_MS } from './close.js';
+export {
+  boundedRetry,
+  bullConnection,
+  connectRedis,
+  openRedis,
+  REDIS_RETRY_MAX_MS,
+  sentinelOptions,
+  sentinelUrl,
+} from './connection.js';
+export { EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis.js';
+export { connectionErrorLog } from './error-log.js';
+export { type RedisWriteFault, redisFault } from './faults.js';
+export { ensureRedisPassword, redisPasswordFile, withoutPassword, withPassword } from './password.js';

@@ -1,0 +1,170 @@
+import { type InferenceSession, Tensor } from 'onnxruntime-node';
+import type { Chunker, ChunkWindow } from './chunker.js';
+import { EngineError, EngineErrorCode } from './errors.js';
+import { windowFeeds } from './feeds.js';
+import type { FrameFeeder } from './frame-feeds.js';
+import { Limiter } from './limiter.js';
+import type { GraphSpec, ModelManifest } from './manifest.js';
+import type { ProfileAccumulator } from './profile-accumulator.js';
+import { floats, sanitise } from './samples.js';
+
+const LIMITER_LOOKAHEAD_S = 0.002;
+const LIMITER_RELEASE_S = 0.05;
+
+type Outputs = InferenceSession.OnnxValueMapType;
+
+/** One graph of the conversion chain, with this conversion's constant feeds. */
+export interface ChainGraph {
+  name: string;
+  spec: GraphSpec;
+  constant: Record<string, Tensor>;
+  /** Recurrent inputs, fed from this graph's outputs of the previous window. */
+  state: Map<string, Outputs[string]>;
+}
+
+/** An input measured in this pass (source 'analysis'): graph `index` waits until it is complete. */
+export interface InPassMeasure {
+  index: number;
+  input: string;
+  graph: string;
+  output: string;
+  seconds: number;
+  acc: ProfileAccumulator;
+}
+
+export interface ConversionPassOptions {
+  manifest: ModelManifest;
+  chain: ChainGraph[];
+  measures: InPassMeasure[];
+  chunker: Chunker;
+  outRate: number;
+  frames: FrameFeeder | undefined;
+  /** Runs one chain graph (errors become EngineErrors). */
+  run(name: string, feeds: InferenceSession.FeedsType, samples: number): Promise<Outputs>;
+  /** Adds one window of `audio`, up to stream position `limit`, to a measurement. */
+  measure(acc: ProfileAccumulator, w: ChunkWindow, audio: Float32Array, limit: number): Promise<void>;
+  /** The chunk's part of an output at another rate than the input. */
+  centreAt(w: ChunkWindow, out: Float32Array, outRate: number): Float32Array;
+}
+
+/**
+ * The state of one streaming conversion: model chain per fixed window, then a look-ahead limiter
+ * (peak <= -0.1 dBFS). When the chain measures an input in-pass (source 'analysis'), graphs from the first
+ * that takes one (the gate) wait until every measurement is complete; windows are held (with the earlier
+ * graphs' outputs) until then.
+ */
+export class ConversionPass {
+  readonly #o: ConversionPassOptions;
+  readonly #gate: number;
+  readonly #held: { w: ChunkWindow; results: Map<string, Outputs> }[] = [];
+  readonly #limiter: Limiter;
+
+  constructor(options: ConversionPassOptions) {
+    this.#o = options;
+    const { measures, chain, outRate } = options;
+    this.#gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
+    this.#limiter = new Limiter({
+      lookahead: Math.round(LIMITER_LOOKAHEAD_S * outRate),
+      release: LIMITER_RELEASE_S * outRate,
+    });
+  }
+
+  async push(pcm: Float32Array): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const w of this.#o.chunker.push(pcm)) out.push(...(await this.#convertWindow(w)));
+    return out.filter((b) => b.length > 0);
+  }
+
+  async flush(): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const w of this.#o.chunker.flush()) out.push(...(await this.#convertWindow(w)));
+    // A stream shorter than every measurement: measured on all of it.
+    if (this.#o.measures.length > 0) out.push(...(await this.#release()));
+    out.push(this.#limiter.flush());
+    return out.filter((b) => b.length > 0);
+  }
+
+  async #convertWindow(w: ChunkWindow): Promise<Float32Array[]> {
+    const { manifest: m, measures } = this.#o;
+    sanitise(w.samples);
+    const results = new Map<string, Outputs>();
+    await this.#runGraphs(w, results, 0, this.#gate);
+    if (measures.length === 0) return [await this.#finishWindow(w, results)];
+    for (const x of measures) {
+      const limit = Math.round(x.seconds * m.sampleRate);
+      const audio = floats(results.get(x.graph)?.[x.output], `graph "${x.graph}" output "${x.output}"`);
+      if (w.start < limit) await this.#o.measure(x.acc, w, audio, limit);
+    }
+    this.#held.push({ w, results });
+    const done = measures.every((x) => w.start + w.valid >= Math.round(x.seconds * m.sampleRate));
+    return done ? this.#release() : [];
+  }
+
+  async #runGraphs(w: ChunkWindow, results: Map<string, Outputs>, from: number, to: number): Promise<void> {
+    const { chain, frames } = this.#o;
+    for (const g of chain.slice(from, to)) {
+      const feeds = windowFeeds(g.spec, g.constant, w.samples, results, g.state);
+      if (frames) Object.assign(feeds, await frames.feeds(g.name, g.spec, w, results));
+      const out = await this.#o.run(g.name, feeds, w.samples.length);
+      results.set(g.name, out);
+      for (const input of g.spec.inputs)
+        if (input.source.from === 'state') g.state.set(input.name, out[input.source.output]);
+    }
+  }
+
+  /** Runs the graphs from the gate on, then the limiter. */
+  async #finishWindow(w: ChunkWindow, results: Map<string, Outputs>): Promise<Float32Array> {
+    const { manifest: m, chain, chunker, outRate } = this.#o;
+    await this.#runGraphs(w, results, this.#gate, chain.length);
+    const out = floats(
+      results.get(m.conversion.output.graph)?.[m.conversion.output.output],
+      'conversion output',
+    );
+    const centre = outRate === m.sampleRate ? chunker.centre(w, out) : this.#o.centreAt(w, out, outRate);
+    for (let i = 0; i < centre.length; i++) if (!Number.isFinite(centre[i])) centre[i] = 0;
+    return this.#limiter.process(centre);
+  }
+
+  /** Completes the measurements, opens the gate and converts the held windows. */
+  async #release(): Promise<Float32Array[]> {
+    const { chain, measures } = this.#o;
+    for (const x of measures) {
+      const envelope = x.acc.finish().envelope;
+      chain[x.index].constant[x.input] = new Tensor('float32', Float32Array.from(envelope), [
+        envelope.length,
+      ]);
+    }
+    measures.length = 0;
+    const out: Float32Array[] = [];
+    for (const h of this.#held.splice(0)) out.push(await this.#finishWindow(h.w, h.results));
+    return out;
+  }
+}
+
+/** A Converter over a pass: calls are serialised so overlapping push() calls cannot reorder windows. */
+export function serialConverter(pass: ConversionPass): {
+  push(pcm: Float32Array): Promise<Float32Array[]>;
+  flush(): Promise<Float32Array[]>;
+} {
+  let tail: Promise<unknown> = Promise.resolve();
+  let finished = false;
+  const serial = <T>(job: () => Promise<T>): Promise<T> => {
+    const next = tail.then(job);
+    tail = next.catch(() => undefined);
+    return next;
+  };
+  const guard = (): void => {
+    if (finished) throw new EngineError(EngineErrorCode.converterState, 'converter used after flush()');
+  };
+  return {
+    push: (pcm) => {
+      guard();
+      return serial(() => pass.push(pcm));
+    },
+    flush: () => {
+      guard();
+      finished = true;
+      return serial(() => pass.flush());
+    },
+  };
+}

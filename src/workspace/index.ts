@@ -1,5 +1,5 @@
 export type { LimitedStream, UploadLimits } from './audio-intake.js';
-export { outputPathFor } from './outputs.js';
+export { outputPathFor, partialOutputPath } from './outputs.js';
 export { workspacePlugin } from './plugin.js';
 export { type RemovedFile, type SweeperOptions, WorkspaceSweeper } from './sweeper.js';
 export { sweeperPlugin } from './sweeper-plugin.js';

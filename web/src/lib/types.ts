@@ -11,7 +11,7 @@ export type JobView = ConversionJobView;
 
 export type ServerMessage =
   | { type: 'snapshot'; jobs: JobView[]; eventId: string }
-  | { type: 'progress'; jobId: string; progress: number; stage: string; eventId: string }
+  | { type: 'progress'; jobId: string; progress: number; stage: string; partialSec?: number; eventId: string }
   | { type: 'stage'; jobId: string; stage: string; eventId: string }
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number; eventId: string }
   | { type: 'failed'; jobId: string; error: { code: string; message: string }; eventId: string }

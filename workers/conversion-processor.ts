@@ -229,11 +229,16 @@ export class ConversionProcessor {
     let watching = true;
     const jobId = String(job.id);
     const loop = async () => {
-      let last = { progress: -1, stage: '' };
+      let last = { progress: -1, stage: '', partialSec: 0 };
       while (watching) {
         const seen = control.changes;
-        const now = { progress: control.progress, stage: control.stage };
-        if (now.progress !== last.progress || now.stage !== last.stage) {
+        // partialSec: output audio the encoder has (GET /api/jobs/:id/result?partial=1 serves it).
+        const now = { progress: control.progress, stage: control.stage, partialSec: control.writtenSec };
+        if (
+          now.progress !== last.progress ||
+          now.stage !== last.stage ||
+          now.partialSec !== last.partialSec
+        ) {
           last = now;
           job.updateProgress(now).catch((err) => jlog.warn({ err }, 'progress update failed'));
           this.events.publish(job.data.userId, { type: 'progress', jobId, ...now }).catch(() => {});

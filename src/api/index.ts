@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { idempotencyPlugin } from '../idempotency/index.js';
+import { carriesIdempotencyKey, idempotencyPlugin } from '../idempotency/index.js';
 import { adminJobRoutes } from './admin-jobs.js';
 import { adminUserRoutes } from './admin-users.js';
 import { healthRoutes } from './health.js';
@@ -44,7 +44,8 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
       await api.register(async (authed) => {
         authed.addHook('onRequest', async (request, reply) => {
           await app.authenticate(request);
-          await app.enforceRateLimits(request, reply);
+          // A request with an Idempotency-Key is counted once its key shows it is not a replay.
+          if (!carriesIdempotencyKey(request)) await app.enforceRateLimits(request, reply);
           await app.assertFreeSpace(request);
         });
         // Idempotency-Key on POST /api/jobs, /api/uploads and /api/voices.

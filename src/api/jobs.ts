@@ -46,9 +46,12 @@ const ListQuery = Type.Object(
 
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  /** A finished conversion's resultUrl becomes a signed link the page can hand to `<audio src>`. */
-  const linked = (userId: string, job: ConversionJobView): ConversionJobView =>
-    job.resultUrl ? { ...job, resultUrl: app.resultLinks.url(job.id, userId) } : job;
+  /** resultUrl and partialUrl become signed links the page can hand to `<audio src>`. */
+  const linked = (userId: string, job: ConversionJobView): ConversionJobView => ({
+    ...job,
+    ...(job.resultUrl ? { resultUrl: app.resultLinks.url(job.id, userId) } : {}),
+    ...(job.partialUrl ? { partialUrl: app.resultLinks.partialUrl(job.id, userId) } : {}),
+  });
 
   /** A conversion's target voice must exist for this user (or be a preset of the model) and be analysed. */
   const ensureVoiceReady = async (userId: string, voiceId: string, model: string) => {
@@ -137,7 +140,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       });
       await touched;
       request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
-      return reply.status(202).send({ job });
+      return reply.status(202).send({ job: linked(userId, job) });
     },
   );
 

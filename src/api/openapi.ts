@@ -79,6 +79,47 @@ const WS_PATH = {
   },
 };
 
+const BINARY = { type: 'string', format: 'binary' };
+const AUDIO = { 'audio/*': { schema: BINARY } };
+
+/**
+ * Success answers that are not JSON (audio, pages, metrics) carry no runtime response schema (the
+ * serializer has nothing to do with them); the document describes them here, by route.
+ */
+const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
+  'GET /api/jobs/{id}/result': {
+    200: {
+      description:
+        'The audio. With `partial=1` while the job runs: what is written so far, then followed as it grows (chunked, no Range) until the job ends',
+      content: AUDIO,
+    },
+    206: { description: 'A range of the finished file', content: AUDIO },
+    409: { description: '`partial=1`: nothing converted yet after 60 s (Retry-After)', ...ErrorRef },
+  },
+  'GET /api/uploads/{id}/audio': {
+    200: { description: 'The uploaded original as sent', content: AUDIO },
+    206: { description: 'A range of it', content: AUDIO },
+  },
+  'GET /metrics': {
+    200: {
+      description: 'Prometheus text exposition format',
+      content: { 'text/plain': { schema: { type: 'string' } } },
+    },
+  },
+  'GET /': {
+    200: { description: 'The workspace page', content: { 'text/html': { schema: { type: 'string' } } } },
+  },
+  'GET /admin': {
+    200: {
+      description: 'The operations dashboard',
+      content: { 'text/html': { schema: { type: 'string' } } },
+    },
+  },
+  'GET /api/openapi.json': {
+    200: { description: 'This document', content: { 'application/json': { schema: { type: 'object' } } } },
+  },
+};
+
 /**
  * The OpenAPI 3.1 document, generated from the routes' own schemas, at /api/openapi.json, and a
  * browsable reference at /api/docs. Registered before the routes so that it sees every one.
@@ -128,6 +169,9 @@ export const openApiPlugin = fp(
         const access = accessOf(url);
         const doc: FastifySchema & Record<string, unknown> = { ...(schema ?? {}) };
         doc.security = SECURITY[access];
+        const methods = [route.method].flat();
+        const nonJson = NON_JSON_RESPONSES[`${methods[0]} ${url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`];
+        if (nonJson) doc.response = { ...nonJson, ...((doc.response as Record<string, unknown>) ?? {}) };
         if (access !== 'public') {
           const response = { ...((doc.response as Record<string, unknown> | undefined) ?? {}) };
           response[401] ??= ErrorBody;
@@ -135,7 +179,6 @@ export const openApiPlugin = fp(
           else response[429] ??= ErrorBody;
           doc.response = response;
         }
-        const methods = [route.method].flat();
         if (methods.some((m) => IDEMPOTENT_ROUTES.includes(`${m} ${url}`)))
           doc.headers = {
             type: 'object',

@@ -1,17 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ForbiddenError, UnauthorizedError } from '../errors/index.js';
-import { OUTPUT_FORMATS } from '../media/index.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors/index.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../media/index.js';
 import { userOf } from './caller.js';
+import { followPartial, waitForPartial } from './partial-result.js';
 import { IdParams } from './schemas.js';
-import { sendAudioFile } from './send-file.js';
+import { contentDisposition, type SentFile, sendAudioFile } from './send-file.js';
 
 const ResultQuery = Type.Object(
   {
     /** Expiry of a signed link, in Unix seconds. */
     exp: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })),
     sig: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' })),
+    /** `1`: the output written so far of a job still running, followed as it grows (partial-result.ts). */
+    partial: Type.Optional(Type.Literal('1')),
   },
   { additionalProperties: false },
 );
@@ -20,7 +23,9 @@ const ResultQuery = Type.Object(
  * GET /api/jobs/:id/result: the converted audio, with Range and conditional-GET support
  * (@fastify/send), so `<audio src>` streams and seeks. Either a signed link (`?exp=&sig=` from
  * the job view's resultUrl; no token needed, not counted against the API rate limit: the
- * browser fetches it in ranges) or `Authorization: Bearer`.
+ * browser fetches it in ranges) or `Authorization: Bearer`. With `?partial=1` (the job view's
+ * partialUrl, same rules): while the job runs, the output written so far, followed as it grows
+ * (chunked, no Range) until the job ends; once it has ended, the finished file as above.
  */
 export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ownerBySignature = async (jobId: string, exp: string | undefined, sig: string | undefined) => {
@@ -52,19 +57,61 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
         exp !== undefined || sig !== undefined
           ? await ownerBySignature(id, exp, sig)
           : await callerOf(request, reply);
+      if (request.query.partial) return sendPartial(request, reply, userId, id);
       const result = await app.conversions.resultOf(userId, id);
-      const base = result.filename.replace(/\.[^.]*$/, '') || 'audio';
-      return sendAudioFile(
-        request,
-        reply,
-        {
-          path: result.path,
-          contentType: OUTPUT_FORMATS[result.format].contentType,
-          downloadName: `${base}-converted.${result.format}`,
-          disposition: 'attachment',
-        },
-        'result',
-      );
+      return sendAudioFile(request, reply, resultFile(result.path, result.format, result.filename), 'result');
     },
   );
+
+  /** Streams that follow growing outputs; ended when the app closes, so none holds the close up. */
+  const following = new Set<AbortController>();
+  app.addHook('preClose', async () => {
+    for (const c of following) c.abort();
+  });
+
+  const sendPartial = async (request: FastifyRequest, reply: FastifyReply, userId: string, id: string) => {
+    const ac = new AbortController();
+    following.add(ac);
+    reply.raw.once('close', () => {
+      ac.abort();
+      following.delete(ac);
+    });
+    const read = () => app.conversions.partialOf(userId, id);
+    const start = await waitForPartial(read, ac.signal);
+    switch (start.kind) {
+      case 'final':
+        return sendAudioFile(
+          request,
+          reply,
+          resultFile(start.result.finalPath, start.result.format, start.result.filename),
+          'result',
+        );
+      case 'ended':
+        throw new NotFoundError('result');
+      case 'not-yet':
+        reply.header('retry-after', '2');
+        throw new ConflictError('nothing of this job is converted yet; ask again in a moment');
+      case 'follow': {
+        const { format, filename } = start.result;
+        const file = resultFile(start.result.finalPath, format, filename);
+        return reply
+          .code(200)
+          .header('content-type', file.contentType)
+          .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
+          .header('cache-control', 'no-store')
+          .header('accept-ranges', 'none')
+          .send(followPartial(start.file, start.attempt, read, ac.signal));
+      }
+    }
+  };
 };
+
+function resultFile(path: string, format: OutputFormat, filename: string): SentFile {
+  const base = filename.replace(/\.[^.]*$/, '') || 'audio';
+  return {
+    path,
+    contentType: OUTPUT_FORMATS[format].contentType,
+    downloadName: `${base}-converted.${format}`,
+    disposition: 'attachment',
+  };
+}

@@ -29,4 +29,8 @@ export const JobViewSchema = Type.Object({
   finishedAt: Type.Union([Type.Number(), Type.Null()]),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   resultUrl: Type.Union([Type.String(), Type.Null()]),
+  /** Unfinished conversions: a signed link to the output so far (`?partial=1`), followed as it grows. */
+  partialUrl: Type.Optional(Type.String()),
+  partialAvailable: Type.Optional(Type.Boolean()),
+  partialSec: Type.Optional(Type.Number({ minimum: 0 })),
 });

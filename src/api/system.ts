@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { ValidationError } from '../errors/index.js';
 import { queueStatus, systemStats } from '../scaling/index.js';
 import { ErrorBody } from './schemas.js';
+import { QueueStatusSchema, SystemStatsSchema } from './system-schemas.js';
 
 const ScaleWorker = Type.Object({
   id: Type.String(),
@@ -134,9 +135,11 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/system/stats', async () =>
+  app.get('/system/stats', { schema: { response: { 200: SystemStatsSchema } } }, async () =>
     systemStats(app.redis, app.config.redisPrefix, app.conversions.queue, app.scaling),
   );
 
-  app.get('/queue/status', async () => queueStatus(app.conversions.queue, app.redis, app.config.redisPrefix));
+  app.get('/queue/status', { schema: { response: { 200: QueueStatusSchema } } }, async () =>
+    queueStatus(app.conversions.queue, app.redis, app.config.redisPrefix),
+  );
 };

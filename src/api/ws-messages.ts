@@ -22,6 +22,12 @@ export const WsServerMessage = Type.Union([
     jobId: Type.String(),
     progress: Type.Number({ minimum: 0, maximum: 1 }),
     stage: Type.String(),
+    partialSec: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: "seconds of output written so far (the job view's partialUrl)",
+      }),
+    ),
     eventId,
   }),
   Type.Object({

@@ -70,9 +70,11 @@ export class WsSession {
       if (compareEventIds(position, this.sentUpTo) > 0) this.sentUpTo = position;
     } else {
       const link = this.options.resultLink;
-      const jobs = (await this.conversions.list(this.userId)).map((j) =>
-        j.resultUrl && link ? { ...j, resultUrl: link(j.id, this.userId) } : j,
-      );
+      const jobs = (await this.conversions.list(this.userId)).map((j) => {
+        if (!link) return j;
+        const signed = j.resultUrl ? { ...j, resultUrl: link(j.id, this.userId) } : j;
+        return j.partialUrl ? { ...signed, partialUrl: `${link(j.id, this.userId)}&partial=1` } : signed;
+      });
       this.sendMessage({ type: 'snapshot', jobs, eventId: position });
       this.sentUpTo = position;
     }

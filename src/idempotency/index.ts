@@ -1,1 +1,6 @@
-export { IDEMPOTENT_ROUTES, type IdempotencyOptions, idempotencyPlugin } from './plugin.js';
+export {
+  carriesIdempotencyKey,
+  IDEMPOTENT_ROUTES,
+  type IdempotencyOptions,
+  idempotencyPlugin,
+} from './plugin.js';

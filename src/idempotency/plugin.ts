@@ -21,6 +21,18 @@ declare module 'fastify' {
 /** The routes that honour `Idempotency-Key`, as "METHOD url". */
 export const IDEMPOTENT_ROUTES = ['POST /api/jobs', 'POST /api/uploads', 'POST /api/voices'];
 
+/**
+ * True for a request that carries an Idempotency-Key on one of IDEMPOTENT_ROUTES: its rate limits
+ * are counted by this plugin once the key shows it is not a replay (a client retrying after a
+ * timeout must not be refused with 429 for the job it already has).
+ */
+export function carriesIdempotencyKey(request: FastifyRequest): boolean {
+  return (
+    request.headers['idempotency-key'] !== undefined &&
+    IDEMPOTENT_ROUTES.includes(`${request.method} ${request.routeOptions.url}`)
+  );
+}
+
 /** Printable ASCII, 1-255 characters (a UUID, a hash, a client's own request id). */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -58,7 +70,8 @@ async function hashBody(raw: IncomingMessage, hasher: MultipartHasher, maxBytes:
  * first answer replayed (same status, same body, header `idempotent-replayed: true`) for 24 h; with
  * another body, `409 VC_ERR_IDEMPOTENCY_MISMATCH`. A duplicate that arrives while the first runs
  * waits for its answer. Only 2xx answers are kept: after a refusal the key is free again, so a
- * client may retry a 429 or a 503 with the same key.
+ * client may retry a 429 or a 503 with the same key. A replay is not counted against the rate
+ * limits (the route group's hook leaves keyed requests to this plugin); every other answer is.
  */
 export const idempotencyPlugin = fp(
   async (app: FastifyInstance, opts: IdempotencyOptions) => {
@@ -80,12 +93,17 @@ export const idempotencyPlugin = fp(
         .send(record.body);
     };
 
-    app.addHook('preHandler', async (request, reply) => {
+    // preValidation, not preHandler: a keyed request whose body fails the schema is counted too.
+    app.addHook('preValidation', async (request, reply) => {
       const header = request.headers['idempotency-key'];
       const route = `${request.method} ${request.routeOptions.url}`;
       if (header === undefined || !routes.has(route)) return;
-      if (typeof header !== 'string' || !KEY_PATTERN.test(header))
+      // Every answer but a replay counts against the rate limits, as a request without a key does.
+      const count = () => app.enforceRateLimits(request, reply);
+      if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
+        await count();
         throw new ValidationError('the Idempotency-Key header must be 1-255 printable ASCII characters');
+      }
       const userId = request.principal?.userId;
       if (!userId) throw new UnauthorizedError();
       const redisKey = store.keyOf(userId, header);
@@ -98,6 +116,8 @@ export const idempotencyPlugin = fp(
           const hasher =
             multipart && !fingerprint ? tap(request.raw, new MultipartHasher(route, boundary)) : undefined;
           request.idempotency = { redisKey, fingerprint, hasher };
+          // A refusal here (429) frees the claim again in onSend, as any non-2xx answer does.
+          await count();
           return;
         }
         // A duplicate upload is never parsed: its own bytes decide whether it is the same request.
@@ -108,11 +128,15 @@ export const idempotencyPlugin = fp(
             app.config.uploadMaxBytes + 1024 * 1024,
           );
         const record = await store.get(redisKey);
-        if (record?.fingerprint !== undefined && record.fingerprint !== fingerprint)
+        if (record?.fingerprint !== undefined && record.fingerprint !== fingerprint) {
+          await count();
           throw new IdempotencyMismatchError();
+        }
         if (record?.state === 'done') return replay(request, reply, record);
-        if (Date.now() > deadline)
+        if (Date.now() > deadline) {
+          await count();
           throw new ConflictError('a request with this Idempotency-Key is still running; retry later');
+        }
         // Pending: wait for its answer. Gone: the first one failed and gave the key back; claim it.
         if (record) await new Promise((r) => setTimeout(r, 50));
       }
@@ -136,5 +160,5 @@ export const idempotencyPlugin = fp(
       return payload;
     });
   },
-  { name: 'vcfarm-idempotency', dependencies: ['vcfarm-redis'] },
+  { name: 'vcfarm-idempotency', dependencies: ['vcfarm-redis', 'vcfarm-rate-limits'] },
 );

@@ -25,6 +25,11 @@ export class ResultLinks {
     return `/api/jobs/${encodeURIComponent(jobId)}/result?exp=${exp}&sig=${sig}`;
   }
 
+  /** The same link for the output written so far of an unfinished job (`&partial=1`; the signature is the job's). */
+  partialUrl(jobId: string, userId: string, nowMs = Date.now()): string {
+    return `${this.url(jobId, userId, nowMs)}&partial=1`;
+  }
+
   /** True when `sig` was made for this job, owner and expiry, and the expiry has not passed. */
   verify(jobId: string, userId: string, exp: number, sig: string, nowMs = Date.now()): boolean {
     return ResultLinks.fresh(exp, nowMs) && same(sig, this.sign(jobId, userId, exp));

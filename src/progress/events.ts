@@ -6,7 +6,8 @@ import type { ConversionJobView, QueuePlace } from '../queue/conversion-job.js';
  * stream by `JobEventLog` and read back by every API instance's `ProgressHub`.
  */
 export type JobEvent =
-  | { type: 'progress'; jobId: string; progress: number; stage: string }
+  /** `partialSec`: seconds of output written so far (the job's partialUrl plays them). */
+  | { type: 'progress'; jobId: string; progress: number; stage: string; partialSec?: number }
   | { type: 'stage'; jobId: string; stage: string }
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number }
   | { type: 'failed'; jobId: string; error: { code: string; message: string } }

@@ -108,6 +108,14 @@ export interface ConversionJobView {
   finishedAt: number | null;
   error: { code: string; message: string } | null;
   resultUrl: string | null;
+  /**
+   * Conversions not finished yet: where the part converted so far plays while the job runs
+   * (`/api/jobs/:id/result?partial=1`, signed like resultUrl), whether any of it is written yet,
+   * and about how many seconds of output the encoder has been given.
+   */
+  partialUrl?: string;
+  partialAvailable?: boolean;
+  partialSec?: number;
 }
 
 /** Where a queued job stands (src/queue/queue-estimate.ts): 1 = next to start. */
@@ -122,6 +130,8 @@ export interface QueuePlace {
 export interface JobProgress {
   progress: number;
   stage: string;
+  /** Seconds of output audio handed to the encoder by the current attempt. */
+  partialSec?: number;
 }
 
 /** A job that failed for good, as the admin dashboard lists it (src/queue/admin-views.ts). */

@@ -7,7 +7,7 @@ import { withDeadline } from '../lifecycle/core.js';
 import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
 import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
-import { outputPathFor, type Upload, type Voice } from '../workspace/core.js';
+import { outputPathFor, partialOutputPath, type Upload, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
   CONVERSION_QUEUE,
@@ -19,8 +19,19 @@ import {
   type PublicJobState,
 } from './conversion-job.js';
 import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
-import { toJobView } from './job-view.js';
+import { publicState, toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
+
+/** A conversion as a partial read sees it (ConversionQueue.partialOf). */
+export interface PartialResult {
+  state: PublicJobState;
+  attempt: number;
+  /** The current attempt's partial file (it may not exist yet, or be gone). */
+  partPath: string;
+  finalPath: string;
+  format: OutputFormat;
+  filename: string;
+}
 
 /** The caller's plan: fair-share priority, caps and quotas. Absent: plain priorities, no caps. */
 export interface JobPlan {
@@ -288,6 +299,26 @@ export class ConversionQueue {
       throw new NotFoundError('result');
     return {
       path: outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat),
+      format: job.data.outputFormat,
+      filename: job.data.filename,
+    };
+  }
+
+  /**
+   * Where the user's conversion stands for a partial read: its state, its current attempt
+   * (BullMQ's attemptsStarted) and that attempt's partial file, and the final file. Read again at
+   * each poll: an attempt that changes means the bytes read so far were another attempt's.
+   */
+  async partialOf(userId: string, jobId: string): Promise<PartialResult> {
+    const job = await this.ownedJob(userId, jobId);
+    if (job.data.kind === 'clone') throw new NotFoundError('result');
+    const finalPath = outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat);
+    const attempt = job.attemptsStarted;
+    return {
+      state: publicState(await job.getState(), job.failedReason),
+      attempt,
+      partPath: partialOutputPath(finalPath, attempt),
+      finalPath,
       format: job.data.outputFormat,
       filename: job.data.filename,
     };

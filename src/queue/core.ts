@@ -21,6 +21,7 @@ export {
   ConversionQueue,
   type ConversionQueueOptions,
   type ConversionRequest,
+  type PartialResult,
 } from './conversion-queue.js';
 export {
   allowedPriority,

@@ -65,6 +65,8 @@ export function toJobView(
       model: data.model,
       resultUrl: null,
     };
+  const unfinished = state === 'queued' || state === 'active';
+  const partialSec = state === 'active' ? Math.max(0, p.partialSec ?? 0) : 0;
   return {
     ...common,
     kind: 'convert',
@@ -76,5 +78,8 @@ export function toJobView(
     strength: data.voiceId ? (data.strength ?? 1) : null,
     model: data.model ?? null,
     resultUrl: state === 'completed' ? `/api/jobs/${job.id}/result` : null,
+    ...(unfinished
+      ? { partialUrl: `/api/jobs/${job.id}/result?partial=1`, partialAvailable: partialSec > 0, partialSec }
+      : {}),
   };
 }

@@ -1,6 +1,6 @@
 // The folder's surface without its Fastify plugin: what worker processes (and other folders' non-plugin code) import.
 export type { LimitedStream, UploadLimits } from './audio-intake.js';
-export { outputPathFor } from './outputs.js';
+export { outputPathFor, partialOutputPath } from './outputs.js';
 export { type RemovedFile, type SweeperOptions, WorkspaceSweeper } from './sweeper.js';
 export { type Upload, UploadStore } from './uploads.js';
 export { type FileKind, type WorkspaceFile, type WorkspaceUsage, workspaceUsage } from './usage.js';

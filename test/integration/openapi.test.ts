@@ -38,6 +38,23 @@ test('every registered route appears, with its methods', () => {
     assert.ok(doc.paths[path], `${path} missing`);
 });
 
+test('every operation declares its success answer with a schema (JSON, audio, HTML, text or the WebSocket upgrade)', () => {
+  const lacking: string[] = [];
+  for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
+    for (const [method, op] of Object.entries(ops)) {
+      const ok = Object.entries(op.responses ?? {}).filter(([status]) => /^(2\d\d|101)$/.test(status));
+      if (ok.length === 0) lacking.push(`${method.toUpperCase()} ${path}: no 2xx`);
+      for (const [status, response] of ok as [string, Json][]) {
+        if (status === '204' || status === '101') continue;
+        const schemas = Object.values(response.content ?? {}).map((c) => (c as Json).schema);
+        if (schemas.length === 0 || schemas.some((sc) => !sc))
+          lacking.push(`${method.toUpperCase()} ${path} ${status}: no schema`);
+      }
+    }
+  }
+  assert.deepEqual(lacking, []);
+});
+
 test('error codes with statuses, the three auth schemes and the WebSocket messages are documented', () => {
   for (const [code, status] of Object.entries(HTTP_STATUS))
     assert.ok(doc.info.description.includes(`| \`${code}\` | ${status} |`), `${code} → ${status} missing`);
@@ -125,6 +142,23 @@ test('responses of a real run match their declared schemas', async () => {
   // 3. Admin routes and health.
   const users = await adminRequest(svc.baseUrl, 'GET', '/api/admin/users');
   check.check('GET', '/api/admin/users', users.status, users.body);
+  // The operators' views, with a live worker and a finished job in them.
+  const stats = await adminRequest(svc.baseUrl, 'GET', '/api/system/stats');
+  assert.equal(stats.status, 200);
+  check.check('GET', '/api/system/stats', stats.status, stats.body);
+  assert.ok(
+    stats.body.workers.length >= 1 && stats.body.workers[0].threads.length >= 1,
+    JSON.stringify(stats.body),
+  );
+  assert.ok(
+    stats.body.throughput.some((w: Json) => w.completed >= 1),
+    'the finished job is counted',
+  );
+  const queue = await adminRequest(svc.baseUrl, 'GET', '/api/queue/status');
+  assert.equal(queue.status, 200);
+  check.check('GET', '/api/queue/status', queue.status, queue.body);
+  assert.ok(queue.body.counts.completed >= 1);
+  await call('GET', '/api/queue', '/api/queue');
   const health = await fetch(`${svc.baseUrl}/health`);
   check.check('GET', '/health', health.status, await health.json());
   await call('DELETE', `/api/jobs/${jobId}/result`, '/api/jobs/{id}/result').catch((err) => {

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
 import { JobDetail } from './job-detail.js';
 import { placeText, relativeTime, resultName, settingsText, speedText } from './lib/format.js';
@@ -28,6 +28,18 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
     : `${job.filename || 'audio'} → ${job.outputFormat.toUpperCase()}`;
   const label = isClone ? name : job.filename;
   const showResult = !isClone && job.state === 'completed' && job.resultUrl;
+  // While it converts, the player plays the part converted so far; the same element then takes the final file.
+  const livePartial = !isClone && job.state === 'active' && job.partialAvailable && job.partialUrl;
+  const playerSrc = showResult ? job.resultUrl : livePartial ? job.partialUrl : undefined;
+  // Read during render, before the new src reaches the element: where the partial stream was.
+  const audioRef = useRef<HTMLAudioElement>(null);
+  const shownSrc = useRef<string | undefined>(undefined);
+  const carry = useRef<{ at: number; playing: boolean } | undefined>(undefined);
+  if (shownSrc.current !== playerSrc) {
+    const a = audioRef.current;
+    if (shownSrc.current && a && a.currentTime > 0) carry.current = { at: a.currentTime, playing: !a.paused };
+    shownSrc.current = playerSrc ?? undefined;
+  }
 
   const cancel = async () => {
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}`, { method: 'DELETE' });
@@ -72,43 +84,60 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
         {speed && <span class="job-speed"> · took {speed}</span>}
       </p>
       {removed && <p class="hint">The result was deleted.</p>}
-      {showResult && !removed && (
-        <div class="job-result">
+      {playerSrc && !removed && (
+        <div class="job-result" data-partial={livePartial ? 'true' : undefined}>
           <audio
             controls
-            preload="metadata"
+            preload={livePartial ? 'auto' : 'metadata'}
             class="job-audio"
-            src={job.resultUrl ?? undefined}
-            aria-label={`${job.filename} result`}
+            src={playerSrc}
+            aria-label={`${job.filename} result${livePartial ? ' so far' : ''}`}
+            ref={audioRef}
+            onLoadedMetadata={(e) => {
+              // From the partial stream to the final file: carry on where the listener was.
+              const a = e.currentTarget;
+              const was = carry.current;
+              carry.current = undefined;
+              if (!was) return;
+              a.currentTime = was.at;
+              if (was.playing) void a.play().catch(() => {});
+            }}
             onError={() =>
-              setResultError(
-                'The result could not be loaded (its link may have expired, or the network failed).',
-              )
+              livePartial
+                ? undefined
+                : setResultError(
+                    'The result could not be loaded (its link may have expired, or the network failed).',
+                  )
             }
           >
             <track kind="captions" label="none available" />
           </audio>
-          <a
-            class="job-download"
-            href={job.resultUrl ?? undefined}
-            download={resultName(job.filename, job.outputFormat)}
-            aria-label={`Download ${job.filename} result`}
-          >
-            Download
-          </a>
-          {curl && (
-            <details class="job-curl">
-              <summary>curl</summary>
-              <code>{curl}</code>
-            </details>
-          )}
-          {resultError && (
-            <p class="job-result-error">
-              <span class="job-result-reason">{resultError}</span>{' '}
-              <button type="button" class="job-result-retry" onClick={retry}>
-                Retry
-              </button>
-            </p>
+          {livePartial && <span class="hint job-partial-note">playing what is converted so far</span>}
+          {showResult && (
+            <>
+              <a
+                class="job-download"
+                href={job.resultUrl ?? undefined}
+                download={resultName(job.filename, job.outputFormat)}
+                aria-label={`Download ${job.filename} result`}
+              >
+                Download
+              </a>
+              {curl && (
+                <details class="job-curl">
+                  <summary>curl</summary>
+                  <code>{curl}</code>
+                </details>
+              )}
+              {resultError && (
+                <p class="job-result-error">
+                  <span class="job-result-reason">{resultError}</span>{' '}
+                  <button type="button" class="job-result-retry" onClick={retry}>
+                    Retry
+                  </button>
+                </p>
+              )}
+            </>
           )}
         </div>
       )}

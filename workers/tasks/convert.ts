@@ -34,7 +34,10 @@ export async function runConversion(task: ConvertTask): Promise<TaskOutcome> {
       format: task.outputFormat,
       maxBytes,
       control,
-      onSeconds: (s) => control.report('converting', Math.min(0.99, s / expectedSec)),
+      onSeconds: (s) => {
+        control.reportWritten(s);
+        control.report('converting', Math.min(0.99, s / expectedSec));
+      },
     });
     // ffmpeg's -fs ends a file that reached the limit as if it were complete: refuse it here.
     if (maxBytes !== undefined) await part.assertBelow(maxBytes);

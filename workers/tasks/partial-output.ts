@@ -1,5 +1,6 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { partialOutputPath } from '../../src/workspace/outputs.js';
 
 /** The output reached what is left of the workspace's byte quota; another attempt would too. */
 export class OutputOverQuota extends Error {
@@ -11,13 +12,7 @@ export class OutputOverQuota extends Error {
   }
 }
 
-/**
- * Name a conversion is written under until it is complete. Starts with a dot and carries the
- * attempt, so a crashed attempt's leftovers are recognisable and never look finished.
- */
-export function partialOutputPath(finalPath: string, attempt: number): string {
-  return path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${attempt}.part`);
-}
+export { partialOutputPath };
 
 /** Removes what earlier, crashed attempts of this conversion left behind. */
 async function removeStaleParts(finalPath: string): Promise<void> {

@@ -69,12 +69,13 @@ export type Stage = (typeof STAGES)[number];
 /**
  * A task's control block, shared between the pool owner and the thread without messages:
  * [0] cancel flag (owner writes 1), [1] stage index, [2] progress in millionths, [3] a change
- * counter the thread bumps (and notifies) at each stage change and each 5% of progress.
+ * counter the thread bumps (and notifies) at each stage change and each 5% of progress, [4]
+ * milliseconds of output audio handed to the encoder so far (its partial file is playable).
  * The thread checks the flag between chunks, so cancelling never needs to terminate a thread.
  */
 export class TaskControl {
   private readonly view: Int32Array;
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(16)) {
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(20)) {
     this.view = new Int32Array(buffer);
   }
   cancel(): void {
@@ -93,6 +94,21 @@ export class TaskControl {
       Atomics.add(this.view, 3, 1);
       Atomics.notify(this.view, 3);
     }
+  }
+  /**
+   * Records how much output audio the encoder has been given. The first output is notified at
+   * once, so the job view says a partial result is there without waiting for the next 5 %.
+   */
+  reportWritten(seconds: number): void {
+    const ms = Math.min(2 ** 31 - 1, Math.max(0, Math.round(seconds * 1000)));
+    if (Atomics.exchange(this.view, 4, ms) === 0 && ms > 0) {
+      Atomics.add(this.view, 3, 1);
+      Atomics.notify(this.view, 3);
+    }
+  }
+  /** Seconds of output audio the encoder has been given (see reportWritten). */
+  get writtenSec(): number {
+    return Atomics.load(this.view, 4) / 1000;
   }
   get stage(): Stage {
     return STAGES[Atomics.load(this.view, 1)] ?? 'starting';

@@ -64,6 +64,7 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
     for await (const block of engine.convert(input, options)) {
       if (control.cancelled) throw new TaskCancelled();
       await output.write(block);
+      control.reportWritten(output.samples / outRate);
     }
     control.report('encoding', 0.99);
     const bytes = await output.finish();

@@ -44,8 +44,19 @@ export function applyMessage(
   if (known && FINAL.has(known.state)) return { jobs };
   if (!known) return { jobs, needsView: msg.jobId };
   switch (msg.type) {
-    case 'progress':
-      return { jobs: putJob(jobs, { ...known, state: 'active', progress: msg.progress, stage: msg.stage }) };
+    case 'progress': {
+      // partialSec > 0: the part converted so far plays from the job's partialUrl.
+      const partial = msg.partialSec ? { partialSec: msg.partialSec, partialAvailable: true } : {};
+      return {
+        jobs: putJob(jobs, {
+          ...known,
+          state: 'active',
+          progress: msg.progress,
+          stage: msg.stage,
+          ...partial,
+        }),
+      };
+    }
     case 'stage':
       return { jobs: putJob(jobs, { ...known, state: 'active', stage: msg.stage }) };
     case 'completed':

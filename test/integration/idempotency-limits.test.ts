@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/index.js';
+import type { PlanOverrides } from '../../src/plans/index.js';
+import { buildServer } from '../../src/server.js';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
+import { ApiClient, type Json } from '../helpers/client.js';
+import { startService, type TestService } from '../helpers/service.js';
+import { tinyWav } from '../helpers/tiny-audio.js';
+
+/**
+ * A replayed answer (same Idempotency-Key, same body) is not a new submission: it is not counted
+ * against the user's rate limits, and the job quota does not refuse it. Two API instances on one
+ * Redis; no worker, so every job stays queued.
+ */
+let svc: TestService;
+let second: FastifyInstance;
+let urls: [string, string];
+before(async () => {
+  svc = await startService({ workers: 0, env: { ADMIN_TOKEN } });
+  const config = loadConfig({ ...svc.env, LOG_LEVEL: 'silent' });
+  second = await buildServer(config, svc.redis.url, pino({ level: 'silent' }));
+  urls = [svc.baseUrl, await second.listen({ port: 0, host: '127.0.0.1' })];
+});
+after(async () => {
+  await second?.close();
+  await svc?.close();
+});
+
+/** A user with an API key and these overrides of the free plan. */
+async function userWith(overrides: PlanOverrides): Promise<{ client: ApiClient; uploadId: string }> {
+  const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
+    name: 'retrier',
+    plan: 'free',
+    overrides,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const client = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
+  const up = await client.upload(tinyWav(1));
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  return { client, uploadId: up.body.upload.id };
+}
+
+async function submit(
+  client: ApiClient,
+  base: string,
+  body: Json,
+  key: string,
+): Promise<{ status: number; body: Json; replayed: boolean }> {
+  const res = await fetch(`${base}/api/jobs`, {
+    method: 'POST',
+    headers: client.headers({ 'idempotency-key': key, 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    body: await res.json(),
+    replayed: res.headers.get('idempotent-replayed') === 'true',
+  };
+}
+
+async function jobCount(client: ApiClient): Promise<number> {
+  return (await client.request('GET', '/api/jobs?limit=100')).body.jobs.length;
+}
+
+test('replays on either instance are not counted against the conversions rate limit', async () => {
+  const { client, uploadId } = await userWith({ rateLimits: { conversions: { max: 2, windowSec: 600 } } });
+  const body = { uploadId, outputFormat: 'mp3' };
+  // 1. Two submissions, one per instance, use up the limit.
+  const first = await submit(client, urls[0], body, 'retry-1');
+  const other = await submit(client, urls[1], body, 'retry-2');
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  assert.equal(other.status, 202, JSON.stringify(other.body));
+  // 2. A third, new submission is refused: the limit is live.
+  const third = await submit(client, urls[0], body, 'retry-3');
+  assert.equal(third.status, 429);
+  assert.equal(third.body.error, 'VC_ERR_RATE_LIMITED');
+  // 3. Retries of the two the client already has get their answers, on both instances, again and again.
+  for (let i = 0; i < 3; i++) {
+    for (const [base, key, answer] of [
+      [urls[1], 'retry-1', first],
+      [urls[0], 'retry-2', other],
+    ] as const) {
+      const again = await submit(client, base, body, key);
+      assert.equal(again.status, 202, `${key} replay ${i}: ${JSON.stringify(again.body)}`);
+      assert.equal(again.replayed, true);
+      assert.equal(again.body.job.id, answer.body.job.id);
+    }
+  }
+  assert.equal(await jobCount(client), 2);
+});
+
+test('a replay is not refused by the queued-jobs quota', async () => {
+  const { client, uploadId } = await userWith({ quotas: { maxQueuedJobs: 1 } });
+  const body = { uploadId, outputFormat: 'wav', pitchSemitones: 1 };
+  const first = await submit(client, urls[0], body, 'quota-1');
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  const refused = await submit(client, urls[1], body, 'quota-2');
+  assert.equal(refused.status, 429);
+  assert.equal(refused.body.error, 'VC_ERR_TOO_MANY_JOBS');
+  const again = await submit(client, urls[1], body, 'quota-1');
+  assert.equal(again.status, 202, JSON.stringify(again.body));
+  assert.equal(again.replayed, true);
+  assert.equal(again.body.job.id, first.body.job.id);
+  assert.equal(await jobCount(client), 1);
+});
+
+test('keyed requests that are not replays still count: a bad body and a mismatch each use the limit', async () => {
+  const { client, uploadId } = await userWith({ rateLimits: { conversions: { max: 2, windowSec: 600 } } });
+  const body = { uploadId, outputFormat: 'mp3' };
+  // 1. A body the schema refuses, under a key: 400, and counted.
+  const bad = await submit(client, urls[0], { uploadId, outputFormat: 'aiff' }, 'bad-1');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error, 'VC_ERR_VALIDATION');
+  // 2. A real job: counted (the second of two).
+  const ok = await submit(client, urls[1], body, 'good-1');
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  // 3. Another body under the job's key is not a replay: counted, and now over the limit.
+  const mismatch = await submit(client, urls[0], { ...body, pitchSemitones: 5 }, 'good-1');
+  assert.equal(mismatch.status, 429, JSON.stringify(mismatch.body));
+  // 4. The replay still gets its answer.
+  const again = await submit(client, urls[0], body, 'good-1');
+  assert.equal(again.status, 202);
+  assert.equal(again.replayed, true);
+  assert.equal(await jobCount(client), 1);
+});

@@ -12,8 +12,9 @@
 #
 # Hosts apart: HOST_ROLE [all] = all (Redis, HAProxy, API instances and workers on this host),
 # api (HAProxy and the API instances) or worker (the workers only). A remote Redis: REDIS_URL
-# (redis:// or rediss:// for TLS, without a password) and REDIS_PASSWORD_FILE (a file holding its
-# password, copied into credentials/redis-password); then no local Redis is installed. The api
+# (redis:// or rediss:// for TLS, without a password), REDIS_PASSWORD_FILE (a file holding its
+# password, copied into credentials/redis-password) and, for a private CA, REDIS_TLS_CA_FILE
+# (copied to /etc/vcfarm/redis-ca.pem); then no local Redis is installed. The api
 # and worker roles need a remote Redis, and every host the same workspace mounted at
 # /var/lib/vcfarm (README: Hosts apart).
 
@@ -165,6 +166,11 @@ DRAIN_MS=$DRAIN_MS
 UPLOAD_MAX_BYTES=$UPLOAD_MAX_BYTES
 LOG_LEVEL=${LOG_LEVEL:-info}
 EOF
+  if [[ -n ${REDIS_TLS_CA_FILE:-} ]]; then
+    # The CA that signed the remote Redis's certificate (rediss://): public, readable by the units.
+    cp "$REDIS_TLS_CA_FILE" "$stage/etc/vcfarm/redis-ca.pem"
+    echo "REDIS_TLS_CA_FILE=/etc/vcfarm/redis-ca.pem" >>"$stage/etc/vcfarm/vcfarm.env"
+  fi
 }
 
 # The units to enable: the target, Redis, HAProxy and one instance per API port / worker core set.

@@ -14,3 +14,5 @@ export { connectRedisFailFast, FAIL_FAST_COMMAND_TIMEOUT_MS, failFastRedisPlugin
 export { type RedisWriteFault, redisFault } from './faults.js';
 export { ensureRedisPassword, redisPasswordFile, withoutPassword, withPassword } from './password.js';
 export { redisPlugin } from './plugin.js';
+export { checkCaFile, isCertificateRefused, tlsOf, withTlsCa } from './tls.js';
+export { verifyRedisTls } from './verify-tls.js';

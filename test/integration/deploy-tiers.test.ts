@@ -249,7 +249,21 @@ test('systemd --dry-run: each worker its own WORKER_METRICS_PORT, a scrape confi
     const apiConfig = section(api.stdout, '/etc/vcfarm/prometheus/prometheus.yml');
     assert.equal(targetsOf(apiConfig, 'vcfarm-api').length, 3);
     assert.deepEqual(targetsOf(apiConfig, 'vcfarm-worker'), []);
-    // 5. The check can fail: a misspelt field is refused.
+    // 5. A TLS Redis with a private CA: the CA is installed and every process is pointed at it.
+    const caFile = path.join(dir, 'ca.pem');
+    await writeFile(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const tls = await dryRun(['systemd', 'medium', '--root', root, '--role', 'worker'], {
+      ...remote,
+      REDIS_URL: 'rediss://10.1.0.1:6380',
+      REDIS_TLS_CA_FILE: caFile,
+    });
+    assert.equal(tls.code, 0, tls.stderr);
+    assert.match(
+      section(tls.stdout, '/etc/vcfarm/vcfarm.env'),
+      /^REDIS_TLS_CA_FILE=\/etc\/vcfarm\/redis-ca\.pem$/m,
+    );
+    assert.match(section(tls.stdout, '/etc/vcfarm/redis-ca.pem'), /BEGIN CERTIFICATE/);
+    // 6. The check can fail: a misspelt field is refused.
     const broken = await promtoolCheck(dir, config.replace('scrape_interval:', 'scrape_intervall:'));
     assert.notEqual(broken.code, 0);
     assert.equal(existsSync(root), false, 'nothing was written');

@@ -40,6 +40,12 @@ systemd_render() {
   local stage=$1 unitdir=$1/etc/systemd/system
   mkdir -p "$unitdir" "$stage/etc/vcfarm" "$stage/etc/sysusers.d"
   for u in "${SD_UNITS[@]}"; do cp "$ROOT/systemd/$u" "$unitdir/$u"; done
+  if ((!SD_LOCAL_REDIS)); then
+    # Redis is on another host: the units name no local Redis unit (it would show up as not-found).
+    for u in "${SD_UNITS[@]}"; do
+      sed -i -e '/^Wants=vcfarm-redis\.service$/d' -e '/^After=/s/ vcfarm-redis\.service//' "$unitdir/$u"
+    done
+  fi
   if [[ $HOST_ROLE != all || $SD_LOCAL_REDIS == 0 ]]; then
     # The target wants only what this host runs (a missing Wants= unit is no error, but noise).
     local wants=()

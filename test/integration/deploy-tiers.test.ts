@@ -339,12 +339,17 @@ test('docker --dry-run --role api|worker: an API-only and a worker-only host aga
     assert.doesNotMatch(apiProm, /vcfarm-worker/);
     assert.equal((await promtoolCheck(check, apiProm)).code, 0);
 
-    // 3. The whole stack on one host: the worker serves metrics, the scrape config has both jobs.
-    const all = await dryRun(['docker', 'medium'], { VCFARM_DEPLOY_DIR: deployDir });
-    const allProm = section(all.stdout, '/prometheus.yml');
-    assert.deepEqual(targetsOf(allProm, 'vcfarm-worker'), ['worker:9465']);
-    assert.match(allProm, /dns_sd_configs:\n\s+- names: \[api\]/);
-    assert.equal((await promtoolCheck(check, allProm)).code, 0);
+    // 3. The whole stack on one host, every tier: compose accepts the override; the worker
+    //    serves metrics and the scrape config has both jobs.
+    for (const name of ['tiny', 'small', 'medium', 'large', 'xlarge']) {
+      const all = await dryRun(['docker', name], { VCFARM_DEPLOY_DIR: deployDir });
+      assert.equal(all.code, 0, all.stderr);
+      await composeConfig(check, section(all.stdout, '/override.yml'), '-q');
+      const allProm = section(all.stdout, '/prometheus.yml');
+      assert.deepEqual(targetsOf(allProm, 'vcfarm-worker'), ['worker:9465']);
+      assert.match(allProm, /dns_sd_configs:\n\s+- names: \[api\]/);
+      assert.equal((await promtoolCheck(check, allProm)).code, 0, name);
+    }
 
     // 4. Refused, naming the setting: no shared workspace, a CA without TLS, no Redis at all.
     const bad = [

@@ -7,8 +7,8 @@
 // a conversion submitted through the API host's HAProxy is converted on the worker host and its
 // result is served by the API host. Run by `npm run test:tiers`.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,6 +35,8 @@ const roots: Record<'api' | 'worker', { work: string; root: string } | undefined
 };
 const boxes: Record<'api' | 'worker', Container | undefined> = { api: undefined, worker: undefined };
 let base: string;
+const ips = { api: '', worker: '' };
+const prometheuses: ChildProcess[] = [];
 
 function box(role: 'api' | 'worker'): Container {
   const b = boxes[role];
@@ -69,7 +71,8 @@ before(async () => {
   await lab.open();
   const redisIp = await lab.addHost('redis', 10);
   const apiIp = await lab.addHost('apihost', 21);
-  await lab.addHost('wkhost', 31);
+  ips.api = apiIp;
+  ips.worker = await lab.addHost('wkhost', 31);
   base = `http://${apiIp}:80`;
 
   // 1. Redis on a host of its own, with a password (read from a 0600 config file).
@@ -118,6 +121,13 @@ before(async () => {
 });
 
 after(async () => {
+  for (const p of prometheuses) {
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGKILL');
+      await exited;
+    }
+  }
   await Promise.all(Object.values(boxes).map((b) => b?.poweroff()));
   await lab.close();
   for (const r of Object.values(roots)) if (r) await rm(r.work, { recursive: true, force: true });
@@ -213,4 +223,74 @@ test('a conversion submitted through the API host completes on the worker host',
     lines.some((l) => l.includes('"msg":"conversion completed"')),
     `the worker host logged the job's completion: ${lines.join('\n')}`,
   );
+});
+
+/**
+ * Debian's Prometheus run in a host's network namespace (its processes are on that host's
+ * loopback) with the scrape config the deploy rendered for that host, and the alert rules beside
+ * it. Only the admin token's path is pointed into the host's root (Prometheus runs on the test
+ * machine's file system). Answers on the host's lab address, port 9090.
+ */
+async function prometheusFor(role: 'api' | 'worker'): Promise<string> {
+  const root = roots[role]?.root ?? '';
+  const dir = await mkdtemp(path.join(work, `prom-${role}-`));
+  const rendered = await readFile(path.join(root, 'etc/vcfarm/prometheus/prometheus.yml'), 'utf8');
+  await writeFile(
+    path.join(dir, 'prometheus.yml'),
+    rendered.replace(/(credentials_file: )(\S+)/, (_, key, file) => `${key}${path.join(root, file)}`),
+  );
+  await copyFile(
+    path.join(root, 'etc/vcfarm/prometheus/vcfarm-rules.yml'),
+    path.join(dir, 'vcfarm-rules.yml'),
+  );
+  const child = spawn(
+    'nsenter',
+    [
+      '-t',
+      String(box(role).leader),
+      '-n',
+      'prometheus',
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=${ips[role]}:9090`,
+      '--log.level=warn',
+    ],
+    { stdio: 'ignore' },
+  );
+  prometheuses.push(child);
+  return `http://${ips[role]}:9090`;
+}
+
+/** The `up` series of a job as Prometheus sees it: instance -> value. */
+async function upOf(url: string, job: string): Promise<Record<string, string>> {
+  const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: `up{job="${job}"}` })}`).catch(
+    () => undefined,
+  );
+  if (!res?.ok) return {};
+  const body = (await res.json()) as {
+    data: { result: { metric: { instance: string }; value: [number, string] }[] };
+  };
+  return Object.fromEntries(body.data.result.map((r) => [r.metric.instance, r.value[1]]));
+}
+
+test("a real Prometheus with each host's rendered scrape config finds every process of the host up", async () => {
+  const expected = {
+    api: { job: 'vcfarm-api', targets: ['127.0.0.1:8081', '127.0.0.1:8082'] },
+    worker: { job: 'vcfarm-worker', targets: ['127.0.0.1:9465', '127.0.0.1:9466'] },
+  } as const;
+  for (const role of ['api', 'worker'] as const) {
+    const url = await prometheusFor(role);
+    const { job, targets } = expected[role];
+    let last: Record<string, string> = {};
+    // The rendered scrape interval is 15 s: the first scrape of every target comes within it.
+    await waitUntil(
+      async () => {
+        last = await upOf(url, job);
+        return targets.every((t) => last[t] === '1');
+      },
+      90_000,
+      `${role} host: Prometheus to scrape ${targets.join(', ')} (up: ${JSON.stringify(last)})`,
+    );
+    assert.deepEqual(Object.keys(last).sort(), [...targets]);
+  }
 });

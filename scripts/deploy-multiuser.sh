@@ -10,14 +10,16 @@
 #       Stops exactly the processes `local` started (by their pid files), newest first.
 #   scripts/deploy-multiuser.sh config <api_instances> <max_users>
 #       Prints the HAProxy config `local` would use (rendered from haproxy.cfg).
-#   scripts/deploy-multiuser.sh systemd <tier> [--dry-run] [--root DIR]
+#   scripts/deploy-multiuser.sh systemd <tier> [--dry-run] [--root DIR] [--role R --redis-url U]
 #   scripts/deploy-multiuser.sh systemd stop|status
 #       The systemd tier (scripts/deploy/systemd.sh): units, env file, HAProxy and Redis config
 #       for a tier of config/tiers.json (tiny, small, medium, large, xlarge), installed and started.
-#   scripts/deploy-multiuser.sh docker <tier> [--dry-run]
+#   scripts/deploy-multiuser.sh docker <tier> [--dry-run] [--role R --redis-url U]
 #   scripts/deploy-multiuser.sh docker stop|status
 #       The docker tier (scripts/deploy/docker.sh): docker-compose.production.yml with an
 #       override rendered for the tier, run with docker compose (v2) or docker-compose (v1).
+#   Hosts apart (systemd and docker): --role api|worker (HOST_ROLE) renders an API-only or a
+#       worker-only host against the shared Redis --redis-url (REDIS_URL) + REDIS_PASSWORD_FILE.
 #
 # Environment (defaults in brackets):
 #   DATA_DIR [./data]  REDIS_URL [unset: start redis-server on 127.0.0.1:REDIS_PORT [6379], with
@@ -39,7 +41,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -143,6 +145,34 @@ tier_plan() {
   DRAIN_MS=${DRAIN_MS:-3000}
   API_PORTS=()
   for ((i = 0; i < INSTANCES; i++)); do API_PORTS+=($((API_BASE_PORT + i))); done
+}
+
+# --- hosts apart (systemd and docker tiers): HOST_ROLE and a remote Redis --------------------
+# Sets HAS_API, HAS_WORKERS and LOCAL_REDIS from HOST_ROLE [all] (--role) and REDIS_URL
+# (--redis-url); refuses what cannot work, naming the setting, never printing a secret.
+host_role() {
+  HOST_ROLE=${HOST_ROLE:-all}
+  case $HOST_ROLE in
+    all | api | worker) ;;
+    *) die "HOST_ROLE must be all, api or worker, not '$HOST_ROLE'" ;;
+  esac
+  LOCAL_REDIS=1 HAS_API=1 HAS_WORKERS=1
+  [[ $HOST_ROLE == worker ]] && HAS_API=0
+  [[ $HOST_ROLE == api ]] && HAS_WORKERS=0
+  if [[ -n ${REDIS_URL:-} ]]; then
+    LOCAL_REDIS=0
+    [[ $REDIS_URL =~ ^rediss?://[^@/[:space:]]+(/[0-9]+)?$ ]] ||
+      die "REDIS_URL must be redis://host[:port][/db] or rediss://... (TLS), with the password in REDIS_PASSWORD_FILE, not in the URL"
+    [[ -n ${REDIS_PASSWORD_FILE:-} && -s $REDIS_PASSWORD_FILE ]] ||
+      die "a remote Redis (REDIS_URL) needs REDIS_PASSWORD_FILE, a file holding its password"
+  elif [[ $HOST_ROLE != all ]]; then
+    die "HOST_ROLE=$HOST_ROLE needs the shared Redis: set REDIS_URL and REDIS_PASSWORD_FILE"
+  fi
+  if [[ -n ${REDIS_TLS_CA_FILE:-} ]]; then
+    [[ ${REDIS_URL:-} == rediss://* ]] || die "REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://..."
+    [[ -s $REDIS_TLS_CA_FILE ]] || die "REDIS_TLS_CA_FILE: no such file, or empty"
+  fi
+  return 0
 }
 
 # --- the HAProxy config: haproxy.cfg with ${NAME-default} filled in and one server per instance --
@@ -341,6 +371,16 @@ while (($# > 0)); do
     --root)
       (($# >= 2)) || usage
       DEPLOY_ROOT=$2
+      shift
+      ;;
+    --role)
+      (($# >= 2)) || usage
+      HOST_ROLE=$2
+      shift
+      ;;
+    --redis-url)
+      (($# >= 2)) || usage
+      REDIS_URL=$2
       shift
       ;;
     *) args+=("$1") ;;

@@ -20,6 +20,8 @@ testing=(
   "/usr/share/sounds/alsa/Front_Center.wav alsa-utils"
   "prometheus prometheus"
   "promtool prometheus"
+  "docker-compose docker-compose"
+  "openssl openssl"
 )
 
 wanted=("${runtime[@]}")

@@ -1,12 +1,20 @@
 # The docker tier of scripts/deploy-multiuser.sh (sourced by it; uses its plan/render helpers).
 #
-#   deploy-multiuser.sh docker <tier> [--dry-run]
+#   deploy-multiuser.sh docker <tier> [--dry-run] [--role api|worker --redis-url rediss://host:port]
 #   deploy-multiuser.sh docker stop|status
 #
 # Renders, into VCFARM_DEPLOY_DIR [./.deploy/docker]: override.yml (the tier's resources on top
 # of docker-compose.production.yml), haproxy.cfg (the top-level haproxy.cfg with servers found
-# through Docker's DNS) and secrets/ (generated once, kept across deploys); then runs
+# through Docker's DNS), prometheus.yml (+ vcfarm-rules.yml: a scrape config for every API
+# replica and the worker) and secrets/ (generated once, kept across deploys); then runs
 # `compose up -d --build --scale api=N` and waits until HAProxy answers /health.
+#
+# Hosts apart: --role api (HOST_ROLE=api: the API replicas and HAProxy) or --role worker (the
+# worker only), with --redis-url (REDIS_URL, redis:// or rediss://, no password in it),
+# REDIS_PASSWORD_FILE (copied into the redis_password secret), REDIS_TLS_CA_FILE for a rediss://
+# Redis signed by a private CA, and WORKSPACES_DIR: the workspace every host shares (an NFS
+# mount), bind-mounted at /data instead of the local `workspaces` volume. A role host starts
+# only its services (`up --no-deps api haproxy` or `worker`): the stack's own Redis never runs.
 # Compose: `docker compose` (v2) when present, else `docker-compose` (v1).
 # COMPOSE_PROJECT_NAME [vcfarm] names the stack; HTTP_ADDR/HTTP_PORT [0.0.0.0:80] and
 # STATS_ADDR/STATS_PORT [127.0.0.1:8404] are where HAProxy is published on the host.
@@ -32,16 +40,57 @@ docker_compose_args() {
 # Lower-case size for compose (512M -> 512m).
 compose_size() { echo "${1,,}"; }
 
+# The services this host runs: all of them, or (hosts apart) the API replicas and HAProxy, or
+# the worker, against the shared Redis (host_role).
+docker_services() {
+  if ((HAS_API && HAS_WORKERS && LOCAL_REDIS)); then return 0; fi
+  local names=()
+  ((LOCAL_REDIS)) && names+=(redis)
+  ((HAS_API)) && names+=(api haproxy)
+  ((HAS_WORKERS)) && names+=(worker)
+  echo "${names[*]}"
+}
+
+# What the API and the worker get for a remote Redis: its address, its CA, the shared workspace.
+docker_remote_settings() {
+  ((LOCAL_REDIS)) && return 0
+  cat <<EOF
+    environment:
+      REDIS_URL: "$REDIS_URL"
+EOF
+  [[ -z ${REDIS_TLS_CA_FILE:-} ]] || echo '      REDIS_TLS_CA_FILE: /run/vcfarm/redis-ca.pem'
+  [[ ${1:-} != worker ]] || echo "      WORKER_ID: \"$(hostname)-worker\""
+  [[ -n ${WORKSPACES_DIR:-}${REDIS_TLS_CA_FILE:-} ]] || return 0
+  echo '    volumes:'
+  [[ -z ${WORKSPACES_DIR:-} ]] || echo "      - $WORKSPACES_DIR:/data"
+  [[ -z ${REDIS_TLS_CA_FILE:-} ]] || echo "      - $DK_DIR/secrets/redis-ca.pem:/run/vcfarm/redis-ca.pem:ro"
+  return 0
+}
+
 docker_render() {
   local dir=$1
   mkdir -p "$dir"
-  cat >"$dir/override.yml" <<EOF
+  {
+    cat <<EOF
 # Tier $TIER_NAME of config/tiers.json for docker-compose.production.yml, rendered by
 # scripts/deploy-multiuser.sh. Do not edit: rerun the script with another tier.
-services:
+EOF
+    if ((!LOCAL_REDIS)); then
+      cat <<EOF
+# Host role: $HOST_ROLE, against the shared Redis $REDIS_URL (password: the redis_password
+# secret, copied from REDIS_PASSWORD_FILE); this host runs only: $(docker_services).
+EOF
+    fi
+    echo 'services:'
+    if ((LOCAL_REDIS)); then
+      cat <<EOF
   redis:
     environment:
       REDIS_MAXMEMORY: "$TIER_REDIS_MAX_MEMORY"
+EOF
+    fi
+    if ((HAS_API)); then
+      cat <<EOF
   # $TIER_API_INSTANCES replicas (compose up --scale api=$TIER_API_INSTANCES), each limited like one systemd instance.
   api:
     mem_limit: $(compose_size "$TIER_API_MEMORY_MAX")
@@ -49,18 +98,34 @@ services:
       nofile:
         soft: $TIER_API_NOFILE
         hard: $TIER_API_NOFILE
+EOF
+      docker_remote_settings api
+    fi
+    if ((HAS_WORKERS)); then
+      cat <<EOF
   # One worker on cores $TIER_WORKER_CPUSET, one pinned pool thread per core, with the memory
   # of the tier's $TIER_WORKER_PROCESSES worker process(es) of $TIER_WORKER_MEMORY_MAX.
   worker:
     cpuset: "$TIER_WORKER_CPUSET"
     cpus: $((TIER_WORKER_PROCESSES * TIER_THREADS_PER_WORKER))
     mem_limit: $TIER_WORKER_MEMORY_TOTAL_BYTES
+EOF
+      docker_remote_settings worker
+    fi
+    if ((HAS_API)); then
+      cat <<EOF
   haproxy:
     ulimits:
       nofile:
         soft: $TIER_HAPROXY_NOFILE
         hard: $TIER_HAPROXY_NOFILE
 EOF
+    fi
+  } >"$dir/override.yml"
+  ((HAS_API)) || {
+    docker_render_prometheus "$dir"
+    return 0
+  }
   # haproxy.cfg with one server slot per replica, resolved through Docker's embedded DNS
   # (127.0.0.11) so replicas that come and go are found; the stats password stays a reference
   # that HAProxy fills from its environment (the entrypoint reads the secret).
@@ -82,6 +147,48 @@ resolvers docker
   hold valid 5s
   hold obsolete 5s
 EOF
+  docker_render_prometheus "$dir"
+}
+
+# A Prometheus scrape config for a Prometheus on the stack's network: every API replica (found
+# through Docker's DNS, /metrics with the admin token) and the worker's WORKER_METRICS_PORT.
+docker_render_prometheus() {
+  local dir=$1
+  cp "$ROOT/deploy/prometheus/vcfarm-rules.yml" "$dir/vcfarm-rules.yml"
+  cat >"$dir/prometheus.yml" <<EOF
+# Prometheus scrape config for the vcfarm compose stack (tier $TIER_NAME), rendered by
+# scripts/deploy-multiuser.sh. Do not edit. For a Prometheus attached to the stack's network
+# (e.g. docker run --network ${DK_PROJECT}_default with this file, vcfarm-rules.yml and the
+# admin token mounted at /etc/prometheus/admin-token); no vcfarm port is published for it.
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+
+rule_files:
+  - vcfarm-rules.yml
+
+scrape_configs:
+EOF
+  ((HAS_API)) && cat >>"$dir/prometheus.yml" <<EOF
+  # API replicas ($TIER_API_INSTANCES): every address Docker's DNS gives for the service name.
+  - job_name: vcfarm-api
+    metrics_path: /metrics
+    authorization:
+      type: Bearer
+      credentials_file: /etc/prometheus/admin-token
+    dns_sd_configs:
+      - names: [api]
+        type: A
+        port: 8080
+        refresh_interval: 15s
+EOF
+  ((HAS_WORKERS)) && cat >>"$dir/prometheus.yml" <<EOF
+  # The worker container: one process, all worker cores ($TIER_WORKER_CPUSET).
+  - job_name: vcfarm-worker
+    static_configs:
+      - targets: ["worker:9465"]
+EOF
+  return 0
 }
 
 docker_secrets() {
@@ -94,6 +201,10 @@ docker_secrets() {
     [[ -s $dir/$name ]] || (umask 022 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$dir/$name" && echo >>"$dir/$name")
   done
   [[ -z ${STATS_PASSWORD:-} ]] || echo "$STATS_PASSWORD" >"$dir/stats-password"
+  # A remote Redis's password is the operator's (REDIS_PASSWORD_FILE): its first line, copied.
+  ((LOCAL_REDIS)) || (umask 022 && head -n1 "$REDIS_PASSWORD_FILE" >"$dir/redis-password")
+  [[ -z ${REDIS_TLS_CA_FILE:-} ]] || install -m 644 "$REDIS_TLS_CA_FILE" "$dir/redis-ca.pem"
+  return 0
 }
 
 # Containers cannot raise their descriptor limit past the host's hard limit.
@@ -104,8 +215,16 @@ docker_nofile() {
   echo "$want"
 }
 
+# A role host starts its own services only (--no-deps: not the stack's Redis).
 docker_up_cmd() {
-  echo "$DK_COMPOSE $(docker_compose_args) up -d --build --remove-orphans --scale api=$TIER_API_INSTANCES"
+  local scale="" only
+  only=$(docker_services)
+  ((HAS_API)) && scale=" --scale api=$TIER_API_INSTANCES"
+  if [[ -z $only ]]; then
+    echo "$DK_COMPOSE $(docker_compose_args) up -d --build --remove-orphans$scale"
+  else
+    echo "$DK_COMPOSE $(docker_compose_args) up -d --build --no-deps$scale $only"
+  fi
 }
 
 docker_dry_run() {
@@ -113,7 +232,8 @@ docker_dry_run() {
   stage=$(mktemp -d)
   docker_render "$stage"
   echo "dry run: would write these files in $DK_DIR:"
-  for f in override.yml haproxy.cfg; do
+  for f in override.yml haproxy.cfg prometheus.yml; do
+    [[ -f $stage/$f ]] || continue
     echo
     echo "### $DK_DIR/$f"
     cat "$stage/$f"
@@ -121,7 +241,7 @@ docker_dry_run() {
   rm -rf "$stage"
   cat <<EOF
 
-### $DK_DIR/secrets/{admin-token,redis-password,stats-password} (generated when missing)
+### $DK_DIR/secrets/{admin-token,redis-password,stats-password} (generated when missing$( ((LOCAL_REDIS)) || echo '; redis-password copied from REDIS_PASSWORD_FILE'))
 
 dry run: would run:
   VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $(docker_up_cmd)
@@ -133,15 +253,20 @@ docker_deploy() {
   local stage
   stage=$(mktemp -d)
   docker_render "$stage"
-  if command -v haproxy >/dev/null; then
+  if ((HAS_API)) && command -v haproxy >/dev/null; then
     STATS_PASSWORD=check haproxy -c -q -f "$stage/haproxy.cfg" || die "the rendered haproxy.cfg is not valid"
   fi
   mkdir -p "$DK_DIR"
-  install -m 644 "$stage/override.yml" "$stage/haproxy.cfg" "$DK_DIR/"
+  local f
+  for f in "$stage"/*; do [[ ! -f $f ]] || install -m 644 "$f" "$DK_DIR/"; done
   rm -rf "$stage"
   docker_secrets "$DK_DIR"
   echo "+ VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $(docker_up_cmd)"
   VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $(docker_up_cmd)
+  if ((!HAS_API)); then
+    echo "vcfarm ($TIER_NAME, worker only) is running in compose project $DK_PROJECT (status: $0 docker status)"
+    return 0
+  fi
   local host=$HTTP_ADDR
   [[ $host == 0.0.0.0 ]] && host=127.0.0.1
   wait_for haproxy 180 healthy "http://$host:$HTTP_PORT/health"
@@ -166,6 +291,11 @@ docker_main() {
       ;;
     '') usage ;;
     *)
+      host_role
+      [[ $HOST_ROLE == all ]] || ((!LOCAL_REDIS)) || die "HOST_ROLE=$HOST_ROLE needs the shared Redis"
+      if ((!LOCAL_REDIS)) && [[ $HOST_ROLE != all && -z ${WORKSPACES_DIR:-} ]]; then
+        die "HOST_ROLE=$HOST_ROLE needs WORKSPACES_DIR: the workspace shared by every host (an NFS mount), bind-mounted at /data"
+      fi
       tier_plan "$what"
       if ((dry_run)); then
         DK_COMPOSE=$(docker_compose_cmd 2>/dev/null || echo "docker compose")

@@ -12,33 +12,21 @@
 #
 # Hosts apart: HOST_ROLE [all] = all (Redis, HAProxy, API instances and workers on this host),
 # api (HAProxy and the API instances) or worker (the workers only). A remote Redis: REDIS_URL
-# (redis:// or rediss:// for TLS, without a password) and REDIS_PASSWORD_FILE (a file holding its
-# password, copied into credentials/redis-password); then no local Redis is installed. The api
+# (redis:// or rediss:// for TLS, without a password), REDIS_PASSWORD_FILE (a file holding its
+# password, copied into credentials/redis-password) and, for a private CA, REDIS_TLS_CA_FILE
+# (copied to /etc/vcfarm/redis-ca.pem); then no local Redis is installed. The api
 # and worker roles need a remote Redis, and every host the same workspace mounted at
 # /var/lib/vcfarm (README: Hosts apart).
 
 SD_ROOT=/
 SD_APP=/opt/vcfarm
+# Worker k (in the order of the tier's core sets) serves its metrics on this port + k.
+WORKER_METRICS_BASE_PORT=${WORKER_METRICS_BASE_PORT:-9465}
 
-# The role's checks; sets SD_UNITS, SD_HAS_API, SD_HAS_WORKERS, SD_LOCAL_REDIS.
+# The role's checks (host_role); sets SD_UNITS, SD_HAS_API, SD_HAS_WORKERS, SD_LOCAL_REDIS.
 systemd_role() {
-  HOST_ROLE=${HOST_ROLE:-all}
-  case $HOST_ROLE in
-    all | api | worker) ;;
-    *) die "HOST_ROLE must be all, api or worker, not '$HOST_ROLE'" ;;
-  esac
-  SD_LOCAL_REDIS=1 SD_HAS_API=1 SD_HAS_WORKERS=1
-  [[ $HOST_ROLE == worker ]] && SD_HAS_API=0
-  [[ $HOST_ROLE == api ]] && SD_HAS_WORKERS=0
-  if [[ -n ${REDIS_URL:-} ]]; then
-    SD_LOCAL_REDIS=0
-    [[ $REDIS_URL =~ ^rediss?://[^@/[:space:]]+(/[0-9]+)?$ ]] ||
-      die "REDIS_URL must be redis://host[:port][/db] or rediss://... (TLS), with the password in REDIS_PASSWORD_FILE, not in the URL"
-    [[ -n ${REDIS_PASSWORD_FILE:-} && -s $REDIS_PASSWORD_FILE ]] ||
-      die "a remote Redis (REDIS_URL) needs REDIS_PASSWORD_FILE, a file holding its password"
-  elif [[ $HOST_ROLE != all ]]; then
-    die "HOST_ROLE=$HOST_ROLE needs the shared Redis: set REDIS_URL and REDIS_PASSWORD_FILE"
-  fi
+  host_role
+  SD_LOCAL_REDIS=$LOCAL_REDIS SD_HAS_API=$HAS_API SD_HAS_WORKERS=$HAS_WORKERS
   SD_UNITS=(vcfarm.target)
   ((SD_HAS_API)) && SD_UNITS+=(vcfarm-api@.service)
   ((SD_HAS_WORKERS)) && SD_UNITS+=(vcfarm-worker@.service)
@@ -52,6 +40,12 @@ systemd_render() {
   local stage=$1 unitdir=$1/etc/systemd/system
   mkdir -p "$unitdir" "$stage/etc/vcfarm" "$stage/etc/sysusers.d"
   for u in "${SD_UNITS[@]}"; do cp "$ROOT/systemd/$u" "$unitdir/$u"; done
+  if ((!SD_LOCAL_REDIS)); then
+    # Redis is on another host: the units name no local Redis unit (it would show up as not-found).
+    for u in "${SD_UNITS[@]}"; do
+      sed -i -e '/^Wants=vcfarm-redis\.service$/d' -e '/^After=/s/ vcfarm-redis\.service//' "$unitdir/$u"
+    done
+  fi
   if [[ $HOST_ROLE != all || $SD_LOCAL_REDIS == 0 ]]; then
     # The target wants only what this host runs (a missing Wants= unit is no error, but noise).
     local wants=()
@@ -63,6 +57,7 @@ systemd_render() {
   ((SD_HAS_API)) && systemd_render_api "$unitdir"
   ((SD_HAS_WORKERS)) && systemd_render_workers "$unitdir"
   systemd_render_env "$stage"
+  systemd_render_prometheus "$stage"
   ((SD_LOCAL_REDIS)) && sed "s/@REDIS_MAX_MEMORY@/$TIER_REDIS_MAX_MEMORY/" "$ROOT/systemd/redis.conf" >"$stage/etc/vcfarm/redis.conf"
   # The stats password stays a reference: HAProxy reads it from its environment at start.
   ((SD_HAS_API)) && STATS_PASSWORD='${STATS_PASSWORD}' render_config >"$stage/etc/vcfarm/haproxy.cfg"
@@ -101,6 +96,64 @@ TasksMax=$TIER_WORKER_TASKS_MAX
 Nice=$TIER_WORKER_NICE
 LimitNOFILE=65536
 EOF
+  # Each worker process serves /metrics and /health/* on a port of its own (127.0.0.1), in the
+  # order of its instances: WORKER_METRICS_BASE_PORT, +1, ... (no two workers of a host clash).
+  local k
+  for k in "${!TIER_WORKER_CPUS[@]}"; do
+    mkdir -p "$unitdir/vcfarm-worker@${TIER_WORKER_CPUS[k]}.service.d"
+    cat >"$unitdir/vcfarm-worker@${TIER_WORKER_CPUS[k]}.service.d/metrics.conf" <<EOF
+# Worker on cores ${TIER_WORKER_CPUS[k]}: /metrics and /health/* on 127.0.0.1 (/etc/vcfarm/prometheus/prometheus.yml).
+[Service]
+Environment=WORKER_METRICS_PORT=$((WORKER_METRICS_BASE_PORT + k))
+EOF
+  done
+}
+
+# A Prometheus scrape config listing every process of this host: each API instance's /metrics
+# (admin token from the credentials) and each worker's WORKER_METRICS_PORT, with the alert rules.
+systemd_render_prometheus() {
+  local dir=$1/etc/vcfarm/prometheus p k
+  mkdir -p "$dir"
+  cp "$ROOT/deploy/prometheus/vcfarm-rules.yml" "$dir/vcfarm-rules.yml"
+  {
+    cat <<EOF
+# Prometheus scrape config for this vcfarm host (tier $TIER_NAME, role $HOST_ROLE), rendered by
+# scripts/deploy-multiuser.sh. Do not edit: merge its jobs into your prometheus.yml, or run a
+# Prometheus with it (prometheus --config.file=/etc/vcfarm/prometheus/prometheus.yml). The
+# targets are loopback: a Prometheus (or agent) on this host scrapes them.
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+
+rule_files:
+  - vcfarm-rules.yml
+
+scrape_configs:
+EOF
+    if ((SD_HAS_API)); then
+      cat <<EOF
+  # API instances: /metrics on each instance's port, admin token only (give Prometheus a copy
+  # it can read: install -o prometheus -m 0400 /etc/vcfarm/credentials/admin-token ...).
+  - job_name: vcfarm-api
+    metrics_path: /metrics
+    authorization:
+      type: Bearer
+      credentials_file: /etc/vcfarm/credentials/admin-token
+    static_configs:
+      - targets:
+EOF
+      for p in "${API_PORTS[@]}"; do echo "          - 127.0.0.1:$p"; done
+    fi
+    if ((SD_HAS_WORKERS)); then
+      cat <<EOF
+  # Worker processes: one WORKER_METRICS_PORT each (vcfarm-worker@<cores>.service.d/metrics.conf).
+  - job_name: vcfarm-worker
+    static_configs:
+      - targets:
+EOF
+      for k in "${!TIER_WORKER_CPUS[@]}"; do echo "          - 127.0.0.1:$((WORKER_METRICS_BASE_PORT + k))"; done
+    fi
+  } >"$dir/prometheus.yml"
 }
 
 systemd_render_env() {
@@ -119,6 +172,11 @@ DRAIN_MS=$DRAIN_MS
 UPLOAD_MAX_BYTES=$UPLOAD_MAX_BYTES
 LOG_LEVEL=${LOG_LEVEL:-info}
 EOF
+  if [[ -n ${REDIS_TLS_CA_FILE:-} ]]; then
+    # The CA that signed the remote Redis's certificate (rediss://): public, readable by the units.
+    cp "$REDIS_TLS_CA_FILE" "$stage/etc/vcfarm/redis-ca.pem"
+    echo "REDIS_TLS_CA_FILE=/etc/vcfarm/redis-ca.pem" >>"$stage/etc/vcfarm/vcfarm.env"
+  fi
 }
 
 # The units to enable: the target, Redis, HAProxy and one instance per API port / worker core set.

@@ -1,5 +1,6 @@
 import { drainAndClose } from '../lifecycle/index.js';
 import { createLogger } from '../logging/index.js';
+import { verifyRedisTls } from '../redis/index.js';
 import { startApiServer } from '../server.js';
 import type { Command } from './command.js';
 import { onShutdown, requireRedisUrl } from './shutdown.js';
@@ -9,7 +10,9 @@ export const command: Command = {
   one API instance (needs REDIS_URL); settings come from the environment (docs/ARCHITECTURE.md)`,
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'api', config.logFormat);
-    const { app, url } = await startApiServer(config, requireRedisUrl(config), logger);
+    const redisUrl = requireRedisUrl(config);
+    await verifyRedisTls(redisUrl);
+    const { app, url } = await startApiServer(config, redisUrl, logger);
     logger.info({ url }, 'api listening');
     onShutdown(logger, () => drainAndClose(app, config.drainMs, logger, config.closeTimeoutMs), {
       deadlineMs: config.drainMs + config.closeTimeoutMs + 2000,

@@ -1,5 +1,6 @@
 import { startWorkerProcess } from '../../workers/index.js';
 import { createLogger } from '../logging/index.js';
+import { verifyRedisTls } from '../redis/index.js';
 import type { Command } from './command.js';
 import { onShutdown, requireRedisUrl } from './shutdown.js';
 
@@ -11,7 +12,9 @@ export const command: Command = {
   one worker process with a pinned thread pool (needs REDIS_URL); POOL_SIZE, PIN_THREADS, AUTOSCALE…`,
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'worker', config.logFormat);
-    const handle = await startWorkerProcess(config, requireRedisUrl(config), logger);
+    const redisUrl = requireRedisUrl(config);
+    await verifyRedisTls(redisUrl);
+    const handle = await startWorkerProcess(config, redisUrl, logger);
     onShutdown(logger, (reason) => handle.close({ jobGraceMs: reason === 'parent-exit' ? 0 : undefined }), {
       deadlineMs: WORKER_STOP_DEADLINE_MS,
     });

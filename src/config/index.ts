@@ -6,6 +6,7 @@ import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
 import { loadPlans, type PlansFile } from '../plans/index.js';
 import { sentinelUrl } from '../redis/connection.js';
+import { checkCaFile, withTlsCa } from '../redis/tls.js';
 import { type Env, EnvSchema } from './schema.js';
 
 /** `WS_PING_INTERVAL_MS` → `wsPingIntervalMs`. */
@@ -74,9 +75,20 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
   return { min, max };
 }
 
-/** REDIS_URL, or the sentinels as one `redis-sentinel://` address; both set is a mistake. */
+/**
+ * REDIS_URL (with REDIS_TLS_CA_FILE in it, see withTlsCa), or the sentinels as one
+ * `redis-sentinel://` address; both set is a mistake.
+ */
 function redisAddress(e: Env): string | undefined {
-  if (!e.REDIS_SENTINELS) return e.REDIS_URL;
+  if (e.REDIS_TLS_CA_FILE) {
+    if (!e.REDIS_URL?.startsWith('rediss://'))
+      throw new ConfigError(
+        'invalid configuration: REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://... (TLS with Sentinel is not supported)',
+      );
+    checkCaFile(e.REDIS_TLS_CA_FILE);
+  }
+  if (!e.REDIS_SENTINELS)
+    return e.REDIS_URL && withTlsCa(e.REDIS_URL, e.REDIS_TLS_CA_FILE && path.resolve(e.REDIS_TLS_CA_FILE));
   if (e.REDIS_URL)
     throw new ConfigError('invalid configuration: REDIS_SENTINELS and REDIS_URL are both set; set one');
   return sentinelUrl(e.REDIS_SENTINELS, e.REDIS_MASTER_NAME);

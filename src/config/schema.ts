@@ -20,6 +20,11 @@ export const EnvSchema = Type.Object({
    */
   REDIS_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /**
+   * PEM file of the CA that signed a TLS Redis's certificate (REDIS_URL rediss://...); every
+   * connection trusts this CA only. Unset: Node's own CAs (NODE_EXTRA_CA_CERTS adds to them).
+   */
+  REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /**
    * Redis Sentinel instead of REDIS_URL: `host:port,host:port,...` of the sentinels; every
    * connection asks them for the current master of REDIS_MASTER_NAME (password: REDIS_PASSWORD_FILE).
    */

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { type ConnectionLog, connectionErrorLog } from './error-log.js';
+import { tlsOf } from './tls.js';
 
 export type { ConnectionLog } from './error-log.js';
 
@@ -44,10 +45,15 @@ export function sentinelOptions(url: string): RedisOptions | undefined {
   };
 }
 
-/** A connection to `url` (redis://, rediss:// or redis-sentinel://) with these options. */
+/**
+ * A connection to `url` (redis://, rediss:// or redis-sentinel://) with these options; a
+ * `rediss://` URL naming a CA file (withTlsCa) trusts that CA.
+ */
 export function openRedis(url: string, options: RedisOptions): Redis {
   const sentinel = sentinelOptions(url);
-  return sentinel ? new Redis({ ...sentinel, ...options }) : new Redis(url, options);
+  if (sentinel) return new Redis({ ...sentinel, ...options });
+  const { url: plain, tls } = tlsOf(url);
+  return new Redis(plain, tls ? { ...options, tls } : options);
 }
 
 /**
@@ -73,5 +79,7 @@ export function bullConnection(url: string): ConnectionOptions {
   const common = { maxRetriesPerRequest: null, retryStrategy: boundedRetry };
   const sentinel = sentinelOptions(url);
   // BullMQ's ConnectionOptions is its own copy of ioredis's RedisOptions (plus `url`).
-  return (sentinel ? { ...sentinel, ...common } : { url, ...common }) as ConnectionOptions;
+  if (sentinel) return { ...sentinel, ...common } as ConnectionOptions;
+  const { url: plain, tls } = tlsOf(url);
+  return (tls ? { url: plain, tls, ...common } : { url: plain, ...common }) as ConnectionOptions;
 }

@@ -94,7 +94,7 @@ test('deploy: images build, the stack comes up, the dry run printed what was wri
   assert.equal(dry.code, 0, dry.stderr);
   const up = await deploy(TIER);
   assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
-  for (const f of ['override.yml', 'haproxy.cfg']) {
+  for (const f of ['override.yml', 'haproxy.cfg', 'prometheus.yml']) {
     const written = await readFile(path.join(work, 'deploy', f), 'utf8');
     const printed = dry.stdout.split(`### ${path.join(work, 'deploy', f)}\n`)[1]?.split('\n### ')[0];
     assert.equal(printed?.trimEnd(), written.trimEnd(), f);
@@ -114,7 +114,8 @@ test('deploy: images build, the stack comes up, the dry run printed what was wri
 
 test('every service is healthy; secrets, users and limits are as the tier says', async () => {
   assert.ok(dockerd);
-  for (const s of ['redis', 'api', 'haproxy']) {
+  // The worker's healthcheck is its readiness on WORKER_METRICS_PORT (takes jobs).
+  for (const s of ['redis', 'api', 'haproxy', 'worker']) {
     await waitUntil(
       async () => (await dockerd?.inspect(container(s), '{{.State.Health.Status}}')) === 'healthy',
       120_000,

@@ -72,6 +72,13 @@ export class NetnsLab {
     return ip;
   }
 
+  /** The named network namespace of a host (for `systemd-nspawn --network-namespace-path`). */
+  netns(host: string): string {
+    const h = this.hosts.get(host);
+    if (!h) throw new Error(`no host ${host}`);
+    return h.ns;
+  }
+
   ip(host: string): string {
     const h = this.hosts.get(host);
     if (!h) throw new Error(`no host ${host}`);

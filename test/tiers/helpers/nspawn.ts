@@ -69,11 +69,34 @@ export class Container {
     readonly leader: number,
   ) {}
 
-  static async boot(root: string, logFile: string): Promise<Container> {
+  /**
+   * Boots `root`. Options: `netns`, a named network namespace (`ip netns add`) to join instead
+   * of a private network of its own (a host on a lab's bridge); `binds`, `host:container` paths;
+   * `hostname`, the container's host name (worker ids derive from it).
+   */
+  static async boot(
+    root: string,
+    logFile: string,
+    opts: { netns?: string; binds?: string[]; hostname?: string } = {},
+  ): Promise<Container> {
     const log = openSync(logFile, 'a');
+    const network = opts.netns
+      ? [`--network-namespace-path=/run/netns/${opts.netns}`]
+      : ['--private-network'];
     const nspawn = spawn(
       'systemd-nspawn',
-      ['-D', root, '--register=no', '--keep-unit', '--private-network', '--console=pipe', '-q', '-b'],
+      [
+        '-D',
+        root,
+        '--register=no',
+        '--keep-unit',
+        ...network,
+        ...(opts.binds ?? []).map((b) => `--bind=${b}`),
+        ...(opts.hostname ? [`--hostname=${opts.hostname}`] : []),
+        '--console=pipe',
+        '-q',
+        '-b',
+      ],
       { stdio: ['ignore', log, log] },
     );
     let leader = 0;

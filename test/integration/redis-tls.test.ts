@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ApiClient } from '../helpers/client.js';
+import { writePlans } from '../helpers/plans.js';
+import { waitUntil } from '../helpers/processes.js';
+import { freePort } from '../helpers/redis.js';
+import { CLI } from '../helpers/service.js';
+import { tinyWav } from '../helpers/tiny-audio.js';
+
+// vcfarm against a TLS-only Redis with a password (REDIS_URL rediss://, REDIS_TLS_CA_FILE):
+// `vcfarm api` and `vcfarm worker` started as in production, a job completes; a certificate the
+// processes cannot trust stops them at start-up with a message naming the fix, never the password.
+const execFileAsync = promisify(execFile);
+const PASSWORD = 'tls-redis-password-5b0c7e1d9a2f4e6b8c0d';
+
+let dir: string;
+let redis: ChildProcess | undefined;
+let tlsPort: number;
+const children: ChildProcess[] = [];
+
+const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
+
+/** A CA (ec P-256, one day) named `name`: name.key and name.pem in dir. */
+async function makeCa(name: string): Promise<void> {
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name}`,
+  );
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-redis-tls-'));
+  // 1. A CA, the server's certificate for 127.0.0.1 signed by it, and an unrelated CA.
+  await makeCa('ca');
+  await makeCa('other-ca');
+  await openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=redis.test',
+  );
+  await writeFile(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  await openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+  );
+  await writeFile(path.join(dir, 'redis-password'), `${PASSWORD}\n`, { mode: 0o600 });
+  // 2. redis-server on TLS only (port 0: no plain TCP), with a password, from a config file.
+  tlsPort = await freePort();
+  await writeFile(
+    path.join(dir, 'redis.conf'),
+    [
+      'port 0',
+      `tls-port ${tlsPort}`,
+      'bind 127.0.0.1',
+      `tls-cert-file ${path.join(dir, 'server.pem')}`,
+      `tls-key-file ${path.join(dir, 'server.key')}`,
+      `tls-ca-cert-file ${path.join(dir, 'ca.pem')}`,
+      'tls-auth-clients no',
+      `requirepass ${PASSWORD}`,
+      `dir ${dir}`,
+      'save ""',
+      'appendonly no',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  redis = spawn('redis-server', [path.join(dir, 'redis.conf')], { stdio: 'ignore' });
+  await waitUntil(() => listening(tlsPort), 10_000, 'redis-server to listen on its TLS port');
+});
+
+after(async () => {
+  for (const c of [...children, redis]) {
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    }
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function vcfarm(command: 'api' | 'worker', env: Record<string, string>): Run {
+  const child = spawn(process.execPath, [CLI, command], {
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      REDIS_URL: `rediss://127.0.0.1:${tlsPort}/0`,
+      REDIS_PASSWORD_FILE: path.join(dir, 'redis-password'),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  return {
+    child,
+    output: () => out,
+    exited: new Promise((r) => child.once('exit', (code) => r(code))),
+  };
+}
+
+test('api and worker against a TLS-only Redis with a password: a job completes', async () => {
+  const dataDir = path.join(dir, 'data');
+  const port = await freePort();
+  const common = {
+    DATA_DIR: dataDir,
+    PLANS_FILE: writePlans(dir),
+    REDIS_TLS_CA_FILE: path.join(dir, 'ca.pem'),
+  };
+  // 1. Both processes reach Redis over TLS only (it has no plain-TCP port: `port 0`).
+  const api = vcfarm('api', { ...common, PORT: String(port), HOST: '127.0.0.1' });
+  const worker = vcfarm('worker', { ...common, POOL_SIZE: '1' });
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil(
+    async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200,
+    60_000,
+    `the API to answer /health with 200 (${api.output().slice(-400)})`,
+  );
+  await waitUntil(() => worker.output().includes('worker process ready'), 60_000, 'the worker to be ready');
+  // 2. A conversion goes through the TLS Redis, from the API to the worker and back.
+  const client = await ApiClient.anonymous(base);
+  const up = await client.upload(tinyWav(1));
+  assert.equal(up.status, 201);
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  assert.equal((await client.waitForJob(job.id, 120_000)).state, 'completed');
+  const result = await client.download(job.id);
+  assert.equal(result.status, 200);
+  assert.ok(result.bytes.length > 44);
+  // 3. The password is in no log line; both stop cleanly.
+  for (const run of [api, worker]) {
+    assert.ok(!run.output().includes(PASSWORD), 'the password is in a log');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0);
+  }
+});
+
+test('a certificate that cannot be trusted stops api and worker at start-up, naming the fix', async () => {
+  const cases: [string, Record<string, string>][] = [
+    ['another CA', { REDIS_TLS_CA_FILE: path.join(dir, 'other-ca.pem') }],
+    ["Node's CAs only", {}],
+  ];
+  for (const [what, env] of cases) {
+    for (const command of ['api', 'worker'] as const) {
+      const run = vcfarm(command, {
+        ...env,
+        DATA_DIR: path.join(dir, 'refused'),
+        PLANS_FILE: writePlans(dir),
+      });
+      const code = await run.exited;
+      assert.notEqual(code, 0, `${command} with ${what} exits`);
+      assert.match(
+        run.output(),
+        /Redis at 127\.0\.0\.1:\d+ \(REDIS_URL\): its TLS certificate is not trusted \(\w+\)/,
+      );
+      assert.match(run.output(), /set REDIS_TLS_CA_FILE to the CA that signed it/);
+      assert.ok(!run.output().includes(PASSWORD), `${command} with ${what}: the password is in its output`);
+    }
+  }
+});
+
+test('REDIS_TLS_CA_FILE without rediss://, or naming no certificate, is a configuration error', async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [
+      { REDIS_URL: `redis://127.0.0.1:${tlsPort}`, REDIS_TLS_CA_FILE: path.join(dir, 'ca.pem') },
+      /REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss:\/\//,
+    ],
+    [{ REDIS_TLS_CA_FILE: path.join(dir, 'redis.conf') }, /REDIS_TLS_CA_FILE=".*": holds no PEM certificate/],
+    [
+      { REDIS_TLS_CA_FILE: path.join(dir, 'missing.pem') },
+      /REDIS_TLS_CA_FILE=".*": cannot be read \(ENOENT\)/,
+    ],
+  ];
+  for (const [env, message] of cases) {
+    const run = vcfarm('api', { ...env, DATA_DIR: path.join(dir, 'refused'), PLANS_FILE: writePlans(dir) });
+    assert.equal(await run.exited, 78, run.output());
+    assert.match(run.output(), message);
+    assert.ok(!run.output().includes(PASSWORD));
+  }
+});

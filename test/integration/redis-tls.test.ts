@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ApiClient } from '../helpers/client.js';
 import { writePlans } from '../helpers/plans.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
-import { freePort } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 

@@ -16,7 +16,7 @@ import { PcmCache } from '../helpers/librispeech.js';
 // LibriSpeech is 16 kHz: the engine gets it resampled to its rate, so nothing above 8 kHz is judged.
 // Only the bars today's model meets are asserted here, with some margin. Issue 10's identity bar (>= 20 of
 // 30 as the target, <= 3 as the source) is met by the judge (21 and 0 of 30); the formant, envelope-cut
-// (>= 60 %), F0 and mel-cepstral bars are NOT met yet (envelope cut 49 %); `node dist/scripts/judge-voices.js`
+// (>= 60 %), F0 and mel-cepstral bars are NOT met yet (envelope cut 52 %); `node dist/scripts/judge-voices.js`
 // measures all of them on the same 30 conversions and says which are met.
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
@@ -58,16 +58,18 @@ test('output: duration exact, peak <= -0.1 dBFS, no NaN, in all 30', () => {
   }
 });
 
-test('identity: the output is judged the target in >= 18 of 30 and the source in <= 2 (today 21 and 0; a plain pitch shift 1 and 7)', () => {
+// The identity test asserts issue 10's own bar (the judge is deterministic on a given machine: the same
+// model gives the same 30 verdicts), not a margin below it.
+test('identity: the output is judged the target in >= 20 of 30 and the source in <= 3 (today 21 and 0; a plain pitch shift 1 and 7)', () => {
   const hits = verdicts.filter((v) => v.asTarget).length;
   const asSource = verdicts.filter((v) => v.asSource).length;
   console.log(`# target ${hits}/30, source ${asSource}/30`);
-  assert.ok(hits >= 18, `target in ${hits} of 30`);
-  assert.ok(asSource <= 2, `source in ${asSource} of 30`);
+  assert.ok(hits >= 20, `target in ${hits} of 30`);
+  assert.ok(asSource <= 3, `source in ${asSource} of 30`);
 });
 
-test("long-term envelope: median distance to the target's cut by >= 43 % (today 49 %)", () => {
+test("long-term envelope: median distance to the target's cut by >= 47 % (today 52 %)", () => {
   const cut = median(verdicts.map((v) => v.envelope.cut));
   console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
-  assert.ok(cut >= 0.43, `median cut ${(cut * 100).toFixed(1)} %`);
+  assert.ok(cut >= 0.47, `median cut ${(cut * 100).toFixed(1)} %`);
 });

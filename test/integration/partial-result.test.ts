@@ -205,16 +205,17 @@ test('cancelling a followed job ends its stream cleanly', async () => {
 
 test('a worker killed mid-job: the stream of the dead attempt ends, and the new attempt streams from its own start', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
-  const uploadId = await uploadSpeech(client, 6);
+  const uploadId = await uploadSpeech(client, 20); // ~150 s: long enough to kill it mid-way
   const job = await client.createJob({ uploadId, outputFormat: 'flac', voiceId: VOICE });
   const first = new Follower(
     await fetch(`${svc.baseUrl}/api/jobs/${job.id}/result?partial=1`, { headers: client.headers() }),
   );
-  await first.atLeast(64 * 1024);
+  await first.atLeast(1);
   const victim = svc.workers.find((w) =>
     w.logs.some((l) => l.msg === 'conversion started' && l.jobId === job.id),
   );
   assert.ok(victim, 'the worker running the job');
+  assert.equal((await client.job(job.id)).state, 'active', 'killed mid-conversion');
   victim.process.kill('SIGKILL');
 
   // 1. The first stream ends once the job leaves the dead attempt (stalled, then attempt 2).

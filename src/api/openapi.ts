@@ -13,7 +13,12 @@ export function accessOf(url: string): 'public' | 'admin' | 'user' | 'user-or-si
   if (url === '/api/session' || url === '/health' || url === '/api/ws' || !url.startsWith('/api/'))
     return 'public';
   if (url.startsWith('/api/openapi') || url.startsWith('/api/docs')) return 'public';
-  if (url === '/api/jobs/{id}/result') return 'user-or-signed';
+  if (
+    url === '/api/jobs/{id}/result' ||
+    url === '/api/uploads/{id}/audio' ||
+    url === '/api/voices/{id}/preview'
+  )
+    return 'user-or-signed';
   return 'user';
 }
 
@@ -98,6 +103,13 @@ const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
   },
   'GET /api/uploads/{id}/audio': {
     200: { description: 'The uploaded original as sent', content: AUDIO },
+    206: { description: 'A range of it', content: AUDIO },
+  },
+  'GET /api/voices/{id}/preview': {
+    200: {
+      description: "A preset's preview (a few seconds of Opus), or one's own voice's reference recording",
+      content: AUDIO,
+    },
     206: { description: 'A range of it', content: AUDIO },
   },
   'GET /metrics': {

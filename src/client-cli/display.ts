@@ -1,3 +1,4 @@
+import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { JobState } from '../progress/core.js';
 
@@ -7,21 +8,30 @@ export interface ProgressDisplay {
   stop(): void;
 }
 
+const BAR_SIZE = 30;
+
 export function progressDisplay(stream: NodeJS.WriteStream, names: string[]): ProgressDisplay {
   if (stream.isTTY) {
-    const width = Math.max(...names.map((n) => n.length));
+    // A bar line never wraps (the terminal would scroll a copy per redraw): the file's base name,
+    // shortened from the left to what the width leaves beside the bar, percentage and state.
+    const room = Math.max(8, (stream.columns || 80) - BAR_SIZE - 22);
+    const label = (n: string) => {
+      const base = path.basename(n);
+      return base.length > room ? `…${base.slice(-(room - 1))}` : base;
+    };
+    const width = Math.max(...names.map((n) => label(n).length));
     const multi = new cliProgress.MultiBar(
       {
         stream,
         format: '{name} [{bar}] {percentage}% {state}',
         hideCursor: true,
         clearOnComplete: false,
-        barsize: 30,
+        barsize: BAR_SIZE,
       },
       cliProgress.Presets.shades_classic,
     );
     const bars = new Map(
-      names.map((n) => [n, multi.create(100, 0, { name: n.padEnd(width), state: 'uploading' })]),
+      names.map((n) => [n, multi.create(100, 0, { name: label(n).padEnd(width), state: 'uploading' })]),
     );
     return {
       update(name, job) {

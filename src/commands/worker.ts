@@ -1,6 +1,6 @@
 import { startWorkerProcess } from '../../workers/index.js';
 import { createLogger } from '../logging/index.js';
-import { verifyRedisTls } from '../redis/index.js';
+import { verifyRedisTls } from '../redis/core.js';
 import type { Command } from './command.js';
 import { onShutdown, requireRedisUrl } from './shutdown.js';
 

@@ -24,7 +24,9 @@ interface Media {
 test('the page plays a long conversion while it runs, then the same player takes the finished file', async () => {
   const { svc, browser } = bench;
   const owner = await ApiClient.anonymous(svc.baseUrl);
-  const up = await owner.upload(humanSpeech(20)); // ~150 s of speech through the model
+  // ~450 s of speech through the model: long enough that an idle machine (about 10 s for it) is still
+  // converting when the player has played its first second (150 s finished 49 ms too early there).
+  const up = await owner.upload(humanSpeech(60));
   assert.equal(up.status, 201);
   const filename: string = up.body.upload.filename;
   const page = await pageWithToken(browser, svc.baseUrl, owner.session?.token ?? '');

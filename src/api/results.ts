@@ -3,10 +3,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors/index.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../media/index.js';
-import { userOf } from './caller.js';
 import { followPartial, waitForPartial } from './partial-result.js';
 import { IdParams } from './schemas.js';
 import { contentDisposition, type SentFile, sendAudioFile } from './send-file.js';
+import { bearerUser } from './signed-or-bearer.js';
 
 const ResultQuery = Type.Object(
   {
@@ -38,12 +38,6 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return owner;
   };
 
-  const callerOf = async (request: FastifyRequest, reply: FastifyReply) => {
-    await app.authenticate(request);
-    await app.enforceRateLimits(request, reply);
-    return userOf(request);
-  };
-
   app.get(
     '/jobs/:id/result',
     {
@@ -56,7 +50,7 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const userId =
         exp !== undefined || sig !== undefined
           ? await ownerBySignature(id, exp, sig)
-          : await callerOf(request, reply);
+          : await bearerUser(request, reply);
       if (request.query.partial) return sendPartial(request, reply, userId, id);
       const result = await app.conversions.resultOf(userId, id);
       return sendAudioFile(request, reply, resultFile(result.path, result.format, result.filename), 'result');

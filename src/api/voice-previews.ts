@@ -1,19 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors/index.js';
+import { NotFoundError } from '../errors/index.js';
 import { DEMUXER_CONTENT_TYPES } from '../media/index.js';
 import { currentPreview, DEFAULT_MODEL, PREVIEW_CONTENT_TYPE } from '../models/index.js';
 import { IdParams } from './schemas.js';
 import { sendAudioFile } from './send-file.js';
+import { bearerUser, isSigned, SignedUserFields, signedUser } from './signed-or-bearer.js';
 
 const PreviewQuery = Type.Object(
   {
     /** The model folder of a preset (default: the default model); none for a user's own voice. */
     model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
-    user: Type.Optional(Type.String({ pattern: '^u_[a-z0-9]{4,64}$' })),
-    exp: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })),
-    sig: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' })),
+    ...SignedUserFields,
   },
   { additionalProperties: false },
 );
@@ -29,21 +27,6 @@ const PRESET = /^preset-([a-z0-9][a-z0-9_-]{0,63})$/;
  * model, user and expiry) or `Authorization: Bearer`.
  */
 export const voicePreviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const userBySignature = (id: string, model: string, q: { user?: string; exp?: string; sig?: string }) => {
-    if (q.user === undefined || q.exp === undefined || q.sig === undefined)
-      throw new UnauthorizedError('a signed preview link needs user, exp and sig');
-    if (!app.resultLinks.verifyPreview(id, model, q.user, Number(q.exp), q.sig))
-      throw new ForbiddenError('this preview link is invalid or has expired; reload the page for a new one');
-    return q.user;
-  };
-
-  const callerOf = async (request: FastifyRequest, reply: FastifyReply) => {
-    await app.authenticate(request);
-    await app.enforceRateLimits(request, reply);
-    if (!request.principal) throw new UnauthorizedError();
-    return request.principal.userId;
-  };
-
   app.get(
     '/voices/:id/preview',
     // Audio bodies (200/206) are streams, so no per-status response schemas; errors are ErrorBody.
@@ -54,8 +37,11 @@ export const voicePreviewRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const preset = PRESET.exec(id)?.[1];
       const model = preset ? (q.model ?? DEFAULT_MODEL) : '';
       if (!preset && q.model !== undefined) throw new NotFoundError('voice'); // only presets belong to a model folder
-      const signed = q.user !== undefined || q.exp !== undefined || q.sig !== undefined;
-      const userId = signed ? userBySignature(id, model, q) : await callerOf(request, reply);
+      const userId = isSigned(q)
+        ? signedUser(q, 'preview', (user, exp, sig) =>
+            app.resultLinks.verifyPreview(id, model, user, exp, sig),
+          )
+        : await bearerUser(request, reply);
       if (preset) {
         const info = await app.models.get(model);
         if (!info.presets.some((p) => p.id === id)) throw new NotFoundError('voice');

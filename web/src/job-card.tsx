@@ -29,7 +29,11 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
   const label = isClone ? name : job.filename;
   const showResult = !isClone && job.state === 'completed' && job.resultUrl;
   // While it converts, the player plays the part converted so far; the same element then takes the final file.
-  const livePartial = !isClone && job.state === 'active' && job.partialAvailable && job.partialUrl;
+  // Set when this card asks for a cancel: the partial stream stops at once, so the player never asks
+  // for more of a job that is being cancelled (that request would answer 404).
+  const [stopping, setStopping] = useState(false);
+  const livePartial =
+    !isClone && !stopping && job.state === 'active' && job.partialAvailable && job.partialUrl;
   const playerSrc = showResult ? job.resultUrl : livePartial ? job.partialUrl : undefined;
   // Read during render, before the new src reaches the element: where the partial stream was.
   const audioRef = useRef<HTMLAudioElement>(null);
@@ -42,9 +46,19 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
   }
 
   const cancel = async () => {
+    const a = audioRef.current;
+    if (livePartial && a) {
+      a.pause();
+      a.removeAttribute('src');
+      a.load(); // aborts the partial stream's request now, not after the next render
+    }
+    setStopping(true);
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}`, { method: 'DELETE' });
     if (res.ok) put(((await res.json()) as { job: JobView }).job);
-    else setActionError(await errorText(res, 'cancelling'));
+    else {
+      setStopping(false);
+      setActionError(await errorText(res, 'cancelling'));
+    }
   };
 
   const [removed, setRemoved] = useState(false);

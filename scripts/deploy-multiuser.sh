@@ -123,6 +123,21 @@ EOF
 }
 
 # --- a deploy tier (systemd, docker): config/tiers.json through dist/scripts/tier-plan.js -------
+# The part every rendered Prometheus config shares (after its own header comment): intervals, the
+# alert rules beside it, and the start of the scrape list each tier fills in.
+prometheus_preamble() {
+  cat <<'EOF'
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+
+rule_files:
+  - vcfarm-rules.yml
+
+scrape_configs:
+EOF
+}
+
 tier_plan() {
   [[ -f $ROOT/dist/scripts/tier-plan.js ]] || bash "$ROOT/scripts/ensure-build.sh" >&2
   local vars

@@ -160,15 +160,8 @@ docker_render_prometheus() {
 # scripts/deploy-multiuser.sh. Do not edit. For a Prometheus attached to the stack's network
 # (e.g. docker run --network ${DK_PROJECT}_default with this file, vcfarm-rules.yml and the
 # admin token mounted at /etc/prometheus/admin-token); no vcfarm port is published for it.
-global:
-  scrape_interval: 15s
-  evaluation_interval: 15s
-
-rule_files:
-  - vcfarm-rules.yml
-
-scrape_configs:
 EOF
+  prometheus_preamble >>"$dir/prometheus.yml"
   ((HAS_API)) && cat >>"$dir/prometheus.yml" <<EOF
   # API replicas ($TIER_API_INSTANCES): every address Docker's DNS gives for the service name.
   - job_name: vcfarm-api

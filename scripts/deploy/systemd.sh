@@ -121,15 +121,8 @@ systemd_render_prometheus() {
 # scripts/deploy-multiuser.sh. Do not edit: merge its jobs into your prometheus.yml, or run a
 # Prometheus with it (prometheus --config.file=/etc/vcfarm/prometheus/prometheus.yml). The
 # targets are loopback: a Prometheus (or agent) on this host scrapes them.
-global:
-  scrape_interval: 15s
-  evaluation_interval: 15s
-
-rule_files:
-  - vcfarm-rules.yml
-
-scrape_configs:
 EOF
+    prometheus_preamble
     if ((SD_HAS_API)); then
       cat <<EOF
   # API instances: /metrics on each instance's port, admin token only (give Prometheus a copy

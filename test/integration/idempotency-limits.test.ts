@@ -6,7 +6,8 @@ import { loadConfig } from '../../src/config/index.js';
 import type { PlanOverrides } from '../../src/plans/index.js';
 import { buildServer } from '../../src/server.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
-import { ApiClient, type Json } from '../helpers/client.js';
+import { ApiClient } from '../helpers/client.js';
+import { idempotentPost, jobCount } from '../helpers/idempotency.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -43,38 +44,16 @@ async function userWith(overrides: PlanOverrides): Promise<{ client: ApiClient; 
   return { client, uploadId: up.body.upload.id };
 }
 
-async function submit(
-  client: ApiClient,
-  base: string,
-  body: Json,
-  key: string,
-): Promise<{ status: number; body: Json; replayed: boolean }> {
-  const res = await fetch(`${base}/api/jobs`, {
-    method: 'POST',
-    headers: client.headers({ 'idempotency-key': key, 'content-type': 'application/json' }),
-    body: JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    body: await res.json(),
-    replayed: res.headers.get('idempotent-replayed') === 'true',
-  };
-}
-
-async function jobCount(client: ApiClient): Promise<number> {
-  return (await client.request('GET', '/api/jobs?limit=100')).body.jobs.length;
-}
-
 test('replays on either instance are not counted against the conversions rate limit', async () => {
   const { client, uploadId } = await userWith({ rateLimits: { conversions: { max: 2, windowSec: 600 } } });
   const body = { uploadId, outputFormat: 'mp3' };
   // 1. Two submissions, one per instance, use up the limit.
-  const first = await submit(client, urls[0], body, 'retry-1');
-  const other = await submit(client, urls[1], body, 'retry-2');
+  const first = await idempotentPost(client, urls[0], '/api/jobs', body, 'retry-1');
+  const other = await idempotentPost(client, urls[1], '/api/jobs', body, 'retry-2');
   assert.equal(first.status, 202, JSON.stringify(first.body));
   assert.equal(other.status, 202, JSON.stringify(other.body));
   // 2. A third, new submission is refused: the limit is live.
-  const third = await submit(client, urls[0], body, 'retry-3');
+  const third = await idempotentPost(client, urls[0], '/api/jobs', body, 'retry-3');
   assert.equal(third.status, 429);
   assert.equal(third.body.error, 'VC_ERR_RATE_LIMITED');
   // 3. Retries of the two the client already has get their answers, on both instances, again and again.
@@ -83,7 +62,7 @@ test('replays on either instance are not counted against the conversions rate li
       [urls[1], 'retry-1', first],
       [urls[0], 'retry-2', other],
     ] as const) {
-      const again = await submit(client, base, body, key);
+      const again = await idempotentPost(client, base, '/api/jobs', body, key);
       assert.equal(again.status, 202, `${key} replay ${i}: ${JSON.stringify(again.body)}`);
       assert.equal(again.replayed, true);
       assert.equal(again.body.job.id, answer.body.job.id);
@@ -95,12 +74,12 @@ test('replays on either instance are not counted against the conversions rate li
 test('a replay is not refused by the queued-jobs quota', async () => {
   const { client, uploadId } = await userWith({ quotas: { maxQueuedJobs: 1 } });
   const body = { uploadId, outputFormat: 'wav', pitchSemitones: 1 };
-  const first = await submit(client, urls[0], body, 'quota-1');
+  const first = await idempotentPost(client, urls[0], '/api/jobs', body, 'quota-1');
   assert.equal(first.status, 202, JSON.stringify(first.body));
-  const refused = await submit(client, urls[1], body, 'quota-2');
+  const refused = await idempotentPost(client, urls[1], '/api/jobs', body, 'quota-2');
   assert.equal(refused.status, 429);
   assert.equal(refused.body.error, 'VC_ERR_TOO_MANY_JOBS');
-  const again = await submit(client, urls[1], body, 'quota-1');
+  const again = await idempotentPost(client, urls[1], '/api/jobs', body, 'quota-1');
   assert.equal(again.status, 202, JSON.stringify(again.body));
   assert.equal(again.replayed, true);
   assert.equal(again.body.job.id, first.body.job.id);
@@ -111,17 +90,23 @@ test('keyed requests that are not replays still count: a bad body and a mismatch
   const { client, uploadId } = await userWith({ rateLimits: { conversions: { max: 2, windowSec: 600 } } });
   const body = { uploadId, outputFormat: 'mp3' };
   // 1. A body the schema refuses, under a key: 400, and counted.
-  const bad = await submit(client, urls[0], { uploadId, outputFormat: 'aiff' }, 'bad-1');
+  const bad = await idempotentPost(client, urls[0], '/api/jobs', { uploadId, outputFormat: 'aiff' }, 'bad-1');
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error, 'VC_ERR_VALIDATION');
   // 2. A real job: counted (the second of two).
-  const ok = await submit(client, urls[1], body, 'good-1');
+  const ok = await idempotentPost(client, urls[1], '/api/jobs', body, 'good-1');
   assert.equal(ok.status, 202, JSON.stringify(ok.body));
   // 3. Another body under the job's key is not a replay: counted, and now over the limit.
-  const mismatch = await submit(client, urls[0], { ...body, pitchSemitones: 5 }, 'good-1');
+  const mismatch = await idempotentPost(
+    client,
+    urls[0],
+    '/api/jobs',
+    { ...body, pitchSemitones: 5 },
+    'good-1',
+  );
   assert.equal(mismatch.status, 429, JSON.stringify(mismatch.body));
   // 4. The replay still gets its answer.
-  const again = await submit(client, urls[0], body, 'good-1');
+  const again = await idempotentPost(client, urls[0], '/api/jobs', body, 'good-1');
   assert.equal(again.status, 202);
   assert.equal(again.replayed, true);
   assert.equal(await jobCount(client), 1);

@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { buildServer } from '../../src/server.js';
-import { ApiClient, type Json } from '../helpers/client.js';
+import { ApiClient } from '../helpers/client.js';
+import { idempotentPost, jobCount } from '../helpers/idempotency.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -26,33 +27,6 @@ after(async () => {
   await svc?.close();
 });
 
-async function post(
-  client: ApiClient,
-  base: string,
-  url: string,
-  body: Json,
-  key?: string,
-): Promise<{ status: number; body: Json; replayed: boolean }> {
-  const form = body instanceof FormData;
-  const res = await fetch(`${base}${url}`, {
-    method: 'POST',
-    headers: client.headers({
-      ...(key === undefined ? {} : { 'idempotency-key': key }),
-      ...(form ? {} : { 'content-type': 'application/json' }),
-    }),
-    body: form ? body : JSON.stringify(body),
-  });
-  return {
-    status: res.status,
-    body: await res.json(),
-    replayed: res.headers.get('idempotent-replayed') === 'true',
-  };
-}
-
-async function jobCount(client: ApiClient): Promise<number> {
-  return (await client.request('GET', '/api/jobs?limit=100')).body.jobs.length;
-}
-
 function fileForm(bytes: Buffer, name: string, fields: Record<string, string> = {}): FormData {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.append(k, v);
@@ -64,11 +38,11 @@ test('the same key and body on two instances: one job, the first answer replayed
   const client = await ApiClient.anonymous(svc.baseUrl);
   const uploadId = (await client.upload(tinyWav(1))).body.upload.id;
   const body = { uploadId, outputFormat: 'mp3', pitchSemitones: 3 };
-  const first = await post(client, urls[0], '/api/jobs', body, 'order-1');
+  const first = await idempotentPost(client, urls[0], '/api/jobs', body, 'order-1');
   assert.equal(first.status, 202);
   assert.equal(first.replayed, false);
   // Same body with its keys in another order, on the other instance.
-  const again = await post(
+  const again = await idempotentPost(
     client,
     urls[1],
     '/api/jobs',
@@ -81,14 +55,14 @@ test('the same key and body on two instances: one job, the first answer replayed
   assert.equal(await jobCount(client), 1);
 
   // Another body under the same key is refused; a new key makes a new job.
-  const other = await post(client, urls[1], '/api/jobs', { ...body, pitchSemitones: 4 }, 'order-1');
+  const other = await idempotentPost(client, urls[1], '/api/jobs', { ...body, pitchSemitones: 4 }, 'order-1');
   assert.equal(other.status, 409);
   assert.equal(other.body.error, 'VC_ERR_IDEMPOTENCY_MISMATCH');
-  const fresh = await post(client, urls[0], '/api/jobs', body, 'order-2');
+  const fresh = await idempotentPost(client, urls[0], '/api/jobs', body, 'order-2');
   assert.equal(fresh.status, 202);
   assert.notEqual(fresh.body.job.id, first.body.job.id);
   // Without a key nothing changes: each request is a job.
-  assert.equal((await post(client, urls[0], '/api/jobs', body)).status, 202);
+  assert.equal((await idempotentPost(client, urls[0], '/api/jobs', body)).status, 202);
   assert.equal(await jobCount(client), 3);
 });
 
@@ -97,7 +71,7 @@ test('10 concurrent duplicates across two instances create exactly one job', asy
   const uploadId = (await client.upload(tinyWav(1))).body.upload.id;
   const body = { uploadId, outputFormat: 'wav' };
   const answers = await Promise.all(
-    Array.from({ length: 10 }, (_, i) => post(client, urls[i % 2], '/api/jobs', body, 'burst')),
+    Array.from({ length: 10 }, (_, i) => idempotentPost(client, urls[i % 2], '/api/jobs', body, 'burst')),
   );
   assert.deepEqual(
     answers.map((a) => a.status),
@@ -114,14 +88,26 @@ test('keys are per user, and a refused first request leaves the key free', async
   const wav = tinyWav(1);
   const upA = (await a.upload(wav)).body.upload.id;
   const upB = (await b.upload(wav)).body.upload.id;
-  const ja = await post(a, urls[0], '/api/jobs', { uploadId: upA, outputFormat: 'wav' }, 'shared-key');
-  const jb = await post(b, urls[1], '/api/jobs', { uploadId: upB, outputFormat: 'wav' }, 'shared-key');
+  const ja = await idempotentPost(
+    a,
+    urls[0],
+    '/api/jobs',
+    { uploadId: upA, outputFormat: 'wav' },
+    'shared-key',
+  );
+  const jb = await idempotentPost(
+    b,
+    urls[1],
+    '/api/jobs',
+    { uploadId: upB, outputFormat: 'wav' },
+    'shared-key',
+  );
   assert.equal(jb.status, 202);
   assert.equal(jb.replayed, false);
   assert.notEqual(jb.body.job.id, ja.body.job.id);
 
   // 1. A 404 (unknown upload) is not kept: the same key runs the request again.
-  const missing = await post(
+  const missing = await idempotentPost(
     a,
     urls[0],
     '/api/jobs',
@@ -129,11 +115,23 @@ test('keys are per user, and a refused first request leaves the key free', async
     'k2',
   );
   assert.equal(missing.status, 404);
-  const rerun = await post(a, urls[1], '/api/jobs', { uploadId: 'nosuchupload1', outputFormat: 'wav' }, 'k2');
+  const rerun = await idempotentPost(
+    a,
+    urls[1],
+    '/api/jobs',
+    { uploadId: 'nosuchupload1', outputFormat: 'wav' },
+    'k2',
+  );
   assert.equal(rerun.status, 404, 'the same refused request is run again, not replayed');
   assert.equal(rerun.replayed, false);
   // 2. A key that is not printable ASCII is a 400.
-  const bad = await post(a, urls[0], '/api/jobs', { uploadId: upA, outputFormat: 'wav' }, 'x'.repeat(256));
+  const bad = await idempotentPost(
+    a,
+    urls[0],
+    '/api/jobs',
+    { uploadId: upA, outputFormat: 'wav' },
+    'x'.repeat(256),
+  );
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error, 'VC_ERR_VALIDATION');
 });
@@ -143,13 +141,13 @@ test('uploads and voices: a retried form is one upload, another file under the k
   const one = await readFile(tinyWav(1));
   const two = await readFile(tinyWav(2));
   // FormData picks a new boundary for each request: the retry is still recognised.
-  const first = await post(client, urls[0], '/api/uploads', fileForm(one, 'a.wav'), 'up-1');
-  const retry = await post(client, urls[1], '/api/uploads', fileForm(one, 'a.wav'), 'up-1');
+  const first = await idempotentPost(client, urls[0], '/api/uploads', fileForm(one, 'a.wav'), 'up-1');
+  const retry = await idempotentPost(client, urls[1], '/api/uploads', fileForm(one, 'a.wav'), 'up-1');
   assert.equal(first.status, 201);
   assert.equal(retry.status, 201);
   assert.equal(retry.replayed, true);
   assert.equal(retry.body.upload.id, first.body.upload.id);
-  const other = await post(client, urls[1], '/api/uploads', fileForm(two, 'a.wav'), 'up-1');
+  const other = await idempotentPost(client, urls[1], '/api/uploads', fileForm(two, 'a.wav'), 'up-1');
   assert.equal(other.status, 409);
   assert.equal(other.body.error, 'VC_ERR_IDEMPOTENCY_MISMATCH');
   const usage = (await client.request('GET', '/api/workspace')).body;
@@ -158,7 +156,7 @@ test('uploads and voices: a retried form is one upload, another file under the k
   const ref = await readFile(tinyWav(4));
   const voices = await Promise.all(
     [0, 1, 0].map((i) =>
-      post(client, urls[i], '/api/voices', fileForm(ref, 'ref.wav', { name: 'Me' }), 'v-1'),
+      idempotentPost(client, urls[i], '/api/voices', fileForm(ref, 'ref.wav', { name: 'Me' }), 'v-1'),
     ),
   );
   assert.deepEqual(

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writePlans } from './plans.js';
 import { freePort } from './ports.js';
-import { waitUntil } from './processes.js';
+import { onLogLines, waitUntil } from './processes.js';
 import { CLI } from './service.js';
 
 /** One `vcfarm all` (supervisor, embedded Redis, API, worker) in its own DATA_DIR on a free port. */
@@ -49,21 +49,8 @@ export async function startAll(
   delete fullEnv.REDIS_URL;
   const child = spawn(process.execPath, [CLI, 'all'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
-  let buffer = '';
   let stderr = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    buffer += b.toString();
-    let i = buffer.indexOf('\n');
-    while (i >= 0) {
-      try {
-        logs.push(JSON.parse(buffer.slice(0, i)) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-      buffer = buffer.slice(i + 1);
-      i = buffer.indexOf('\n');
-    }
-  });
+  onLogLines(child.stdout, (entry) => logs.push(entry));
   child.stderr?.on('data', (b: Buffer) => {
     stderr += b.toString();
   });

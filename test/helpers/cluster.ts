@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type Haproxy, startHaproxy } from './haproxy.js';
 import { writePlans } from './plans.js';
 import { consecutiveFreePorts } from './ports.js';
+import { onLogLines } from './processes.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { CLI } from './service.js';
 
@@ -29,20 +30,9 @@ export function spawnCli(command: string, env: Record<string, string>, cli = CLI
   });
   const logs: Record<string, unknown>[] = [];
   const waiters: { msg: string; resolve: () => void }[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    buffer += b.toString();
-    for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        for (const w of waiters.filter((w) => w.msg === entry.msg)) w.resolve();
-      } catch {
-        // not a log line
-      }
-    }
+  onLogLines(child.stdout, (entry) => {
+    logs.push(entry);
+    for (const w of waiters.filter((w) => w.msg === entry.msg)) w.resolve();
   });
   let stderrTail = '';
   child.stderr?.on('data', (b: Buffer) => {

@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 
 /** Processes whose command line contains `needle` (Linux /proc). */
 export function processesMatching(needle: string): { pid: number; cmdline: string }[] {
@@ -25,4 +27,27 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Calls `onEntry` for every JSON log line a child process writes to `stream` (pino's), and
+ * `onText` for any other line. One line reader (node:readline) for every test helper.
+ */
+export function onLogLines(
+  stream: Readable | null,
+  onEntry: (entry: Record<string, unknown>, line: string) => void,
+  onText: (line: string) => void = () => {},
+): void {
+  if (!stream) return;
+  createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      onText(line);
+      return;
+    }
+    if (entry !== null && typeof entry === 'object') onEntry(entry as Record<string, unknown>, line);
+    else onText(line);
+  });
 }

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { withPassword } from '../../src/redis/index.js';
 import { buildServer } from '../../src/server.js';
 import { writePlans } from './plans.js';
+import { onLogLines } from './processes.js';
 import { startRedis, type TestRedis } from './redis.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -86,25 +87,12 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logs: Record<string, unknown>[] = [];
-    let buffer = '';
     const ready = new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (b: Buffer) => {
-        buffer += b.toString();
-        let i = buffer.indexOf('\n');
-        while (i >= 0) {
-          const line = buffer.slice(0, i);
-          buffer = buffer.slice(i + 1);
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>;
-            logs.push(entry);
-            // VCFARM_TEST_LOG shows the workers' log lines too (stderr, prefixed by the worker's id).
-            if (process.env.VCFARM_TEST_LOG) process.stderr.write(`[${id}] ${line}\n`);
-            if (entry.msg === 'worker process ready') resolve();
-          } catch {
-            // not a log line
-          }
-          i = buffer.indexOf('\n');
-        }
+      onLogLines(child.stdout, (entry, line) => {
+        logs.push(entry);
+        // VCFARM_TEST_LOG shows the workers' log lines too (stderr, prefixed by the worker's id).
+        if (process.env.VCFARM_TEST_LOG) process.stderr.write(`[${id}] ${line}\n`);
+        if (entry.msg === 'worker process ready') resolve();
       });
       child.once('exit', (code) => reject(new Error(`worker ${id} exited with ${code} before it was ready`)));
     });

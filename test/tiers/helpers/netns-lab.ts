@@ -3,6 +3,7 @@
 // the hosts' addresses. Names carry the test's pid (several engineers share this machine); the
 // subnet is a private 10.213.x.0/24 picked from the pid too. Everything is removed by close().
 import { type ChildProcess, spawn } from 'node:child_process';
+import { onLogLines } from '../../helpers/processes.js';
 import { must, run } from './nspawn.js';
 
 export interface LabProcess {
@@ -101,19 +102,11 @@ export class NetnsLab {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const p: LabProcess = { host, process: child, logs: [], text: [] };
-    let buffer = '';
-    child.stdout?.on('data', (b: Buffer) => {
-      buffer += b.toString();
-      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 1);
-        try {
-          p.logs.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          p.text.push(line);
-        }
-      }
-    });
+    onLogLines(
+      child.stdout,
+      (entry) => p.logs.push(entry),
+      (line) => p.text.push(line),
+    );
     child.stderr?.on('data', (b: Buffer) => {
       p.text.push(...b.toString().split('\n').filter(Boolean));
       if (p.text.length > 500) p.text.splice(0, p.text.length - 500);

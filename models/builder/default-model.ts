@@ -3,8 +3,13 @@ import { ENVELOPE_CLASSES } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
 import { bins, type Framing, f32, hann, i64 } from './dsp.js';
-import { type EnvelopeMapOptions, mapEnvelopes } from './envelope-map.js';
-import { framesA, irfftA, naturalPower, overlapAddA, pitchA, powerA, rfftA } from './fft.js';
+import {
+  type EnvelopeFitOptions,
+  type EnvelopeMapOptions,
+  fitEnvelopes,
+  mapEnvelopes,
+} from './envelope-map.js';
+import { bothParts, framesA, irfftA, naturalPower, overlapAddA, pitchA, powerA, rfftA } from './fft.js';
 import { GraphBuilder } from './graph-builder.js';
 import { f0RangeFactor, type PitchShiftOptions, pitchShiftSpectra } from './pitch-shift.js';
 import { firFilter, type StaticEqOptions, staticEqGain } from './static-eq.js';
@@ -48,6 +53,15 @@ const F0_MAP = { maxFactor: 1.3, smoothFrames: 5 };
  * 512 + 4 x 128 samples, less).
  */
 const CONTEXT = { left: 2560, right: 2560 };
+/**
+ * With the closed-loop fit (fitOutput), which reads 512 (its pitch frames) + 2 x 256 (smoothing,
+ * interpolation) + 256 (its synthesis frames) more behind each output sample.
+ */
+const FIT_CONTEXT = { left: 3840, right: 3840 };
+/** Each further pass of the fit reads as far again. */
+const FIT_PASS_CONTEXT = 1280;
+/** The closed-loop fit of the output to the requested envelope (fitEnvelopes). */
+const ENVELOPE_FIT: EnvelopeFitOptions = { maxDb: 12, smoothFrames: 3, passes: 1 };
 /**
  * Envelope conversion (envelope-map.ts). The profile's 24 cepstra over 0..8 kHz (as voice-features.ts) and
  * the frame's own 30 over 0..12 kHz resolve formants to ~400 Hz, below the harmonic spacing of voices up to
@@ -95,6 +109,8 @@ const PITCH_SHIFT: PitchShiftOptions = {
   combSpan: 520,
   // The track's lag is at most ceil(sr / F0_MIN) plus half a sample of parabolic refinement.
   maxPeriod: Math.ceil(FRAMING.sampleRate / F0_MIN) + 1,
+  synthesis: 'resample',
+  maxColourDb: 90,
 };
 
 function analyseGraph(): Uint8Array {
@@ -122,8 +138,50 @@ function rampVoiced(b: GraphBuilder, voicing: string): string {
   ]);
 }
 
+/**
+ * The shifted audio fitted to the requested band cepstra (fitEnvelopes): measured on pitch frames as the
+ * request was, corrected on synthesis frames (weighted overlap-add).
+ */
+function fitOutput(
+  b: GraphBuilder,
+  audio: string,
+  requested: string,
+  envelopeMap: EnvelopeMapOptions,
+  fit: EnvelopeFitOptions,
+): string {
+  const half = (PITCH_FRAMES.nfft - SYNTH.nfft) / 2;
+  const padded = b.op('Pad', [audio, b.constant('int64', [0, half, 0, half])]);
+  const outputPower = powerA(
+    b,
+    rfftA(
+      b,
+      framesA(b, padded, PITCH_FRAMES.nfft, PITCH_FRAMES.hop, hann(PITCH_FRAMES.nfft)),
+      PITCH_FRAMES.nfft,
+    ),
+  );
+  const gain = fitEnvelopes(b, SYNTH.nfft, PITCH_FRAMES.nfft, outputPower, requested, envelopeMap, fit);
+  const spec = rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft);
+  const scaled = b.op('Mul', [spec, bothParts(b, b.op('Exp', [b.op('Mul', [gain, f32(b, [0.5], [])])]))]);
+  return overlapAddA(
+    b,
+    irfftA(
+      b,
+      scaled,
+      SYNTH.nfft,
+      hann(SYNTH.nfft).map((v) => v / 1.5),
+    ),
+    SYNTH.nfft,
+    SYNTH.hop,
+  );
+}
+
 /** Pitch shift and envelope conversion: input window -> converted window (valid where the EQ's FIR reads it), and the phase. */
-function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptions): Uint8Array {
+function shiftGraph(
+  envelopeMap: EnvelopeMapOptions,
+  pitchShift: PitchShiftOptions,
+  fit: EnvelopeFitOptions | null,
+  probe: boolean,
+): Uint8Array {
   const b = new GraphBuilder('vcfarm-default-shift');
   const audio = b.input('audio', 'float32', [1, 'samples']);
   const stateIn = b.input('nudge_in', 'float32', [1]);
@@ -170,7 +228,7 @@ function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptio
   const voicing = toSynthFrames(track.voicing);
   const voiced = rampVoiced(b, voicing);
   // The envelope move is measured on these long frames, framed as the profile's statistics were.
-  const correction = mapEnvelopes(
+  const mapping = mapEnvelopes(
     b,
     {
       n: SYNTH.nfft,
@@ -203,7 +261,9 @@ function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptio
       ratio,
       inputSpec,
       inputPower,
-      correction,
+      correction: mapping.correction,
+      whitening: mapping.whitening,
+      colour: mapping.colour,
       period,
       voiced,
       frameFactor: f0RangeFactor(b, f0, voiced, pitchMap, F0_MAP.maxFactor, F0_MAP.smoothFrames),
@@ -218,8 +278,12 @@ function shiftGraph(envelopeMap: EnvelopeMapOptions, pitchShift: PitchShiftOptio
     SYNTH.nfft,
     SYNTH.hop,
   );
-  b.output(resynthesised, 'shifted', 'float32', [1, 'samples']);
+  let output = resynthesised;
+  for (let pass = 0; fit && pass < fit.passes; pass++)
+    output = fitOutput(b, output, mapping.requested, envelopeMap, fit);
+  b.output(output, 'shifted', 'float32', [1, 'samples']);
   b.output(shifted.stateOut, 'nudge_out', 'float32', [1]);
+  if (probe) b.output(mapping.requested, 'requested', 'float32', ['pitchFrames', envelopeMap.quefrencies]);
   return b.toBytes(OPSET);
 }
 
@@ -258,7 +322,9 @@ function envelopeStatsInputs(c: number, q: number): GraphInputSpec[] {
  * warped by the vocal-tract ratio and its coarse shape mapped to the target's envelope statistics by
  * whitening-colouring ("shift", envelope-map.ts),
  * then a long-term EQ for the residual (converted source -> target's) as a 1025-tap zero-phase FIR ("eq").
- * `tuning`, `eqTuning` and `shiftTuning` override the constants, for experiments only.
+ * `tuning`, `eqTuning` and `shiftTuning` override the constants, and `extra` sets the closed-loop fit
+ * (`fit`, null for none) and adds the shift graph's output `requested` (`probe`: the band cepstra each pitch
+ * frame is asked to get, test/helpers/envelope-fidelity.ts), for experiments only.
  * In-graph rather than ffmpeg rubberband: measured on the same speech, rubberband (formant=preserved) moved
  * the long-term envelope away from the target (distance 1.1-6x the source's), cut the envelope-change
  * correlation to 0.4-0.5, and changed length and timing by up to ~1700 samples.
@@ -267,8 +333,14 @@ export function buildDefaultModel(
   tuning: Partial<EnvelopeMapOptions> = {},
   eqTuning: Partial<StaticEqOptions> = {},
   shiftTuning: Partial<PitchShiftOptions> = {},
+  extra: { fit?: Partial<EnvelopeFitOptions> | null; probe?: boolean } = {},
 ): BuiltModel {
-  const pitchShift = { ...PITCH_SHIFT, ...shiftTuning };
+  const fit = extra.fit === null ? null : { ...ENVELOPE_FIT, ...extra.fit };
+  const extraContext = fit ? FIT_PASS_CONTEXT * (fit.passes - 1) : 0;
+  const context = fit
+    ? { left: FIT_CONTEXT.left + extraContext, right: FIT_CONTEXT.right + extraContext }
+    : CONTEXT;
+  const pitchShift = { ...PITCH_SHIFT, context, ...shiftTuning };
   const envelopeMap = { ...ENVELOPE_MAP, ...tuning };
   const eq = { ...EQ, ...eqTuning };
   const nb = bins(FRAMING);
@@ -281,7 +353,7 @@ export function buildDefaultModel(
   return {
     files: {
       'analyse.onnx': analyseGraph(),
-      'shift.onnx': shiftGraph(envelopeMap, pitchShift),
+      'shift.onnx': shiftGraph(envelopeMap, pitchShift, fit, extra.probe ?? false),
       'eq.onnx': eqGraph(eq),
     },
     manifest: {
@@ -291,7 +363,7 @@ export function buildDefaultModel(
       // 2.7 s per run: the per-run cost outside the kernels (~2 ms) and the 4096 samples of context are
       // paid once per chunk (measured, shift graph: 96x real time at 16384, 134x at 65536).
       chunkSamples: 65536,
-      context: CONTEXT,
+      context,
       alignSamples: FRAMING.hop,
       graphs: {
         analyse: {

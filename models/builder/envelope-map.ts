@@ -220,7 +220,8 @@ function frameDb(b: GraphBuilder, n: number, power: string): string {
 }
 
 /**
- * The move [P, Q] per pitch frame: from the frame's level-free envelope warped by alpha, `strength` times
+ * The move [P, Q] per pitch frame (and the warped envelope `shape` it starts from): from the frame's
+ * level-free envelope warped by alpha, `strength` times
  * the way to its linearly mapped envelope (linearMap), faded out in silence. Measured on the long frames
  * (`n`), as the profile's statistics were, so no framing bias enters the move.
  */
@@ -230,7 +231,7 @@ function envelopeMove(
   alpha: string,
   x: EnvelopeMapInputs,
   o: EnvelopeMapOptions,
-): string {
+): { shape: string; move: string } {
   const { n, power } = frames;
   const raw = bandCepstraA(b, n, power, o);
   const shape = b.op('MatMul', [raw, warpMatrix(b, WARP_POINTS, 1, o.quefrencies, alpha)]);
@@ -244,7 +245,7 @@ function envelopeMove(
     f32(b, [1], []),
   ]);
   const amount = b.op('Clip', [x.strength, f32(b, [0], []), f32(b, [2], [])]);
-  return b.op('Mul', [b.op('Mul', [move, gate]), amount]);
+  return { shape, move: b.op('Mul', [b.op('Mul', [move, gate]), amount]) };
 }
 
 /**
@@ -402,13 +403,14 @@ export function mapEnvelopes(
   pitchFrames: { n: number; power: string; voiced: string },
   x: EnvelopeMapInputs,
   o: EnvelopeMapOptions,
-): EnvelopeCorrection {
+): EnvelopeMapping {
   const n = frames.n;
   const nb = n / 2 + 1;
   const alpha = warpFactor(b, x, o);
   const cep = adaptiveCepstraA(b, n, frames.power, frames.period, frames.voiced, o.lifter);
   const own = naturalEnvelope(b, n, cep, o.lifter.maxQuefrency);
-  const move = smoothFrames(b, envelopeMove(b, pitchFrames, alpha, x, o), o.smoothFrames);
+  const mapped = envelopeMove(b, pitchFrames, alpha, x, o);
+  const move = smoothFrames(b, mapped.move, o.smoothFrames);
   const target = b.op('Add', [
     scaleEnvelope(b, own, nb, b.op('Reshape', [alpha, i64(b, [1, 1])])),
     naturalBandEnvelope(b, n, toSynthFrames(b, move), o),
@@ -431,7 +433,7 @@ export function mapEnvelopes(
     }
   }
   const smooth = (e: string): string => b.op('MatMul', [e, f32(b, smoothing, [nb, nb])]);
-  return (frameRatio, fillFade) => {
+  const correction: EnvelopeCorrection = (frameRatio, fillFade) => {
     const ratio = b.op('Reshape', [frameRatio, i64(b, [-1, 1])]);
     const k = f32(
       b,
@@ -448,19 +450,39 @@ export function mapEnvelopes(
       correct: (grainPower) => correctFrom(known, grainPower),
     };
   };
+  const measuredCoarse = (grainPower: string): string =>
+    naturalEnvelope(b, n, frameCepstraA(b, n, grainPower, coarse, o.lifter.relativeFloor), coarse, true);
   function correctFrom(known: string, grainPower: string): string {
     // The grain's coarse envelope as measured (a grain spans 512 x r input samples, not the frame's 512),
     // its fine detail as known.
-    const measured = naturalEnvelope(
-      b,
-      n,
-      frameCepstraA(b, n, grainPower, coarse, o.lifter.relativeFloor),
-      coarse,
-      true,
-    );
-    const grain = b.op('Add', [b.op('Sub', [known, smooth(known)]), measured]);
+    const grain = b.op('Add', [b.op('Sub', [known, smooth(known)]), measuredCoarse(grainPower)]);
     return toNative(b, n, b.op('Sub', [target, grain]));
   }
+  // The frame's own envelope without its level (its mean over the bins): dividing the input by it leaves a
+  // flat excitation at the input's level, so a level change between frames is not smeared by the grains.
+  const ownShape = b.op('Sub', [own, b.op('ReduceMean', [own, i64(b, [1])], { keepdims: 1 })]);
+  return {
+    correction,
+    whitening: toNative(b, n, ownShape),
+    // A whitened grain is flat but for what the whitening left (its coarse shape, measured) and its level.
+    colour: (grainPower) => toNative(b, n, b.op('Sub', [target, measuredCoarse(grainPower)])),
+    requested: b.op('Add', [mapped.shape, move]),
+  };
+}
+
+/**
+ * What mapEnvelopes gives the synthesis: `correction` for grains resampled with their formants (synthesis
+ * 'resample'), or for synthesis 'whiten' the log-power envelope [N1, F, K2] that whitens each input frame
+ * (its own, level-free) and the log-power correction that colours a whitened grain (power given) with the
+ * envelope the frame must get; `requested` is the envelope each pitch frame is asked to get as band
+ * cepstra c1..cQ [P, Q] (the profile's space), for the closed-loop fit and for probes that measure how much
+ * of it reaches the output (test/helpers/envelope-fidelity.ts).
+ */
+export interface EnvelopeMapping {
+  correction: EnvelopeCorrection;
+  whitening: string;
+  colour: (grainPower: string) => string;
+  requested: string;
 }
 
 /**
@@ -489,4 +511,49 @@ function contentFill(
     fillShare(b, k, half, ratio, fade),
     b.op('Mul', [deficit, b.op('Mul', [upper, down])]),
   ]);
+}
+
+/** How the output is fitted to the request (fitEnvelopes). */
+export interface EnvelopeFitOptions {
+  /** Largest gain either way (dB) the fit applies to any bin. */
+  maxDb: number;
+  /** Frames the fit's correction is averaged over (odd). */
+  smoothFrames: number;
+  /** Times the output is measured and corrected (each pass measures the previous one's output). */
+  passes: number;
+}
+
+/**
+ * Closed-loop colouring: the log-power gain, native [N1, F, K2] on the synthesis frames (n-point), that
+ * takes each output frame's band cepstra (measured on the output's pitch frames `outputPower`, native power
+ * of `pitchN`-point frames) to the `requested` ones [P, Q]. Why: band cepstra of the raw log power depend
+ * on F0 as well as on the envelope (harmonics of another F0 sample the envelope elsewhere), so an
+ * open-loop synthesis misses the request by that much.
+ */
+export function fitEnvelopes(
+  b: GraphBuilder,
+  n: number,
+  pitchN: number,
+  outputPower: string,
+  requested: string,
+  o: EnvelopeMapOptions,
+  fit: EnvelopeFitOptions,
+): string {
+  const gate = b.op('Clip', [
+    b.op('Div', [
+      b.op('Sub', [frameDb(b, pitchN, outputPower), f32(b, [o.gateFromDb], [])]),
+      f32(b, [o.gateRangeDb], []),
+    ]),
+    f32(b, [0], []),
+    f32(b, [1], []),
+  ]);
+  const miss = b.op('Mul', [b.op('Sub', [requested, bandCepstraA(b, pitchN, outputPower, o)]), gate]);
+  const smoothed = smoothFrames(b, miss, fit.smoothFrames);
+  const lim = (fit.maxDb / 10) * Math.LN10;
+  const gain = b.op('Clip', [
+    naturalBandEnvelope(b, n, toSynthFrames(b, smoothed), o),
+    f32(b, [-lim], []),
+    f32(b, [lim], []),
+  ]);
+  return toNative(b, n, gain);
 }

@@ -1,6 +1,6 @@
 import { type Framing, f32, hann, i64, logDb, scalarI64 } from './dsp.js';
 import type { EnvelopeCorrection } from './envelope-map.js';
-import { bothParts, fftSplit, layoutA, powerA, rfftA } from './fft.js';
+import { bothParts, fftSplit, irfftA, layoutA, overlapAddA, powerA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
 
 /** Phase resolution of the nudge recurrence: 2^-20 of a period (< 0.001 samples for any F0 in range). */
@@ -78,6 +78,14 @@ export interface PitchShiftOptions {
   combSpan: number;
   /** Longest period the pitch track can report (samples), so the comb's reads stay inside its padding. */
   maxPeriod: number;
+  /**
+   * 'whiten': grains are read from the input whitened by each frame's own envelope and coloured with the
+   * requested one (pitch and vocal tract independent from the start); 'resample': grains of the input
+   * itself, resampled with their formants, whose envelope is then corrected.
+   */
+  synthesis: 'whiten' | 'resample';
+  /** Largest colouring (dB either way) of a whitened grain: the whole envelope, not a correction. */
+  maxColourDb: number;
 }
 
 export interface PitchShiftInputs {
@@ -91,6 +99,12 @@ export interface PitchShiftInputs {
   inputPower: string;
   /** The envelope correction for grains resampled by each frame's ratio (see envelope-map.ts). */
   correction: EnvelopeCorrection;
+  /**
+   * For synthesis 'whiten': each input frame's own level-free log-power envelope [N1, F, K2] and the
+   * colouring of a whitened grain (log power [N1, F, K2] given its power) (envelope-map.ts).
+   */
+  whitening: string;
+  colour: (grainPower: string) => string;
   /** Input period in samples [1, F] and how voiced each frame is, 0..1 [1, F]. */
   period: string;
   voiced: string;
@@ -333,7 +347,26 @@ export function pitchShiftSpectra(
   // Offsets from the (integer) frame centre stay small, so their float rounding is the same in every window
   // and chunked output can equal whole-file output; the centre itself is added as an integer.
   const offset = b.op('Add', [perFrame(nudges), b.op('Mul', [perFrame(frameRatio), tau])]);
-  const filtered = blockFir(b, x.audio, antiAlias(b, aaRatio, o.aaHalfTaps), o.aaHalfTaps);
+  // Whitened: the input divided by each frame's own envelope (weighted overlap-add, exact where nothing is
+  // divided), so resampling it moves no formant: it has none.
+  const whiten = o.synthesis === 'whiten';
+  const flatSpec = whiten
+    ? b.op('Mul', [x.inputSpec, bothParts(b, b.op('Exp', [b.op('Mul', [x.whitening, f32(b, [-0.5], [])])]))])
+    : x.inputSpec;
+  const excitation = whiten
+    ? overlapAddA(
+        b,
+        irfftA(
+          b,
+          flatSpec,
+          n,
+          hann(n).map((v) => v / 1.5),
+        ),
+        n,
+        f.hop,
+      )
+    : x.audio;
+  const filtered = blockFir(b, excitation, antiAlias(b, aaRatio, o.aaHalfTaps), o.aaHalfTaps);
   const signal = periodComb(b, f, b.op('Reshape', [filtered, i64(b, [-1])]), x.period, x.voiced, o);
   // Read from the signal padded by more than any offset (|nudge| <= maxPeriod / 2, ratio <= maxRatio), so no
   // index clipping; only frames deep in the context read the padding. x(p) = s[i] + frac * d[i].
@@ -361,11 +394,11 @@ export function pitchShiftSpectra(
   const spec = corrector.fill
     ? b.op('Add', [
         grainSpec,
-        b.op('Mul', [b.op('Sub', [x.inputSpec, grainSpec]), bothParts(b, corrector.fill)]),
+        b.op('Mul', [b.op('Sub', [flatSpec, grainSpec]), bothParts(b, corrector.fill)]),
       ])
     : grainSpec;
-  const envelopeShift = corrector.correct(powerA(b, spec));
-  const lim = logDb(o.maxCorrectionDb);
+  const envelopeShift = whiten ? x.colour(powerA(b, spec)) : corrector.correct(powerA(b, spec));
+  const lim = logDb(whiten ? o.maxColourDb : o.maxCorrectionDb);
   const correction = b.op('Clip', [envelopeShift, f32(b, [-lim], []), f32(b, [lim], [])]);
   const magnitude = b.op('Exp', [b.op('Mul', [correction, f32(b, [0.5], [])])]);
   return { spec: b.op('Mul', [spec, bothParts(b, magnitude)]), stateOut };

@@ -15,9 +15,9 @@ import { PcmCache } from '../helpers/librispeech.js';
 // from the first 60 % of a LibriSpeech speaker's utterance and the output is judged against the last 40 %.
 // LibriSpeech is 16 kHz: the engine gets it resampled to its rate, so nothing above 8 kHz is judged.
 // Only the bars today's model meets are asserted here, with some margin. Issue 10's identity bar (>= 20 of
-// 30 as the target, <= 3 as the source) is met by the judge (21 and 0 of 30); the formant, envelope-cut
-// (>= 60 %), F0 and mel-cepstral bars are NOT met yet (envelope cut 52 %); `node dist/scripts/judge-voices.js`
-// measures all of them on the same 30 conversions and says which are met.
+// 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (23 and 1 of
+// 30, cut 64 %); the formant (6 of 30 within 8 %), F0 and mel-cepstral bars are NOT met yet;
+// `node dist/scripts/judge-voices.js` measures all of them on the same 30 conversions and says which are met.
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let engine: VoiceConversionEngine;
@@ -60,16 +60,22 @@ test('output: duration exact, peak <= -0.1 dBFS, no NaN, in all 30', () => {
 
 // The identity test asserts issue 10's own bar (the judge is deterministic on a given machine: the same
 // model gives the same 30 verdicts), not a margin below it.
-test('identity: the output is judged the target in >= 20 of 30 and the source in <= 3 (today 21 and 0; a plain pitch shift 1 and 7)', () => {
+test('identity: the output is judged the target in >= 21 of 30 and the source in <= 2 (today 23 and 1; a plain pitch shift 1 and 7)', () => {
   const hits = verdicts.filter((v) => v.asTarget).length;
   const asSource = verdicts.filter((v) => v.asSource).length;
   console.log(`# target ${hits}/30, source ${asSource}/30`);
-  assert.ok(hits >= 20, `target in ${hits} of 30`);
-  assert.ok(asSource <= 3, `source in ${asSource} of 30`);
+  assert.ok(hits >= 21, `target in ${hits} of 30`);
+  assert.ok(asSource <= 2, `source in ${asSource} of 30`);
 });
 
-test("long-term envelope: median distance to the target's cut by >= 47 % (today 52 %)", () => {
+test("long-term envelope: median distance to the target's cut by >= 60 % (issue 10's bar; today 64 %)", () => {
   const cut = median(verdicts.map((v) => v.envelope.cut));
   console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
-  assert.ok(cut >= 0.47, `median cut ${(cut * 100).toFixed(1)} %`);
+  assert.ok(cut >= 0.6, `median cut ${(cut * 100).toFixed(1)} %`);
+});
+
+test("formants: median F1-F3 within 8 % of the target's in >= 5 of 30 (today 6; issue 10's bar, every pair whose formants differ >= 10 %, is not met)", () => {
+  const within = verdicts.filter((v) => v.formantError <= 0.08).length;
+  console.log(`# formants within 8 %: ${within}/30`);
+  assert.ok(within >= 5, `formants within 8 % in ${within} of 30`);
 });

@@ -12,15 +12,18 @@ import { allowedCores } from '../workers/pool/index.js';
  * passes the pool task runs: analyse the source, then convert), for 10 s, 60 s and 600 s
  * inputs; median of several runs after a warm-up. CPU time is printed too: on a shared machine
  * it moves less than wall time. Also: model load (session creation) time and RSS it adds.
- *   node dist/bench/engine.js [MODEL_DIR]
+ *   node dist/bench/engine.js [MODEL_DIR] [SECONDS,...]
+ * SECONDS (e.g. 60) measures only those of the lengths below, for A/B runs on a loaded machine.
  */
 const MODEL_DIR = process.argv[2] ?? fileURLToPath(new URL('../../models/default/', import.meta.url));
 const VOICES = fileURLToPath(new URL('../../models/default/voices/', import.meta.url));
-const LENGTHS = [
+const ALL_LENGTHS = [
   { seconds: 10, runs: 7 },
   { seconds: 60, runs: 5 },
   { seconds: 600, runs: 3 },
 ];
+const only = process.argv[3]?.split(',').map(Number);
+const LENGTHS = only ? ALL_LENGTHS.filter((l) => only.includes(l.seconds)) : ALL_LENGTHS;
 const BLOCK = 4096;
 
 const core = allowedCores().at(-1) ?? 0;

@@ -14,7 +14,9 @@ import { speechClip } from '../test/helpers/fixtures.js';
  * HAProxy. A job here is a real 1 s WAV transcode (no no-op job exists at the API), so the
  * figure that answers "what does vcfarm add" is the overhead: end-to-end time minus the time the
  * worker spent on the job (finishedAt - startedAt): HTTP, validation, enqueue, a lane fetching
- * the job, the result and the event travelling back through Redis to the socket.
+ * the job, the result and the event travelling back through Redis to the socket. Each of those
+ * phases is printed too (p50/p99): the server's from its `Server-Timing` header (the API runs with
+ * SERVER_TIMING=true), the worker's from its log lines, delivery from the event's stream id.
  *   node dist/bench/api-latency.js [jobs=200] [baseline-dist]
  * With a second argument (another build's `dist`, e.g. the previous commit's, built elsewhere),
  * the same jobs run first against that build and then against this one, in the same run, and

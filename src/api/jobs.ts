@@ -9,7 +9,7 @@ import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { workspaceUsage } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
-import { timed } from './server-timing.js';
+import { phaseEnd, phaseStart, timed } from './server-timing.js';
 import { WebhookBody } from './webhooks.js';
 
 const CreateJobBody = Type.Object(
@@ -116,32 +116,32 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // The sweeper's TTL of an upload counts from its last use (touched from the start of the
       // enqueue on, so it is never swept while its job is being queued).
       const touched = app.uploads.touch(userId, upload.id);
-      const job = await timed(request, 'enqueue', () =>
-        app.conversions.enqueue(userId, upload, {
-          outputBoundBytes,
-          pitchSemitones: body.pitchSemitones ?? 0,
-          ...(body.voiceId ? { voiceId: body.voiceId, strength: body.strength ?? 1, model: model.name } : {}),
-          outputFormat: body.outputFormat,
-          priority: body.priority ?? 'normal',
-          requestId: request.id,
-          ...(body.webhook
-            ? {
-                webhook: {
-                  url: body.webhook.url,
-                  events: (body.webhook.events ?? DEFAULT_EVENTS) as WebhookEvent[],
-                },
-              }
-            : {}),
-          plan: {
-            priorityBase: plan.priorityBase,
-            maxJobPriority: plan.maxJobPriority,
-            maxActiveJobs: plan.maxActiveJobs,
-            maxQueuedJobs: plan.quotas.maxQueuedJobs,
-            maxDurationSec: limits.maxDurationSec,
-            maxStorageBytes: plan.quotas.maxBytes,
-          },
-        }),
-      );
+      const enqueueStart = phaseStart(request);
+      const job = await app.conversions.enqueue(userId, upload, {
+        outputBoundBytes,
+        pitchSemitones: body.pitchSemitones ?? 0,
+        ...(body.voiceId ? { voiceId: body.voiceId, strength: body.strength ?? 1, model: model.name } : {}),
+        outputFormat: body.outputFormat,
+        priority: body.priority ?? 'normal',
+        requestId: request.id,
+        ...(body.webhook
+          ? {
+              webhook: {
+                url: body.webhook.url,
+                events: (body.webhook.events ?? DEFAULT_EVENTS) as WebhookEvent[],
+              },
+            }
+          : {}),
+        plan: {
+          priorityBase: plan.priorityBase,
+          maxJobPriority: plan.maxJobPriority,
+          maxActiveJobs: plan.maxActiveJobs,
+          maxQueuedJobs: plan.quotas.maxQueuedJobs,
+          maxDurationSec: limits.maxDurationSec,
+          maxStorageBytes: plan.quotas.maxBytes,
+        },
+      });
+      phaseEnd(request, 'enqueue', enqueueStart);
       await touched;
       request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
       return reply.status(202).send({ job: linked(userId, job) });

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { ConversionJobView } from '../src/queue/index.js';
 import { ApiClient } from '../test/helpers/client.js';
-import { startCluster } from '../test/helpers/cluster.js';
+import { type CliProcess, startCluster } from '../test/helpers/cluster.js';
 import { speechClip } from '../test/helpers/fixtures.js';
 
 /**
@@ -13,7 +14,9 @@ import { speechClip } from '../test/helpers/fixtures.js';
  * HAProxy. A job here is a real 1 s WAV transcode (no no-op job exists at the API), so the
  * figure that answers "what does vcfarm add" is the overhead: end-to-end time minus the time the
  * worker spent on the job (finishedAt - startedAt): HTTP, validation, enqueue, a lane fetching
- * the job, the result and the event travelling back through Redis to the socket.
+ * the job, the result and the event travelling back through Redis to the socket. Each of those
+ * phases is printed too (p50/p99): the server's from its `Server-Timing` header (the API runs with
+ * SERVER_TIMING=true), the worker's from its log lines, delivery from the event's stream id.
  *   node dist/bench/api-latency.js [jobs=200] [baseline-dist]
  * With a second argument (another build's `dist`, e.g. the previous commit's, built elsewhere),
  * the same jobs run first against that build and then against this one, in the same run, and
@@ -32,54 +35,122 @@ interface Figures {
   overheadP99: number;
 }
 
-async function measure(label: string, baseUrl: string): Promise<Figures> {
+/** `Server-Timing: auth;dur=1.20, rate;dur=0.41, ...` → { auth: 1.2, rate: 0.41, ... } (SERVER_TIMING=true). */
+function serverPhases(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const m = /^\s*([a-z]+);dur=([0-9.]+)/.exec(part);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Named samples in ms, printed as one `name p50 / p99` line each, in the order first added. */
+class Phases {
+  readonly samples = new Map<string, number[]>();
+  add(name: string, ms: number): void {
+    const xs = this.samples.get(name) ?? [];
+    xs.push(ms);
+    this.samples.set(name, xs);
+  }
+  print(): void {
+    for (const [name, xs] of this.samples)
+      console.log(`  ${name.padEnd(44)} p50 ${pct(xs, 50)} ms, p99 ${pct(xs, 99)} ms`);
+  }
+}
+
+async function measure(label: string, baseUrl: string, worker: CliProcess): Promise<Figures> {
   const client = await ApiClient.anonymous(baseUrl);
   const up = await client.upload(clip);
   const events = await client.openEvents();
+  const phases = new Phases();
   const total: number[] = [];
   const overhead: number[] = [];
-  const post: number[] = [];
-  const toStart: number[] = [];
-  const toEvent: number[] = [];
+  const runs: { jobId: string; e2e: number; startedAt: number; finishedAt: number }[] = [];
   for (let i = 0; i < WARM_UP + JOBS; i++) {
     const t0 = performance.now();
-    const wall0 = Date.now();
-    const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+    const res = await client.request('POST', '/api/jobs', {
+      uploadId: up.body.upload.id,
+      outputFormat: 'wav',
+    });
+    if (res.status !== 202) throw new Error(`create job: ${res.status} ${JSON.stringify(res.body)}`);
     const posted = performance.now() - t0;
+    const job = res.body.job as ConversionJobView;
     const event = await events.waitFor((m) => m.type === 'completed' && m.jobId === job.id);
     const e2e = performance.now() - t0;
     const done = await client.job(job.id);
     if (i < WARM_UP) continue;
-    const worked = (done.finishedAt ?? 0) - (done.startedAt ?? 0);
+    const startedAt = done.startedAt ?? 0;
+    const finishedAt = done.finishedAt ?? 0;
     total.push(e2e);
-    overhead.push(e2e - worked);
-    post.push(posted);
-    toStart.push((done.startedAt ?? 0) - wall0);
-    toEvent.push(event.at - (done.finishedAt ?? 0));
+    overhead.push(e2e - (finishedAt - startedAt));
+    runs.push({ jobId: job.id, e2e, startedAt, finishedAt });
+    // The server's phases (SERVER_TIMING), and what the client saw of the POST around them.
+    const server = serverPhases(res.headers.get('server-timing'));
+    for (const name of ['auth', 'rate', 'space', 'upload', 'quota', 'enqueue'])
+      if (server[name] !== undefined) phases.add(`server: ${name}`, server[name]);
+    if (server.total !== undefined) {
+      phases.add('server: whole request (onRequest → reply)', server.total);
+      phases.add('HTTP around it (client POST - server total)', posted - server.total);
+    }
+    phases.add('POST answered (client)', posted);
+    // ms clocks of one machine: the job's data.createdAt is taken just before admission + add.
+    if (server.enqueue !== undefined)
+      phases.add('enqueued → picked up by a lane', startedAt - job.createdAt - server.enqueue);
+    const xaddMs = Number(String(event.eventId).split('-')[0]);
+    phases.add('finished → completed event XADD', xaddMs - finishedAt);
+    phases.add('XADD → event received on the socket', event.at - xaddMs);
   }
   events.close();
+  // The worker's side from its log lines (pino's ISO `time`, the same ms clock): "conversion started"
+  // is logged just before the task goes to a pool thread, "conversion completed" when the result is
+  // back with the thread's own processing time; BullMQ stamps finishedAt when it stores the result.
+  const started = new Map<string, number>();
+  const completed = new Map<string, { at: number; processingMs: number }>();
+  for (const l of worker.logs) {
+    const id = String(l.jobId);
+    const at = Date.parse(String(l.time));
+    if (l.msg === 'conversion started') started.set(id, at);
+    if (l.msg === 'conversion completed' && typeof l.processingMs === 'number')
+      completed.set(id, { at, processingMs: l.processingMs });
+  }
+  const withWorker: number[] = [];
+  for (const r of runs) {
+    const begin = started.get(r.jobId);
+    const end = completed.get(r.jobId);
+    if (begin === undefined || end === undefined) continue;
+    phases.add('worker: picked up → task handed to a thread', begin - r.startedAt);
+    phases.add('worker: thread round trip minus its processing', end.at - begin - end.processingMs);
+    phases.add('worker: result → BullMQ finishedAt', r.finishedAt - end.at);
+    withWorker.push(r.e2e - end.processingMs);
+  }
   console.log(`${label}: ${JOBS} jobs one at a time (1 s WAV → WAV), POST /api/jobs → completed event`);
   console.log(`  end to end p50 ${pct(total, 50)} ms, p99 ${pct(total, 99)} ms`);
   console.log(
     `  overhead (minus the worker's time on the job) p50 ${pct(overhead, 50)} ms, p99 ${pct(overhead, 99)} ms`,
   );
-  console.log(`  of which: POST answered p50 ${pct(post, 50)} ms, p99 ${pct(post, 99)} ms;`);
-  console.log(`    POST sent → job active (ms clock) p50 ${pct(toStart, 50)}, p99 ${pct(toStart, 99)};`);
-  console.log(
-    `    job finished → event received (ms clock) p50 ${pct(toEvent, 50)}, p99 ${pct(toEvent, 99)}`,
-  );
+  if (withWorker.length > 0)
+    console.log(
+      `  overhead (minus only the thread's processing time) p50 ${pct(withWorker, 50)} ms, p99 ${pct(withWorker, 99)} ms`,
+    );
+  console.log('  phases:');
+  phases.print();
   return { overheadP50: Number(pct(overhead, 50)), overheadP99: Number(pct(overhead, 99)) };
 }
 
 async function run(build: string, cli?: string): Promise<Figures[]> {
-  const cluster = await startCluster({ instances: 1, ...(cli ? { cli } : {}) });
+  const cluster = await startCluster({
+    instances: 1,
+    env: { SERVER_TIMING: 'true' },
+    ...(cli ? { cli } : {}),
+  });
   try {
     console.log(
       `== ${build}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
     );
     return [
-      await measure('direct to the API process', cluster.apis[0].url),
-      await measure('through HAProxy', cluster.haproxy.url),
+      await measure('direct to the API process', cluster.apis[0].url, cluster.worker),
+      await measure('through HAProxy', cluster.haproxy.url, cluster.worker),
     ];
   } finally {
     await cluster.close();

@@ -6,10 +6,14 @@
 // stream id's millisecond time, same host clock) to the client's receipt, p50/p99; the API
 // processes' resident memory per connection; and the cost of one event on an instance with 1,000
 // and with 10,000 idle sockets of other users connected (events/s and CPU time per event). The
-// fan-out clients are split over BENCH_CLIENT_PROCESSES (4) forked processes (bench/lib).
-//   [BENCH_EVENTS_PER_SEC=clients] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost]
+// fan-out clients are split over BENCH_CLIENT_PROCESSES (4) forked processes (bench/lib), at
+// niceness BENCH_CLIENT_NICE (0); the CPU each group of processes used while the events flowed
+// (API instances, clients, Redis, HAProxy, this publisher) is printed in cores. With
+// BENCH_PROFILE_DIR the vcfarm processes run under V8's profiler (bench/lib/profiled-cli.ts).
+//   [BENCH_EVENTS_PER_SEC=clients] [BENCH_CLIENT_NICE=10] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost]
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type WebSocket from 'ws';
@@ -28,6 +32,11 @@ const ONLY = process.argv[5];
 const EVENTS_PER_SEC = Number(process.env.BENCH_EVENTS_PER_SEC ?? CLIENTS);
 /** Processes the fan-out's clients are split over (each holds CLIENTS / this many sockets). */
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 4);
+/**
+ * Niceness of the client processes (BENCH_CLIENT_NICE, default 0): with 10 the kernel gives the
+ * servers the CPU first, so what the clients cost shows apart from what the servers cost.
+ */
+const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 0);
 /** Users whose events the idle-socket scenario publishes. */
 const ACTIVE = 100;
 const CLK_TCK = 100;
@@ -42,6 +51,30 @@ function cpuMs(pid: number | undefined): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/**
+ * CPU used by groups of processes over a window, in cores (CPU seconds per second): which of the
+ * servers, Redis, HAProxy, the bench's clients and its publisher spent this machine's two cores.
+ */
+class CpuShares {
+  private readonly t0 = performance.now();
+  private readonly start: Record<string, number>;
+  constructor(private readonly groups: Record<string, (number | undefined)[]>) {
+    this.start = this.sample();
+  }
+  private sample(): Record<string, number> {
+    return Object.fromEntries(
+      Object.entries(this.groups).map(([g, pids]) => [g, pids.reduce((n: number, pid) => n + cpuMs(pid), 0)]),
+    );
+  }
+  read(): Record<string, number> & { seconds: number } {
+    const seconds = (performance.now() - this.t0) / 1000;
+    const now = this.sample();
+    const out: Record<string, number> = {};
+    for (const g of Object.keys(now)) out[g] = Number(((now[g] - this.start[g]) / 1000 / seconds).toFixed(2));
+    return { ...out, seconds: Number(seconds.toFixed(1)) };
+  }
 }
 
 function hardNofile(): number {
@@ -101,7 +134,13 @@ class ClientProcesses {
 
   static start(n: number): ClientProcesses {
     const file = fileURLToPath(new URL('./lib/ws-client-process.js', import.meta.url));
-    return new ClientProcesses(Array.from({ length: n }, () => fork(file, [], { stdio: 'inherit' })));
+    const children = Array.from({ length: n }, () => fork(file, [], { stdio: 'inherit' }));
+    if (CLIENT_NICE) for (const c of children) os.setPriority(c.pid ?? 0, CLIENT_NICE);
+    return new ClientProcesses(children);
+  }
+
+  get pids(): number[] {
+    return this.children.map((c) => c.pid ?? 0);
   }
 
   /** Sends one command to every process (each its own, from `each`) and gathers the replies. */
@@ -158,6 +197,13 @@ async function fanout(
 
   // Every job gets a progress event per round; a round is spread over one second in 20 slices.
   await procs.call(() => ({ cmd: 'measure', on: true }));
+  const cpu = new CpuShares({
+    api: pids,
+    clients: procs.pids,
+    redis: [cluster.redis.process.pid],
+    ...(name.includes('haproxy') ? { haproxy: [cluster.haproxy.process.pid] } : {}),
+    publisher: [process.pid],
+  });
   const start = Date.now();
   // With BENCH_EVENTS_PER_SEC below the client count, the jobs take turns (a few running
   // conversions among many connected users); every client still counts as connected.
@@ -176,6 +222,7 @@ async function fanout(
   const received = async () =>
     (await procs.call(() => ({ cmd: 'count' }))).reduce((n, r) => n + (r.count ?? 0), 0);
   while ((await received()) < expected && Date.now() < deadline) await pause(200);
+  const cpuCores = cpu.read();
   await procs.call(() => ({ cmd: 'measure', on: false }));
   const latencies = (await procs.call(() => ({ cmd: 'report' }))).flatMap((r) => r.latencies ?? []);
   await procs.call(() => ({ cmd: 'close' }));
@@ -199,6 +246,9 @@ async function fanout(
         : undefined,
       clientProcesses: procs.size,
       retried503: connected.reduce((n, r) => n + (r.retried ?? 0), 0),
+      clientNice: CLIENT_NICE,
+      cpuCoresDuringEvents: cpuCores,
+      apiCpuUsPerEvent: Math.round((cpuCores.api * cpuCores.seconds * 1e6) / Math.max(1, latencies.length)),
       loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     }),
   );
@@ -279,6 +329,10 @@ async function main(): Promise<void> {
   // script's own function (one socket per user, no HTTP in flight during the measurement).
   const throughHaproxy = Math.min(CLIENTS, maxConnectionsFor(nofile, 2));
   const cluster = await startCluster({
+    // BENCH_PROFILE_DIR: every vcfarm process of the run writes CPU profiles there.
+    ...(process.env.BENCH_PROFILE_DIR
+      ? { cli: fileURLToPath(new URL('./lib/profiled-cli.js', import.meta.url)) }
+      : {}),
     instances: 2,
     env: { LOG_LEVEL: 'warn', WS_MAX_SOCKETS: String(CLIENTS + ACTIVE) },
     maxUsers: throughHaproxy,

@@ -89,56 +89,78 @@ export class ConversionProcessor {
     const control = new TaskControl();
     this.running.set(jobId, { control, job });
     try {
-      if (await this.redis.exists(this.keys.cancelMarker(jobId))) {
-        throw jobError(CANCELLED);
-      }
-      return await this.run(job, control);
+      // The cancel marker and the task's preparation (folders, quota, voice) are waits, not work:
+      // both at once. A cancel wins over a preparation that failed.
+      const [cancelled, prepared] = await Promise.allSettled([
+        this.redis.exists(this.keys.cancelMarker(jobId)),
+        this.prepare(job, control),
+      ]);
+      if (cancelled.status === 'rejected') throw cancelled.reason;
+      if (cancelled.value) throw jobError(CANCELLED);
+      if (prepared.status === 'rejected') throw prepared.reason;
+      return await this.run(job, control, prepared.value);
     } finally {
       this.running.delete(jobId);
     }
   };
 
-  private async run(job: ConversionBullJob, control: TaskControl): Promise<ConversionResult> {
+  /** The pool task for the job: its workspace folders made, its quota left measured, its voice found. */
+  private async prepare(job: ConversionBullJob, control: TaskControl): Promise<ConvertTask | CloneTask> {
     const jobId = String(job.id);
     const { data } = job;
-    const jlog = this.log.child(jobLogFields(job));
     // Waiting time ends when the first attempt reaches a thread (after the fair-share check).
     if (job.attemptsMade === 0)
       this.metrics?.queueWait.labels(data.priority).observe(Math.max(0, Date.now() - job.timestamp) / 1000);
-    const ws = await ensureWorkspace(workspaceFor(this.config.dataDir, data.userId));
+    const workspace = workspaceFor(this.config.dataDir, data.userId);
     const maxDurationSec = Math.min(
       this.config.maxDurationSec,
       data.maxDurationSec ?? Number.POSITIVE_INFINITY,
     );
-    const task: ConvertTask | CloneTask =
-      data.kind === 'clone'
-        ? {
-            kind: 'clone',
-            jobId,
-            inputPath: fileIn(ws.voices, data.voiceId),
-            demuxer: data.demuxer,
-            durationSec: data.durationSec,
-            maxDurationSec,
-            modelDir: this.models.dirOf(data.model),
-            profilePath: fileIn(ws.voices, data.voiceId, '.profile.json'),
-            label: data.voiceName,
-            control: control.buffer,
-          }
-        : {
-            kind: 'convert',
-            jobId,
-            attempt: job.attemptsStarted,
-            inputPath: fileIn(ws.uploads, data.uploadId),
-            demuxer: data.demuxer,
-            outputPath: outputPathFor(this.config.dataDir, data.userId, jobId, data.outputFormat),
-            outputFormat: data.outputFormat,
-            pitchSemitones: data.pitchSemitones,
-            durationSec: data.durationSec,
-            maxDurationSec,
-            maxOutputBytes: await this.quotaLeft(data, jobId),
-            control: control.buffer,
-            voice: data.voiceId ? await this.voiceFor(data) : undefined,
-          };
+    if (data.kind === 'clone') {
+      const ws = await ensureWorkspace(workspace);
+      return {
+        kind: 'clone',
+        jobId,
+        inputPath: fileIn(ws.voices, data.voiceId),
+        demuxer: data.demuxer,
+        durationSec: data.durationSec,
+        maxDurationSec,
+        modelDir: this.models.dirOf(data.model),
+        profilePath: fileIn(ws.voices, data.voiceId, '.profile.json'),
+        label: data.voiceName,
+        control: control.buffer,
+      };
+    }
+    // The quota is measured while the folders are made: a folder that does not exist yet holds nothing.
+    const [ws, maxOutputBytes, voice] = await Promise.all([
+      ensureWorkspace(workspace),
+      this.quotaLeft(data, jobId),
+      data.voiceId ? this.voiceFor(data) : undefined,
+    ]);
+    return {
+      kind: 'convert',
+      jobId,
+      attempt: job.attemptsStarted,
+      inputPath: fileIn(ws.uploads, data.uploadId),
+      demuxer: data.demuxer,
+      outputPath: outputPathFor(this.config.dataDir, data.userId, jobId, data.outputFormat),
+      outputFormat: data.outputFormat,
+      pitchSemitones: data.pitchSemitones,
+      durationSec: data.durationSec,
+      maxDurationSec,
+      maxOutputBytes,
+      control: control.buffer,
+      voice,
+    };
+  }
+
+  private async run(
+    job: ConversionBullJob,
+    control: TaskControl,
+    task: ConvertTask | CloneTask,
+  ): Promise<ConversionResult> {
+    const { data } = job;
+    const jlog = this.log.child(jobLogFields(job));
     const watcher = this.relayProgress(job, control, jlog);
     jlog.info({ attempt: job.attemptsStarted }, 'conversion started');
     try {

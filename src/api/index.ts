@@ -8,6 +8,7 @@ import { metricsRoutes } from './metrics.js';
 import { modelRoutes } from './models.js';
 import { queueRoutes } from './queue.js';
 import { resultRoutes } from './results.js';
+import { installServerTiming, timed } from './server-timing.js';
 import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadAudioRoutes } from './upload-audio.js';
@@ -23,6 +24,7 @@ export { openApiPlugin } from './openapi.js';
 
 /** Every route group. `/api/session` and `/api/ws` are public; the rest need a bearer token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
+  installServerTiming(app);
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(
@@ -43,10 +45,11 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
       await api.register(voicePreviewRoutes);
       await api.register(async (authed) => {
         authed.addHook('onRequest', async (request, reply) => {
-          await app.authenticate(request);
+          await timed(request, 'auth', () => app.authenticate(request));
           // A request with an Idempotency-Key is counted once its key shows it is not a replay.
-          if (!carriesIdempotencyKey(request)) await app.enforceRateLimits(request, reply);
-          await app.assertFreeSpace(request);
+          if (!carriesIdempotencyKey(request))
+            await timed(request, 'rate', () => app.enforceRateLimits(request, reply));
+          await timed(request, 'space', () => app.assertFreeSpace(request));
         });
         // Idempotency-Key on POST /api/jobs, /api/uploads and /api/voices.
         await authed.register(idempotencyPlugin);

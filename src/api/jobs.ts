@@ -9,6 +9,7 @@ import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { workspaceUsage } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
+import { phaseEnd, phaseStart, timed } from './server-timing.js';
 import { WebhookBody } from './webhooks.js';
 
 const CreateJobBody = Type.Object(
@@ -88,10 +89,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { userId, plan, limits } = callerOf(request);
       const body = request.body;
       // Independent reads at once: each is a wait (files, Redis), not work.
-      const [upload, model] = await Promise.all([
-        app.uploads.get(userId, body.uploadId),
-        app.models.get(body.model ?? DEFAULT_MODEL),
-      ]);
+      const [upload, model] = await timed(request, 'upload', () =>
+        Promise.all([app.uploads.get(userId, body.uploadId), app.models.get(body.model ?? DEFAULT_MODEL)]),
+      );
       if (body.voiceId) await ensureVoiceReady(userId, body.voiceId, model.name);
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
       if (body.webhook) {
@@ -106,14 +106,17 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         upload.durationSec,
         body.voiceId ? (model.outputSampleRate ?? model.sampleRate ?? PLAIN_OUTPUT_RATE) : PLAIN_OUTPUT_RATE,
       );
-      const [usage, reserved] = await Promise.all([
-        workspaceUsage(app.config.dataDir, userId),
-        app.conversions.reservedOutputBytes(userId),
-      ]);
+      const [usage, reserved] = await timed(request, 'quota', () =>
+        Promise.all([
+          workspaceUsage(app.config.dataDir, userId),
+          app.conversions.reservedOutputBytes(userId),
+        ]),
+      );
       assertRoomForOutput(usage, reserved, outputBoundBytes, plan);
       // The sweeper's TTL of an upload counts from its last use (touched from the start of the
       // enqueue on, so it is never swept while its job is being queued).
       const touched = app.uploads.touch(userId, upload.id);
+      const enqueueStart = phaseStart(request);
       const job = await app.conversions.enqueue(userId, upload, {
         outputBoundBytes,
         pitchSemitones: body.pitchSemitones ?? 0,
@@ -138,6 +141,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           maxStorageBytes: plan.quotas.maxBytes,
         },
       });
+      phaseEnd(request, 'enqueue', enqueueStart);
       await touched;
       request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
       return reply.status(202).send({ job: linked(userId, job) });

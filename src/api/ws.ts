@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WebSocket } from 'ws';
@@ -108,6 +109,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
   const counts = new SocketCounts(wsMaxSocketsPerUser);
   const capacity = new SocketCapacity(wsMaxSockets);
   const heartbeat = new Heartbeat(wsPingIntervalMs);
+  const upgrades = new WeakMap<IncomingMessage, ServerResponse>();
   app.addHook('onClose', async () => heartbeat.stop());
   const observe = {
     sent: (type: string) => app.metrics.wsMessages.labels(type).inc(),
@@ -121,6 +123,7 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       websocket: true,
       schema: { querystring: WsQuery },
       onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        upgrades.set(request.raw, reply.raw);
         // A full instance sheds the upgrade before anything else (HAProxy retries another one).
         if (!capacity.take(request.raw.socket)) {
           reply.header('retry-after', String(FULL_RETRY_AFTER_SEC));
@@ -138,6 +141,15 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     (socket: WebSocket, request: FastifyRequest) => {
+      // A socket lives for hours; the upgrade request must not live as long. @fastify/websocket
+      // (11.3) hands the upgrading TCP socket to a ServerResponse to run the route, and adds an
+      // 'error' listener that closes over Fastify's request and reply: left as they are, the
+      // request, its headers, the response and both Fastify objects stayed reachable from every
+      // socket (bench/ws-memory.ts lists them). The response lets go of the socket, and our own
+      // 'error' listener (below) replaces the library's.
+      upgrades.get(request.raw)?.detachSocket(request.raw.socket);
+      upgrades.delete(request.raw);
+      socket.removeAllListeners('error');
       let session: WsSession | undefined;
       // No closure below refers to `request`: a socket lives for hours, and holding the request
       // (and its IncomingMessage) would cost every socket a few KB for nothing.

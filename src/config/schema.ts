@@ -88,6 +88,12 @@ export const EnvSchema = Type.Object({
   WS_SLOW_CLIENT_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 }),
   /** On SIGTERM: ms that /health reports 503 while still serving, before closing. Default 3000. */
   DRAIN_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 3000 }),
+  /**
+   * `Server-Timing` on API answers: the duration of each phase of the request (auth, rate,
+   * space, and a route's own, e.g. upload, quota, enqueue on POST /api/jobs) and the total, for
+   * bench/api-latency.ts. Off by default: then no clock is read.
+   */
+  SERVER_TIMING: Type.Boolean({ default: false }),
   /** `/health` answers 503 while no worker heartbeat is live. `vcfarm all` turns it on for its API. */
   HEALTH_REQUIRE_WORKER: Type.Boolean({ default: false }),
   /** Worker crashes within a minute after which `vcfarm all` stops and exits non-zero. Default 5. */

@@ -27,20 +27,30 @@ export const FOLDERS: [FileKind, keyof Omit<Workspace, 'root'>][] = [
   ['output', 'outputs'],
 ];
 
-/** Every file of a user's workspace, read from disk (the workspace is the source of truth). */
+/**
+ * Every file of a user's workspace, read from disk (the workspace is the source of truth). The
+ * folders and their files are stat'ed at once, not one after another: each stat is a trip to
+ * libuv's thread pool, and a workspace of 100 files took about twice as long one at a time
+ * (docs/BENCHMARKS.md, issue 17).
+ */
 export async function workspaceUsage(dataDir: string, userId: string): Promise<WorkspaceUsage> {
   const ws = workspaceFor(dataDir, userId);
-  const entries: WorkspaceFile[] = [];
-  for (const [kind, folder] of FOLDERS) {
-    const dir = ws[folder];
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names) {
-      const st = await stat(path.join(dir, name)).catch(() => undefined);
-      if (!st?.isFile()) continue;
-      const auxiliary = name.startsWith('.') || name.endsWith('.json') || name.endsWith('.part');
-      entries.push({ kind, name, bytes: st.size, modifiedAt: st.mtimeMs, auxiliary });
-    }
-  }
+  const perFolder = await Promise.all(
+    FOLDERS.map(async ([kind, folder]) => {
+      const dir = ws[folder];
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const stats = await Promise.all(names.map((name) => stat(path.join(dir, name)).catch(() => undefined)));
+      const found: WorkspaceFile[] = [];
+      for (const [i, name] of names.entries()) {
+        const st = stats[i];
+        if (!st?.isFile()) continue;
+        const auxiliary = name.startsWith('.') || name.endsWith('.json') || name.endsWith('.part');
+        found.push({ kind, name, bytes: st.size, modifiedAt: st.mtimeMs, auxiliary });
+      }
+      return found;
+    }),
+  );
+  const entries = perFolder.flat();
   return {
     bytes: entries.reduce((n, e) => n + e.bytes, 0),
     files: entries.filter((e) => !e.auxiliary).length,

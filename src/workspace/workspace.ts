@@ -24,11 +24,11 @@ export function workspaceFor(dataDir: string, userId: string): Workspace {
   };
 }
 
-/** Creates the workspace folders on first use (idempotent). */
+/** Creates the workspace folders on first use (idempotent); the three at once (a worker does it per job). */
 export async function ensureWorkspace(ws: Workspace): Promise<Workspace> {
-  await mkdir(ws.uploads, { recursive: true, mode: 0o700 });
-  await mkdir(ws.voices, { recursive: true, mode: 0o700 });
-  await mkdir(ws.outputs, { recursive: true, mode: 0o700 });
+  await Promise.all(
+    [ws.uploads, ws.voices, ws.outputs].map((dir) => mkdir(dir, { recursive: true, mode: 0o700 })),
+  );
   return ws;
 }
 

@@ -15,7 +15,12 @@ after(async () => {
 });
 
 test('one request reaches every worker process; worker_id reaches one; a later worker starts at the stored size', async () => {
-  const svc = await startService({ workers: 2, env: { ADMIN_TOKEN, POOL_SIZE: '1' } });
+  // Reconciling every 50 ms (the least allowed), a reconcile often reads a request from Redis while
+  // the worker still applies it from its message: "previous" must stay the size before the request.
+  const svc = await startService({
+    workers: 2,
+    env: { ADMIN_TOKEN, POOL_SIZE: '1', AUTOSCALE_INTERVAL_MS: '50' },
+  });
   services.push(svc);
   const watch = new WorkerWatch(svc.redis.url);
   watches.push(watch);

@@ -64,6 +64,8 @@ export interface StartedProcess {
   text: string[];
   /** The last 2 KB it wrote to stderr. */
   stderr(): string;
+  /** Everything it wrote to stdout and stderr, as it came (for "is this secret anywhere" checks). */
+  output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves with the first log line whose `msg` is `msg`; rejects on a timeout or an exit before it. */
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -78,8 +80,12 @@ export interface StartOptions {
   name?: string;
   /** Added to this process's environment (a key set to undefined is removed). */
   env?: NodeJS.ProcessEnv;
+  /** false: `env` is the whole environment, nothing of this process's is passed on. Default true. */
+  inheritEnv?: boolean;
   /** stdin: closed (default) or a pipe. */
   stdin?: 'ignore' | 'pipe';
+  /** stdout: a pipe read by the helper (default), or a file descriptor (`/dev/full` for a full log disk). */
+  stdout?: 'pipe' | number;
   /** stop()'s default time between SIGTERM and SIGKILL, in ms (default 10 s; 0: SIGKILL at once). */
   graceMs?: number;
 }
@@ -108,13 +114,14 @@ function register(child: ChildProcess): void {
 export function spawnProcess(command: string, args: string[], options: StartOptions = {}): StartedProcess {
   const name = options.name ?? path.basename(command);
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', command, ...args], {
-    env: { ...process.env, ...options.env },
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+    env: { ...(options.inheritEnv === false ? {} : process.env), ...options.env },
+    stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   register(child);
   const logs: Record<string, unknown>[] = [];
   const text: string[] = [];
   let stderrTail = '';
+  let output = '';
   const keep = (line: string) => {
     text.push(line);
     if (text.length > 500) text.splice(0, text.length - 500);
@@ -124,13 +131,18 @@ export function spawnProcess(command: string, args: string[], options: StartOpti
     child.stdout,
     (entry, line) => {
       logs.push(entry);
+      output += `${line}\n`;
       if (process.env.VCFARM_TEST_LOG) process.stderr.write(`[${name}] ${line}\n`);
       for (const w of waiters) w(entry);
     },
-    keep,
+    (line) => {
+      output += `${line}\n`;
+      keep(line);
+    },
   );
   child.stderr?.on('data', (b: Buffer) => {
     const s = b.toString();
+    output += s;
     stderrTail = (stderrTail + s).slice(-2000);
     for (const line of s.split('\n')) if (line) keep(line);
     if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
@@ -145,6 +157,7 @@ export function spawnProcess(command: string, args: string[], options: StartOpti
     logs,
     text,
     stderr: () => stderrTail,
+    output: () => output,
     exited,
     waitForLog(msg, timeoutMs = 30_000) {
       const seen = logs.find((l) => l.msg === msg);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,7 +11,7 @@ import { spawnCli } from '../helpers/cluster.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
-import { waitUntil } from '../helpers/processes.js';
+import { spawnProcess, waitUntil } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
 
@@ -184,9 +183,8 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
   const port = await freePort();
   // stdout (the supervisor's and the worker's logs) is /dev/full: every log write fails with ENOSPC.
   const full = openSync('/dev/full', 'w');
-  const child = spawn(process.execPath, [CLI, 'all'], {
+  const started = spawnProcess(process.execPath, [CLI, 'all'], {
     env: {
-      ...process.env,
       REDIS_URL: '',
       DATA_DIR: dataDir,
       PORT: String(port),
@@ -195,16 +193,12 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
       POOL_SIZE: '1',
       PLANS_FILE: writePlans(dataDir),
     },
-    stdio: ['ignore', full, 'pipe'],
+    stdout: full,
   });
   closeSync(full);
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  const exited = new Promise<number | string>((r) =>
-    child.once('exit', (code, signal) => r(code ?? signal ?? -1)),
-  );
+  const child = started.process;
+  const stderr = () => started.output();
+  const exited = started.exited.then(({ code, signal }) => code ?? signal ?? -1);
   const base = `http://127.0.0.1:${port}`;
   let children: number[] = [];
   try {
@@ -214,7 +208,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
       60_000,
       'a live worker',
     );
-    assert.equal(child.exitCode, null, `vcfarm all died: ${stderr}`);
+    assert.equal(child.exitCode, null, `vcfarm all died: ${stderr()}`);
     children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8'))
       .trim()
       .split(/\s+/)
@@ -228,7 +222,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
     const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
     assert.equal((await client.waitForJob(job.id, 60_000)).state, 'completed');
     // 3. It said that logging fails, and no child was restarted meanwhile (none crashed).
-    assert.match(stderr, /log output failing/);
+    assert.match(stderr(), /log output failing/);
     const now = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8'))
       .trim()
       .split(/\s+/)
@@ -240,7 +234,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
     assert.equal(code, 0);
     await waitUntil(() => children.every((pid) => !isAlive(pid)), 5000, 'the children to be gone');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    await started.kill();
     for (const pid of children) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -28,11 +28,13 @@ export interface AllProcess {
 
 /**
  * `reuse`: start again on an earlier DATA_DIR and port (a restart). `env.DATA_DIR` starts it on an
- * existing (say, restored) DATA_DIR; cleanup() removes that too.
+ * existing (say, restored) DATA_DIR; cleanup() removes that too. `stdout`: a file descriptor for
+ * the logs instead of the pipe (`/dev/full`: a full log disk; `logs` stays empty then).
  */
 export async function startAll(
   env: Record<string, string> = {},
   reuse?: { dataDir: string; port: number },
+  options: { stdout?: number } = {},
 ): Promise<AllProcess> {
   const dataDir = reuse?.dataDir ?? env.DATA_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-')));
   const port = reuse?.port ?? (await freePort());
@@ -47,7 +49,11 @@ export async function startAll(
   };
   // vcfarm all starts its own Redis: a REDIS_URL in this environment must not reach it.
   fullEnv.REDIS_URL = undefined;
-  const started = spawnProcess(process.execPath, [CLI, 'all'], { name: 'vcfarm all', env: fullEnv });
+  const started = spawnProcess(process.execPath, [CLI, 'all'], {
+    name: 'vcfarm all',
+    env: fullEnv,
+    stdout: options.stdout,
+  });
   const { process: child, logs } = started;
   const stderr = () => started.text.join('\n');
   const redisPids = new Set<number>();

@@ -11,9 +11,8 @@ import { spawnCli } from '../helpers/cluster.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
-import { spawnProcess, waitUntil } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis.js';
-import { CLI } from '../helpers/service.js';
 
 test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503 and why meanwhile; a worker whose supervisor died exits', async () => {
   // Short locks: the job of the killed worker is picked up again within seconds.
@@ -179,27 +178,11 @@ test('with its Redis gone for good, SIGTERM still ends `vcfarm api`, `vcfarm wor
 });
 
 test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serving and converting; SIGTERM still ends them all', async () => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-fulllog-'));
-  const port = await freePort();
   // stdout (the supervisor's and the worker's logs) is /dev/full: every log write fails with ENOSPC.
   const full = openSync('/dev/full', 'w');
-  const started = spawnProcess(process.execPath, [CLI, 'all'], {
-    env: {
-      REDIS_URL: '',
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      POOL_SIZE: '1',
-      PLANS_FILE: writePlans(dataDir),
-    },
-    stdout: full,
-  });
-  closeSync(full);
-  const child = started.process;
-  const stderr = () => started.output();
-  const exited = started.exited.then(({ code, signal }) => code ?? signal ?? -1);
-  const base = `http://127.0.0.1:${port}`;
+  const all = await startAll({}, undefined, { stdout: full }).finally(() => closeSync(full));
+  const { child, exited, stderr } = all;
+  const base = all.baseUrl;
   let children: number[] = [];
   try {
     // 1. It starts, and a worker goes live although not one log line can be written.
@@ -234,8 +217,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
     assert.equal(code, 0);
     await waitUntil(() => children.every((pid) => !isAlive(pid)), 5000, 'the children to be gone');
   } finally {
-    await started.kill();
+    await all.cleanup();
     for (const pid of children) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -46,6 +46,12 @@ const CANCELLED: JobFailure = {
   retryable: false,
 };
 
+const WORKER_STOPPED: JobFailure = {
+  code: 'VC_ERR_WORKER_STOPPED',
+  message: 'the worker stopped before the job finished; it is retried',
+  retryable: true,
+};
+
 /**
  * BullMQ's processor for conversion jobs. It does no audio work itself: it builds the task,
  * hands it to an idle pool thread, relays the thread's progress, and turns the outcome into a
@@ -53,6 +59,8 @@ const CANCELLED: JobFailure = {
  */
 export class ConversionProcessor {
   private readonly running = new Map<string, { control: TaskControl; job: ConversionBullJob }>();
+  /** Jobs stopped by `stopAll` (the worker is shutting down), not by their user. */
+  private readonly stopped = new Set<string>();
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly models: ModelCatalog;
   private readonly modelReports: ModelLoadReports;
@@ -75,6 +83,20 @@ export class ConversionProcessor {
     const entry = this.running.get(jobId);
     entry?.control.cancel();
     return entry !== undefined;
+  }
+
+  /**
+   * Stops every running job between two chunks, as a cancel does (its ffmpeg killed, its partial
+   * file removed), but the job fails with a retryable VC_ERR_WORKER_STOPPED, so BullMQ runs it
+   * again elsewhere. For a shutdown whose job grace ran out. Returns how many were running.
+   */
+  stopAll(): number {
+    for (const [jobId, { control }] of this.running) {
+      if (control.cancelled) continue; // the user's cancel came first
+      this.stopped.add(jobId);
+      control.cancel();
+    }
+    return this.running.size;
   }
 
   /** The job running here under that id, if any. */
@@ -101,6 +123,7 @@ export class ConversionProcessor {
       return await this.run(job, control, prepared.value);
     } finally {
       this.running.delete(jobId);
+      this.stopped.delete(jobId);
     }
   };
 
@@ -166,7 +189,8 @@ export class ConversionProcessor {
     try {
       const outcome = await this.pool.run(task);
       await this.reportModel(data, outcome, jlog);
-      if (outcome.status === 'cancelled') throw jobError(CANCELLED);
+      if (outcome.status === 'cancelled')
+        throw jobError(this.stopped.has(jobId) ? WORKER_STOPPED : CANCELLED);
       if (outcome.status === 'failed') {
         const ffmpeg = FFMPEG_FAILURE[outcome.code];
         if (ffmpeg) this.metrics?.ffmpegFailures.labels(ffmpeg).inc();

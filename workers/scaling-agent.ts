@@ -44,6 +44,13 @@ export class ScalingAgent {
   private timer: NodeJS.Timeout | undefined;
   private pendingAck: string | undefined;
   private pendingPrevious = 0;
+  /**
+   * The size before a request's first application. A request can be applied twice: a reconcile
+   * that reads the stored request while the apply from its message is still under way sees the
+   * old size and queues its own; that second one, a no-op, acknowledged "previous" as the new size
+   * (test/integration/scaling-cluster.test.ts, reconciling every 50 ms).
+   */
+  private firstPrevious: { requestId: string; previous: number } | undefined;
   /** The last request this agent applied (from pub/sub or from the stored size). */
   private handledRequest: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
@@ -174,7 +181,8 @@ export class ScalingAgent {
       this.trackIdle();
       if (requestId) {
         this.pendingAck = this.pool.drainingCount > 0 ? requestId : undefined;
-        this.pendingPrevious = previous;
+        if (this.firstPrevious?.requestId !== requestId) this.firstPrevious = { requestId, previous };
+        this.pendingPrevious = this.firstPrevious.previous;
         if (!this.pendingAck) await this.lanes.settled();
         await this.ack(requestId);
       }

@@ -41,8 +41,9 @@ export interface WorkerProcessHandle {
   /** Where this process serves /metrics and /health/* (WORKER_METRICS_PORT), if it does. */
   metricsUrl: string | undefined;
   /**
-   * Stops taking jobs, lets running ones finish for up to `jobGraceMs` (default 50 s; a job cut
-   * off is retried once its lock expires), then closes every connection, each within a deadline.
+   * Stops taking jobs, lets running ones finish for up to `jobGraceMs` (default 50 s; a job still
+   * running then is stopped and retried, VC_ERR_WORKER_STOPPED), then closes every connection,
+   * each within a deadline.
    */
   close(options?: { jobGraceMs?: number }): Promise<void>;
 }
@@ -169,9 +170,16 @@ export async function startWorkerProcess(
       agent.stop();
       guard.stop();
       const deadline = config.closeTimeoutMs;
-      // Stops taking jobs and waits for the running ones to finish.
-      if ((await withDeadline(lanes.close(), options.jobGraceMs ?? JOB_GRACE_MS)) === 'timeout')
-        log.warn('running jobs did not finish in time; they are retried once their lock expires');
+      // Stops taking jobs and waits for the running ones to finish. Past the grace they are
+      // stopped (their ffmpeg killed, partial files removed) and fail as retryable, so the pool's
+      // threads come free and the process ends by itself; left running, they held pool.close()
+      // until the command's deadline exited the process with their children and files behind.
+      const lanesClosed = lanes.close();
+      if ((await withDeadline(lanesClosed, options.jobGraceMs ?? JOB_GRACE_MS)) === 'timeout') {
+        const jobs = processor.stopAll();
+        log.warn({ jobs }, 'running jobs did not finish in time: stopped, to be retried');
+        await withDeadline(lanesClosed, deadline);
+      }
       await withDeadline(pool.close(), deadline);
       await withDeadline(
         redis.multi().del(skeys.worker(config.workerId)).srem(skeys.workers, config.workerId).exec(),

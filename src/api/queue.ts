@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { userOf } from './caller.js';
 import { queuedPlaces } from './queue-watch.js';
 import { ErrorBody } from './schemas.js';
 
@@ -30,7 +31,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const userId = request.principal?.userId ?? '';
+      const userId = userOf(request);
       const throughput = await app.queueEstimator.throughput();
       const jobs = await queuedPlaces(app.conversions, app.queueEstimator, userId, throughput);
       return { jobs, throughput: { perMin: throughput.perMin, windowSec: throughput.windowSec } };

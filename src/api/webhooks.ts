@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { UnauthorizedError } from '../errors/index.js';
 import type { WebhookEvent } from '../queue/index.js';
 import { DEFAULT_EVENTS } from '../webhooks/index.js';
+import { userOf } from './caller.js';
 import { ErrorBody } from './schemas.js';
 
 const EventName = Type.Enum(['completed', 'failed', 'cancelled', 'progress']);
@@ -16,11 +16,6 @@ export const WebhookBody = Type.Object(
   { additionalProperties: false },
 );
 const WebhookView = Type.Object({ url: Type.String(), events: Type.Array(EventName) });
-
-function userOf(request: { principal?: { userId: string } }): string {
-  if (!request.principal) throw new UnauthorizedError();
-  return request.principal.userId;
-}
 
 /** The caller's default webhook and signing secret (src/webhooks delivers). */
 export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   },
   VC_ERR_PIPELINE: { answer: 'job error / 500', meaning: 'ffmpeg failed for another reason (retried)' },
   VC_ERR_CANCELLED: { answer: 'job state `cancelled`', meaning: 'cancelled by the user' },
+  VC_ERR_WORKER_STOPPED: {
+    answer: 'job error (retried)',
+    meaning:
+      'the worker stopped while the job ran (its job grace ran out on SIGTERM, or its parent is gone); the attempt is retried',
+  },
   VC_ERR_UNAVAILABLE: {
     answer: '503',
     meaning:

@@ -39,5 +39,3 @@ export function requestSerializer(req: FastifyRequest): Record<string, unknown> 
     remotePort: req.socket?.remotePort,
   };
 }
-
-/** pino JSON logs to stdout; every line carries the process role. */

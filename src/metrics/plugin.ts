@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { closeRedis } from '../redis/core.js';
 import { ApiMetrics } from './api-metrics.js';
 import { QueueDepthReader } from './queue-depth.js';
 
@@ -18,11 +19,13 @@ export const metricsPlugin = fp(
   async (app: FastifyInstance) => {
     const metrics = new ApiMetrics({ pingRedis: () => app.redisFailFast.ping() });
     app.decorate('metrics', metrics);
+    const leaseRedis = app.connectRedis('vcfarm-queue-reader-lease');
     const reader = new QueueDepthReader(
       app.redis,
       app.config.redisPrefix,
       app.conversions.queue,
       metrics.registry,
+      leaseRedis,
     );
     app.addHook('onResponse', async (request, reply) => {
       // The route's pattern (`/api/jobs/:id`), never the URL: labels stay bounded.
@@ -32,7 +35,10 @@ export const metricsPlugin = fp(
         .observe(reply.elapsedTime / 1000);
     });
     app.addHook('onReady', async () => reader.start());
-    app.addHook('onClose', async () => reader.stop());
+    app.addHook('onClose', async () => {
+      await reader.stop();
+      await closeRedis(leaseRedis);
+    });
   },
   {
     name: 'vcfarm-metrics',

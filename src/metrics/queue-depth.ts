@@ -15,6 +15,11 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed', 'ca
  * Redis (`<prefix>:metrics:queue-reader`). It reads at scrape time with the same `queueStatus`
  * that `/api/system/stats` uses, so the two never disagree (cancellations apart from failures in
  * both). Other instances export no queue series, so sums across instances do not double.
+ *
+ * The lease is a write, so it has a connection of its own (`leaseRedis`): while Redis holds writes
+ * (CLIENT PAUSE WRITE in a failover, a stalled replica), a renewal waiting on the app's shared
+ * connection held every read queued behind it (a GET /api/workspace answered after the pause,
+ * not at once; test/integration/accounts-and-limits.test.ts).
  */
 export class QueueDepthReader {
   private readonly id = randomUUID();
@@ -28,6 +33,7 @@ export class QueueDepthReader {
     private readonly prefix: string,
     private readonly queue: Queue,
     registry: Registry,
+    private readonly leaseRedis: Redis,
   ) {
     this.key = `${prefix}:metrics:queue-reader`;
     registerQueueGauges(registry, async () =>
@@ -59,7 +65,7 @@ export class QueueDepthReader {
     // Released so another instance takes over at once; never holds shutdown on a Redis that is away.
     if (this.leader)
       await withDeadline(
-        this.redis.eval(RELEASE, 1, this.key, this.id).catch(() => {}),
+        this.leaseRedis.eval(RELEASE, 1, this.key, this.id).catch(() => {}),
         REDIS_QUIT_DEADLINE_MS,
       );
     this.leader = false;
@@ -67,7 +73,7 @@ export class QueueDepthReader {
 
   /** Takes the lease when free, or extends it when held; anything else means another instance reads. */
   private async renew(): Promise<void> {
-    const r = await this.redis.eval(TAKE_OR_RENEW, 1, this.key, this.id, String(LEASE_MS * 3));
+    const r = await this.leaseRedis.eval(TAKE_OR_RENEW, 1, this.key, this.id, String(LEASE_MS * 3));
     this.leader = r === 1;
   }
 }

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writePlans } from './plans.js';
 import { freePort } from './ports.js';
-import { onLogLines, waitUntil } from './processes.js';
+import { spawnProcess, waitUntil } from './processes.js';
 import { CLI } from './service.js';
 
 /** One `vcfarm all` (supervisor, embedded Redis, API, worker) in its own DATA_DIR on a free port. */
@@ -28,16 +28,17 @@ export interface AllProcess {
 
 /**
  * `reuse`: start again on an earlier DATA_DIR and port (a restart). `env.DATA_DIR` starts it on an
- * existing (say, restored) DATA_DIR; cleanup() removes that too.
+ * existing (say, restored) DATA_DIR; cleanup() removes that too. `stdout`: a file descriptor for
+ * the logs instead of the pipe (`/dev/full`: a full log disk; `logs` stays empty then).
  */
 export async function startAll(
   env: Record<string, string> = {},
   reuse?: { dataDir: string; port: number },
+  options: { stdout?: number } = {},
 ): Promise<AllProcess> {
   const dataDir = reuse?.dataDir ?? env.DATA_DIR ?? (await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-')));
   const port = reuse?.port ?? (await freePort());
   const fullEnv: NodeJS.ProcessEnv = {
-    ...process.env,
     DATA_DIR: dataDir,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -46,14 +47,15 @@ export async function startAll(
     PLANS_FILE: writePlans(dataDir),
     ...env,
   };
-  delete fullEnv.REDIS_URL;
-  const child = spawn(process.execPath, [CLI, 'all'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  onLogLines(child.stdout, (entry) => logs.push(entry));
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
+  // vcfarm all starts its own Redis: a REDIS_URL in this environment must not reach it.
+  fullEnv.REDIS_URL = undefined;
+  const started = spawnProcess(process.execPath, [CLI, 'all'], {
+    name: 'vcfarm all',
+    env: fullEnv,
+    stdout: options.stdout,
   });
+  const { process: child, logs } = started;
+  const stderr = () => started.text.join('\n');
   const redisPids = new Set<number>();
   const notePid = setInterval(() => {
     void readFile(path.join(dataDir, 'run', 'redis.pid'), 'utf8')
@@ -72,7 +74,7 @@ export async function startAll(
     port,
     baseUrl: `http://127.0.0.1:${port}`,
     logs,
-    stderr: () => stderr,
+    stderr,
     exited,
     adminToken: async () => (await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim(),
     redisPid: async () => Number(await readFile(path.join(dataDir, 'run', 'redis.pid'), 'utf8')),
@@ -89,11 +91,11 @@ export async function startAll(
   };
   try {
     await waitUntil(
-      () => stderr.includes('vcfarm is running') || child.exitCode !== null,
+      () => stderr().includes('vcfarm is running') || child.exitCode !== null,
       60_000,
       'the start banner',
     );
-    if (child.exitCode !== null) throw new Error(`vcfarm all exited at start: ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`vcfarm all exited at start: ${stderr()}`);
   } catch (err) {
     await handle.cleanup();
     throw err;

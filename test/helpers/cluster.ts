@@ -1,75 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Haproxy, startHaproxy } from './haproxy.js';
 import { writePlans } from './plans.js';
 import { consecutiveFreePorts } from './ports.js';
-import { onLogLines } from './processes.js';
+import { type StartedProcess, spawnProcess, startProcess } from './processes.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { CLI } from './service.js';
 
-export interface CliProcess {
-  process: ChildProcess;
-  /** Every JSON log line printed so far. */
-  logs: Record<string, unknown>[];
-  /** Resolves once a log line with this `msg` was printed. */
-  waitForLog(msg: string, timeoutMs?: number): Promise<void>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The last 2 KB the process wrote to stderr. */
-  stderr(): string;
-  /** SIGKILL if still running, and wait for the exit. */
-  kill(): Promise<void>;
-}
+/** A vcfarm command started by `spawnCli`: `kill()` is SIGKILL, `stop()` SIGTERM first. */
+export type CliProcess = StartedProcess;
 
 /** `node dist/src/cli.js <command>` with its JSON logs collected. */
 export function spawnCli(command: string, env: Record<string, string>, cli = CLI): CliProcess {
-  const child = spawn(process.execPath, [cli, command], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  const waiters: { msg: string; resolve: () => void }[] = [];
-  onLogLines(child.stdout, (entry) => {
-    logs.push(entry);
-    for (const w of waiters.filter((w) => w.msg === entry.msg)) w.resolve();
-  });
-  let stderrTail = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderrTail = (stderrTail + b.toString()).slice(-2000);
-    if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    process: child,
-    logs,
-    exited,
-    stderr: () => stderrTail,
-    waitForLog(msg, timeoutMs = 30_000) {
-      if (logs.some((l) => l.msg === msg)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`${command}: no "${msg}" in ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        waiters.push({ msg, resolve: done });
-        void exited.then(({ code, signal }) => {
-          clearTimeout(timer);
-          reject(new Error(`${command} exited (${code ?? signal}) before "${msg}"`));
-        });
-      });
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  return spawnProcess(process.execPath, [cli, command], { name: command, env, graceMs: 15_000 });
 }
 
 export interface ApiInstance extends CliProcess {
@@ -128,26 +72,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const ports = await consecutiveFreePorts(n);
   const spawned: CliProcess[] = [worker];
   const startApi = async (name: string, port: number, extraEnv = {}): Promise<ApiInstance> => {
-    const p = spawnCli('api', { ...env, ...extraEnv, PORT: String(port) }, opts.cli);
-    spawned.push(p);
     const url = `http://127.0.0.1:${port}`;
     // Ready once /health answers (whatever LOG_LEVEL says about the "api listening" line).
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const ok = await fetch(`${url}/health`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ok) break;
-      if (p.process.exitCode !== null || Date.now() > deadline) {
-        const last = p.logs.at(-1);
-        throw new Error(
-          `${name} did not start (exit ${p.process.exitCode}; last log ${JSON.stringify(last?.msg)}; ` +
-            `stderr: ${p.stderr().trim() || 'empty'})`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const p = await startProcess(process.execPath, [opts.cli ?? CLI, 'api'], {
+      name,
+      env: { ...env, ...extraEnv, PORT: String(port) },
+      graceMs: 15_000,
+      ready: () =>
+        fetch(`${url}/health`).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+    });
+    spawned.push(p);
     return { ...p, name, port, url };
   };
   let apis: ApiInstance[];
@@ -189,12 +126,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     async close() {
       await haproxy.stop();
       await Promise.all([...apis, ...extras].map((a) => a.kill()));
-      if (worker.process.exitCode === null) {
-        worker.process.kill('SIGTERM');
-        const t = setTimeout(() => worker.process.kill('SIGKILL'), 15_000);
-        await worker.exited;
-        clearTimeout(t);
-      }
+      await worker.stop();
       await redis.stop();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { consecutiveFreePorts } from './ports.js';
+import { startProcess } from './processes.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -86,15 +87,19 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
   await writeFile(file, cfg, { mode: 0o600 });
   const check = await checkHaproxyConfig(file);
   if (check.code !== 0) throw new Error(`generated config is invalid: ${check.output}`);
-  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
   const url = `http://127.0.0.1:${httpPort[0]}`;
+  // Up once the frontend answers through to an instance.
+  const started = await startProcess('haproxy', ['-db', '-f', file], {
+    graceMs: 0,
+    readyTimeoutMs: 10_000,
+    ready: () =>
+      fetch(`${url}/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+  });
+  const child = started.process;
+  const out = () => started.text.join('\n');
   const statsUrl = `http://127.0.0.1:${statsPort[0]}/stats`;
   const statsAuth = `Basic ${Buffer.from(`ops:${password}`).toString('base64')}`;
 
@@ -119,7 +124,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
     statsUrl,
     statsAuth,
     process: child,
-    output: () => out,
+    output: out,
     serverStatus,
     async waitForStatus(server, status, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
@@ -133,27 +138,8 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    },
+    stop: started.kill,
   };
-  // Up once the frontend answers through to an instance.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      await h.stop();
-      throw new Error(`haproxy did not come up: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
   // And every instance has passed a health check.
   for (let i = 1; i <= opts.instances; i++) await h.waitForStatus(`api${i}`, 'UP');
   return h;

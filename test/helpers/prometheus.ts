@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
+import { startProcess } from './processes.js';
 
 export interface ScrapeJob {
   job: string;
@@ -47,7 +47,8 @@ export async function startPrometheus(jobs: ScrapeJob[], ruleFiles: string[] = [
   }
   const config = path.join(dir, 'prometheus.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const prometheus = await startProcess(
     'prometheus',
     [
       `--config.file=${config}`,
@@ -55,40 +56,22 @@ export async function startPrometheus(jobs: ScrapeJob[], ruleFiles: string[] = [
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr = (stderr + b.toString()).slice(-4000);
+    {
+      graceMs: 10_000,
+      ready: () =>
+        fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+    },
+  ).catch(async (err) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   });
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await prometheus.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`prometheus exited with ${child.exitCode}: ${stderr}`);
-    }
-    const ready = await fetch(`${url}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`prometheus not ready within 30 s: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
   return {
     url,
     async query(expr) {

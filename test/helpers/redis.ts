@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import { startProcess } from './processes.js';
 
 export interface TestRedis {
   url: string;
@@ -17,40 +18,35 @@ export interface TestRedis {
 export async function startRedis(): Promise<TestRedis> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-redis-'));
   const port = await freePort();
-  const child = spawn(
+  const server = await startProcess(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('redis-server did not start');
-    await new Promise((r) => setTimeout(r, 30));
-  }
+    { graceMs: 0, readyTimeoutMs: 10_000, ready: () => portAccepts(port) },
+  ).catch(async (err) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    process: child,
+    process: server.process,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await server.kill();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:port. */
+export function portAccepts(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
 
 /** One raw command to 127.0.0.1:port; resolves with the first reply line (no client library retries). */

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
-import { waitUntil } from './processes.js';
+import { type StartedProcess, startProcess, waitUntil } from './processes.js';
 import { redisAnswers } from './redis.js';
 
 export const MASTER_NAME = 'vcfarm';
@@ -23,16 +23,12 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-async function pingable(port: number, password?: string): Promise<void> {
-  await waitUntil(() => redisAnswers(port, password), 10_000, `redis on port ${port}`);
-}
-
 export async function startSentinelSet(): Promise<SentinelSet> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-sentinel-'));
   const password = 'sentinel-test-password-0123456789';
   const passwordFile = path.join(dir, 'redis-password');
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-  const children: ChildProcess[] = [];
+  const children: StartedProcess[] = [];
   const server = async (name: string, extra: string[]) => {
     const port = await freePort();
     const conf = path.join(dir, `${name}.conf`);
@@ -41,12 +37,12 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     await rm(path.join(dir, name), { recursive: true, force: true });
     const data = await mkdtemp(path.join(dir, `${name}-`));
     // biome-ignore format: flag/value pairs
-    const child = spawn('redis-server', [conf,
+    const child = await startProcess('redis-server', [conf,
       '--port', String(port), '--bind', '127.0.0.1', '--dir', data,
-      '--appendonly', 'yes', '--save', '', '--repl-diskless-sync-delay', '0', ...extra], { stdio: 'ignore' });
+      '--appendonly', 'yes', '--save', '', '--repl-diskless-sync-delay', '0', ...extra],
+      { name: `redis ${name}`, graceMs: 0, readyTimeoutMs: 10_000, ready: () => redisAnswers(port, password) });
     children.push(child);
-    await pingable(port, password);
-    return { port, process: child };
+    return { port, process: child.process };
   };
   const primary = await server('primary', []);
   const replica = await server('replica', ['--replicaof', '127.0.0.1', String(primary.port)]);
@@ -69,9 +65,14 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       ].join('\n'),
       { mode: 0o600 },
     );
-    children.push(spawn('redis-sentinel', [conf], { stdio: 'ignore' }));
+    const sentinel = await startProcess('redis-sentinel', [conf], {
+      name: `sentinel ${i}`,
+      graceMs: 0,
+      readyTimeoutMs: 10_000,
+      ready: () => redisAnswers(port),
+    });
+    children.push(sentinel);
     sentinelPorts.push(port);
-    await pingable(port);
   }
   const masterPort = async () => {
     const s = new Redis({ port: sentinelPorts[0], host: '127.0.0.1' });
@@ -131,14 +132,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     replica,
     masterPort,
     async stop() {
-      await Promise.all(
-        children.map(async (c) => {
-          if (c.exitCode !== null || c.signalCode !== null) return;
-          const exited = new Promise((r) => c.once('exit', r));
-          c.kill('SIGKILL');
-          await exited;
-        }),
-      );
+      await Promise.all(children.map((c) => c.kill()));
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { withPassword } from '../../src/redis/index.js';
 import { buildServer } from '../../src/server.js';
 import { writePlans } from './plans.js';
-import { onLogLines } from './processes.js';
+import { spawnProcess } from './processes.js';
 import { startRedis, type TestRedis } from './redis.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -21,8 +21,10 @@ export interface WorkerChild {
   ready: Promise<void>;
   /** Every JSON log line the worker printed so far. */
   logs: Record<string, unknown>[];
-  /** What the worker wrote to stderr (not JSON: a library's own complaints, a crash). */
+  /** What the worker wrote that is not a JSON log line (stderr: a library's own complaints, a crash), by line. */
   stderr: string[];
+  /** SIGTERM, then SIGKILL after `graceMs` (default 15 s); resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface TestService {
@@ -82,27 +84,14 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
 
   const startWorker = (extraEnv: Record<string, string> = {}): WorkerChild => {
     const id = `test-worker-${++n}`;
-    const child = spawn(process.execPath, [CLI, 'worker'], {
-      env: { ...process.env, ...env, WORKER_ID: id, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const p = spawnProcess(process.execPath, [CLI, 'worker'], {
+      name: id,
+      env: { ...env, WORKER_ID: id, ...extraEnv },
+      graceMs: 15_000,
     });
-    const logs: Record<string, unknown>[] = [];
-    const ready = new Promise<void>((resolve, reject) => {
-      onLogLines(child.stdout, (entry, line) => {
-        logs.push(entry);
-        // VCFARM_TEST_LOG shows the workers' log lines too (stderr, prefixed by the worker's id).
-        if (process.env.VCFARM_TEST_LOG) process.stderr.write(`[${id}] ${line}\n`);
-        if (entry.msg === 'worker process ready') resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`worker ${id} exited with ${code} before it was ready`)));
-    });
+    const ready = p.waitForLog('worker process ready', 120_000).then(() => {});
     ready.catch(() => {});
-    const stderr: string[] = [];
-    child.stderr?.on('data', (b: Buffer) => {
-      stderr.push(b.toString());
-      if (process.env.VCFARM_TEST_LOG) process.stderr.write(b);
-    });
-    const w = { process: child, id, ready, logs, stderr };
+    const w = { process: p.process, id, ready, logs: p.logs, stderr: p.text, stop: p.stop };
     workers.push(w);
     return w;
   };
@@ -119,17 +108,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
     workers,
     startWorker,
     async close() {
-      await Promise.all(
-        workers.map(async (w) => {
-          const p = w.process;
-          if (p.exitCode !== null || p.signalCode !== null) return;
-          const exited = new Promise((r) => p.once('exit', r));
-          p.kill('SIGTERM');
-          const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
-          await exited;
-          clearTimeout(t);
-        }),
-      );
+      await Promise.all(workers.map((w) => w.stop()));
       await app.close();
       await redis.stop();
       await rm(dataDir, { recursive: true, force: true });

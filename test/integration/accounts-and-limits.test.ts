@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { buildServer } from '../../src/server.js';
 import { ApiClient, type Json, refusedUpgradeStatus } from '../helpers/client.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
+import { type StartedProcess, spawnProcess } from '../helpers/processes.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -26,7 +27,7 @@ let keysOnly: { app: FastifyInstance; url: string };
 let dir: string;
 let wav: Buffer;
 /** The redis-server the last test starts in place of the killed one; stopped after the service. */
-let revivedRedis: ReturnType<typeof spawn> | undefined;
+let revivedRedis: StartedProcess | undefined;
 
 async function extraInstance(env: Record<string, string>): Promise<{ app: FastifyInstance; url: string }> {
   const config = loadConfig({ ...svc.env, ...env, LOG_LEVEL: process.env.VCFARM_TEST_LOG ?? 'silent' });
@@ -59,11 +60,7 @@ after(async () => {
   await untrusting?.app.close();
   await keysOnly?.app.close();
   await svc?.close();
-  if (revivedRedis && revivedRedis.exitCode === null) {
-    const exited = new Promise((r) => revivedRedis?.once('exit', r));
-    revivedRedis.kill('SIGKILL');
-    await exited;
-  }
+  await revivedRedis?.kill();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -302,14 +299,16 @@ test('Redis unreachable: uploads and jobs fail closed with 503, reads fail open,
   assert.ok(Date.now() - t1 < 3000);
 
   // 3. Redis back on the same port (empty): the service recovers by itself.
-  const revived = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  revivedRedis = revived;
+  revivedRedis = spawnProcess('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+  ]);
   const deadline = Date.now() + 10_000;
   let status = 0;
   while (Date.now() < deadline && status !== 201) {

@@ -8,7 +8,7 @@ import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
-import { processesMatching, waitUntil } from '../helpers/processes.js';
+import { processesMatching, spawnProcess, waitUntil } from '../helpers/processes.js';
 import { rawRedis } from '../helpers/redis.js';
 import { CLI } from '../helpers/service.js';
 
@@ -16,7 +16,9 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-all-'));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    // vcfarm all starts its own Redis and makes its password: none of this environment's.
+    REDIS_URL: undefined,
+    REDIS_PASSWORD_FILE: undefined,
     DATA_DIR: dataDir,
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -25,21 +27,12 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     // Status polling below would soon meet the shipped plans' 30 requests a minute.
     PLANS_FILE: writePlans(dataDir),
   };
-  delete env.REDIS_URL;
-  delete env.REDIS_PASSWORD_FILE;
-  const child = spawn(process.execPath, [CLI, 'all'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  child.stdout.on('data', (b: Buffer) => {
-    stdout += b.toString();
-  });
+  const started = spawnProcess(process.execPath, [CLI, 'all'], { env });
+  const child = started.process;
   try {
     // 1. It prints the URL once everything is up.
-    await waitUntil(() => stderr.includes('vcfarm is running'), 30_000, 'the start banner');
-    assert.match(stderr, new RegExp(`open http://(localhost|127\\.0\\.0\\.1):${port}/`));
+    await waitUntil(() => started.output().includes('vcfarm is running'), 30_000, 'the start banner');
+    assert.match(started.output(), new RegExp(`open http://(localhost|127\\.0\\.0\\.1):${port}/`));
     const redisPid = Number(await readFile(path.join(dataDir, 'run', 'redis.pid'), 'utf8'));
     assert.ok(redisPid > 0);
     assert.ok((await readFile(`/proc/${redisPid}/cmdline`, 'utf8')).startsWith('redis-server'));
@@ -69,8 +62,11 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     assert.equal(up.status, 201);
     const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
     assert.equal((await client.waitForJob(job.id)).state, 'completed');
-    assert.ok(stdout.includes('worker process ready'), 'the logs were captured');
-    assert.ok(!stdout.includes(password) && !stderr.includes(password), 'the password is in a log');
+    assert.ok(
+      started.logs.some((l) => l.msg === 'worker process ready'),
+      'the logs were captured',
+    );
+    assert.ok(!started.output().includes(password), 'the password is in a log');
 
     // 3. Ctrl-C (SIGINT to the supervisor) stops the API, the worker and Redis.
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -80,7 +76,7 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     assert.deepEqual(processesMatching(dataDir), []);
     await assert.rejects(fetch(`${base}/health`));
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    await started.kill();
     await rm(dataDir, { recursive: true, force: true });
   }
 });

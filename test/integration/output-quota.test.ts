@@ -14,6 +14,11 @@ let svc: TestService;
 let dir: string;
 
 before(async () => {
+  // The fixtures are encoded (synchronously, by ffmpeg) before the in-process API starts: made
+  // while it runs, they blocked its event loop for seconds on a loaded machine, and it shed the
+  // next requests with 503 "overloaded".
+  hostileSilenceFlac();
+  wideToneFlac(2);
   dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-outquota-'));
   const plans = writePlans(dir, generousPlans(), (p) => {
     p.plans.free.quotas = {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { waitUntil } from '../helpers/processes.js';
+import { spawnProcess, waitUntil } from '../helpers/processes.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 
 interface Heartbeat {
@@ -62,17 +61,14 @@ test('the affinity mask the process was started with is respected', async () => 
   const core = Number(
     readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(\d+)/m)?.[1] ?? 0,
   );
-  const child = spawn('taskset', ['-c', String(core), process.execPath, CLI, 'worker'], {
-    env: { ...process.env, ...svc.env, WORKER_ID: 'masked-worker' },
-    stdio: 'ignore',
+  const worker = spawnProcess('taskset', ['-c', String(core), process.execPath, CLI, 'worker'], {
+    env: { ...svc.env, WORKER_ID: 'masked-worker' },
   });
   try {
     const hb = await heartbeat('masked-worker');
     assert.equal(hb.size, 1, 'one core in the mask → one thread');
     assert.equal(cpusAllowed(hb.pid, hb.threads[0].tid), String(core));
   } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    await worker.stop();
   }
 });

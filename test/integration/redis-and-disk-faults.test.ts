@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { health } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
-import { waitUntil } from '../helpers/processes.js';
+import { spawnProcess, waitUntil } from '../helpers/processes.js';
 import { HEALTH_REQUEST, multipartBody, multipartPost, onOneConnection } from '../helpers/raw-http.js';
 import { redisAnswers } from '../helpers/redis.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
@@ -114,9 +114,8 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
   const port = await freePort();
   // stdout is /dev/full: every log write fails with ENOSPC.
   const full = openSync('/dev/full', 'w');
-  const api = spawn(process.execPath, [CLI, 'api'], {
+  const started = spawnProcess(process.execPath, [CLI, 'api'], {
     env: {
-      ...process.env,
       ...svc.env,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -125,14 +124,12 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
       // More than any disk here has free: the refusal path, measured on the real volume.
       MIN_FREE_DISK_BYTES: String(2 ** 52),
     },
-    stdio: ['ignore', full, 'pipe'],
+    stdout: full,
   });
   closeSync(full);
-  let stderr = '';
-  api.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  const exited = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
+  const api = started.process;
+  const stderr = () => started.output();
+  const exited = started.exited.then(({ code }) => code);
   const base = `http://127.0.0.1:${port}`;
   try {
     // 1. It starts and serves although not one log line can be written.
@@ -141,7 +138,7 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
       20_000,
       'the API',
     );
-    assert.equal(api.exitCode, null, `the API died: ${stderr}`);
+    assert.equal(api.exitCode, null, `the API died: ${stderr()}`);
     const client = await ApiClient.anonymous(base);
 
     // 2. Writes are refused before anything is stored: 507 with a clear code and no detail.
@@ -156,12 +153,12 @@ test('a full log disk does not take the API down; below MIN_FREE_DISK_BYTES uplo
     assert.equal((await client.request('GET', '/api/jobs')).status, 200, 'reads still work');
 
     // 3. It said once that logging fails, and SIGTERM still ends it, promptly.
-    assert.match(stderr, /log output failing/);
+    assert.match(stderr(), /log output failing/);
     api.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('hung'), 15_000))]);
     assert.equal(code, 0);
   } finally {
-    if (api.exitCode === null) api.kill('SIGKILL');
+    await started.kill();
   }
 });
 
@@ -212,10 +209,10 @@ test('after a 20 s Redis outage, API and worker are back within the bounded reco
   await new Promise((r) => setTimeout(r, 20_000));
 
   // 2. It comes back on the same port (empty: it kept nothing on disk).
-  const revived = spawn(
+  const revived = spawnProcess(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
+    { graceMs: 0 },
   );
   try {
     await waitUntil(() => redisAnswers(port), 10_000, 'the new redis-server');
@@ -238,6 +235,6 @@ test('after a 20 s Redis outage, API and worker are back within the bounded reco
       assert.ok(reported.has(`${name}${worker.id}`), `${name}: ${[...reported].join(', ')}`);
     assert.doesNotMatch(worker.stderr.join(''), /Unhandled error event/);
   } finally {
-    revived.kill('SIGKILL');
+    await revived.kill();
   }
 });

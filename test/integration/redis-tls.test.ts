@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { ApiClient } from '../helpers/client.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
-import { waitUntil } from '../helpers/processes.js';
+import { type StartedProcess, spawnProcess, startProcess, waitUntil } from '../helpers/processes.js';
 import { CLI } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -20,9 +20,9 @@ const execFileAsync = promisify(execFile);
 const PASSWORD = 'tls-redis-password-5b0c7e1d9a2f4e6b8c0d';
 
 let dir: string;
-let redis: ChildProcess | undefined;
+let redis: StartedProcess | undefined;
 let tlsPort: number;
-const children: ChildProcess[] = [];
+const children: StartedProcess[] = [];
 
 const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
 
@@ -116,18 +116,15 @@ before(async () => {
     ].join('\n'),
     { mode: 0o600 },
   );
-  redis = spawn('redis-server', [path.join(dir, 'redis.conf')], { stdio: 'ignore' });
-  await waitUntil(() => listening(tlsPort), 10_000, 'redis-server to listen on its TLS port');
+  redis = await startProcess('redis-server', [path.join(dir, 'redis.conf')], {
+    graceMs: 0,
+    readyTimeoutMs: 10_000,
+    ready: () => listening(tlsPort),
+  });
 });
 
 after(async () => {
-  for (const c of [...children, redis]) {
-    if (c && c.exitCode === null && c.signalCode === null) {
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    }
-  }
+  await Promise.all([...children, redis].map((c) => c?.kill()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -138,7 +135,8 @@ interface Run {
 }
 
 function vcfarm(command: 'api' | 'worker', env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [CLI, command], {
+  const p = spawnProcess(process.execPath, [CLI, command], {
+    inheritEnv: false,
     env: {
       PATH: process.env.PATH,
       LOG_LEVEL: 'info',
@@ -147,21 +145,9 @@ function vcfarm(command: 'api' | 'worker', env: Record<string, string>): Run {
       REDIS_PASSWORD_FILE: path.join(dir, 'redis-password'),
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    out += b.toString();
-  });
-  return {
-    child,
-    output: () => out,
-    exited: new Promise((r) => child.once('exit', (code) => r(code))),
-  };
+  children.push(p);
+  return { child: p.process, output: p.output, exited: p.exited.then(({ code }) => code) };
 }
 
 test('api and worker against a TLS-only Redis with a password: a job completes', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +13,6 @@ import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis.js';
-import { CLI } from '../helpers/service.js';
 
 test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503 and why meanwhile; a worker whose supervisor died exits', async () => {
   // Short locks: the job of the killed worker is picked up again within seconds.
@@ -180,32 +178,11 @@ test('with its Redis gone for good, SIGTERM still ends `vcfarm api`, `vcfarm wor
 });
 
 test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serving and converting; SIGTERM still ends them all', async () => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-fulllog-'));
-  const port = await freePort();
   // stdout (the supervisor's and the worker's logs) is /dev/full: every log write fails with ENOSPC.
   const full = openSync('/dev/full', 'w');
-  const child = spawn(process.execPath, [CLI, 'all'], {
-    env: {
-      ...process.env,
-      REDIS_URL: '',
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      POOL_SIZE: '1',
-      PLANS_FILE: writePlans(dataDir),
-    },
-    stdio: ['ignore', full, 'pipe'],
-  });
-  closeSync(full);
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  const exited = new Promise<number | string>((r) =>
-    child.once('exit', (code, signal) => r(code ?? signal ?? -1)),
-  );
-  const base = `http://127.0.0.1:${port}`;
+  const all = await startAll({}, undefined, { stdout: full }).finally(() => closeSync(full));
+  const { child, exited, stderr } = all;
+  const base = all.baseUrl;
   let children: number[] = [];
   try {
     // 1. It starts, and a worker goes live although not one log line can be written.
@@ -214,7 +191,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
       60_000,
       'a live worker',
     );
-    assert.equal(child.exitCode, null, `vcfarm all died: ${stderr}`);
+    assert.equal(child.exitCode, null, `vcfarm all died: ${stderr()}`);
     children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8'))
       .trim()
       .split(/\s+/)
@@ -228,7 +205,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
     const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
     assert.equal((await client.waitForJob(job.id, 60_000)).state, 'completed');
     // 3. It said that logging fails, and no child was restarted meanwhile (none crashed).
-    assert.match(stderr, /log output failing/);
+    assert.match(stderr(), /log output failing/);
     const now = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8'))
       .trim()
       .split(/\s+/)
@@ -240,8 +217,7 @@ test('a full log disk under `vcfarm all`: supervisor, worker and Redis keep serv
     assert.equal(code, 0);
     await waitUntil(() => children.every((pid) => !isAlive(pid)), 5000, 'the children to be gone');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    await all.cleanup();
     for (const pid of children) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
   }
 });

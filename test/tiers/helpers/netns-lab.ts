@@ -2,8 +2,9 @@
 // namespace), plus a veth from the test's own namespace to that bridge so the test can reach
 // the hosts' addresses. Names carry the test's pid (several engineers share this machine); the
 // subnet is a private 10.213.x.0/24 picked from the pid too. Everything is removed by close().
-import { type ChildProcess, spawn } from 'node:child_process';
-import { onLogLines } from '../../helpers/processes.js';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { type StartedProcess, spawnProcess } from '../../helpers/processes.js';
 import { must, run } from './nspawn.js';
 
 export interface LabProcess {
@@ -19,7 +20,7 @@ export class NetnsLab {
   readonly tag = `v${process.pid % 100_000}`;
   readonly subnet = `10.213.${20 + (process.pid % 200)}`;
   private readonly hosts = new Map<string, { ns: string; port: string; ip: string }>();
-  private readonly procs: LabProcess[] = [];
+  private readonly procs: StartedProcess[] = [];
   private readonly sw = `${this.tag}-sw`;
   private readonly uplink = `${this.tag}h`;
 
@@ -97,36 +98,18 @@ export class NetnsLab {
   spawn(host: string, cmd: string, args: string[], env: Record<string, string> = {}): LabProcess {
     const h = this.hosts.get(host);
     if (!h) throw new Error(`no host ${host}`);
-    const child = spawn('ip', ['netns', 'exec', h.ns, cmd, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const p: LabProcess = { host, process: child, logs: [], text: [] };
-    onLogLines(
-      child.stdout,
-      (entry) => p.logs.push(entry),
-      (line) => p.text.push(line),
-    );
-    child.stderr?.on('data', (b: Buffer) => {
-      p.text.push(...b.toString().split('\n').filter(Boolean));
-      if (p.text.length > 500) p.text.splice(0, p.text.length - 500);
+    const p = spawnProcess('ip', ['netns', 'exec', h.ns, cmd, ...args], {
+      name: `${host} ${path.basename(cmd)}`,
+      env,
+      graceMs: 10_000,
     });
     this.procs.push(p);
-    return p;
+    return { host, process: p.process, logs: p.logs, text: p.text };
   }
 
   /** Kills every process started here (SIGTERM, then SIGKILL after 10 s) and removes the namespaces. */
   async close(): Promise<void> {
-    await Promise.all(
-      this.procs.map(async ({ process: c }) => {
-        if (c.exitCode !== null || c.signalCode !== null) return;
-        const exited = new Promise((r) => c.once('exit', r));
-        c.kill('SIGTERM');
-        const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(t);
-      }),
-    );
+    await Promise.all(this.procs.map((p) => p.stop()));
     for (const { ns } of this.hosts.values()) await run('ip', ['netns', 'del', ns]);
     await run('ip', ['link', 'del', this.uplink]);
     await run('ip', ['netns', 'del', this.sw]);

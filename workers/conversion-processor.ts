@@ -190,7 +190,7 @@ export class ConversionProcessor {
       const outcome = await this.pool.run(task);
       await this.reportModel(data, outcome, jlog);
       if (outcome.status === 'cancelled')
-        throw jobError(this.stopped.has(jobId) ? WORKER_STOPPED : CANCELLED);
+        throw jobError(this.stopped.has(task.jobId) ? WORKER_STOPPED : CANCELLED);
       if (outcome.status === 'failed') {
         const ffmpeg = FFMPEG_FAILURE[outcome.code];
         if (ffmpeg) this.metrics?.ffmpegFailures.labels(ffmpeg).inc();

@@ -68,7 +68,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function measure(pcm: Float32Array) {
   let source = voice;
   const analyse = await timed(async () => {
-    source = await engine.analyse(blocks(pcm), { codebook: false });
+    source = await engine.analyse(blocks(pcm));
   });
   const convert = await timed(async () => {
     for await (const _ of engine.convert(blocks(pcm), { voice, sourceProfile: source })) {

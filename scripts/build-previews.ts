@@ -34,7 +34,7 @@ async function buildFolder(dir: string): Promise<void> {
   const engine = await VoiceConversionEngine.load(dir);
   try {
     const source = await sourcePcm(engine.sampleRate);
-    const sourceProfile = await engine.analyse([source], { codebook: false });
+    const sourceProfile = await engine.analyse([source]);
     const out = path.join(dir, PREVIEWS_DIR);
     await mkdir(out, { recursive: true });
     const keep = new Set<string>();

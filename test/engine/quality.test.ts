@@ -18,6 +18,9 @@ import { PcmCache } from '../helpers/librispeech.js';
 // 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (23 and 1 of
 // 30, cut 64 %); the formant (6 of 30 within 8 %), F0 and mel-cepstral bars are NOT met yet;
 // `node dist/scripts/judge-voices.js` measures all of them on the same 30 conversions and says which are met.
+// The judge's F0 bar (output within 5 % of the target's held-out part) misses on pairs whose target speaks
+// lower in the held-out part than in the part the voice is cloned from; what the model controls, the
+// output's F0 against the clone part's, is asserted here (`node dist/scripts/profile-audit.js` prints both per pair).
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let engine: VoiceConversionEngine;
@@ -78,4 +81,21 @@ test("formants: median F1-F3 within 8 % of the target's in >= 5 of 30 (today 6; 
   const within = verdicts.filter((v) => v.formantError <= 0.08).length;
   console.log(`# formants within 8 %: ${within}/30`);
   assert.ok(within >= 5, `formants within 8 % in ${within} of 30`);
+});
+
+test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 10 % in all (today 28 and 8 %)", () => {
+  // The two misses today are the conversions to 1235, whose clone part holds a steady 120 Hz mains buzz in
+  // its pauses that YIN counts as voice (its median 119 Hz, 106 Hz without the buzz: f0-tracker.test.ts);
+  // the profile reads the voice (108 Hz). Against the held-out part (the judge's bar) the worst is 12 %:
+  // several targets speak 4-9 % lower there than in the part a voice is cloned from.
+  const errors = verdicts.map((v) => ({ v, error: v.f0.output / judge.f0(v.pair.target, 'clone') - 1 }));
+  const worst = Math.max(...errors.map((e) => Math.abs(e.error)));
+  const held = Math.max(...verdicts.map((v) => Math.abs(v.f0.error)));
+  const within5 = errors.filter((e) => Math.abs(e.error) <= 0.05).length;
+  console.log(
+    `# F0 within 5 % of the clone part in ${within5}/30, worst ${(worst * 100).toFixed(1)} %; worst off the held-out part ${(held * 100).toFixed(1)} %`,
+  );
+  const list = errors.map((e) => `${name(e.v)} ${(e.error * 100).toFixed(1)} %`).join(', ');
+  assert.ok(within5 >= 27, `within 5 % in ${within5} of 30: ${list}`);
+  assert.ok(worst <= 0.1, `worst ${(worst * 100).toFixed(1)} %: ${list}`);
 });

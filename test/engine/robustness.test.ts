@@ -89,6 +89,20 @@ test('analysis is the same chunked or whole', async () => {
   assert.ok(a.envelope.every((v, i) => Math.abs(v - b.envelope[i]) < 1e-3));
 });
 
+test('a profile that still carries the old k-means codebook loads and converts exactly as without it', async () => {
+  const src = speech['en-us+f3'].subarray(0, 3 * engine.sampleRate);
+  const sourceProfile = await engine.analyse(blocks(src));
+  assert.equal(sourceProfile.codebook, undefined, 'no codebook is computed any more');
+  // As profiles cloned before the clean-up stored it: up to 48 entries of 24 cepstra.
+  const codebook = Array.from({ length: 48 * 24 }, (_, i) => Math.sin(i) * 0.3);
+  const older = parseVoiceProfile(JSON.parse(JSON.stringify({ ...voice, codebook })));
+  const options = { sourceProfile, strength: 1 };
+  const withIt = await convertAll(src, { ...options, voice: older });
+  const without = await convertAll(src, { ...options, voice });
+  assert.equal(withIt.length, src.length);
+  assert.deepEqual(withIt, without);
+});
+
 const n = 24_000;
 const EDGE_CASES: [string, Float32Array][] = [
   ['silence', new Float32Array(n)],
@@ -165,11 +179,11 @@ test('bad options and foreign profiles are refused by name', async () => {
     code: 'VC_ERR_VOICE_PROFILE',
   });
   assert.throws(() => parseVoiceProfile({ format: 'nope' }), { code: 'VC_ERR_VOICE_PROFILE' });
-  // A profile cloned by the earlier model (no formants, no codebook) is refused with a clear code.
-  const { formants: _f, codebook: _c, ...older } = voice;
+  // A profile cloned by the earlier model (no formants) is refused with a clear code.
+  const { formants: _f, ...older } = voice;
   assert.throws(() => engine.createConverter({ voice: parseVoiceProfile(older) }), {
     code: 'VC_ERR_VOICE_PROFILE',
-    message: /no "(formants|codebook)".*clone the voice again/,
+    message: /no "formants".*clone the voice again/,
   });
   assert.throws(() => engine.createConverter({ voice, sourceProfile: parseVoiceProfile(older) }), {
     code: 'VC_ERR_VOICE_PROFILE',

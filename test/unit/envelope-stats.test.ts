@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { covarianceRoots, EnvelopeMoments } from '../../workers/engine/envelope-stats.js';
-import { prng } from '../../workers/engine/voice-features.js';
 
 const D = 4;
 const mul = (a: readonly number[], b: readonly number[]): number[] =>
@@ -15,6 +14,17 @@ const near = (a: readonly number[], b: readonly number[], tol: number, what: str
   const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
   assert.ok(worst < tol, `${what}: off by ${worst}`);
 };
+/** Small deterministic PRNG (mulberry32), so the test's frames are the same on every run. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const identity = Array.from({ length: D * D }, (_, k) => (Math.floor(k / D) === k % D ? 1 : 0));
 
 test('EnvelopeMoments: mean and covariance of correlated frames, non-finite frames skipped', () => {

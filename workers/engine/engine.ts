@@ -28,8 +28,6 @@ export interface RunOptions {
 export interface AnalyseOptions extends RunOptions {
   /** Stored in the profile for humans. */
   label?: string;
-  /** Build the envelope codebook (a target voice's); a source profile needs none. Default true. */
-  codebook?: boolean;
 }
 
 export interface ConverterOptions extends RunOptions {
@@ -110,7 +108,7 @@ export class VoiceConversionEngine {
   }
 
   /** `details`: see AccumulatorOptions; in-pass measurements need the envelope only. */
-  #accumulator(details: 'all' | 'formants' | 'none'): ProfileAccumulator {
+  #accumulator(details: 'all' | 'none'): ProfileAccumulator {
     const m = this.#model.manifest;
     const a = m.analysis;
     const bins = Number(m.graphs[a.graph].outputs.find((o) => o.name === a.outputs.power)?.shape.at(-1));
@@ -151,7 +149,7 @@ export class VoiceConversionEngine {
     const a = this.#model.manifest.analysis;
     const chunker = this.#chunker(options);
     const constant = constantFeeds(a.graph, this.#model.manifest.graphs[a.graph], { params: {} });
-    const acc = this.#accumulator(options.codebook === false ? 'formants' : 'all');
+    const acc = this.#accumulator('all');
     for await (const block of pcm) {
       for (const w of chunker.push(block)) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
     }

@@ -6,8 +6,6 @@ import {
   formantTables,
   frameCepstrum,
   frameFormants,
-  kMeans,
-  prng,
 } from './voice-features.js';
 import type { VoiceProfile } from './voice-profile.js';
 
@@ -35,26 +33,15 @@ export interface AccumulatorOptions {
   voicingThreshold: number;
   silenceDb: number;
   /**
-   * What beyond F0 and the long-term envelope to gather: formants and the envelope codebook (a target's
-   * profile), formants only (a source's: the conversion does not read its codebook), or nothing (in-pass
-   * measurements). Default 'all'.
+   * What beyond F0 and the long-term envelope to gather: formants and the envelope statistics (a voice's
+   * profile, target or source), or nothing (in-pass measurements). Default 'all'.
    */
-  details?: 'all' | 'formants' | 'none';
+  details?: 'all' | 'none';
 }
 
 /** Formant histograms: 5 Hz bins up to 6 kHz. */
 const FORMANT_HZ_PER_BIN = 5;
 const FORMANT_BINS = 1200;
-/**
- * Envelope codebook: frames are reservoir-sampled (at most RESERVOIR, ~43 s of frames, 1 MB), those within
- * CODEBOOK_RANGE_DB of the loudest kept are clustered into CODEBOOK_SIZE entries. Memory is flat for any
- * length of input, and the profile holds CODEBOOK_SIZE x CEPSTRA numbers (~12 KB of JSON).
- */
-const RESERVOIR = 4000;
-const CODEBOOK_SIZE = 48;
-const CODEBOOK_RANGE_DB = 35;
-const KMEANS_ITERATIONS = 30;
-const SEED = 0x5eed;
 /**
  * Eigenvalues of the envelope covariance are floored at this share of the largest before its roots are
  * taken (envelope-stats.ts), so the source's least varying directions are not blown up by the mapping.
@@ -71,27 +58,20 @@ class DetailAccumulator {
   readonly #formant: FormantTables;
   readonly #hist = [0, 1, 2].map(() => new Float64Array(FORMANT_BINS));
   #formantFrames = 0;
-  readonly #reservoir = new Float64Array(RESERVOIR * CEPSTRA);
-  readonly #energyDb = new Float64Array(RESERVOIR);
-  readonly #random = prng(SEED);
-  #seen = 0;
   readonly #bins: number;
   /** Voiced frames' and the others' (ENVELOPE_CLASSES), and all of them. */
   readonly #moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(CEPSTRA));
   readonly #pooled = new EnvelopeMoments(CEPSTRA);
   readonly #cep = new Float64Array(CEPSTRA);
 
-  readonly #withCodebook: boolean;
-
-  constructor(bins: number, sampleRate: number, withCodebook: boolean) {
-    this.#withCodebook = withCodebook;
+  constructor(bins: number, sampleRate: number) {
     this.#bins = bins;
     this.#cepTable = cepstrumTable(bins, sampleRate);
     this.#formant = formantTables(bins, sampleRate);
   }
 
   /** A frame above the silence floor. */
-  addFrame(power: Float32Array, row: number, energy: number, voiced: boolean): void {
+  addFrame(power: Float32Array, row: number, voiced: boolean): void {
     if (voiced) {
       const f = frameFormants(power, row, this.#formant);
       if (f) {
@@ -104,13 +84,6 @@ class DetailAccumulator {
     frameCepstrum(power, row, this.#bins, this.#cepTable, this.#cep);
     this.#moments[voiced ? 0 : 1].add(this.#cep);
     this.#pooled.add(this.#cep);
-    if (!this.#withCodebook) return;
-    // Reservoir sampling (Vitter's algorithm R): every frame has the same chance to be kept.
-    const slot = this.#seen < RESERVOIR ? this.#seen : Math.floor(this.#random() * (this.#seen + 1));
-    this.#seen++;
-    if (slot >= RESERVOIR) return;
-    this.#reservoir.set(this.#cep, slot * CEPSTRA);
-    this.#energyDb[slot] = 10 * Math.log10(energy + 1e-20);
   }
 
   /**
@@ -148,23 +121,6 @@ class DetailAccumulator {
       return 0;
     });
   }
-
-  /** k-means centroids of the kept frames' cepstra, row-major [entries][CEPSTRA]; one flat entry at least. */
-  codebook(): number[] | undefined {
-    if (!this.#withCodebook) return undefined;
-    const kept = Math.min(this.#seen, RESERVOIR);
-    let loudest = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < kept; i++) loudest = Math.max(loudest, this.#energyDb[i]);
-    const rows = new Float64Array(kept * CEPSTRA);
-    let count = 0;
-    for (let i = 0; i < kept; i++) {
-      if (this.#energyDb[i] < loudest - CODEBOOK_RANGE_DB) continue;
-      rows.set(this.#reservoir.subarray(i * CEPSTRA, (i + 1) * CEPSTRA), count * CEPSTRA);
-      count++;
-    }
-    if (count === 0) return new Array(CEPSTRA).fill(0);
-    return Array.from(kMeans(rows, count, CEPSTRA, CODEBOOK_SIZE, KMEANS_ITERATIONS, SEED));
-  }
 }
 
 /** Aggregates per-frame analysis into a VoiceProfile in constant memory. */
@@ -179,9 +135,8 @@ export class ProfileAccumulator {
 
   constructor(options: AccumulatorOptions) {
     this.#o = options;
-    const details = options.details ?? 'all';
     this.#details =
-      details === 'none' ? null : new DetailAccumulator(options.bins, options.sampleRate, details === 'all');
+      options.details === 'none' ? null : new DetailAccumulator(options.bins, options.sampleRate);
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
   }
@@ -202,7 +157,7 @@ export class ProfileAccumulator {
       const loud = batch.energy[i] >= this.#silence;
       const voiced =
         batch.voicing[i] >= this.#o.voicingThreshold && loud && f0 > F0_FLOOR && Number.isFinite(f0);
-      if (loud && this.#details) this.#details.addFrame(power, row, batch.energy[i], voiced);
+      if (loud && this.#details) this.#details.addFrame(power, row, voiced);
       if (!voiced) continue;
       const bin = Math.floor((1200 * Math.log2(f0 / F0_FLOOR)) / CENTS_PER_BIN);
       if (bin < N_BINS) {
@@ -233,7 +188,6 @@ export class ProfileAccumulator {
     const round = (v: number, digits: number): number => Number(v.toFixed(digits));
     const hz = (v: number | null): number | null => (v === null ? null : round(v, 2));
     const seconds = (n: number): number => round((n * o.frameHop) / o.sampleRate, 3);
-    const codebook = this.#details?.codebook();
     const stats = this.#details?.envelopeStats();
     const r6 = (v: number): number => Number(v.toPrecision(6));
     return {
@@ -251,7 +205,6 @@ export class ProfileAccumulator {
         ? {}
         : {
             formants: this.#details.formants().map((v) => round(v, 1)),
-            ...(codebook === undefined ? {} : { codebook: codebook.map((v) => round(v, 4)) }),
             ...(stats === undefined
               ? {}
               : {

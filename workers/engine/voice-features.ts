@@ -1,6 +1,6 @@
 /**
  * Per-frame features a voice profile stores beside its F0 statistics: LPC formants (the vocal-tract
- * scale) and level-free cepstra of the frame envelopes (for the envelope codebook). Pure functions over
+ * scale) and level-free cepstra of the frame envelopes (for the envelope statistics). Pure functions over
  * one frame's power spectrum (bins 0..N/2 of an N-point FFT), so they are unit-tested alone.
  */
 
@@ -20,7 +20,7 @@ function evenWeight(k: number, bins: number): number {
 }
 
 /**
- * The codebook's cepstra describe the band 0..8 kHz only, the band every speech recording holds (a 16 kHz
+ * The frame cepstra describe the band 0..8 kHz only, the band every speech recording holds (a 16 kHz
  * source is empty above it, and the cliff there would dominate every distance).
  */
 export const CEPSTRUM_BAND_HZ = 8000;
@@ -179,93 +179,4 @@ export function frameFormants(power: ArrayLike<number>, offset: number, t: Forma
     if (hz >= FORMANT_MIN_HZ && hz <= FORMANT_MAX_HZ) found.push(hz);
   }
   return found.length === 3 ? found : null;
-}
-
-/** Small deterministic PRNG (mulberry32), so a profile is reproducible byte for byte. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function squaredDistance(x: Float64Array, i: number, c: Float64Array, j: number, dim: number): number {
-  let s = 0;
-  for (let d = 0; d < dim; d++) {
-    const v = x[i * dim + d] - c[j * dim + d];
-    s += v * v;
-  }
-  return s;
-}
-
-/**
- * k-means (k-means++ seeding, Lloyd iterations) of `count` rows of `dim` values; returns min(k, count)
- * centroids, row-major. Deterministic for a given seed.
- */
-export function kMeans(
-  rows: Float64Array,
-  count: number,
-  dim: number,
-  k: number,
-  iterations: number,
-  seed: number,
-): Float64Array {
-  const m = Math.min(k, count);
-  const c = new Float64Array(m * dim);
-  if (m === 0) return c;
-  const random = prng(seed);
-  const nearest = new Float64Array(count).fill(Number.POSITIVE_INFINITY);
-  let pick = Math.floor(random() * count);
-  for (let j = 0; j < m; j++) {
-    c.set(rows.subarray(pick * dim, pick * dim + dim), j * dim);
-    let total = 0;
-    for (let i = 0; i < count; i++) {
-      nearest[i] = Math.min(nearest[i], squaredDistance(rows, i, c, j, dim));
-      total += nearest[i];
-    }
-    let goal = random() * total;
-    pick = count - 1;
-    for (let i = 0; i < count; i++) {
-      goal -= nearest[i];
-      if (goal <= 0) {
-        pick = i;
-        break;
-      }
-    }
-  }
-  const label = new Int32Array(count);
-  const sums = new Float64Array(m * dim);
-  const sizes = new Float64Array(m);
-  for (let it = 0; it < iterations; it++) {
-    let moved = 0;
-    for (let i = 0; i < count; i++) {
-      let best = 0;
-      let bestD = Number.POSITIVE_INFINITY;
-      for (let j = 0; j < m; j++) {
-        const d = squaredDistance(rows, i, c, j, dim);
-        if (d < bestD) {
-          bestD = d;
-          best = j;
-        }
-      }
-      if (label[i] !== best || it === 0) moved++;
-      label[i] = best;
-    }
-    if (moved === 0) break;
-    sums.fill(0);
-    sizes.fill(0);
-    for (let i = 0; i < count; i++) {
-      sizes[label[i]]++;
-      for (let d = 0; d < dim; d++) sums[label[i] * dim + d] += rows[i * dim + d];
-    }
-    // An emptied cluster keeps its centroid.
-    for (let j = 0; j < m; j++) {
-      if (sizes[j] > 0) for (let d = 0; d < dim; d++) c[j * dim + d] = sums[j * dim + d] / sizes[j];
-    }
-  }
-  return c;
 }

@@ -22,8 +22,9 @@ export const VoiceProfileSchema = Type.Object({
    */
   formants: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { minItems: 3, maxItems: 3 })),
   /**
-   * Envelope codebook: k-means centroids of the level-free cepstra (c1..c24 of the log power over 0..8 kHz)
-   * of the voice's frames, row-major [entries][24], at most 48 entries. Absent in profiles made before it.
+   * Envelope codebook (k-means centroids of the frames' level-free cepstra, [entries][24]) that profiles
+   * cloned from 2026-11 until the envelope statistics replaced it carry. Nothing reads it and no profile is
+   * made with it any more; it is only accepted, so those profiles still load.
    */
   codebook: Type.Optional(Type.Array(Type.Number(), { maxItems: 64 * 24 })),
   /**

@@ -48,7 +48,6 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
     const replay = new PcmReplay(REPLAY_MAX_SEC * rate);
     const source = await engine.analyse(replay.record(decode(progress(0, 'analysing'))), {
       label: 'source',
-      codebook: false,
     });
     const converting = progress(1, 'converting');
     const input = replay.complete ? replay.play(converting) : decode(converting);

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../src/redis/core.js';
 import { redisFault } from '../src/redis/core.js';
 
 export interface WriteFaultGuardOptions {
@@ -22,7 +22,7 @@ export class WriteFaultGuard {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly lanes: { pause(): Promise<void>; resume(): void },
     private readonly log: Logger,
     private readonly options: WriteFaultGuardOptions,
@@ -38,7 +38,10 @@ export class WriteFaultGuard {
     if (!fault) return false;
     if (this.tripped || this.stopped) return true;
     this.tripped = true;
-    this.log.error({ cause: fault.code, reason: fault.reason }, 'job lanes paused: Redis refuses writes');
+    this.log.error(
+      { cause: fault.code, reason: fault.reason },
+      'job lanes paused: RedisClient refuses writes',
+    );
     void this.lanes.pause().then(() => this.recover());
     return true;
   }
@@ -70,6 +73,6 @@ export class WriteFaultGuard {
     }
     this.tripped = false;
     this.lanes.resume();
-    this.log.info('job lanes resumed: Redis accepts writes again');
+    this.log.info('job lanes resumed: RedisClient accepts writes again');
   }
 }

@@ -1,6 +1,6 @@
 import { drainAndClose } from '../lifecycle/index.js';
 import { createLogger } from '../logging/index.js';
-import { verifyRedisTls } from '../redis/index.js';
+import { verifyRedis } from '../redis/index.js';
 import { startApiServer } from '../server.js';
 import type { Command } from './command.js';
 import { onShutdown, requireRedisUrl } from './shutdown.js';
@@ -11,7 +11,7 @@ export const command: Command = {
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'api', config.logFormat);
     const redisUrl = requireRedisUrl(config);
-    await verifyRedisTls(redisUrl);
+    await verifyRedis(redisUrl);
     const { app, url } = await startApiServer(config, redisUrl, logger);
     logger.info({ url }, 'api listening');
     onShutdown(logger, () => drainAndClose(app, config.drainMs, logger, config.closeTimeoutMs), {

@@ -1,6 +1,6 @@
 import { startWorkerProcess } from '../../workers/index.js';
 import { createLogger } from '../logging/index.js';
-import { verifyRedisTls } from '../redis/core.js';
+import { verifyRedis } from '../redis/core.js';
 import type { Command } from './command.js';
 import { onShutdown, requireRedisUrl } from './shutdown.js';
 
@@ -13,7 +13,7 @@ export const command: Command = {
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'worker', config.logFormat);
     const redisUrl = requireRedisUrl(config);
-    await verifyRedisTls(redisUrl);
+    await verifyRedis(redisUrl);
     const handle = await startWorkerProcess(config, redisUrl, logger);
     onShutdown(logger, (reason) => handle.close({ jobGraceMs: reason === 'parent-exit' ? 0 : undefined }), {
       deadlineMs: WORKER_STOP_DEADLINE_MS,

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 import { isFinalEvent, type JobEvent } from './events.js';
 
 /**
- * Bounded, so the stream cannot grow without end (`MAXLEN ~`: Redis trims whole nodes, so a
+ * Bounded, so the stream cannot grow without end (`MAXLEN ~`: RedisClient trims whole nodes, so a
  * little more may be kept). A client that comes back after its events were trimmed gets a
  * snapshot instead of a replay.
  */
@@ -25,7 +25,7 @@ export class JobEventLog {
   private readonly stages = new Map<string, string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.key = eventStreamKey(prefix);

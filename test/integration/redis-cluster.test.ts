@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
+import { ApiClient } from '../helpers/client.js';
+import { type CliProcess, spawnCli } from '../helpers/cluster.js';
+import { durationOf, espeakSentence } from '../helpers/fixtures.js';
+import { idempotentPost } from '../helpers/idempotency.js';
+import { writePlans } from '../helpers/plans.js';
+import { freePort } from '../helpers/ports.js';
+import { waitUntil } from '../helpers/processes.js';
+import { startRedis } from '../helpers/redis.js';
+import { CLUSTER_PREFIX, type RedisClusterSet, startRedisCluster } from '../helpers/redis-cluster.js';
+
+// vcfarm api and vcfarm worker, as in production, on a real three-primary Redis Cluster (each
+// primary with a replica) with a password; every key under the {vcfarm} hash tag.
+let cluster: RedisClusterSet;
+let dataDir: string;
+let env: Record<string, string>;
+const spawned: CliProcess[] = [];
+
+const SESSIONS_PER_WINDOW = 4;
+const MAX_QUEUED = 2;
+
+before(async () => {
+  cluster = await startRedisCluster({ replicas: 1 });
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-redis-cluster-data-'));
+  env = {
+    DATA_DIR: dataDir,
+    REDIS_CLUSTER_NODES: cluster.nodes,
+    REDIS_PASSWORD_FILE: cluster.passwordFile,
+    REDIS_PREFIX: CLUSTER_PREFIX,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ADMIN_TOKEN,
+    POOL_SIZE: '1',
+    SCALE_WAIT_MS: '20000',
+    // A job whose worker lost its lock in the failover comes back soon, not after 30 s.
+    JOB_LOCK_MS: '5000',
+    STALLED_INTERVAL_MS: '5000',
+    PLANS_FILE: writePlans(dataDir, undefined, (p) => {
+      p.sessionRateLimit = { max: SESSIONS_PER_WINDOW, windowSec: 600 };
+      p.plans.free.quotas.maxQueuedJobs = MAX_QUEUED;
+    }),
+  };
+});
+after(async () => {
+  for (const p of spawned) await p.kill();
+  await cluster?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+async function startApi(): Promise<string> {
+  const port = await freePort();
+  const api = spawnCli('api', { ...env, PORT: String(port) });
+  spawned.push(api);
+  await api.waitForLog('api listening', 60_000);
+  return `http://127.0.0.1:${port}`;
+}
+
+function startWorker(id: string): CliProcess {
+  const worker = spawnCli('worker', { ...env, WORKER_ID: id });
+  spawned.push(worker);
+  return worker;
+}
+
+/** Every key on every primary, with the port of the node holding it. */
+async function allKeys(): Promise<{ key: string; port: number }[]> {
+  const out: { key: string; port: number }[] = [];
+  for (const s of cluster.servers) {
+    if (s.process.exitCode !== null || s.process.signalCode !== null) continue;
+    const r = cluster.connect(s.port);
+    try {
+      await r.connect();
+      if (!/role:master/.test(await r.info('replication'))) continue;
+      for (const key of await r.keys('*')) out.push({ key, port: s.port });
+    } finally {
+      r.disconnect();
+    }
+  }
+  return out;
+}
+
+test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency, accounts, conversion over WebSocket, scale', async () => {
+  // 1. The API alone first: jobs wait, so the admission script's refusal is deterministic.
+  const base = await startApi();
+  const client = await ApiClient.anonymous(base);
+  const events = await client.openEvents();
+
+  // 2. Sessions are counted per client IP in Redis: the window's allowance, then 429.
+  const statuses: number[] = [];
+  for (let i = 1; i < SESSIONS_PER_WINDOW + 1; i++)
+    statuses.push((await fetch(`${base}/api/session`, { method: 'POST' })).status);
+  assert.deepEqual(statuses, [...Array(SESSIONS_PER_WINDOW - 1).fill(201), 429]);
+  const limited = await fetch(`${base}/api/session`, { method: 'POST' });
+  assert.equal(limited.status, 429);
+  assert.equal(((await limited.json()) as { error: string }).error, 'VC_ERR_RATE_LIMITED');
+
+  // 3. Admission (the fair-share script) admits MAX_QUEUED jobs, then refuses; the idempotent
+  //    create replays the same job instead of admitting another.
+  const source = espeakSentence('en-us+f3', 'A sentence converted on a Redis Cluster.');
+  const up = await client.upload(source);
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const uploadId = up.body.upload.id as string;
+  const body = { uploadId, outputFormat: 'wav', pitchSemitones: 3 };
+  const first = await idempotentPost(client, base, '/api/jobs', body, 'cluster-key-1');
+  assert.equal(first.status, 202, JSON.stringify(first.body));
+  const again = await idempotentPost(client, base, '/api/jobs', body, 'cluster-key-1');
+  assert.equal(again.status, 202);
+  assert.equal(again.replayed, true);
+  assert.equal(again.body.job.id, first.body.job.id);
+  const second = await client.createJob(body);
+  const refused = await client.request('POST', '/api/jobs', body);
+  assert.equal(refused.status, 429, JSON.stringify(refused.body));
+  assert.equal(refused.body.error, 'VC_ERR_TOO_MANY_JOBS');
+  const jobs = [first.body.job.id as string, second.id];
+
+  // 4. Queue places (one pipeline over BullMQ's wait list and prioritized set).
+  const places = await client.request('GET', '/api/queue');
+  assert.equal(places.status, 200, JSON.stringify(places.body));
+  assert.deepEqual(
+    places.body.jobs.map((j: { jobId: string; position: number }) => [j.jobId, j.position]),
+    jobs.map((id, i) => [id, i + 1]),
+  );
+
+  // 5. Accounts: create (MULTI over four keys), list (MGET), rotate the key.
+  const created = await adminRequest(base, 'POST', '/api/admin/users', { name: 'ada', plan: 'pro' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const listed = await adminRequest(base, 'GET', '/api/admin/users');
+  assert.ok(listed.body.users.some((u: { id: string }) => u.id === created.body.user.id));
+  const ada = new ApiClient(base, { token: created.body.apiKey, userId: created.body.user.id });
+  assert.equal((await ada.request('GET', '/api/workspace')).status, 200);
+  const rotated = await adminRequest(base, 'POST', `/api/admin/users/${created.body.user.id}/keys`);
+  assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
+  assert.equal((await ada.request('GET', '/api/workspace')).status, 401);
+  const adaNow = new ApiClient(base, { token: rotated.body.apiKey, userId: created.body.user.id });
+  assert.equal((await adaNow.request('GET', '/api/workspace')).status, 200);
+
+  // 6. A worker starts: both jobs complete, reported over the WebSocket (the progress stream).
+  const worker = startWorker('cluster-worker-1');
+  await worker.waitForLog('worker process ready', 60_000);
+  for (const id of jobs) await events.waitFor((m) => m.type === 'completed' && m.jobId === id, 120_000);
+  const result = await client.download(jobs[0]);
+  assert.equal(result.status, 200);
+  const out = path.join(dataDir, 'result.wav');
+  await writeFile(out, result.bytes);
+  assert.ok(Math.abs(durationOf(out) - durationOf(source)) < 0.2, 'the result lasts as long as the input');
+  events.close();
+
+  // 7. A scale request is applied (200) by the live worker: scale keys, heartbeats, pub/sub.
+  const scaled = await adminRequest(base, 'POST', '/api/system/scale', { new_worker_count: 2 });
+  assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
+  assert.deepEqual(
+    scaled.body.workers.map((w: { id: string; size: number; applied: boolean }) => [w.id, w.size, w.applied]),
+    [['cluster-worker-1', 2, true]],
+  );
+
+  // 8. Every key vcfarm and BullMQ wrote is under the hash tag, so all of them live on one primary.
+  const keys = await allKeys();
+  assert.ok(keys.length > 20, `keys written: ${keys.length}`);
+  assert.deepEqual(
+    keys.filter((k) => !k.key.startsWith(`${CLUSTER_PREFIX}:`)).map((k) => k.key),
+    [],
+  );
+  assert.equal(new Set(keys.map((k) => k.port)).size, 1);
+
+  // 9. Nothing went wrong on the way: no error logged by the API or the worker, nor a warning of one
+  //    (a Redis connection, queue, worker or webhook error).
+  const complaints = spawned.flatMap((p) =>
+    p.logs.filter((l) => (l.level as number) >= 50 || ((l.level as number) >= 40 && /error/.test(String(l.msg)))),
+  );
+  assert.deepEqual(complaints, []);
+});

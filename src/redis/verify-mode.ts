@@ -5,16 +5,22 @@ import { withoutPassword } from './password.js';
 import { tlsOf } from './tls.js';
 import { verifyRedisTls } from './verify-tls.js';
 
+/** A password the server refuses: a setting to fix, which would not heal by reconnecting. */
+const REFUSED_PASSWORD = /^(WRONGPASS|NOAUTH)/;
+
 /** One connection attempt, no retry: `INFO cluster`'s `cluster_enabled`, or undefined when unreachable. */
 async function clusterEnabled(redis: Redis): Promise<boolean | undefined> {
-  redis.on('error', () => {});
+  // A refused AUTH arrives as an 'error' event; connect() then only says the connection closed.
+  let refused: Error | undefined;
+  redis.on('error', (err: Error) => {
+    if (REFUSED_PASSWORD.test(err.message)) refused ??= err;
+  });
   try {
     await redis.connect();
     return /^cluster_enabled:1/m.test(await redis.info('cluster'));
   } catch (err) {
-    // A password the server refuses is a setting to fix: it would not heal by reconnecting.
-    const message = (err as Error).message ?? '';
-    if (/^(WRONGPASS|NOAUTH)/.test(message)) throw err;
+    if (REFUSED_PASSWORD.test((err as Error).message)) refused ??= err as Error;
+    if (refused) throw refused;
     return undefined;
   } finally {
     redis.disconnect();

@@ -13,18 +13,23 @@ import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis.js';
 import { CLUSTER_PREFIX, type RedisClusterSet, startRedisCluster } from '../helpers/redis-cluster.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // vcfarm api and vcfarm worker, as in production, on a real three-primary Redis Cluster (each
 // primary with a replica) with a password; every key under the {vcfarm} hash tag.
 let cluster: RedisClusterSet;
 let dataDir: string;
 let env: Record<string, string>;
+let receiver: WebhookReceiver;
+let hook: string;
 const spawned: CliProcess[] = [];
 
 const SESSIONS_PER_WINDOW = 4;
 const MAX_QUEUED = 2;
 
 before(async () => {
+  receiver = new WebhookReceiver();
+  hook = await receiver.listen();
   cluster = await startRedisCluster({ replicas: 1 });
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-redis-cluster-data-'));
   env = {
@@ -40,6 +45,7 @@ before(async () => {
     // A job whose worker lost its lock in the failover comes back soon, not after 30 s.
     JOB_LOCK_MS: '5000',
     STALLED_INTERVAL_MS: '5000',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
     PLANS_FILE: writePlans(dataDir, undefined, (p) => {
       p.sessionRateLimit = { max: SESSIONS_PER_WINDOW, windowSec: 600 };
       p.plans.free.quotas.maxQueuedJobs = MAX_QUEUED;
@@ -49,6 +55,7 @@ before(async () => {
 after(async () => {
   for (const p of spawned) await p.kill();
   await cluster?.stop();
+  await receiver?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -98,7 +105,15 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
   assert.equal(limited.status, 429);
   assert.equal(((await limited.json()) as { error: string }).error, 'VC_ERR_RATE_LIMITED');
 
-  // 3. Admission (the fair-share script) admits MAX_QUEUED jobs, then refuses; the idempotent
+  // 3. The user's webhook (its secret and default target are keys of their own).
+  assert.equal((await client.request('POST', '/api/webhook/secret')).status, 201);
+  const hooked = await client.request('PUT', '/api/webhook', {
+    url: `${hook}/cluster`,
+    events: ['completed'],
+  });
+  assert.equal(hooked.status, 200, JSON.stringify(hooked.body));
+
+  // 4. Admission (the fair-share script) admits MAX_QUEUED jobs, then refuses; the idempotent
   //    create replays the same job instead of admitting another.
   const source = espeakSentence('en-us+f3', 'A sentence converted on a Redis Cluster.');
   const up = await client.upload(source);
@@ -117,7 +132,7 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
   assert.equal(refused.body.error, 'VC_ERR_TOO_MANY_JOBS');
   const jobs = [first.body.job.id as string, second.id];
 
-  // 4. Queue places (one pipeline over BullMQ's wait list and prioritized set).
+  // 5. Queue places (one pipeline over BullMQ's wait list and prioritized set).
   const places = await client.request('GET', '/api/queue');
   assert.equal(places.status, 200, JSON.stringify(places.body));
   assert.deepEqual(
@@ -125,7 +140,7 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
     jobs.map((id, i) => [id, i + 1]),
   );
 
-  // 5. Accounts: create (MULTI over four keys), list (MGET), rotate the key.
+  // 6. Accounts: create (MULTI over four keys), list (MGET), rotate the key.
   const created = await adminRequest(base, 'POST', '/api/admin/users', { name: 'ada', plan: 'pro' });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const listed = await adminRequest(base, 'GET', '/api/admin/users');
@@ -138,7 +153,7 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
   const adaNow = new ApiClient(base, { token: rotated.body.apiKey, userId: created.body.user.id });
   assert.equal((await adaNow.request('GET', '/api/workspace')).status, 200);
 
-  // 6. A worker starts: both jobs complete, reported over the WebSocket (the progress stream).
+  // 7. A worker starts: both jobs complete, reported over the WebSocket (the progress stream).
   const worker = startWorker('cluster-worker-1');
   await worker.waitForLog('worker process ready', 60_000);
   for (const id of jobs) await events.waitFor((m) => m.type === 'completed' && m.jobId === id, 120_000);
@@ -148,8 +163,10 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
   await writeFile(out, result.bytes);
   assert.ok(Math.abs(durationOf(out) - durationOf(source)) < 0.2, 'the result lasts as long as the input');
   events.close();
+  // ... and delivered to the webhook (the dispatcher's consumer group on the event stream).
+  await receiver.waitFor(() => jobs.every((id) => receiver.at('/cluster').some((d) => d.body.job.id === id)));
 
-  // 7. A scale request is applied (200) by the live worker: scale keys, heartbeats, pub/sub.
+  // 8. A scale request is applied (200) by the live worker: scale keys, heartbeats, pub/sub.
   const scaled = await adminRequest(base, 'POST', '/api/system/scale', { new_worker_count: 2 });
   assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
   assert.deepEqual(
@@ -157,7 +174,12 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
     [['cluster-worker-1', 2, true]],
   );
 
-  // 8. Every key vcfarm and BullMQ wrote is under the hash tag, so all of them live on one primary.
+  // 9. The queue-depth gauges (read by one instance under a lease) count both jobs.
+  const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(metrics.status, 200);
+  assert.match(await metrics.text(), /^vcfarm_queue_jobs\{state="completed"\} 2$/m);
+
+  // 10. Every key vcfarm and BullMQ wrote is under the hash tag, so all of them live on one primary.
   const keys = await allKeys();
   assert.ok(keys.length > 20, `keys written: ${keys.length}`);
   assert.deepEqual(
@@ -166,10 +188,87 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
   );
   assert.equal(new Set(keys.map((k) => k.port)).size, 1);
 
-  // 9. Nothing went wrong on the way: no error logged by the API or the worker, nor a warning of one
+  // 11. Nothing went wrong on the way: no error logged by the API or the worker, nor a warning of one
   //    (a Redis connection, queue, worker or webhook error).
   const complaints = spawned.flatMap((p) =>
-    p.logs.filter((l) => (l.level as number) >= 50 || ((l.level as number) >= 40 && /error/.test(String(l.msg)))),
+    p.logs.filter(
+      (l) => (l.level as number) >= 50 || ((l.level as number) >= 40 && /error/.test(String(l.msg))),
+    ),
   );
   assert.deepEqual(complaints, []);
+});
+
+test('a misconfigured cluster stops api and worker at start-up with a message naming the fix', async () => {
+  const plain = await startRedis();
+  const wrongPassword = path.join(dataDir, 'wrong-password');
+  await writeFile(wrongPassword, 'not-the-password\n', { mode: 0o600 });
+  const nodePort = cluster.servers[0].port;
+  const cases: [string, 'api' | 'worker', Record<string, string>, number, RegExp][] = [
+    [
+      'a prefix without a hash tag',
+      'api',
+      { REDIS_PREFIX: 'vcfarm' },
+      78,
+      /REDIS_PREFIX="vcfarm": on a Redis Cluster \(REDIS_CLUSTER_NODES\) the prefix must be a hash tag such as \{vcfarm\}/,
+    ],
+    [
+      'the default prefix',
+      'worker',
+      { REDIS_PREFIX: '' },
+      78,
+      /REDIS_PREFIX="vcfarm": on a Redis Cluster \(REDIS_CLUSTER_NODES\) the prefix must be a hash tag/,
+    ],
+    [
+      'REDIS_URL as well',
+      'api',
+      { REDIS_URL: `redis://127.0.0.1:${nodePort}` },
+      78,
+      /REDIS_CLUSTER_NODES and REDIS_URL are both set; set one/,
+    ],
+    [
+      'a cluster node as REDIS_URL',
+      'api',
+      { REDIS_CLUSTER_NODES: '', REDIS_URL: `redis://127.0.0.1:${nodePort}`, REDIS_PREFIX: 'vcfarm' },
+      1,
+      /Redis at 127\.0\.0\.1:\d+ \(REDIS_URL\) is a node of a Redis Cluster; set REDIS_CLUSTER_NODES to its nodes instead/,
+    ],
+    [
+      'a cluster node as REDIS_URL',
+      'worker',
+      { REDIS_CLUSTER_NODES: '', REDIS_URL: `redis://127.0.0.1:${nodePort}`, REDIS_PREFIX: 'vcfarm' },
+      1,
+      /\(REDIS_URL\) is a node of a Redis Cluster/,
+    ],
+    [
+      'a single Redis as the cluster',
+      'api',
+      { REDIS_CLUSTER_NODES: `127.0.0.1:${plain.port}`, REDIS_PASSWORD_FILE: '' },
+      1,
+      /Redis at 127\.0\.0\.1:\d+ \(REDIS_CLUSTER_NODES\) is not a cluster node \(cluster support is off\)/,
+    ],
+    [
+      'a wrong password',
+      'worker',
+      { REDIS_PASSWORD_FILE: wrongPassword },
+      1,
+      /Redis Cluster node 127\.0\.0\.1:\d+ \(REDIS_CLUSTER_NODES\) refused the password \(WRONGPASS\); check REDIS_PASSWORD_FILE/,
+    ],
+  ];
+  try {
+    for (const [what, command, extra, code, message] of cases) {
+      const run = spawnCli(command, { ...env, PORT: '0', ...extra });
+      // One that starts anyway would run until killed: the assertion below then names it.
+      const timer = setTimeout(() => void run.kill(), 20_000);
+      const exited = await run.exited;
+      clearTimeout(timer);
+      assert.equal(exited.code, code, `${command} with ${what}: ${run.stderr()}`);
+      assert.match(run.stderr(), message, `${command} with ${what}`);
+      assert.ok(
+        !run.stderr().includes(cluster.password),
+        `${command} with ${what}: the password is in its output`,
+      );
+    }
+  } finally {
+    await plain.stop();
+  }
 });

@@ -1,6 +1,13 @@
 // The folder's surface without its Fastify plugin: what worker processes (and other folders' non-plugin code) import.
 export { closeRedis, REDIS_QUIT_DEADLINE_MS } from './close.js';
-export { clusterUrl, isClusterUrl } from './cluster.js';
+export {
+  CLUSTER_FAILOVER_WAIT_MS,
+  clusterNodes,
+  clusterOptions,
+  clusterUrl,
+  isClusterUnavailable,
+  isClusterUrl,
+} from './cluster.js';
 export {
   type BullConnection,
   boundedRetry,

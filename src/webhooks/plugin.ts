@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { withDeadline } from '../lifecycle/index.js';

@@ -199,6 +199,7 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
 });
 
 test('a misconfigured cluster stops api and worker at start-up with a message naming the fix', async () => {
+  // (Every configuration refusal is in test/unit/config.test.ts; one goes through the CLI here.)
   const plain = await startRedis();
   const wrongPassword = path.join(dataDir, 'wrong-password');
   await writeFile(wrongPassword, 'not-the-password\n', { mode: 0o600 });
@@ -212,32 +213,11 @@ test('a misconfigured cluster stops api and worker at start-up with a message na
       /REDIS_PREFIX="vcfarm": on a Redis Cluster \(REDIS_CLUSTER_NODES\) the prefix must be a hash tag such as \{vcfarm\}/,
     ],
     [
-      'the default prefix',
-      'worker',
-      { REDIS_PREFIX: '' },
-      78,
-      /REDIS_PREFIX="vcfarm": on a Redis Cluster \(REDIS_CLUSTER_NODES\) the prefix must be a hash tag/,
-    ],
-    [
-      'REDIS_URL as well',
-      'api',
-      { REDIS_URL: `redis://127.0.0.1:${nodePort}` },
-      78,
-      /REDIS_CLUSTER_NODES and REDIS_URL are both set; set one/,
-    ],
-    [
       'a cluster node as REDIS_URL',
       'api',
       { REDIS_CLUSTER_NODES: '', REDIS_URL: `redis://127.0.0.1:${nodePort}`, REDIS_PREFIX: 'vcfarm' },
       1,
       /Redis at 127\.0\.0\.1:\d+ \(REDIS_URL\) is a node of a Redis Cluster; set REDIS_CLUSTER_NODES to its nodes instead/,
-    ],
-    [
-      'a cluster node as REDIS_URL',
-      'worker',
-      { REDIS_CLUSTER_NODES: '', REDIS_URL: `redis://127.0.0.1:${nodePort}`, REDIS_PREFIX: 'vcfarm' },
-      1,
-      /\(REDIS_URL\) is a node of a Redis Cluster/,
     ],
     [
       'a single Redis as the cluster',
@@ -271,4 +251,87 @@ test('a misconfigured cluster stops api and worker at start-up with a message na
   } finally {
     await plain.stop();
   }
+});
+
+test('Redis Cluster failover: the primary holding {vcfarm} killed during a batch; every job completes once, the API answers 503 at worst', async () => {
+  const base = await startApi();
+  const worker = startWorker('cluster-worker-failover');
+  await worker.waitForLog('worker process ready', 60_000);
+  // An account of its own (the first test spent this IP's anonymous sessions).
+  const made = await adminRequest(base, 'POST', '/api/admin/users', { name: 'failover', plan: 'pro' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const client = new ApiClient(base, { token: made.body.apiKey, userId: made.body.user.id });
+  const events = await client.openEvents();
+  const source = espeakSentence(
+    'en-us+m3',
+    'A longer sentence for the batch that runs while a cluster primary dies.',
+  );
+  // 1. A batch in one burst: one job runs while the others wait.
+  const up = await client.upload(source);
+  assert.equal(up.status, 201);
+  const jobs: string[] = [];
+  for (let i = 0; i < 4; i++)
+    jobs.push(
+      (await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: i + 1 }))
+        .id,
+    );
+
+  const probes: { at: number; status: number; error?: string }[] = [];
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      const res = await client.request('GET', '/api/workspace').catch(() => ({ status: 0, body: undefined }));
+      probes.push({ at: Date.now(), status: res.status, error: res.body?.error });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+
+  // 2. Kill the primary of the tag's slot once the first job is under way.
+  await events.waitFor(
+    (m) => (m.type === 'progress' || m.type === 'stage') && jobs.includes(m.jobId as string),
+    60_000,
+  );
+  const primary = await cluster.primaryFor(CLUSTER_PREFIX);
+  const replica = await cluster.replicaOf(primary);
+  assert.ok(replica, 'the primary has a replica');
+  const survivor = cluster.servers.find((s) => s.port !== primary && s.port !== replica) as { port: number };
+  const killedAt = Date.now();
+  cluster.servers.find((s) => s.port === primary)?.process.kill('SIGKILL');
+  await waitUntil(
+    async () => (await cluster.primaryFor(CLUSTER_PREFIX, survivor.port).catch(() => 0)) === replica,
+    30_000,
+    'the replica to take over',
+  );
+  const failedOverAt = Date.now();
+
+  // 3. Every job completes, reported on the same WebSocket, once each.
+  for (const id of jobs) await events.waitFor((m) => m.type === 'completed' && m.jobId === id, 120_000);
+  await waitUntil(
+    () => probes.length >= 5 && probes.slice(-5).every((p) => p.status === 200),
+    15_000,
+    'the API to answer again',
+  );
+  probing = false;
+  await prober;
+  events.close();
+  for (const id of jobs) {
+    assert.equal(
+      events.messages.filter((m) => m.type === 'completed' && m.jobId === id).length,
+      1,
+      `job ${id}`,
+    );
+    assert.equal((await client.job(id)).state, 'completed');
+  }
+  // The kill came during the batch: a job finished only after it.
+  assert.ok(events.messages.some((m) => m.type === 'completed' && m.at > killedAt));
+  const bad = probes.filter((p) => p.status !== 200);
+  console.log(
+    `cluster failover: replica promoted ${failedOverAt - killedAt} ms after the kill; ` +
+      `${bad.length} of ${probes.length} probes not 200 (${[...new Set(bad.map((p) => `${p.status} ${p.error}`))].join(', ')}), ` +
+      `last ${bad.length ? bad[bad.length - 1].at - killedAt : 0} ms after the kill`,
+  );
+  assert.deepEqual(
+    bad.filter((p) => p.status !== 503),
+    [],
+  );
 });

@@ -7,7 +7,7 @@ import { onShutdown, requireRedisUrl } from './shutdown.js';
 
 export const command: Command = {
   usage: `usage: vcfarm api
-  one API instance (needs REDIS_URL); settings come from the environment (docs/ARCHITECTURE.md)`,
+  one API instance (needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); settings come from the environment (docs/ARCHITECTURE.md)`,
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'api', config.logFormat);
     const redisUrl = requireRedisUrl(config);

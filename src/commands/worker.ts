@@ -9,7 +9,7 @@ const WORKER_STOP_DEADLINE_MS = 55_000;
 
 export const command: Command = {
   usage: `usage: vcfarm worker
-  one worker process with a pinned thread pool (needs REDIS_URL); POOL_SIZE, PIN_THREADS, AUTOSCALE…`,
+  one worker process with a pinned thread pool (needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); POOL_SIZE, PIN_THREADS, AUTOSCALE…`,
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'worker', config.logFormat);
     const redisUrl = requireRedisUrl(config);

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +30,8 @@ export interface RedisClusterSet {
   replicaOf(port: number): Promise<number | undefined>;
   /** A plain connection to one node (the caller disconnects it). */
   connect(port: number): Redis;
+  /** With `tls`: the CA that signed the nodes' certificate, for REDIS_TLS_CA_FILE. */
+  caFile?: string;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,34 @@ export interface RedisClusterOptions {
   replicas?: 0 | 1;
   /** cluster-node-timeout: how long a primary may be silent before its replica takes over. */
   nodeTimeoutMs?: number;
+  /** TLS only (clients, replication and the cluster bus), with a certificate for 127.0.0.1 from a CA made for it. */
+  tls?: boolean;
+}
+
+const openssl = (cwd: string, ...args: string[]) => run('openssl', args, { cwd });
+
+/** A CA (ca.pem) and a certificate for 127.0.0.1 it signed (server.pem, server.key) in `dir`. */
+async function makeCertificates(dir: string): Promise<void> {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=ca',
+  );
+  await openssl(dir, 'req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=redis.test');
+  await writeFile(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  // biome-ignore format: flag/value pairs
+  await openssl(dir, 'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
 }
 
 /**
@@ -65,8 +95,18 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     );
     await rm(dir, { recursive: true, force: true });
   };
+  const caFile = opts.tls ? path.join(dir, 'ca.pem') : undefined;
+  if (opts.tls) await makeCertificates(dir);
+  const tls = caFile ? { tls: { ca: await readFile(caFile, 'utf8') } } : {};
   const connect = (port: number) => {
-    const r = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null });
+    const r = new Redis({
+      port,
+      host: '127.0.0.1',
+      password,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      ...tls,
+    });
     r.on('error', () => {}); // commands reject with it
     return r;
   };
@@ -78,7 +118,12 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       const conf = path.join(nodeDir, 'redis.conf');
       // biome-ignore format: one directive a line
       await writeFile(conf, [
-        `port ${port}`, `cluster-port ${ports[count + i]}`, 'bind 127.0.0.1', `dir ${nodeDir}`,
+        ...(opts.tls
+          ? ['port 0', `tls-port ${port}`, 'tls-cluster yes', 'tls-replication yes', 'tls-auth-clients no',
+            `tls-cert-file ${path.join(dir, 'server.pem')}`, `tls-key-file ${path.join(dir, 'server.key')}`,
+            `tls-ca-cert-file ${caFile}`]
+          : [`port ${port}`]),
+        `cluster-port ${ports[count + i]}`, 'bind 127.0.0.1', `dir ${nodeDir}`,
         'cluster-enabled yes', 'cluster-config-file nodes.conf',
         `cluster-node-timeout ${opts.nodeTimeoutMs ?? 1000}`,
         'appendonly yes', 'save ""', 'repl-diskless-sync-delay 0',
@@ -107,6 +152,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         '--cluster-replicas',
         String(opts.replicas ?? 0),
         '--cluster-yes',
+        ...(caFile ? ['--tls', '--cacert', caFile] : []),
       ],
       { env: { ...process.env, REDISCLI_AUTH: password }, timeout: 60_000 },
     );
@@ -191,6 +237,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     primaryFor,
     replicaOf,
     connect,
+    caFile,
     stop,
   };
 }

@@ -59,16 +59,16 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function startApi(): Promise<string> {
+async function startApi(over: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
-  const api = spawnCli('api', { ...env, PORT: String(port) });
+  const api = spawnCli('api', { ...env, ...over, PORT: String(port) });
   spawned.push(api);
   await api.waitForLog('api listening', 60_000);
   return `http://127.0.0.1:${port}`;
 }
 
-function startWorker(id: string): CliProcess {
-  const worker = spawnCli('worker', { ...env, WORKER_ID: id });
+function startWorker(id: string, over: Record<string, string> = {}): CliProcess {
+  const worker = spawnCli('worker', { ...env, ...over, WORKER_ID: id });
   spawned.push(worker);
   return worker;
 }
@@ -334,4 +334,44 @@ test('Redis Cluster failover: the primary holding {vcfarm} killed during a batch
     bad.filter((p) => p.status !== 503),
     [],
   );
+});
+
+test('Redis Cluster over TLS with a password: api and worker trust REDIS_TLS_CA_FILE; a job completes', async () => {
+  const tls = await startRedisCluster({ tls: true });
+  try {
+    const over = {
+      REDIS_CLUSTER_NODES: tls.nodes,
+      REDIS_PASSWORD_FILE: tls.passwordFile,
+      REDIS_TLS_CA_FILE: tls.caFile as string,
+      DATA_DIR: path.join(dataDir, 'tls'),
+    };
+    const base = await startApi(over);
+    const worker = startWorker('cluster-worker-tls', over);
+    await worker.waitForLog('worker process ready', 60_000);
+    const client = await ApiClient.anonymous(base);
+    const events = await client.openEvents();
+    const up = await client.upload(espeakSentence('en-us+f3', 'A sentence converted on a TLS cluster.'));
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const job = await client.createJob({
+      uploadId: up.body.upload.id,
+      outputFormat: 'mp3',
+      pitchSemitones: -2,
+    });
+    await events.waitFor((m) => m.type === 'completed' && m.jobId === job.id, 120_000);
+    events.close();
+    assert.equal((await client.download(job.id)).status, 200);
+    // The nodes listen on TLS only: nothing reached them in the clear.
+    for (const s of tls.servers) {
+      const r = tls.connect(s.port);
+      try {
+        await r.connect();
+        assert.deepEqual(await r.config('GET', 'port'), ['port', '0']);
+      } finally {
+        r.disconnect();
+      }
+    }
+  } finally {
+    for (const p of spawned.splice(0)) await p.kill();
+    await tls.stop();
+  }
 });

@@ -59,12 +59,12 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function startApi(over: Record<string, string> = {}): Promise<string> {
+async function startApi(over: Record<string, string> = {}): Promise<{ base: string; api: CliProcess }> {
   const port = await freePort();
   const api = spawnCli('api', { ...env, ...over, PORT: String(port) });
   spawned.push(api);
   await api.waitForLog('api listening', 60_000);
-  return `http://127.0.0.1:${port}`;
+  return { base: `http://127.0.0.1:${port}`, api };
 }
 
 function startWorker(id: string, over: Record<string, string> = {}): CliProcess {
@@ -92,7 +92,7 @@ async function allKeys(): Promise<{ key: string; port: number }[]> {
 
 test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency, accounts, conversion over WebSocket, scale', async () => {
   // 1. The API alone first: jobs wait, so the admission script's refusal is deterministic.
-  const base = await startApi();
+  const { base, api } = await startApi();
   const client = await ApiClient.anonymous(base);
   const events = await client.openEvents();
 
@@ -196,6 +196,13 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
     ),
   );
   assert.deepEqual(complaints, []);
+
+  // 12. Both stop on SIGTERM within their deadlines (exit 0; past a deadline it is 1).
+  worker.process.kill('SIGTERM');
+  assert.deepEqual(await worker.exited, { code: 0, signal: null });
+  assert.ok(worker.logs.some((l) => l.msg === 'worker process stopped'));
+  api.process.kill('SIGTERM');
+  assert.deepEqual(await api.exited, { code: 0, signal: null });
 });
 
 test('a misconfigured cluster stops api and worker at start-up with a message naming the fix', async () => {
@@ -254,7 +261,7 @@ test('a misconfigured cluster stops api and worker at start-up with a message na
 });
 
 test('Redis Cluster failover: the primary holding {vcfarm} killed during a batch; every job completes once, the API answers 503 at worst', async () => {
-  const base = await startApi();
+  const { base } = await startApi();
   const worker = startWorker('cluster-worker-failover');
   await worker.waitForLog('worker process ready', 60_000);
   // An account of its own (the first test spent this IP's anonymous sessions).
@@ -345,7 +352,7 @@ test('Redis Cluster over TLS with a password: api and worker trust REDIS_TLS_CA_
       REDIS_TLS_CA_FILE: tls.caFile as string,
       DATA_DIR: path.join(dataDir, 'tls'),
     };
-    const base = await startApi(over);
+    const { base } = await startApi(over);
     const worker = startWorker('cluster-worker-tls', over);
     await worker.waitForLog('worker process ready', 60_000);
     const client = await ApiClient.anonymous(base);

@@ -38,10 +38,7 @@ export class WriteFaultGuard {
     if (!fault) return false;
     if (this.tripped || this.stopped) return true;
     this.tripped = true;
-    this.log.error(
-      { cause: fault.code, reason: fault.reason },
-      'job lanes paused: RedisClient refuses writes',
-    );
+    this.log.error({ cause: fault.code, reason: fault.reason }, 'job lanes paused: Redis refuses writes');
     void this.lanes.pause().then(() => this.recover());
     return true;
   }
@@ -73,6 +70,6 @@ export class WriteFaultGuard {
     }
     this.tripped = false;
     this.lanes.resume();
-    this.log.info('job lanes resumed: RedisClient accepts writes again');
+    this.log.info('job lanes resumed: Redis accepts writes again');
   }
 }

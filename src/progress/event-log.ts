@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/core.js';
 import { isFinalEvent, type JobEvent } from './events.js';
 
 /**
- * Bounded, so the stream cannot grow without end (`MAXLEN ~`: RedisClient trims whole nodes, so a
+ * Bounded, so the stream cannot grow without end (`MAXLEN ~`: Redis trims whole nodes, so a
  * little more may be kept). A client that comes back after its events were trimmed gets a
  * snapshot instead of a replay.
  */

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
-import { isClusterUnavailable } from '../redis/cluster.js';
+import { isClusterUnavailable } from '../redis/core.js';
 import { redisFault } from '../redis/faults.js';
 
 /** The one map from error code to HTTP status (also listed in the OpenAPI document). */

@@ -12,9 +12,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: 'single-machine service: Redis (unless REDIS_URL), one API, one worker process',
     load: () => import('./commands/all.js'),
   },
-  api: { summary: 'one API instance (needs REDIS_URL)', load: () => import('./commands/api.js') },
+  api: {
+    summary: 'one API instance (needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)',
+    load: () => import('./commands/api.js'),
+  },
   worker: {
-    summary: 'one worker process with a pinned thread pool (needs REDIS_URL)',
+    summary:
+      'one worker process with a pinned thread pool (needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)',
     load: () => import('./commands/worker.js'),
   },
   users: {

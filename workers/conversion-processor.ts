@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import { encodeJobFailure, errorCodeOf, type JobFailure } from '../src/errors/index.js';
@@ -13,6 +12,7 @@ import {
   type ConvertJobData,
   queueKeys,
 } from '../src/queue/core.js';
+import type { RedisClient } from '../src/redis/core.js';
 import {
   ensureWorkspace,
   fileIn,
@@ -67,7 +67,7 @@ export class ConversionProcessor {
 
   constructor(
     private readonly config: Config,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly events: JobEventLog,
     private readonly pool: WorkerPool,
     private readonly log: Logger,

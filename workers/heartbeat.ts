@@ -1,8 +1,8 @@
 import os from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LogThrottle } from '../src/logging/index.js';
 import { jobTotals, type WorkerMetrics } from '../src/metrics/core.js';
+import type { RedisClient } from '../src/redis/core.js';
 import { scalingKeys, type WorkerStats } from '../src/scaling/core.js';
 import type { WorkerPool } from './pool/index.js';
 import type { ScalingAgent } from './scaling-agent.js';
@@ -11,7 +11,7 @@ import type { WorkerStatsCounter } from './worker-stats.js';
 const HEARTBEAT_MS = 1000;
 
 export interface HeartbeatDeps {
-  redis: Redis;
+  redis: RedisClient;
   pool: WorkerPool;
   counter: WorkerStatsCounter;
   metrics: WorkerMetrics;

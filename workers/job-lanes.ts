@@ -36,6 +36,8 @@ export class JobLanes<D, R> extends EventEmitter {
   private lanes: Worker<D, R>[] = [];
   /** Lanes closing (finishing their job), by their close. */
   private readonly leaving = new Map<Promise<void>, Worker<D, R>>();
+  /** What ends each lane's connection once the lane is closed (BullConnection.release). */
+  private readonly releases = new Map<Worker<D, R>, () => void>();
   private paused = false;
   /** Jobs in the processor right now, across every lane. */
   private running = 0;
@@ -54,7 +56,10 @@ export class JobLanes<D, R> extends EventEmitter {
     while (this.lanes.length < size) this.lanes.push(this.open(this.lanes.length));
     const surplus = this.lanes.splice(size);
     for (const lane of surplus) {
-      const closing = lane.close().catch((err) => this.options.logger.warn({ err }, 'lane close failed'));
+      const closing = lane
+        .close()
+        .catch((err) => this.options.logger.warn({ err }, 'lane close failed'))
+        .finally(() => this.release(lane));
       this.leaving.set(closing, lane);
       void closing.finally(() => this.leaving.delete(closing));
     }
@@ -106,6 +111,12 @@ export class JobLanes<D, R> extends EventEmitter {
       Promise.all([...this.leaving.values()].map((lane) => lane.disconnect().catch(() => {}))),
       REDIS_QUIT_DEADLINE_MS,
     );
+    for (const lane of this.leaving.values()) this.release(lane);
+  }
+
+  private release(lane: Worker<D, R>): void {
+    this.releases.get(lane)?.();
+    this.releases.delete(lane);
   }
 
   /** Resolves once no job is in the processor. */
@@ -139,8 +150,9 @@ export class JobLanes<D, R> extends EventEmitter {
 
   private open(index: number): Worker<D, R> {
     const o = this.options;
+    const bull = bullConnection(o.redisUrl);
     const lane = new Worker<D, R>(o.queueName, this.counted, {
-      connection: bullConnection(o.redisUrl),
+      connection: bull.connection,
       prefix: o.prefix,
       concurrency: 1,
       lockDuration: o.lockDurationMs,
@@ -149,6 +161,7 @@ export class JobLanes<D, R> extends EventEmitter {
       // One stalled-job checker per process is enough; lane 0 lives as long as the process.
       skipStalledCheck: index > 0,
     });
+    this.releases.set(lane, bull.release);
     lane.on('completed', (job: Job<D, R>, result: R) => this.emit('completed', job, result));
     lane.on('failed', (job: Job<D, R> | undefined, err: Error) => this.emit('failed', job, err));
     lane.on('error', (err: Error) => this.emit('error', err));

@@ -1,16 +1,16 @@
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { decodeJobFailure } from '../src/errors/index.js';
 import type { JobOutcomeLabel, WorkerMetrics } from '../src/metrics/core.js';
 import type { JobEventLog } from '../src/progress/core.js';
 import { type ConversionJobData, type ConversionResult, KEEP_FINISHED_SEC } from '../src/queue/core.js';
+import type { RedisClient } from '../src/redis/core.js';
 import { scalingKeys } from '../src/scaling/core.js';
 import { jobKind, jobLogFields, jobModel } from './job-labels.js';
 import type { JobLanes } from './job-lanes.js';
 
 export interface OutcomeDeps {
-  redis: Redis;
+  redis: RedisClient;
   events: JobEventLog;
   metrics: WorkerMetrics;
   prefix: string;

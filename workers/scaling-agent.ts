@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../src/redis/core.js';
 import {
   type AutoscaleDecision,
   type AutoscaleSetting,
@@ -56,8 +56,8 @@ export class ScalingAgent {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly pool: WorkerPool,
     private readonly lanes: Pick<JobLanes<unknown, unknown>, 'resize' | 'settled'>,
     private readonly queue: Queue,

@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import { withDeadline } from '../src/lifecycle/core.js';
@@ -16,6 +15,7 @@ import {
   queueKeys,
   withFairShare,
 } from '../src/queue/core.js';
+import type { RedisClient } from '../src/redis/core.js';
 import {
   bullConnection,
   closeRedis,
@@ -63,12 +63,17 @@ export async function startWorkerProcess(
   const log = logger.child({ workerId: config.workerId });
   const qkeys = queueKeys(config.redisPrefix);
   const skeys = scalingKeys(config.redisPrefix);
-  const redis: Redis = connectRedis(redisUrl, `vcfarm-worker-${config.workerId}`, log);
-  const cancelSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-cancel-${config.workerId}`, log);
-  const scaleSubscriber: Redis = connectRedis(redisUrl, `vcfarm-worker-scale-${config.workerId}`, log);
+  const redis: RedisClient = connectRedis(redisUrl, `vcfarm-worker-${config.workerId}`, log);
+  const cancelSubscriber: RedisClient = connectRedis(
+    redisUrl,
+    `vcfarm-worker-cancel-${config.workerId}`,
+    log,
+  );
+  const scaleSubscriber: RedisClient = connectRedis(redisUrl, `vcfarm-worker-scale-${config.workerId}`, log);
   const events = new JobEventLog(redis, config.redisPrefix);
+  const queueConnection = bullConnection(redisUrl);
   const queue = new Queue(CONVERSION_QUEUE, {
-    connection: bullConnection(redisUrl),
+    connection: queueConnection.connection,
     prefix: config.redisPrefix,
   });
   queue.on('error', connectionErrorLog(log)(`vcfarm-worker-queue-${config.workerId}`));
@@ -192,6 +197,7 @@ export async function startWorkerProcess(
         REDIS_QUIT_DEADLINE_MS,
         () => void queue.disconnect().catch(() => {}),
       );
+      queueConnection.release();
       await closeRedis(redis);
       await metricsServer?.close();
       log.info('worker process stopped');

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '../src/redis/core.js';
 import { redisFault } from '../src/redis/core.js';
 
 export interface WriteFaultGuardOptions {
@@ -22,7 +22,7 @@ export class WriteFaultGuard {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly lanes: { pause(): Promise<void>; resume(): void },
     private readonly log: Logger,
     private readonly options: WriteFaultGuardOptions,

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
+import { isClusterUnavailable } from '../redis/core.js';
 import { redisFault } from '../redis/faults.js';
 
 /** The one map from error code to HTTP status (also listed in the OpenAPI document). */
@@ -69,7 +70,8 @@ export const REDIS_FAULT_RETRY_AFTER_SEC = 5;
 /**
  * An error from the Redis client that no route turned into a VcError: Redis refusing writes
  * (MISCONF, READONLY, OOM, NOREPLICAS: a reply error) or the connection gone (ioredis gave up on
- * the command). Either is the dependency's state, not a bug: 503 with Retry-After, never 500.
+ * the command; on a cluster, also while a replica is being promoted). Either is the dependency's
+ * state, not a bug: 503 with Retry-After, never 500.
  */
 function fromRedis(err: Error): { status: number; code: ErrorCode; message: string } | undefined {
   if (err.name === 'ReplyError' && redisFault(err)) {
@@ -79,7 +81,11 @@ function fromRedis(err: Error): { status: number; code: ErrorCode; message: stri
       message: 'the service cannot store data right now; try again shortly',
     };
   }
-  if (err.name === 'MaxRetriesPerRequestError' || /^Connection is closed\.?$/.test(err.message)) {
+  if (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /^Connection is closed\.?$/.test(err.message) ||
+    isClusterUnavailable(err)
+  ) {
     return {
       status: 503,
       code: 'VC_ERR_UNAVAILABLE',

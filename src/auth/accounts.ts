@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { PlanOverrides } from '../plans/index.js';
+import type { RedisClient } from '../redis/core.js';
 import { hashToken } from './session-store.js';
 
 /** A named user created by the administrator; it authenticates with API keys. */
@@ -21,7 +21,7 @@ export const API_KEY_PREFIX = 'vck_';
  */
 export class AccountStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import { ConfigError } from '../errors/index.js';
+import type { RedisClient } from '../redis/core.js';
 import { hashToken } from './session-store.js';
 
 /** Shortest admin token accepted: 32 characters (a generated one has 32 random base64url ones). */
@@ -16,7 +16,7 @@ const FAILURE_WINDOW_SEC = 600;
  */
 export class AdminFailures {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly max: number,
   ) {}

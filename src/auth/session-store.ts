@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 
 export interface Principal {
   userId: string;
@@ -29,7 +29,7 @@ export function hashToken(token: string): string {
  */
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlSec: number,
     private readonly options: SessionStoreOptions = {},

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../logging/index.js';
-import { verifyRedisTls, withPassword } from '../redis/index.js';
+import { verifyRedis, withPassword } from '../redis/index.js';
 import { startAll } from '../supervision/index.js';
 import type { Command } from './command.js';
 import { onShutdown } from './shutdown.js';
@@ -13,7 +13,7 @@ export const command: Command = {
   single-machine service: Redis (unless REDIS_URL), one API, one worker process`,
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'all', config.logFormat);
-    if (config.redisUrl) await verifyRedisTls(withPassword(config.redisUrl, config.redisPassword));
+    if (config.redisUrl) await verifyRedis(withPassword(config.redisUrl, config.redisPassword));
     const handle = await startAll(config, logger, CLI);
     const shown = handle.url.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
     const redis = new URL(handle.redisUrl);

@@ -66,6 +66,9 @@ export function onShutdown(
 /** REDIS_URL with the password of REDIS_PASSWORD_FILE, if any. */
 export function requireRedisUrl(config: Config): string {
   if (!config.redisUrl)
-    throw new VcError('VC_ERR_CONFIG', 'REDIS_URL must be set for this command (or use `vcfarm all`)');
+    throw new VcError(
+      'VC_ERR_CONFIG',
+      'REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES must be set for this command (or use `vcfarm all`)',
+    );
   return withPassword(config.redisUrl, config.redisPassword);
 }

@@ -1,6 +1,6 @@
 import { startWorkerProcess } from '../../workers/index.js';
 import { createLogger } from '../logging/index.js';
-import { verifyRedisTls } from '../redis/core.js';
+import { verifyRedis } from '../redis/core.js';
 import type { Command } from './command.js';
 import { onShutdown, requireRedisUrl } from './shutdown.js';
 
@@ -9,11 +9,11 @@ const WORKER_STOP_DEADLINE_MS = 55_000;
 
 export const command: Command = {
   usage: `usage: vcfarm worker
-  one worker process with a pinned thread pool (needs REDIS_URL); POOL_SIZE, PIN_THREADS, AUTOSCALE…`,
+  one worker process with a pinned thread pool (needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES); POOL_SIZE, PIN_THREADS, AUTOSCALE…`,
   async run(_args, config) {
     const logger = createLogger(config.logLevel, 'worker', config.logFormat);
     const redisUrl = requireRedisUrl(config);
-    await verifyRedisTls(redisUrl);
+    await verifyRedis(redisUrl);
     const handle = await startWorkerProcess(config, redisUrl, logger);
     onShutdown(logger, (reason) => handle.close({ jobGraceMs: reason === 'parent-exit' ? 0 : undefined }), {
       deadlineMs: WORKER_STOP_DEADLINE_MS,

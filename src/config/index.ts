@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
 import { loadPlans, type PlansFile } from '../plans/index.js';
+import { clusterUrl } from '../redis/cluster.js';
 import { sentinelUrl } from '../redis/connection.js';
 import { checkCaFile, withTlsCa } from '../redis/tls.js';
 import { type Env, EnvSchema } from './schema.js';
@@ -23,8 +24,9 @@ type FromEnv = { [K in EnvName as CamelCase<K>]: Env[K] };
 /** Settings whose value is derived from their variable (or from other state) rather than copied. */
 interface Derived {
   /**
-   * REDIS_URL as given (no password added), or `redis-sentinel://<master>/0?sentinels=…` from
-   * REDIS_SENTINELS; connections use it with `redisPassword`.
+   * REDIS_URL as given (no password added), `redis-sentinel://<master>/0?sentinels=…` from
+   * REDIS_SENTINELS, or `redis-cluster://cluster/?nodes=…` from REDIS_CLUSTER_NODES; connections
+   * use it with `redisPassword`.
    */
   redisUrl: string | undefined;
   /** From REDIS_PASSWORD_FILE, read once at start-up. */
@@ -76,10 +78,34 @@ function parseAutoscale(value: string | undefined): { min: number; max: number }
 }
 
 /**
- * REDIS_URL (with REDIS_TLS_CA_FILE in it, see withTlsCa), or the sentinels as one
- * `redis-sentinel://` address; both set is a mistake.
+ * REDIS_CLUSTER_NODES as one `redis-cluster://` address (TLS to every node when
+ * REDIS_TLS_CA_FILE is set); its keys must share one slot, so the prefix must be a hash tag.
+ */
+function clusterAddress(e: Env & { REDIS_CLUSTER_NODES: string }): string {
+  const others = (['REDIS_URL', 'REDIS_SENTINELS'] as const).filter((name) => e[name]);
+  if (others.length > 0)
+    throw new ConfigError(
+      `invalid configuration: REDIS_CLUSTER_NODES and ${others.join(' and ')} are both set; set one`,
+    );
+  if (!/^\{.+\}$/.test(e.REDIS_PREFIX))
+    throw new ConfigError(
+      `invalid configuration: REDIS_PREFIX=${JSON.stringify(e.REDIS_PREFIX)}: on a Redis Cluster (REDIS_CLUSTER_NODES) ` +
+        'the prefix must be a hash tag such as {vcfarm}, so that every key vcfarm and BullMQ use together is in one slot',
+    );
+  if (e.REDIS_TLS_CA_FILE) checkCaFile(e.REDIS_TLS_CA_FILE);
+  return withTlsCa(
+    clusterUrl(e.REDIS_CLUSTER_NODES),
+    e.REDIS_TLS_CA_FILE && path.resolve(e.REDIS_TLS_CA_FILE),
+  );
+}
+
+/**
+ * REDIS_URL (with REDIS_TLS_CA_FILE in it, see withTlsCa), the sentinels as one
+ * `redis-sentinel://` address, or the cluster's nodes as one `redis-cluster://` address; more than
+ * one set is a mistake.
  */
 function redisAddress(e: Env): string | undefined {
+  if (e.REDIS_CLUSTER_NODES) return clusterAddress({ ...e, REDIS_CLUSTER_NODES: e.REDIS_CLUSTER_NODES });
   if (e.REDIS_TLS_CA_FILE) {
     if (!e.REDIS_URL?.startsWith('rediss://'))
       throw new ConfigError(

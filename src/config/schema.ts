@@ -29,10 +29,18 @@ export const EnvSchema = Type.Object({
    * connection asks them for the current master of REDIS_MASTER_NAME (password: REDIS_PASSWORD_FILE).
    */
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
+  /**
+   * Redis Cluster instead of REDIS_URL: `host:port,host:port,...` of some of its nodes (seeds; the
+   * client learns the others from them). Needs REDIS_PREFIX to be a hash tag such as `{vcfarm}`.
+   */
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
   /** The sentinels' name for the master (with REDIS_SENTINELS). */
   REDIS_MASTER_NAME: Type.String({ pattern: '^[a-zA-Z0-9._-]+$', default: 'vcfarm' }),
-  /** Key prefix for everything vcfarm stores in Redis. */
-  REDIS_PREFIX: Type.String({ pattern: '^[a-zA-Z0-9_-]+$', default: 'vcfarm' }),
+  /**
+   * Key prefix for everything vcfarm stores in Redis: a name, or a hash tag (`{vcfarm}`), which
+   * puts every key in one cluster slot (required with REDIS_CLUSTER_NODES).
+   */
+  REDIS_PREFIX: Type.String({ pattern: '^([a-zA-Z0-9_-]+|\\{[a-zA-Z0-9_-]+\\})$', default: 'vcfarm' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },

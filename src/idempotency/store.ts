@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 
 /** What is kept under one key: a request in progress, or the answer it got. */
 export type IdempotencyRecord =
@@ -23,7 +23,7 @@ export class IdempotencyStore {
   readonly pendingMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     options: IdempotencyStoreOptions = {},
   ) {

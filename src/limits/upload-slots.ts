@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import { TooManyUploadsError, UnauthorizedError, UnavailableError } from '../errors/index.js';
+import type { RedisClient } from '../redis/core.js';
 import { BodyRateGuard } from './body-rate.js';
 
 declare module 'fastify' {
@@ -47,7 +47,7 @@ return 1`;
  */
 export class UploadSlots {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     readonly max: number,
     readonly leaseMs: number,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Gauge, type Registry } from 'prom-client';
 import { withDeadline } from '../lifecycle/core.js';
+import type { RedisClient } from '../redis/core.js';
 import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { type QueueStatus, queueStatus } from '../scaling/core.js';
 
@@ -29,7 +29,7 @@ export class QueueDepthReader {
   leader = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly queue: Queue,
     registry: Registry,

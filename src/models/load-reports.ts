@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 
 /**
  * The files of a model folder (top level and voices/) by name, size and modification time: a
@@ -28,7 +28,7 @@ export class ModelLoadReports {
   readonly #key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.#key = `${prefix}:models:load-errors`;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 import { isFinalEvent, type JobEvent } from './events.js';
 
 /**
@@ -25,7 +25,7 @@ export class JobEventLog {
   private readonly stages = new Map<string, string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.key = eventStreamKey(prefix);

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 import { withDeadline } from '../lifecycle/core.js';
+import type { RedisClient } from '../redis/core.js';
 import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { eventStreamKey } from './event-log.js';
 import { compareEventIds, EVENT_ID_PATTERN, type JobEvent } from './events.js';
@@ -31,8 +31,8 @@ export class ProgressHub {
    * @param commands a shared connection for replays (not closed here).
    */
   constructor(
-    private readonly redis: Redis,
-    private readonly commands: Redis,
+    private readonly redis: RedisClient,
+    private readonly commands: RedisClient,
     prefix: string,
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
   ) {

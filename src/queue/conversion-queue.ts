@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { type Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { NotFoundError } from '../errors/index.js';
 import { withDeadline } from '../lifecycle/core.js';
 import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
-import { bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import type { RedisClient } from '../redis/core.js';
+import { type BullConnection, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { outputPathFor, partialOutputPath, type Upload, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
@@ -82,16 +82,18 @@ export class ConversionQueue {
   readonly queue: Queue<ConversionJobData, ConversionResult>;
   readonly fairShare: FairShare;
   private readonly keys: ReturnType<typeof queueKeys>;
+  private readonly bull: BullConnection;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly events: JobEventLog,
     private readonly options: ConversionQueueOptions,
   ) {
     this.keys = queueKeys(options.prefix);
     this.fairShare = new FairShare(redis, options.prefix);
+    this.bull = bullConnection(options.redisUrl);
     this.queue = new Queue(CONVERSION_QUEUE, {
-      connection: bullConnection(options.redisUrl),
+      connection: this.bull.connection,
       prefix: options.prefix,
     });
   }
@@ -369,6 +371,7 @@ export class ConversionQueue {
       REDIS_QUIT_DEADLINE_MS,
       () => void this.queue.disconnect().catch(() => {}),
     );
+    this.bull.release();
   }
 
   /**

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { TooManyJobsError } from '../errors/index.js';
+import type { RedisClient } from '../redis/core.js';
 import { CONVERSION_QUEUE, type JobPriority } from './conversion-job.js';
 
 /** BullMQ's largest priority (2^21 - 1); lower numbers run first. */
@@ -81,7 +81,7 @@ export class FairShare {
   private readonly jobKeyPrefix: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     this.jobKeyPrefix = `${prefix}:${CONVERSION_QUEUE}:`;

@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 import { CONVERSION_QUEUE, type QueuePlace } from './conversion-job.js';
 
 export type { QueuePlace } from './conversion-job.js';
@@ -31,7 +32,7 @@ export class QueueEstimator {
   private readonly key: (name: string) => string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.key = (name) => `${prefix}:${CONVERSION_QUEUE}:${name}`;

@@ -1,9 +1,17 @@
 import type { ConnectionOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import { isClusterUrl, openCluster } from './cluster.js';
 import { type ConnectionLog, connectionErrorLog } from './error-log.js';
 import { tlsOf } from './tls.js';
 
 export type { ConnectionLog } from './error-log.js';
+
+/**
+ * A connection as vcfarm uses it: one Redis (direct or found through Sentinel) or a Redis
+ * Cluster. Both take the same commands; on a cluster every multi-key command, transaction,
+ * pipeline and script must stay within one slot, which the hash-tagged REDIS_PREFIX gives.
+ */
+export type RedisClient = Redis | Cluster;
 
 /** Longest wait between two reconnection attempts: once Redis is back, everything is within this. */
 export const REDIS_RETRY_MAX_MS = 1000;
@@ -46,10 +54,11 @@ export function sentinelOptions(url: string): RedisOptions | undefined {
 }
 
 /**
- * A connection to `url` (redis://, rediss:// or redis-sentinel://) with these options; a
- * `rediss://` URL naming a CA file (withTlsCa) trusts that CA.
+ * A connection to `url` (redis://, rediss://, redis-sentinel:// or redis-cluster://) with these
+ * options; a URL naming a CA file (withTlsCa) trusts that CA.
  */
-export function openRedis(url: string, options: RedisOptions): Redis {
+export function openRedis(url: string, options: RedisOptions): RedisClient {
+  if (isClusterUrl(url)) return openCluster(url, options);
   const sentinel = sentinelOptions(url);
   if (sentinel) return new Redis({ ...sentinel, ...options });
   const { url: plain, tls } = tlsOf(url);
@@ -62,7 +71,7 @@ export function openRedis(url: string, options: RedisOptions): Redis {
  * for a reconnect instead of failing after a few tries). Its errors (each reconnect attempt during
  * an outage) go to `log` at most once per 5 s each, never to ioredis's "Unhandled error event".
  */
-export function connectRedis(url: string, name: string, log: ConnectionLog): Redis {
+export function connectRedis(url: string, name: string, log: ConnectionLog): RedisClient {
   const redis = openRedis(url, {
     maxRetriesPerRequest: null,
     connectionName: name,
@@ -74,12 +83,37 @@ export function connectRedis(url: string, name: string, log: ConnectionLog): Red
   return redis;
 }
 
-/** Connection options in the form BullMQ takes, with the same bounded reconnect delay. */
-export function bullConnection(url: string): ConnectionOptions {
-  const common = { maxRetriesPerRequest: null, retryStrategy: boundedRetry };
+/** BullMQ's `connection` for one Queue or Worker, and what to do once that is closed. */
+export interface BullConnection {
+  connection: ConnectionOptions;
+  /**
+   * Ends the cluster client made for it: BullMQ is handed a ready client on a cluster (it cannot
+   * make one from options) and leaves such clients open on close. Nothing to do otherwise.
+   */
+  release(): void;
+}
+
+/**
+ * The connection BullMQ gets, with the same bounded reconnect delay (or `retryStrategy`: null
+ * from it stops reconnecting). Options for one Redis or Sentinel, which BullMQ turns into clients
+ * it owns; a Cluster client for a `redis-cluster:` URL.
+ */
+export function bullConnection(
+  url: string,
+  retryStrategy: (times: number) => number | null = boundedRetry,
+): BullConnection {
+  const common = { maxRetriesPerRequest: null, retryStrategy };
+  if (isClusterUrl(url)) {
+    const cluster = openCluster(url, common);
+    // BullMQ forwards the client's errors to its own 'error' event while open; after that, none.
+    cluster.on('error', () => {});
+    return { connection: cluster as ConnectionOptions, release: () => cluster.disconnect() };
+  }
+  const release = () => {};
   const sentinel = sentinelOptions(url);
   // BullMQ's ConnectionOptions is its own copy of ioredis's RedisOptions (plus `url`).
-  if (sentinel) return { ...sentinel, ...common } as ConnectionOptions;
+  if (sentinel) return { connection: { ...sentinel, ...common } as ConnectionOptions, release };
   const { url: plain, tls } = tlsOf(url);
-  return (tls ? { url: plain, tls, ...common } : { url: plain, ...common }) as ConnectionOptions;
+  const options = tls ? { url: plain, tls, ...common } : { url: plain, ...common };
+  return { connection: options as ConnectionOptions, release };
 }

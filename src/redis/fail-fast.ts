@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import { closeRedis } from './close.js';
+import type { RedisClient } from './connection.js';
 import { boundedRetry, openRedis } from './connection.js';
 
 declare module 'fastify' {
@@ -11,18 +11,18 @@ declare module 'fastify' {
      * and after two seconds when it does not answer. Request-path checks (tokens, rate limits)
      * use it, so an outage turns into a quick 503 instead of requests that hang.
      */
-    redisFailFast: Redis;
+    redisFailFast: RedisClient;
     /**
      * The same kind of connection for rate-limit counters only: a stalled counter write must
      * not queue token lookups behind it on one connection.
      */
-    redisLimits: Redis;
+    redisLimits: RedisClient;
   }
 }
 
 export const FAIL_FAST_COMMAND_TIMEOUT_MS = 2000;
 
-export function connectRedisFailFast(url: string, name: string): Redis {
+export function connectRedisFailFast(url: string, name: string): RedisClient {
   return openRedis(url, {
     connectionName: name,
     enableOfflineQueue: false,
@@ -50,8 +50,8 @@ export const failFastRedisPlugin = fp(
       }
       return redis;
     };
-    app.decorate('redisFailFast', await open('vcfarm-api-failfast'));
-    app.decorate('redisLimits', await open('vcfarm-api-limits'));
+    app.decorate<RedisClient>('redisFailFast', await open('vcfarm-api-failfast'));
+    app.decorate<RedisClient>('redisLimits', await open('vcfarm-api-limits'));
   },
   { name: 'vcfarm-redis-failfast', dependencies: ['vcfarm-config'] },
 );

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { NotFoundError } from '../errors/index.js';
+import type { RedisClient } from '../redis/core.js';
 import { scalingKeys } from './keys.js';
 import type { AutoscaleSetting, DesiredSize, ScaleAck, ScaleCommand, WorkerStats } from './messages.js';
 
@@ -27,7 +27,7 @@ export class ScaleCoordinator {
   private readonly keys: ReturnType<typeof scalingKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = scalingKeys(prefix);

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/core.js';
 import { scalingKeys } from './keys.js';
 import type { AutoscaleSetting, WorkerStats } from './messages.js';
 import type { ScaleCoordinator } from './scale-coordinator.js';
@@ -35,11 +35,11 @@ export interface SystemStats {
  * Jobs in the queue's failed set that were cancelled while running (queued ones are removed on
  * cancel): the worker records them in `stats:cancelled`.
  */
-async function cancelledAmongFailed(queue: Queue, redis: Redis, prefix: string): Promise<number> {
+async function cancelledAmongFailed(queue: Queue, redis: RedisClient, prefix: string): Promise<number> {
   return Number(await redis.call('ZINTERCARD', 2, queue.keys.failed, scalingKeys(prefix).cancelled));
 }
 
-export async function queueStatus(queue: Queue, redis: Redis, prefix: string): Promise<QueueStatus> {
+export async function queueStatus(queue: Queue, redis: RedisClient, prefix: string): Promise<QueueStatus> {
   const [c, cancelled] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
     cancelledAmongFailed(queue, redis, prefix),
@@ -69,7 +69,7 @@ export async function queueStatus(queue: Queue, redis: Redis, prefix: string): P
 }
 
 export async function systemStats(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   queue: Queue,
   coordinator: ScaleCoordinator,

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 import { withDeadline } from '../lifecycle/core.js';
 import { eventStreamKey, type JobEvent } from '../progress/core.js';
+import type { RedisClient } from '../redis/core.js';
 import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 
 const GROUP = 'webhooks';
@@ -30,8 +30,8 @@ export class WebhookDispatcher {
 
   /** @param blocking owned by this dispatcher (blocking reads), disconnected on close. */
   constructor(
-    private readonly blocking: Redis,
-    private readonly commands: Redis,
+    private readonly blocking: RedisClient,
+    private readonly commands: RedisClient,
     prefix: string,
     private readonly consumer: string,
     private readonly handle: EventHandler,

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { withDeadline } from '../lifecycle/index.js';
@@ -49,10 +49,8 @@ export const webhooksPlugin = fp(
     // Reconnects stop once the app closes: with Redis gone, BullMQ's close cannot end a connection
     // that keeps retrying, and its timers would keep the process alive.
     let closing = false;
-    const connection = {
-      ...bullConnection(opts.redisUrl),
-      retryStrategy: (times: number) => (closing ? null : boundedRetry(times)),
-    } as ConnectionOptions;
+    const bull = bullConnection(opts.redisUrl, (times: number) => (closing ? null : boundedRetry(times)));
+    const { connection } = bull;
     const queue = new Queue<DeliveryData>(WEBHOOK_QUEUE, { connection, prefix });
     queue.on('error', (err) => app.log.warn({ err: err.message }, 'webhook queue error'));
     const base = app.config.webhookRetryBaseMs;
@@ -155,6 +153,7 @@ export const webhooksPlugin = fp(
         REDIS_QUIT_DEADLINE_MS,
         () => void queue.disconnect().catch(() => {}),
       );
+      bull.release();
     });
   },
   {

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { JobWebhook, WebhookEvent } from '../queue/core.js';
+import type { RedisClient } from '../redis/core.js';
 import { newSecret } from './signature.js';
 
 /** Events a webhook gets when it names none: the final ones (progress is asked for explicitly). */
@@ -12,7 +12,7 @@ export const PROGRESS_INTERVAL_MS = 2000;
 /** Per user: the signing secret and the default webhook. Per job: the progress throttle. */
 export class WebhookStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 import { withDeadline } from '../lifecycle/core.js';
+import type { RedisClient } from '../redis/core.js';
 import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { type FileKind, FOLDERS, workspaceUsage } from './usage.js';
 import { workspaceFor } from './workspace.js';
@@ -17,7 +17,7 @@ export interface SweepTtls {
 
 export interface SweeperOptions {
   dataDir: string;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
   /** TTLs of the user's plan. */

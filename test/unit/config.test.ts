@@ -5,7 +5,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AdminCredential } from '../../src/auth/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { boundedRetry, sentinelOptions, withoutPassword, withPassword } from '../../src/redis/index.js';
+import {
+  boundedRetry,
+  CLUSTER_FAILOVER_WAIT_MS,
+  clusterNodes,
+  clusterOptions,
+  isClusterUrl,
+  sentinelOptions,
+  withoutPassword,
+  withPassword,
+} from '../../src/redis/index.js';
 import { parseCpuList } from '../../workers/pool/index.js';
 
 test('defaults apply when the environment is empty', () => {
@@ -111,4 +120,56 @@ test('REDIS_SENTINELS becomes one redis-sentinel:// address; with REDIS_URL too,
     /REDIS_SENTINELS and REDIS_URL are both set/,
   );
   assert.throws(() => loadConfig({ REDIS_SENTINELS: '10.0.0.1' }), /REDIS_SENTINELS="10.0.0.1"/);
+});
+
+test('REDIS_CLUSTER_NODES becomes one redis-cluster:// address and wants a hash-tagged REDIS_PREFIX', () => {
+  const c = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000,node-b:7001', REDIS_PREFIX: '{vcfarm}' });
+  const url = withPassword(c.redisUrl ?? '', 'p@ss/word');
+  assert.ok(isClusterUrl(url));
+  assert.deepEqual(clusterNodes(url), [
+    { host: '10.0.0.1', port: 7000 },
+    { host: 'node-b', port: 7001 },
+  ]);
+  const options = clusterOptions(url, { maxRetriesPerRequest: null, connectionName: 'n' });
+  assert.deepEqual(options.redisOptions, {
+    maxRetriesPerRequest: null,
+    connectionName: 'n',
+    password: 'p@ss/word',
+  });
+  // A long-lived connection waits out a failover; a fail-fast one gives up after ioredis's default.
+  assert.equal(
+    (options.maxRedirections ?? 0) * (options.retryDelayOnFailover ?? 0),
+    CLUSTER_FAILOVER_WAIT_MS,
+  );
+  assert.equal(clusterOptions(url, { maxRetriesPerRequest: 0 }).maxRedirections, undefined);
+  assert.equal(new URL(withoutPassword(url)).password, '');
+  // A plain name is still a fine prefix for one Redis, and a hash tag too.
+  assert.equal(loadConfig({ REDIS_PREFIX: '{vcfarm}' }).redisPrefix, '{vcfarm}');
+  for (const prefix of ['vcfarm', '']) {
+    assert.throws(
+      () => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_PREFIX: prefix }),
+      /REDIS_PREFIX="vcfarm": on a Redis Cluster \(REDIS_CLUSTER_NODES\) the prefix must be a hash tag such as \{vcfarm\}/,
+    );
+  }
+  for (const prefix of ['{vcfarm', 'vc{farm}', '{}', '{a}{b}', '{vc farm}'])
+    assert.throws(() => loadConfig({ REDIS_PREFIX: prefix }), /REDIS_PREFIX=/, prefix);
+  assert.throws(
+    () =>
+      loadConfig({
+        REDIS_CLUSTER_NODES: '10.0.0.1:7000',
+        REDIS_PREFIX: '{v}',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+      }),
+    /REDIS_CLUSTER_NODES and REDIS_URL are both set; set one/,
+  );
+  assert.throws(
+    () =>
+      loadConfig({
+        REDIS_CLUSTER_NODES: '10.0.0.1:7000',
+        REDIS_PREFIX: '{v}',
+        REDIS_SENTINELS: '10.0.0.1:26379',
+      }),
+    /REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set; set one/,
+  );
+  assert.throws(() => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1' }), /REDIS_CLUSTER_NODES="10.0.0.1"/);
 });

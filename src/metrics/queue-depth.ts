@@ -33,7 +33,7 @@ export class QueueDepthReader {
     private readonly prefix: string,
     private readonly queue: Queue,
     registry: Registry,
-    private readonly leaseRedis: Redis,
+    private readonly leaseRedis: RedisClient,
   ) {
     this.key = `${prefix}:metrics:queue-reader`;
     registerQueueGauges(registry, async () =>

@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { consecutiveFreePorts } from './ports.js';
-import { waitUntil } from './processes.js';
+import { spawnProcess, waitUntil } from './processes.js';
 
 const run = promisify(execFile);
 
@@ -129,7 +129,10 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         'appendonly yes', 'save ""', 'repl-diskless-sync-delay 0',
         `requirepass ${password}`, `masterauth ${password}`, '',
       ].join('\n'), { mode: 0o600 });
-      servers.push({ port, process: spawn('redis-server', [conf], { stdio: 'ignore' }) });
+      servers.push({
+        port,
+        process: spawnProcess('redis-server', [conf], { name: `cluster-node-${port}` }).process,
+      });
     }
     const answers = async (port: number) => {
       const r = connect(port);

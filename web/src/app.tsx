@@ -48,6 +48,13 @@ export function App() {
   jobsRef.current = jobs;
 
   const put = useCallback((job: JobView) => setJobs((j) => putJob(j, job)), []);
+  const drop = useCallback((id: string) => {
+    setJobs((j) => {
+      const next = new Map(j);
+      next.delete(id);
+      return next;
+    });
+  }, []);
 
   const loadVoices = useCallback(async () => {
     const body = await getJson<{ voices: Voice[]; presets: Preset[] }>('/api/voices');
@@ -175,6 +182,7 @@ export function App() {
         />
         <CloneForm
           jobs={jobs}
+          voices={voices}
           workspace={workspace}
           loadWorkspace={loadWorkspace}
           loadVoices={loadVoices}
@@ -218,6 +226,10 @@ export function App() {
                 targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
                 voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
                 put={put}
+                drop={(id) => {
+                  drop(id);
+                  void loadWorkspace();
+                }}
                 onAgain={async () => {
                   const problem = await convertAgain(job);
                   setAgainMessage(

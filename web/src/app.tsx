@@ -121,7 +121,10 @@ export function App() {
   }, [jobs, loadVoices, loadWorkspace]);
 
   const voiceNames = new Map(voices.map((v) => [v.id, v.name]));
-  const targetNames = new Map([...voiceNames, ...presets.map((p): [string, string] => [p.id, p.name])]);
+  const targetNames = new Map([
+    ...voiceNames,
+    ...presets.map((p): [string, string] => [p.id, p.displayName]),
+  ]);
 
   /** One page of jobs in the filter's states (the first when no cursor), merged into those known. */
   const loadPage = async (cursor: string | null, shown: string) => {

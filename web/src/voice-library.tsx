@@ -105,9 +105,11 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
       <ul id="presets">
         {presets.map((p) => (
           <li key={`${p.model}/${p.id}`} class="preset" data-preset={p.id}>
-            <span class="voice-name">{p.name}</span> <span class="hint">{voiceDescription(p.f0Median)}</span>{' '}
+            <span class="voice-name">{p.displayName}</span>{' '}
+            {p.description && <span class="voice-description">{p.description}</span>}{' '}
+            <span class="hint">({voiceDescription(p.f0Median)})</span>{' '}
             {p.previewUrl ? (
-              <PreviewPlayer name={p.name} url={p.previewUrl} />
+              <PreviewPlayer name={p.displayName} url={p.previewUrl} />
             ) : (
               <span class="hint">no preview yet</span>
             )}

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { assertAccessible, audioDuration } from '../helpers/browser.js';
@@ -13,6 +16,8 @@ import type { TestService } from '../helpers/service.js';
 // upload → convert with a preset → play → detail → download; clone → preview → rename → remove the
 // job → delete the voice; then the admin scales 2 → 3 → 2. Over all of it, no Content-Security-Policy
 // violation (wavesurfer's shadow-root style, uPlot's charts, the players) and no page error.
+
+const run = promisify(execFile);
 
 let bench: PageBench;
 let svc: TestService;
@@ -37,11 +42,11 @@ interface Watch {
  * A fresh context (a new user: no token) whose pages report every CSP violation: the listener is
  * added by the DevTools protocol before any page script runs, so the page's own CSP allows it.
  */
-async function watchedContext(viewport: {
-  width: number;
-  height: number;
-}): Promise<{ context: BrowserContext; watch: Watch }> {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+async function watchedContext(
+  viewport: { width: number; height: number },
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ context: BrowserContext; watch: Watch }> {
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
   const watch: Watch = { csp: [], step: 'start', pageErrors: [] };
   await context.exposeFunction('reportCsp', (line: string) => watch.csp.push(`${watch.step}: ${line}`));
   await context.addInitScript(() => {
@@ -108,14 +113,28 @@ async function playsPast(page: Page, selector: string, t: number): Promise<numbe
   );
 }
 
-for (const [device, viewport] of [
-  ['desktop', { width: 1366, height: 900 }],
-  ['phone', { width: 390, height: 844 }],
+// The phone walks in dark mode (prefers-color-scheme), so axe-core checks the dark colours too.
+for (const [device, viewport, scheme, background] of [
+  ['desktop', { width: 1366, height: 900 }, 'light', 'rgb(255, 255, 255)'],
+  ['phone', { width: 390, height: 844 }, 'dark', 'rgb(21, 21, 23)'],
 ] as const) {
-  test(`a new user on a ${device} (${viewport.width}x${viewport.height}): convert, play, detail, download; clone, preview, rename, remove, delete; no CSP violation`, async () => {
-    const { context, watch } = await watchedContext(viewport);
+  test(`a new user on a ${device} (${viewport.width}x${viewport.height}, ${scheme}): convert, play, detail, download; clone, preview, rename, remove, delete; no CSP violation`, async () => {
+    const { context, watch } = await watchedContext(viewport, scheme);
     const page = await context.newPage();
     await page.goto(svc.baseUrl);
+    // The colours follow the system's scheme; the icon the page names is served.
+    const shownBackground = await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        getComputedStyle(e: unknown): { backgroundColor: string };
+        document: { body: unknown };
+      };
+      return w.getComputedStyle(w.document.body).backgroundColor;
+    });
+    assert.equal(shownBackground, background);
+    const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+    const iconRes = await fetch(new URL(icon ?? '', svc.baseUrl));
+    assert.equal(iconRes.status, 200);
+    assert.equal(iconRes.headers.get('content-type'), 'image/svg+xml');
     const firstPreset = page.locator('#voice option[value^="preset-"]').first();
     await firstPreset.waitFor({ state: 'attached' });
 
@@ -157,6 +176,8 @@ for (const [device, viewport] of [
     assert.ok((await playsPast(page, `.job[data-job-id="${jobId}"] .wave-result audio`, 0.3)) > 0.3);
     await card.locator('.wave-result audio').evaluate((a) => (a as unknown as { pause(): void }).pause());
     await axeChecked(page, watch, `${device}: job detail`);
+    await card.locator('.job-detail').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(bench.dir, `walk-detail-${device}-${scheme}.png`) });
 
     watch.step = '3 download';
     // 3. Download saves the result file itself, under the name the card gives it.
@@ -206,11 +227,15 @@ for (const [device, viewport] of [
         throw new Error(`${err}; the voices say: ${await page.locator('#voices-section').textContent()}`);
       });
     await axeChecked(page, watch, `${device}: after the walk`);
-    await page.screenshot({ path: path.join(bench.dir, `walk-${device}.png`), fullPage: true });
 
     assert.deepEqual(pageViolations(watch), [], 'no Content-Security-Policy violation anywhere on the walk');
     assert.deepEqual(watch.pageErrors, []);
     await context.close();
+    if (process.env.VCFARM_SCREENSHOTS)
+      await copyFile(
+        path.join(bench.dir, `walk-detail-${device}-${scheme}.png`),
+        path.join(process.env.VCFARM_SCREENSHOTS, `job-detail-${device}-${scheme}.png`),
+      );
   });
 }
 
@@ -234,7 +259,28 @@ test('the admin scales 2 → 3 → 2 from the dashboard, shown as applied; no CS
       .waitFor();
     await worker.locator('.thread').nth(n).waitFor({ state: 'detached' });
   }
+  // Autoscale on (1-3) and off, each followed to "applied".
+  await page.locator('#controls input[name="min"]').fill('1');
+  await page.locator('#controls input[name="max"]').fill('3');
+  await page.getByRole('button', { name: 'Autoscale on' }).click();
+  await page.locator('#scale-status', { hasText: 'Autoscale 1-3: applied.' }).waitFor({ timeout: 30_000 });
+  await page.locator('.worker', { hasText: /autoscale 1-3/ }).waitFor();
+  await page.getByRole('button', { name: 'Autoscale off' }).click();
+  await page.locator('#scale-status', { hasText: 'Autoscale off: applied.' }).waitFor({ timeout: 30_000 });
+  await page.locator('.worker', { hasText: /autoscale off/ }).waitFor();
   assert.deepEqual(pageViolations(watch), [], 'no Content-Security-Policy violation on the dashboard');
   assert.deepEqual(watch.pageErrors, []);
   await context.close();
+});
+
+test('scripts/monitor_multiuser.sh works from any folder and names the speed as real time', async () => {
+  const script = fileURLToPath(new URL('../../../scripts/monitor_multiuser.sh', import.meta.url));
+  const { stdout } = await run('bash', [script], {
+    cwd: '/',
+    env: { ...process.env, MONITOR_ONCE: '1', VCFARM_URL: svc.baseUrl, ADMIN_TOKEN },
+  });
+  assert.match(stdout, /^WORKERS 1 {3}threads \d+/m);
+  assert.match(stdout, /speed [\d.]+× real time/);
+  assert.match(stdout, /^QUEUE {3}waiting \d+/m);
+  assert.match(stdout, /^THROUGHPUT 1m: \d+ done/m);
 });

@@ -152,6 +152,10 @@ for (const [device, viewport, scheme, background] of [
     await card.waitFor();
     await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
     const jobId = (await card.getAttribute('data-job-id')) ?? '';
+    const filename = path.basename(source);
+    // The list is a polite live region; each card's bar and buttons name their job.
+    assert.equal(await page.locator('#jobs').getAttribute('aria-live'), 'polite');
+    assert.equal(await card.getByRole('progressbar', { name: `${filename} progress` }).count(), 1);
     const token = await page.evaluate(() =>
       (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(
         'vcfarm.token',
@@ -183,7 +187,7 @@ for (const [device, viewport, scheme, background] of [
     // 3. Download saves the result file itself, under the name the card gives it.
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      card.locator('.job-download').click(),
+      card.getByRole('link', { name: `Download ${filename} result` }).click(),
     ]);
     const saved = await readFile((await download.path()) ?? '');
     const job = (await (

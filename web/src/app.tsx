@@ -63,6 +63,14 @@ export function App() {
     setPresets(body.presets);
   }, []);
 
+  /** A voice as the API answered a change to it (its new name), or gone once its deletion answered. */
+  const putVoice = useCallback((voice: Voice) => {
+    setVoices((vs) => vs.map((v) => (v.id === voice.id ? voice : v)));
+  }, []);
+  const dropVoice = useCallback((id: string) => {
+    setVoices((vs) => vs.filter((v) => v.id !== id));
+  }, []);
+
   const loadWorkspace = useCallback(async () => {
     const body = await getJson<Workspace>('/api/workspace');
     if (body) setWorkspace(body);
@@ -191,7 +199,13 @@ export function App() {
           loadVoices={loadVoices}
           put={put}
         />
-        <VoiceLibrary voices={voices} presets={presets} loadVoices={loadVoices} />
+        <VoiceLibrary
+          voices={voices}
+          presets={presets}
+          loadVoices={loadVoices}
+          putVoice={putVoice}
+          dropVoice={dropVoice}
+        />
         {workspace && (
           <p id="usage" class="hint">
             Workspace: {formatBytes(workspace.usage.bytes)} of {formatBytes(workspace.quota.maxBytes)},{' '}

@@ -162,6 +162,23 @@ for (const [device, viewport, scheme, background] of [
       ),
     );
     assert.ok(token, 'the page made its own session');
+    // Nothing is wider than the screen (a long preset description once widened the form on a phone).
+    const widths = await page.evaluate(() => {
+      const w = globalThis as unknown as {
+        innerWidth: number;
+        document: {
+          documentElement: { scrollWidth: number };
+          querySelectorAll(
+            s: string,
+          ): Iterable<{ id: string; tagName: string; getBoundingClientRect(): { right: number } }>;
+        };
+      };
+      const wide = [...w.document.querySelectorAll('main *')]
+        .filter((e) => e.getBoundingClientRect().right > w.innerWidth + 1)
+        .map((e) => `${e.tagName}#${e.id}`);
+      return { page: w.document.documentElement.scrollWidth, screen: w.innerWidth, wide: wide.slice(0, 5) };
+    });
+    assert.ok(widths.page <= widths.screen, JSON.stringify(widths));
     if (device === 'phone') {
       const box = await card.boundingBox();
       assert.ok(

@@ -26,6 +26,10 @@ const ALSA = [
 
 interface Preset {
   name: string;
+  /** What the picker and the library call it: a human name, and one line on how it sounds. */
+  displayName: string;
+  description: string;
+  /** Where it came from (the profile's `label`). */
   label: string;
   /** espeak-ng voice, or recordings to concatenate. */
   espeak?: string;
@@ -33,12 +37,38 @@ interface Preset {
 }
 
 const PRESETS: Preset[] = [
-  { name: 'espeak-f3', label: 'espeak-ng -v en-us+f3', espeak: 'en-us+f3' },
-  { name: 'espeak-m3', label: 'espeak-ng -v en-us+m3', espeak: 'en-us+m3' },
-  { name: 'espeak-f1', label: 'espeak-ng -v en-us+f1', espeak: 'en-us+f1' },
-  { name: 'espeak-m1', label: 'espeak-ng -v en-gb+m1', espeak: 'en-gb+m1' },
+  {
+    name: 'espeak-f3',
+    displayName: 'Clara',
+    description: 'Bright, high American English voice (synthetic, espeak-ng)',
+    label: 'espeak-ng -v en-us+f3',
+    espeak: 'en-us+f3',
+  },
+  {
+    name: 'espeak-m3',
+    displayName: 'Walter',
+    description: 'Deep, low American English voice (synthetic, espeak-ng)',
+    label: 'espeak-ng -v en-us+m3',
+    espeak: 'en-us+m3',
+  },
+  {
+    name: 'espeak-f1',
+    displayName: 'Nora',
+    description: 'Even, middle-pitched American English voice (synthetic, espeak-ng)',
+    label: 'espeak-ng -v en-us+f1',
+    espeak: 'en-us+f1',
+  },
+  {
+    name: 'espeak-m1',
+    displayName: 'Oliver',
+    description: 'Low British English voice (synthetic, espeak-ng)',
+    label: 'espeak-ng -v en-gb+m1',
+    espeak: 'en-gb+m1',
+  },
   {
     name: 'alsa-narrator',
+    displayName: 'Alice',
+    description: "A real woman's recorded voice, clear announcer style (the ALSA test recordings)",
     label: 'alsa-utils /usr/share/sounds/alsa speech recordings (human)',
     files: ALSA.map((n) => `/usr/share/sounds/alsa/${n}.wav`),
   },
@@ -80,7 +110,9 @@ const work = await mkdtemp(join(tmpdir(), 'vcfarm-presets-'));
 try {
   await mkdir(join(MODEL_DIR, 'voices'), { recursive: true });
   for (const preset of PRESETS) {
-    const profile = await engine.analyse(sources(preset, work, engine.sampleRate), { label: preset.label });
+    const analysed = await engine.analyse(sources(preset, work, engine.sampleRate), { label: preset.label });
+    // The preset's names ride in its profile (the catalog reads them, src/models/model-folder.ts).
+    const profile = { ...analysed, displayName: preset.displayName, description: preset.description };
     await writeFile(join(MODEL_DIR, 'voices', `${preset.name}.json`), `${JSON.stringify(profile)}\n`);
     console.log(`${preset.name}: median F0 ${profile.f0Median} Hz, ${profile.voicedSeconds} s voiced`);
   }

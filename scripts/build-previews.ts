@@ -2,15 +2,15 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnMedia } from '../src/media/index.js';
-import { PREVIEWS_DIR, previewFileName } from '../src/models/index.js';
+import { modelDigest, PREVIEWS_DIR, previewFileName } from '../src/models/index.js';
 import { speakers } from '../test/helpers/librispeech.js';
 import { parseVoiceProfile, VoiceConversionEngine } from '../workers/engine/index.js';
 
 // Writes <model>/previews/<preset>.<hash>.ogg: a few seconds of real speech converted toward each
 // preset voice the model folder has (whatever voices/*.json the preset build produced), so a user
-// hears a voice before choosing it. The hash ties a preview to its preset's profile: previews of
-// profiles that changed or are gone are removed. Usage: build-previews [model folder ...]
-// (default: every folder of models/ with a model.json).
+// hears a voice before choosing it. The hash ties a preview to the model (manifest and graphs) and
+// its preset's profile: previews of a model or profiles that changed, or of presets gone, are
+// removed. Usage: build-previews [model folder ...] (default: every folder of models/ with a model.json).
 const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));
 /** The source: the first LibriSpeech speaker of the shared speech folder, from START_SEC, SECONDS long. */
 const START_SEC = 0.5;
@@ -31,6 +31,8 @@ async function sourcePcm(rate: number): Promise<Float32Array> {
 }
 
 async function buildFolder(dir: string): Promise<void> {
+  const model = await modelDigest(dir);
+  if (!model) throw new Error(`${dir}: the manifest or a graph it names cannot be read`);
   const engine = await VoiceConversionEngine.load(dir);
   try {
     const source = await sourcePcm(engine.sampleRate);
@@ -42,7 +44,7 @@ async function buildFolder(dir: string): Promise<void> {
     for (const f of presets) {
       const name = f.slice(0, -'.json'.length);
       const text = await readFile(path.join(dir, 'voices', f));
-      const file = previewFileName(name, text);
+      const file = previewFileName(name, text, model);
       keep.add(file);
       const blocks: Float32Array[] = [];
       const voice = parseVoiceProfile(JSON.parse(text.toString('utf8')));

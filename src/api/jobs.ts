@@ -45,6 +45,17 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const DeleteQuery = Type.Object(
+  {
+    /**
+     * `1`: remove a finished conversion (completed, failed or cancelled) from the user's jobs, with
+     * its result file (204); 409 while it is queued or running. Without it, DELETE cancels.
+     */
+    remove: Type.Optional(Type.Literal('1')),
+  },
+  { additionalProperties: false },
+);
+
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   /** resultUrl and partialUrl become signed links the page can hand to `<audio src>`. */
@@ -187,9 +198,27 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/jobs/:id',
-    { schema: { params: IdParams, response: { 200: JobResponse, 202: JobResponse, 404: ErrorBody } } },
+    {
+      schema: {
+        params: IdParams,
+        querystring: DeleteQuery,
+        response: {
+          200: JobResponse,
+          202: JobResponse,
+          204: Type.Null(),
+          400: ErrorBody,
+          404: ErrorBody,
+          409: ErrorBody,
+        },
+      },
+    },
     async (request, reply) => {
       const userId = userOf(request);
+      if (request.query.remove) {
+        await app.conversions.removeFinished(userId, request.params.id);
+        request.log.info({ jobId: request.params.id }, 'finished job removed');
+        return reply.status(204).send(null);
+      }
       const job = await app.conversions.cancel(userId, request.params.id);
       request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
       // A queued job is cancelled at once (200). An active one stops between two chunks on its

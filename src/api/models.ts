@@ -13,6 +13,8 @@ const ModelSchema = Type.Object({
     Type.Object({
       id: Type.String(),
       name: Type.String(),
+      displayName: Type.String(),
+      description: Type.Union([Type.String(), Type.Null()]),
       model: Type.String(),
       f0Median: Type.Union([Type.Number(), Type.Null()]),
     }),

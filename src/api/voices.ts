@@ -21,7 +21,12 @@ const VoiceSchema = Type.Object({
 });
 const PresetSchema = Type.Object({
   id: Type.String(),
+  /** The preset's file name in its model folder. */
   name: Type.String(),
+  /** A human name to show ("Clara"); the file name when the preset file gives none. */
+  displayName: Type.String(),
+  /** One line on how it sounds, from the preset file; null when it gives none. */
+  description: Type.Union([Type.String(), Type.Null()]),
   model: Type.String(),
   f0Median: Type.Union([Type.Number(), Type.Null()]),
   /** A few seconds of speech converted toward it, signed for the caller; null until its preview is built. */

@@ -9,9 +9,33 @@ export const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export interface PresetVoice {
   id: string;
+  /** The profile's file name (without `.json`); the id is `preset-<name>`. */
   name: string;
+  /** A human name for pickers (the profile's `displayName`; the file name when it has none). */
+  displayName: string;
+  /** One line on how it sounds (the profile's `description`), or null. */
+  description: string | null;
   model: string;
   f0Median: number | null;
+}
+
+/** The names a preset file may carry besides its profile (scripts/build-presets.ts writes them). */
+function presetNames(
+  json: unknown,
+  file: string,
+  base: string,
+): { displayName: string; description: string | null } {
+  const { displayName, description } = json as { displayName?: unknown; description?: unknown };
+  const text = (v: unknown, max: number, what: string): string | null => {
+    if (v === undefined) return null;
+    if (typeof v !== 'string' || v.trim() === '' || v.length > max || /[\n\r]/.test(v))
+      throw new Unusable(`voices/${file}: ${what} must be one line of 1-${max} characters`);
+    return v.trim();
+  };
+  return {
+    displayName: text(displayName, 60, 'displayName') ?? base,
+    description: text(description, 200, 'description'),
+  };
 }
 
 /** What the API can check of a model folder without ONNX Runtime. */
@@ -51,7 +75,13 @@ async function presetsOf(dir: string, name: string, manifest: ModelManifest): Pr
         `voices/${f} was made for model "${profile.model}" at ${profile.sampleRate} Hz, not "${manifest.name}" at ${manifest.sampleRate} Hz`,
       );
     }
-    presets.push({ id: `preset-${base}`, name: base, model: name, f0Median: profile.f0Median });
+    presets.push({
+      id: `preset-${base}`,
+      name: base,
+      ...presetNames(json, f, base),
+      model: name,
+      f0Median: profile.f0Median,
+    });
   }
   return presets;
 }

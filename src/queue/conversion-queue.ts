@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { type Job, Queue } from 'bullmq';
-import { NotFoundError } from '../errors/index.js';
+import { ConflictError, NotFoundError } from '../errors/index.js';
 import { withDeadline } from '../lifecycle/core.js';
 import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
@@ -329,6 +329,38 @@ export class ConversionQueue {
   async removeResult(userId: string, jobId: string): Promise<void> {
     const r = await this.resultOf(userId, jobId);
     await rm(r.path, { force: true });
+  }
+
+  /**
+   * Removes a finished conversion of the user for good: its result file, then its record (the
+   * BullMQ job or a cancelled job's tombstone, its place in the user's list, its cancel marker).
+   * The file goes first, so a failure leaves the job listed with its result link, and a retry
+   * finishes the removal. A job still queued or running is refused (cancel it first), and so is a
+   * voice's analysis (the voice reads its state from it: delete the voice instead).
+   */
+  async removeFinished(userId: string, jobId: string): Promise<void> {
+    const job = await this.queue.getJob(jobId);
+    if (job && job.data.userId === userId) {
+      if (job.data.kind === 'clone')
+        throw new ConflictError("this job is a voice's analysis: delete the voice instead");
+      const state = await job.getState();
+      if (state !== 'completed' && state !== 'failed')
+        throw new ConflictError('this job has not finished: cancel it first, then remove it');
+      await rm(outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat), { force: true });
+      await job.remove();
+    } else if (!(await this.tombstoneOwnedBy(userId, jobId))) {
+      throw new NotFoundError('job');
+    }
+    await this.redis
+      .multi()
+      .zrem(this.keys.userJobs(userId), jobId)
+      .del(this.keys.tombstone(jobId), this.keys.cancelMarker(jobId))
+      .exec();
+  }
+
+  private async tombstoneOwnedBy(userId: string, jobId: string): Promise<boolean> {
+    const tomb = await this.redis.get(this.keys.tombstone(jobId));
+    return tomb !== null && (JSON.parse(tomb) as { userId?: string }).userId === userId;
   }
 
   /**

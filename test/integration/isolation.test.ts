@@ -34,6 +34,7 @@ test('isolation matrix: every id-taking route × owner, other user, anonymous, a
     ['POST', '/api/jobs', { uploadId, outputFormat: 'wav' }],
     ['DELETE', `/api/jobs/${done.id}/result`],
     ['DELETE', `/api/jobs/${done.id}`],
+    ['DELETE', `/api/jobs/${done.id}?remove=1`],
     ['DELETE', `/api/uploads/${spare}`],
   ];
 
@@ -52,7 +53,7 @@ test('isolation matrix: every id-taking route × owner, other user, anonymous, a
   assert.equal((await other.request('GET', '/api/workspace')).body.files.length, 0);
 
   // 3. The owner can do each of them (and nothing above changed anything).
-  const expected = [200, 200, 200, 202, 204, 200, 204];
+  const expected = [200, 200, 200, 202, 204, 200, 204, 204];
   for (const [i, [method, url, body]] of routes.entries()) {
     const res = await owner.request(method, url, body);
     assert.equal(res.status, expected[i], `owner: ${method} ${url}: ${JSON.stringify(res.body)}`);

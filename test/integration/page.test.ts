@@ -240,9 +240,20 @@ test('a clone reads as a voice from its first event; both status lines follow th
   await option.waitFor({ state: 'attached' });
   await assertAccessible(page, 'a voice cloned');
 
+  // 1b. Renamed in the library: the clone's status line and its card read the new name, not the old.
+  await page.getByRole('button', { name: 'Rename voice My bright voice' }).click();
+  await page.getByLabel('New name for My bright voice').fill('Evening voice');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#voices .voice-name', { hasText: 'Evening voice' }).waitFor();
+  await page.locator('#clone-status', { hasText: 'Voice "Evening voice" is ready' }).waitFor();
+  assert.doesNotMatch((await page.locator('#clone-status').textContent()) ?? '', /My bright voice/);
+  await card.locator('.job-name', { hasText: 'Voice "Evening voice"' }).waitFor();
+  const renamed = page.locator('#voice option:not([disabled])', { hasText: 'Evening voice' });
+  await renamed.waitFor({ state: 'attached' });
+
   // 2. A conversion with the new voice: the status line reaches "converted".
   await page.setInputFiles('#file', espeakSentence('en-us+m3'));
-  await page.selectOption('#voice', { value: (await option.getAttribute('value')) ?? '' });
+  await page.selectOption('#voice', { value: (await renamed.getAttribute('value')) ?? '' });
   await page.click('#submit');
   await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
 
@@ -270,7 +281,7 @@ test('a clone reads as a voice from its first event; both status lines follow th
 
   // 4. After a reload the voice still reads as a voice, and nothing answered 404 along the way.
   await page.reload();
-  await page.locator('.job[data-kind="clone"] .job-name', { hasText: 'Voice "My bright voice"' }).waitFor();
+  await page.locator('.job[data-kind="clone"] .job-name', { hasText: 'Voice "Evening voice"' }).waitFor();
   assert.equal(await page.locator('.job[data-kind="clone"] .job-state').textContent(), 'ready');
   assert.deepEqual(
     api.filter((r) => r.status === 404),

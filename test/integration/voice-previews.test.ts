@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -149,7 +149,23 @@ test('in the page: a player beside each preset and the chosen voice; one plays; 
   await page.selectOption('#voice', presets[0].id);
   const picked = page.locator('#voice-preview audio.voice-preview');
   await picked.waitFor();
-  assert.equal(await picked.getAttribute('aria-label'), `Preview of voice ${presets[0].name}`);
+  assert.equal(await picked.getAttribute('aria-label'), `Preview of voice ${presets[0].displayName}`);
+  // Each preset by the human name and the line its preset file gives (read here from the files),
+  // in the picker, beside the chosen one and in the library.
+  for (const p of presets) {
+    const file = JSON.parse(await readFile(path.join(MODEL_DIR, 'voices', `${p.name}.json`), 'utf8'));
+    assert.ok(file.displayName && file.description, `${p.name}: the preset build gives it names`);
+    assert.equal(p.displayName, file.displayName);
+    assert.equal(p.description, file.description);
+    assert.notEqual(p.displayName, p.name);
+    const option = page.locator(`#voice option[value="${p.id}"]`);
+    assert.equal(await option.textContent(), `Preset: ${file.displayName} — ${file.description}`);
+    const row = page.locator(`#presets .preset[data-preset="${p.id}"]`);
+    assert.equal(await row.locator('.voice-name').textContent(), file.displayName);
+    assert.equal(await row.locator('.voice-description').textContent(), file.description);
+  }
+  const beside = (await page.locator('#voice-preview').textContent()) ?? '';
+  assert.ok(beside.startsWith(`${presets[0].description}. Hear ${presets[0].displayName}`), beside);
   await assertAccessible(page, 'voice previews');
 
   // 3. It plays: metadata says a few seconds, and the playhead moves.
@@ -189,5 +205,62 @@ test('a rebuilt preset has no preview until the previews are built again (never 
     assert.equal(r.body.error, 'VC_ERR_NOT_FOUND');
   } finally {
     await rm(added, { force: true });
+  }
+});
+
+test('previews are keyed by the model too: a changed graph or manifest has none until rebuilt; bad preset names break the folder', async () => {
+  const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name: 'key', plan: 'pro' });
+  const user = new ApiClient(svc.baseUrl, { token: created.body.apiKey, userId: created.body.user.id });
+  // A copy of the default folder, previews and all, added at run time as another model.
+  const copy = path.join(MODEL_DIR, '..', 'zz-preview-key');
+  await cp(MODEL_DIR, copy, { recursive: true });
+  /** This model's presets as listed, once the catalog (which re-reads a folder within 5 s) agrees with `ok`. */
+  const presetsWhen = async (ok: (presets: Json[] | undefined, model: Json | undefined) => boolean) => {
+    for (let i = 0; i < 60; i++) {
+      const [voices, models] = await Promise.all([
+        user.request('GET', '/api/voices'),
+        user.request('GET', '/api/models'),
+      ]);
+      const model = (models.body.models as Json[]).find((m) => m.name === 'zz-preview-key');
+      const presets = (voices.body.presets as Json[]).filter((p) => p.model === 'zz-preview-key');
+      if (ok(presets, model)) return { presets, model };
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error('the catalog never showed the expected state');
+  };
+  try {
+    // 1. Same bytes, same key: the copy's presets play their previews (the key is content, not place).
+    const same = await presetsWhen((p) => (p?.length ?? 0) > 0);
+    assert.ok(
+      same.presets.every((p) => p.previewUrl !== null),
+      JSON.stringify(same.presets),
+    );
+    // 2. A graph changed (one byte more, as a rebuilt model would differ): no preview, the route 404s.
+    const shift = path.join(copy, 'shift.onnx');
+    const graph = await readFile(shift);
+    await writeFile(shift, Buffer.concat([graph, Buffer.from([0])]));
+    const stale = await presetsWhen(
+      (p) => (p?.length ?? 0) > 0 && p?.every((x) => x.previewUrl === null) === true,
+    );
+    const r = await user.request('GET', `/api/voices/${stale.presets[0].id}/preview?model=zz-preview-key`);
+    assert.equal(r.status, 404);
+    assert.equal(r.body.error, 'VC_ERR_NOT_FOUND');
+    // 3. The graph as it was: the previews are current again. The manifest changed: gone again.
+    await writeFile(shift, graph);
+    await presetsWhen((p) => (p?.length ?? 0) > 0 && p?.every((x) => x.previewUrl !== null) === true);
+    // The same manifest written with other spacing: other bytes, and any change counts.
+    const manifest = JSON.parse(await readFile(path.join(copy, 'model.json'), 'utf8'));
+    await writeFile(path.join(copy, 'model.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+    await presetsWhen((p) => (p?.length ?? 0) > 0 && p?.every((x) => x.previewUrl === null) === true);
+    // 4. A preset file whose displayName is not one short line makes the folder broken, with the reason.
+    const voices = path.join(copy, 'voices');
+    const first = (await readdir(voices)).filter((f) => f.endsWith('.json')).sort()[0];
+    const profile = JSON.parse(await readFile(path.join(voices, first), 'utf8'));
+    await writeFile(path.join(voices, first), JSON.stringify({ ...profile, displayName: 'two\nlines' }));
+    const broken = await presetsWhen((_p, m) => m?.state === 'broken');
+    assert.match(broken.model?.error.message, new RegExp(`voices/${first}: displayName must be one line`));
+    assert.doesNotMatch(broken.model?.error.message, /\/(tmp|work|home)\//, 'no server path');
+  } finally {
+    await rm(copy, { recursive: true, force: true });
   }
 });

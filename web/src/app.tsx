@@ -48,12 +48,27 @@ export function App() {
   jobsRef.current = jobs;
 
   const put = useCallback((job: JobView) => setJobs((j) => putJob(j, job)), []);
+  const drop = useCallback((id: string) => {
+    setJobs((j) => {
+      const next = new Map(j);
+      next.delete(id);
+      return next;
+    });
+  }, []);
 
   const loadVoices = useCallback(async () => {
     const body = await getJson<{ voices: Voice[]; presets: Preset[] }>('/api/voices');
     if (!body) return;
     setVoices(body.voices);
     setPresets(body.presets);
+  }, []);
+
+  /** A voice as the API answered a change to it (its new name), or gone once its deletion answered. */
+  const putVoice = useCallback((voice: Voice) => {
+    setVoices((vs) => vs.map((v) => (v.id === voice.id ? voice : v)));
+  }, []);
+  const dropVoice = useCallback((id: string) => {
+    setVoices((vs) => vs.filter((v) => v.id !== id));
   }, []);
 
   const loadWorkspace = useCallback(async () => {
@@ -114,7 +129,10 @@ export function App() {
   }, [jobs, loadVoices, loadWorkspace]);
 
   const voiceNames = new Map(voices.map((v) => [v.id, v.name]));
-  const targetNames = new Map([...voiceNames, ...presets.map((p): [string, string] => [p.id, p.name])]);
+  const targetNames = new Map([
+    ...voiceNames,
+    ...presets.map((p): [string, string] => [p.id, p.displayName]),
+  ]);
 
   /** One page of jobs in the filter's states (the first when no cursor), merged into those known. */
   const loadPage = async (cursor: string | null, shown: string) => {
@@ -175,12 +193,19 @@ export function App() {
         />
         <CloneForm
           jobs={jobs}
+          voices={voices}
           workspace={workspace}
           loadWorkspace={loadWorkspace}
           loadVoices={loadVoices}
           put={put}
         />
-        <VoiceLibrary voices={voices} presets={presets} loadVoices={loadVoices} />
+        <VoiceLibrary
+          voices={voices}
+          presets={presets}
+          loadVoices={loadVoices}
+          putVoice={putVoice}
+          dropVoice={dropVoice}
+        />
         {workspace && (
           <p id="usage" class="hint">
             Workspace: {formatBytes(workspace.usage.bytes)} of {formatBytes(workspace.quota.maxBytes)},{' '}
@@ -218,6 +243,10 @@ export function App() {
                 targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
                 voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
                 put={put}
+                drop={(id) => {
+                  drop(id);
+                  void loadWorkspace();
+                }}
                 onAgain={async () => {
                   const problem = await convertAgain(job);
                   setAgainMessage(

@@ -7,6 +7,8 @@ import type { JobView, Voice, Workspace } from './lib/types.js';
 
 interface Props {
   jobs: Jobs;
+  /** The user's voices as last loaded: a voice renamed since it was cloned shows its new name. */
+  voices: Voice[];
   workspace: Workspace | undefined;
   loadWorkspace: () => Promise<Workspace | undefined>;
   loadVoices: () => Promise<void>;
@@ -17,11 +19,14 @@ interface Props {
 export function CloneForm(props: Props) {
   const nameRef = useRef<HTMLInputElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
-  const [line, setLine] = useState<Status | { follow: string; name: string } | undefined>();
+  /** A message, or the clone job followed (with its voice's id and the name it was given). */
+  const [line, setLine] = useState<Status | { follow: string; voiceId: string; name: string } | undefined>();
 
   const followed = line && 'follow' in line ? props.jobs.get(line.follow) : undefined;
+  const currentName = (l: { voiceId: string; name: string }) =>
+    props.voices.find((v) => v.id === l.voiceId)?.name ?? l.name;
   const shown: Status | undefined =
-    line && 'follow' in line ? followed && cloneStatus(followed, line.name) : line;
+    line && 'follow' in line ? followed && cloneStatus(followed, currentName(line)) : line;
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -44,7 +49,7 @@ export function CloneForm(props: Props) {
     }
     const { voice, job } = (await res.json()) as { voice: Voice; job: JobView };
     props.put(job);
-    setLine({ follow: job.id, name: voice.name });
+    setLine({ follow: job.id, voiceId: voice.id, name: voice.name });
     await props.loadVoices();
   };
 

@@ -5,7 +5,7 @@ import { formatBytes, voiceDescription } from './lib/format.js';
 import { conversionStatus, type Jobs } from './lib/jobs.js';
 import { limitsText, rateRefusal, refusalBeforeUpload } from './lib/limits.js';
 import type { JobView, Preset, Upload, Voice, Workspace } from './lib/types.js';
-import { VoicePreview } from './voice-preview.js';
+import { type PreviewedVoice, VoicePreview } from './voice-preview.js';
 
 interface Props {
   jobs: Jobs;
@@ -161,14 +161,12 @@ export function ConvertForm(props: Props) {
             ))}
             {props.presets.map((p) => (
               <option key={p.id} value={p.id}>
-                Preset: {p.name} ({voiceDescription(p.f0Median)})
+                Preset: {p.displayName} — {p.description ?? voiceDescription(p.f0Median)}
               </option>
             ))}
           </select>
         </label>
-        <VoicePreview
-          voice={props.voices.find((v) => v.id === voiceId) ?? props.presets.find((p) => p.id === voiceId)}
-        />
+        <VoicePreview voice={chosenVoice(props, voiceId)} />
         <label>
           Strength: {Math.round(strength * 100)}%{' '}
           <input
@@ -224,5 +222,15 @@ export function ConvertForm(props: Props) {
         {shown?.text ?? ''}
       </p>
     </section>
+  );
+}
+
+/** The picked voice as its preview shows it: one's own by name, a preset by its human name and description. */
+function chosenVoice(props: Props, id: string): PreviewedVoice | undefined {
+  const own = props.voices.find((v) => v.id === id);
+  if (own) return { name: own.name, previewUrl: own.previewUrl, description: null };
+  const preset = props.presets.find((p) => p.id === id);
+  return (
+    preset && { name: preset.displayName, previewUrl: preset.previewUrl, description: preset.description }
   );
 }

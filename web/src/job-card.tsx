@@ -15,11 +15,13 @@ interface Props {
   /** For a clone: the voice it makes. */
   voiceName: string | undefined;
   put: (job: JobView) => void;
+  /** Takes the card away once the job's record is removed on the server. */
+  drop: (id: string) => void;
   onAgain: () => void;
 }
 
 /** One job: a voice being analysed, or a conversion with its player and download. */
-export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }: Props) {
+export function JobCard({ job, voiceName, targetName, now, place, put, drop, onAgain }: Props) {
   const [resultError, setResultError] = useState<string | undefined>();
   const [actionError, setActionError] = useState<string | undefined>();
   const isClone = job.kind === 'clone';
@@ -67,6 +69,12 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/result`, { method: 'DELETE' });
     if (res.ok) setRemoved(true);
     else setActionError(await errorText(res, 'deleting the result'));
+  };
+  /** The job and its result, gone from the workspace (DELETE ?remove=1 takes finished jobs only). */
+  const removeJob = async () => {
+    const res = await api(`/api/jobs/${encodeURIComponent(job.id)}?remove=1`, { method: 'DELETE' });
+    if (res.ok) drop(job.id);
+    else setActionError(await errorText(res, 'removing the job'));
   };
   const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
   const curl = job.resultUrl
@@ -182,6 +190,16 @@ export function JobCard({ job, voiceName, targetName, now, place, put, onAgain }
             onClick={() => setOpen(!open)}
           >
             Details
+          </button>
+        )}
+        {!isClone && FINAL.has(job.state) && (
+          <button
+            type="button"
+            class="job-remove"
+            aria-label={`Remove job ${job.filename}${showResult && !removed ? ' and its result' : ''}`}
+            onClick={removeJob}
+          >
+            Remove
           </button>
         )}
         {!isClone && FINAL.has(job.state) && (

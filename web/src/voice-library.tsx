@@ -8,6 +8,9 @@ interface Props {
   voices: Voice[];
   presets: Preset[];
   loadVoices: () => Promise<void>;
+  /** The list shows what the API answered at once: a reload of the list may fail (a rate limit) or come late. */
+  putVoice: (voice: Voice) => void;
+  dropVoice: (id: string) => void;
 }
 
 /** A voice's new name, typed where its name stood (focused when it opens). */
@@ -44,7 +47,7 @@ function RenameForm({
 }
 
 /** The user's voices (state, why one failed, delete) and the presets every user may pick. */
-export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
+export function VoiceLibrary({ voices, presets, loadVoices, putVoice, dropVoice }: Props) {
   const [problem, setProblem] = useState<string | undefined>();
   /** The voice being renamed, if any. */
   const [renaming, setRenaming] = useState<string | undefined>();
@@ -55,15 +58,18 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
       body: JSON.stringify({ name }),
     });
     if (!res.ok) return setProblem(await errorText(res, 'renaming the voice'));
+    putVoice(((await res.json()) as { voice: Voice }).voice);
     setProblem(undefined);
     setRenaming(undefined);
-    await loadVoices();
   };
   const remove = async (v: Voice) => {
     const res = await api(`/api/voices/${encodeURIComponent(v.id)}`, { method: 'DELETE' });
-    if (!res.ok) setProblem(await errorText(res, 'deleting the voice'));
-    else setProblem(undefined);
-    await loadVoices();
+    if (!res.ok) {
+      setProblem(await errorText(res, 'deleting the voice'));
+      return loadVoices();
+    }
+    setProblem(undefined);
+    dropVoice(v.id);
   };
   return (
     <section id="voices-section">
@@ -105,9 +111,11 @@ export function VoiceLibrary({ voices, presets, loadVoices }: Props) {
       <ul id="presets">
         {presets.map((p) => (
           <li key={`${p.model}/${p.id}`} class="preset" data-preset={p.id}>
-            <span class="voice-name">{p.name}</span> <span class="hint">{voiceDescription(p.f0Median)}</span>{' '}
+            <span class="voice-name">{p.displayName}</span>{' '}
+            {p.description && <span class="voice-description">{p.description}</span>}{' '}
+            <span class="hint">({voiceDescription(p.f0Median)})</span>{' '}
             {p.previewUrl ? (
-              <PreviewPlayer name={p.name} url={p.previewUrl} />
+              <PreviewPlayer name={p.displayName} url={p.previewUrl} />
             ) : (
               <span class="hint">no preview yet</span>
             )}

@@ -49,7 +49,12 @@ export interface Voice {
 
 export interface Preset {
   id: string;
+  /** Its file name in the model folder. */
   name: string;
+  /** A human name ("Clara"), from the preset file (the file name when it gives none). */
+  displayName: string;
+  /** One line on how it sounds, from the preset file; null when it gives none. */
+  description: string | null;
   model: string;
   /** Median pitch of the voice, Hz (null when unknown). */
   f0Median: number | null;

@@ -29,6 +29,11 @@ export const EnvSchema = Type.Object({
    * connection asks them for the current master of REDIS_MASTER_NAME (password: REDIS_PASSWORD_FILE).
    */
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
+  /**
+   * The sentinels and the Redis servers they name speak TLS only (tls-port, tls-replication):
+   * every connection to either is TLS, trusting REDIS_TLS_CA_FILE (or Node's CAs).
+   */
+  REDIS_SENTINEL_TLS: Type.Boolean({ default: false }),
   /** The sentinels' name for the master (with REDIS_SENTINELS). */
   REDIS_MASTER_NAME: Type.String({ pattern: '^[a-zA-Z0-9._-]+$', default: 'vcfarm' }),
   /** Key prefix for everything vcfarm stores in Redis. */

@@ -4,6 +4,7 @@ export {
   boundedRetry,
   bullConnection,
   connectRedis,
+  isSentinelUrl,
   openRedis,
   REDIS_RETRY_MAX_MS,
   sentinelOptions,

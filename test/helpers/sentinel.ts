@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 import { waitUntil } from './processes.js';
 import { redisAnswers } from './redis.js';
+import { redisTlsConf, type TestPki } from './tls-certs.js';
 
 export const MASTER_NAME = 'vcfarm';
 
@@ -16,6 +17,8 @@ export interface SentinelSet {
   passwordFile: string;
   /** `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`: REDIS_SENTINELS. */
   sentinels: string;
+  /** With `tls`: every server and sentinel speaks TLS only, certificates from this PKI. */
+  tls?: TestPki;
   primary: { port: number; process: ChildProcess };
   replica: { port: number; process: ChildProcess };
   /** The port the sentinels now name as master. */
@@ -23,11 +26,15 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-async function pingable(port: number, password?: string): Promise<void> {
-  await waitUntil(() => redisAnswers(port, password), 10_000, `redis on port ${port}`);
-}
-
-export async function startSentinelSet(): Promise<SentinelSet> {
+export async function startSentinelSet(opts: { tls?: TestPki } = {}): Promise<SentinelSet> {
+  const tls = opts.tls && { ca: opts.tls.ca };
+  const pingable = async (port: number, password?: string): Promise<void> => {
+    await waitUntil(() => redisAnswers(port, password, tls), 10_000, `redis on port ${port}`);
+  };
+  /** A client of this set's servers (TLS when the set is). */
+  const client = (port: number, password?: string): Redis =>
+    new Redis({ port, host: '127.0.0.1', password, tls, lazyConnect: true });
+  const tlsLines = (port: number): string[] => (opts.tls ? redisTlsConf(opts.tls, port) : [`port ${port}`]);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-sentinel-'));
   const password = 'sentinel-test-password-0123456789';
   const passwordFile = path.join(dir, 'redis-password');
@@ -36,13 +43,14 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   const server = async (name: string, extra: string[]) => {
     const port = await freePort();
     const conf = path.join(dir, `${name}.conf`);
-    // The password is in a config file, not on a command line.
-    await writeFile(conf, `requirepass ${password}\nmasterauth ${password}\n`, { mode: 0o600 });
+    // The password is in a config file, not on a command line; so are the TLS settings.
+    const lines = [`requirepass ${password}`, `masterauth ${password}`, ...tlsLines(port), ''];
+    await writeFile(conf, lines.join('\n'), { mode: 0o600 });
     await rm(path.join(dir, name), { recursive: true, force: true });
     const data = await mkdtemp(path.join(dir, `${name}-`));
     // biome-ignore format: flag/value pairs
     const child = spawn('redis-server', [conf,
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', data,
+      '--bind', '127.0.0.1', '--dir', data,
       '--appendonly', 'yes', '--save', '', '--repl-diskless-sync-delay', '0', ...extra], { stdio: 'ignore' });
     children.push(child);
     await pingable(port, password);
@@ -57,7 +65,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     await writeFile(
       conf,
       [
-        `port ${port}`,
+        ...tlsLines(port),
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primary.port} 2`,
@@ -74,7 +82,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     await pingable(port);
   }
   const masterPort = async () => {
-    const s = new Redis({ port: sentinelPorts[0], host: '127.0.0.1' });
+    const s = client(sentinelPorts[0]);
     s.on('error', () => {}); // the command rejects with it
     try {
       const [, port] = (await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[];
@@ -89,7 +97,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   // Redis's default 5 s diskless-sync delay).
   await waitUntil(
     async () => {
-      const r = new Redis({ port: replica.port, host: '127.0.0.1', password, lazyConnect: true });
+      const r = client(replica.port, password);
       r.on('error', () => {});
       try {
         await r.connect();
@@ -108,7 +116,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     async () => {
       const counts = await Promise.all(
         sentinelPorts.map(async (port) => {
-          const s = new Redis({ port, host: '127.0.0.1' });
+          const s = client(port);
           s.on('error', () => {}); // the command rejects with it
           try {
             return ((await s.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length;
@@ -126,6 +134,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     dir,
     password,
     passwordFile,
+    tls: opts.tls,
     sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     primary,
     replica,

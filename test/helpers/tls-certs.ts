@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-/** A test CA and a server certificate it signed for 127.0.0.1, plus an unrelated CA (files in `dir`). */
+/** A test CA and a server certificate it signed, plus an unrelated CA (files in `dir`). */
 export interface TestPki {
   caFile: string;
   certFile: string;
@@ -18,8 +18,11 @@ export interface TestPki {
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-/** Makes the CAs (EC P-256, one day) and the server's certificate with openssl, in `dir`. */
-export async function makeTestPki(dir: string): Promise<TestPki> {
+/**
+ * Makes the CAs (EC P-256, one day) and the server's certificate with openssl, in `dir`; the
+ * certificate is issued for `ips` (default 127.0.0.1).
+ */
+export async function makeTestPki(dir: string, ips: string[] = ['127.0.0.1']): Promise<TestPki> {
   const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
   for (const name of ['ca', 'other-ca'])
     await openssl(
@@ -36,7 +39,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
       `/CN=${name}`,
     );
   await openssl('req', ...EC, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=redis.test');
-  await writeFile(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  await writeFile(path.join(dir, 'san.ext'), `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\n`);
   // biome-ignore format: flag/value pairs
   await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
     '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');

@@ -6,7 +6,10 @@
 // containers by the rendered override). The workspace is one host directory bind-mounted at
 // /data in both (WORKSPACES_DIR, standing for an NFS export). Proves: each host runs its role's
 // containers only; a conversion submitted through the API host's HAProxy is converted by the
-// worker host's container and its result is served by the API host. Run by `npm run test:tiers`.
+// worker host's container and its result is served by the API host. The API host is deployed
+// with Docker Compose v2 (`docker compose`, the plugin from test/tiers/compose-v2.sh, which the
+// deploy script prefers when present) and the worker host with Debian 12's docker-compose v1:
+// both boot the same files. Run by `npm run test:tiers`.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -43,10 +46,14 @@ let pki: TestPki;
 let redis: ChildProcess | undefined;
 let redisUrl: string;
 let base: string;
+/** Compose v2's plugin binary (cached); the API host runs it, the worker host v1. */
+let composeV2: string;
 const envs: Partial<Record<Role, NodeJS.ProcessEnv>> = {};
 
 const deployDir = (role: Role): string => path.join(work, `deploy-${role}`);
-const container = (role: Role, service: string, n = 1): string => `${PROJECTS[role]}_${service}_${n}`;
+/** Container names: v2 joins project, service and index with '-', v1 with '_'. */
+const container = (role: Role, service: string, n = 1): string =>
+  [PROJECTS[role], service, n].join(role === 'api' ? '-' : '_');
 
 async function deploy(role: Role, ...args: string[]) {
   try {
@@ -70,7 +77,8 @@ async function compose(role: Role, ...args: string[]): Promise<string> {
     '-f',
     path.join(deployDir(role), 'override.yml'),
   ];
-  const { stdout } = await execFileAsync('docker-compose', ['-p', PROJECTS[role], ...files, ...args], {
+  const bin = role === 'api' ? composeV2 : 'docker-compose';
+  const { stdout } = await execFileAsync(bin, ['-p', PROJECTS[role], ...files, ...args], {
     env: envs[role],
     timeout: 600_000,
   });
@@ -102,6 +110,9 @@ before(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-tier-docker-roles-'));
   dockerd = await Dockerd.start();
   await dockerd.baseImages();
+  composeV2 = (
+    await execFileAsync('bash', [path.join(REPO, 'test/tiers/compose-v2.sh')], { timeout: 600_000 })
+  ).stdout.trim();
 
   // 1. The shared Redis: TLS only, a password, on the docker0 bridge (no other interface).
   const redisIp = await ipv4Of('docker0');
@@ -167,6 +178,8 @@ before(async () => {
       HTTP_PORT: String(http),
       STATS_ADDR: '127.0.0.1',
       STATS_PORT: String(stats),
+      // The docker CLI finds plugins in DOCKER_CONFIG/cli-plugins: `docker compose` is v2 there.
+      ...(role === 'api' ? { DOCKER_CONFIG: path.dirname(path.dirname(composeV2)) } : {}),
     };
 });
 
@@ -189,6 +202,9 @@ test('a worker-only and an API-only compose host come up against the shared Redi
     const up = await deploy(role, TIER, '--role', role, '--redis-url', redisUrl);
     assert.equal(up.code, 0, `${role}: ${up.stdout}\n${up.stderr}`);
     assert.ok(!`${up.stdout}${up.stderr}`.includes(PASSWORD), `${role}: the password is in the output`);
+    // The script ran the compose this host has: v2 as a docker plugin, else v1.
+    const ran = role === 'api' ? /^\+ .* docker compose -p / : /^\+ .* docker-compose -p /;
+    assert.match(up.stdout, new RegExp(ran.source, 'm'), `${role}: ${up.stdout}`);
   }
   // 2. Each project holds its role's containers and nothing else: no Redis, no worker on the
   //    API host, no API or HAProxy on the worker host.

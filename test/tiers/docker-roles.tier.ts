@@ -18,6 +18,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { loadTiers, tierPlan } from '../../src/deploy/index.js';
 import { ApiClient } from '../helpers/client.js';
 import { durationOf, speechClip } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
@@ -226,6 +227,23 @@ test('a worker-only and an API-only compose host come up against the shared Redi
       `${service} healthy`,
     );
   assert.equal((await fetch(`${base}/health`)).status, 200);
+  // The API replicas' descriptor limit and WS_MAX_SOCKETS are the tier's (src/deploy/api-sizing.ts),
+  // as the Node process in the container sees them.
+  const plan = tierPlan(loadTiers(path.join(REPO, 'config/tiers.json')), TIER);
+  const node = await dockerd?.docker([
+    'exec',
+    container('api', 'api'),
+    'sh',
+    '-c',
+    // tini (PID 1) has one child, Node: the first word of its children list.
+    'read -r p _ </proc/1/task/1/children; tr "\\0" "\\n" </proc/$p/environ; cat /proc/$p/limits',
+  ]);
+  assert.equal(node?.code, 0, node?.stderr);
+  assert.match(node?.stdout ?? '', new RegExp(`^WS_MAX_SOCKETS=${plan.apiWsMaxSockets}$`, 'm'));
+  assert.match(
+    node?.stdout ?? '',
+    new RegExp(`^Max open files\\s+${plan.apiNofile}\\s+${plan.apiNofile}\\s`, 'm'),
+  );
   // The rendered override pointed both at the shared Redis and the shared workspace.
   for (const role of ROLES) {
     const merged = await compose(role, 'config');

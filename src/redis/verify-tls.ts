@@ -45,13 +45,20 @@ export async function verifyRedisTls(url: string, timeoutMs = 5000): Promise<voi
   if (isSentinelUrl(url)) {
     const o = sentinelOptions(url);
     if (!o?.sentinelTLS) return;
-    for (const s of o.sentinels ?? []) {
-      const { host = '', port = 0 } = s as { host?: string; port?: number };
-      const refused = await certificateRefused(
-        new Redis({ ...oneAttempt(timeoutMs), host, port, tls: o.sentinelTLS }),
+    // Every sentinel at once: an unreachable one costs one timeout, not one each.
+    const sentinels = (o.sentinels ?? []) as { host?: string; port?: number }[];
+    const results = await Promise.all(
+      sentinels.map(({ host = '', port = 0 }) =>
+        certificateRefused(new Redis({ ...oneAttempt(timeoutMs), host, port, tls: o.sentinelTLS })),
+      ),
+    );
+    const i = results.findIndex(Boolean);
+    const refused = results[i];
+    if (refused)
+      throw untrusted(
+        `Redis sentinel at ${sentinels[i].host}:${sentinels[i].port} (REDIS_SENTINELS)`,
+        refused,
       );
-      if (refused) throw untrusted(`Redis sentinel at ${host}:${port} (REDIS_SENTINELS)`, refused);
-    }
     return;
   }
   if (!url.startsWith('rediss:')) return;

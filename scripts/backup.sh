@@ -7,7 +7,8 @@
 # Reads the service's own environment: DATA_DIR (default ./data), MODELS_DIR (default ./models),
 # REDIS_URL (unset: the embedded Redis of `vcfarm all`, found from DATA_DIR/run/redis.pid) and
 # REDIS_PASSWORD_FILE (unset with the embedded Redis: DATA_DIR/redis-password). The password goes to
-# redis-cli through REDISCLI_AUTH, never on a command line.
+# redis-cli through REDISCLI_AUTH, never on a command line. A TLS Redis (REDIS_URL=rediss://...) is
+# reached over TLS, trusting REDIS_TLS_CA_FILE when set (as the service does), else the system's CAs.
 #
 # Order: Redis first, then the files. A job that finishes in between has its result in the archive
 # but not its record (harmless: the sweeper removes it); the other order could restore a
@@ -18,7 +19,7 @@ out=.
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "backup: unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -56,6 +57,11 @@ if [ -n "$password_file" ]; then
 fi
 tls=()
 case "$redis_url" in rediss://*) tls=(--tls) ;; esac
+if [ -n "${REDIS_TLS_CA_FILE:-}" ]; then
+  [ ${#tls[@]} -gt 0 ] || { echo "backup: REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://..." >&2; exit 64; }
+  [ -r "$REDIS_TLS_CA_FILE" ] || { echo "backup: cannot read REDIS_TLS_CA_FILE" >&2; exit 66; }
+  tls+=(--cacert "$REDIS_TLS_CA_FILE")
+fi
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 name="vcfarm-backup-$stamp"
@@ -67,8 +73,12 @@ root="$stage/$name"
 
 # 1. Redis: a fork-made point-in-time snapshot (the same BGSAVE a replica's full sync uses),
 # streamed here; redis-cli returns once the whole RDB has arrived and fails otherwise.
-version="$(redis-cli "${tls[@]}" -u "$redis_url" --no-auth-warning INFO server | sed -n 's/^redis_version:\([^\r]*\).*/\1/p')"
-[ -n "$version" ] || { echo "backup: Redis at $redis_shown did not answer" >&2; exit 69; }
+# (A refused connection must reach the message below, not end the script through pipefail.)
+version="$({ redis-cli "${tls[@]}" -u "$redis_url" --no-auth-warning INFO server || true; } | sed -n 's/^redis_version:\([^\r]*\).*/\1/p')"
+[ -n "$version" ] || {
+  echo "backup: Redis at $redis_shown did not answer (check REDIS_URL, its password, and REDIS_TLS_CA_FILE for a TLS Redis)" >&2
+  exit 69
+}
 if ! redis-cli "${tls[@]}" -u "$redis_url" --no-auth-warning --rdb "$root/redis/dump.rdb" >"$stage/rdb.log" 2>&1 ||
   ! grep -q 'Transfer finished with success' "$stage/rdb.log"; then
   echo "backup: the Redis snapshot from $redis_shown failed:" >&2

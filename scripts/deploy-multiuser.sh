@@ -117,7 +117,8 @@ vcfarm local tier: $INSTANCES API instance(s) for up to $USERS users
     http requests per instance:  $SERVER_MAXCONN (more wait in HAProxy's queue)
     websockets per user:         $WS_MAX_SOCKETS_PER_USER per instance (WS_MAX_SOCKETS_PER_USER)
     websockets in all:           $WS_TOTAL, about $WS_PER_INSTANCE per instance
-    file descriptors:            haproxy $HAPROXY_NOFILE (limit $(nofile_limit)), each API instance $((WS_PER_INSTANCE + SERVER_MAXCONN + 256))
+    file descriptors:            haproxy $HAPROXY_NOFILE (limit $(nofile_limit)), each API instance $API_NOFILE (limit $(nofile_limit))
+    websockets per instance cap: $API_WS_MAX_SOCKETS (WS_MAX_SOCKETS: the instance's limit less $SERVER_MAXCONN requests and 256 for Redis and files)
     upload size:                 $UPLOAD_MAX_BYTES bytes
 EOF
 }
@@ -150,6 +151,8 @@ tier_plan() {
   STATS_MAXCONN=32
   SERVER_MAXCONN=$TIER_SERVER_MAXCONN
   HAPROXY_NOFILE=$TIER_HAPROXY_NOFILE
+  API_NOFILE=$TIER_API_NOFILE
+  API_WS_MAX_SOCKETS=$TIER_API_WS_MAX_SOCKETS
   API_BASE_PORT=${API_BASE_PORT:-8081}
   HTTP_ADDR=${HTTP_ADDR:-0.0.0.0}
   HTTP_PORT=${HTTP_PORT:-80}
@@ -314,7 +317,10 @@ start_local() {
     export REDIS_PASSWORD_FILE="$DATA_DIR/redis-password"
     wait_for redis 10 redis_ping
   fi
-  export REDIS_URL WS_MAX_SOCKETS_PER_USER DRAIN_MS UPLOAD_MAX_BYTES
+  # The instances inherit this shell's descriptor limit (Node raises its soft limit to the hard
+  # one): WS_MAX_SOCKETS is what that limit leaves after requests and files.
+  WS_MAX_SOCKETS=${WS_MAX_SOCKETS:-$API_WS_MAX_SOCKETS}
+  export REDIS_URL WS_MAX_SOCKETS_PER_USER WS_MAX_SOCKETS DRAIN_MS UPLOAD_MAX_BYTES
 
   for ((w = 1; w <= WORKER_PROCESSES; w++)); do
     launch "worker-$w" env POOL_SIZE="$POOL_SIZE" WORKER_ID="$(hostname)-local-$w" node "$CLI" worker

@@ -51,15 +51,18 @@ docker_services() {
   echo "${names[*]}"
 }
 
-# What the API and the worker get for a remote Redis: its address, its CA, the shared workspace.
-docker_remote_settings() {
+# The environment a remote Redis adds for the API and the worker: its address and CA.
+docker_remote_env() {
   ((LOCAL_REDIS)) && return 0
-  cat <<EOF
-    environment:
-      REDIS_URL: "$REDIS_URL"
-EOF
+  echo "      REDIS_URL: \"$REDIS_URL\""
   [[ -z ${REDIS_TLS_CA_FILE:-} ]] || echo '      REDIS_TLS_CA_FILE: /run/vcfarm/redis-ca.pem'
   [[ ${1:-} != worker ]] || echo "      WORKER_ID: \"$(hostname)-worker\""
+  return 0
+}
+
+# What the API and the worker mount for a remote Redis: its CA, the shared workspace.
+docker_remote_volumes() {
+  ((LOCAL_REDIS)) && return 0
   [[ -n ${WORKSPACES_DIR:-}${REDIS_TLS_CA_FILE:-} ]] || return 0
   echo '    volumes:'
   [[ -z ${WORKSPACES_DIR:-} ]] || echo "      - $WORKSPACES_DIR:/data"
@@ -98,8 +101,13 @@ EOF
       nofile:
         soft: $TIER_API_NOFILE
         hard: $TIER_API_NOFILE
+    environment:
+      # What that limit leaves for WebSockets after $TIER_SERVER_MAXCONN requests and 256 for Redis and
+      # files: past it an upgrade gets 503 (HAProxy retries another replica), never EMFILE.
+      WS_MAX_SOCKETS: "$TIER_API_WS_MAX_SOCKETS"
 EOF
-      docker_remote_settings api
+      docker_remote_env api
+      docker_remote_volumes
     fi
     if ((HAS_WORKERS)); then
       cat <<EOF
@@ -110,7 +118,11 @@ EOF
     cpus: $((TIER_WORKER_PROCESSES * TIER_THREADS_PER_WORKER))
     mem_limit: $TIER_WORKER_MEMORY_TOTAL_BYTES
 EOF
-      docker_remote_settings worker
+      if ((!LOCAL_REDIS)); then
+        echo '    environment:'
+        docker_remote_env worker
+        docker_remote_volumes
+      fi
     fi
     if ((HAS_API)); then
       cat <<EOF

@@ -74,6 +74,9 @@ MemoryMax=$TIER_API_MEMORY_MAX
 TasksMax=$TIER_API_TASKS_MAX
 # Its share of the WebSockets and requests (HAProxy balances them) plus files and Redis.
 LimitNOFILE=$TIER_API_NOFILE
+# What that limit leaves for WebSockets after $TIER_SERVER_MAXCONN requests and 256 for Redis and files:
+# past it an upgrade gets 503 (HAProxy retries another instance), never EMFILE.
+Environment=WS_MAX_SOCKETS=$TIER_API_WS_MAX_SOCKETS
 EOF
   cat >"$unitdir/vcfarm-haproxy.service.d/tier.conf" <<EOF
 # Tier $TIER_NAME (config/tiers.json), rendered by scripts/deploy-multiuser.sh. Do not edit.

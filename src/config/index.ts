@@ -105,19 +105,23 @@ function clusterAddress(e: Env & { REDIS_CLUSTER_NODES: string }): string {
  * one set is a mistake.
  */
 function redisAddress(e: Env): string | undefined {
+  if (e.REDIS_SENTINEL_TLS && !e.REDIS_SENTINELS)
+    throw new ConfigError(
+      'invalid configuration: REDIS_SENTINEL_TLS is for REDIS_SENTINELS, which is not set',
+    );
   if (e.REDIS_CLUSTER_NODES) return clusterAddress({ ...e, REDIS_CLUSTER_NODES: e.REDIS_CLUSTER_NODES });
   if (e.REDIS_TLS_CA_FILE) {
-    if (!e.REDIS_URL?.startsWith('rediss://'))
+    if (!e.REDIS_URL?.startsWith('rediss://') && !e.REDIS_SENTINEL_TLS)
       throw new ConfigError(
-        'invalid configuration: REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://... (TLS with Sentinel is not supported)',
+        'invalid configuration: REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://..., or REDIS_SENTINELS with REDIS_SENTINEL_TLS=yes',
       );
     checkCaFile(e.REDIS_TLS_CA_FILE);
   }
-  if (!e.REDIS_SENTINELS)
-    return e.REDIS_URL && withTlsCa(e.REDIS_URL, e.REDIS_TLS_CA_FILE && path.resolve(e.REDIS_TLS_CA_FILE));
+  const caFile = e.REDIS_TLS_CA_FILE && path.resolve(e.REDIS_TLS_CA_FILE);
+  if (!e.REDIS_SENTINELS) return e.REDIS_URL && withTlsCa(e.REDIS_URL, caFile);
   if (e.REDIS_URL)
     throw new ConfigError('invalid configuration: REDIS_SENTINELS and REDIS_URL are both set; set one');
-  return sentinelUrl(e.REDIS_SENTINELS, e.REDIS_MASTER_NAME);
+  return withTlsCa(sentinelUrl(e.REDIS_SENTINELS, e.REDIS_MASTER_NAME, 0, e.REDIS_SENTINEL_TLS), caFile);
 }
 
 function readPasswordFile(file: string | undefined): string | undefined {

@@ -34,6 +34,11 @@ export const EnvSchema = Type.Object({
    * client learns the others from them). Needs REDIS_PREFIX to be a hash tag such as `{vcfarm}`.
    */
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
+  /**
+   * The sentinels and the Redis servers they name speak TLS only (tls-port, tls-replication):
+   * every connection to either is TLS, trusting REDIS_TLS_CA_FILE (or Node's CAs).
+   */
+  REDIS_SENTINEL_TLS: Type.Boolean({ default: false }),
   /** The sentinels' name for the master (with REDIS_SENTINELS). */
   REDIS_MASTER_NAME: Type.String({ pattern: '^[a-zA-Z0-9._-]+$', default: 'vcfarm' }),
   /**

@@ -1,4 +1,11 @@
 export {
+  API_FIXED_NOFILE,
+  type ApiSocketOptions,
+  apiNofileFor,
+  WS_MAX_SOCKETS_CEILING,
+  wsMaxSocketsFor,
+} from './api-sizing.js';
+export {
   type HaproxySizing,
   type HaproxySizingOptions,
   haproxySizing,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
+import { apiNofileFor, wsMaxSocketsFor } from './api-sizing.js';
 import { haproxySizing, NR_OPEN } from './haproxy-sizing.js';
 
 /** systemd's size syntax (MemoryMax=, compose mem_limit): a number with K, M, G or T. */
@@ -107,6 +108,8 @@ export interface TierPlan extends Tier {
   serverMaxconn: number;
   /** Descriptor limit of one API instance: its share of the sockets plus its requests and files. */
   apiNofile: number;
+  /** WS_MAX_SOCKETS of one API instance: what `apiNofile` leaves after requests and files (`wsMaxSocketsFor`). */
+  apiWsMaxSockets: number;
   /** Descriptor limit of HAProxy: two per proxied connection plus margin (`haproxySizing`). */
   haproxyNofile: number;
 }
@@ -127,6 +130,7 @@ export function tierPlan(tiers: TiersFile, name: string): TierPlan {
     nofileLimit: NR_OPEN,
   });
   const wsPerInstance = Math.ceil((t.maxUsers * c.wsPerUser) / t.apiInstances);
+  const apiNofile = apiNofileFor({ websockets: wsPerInstance, requests: haproxy.serverMaxconn });
   return {
     ...t,
     name,
@@ -142,7 +146,8 @@ export function tierPlan(tiers: TiersFile, name: string): TierPlan {
     maxconn: haproxy.maxconn,
     frontendMaxconn: haproxy.frontendMaxconn,
     serverMaxconn: haproxy.serverMaxconn,
-    apiNofile: Math.max(1024, wsPerInstance + haproxy.serverMaxconn + 256),
+    apiNofile,
+    apiWsMaxSockets: wsMaxSocketsFor(apiNofile, haproxy.serverMaxconn),
     haproxyNofile: haproxy.nofile,
   };
 }

@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'bullmq';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { isClusterUrl, openCluster } from './cluster.js';
 import { type ConnectionLog, connectionErrorLog } from './error-log.js';
-import { tlsOf } from './tls.js';
+import { tlsCaOf, tlsOf } from './tls.js';
 
 export type { ConnectionLog } from './error-log.js';
 
@@ -26,31 +26,43 @@ export function boundedRetry(times: number): number {
 
 /**
  * REDIS_SENTINELS + REDIS_MASTER_NAME as one URL, so the Redis address keeps flowing through the
- * code as a string (and withPassword/withoutPassword work on it):
- * `redis-sentinel://[:password@]<master name>/<db>?sentinels=host:port,host:port`.
+ * code as a string (and withPassword/withoutPassword/withTlsCa work on it):
+ * `redis-sentinel://[:password@]<master name>/<db>?sentinels=host:port,host:port`, or
+ * `rediss-sentinel://...` when the sentinels and the Redis servers speak TLS only.
  */
-export function sentinelUrl(sentinels: string, masterName: string, db = 0): string {
-  return `redis-sentinel://${encodeURIComponent(masterName)}/${db}?sentinels=${encodeURIComponent(sentinels)}`;
+export function sentinelUrl(sentinels: string, masterName: string, db = 0, tls = false): string {
+  const scheme = tls ? 'rediss-sentinel' : 'redis-sentinel';
+  return `${scheme}://${encodeURIComponent(masterName)}/${db}?sentinels=${encodeURIComponent(sentinels)}`;
+}
+
+/** Whether `url` names the sentinels rather than one Redis. */
+export function isSentinelUrl(url: string): boolean {
+  return /^rediss?-sentinel:/.test(url);
 }
 
 /**
- * ioredis options for a `redis-sentinel:` URL (the master is asked of the sentinels on every
- * (re)connection, so a failover is followed), or undefined for a plain redis(s):// URL.
+ * ioredis options for a `redis(s)-sentinel:` URL (the master is asked of the sentinels on every
+ * (re)connection, so a failover is followed), or undefined for a plain redis(s):// URL. With
+ * TLS, the sentinels (`sentinelTLS`) and the master they name (`tls`, `enableTLSForSentinelMode`)
+ * are reached over TLS, trusting the URL's CA file (withTlsCa) or else Node's CAs.
  */
 export function sentinelOptions(url: string): RedisOptions | undefined {
+  if (!isSentinelUrl(url)) return undefined;
   const u = new URL(url);
-  if (u.protocol !== 'redis-sentinel:') return undefined;
   const sentinels = (u.searchParams.get('sentinels') ?? '').split(',').map((hp) => {
     const i = hp.lastIndexOf(':');
     return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
   });
-  return {
+  const options: RedisOptions = {
     sentinels,
     name: decodeURIComponent(u.hostname),
     db: Number(u.pathname.slice(1) || 0),
     password: u.password ? decodeURIComponent(u.password) : undefined,
     sentinelRetryStrategy: boundedRetry,
   };
+  if (u.protocol !== 'rediss-sentinel:') return options;
+  const tls = tlsCaOf(url) ?? {};
+  return { ...options, sentinelTLS: tls, tls, enableTLSForSentinelMode: true };
 }
 
 /**

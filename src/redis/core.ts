@@ -13,6 +13,7 @@ export {
   boundedRetry,
   bullConnection,
   connectRedis,
+  isSentinelUrl,
   openRedis,
   REDIS_RETRY_MAX_MS,
   type RedisClient,

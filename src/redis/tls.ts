@@ -23,11 +23,17 @@ export function withTlsCa(url: string, caFile: string | undefined): string {
  */
 export function tlsOf(url: string): { url: string; tls?: TlsOptions } {
   if (!url.startsWith('rediss:')) return { url };
+  const tls = tlsCaOf(url);
+  if (!tls) return { url };
   const u = new URL(url);
-  const caFile = u.searchParams.get(CA_PARAM);
-  if (!caFile) return { url };
   u.searchParams.delete(CA_PARAM);
-  return { url: u.toString(), tls: { ca: readFileSync(caFile, 'utf8') } };
+  return { url: u.toString(), tls };
+}
+
+/** TLS options trusting the CA file the URL names (withTlsCa), or undefined when it names none. */
+export function tlsCaOf(url: string): TlsOptions | undefined {
+  const caFile = new URL(url).searchParams.get(CA_PARAM);
+  return caFile ? { ca: readFileSync(caFile, 'utf8') } : undefined;
 }
 
 /** The CA file's certificates: a readable PEM file with at least one certificate, or a ConfigError naming the variable. */

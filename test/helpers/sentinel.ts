@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 import { type StartedProcess, startProcess, waitUntil } from './processes.js';
 import { redisAnswers } from './redis.js';
+import { redisTlsConf, type TestPki } from './tls-certs.js';
 
 export const MASTER_NAME = 'vcfarm';
 
@@ -16,6 +17,8 @@ export interface SentinelSet {
   passwordFile: string;
   /** `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`: REDIS_SENTINELS. */
   sentinels: string;
+  /** With `tls`: every server and sentinel speaks TLS only, certificates from this PKI. */
+  tls?: TestPki;
   primary: { port: number; process: ChildProcess };
   replica: { port: number; process: ChildProcess };
   /** The port the sentinels now name as master. */
@@ -23,7 +26,12 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-export async function startSentinelSet(): Promise<SentinelSet> {
+export async function startSentinelSet(opts: { tls?: TestPki } = {}): Promise<SentinelSet> {
+  const tls = opts.tls && { ca: opts.tls.ca };
+  /** A client of this set's servers (TLS when the set is). */
+  const client = (port: number, password?: string): Redis =>
+    new Redis({ port, host: '127.0.0.1', password, tls, lazyConnect: true });
+  const tlsLines = (port: number): string[] => (opts.tls ? redisTlsConf(opts.tls, port) : [`port ${port}`]);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-sentinel-'));
   const password = 'sentinel-test-password-0123456789';
   const passwordFile = path.join(dir, 'redis-password');
@@ -32,15 +40,16 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   const server = async (name: string, extra: string[]) => {
     const port = await freePort();
     const conf = path.join(dir, `${name}.conf`);
-    // The password is in a config file, not on a command line.
-    await writeFile(conf, `requirepass ${password}\nmasterauth ${password}\n`, { mode: 0o600 });
+    // The password is in a config file, not on a command line; so are the TLS settings.
+    const lines = [`requirepass ${password}`, `masterauth ${password}`, ...tlsLines(port), ''];
+    await writeFile(conf, lines.join('\n'), { mode: 0o600 });
     await rm(path.join(dir, name), { recursive: true, force: true });
     const data = await mkdtemp(path.join(dir, `${name}-`));
     // biome-ignore format: flag/value pairs
     const child = await startProcess('redis-server', [conf,
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', data,
+      '--bind', '127.0.0.1', '--dir', data,
       '--appendonly', 'yes', '--save', '', '--repl-diskless-sync-delay', '0', ...extra],
-      { name: `redis ${name}`, graceMs: 0, readyTimeoutMs: 10_000, ready: () => redisAnswers(port, password) });
+      { name: `redis ${name}`, graceMs: 0, readyTimeoutMs: 10_000, ready: () => redisAnswers(port, password, tls) });
     children.push(child);
     return { port, process: child.process };
   };
@@ -53,7 +62,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     await writeFile(
       conf,
       [
-        `port ${port}`,
+        ...tlsLines(port),
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primary.port} 2`,
@@ -69,13 +78,13 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       name: `sentinel ${i}`,
       graceMs: 0,
       readyTimeoutMs: 10_000,
-      ready: () => redisAnswers(port),
+      ready: () => redisAnswers(port, undefined, tls),
     });
     children.push(sentinel);
     sentinelPorts.push(port);
   }
   const masterPort = async () => {
-    const s = new Redis({ port: sentinelPorts[0], host: '127.0.0.1' });
+    const s = client(sentinelPorts[0]);
     s.on('error', () => {}); // the command rejects with it
     try {
       const [, port] = (await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[];
@@ -90,7 +99,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   // Redis's default 5 s diskless-sync delay).
   await waitUntil(
     async () => {
-      const r = new Redis({ port: replica.port, host: '127.0.0.1', password, lazyConnect: true });
+      const r = client(replica.port, password);
       r.on('error', () => {});
       try {
         await r.connect();
@@ -109,7 +118,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     async () => {
       const counts = await Promise.all(
         sentinelPorts.map(async (port) => {
-          const s = new Redis({ port, host: '127.0.0.1' });
+          const s = client(port);
           s.on('error', () => {}); // the command rejects with it
           try {
             return ((await s.call('SENTINEL', 'replicas', MASTER_NAME)) as unknown[]).length;
@@ -127,6 +136,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     dir,
     password,
     passwordFile,
+    tls: opts.tls,
     sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     primary,
     replica,

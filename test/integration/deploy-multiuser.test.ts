@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { maxConnectionsFor } from '../../src/deploy/index.js';
+import { maxConnectionsFor, wsMaxSocketsFor } from '../../src/deploy/index.js';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import {
@@ -65,6 +65,12 @@ test('--dry-run prints the plan for N instances and max users, and starts nothin
     assert.match(out, /haproxy maxconn: +1632 \(frontend 1600: /);
     assert.match(out, /http requests per instance: +267 /);
     assert.match(out, /websockets in all: +800, about 267 per instance/);
+    // Each instance's WS_MAX_SOCKETS is what the descriptor limit it inherits leaves (api-sizing.ts).
+    const hard = Number(execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim());
+    assert.match(
+      out,
+      new RegExp(`websockets per instance cap: +${wsMaxSocketsFor(hard, 267)} \\(WS_MAX_SOCKETS`),
+    );
     assert.match(out, /dry run: nothing was started/);
     assert.equal(existsSync(path.join(dataDir, 'run')), false);
 

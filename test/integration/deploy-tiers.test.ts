@@ -75,6 +75,8 @@ test('docker --dry-run: the override follows the tier, nothing is written', asyn
       assert.match(out, new RegExp(`cpus: ${plan.cores}\\b`));
       assert.match(out, new RegExp(`mem_limit: ${plan.workerMemoryTotalBytes}\\b`));
       assert.match(out, new RegExp(`REDIS_MAXMEMORY: "${plan.redisMaxMemory}"`));
+      assert.match(out, new RegExp(`^ {6}WS_MAX_SOCKETS: "${plan.apiWsMaxSockets}"$`, 'm'));
+      assert.match(out, new RegExp(`^ {8}soft: ${plan.apiNofile}$`, 'm'));
       assert.match(out, new RegExp(`up -d --build --remove-orphans --scale api=${plan.apiInstances}$`, 'm'));
       const slots = out.match(/server-template api 1-(\d+) api:8080 check resolvers docker/g) ?? [];
       assert.equal(slots.length, 2);
@@ -224,10 +226,12 @@ test('systemd --dry-run: each worker its own WORKER_METRICS_PORT, a scrape confi
       const check = await promtoolCheck(dir, config);
       assert.equal(check.code, 0, `${name}: ${check.out}`);
       // 3. Descriptor limits: the API instances, HAProxy and the workers raise theirs.
-      assert.match(
-        section(r.stdout, '/vcfarm-api@.service.d/tier.conf'),
-        new RegExp(`^LimitNOFILE=${plan.apiNofile}$`, 'm'),
-      );
+      const apiTier = section(r.stdout, '/vcfarm-api@.service.d/tier.conf');
+      assert.match(apiTier, new RegExp(`^LimitNOFILE=${plan.apiNofile}$`, 'm'));
+      // WS_MAX_SOCKETS from that limit (src/deploy/api-sizing.ts), shown with its arithmetic.
+      assert.match(apiTier, new RegExp(`^Environment=WS_MAX_SOCKETS=${plan.apiWsMaxSockets}$`, 'm'));
+      assert.equal(plan.apiWsMaxSockets, plan.apiNofile - plan.serverMaxconn - 256, name);
+      assert.match(apiTier, new RegExp(`after ${plan.serverMaxconn} requests and 256 for Redis`));
       assert.match(
         section(r.stdout, '/vcfarm-haproxy.service.d/tier.conf'),
         new RegExp(`^LimitNOFILE=${plan.haproxyNofile}$`, 'm'),
@@ -333,6 +337,8 @@ test('docker --dry-run --role api|worker: an API-only and a worker-only host aga
     const apiService = apiMerged.split(/^ {2}api:$/m)[1]?.split(/^ {2}\w+:$/m)[0] ?? '';
     assert.match(apiService, /REDIS_URL: rediss:\/\/redis\.internal:6380\/0/);
     assert.match(apiService, new RegExp(`soft: ${plan.apiNofile}`));
+    // One environment for the replicas: the tier's socket cap beside the remote Redis.
+    assert.match(apiService, new RegExp(`WS_MAX_SOCKETS: '${plan.apiWsMaxSockets}'`));
     await composeConfig(check, apiOverride, '-q');
     const apiProm = section(api.stdout, '/prometheus.yml');
     assert.match(apiProm, /job_name: vcfarm-api/);

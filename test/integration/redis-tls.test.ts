@@ -1,51 +1,27 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { ApiClient } from '../helpers/client.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
 import { type StartedProcess, spawnProcess, startProcess, waitUntil } from '../helpers/processes.js';
 import { CLI } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
+import { makeTestPki, redisTlsConf } from '../helpers/tls-certs.js';
 
 // vcfarm against a TLS-only Redis with a password (REDIS_URL rediss://, REDIS_TLS_CA_FILE):
 // `vcfarm api` and `vcfarm worker` started as in production, a job completes; a certificate the
 // processes cannot trust stops them at start-up with a message naming the fix, never the password.
-const execFileAsync = promisify(execFile);
 const PASSWORD = 'tls-redis-password-5b0c7e1d9a2f4e6b8c0d';
 
 let dir: string;
 let redis: StartedProcess | undefined;
 let tlsPort: number;
 const children: StartedProcess[] = [];
-
-const openssl = (...args: string[]) => execFileAsync('openssl', args, { cwd: dir });
-
-/** A CA (ec P-256, one day) named `name`: name.key and name.pem in dir. */
-async function makeCa(name: string): Promise<void> {
-  await openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.pem`,
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-  );
-}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,53 +37,15 @@ function listening(port: number): Promise<boolean> {
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-redis-tls-'));
   // 1. A CA, the server's certificate for 127.0.0.1 signed by it, and an unrelated CA.
-  await makeCa('ca');
-  await makeCa('other-ca');
-  await openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=redis.test',
-  );
-  await writeFile(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  await openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-  );
+  const pki = await makeTestPki(dir);
   await writeFile(path.join(dir, 'redis-password'), `${PASSWORD}\n`, { mode: 0o600 });
   // 2. redis-server on TLS only (port 0: no plain TCP), with a password, from a config file.
   tlsPort = await freePort();
   await writeFile(
     path.join(dir, 'redis.conf'),
     [
-      'port 0',
-      `tls-port ${tlsPort}`,
+      ...redisTlsConf(pki, tlsPort),
       'bind 127.0.0.1',
-      `tls-cert-file ${path.join(dir, 'server.pem')}`,
-      `tls-key-file ${path.join(dir, 'server.key')}`,
-      `tls-ca-cert-file ${path.join(dir, 'ca.pem')}`,
-      'tls-auth-clients no',
       `requirepass ${PASSWORD}`,
       `dir ${dir}`,
       'save ""',

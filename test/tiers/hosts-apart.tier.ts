@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { haproxySizing, NR_OPEN, wsMaxSocketsFor } from '../../src/deploy/index.js';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence, humanSpeech } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -23,6 +24,16 @@ const CLI = path.join(REPO, 'dist/src/cli.js');
 const PASSWORD = 'hosts-apart-test-password-0123456789';
 const ADMIN_TOKEN = 'hosts-apart-test-admin-token-0123456789abcdef';
 const API_HOSTS = ['api1', 'api2'];
+/** The users the lab's HAProxy is sized for, with the shipped tiers' sockets per user. */
+const LAB_USERS = 10;
+const WS_PER_USER = 4;
+const HTTP_PER_USER = 4;
+
+/** The descriptors a process started from here may open (HAProxy and Node raise to it). */
+function hardNofileLimit(): number {
+  const hard = execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim();
+  return hard === 'unlimited' ? NR_OPEN : Number(hard);
+}
 const WORKER_HOSTS = ['wk1', 'wk2'];
 
 const lab = new NetnsLab();
@@ -89,8 +100,19 @@ before(async () => {
 
   // 3. Two API hosts, two worker hosts (one thread each; short locks so a lost host's job
   //    returns to the queue within seconds).
+  //    Each API host's WS_MAX_SOCKETS is what its descriptor limit leaves (as every tier sets it).
+  const wsMaxSockets = wsMaxSocketsFor(
+    hardNofileLimit(),
+    Math.ceil((LAB_USERS * HTTP_PER_USER) / API_HOSTS.length),
+  );
   for (const h of API_HOSTS)
-    lab.spawn(h, process.execPath, [CLI, 'api'], { ...env(h), HOST: lab.ip(h), PORT: '8080', ADMIN_TOKEN });
+    lab.spawn(h, process.execPath, [CLI, 'api'], {
+      ...env(h),
+      HOST: lab.ip(h),
+      PORT: '8080',
+      ADMIN_TOKEN,
+      WS_MAX_SOCKETS: String(wsMaxSockets),
+    });
   for (const h of WORKER_HOSTS) {
     const p = lab.spawn(h, process.execPath, [CLI, 'worker'], {
       ...env(h),
@@ -102,26 +124,36 @@ before(async () => {
     workers.set(h, p);
   }
 
-  // 4. HAProxy on its own host, round robin over the API hosts, naming the one that answered.
+  // 4. HAProxy on its own host, round robin over the API hosts, naming the one that answered,
+  //    its limits sized as the deploy tiers size them (src/deploy) for the descriptors it has.
+  const sizing = haproxySizing({
+    connections: LAB_USERS * (WS_PER_USER + HTTP_PER_USER),
+    httpConnections: LAB_USERS * HTTP_PER_USER,
+    servers: API_HOSTS.length,
+    nofileLimit: hardNofileLimit(),
+  });
   const cfg = path.join(work, 'haproxy.cfg');
   await writeFile(
     cfg,
     [
       'global',
-      '  maxconn 256',
+      `  maxconn ${sizing.maxconn}`,
       'defaults',
       '  mode http',
       '  timeout connect 2s',
       '  timeout client 60s',
       '  timeout server 60s',
       'frontend fe',
+      `  maxconn ${sizing.frontendMaxconn}`,
       `  bind ${lbIp}:80`,
       '  default_backend api',
       'backend api',
       '  balance roundrobin',
       '  option httpchk GET /health',
       '  http-response set-header x-served-by %s',
-      ...API_HOSTS.map((h) => `  server ${h} ${lab.ip(h)}:8080 check inter 1s fall 2 rise 1`),
+      ...API_HOSTS.map(
+        (h) => `  server ${h} ${lab.ip(h)}:8080 check inter 1s fall 2 rise 1 maxconn ${sizing.serverMaxconn}`,
+      ),
       '',
     ].join('\n'),
   );

@@ -8,12 +8,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { loadTiers, tierPlan } from '../../src/deploy/index.js';
 import { parseCpuList } from '../../workers/pool/index.js';
 import type { Json } from '../helpers/client.js';
 import { durationOf, humanSpeech, speechClip } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
 import { Container, must, run } from './helpers/nspawn.js';
-import { DEPLOY_SCRIPT, freshSystemdRoot, NETNS_CLIENT } from './helpers/roots.js';
+import { DEPLOY_SCRIPT, freshSystemdRoot, NETNS_CLIENT, REPO } from './helpers/roots.js';
 
 const TIER = 'tiny';
 const BASE = 'http://127.0.0.1:80';
@@ -136,6 +137,11 @@ test('boots: every unit active, the service answers through HAProxy', async () =
   const environ = (await box.exec(['cat', `/proc/${pid}/environ`])).stdout;
   const adminToken = (await readFile(path.join(root, 'etc/vcfarm/credentials/admin-token'), 'utf8')).trim();
   assert.ok(environ.includes('ADMIN_TOKEN_FILE=') && !environ.includes(adminToken));
+  // Its descriptor limit and WS_MAX_SOCKETS are the tier's (src/deploy/api-sizing.ts).
+  const plan = tierPlan(loadTiers(path.join(REPO, 'config/tiers.json')), TIER);
+  assert.ok(environ.split('\0').includes(`WS_MAX_SOCKETS=${plan.apiWsMaxSockets}`), 'WS_MAX_SOCKETS');
+  const limits = (await box.exec(['cat', `/proc/${pid}/limits`])).stdout;
+  assert.match(limits, new RegExp(`^Max open files\\s+${plan.apiNofile}\\s+${plan.apiNofile}\\s`, 'm'));
   // Redis refuses a client without the password.
   const noAuth = await box.exec(['redis-cli', '-h', '127.0.0.1', 'ping']);
   assert.match(noAuth.stdout, /NOAUTH/);

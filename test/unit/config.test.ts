@@ -173,3 +173,46 @@ test('REDIS_CLUSTER_NODES becomes one redis-cluster:// address and wants a hash-
   );
   assert.throws(() => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1' }), /REDIS_CLUSTER_NODES="10.0.0.1"/);
 });
+
+test('REDIS_SENTINEL_TLS: the sentinels and the master over TLS, trusting REDIS_TLS_CA_FILE', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vcfarm-config-'));
+  try {
+    const caFile = path.join(dir, 'ca.pem');
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    writeFileSync(caFile, pem);
+    const sentinels = '10.0.0.1:26379,10.0.0.2:26379';
+    const c = loadConfig({
+      REDIS_SENTINELS: sentinels,
+      REDIS_SENTINEL_TLS: 'yes',
+      REDIS_TLS_CA_FILE: caFile,
+    });
+    assert.match(c.redisUrl ?? '', /^rediss-sentinel:\/\/vcfarm\/0\?/);
+    const o = sentinelOptions(withPassword(c.redisUrl ?? '', 'secret'));
+    assert.equal(o?.password, 'secret');
+    assert.equal(o?.name, 'vcfarm');
+    assert.equal(o?.sentinels?.length, 2);
+    assert.deepEqual(o?.sentinelTLS, { ca: pem });
+    assert.deepEqual(o?.tls, { ca: pem });
+    assert.equal(o?.enableTLSForSentinelMode, true);
+    // Without a CA file: TLS with Node's CAs.
+    const plainCa = sentinelOptions(
+      loadConfig({ REDIS_SENTINELS: sentinels, REDIS_SENTINEL_TLS: 'yes' }).redisUrl ?? '',
+    );
+    assert.deepEqual([plainCa?.sentinelTLS, plainCa?.tls, plainCa?.enableTLSForSentinelMode], [{}, {}, true]);
+    // Without REDIS_SENTINEL_TLS: no TLS at all.
+    const plain = sentinelOptions(loadConfig({ REDIS_SENTINELS: sentinels }).redisUrl ?? '');
+    assert.equal(plain?.tls, undefined);
+    assert.equal(plain?.enableTLSForSentinelMode, undefined);
+    // Refused, naming the variables: TLS without sentinels, a CA for sentinels without TLS.
+    assert.throws(
+      () => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_SENTINEL_TLS: 'yes' }),
+      /REDIS_SENTINEL_TLS is for REDIS_SENTINELS, which is not set/,
+    );
+    assert.throws(
+      () => loadConfig({ REDIS_SENTINELS: sentinels, REDIS_TLS_CA_FILE: caFile }),
+      /REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss:\/\/\.\.\., or REDIS_SENTINELS with REDIS_SENTINEL_TLS=yes/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient } from '../helpers/client.js';
 import { durationOf, humanSpeech } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -14,7 +15,7 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 let svc: TestService;
 let home: string;
 before(async () => {
-  svc = await startService({ workers: 1 });
+  svc = await startService({ workers: 1, env: { ADMIN_TOKEN } });
   home = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-home-'));
 });
 after(async () => {
@@ -295,4 +296,38 @@ test('--follow and Ctrl-C: the job is cancelled and the half-written file remove
   assert.equal((await client.waitForJob(jobId)).state, 'cancelled');
   assert.equal(existsSync(dest), false, 'no half-written result is left');
   await rm(out, { recursive: true, force: true });
+});
+
+test('with VCFARM_API_KEY: a voice conversion toward a preset named by its name, and jobs cancel', async () => {
+  const made = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name: 'cli-key', plan: 'free' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const key = { VCFARM_API_KEY: made.body.apiKey as string };
+  const keyHome = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-key-'));
+  const env = { ...key, XDG_CONFIG_HOME: keyHome };
+  const presets = JSON.parse((await run(['voices', 'list', '--json'], env)).stdout).presets;
+  const preset = presets[0] as { id: string; name: string };
+  // 1. `--voice NAME` finds the preset; the key's user owns the job; no anonymous session is made.
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-voice-'));
+  const input = humanSpeech(1);
+  const r = await run(
+    ['convert', input, '--voice', preset.name, '--format', 'mp3', '--out', out, '--json'],
+    env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const [outcome] = JSON.parse(r.stdout);
+  assert.equal(outcome.state, 'completed');
+  assert.ok(Math.abs(durationOf(outcome.output) - durationOf(input)) < 0.15);
+  const show = JSON.parse((await run(['jobs', 'show', outcome.jobId, '--json'], env)).stdout);
+  assert.equal(show.voiceId, preset.id);
+  assert.equal(existsSync(path.join(keyHome, 'vcfarm', 'sessions.json')), false);
+  // 2. `jobs cancel` stops a job of the key's user.
+  const client = new ApiClient(svc.baseUrl, { token: key.VCFARM_API_KEY, userId: made.body.user.id });
+  const up = await client.upload(humanSpeech(20));
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: 2 });
+  const cancel = await run(['jobs', 'cancel', job.id], env);
+  assert.equal(cancel.code, 0, cancel.stderr);
+  assert.equal((await client.waitForJob(job.id)).state, 'cancelled');
+  await rm(out, { recursive: true, force: true });
+  await rm(keyHome, { recursive: true, force: true });
 });

@@ -122,6 +122,24 @@ export class VcfarmApi {
     await this.call('DELETE', `/api/voices/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * `GET /api/jobs/:id/result?partial=1`: the answer as it comes (200: the output so far, then as it
+   * grows; 409 while nothing is written yet; 404 once the job failed or was cancelled).
+   */
+  async partialResult(jobId: string): Promise<Response> {
+    try {
+      return await fetch(`${this.baseUrl}/api/jobs/${encodeURIComponent(jobId)}/result?partial=1`, {
+        headers: { authorization: `Bearer ${this.token}` },
+      });
+    } catch (err) {
+      throw new ApiError(
+        0,
+        'VC_CLIENT_UNREACHABLE',
+        `cannot reach ${this.baseUrl}: ${(err as Error).message}`,
+      );
+    }
+  }
+
   /** Downloads a finished job's result to `dest` (a partial file is never left there). */
   async download(jobId: string, dest: string): Promise<void> {
     const res = await fetch(`${this.baseUrl}/api/jobs/${encodeURIComponent(jobId)}/result`, {

@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ConversionJobView } from '../queue/core.js';
 import { ApiError, type VcfarmApi } from './api.js';
 import { connect } from './credentials.js';
 import { progressDisplay } from './display.js';
+import { followPartial } from './follow.js';
 import { baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
 import { JobWatcher } from './watch.js';
 
@@ -12,10 +14,14 @@ export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   Uploads each file, converts it, shows progress and downloads the results.
   --voice NAME|ID     target voice: one of yours (vcfarm voices list) or a preset; none: pitch only
   --strength N        0..1, how far toward the target voice (default 1)
-  --pitch N           extra pitch shift in semitones, -24..24 (default 0)
+  --pitch N           extra pitch shift in semitones, -24..24 (default 0; a negative one as --pitch=-3)
   --format F          wav | mp3 | ogg | flac (default wav)
   --model NAME        model folder (default: the service's default)
   --out DIR           where results go (default .)
+  --follow            write each result while it is converted: the output file grows as the job
+                      runs (playable from its first seconds) and ends as the exact finished file
+  --out -             with one FILE: the audio on stdout as it is converted, for piping into a
+                      player (implies --follow; progress stays on stderr)
   --url URL           the service (default $VCFARM_URL, else http://localhost:8080)
   --json              print the outcome as JSON on stdout
   -h, --help          this text
@@ -60,6 +66,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
       format: { type: 'string', default: 'wav' },
       model: { type: 'string' },
       out: { type: 'string', default: '.' },
+      follow: { type: 'boolean', default: false },
       url: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -73,10 +80,15 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
   const strength = numberOption('strength', values.strength);
   const pitch = numberOption('pitch', values.pitch);
+  const toStdout = values.out === '-';
+  if (toStdout && positionals.length !== 1) throw new UsageError('--out - takes exactly one FILE');
+  if (toStdout && values.json)
+    throw new UsageError('--json writes to stdout, which --out - fills with audio');
+  const follow = values.follow || toStdout;
 
   const api = await connect(baseUrlOf(io.env, values.url), io.env);
   const voiceId = values.voice ? await resolveVoice(api, values.voice) : undefined;
-  await mkdir(values.out, { recursive: true });
+  if (!toStdout) await mkdir(values.out, { recursive: true });
   const watcher = new JobWatcher(api);
   await watcher.open();
   const display = progressDisplay(io.stderr, positionals);
@@ -86,6 +98,10 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   watcher.onChange(() => {
     for (const o of outcomes.values()) if (o.jobId) display.update(o.file, watcher.jobs.get(o.jobId));
   });
+  const followers: Promise<void>[] = [];
+  /** Files being written by followers: removed if the command is interrupted. */
+  const growing = new Set<string>();
+  const sink: FollowTarget = { io, toStdout, outDir: values.out, format: values.format, growing };
 
   // Ctrl-C: cancel what this command started, then exit 130 (a second Ctrl-C leaves at once).
   let cancelling: Promise<unknown> | undefined;
@@ -97,6 +113,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
     cancelling = Promise.allSettled(started.map((id) => api.cancel(id)));
     void cancelling.then(() => {
       watcher.close();
+      for (const file of growing) rmSync(file, { force: true });
       process.exit(130);
     });
   };
@@ -117,6 +134,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
         });
         outcome.jobId = job.id;
         outcome.state = job.state;
+        if (follow) followers.push(followInto(api, outcome, job.id, sink));
         if (!watcher.jobs.has(job.id)) await watcher.refresh(job.id);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
@@ -126,6 +144,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
     }
     const ids = [...outcomes.values()].filter((o) => o.jobId).map((o) => o.jobId as string);
     await watcher.waitFinal(ids);
+    await Promise.all(followers);
     if (cancelling) {
       await cancelling;
       return 130;
@@ -135,7 +154,8 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
       if (!o.jobId) continue;
       const job = await api.job(o.jobId);
       o.state = job.state;
-      o.error = job.error;
+      o.error ??= job.error;
+      if (follow) continue;
       if (job.state === 'completed') {
         const dest = outputPath(values.out, o.file, values.format);
         await api.download(job.id, dest);
@@ -150,7 +170,57 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   if (values.json) printJson(io, all);
   else
     for (const o of all)
-      if (o.output) io.stdout.write(`${o.file} → ${o.output}\n`);
+      if (o.output) (toStdout ? io.stderr : io.stdout).write(`${o.file} → ${o.output}\n`);
       else io.stderr.write(`${o.file}: ${o.state}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}\n`);
-  return all.every((o) => o.state === 'completed') ? 0 : 1;
+  return all.every((o) => o.state === 'completed' && o.output) ? 0 : 1;
+}
+
+interface FollowTarget {
+  io: ClientIo;
+  toStdout: boolean;
+  outDir: string;
+  format: string;
+  growing: Set<string>;
+}
+
+/**
+ * --follow: writes the job's result while it is converted, to stdout or to its output file; a file
+ * then takes the finished result's exact bytes (the muxer completes its header, e.g. mp3's Xing frame
+ * or WAV's sizes, only at the end), and is removed if the job does not complete.
+ */
+async function followInto(api: VcfarmApi, o: Outcome, jobId: string, t: FollowTarget): Promise<void> {
+  try {
+    if (t.toStdout) {
+      const out = t.io.stdout;
+      let broken: Error | undefined;
+      out.on('error', (err) => {
+        broken = err;
+      });
+      const job = await followPartial(api, jobId, async (chunk) => {
+        if (broken) throw broken;
+        if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
+      });
+      if (job.state === 'completed') o.output = '(stdout)';
+      return;
+    }
+    const dest = outputPath(t.outDir, o.file, t.format);
+    t.growing.add(dest);
+    const file = await open(dest, 'w');
+    let job: ConversionJobView;
+    try {
+      job = await followPartial(api, jobId, async (chunk) => {
+        await file.write(chunk);
+      });
+    } finally {
+      await file.close();
+    }
+    if (job.state === 'completed') {
+      await api.download(jobId, dest);
+      o.output = dest;
+    } else await rm(dest, { force: true });
+    t.growing.delete(dest);
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    o.error = { code: err instanceof ApiError ? (e.code ?? '') : 'VC_CLIENT_OUTPUT', message: e.message };
+  }
 }

@@ -71,7 +71,8 @@ async function hashBody(raw: IncomingMessage, hasher: MultipartHasher, maxBytes:
  * another body, `409 VC_ERR_IDEMPOTENCY_MISMATCH`. A duplicate that arrives while the first runs
  * waits for its answer. Only 2xx answers are kept: after a refusal the key is free again, so a
  * client may retry a 429 or a 503 with the same key. A replay is not counted against the rate
- * limits (the route group's hook leaves keyed requests to this plugin); every other answer is.
+ * limits (the route group's hook leaves keyed requests to this plugin); every other answer is. Nor
+ * does it take an upload slot: only a request that claims its key does (`takeDeferredUploadSlot`).
  */
 export const idempotencyPlugin = fp(
   async (app: FastifyInstance, opts: IdempotencyOptions) => {
@@ -113,11 +114,14 @@ export const idempotencyPlugin = fp(
       const deadline = Date.now() + waitMs;
       for (;;) {
         if (await store.claim(redisKey, fingerprint)) {
-          const hasher =
-            multipart && !fingerprint ? tap(request.raw, new MultipartHasher(route, boundary)) : undefined;
-          request.idempotency = { redisKey, fingerprint, hasher };
+          request.idempotency = { redisKey, fingerprint };
           // A refusal here (429) frees the claim again in onSend, as any non-2xx answer does.
           await count();
+          // Only a request that runs takes an upload slot: a replay reads no upload.
+          await app.takeDeferredUploadSlot(request, reply);
+          // Hashed as the parser reads it; tapped only now, so a refused request's unread body is never hashed.
+          if (multipart && !fingerprint)
+            request.idempotency.hasher = tap(request.raw, new MultipartHasher(route, boundary));
           return;
         }
         // A duplicate upload is never parsed: its own bytes decide whether it is the same request.
@@ -146,8 +150,9 @@ export const idempotencyPlugin = fp(
       const held = request.idempotency;
       if (!held) return payload;
       request.idempotency = undefined;
-      const fingerprint = held.fingerprint ?? held.hasher?.digest();
       const ok = reply.statusCode >= 200 && reply.statusCode < 300;
+      // A refusal's body may still be arriving: its hash is never finished (nor needed).
+      const fingerprint = ok ? (held.fingerprint ?? held.hasher?.digest()) : undefined;
       if (ok && typeof payload === 'string' && fingerprint)
         await store.complete(held.redisKey, {
           state: 'done',
@@ -160,5 +165,5 @@ export const idempotencyPlugin = fp(
       return payload;
     });
   },
-  { name: 'vcfarm-idempotency', dependencies: ['vcfarm-redis', 'vcfarm-rate-limits'] },
+  { name: 'vcfarm-idempotency', dependencies: ['vcfarm-redis', 'vcfarm-rate-limits', 'vcfarm-upload-slots'] },
 );

@@ -15,6 +15,16 @@ declare module 'fastify' {
      * (UPLOAD_MIN_BYTES_PER_SEC).
      */
     takeUploadSlot(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /**
+     * For a request with an Idempotency-Key, `takeUploadSlot` defers: the idempotency plugin calls this
+     * once the key shows the request runs (not a replay, which answers from Redis and reads no upload),
+     * so a client retrying at its limit is not refused a 429 for an upload it already has.
+     */
+    takeDeferredUploadSlot(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  }
+  interface FastifyRequest {
+    /** Set by `takeUploadSlot` on a keyed request: its slot waits for `takeDeferredUploadSlot`. */
+    uploadSlotDeferred: boolean;
   }
 }
 
@@ -82,7 +92,8 @@ export const uploadSlotsPlugin = fp(
       app.config.uploadSlotLeaseMs,
     );
     app.decorateRequest('bodyRate', undefined);
-    app.decorate('takeUploadSlot', async (request: FastifyRequest, reply: FastifyReply) => {
+    app.decorateRequest('uploadSlotDeferred', false);
+    const take = async (request: FastifyRequest, reply: FastifyReply) => {
       const userId = request.principal?.userId;
       if (!userId) throw new UnauthorizedError();
       const id = await slots.acquire(userId).catch((err) => {
@@ -121,6 +132,15 @@ export const uploadSlotsPlugin = fp(
         request.raw.socket,
         app.config.uploadMinBytesPerSec,
       );
+    };
+    app.decorate('takeUploadSlot', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (request.headers['idempotency-key'] !== undefined) request.uploadSlotDeferred = true;
+      else await take(request, reply);
+    });
+    app.decorate('takeDeferredUploadSlot', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!request.uploadSlotDeferred) return;
+      request.uploadSlotDeferred = false;
+      await take(request, reply);
     });
   },
   { name: 'vcfarm-upload-slots', dependencies: ['vcfarm-config', 'vcfarm-redis-failfast'] },

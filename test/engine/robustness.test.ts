@@ -9,6 +9,7 @@ import {
   parseVoiceProfile,
   pitchMapFor,
   pitchRatioFor,
+  SOURCE_ANALYSIS_SECONDS,
   VoiceConversionEngine,
   type VoiceProfile,
 } from '../../workers/engine/index.js';
@@ -67,7 +68,8 @@ test('input longer than the in-pass measurement: output independent of chunk siz
   const repeats = Math.ceil((75 * engine.sampleRate) / base.length);
   const src = new Float32Array(base.length * repeats);
   for (let i = 0; i < repeats; i++) src.set(base, i * base.length);
-  const sourceProfile = await engine.analyse(blocks(src));
+  // The source's statistics as the pool task takes them: from its first SOURCE_ANALYSIS_SECONDS.
+  const sourceProfile = await engine.analyse(blocks(src), { seconds: SOURCE_ANALYSIS_SECONDS });
   const options = { voice, sourceProfile, strength: 1 };
   const a = await convertAll(src, options, [4096, 100_000, 7]);
   const b = await convertAll(src, { ...options, chunkSamples: 16384 }, [65536]);
@@ -101,6 +103,49 @@ test('a profile that still carries the old k-means codebook loads and converts e
   const without = await convertAll(src, { ...options, voice });
   assert.equal(withIt.length, src.length);
   assert.deepEqual(withIt, without);
+});
+
+/** `parts` one after another, each repeated until it lasts `seconds`. */
+function looped(parts: [Float32Array, number][]): Float32Array {
+  return concat(
+    parts.map(([pcm, seconds]) => {
+      const out = new Float32Array(Math.round(seconds * engine.sampleRate));
+      for (let i = 0; i < out.length; i += pcm.length) out.set(pcm.subarray(0, out.length - i), i);
+      return out;
+    }),
+  );
+}
+
+test('a bounded analysis reads exactly its first seconds, whatever the blocks, and nothing after', async () => {
+  // A long input whose second part is another voice (espeak f3 after the alsa narrator): a whole-file
+  // analysis sees it, the bounded one must not.
+  const n = SOURCE_ANALYSIS_SECONDS;
+  const src = looped([
+    [speech.alsa, n + 5],
+    [speech['en-us+f3'], 2 * n],
+  ]);
+  const head = src.subarray(0, n * engine.sampleRate);
+  const exact = await engine.analyse([head]);
+  const bounded = await engine.analyse(blocks(src, [777, 12345]), { seconds: n });
+  assert.deepEqual(bounded, exact, 'the first n s, cut inside a block, analysed as that exact audio');
+  const whole = await engine.analyse([src]);
+  assert.ok(
+    Math.abs(1200 * Math.log2((whole.f0Median ?? 1) / (exact.f0Median ?? 1))) > 100,
+    `the rest of the input would move the median F0: ${whole.f0Median} vs ${exact.f0Median}`,
+  );
+  assert.ok(Math.abs(bounded.durationSeconds - n) < 0.1, `analysed ${bounded.durationSeconds} s`);
+  // Nothing past the bound is read: a stream that fails after it still analyses.
+  async function* failingAfter(): AsyncGenerator<Float32Array> {
+    yield* blocks(head, [5000]);
+    throw new Error('read past the bound');
+  }
+  assert.deepEqual(await engine.analyse(failingAfter(), { seconds: n }), exact);
+  for (const seconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    await assert.rejects(engine.analyse([head], { seconds }), {
+      name: 'EngineOptionsError',
+      message: /options\.seconds/,
+    });
+  }
 });
 
 const n = 24_000;

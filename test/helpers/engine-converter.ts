@@ -1,16 +1,16 @@
-import type { VoiceConversionEngine } from '../../workers/engine/index.js';
+import { SOURCE_ANALYSIS_SECONDS, type VoiceConversionEngine } from '../../workers/engine/index.js';
 import { blocks, concat } from './audio-io.js';
 import type { Converter } from './judge.js';
 
 /**
  * The pool task's passes through `engine`, as a judge Converter: clone the voice from the clone part,
- * analyse the source, convert it (blocks of varying size, as a decoder pipe delivers them).
+ * analyse the source (its first SOURCE_ANALYSIS_SECONDS, as the task does), convert it (blocks of varying size, as a decoder pipe delivers them).
  */
 export function engineConverter(engine: VoiceConversionEngine, strength = 1): Converter {
   return async ({ source, clone, sampleRate }) => {
     if (sampleRate !== engine.sampleRate) throw new Error(`engine runs at ${engine.sampleRate} Hz`);
     const voice = await engine.analyse(blocks(clone));
-    const sourceProfile = await engine.analyse(blocks(source));
+    const sourceProfile = await engine.analyse(blocks(source), { seconds: SOURCE_ANALYSIS_SECONDS });
     const out: Float32Array[] = [];
     for await (const b of engine.convert(blocks(source), { voice, sourceProfile, strength })) out.push(b);
     return { pcm: concat(out), sampleRate };

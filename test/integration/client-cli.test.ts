@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient } from '../helpers/client.js';
 import { durationOf, humanSpeech } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -14,7 +15,7 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 let svc: TestService;
 let home: string;
 before(async () => {
-  svc = await startService({ workers: 1 });
+  svc = await startService({ workers: 1, env: { ADMIN_TOKEN } });
   home = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-home-'));
 });
 after(async () => {
@@ -26,6 +27,8 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** stdout as bytes (audio with --out -). */
+  bytes: Buffer;
 }
 
 function start(
@@ -36,16 +39,19 @@ function start(
     env: { ...process.env, VCFARM_URL: svc.baseUrl, XDG_CONFIG_HOME: home, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
+  const out: Buffer[] = [];
   let stderr = '';
   child.stdout?.on('data', (b: Buffer) => {
-    stdout += b;
+    out.push(b);
   });
   child.stderr?.on('data', (b: Buffer) => {
     stderr += b;
   });
   const done = new Promise<Run>((resolve) =>
-    child.once('close', (code) => resolve({ code, stdout, stderr })),
+    child.once('close', (code) => {
+      const bytes = Buffer.concat(out);
+      resolve({ code, stdout: bytes.toString('utf8'), stderr, bytes });
+    }),
   );
   return { child, done };
 }
@@ -165,10 +171,163 @@ test('on a terminal, progress is drawn as bars', async () => {
     child.stdout?.on('data', (b: Buffer) => {
       stdout += b;
     });
-    child.once('close', (code) => resolve({ code, stdout, stderr: '' }));
+    child.once('close', (code) => resolve({ code, stdout, stderr: '', bytes: Buffer.from(stdout) }));
   });
   assert.equal(r.code, 0, r.stdout);
   assert.match(r.stdout, /\[[█░]{30}\] 100%/);
   assert.ok(existsSync(path.join(out, path.basename(tinyWav(1)))), 'the result was downloaded');
   await rm(out, { recursive: true, force: true });
+});
+
+/** The CLI's kept session as an API client (a first command makes it when no test did yet). */
+async function cliUser(): Promise<ApiClient> {
+  if (!existsSync(path.join(home, 'vcfarm', 'sessions.json'))) await run(['jobs', 'list']);
+  return sameUser();
+}
+
+/** The CLI's one job made after `before` (a set of job ids), once it exists; fails if the CLI exits first. */
+async function newJob(client: ApiClient, before: Set<string>, cli?: Promise<Run>): Promise<string> {
+  let exited: Run | undefined;
+  void cli?.then((r) => {
+    exited = r;
+  });
+  let jobId = '';
+  await waitUntil(
+    async () => {
+      if (exited) throw new Error(`the CLI exited ${exited.code} without a job: ${exited.stderr}`);
+      const res = await client.request('GET', '/api/jobs');
+      if (res.status !== 200) return false; // e.g. a 503 while this loaded machine sheds load
+      jobId = (res.body.jobs as { id: string }[]).find((j) => !before.has(j.id))?.id ?? '';
+      return jobId !== '';
+    },
+    120_000,
+    'the CLI to submit its job',
+  );
+  return jobId;
+}
+
+async function jobIds(client: ApiClient): Promise<Set<string>> {
+  const res = await client.request('GET', '/api/jobs');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return new Set(res.body.jobs.map((j: { id: string }) => j.id));
+}
+
+test('--follow: the output file grows while the job runs and ends as the exact finished file', async () => {
+  const client = await cliUser();
+  const before = await jobIds(client);
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-follow-'));
+  // About 3 minutes of speech, pitch only: seconds of work here, the first audio long before the end.
+  const input = humanSpeech(20);
+  durationOf(input); // made (and cached) before the clock of the CLI's run starts
+  const { done } = start(['convert', input, '--pitch=-3', '--format', 'mp3', '--out', out, '--follow']);
+  const jobId = await newJob(client, before, done);
+  const dest = path.join(out, `${path.basename(input, '.wav')}.mp3`);
+  // 1. Sizes of the output file seen while the job is still active: it grows in place.
+  const sizes: number[] = [];
+  await waitUntil(
+    async () => {
+      const size = existsSync(dest) ? statSync(dest).size : 0;
+      const res = await client.request('GET', `/api/jobs/${jobId}`);
+      if (res.status !== 200) return false;
+      const job = res.body.job;
+      if (job.state === 'queued') return false;
+      if (job.state !== 'active') return true;
+      if (size > 0 && size !== sizes.at(-1)) sizes.push(size);
+      return false;
+    },
+    120_000,
+    'the job to end',
+  );
+  const r = await done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(sizes.length >= 2, `the file grew while the job ran: ${sizes.join(', ')}`);
+  assert.ok(sizes.every((v, i) => i === 0 || v > sizes[i - 1]));
+  // 2. What is left is the finished result, byte for byte (its header completed at the end).
+  const result = await client.download(jobId);
+  assert.equal(result.status, 200);
+  assert.ok(readFileSync(dest).equals(result.bytes), 'the followed file is the finished file');
+  assert.ok(result.bytes.length > (sizes.at(-1) ?? 0) / 2);
+  assert.match(r.stdout, new RegExp(`→ ${dest}`));
+  await rm(out, { recursive: true, force: true });
+});
+
+test('--out -: the audio on stdout as it is converted, ready for a player', async () => {
+  const client = await cliUser();
+  const before = await jobIds(client);
+  const r = await run(['convert', humanSpeech(3), '--pitch', '2', '--format', 'ogg', '--out', '-']);
+  assert.equal(r.code, 0, r.stderr);
+  const jobId = await newJob(client, before);
+  const result = await client.download(jobId);
+  // Ogg pages are final as written: the stream is the finished file itself.
+  assert.ok(r.bytes.equals(result.bytes), `stdout ${r.bytes.length} bytes, result ${result.bytes.length}`);
+  assert.match(r.stderr, /→ \(stdout\)/);
+  const piped = path.join(home, 'piped.ogg');
+  await writeFile(piped, r.bytes);
+  assert.ok(Math.abs(durationOf(piped) - durationOf(humanSpeech(3))) < 0.15);
+  // Usage: one file only, and no --json (stdout is the audio).
+  const two = await run(['convert', tinyWav(1), tinyWav(2), '--out', '-']);
+  assert.equal(two.code, 2);
+  assert.match(two.stderr, /--out - takes exactly one FILE/);
+  const json = await run(['convert', tinyWav(1), '--out', '-', '--json']);
+  assert.equal(json.code, 2);
+});
+
+test('--follow and Ctrl-C: the job is cancelled and the half-written file removed', async () => {
+  const client = await cliUser();
+  const before = await jobIds(client);
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-follow-cancel-'));
+  const input = humanSpeech(20);
+  const { child, done } = start([
+    'convert',
+    input,
+    '--pitch=-3',
+    '--format',
+    'mp3',
+    '--out',
+    out,
+    '--follow',
+  ]);
+  const jobId = await newJob(client, before, done);
+  const dest = path.join(out, `${path.basename(input, '.wav')}.mp3`);
+  await waitUntil(async () => existsSync(dest) && statSync(dest).size > 0, 60_000, 'the first bytes');
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal((await client.waitForJob(jobId)).state, 'cancelled');
+  assert.equal(existsSync(dest), false, 'no half-written result is left');
+  await rm(out, { recursive: true, force: true });
+});
+
+test('with VCFARM_API_KEY: a voice conversion toward a preset named by its name, and jobs cancel', async () => {
+  const made = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name: 'cli-key', plan: 'free' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const key = { VCFARM_API_KEY: made.body.apiKey as string };
+  const keyHome = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-key-'));
+  const env = { ...key, XDG_CONFIG_HOME: keyHome };
+  const presets = JSON.parse((await run(['voices', 'list', '--json'], env)).stdout).presets;
+  const preset = presets[0] as { id: string; name: string };
+  // 1. `--voice NAME` finds the preset; the key's user owns the job; no anonymous session is made.
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-voice-'));
+  const input = humanSpeech(1);
+  const r = await run(
+    ['convert', input, '--voice', preset.name, '--format', 'mp3', '--out', out, '--json'],
+    env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const [outcome] = JSON.parse(r.stdout);
+  assert.equal(outcome.state, 'completed');
+  assert.ok(Math.abs(durationOf(outcome.output) - durationOf(input)) < 0.15);
+  const show = JSON.parse((await run(['jobs', 'show', outcome.jobId, '--json'], env)).stdout);
+  assert.equal(show.voiceId, preset.id);
+  assert.equal(existsSync(path.join(keyHome, 'vcfarm', 'sessions.json')), false);
+  // 2. `jobs cancel` stops a job of the key's user.
+  const client = new ApiClient(svc.baseUrl, { token: key.VCFARM_API_KEY, userId: made.body.user.id });
+  const up = await client.upload(humanSpeech(20));
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', pitchSemitones: 2 });
+  const cancel = await run(['jobs', 'cancel', job.id], env);
+  assert.equal(cancel.code, 0, cancel.stderr);
+  assert.equal((await client.waitForJob(job.id)).state, 'cancelled');
+  await rm(out, { recursive: true, force: true });
+  await rm(keyHome, { recursive: true, force: true });
 });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import pino from 'pino';
-import { loadConfig } from '../../src/config/index.js';
+import { type Config, loadConfig } from '../../src/config/index.js';
 import type { PlanOverrides } from '../../src/plans/index.js';
 import { buildServer } from '../../src/server.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
@@ -19,9 +21,10 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 let svc: TestService;
 let second: FastifyInstance;
 let urls: [string, string];
+let config: Config;
 before(async () => {
   svc = await startService({ workers: 0, env: { ADMIN_TOKEN } });
-  const config = loadConfig({ ...svc.env, LOG_LEVEL: 'silent' });
+  config = loadConfig({ ...svc.env, LOG_LEVEL: 'silent' });
   second = await buildServer(config, svc.redis.url, pino({ level: 'silent' }));
   urls = [svc.baseUrl, await second.listen({ port: 0, host: '127.0.0.1' })];
 });
@@ -110,4 +113,44 @@ test('keyed requests that are not replays still count: a bad body and a mismatch
   assert.equal(again.status, 202);
   assert.equal(again.replayed, true);
   assert.equal(await jobCount(client), 1);
+});
+
+test('a replayed upload takes no upload slot: at the limit of uploads in flight, a retry gets its answer', async () => {
+  const { client } = await userWith({});
+  const wav = readFileSync(tinyWav(2));
+  const form = () => {
+    const f = new FormData();
+    f.append('file', new Blob([wav]), 'retried.wav');
+    return f;
+  };
+  // 1. The upload the client will retry.
+  const first = await idempotentPost(client, urls[0], '/api/uploads', form(), 'upload-1');
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  // 2. Every one of the user's slots taken, as uploads in flight on other instances hold them.
+  const redis = new Redis(svc.redis.url);
+  const slots = `${config.redisPrefix}:uploads:${client.session?.userId}`;
+  try {
+    for (let i = 0; i < config.uploadsPerUser; i++)
+      await redis.zadd(slots, Date.now() + 60_000, `in-flight-${i}`);
+    // 3. The limit is live: a new upload, keyed or not, is refused.
+    const fresh = await idempotentPost(client, urls[1], '/api/uploads', form(), 'upload-2');
+    assert.equal(fresh.status, 429, JSON.stringify(fresh.body));
+    assert.equal(fresh.body.error, 'VC_ERR_TOO_MANY_UPLOADS');
+    // 4. The retries of the upload it already has get its answer, on both instances.
+    for (const base of urls) {
+      const again = await idempotentPost(client, base, '/api/uploads', form(), 'upload-1');
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      assert.equal(again.replayed, true);
+      assert.equal(again.body.upload.id, first.body.upload.id);
+    }
+    // 5. The refused key was given back: once a slot is free, it runs.
+    await redis.zrem(slots, 'in-flight-0');
+    const later = await idempotentPost(client, urls[1], '/api/uploads', form(), 'upload-2');
+    assert.equal(later.status, 201, JSON.stringify(later.body));
+    assert.notEqual(later.body.upload.id, first.body.upload.id);
+    assert.equal(await redis.zcard(slots), config.uploadsPerUser - 1, 'the upload gave its slot back');
+  } finally {
+    await redis.del(slots);
+    redis.disconnect();
+  }
 });

@@ -1,7 +1,7 @@
 export type { ChunkerOptions, ChunkWindow } from './chunker.js';
 export { Chunker } from './chunker.js';
 export type { AnalyseOptions, Converter, ConverterOptions, PcmSource, RunOptions } from './engine.js';
-export { VoiceConversionEngine } from './engine.js';
+export { SOURCE_ANALYSIS_SECONDS, VoiceConversionEngine } from './engine.js';
 export {
   EngineError,
   EngineErrorCode,

@@ -1,24 +1,23 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { parseVoiceProfile } from '../engine/index.js';
+import { parseVoiceProfile, SOURCE_ANALYSIS_SECONDS } from '../engine/index.js';
 import { EncodedOutput } from './encoded-output.js';
 import { engineFor } from './engines.js';
 import { failureOutcome } from './outcome.js';
+import { PcmHead } from './pcm-head.js';
 import { pcmReaderFor } from './pcm-input.js';
-import { PcmReplay } from './pcm-replay.js';
 import { TaskCancelled } from './pcm-source.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
-/** Share of the progress bar each pass takes: source analysis, conversion (measured: ~1:8 in time). */
-const PASSES = [0.1, 0.9] as const;
-/** Inputs up to this long are decoded once and replayed for the second pass (11 MB at 24 kHz). */
-const REPLAY_MAX_SEC = 120;
+/** The analysis costs about an eighth of the conversion per second of audio (measured): its share of the bar. */
+const ANALYSIS_WEIGHT = 1 / 8;
 
 /**
- * Voice conversion through the model, streaming in two passes over the input: analyse the
- * source, then convert and encode (the model measures the shifted source's envelope within that
- * pass). The second pass replays short inputs from memory and decodes longer ones again, so
- * memory stays bounded for any length. Written under a partial name, renamed on success; on
- * cancel or error every ffmpeg child is killed and the partial file removed.
+ * Voice conversion through the model, streaming over one read of the input: the source's
+ * statistics come from its first SOURCE_ANALYSIS_SECONDS (kept in memory), then the whole input
+ * (that head, then the rest of the same read) is converted and encoded, so the first audio comes
+ * after a bounded analysis whatever the length, and memory stays bounded (the model measures the
+ * shifted source's envelope within the conversion). Written under a partial name, renamed on
+ * success; on cancel or error every ffmpeg child is killed and the partial file removed.
  */
 export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome> {
   const voice = task.voice;
@@ -26,17 +25,13 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
   const started = Date.now();
   const control = new TaskControl(task.control);
   let output: EncodedOutput | undefined;
+  let head: PcmHead | undefined;
   try {
     control.report('starting', 0);
     const engine = await engineFor(voice.modelDir);
     const target = parseVoiceProfile(JSON.parse(await readFile(voice.profilePath, 'utf8')));
     const rate = engine.sampleRate;
     const expected = Math.max(1, task.durationSec * rate);
-    const progress = (index: number, stage: 'analysing' | 'converting') => {
-      const base = PASSES.slice(0, index).reduce((a, b) => a + b, 0);
-      return (n: number) =>
-        control.report(stage, Math.min(0.99, base + PASSES[index] * Math.min(1, n / expected)));
-    };
     const decode = await pcmReaderFor({
       inputPath: task.inputPath,
       demuxer: task.demuxer,
@@ -44,13 +39,16 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       maxDurationSec: task.maxDurationSec,
       control,
     });
-
-    const replay = new PcmReplay(REPLAY_MAX_SEC * rate);
-    const source = await engine.analyse(replay.record(decode(progress(0, 'analysing'))), {
+    control.report('analysing', 0);
+    head = await PcmHead.read(decode(), SOURCE_ANALYSIS_SECONDS * rate);
+    const analysed = Math.min(expected, SOURCE_ANALYSIS_SECONDS * rate) * ANALYSIS_WEIGHT;
+    const source = await engine.analyse(head.blocks, {
       label: 'source',
+      seconds: SOURCE_ANALYSIS_SECONDS,
     });
-    const converting = progress(1, 'converting');
-    const input = replay.complete ? replay.play(converting) : decode(converting);
+    const share = (n: number) => Math.min(0.99, (analysed + Math.min(n, expected)) / (analysed + expected));
+    control.report('converting', share(0));
+    const input = head.all((n) => control.report('converting', share(n)));
     const options = {
       voice: target,
       sourceProfile: source,
@@ -77,6 +75,8 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
   } catch (err) {
     await output?.abort();
     return failureOutcome(err, control.cancelled);
+  } finally {
+    await head?.close();
   }
 }
 

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { consecutiveFreePorts } from './ports.js';
 import { spawnProcess, waitUntil } from './processes.js';
+import { redisAnswers } from './redis.js';
 
 const run = promisify(execFile);
 
@@ -97,7 +98,8 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   };
   const caFile = opts.tls ? path.join(dir, 'ca.pem') : undefined;
   if (opts.tls) await makeCertificates(dir);
-  const tls = caFile ? { tls: { ca: await readFile(caFile, 'utf8') } } : {};
+  const tlsCa = caFile ? { ca: await readFile(caFile, 'utf8') } : undefined;
+  const tls = tlsCa ? { tls: tlsCa } : {};
   const connect = (port: number) => {
     const r = new Redis({
       port,
@@ -134,18 +136,8 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
         process: spawnProcess('redis-server', [conf], { name: `cluster-node-${port}` }).process,
       });
     }
-    const answers = async (port: number) => {
-      const r = connect(port);
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    };
-    for (const s of servers) await waitUntil(() => answers(s.port), 10_000, `cluster node ${s.port}`);
+    for (const s of servers)
+      await waitUntil(() => redisAnswers(s.port, password, tlsCa), 10_000, `cluster node ${s.port}`);
     await run(
       'redis-cli',
       [

@@ -66,11 +66,19 @@ export function rawRedis(port: number, command: string): Promise<string> {
   });
 }
 
-/** One PING on a fresh connection that does not retry (over TLS with `tls`): true when the server at `port` answers. */
-export async function redisAnswers(port: number, password?: string, tls?: { ca: string }): Promise<boolean> {
+/**
+ * One PING on a fresh connection that does not retry (over TLS with `tls`): true when the server at
+ * `host:port` answers.
+ */
+export async function redisAnswers(
+  port: number,
+  password?: string,
+  tls?: { ca: string },
+  host = '127.0.0.1',
+): Promise<boolean> {
   const r = new Redis({
     port,
-    host: '127.0.0.1',
+    host,
     password,
     tls,
     lazyConnect: true,

@@ -17,7 +17,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { loadTiers, tierPlan } from '../../src/deploy/index.js';
 import { ApiClient } from '../helpers/client.js';
 import { durationOf, speechClip } from '../helpers/fixtures.js';
@@ -134,25 +133,7 @@ before(async () => {
   await writeFile(passwordFile, `${PASSWORD}\n`, { mode: 0o600 });
   // Reached from here only through its address on the bridge, as the containers reach it.
   await waitUntil(
-    async () => {
-      const r = new Redis({
-        host: redisIp,
-        port,
-        password: PASSWORD,
-        tls: { ca: pki.ca },
-        lazyConnect: true,
-        retryStrategy: () => null,
-      });
-      r.on('error', () => {});
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    },
+    () => redisAnswers(port, PASSWORD, { ca: pki.ca }, redisIp),
     10_000,
     'the shared TLS Redis',
   );

@@ -177,7 +177,7 @@ export class ConversionQueue {
 
   async get(userId: string, jobId: string): Promise<ConversionJobView> {
     const job = await this.queue.getJob(jobId);
-    if (job && job.data.userId === userId) return toJobView(job, await job.getState());
+    if (job && job.data.userId === userId) return this.viewNow(job);
     const tomb = await this.redis.get(this.keys.tombstone(jobId));
     if (tomb) {
       const view = JSON.parse(tomb) as ConversionJobView & { userId: string };
@@ -248,7 +248,7 @@ export class ConversionQueue {
   async cancel(userId: string, jobId: string): Promise<ConversionJobView> {
     const job = await this.ownedJob(userId, jobId);
     const state = await job.getState();
-    if (state === 'completed' || state === 'failed') return toJobView(job, state);
+    if (state === 'completed' || state === 'failed') return this.viewNow(job);
     await this.redis.set(this.keys.cancelMarker(jobId), '1', 'EX', KEEP_FINISHED_SEC);
     if (state !== 'active' && (await this.removeQueued(job))) {
       await this.fairShare.release(userId, jobId);
@@ -273,7 +273,20 @@ export class ConversionQueue {
       return view;
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
-    return toJobView(job, await job.getState());
+    return this.viewNow(job);
+  }
+
+  /**
+   * The job's view with its state read now. A job object read before it finished has no
+   * failedReason or finishedOn: with a fresh 'failed' state it read as `failed` with no error where
+   * the worker had failed it as cancelled (a worker that took the job as it was cancelled). So a
+   * finished state read with an unfinished object reads the job again.
+   */
+  private async viewNow(job: ConversionBullJob): Promise<ConversionJobView> {
+    const state = await job.getState();
+    const stale = (state === 'completed' || state === 'failed') && !job.finishedOn;
+    const fresh = stale ? ((await this.queue.getJob(String(job.id))) ?? job) : job;
+    return toJobView(fresh, state);
   }
 
   /** The webhook a job of this user asked for, read from the job or from a cancelled job's tombstone. */

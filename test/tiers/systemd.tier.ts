@@ -187,11 +187,17 @@ test('a worker killed with SIGKILL is restarted by systemd and its job still com
   const input = humanSpeech(4); // real speech, about 30 s
   const { jobId } = await client('submit', apiKey, input);
   // 1. The job runs on one of the workers.
+  let seen: unknown;
   await waitUntil(
-    async () => (await client('job', apiKey, jobId)).state === 'active',
+    async () => {
+      seen = await client('job', apiKey, jobId);
+      return (seen as { state?: string }).state === 'active';
+    },
     120_000,
     'the job to start',
-  );
+  ).catch((err) => {
+    throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}`);
+  });
   const before = await Promise.all(WORKER_UNITS.map(async (u) => Number(await box?.show(u, 'NRestarts'))));
   // 2. Both workers die at once, as in an OOM kill of the pair; systemd restarts them.
   await box.systemctl('kill', '-s', 'KILL', ...WORKER_UNITS);
@@ -220,14 +226,23 @@ test('a worker killed with SIGKILL is restarted by systemd and its job still com
 
 test('systemctl stop vcfarm.target drains: no failed request, the running job finishes', async () => {
   assert.ok(box, 'booted');
-  const input = humanSpeech(8); // about 60 s: still running when the stop begins
+  // About 4 min of speech: still converting when the stop begins, 2 s after the job is seen
+  // running (60 s used to be enough; since the source is analysed once from its first 30 s, a
+  // 60 s job finished before the stop began).
+  const input = humanSpeech(32);
   const small = speechClip(path.join(fixtures, 'small.wav'), 3);
   const { jobId } = await client('submit', apiKey, input);
+  let seen: unknown;
   await waitUntil(
-    async () => (await client('job', apiKey, jobId)).state === 'active',
+    async () => {
+      seen = await client('job', apiKey, jobId);
+      return (seen as { state?: string }).state === 'active';
+    },
     120_000,
     'the job to start',
-  );
+  ).catch((err) => {
+    throw new Error(`${err.message}; last seen ${JSON.stringify(seen)}`);
+  });
 
   // 1. Uploads run back to back through HAProxy while the stack stops.
   const uploads = box.inNetns(['node', NETNS_CLIENT, 'uploads', BASE, apiKey, small, '120000'], 180_000);

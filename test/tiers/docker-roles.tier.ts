@@ -25,7 +25,7 @@ import { waitUntil } from '../helpers/processes.js';
 import { redisAnswers } from '../helpers/redis.js';
 import { makeTestPki, redisTlsConf, type TestPki } from '../helpers/tls-certs.js';
 import { DEBIAN_BASE, Dockerd, NODE_BASE } from './helpers/dockerd.js';
-import { DEPLOY_SCRIPT, REPO } from './helpers/roots.js';
+import { deployDocker, REPO } from './helpers/roots.js';
 import { TIER_TEST_USER } from './helpers/uploads-loop.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,19 +55,7 @@ const deployDir = (role: Role): string => path.join(work, `deploy-${role}`);
 const container = (role: Role, service: string, n = 1): string =>
   [PROJECTS[role], service, n].join(role === 'api' ? '-' : '_');
 
-async function deploy(role: Role, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await execFileAsync('bash', [DEPLOY_SCRIPT, 'docker', ...args], {
-      env: envs[role],
-      timeout: 1_800_000,
-      maxBuffer: 64 << 20,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const deploy = (role: Role, ...args: string[]) => deployDocker(envs[role], ...args);
 
 /** docker-compose on one role host's project, as the deploy script ran it. */
 async function compose(role: Role, ...args: string[]): Promise<string> {

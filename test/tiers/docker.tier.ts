@@ -15,7 +15,7 @@ import { durationOf, humanSpeech, speechClip } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { DEBIAN_BASE, Dockerd, NODE_BASE } from './helpers/dockerd.js';
-import { DEPLOY_SCRIPT, REPO } from './helpers/roots.js';
+import { deployDocker, REPO } from './helpers/roots.js';
 import { TIER_TEST_USER, uploadsUntilRefused } from './helpers/uploads-loop.js';
 
 const execFileAsync = promisify(execFile);
@@ -28,19 +28,7 @@ let base: string;
 let env: NodeJS.ProcessEnv;
 let user: ApiClient;
 
-async function deploy(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync('bash', [DEPLOY_SCRIPT, 'docker', ...args], {
-      env,
-      timeout: 1_800_000,
-      maxBuffer: 64 << 20,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const deploy = (...args: string[]) => deployDocker(env, ...args);
 
 const container = (service: string, n = 1): string => `${PROJECT}_${service}_${n}`;
 

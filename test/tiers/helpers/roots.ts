@@ -1,11 +1,31 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { must } from './nspawn.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 export const DEPLOY_SCRIPT = path.join(REPO, 'scripts/deploy-multiuser.sh');
+/** `deploy-multiuser.sh docker ARGS...` with `env`: its exit code and output, never a throw. */
+export async function deployDocker(
+  env: NodeJS.ProcessEnv | undefined,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('bash', [DEPLOY_SCRIPT, 'docker', ...args], {
+      env,
+      timeout: 1_800_000,
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
 export const NETNS_CLIENT = fileURLToPath(new URL('./netns-client.js', import.meta.url));
 export const TIER_CACHE = process.env.TIER_CACHE || '/var/cache/vcfarm-tiers';
 /** Node 20's official Linux binary, from the npm registry (Debian 12's nodejs is 18). */

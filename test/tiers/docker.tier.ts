@@ -221,7 +221,10 @@ test('the worker container killed with SIGKILL is restarted and its job complete
 
 test('`deploy-multiuser.sh docker stop` drains: nothing accepted is lost, the running job finishes', async () => {
   assert.ok(dockerd);
-  const id = await submit(humanSpeech(8));
+  // About 4 min of speech: still converting when the stop begins, 2 s after the job is seen
+  // running (60 s finished before the stop on an idle machine once the source was analysed once,
+  // from its first 30 s).
+  const id = await submit(humanSpeech(32));
   await user.waitForState(id, 'active', 120_000);
   const small = speechClip(path.join(work, 'small.wav'), 3);
   // 1. Uploads run back to back through HAProxy while the stack stops.

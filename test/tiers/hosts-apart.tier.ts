@@ -243,7 +243,9 @@ test('a worker host cut off the network mid-job: its job completes on the other 
   const models = await client.request('GET', '/api/models');
   const voiceId: string | undefined = models.body.models?.[0]?.presets?.[0]?.id;
   assert.ok(voiceId, 'a preset voice');
-  const clip = humanSpeech(3); // ~23 s: long enough to be cut off mid-job
+  // ~3 min: still converting when the host is cut off (23 s could finish first on an idle machine
+  // once the source was analysed once, from its first 30 s).
+  const clip = humanSpeech(24);
   // 1. Two voice conversions, one per worker host (one thread each).
   const ids: string[] = [];
   for (let i = 0; i < 2; i++) {

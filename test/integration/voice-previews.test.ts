@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { copyFile, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -8,7 +7,7 @@ import type { Browser } from 'playwright-core';
 import { adminRequest } from '../helpers/admin.js';
 import { assertAccessible, audioDuration, pageWithToken } from '../helpers/browser.js';
 import { ApiClient, type Json } from '../helpers/client.js';
-import { espeakSentence } from '../helpers/fixtures.js';
+import { durationOf, espeakSentence } from '../helpers/fixtures.js';
 import { type PageBench, startPageBench } from '../helpers/page-bench.js';
 import type { TestService } from '../helpers/service.js';
 
@@ -30,14 +29,6 @@ before(async () => {
 after(async () => {
   await bench?.close();
 });
-
-function probeDuration(file: string): number {
-  return Number(
-    execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], {
-      encoding: 'utf8',
-    }).trim(),
-  );
-}
 
 test('every preset the model ships has a current preview: a few seconds of Opus, served with Range to any signed-in user', async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);
@@ -63,7 +54,7 @@ test('every preset the model ships has a current preview: a few seconds of Opus,
     assert.ok(bytes.length > 2000 && bytes.length < 100_000, `${p.id}: ${bytes.length} bytes`);
     const file = path.join(dir, `${p.id}.ogg`);
     await writeFile(file, bytes);
-    const seconds = probeDuration(file);
+    const seconds = durationOf(file);
     assert.ok(seconds >= 2 && seconds <= 8, `${p.id}: ${seconds} s`);
     // 2. A range is exactly those bytes.
     const part = await fetch(`${svc.baseUrl}${p.previewUrl}`, { headers: { range: 'bytes=100-1099' } });

@@ -12,13 +12,12 @@
 // both boot the same files. Run by `npm run test:tiers`.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadTiers, tierPlan } from '../../src/deploy/index.js';
-import { ApiClient } from '../helpers/client.js';
 import { durationOf, speechClip } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -26,7 +25,7 @@ import { redisAnswers } from '../helpers/redis.js';
 import { makeTestPki, redisTlsConf, type TestPki } from '../helpers/tls-certs.js';
 import { DEBIAN_BASE, Dockerd, NODE_BASE } from './helpers/dockerd.js';
 import { deployDocker, REPO } from './helpers/roots.js';
-import { TIER_TEST_USER } from './helpers/uploads-loop.js';
+import { createTierUser } from './helpers/uploads-loop.js';
 
 const execFileAsync = promisify(execFile);
 const TIER = 'tiny';
@@ -223,15 +222,7 @@ test('a worker-only and an API-only compose host come up against the shared Redi
 
 test('a conversion submitted through the API host is converted on the worker host and served by the API host', async () => {
   assert.ok(dockerd);
-  const adminToken = (await readFile(path.join(deployDir('api'), 'secrets/admin-token'), 'utf8')).trim();
-  const res = await fetch(`${base}/api/admin/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(TIER_TEST_USER),
-  });
-  assert.equal(res.status, 201);
-  const { apiKey } = (await res.json()) as { apiKey: string };
-  const user = new ApiClient(base, { token: apiKey, userId: '' });
+  const user = await createTierUser(base, path.join(deployDir('api'), 'secrets/admin-token'));
   const models = await user.request('GET', '/api/models');
   const voiceId = models.body.models[0].presets[0].id;
   const input = speechClip(path.join(work, 'four.wav'), 4);

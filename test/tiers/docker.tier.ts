@@ -10,13 +10,13 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseCpuList } from '../../workers/pool/index.js';
-import { ApiClient } from '../helpers/client.js';
+import type { ApiClient } from '../helpers/client.js';
 import { durationOf, humanSpeech, speechClip } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { DEBIAN_BASE, Dockerd, NODE_BASE } from './helpers/dockerd.js';
 import { deployDocker, REPO } from './helpers/roots.js';
-import { TIER_TEST_USER, uploadsUntilRefused } from './helpers/uploads-loop.js';
+import { createTierUser, uploadsUntilRefused } from './helpers/uploads-loop.js';
 
 const execFileAsync = promisify(execFile);
 const TIER = 'tiny';
@@ -113,15 +113,7 @@ test('every service is healthy; secrets, users and limits are as the tier says',
   assert.equal(await dockerd.inspect(container('api', 2), '{{.State.Health.Status}}'), 'healthy');
   const health = await fetch(`${base}/health`);
   assert.equal(health.status, 200);
-  const adminToken = (await readFile(path.join(work, 'deploy/secrets/admin-token'), 'utf8')).trim();
-  const res = await fetch(`${base}/api/admin/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(TIER_TEST_USER),
-  });
-  assert.equal(res.status, 201);
-  const { apiKey } = (await res.json()) as { apiKey: string };
-  user = new ApiClient(base, { token: apiKey, userId: '' });
+  user = await createTierUser(base, path.join(work, 'deploy/secrets/admin-token'));
   // The stats page wants its password.
   const statsUrl = `http://127.0.0.1:${env.STATS_PORT}/stats`;
   assert.equal((await fetch(statsUrl)).status, 401);

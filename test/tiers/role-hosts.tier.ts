@@ -13,13 +13,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ApiClient } from '../helpers/client.js';
 import { waitUntil } from '../helpers/processes.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 import { NetnsLab } from './helpers/netns-lab.js';
 import { Container } from './helpers/nspawn.js';
 import { DEPLOY_SCRIPT, freshSystemdRoot } from './helpers/roots.js';
-import { TIER_TEST_USER } from './helpers/uploads-loop.js';
+import { createTierUser } from './helpers/uploads-loop.js';
 
 const execFileAsync = promisify(execFile);
 const TIER = 'tiny';
@@ -195,17 +194,10 @@ test("the worker host's processes answer on their rendered metrics ports", async
 });
 
 test('a conversion submitted through the API host completes on the worker host', async () => {
-  const adminToken = (
-    await readFile(path.join(roots.api?.root ?? '', 'etc/vcfarm/credentials/admin-token'), 'utf8')
-  ).trim();
-  const created = await fetch(`${base}/api/admin/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify(TIER_TEST_USER),
-  });
-  assert.equal(created.status, 201);
-  const { apiKey } = (await created.json()) as { apiKey: string };
-  const user = new ApiClient(base, { token: apiKey, userId: '' });
+  const user = await createTierUser(
+    base,
+    path.join(roots.api?.root ?? '', 'etc/vcfarm/credentials/admin-token'),
+  );
   const up = await user.upload(tinyWav(2));
   assert.equal(up.status, 201, JSON.stringify(up.body));
   const job = await user.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });

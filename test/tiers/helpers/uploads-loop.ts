@@ -1,4 +1,5 @@
-import type { ApiClient } from '../../helpers/client.js';
+import { readFile } from 'node:fs/promises';
+import { ApiClient } from '../../helpers/client.js';
 
 /**
  * The admin API body for the tier tests' user: a pro account whose API and upload limits leave
@@ -11,6 +12,22 @@ export const TIER_TEST_USER = {
     rateLimits: { api: { max: 100_000, windowSec: 60 }, uploads: { max: 100_000, windowSec: 60 } },
   },
 };
+
+/**
+ * Creates the tier tests' user through the admin API at `base` (the admin token read from
+ * `adminTokenFile`, as the deploy wrote it) and returns a client signed in with its API key.
+ */
+export async function createTierUser(base: string, adminTokenFile: string): Promise<ApiClient> {
+  const adminToken = (await readFile(adminTokenFile, 'utf8')).trim();
+  const res = await fetch(`${base}/api/admin/users`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(TIER_TEST_USER),
+  });
+  if (res.status !== 201) throw new Error(`creating the tier user: ${res.status} ${await res.text()}`);
+  const { apiKey } = (await res.json()) as { apiKey: string };
+  return new ApiClient(base, { token: apiKey, userId: '' });
+}
 
 export interface TimedRequest {
   start: number;

@@ -10,10 +10,11 @@
 // niceness BENCH_CLIENT_NICE (0); the CPU each group of processes used while the events flowed
 // (API instances, clients, Redis, HAProxy, this publisher) is printed in cores. With
 // BENCH_PROFILE_DIR the vcfarm processes run under V8's profiler (bench/lib/profiled-cli.ts).
-//   [BENCH_EVENTS_PER_SEC=clients] [BENCH_CLIENT_NICE=10] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost]
+//   [BENCH_EVENTS_PER_SEC=clients] [BENCH_CLIENT_NICE=10] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost|fanout]
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type WebSocket from 'ws';
@@ -26,7 +27,7 @@ import type { ClientCommand, ClientReply } from './lib/ws-client-process.js';
 const CLIENTS = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 10);
 const COST_EVENTS = Number(process.argv[4] ?? 20_000);
-/** `cost`: only the event-cost scenario (1,000 vs CLIENTS idle sockets). */
+/** `cost`: only the event-cost scenario (1,000 vs CLIENTS idle sockets); `fanout`: only the fan-out. */
 const ONLY = process.argv[5];
 /** Progress events per second in the fan-out, over all clients; default one per client. */
 const EVENTS_PER_SEC = Number(process.env.BENCH_EVENTS_PER_SEC ?? CLIENTS);
@@ -37,6 +38,8 @@ const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 4);
  * servers the CPU first, so what the clients cost shows apart from what the servers cost.
  */
 const CLIENT_NICE = Number(process.env.BENCH_CLIENT_NICE ?? 0);
+/** The window before the events in which the fan-out measures the CPU the connected processes use anyway. */
+const IDLE_WINDOW_MS = 3000;
 /** Users whose events the idle-socket scenario publishes. */
 const ACTIVE = 100;
 const CLK_TCK = 100;
@@ -46,11 +49,11 @@ function rssKb(pid: number | undefined): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
 }
 
-/** User + system CPU time of a process so far, in ms. */
-function cpuMs(pid: number | undefined): number {
+/** User + system CPU time of a process so far, in ms (`kernel`: the system part only). */
+function cpuMs(pid: number | undefined, kernel = false): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  return (((kernel ? 0 : Number(fields[11])) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
 /**
@@ -60,13 +63,19 @@ function cpuMs(pid: number | undefined): number {
 class CpuShares {
   private readonly t0 = performance.now();
   private readonly start: Record<string, number>;
-  constructor(private readonly groups: Record<string, (number | undefined)[]>) {
+  constructor(
+    private readonly groups: { api: (number | undefined)[] } & Record<string, (number | undefined)[]>,
+  ) {
     this.start = this.sample();
   }
   private sample(): Record<string, number> {
-    return Object.fromEntries(
-      Object.entries(this.groups).map(([g, pids]) => [g, pids.reduce((n: number, pid) => n + cpuMs(pid), 0)]),
-    );
+    const all = Object.entries(this.groups).map(([g, pids]) => [
+      g,
+      pids.reduce((n: number, pid) => n + cpuMs(pid), 0),
+    ]);
+    // The API's kernel time apart: the system calls and the loopback TCP work of each send.
+    const kernel = ['apiKernel', this.groups.api.reduce((n: number, pid) => n + cpuMs(pid, true), 0)];
+    return Object.fromEntries([...all, kernel]);
   }
   read(): Record<string, number> & { seconds: number } {
     const seconds = (performance.now() - this.t0) / 1000;
@@ -75,6 +84,57 @@ class CpuShares {
     for (const g of Object.keys(now)) out[g] = Number(((now[g] - this.start[g]) / 1000 / seconds).toFixed(2));
     return { ...out, seconds: Number(seconds.toFixed(1)) };
   }
+}
+
+/** Calls and Redis's own µs per command, from INFO commandstats: `{xadd: {calls, usec}, ...}`. */
+async function commandStats(redis: Redis): Promise<Record<string, { calls: number; usec: number }>> {
+  const info = await redis.info('commandstats');
+  const out: Record<string, { calls: number; usec: number }> = {};
+  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm))
+    out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
+  return out;
+}
+
+/**
+ * What Redis did for the events between two readings: XADDs and XREADs (calls, and Redis's own
+ * µs per call), and how many stream entries an XREAD returned on average (every one of `readers`
+ * instances reads every entry).
+ */
+function redisWork(
+  before: Record<string, { calls: number; usec: number }>,
+  after: Record<string, { calls: number; usec: number }>,
+  readers: number,
+): Record<string, number> {
+  const d = (c: string) => ({
+    calls: (after[c]?.calls ?? 0) - (before[c]?.calls ?? 0),
+    usec: (after[c]?.usec ?? 0) - (before[c]?.usec ?? 0),
+  });
+  const xadd = d('xadd');
+  const xread = d('xread');
+  return {
+    xadds: xadd.calls,
+    xaddUs: Number((xadd.usec / Math.max(1, xadd.calls)).toFixed(1)),
+    xreads: xread.calls,
+    xreadUs: Number((xread.usec / Math.max(1, xread.calls)).toFixed(1)),
+    entriesPerXread: Number(((xadd.calls * readers) / Math.max(1, xread.calls)).toFixed(1)),
+  };
+}
+
+/**
+ * Resolves once the webhook dispatchers (a consumer group on the same stream) have read and
+ * acknowledged every event, or after 30 s: their work is part of what an event costs, and a
+ * dispatcher that lags would otherwise spend it after the measurement.
+ */
+async function webhooksCaughtUp(redis: Redis): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const groups = (await redis.xinfo('GROUPS', 'vcfarm:events')) as (string | number)[][];
+    const g = groups.find((f) => f[f.indexOf('name') + 1] === 'webhooks');
+    const field = (name: string) => (g ? Number(g[g.indexOf(name) + 1]) : 0);
+    if (!g || (field('lag') === 0 && field('pending') === 0)) return true;
+    await pause(50);
+  }
+  return false;
 }
 
 function hardNofile(): number {
@@ -88,6 +148,14 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface FanoutResult {
+  scenario: string;
+  p99Ms: number;
+  apiCpuUsPerEvent: number;
+  cpuCoresDuringEvents: Record<string, number> & { seconds: number };
+  delivered: number;
+}
 
 interface Client {
   userId: string;
@@ -183,7 +251,8 @@ async function fanout(
   clients: Client[],
   urlFor: (i: number) => string,
   log: JobEventLog,
-): Promise<void> {
+  redis: Redis,
+): Promise<FanoutResult> {
   const pids = cluster.apis.map((a) => a.process.pid);
   const before = pids.map(rssKb);
   const haproxyBefore = rssKb(cluster.haproxy.process.pid);
@@ -195,15 +264,23 @@ async function fanout(
   const afterConnect = pids.map(rssKb);
   const haproxyAfter = rssKb(cluster.haproxy.process.pid);
 
-  // Every job gets a progress event per round; a round is spread over one second in 20 slices.
-  await procs.call(() => ({ cmd: 'measure', on: true }));
-  const cpu = new CpuShares({
+  const groups = {
     api: pids,
     clients: procs.pids,
     redis: [cluster.redis.process.pid],
     ...(name.includes('haproxy') ? { haproxy: [cluster.haproxy.process.pid] } : {}),
     publisher: [process.pid],
-  });
+  };
+  // What the same processes spend with every socket connected and no event flowing (timers,
+  // polling, the heartbeat): the part of the CPU below that no event causes.
+  const quiet = new CpuShares(groups);
+  await pause(IDLE_WINDOW_MS);
+  const idleCores = quiet.read();
+
+  // Every job gets a progress event per round; a round is spread over one second in 20 slices.
+  await procs.call(() => ({ cmd: 'measure', on: true }));
+  const cpu = new CpuShares(groups);
+  const stats0 = await commandStats(redis);
   const start = Date.now();
   // With BENCH_EVENTS_PER_SEC below the client count, the jobs take turns (a few running
   // conversions among many connected users); every client still counts as connected.
@@ -222,7 +299,9 @@ async function fanout(
   const received = async () =>
     (await procs.call(() => ({ cmd: 'count' }))).reduce((n, r) => n + (r.count ?? 0), 0);
   while ((await received()) < expected && Date.now() < deadline) await pause(200);
+  const webhooksDone = await webhooksCaughtUp(redis);
   const cpuCores = cpu.read();
+  const stats1 = await commandStats(redis);
   await procs.call(() => ({ cmd: 'measure', on: false }));
   const latencies = (await procs.call(() => ({ cmd: 'report' }))).flatMap((r) => r.latencies ?? []);
   await procs.call(() => ({ cmd: 'close' }));
@@ -231,27 +310,30 @@ async function fanout(
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const perConn = afterConnect.reduce((s, v, i) => s + v - before[i], 0) / clients.length;
-  console.log(
-    JSON.stringify({
-      scenario: name,
-      clients: clients.length,
-      delivered: latencies.length,
-      expected,
-      p50Ms: percentile(sorted, 50),
-      p99Ms: percentile(sorted, 99),
-      maxMs: sorted[sorted.length - 1],
-      apiRssKbPerConnection: Number(perConn.toFixed(1)),
-      haproxyRssKbPerConnection: name.includes('haproxy')
-        ? Number(((haproxyAfter - haproxyBefore) / clients.length).toFixed(1))
-        : undefined,
-      clientProcesses: procs.size,
-      retried503: connected.reduce((n, r) => n + (r.retried ?? 0), 0),
-      clientNice: CLIENT_NICE,
-      cpuCoresDuringEvents: cpuCores,
-      apiCpuUsPerEvent: Math.round((cpuCores.api * cpuCores.seconds * 1e6) / Math.max(1, latencies.length)),
-      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
-    }),
-  );
+  const result = {
+    scenario: name,
+    clients: clients.length,
+    delivered: latencies.length,
+    expected,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1],
+    apiRssKbPerConnection: Number(perConn.toFixed(1)),
+    haproxyRssKbPerConnection: name.includes('haproxy')
+      ? Number(((haproxyAfter - haproxyBefore) / clients.length).toFixed(1))
+      : undefined,
+    clientProcesses: procs.size,
+    retried503: connected.reduce((n, r) => n + (r.retried ?? 0), 0),
+    clientNice: CLIENT_NICE,
+    cpuCoresDuringEvents: cpuCores,
+    apiCpuUsPerEvent: Math.round((cpuCores.api * cpuCores.seconds * 1e6) / Math.max(1, latencies.length)),
+    cpuCoresWithoutEvents: idleCores,
+    redis: redisWork(stats0, stats1, cluster.apis.length),
+    webhookDispatchersCaughtUp: webhooksDone,
+    loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+  };
+  console.log(JSON.stringify(result));
+  return result;
 }
 
 /**
@@ -263,6 +345,7 @@ async function eventCost(
   active: Client[],
   idleCount: number,
   log: JobEventLog,
+  redis: Redis,
   label = '',
 ): Promise<{ eventsPerSec: number; apiCpuUsPerEvent: number }> {
   const api1 = cluster.apis[0];
@@ -289,6 +372,7 @@ async function eventCost(
   }
   while (received < COST_EVENTS) await pause(1);
   const seconds = (performance.now() - t0) / 1000;
+  await webhooksCaughtUp(redis);
   const cpu = cpuMs(api1.process.pid) - cpu0;
   for (const ws of sockets) ws.terminate();
   await pause(1000);
@@ -311,28 +395,41 @@ async function fanoutScenarios(
   cluster: Cluster,
   users: Client[],
   log: JobEventLog,
+  redis: Redis,
   throughHaproxy: number,
-): Promise<void> {
-  await fanout('direct (half on each instance)', cluster, users, (i) => cluster.apis[i % 2].url, log);
-  await fanout(
+): Promise<FanoutResult[]> {
+  const direct = await fanout(
+    'direct (half on each instance)',
+    cluster,
+    users,
+    (i) => cluster.apis[i % 2].url,
+    log,
+    redis,
+  );
+  const proxied = await fanout(
     'through haproxy (leastconn)',
     cluster,
     users.slice(0, throughHaproxy),
     () => cluster.haproxy.url,
     log,
+    redis,
   );
+  return [direct, proxied];
 }
 
-async function main(): Promise<void> {
+/** Every scenario on one build (`cli`: its dist/src/cli.js; this tree's when undefined). */
+async function runBuild(build: string, cli: string | undefined): Promise<FanoutResult[]> {
   const nofile = hardNofile();
   // HAProxy holds 2 descriptors per client: as many as its limit allows, sized by the deploy
   // script's own function (one socket per user, no HTTP in flight during the measurement).
   const throughHaproxy = Math.min(CLIENTS, maxConnectionsFor(nofile, 2));
   const cluster = await startCluster({
     // BENCH_PROFILE_DIR: every vcfarm process of the run writes CPU profiles there.
-    ...(process.env.BENCH_PROFILE_DIR
+    ...(process.env.BENCH_PROFILE_DIR && !cli
       ? { cli: fileURLToPath(new URL('./lib/profiled-cli.js', import.meta.url)) }
-      : {}),
+      : cli
+        ? { cli }
+        : {}),
     instances: 2,
     env: { LOG_LEVEL: 'warn', WS_MAX_SOCKETS: String(CLIENTS + ACTIVE) },
     maxUsers: throughHaproxy,
@@ -348,6 +445,7 @@ async function main(): Promise<void> {
     const active = clients.slice(CLIENTS);
     console.log(
       JSON.stringify({
+        build,
         clients: CLIENTS,
         throughHaproxy,
         nofile,
@@ -355,8 +453,8 @@ async function main(): Promise<void> {
         eventsPerSec: EVENTS_PER_SEC,
       }),
     );
-    if (ONLY !== 'cost') await fanoutScenarios(cluster, users, log, throughHaproxy);
-
+    const results = ONLY === 'cost' ? [] : await fanoutScenarios(cluster, users, log, redis, throughHaproxy);
+    if (ONLY === 'fanout') return results;
     // The cost of one event must not grow with other users' sockets on the same instance.
     const idleSmall = Math.min(1000, CLIENTS);
     let idle = await connectAll(
@@ -364,8 +462,8 @@ async function main(): Promise<void> {
       () => cluster.apis[0].url,
       () => {},
     );
-    await eventCost(cluster, active, idleSmall, log, 'warm-up, not compared: ');
-    const small = await eventCost(cluster, active, idleSmall, log);
+    await eventCost(cluster, active, idleSmall, log, redis, 'warm-up, not compared: ');
+    const small = await eventCost(cluster, active, idleSmall, log, redis);
     idle = idle.concat(
       await connectAll(
         users.slice(idleSmall),
@@ -373,7 +471,7 @@ async function main(): Promise<void> {
         () => {},
       ),
     );
-    const large = await eventCost(cluster, active, CLIENTS, log);
+    const large = await eventCost(cluster, active, CLIENTS, log, redis);
     await closeAll(idle);
     console.log(
       JSON.stringify({
@@ -381,9 +479,48 @@ async function main(): Promise<void> {
         cpuPerEventRatio: Number((large.apiCpuUsPerEvent / small.apiCpuUsPerEvent).toFixed(2)),
       }),
     );
+    return results;
   } finally {
     redis.disconnect();
     await cluster.close();
+  }
+}
+
+/**
+ * With BENCH_BASELINE_DIST (another build's dist/, e.g. the previous commit's), the same scenarios
+ * run on it first, then on this tree, and the CPU of the two is compared in the same run.
+ */
+async function main(): Promise<void> {
+  const baselineDist = process.env.BENCH_BASELINE_DIST;
+  const base = baselineDist
+    ? await runBuild(`baseline ${baselineDist}`, path.resolve(baselineDist, 'src/cli.js'))
+    : undefined;
+  const now = await runBuild('this tree', undefined);
+  if (!base) return;
+  for (const [i, r] of now.entries()) {
+    const b = base[i];
+    const ratio = (x: number, y: number) => Number((x / Math.max(1e-9, y)).toFixed(2));
+    const perEvent = (c: Record<string, number>, key: string, delivered: number) =>
+      ((c[key] ?? 0) * c.seconds * 1e6) / Math.max(1, delivered);
+    console.log(
+      JSON.stringify({
+        scenario: r.scenario,
+        'ratio this / baseline': {
+          apiCpuPerEvent: ratio(r.apiCpuUsPerEvent, b.apiCpuUsPerEvent),
+          redisCpuPerEvent: ratio(
+            perEvent(r.cpuCoresDuringEvents, 'redis', r.delivered),
+            perEvent(b.cpuCoresDuringEvents, 'redis', b.delivered),
+          ),
+          haproxyCpuPerEvent: r.cpuCoresDuringEvents.haproxy
+            ? ratio(
+                perEvent(r.cpuCoresDuringEvents, 'haproxy', r.delivered),
+                perEvent(b.cpuCoresDuringEvents, 'haproxy', b.delivered),
+              )
+            : undefined,
+          p99: ratio(r.p99Ms, b.p99Ms),
+        },
+      }),
+    );
   }
 }
 

@@ -289,13 +289,32 @@ export class ConversionQueue {
     return toJobView(fresh, state);
   }
 
-  /** The webhook a job of this user asked for, read from the job or from a cancelled job's tombstone. */
-  async webhookOf(userId: string, jobId: string): Promise<JobWebhook | undefined> {
-    const job = await this.queue.getJob(jobId);
-    if (job) return job.data.userId === userId && job.data.kind === 'convert' ? job.data.webhook : undefined;
-    const tomb = await this.redis.get(this.keys.tombstone(jobId));
-    const view = tomb ? (JSON.parse(tomb) as { userId: string; webhook?: JobWebhook }) : undefined;
-    return view?.userId === userId ? view.webhook : undefined;
+  /**
+   * The webhook each job asked for (`undefined` where it asked for none or is not that user's),
+   * read from the job's data or a cancelled job's tombstone: one round trip for them all, since
+   * the webhook dispatcher asks this for every event of the stream.
+   */
+  async webhooksOf(jobs: { userId: string; jobId: string }[]): Promise<(JobWebhook | undefined)[]> {
+    if (jobs.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const { jobId } of jobs) pipe.hget(this.queue.toKey(jobId), 'data').get(this.keys.tombstone(jobId));
+    const replies = (await pipe.exec()) ?? [];
+    return jobs.map(({ userId }, i) => {
+      const [[dataErr, data], [tombErr, tomb]] = [replies[2 * i], replies[2 * i + 1]];
+      if (dataErr) throw dataErr;
+      if (tombErr) throw tombErr;
+      if (typeof data === 'string') {
+        const job = JSON.parse(data) as {
+          userId: string;
+          kind: ConversionJobData['kind'];
+          webhook?: JobWebhook;
+        };
+        return job.userId === userId && job.kind === 'convert' ? job.webhook : undefined;
+      }
+      const view =
+        typeof tomb === 'string' ? (JSON.parse(tomb) as { userId: string; webhook?: JobWebhook }) : undefined;
+      return view?.userId === userId ? view.webhook : undefined;
+    });
   }
 
   /** The user a job belongs to, if the job is still kept (signed result links are checked against it). */

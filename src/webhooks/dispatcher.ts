@@ -9,7 +9,17 @@ const GROUP = 'webhooks';
 const CLAIM_IDLE_MS = 30_000;
 const CLAIM_EVERY_MS = 10_000;
 
-export type EventHandler = (eventId: string, userId: string, event: JobEvent) => Promise<void>;
+export interface StreamEvent {
+  eventId: string;
+  userId: string;
+  event: JobEvent;
+}
+
+/**
+ * Handles the events of one read together (their lookups in one round trip); resolves the ids
+ * of those that failed, which stay unacknowledged. A rejection leaves the whole read so.
+ */
+export type EventHandler = (events: StreamEvent[]) => Promise<Set<string>>;
 
 function fieldOf(fields: string[], name: string): string {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
@@ -94,20 +104,26 @@ export class WebhookDispatcher {
     }
   }
 
+  /** One read's entries: handled together, then acknowledged with one XACK. */
   private async process(entries: [string, string[] | null][]): Promise<void> {
+    if (entries.length === 0) return;
+    const events: StreamEvent[] = [];
     for (const [id, fields] of entries) {
       // A trimmed entry comes back from XAUTOCLAIM without fields: nothing left to deliver.
-      if (fields) {
-        let event: JobEvent | undefined;
-        try {
-          event = JSON.parse(fieldOf(fields, 'e')) as JobEvent;
-        } catch {
-          event = undefined;
-        }
-        // Not acknowledged on failure: claimed again after CLAIM_IDLE_MS.
-        if (event) await this.handle(id, fieldOf(fields, 'u'), event);
+      if (!fields) continue;
+      try {
+        events.push({
+          eventId: id,
+          userId: fieldOf(fields, 'u'),
+          event: JSON.parse(fieldOf(fields, 'e')) as JobEvent,
+        });
+      } catch {
+        // Not an event: acknowledged with the rest, as nothing could ever deliver it.
       }
-      await this.commands.xack(this.key, GROUP, id);
     }
+    // Not acknowledged on failure: claimed again after CLAIM_IDLE_MS.
+    const failed = events.length ? await this.handle(events) : new Set<string>();
+    const done = entries.map(([id]) => id).filter((id) => !failed.has(id));
+    if (done.length) await this.commands.xack(this.key, GROUP, ...done);
   }
 }

@@ -3,10 +3,10 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { withDeadline } from '../lifecycle/index.js';
-import type { JobEvent } from '../progress/index.js';
+import type { JobWebhook, WebhookEvent } from '../queue/core.js';
 import { boundedRetry, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { type DeliveryData, postDelivery } from './delivery.js';
-import { WebhookDispatcher } from './dispatcher.js';
+import { type StreamEvent, WebhookDispatcher } from './dispatcher.js';
 import { signatureHeader } from './signature.js';
 import { assertWebhookUrl } from './ssrf.js';
 import { WebhookStore } from './store.js';
@@ -56,11 +56,8 @@ export const webhooksPlugin = fp(
     const base = app.config.webhookRetryBaseMs;
     const attempts = attemptsWithin(base, app.config.webhookRetryForMs);
 
-    const handle = async (eventId: string, userId: string, event: JobEvent) => {
-      if (event.type === 'stage') return;
-      const target =
-        (await app.conversions.webhookOf(userId, event.jobId)) ?? (await store.defaultOf(userId));
-      if (!target?.events.includes(event.type)) return;
+    /** Queues the delivery of one event a webhook asked for. */
+    const deliver = async ({ eventId, userId, event }: StreamEvent, target: JobWebhook) => {
       if (event.type === 'progress' && !(await store.takeProgressSlot(event.jobId))) return;
       const view = await app.conversions.get(userId, event.jobId).catch(() => undefined);
       if (!view) return;
@@ -86,6 +83,29 @@ export const webhooksPlugin = fp(
           removeOnFail: { age: 7 * 24 * 3600 },
         },
       );
+    };
+
+    // Every event of the stream passes here, and nearly none is wanted by a webhook: the job's
+    // own webhook and the user's default are read for a whole read at once (two round trips per
+    // read, not two per event), and only the wanted events cost more.
+    const handle = async (events: StreamEvent[]): Promise<Set<string>> => {
+      const jobEvents = events.filter((e) => e.event.type !== 'stage');
+      const [own, defaults] = await Promise.all([
+        app.conversions.webhooksOf(jobEvents.map((e) => ({ userId: e.userId, jobId: e.event.jobId }))),
+        store.defaultsOf(jobEvents.map((e) => e.userId)),
+      ]);
+      const failed = new Set<string>();
+      for (const [i, e] of jobEvents.entries()) {
+        const target = own[i] ?? defaults[i];
+        if (!target?.events.includes(e.event.type as WebhookEvent)) continue;
+        try {
+          await deliver(e, target);
+        } catch (err) {
+          app.log.warn({ err, eventId: e.eventId }, 'webhook delivery could not be queued; retried later');
+          failed.add(e.eventId);
+        }
+      }
+      return failed;
     };
 
     const worker = new Worker<DeliveryData>(

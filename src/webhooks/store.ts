@@ -36,6 +36,13 @@ export class WebhookStore {
     return raw ? (JSON.parse(raw) as JobWebhook) : undefined;
   }
 
+  /** The default webhook of each user, in one round trip (MGET; the keys share the prefix's slot). */
+  async defaultsOf(userIds: string[]): Promise<(JobWebhook | undefined)[]> {
+    if (userIds.length === 0) return [];
+    const raw = await this.redis.mget(userIds.map((u) => this.key('default', u)));
+    return raw.map((r) => (r ? (JSON.parse(r) as JobWebhook) : undefined));
+  }
+
   async setDefault(userId: string, webhook: JobWebhook): Promise<void> {
     await this.redis.set(this.key('default', userId), JSON.stringify(webhook));
   }

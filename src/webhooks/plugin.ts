@@ -87,16 +87,21 @@ export const webhooksPlugin = fp(
 
     // Every event of the stream passes here, and nearly none is wanted by a webhook: the job's
     // own webhook and the user's default are read for a whole read at once (two round trips per
-    // read, not two per event), and only the wanted events cost more.
+    // read, not two per event; each job and user once, however many of its events the read
+    // holds), and only the wanted events cost more.
     const handle = async (events: StreamEvent[]): Promise<Set<string>> => {
       const jobEvents = events.filter((e) => e.event.type !== 'stage');
-      const [own, defaults] = await Promise.all([
-        app.conversions.webhooksOf(jobEvents.map((e) => ({ userId: e.userId, jobId: e.event.jobId }))),
-        store.defaultsOf(jobEvents.map((e) => e.userId)),
-      ]);
+      const jobKey = (e: StreamEvent) => `${e.userId}/${e.event.jobId}`;
+      const jobs = [
+        ...new Map(jobEvents.map((e) => [jobKey(e), { userId: e.userId, jobId: e.event.jobId }])).values(),
+      ];
+      const users = [...new Set(jobEvents.map((e) => e.userId))];
+      const [own, defaults] = await Promise.all([app.conversions.webhooksOf(jobs), store.defaultsOf(users)]);
+      const ownOf = new Map(jobs.map((j, i) => [`${j.userId}/${j.jobId}`, own[i]]));
+      const defaultOf = new Map(users.map((u, i) => [u, defaults[i]]));
       const failed = new Set<string>();
-      for (const [i, e] of jobEvents.entries()) {
-        const target = own[i] ?? defaults[i];
+      for (const e of jobEvents) {
+        const target = ownOf.get(jobKey(e)) ?? defaultOf.get(e.userId);
         if (!target?.events.includes(e.event.type as WebhookEvent)) continue;
         try {
           await deliver(e, target);

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
+import { JobEventLog } from '../../src/progress/index.js';
 import { buildServer } from '../../src/server.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
@@ -97,6 +98,59 @@ test('a default webhook gets exactly its events, signed; a job webhook replaces 
       `progress deliveries ${progress[i] - progress[i - 1]} ms apart`,
     );
   assert.equal(new Set(forB.map((r) => r.body.id)).size, forB.length, 'one delivery id per event');
+});
+
+test('a burst of events of several jobs and users: each wanted event is delivered once, no other', async (t) => {
+  // The dispatcher looks up a whole read's webhooks at once and acknowledges the read together.
+  // A burst written straight to the stream, as busy workers write it, puts many events of one
+  // job and events of users without a webhook into the same reads.
+  const a = await newUser();
+  assert.equal(
+    (await a.client.request('PUT', '/api/webhook', { url: `${hook}/burst`, events: ['completed'] })).status,
+    200,
+  );
+  const jobA = await a.client.createJob({ uploadId: a.uploadId, outputFormat: 'wav' });
+  const b = await newUser();
+  const jobB = await b.client.createJob({ uploadId: b.uploadId, outputFormat: 'wav' });
+  await a.client.waitForJob(jobA.id);
+  await b.client.waitForJob(jobB.id);
+  await receiver.waitFor(() => receiver.at('/burst').some((r) => r.body.job.id === jobA.id));
+  const real = receiver.at('/burst').length;
+
+  // 1. 150 events at once: A's job `completed` ×50 (wanted) and `progress` ×50 (not in its
+  //    events), B's job `completed` ×50 (B has no webhook).
+  const userA = a.client.session?.userId ?? '';
+  const userB = b.client.session?.userId ?? '';
+  const prefix = loadConfig(svc.env).redisPrefix;
+  const redis = new Redis(svc.redis.url);
+  t.after(() => redis.disconnect());
+  const events = new JobEventLog(redis, prefix);
+  const done = (jobId: string) => ({ type: 'completed' as const, jobId, resultUrl: '/r', realTimeFactor: 1 });
+  const published = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => [
+      events.publish(userA, done(jobA.id)),
+      events.publish(userA, {
+        type: 'progress',
+        jobId: jobA.id,
+        progress: i / 50,
+        stage: 'convert',
+      }),
+      events.publish(userB, done(jobB.id)),
+    ]).flat(),
+  );
+  const wanted = new Set(published.filter((_, k) => k % 3 === 0));
+
+  // 2. Exactly A's 50 `completed`, each once, under its own event id; nothing else.
+  await receiver.waitFor(() => receiver.at('/burst').length >= real + wanted.size);
+  await new Promise((r) => setTimeout(r, 1000));
+  const burst = receiver.at('/burst').slice(real);
+  assert.equal(burst.length, wanted.size);
+  assert.deepEqual(new Set(burst.map((r) => r.body.eventId)), wanted);
+  assert.ok(burst.every((r) => r.body.type === 'completed' && r.body.job.id === jobA.id));
+  assert.ok(burst.every((r) => signatureValid(r.headers['vcfarm-signature'], r.raw, a.secret)));
+  // 3. Every entry of the burst was acknowledged (none left for a claim to deliver again).
+  const [pending] = (await redis.xpending(`${prefix}:events`, 'webhooks')) as [number];
+  assert.equal(pending, 0);
 });
 
 test('a receiver that answers 500 twice gets the same delivery a third time, then no more', async () => {

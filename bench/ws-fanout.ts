@@ -8,9 +8,15 @@
 // and with 10,000 idle sockets of other users connected (events/s and CPU time per event). The
 // fan-out clients are split over BENCH_CLIENT_PROCESSES (4) forked processes (bench/lib), at
 // niceness BENCH_CLIENT_NICE (0); the CPU each group of processes used while the events flowed
-// (API instances, clients, Redis, HAProxy, this publisher) is printed in cores. With
-// BENCH_PROFILE_DIR the vcfarm processes run under V8's profiler (bench/lib/profiled-cli.ts).
-//   [BENCH_EVENTS_PER_SEC=clients] [BENCH_CLIENT_NICE=10] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost|fanout]
+// (API instances, clients, Redis, HAProxy, this publisher) is printed in cores, with the same
+// processes' CPU in a quiet window before the events, the API's kernel share, Redis's own work
+// (INFO commandstats: XADDs, XREADs, entries per XREAD), and the wait until the webhook
+// dispatchers' consumer group has caught up (their work is part of an event's cost). With
+// BENCH_BASELINE_DIST (another build's dist/: bench/baseline-dist.sh <commit> makes one) every
+// scenario runs on that build first, then on this tree, and the CPU per event of the two is
+// compared. With BENCH_PROFILE_DIR the vcfarm processes of this tree run under V8's profiler
+// (bench/lib/profiled-cli.ts).
+//   [BENCH_EVENTS_PER_SEC=clients] [BENCH_CLIENT_NICE=10] [BENCH_BASELINE_DIST=dir] node dist/bench/ws-fanout.js [clients=10000] [seconds=10] [events=20000] [cost|fanout]
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -125,16 +131,17 @@ function redisWork(
  * acknowledged every event, or after 30 s: their work is part of what an event costs, and a
  * dispatcher that lags would otherwise spend it after the measurement.
  */
-async function webhooksCaughtUp(redis: Redis): Promise<boolean> {
+async function webhooksCaughtUp(redis: Redis): Promise<{ caughtUp: boolean; lag: number; pending: number }> {
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  for (;;) {
     const groups = (await redis.xinfo('GROUPS', 'vcfarm:events')) as (string | number)[][];
     const g = groups.find((f) => f[f.indexOf('name') + 1] === 'webhooks');
     const field = (name: string) => (g ? Number(g[g.indexOf(name) + 1]) : 0);
-    if (!g || (field('lag') === 0 && field('pending') === 0)) return true;
+    const state = { lag: field('lag'), pending: field('pending') };
+    if (!g || (state.lag === 0 && state.pending === 0)) return { caughtUp: true, ...state };
+    if (Date.now() > deadline) return { caughtUp: false, ...state };
     await pause(50);
   }
-  return false;
 }
 
 function hardNofile(): number {
@@ -329,7 +336,7 @@ async function fanout(
     apiCpuUsPerEvent: Math.round((cpuCores.api * cpuCores.seconds * 1e6) / Math.max(1, latencies.length)),
     cpuCoresWithoutEvents: idleCores,
     redis: redisWork(stats0, stats1, cluster.apis.length),
-    webhookDispatchersCaughtUp: webhooksDone,
+    webhookDispatchers: webhooksDone,
     loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
   console.log(JSON.stringify(result));

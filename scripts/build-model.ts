@@ -1,11 +1,15 @@
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { buildDefaultModel } from '../models/builder/default-model.js';
 import { buildTestModel } from '../models/builder/test-model.js';
 import { writeModel } from '../models/builder/write-model.js';
+import type { SourcePrior } from '../workers/engine/index.js';
 
 // Usage: build-model.js            -> models/default/
 //        build-model.js --test DIR -> the second ("test") model into DIR
 const DEFAULT_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
+/** The source statistics' prior (written by `npm run build:prior`, scripts/build-prior.ts), embedded in the manifest. */
+const PRIOR_FILE = fileURLToPath(new URL('../../models/builder/source-prior.json', import.meta.url));
 
 const [flag, dir] = process.argv.slice(2);
 if (flag === '--test') {
@@ -13,6 +17,7 @@ if (flag === '--test') {
   await writeModel(buildTestModel(), dir);
   console.log(`test model written to ${dir}`);
 } else {
-  await writeModel(buildDefaultModel(), DEFAULT_DIR);
+  const sourcePrior = JSON.parse(await readFile(PRIOR_FILE, 'utf8')) as SourcePrior;
+  await writeModel(buildDefaultModel({}, {}, {}, { sourcePrior }), DEFAULT_DIR);
   console.log(`default model written to ${DEFAULT_DIR}`);
 }

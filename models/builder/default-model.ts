@@ -1,4 +1,4 @@
-import type { GraphInputSpec } from '../../workers/engine/index.js';
+import type { GraphInputSpec, SourcePrior } from '../../workers/engine/index.js';
 import { ENVELOPE_CLASSES } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
@@ -344,7 +344,7 @@ export function buildDefaultModel(
   tuning: Partial<EnvelopeMapOptions> = {},
   eqTuning: Partial<StaticEqOptions> = {},
   shiftTuning: Partial<PitchShiftOptions> = {},
-  extra: { fit?: Partial<EnvelopeFitOptions> | null; probe?: boolean } = {},
+  extra: { fit?: Partial<EnvelopeFitOptions> | null; probe?: boolean; sourcePrior?: SourcePrior } = {},
 ): BuiltModel {
   const fit = extra.fit === null ? null : { ...ENVELOPE_FIT, ...extra.fit };
   const extraContext = fit ? FIT_PASS_CONTEXT * (fit.passes - 1) : 0;
@@ -469,6 +469,7 @@ export function buildDefaultModel(
         outputs: { f0: 'f0', voicing: 'voicing', energy: 'energy', power: 'power' },
         voicingThreshold: 0.8,
         silenceDb: -50,
+        ...(extra.sourcePrior === undefined ? {} : { sourcePrior: extra.sourcePrior }),
       },
       conversion: { chain: ['shift', 'eq'], output: { graph: 'eq', output: 'converted' } },
     },

@@ -61,9 +61,10 @@ export async function parallelMcd(
   dir: string,
   convert: Converter,
   sampleRate: number,
+  pairs: readonly { source: string; target: string }[] = PARALLEL_PAIRS,
 ): Promise<ParallelVerdict[]> {
   const out: ParallelVerdict[] = [];
-  for (const pair of PARALLEL_PAIRS) {
+  for (const pair of pairs) {
     const clone = await say(dir, pair.target, CLONE_PASSAGE, 'passage', sampleRate);
     let before = 0;
     let after = 0;

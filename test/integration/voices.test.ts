@@ -135,12 +135,23 @@ test('a clone stores formants and envelope statistics, no codebook (small JSON);
   assert.equal(profile.envelopeMean.length, 2 * 24);
   assert.equal(profile.envelopeRoot.length, 2 * 24 * 24);
   assert.equal(profile.envelopeInverseRoot.length, 2 * 24 * 24);
+  // The frames each class's statistics rest on (how far a short source is moved toward the prior).
+  assert.ok(
+    profile.envelopeFrames.length === 2 && profile.envelopeFrames.every((n: number) => n >= 50),
+    `envelopeFrames ${profile.envelopeFrames}`,
+  );
   assert.ok((await stat(file)).size < 32_000, `profile is ${(await stat(file)).size} bytes`);
 
   // 2. The same voice as the previous model stored it (no envelope statistics): the job fails with a
   // code and a message that says what to do, and no output is left. (Profiles without formants, from the
   // model before it, and profiles that still carry a codebook: test/engine/robustness.test.ts.)
-  const { envelopeMean: _m, envelopeRoot: _r, envelopeInverseRoot: _i, ...older } = profile;
+  const {
+    envelopeMean: _m,
+    envelopeRoot: _r,
+    envelopeInverseRoot: _i,
+    envelopeFrames: _f,
+    ...older
+  } = profile;
   await writeFile(file, JSON.stringify(older));
   const up = await client.upload(humanSpeech(1));
   const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', voiceId });

@@ -1,6 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Chunker, type ChunkWindow } from './chunker.js';
 import { type ChainGraph, ConversionPass, type InPassMeasure, serialConverter } from './conversion-pass.js';
+import { shrinkToPrior } from './envelope-prior.js';
 import {
   EngineError,
   EngineErrorCode,
@@ -199,8 +200,15 @@ export class VoiceConversionEngine {
     options: ConverterOptions,
   ): FeedContext & { pitchRatio: number; pitchMap: [number, number] } {
     this.#checkProfile(options.voice, 'voice');
-    const source = options.sourceProfile ?? options.voice;
-    this.#checkProfile(source, 'sourceProfile');
+    this.#checkProfile(options.sourceProfile ?? options.voice, 'sourceProfile');
+    // The source's envelope statistics, moved toward the model's prior by how short the source is.
+    const prior = this.#model.manifest.analysis.sourcePrior;
+    const source =
+      options.sourceProfile === undefined
+        ? options.voice
+        : prior === undefined
+          ? options.sourceProfile
+          : shrinkToPrior(options.sourceProfile, prior);
     const semitones = options.semitones ?? 0;
     if (!Number.isFinite(semitones))
       throw new EngineOptionsError('options.semitones must be a finite number');

@@ -2,6 +2,7 @@ export type { ChunkerOptions, ChunkWindow } from './chunker.js';
 export { Chunker } from './chunker.js';
 export type { AnalyseOptions, Converter, ConverterOptions, PcmSource, RunOptions } from './engine.js';
 export { SOURCE_ANALYSIS_SECONDS, VoiceConversionEngine } from './engine.js';
+export { shrinkToPrior, sourcePriorOf } from './envelope-prior.js';
 export {
   EngineError,
   EngineErrorCode,
@@ -11,7 +12,14 @@ export {
 } from './errors.js';
 export { coarsePitch, frameNoise } from './frame-feeds.js';
 export { Limiter, PEAK_CEILING } from './limiter.js';
-export type { GraphInputSpec, GraphSpec, InputSource, ModelManifest, TensorSpec } from './manifest.js';
+export type {
+  GraphInputSpec,
+  GraphSpec,
+  InputSource,
+  ModelManifest,
+  SourcePrior,
+  TensorSpec,
+} from './manifest.js';
 export { parseManifest } from './manifest.js';
 export { checkGraph, loadModel } from './model-loader.js';
 export { ENVELOPE_CLASSES } from './profile-accumulator.js';

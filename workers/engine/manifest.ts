@@ -105,6 +105,27 @@ export const ModelManifestSchema = Type.Object({
     voicingThreshold: Type.Number(),
     /** Frames quieter than this (dBFS, mean square) are ignored for F0. */
     silenceDb: Type.Number(),
+    /**
+     * A speaker-independent prior for a conversion's source envelope statistics (envelope-prior.ts): per
+     * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][24] and of
+     * their covariances [2][24][24], worth `frames` frames. A short source's statistics are moved toward it.
+     */
+    sourcePrior: Type.Optional(
+      Type.Object({
+        frames: Type.Number({ exclusiveMinimum: 0 }),
+        /** What the prior's mean is worth, when not `frames` (0: the source keeps its own mean). */
+        meanFrames: Type.Optional(Type.Number({ minimum: 0 })),
+        /**
+         * Sources this long (analysed seconds) or longer keep their own statistics; below, the prior's
+         * weight falls linearly from full (0 s) to none. Absent: the full weight at any length.
+         */
+        fadeSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+        mean: Type.Array(Type.Number(), { minItems: 2 * 24, maxItems: 2 * 24 }),
+        covariance: Type.Array(Type.Number(), { minItems: 2 * 24 * 24, maxItems: 2 * 24 * 24 }),
+        /** Where it was measured, for humans. */
+        from: Type.Optional(Type.String()),
+      }),
+    ),
   }),
   conversion: Type.Object({
     chain: Type.Array(Type.String(), { minItems: 1 }),
@@ -116,6 +137,7 @@ export type ModelManifest = Static<typeof ModelManifestSchema>;
 export type GraphSpec = Static<typeof Graph>;
 export type GraphInputSpec = Static<typeof GraphInput>;
 export type TensorSpec = Static<typeof Tensor>;
+export type SourcePrior = NonNullable<ModelManifest['analysis']['sourcePrior']>;
 export type InputSource = Static<typeof Source>;
 
 function fail(message: string): never {

@@ -92,14 +92,22 @@ class DetailAccumulator {
    * clone of sustained vowels has no unvoiced ones) takes all frames' statistics instead: an empty class's
    * would map its frames to a flat envelope.
    */
-  envelopeStats(): { envelopeMean: number[]; envelopeRoot: number[]; envelopeInverseRoot: number[] } {
+  envelopeStats(): {
+    envelopeMean: number[];
+    envelopeRoot: number[];
+    envelopeInverseRoot: number[];
+    envelopeFrames: number[];
+  } {
     const out = {
+      envelopeFrames: [] as number[],
       envelopeMean: [] as number[],
       envelopeRoot: [] as number[],
       envelopeInverseRoot: [] as number[],
     };
     for (const moments of this.#moments) {
-      const m = (moments.count >= MIN_CLASS_FRAMES ? moments : this.#pooled).moments();
+      const used = moments.count >= MIN_CLASS_FRAMES ? moments : this.#pooled;
+      const m = used.moments();
+      out.envelopeFrames.push(used.count);
       const { root, inverseRoot } = covarianceRoots(m.covariance, CEPSTRA, ENVELOPE_FLOOR_SHARE);
       out.envelopeMean.push(...m.mean);
       out.envelopeRoot.push(...root);
@@ -211,6 +219,7 @@ export class ProfileAccumulator {
                   envelopeMean: stats.envelopeMean.map(r6),
                   envelopeRoot: stats.envelopeRoot.map(r6),
                   envelopeInverseRoot: stats.envelopeInverseRoot.map(r6),
+                  envelopeFrames: stats.envelopeFrames,
                 }),
           }),
       ...(label === undefined ? {} : { label }),

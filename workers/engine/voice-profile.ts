@@ -35,6 +35,12 @@ export const VoiceProfileSchema = Type.Object({
   envelopeMean: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 })),
   envelopeRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 * 24 })),
   envelopeInverseRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 * 24 })),
+  /**
+   * Frames each class's statistics rest on (a class too small to stand alone counts all frames): how far a
+   * short source's statistics are moved toward the model's prior (envelope-prior.ts). Absent in profiles
+   * made before it (they are used as they are).
+   */
+  envelopeFrames: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 2 })),
   /** Where the voice came from, for humans. */
   label: Type.Optional(Type.String()),
 });

@@ -44,7 +44,8 @@ export async function voicesCommand(argv: string[], io: ClientIo): Promise<numbe
         io.stdout.write(
           `${v.id}  ${v.state.padEnd(7)}  ${v.name}${v.error ? `  (${v.error.message})` : ''}\n`,
         );
-      for (const p of list.presets) io.stdout.write(`${p.id}  preset   ${p.name}  (${p.model})\n`);
+      for (const p of list.presets)
+        io.stdout.write(`${p.id}  preset   ${p.displayName}  (${p.model}): ${p.description}\n`);
     }
   } else if (action === 'clone') {
     const made = await api.cloneVoice(rest[0], rest[1]);

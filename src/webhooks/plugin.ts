@@ -57,7 +57,7 @@ export const webhooksPlugin = fp(
     const attempts = attemptsWithin(base, app.config.webhookRetryForMs);
 
     const handle = async (eventId: string, userId: string, event: JobEvent) => {
-      if (event.type === 'stage') return;
+      if (event.type === 'stage' || event.type === 'removed') return;
       const target =
         (await app.conversions.webhookOf(userId, event.jobId)) ?? (await store.defaultOf(userId));
       if (!target?.events.includes(event.type)) return;

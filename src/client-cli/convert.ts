@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,7 +8,7 @@ import { joinNegativeValues } from './args.js';
 import { connect } from './credentials.js';
 import { progressDisplay } from './display.js';
 import { followPartial } from './follow.js';
-import { baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
+import { assertReadableFile, baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
 import { JobWatcher } from './watch.js';
 
 export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
@@ -87,7 +87,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('give at least one FILE to convert');
-  for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  for (const f of positionals) assertReadableFile(f);
   const strength = numberOption('strength', values.strength);
   const pitch = numberOption('pitch', values.pitch);
   const toStdout = values.out === '-';

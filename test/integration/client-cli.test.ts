@@ -70,6 +70,17 @@ test('--help on every command; a wrong option is a usage error (exit 2)', async 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^usage: vcfarm ${cmd}`));
   }
+  // A folder is no file to send: a usage error before anything is uploaded (it read as "cannot
+  // reach the service" when fetch failed to read it).
+  for (const args of [
+    ['convert', home],
+    ['voices', 'clone', 'Folder', home],
+  ]) {
+    const folder = await run(args);
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.match(folder.stderr, new RegExp(`not a file: ${home}`));
+    assert.doesNotMatch(folder.stderr, /cannot reach/);
+  }
   const bad = await run(['convert', 'x.wav', '--bogus']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /bogus/);

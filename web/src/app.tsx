@@ -248,10 +248,7 @@ export function App() {
                 targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
                 voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
                 put={put}
-                drop={(id) => {
-                  drop(id);
-                  void loadWorkspace();
-                }}
+                drop={drop}
                 onAgain={async () => {
                   const problem = await convertAgain(job);
                   setAgainMessage(

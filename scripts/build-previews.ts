@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnMedia } from '../src/media/index.js';
 import { modelDigest, PREVIEWS_DIR, previewFileName } from '../src/models/index.js';
-import { speakers } from '../test/helpers/librispeech.js';
 import { parseVoiceProfile, VoiceConversionEngine } from '../workers/engine/index.js';
+import { speakers } from './lib/speech-corpus.js';
 
 // Writes <model>/previews/<preset>.<hash>.ogg: a few seconds of real speech converted toward each
 // preset voice the model folder has (whatever voices/*.json the preset build produced), so a user

@@ -22,6 +22,8 @@ testing=(
   "promtool prometheus"
   "docker-compose docker-compose"
   "openssl openssl"
+  "curl curl"
+  "jq jq"
 )
 
 wanted=("${runtime[@]}")

@@ -95,16 +95,21 @@ function fromRedis(err: Error): { status: number; code: ErrorCode; message: stri
   return undefined;
 }
 
+const MULTIPART_SHAPE =
+  'too many parts: send one file (field "file"), with a voice its "name", and nothing else';
+
 /** Codes Fastify and its plugins use, folded into ours. */
 function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } | undefined {
   if (err.validation) return { status: 400, code: 'VC_ERR_VALIDATION', message: validationMessage(err) };
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'VC_ERR_TOO_LARGE', message: err.message };
+    // The plugin's own words ("reach files limit") tell a user nothing of what to change.
     case 'FST_PARTS_LIMIT':
     case 'FST_FILES_LIMIT':
     case 'FST_FIELDS_LIMIT':
-      return { status: 413, code: 'VC_ERR_TOO_LARGE', message: err.message };
+      return { status: 413, code: 'VC_ERR_TOO_LARGE', message: MULTIPART_SHAPE };
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, code: 'VC_ERR_VALIDATION', message: 'unsupported content type for this route' };

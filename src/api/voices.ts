@@ -97,10 +97,12 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         remove: (stored) => app.voices.remove(userId, stored.id),
         accept: async (stored, fields) => {
           const name = fields.name?.trim();
-          if (!name || !NAME.test(name))
+          if (!name)
             throw new ValidationError(
               'body.name is required: 1-80 letters, digits, spaces or simple punctuation',
             );
+          if (!NAME.test(name))
+            throw new ValidationError('body.name must be 1-80 letters, digits, spaces or simple punctuation');
           const voice = { ...stored, name };
           const job = await app.conversions.enqueueClone(userId, voice, {
             priority: 'normal',

@@ -39,6 +39,7 @@ export const WsServerMessage = Type.Union([
   }),
   Type.Object({ type: Type.Literal('failed'), jobId: Type.String(), error: ErrorValue, eventId }),
   Type.Object({ type: Type.Literal('cancelled'), jobId: Type.String(), eventId }),
+  Type.Object({ type: Type.Literal('removed'), jobId: Type.String(), eventId }),
   Type.Object({
     type: Type.Literal('queue'),
     jobs: Type.Array(

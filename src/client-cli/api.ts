@@ -28,6 +28,9 @@ export interface Voice {
 export interface Preset {
   id: string;
   name: string;
+  /** The human name the page shows ("Walter"), and how the voice sounds. */
+  displayName: string;
+  description: string;
   model: string;
 }
 

@@ -1,20 +1,21 @@
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConversionJobView } from '../queue/core.js';
 import { ApiError, type VcfarmApi } from './api.js';
+import { joinNegativeValues } from './args.js';
 import { connect } from './credentials.js';
 import { progressDisplay } from './display.js';
 import { followPartial } from './follow.js';
-import { baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
+import { assertReadableFile, baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
 import { JobWatcher } from './watch.js';
 
 export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   Uploads each file, converts it, shows progress and downloads the results.
   --voice NAME|ID     target voice: one of yours (vcfarm voices list) or a preset; none: pitch only
   --strength N        0..1, how far toward the target voice (default 1)
-  --pitch N           extra pitch shift in semitones, -24..24 (default 0; a negative one as --pitch=-3)
+  --pitch N           extra pitch shift in semitones, -24..24 (default 0), e.g. --pitch -3
   --format F          wav | mp3 | ogg | flac (default wav)
   --model NAME        model folder (default: the service's default)
   --out DIR           where results go (default .)
@@ -35,12 +36,18 @@ interface Outcome {
   error: { code: string; message: string } | null;
 }
 
-/** A voice given by id, or by name among the user's voices and the presets (exactly one must match). */
+/**
+ * A voice given by id, or by name among the user's voices and the presets (a preset by the human
+ * name the page shows, "Walter", or its file's, "espeak-m3"): exactly one must match.
+ */
 async function resolveVoice(api: VcfarmApi, wanted: string): Promise<string> {
   const { voices, presets } = await api.voices();
-  const all = [...voices, ...presets];
+  const all = [
+    ...voices.map((v) => ({ id: v.id, names: [v.name] })),
+    ...presets.map((p) => ({ id: p.id, names: [p.displayName, p.name] })),
+  ];
   if (all.some((v) => v.id === wanted)) return wanted;
-  const named = all.filter((v) => v.name.toLowerCase() === wanted.toLowerCase());
+  const named = all.filter((v) => v.names.some((n) => n.toLowerCase() === wanted.toLowerCase()));
   if (named.length === 1) return named[0].id;
   if (named.length > 1)
     throw new UsageError(`${named.length} voices are called "${wanted}": give an id (vcfarm voices list)`);
@@ -55,29 +62,32 @@ function outputPath(outDir: string, file: string, format: string): string {
     : plain;
 }
 
+const OPTIONS = {
+  voice: { type: 'string' },
+  strength: { type: 'string' },
+  pitch: { type: 'string' },
+  format: { type: 'string', default: 'wav' },
+  model: { type: 'string' },
+  out: { type: 'string', default: '.' },
+  follow: { type: 'boolean', default: false },
+  url: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export async function convertCommand(argv: string[], io: ClientIo): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    // `--pitch -3` as typed, not only `--pitch=-3`.
+    args: joinNegativeValues(argv, OPTIONS, ['pitch', 'strength']),
     allowPositionals: true,
-    options: {
-      voice: { type: 'string' },
-      strength: { type: 'string' },
-      pitch: { type: 'string' },
-      format: { type: 'string', default: 'wav' },
-      model: { type: 'string' },
-      out: { type: 'string', default: '.' },
-      follow: { type: 'boolean', default: false },
-      url: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+    options: OPTIONS,
   });
   if (values.help) {
     io.stdout.write(`${CONVERT_USAGE}\n`);
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('give at least one FILE to convert');
-  for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  for (const f of positionals) assertReadableFile(f);
   const strength = numberOption('strength', values.strength);
   const pitch = numberOption('pitch', values.pitch);
   const toStdout = values.out === '-';

@@ -1,3 +1,5 @@
+import { accessSync, constants, type Stats, statSync } from 'node:fs';
+
 /** Where a command writes and what it reads: the process's in production, a test's own otherwise. */
 export interface ClientIo {
   env: NodeJS.ProcessEnv;
@@ -7,6 +9,22 @@ export interface ClientIo {
 
 /** A command-line mistake: usage is printed and the exit status is 2. */
 export class UsageError extends Error {}
+
+/**
+ * Refuses what cannot be sent as a file before anything is uploaded: a directory (or a file that
+ * cannot be read) otherwise fails inside fetch, where it read as an unreachable service.
+ */
+export function assertReadableFile(file: string): void {
+  let stat: Stats;
+  try {
+    stat = statSync(file);
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}`);
+  }
+  if (!stat.isFile()) throw new UsageError(`not a file: ${file}`);
+}
 
 export function baseUrlOf(env: NodeJS.ProcessEnv, flag: string | undefined): string {
   return (flag ?? env.VCFARM_URL ?? 'http://localhost:8080').replace(/\/+$/, '');

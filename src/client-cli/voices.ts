@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from './credentials.js';
-import { baseUrlOf, type ClientIo, printJson, UsageError } from './io.js';
+import { assertReadableFile, baseUrlOf, type ClientIo, printJson, UsageError } from './io.js';
 
 export const VOICES_USAGE = `usage: vcfarm voices list | clone NAME FILE | rm ID   [--json] [--url URL]
   list              your voices (state: pending, ready, failed) and the preset voices
@@ -33,7 +32,7 @@ export async function voicesCommand(argv: string[], io: ClientIo): Promise<numbe
   else if (action === 'clone') want(2, 'NAME FILE');
   else if (action === 'rm') want(1, 'an ID');
   else throw new UsageError(action ? `unknown voices action "${action}"` : 'voices needs an action');
-  if (action === 'clone' && !existsSync(rest[1])) throw new UsageError(`no such file: ${rest[1]}`);
+  if (action === 'clone') assertReadableFile(rest[1]);
 
   const api = await connect(baseUrlOf(io.env, values.url), io.env);
   if (action === 'list') {
@@ -44,7 +43,8 @@ export async function voicesCommand(argv: string[], io: ClientIo): Promise<numbe
         io.stdout.write(
           `${v.id}  ${v.state.padEnd(7)}  ${v.name}${v.error ? `  (${v.error.message})` : ''}\n`,
         );
-      for (const p of list.presets) io.stdout.write(`${p.id}  preset   ${p.name}  (${p.model})\n`);
+      for (const p of list.presets)
+        io.stdout.write(`${p.id}  preset   ${p.displayName}  (${p.model}): ${p.description}\n`);
     }
   } else if (action === 'clone') {
     const made = await api.cloneVoice(rest[0], rest[1]);

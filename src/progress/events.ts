@@ -11,7 +11,9 @@ export type JobEvent =
   | { type: 'stage'; jobId: string; stage: string }
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number }
   | { type: 'failed'; jobId: string; error: { code: string; message: string } }
-  | { type: 'cancelled'; jobId: string };
+  | { type: 'cancelled'; jobId: string }
+  /** A finished job removed for good (DELETE /api/jobs/:id?remove=1): every tab drops its card. */
+  | { type: 'removed'; jobId: string };
 
 /**
  * Everything the server pushes over the WebSocket, shared by the server, the page (a type-only
@@ -68,6 +70,10 @@ export type JobState = Pick<ConversionJobView, 'id' | 'state' | 'progress' | 'st
  */
 export function applyServerMessage(jobs: Map<string, JobState>, msg: ServerMessage): void {
   if (msg.type === 'error' || msg.type === 'queue') return;
+  if (msg.type === 'removed') {
+    jobs.delete(msg.jobId);
+    return;
+  }
   if (msg.type === 'snapshot') {
     for (const j of msg.jobs) {
       const known = jobs.get(j.id);

@@ -367,7 +367,7 @@ export class ConversionQueue {
    * Removes a finished conversion of the user for good: its result file, then its record (the
    * BullMQ job or a cancelled job's tombstone, its place in the user's list, its cancel marker).
    * The file goes first, so a failure leaves the job listed with its result link, and a retry
-   * finishes the removal. A job still queued or running is refused (cancel it first), and so is a
+   * finishes the removal; then a `removed` event tells the user's clients. A job still queued or running is refused (cancel it first), and so is a
    * voice's analysis (the voice reads its state from it: delete the voice instead).
    */
   async removeFinished(userId: string, jobId: string): Promise<void> {
@@ -388,6 +388,8 @@ export class ConversionQueue {
       .zrem(this.keys.userJobs(userId), jobId)
       .del(this.keys.tombstone(jobId), this.keys.cancelMarker(jobId))
       .exec();
+    // The user's other tabs and clients drop the job as they learn of its other changes.
+    await this.events.publish(userId, { type: 'removed', jobId });
   }
 
   private async tombstoneOwnedBy(userId: string, jobId: string): Promise<boolean> {

@@ -90,7 +90,7 @@ export const webhooksPlugin = fp(
     // read, not two per event; each job and user once, however many of its events the read
     // holds), and only the wanted events cost more.
     const handle = async (events: StreamEvent[]): Promise<Set<string>> => {
-      const jobEvents = events.filter((e) => e.event.type !== 'stage');
+      const jobEvents = events.filter((e) => e.event.type !== 'stage' && e.event.type !== 'removed');
       const jobKey = (e: StreamEvent) => `${e.userId}/${e.event.jobId}`;
       const jobs = [
         ...new Map(jobEvents.map((e) => [jobKey(e), { userId: e.userId, jobId: e.event.jobId }])).values(),

@@ -1,46 +1,12 @@
 // Real human speech for the quality tests: the LibriSpeech utterances in the shared speech folder
-// (40 speakers, one utterance each, CC BY 4.0), decoded through a per-run cache keyed by content hash.
+// (scripts/lib/speech-corpus.ts finds them), decoded through a per-run cache keyed by content hash.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { decodeFile, resamplePcm } from './audio-io.js';
 
-export interface Speaker {
-  id: string;
-  file: string;
-  gender: 'male' | 'female';
-  medianF0: number;
-  seconds: number;
-}
-
-/**
- * The LibriSpeech folder: `VCFARM_SPEECH_DIR`, else the first `shared/speech/librispeech` found walking up
- * from the repository (the main checkout has it at `../shared`, worktrees one level further up).
- */
-export function speechDir(): string {
-  if (process.env.VCFARM_SPEECH_DIR) return resolve(process.env.VCFARM_SPEECH_DIR);
-  let dir = fileURLToPath(new URL('../../..', import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'shared', 'speech', 'librispeech');
-    if (existsSync(join(candidate, 'SPEAKERS.tsv'))) return candidate;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('LibriSpeech speech folder not found: set VCFARM_SPEECH_DIR');
-    dir = up;
-  }
-}
-
-/** SPEAKERS.tsv, in file order. */
-export function speakers(): Speaker[] {
-  const dir = speechDir();
-  const [, ...rows] = readFileSync(join(dir, 'SPEAKERS.tsv'), 'utf8').trim().split('\n');
-  return rows.map((row) => {
-    const [file, id, gender, f0, seconds] = row.split('\t');
-    if (gender !== 'male' && gender !== 'female') throw new Error(`SPEAKERS.tsv: bad gender ${gender}`);
-    return { id, file: join(dir, file), gender, medianF0: Number(f0), seconds: Number(seconds) };
-  });
-}
+export { type Speaker, speakers, speechDir } from '../../scripts/lib/speech-corpus.js';
 
 /** Split point of an utterance: the voice is cloned from the first 60 %, judged against the last 40 %. */
 export const CLONE_SHARE = 0.6;

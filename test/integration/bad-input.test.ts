@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech, speechClip } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
+import { tinyWav } from '../helpers/tiny-audio.js';
 
 const MAX_BYTES = 256 * 1024;
 let svc: TestService;
@@ -51,6 +52,28 @@ test('non-audio, empty and oversize uploads are refused with a code and leave no
     assert.equal(typeof res.body.message, 'string');
     assert.deepEqual(await uploadsLeft(client), [], `${c.name} left files behind`);
   }
+  await assertServing();
+});
+
+test('an upload or a voice with two files is refused in words a user can act on, leaving nothing', async () => {
+  const wav = await readFile(tinyWav(4));
+  for (const route of ['/api/uploads', '/api/voices']) {
+    const form = new FormData();
+    if (route === '/api/voices') form.append('name', 'Two files');
+    form.append('file', new Blob([wav]), 'a.wav');
+    form.append('file', new Blob([wav]), 'b.wav');
+    const res = await fetch(`${svc.baseUrl}${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.session?.token}` },
+      body: form,
+    });
+    const body = (await res.json()) as { error: string; message: string };
+    assert.equal(res.status, 413, `${route}: ${JSON.stringify(body)}`);
+    assert.equal(body.error, 'VC_ERR_TOO_LARGE');
+    assert.match(body.message, /send one file \(field "file"\)/, route);
+  }
+  assert.deepEqual(await uploadsLeft(client), []);
+  assert.deepEqual((await client.request('GET', '/api/voices')).body.voices, []);
   await assertServing();
 });
 

@@ -70,6 +70,17 @@ test('--help on every command; a wrong option is a usage error (exit 2)', async 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^usage: vcfarm ${cmd}`));
   }
+  // A folder is no file to send: a usage error before anything is uploaded (it read as "cannot
+  // reach the service" when fetch failed to read it).
+  for (const args of [
+    ['convert', home],
+    ['voices', 'clone', 'Folder', home],
+  ]) {
+    const folder = await run(args);
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.match(folder.stderr, new RegExp(`not a file: ${home}`));
+    assert.doesNotMatch(folder.stderr, /cannot reach/);
+  }
   const bad = await run(['convert', 'x.wav', '--bogus']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /bogus/);
@@ -104,6 +115,34 @@ test('convert: two files uploaded, converted and downloaded; line progress on a 
   for (const o of outcomes) assert.ok(ids.includes(o.jobId));
   const show = await run(['jobs', 'show', outcomes[0].jobId]);
   assert.match(show.stdout, new RegExp(`^${outcomes[0].jobId}\\s+completed\\s+100%`));
+  await rm(out, { recursive: true, force: true });
+});
+
+test('a negative number as typed: --pitch -3 (and --strength -0.5 reaches the range check)', async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-out-'));
+  const r = await run(['convert', tinyWav(1), '--pitch', '-3', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const [outcome] = JSON.parse(r.stdout);
+  assert.equal(outcome.state, 'completed');
+  const show = JSON.parse((await run(['jobs', 'show', outcome.jobId, '--json'])).stdout);
+  assert.equal(show.pitchSemitones, -3);
+  // Out of range, but read as a number: the server's refusal (exit 1), not a usage error.
+  const strength = await run([
+    'convert',
+    tinyWav(1),
+    '--voice',
+    'preset-espeak-m3',
+    '--strength',
+    '-0.5',
+    '--out',
+    out,
+  ]);
+  assert.equal(strength.code, 1, strength.stderr);
+  assert.match(strength.stderr, /VC_ERR_[A-Z_]+ .*strength/);
+  // What is not a number still looks like an option: usage error, as before.
+  const flag = await run(['convert', tinyWav(1), '--pitch', '-x']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /usage: vcfarm convert/);
   await rm(out, { recursive: true, force: true });
 });
 
@@ -298,19 +337,33 @@ test('--follow and Ctrl-C: the job is cancelled and the half-written file remove
   await rm(out, { recursive: true, force: true });
 });
 
-test('with VCFARM_API_KEY: a voice conversion toward a preset named by its name, and jobs cancel', async () => {
+test('with VCFARM_API_KEY: a voice conversion toward a preset named by the name the page shows, and jobs cancel', async () => {
   const made = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name: 'cli-key', plan: 'free' });
   assert.equal(made.status, 201, JSON.stringify(made.body));
   const key = { VCFARM_API_KEY: made.body.apiKey as string };
   const keyHome = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-key-'));
   const env = { ...key, XDG_CONFIG_HOME: keyHome };
   const presets = JSON.parse((await run(['voices', 'list', '--json'], env)).stdout).presets;
-  const preset = presets[0] as { id: string; name: string };
-  // 1. `--voice NAME` finds the preset; the key's user owns the job; no anonymous session is made.
+  const preset = presets[0] as { id: string; name: string; displayName: string };
+  // 0. The list names each preset as the page does ("Walter"), not only by its file's name.
+  const listed = await run(['voices', 'list'], env);
+  assert.match(listed.stdout, new RegExp(`^${preset.id}\\s+preset\\s+${preset.displayName}\\b`, 'm'));
+  // 1. `--voice NAME` finds the preset by that name, in any case; the key's user owns the job; no
+  // anonymous session is made.
   const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-voice-'));
   const input = humanSpeech(1);
   const r = await run(
-    ['convert', input, '--voice', preset.name, '--format', 'mp3', '--out', out, '--json'],
+    [
+      'convert',
+      input,
+      '--voice',
+      preset.displayName.toUpperCase(),
+      '--format',
+      'mp3',
+      '--out',
+      out,
+      '--json',
+    ],
     env,
   );
   assert.equal(r.code, 0, r.stderr);

@@ -73,9 +73,14 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   assert.equal((await owner.request('GET', `/api/jobs/${done.id}`)).body.job.state, 'completed');
   assert.ok(await exists(result), 'still on disk after the refusals');
 
-  // 2. The owner removes it: 204; the job, its place in the list, its result file and its link are gone.
+  // 2. The owner removes it: 204; the job, its place in the list, its result file and its link are
+  // gone, and the owner's open sockets hear of it (a `removed` event); another user's do not.
+  const ownerEvents = await owner.openEvents();
+  const otherEvents = await other.openEvents();
   const removed = await owner.request('DELETE', `/api/jobs/${done.id}?remove=1`);
   assert.equal(removed.status, 204, JSON.stringify(removed.body));
+  await ownerEvents.waitFor((m) => m.type === 'removed' && m.jobId === done.id, 10_000);
+  ownerEvents.close();
   assert.equal(await exists(result), false, 'the result file is removed');
   const gone = await owner.request('GET', `/api/jobs/${done.id}`);
   assert.equal(gone.status, 404);
@@ -91,6 +96,12 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   assert.ok(usedAfter < usedBefore, `usage ${usedBefore} -> ${usedAfter} bytes`);
   const again = await owner.request('DELETE', `/api/jobs/${done.id}?remove=1`);
   assert.equal(again.status, 404, 'removing twice: the second finds nothing');
+  assert.equal(
+    otherEvents.messages.some((m: Json) => m.jobId === done.id),
+    false,
+    "another user's socket hears nothing of it",
+  );
+  otherEvents.close();
   assert.equal((await owner.request('GET', `/api/uploads/${uploadId}`)).status, 200, 'the upload stays');
 
   // 3. A running job is refused (409) and keeps running; once cancelled it can be removed.
@@ -140,7 +151,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   assert.equal((await owner.request('GET', `/api/voices/${clone.body.voice.id}`)).body.voice.state, 'ready');
 });
 
-test('in the page: Remove takes a finished job and its result off the list, and it stays gone after a reload', async () => {
+test("in the page: Remove takes a finished job and its result off the list, in the user's other tabs too, and it stays gone after a reload", async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);
   const userId = user.session?.userId ?? '';
   const up = await user.upload(espeakSentence('en-us+m3'));
@@ -158,11 +169,30 @@ test('in the page: Remove takes a finished job and its result off the list, and 
   await usage.waitFor();
   const usageBefore = await usage.textContent();
   await assertAccessible(page, 'a finished job with its Remove button');
+  // Another tab of the same user, its live socket open (its snapshot received) before the removal.
+  const tab2 = await page.context().newPage();
+  const frames: string[] = [];
+  const live = new Promise<void>((resolve) =>
+    tab2.on('websocket', (ws) =>
+      ws.on('framereceived', (f) => {
+        frames.push(String(f.payload));
+        if (String(f.payload).includes('"type":"snapshot"')) resolve();
+      }),
+    ),
+  );
+  await tab2.goto(svc.baseUrl);
+  const card2 = tab2.locator(`.job[data-job-id="${doomed.id}"]`);
+  await card2.waitFor();
+  await live;
 
   // 1. The button names the job and its result; the card goes, the other one stays.
   await card.getByRole('button', { name: `Remove job ${up.body.upload.filename} and its result` }).click();
   await card.waitFor({ state: 'detached' });
   await page.locator(`.job[data-job-id="${kept.id}"]`).waitFor();
+  // The other tab drops the card too, without a reload, from the event on its socket.
+  await card2.waitFor({ state: 'detached', timeout: 10_000 });
+  await tab2.locator(`.job[data-job-id="${kept.id}"]`).waitFor();
+  assert.ok(frames.some((f) => f.includes('"type":"removed"') && f.includes(doomed.id)));
   await page.waitForFunction(
     (before) =>
       (

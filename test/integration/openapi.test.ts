@@ -81,6 +81,7 @@ test('error codes with statuses, the three auth schemes and the WebSocket messag
     'failed',
     'progress',
     'queue',
+    'removed',
     'snapshot',
     'stage',
   ]);

@@ -306,3 +306,16 @@ test('a reference followed by an unknown multipart field is refused and leaves n
   const voicesDir = path.join(svc.dataDir, 'workspaces', client.session?.userId ?? '', 'voices');
   assert.deepEqual(await readdir(voicesDir).catch(() => []), []);
 });
+
+test('a clone whose name breaks the rule is told so (a missing one is required); neither leaves a voice', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const bytes = await readFile(espeakSentence('en-us+f3', REFERENCE_TEXT));
+  const bad = await client.cloneVoiceBytes(bytes, 'ref.wav', 'Me <script>');
+  assert.equal(bad.status, 400, JSON.stringify(bad.body));
+  assert.equal(bad.body.error, 'VC_ERR_VALIDATION');
+  assert.equal(bad.body.message, 'body.name must be 1-80 letters, digits, spaces or simple punctuation');
+  const blank = await client.cloneVoiceBytes(bytes, 'ref.wav', '   ');
+  assert.equal(blank.status, 400, JSON.stringify(blank.body));
+  assert.match(blank.body.message, /^body\.name is required/);
+  assert.deepEqual((await client.request('GET', '/api/voices')).body.voices, []);
+});

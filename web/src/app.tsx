@@ -111,12 +111,17 @@ export function App() {
 
   // A clone that has just finished makes its voice selectable (or shows it failed) in the menu;
   // a job made since the page opened (its upload, the queue) or just ended (its output) changes
-  // the workspace's usage.
+  // the workspace's usage, and so does one removed (its result went with it), here or in another tab.
   const jobStates = useRef(new Map<string, string>());
   const openedAt = useRef(Date.now());
   useEffect(() => {
     let cloneEnded = false;
     let usageChanged = false;
+    for (const id of jobStates.current.keys())
+      if (!jobs.has(id)) {
+        jobStates.current.delete(id);
+        usageChanged = true;
+      }
     for (const job of jobs.values()) {
       const before = jobStates.current.get(job.id);
       const ended = !FINAL.has(before ?? 'queued') && FINAL.has(job.state);
@@ -243,10 +248,7 @@ export function App() {
                 targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
                 voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
                 put={put}
-                drop={(id) => {
-                  drop(id);
-                  void loadWorkspace();
-                }}
+                drop={drop}
                 onAgain={async () => {
                   const problem = await convertAgain(job);
                   setAgainMessage(

@@ -131,6 +131,13 @@ test('events fold into jobs; a finished job stays finished whatever arrives late
   });
   assert.equal(late.jobs.get('j1')?.state, 'cancelled');
   assert.equal(late.needsView, undefined);
+  // Removed (in this tab or another): the finished job goes; an unknown one asks for nothing.
+  const removed = applyMessage(jobs, { type: 'removed', jobId: 'j1', eventId: '5-0' });
+  assert.equal(removed.jobs.has('j1'), false);
+  assert.equal(removed.needsView, undefined);
+  const unknown = applyMessage(removed.jobs, { type: 'removed', jobId: 'gone', eventId: '6-0' });
+  assert.equal(unknown.jobs, removed.jobs);
+  assert.equal(unknown.needsView, undefined);
 });
 
 test('cards say when, how fast and with what settings', () => {

@@ -40,6 +40,12 @@ export function applyMessage(
     return { jobs: next };
   }
   if (msg.type === 'error' || msg.type === 'queue') return { jobs };
+  if (msg.type === 'removed') {
+    if (!jobs.has(msg.jobId)) return { jobs };
+    const next = new Map(jobs);
+    next.delete(msg.jobId);
+    return { jobs: next };
+  }
   const known = jobs.get(msg.jobId);
   if (known && FINAL.has(known.state)) return { jobs };
   if (!known) return { jobs, needsView: msg.jobId };

@@ -99,16 +99,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { userId, plan, limits } = callerOf(request);
       const body = request.body;
-      // Independent reads at once: each is a wait (files, Redis), not work. The quota's reads (the
-      // workspace scan, the reserved output bytes) need nothing from the others, so they start with
-      // them; a request refused by an earlier check never looks at them.
-      const quotaReads = timed(request, 'quota', () =>
-        Promise.all([
-          workspaceUsage(app.config.dataDir, userId),
-          app.conversions.reservedOutputBytes(userId),
-        ]),
-      );
-      quotaReads.catch(() => {}); // awaited below; a refusal before that must not leave it unhandled
+      // Independent reads at once: each is a wait (files, Redis), not work.
       const [upload, model] = await timed(request, 'upload', () =>
         Promise.all([app.uploads.get(userId, body.uploadId), app.models.get(body.model ?? DEFAULT_MODEL)]),
       );
@@ -126,7 +117,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         upload.durationSec,
         body.voiceId ? (model.outputSampleRate ?? model.sampleRate ?? PLAIN_OUTPUT_RATE) : PLAIN_OUTPUT_RATE,
       );
-      const [usage, reserved] = await quotaReads;
+      const [usage, reserved] = await timed(request, 'quota', () =>
+        Promise.all([
+          workspaceUsage(app.config.dataDir, userId),
+          app.conversions.reservedOutputBytes(userId),
+        ]),
+      );
       assertRoomForOutput(usage, reserved, outputBoundBytes, plan);
       // The sweeper's TTL of an upload counts from its last use (touched from the start of the
       // enqueue on, so it is never swept while its job is being queued).

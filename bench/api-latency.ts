@@ -17,13 +17,17 @@ import { speechClip } from '../test/helpers/fixtures.js';
  * the job, the result and the event travelling back through Redis to the socket. Each of those
  * phases is printed too (p50/p99): the server's from its `Server-Timing` header (the API runs with
  * SERVER_TIMING=true), the worker's from its log lines, delivery from the event's stream id.
- *   node dist/bench/api-latency.js [jobs=200] [baseline-dist]
+ *   node dist/bench/api-latency.js [jobs=200] [baseline-dist] [baseline-first|this-first]
  * With a second argument (another build's `dist`, e.g. the previous commit's, built elsewhere),
- * the same jobs run first against that build and then against this one, in the same run, and
- * the ratios are printed: each change is measured against the code before it on the same load.
+ * the same jobs run against that build and against this one, in the same run (the baseline first
+ * unless the third argument says `this-first`: alternate it between runs, so neither build always
+ * gets the later, maybe busier, minutes), and the ratios are printed: each change is measured
+ * against the code before it on the same load. `scripts/bench-api-latency.sh` does all of it in
+ * one command (npm run bench:api-latency).
  */
 const JOBS = Number(process.argv[2] ?? 200);
 const BASELINE = process.argv[3];
+const THIS_FIRST = process.argv[4] === 'this-first';
 const WARM_UP = 10;
 const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-api-latency-'));
 const clip = speechClip(path.join(dir, 'clip.wav'), 1);
@@ -33,7 +37,11 @@ const pct = (xs: number[], p: number) =>
 interface Figures {
   overheadP50: number;
   overheadP99: number;
+  postP50: number;
+  postP99: number;
 }
+
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** `Server-Timing: auth;dur=1.20, rate;dur=0.41, ...` → { auth: 1.2, rate: 0.41, ... } (SERVER_TIMING=true). */
 function serverPhases(header: string | null): Record<string, number> {
@@ -135,7 +143,13 @@ async function measure(label: string, baseUrl: string, worker: CliProcess): Prom
     );
   console.log('  phases:');
   phases.print();
-  return { overheadP50: Number(pct(overhead, 50)), overheadP99: Number(pct(overhead, 99)) };
+  const posted = phases.samples.get('POST answered (client)') ?? [];
+  return {
+    overheadP50: Number(pct(overhead, 50)),
+    overheadP99: Number(pct(overhead, 99)),
+    postP50: Number(pct(posted, 50)),
+    postP99: Number(pct(posted, 99)),
+  };
 }
 
 async function run(build: string, cli?: string): Promise<Figures[]> {
@@ -145,9 +159,7 @@ async function run(build: string, cli?: string): Promise<Figures[]> {
     ...(cli ? { cli } : {}),
   });
   try {
-    console.log(
-      `== ${build}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
-    );
+    console.log(`== ${build}; load average ${loadAverage()}`);
     return [
       await measure('direct to the API process', cluster.apis[0].url, cluster.worker),
       await measure('through HAProxy', cluster.haproxy.url, cluster.worker),
@@ -157,15 +169,24 @@ async function run(build: string, cli?: string): Promise<Figures[]> {
   }
 }
 
+const figures = (f: Figures) =>
+  `overhead p50 ${f.overheadP50} / p99 ${f.overheadP99} ms, POST p50 ${f.postP50} / p99 ${f.postP99} ms`;
+
 try {
-  const base = BASELINE ? await run(`baseline ${BASELINE}`, path.resolve(BASELINE, 'src/cli.js')) : undefined;
+  const runBase = () => run(`baseline ${BASELINE}`, path.resolve(BASELINE ?? '', 'src/cli.js'));
+  const before = BASELINE && !THIS_FIRST ? await runBase() : undefined;
   const now = await run('this build');
-  if (base)
-    for (const [i, name] of ['direct', 'through HAProxy'].entries())
-      console.log(
-        `${name}: overhead p50 ratio ${(now[i].overheadP50 / base[i].overheadP50).toFixed(2)}, ` +
-          `p99 ratio ${(now[i].overheadP99 / base[i].overheadP99).toFixed(2)} (this build / baseline)`,
-      );
+  const base = before ?? (BASELINE && THIS_FIRST ? await runBase() : undefined);
+  console.log(`== summary (load average at the end ${loadAverage()})`);
+  for (const [i, name] of ['direct', 'through HAProxy'].entries()) {
+    console.log(`${name}: this build ${figures(now[i])}`);
+    if (!base) continue;
+    console.log(`${name}: baseline   ${figures(base[i])}`);
+    console.log(
+      `${name}: overhead p50 ratio ${(now[i].overheadP50 / base[i].overheadP50).toFixed(2)}, ` +
+        `p99 ratio ${(now[i].overheadP99 / base[i].overheadP99).toFixed(2)} (this build / baseline)`,
+    );
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -1,4 +1,5 @@
 import { readFile, rm, stat, utimes } from 'node:fs/promises';
+import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../errors/index.js';
 import type { AudioInfo } from '../media/index.js';
 import { type LimitedStream, receiveAudio, type UploadLimits } from './audio-intake.js';
@@ -12,15 +13,46 @@ export interface Upload extends AudioInfo {
   createdAt: number;
 }
 
+const cacheKey = (userId: string, id: string) => `${userId}/${id}`;
+
+function parseUpload(text: string): Upload {
+  return JSON.parse(text) as Upload;
+}
+
 function cleanFilename(name: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
   const cleaned = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_').slice(0, 200);
   return cleaned || 'audio';
 }
 
-/** Uploaded audio in users' workspaces: `uploads/<id>` plus its metadata in `uploads/<id>.json`. */
+export interface UploadStoreOptions {
+  /** How many uploads' metadata are kept in memory (most recently used first). Default 10000 (~5 MB). */
+  cachedUploads?: number;
+}
+
+const DEFAULTS: Required<UploadStoreOptions> = { cachedUploads: 10_000 };
+
+/**
+ * Uploaded audio in users' workspaces: `uploads/<id>` plus its metadata in `uploads/<id>.json`.
+ *
+ * An upload's metadata never changes once written (it is written before the upload is renamed into
+ * place, and ids are never reused), so it is kept in memory after the first read: `get` then costs
+ * two `stat`s at once (are the upload and its metadata still there: another instance or the sweeper
+ * may have removed them) instead of a `readFile` (open, stat, read, close: four trips one after
+ * another to libuv's thread pool) and a `stat` (docs/BENCHMARKS.md, issue 17).
+ */
 export class UploadStore {
-  constructor(private readonly dataDir: string) {}
+  readonly #meta: LRUCache<string, Upload>;
+
+  constructor(
+    private readonly dataDir: string,
+    options: UploadStoreOptions = {},
+  ) {
+    const max = options.cachedUploads ?? DEFAULTS.cachedUploads;
+    if (!Number.isInteger(max) || max < 1)
+      throw new TypeError('options.cachedUploads must be a whole number, 1 or more');
+    this.#meta = new LRUCache({ max });
+  }
 
   /** Receives an uploaded file with every check (see receiveAudio); nothing is left behind on failure. */
   async save(
@@ -30,22 +62,33 @@ export class UploadStore {
     limits: UploadLimits,
   ): Promise<Upload> {
     const ws = await ensureWorkspace(workspaceFor(this.dataDir, userId));
-    return receiveAudio(ws.uploads, source, limits, (id, info, bytes) => ({
+    const upload = await receiveAudio(ws.uploads, source, limits, (id, info, bytes) => ({
       id,
       filename: cleanFilename(clientName),
       bytes,
       createdAt: Date.now(),
       ...info,
     }));
+    this.#meta.set(cacheKey(userId, upload.id), upload);
+    return upload;
   }
 
+  /** The upload's metadata; NotFoundError unless both the upload and its metadata are there. */
   async get(userId: string, id: string): Promise<Upload> {
     const ws = workspaceFor(this.dataDir, userId);
+    const key = cacheKey(userId, id);
     try {
-      const meta = JSON.parse(await readFile(fileIn(ws.uploads, id, '.json'), 'utf8')) as Upload;
-      await stat(fileIn(ws.uploads, id));
+      const metaFile = fileIn(ws.uploads, id, '.json');
+      const cached = this.#meta.get(key);
+      // Cached: only whether both files are still there (two stats at once, not one after another).
+      const [meta] = await Promise.all([
+        cached ? stat(metaFile).then(() => cached) : readFile(metaFile, 'utf8').then(parseUpload),
+        stat(fileIn(ws.uploads, id)),
+      ]);
+      this.#meta.set(key, meta);
       return meta;
     } catch {
+      this.#meta.delete(key);
       throw new NotFoundError('upload');
     }
   }
@@ -54,14 +97,20 @@ export class UploadStore {
   async remove(userId: string, id: string): Promise<void> {
     await this.get(userId, id);
     const ws = workspaceFor(this.dataDir, userId);
+    this.#meta.delete(cacheKey(userId, id));
     await rm(fileIn(ws.uploads, id), { force: true });
     await rm(fileIn(ws.uploads, id, '.json'), { force: true });
   }
 
-  /** Marks the upload as used now, so the sweeper's TTL counts from its last use. */
+  /**
+   * Marks the upload as used now, so the sweeper's TTL counts from its last use: the upload and its
+   * metadata both, or the sweeper would take the metadata (dated from the upload's arrival) from
+   * under an upload in use.
+   */
   async touch(userId: string, id: string): Promise<void> {
     const now = new Date();
-    await utimes(this.pathOf(userId, id), now, now).catch(() => {});
+    const file = this.pathOf(userId, id);
+    await Promise.all([file, `${file}.json`].map((f) => utimes(f, now, now).catch(() => {})));
   }
 
   pathOf(userId: string, id: string): string {

@@ -83,8 +83,8 @@ test("formants: median F1-F3 within 8 % of the target's in >= 8 of 30 (today 9; 
   assert.ok(within >= 8, `formants within 8 % in ${within} of 30`);
 });
 
-test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 10 % in all (today 28 and 8 %)", () => {
-  // The two misses today are the conversions to 1235, whose clone part holds a steady 120 Hz mains buzz in
+test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 10 % in all (today 27 and 7.5 %)", () => {
+  // The third miss today is 1246->2289 (+5.1 %). The two larger misses are the conversions to 1235, whose clone part holds a steady 120 Hz mains buzz in
   // its pauses that YIN counts as voice (its median 119 Hz, 106 Hz without the buzz: f0-tracker.test.ts);
   // the profile reads the voice (108 Hz). Against the held-out part (the judge's bar) the worst is 12 %:
   // several targets speak 4-9 % lower there than in the part a voice is cloned from.

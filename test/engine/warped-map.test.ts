@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { OPSET } from '../../models/builder/built-model.js';
-import { inverseRoot, warpedMap } from '../../models/builder/envelope-map.js';
+import { formantWarp, inverseRoot, warpedMap } from '../../models/builder/envelope-map.js';
 import { GraphBuilder } from '../../models/builder/graph-builder.js';
 
 /**
@@ -167,6 +167,53 @@ test('frames with the source covariance, warped and mapped, get the target covar
     });
     const first = Array.from((atMean.mapped.data as Float32Array).subarray(0, Q));
     assert.ok(Math.max(...first.map((v, j) => Math.abs(v - targetMean[j]))) < 1e-4);
+  } finally {
+    await session.release();
+  }
+});
+
+test('the formant warp reads the source at its formants where the output has the target formants, the identity at strength 0 or without formants', async () => {
+  const bandHz = 8000;
+  const top = 256;
+  const b = new GraphBuilder('formant-warp');
+  const x = {
+    sourceFormants: b.input('fs', 'float32', [3]),
+    targetFormants: b.input('ft', 'float32', [3]),
+    strength: b.input('strength', 'float32', [1]),
+    sourceMean: '',
+    sourceInverseRoot: '',
+    targetMean: '',
+    targetRoot: '',
+  };
+  const index = b.input('index', 'float32', [1, 'n']);
+  const warp = formantWarp(b, x, { bandHz } as Parameters<typeof formantWarp>[2], [0.75, 1.35]);
+  b.output(warp(index, top), 'read', 'float32', [1, 'n']);
+  const session = await InferenceSession.create(b.toBytes(OPSET));
+  const toIndex = (hz: number) => (hz * top) / bandHz;
+  const run = async (fs: number[], ft: number[], strength: number, hz: number[]): Promise<number[]> => {
+    const out = await session.run({
+      fs: new Tensor('float32', Float32Array.from(fs), [3]),
+      ft: new Tensor('float32', Float32Array.from(ft), [3]),
+      strength: new Tensor('float32', Float32Array.from([strength]), [1]),
+      index: new Tensor('float32', Float32Array.from(hz.map(toIndex)), [1, hz.length]),
+    });
+    return Array.from(out.read.data as Float32Array, (v) => (v * bandHz) / top);
+  };
+  try {
+    // Female -> male: F1 ratio 0.8, F2 0.85, F3 clipped at 0.75 (asks 0.7).
+    const fs = [600, 2000, 3000];
+    const ft = [480, 1700, 2100];
+    const t = [480, 1700, 2250];
+    const read = await run(fs, ft, 1, [...t, 240, 1090, 4500]);
+    const expected = [600, 2000, 3000, 300, 600 + ((1090 - 480) * 1400) / 1220, 4500 / 0.75];
+    for (const [i, v] of read.entries())
+      assert.ok(Math.abs(v - expected[i]) < 0.5, `${v} Hz, expected ${expected[i]}`);
+    const hz = [0, 300, 1000, 2500, 5000, 8000];
+    for (const [name, r] of [
+      ['strength 0', await run(fs, ft, 0, hz)],
+      ['no formants', await run([0, 0, 0], ft, 1, hz)],
+    ] as const)
+      for (const [i, v] of r.entries()) assert.ok(Math.abs(v - hz[i]) < 0.5, `${name}: ${v} Hz for ${hz[i]}`);
   } finally {
     await session.release();
   }

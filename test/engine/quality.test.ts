@@ -15,8 +15,8 @@ import { PcmCache } from '../helpers/librispeech.js';
 // from the first 60 % of a LibriSpeech speaker's utterance and the output is judged against the last 40 %.
 // LibriSpeech is 16 kHz: the engine gets it resampled to its rate, so nothing above 8 kHz is judged.
 // Only the bars today's model meets are asserted here, with some margin. Issue 10's identity bar (>= 20 of
-// 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (23 and 1 of
-// 30, cut 64 %); the formant (6 of 30 within 8 %), F0 and mel-cepstral bars are NOT met yet;
+// 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (24 and 1 of
+// 30, cut 64 %); the formant (11 of 30 within 8 %), F0 and mel-cepstral bars are NOT met yet;
 // `node dist/scripts/judge-voices.js` measures all of them on the same 30 conversions and says which are met.
 // The judge's F0 bar (output within 5 % of the target's held-out part) misses on pairs whose target speaks
 // lower in the held-out part than in the part the voice is cloned from; what the model controls, the
@@ -63,11 +63,11 @@ test('output: duration exact, peak <= -0.1 dBFS, no NaN, in all 30', () => {
 
 // The identity test asserts issue 10's own bar (the judge is deterministic on a given machine: the same
 // model gives the same 30 verdicts), not a margin below it.
-test('identity: the output is judged the target in >= 21 of 30 and the source in <= 2 (today 23 and 1; a plain pitch shift 1 and 7)', () => {
+test('identity: the output is judged the target in >= 22 of 30 and the source in <= 2 (today 24 and 1; a plain pitch shift 1 and 7)', () => {
   const hits = verdicts.filter((v) => v.asTarget).length;
   const asSource = verdicts.filter((v) => v.asSource).length;
   console.log(`# target ${hits}/30, source ${asSource}/30`);
-  assert.ok(hits >= 21, `target in ${hits} of 30`);
+  assert.ok(hits >= 22, `target in ${hits} of 30`);
   assert.ok(asSource <= 2, `source in ${asSource} of 30`);
 });
 
@@ -77,14 +77,14 @@ test("long-term envelope: median distance to the target's cut by >= 60 % (issue 
   assert.ok(cut >= 0.6, `median cut ${(cut * 100).toFixed(1)} %`);
 });
 
-test("formants: median F1-F3 within 8 % of the target's in >= 5 of 30 (today 6; issue 10's bar, every pair whose formants differ >= 10 %, is not met)", () => {
+test("formants: median F1-F3 within 8 % of the target's in >= 10 of 30 (today 11; issue 10's bar, every pair whose formants differ >= 10 %, is not met)", () => {
   const within = verdicts.filter((v) => v.formantError <= 0.08).length;
   console.log(`# formants within 8 %: ${within}/30`);
-  assert.ok(within >= 5, `formants within 8 % in ${within} of 30`);
+  assert.ok(within >= 10, `formants within 8 % in ${within} of 30`);
 });
 
-test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 10 % in all (today 28 and 8 %)", () => {
-  // The two misses today are the conversions to 1235, whose clone part holds a steady 120 Hz mains buzz in
+test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 10 % in all (today 27 and 7.4 %)", () => {
+  // The third miss today is 1246->2289 (+5.2 %). The two larger misses are the conversions to 1235, whose clone part holds a steady 120 Hz mains buzz in
   // its pauses that YIN counts as voice (its median 119 Hz, 106 Hz without the buzz: f0-tracker.test.ts);
   // the profile reads the voice (108 Hz). Against the held-out part (the judge's bar) the worst is 12 %:
   // several targets speak 4-9 % lower there than in the part a voice is cloned from.

@@ -128,6 +128,9 @@ export async function envelopeFidelity(
         source_envelope_inverse_root: f32(sourceProfile.envelopeInverseRoot ?? [], stats),
         target_envelope_mean: f32(voice.envelopeMean ?? [], [ENVELOPE_CLASSES, CEPSTRA]),
         target_envelope_root: f32(voice.envelopeRoot ?? [], stats),
+        ...(shift.inputNames.includes('source_envelope_root')
+          ? { source_envelope_root: f32(sourceProfile.envelopeRoot ?? [], stats) }
+          : {}),
       });
       const requested = out.requested.data as Float32Array;
       const input = await cepstra(audio);

@@ -22,7 +22,8 @@ import { TaskControl } from '../workers/tasks/task-types.js';
  * model sees the same load): model load (a pool thread's first job pays it), the read of the
  * source's first SOURCE_ANALYSIS_SECONDS, its analysis, the conversion's first output block (what
  * the model holds back before releasing any), and the encoder's first bytes on disk (mp3, with
- * how much audio the encoder had been given by then).
+ * how much audio the encoder had been given by then, and the CPU time this process had spent: on a
+ * loaded machine that, not the wall time, says what an idle core would take; ffmpeg's not counted).
  *   node dist/bench/ttfa-stages.js [MINUTES=10] [RUNS=3] MODEL_DIR...
  */
 const MINUTES = Number(process.argv[2] ?? 10);
@@ -54,8 +55,15 @@ async function firstBytes(file: string, feed: () => Promise<boolean>): Promise<v
 
 async function run(modelDir: string): Promise<Record<string, number>> {
   const t0 = performance.now();
-  const at = () => (performance.now() - t0) / 1000;
+  const c0 = process.cpuUsage();
   const marks: Record<string, number> = {};
+  // Wall seconds since the start, and this process's CPU seconds by then (what an idle core would take).
+  const at = (): number => {
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e6);
+    return (performance.now() - t0) / 1000;
+  };
+  const cpu: number[] = [];
   const engine = await VoiceConversionEngine.load(modelDir);
   marks.load = at();
   const rate = engine.sampleRate;
@@ -96,6 +104,7 @@ async function run(modelDir: string): Promise<Record<string, number>> {
     await head.close();
     await engine.close();
   }
+  marks.cpuFirstBytes = cpu.at(-1) ?? Number.NaN;
   return marks;
 }
 
@@ -108,7 +117,7 @@ for (let r = 0; r < RUNS; r++) {
     const f = (k: string) => (marks[k] ?? Number.NaN).toFixed(2).padStart(6);
     console.log(
       `${path.basename(path.resolve(model)).padEnd(14)} load ${f('load')}  read ${f('read')}  analysed ${f('analysed')}` +
-        `  first block ${f('firstBlock')} (${f('heldSec')} s of audio)  first mp3 bytes ${f('firstBytes')} (${f('bytesSec')} s given)  (s from start; load ${os.loadavg()[0].toFixed(1)})`,
+        `  first block ${f('firstBlock')} (${f('heldSec')} s of audio)  first mp3 bytes ${f('firstBytes')} (${f('bytesSec')} s given; CPU ${f('cpuFirstBytes')})  (s from start; load ${os.loadavg()[0].toFixed(1)})`,
     );
   }
 }

@@ -49,6 +49,22 @@ export function staticEqGain(
   return level(b.op('Clip', [g, f32(b, [-logDb(o.maxCutDb)], []), f32(b, [logDb(o.maxBoostDb)], [])]));
 }
 
+/**
+ * The converted source's long-term envelope over the whole analysed span, estimated from a short one:
+ * `shortConverted` and `shortInput` measured over the same first seconds (converted and as it came), and
+ * `longInput` the source's long-term envelope from the analysis pass. What the conversion does to the
+ * long-term envelope (shortConverted - shortInput) moves little from one stretch of speech to the next; what
+ * the speech says moves either envelope much more, and cancels in the difference.
+ */
+export function longTermEstimate(
+  b: GraphBuilder,
+  shortConverted: string,
+  shortInput: string,
+  longInput: string,
+): string {
+  return b.op('Add', [longInput, b.op('Sub', [shortConverted, shortInput])]);
+}
+
 /** cos(2*pi*r*c/n) for r in 0..rows-1, c in 0..cols-1, reduced mod n for float32 precision. */
 function cosMatrix(b: GraphBuilder, rows: number, cols: number, n: number): string {
   const range = (m: number): string => b.op('Range', [f32(b, [0], []), f32(b, [m], []), f32(b, [1], [])]);

@@ -62,10 +62,15 @@ test('chunked output equals whole-file output (speech, pitch shift and timbre on
 });
 
 test('input longer than the in-pass measurement: output independent of chunk size', async () => {
-  // The default model measures the shifted source's envelope over the first 60 s, holding windows until
-  // then: with 75 s of speech the measurement completes mid-stream, at different windows per chunk size.
+  // The default model measures the shifted and the input envelope over the first 10 s (the EQ's span),
+  // holding windows until then: the measurement completes mid-stream, at different windows per chunk
+  // size; 40 s is also past the source analysis' 30 s.
+  const span = engine.manifest.graphs.eq.inputs.flatMap((i) =>
+    i.source.from === 'analysis' ? [i.source.seconds] : [],
+  );
+  assert.ok(span.length === 2 && span.every((s) => s < 40), `in-pass spans ${span}`);
   const base = speech.alsa;
-  const repeats = Math.ceil((75 * engine.sampleRate) / base.length);
+  const repeats = Math.ceil((40 * engine.sampleRate) / base.length);
   const src = new Float32Array(base.length * repeats);
   for (let i = 0; i < repeats; i++) src.set(base, i * base.length);
   // The source's statistics as the pool task takes them: from its first SOURCE_ANALYSIS_SECONDS.
@@ -81,6 +86,33 @@ test('input longer than the in-pass measurement: output independent of chunk siz
     `# ${(src.length / engine.sampleRate).toFixed(0)} s, chunk 65536 vs 16384: max |diff| = ${maxDiff}`,
   );
   assert.ok(maxDiff <= 1e-4, `max difference ${maxDiff}`);
+});
+
+test('a converter releases output once the EQ span is converted, long before the stream ends', async () => {
+  const base = speech.alsa;
+  const src = new Float32Array(40 * engine.sampleRate);
+  for (let i = 0; i < src.length; i += base.length) src.set(base.subarray(0, src.length - i), i);
+  const sourceProfile = await engine.analyse(blocks(src), { seconds: SOURCE_ANALYSIS_SECONDS });
+  const converter = engine.createConverter({ voice, sourceProfile, strength: 1 });
+  const m = engine.manifest;
+  const span = Math.max(
+    ...m.graphs.eq.inputs.flatMap((i) => (i.source.from === 'analysis' ? [i.source.seconds] : [])),
+  );
+  // 1. Push 4096-sample blocks until the first output comes back.
+  let pushed = 0;
+  let released = 0;
+  for (const b of blocks(src, [4096])) {
+    pushed += b.length;
+    released = (await converter.push(b)).reduce((n, x) => n + x.length, 0);
+    if (released > 0) break;
+  }
+  // 2. It came once the span's windows (and the look-ahead) had arrived: a quarter of this input.
+  const windows = Math.ceil((span * m.sampleRate) / m.chunkSamples);
+  const bound = windows * m.chunkSamples + m.context.right + 4096;
+  assert.ok(released >= span * m.sampleRate, `released ${released} samples at once`);
+  assert.ok(pushed <= bound, `first output after ${pushed} samples pushed (bound ${bound})`);
+  assert.ok(pushed < src.length / 3, `first output after ${pushed} of ${src.length} samples`);
+  await converter.flush();
 });
 
 test('analysis is the same chunked or whole', async () => {

@@ -110,25 +110,37 @@ test('a voice conversion plays while it runs; the streamed bytes decode before t
   assert.equal(res.headers.get('content-type'), 'audio/mpeg');
   const follower = new Follower(res);
 
-  // 3. The stream follows the file to the end of the job and then ends.
+  // 3. The first bytes come while most of the input is still to be converted: the model releases audio
+  // after its first window, not after a measurement over the first minute (the old EQ span, which held it
+  // until about 70 % of this input). Progress counts input given to the model; at ~91 s the first
+  // window (2.7 s plus look-ahead) is about 8 % of it with the analysis' share.
+  await follower.atLeast(1);
+  const atFirstBytes = await client.job(streamed.id);
+  assert.equal(atFirstBytes.state, 'active', 'the job still runs when its first bytes arrive');
+  assert.ok(atFirstBytes.progress < 0.5, `progress ${atFirstBytes.progress} at the first partial bytes`);
+
+  // 4. The stream follows the file to the end of the job and then ends.
   await follower.done;
   const done = await client.waitForJobEnd(streamed.id);
   events.close();
   assert.equal(done.state, 'completed', JSON.stringify(done.error));
   assert.equal(done.partialUrl, undefined);
 
-  // 4. What had arrived before the job finished decodes to seconds of audio.
+  // 5. What had arrived before the job finished decodes to seconds of audio.
   const early = follower.before(done.finishedAt ?? 0);
   const earlySec = early.length > 0 ? await decodedSeconds(early, 'mp3') : 0;
   assert.ok(
     earlySec > 1,
     `decoded ${earlySec} s from the ${early.length} bytes that came before the job ended`,
   );
-  // The live events said so too: progress with seconds written, before the end.
+  // The live events said so too: progress with seconds written, before the end, the first of them
+  // (published at the first write to the encoder) early in the conversion.
   const written = events.forJob(streamed.id).filter((m) => m.type === 'progress' && Number(m.partialSec) > 0);
   assert.ok(written.length > 0, 'progress events carry partialSec');
+  const firstWrite = Number(written[0].progress);
+  assert.ok(firstWrite < 0.3, `progress ${firstWrite} when the encoder was first given audio`);
 
-  // 5. The same job without anyone following: the two results are the same bytes.
+  // 6. The same job without anyone following: the two results are the same bytes.
   const plain = await client.createJob(settings);
   assert.equal((await client.waitForJobEnd(plain.id)).state, 'completed');
   const a = await client.download(streamed.id);
@@ -139,13 +151,13 @@ test('a voice conversion plays while it runs; the streamed bytes decode before t
     `streamed job's result (${a.bytes.length} B) differs from the plain job's (${b.bytes.length} B)`,
   );
 
-  // 6. Everything streamed decodes to the whole result (mp3's header frame is rewritten at the end).
+  // 7. Everything streamed decodes to the whole result (mp3's header frame is rewritten at the end).
   const whole = await decodedSeconds(follower.bytes, 'mp3');
   const final = await decodedSeconds(a.bytes, 'mp3');
   assert.ok(Math.abs(whole - final) < 0.1, `streamed ${whole} s, final ${final} s`);
   assert.equal(follower.bytes.length, a.bytes.length);
 
-  // 7. The partial link of a finished job serves the finished file.
+  // 8. The partial link of a finished job serves the finished file.
   const after = await fetch(`${svc.baseUrl}${streamed.partialUrl}`);
   assert.equal(after.status, 200);
   assert.ok(Buffer.from(await after.arrayBuffer()).equals(a.bytes));

@@ -22,12 +22,15 @@ export interface ChainGraph {
   state: Map<string, Outputs[string]>;
 }
 
-/** An input measured in this pass (source 'analysis'): graph `index` waits until it is complete. */
+/**
+ * An input measured in this pass (source 'analysis'): graph `index` waits until it is complete. What is
+ * measured: an earlier graph's `output`, or the conversion's input audio (no `graph`).
+ */
 export interface InPassMeasure {
   index: number;
   input: string;
-  graph: string;
-  output: string;
+  graph?: string;
+  output?: string;
   seconds: number;
   acc: ProfileAccumulator;
 }
@@ -92,8 +95,12 @@ export class ConversionPass {
     if (measures.length === 0) return [await this.#finishWindow(w, results)];
     for (const x of measures) {
       const limit = Math.round(x.seconds * m.sampleRate);
-      const audio = floats(results.get(x.graph)?.[x.output], `graph "${x.graph}" output "${x.output}"`);
-      if (w.start < limit) await this.#o.measure(x.acc, w, audio, limit);
+      if (w.start >= limit) continue;
+      const audio =
+        x.graph === undefined || x.output === undefined
+          ? w.samples
+          : floats(results.get(x.graph)?.[x.output], `graph "${x.graph}" output "${x.output}"`);
+      await this.#o.measure(x.acc, w, audio, limit);
     }
     this.#held.push({ w, results });
     const done = measures.every((x) => w.start + w.valid >= Math.round(x.seconds * m.sampleRate));

@@ -253,11 +253,13 @@ export class VoiceConversionEngine {
   /** The chain's inputs measured in this pass (source 'analysis'), each with its own accumulator. */
   #inPassMeasures(chain: ChainGraph[]): InPassMeasure[] {
     return chain.flatMap((g, index) =>
-      g.spec.inputs.flatMap((input) =>
-        input.source.from === 'analysis'
-          ? [{ index, input: input.name, ...input.source, acc: this.#accumulator('none') }]
-          : [],
-      ),
+      g.spec.inputs.flatMap((input) => {
+        const s = input.source;
+        if (s.from !== 'analysis') return [];
+        // Without a graph: the conversion's input audio.
+        const of = 'graph' in s ? { graph: s.graph, output: s.output } : {};
+        return [{ index, input: input.name, ...of, seconds: s.seconds, acc: this.#accumulator('none') }];
+      }),
     );
   }
 

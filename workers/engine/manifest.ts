@@ -44,6 +44,16 @@ const Source = Type.Union([
     },
     { additionalProperties: false },
   ),
+  // The same measurement of the conversion's input audio over the same kind of span (e.g. to tell what the
+  // chain does to the long-term envelope from what the speech's content does).
+  Type.Object(
+    {
+      from: Type.Literal('analysis'),
+      input: Type.Literal('audio'),
+      seconds: Type.Number({ exclusiveMinimum: 0 }),
+    },
+    { additionalProperties: false },
+  ),
   Type.Object(
     {
       from: Type.Literal('graph'),
@@ -187,9 +197,9 @@ function checkReferences(m: ModelManifest): void {
         );
       }
       if (s.from === 'analysis') {
-        if (!seen.has(s.graph))
+        if ('graph' in s && !seen.has(s.graph))
           fail(`graph "${name}" input "${input.name}" measures graph "${s.graph}", not earlier in the chain`);
-        if (!hasOutput(graphOf(m, s.graph, 'source.graph'), s.output)) {
+        if ('graph' in s && !hasOutput(graphOf(m, s.graph, 'source.graph'), s.output)) {
           fail(
             `graph "${name}" input "${input.name}" measures "${s.graph}.${s.output}", which is not declared`,
           );

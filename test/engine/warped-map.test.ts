@@ -134,19 +134,21 @@ test('frames with the source covariance, warped and mapped, get the target covar
   const session = await InferenceSession.create(b.toBytes(OPSET));
   const both = (m: Matrix): Tensor =>
     new Tensor('float32', Float32Array.from([...m.flat(), ...m.flat()]), [2, Q, Q]);
+  // The graph's inputs for frames `c` (one per row); everything else is the fixed statistics above.
+  const feeds = (c: Matrix): Record<string, Tensor> => ({
+    c: tensor(c),
+    w: tensor(warp),
+    v: new Tensor('float32', new Float32Array(Q).fill(1), [Q, 1]),
+    mu_s: new Tensor('float32', Float32Array.from([...sourceMean, ...sourceMean]), [2, Q]),
+    mu_t: new Tensor('float32', Float32Array.from([...targetMean, ...targetMean]), [2, Q]),
+    root_t: both(targetRoot),
+    root_s: both(sourceRoot),
+    ...(session.inputNames.includes('unused') ? { unused: both(identity(Q)) } : {}),
+  });
   try {
     // Row i: the source's mean plus unit vector i, so row i of the output minus mu_t is row i of the map M.
     const rows = identity(Q).map((row) => row.map((v, j) => v + sourceMean[j]));
-    const out = await session.run({
-      c: tensor(rows),
-      w: tensor(warp),
-      v: new Tensor('float32', new Float32Array(Q).fill(1), [Q, 1]),
-      mu_s: new Tensor('float32', Float32Array.from([...sourceMean, ...sourceMean]), [2, Q]),
-      mu_t: new Tensor('float32', Float32Array.from([...targetMean, ...targetMean]), [2, Q]),
-      root_t: both(targetRoot),
-      root_s: both(sourceRoot),
-      ...(session.inputNames.includes('unused') ? { unused: both(identity(Q)) } : {}),
-    });
+    const out = await session.run(feeds(rows));
     const data = out.mapped.data as Float32Array;
     const m = Array.from({ length: Q }, (_, i) =>
       Array.from(data.subarray(i * Q, (i + 1) * Q), (v, j) => v - targetMean[j]),
@@ -155,16 +157,7 @@ test('frames with the source covariance, warped and mapped, get the target covar
     const mapped = mul(mul(transpose(m), sourceCov), m);
     assert.ok(maxAbs(mapped, targetCov) < 0.02, `covariance off by ${maxAbs(mapped, targetCov)}`);
     // The source's mean itself lands on the target's.
-    const atMean = await session.run({
-      c: tensor(identity(Q).map(() => [...sourceMean])),
-      w: tensor(warp),
-      v: new Tensor('float32', new Float32Array(Q).fill(1), [Q, 1]),
-      mu_s: new Tensor('float32', Float32Array.from([...sourceMean, ...sourceMean]), [2, Q]),
-      mu_t: new Tensor('float32', Float32Array.from([...targetMean, ...targetMean]), [2, Q]),
-      root_t: both(targetRoot),
-      root_s: both(sourceRoot),
-      ...(session.inputNames.includes('unused') ? { unused: both(identity(Q)) } : {}),
-    });
+    const atMean = await session.run(feeds(identity(Q).map(() => [...sourceMean])));
     const first = Array.from((atMean.mapped.data as Float32Array).subarray(0, Q));
     assert.ok(Math.max(...first.map((v, j) => Math.abs(v - targetMean[j]))) < 1e-4);
   } finally {

@@ -127,6 +127,9 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
         // A full instance sheds the upgrade before anything else (HAProxy retries another one).
         if (!capacity.take(request.raw.socket)) {
           reply.header('retry-after', String(FULL_RETRY_AFTER_SEC));
+          // The upgrade's socket is closed after this answer (@fastify/websocket destroys it on
+          // response): say so, so a proxy does not read the close as a server that failed mid-answer.
+          reply.header('connection', 'close');
           throw new UnavailableError(
             `this instance holds its maximum of ${wsMaxSockets} WebSockets; retry shortly`,
           );

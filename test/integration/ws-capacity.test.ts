@@ -22,6 +22,15 @@ type Outcome =
   | { kind: 'open'; ws: WebSocket; servedBy: string }
   | { kind: 'refused'; status: number; retryAfter: string | undefined; body: unknown };
 
+/** The answer's JSON, or its text when it is not JSON (an answer of HAProxy's own, named in the failure). */
+function jsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { notJson: text.slice(0, 300) };
+  }
+}
+
 /** One upgrade: an open socket (after its snapshot), or the HTTP answer that refused it. */
 function upgrade(base: string, token: string): Promise<Outcome> {
   return new Promise((resolve, reject) => {
@@ -40,7 +49,7 @@ function upgrade(base: string, token: string): Promise<Outcome> {
           kind: 'refused',
           status: res.statusCode ?? 0,
           retryAfter: res.headers['retry-after'] as string | undefined,
-          body: JSON.parse(text),
+          body: jsonOr(text),
         });
       });
     });

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
-import { JobEventLog } from '../../src/progress/index.js';
+import { JobEventLog, webhookFeedKeys } from '../../src/progress/index.js';
 import { buildServer } from '../../src/server.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
@@ -148,9 +148,12 @@ test('a burst of events of several jobs and users: each wanted event is delivere
   assert.deepEqual(new Set(burst.map((r) => r.body.eventId)), wanted);
   assert.ok(burst.every((r) => r.body.type === 'completed' && r.body.job.id === jobA.id));
   assert.ok(burst.every((r) => signatureValid(r.headers['vcfarm-signature'], r.raw, a.secret)));
-  // 3. Every entry of the burst was acknowledged (none left for a claim to deliver again).
-  const [pending] = (await redis.xpending(`${prefix}:events`, 'webhooks')) as [number];
+  // 3. Every entry of the burst was acknowledged and deleted from the dispatcher's feed (none left
+  //    for a claim to deliver again).
+  const feed = webhookFeedKeys(prefix).stream;
+  const [pending] = (await redis.xpending(feed, 'webhooks')) as [number];
   assert.equal(pending, 0);
+  assert.equal(await redis.xlen(feed), 0);
 });
 
 test('a receiver that answers 500 twice gets the same delivery a third time, then no more', async () => {

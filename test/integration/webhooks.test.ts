@@ -271,12 +271,15 @@ test('a removed account takes its webhook secret and default webhook with it', a
   try {
     const keysOf = async () => (await redis.keys('*webhook*')).filter((k) => k.endsWith(`:${user.id}`));
     assert.equal((await keysOf()).length, 2, 'the secret and the default are stored');
+    const index = webhookFeedKeys(loadConfig(svc.env).redisPrefix).users;
+    assert.equal(await redis.sismember(index, user.id), 1, 'in the index of users with a default');
     const removed = await fetch(`${svc.baseUrl}/api/admin/users/${user.id}`, {
       method: 'DELETE',
       headers: { authorization: asAdmin.authorization },
     });
     assert.equal(removed.status, 200);
     assert.deepEqual(await keysOf(), []);
+    assert.equal(await redis.sismember(index, user.id), 0);
   } finally {
     redis.disconnect();
   }

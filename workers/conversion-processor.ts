@@ -10,6 +10,7 @@ import {
   type ConversionJobData,
   type ConversionResult,
   type ConvertJobData,
+  hasOwnWebhook,
   queueKeys,
 } from '../src/queue/core.js';
 import type { RedisClient } from '../src/redis/core.js';
@@ -274,6 +275,7 @@ export class ConversionProcessor {
   private relayProgress(job: ConversionBullJob, control: TaskControl, jlog: Logger) {
     let watching = true;
     const jobId = String(job.id);
+    const publishOpts = { jobWebhook: hasOwnWebhook(job.data) };
     const loop = async () => {
       let last = { progress: -1, stage: '', partialSec: 0 };
       while (watching) {
@@ -287,7 +289,9 @@ export class ConversionProcessor {
         ) {
           last = now;
           job.updateProgress(now).catch((err) => jlog.warn({ err }, 'progress update failed'));
-          this.events.publish(job.data.userId, { type: 'progress', jobId, ...now }).catch(() => {});
+          this.events
+            .publish(job.data.userId, { type: 'progress', jobId, ...now }, publishOpts)
+            .catch(() => {});
         }
         await control.waitForChange(seen, PROGRESS_INTERVAL_MS);
       }

@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import { decodeJobFailure } from '../src/errors/index.js';
 import type { JobOutcomeLabel, WorkerMetrics } from '../src/metrics/core.js';
 import type { JobEventLog } from '../src/progress/core.js';
-import { type ConversionJobData, type ConversionResult, KEEP_FINISHED_SEC } from '../src/queue/core.js';
+import {
+  type ConversionJobData,
+  type ConversionResult,
+  hasOwnWebhook,
+  KEEP_FINISHED_SEC,
+} from '../src/queue/core.js';
 import type { RedisClient } from '../src/redis/core.js';
 import { scalingKeys } from '../src/scaling/core.js';
 import { jobKind, jobLogFields, jobModel } from './job-labels.js';
@@ -49,12 +54,16 @@ export function reportOutcomes(
     metrics.realTimeFactor.labels(kind).observe(result.realTimeFactor);
     const jobId = String(job.id);
     events
-      .publish(job.data.userId, {
-        type: 'completed',
-        jobId,
-        resultUrl: `/api/jobs/${jobId}/result`,
-        realTimeFactor: result.realTimeFactor,
-      })
+      .publish(
+        job.data.userId,
+        {
+          type: 'completed',
+          jobId,
+          resultUrl: `/api/jobs/${jobId}/result`,
+          realTimeFactor: result.realTimeFactor,
+        },
+        { jobWebhook: hasOwnWebhook(job.data) },
+      )
       .catch((err) => log.warn({ err }, 'event publish failed'));
   });
   lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
@@ -71,15 +80,19 @@ export function reportOutcomes(
       if (failure.code === 'VC_ERR_CANCELLED') {
         recordEnded(job, 'cancelled');
         await recordCancelled(job);
-        await events.publish(job.data.userId, { type: 'cancelled', jobId });
+        await events.publish(
+          job.data.userId,
+          { type: 'cancelled', jobId },
+          { jobWebhook: hasOwnWebhook(job.data) },
+        );
         return;
       }
       recordEnded(job, 'failed');
-      await events.publish(job.data.userId, {
-        type: 'failed',
-        jobId,
-        error: { code: failure.code, message: failure.message },
-      });
+      await events.publish(
+        job.data.userId,
+        { type: 'failed', jobId, error: { code: failure.code, message: failure.message } },
+        { jobWebhook: hasOwnWebhook(job.data) },
+      );
     })().catch((e) => log.warn({ err: e }, 'event publish failed'));
   });
 }

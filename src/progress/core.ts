@@ -1,5 +1,11 @@
 // The folder's surface without its Fastify plugin: what worker processes (and other folders' non-plugin code) import.
-export { eventStreamKey, JobEventLog, MAX_EVENTS } from './event-log.js';
+export {
+  eventStreamKey,
+  JobEventLog,
+  MAX_EVENTS,
+  type PublishOptions,
+  webhookFeedKeys,
+} from './event-log.js';
 export {
   applyServerMessage,
   type ClientMessage,

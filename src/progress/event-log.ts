@@ -13,6 +13,49 @@ export function eventStreamKey(prefix: string): string {
 }
 
 /**
+ * The webhook dispatcher's own feed (src/webhooks): `stream` gets a copy of each event a webhook
+ * may want, written with the event itself; `users` is the set of users with a default webhook
+ * (kept by WebhookStore). The stream is not capped: the dispatcher deletes what it has handled,
+ * so an entry stays until it is handled, however far behind the dispatcher is.
+ */
+export function webhookFeedKeys(prefix: string): { stream: string; users: string } {
+  return { stream: `${prefix}:webhook:events`, users: `${prefix}:webhook:users` };
+}
+
+/** Event types a webhook can ask for (`stage` and `removed` never go to one). */
+const DELIVERABLE = new Set<JobEvent['type']>(['progress', 'completed', 'failed', 'cancelled']);
+
+/**
+ * Appends events to the stream; each one a webhook may want (its job has a webhook of its own,
+ * or its user a default one) also to the webhook feed, with its stream id (`id`). One script, so
+ * an event is in both or in neither. KEYS: events, feed, users. ARGV: MAXLEN, user, job webhook
+ * ('1'/'0'), then per event: deliverable ('1'/'0') and its JSON. Resolves the last event's id.
+ */
+const PUBLISH = `
+local wanted = nil
+local id
+for i = 4, #ARGV, 2 do
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'u', ARGV[2], 'e', ARGV[i + 1])
+  if ARGV[i] == '1' then
+    if wanted == nil then
+      wanted = ARGV[3] == '1' or redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1
+    end
+    if wanted then redis.call('XADD', KEYS[2], '*', 'id', id, 'u', ARGV[2], 'e', ARGV[i + 1]) end
+  end
+end
+return id
+`;
+
+interface PublishCommand {
+  vcfarmPublishEvents(...keysAndArgs: string[]): Promise<string>;
+}
+
+export interface PublishOptions {
+  /** The job carries a webhook of its own (ConvertJobData.webhook): its events go to the feed. */
+  jobWebhook?: boolean;
+}
+
+/**
  * The write side of the job event stream: one Redis stream for the whole service. Any process
  * may publish; every API instance reads it once and routes events to its sockets.
  *
@@ -21,35 +64,29 @@ export function eventStreamKey(prefix: string): string {
  * in one process at a time, so the per-process memory of stages is enough.
  */
 export class JobEventLog {
-  private readonly key: string;
+  private readonly keys: string[];
   private readonly stages = new Map<string, string>();
+  private readonly script: PublishCommand;
 
-  constructor(
-    private readonly redis: RedisClient,
-    prefix: string,
-  ) {
-    this.key = eventStreamKey(prefix);
+  constructor(redis: RedisClient, prefix: string) {
+    const feed = webhookFeedKeys(prefix);
+    this.keys = [eventStreamKey(prefix), feed.stream, feed.users];
+    // ioredis sends it by EVALSHA, and by EVAL where Redis has not cached it yet (new or restarted).
+    if (!('vcfarmPublishEvents' in redis))
+      redis.defineCommand('vcfarmPublishEvents', { numberOfKeys: 3, lua: PUBLISH });
+    this.script = redis as unknown as PublishCommand;
   }
 
   /** Appends the event; resolves its stream id (the `eventId` clients see). */
-  async publish(userId: string, event: JobEvent): Promise<string> {
+  async publish(userId: string, event: JobEvent, opts: PublishOptions = {}): Promise<string> {
+    const events: JobEvent[] = [event];
     if (event.type === 'progress' && this.stages.get(event.jobId) !== event.stage) {
       this.stages.set(event.jobId, event.stage);
-      const res = await this.redis
-        .multi()
-        .xadd(...this.entry(userId, { type: 'stage', jobId: event.jobId, stage: event.stage }))
-        .xadd(...this.entry(userId, event))
-        .exec();
-      const err = res?.find(([e]) => e)?.[0];
-      if (err) throw err;
-      return String(res?.[1]?.[1] ?? '');
-    }
-    if (isFinalEvent(event)) this.stages.delete(event.jobId);
+      events.unshift({ type: 'stage', jobId: event.jobId, stage: event.stage });
+    } else if (isFinalEvent(event)) this.stages.delete(event.jobId);
     else if (event.type === 'stage') this.stages.set(event.jobId, event.stage);
-    return (await this.redis.xadd(...this.entry(userId, event))) ?? '';
-  }
-
-  private entry(userId: string, event: JobEvent): [string, 'MAXLEN', '~', number, '*', ...string[]] {
-    return [this.key, 'MAXLEN', '~', MAX_EVENTS, '*', 'u', userId, 'e', JSON.stringify(event)];
+    const args = [String(MAX_EVENTS), userId, opts.jobWebhook ? '1' : '0'];
+    for (const e of events) args.push(DELIVERABLE.has(e.type) ? '1' : '0', JSON.stringify(e));
+    return String(await this.script.vcfarmPublishEvents(...this.keys, ...args));
   }
 }

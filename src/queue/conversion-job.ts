@@ -69,6 +69,11 @@ export interface CloneJobData extends JobDataBase {
 /** What a job carries through Redis, by kind. */
 export type ConversionJobData = ConvertJobData | CloneJobData;
 
+/** Whether the job's events go to a webhook of its own (its publisher feeds them to the dispatcher). */
+export function hasOwnWebhook(data: ConversionJobData): boolean {
+  return data.kind === 'convert' && data.webhook !== undefined;
+}
+
 export interface ConversionResult {
   outputFormat: OutputFormat;
   bytes: number;

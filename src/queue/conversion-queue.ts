@@ -14,6 +14,7 @@ import {
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
+  hasOwnWebhook,
   type JobPriority,
   type JobWebhook,
   type PublicJobState,
@@ -269,7 +270,11 @@ export class ConversionQueue {
         'EX',
         KEEP_FINISHED_SEC,
       );
-      await this.events.publish(userId, { type: 'cancelled', jobId });
+      await this.events.publish(
+        userId,
+        { type: 'cancelled', jobId },
+        { jobWebhook: hasOwnWebhook(job.data) },
+      );
       return view;
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);

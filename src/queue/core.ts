@@ -9,6 +9,7 @@ export {
   type ConversionResult,
   type ConvertJobData,
   type FailureView,
+  hasOwnWebhook,
   type JobPriority,
   type JobProgress,
   type JobWebhook,

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { withDeadline } from '../lifecycle/core.js';
-import { eventStreamKey, type JobEvent } from '../progress/core.js';
+import { type JobEvent, webhookFeedKeys } from '../progress/core.js';
 import type { RedisClient } from '../redis/core.js';
 import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 
@@ -10,12 +10,13 @@ const CLAIM_IDLE_MS = 30_000;
 const CLAIM_EVERY_MS = 10_000;
 /**
  * Entries one read takes at most. A read costs four round trips whatever its size (the read, two
- * lookups, the XACK): on a busy machine each waits to be scheduled, so small reads cap how many
- * events a second the dispatcher keeps up with (100 fell behind at 5,000 a second per instance).
+ * lookups, the XACK and XDEL): on a busy machine each waits to be scheduled, so small reads cap
+ * how many events a second the dispatcher keeps up with.
  */
 const READ_COUNT = 500;
 
 export interface StreamEvent {
+  /** The event's id in the job event stream (what clients see, and the delivery id's root). */
   eventId: string;
   userId: string;
   event: JobEvent;
@@ -33,10 +34,12 @@ function fieldOf(fields: string[], name: string): string {
 }
 
 /**
- * Reads the job event stream as one consumer of the `webhooks` consumer group: each event goes
- * to one API instance, and events published while every instance was down are read when one
- * starts. An entry is acknowledged once its deliveries are queued; one whose consumer died is
- * claimed by another after CLAIM_IDLE_MS (delivery ids make a second queueing a no-op).
+ * Reads the webhook feed (the events a webhook may want, copied there by the publisher:
+ * `webhookFeedKeys`) as one consumer of the `webhooks` consumer group: each entry goes to one API
+ * instance, and entries written while every instance was down, or while the dispatchers were
+ * behind, wait in the feed until read: it is not capped, and an entry is deleted only once its
+ * deliveries are queued (XACK and XDEL together). One whose consumer died is claimed by another
+ * after CLAIM_IDLE_MS (delivery ids make a second queueing a no-op).
  */
 export class WebhookDispatcher {
   private readonly key: string;
@@ -53,12 +56,13 @@ export class WebhookDispatcher {
     private readonly handle: EventHandler,
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
   ) {
-    this.key = eventStreamKey(prefix);
+    this.key = webhookFeedKeys(prefix).stream;
   }
 
   async start(): Promise<void> {
     try {
-      await this.commands.xgroup('CREATE', this.key, GROUP, '$', 'MKSTREAM');
+      // From the feed's start: what publishers wrote before any dispatcher ran is wanted too.
+      await this.commands.xgroup('CREATE', this.key, GROUP, '0', 'MKSTREAM');
     } catch (err) {
       // Redis says so only in words: the group exists already (another instance made it).
       if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
@@ -110,26 +114,37 @@ export class WebhookDispatcher {
     }
   }
 
-  /** One read's entries: handled together, then acknowledged with one XACK. */
+  /** One read's entries: handled together, then acknowledged and deleted in one MULTI. */
   private async process(entries: [string, string[] | null][]): Promise<void> {
     if (entries.length === 0) return;
     const events: StreamEvent[] = [];
+    const entryOf = new Map<string, string>();
     for (const [id, fields] of entries) {
-      // A trimmed entry comes back from XAUTOCLAIM without fields: nothing left to deliver.
+      // A deleted entry comes back from XAUTOCLAIM without fields: nothing left to deliver.
       if (!fields) continue;
       try {
+        const eventId = fieldOf(fields, 'id');
         events.push({
-          eventId: id,
+          eventId,
           userId: fieldOf(fields, 'u'),
           event: JSON.parse(fieldOf(fields, 'e')) as JobEvent,
         });
+        entryOf.set(eventId, id);
       } catch {
         // Not an event: acknowledged with the rest, as nothing could ever deliver it.
       }
     }
     // Not acknowledged on failure: claimed again after CLAIM_IDLE_MS.
     const failed = events.length ? await this.handle(events) : new Set<string>();
-    const done = entries.map(([id]) => id).filter((id) => !failed.has(id));
-    if (done.length) await this.commands.xack(this.key, GROUP, ...done);
+    const kept = new Set([...failed].map((eventId) => entryOf.get(eventId)));
+    const done = entries.map(([id]) => id).filter((id) => !kept.has(id));
+    if (done.length === 0) return;
+    const res = await this.commands
+      .multi()
+      .xack(this.key, GROUP, ...done)
+      .xdel(this.key, ...done)
+      .exec();
+    const err = res?.find(([e]) => e)?.[0];
+    if (err) throw err;
   }
 }

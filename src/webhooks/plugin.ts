@@ -85,10 +85,10 @@ export const webhooksPlugin = fp(
       );
     };
 
-    // Every event of the stream passes here, and nearly none is wanted by a webhook: the job's
-    // own webhook and the user's default are read for a whole read at once (two round trips per
-    // read, not two per event; each job and user once, however many of its events the read
-    // holds), and only the wanted events cost more.
+    // Only events of users with a default webhook and of jobs with their own reach here (the
+    // publisher's feed), but the webhook that applies is read now, as it may have changed since:
+    // the job's own and the user's default for a whole read at once (two round trips per read,
+    // each job and user once, however many of its events the read holds).
     const handle = async (events: StreamEvent[]): Promise<Set<string>> => {
       const jobEvents = events.filter((e) => e.event.type !== 'stage' && e.event.type !== 'removed');
       const jobKey = (e: StreamEvent) => `${e.userId}/${e.event.jobId}`;
@@ -156,6 +156,7 @@ export const webhooksPlugin = fp(
       handle,
       app.log,
     );
+    await store.indexExisting();
     await dispatcher.start();
 
     app.decorate('webhooks', {

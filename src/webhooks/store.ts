@@ -1,3 +1,4 @@
+import { webhookFeedKeys } from '../progress/core.js';
 import type { JobWebhook, WebhookEvent } from '../queue/core.js';
 import type { RedisClient } from '../redis/core.js';
 import { newSecret } from './signature.js';
@@ -9,12 +10,20 @@ export const WEBHOOK_EVENTS: WebhookEvent[] = ['completed', 'failed', 'cancelled
 /** Least time between two progress deliveries of one job. */
 export const PROGRESS_INTERVAL_MS = 2000;
 
-/** Per user: the signing secret and the default webhook. Per job: the progress throttle. */
+/**
+ * Per user: the signing secret and the default webhook, and the user's place in the index of
+ * users with one (the event publisher feeds the dispatcher only their events, and those of jobs
+ * with a webhook of their own). Per job: the progress throttle.
+ */
 export class WebhookStore {
+  private readonly users: string;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-  ) {}
+  ) {
+    this.users = webhookFeedKeys(prefix).users;
+  }
 
   private key(kind: 'secret' | 'default', userId: string): string {
     return `${this.prefix}:webhook:${kind}:${userId}`;
@@ -43,17 +52,53 @@ export class WebhookStore {
     return raw.map((r) => (r ? (JSON.parse(r) as JobWebhook) : undefined));
   }
 
+  /** The user's events from now on reach the dispatcher (both writes or neither: MULTI). */
   async setDefault(userId: string, webhook: JobWebhook): Promise<void> {
-    await this.redis.set(this.key('default', userId), JSON.stringify(webhook));
+    await this.exec(
+      this.redis.multi().set(this.key('default', userId), JSON.stringify(webhook)).sadd(this.users, userId),
+    );
   }
 
   async removeDefault(userId: string): Promise<void> {
-    await this.redis.del(this.key('default', userId));
+    await this.exec(this.redis.multi().del(this.key('default', userId)).srem(this.users, userId));
   }
 
   /** Drops the user's secret and default webhook (a removed account). */
   async forget(userId: string): Promise<void> {
-    await this.redis.del(this.key('secret', userId), this.key('default', userId));
+    await this.exec(
+      this.redis
+        .multi()
+        .del(this.key('secret', userId), this.key('default', userId))
+        .srem(this.users, userId),
+    );
+  }
+
+  /**
+   * Puts every user who has a default webhook into the index, once per deployment (a marker key
+   * remembers it): defaults set before the index existed. A default removed meanwhile may leave
+   * its user listed, which only makes the dispatcher read events it then finds unwanted.
+   */
+  async indexExisting(): Promise<void> {
+    const marker = `${this.users}:indexed`;
+    if (await this.redis.exists(marker)) return;
+    const head = this.key('default', '');
+    const pattern = `${head.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    const nodes = 'nodes' in this.redis ? this.redis.nodes('master') : [this.redis];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await this.redis.sadd(this.users, ...keys.map((k) => k.slice(head.length)));
+      } while (cursor !== '0');
+    }
+    await this.redis.set(marker, '1');
+  }
+
+  private async exec(multi: ReturnType<RedisClient['multi']>): Promise<void> {
+    const res = await multi.exec();
+    const err = res?.find(([e]) => e)?.[0];
+    if (err) throw err;
   }
 
   /** True for the first progress event of a job in each PROGRESS_INTERVAL_MS, across instances. */

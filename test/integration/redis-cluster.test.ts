@@ -163,7 +163,7 @@ test('Redis Cluster: sessions, rate limits, admission, queue places, idempotency
   await writeFile(out, result.bytes);
   assert.ok(Math.abs(durationOf(out) - durationOf(source)) < 0.2, 'the result lasts as long as the input');
   events.close();
-  // ... and delivered to the webhook (the dispatcher's consumer group on the event stream).
+  // ... and delivered to the webhook (the publisher's script feeds the dispatcher's stream, in the slot).
   await receiver.waitFor(() => jobs.every((id) => receiver.at('/cluster').some((d) => d.body.job.id === id)));
 
   // 8. A scale request is applied (200) by the live worker: scale keys, heartbeats, pub/sub.

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.js';
-import { JobEventLog } from '../../src/progress/index.js';
+import { JobEventLog, webhookFeedKeys } from '../../src/progress/index.js';
 import { buildServer } from '../../src/server.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
@@ -148,9 +148,12 @@ test('a burst of events of several jobs and users: each wanted event is delivere
   assert.deepEqual(new Set(burst.map((r) => r.body.eventId)), wanted);
   assert.ok(burst.every((r) => r.body.type === 'completed' && r.body.job.id === jobA.id));
   assert.ok(burst.every((r) => signatureValid(r.headers['vcfarm-signature'], r.raw, a.secret)));
-  // 3. Every entry of the burst was acknowledged (none left for a claim to deliver again).
-  const [pending] = (await redis.xpending(`${prefix}:events`, 'webhooks')) as [number];
+  // 3. Every entry of the burst was acknowledged and deleted from the dispatcher's feed (none left
+  //    for a claim to deliver again).
+  const feed = webhookFeedKeys(prefix).stream;
+  const [pending] = (await redis.xpending(feed, 'webhooks')) as [number];
   assert.equal(pending, 0);
+  assert.equal(await redis.xlen(feed), 0);
 });
 
 test('a receiver that answers 500 twice gets the same delivery a third time, then no more', async () => {
@@ -268,12 +271,15 @@ test('a removed account takes its webhook secret and default webhook with it', a
   try {
     const keysOf = async () => (await redis.keys('*webhook*')).filter((k) => k.endsWith(`:${user.id}`));
     assert.equal((await keysOf()).length, 2, 'the secret and the default are stored');
+    const index = webhookFeedKeys(loadConfig(svc.env).redisPrefix).users;
+    assert.equal(await redis.sismember(index, user.id), 1, 'in the index of users with a default');
     const removed = await fetch(`${svc.baseUrl}/api/admin/users/${user.id}`, {
       method: 'DELETE',
       headers: { authorization: asAdmin.authorization },
     });
     assert.equal(removed.status, 200);
     assert.deepEqual(await keysOf(), []);
+    assert.equal(await redis.sismember(index, user.id), 0);
   } finally {
     redis.disconnect();
   }

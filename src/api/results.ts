@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -94,7 +95,9 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
           .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
           .header('cache-control', 'no-store')
           .header('accept-ranges', 'none')
-          .send(followPartial(start.file, start.attempt, read, ac.signal));
+          .send(
+            followPartial(start.file, start.attempt, read, ac.signal, path.dirname(start.result.partPath)),
+          );
       }
     }
   };

@@ -40,22 +40,27 @@ export type PartialStart =
 const pause = (ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }).catch(() => {});
 
 /**
- * A pause that ends early when something changes in a folder (the outputs folder: the partial file
- * made, then written). Change events are a hint only (the timed poll stays the rule, for shared
- * file systems); a folder that cannot be watched (not made yet) leaves the plain pause.
+ * A pause that ends early when one file changes (the attempt's partial file: made, then written),
+ * from change events on its folder, those naming other files (the user's other outputs) ignored.
+ * The events are a hint only (the timed poll stays the rule, for shared file systems); a folder
+ * that cannot be watched (not made yet) leaves the plain pause.
  */
-class FolderWake {
+class FileWake {
   #watcher: FSWatcher | undefined;
   #dir: string | undefined;
+  #name: string | undefined;
   #changed = false;
   #wake: (() => void) | undefined;
 
-  watch(dir: string): void {
+  watch(file: string): void {
+    const dir = path.dirname(file);
+    this.#name = path.basename(file);
     if (this.#dir === dir && this.#watcher) return;
     this.close();
     this.#dir = dir;
     try {
-      this.#watcher = watch(dir, { persistent: false }, () => {
+      this.#watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (name !== null && name !== this.#name) return;
         this.#changed = true;
         this.#wake?.();
       });
@@ -107,14 +112,14 @@ export async function waitForPartial(
   waitMs = FIRST_BYTES_WAIT_MS,
 ): Promise<PartialStart> {
   const deadline = Date.now() + waitMs;
-  const wake = new FolderWake();
+  const wake = new FileWake();
   try {
     for (;;) {
       const r = await read();
       if (r.state === 'completed') return { kind: 'final', result: r };
       if (r.state === 'failed' || r.state === 'cancelled') return { kind: 'ended' };
-      // Queued or active alike: the worker makes the partial file in this folder, then writes it.
-      wake.watch(path.dirname(r.partPath));
+      // Queued or active alike: the worker makes this attempt's partial file, then writes it.
+      wake.watch(r.partPath);
       if (r.state === 'active') {
         const file = await open(r.partPath, 'r').catch(() => undefined);
         if (file) {
@@ -141,12 +146,12 @@ export function followPartial(
   attempt: number,
   read: () => Promise<PartialResult>,
   signal: AbortSignal,
-  /** The file's folder, watched for change events (a hint: the poll stays). */
-  folder: string,
+  /** The file's path, for change events (a hint: the poll stays). */
+  partPath: string,
 ): Readable {
-  const wake = new FolderWake();
+  const wake = new FileWake();
   async function* chunks(): AsyncGenerator<Buffer> {
-    wake.watch(folder);
+    wake.watch(partPath);
     const buf = Buffer.alloc(CHUNK_BYTES);
     let pos = 0;
     let nextStateRead = Date.now() + STATE_POLL_MS;

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -95,9 +94,7 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
           .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
           .header('cache-control', 'no-store')
           .header('accept-ranges', 'none')
-          .send(
-            followPartial(start.file, start.attempt, read, ac.signal, path.dirname(start.result.partPath)),
-          );
+          .send(followPartial(start.file, start.attempt, read, ac.signal, start.result.partPath));
       }
     }
   };

@@ -24,8 +24,9 @@ function count(engine: VoiceConversionEngine, sign: 1 | -1): void {
  * The engine for one model folder, loaded once per pool thread and kept while the folder is
  * unchanged: each call compares the folder's stamp with the one taken before the load, and a
  * folder changed since (a model rebuilt or fixed in place) is loaded again and the old sessions
- * released. A job therefore runs the folder as it is when the job starts, as when each thread
- * loaded on first use; `preloadEngine` only moves the load before the first job. Threads are
+ * released. A job therefore runs the folder as it is when the job starts (before, when each thread
+ * loaded on first use and kept that for good, only the thread's first job did), and
+ * `preloadEngine` changes nothing a job sees, only when the load happens. Threads are
  * pinned before any task runs, so ONNX Runtime's own threads inherit this thread's core.
  */
 export function engineFor(modelDir: string): Promise<VoiceConversionEngine> {

@@ -14,6 +14,8 @@ import { startService } from '../test/helpers/service.js';
  *   - first byte: the job's start (its startedAt) → the first chunk at the client;
  *   - first audio: the job's start → the moment the bytes received decode (ffmpeg) to ≥ 1 s;
  *   - whole job: startedAt → finishedAt.
+ * A voice job also prints the worker's steps to its first audio (see `steps`). A kind may be given
+ * twice (`voice,voice`): the first voice job of a fresh worker, then one on a thread that ran one.
  *   node dist/bench/partial-latency.js [minutes=10] [kinds=pitch,voice]
  */
 const MINUTES = Number(process.argv[2] ?? 10);
@@ -58,8 +60,29 @@ async function measure(kind: string): Promise<void> {
   console.log(
     `${kind.padEnd(6)} ${(done.durationSec / 60).toFixed(1)} min input: first byte ${fb.toFixed(2)} s, ` +
       `first ${PLAYABLE_SEC} s of audio ${fa.toFixed(2)} s, whole job ${whole.toFixed(1)} s ` +
-      `(first audio after ${((100 * fa) / whole).toFixed(1)} % of the wait, ${(whole / fa).toFixed(0)}× sooner)`,
+      `(first audio after ${((100 * fa) / whole).toFixed(1)} % of the wait, ${(whole / fa).toFixed(0)}× sooner; ` +
+      `load ${os.loadavg()[0].toFixed(1)})`,
   );
+  if (kind === 'voice') console.log(`       ${steps(job.id, fb)}`);
+}
+
+/**
+ * The worker's own account of a voice job's first audio ("conversion completed"'s firstAudio): the
+ * job's start to its thread, then each step's wall time from the start and, in brackets, the CPU
+ * time the worker process and its live ffmpeg children spent since its thread took the task; then
+ * the follower's first byte.
+ */
+function steps(jobId: string, firstByteSec: number): string {
+  const line = svc.workers[0].logs.find((l) => l.msg === 'conversion completed' && l.jobId === jobId);
+  const first = line?.firstAudio as
+    | { threadMs: number; steps: Record<string, [number, number, number]> }
+    | undefined;
+  if (!first) return 'no firstAudio in the worker log';
+  const s = (ms: number) => (ms / 1000).toFixed(2);
+  const parts = Object.entries(first.steps).map(
+    ([k, [wall, cpu, children]]) => `${k} ${s(first.threadMs + wall)} (${s(cpu)}+${s(children)})`,
+  );
+  return `thread ${s(first.threadMs)}  ${parts.join('  ')}  follower ${firstByteSec.toFixed(2)}  (s from start; CPU s of the worker + its ffmpeg children in brackets)`;
 }
 
 try {

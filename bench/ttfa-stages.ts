@@ -66,6 +66,7 @@ async function run(modelDir: string): Promise<Record<string, number>> {
   const cpu: number[] = [];
   const engine = await VoiceConversionEngine.load(modelDir);
   marks.load = at();
+  marks.cpuLoad = cpu.at(-1) ?? Number.NaN;
   const rate = engine.sampleRate;
   const control = new TaskControl();
   const decode = await pcmReaderFor({
@@ -117,7 +118,7 @@ for (let r = 0; r < RUNS; r++) {
     const f = (k: string) => (marks[k] ?? Number.NaN).toFixed(2).padStart(6);
     console.log(
       `${path.basename(path.resolve(model)).padEnd(14)} load ${f('load')}  read ${f('read')}  analysed ${f('analysed')}` +
-        `  first block ${f('firstBlock')} (${f('heldSec')} s of audio)  first mp3 bytes ${f('firstBytes')} (${f('bytesSec')} s given; CPU ${f('cpuFirstBytes')})  (s from start; load ${os.loadavg()[0].toFixed(1)})`,
+        `  first block ${f('firstBlock')} (${f('heldSec')} s of audio)  first mp3 bytes ${f('firstBytes')} (${f('bytesSec')} s given; CPU ${f('cpuFirstBytes')}, of which the model load ${f('cpuLoad')})  (s from start; load ${os.loadavg()[0].toFixed(1)})`,
     );
   }
 }

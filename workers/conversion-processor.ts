@@ -206,7 +206,10 @@ export class ConversionProcessor {
         processingMs: outcome.processingMs,
         realTimeFactor: durationSec / Math.max(0.001, outcome.processingMs / 1000),
       };
-      jlog.info({ ...result }, 'conversion completed');
+      // A voice job's steps to its first audio: from the job's start (BullMQ's processedOn) to its thread, then each step.
+      const first = outcome.status === 'completed' ? outcome.firstAudio : undefined;
+      const firstAudio = first && { threadMs: first.at - (job.processedOn ?? first.at), steps: first.steps };
+      jlog.info({ ...result, ...(firstAudio && { firstAudio }) }, 'conversion completed');
       return result;
     } finally {
       watcher.stop();

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -85,6 +86,7 @@ export async function startWorkerProcess(
     size: 1,
     cores,
     pin: config.pinThreads,
+    preloadModelDir: path.join(config.modelsDir, DEFAULT_MODEL),
     logger: log,
   });
   const metrics = new WorkerMetrics(pool);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { InferenceSession } from 'onnxruntime-node';
 import {
   type ConverterOptions,
   parseVoiceProfile,
@@ -113,6 +114,65 @@ test('a converter releases output once the EQ span is converted, long before the
   assert.ok(pushed <= bound, `first output after ${pushed} samples pushed (bound ${bound})`);
   assert.ok(pushed < src.length / 3, `first output after ${pushed} of ${src.length} samples`);
   await converter.flush();
+});
+
+test("convert() gives a converter's samples exactly, and the first after the EQ span before the held windows are converted", async () => {
+  // The pool task streams through convert(): the first block after the in-pass measurement must go to
+  // the encoder before the held windows behind it are converted, and the audio must not change.
+  const base = speech.alsa;
+  const src = new Float32Array(24 * engine.sampleRate);
+  for (let i = 0; i < src.length; i += base.length) src.set(base.subarray(0, src.length - i), i);
+  const sourceProfile = await engine.analyse(blocks(src), { seconds: SOURCE_ANALYSIS_SECONDS });
+  const options = { voice, sourceProfile, strength: 1 };
+  const sizes = [4096, 100_000, 7];
+  // Model runs counted on the real sessions: how much was converted when the first audio came out.
+  // The class ORT's sessions are made of (typed as its factory).
+  const proto = (InferenceSession as unknown as { prototype: InferenceSession }).prototype;
+  const run = proto.run;
+  let runs = 0;
+  proto.run = function (this: InferenceSession, ...args: Parameters<typeof run>) {
+    runs++;
+    return run.apply(this, args);
+  } as typeof run;
+  const streamed: Float32Array[] = [];
+  let runsAtFirst = 0;
+  let runsAtFirstPush = 0;
+  let converted: Float32Array;
+  try {
+    for await (const b of engine.convert(blocks(src, sizes), options)) {
+      if (streamed.length === 0) runsAtFirst = runs;
+      streamed.push(b);
+    }
+    runs = 0;
+    const converter = engine.createConverter(options);
+    const out: Float32Array[] = [];
+    for (const b of blocks(src, sizes)) {
+      const got = await converter.push(b);
+      if (out.length === 0 && got.length > 0) runsAtFirstPush = runs;
+      out.push(...got);
+    }
+    out.push(...(await converter.flush()));
+    converted = concat(out);
+  } finally {
+    proto.run = run;
+  }
+  const joined = concat(streamed);
+  assert.equal(joined.length, converted.length);
+  assert.ok(
+    joined.every((v, i) => Object.is(v, converted[i])),
+    'convert() and a converter give the same samples',
+  );
+  // The converter's push converts every held window before it returns; convert() yields after the first.
+  const m = engine.manifest;
+  const held = Math.ceil((10 * m.sampleRate) / m.chunkSamples);
+  assert.ok(held > 1, `${held} windows held`);
+  assert.equal(
+    runsAtFirstPush - runsAtFirst,
+    held - 1,
+    `model runs at the first block: convert() ${runsAtFirst}, a converter's push ${runsAtFirstPush}`,
+  );
+  const windows = Math.ceil(src.length / m.chunkSamples);
+  assert.ok(streamed.length >= windows, `${streamed.length} blocks for ${windows} windows`);
 });
 
 test('analysis is the same chunked or whole', async () => {

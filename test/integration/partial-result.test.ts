@@ -111,9 +111,9 @@ test('a voice conversion plays while it runs; the streamed bytes decode before t
   const follower = new Follower(res);
 
   // 3. The first bytes come while most of the input is still to be converted: the model releases audio
-  // after its first window, not after a measurement over the first minute (the old EQ span, which held it
-  // until about 70 % of this input). Progress counts input given to the model; at ~91 s the first
-  // window (2.7 s plus look-ahead) is about 8 % of it with the analysis' share.
+  // once its EQ has measured the first 10 s, not after a measurement over the first minute (the old EQ
+  // span, which held it until about 70 % of this input). Progress counts input given to the model; at
+  // ~91 s the EQ's span (four 2.7 s windows plus look-ahead) is about 20 % of it with the analysis' share.
   await follower.atLeast(1);
   const atFirstBytes = await client.job(streamed.id);
   assert.equal(atFirstBytes.state, 'active', 'the job still runs when its first bytes arrive');

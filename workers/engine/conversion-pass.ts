@@ -72,27 +72,39 @@ export class ConversionPass {
     });
   }
 
-  async push(pcm: Float32Array): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (const w of this.#o.chunker.push(pcm)) out.push(...(await this.#convertWindow(w)));
-    return out.filter((b) => b.length > 0);
+  push(pcm: Float32Array): Promise<Float32Array[]> {
+    return collect(this.pushing(pcm));
   }
 
-  async flush(): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (const w of this.#o.chunker.flush()) out.push(...(await this.#convertWindow(w)));
+  flush(): Promise<Float32Array[]> {
+    return collect(this.flushing());
+  }
+
+  /**
+   * push() block by block: each window is yielded as soon as it is converted, so the first block of
+   * the held windows, once the measurements open the gate, goes out before the rest are converted.
+   */
+  async *pushing(pcm: Float32Array): AsyncGenerator<Float32Array> {
+    for (const w of this.#o.chunker.push(pcm)) yield* this.#convertWindow(w);
+  }
+
+  /** flush() block by block (see pushing()). */
+  async *flushing(): AsyncGenerator<Float32Array> {
+    for (const w of this.#o.chunker.flush()) yield* this.#convertWindow(w);
     // A stream shorter than every measurement: measured on all of it.
-    if (this.#o.measures.length > 0) out.push(...(await this.#release()));
-    out.push(this.#limiter.flush());
-    return out.filter((b) => b.length > 0);
+    if (this.#o.measures.length > 0) yield* this.#release();
+    yield this.#limiter.flush();
   }
 
-  async #convertWindow(w: ChunkWindow): Promise<Float32Array[]> {
+  async *#convertWindow(w: ChunkWindow): AsyncGenerator<Float32Array> {
     const { manifest: m, measures } = this.#o;
     sanitise(w.samples);
     const results = new Map<string, Outputs>();
     await this.#runGraphs(w, results, 0, this.#gate);
-    if (measures.length === 0) return [await this.#finishWindow(w, results)];
+    if (measures.length === 0) {
+      yield await this.#finishWindow(w, results);
+      return;
+    }
     for (const x of measures) {
       const limit = Math.round(x.seconds * m.sampleRate);
       if (w.start >= limit) continue;
@@ -104,7 +116,7 @@ export class ConversionPass {
     }
     this.#held.push({ w, results });
     const done = measures.every((x) => w.start + w.valid >= Math.round(x.seconds * m.sampleRate));
-    return done ? this.#release() : [];
+    if (done) yield* this.#release();
   }
 
   async #runGraphs(w: ChunkWindow, results: Map<string, Outputs>, from: number, to: number): Promise<void> {
@@ -132,8 +144,8 @@ export class ConversionPass {
     return this.#limiter.process(centre);
   }
 
-  /** Completes the measurements, opens the gate and converts the held windows. */
-  async #release(): Promise<Float32Array[]> {
+  /** Completes the measurements, opens the gate and converts the held windows, one by one. */
+  async *#release(): AsyncGenerator<Float32Array> {
     const { chain, measures } = this.#o;
     for (const x of measures) {
       const envelope = x.acc.finish().envelope;
@@ -142,10 +154,18 @@ export class ConversionPass {
       ]);
     }
     measures.length = 0;
-    const out: Float32Array[] = [];
-    for (const h of this.#held.splice(0)) out.push(await this.#finishWindow(h.w, h.results));
-    return out;
+    while (this.#held.length > 0) {
+      const h = this.#held.shift();
+      if (h) yield await this.#finishWindow(h.w, h.results);
+    }
   }
+}
+
+/** The non-empty blocks of `blocks`, gathered. */
+async function collect(blocks: AsyncGenerator<Float32Array>): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for await (const b of blocks) if (b.length > 0) out.push(b);
+  return out;
 }
 
 /** A Converter over a pass: calls are serialised so overlapping push() calls cannot reorder windows. */

@@ -269,11 +269,15 @@ export class VoiceConversionEngine {
    * span has arrived (or at flush), the windows until then being held.
    */
   createConverter(options: ConverterOptions): Converter {
+    return serialConverter(this.#pass(options));
+  }
+
+  #pass(options: ConverterOptions): ConversionPass {
     const m = this.#model.manifest;
     const ctx = this.#conversionContext(options);
     const chain = this.#chain(ctx);
     const analysisConstant = constantFeeds(m.analysis.graph, m.graphs[m.analysis.graph], { params: {} });
-    const pass = new ConversionPass({
+    return new ConversionPass({
       manifest: m,
       chain,
       measures: this.#inPassMeasures(chain),
@@ -284,7 +288,6 @@ export class VoiceConversionEngine {
       measure: (acc, w, audio, limit) => this.#analyseWindow(acc, analysisConstant, w, audio, limit),
       centreAt: (w, out, outRate) => this.#centreAt(w, out, outRate),
     });
-    return serialConverter(pass);
   }
 
   /** Runs one chain graph; ORT's own message (it may hold build paths) stays in `cause`, for the log. */
@@ -342,10 +345,17 @@ export class VoiceConversionEngine {
     });
   }
 
-  /** Convenience over createConverter(): converts a whole stream, yielding blocks as they are ready. */
+  /**
+   * Converts a whole stream, yielding each block as soon as it is converted (the same blocks as
+   * createConverter()'s push() and flush() give, in the same order, without waiting for a push's
+   * last window: the first audio after an in-pass measurement goes out before the held windows
+   * behind it are converted).
+   */
   async *convert(pcm: PcmSource, options: ConverterOptions): AsyncGenerator<Float32Array> {
-    const converter = this.createConverter(options);
-    for await (const block of pcm) yield* await converter.push(block);
-    yield* await converter.flush();
+    const pass = this.#pass(options);
+    for await (const block of pcm) {
+      for await (const out of pass.pushing(block)) if (out.length > 0) yield out;
+    }
+    for await (const out of pass.flushing()) if (out.length > 0) yield out;
   }
 }

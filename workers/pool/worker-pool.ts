@@ -12,6 +12,11 @@ export interface WorkerPoolOptions {
   /** Cores the process may use (its affinity mask). */
   cores: number[];
   pin: boolean;
+  /**
+   * A model folder each thread loads as it starts (the default model), so a thread's first voice
+   * job does not wait for its ONNX Runtime sessions. Default: none (loaded by the first job).
+   */
+  preloadModelDir?: string;
   logger: Logger;
 }
 
@@ -41,8 +46,8 @@ interface Slot {
   identity: ThreadIdentity | undefined;
   busyWith: string | null;
   retiring: boolean;
-  /** ONNX Runtime sessions the thread reported with its last outcome. */
-  ortSessions: number;
+  /** ONNX Runtime sessions the thread holds now (it keeps this counter up to date). */
+  ortSessions: Int32Array;
 }
 
 /**
@@ -82,9 +87,9 @@ export class WorkerPool extends EventEmitter {
     return this.slots.filter((s) => s.busyWith !== null).length;
   }
 
-  /** ONNX Runtime sessions held by the live threads, as each last reported. */
+  /** ONNX Runtime sessions held by the live threads now. */
   ortSessions(): number {
-    return this.slots.reduce((n, s) => n + s.ortSessions, 0);
+    return this.slots.reduce((n, s) => n + Atomics.load(s.ortSessions, 0), 0);
   }
 
   get drainingCount(): number {
@@ -131,9 +136,7 @@ export class WorkerPool extends EventEmitter {
     }
     slot.busyWith = task.jobId;
     try {
-      const outcome = (await slot.pool.run(task)) as TaskOutcome;
-      slot.ortSessions = outcome.ortSessions ?? slot.ortSessions;
-      return outcome;
+      return (await slot.pool.run(task)) as TaskOutcome;
     } finally {
       slot.busyWith = null;
       // The thread's work is done; it leaves in the background so the job completes at once.
@@ -235,7 +238,8 @@ export class WorkerPool extends EventEmitter {
             others.map((s) => s.core),
           )
         : null;
-    const workerData: PoolThreadData = { core };
+    const sessions = new SharedArrayBuffer(4);
+    const workerData: PoolThreadData = { core, sessions, preload: this.options.preloadModelDir };
     const pool = new Piscina({
       filename,
       minThreads: 1,
@@ -249,7 +253,15 @@ export class WorkerPool extends EventEmitter {
     pool.on('error', (err: unknown) =>
       this.options.logger.error({ err, thread: index }, 'pool thread error'),
     );
-    return { index, pool, core, identity: undefined, busyWith: null, retiring: false, ortSessions: 0 };
+    return {
+      index,
+      pool,
+      core,
+      identity: undefined,
+      busyWith: null,
+      retiring: false,
+      ortSessions: new Int32Array(sessions),
+    };
   }
 
   private async identify(slot: Slot): Promise<void> {

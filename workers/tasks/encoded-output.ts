@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
 import type { OutputFormat } from '../../src/media/index.js';
 import { collectStderr, type EncodeProcess, exitOf, spawnEncoder } from './ffmpeg.js';
 import { OutputOverQuota, PartialOutput } from './partial-output.js';
@@ -90,6 +91,14 @@ export class EncodedOutput {
     const part = await PartialOutput.claim(o);
     const max = outputLimit(o.maxOutputBytes);
     return new EncodedOutput(spawnEncoder(part.path, o.outputFormat, sampleRate, max), part, max);
+  }
+
+  /** Bytes the encoder has written to the partial file so far. */
+  bytesOnDisk(): Promise<number> {
+    return stat(this.part.path).then(
+      (s) => s.size,
+      () => 0,
+    );
   }
 
   /** Samples written so far. */

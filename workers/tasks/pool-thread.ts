@@ -1,13 +1,17 @@
 import { workerData } from 'node:worker_threads';
 import { type PinResult, pinCurrentThread, threadCpuList } from '../pool/cpu-affinity.js';
 import { runConversion } from './convert.js';
-import { loadedSessions } from './engines.js';
+import { preloadEngine, shareSessionCount } from './engines.js';
 import type { CloneTask, ConvertTask, TaskOutcome } from './task-types.js';
 import { runClone, runVoiceConversion } from './voice-conversion.js';
 
 /** Per-thread data the pool owner passes when it creates the thread. */
 export interface PoolThreadData {
   core: number | null;
+  /** One Int32 the thread keeps at its ONNX Runtime session count (read by the pool owner for metrics). */
+  sessions: SharedArrayBuffer;
+  /** A model folder to load at thread start (the default model), before any job needs it. */
+  preload?: string;
 }
 
 export interface IdentifyTask {
@@ -25,6 +29,9 @@ const data = workerData as PoolThreadData;
 // Pin before anything else runs here, so that ONNX Runtime threads and ffmpeg children created
 // later from this thread inherit the single-core mask.
 const pin: PinResult = data.core === null ? { tid: undefined, core: undefined } : pinCurrentThread(data.core);
+shareSessionCount(data.sessions);
+// Pinned first: the sessions' threads inherit the core. A job arriving meanwhile waits for this load.
+if (data.preload) void preloadEngine(data.preload);
 
 /** Piscina's entry point for every pool thread. */
 export default async function handle(
@@ -38,10 +45,5 @@ export default async function handle(
       pinError: pin.error,
     };
   }
-  const outcome = await (task.kind === 'clone'
-    ? runClone(task)
-    : task.voice
-      ? runVoiceConversion(task)
-      : runConversion(task));
-  return { ...outcome, ortSessions: loadedSessions() };
+  return task.kind === 'clone' ? runClone(task) : task.voice ? runVoiceConversion(task) : runConversion(task);
 }

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../../src/errors/index.js';
 import type { OutputFormat } from '../../src/media/index.js';
+import type { FirstAudioTimes } from './first-audio.js';
 
 /** What the pool hands a thread for one conversion. Plain data: it is structured-cloned. */
 export interface ConvertTask {
@@ -42,26 +43,26 @@ export interface CloneTask {
   control: SharedArrayBuffer;
 }
 
-/** What every outcome may carry besides its status: the thread's ONNX Runtime session count. */
-export interface ThreadReport {
-  ortSessions?: number;
-}
-
-export type TaskOutcome = ThreadReport &
-  (
-    | { status: 'completed'; bytes: number; durationSec: number; processingMs: number }
-    | { status: 'cloned'; f0Median: number | null; voicedSeconds: number; processingMs: number }
-    | { status: 'cancelled' }
-    | {
-        status: 'failed';
-        code: ErrorCode;
-        /** Shown to the user: no server paths. */
-        message: string;
-        /** For the worker's log only (ffmpeg's own words). */
-        detail?: string;
-        retryable: boolean;
-      }
-  );
+export type TaskOutcome =
+  | {
+      status: 'completed';
+      bytes: number;
+      durationSec: number;
+      processingMs: number;
+      /** A voice conversion's steps to its first audio (for the log). */
+      firstAudio?: FirstAudioTimes;
+    }
+  | { status: 'cloned'; f0Median: number | null; voicedSeconds: number; processingMs: number }
+  | { status: 'cancelled' }
+  | {
+      status: 'failed';
+      code: ErrorCode;
+      /** Shown to the user: no server paths. */
+      message: string;
+      /** For the worker's log only (ffmpeg's own words). */
+      detail?: string;
+      retryable: boolean;
+    };
 
 export const STAGES = ['starting', 'analysing', 'converting', 'encoding', 'finalizing'] as const;
 export type Stage = (typeof STAGES)[number];

@@ -2,6 +2,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { parseVoiceProfile, SOURCE_ANALYSIS_SECONDS } from '../engine/index.js';
 import { EncodedOutput } from './encoded-output.js';
 import { engineFor } from './engines.js';
+import { FirstAudioClock } from './first-audio.js';
 import { failureOutcome } from './outcome.js';
 import { PcmHead } from './pcm-head.js';
 import { pcmReaderFor } from './pcm-input.js';
@@ -23,12 +24,14 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
   const voice = task.voice;
   if (!voice) throw new Error('runVoiceConversion needs task.voice');
   const started = Date.now();
+  const clock = new FirstAudioClock();
   const control = new TaskControl(task.control);
   let output: EncodedOutput | undefined;
   let head: PcmHead | undefined;
   try {
     control.report('starting', 0);
     const engine = await engineFor(voice.modelDir);
+    clock.mark('engine');
     const target = parseVoiceProfile(JSON.parse(await readFile(voice.profilePath, 'utf8')));
     const rate = engine.sampleRate;
     const expected = Math.max(1, task.durationSec * rate);
@@ -39,13 +42,16 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       maxDurationSec: task.maxDurationSec,
       control,
     });
+    clock.mark('decoding');
     control.report('analysing', 0);
     head = await PcmHead.read(decode(), SOURCE_ANALYSIS_SECONDS * rate);
+    clock.mark('headRead');
     const analysed = Math.min(expected, SOURCE_ANALYSIS_SECONDS * rate) * ANALYSIS_WEIGHT;
     const source = await engine.analyse(head.blocks, {
       label: 'source',
       seconds: SOURCE_ANALYSIS_SECONDS,
     });
+    clock.mark('analysed');
     const share = (n: number) => Math.min(0.99, (analysed + Math.min(n, expected)) / (analysed + expected));
     control.report('converting', share(0));
     const input = head.all((n) => control.report('converting', share(n)));
@@ -60,8 +66,12 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
     output = await EncodedOutput.open(task, outRate);
     for await (const block of engine.convert(input, options)) {
       if (control.cancelled) throw new TaskCancelled();
+      clock.mark('firstBlock');
       await output.write(block);
+      clock.mark('firstWrite');
       control.reportWritten(output.samples / outRate);
+      // Until the encoder's first bytes are on disk (a stat per block, only until then).
+      if (!clock.has('firstBytes') && (await output.bytesOnDisk()) > 0) clock.mark('firstBytes');
     }
     control.report('encoding', 0.99);
     const bytes = await output.finish();
@@ -71,6 +81,7 @@ export async function runVoiceConversion(task: ConvertTask): Promise<TaskOutcome
       bytes,
       durationSec: output.samples / outRate,
       processingMs: Date.now() - started,
+      firstAudio: clock.times,
     };
   } catch (err) {
     await output?.abort();

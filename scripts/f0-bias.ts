@@ -18,7 +18,8 @@ import { pitchMapFor, pitchRatioFor } from '../workers/engine/voice-profile.js';
  *  - frames voiced in both: the median of shown / asked, per quintile of the source's F0;
  *  - frames voiced in the source and not in the output (lost) and the reverse (gained), with their F0, the
  *    share lost per quintile of the source's F0, and how many of the lost fall below YIN's 30 dB level gate
- *    (the rest YIN finds aperiodic) with their median level (source/output, dB under each one's loudest).
+ *    (the rest YIN finds aperiodic) with their median level (source/output, dB under each one's loudest);
+ *  - the share of frames above that gate YIN calls voiced in the source, the target (whole) and the output.
  *   node dist/scripts/f0-bias.js [--model DIR] [--pairs 0,3,8-11] [--strength 1] [--semitones 0] [--one-class]
  */
 const { values } = parseArgs({
@@ -111,6 +112,12 @@ try {
     const lost: number[] = [];
     const sl = levels(src16);
     const ol = levels(out16);
+    // Share of the frames above YIN's gate that YIN calls voiced: source, target (whole utterance), output.
+    const share = (f0: Float64Array, level: Float64Array): string => {
+      const above = level.filter((v) => v > -30).length;
+      return `${((f0.filter((v) => v > 0).length / Math.max(1, above)) * 100).toFixed(0)}%`;
+    };
+    const voicedShares = [share(s, sl), share(track(tgt16), levels(tgt16)), share(o, ol)].join('/');
     const lostLevel: number[] = [];
     const lostSrcLevel: number[] = [];
     const gained: number[] = [];
@@ -158,6 +165,8 @@ try {
         ' |',
         String(gained.length).padStart(5),
         (gained.length ? median(gained) : 0).toFixed(0).padStart(6),
+        ' | voiced src/tgt/out',
+        voicedShares,
         ' | lost share by src-F0 quintile',
         lostShare.map((x) => `${(x * 100).toFixed(0)}%`.padStart(4)).join(''),
         ' | lost: below gate',

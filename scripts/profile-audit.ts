@@ -11,7 +11,10 @@ import { VoiceConversionEngine, type VoiceProfile } from '../workers/engine/inde
 /**
  * What the profiles ask of a conversion against what the judge measures (issue 10), per conversion:
  *  - F0: the output's median (judge's YIN) against the clone part's (YIN on the audio the voice was cloned
- *    from, the model's aim) and against the target's held-out part (the judge's bar);
+ *    from, the model's aim) and against the target's held-out part (the judge's bar); the profiles' medians
+ *    (the model's tracker: source's, target's clone part, and the output's own by the same tracker) and the
+ *    ratio they ask against the ratio the output shows by YIN (output / source), which tells the profile's
+ *    statistics and the tracker from the synthesis;
  *  - formants: the vocal-tract ratio the warp asks (geometric mean of target / source F1..F3 by the
  *    profiles' LPC, before the 0.75..1.35 clamp), the same ratio by the judge's LPC (source's whole
  *    utterance, target's clone part), and the ratio the output shows (output / source, judge's LPC), and
@@ -37,17 +40,18 @@ const work = await mkdtemp(join(tmpdir(), 'vcfarm-profile-audit-'));
 const engine = await VoiceConversionEngine.load(modelDir);
 try {
   const judge = await Judge.create(new PcmCache(work));
-  let profiles: { voice: VoiceProfile; source: VoiceProfile } | undefined;
+  let profiles: { voice: VoiceProfile; source: VoiceProfile; output: VoiceProfile } | undefined;
   const convert: Converter = async ({ source, clone, sampleRate }) => {
     const voice = await engine.analyse(blocks(clone));
     const sourceProfile = await engine.analyse(blocks(source));
-    profiles = { voice, source: sourceProfile };
     const out: Float32Array[] = [];
     for await (const b of engine.convert(blocks(source), { voice, sourceProfile, strength: 1 })) out.push(b);
-    return { pcm: concat(out), sampleRate };
+    const pcm = concat(out);
+    profiles = { voice, source: sourceProfile, output: await engine.analyse(blocks(pcm)) };
+    return { pcm, sampleRate };
   };
   console.log(
-    'pair        F0 clone/out/held   out-clone out-held | warp asked(prof) judge out/src | prof src F1-3  prof tgt F1-3  judge src F1-3  judge tgtC  judge tgtH   output      err',
+    'pair        F0 clone/out/held   out-clone out-held  prof src/tgt/out asked shown | warp asked(prof) judge out/src | prof src F1-3  prof tgt F1-3  judge src F1-3  judge tgtC  judge tgtH   output      err',
   );
   const errors: number[] = [];
   for (const pair of picked) {
@@ -65,6 +69,12 @@ try {
         `${clone.toFixed(0)}/${v.f0.output.toFixed(0)}/${v.f0.target.toFixed(0)}`.padStart(12),
         pct(v.f0.output / clone - 1),
         pct(v.f0.error),
+        [profiles.source, profiles.voice, profiles.output]
+          .map((p) => (p.f0Median ?? 0).toFixed(0))
+          .join('/')
+          .padStart(13),
+        ((profiles.voice.f0Median ?? 0) / (profiles.source.f0Median ?? 1)).toFixed(3),
+        (v.f0.output / v.f0.source).toFixed(3),
         ' |',
         asked.toFixed(3),
         judged.toFixed(3),

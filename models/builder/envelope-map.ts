@@ -45,7 +45,7 @@ export interface EnvelopeMapOptions {
    * three clipped to minWarp..maxWarp.
    */
   warpShape: 'ratio' | 'formants';
-  formantWarp: [number, number];
+  formantWarp: WarpLimits;
 }
 
 export interface EnvelopeMapInputs {
@@ -137,27 +137,51 @@ function ratioWarp(b: GraphBuilder, alpha: string): FrequencyWarp {
   return (index) => b.op('Div', [index, alpha]);
 }
 
+/** Ratio limits of the formant warp: one [min, max] for F1..F3, or one per formant. */
+export type WarpLimits = readonly [number, number] | readonly (readonly [number, number])[];
+
+/** [min, max] of formant k (0..2) under `limits`. */
+function limitsOf(limits: WarpLimits, k: number): readonly [number, number] {
+  const first = limits[0];
+  return typeof first === 'number' ? (limits as readonly [number, number]) : (limits[k] as [number, number]);
+}
+
 /**
  * Piecewise-linear warp through the formants: output anchors t_k = s_k r_k^strength (r_k = target / source
- * F_k clipped to `limits`), source anchors s_k; below F1 and between anchors linear, above F3 the F3 slope.
- * Positions in Hz scaled to index units by topIndex / bandHz.
+ * F_k clipped to `limits`, one range for all or one per formant), source anchors s_k; below F1 and between
+ * anchors linear, above F3 the F3 slope. Positions in Hz scaled to index units by topIndex / bandHz.
  */
 export function formantWarp(
   b: GraphBuilder,
   x: EnvelopeMapInputs,
   o: EnvelopeMapOptions,
-  limits: [number, number],
+  limits: WarpLimits,
 ): FrequencyWarp {
   const known = b.op('And', [
     b.op('Greater', [b.op('ReduceMin', [x.sourceFormants], { keepdims: 1 }), f32(b, [0], [])]),
     b.op('Greater', [b.op('ReduceMin', [x.targetFormants], { keepdims: 1 }), f32(b, [0], [])]),
   ]);
   const safe = (v: string): string => b.op('Max', [v, f32(b, [1], [])]);
-  const logRatio = b.op('Clip', [
-    b.op('Log', [b.op('Div', [safe(x.targetFormants), safe(x.sourceFormants)])]),
-    f32(b, [Math.log(limits[0])], []),
-    f32(b, [Math.log(limits[1])], []),
-  ]);
+  const ratio = b.op('Log', [b.op('Div', [safe(x.targetFormants), safe(x.sourceFormants)])]);
+  const ranges = [0, 1, 2].map((k) => limitsOf(limits, k));
+  const logRatio =
+    typeof limits[0] === 'number'
+      ? b.op('Clip', [ratio, f32(b, [Math.log(ranges[0][0])], []), f32(b, [Math.log(ranges[0][1])], [])])
+      : b.op('Max', [
+          b.op('Min', [
+            ratio,
+            f32(
+              b,
+              ranges.map((r) => Math.log(r[1])),
+              [3],
+            ),
+          ]),
+          f32(
+            b,
+            ranges.map((r) => Math.log(r[0])),
+            [3],
+          ),
+        ]);
   const scaled = b.op('Mul', [b.op('Where', [known, logRatio, f32(b, [0], [])]), x.strength]);
   // Unknown formants: any increasing anchors (the ratios are 1 then, so the warp is the identity).
   const source = b.op('Where', [known, safe(x.sourceFormants), f32(b, [500, 1500, 2500], [3])]);
@@ -497,7 +521,7 @@ function warpEnvelope(
 }
 
 /** Natural [F, N/2 + 1] -> native layout [N1, F, K2] (positions past N/2 take bin N/2; they weigh nothing). */
-function toNative(b: GraphBuilder, n: number, natural: string): string {
+export function toNative(b: GraphBuilder, n: number, natural: string): string {
   const [n1, n2] = fftSplit(n);
   const k2n = n2 / 2 + 1;
   const index: number[] = [];
@@ -682,6 +706,64 @@ export interface EnvelopeFitOptions {
   smoothFrames: number;
   /** Times the output is measured and corrected (each pass measures the previous one's output). */
   passes: number;
+  /**
+   * Below this frequency (Hz) the output is taken to be what was requested (fitBandCepstra): the fit neither
+   * reads nor corrects it. 0: the whole band.
+   */
+  fromHz?: number;
+}
+
+/**
+ * Band cepstra c1..cQ [F, Q] of the output (native power of n-point frames) as bandCepstraA, but with its log
+ * power below `fromHz` replaced by the requested envelope there ([F, Q] band cepstra, level-free, given the
+ * output's own level c0). Why: recordings differ most below the voice's F0 (mains hum, rumble, a DC offset:
+ * LibriSpeech 198 and 150 hold 30-45 dB more at 0-60 Hz than the band's mean, 2514 and 1992 do not), the
+ * profiles' cepstra carry it, and a correction made of 24 cosines can only answer a miss there by tilting
+ * 0-900 Hz, which moved the output's F1 by 6-33 % (judge LPC, fit against no fit, 1992->198: 432 -> 574 Hz).
+ * Linear: T_above(ln P) + c0 a + requested R, with a and R the low bins' share of the projection.
+ */
+export function fitBandCepstra(
+  b: GraphBuilder,
+  n: number,
+  power: string,
+  requested: string,
+  o: EnvelopeMapOptions,
+  fromHz: number,
+): string {
+  const span = (o.bandHz * n) / o.sampleRate;
+  const low = (fromHz * n) / o.sampleRate;
+  const weight = (k: number): number => (k === 0 ? 1 : 2) / (2 * span);
+  const cos = (q: number, k: number): number => Math.cos((Math.PI * q * k) / span);
+  const inBand = (k: number): boolean => k <= span;
+  const above = nativeTable(
+    n,
+    o.quefrencies,
+    (k, q) => (inBand(k) && k >= low ? cos(q, k) * weight(k) : 0),
+    false,
+  );
+  const level = nativeTable(n, 1, (k) => (inBand(k) ? weight(k) : 0), false);
+  const lowBins = Array.from({ length: Math.ceil(low) }, (_, k) => k).filter((k) => k < low && inBand(k));
+  const q = o.quefrencies;
+  const a = Array.from({ length: q }, (_, i) =>
+    lowBins.reduce((sum, k) => sum + weight(k) * cos(i + 1, k), 0),
+  );
+  // R[i, j]: the requested envelope's value on the low bins (E(k) = 2 sum_i c_i cos(pi i k / span)) projected
+  // on c_j.
+  const r: number[] = [];
+  for (let i = 1; i <= q; i++)
+    for (let j = 1; j <= q; j++)
+      r.push(lowBins.reduce((sum, k) => sum + 2 * cos(i, k) * weight(k) * cos(j, k), 0));
+  const floor = b.op('Add', [
+    b.op('Mul', [framePowerA(b, n, power), f32(b, [o.relativeFloor], [])]),
+    f32(b, [1e-20], []),
+  ]);
+  const logPower = b.op('Log', [b.op('Add', [power, floor])]);
+  const project = (t: { values: number[]; dims: number[] }): string =>
+    b.op('ReduceSum', [b.op('MatMul', [logPower, f32(b, t.values, t.dims)]), i64(b, [0])], { keepdims: 0 });
+  return b.op('Add', [
+    b.op('Add', [project(above), b.op('MatMul', [project(level), f32(b, a, [1, q])])]),
+    b.op('MatMul', [requested, f32(b, r, [q, q])]),
+  ]);
 }
 
 /**
@@ -708,7 +790,10 @@ export function fitEnvelopes(
     f32(b, [0], []),
     f32(b, [1], []),
   ]);
-  const miss = b.op('Mul', [b.op('Sub', [requested, bandCepstraA(b, pitchN, outputPower, o)]), gate]);
+  const measured = fit.fromHz
+    ? fitBandCepstra(b, pitchN, outputPower, requested, o, fit.fromHz)
+    : bandCepstraA(b, pitchN, outputPower, o);
+  const miss = b.op('Mul', [b.op('Sub', [requested, measured]), gate]);
   const smoothed = smoothFrames(b, miss, fit.smoothFrames);
   const lim = (fit.maxDb / 10) * Math.LN10;
   const gain = b.op('Clip', [

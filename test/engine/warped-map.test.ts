@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { OPSET } from '../../models/builder/built-model.js';
-import { formantWarp, inverseRoot, warpedMap } from '../../models/builder/envelope-map.js';
+import {
+  fitBandCepstra,
+  formantWarp,
+  inverseRoot,
+  toNative,
+  warpedMap,
+} from '../../models/builder/envelope-map.js';
 import { GraphBuilder } from '../../models/builder/graph-builder.js';
 
 /**
@@ -207,6 +213,107 @@ test('the formant warp reads the source at its formants where the output has the
       ['no formants', await run([0, 0, 0], ft, 1, hz)],
     ] as const)
       for (const [i, v] of r.entries()) assert.ok(Math.abs(v - hz[i]) < 0.5, `${name}: ${v} Hz for ${hz[i]}`);
+  } finally {
+    await session.release();
+  }
+});
+
+test('the formant warp takes one ratio range per formant: F1 beyond the shared range, F2 and F3 held to it', async () => {
+  const bandHz = 8000;
+  const top = 256;
+  const b = new GraphBuilder('formant-warp-limits');
+  const x = {
+    sourceFormants: b.input('fs', 'float32', [3]),
+    targetFormants: b.input('ft', 'float32', [3]),
+    strength: b.input('strength', 'float32', [1]),
+    sourceMean: '',
+    sourceInverseRoot: '',
+    targetMean: '',
+    targetRoot: '',
+  };
+  const index = b.input('index', 'float32', [1, 'n']);
+  const limits = [
+    [0.5, 2],
+    [0.75, 1.35],
+    [0.75, 1.35],
+  ] as const;
+  const warp = formantWarp(b, x, { bandHz } as Parameters<typeof formantWarp>[2], limits);
+  b.output(warp(index, top), 'read', 'float32', [1, 'n']);
+  const session = await InferenceSession.create(b.toBytes(OPSET));
+  try {
+    // Female -> male as 150 -> 2514: F1 asks 0.55 (inside 0.5..2), F2 0.9, F3 asks 0.7 (clipped at 0.75).
+    const fs = [560, 1600, 2800];
+    const ft = [308, 1440, 1960];
+    const at = [308, 1440, 2100, 154];
+    const out = await session.run({
+      fs: new Tensor('float32', Float32Array.from(fs), [3]),
+      ft: new Tensor('float32', Float32Array.from(ft), [3]),
+      strength: new Tensor('float32', Float32Array.from([1]), [1]),
+      index: new Tensor('float32', Float32Array.from(at.map((hz) => (hz * top) / bandHz)), [1, at.length]),
+    });
+    const read = Array.from(out.read.data as Float32Array, (v) => (v * bandHz) / top);
+    const expected = [560, 1600, 2800, 280];
+    for (const [i, v] of read.entries())
+      assert.ok(Math.abs(v - expected[i]) < 0.5, `${v} Hz, expected ${expected[i]}`);
+  } finally {
+    await session.release();
+  }
+});
+
+test('the fit measures the output as requested below fromHz: a rumble there changes nothing, above it everything', async () => {
+  const n = 1024;
+  const sampleRate = 24000;
+  const bandHz = 8000;
+  const nb = n / 2 + 1;
+  const span = (bandHz * n) / sampleRate;
+  const o = { quefrencies: Q, bandHz, sampleRate, relativeFloor: 1e-5 } as Parameters<
+    typeof fitBandCepstra
+  >[4];
+  const b = new GraphBuilder('fit-band-cepstra');
+  const natural = b.input('power', 'float32', ['f', nb]);
+  const requested = b.input('requested', 'float32', ['f', Q]);
+  const native = toNative(b, n, natural);
+  b.output(fitBandCepstra(b, n, native, requested, o, 150), 'blind', 'float32', ['f', Q]);
+  b.output(fitBandCepstra(b, n, native, requested, o, 0), 'whole', 'float32', ['f', Q]);
+  const session = await InferenceSession.create(b.toBytes(OPSET));
+  // A smooth envelope from c1..c24 (c0 = 3) on the natural bins, and the same with a 40 dB bump at 0-60 Hz
+  // (a rumble), and with one at 1-1.2 kHz.
+  const next = random(7);
+  const c = Array.from({ length: Q }, (_, i) => (0.6 * next()) / (i + 1));
+  const envelope = (k: number): number =>
+    3 + 2 * c.reduce((s, v, i) => s + v * Math.cos((Math.PI * (i + 1) * Math.min(k, span)) / span), 0);
+  const hz = (k: number): number => (k * sampleRate) / n;
+  const bump = (from: number, to: number) => (k: number) =>
+    hz(k) >= from && hz(k) < to ? 40 * (Math.LN10 / 10) : 0;
+  const frames = [() => 0, bump(0, 60), bump(1000, 1200)].map((extra) =>
+    Array.from({ length: nb }, (_, k) => Math.exp(envelope(k) + extra(k))),
+  );
+  try {
+    const out = await session.run({
+      power: new Tensor('float32', Float32Array.from(frames.flat()), [frames.length, nb]),
+      requested: new Tensor('float32', Float32Array.from([c, c, c].flat()), [frames.length, Q]),
+    });
+    const rows = (name: string) =>
+      Array.from({ length: frames.length }, (_, f) =>
+        Array.from((out[name].data as Float32Array).subarray(f * Q, (f + 1) * Q)),
+      );
+    const blind = rows('blind');
+    const whole = rows('whole');
+    const apart = (a: number[], r: number[]) => Math.max(...a.map((v, i) => Math.abs(v - r[i])));
+    // The plain measure sees the smooth envelope as requested, and the rumble as a miss.
+    assert.ok(apart(whole[0], c) < 0.02, `smooth envelope measured ${apart(whole[0], c)} off`);
+    assert.ok(apart(whole[1], c) > 0.05, `rumble moved the plain measure by ${apart(whole[1], c)}`);
+    // Blind below 150 Hz: the rumble is not seen, a bump at 1-1.2 kHz is, as the plain measure sees it.
+    assert.ok(apart(blind[0], c) < 0.02, `smooth envelope measured ${apart(blind[0], c)} off`);
+    assert.ok(
+      apart(blind[1], blind[0]) < 0.01,
+      `rumble moved the blind measure by ${apart(blind[1], blind[0])}`,
+    );
+    assert.ok(apart(blind[2], c) > 0.1, `a bump at 1-1.2 kHz moved it by only ${apart(blind[2], c)}`);
+    assert.ok(
+      apart(blind[2], whole[2]) < 0.02,
+      `blind and plain differ by ${apart(blind[2], whole[2])} on it`,
+    );
   } finally {
     await session.release();
   }

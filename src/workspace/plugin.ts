@@ -18,11 +18,11 @@ declare module 'fastify' {
 
 export const workspacePlugin = fp(
   async (app: FastifyInstance) => {
-    const ledger = new UsageLedger(app.redis, app.config.redisPrefix, app.config.dataDir);
+    const ledger = new UsageLedger(app.redisUsage, app.config.redisPrefix, app.config.dataDir);
     app.decorate('usage', ledger);
     app.decorate('uploads', new UploadStore(app.config.dataDir, { ledger }));
     app.decorate('voices', new VoiceStore(app.config.dataDir, ledger));
     app.decorate('decodeChecks', pLimit(app.config.decodeChecksMax));
   },
-  { name: 'vcfarm-workspace', dependencies: ['vcfarm-config', 'vcfarm-redis'] },
+  { name: 'vcfarm-workspace', dependencies: ['vcfarm-config', 'vcfarm-redis-failfast'] },
 );

@@ -160,6 +160,21 @@ export class UsageLedger {
     return scan as WorkspaceUsage;
   }
 
+  /**
+   * A scan for a reader (GET /api/workspace lists the files from it), and the ledger reconciled
+   * with it once, without the reader waiting: a read must answer while Redis refuses writes (the
+   * write count is read before the scan; a failure is only passed to `onError`).
+   */
+  async scanForReader(userId: string, onError: (err: unknown) => void): Promise<WorkspaceUsage> {
+    const gen = await this.generation(userId).catch((err) => {
+      onError(err);
+      return undefined;
+    });
+    const scan = await workspaceUsage(this.dataDir, userId);
+    if (gen !== undefined) this.apply(userId, gen, scan).catch(onError);
+    return scan;
+  }
+
   /** The ledger's write count, read before a scan (see `apply`). */
   async generation(userId: string): Promise<string> {
     return (await this.redis.hget(this.key(userId), 'gen')) ?? '';

@@ -16,7 +16,8 @@ import { speechClip } from '../test/helpers/fixtures.js';
  * worker spent on the job (finishedAt - startedAt): HTTP, validation, enqueue, a lane fetching
  * the job, the result and the event travelling back through Redis to the socket. Each of those
  * phases is printed too (p50/p99): the server's from its `Server-Timing` header (the API runs with
- * SERVER_TIMING=true), the worker's from its log lines, delivery from the event's stream id.
+ * SERVER_TIMING=true), the worker's from its log lines, delivery from the event's stream id; and
+ * the HTTP floor: a GET /health/live between two jobs on the same path, what any answer costs.
  *   node dist/bench/api-latency.js [jobs=200] [baseline-dist] [baseline-first|this-first]
  * With a second argument (another build's `dist`, e.g. the previous commit's, built elsewhere),
  * the same jobs run against that build and against this one, in the same run (the baseline first
@@ -87,7 +88,17 @@ async function measure(label: string, baseUrl: string, worker: CliProcess): Prom
     const event = await events.waitFor((m) => m.type === 'completed' && m.jobId === job.id);
     const e2e = performance.now() - t0;
     const done = await client.job(job.id);
+    // The HTTP floor on the same path and connection pool: the cheapest answer the API gives
+    // (liveness: no Redis, no body), timed by the client and by the server, between two jobs.
+    const f0 = performance.now();
+    const live = await fetch(`${baseUrl}/health/live`);
+    await live.arrayBuffer();
+    const floor = performance.now() - f0;
     if (i < WARM_UP) continue;
+    phases.add('HTTP floor: GET /health/live (client)', floor);
+    const liveTotal = serverPhases(live.headers.get('server-timing')).total;
+    if (liveTotal !== undefined)
+      phases.add('HTTP floor: around it (client - server total)', floor - liveTotal);
     const startedAt = done.startedAt ?? 0;
     const finishedAt = done.finishedAt ?? 0;
     total.push(e2e);
@@ -95,7 +106,7 @@ async function measure(label: string, baseUrl: string, worker: CliProcess): Prom
     runs.push({ jobId: job.id, e2e, startedAt, finishedAt });
     // The server's phases (SERVER_TIMING), and what the client saw of the POST around them.
     const server = serverPhases(res.headers.get('server-timing'));
-    for (const name of ['auth', 'rate', 'space', 'upload', 'quota', 'enqueue'])
+    for (const name of ['auth', 'rate', 'space', 'parse', 'upload', 'quota', 'enqueue', 'reply'])
       if (server[name] !== undefined) phases.add(`server: ${name}`, server[name]);
     if (server.total !== undefined) {
       phases.add('server: whole request (onRequest → reply)', server.total);

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
@@ -16,10 +17,12 @@ import {
 import type { RedisClient } from '../src/redis/core.js';
 import {
   ensureWorkspace,
+  type Folder,
   fileIn,
   outputPathFor,
+  partialOutputPath,
+  UsageLedger,
   workspaceFor,
-  workspaceUsage,
 } from '../src/workspace/core.js';
 import { jobLogFields } from './job-labels.js';
 import type { WorkerPool } from './pool/index.js';
@@ -65,6 +68,7 @@ export class ConversionProcessor {
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly models: ModelCatalog;
   private readonly modelReports: ModelLoadReports;
+  private readonly ledger: UsageLedger;
 
   constructor(
     private readonly config: Config,
@@ -77,6 +81,7 @@ export class ConversionProcessor {
     this.keys = queueKeys(config.redisPrefix);
     this.modelReports = new ModelLoadReports(redis, config.redisPrefix);
     this.models = new ModelCatalog(config.modelsDir, this.modelReports);
+    this.ledger = new UsageLedger(redis, config.redisPrefix, config.dataDir);
   }
 
   /** Asks the job's thread to stop between two chunks; false if the job does not run here. */
@@ -158,7 +163,7 @@ export class ConversionProcessor {
     // The quota is measured while the folders are made: a folder that does not exist yet holds nothing.
     const [ws, maxOutputBytes, voice] = await Promise.all([
       ensureWorkspace(workspace),
-      this.quotaLeft(data, jobId),
+      this.quotaLeft(job, data),
       data.voiceId ? this.voiceFor(data) : undefined,
     ]);
     return {
@@ -189,7 +194,9 @@ export class ConversionProcessor {
     jlog.info({ attempt: job.attemptsStarted }, 'conversion started');
     try {
       const outcome = await this.pool.run(task);
-      await this.reportModel(data, outcome, jlog);
+      // The job's files are counted before BullMQ hears it finished: a worker that dies before
+      // that leaves the job to run again (and count again); the sweeper's reconcile covers the rest.
+      await Promise.all([this.reportModel(data, outcome, jlog), this.countFiles(job, jlog)]);
       if (outcome.status === 'cancelled')
         throw jobError(this.stopped.has(task.jobId) ? WORKER_STOPPED : CANCELLED);
       if (outcome.status === 'failed') {
@@ -218,17 +225,40 @@ export class ConversionProcessor {
   }
 
   /**
-   * What is left of the user's byte quota for this job's output, measured now (the user may have
-   * stored more since admission), not counting this job's own leftovers from an earlier attempt.
+   * The files a job writes: a conversion's output and each attempt's partial file; a clone's
+   * profile and its partial file.
    */
-  private async quotaLeft(data: ConvertJobData, jobId: string): Promise<number | undefined> {
+  private filesOf(job: ConversionBullJob): { folder: Folder; name: string }[] {
+    const { data } = job;
+    if (data.kind === 'clone')
+      return [`${data.voiceId}.profile.json`, `${data.voiceId}.profile.json.part`].map((name) => ({
+        folder: 'voices',
+        name,
+      }));
+    const output = outputPathFor(this.config.dataDir, data.userId, String(job.id), data.outputFormat);
+    const attempts = Array.from({ length: Math.max(1, job.attemptsStarted) }, (_, i) => i + 1);
+    return [output, ...attempts.map((n) => partialOutputPath(output, n))].map((p) => ({
+      folder: 'outputs',
+      name: path.basename(p),
+    }));
+  }
+
+  /** Tells the usage ledger what the job's files hold now; a failure is left to the next reconcile. */
+  private async countFiles(job: ConversionBullJob, jlog: Logger): Promise<void> {
+    await this.ledger.sync(job.data.userId, this.filesOf(job)).catch((err) => {
+      jlog.warn({ err }, 'could not count the job files in the usage ledger');
+    });
+  }
+
+  /**
+   * What is left of the user's byte quota for this job's output, measured now (the user may have
+   * stored more since admission), not counting this job's own files from an earlier attempt.
+   * One read of the usage ledger (src/workspace/usage-ledger.ts), not a scan.
+   */
+  private async quotaLeft(job: ConversionBullJob, data: ConvertJobData): Promise<number | undefined> {
     if (data.maxStorageBytes === undefined) return undefined;
-    const usage = await workspaceUsage(this.config.dataDir, data.userId);
-    const own = (name: string) => name.startsWith(`.${jobId}.`) || name.startsWith(`${jobId}.`);
-    const used = usage.entries
-      .filter((e) => !(e.kind === 'output' && own(e.name)))
-      .reduce((n, e) => n + e.bytes, 0);
-    return Math.max(0, data.maxStorageBytes - used);
+    const usage = await this.ledger.usage(data.userId, this.filesOf(job));
+    return Math.max(0, data.maxStorageBytes - usage.bytes);
   }
 
   /**

@@ -83,6 +83,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const cancelledJobs = await app.conversions.cancelAllOf(account.id);
       await app.webhooks.store.forget(account.id);
       await rm(workspaceFor(app.config.dataDir, account.id).root, { recursive: true, force: true });
+      await app.usage.forget(account.id);
       request.log.info({ userId: account.id, cancelledJobs }, 'user removed');
       return { user: view(account), cancelledJobs };
     },

@@ -61,6 +61,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         withTimeout(app.redis.ping(), 'redis (commands)'),
         withTimeout(app.redisFailFast.ping(), 'redis (request checks)'),
         withTimeout(app.redisLimits.ping(), 'redis (rate limits)'),
+        withTimeout(app.redisUsage.ping(), 'redis (workspace usage)'),
         withTimeout(app.conversions.queue.getJobCounts('active'), 'redis (queue)'),
       ]);
       // A write too: a Redis that refuses writes (disk full) is named as such, not as "down".

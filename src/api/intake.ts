@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { TooLargeError, ValidationError } from '../errors/index.js';
 import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
-import { type LimitedStream, type UploadLimits, workspaceUsage } from '../workspace/index.js';
+import type { LimitedStream, UploadLimits } from '../workspace/index.js';
 import type { Caller } from './caller.js';
 import { multipartParts } from './multipart.js';
 
@@ -32,7 +32,7 @@ export async function intakeAudio<T, R>(
   options: IntakeOptions<T, R>,
 ): Promise<R> {
   const { userId, plan, limits } = caller;
-  assertRoomForUpload(await workspaceUsage(app.config.dataDir, userId), plan);
+  assertRoomForUpload(await app.usage.usage(userId), plan);
   const fields: Record<string, string> = {};
   let record: T | undefined;
   try {
@@ -62,7 +62,7 @@ export async function intakeAudio<T, R>(
       throw new ValidationError(
         'the multipart body must contain a file field "file" (with a file name free of control characters)',
       );
-    assertWithinStorage(await workspaceUsage(app.config.dataDir, userId), plan);
+    assertWithinStorage(await app.usage.usage(userId), plan);
     return await options.accept(record, fields);
   } catch (err) {
     if (record !== undefined) {

@@ -6,7 +6,6 @@ import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
 import type { ConversionJobView, PublicJobState, WebhookEvent } from '../queue/index.js';
 import { DEFAULT_EVENTS } from '../webhooks/index.js';
-import { workspaceUsage } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 import { phaseEnd, phaseStart, timed } from './server-timing.js';
@@ -111,17 +110,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
           throw new ConflictError('a webhook needs a signing secret first: POST /api/webhook/secret');
       }
       // Outputs count toward the quota: room for this one's largest possible size, besides the
-      // files on disk and what the user's unfinished jobs may still write.
+      // files on disk (the usage ledger's total) and what the user's unfinished jobs may still write.
       const outputBoundBytes = outputSizeBound(
         body.outputFormat,
         upload.durationSec,
         body.voiceId ? (model.outputSampleRate ?? model.sampleRate ?? PLAIN_OUTPUT_RATE) : PLAIN_OUTPUT_RATE,
       );
       const [usage, reserved] = await timed(request, 'quota', () =>
-        Promise.all([
-          workspaceUsage(app.config.dataDir, userId),
-          app.conversions.reservedOutputBytes(userId),
-        ]),
+        Promise.all([app.usage.usage(userId), app.conversions.reservedOutputBytes(userId)]),
       );
       assertRoomForOutput(usage, reserved, outputBoundBytes, plan);
       // The sweeper's TTL of an upload counts from its last use (touched from the start of the

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { workspaceUsage } from '../workspace/index.js';
 import { callerOf } from './caller.js';
 import { ErrorBody } from './schemas.js';
 
@@ -40,7 +39,11 @@ const WorkspaceView = Type.Object({
 export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/workspace', { schema: { response: { 200: WorkspaceView, 401: ErrorBody } } }, async (request) => {
     const { userId, plan, limits } = callerOf(request);
-    const usage = await workspaceUsage(app.config.dataDir, userId);
+    // The files are listed from disk, and the usage ledger is made to agree with that scan
+    // (in the background: this read answers while Redis refuses writes).
+    const usage = await app.usage.scanForReader(userId, (err) =>
+      request.log.warn({ err }, 'the workspace usage could not be reconciled'),
+    );
     const now = Date.now();
     const ttl = { upload: plan.ttl.uploadsSec, voice: plan.ttl.voicesSec, output: plan.ttl.outputsSec };
     return {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { type Job, Queue } from 'bullmq';
 import { ConflictError, NotFoundError } from '../errors/index.js';
 import { withDeadline } from '../lifecycle/core.js';
@@ -7,7 +8,7 @@ import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
 import type { RedisClient } from '../redis/core.js';
 import { type BullConnection, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
-import { outputPathFor, partialOutputPath, type Upload, type Voice } from '../workspace/core.js';
+import { outputPathFor, partialOutputPath, type Upload, UsageLedger, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
   CONVERSION_QUEUE,
@@ -84,6 +85,7 @@ export class ConversionQueue {
   readonly fairShare: FairShare;
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly bull: BullConnection;
+  private readonly ledger: UsageLedger;
 
   constructor(
     private readonly redis: RedisClient,
@@ -92,6 +94,7 @@ export class ConversionQueue {
   ) {
     this.keys = queueKeys(options.prefix);
     this.fairShare = new FairShare(redis, options.prefix);
+    this.ledger = new UsageLedger(redis, options.prefix, options.dataDir);
     this.bull = bullConnection(options.redisUrl);
     this.queue = new Queue(CONVERSION_QUEUE, {
       connection: this.bull.connection,
@@ -366,6 +369,7 @@ export class ConversionQueue {
   async removeResult(userId: string, jobId: string): Promise<void> {
     const r = await this.resultOf(userId, jobId);
     await rm(r.path, { force: true });
+    await this.ledger.sync(userId, [{ folder: 'outputs', name: path.basename(r.path) }]);
   }
 
   /**
@@ -383,7 +387,9 @@ export class ConversionQueue {
       const state = await job.getState();
       if (state !== 'completed' && state !== 'failed')
         throw new ConflictError('this job has not finished: cancel it first, then remove it');
-      await rm(outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat), { force: true });
+      const output = outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat);
+      await rm(output, { force: true });
+      await this.ledger.sync(userId, [{ folder: 'outputs', name: path.basename(output) }]);
       await job.remove();
     } else if (!(await this.tombstoneOwnedBy(userId, jobId))) {
       throw new NotFoundError('job');

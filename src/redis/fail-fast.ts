@@ -17,6 +17,11 @@ declare module 'fastify' {
      * not queue token lookups behind it on one connection.
      */
     redisLimits: RedisClient;
+    /**
+     * The same kind of connection for the workspace usage ledger: a ledger write that stalls
+     * (GET /api/workspace reconciles in the background) must not queue other reads behind it.
+     */
+    redisUsage: RedisClient;
   }
 }
 
@@ -52,6 +57,7 @@ export const failFastRedisPlugin = fp(
     };
     app.decorate<RedisClient>('redisFailFast', await open('vcfarm-api-failfast'));
     app.decorate<RedisClient>('redisLimits', await open('vcfarm-api-limits'));
+    app.decorate<RedisClient>('redisUsage', await open('vcfarm-api-usage'));
   },
   { name: 'vcfarm-redis-failfast', dependencies: ['vcfarm-config'] },
 );

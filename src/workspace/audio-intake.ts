@@ -44,17 +44,25 @@ export type LimitedStream = Readable & { truncated?: boolean };
 /** What the store records about a received file; may throw to refuse it (e.g. too short). */
 export type DescribeAudio<M> = (id: string, info: AudioInfo, bytes: number) => M;
 
+/** Tells the usage ledger what the folder's files now hold (bytes, or null: gone). */
+export type CountFiles = (changes: { name: string; bytes: number | null }[]) => Promise<unknown>;
+
 /**
  * Receives one audio file into `dir` under a new id: streams it to `<id>.part`, checks it
  * (size, probe, and with `decodeTimeoutMs` an honest header and a decoded duration), writes
  * `<id>.json` from `describe`, and only then renames it to `<id>`. On any failure nothing is
  * left behind. Uploads and voice references both come in this way, so both get every check.
+ *
+ * With `count`, the two files are counted in the usage ledger before they appear and again once
+ * they are in place (a reconcile between the two may have seen only the `.part`), and uncounted
+ * when they are removed: a crash in between leaves the ledger over, never under, the disk.
  */
 export async function receiveAudio<M>(
   dir: string,
   source: LimitedStream,
   limits: UploadLimits,
   describe: DescribeAudio<M>,
+  count: CountFiles = async () => {},
 ): Promise<M> {
   const id = randomUUID();
   const part = fileIn(dir, id, '.part');
@@ -87,11 +95,22 @@ export async function receiveAudio<M>(
       info.durationSec = decodedSec;
     }
     const record = describe(id, info, size);
-    await writeFile(meta, JSON.stringify(record), { mode: 0o600 });
+    const metaText = JSON.stringify(record);
+    const placed = [
+      { name: id, bytes: size },
+      { name: `${id}.json`, bytes: Buffer.byteLength(metaText) },
+      { name: `${id}.part`, bytes: null },
+    ];
+    await count(placed);
+    await writeFile(meta, metaText, { mode: 0o600 });
     await rename(part, fileIn(dir, id));
+    // Counted already; this second count only corrects a reconcile that ran in between.
+    await count(placed).catch(() => {});
     return record;
   } catch (err) {
     await Promise.all([rm(part, { force: true }), rm(meta, { force: true })]);
+    // A failed uncount leaves the ledger over the disk until the next reconcile: the safe side.
+    await count([id, `${id}.json`, `${id}.part`].map((name) => ({ name, bytes: null }))).catch(() => {});
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import { withDeadline } from '../lifecycle/core.js';
 import type { RedisClient } from '../redis/core.js';
 import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
 import { type FileKind, FOLDERS, workspaceUsage } from './usage.js';
+import { type FileChange, UsageLedger } from './usage-ledger.js';
 import { workspaceFor } from './workspace.js';
 
 export interface SweepTtls {
@@ -54,13 +55,17 @@ function ownerIdOf(name: string): string {
  * Removes workspace files older than their plan's TTL. One sweep at a time across all API
  * instances (a Redis lock with a random token, released only by its holder); files that a
  * queued or running job needs are kept whatever their age. Emits `swept` with what it removed.
+ * Each workspace's usage ledger (under the same prefix) is told of the removals and then
+ * reconciled with a scan: a change no write site recorded is corrected at the latest here.
  */
 export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  private readonly ledger: UsageLedger;
 
   constructor(private readonly options: SweeperOptions) {
     super();
+    this.ledger = new UsageLedger(options.redis, options.prefix, options.dataDir);
   }
 
   start(): void {
@@ -107,6 +112,7 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
         };
         const usage = await workspaceUsage(dataDir, userId);
         const inUse = await this.options.filesInUse(userId);
+        const gone: FileChange[] = [];
         for (const e of usage.entries) {
           const ageSec = (now - e.modifiedAt) / 1000;
           const intakePart = e.kind !== 'output' && e.name.endsWith('.part');
@@ -118,6 +124,7 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
           if (inUse.has(id) || inUse.has(`job:${id}`)) continue;
           const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';
           await rm(path.join(ws[folder], e.name), { force: true });
+          gone.push({ folder, name: e.name, bytes: null });
           if (!e.auxiliary) {
             removed.push({ userId, kind: e.kind, name: e.name, ageSec: Math.round(ageSec), bytes: e.bytes });
             log.info(
@@ -126,6 +133,8 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
             );
           }
         }
+        await this.ledger.record(userId, gone);
+        await this.ledger.reconcile(userId);
       }
       if (removed.length > 0) log.info({ count: removed.length }, 'workspace sweep done');
       this.emit('swept', removed);

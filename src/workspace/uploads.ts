@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { NotFoundError } from '../errors/index.js';
 import type { AudioInfo } from '../media/index.js';
 import { type LimitedStream, receiveAudio, type UploadLimits } from './audio-intake.js';
+import type { UsageLedger } from './usage-ledger.js';
 import { ensureWorkspace, fileIn, workspaceFor } from './workspace.js';
 
 export interface Upload extends AudioInfo {
@@ -28,9 +29,11 @@ function cleanFilename(name: string): string {
 export interface UploadStoreOptions {
   /** How many uploads' metadata are kept in memory (most recently used first). Default 10000 (~5 MB). */
   cachedUploads?: number;
+  /** Where uploads are counted toward the workspace's usage as they come and go. Default: nowhere. */
+  ledger?: UsageLedger;
 }
 
-const DEFAULTS: Required<UploadStoreOptions> = { cachedUploads: 10_000 };
+const DEFAULTS = { cachedUploads: 10_000 };
 
 /**
  * Uploaded audio in users' workspaces: `uploads/<id>` plus its metadata in `uploads/<id>.json`.
@@ -43,6 +46,7 @@ const DEFAULTS: Required<UploadStoreOptions> = { cachedUploads: 10_000 };
  */
 export class UploadStore {
   readonly #meta: LRUCache<string, Upload>;
+  readonly #ledger: UsageLedger | undefined;
 
   constructor(
     private readonly dataDir: string,
@@ -52,6 +56,7 @@ export class UploadStore {
     if (!Number.isInteger(max) || max < 1)
       throw new TypeError('options.cachedUploads must be a whole number, 1 or more');
     this.#meta = new LRUCache({ max });
+    this.#ledger = options.ledger;
   }
 
   /** Receives an uploaded file with every check (see receiveAudio); nothing is left behind on failure. */
@@ -62,13 +67,23 @@ export class UploadStore {
     limits: UploadLimits,
   ): Promise<Upload> {
     const ws = await ensureWorkspace(workspaceFor(this.dataDir, userId));
-    const upload = await receiveAudio(ws.uploads, source, limits, (id, info, bytes) => ({
-      id,
-      filename: cleanFilename(clientName),
-      bytes,
-      createdAt: Date.now(),
-      ...info,
-    }));
+    const upload = await receiveAudio(
+      ws.uploads,
+      source,
+      limits,
+      (id, info, bytes) => ({
+        id,
+        filename: cleanFilename(clientName),
+        bytes,
+        createdAt: Date.now(),
+        ...info,
+      }),
+      async (changes) =>
+        this.#ledger?.record(
+          userId,
+          changes.map((c) => ({ folder: 'uploads', ...c })),
+        ),
+    );
     this.#meta.set(cacheKey(userId, upload.id), upload);
     return upload;
   }
@@ -100,6 +115,10 @@ export class UploadStore {
     this.#meta.delete(cacheKey(userId, id));
     await rm(fileIn(ws.uploads, id), { force: true });
     await rm(fileIn(ws.uploads, id, '.json'), { force: true });
+    await this.#ledger?.sync(userId, [
+      { folder: 'uploads', name: id },
+      { folder: 'uploads', name: `${id}.json` },
+    ]);
   }
 
   /**

@@ -27,6 +27,11 @@ export const FOLDERS: [FileKind, keyof Omit<Workspace, 'root'>][] = [
   ['output', 'outputs'],
 ];
 
+/** Sidecar metadata (`.json`), partial files (`.part`) and hidden ones: bytes of the quota, not files of it. */
+export function isAuxiliary(name: string): boolean {
+  return name.startsWith('.') || name.endsWith('.json') || name.endsWith('.part');
+}
+
 /**
  * Every file of a user's workspace, read from disk (the workspace is the source of truth). The
  * folders and their files are stat'ed at once, not one after another: each stat is a trip to
@@ -44,8 +49,7 @@ export async function workspaceUsage(dataDir: string, userId: string): Promise<W
       for (const [i, name] of names.entries()) {
         const st = stats[i];
         if (!st?.isFile()) continue;
-        const auxiliary = name.startsWith('.') || name.endsWith('.json') || name.endsWith('.part');
-        found.push({ kind, name, bytes: st.size, modifiedAt: st.mtimeMs, auxiliary });
+        found.push({ kind, name, bytes: st.size, modifiedAt: st.mtimeMs, auxiliary: isAuxiliary(name) });
       }
       return found;
     }),

@@ -2,6 +2,7 @@ import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises
 import { NotFoundError, ValidationError } from '../errors/index.js';
 import type { AudioInfo } from '../media/index.js';
 import { type LimitedStream, receiveAudio, type UploadLimits } from './audio-intake.js';
+import type { UsageLedger } from './usage-ledger.js';
 import { ensureWorkspace, fileIn, workspaceFor } from './workspace.js';
 
 /** Reference recordings must last this long (seconds) to give a usable profile. */
@@ -23,7 +24,11 @@ export interface Voice {
  * and `voices/<id>.profile.json` (written by the clone job once the analysis is done).
  */
 export class VoiceStore {
-  constructor(private readonly dataDir: string) {}
+  /** With a ledger, the voices' files are counted toward the workspace's usage as they come and go. */
+  constructor(
+    private readonly dataDir: string,
+    private readonly ledger?: UsageLedger,
+  ) {}
 
   /** Receives a reference recording with every check (see receiveAudio), 3-60 s long. */
   async saveReference(
@@ -35,21 +40,31 @@ export class VoiceStore {
     limits: UploadLimits,
   ): Promise<Voice> {
     const ws = await ensureWorkspace(workspaceFor(this.dataDir, userId));
-    return receiveAudio(ws.voices, source, limits, (id, info, bytes) => {
-      if (info.durationSec < REFERENCE_MIN_SEC || info.durationSec > REFERENCE_MAX_SEC) {
-        throw new ValidationError(
-          `a reference recording must last ${REFERENCE_MIN_SEC}-${REFERENCE_MAX_SEC} s; this one lasts ${info.durationSec.toFixed(1)} s`,
-        );
-      }
-      return {
-        id,
-        name,
-        model,
-        createdAt: Date.now(),
-        reference: { ...info, filename: clientName.slice(0, 200) || 'reference', bytes },
-        jobId: null,
-      };
-    });
+    return receiveAudio(
+      ws.voices,
+      source,
+      limits,
+      (id, info, bytes) => {
+        if (info.durationSec < REFERENCE_MIN_SEC || info.durationSec > REFERENCE_MAX_SEC) {
+          throw new ValidationError(
+            `a reference recording must last ${REFERENCE_MIN_SEC}-${REFERENCE_MAX_SEC} s; this one lasts ${info.durationSec.toFixed(1)} s`,
+          );
+        }
+        return {
+          id,
+          name,
+          model,
+          createdAt: Date.now(),
+          reference: { ...info, filename: clientName.slice(0, 200) || 'reference', bytes },
+          jobId: null,
+        };
+      },
+      async (changes) =>
+        this.ledger?.record(
+          userId,
+          changes.map((c) => ({ folder: 'voices', ...c })),
+        ),
+    );
   }
 
   async setJob(userId: string, id: string, jobId: string, name: string): Promise<void> {
@@ -69,6 +84,10 @@ export class VoiceStore {
     const meta = this.metaPath(userId, voice.id);
     await writeFile(`${meta}.part`, JSON.stringify(voice), { mode: 0o600 });
     await rename(`${meta}.part`, meta);
+    await this.ledger?.sync(userId, [
+      { folder: 'voices', name: `${voice.id}.json` },
+      { folder: 'voices', name: `${voice.id}.json.part` },
+    ]);
   }
 
   async get(userId: string, id: string): Promise<Voice> {
@@ -110,10 +129,11 @@ export class VoiceStore {
   async remove(userId: string, id: string): Promise<void> {
     await this.get(userId, id);
     const dir = workspaceFor(this.dataDir, userId).voices;
-    await Promise.all(
-      ['', '.json', '.json.part', '.profile.json', '.profile.json.part'].map((s) =>
-        rm(fileIn(dir, id, s), { force: true }),
-      ),
+    const suffixes = ['', '.json', '.json.part', '.profile.json', '.profile.json.part'];
+    await Promise.all(suffixes.map((s) => rm(fileIn(dir, id, s), { force: true })));
+    await this.ledger?.sync(
+      userId,
+      suffixes.map((s) => ({ folder: 'voices', name: `${id}${s}` })),
     );
   }
 

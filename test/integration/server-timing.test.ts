@@ -42,7 +42,7 @@ test('with SERVER_TIMING, POST /api/jobs names each phase and the total, which c
   const list = phases(res.headers.get('server-timing'));
   assert.deepEqual(
     list.map(([name]) => name),
-    ['auth', 'rate', 'space', 'upload', 'quota', 'enqueue', 'total'],
+    ['auth', 'rate', 'space', 'parse', 'upload', 'quota', 'enqueue', 'reply', 'total'],
   );
   const total = list.at(-1)?.[1] ?? 0;
   const sum = list.slice(0, -1).reduce((n, [, ms]) => n + ms, 0);
@@ -53,13 +53,13 @@ test('with SERVER_TIMING, POST /api/jobs names each phase and the total, which c
   const get = await client.request('GET', '/api/jobs');
   assert.deepEqual(
     phases(get.headers.get('server-timing')).map(([name]) => name),
-    ['auth', 'rate', 'space', 'total'],
+    ['auth', 'rate', 'space', 'parse', 'reply', 'total'],
   );
   const unauthorised = await fetch(`${timed.baseUrl}/api/jobs`);
   assert.equal(unauthorised.status, 401);
   assert.deepEqual(
     phases(unauthorised.headers.get('server-timing')).map(([name]) => name),
-    ['auth', 'total'],
+    ['auth', 'reply', 'total'],
   );
 });
 

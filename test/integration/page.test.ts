@@ -219,6 +219,61 @@ test('GET /api/jobs pages with a cursor (no silent stop at 50), filters by state
   }
 });
 
+test("a job's events that come before the page's own answer wait for it: no request per event, and the cards follow to the end", async () => {
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  const events = await user.openEvents();
+  const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
+  await page.locator('#usage').waitFor();
+  const tally = new ApiTally();
+  tally.watch(page);
+  // 1. The answers to the page's POST /api/voices and /api/jobs reach it only once their job has
+  //    ended: every event of the job comes first (as when a loaded API answers late).
+  //    Held at the response stage by the DevTools protocol: the request reaches the API as sent.
+  const held: string[] = [];
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Fetch.enable', {
+    patterns: ['*/api/voices', '*/api/jobs'].map((urlPattern) => ({
+      urlPattern,
+      requestStage: 'Response' as const,
+    })),
+  });
+  cdp.on('Fetch.requestPaused', (paused) => {
+    const { requestId } = paused;
+    void (async () => {
+      if (paused.request.method === 'POST' && paused.responseStatusCode === 202) {
+        const { body, base64Encoded } = await cdp.send('Fetch.getResponseBody', { requestId });
+        const text = base64Encoded ? Buffer.from(body, 'base64').toString() : body;
+        const { job } = JSON.parse(text) as { job: { id: string } };
+        await events.waitFor((m) => m.jobId === job.id && m.type === 'completed', 60_000);
+        held.push(job.id);
+      }
+      await cdp.send('Fetch.continueRequest', { requestId });
+    })();
+  });
+  await page.fill('#voice-name', 'Held voice');
+  await page.setInputFiles(
+    '#voice-file',
+    espeakSentence('en-us+f3', 'A reference voice whose answer is held until its analysis has ended.'),
+  );
+  await page.click('#clone-submit');
+  await page
+    .locator('#clone-status', { hasText: 'Voice "Held voice" is ready' })
+    .waitFor({ timeout: 60_000 });
+  await page.locator('#voices .voice[data-state="ready"]', { hasText: 'Held voice' }).waitFor();
+  await page.setInputFiles('#file', espeakSentence('en-us+m3'));
+  await page.click('#submit');
+  await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
+  await page.locator('.job[data-kind="convert"][data-state="completed"] audio.job-audio').waitFor();
+  events.close();
+  // 2. Neither job was asked for, nor the voices listed again: the answers named them.
+  assert.equal(held.length, 2);
+  const asked = [...tally.byStep.values()]
+    .flat()
+    .filter((r) => held.some((id) => r.endsWith(id)) || r === 'GET /api/voices');
+  assert.deepEqual(asked, [], `${tally}`);
+  await page.context().close();
+});
+
 test('a clone reads as a voice from its first event; both status lines follow their jobs to the end', async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);
   const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');

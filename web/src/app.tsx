@@ -44,7 +44,10 @@ export function App() {
     const t = setInterval(() => setNow(Date.now()), 30_000);
     return () => clearInterval(t);
   }, []);
-  /** The jobs as of the last change: every change goes through `update`, so answers and events that race build on each other. */
+  /**
+   * The jobs as of the last change: every change goes through `update`, so answers and events
+   * that race build on each other.
+   */
   const jobsRef = useRef(jobs);
   /** createdAt of the oldest job loaded while older pages remain; undefined once all are loaded. */
   const pagedSince = useRef<number | undefined>(undefined);
@@ -96,7 +99,8 @@ export function App() {
 
   /**
    * Runs `work`, which makes a job and puts the answer's view: meanwhile the events of jobs not
-   * known yet wait (the answer names this page's own job: no request for it), then the others' are asked for.
+   * known yet wait (the answer names this page's own job: no request for it); then the jobs
+   * still unknown (another tab's) are asked for.
    */
   const whileCreating = useCallback(
     async <T,>(work: () => Promise<T>): Promise<T> => {

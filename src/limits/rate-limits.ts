@@ -50,10 +50,18 @@ export interface RateAllowance {
   resetInSec: number | null;
 }
 
+/**
+ * Takes back one count of a refused request, unless its window has ended meanwhile (no key: a
+ * DECR would leave a counter at -1 with no expiry). The window's expiry is kept.
+ */
+const REFUND = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0`;
+
 /** A peek is a courtesy to the page: it never holds a request up for long when Redis is slow. */
 const PEEK_TIMEOUT_MS = 300;
 
 interface LimitResult {
+  /** The limiter's key (without the store's prefix). */
+  key?: string;
   isAllowed: boolean;
   max?: number;
   remaining?: number;
@@ -97,6 +105,21 @@ export const rateLimitsPlugin = fp(
         max: (r: FastifyRequest) => limit(r).max,
         timeWindow: (r: FastifyRequest) => limit(r).windowSec * 1000,
       }) as unknown as Limiter;
+    // The Redis key of a limiter's counter: @fastify/rate-limit's RedisStore names a
+    // createRateLimit counter `<nameSpace><method><url>-<key>` with no route (hence "undefined").
+    // test/integration/rate-refusals.test.ts fails if that changes (its refunds would miss).
+    const counterKey = (limiterKey: string) =>
+      `${redisPrefix}:ratelimit:${undefined}${undefined}-${limiterKey}`;
+    /**
+     * A refused request counts against no limit: the counts it made are taken back. Otherwise a
+     * request the `api` limit refuses would still spend a voice clone (3 an hour) or an upload, and
+     * one refused as a conversion would spend the API budget the page needs to show why.
+     */
+    const refund = async (request: FastifyRequest, counted: LimitResult[]) => {
+      await Promise.all(
+        counted.map((r) => (r.key ? app.redisLimits.eval(REFUND, 1, counterKey(r.key)) : undefined)),
+      ).catch((err: unknown) => request.log.warn({ err }, 'a refused request could not be uncounted'));
+    };
     const userKey = (r: FastifyRequest) => (r.principal ? `user:${r.principal.userId}` : `ip:${r.ip}`);
     const limiters = Object.fromEntries(
       RATE_CLASSES.map((c) => [c, make(c, userKey, (r) => (r.plan ?? anonymous).rateLimits[c])]),
@@ -139,6 +162,10 @@ export const rateLimitsPlugin = fp(
           setHeaders(reply, r, true);
           request.log.info({ rateClass: name, key: request.principal?.userId ?? request.ip }, 'rate limited');
           app.metrics.rateLimited.labels(METRIC_CLASS[name] ?? name).inc();
+          await refund(
+            request,
+            results.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : [])),
+          );
           throw new RateLimitedError(
             `the ${name} rate limit of ${r.max} requests is reached; retry in ${r.ttlInSeconds} s`,
           );
@@ -172,6 +199,7 @@ export const rateLimitsPlugin = fp(
         if (r.isAllowed || !r.isExceeded) return true;
         request.log.info({ rateClass: 'api', key: request.principal?.userId }, 'rate limited');
         app.metrics.rateLimited.labels('api').inc();
+        await refund(request, [r]);
         return false;
       } catch (err) {
         request.log.warn({ err, rateClass: 'api' }, 'rate limit store unreachable; request let through');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { ADMIN_TOKEN } from './admin.js';
 import { launchChromium } from './browser.js';
-import { generousPlans, writePlans } from './plans.js';
+import { generousPlans, shippedPlans, writePlans } from './plans.js';
 import { startService, type TestService } from './service.js';
 
 /** What the page tests drive: a service, Chromium, and a scratch folder removed by `close`. */
@@ -17,12 +17,12 @@ export interface PageBench {
 
 /**
  * A service with one worker and the admin token, where anonymous users get the shipped free
- * plan's API limit (30 a minute) and everything else is generous; and Debian's Chromium.
+ * plan's API limit (config/plans.json) and everything else is generous; and Debian's Chromium.
  */
 export async function startPageBench(name: string): Promise<PageBench> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `vcfarm-${name}-`));
   const plans = writePlans(dir, generousPlans(), (p) => {
-    p.plans.free.rateLimits.api = { max: 30, windowSec: 60 };
+    p.plans.free.rateLimits.api = shippedPlans().plans.free.rateLimits.api;
   });
   const svc = await startService({ workers: 1, env: { PLANS_FILE: plans, ADMIN_TOKEN } });
   const browser = await launchChromium();

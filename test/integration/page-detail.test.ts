@@ -146,7 +146,7 @@ test('job detail: before/after players with waveform and spectrogram; the origin
 });
 
 test('queued jobs show their place and wait, live, computed from the queue; a user sees only their own', async () => {
-  // A pro user: the page and this test together pass an anonymous user's 30 API requests a minute.
+  // A pro user: the page and this test together may pass an anonymous user's API limit (config/plans.json).
   const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
     name: 'queued',
     plan: 'pro',

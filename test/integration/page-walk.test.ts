@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
+import { ApiTally } from '../helpers/api-tally.js';
 import { assertAccessible, audioDuration } from '../helpers/browser.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { type PageBench, startPageBench } from '../helpers/page-bench.js';
+import { shippedPlans } from '../helpers/plans.js';
 import type { TestService } from '../helpers/service.js';
 
 // The whole page once more as a new user would use it, in Chromium at desktop and phone sizes:
@@ -80,6 +82,31 @@ async function watchedContext(
   return { context, watch };
 }
 
+/**
+ * What the page may ask of the API in each step of the walk (requests counted against the user's
+ * `api` rate limit; the WebSocket apart), each request named. A regression (a list read again
+ * after every event, a job's view asked for once per event) fails here by its count, whatever the
+ * timing, long before it meets the rate limit.
+ */
+const BUDGET: Record<string, number> = {
+  // GET /api/voices, GET /api/jobs, GET /api/workspace.
+  '0 open': 3,
+  // The workspace before the upload (limits), POST /api/uploads, POST /api/jobs, the workspace
+  // once the job is made and once it has ended. The job's first events wait for POST's answer.
+  '1 convert': 5,
+  // The finished job's timings (events carry none), the original's signed link.
+  '2 play and detail': 2,
+  // The result downloads from its signed link (the test's own two requests are counted apart).
+  '3 download': 0,
+  // The workspace before, POST /api/voices, the workspace once the clone is made and once it has
+  // ended, PATCH /api/voices/:id. The voice follows its clone job: no list read again.
+  '4 clone and rename': 5,
+  // DELETE /api/jobs/:id?remove=1, the workspace after it, DELETE /api/voices/:id.
+  '5 remove and delete': 3,
+};
+/** The test's own requests with the page's token (step 3: the job's view and its result). */
+const TEST_REQUESTS = 2;
+
 const AXE_STEP = 'axe-core';
 
 /**
@@ -118,9 +145,12 @@ for (const [device, viewport, scheme, background] of [
   ['desktop', { width: 1366, height: 900 }, 'light', 'rgb(255, 255, 255)'],
   ['phone', { width: 390, height: 844 }, 'dark', 'rgb(21, 21, 23)'],
 ] as const) {
-  test(`a new user on a ${device} (${viewport.width}x${viewport.height}, ${scheme}): convert, play, detail, download; clone, preview, rename, remove, delete; no CSP violation`, async () => {
+  test(`a new user on a ${device} (${viewport.width}x${viewport.height}, ${scheme}): convert, play, detail, download; clone, preview, rename, remove, delete; no CSP violation; within its API budget`, async () => {
     const { context, watch } = await watchedContext(viewport, scheme);
     const page = await context.newPage();
+    const tally = new ApiTally();
+    tally.watch(page);
+    tally.step = '0 open';
     await page.goto(svc.baseUrl);
     // The colours follow the system's scheme; the icon the page names is served.
     const shownBackground = await page.evaluate(() => {
@@ -137,8 +167,11 @@ for (const [device, viewport, scheme, background] of [
     assert.equal(iconRes.headers.get('content-type'), 'image/svg+xml');
     const firstPreset = page.locator('#voice option[value^="preset-"]').first();
     await firstPreset.waitFor({ state: 'attached' });
+    // Opened once the usage shows (the last thing the page reads when it opens).
+    await page.locator('#usage').waitFor();
 
     watch.step = '1 convert';
+    tally.step = watch.step;
     // 1. Upload and convert toward a preset, picked by its human name; its preview plays beside the picker.
     const presetId = (await firstPreset.getAttribute('value')) ?? '';
     await page.selectOption('#voice', presetId);
@@ -188,6 +221,7 @@ for (const [device, viewport, scheme, background] of [
     }
 
     watch.step = '2 play and detail';
+    tally.step = watch.step;
     // 2. The result plays on its card, then the detail draws both pictures and plays the result.
     assert.ok((await playsPast(page, `.job[data-job-id="${jobId}"] .job-audio`, 0.5)) > 0.5);
     await card.locator('.job-audio').evaluate((a) => (a as unknown as { pause(): void }).pause());
@@ -201,6 +235,7 @@ for (const [device, viewport, scheme, background] of [
     await page.screenshot({ path: path.join(bench.dir, `walk-detail-${device}-${scheme}.png`) });
 
     watch.step = '3 download';
+    tally.step = watch.step;
     // 3. Download saves the result file itself, under the name the card gives it.
     const [download] = await Promise.all([
       page.waitForEvent('download'),
@@ -219,6 +254,7 @@ for (const [device, viewport, scheme, background] of [
     assert.deepEqual(saved, onDisk, 'the downloaded file is the result');
 
     watch.step = '4 clone and rename';
+    tally.step = watch.step;
     // 4. Clone a voice; its own preview (the recording) loads; renamed, the status line follows.
     await page.fill('#voice-name', `Walker ${device}`);
     await page.setInputFiles(
@@ -237,6 +273,7 @@ for (const [device, viewport, scheme, background] of [
     await page.locator('#clone-status', { hasText: `Voice "Runner ${device}" is ready` }).waitFor();
 
     watch.step = '5 remove and delete';
+    tally.step = watch.step;
     // 5. Remove the finished job, then delete the voice: both gone from the page.
     await card.getByRole('button', { name: /^Remove job .* and its result$/ }).click();
     await page.locator(`.job[data-job-id="${jobId}"]`).waitFor({ state: 'detached' });
@@ -248,6 +285,22 @@ for (const [device, viewport, scheme, background] of [
         throw new Error(`${err}; the voices say: ${await page.locator('#voices-section').textContent()}`);
       });
     await axeChecked(page, watch, `${device}: after the walk`);
+    // Within its budget, step by step, with one socket (a second allowed, for a reconnect); and the
+    // whole walk, with the test's own requests, in half the free plan's minute: a person may walk
+    // it twice a minute before the limit speaks.
+    for (const [step, max] of Object.entries(BUDGET))
+      assert.ok(tally.of(step).length <= max, `step ${step}: ${tally.of(step).length} > ${max}: ${tally}`);
+    assert.deepEqual(
+      [...tally.byStep.keys()].filter((step) => !(step in BUDGET)),
+      [],
+      `${tally}`,
+    );
+    assert.ok(tally.sockets >= 1 && tally.sockets <= 2, `${tally}`);
+    const api = shippedPlans().plans.free.rateLimits.api;
+    assert.ok(
+      tally.total + TEST_REQUESTS <= api.max / 2,
+      `${tally.total} + ${TEST_REQUESTS} requests > half of ${api.max} a minute: ${tally}`,
+    );
 
     assert.deepEqual(pageViolations(watch), [], 'no Content-Security-Policy violation anywhere on the walk');
     assert.deepEqual(watch.pageErrors, []);

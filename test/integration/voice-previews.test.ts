@@ -97,7 +97,7 @@ test('every preset the model ships has a current preview: a few seconds of Opus,
 });
 
 test('in the page: a player beside each preset and the chosen voice; one plays; one’s own voice previews its recording, for its owner only', async () => {
-  // A pro user: waiting for the clone and the page together pass an anonymous user's 30 API requests a minute.
+  // A pro user: waiting for the clone and the page together may pass an anonymous user's API limit (config/plans.json).
   const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
     name: 'previews',
     plan: 'pro',

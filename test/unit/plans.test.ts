@@ -13,7 +13,7 @@ test('the shipped plans load by default: free for anonymous users, pro ahead of 
   const c = loadConfig({});
   assert.equal(c.authMode, 'open');
   assert.equal(c.plans.anonymousPlan, 'free');
-  assert.deepEqual(c.plans.plans.free.rateLimits.api, { max: 30, windowSec: 60 });
+  assert.deepEqual(c.plans.plans.free.rateLimits.api, { max: 60, windowSec: 60 });
   assert.deepEqual(c.plans.plans.free.rateLimits.uploads, { max: 10, windowSec: 300 });
   assert.deepEqual(c.plans.plans.free.rateLimits.voiceClones, { max: 3, windowSec: 3600 });
   assert.ok(c.plans.plans.pro.priorityBase < c.plans.plans.free.priorityBase);

@@ -4,7 +4,7 @@ import { CloneForm } from './clone-form.js';
 import { ConvertForm } from './convert-form.js';
 import { JobCard } from './job-card.js';
 import { formatBytes, placeText } from './lib/format.js';
-import { applyMessage, FINAL, type Jobs, putJob, sortedJobs } from './lib/jobs.js';
+import { applyMessage, FINAL, type Jobs, putJob, sortedJobs, voicesAsJobsStand } from './lib/jobs.js';
 import type { JobView, Preset, QueuePlace, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
 import { connectLive } from './live.js';
 import { VoiceLibrary } from './voice-library.js';
@@ -29,6 +29,8 @@ export interface Status {
 export function App() {
   const [jobs, setJobs] = useState<Jobs>(new Map());
   const [voices, setVoices] = useState<Voice[]>([]);
+  const voicesRef = useRef(voices);
+  voicesRef.current = voices;
   const [presets, setPresets] = useState<Preset[]>([]);
   const [workspace, setWorkspace] = useState<Workspace | undefined>();
   const [keptUpload, setKeptUpload] = useState<Upload | undefined>();
@@ -42,19 +44,75 @@ export function App() {
     const t = setInterval(() => setNow(Date.now()), 30_000);
     return () => clearInterval(t);
   }, []);
+  /**
+   * The jobs as of the last change: every change goes through `update`, so answers and events
+   * that race build on each other.
+   */
   const jobsRef = useRef(jobs);
   /** createdAt of the oldest job loaded while older pages remain; undefined once all are loaded. */
   const pagedSince = useRef<number | undefined>(undefined);
-  jobsRef.current = jobs;
-
-  const put = useCallback((job: JobView) => setJobs((j) => putJob(j, job)), []);
-  const drop = useCallback((id: string) => {
-    setJobs((j) => {
-      const next = new Map(j);
-      next.delete(id);
-      return next;
-    });
+  const update = useCallback((change: (j: Jobs) => Jobs) => {
+    jobsRef.current = change(jobsRef.current);
+    setJobs(jobsRef.current);
   }, []);
+
+  /** Events of jobs the page does not know yet, held by job until the job's view arrives. */
+  const held = useRef(new Map<string, ServerMessage[]>());
+  const fetching = useRef(new Set<string>());
+  /** This page's requests that make a job (POST /api/jobs, /api/voices), in flight. */
+  const creating = useRef(0);
+
+  /** A job's view, then the events held for it (a finished job stays finished). */
+  const put = useCallback(
+    (job: JobView) => {
+      const waiting = held.current.get(job.id) ?? [];
+      held.current.delete(job.id);
+      update((j) =>
+        waiting.reduce((acc, m) => applyMessage(acc, m, pagedSince.current).jobs, putJob(j, job)),
+      );
+    },
+    [update],
+  );
+  const drop = useCallback(
+    (id: string) =>
+      update((j) => {
+        const next = new Map(j);
+        next.delete(id);
+        return next;
+      }),
+    [update],
+  );
+
+  /** Asks once for the view of a job first seen in an event (another tab or client made it). */
+  const learn = useCallback(
+    (id: string) => {
+      if (fetching.current.has(id)) return;
+      fetching.current.add(id);
+      void fetchJob(id).then((job) => {
+        fetching.current.delete(id);
+        if (job) put(job);
+        else held.current.delete(id);
+      });
+    },
+    [put],
+  );
+
+  /**
+   * Runs `work`, which makes a job and puts the answer's view: meanwhile the events of jobs not
+   * known yet wait (the answer names this page's own job: no request for it); then the jobs
+   * still unknown (another tab's) are asked for.
+   */
+  const whileCreating = useCallback(
+    async <T,>(work: () => Promise<T>): Promise<T> => {
+      creating.current++;
+      try {
+        return await work();
+      } finally {
+        if (--creating.current === 0) for (const id of held.current.keys()) learn(id);
+      }
+    },
+    [learn],
+  );
 
   const loadVoices = useCallback(async () => {
     const body = await getJson<{ voices: Voice[]; presets: Preset[] }>('/api/voices');
@@ -65,7 +123,9 @@ export function App() {
 
   /** A voice as the API answered a change to it (its new name), or gone once its deletion answered. */
   const putVoice = useCallback((voice: Voice) => {
-    setVoices((vs) => vs.map((v) => (v.id === voice.id ? voice : v)));
+    setVoices((vs) =>
+      vs.some((v) => v.id === voice.id) ? vs.map((v) => (v.id === voice.id ? voice : v)) : [voice, ...vs],
+    );
   }, []);
   const dropVoice = useCallback((id: string) => {
     setVoices((vs) => vs.filter((v) => v.id !== id));
@@ -84,12 +144,14 @@ export function App() {
         return;
       }
       const { jobs: next, needsView } = applyMessage(jobsRef.current, msg, pagedSince.current);
-      jobsRef.current = next;
-      setJobs(next);
-      // First sight of a job (another tab started it) or its signed result link: ask for the view.
-      if (needsView) void fetchJob(needsView).then((job) => job && put(job));
+      if (!needsView) return update(() => next);
+      // First sight of a job: held until its view comes, from this page's own answer or asked for once.
+      const waiting = held.current.get(needsView);
+      if (waiting) waiting.push(msg);
+      else held.current.set(needsView, [msg]);
+      if (creating.current === 0) learn(needsView);
     },
-    [put],
+    [update, learn],
   );
 
   useEffect(() => {
@@ -99,7 +161,7 @@ export function App() {
         const res = await api(`/api/jobs?limit=${PAGE}`);
         if (res.ok) {
           const body = (await res.json()) as { jobs: JobView[]; nextCursor: string | null };
-          setJobs((j) => body.jobs.reduce(putJob, j));
+          update((j) => body.jobs.reduce(putJob, j));
           setOlder(body.nextCursor);
           pagedSince.current = body.nextCursor ? body.jobs.at(-1)?.createdAt : undefined;
         } else setFatal(await errorText(res, 'loading your jobs'));
@@ -107,10 +169,11 @@ export function App() {
         await loadWorkspace();
       })
       .catch((err: Error) => setFatal(err.message));
-  }, [loadVoices, loadWorkspace, onMessage]);
+  }, [loadVoices, loadWorkspace, onMessage, update]);
 
-  // A clone that has just finished makes its voice selectable (or shows it failed) in the menu;
-  // a job made since the page opened (its upload, the queue) or just ended (its output) changes
+  // A clone that has just finished makes its voice selectable (or shows it failed): the page's own
+  // voices follow their clone jobs (voicesAsJobsStand); one cloned elsewhere is read with the list.
+  // A job made since the page opened (its upload, the queue) or just ended (its output) changes
   // the workspace's usage, and so does one removed (its result went with it), here or in another tab.
   const jobStates = useRef(new Map<string, string>());
   const openedAt = useRef(Date.now());
@@ -126,14 +189,16 @@ export function App() {
       const before = jobStates.current.get(job.id);
       const ended = !FINAL.has(before ?? 'queued') && FINAL.has(job.state);
       if ((before && ended) || (!before && job.createdAt >= openedAt.current)) usageChanged = true;
-      if (before && ended && job.kind === 'clone') cloneEnded = true;
+      if (before && ended && job.kind === 'clone' && !voicesRef.current.some((v) => v.jobId === job.id))
+        cloneEnded = true;
       jobStates.current.set(job.id, job.state);
     }
     if (cloneEnded) void loadVoices();
     if (usageChanged) void loadWorkspace();
   }, [jobs, loadVoices, loadWorkspace]);
 
-  const voiceNames = new Map(voices.map((v) => [v.id, v.name]));
+  const shownVoices = voicesAsJobsStand(voices, jobs);
+  const voiceNames = new Map(shownVoices.map((v) => [v.id, v.name]));
   const targetNames = new Map([
     ...voiceNames,
     ...presets.map((p): [string, string] => [p.id, p.displayName]),
@@ -146,7 +211,7 @@ export function App() {
     const res = await api(`/api/jobs?limit=${PAGE}${states}${after}`);
     if (!res.ok) return setFatal(await errorText(res, 'loading older jobs'));
     const body = (await res.json()) as { jobs: JobView[]; nextCursor: string | null };
-    setJobs((j) => body.jobs.reduce(putJob, j));
+    update((j) => body.jobs.reduce(putJob, j));
     setOlder(body.nextCursor);
     // Live snapshots fill in only what the unfiltered pages reach.
     if (shown === '' && (cursor || !pagedSince.current))
@@ -187,25 +252,27 @@ export function App() {
         )}
         <ConvertForm
           jobs={jobs}
-          voices={voices}
+          voices={shownVoices}
           presets={presets}
           workspace={workspace}
           loadWorkspace={loadWorkspace}
           keptUpload={keptUpload}
           setKeptUpload={setKeptUpload}
           put={put}
+          whileCreating={whileCreating}
           notice={againMessage}
         />
         <CloneForm
           jobs={jobs}
-          voices={voices}
+          voices={shownVoices}
           workspace={workspace}
           loadWorkspace={loadWorkspace}
-          loadVoices={loadVoices}
+          putVoice={putVoice}
           put={put}
+          whileCreating={whileCreating}
         />
         <VoiceLibrary
-          voices={voices}
+          voices={shownVoices}
           presets={presets}
           loadVoices={loadVoices}
           putVoice={putVoice}

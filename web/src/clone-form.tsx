@@ -11,8 +11,11 @@ interface Props {
   voices: Voice[];
   workspace: Workspace | undefined;
   loadWorkspace: () => Promise<Workspace | undefined>;
-  loadVoices: () => Promise<void>;
+  /** Puts the voice the API answered into the list (no list reload: it follows its clone job from there). */
+  putVoice: (voice: Voice) => void;
   put: (job: JobView) => void;
+  /** Runs the request that makes a job and puts its answer (the page holds the job's first events meanwhile). */
+  whileCreating: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** Clone a voice from a reference recording; the status line follows the analysis to its end. */
@@ -42,15 +45,17 @@ export function CloneForm(props: Props) {
     form.append('name', nameRef.current?.value ?? '');
     form.append('file', file);
     setLine({ text: 'Uploading…', error: false });
-    const res = await api('/api/voices', { method: 'POST', body: form });
-    if (!res.ok) {
-      setLine({ text: await errorText(res, 'cloning'), error: true });
-      return;
-    }
-    const { voice, job } = (await res.json()) as { voice: Voice; job: JobView };
-    props.put(job);
-    setLine({ follow: job.id, voiceId: voice.id, name: voice.name });
-    await props.loadVoices();
+    await props.whileCreating(async () => {
+      const res = await api('/api/voices', { method: 'POST', body: form });
+      if (!res.ok) {
+        setLine({ text: await errorText(res, 'cloning'), error: true });
+        return;
+      }
+      const { voice, job } = (await res.json()) as { voice: Voice; job: JobView };
+      props.putVoice(voice);
+      props.put(job);
+      setLine({ follow: job.id, voiceId: voice.id, name: voice.name });
+    });
   };
 
   return (

@@ -17,6 +17,8 @@ interface Props {
   keptUpload: Upload | undefined;
   setKeptUpload: (u: Upload | undefined) => void;
   put: (job: JobView) => void;
+  /** Runs the request that makes a job and puts its answer (the page holds the job's first events meanwhile). */
+  whileCreating: <T>(work: () => Promise<T>) => Promise<T>;
   notice: Status | undefined;
 }
 
@@ -45,7 +47,8 @@ export function ConvertForm(props: Props) {
     if (fileRef.current) fileRef.current.value = '';
   };
 
-  const createJob = async (upload: Upload) => {
+  const createJob = (upload: Upload) => props.whileCreating(() => requestJob(upload));
+  const requestJob = async (upload: Upload) => {
     const res = await api('/api/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -5,7 +5,10 @@ import type { ClientMessage, ServerMessage } from './lib/types.js';
 /**
  * The progress WebSocket. The page keeps the highest event id it saw and, after a reconnect,
  * sends it back to get exactly what it missed (or a snapshot). Reconnects with jittered
- * exponential back-off, so the clients of a stopped instance do not all come back at once.
+ * exponential back-off, so the clients of a stopped instance do not all come back at once. The
+ * back-off starts over only once a socket is served (a snapshot, a replay, an event): a socket
+ * refused after it opened (over the API rate limit, too many sockets) says why in an `error`
+ * message and closes, and an immediate retry would only be refused, and counted, again.
  */
 export function connectLive(onMessage: (msg: ServerMessage) => void): void {
   let lastEventId = '';
@@ -22,7 +25,7 @@ export function connectLive(onMessage: (msg: ServerMessage) => void): void {
     });
     ws.addEventListener('message', (e) => {
       const msg = JSON.parse(String(e.data)) as ServerMessage;
-      attempt = 0;
+      if (msg.type !== 'error') attempt = 0;
       if ('eventId' in msg && msg.eventId && (!lastEventId || newerId(msg.eventId, lastEventId)))
         lastEventId = msg.eventId;
       onMessage(msg);

@@ -13,9 +13,9 @@ import {
   voiceDescription,
   waitText,
 } from '../src/lib/format.js';
-import { applyMessage, conversionStatus, type Jobs, putJob } from '../src/lib/jobs.js';
+import { applyMessage, conversionStatus, type Jobs, putJob, voicesAsJobsStand } from '../src/lib/jobs.js';
 import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
-import type { JobView, Workspace } from '../src/lib/types.js';
+import type { JobView, Voice, Workspace } from '../src/lib/types.js';
 
 test('sizes, durations and rates read as people write them', () => {
   assert.equal(formatBytes(52_428_800), '50 MB');
@@ -197,4 +197,45 @@ test('a preset reads by how its voice sounds: low, middle or high, with its medi
   assert.equal(voiceDescription(206.5), 'high voice, about 207 Hz');
   assert.equal(voiceDescription(null), 'pitch unknown');
   assert.equal(voiceDescription(0), 'pitch unknown');
+});
+
+test('a pending voice reads as its clone job stands, as GET /api/voices would answer', () => {
+  const voice = (id: string, jobId: string | null, state: Voice['state'] = 'pending'): Voice => ({
+    id,
+    name: id,
+    state,
+    error: null,
+    jobId,
+    previewUrl: `/api/voices/${id}/preview`,
+  });
+  const clone = (id: string, state: JobView['state'], error: JobView['error'] = null) =>
+    ({ id, kind: 'clone', state, error }) as JobView;
+  const jobs: Jobs = new Map([
+    ['j-done', clone('j-done', 'completed')],
+    ['j-bad', clone('j-bad', 'failed', { code: 'VC_ERR_UNSUPPORTED_AUDIO', message: 'no speech' })],
+    ['j-off', clone('j-off', 'cancelled')],
+    ['j-run', clone('j-run', 'active')],
+  ]);
+  const shown = voicesAsJobsStand(
+    [
+      voice('done', 'j-done'),
+      voice('bad', 'j-bad'),
+      voice('off', 'j-off'),
+      voice('run', 'j-run'),
+      voice('unknown', 'j-elsewhere'),
+      voice('kept', 'j-bad', 'ready'),
+    ],
+    jobs,
+  );
+  assert.deepEqual(
+    shown.map((v) => [v.id, v.state, v.error?.message ?? null]),
+    [
+      ['done', 'ready', null],
+      ['bad', 'failed', 'no speech'],
+      ['off', 'failed', null],
+      ['run', 'pending', null],
+      ['unknown', 'pending', null],
+      ['kept', 'ready', null],
+    ],
+  );
 });

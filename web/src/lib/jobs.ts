@@ -1,4 +1,4 @@
-import type { JobView, ServerMessage } from './types.js';
+import type { JobView, ServerMessage, Voice } from './types.js';
 
 export const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
@@ -115,4 +115,17 @@ export function cloneStatus(job: JobView, name: string): { text: string; error: 
     cancelled: `Voice "${name}" was cancelled.`,
   }[job.state];
   return { text, error: job.state === 'failed' };
+}
+
+/**
+ * The voices as their clone jobs now stand: a pending voice whose analysis the page has seen end
+ * is ready (or failed, with the job's error), as GET /api/voices would answer, without asking it.
+ */
+export function voicesAsJobsStand(voices: readonly Voice[], jobs: Jobs): Voice[] {
+  return voices.map((v) => {
+    const job = v.state === 'pending' && v.jobId ? jobs.get(v.jobId) : undefined;
+    if (!job || !FINAL.has(job.state)) return v;
+    if (job.state === 'completed') return { ...v, state: 'ready', error: null };
+    return { ...v, state: 'failed', error: job.error ?? null };
+  });
 }

@@ -43,6 +43,8 @@ export interface Voice {
   name: string;
   state: 'pending' | 'ready' | 'failed';
   error: { code: string; message: string } | null;
+  /** The clone job that analyses its recording (its state is the voice's). */
+  jobId: string | null;
   /** Its reference recording, a signed link (GET /api/voices/:id/preview). */
   previewUrl: string;
 }

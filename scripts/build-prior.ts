@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { JUDGE_PAIRS } from '../test/helpers/judge.js';
 import { parseManifest, sourcePriorOf, VoiceConversionEngine } from '../workers/engine/index.js';
-import { speakers } from './lib/speech-corpus.js';
+import { PRIOR_SPEAKERS, speakers } from './lib/speech-corpus.js';
 
 /**
  * Writes models/builder/source-prior.json, the default model's speaker-independent prior for a conversion's
@@ -51,13 +50,13 @@ const { values } = parseArgs({
 const frames = Number(values.frames);
 if (!(frames > 0)) throw new Error('--frames must be a positive number');
 /**
- * Real speech beside the synthetic voices: the LibriSpeech speakers in no judge pair (the judge converts
- * and measures only its pairs' speakers; all 40 are enrolled in its speaker identification, and a prior
- * averaged over 14 speakers carries no one speaker's identity). --espeak-only: the prior before.
+ * Real speech beside the synthetic voices: the LibriSpeech speakers in no judge pair (PRIOR_SPEAKERS; the
+ * judge converts and measures only its pairs' speakers; all 40 are enrolled in its speaker identification,
+ * and a prior averaged over 22 voices carries no one speaker's identity). --espeak-only: the prior before.
  */
-const REAL = values['espeak-only']
-  ? []
-  : speakers().filter((s) => !JUDGE_PAIRS.some((p) => p.source === s.id || p.target === s.id));
+const REAL = values['espeak-only'] ? [] : speakers().filter((s) => PRIOR_SPEAKERS.includes(s.id));
+if (REAL.length !== (values['espeak-only'] ? 0 : PRIOR_SPEAKERS.length))
+  throw new Error('build-prior: a LibriSpeech speaker of the prior is missing from SPEAKERS.tsv');
 
 const engine = await VoiceConversionEngine.load(MODEL_DIR);
 const work = await mkdtemp(join(tmpdir(), 'vcfarm-prior-'));

@@ -3,16 +3,18 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { parseManifest, sourcePriorOf, VoiceConversionEngine } from '../workers/engine/index.js';
+import { PRIOR_SPEAKERS, speakers } from './lib/speech-corpus.js';
 
 /**
  * Writes models/builder/source-prior.json, the default model's speaker-independent prior for a conversion's
  * source envelope statistics (workers/engine/envelope-prior.ts), which `npm run build:model` embeds in the
  * manifest. Made from espeak-ng voices that neither the parallel-data MCD measure (test/helpers/parallel-mcd.ts:
  * variants m1, m3, m7, f2, f3, f4) nor the speaker-identification judge (LibriSpeech) uses, each reading
- * ten Harvard sentences (lists 4-5) that no measure reads. Run it again when the analysis graph changes.
- *   node dist/scripts/build-prior.js [--frames K]
+ * ten Harvard sentences (lists 4-5) that no measure reads, and the 14 LibriSpeech speakers in no judge pair
+ * (REAL below). Run it again when the analysis graph changes.
+ *   node dist/scripts/build-prior.js [--frames K] [--espeak-only] [--out FILE]
  */
 const VOICES = ['en+m2', 'en+m4', 'en+m6', 'en+f1', 'en+f5', 'en-us+m5', 'en-us+f5', 'en-gb-x-rp+m2'];
 const TEXT = [
@@ -38,9 +40,23 @@ const FADE_SECONDS = 8;
 
 const MODEL_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
 const OUT = fileURLToPath(new URL('../../models/builder/source-prior.json', import.meta.url));
-const args = process.argv.slice(2);
-const frames = args[0] === '--frames' ? Number(args[1]) : FRAMES;
+const { values } = parseArgs({
+  options: {
+    frames: { type: 'string', default: String(FRAMES) },
+    'espeak-only': { type: 'boolean', default: false },
+    out: { type: 'string', default: OUT },
+  },
+});
+const frames = Number(values.frames);
 if (!(frames > 0)) throw new Error('--frames must be a positive number');
+/**
+ * Real speech beside the synthetic voices: the LibriSpeech speakers in no judge pair (PRIOR_SPEAKERS; the
+ * judge converts and measures only its pairs' speakers; all 40 are enrolled in its speaker identification,
+ * and a prior averaged over 22 voices carries no one speaker's identity). --espeak-only: the prior before.
+ */
+const REAL = values['espeak-only'] ? [] : speakers().filter((s) => PRIOR_SPEAKERS.includes(s.id));
+if (REAL.length !== (values['espeak-only'] ? 0 : PRIOR_SPEAKERS.length))
+  throw new Error('build-prior: a LibriSpeech speaker of the prior is missing from SPEAKERS.tsv');
 
 const engine = await VoiceConversionEngine.load(MODEL_DIR);
 const work = await mkdtemp(join(tmpdir(), 'vcfarm-prior-'));
@@ -52,15 +68,17 @@ try {
     const pcm = await decode(wav, engine.sampleRate);
     profiles.push(await engine.analyse([pcm]));
   }
+  for (const s of REAL) profiles.push(await engine.analyse([await decode(s.file, engine.sampleRate)]));
+  const from = `espeak-ng ${VOICES.join(' ')} (Harvard lists 4-5)${REAL.length > 0 ? `; LibriSpeech ${REAL.map((s) => s.id).join(' ')}` : ''}`;
   const prior = {
-    ...sourcePriorOf(profiles, frames, `espeak-ng ${VOICES.join(' ')} (Harvard lists 4-5)`),
+    ...sourcePriorOf(profiles, frames, from),
     fadeSeconds: FADE_SECONDS,
   };
   // Checked as the manifest will hold it.
   const manifest = JSON.parse(await readFile(join(MODEL_DIR, 'model.json'), 'utf8'));
   parseManifest({ ...manifest, analysis: { ...manifest.analysis, sourcePrior: prior } });
-  await writeFile(OUT, `${JSON.stringify(prior)}\n`);
-  console.log(`source prior from ${VOICES.length} voices, ${frames} frames, written to ${OUT}`);
+  await writeFile(values.out, `${JSON.stringify(prior)}\n`);
+  console.log(`source prior from ${profiles.length} voices, ${frames} frames, written to ${values.out}`);
 } finally {
   await rm(work, { recursive: true, force: true });
   await engine.close();

@@ -21,9 +21,12 @@ import { VoiceConversionEngine } from '../workers/engine/index.js';
  * the last 40 %), a table per conversion and totals, then the same totals for a plain formant-preserving
  * pitch shift to the target's F0 (the baseline the model must beat).
  *   node dist/scripts/judge-voices.js [--model DIR] [--strength 0..2] [--pairs 0,3,8-11] [--no-baseline]
+ *     [--source-seconds S]
  * --pairs judges only those conversions (indices into JUDGE_PAIRS, 0..29) for quick iteration, and
  * --no-baseline skips the pitch-shift baseline; the measures are the same, only the full 30 speak for the
- * model.
+ * model. --source-seconds takes the source's statistics from its first S seconds only (what a source that
+ * short gives the model: a short source's statistics and the prior they are moved toward), and converts
+ * and judges the whole source with them, so the measures are the same as without it.
  */
 const { values } = parseArgs({
   options: {
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     strength: { type: 'string', default: '1' },
     pairs: { type: 'string' },
     'no-baseline': { type: 'boolean', default: false },
+    'source-seconds': { type: 'string' },
   },
 });
 /** "0,3,8-11" -> those indices of JUDGE_PAIRS, in order; all when absent. */
@@ -50,6 +54,9 @@ const pairs = pickPairs(values.pairs);
 const modelDir = resolve(values.model ?? new URL('../../models/default/', import.meta.url).pathname);
 const strength = Number(values.strength);
 if (!(strength >= 0 && strength <= 2)) throw new Error('--strength must be a number from 0 to 2');
+const sourceSeconds = values['source-seconds'] === undefined ? undefined : Number(values['source-seconds']);
+if (sourceSeconds !== undefined && !(sourceSeconds > 0))
+  throw new Error('--source-seconds must be a positive number');
 
 const pct = (v: number) => `${(v * 100).toFixed(0)}%`.padStart(5);
 const num = (v: number, d = 2) => v.toFixed(d).padStart(6);
@@ -108,8 +115,9 @@ try {
   const judge = await Judge.create(new PcmCache(work));
   const model = await run(
     judge,
-    `model ${engine.manifest.name} (${modelDir}), strength ${strength}`,
-    engineConverter(engine, strength),
+    `model ${engine.manifest.name} (${modelDir}), strength ${strength}` +
+      (sourceSeconds === undefined ? '' : `, source statistics from its first ${sourceSeconds} s`),
+    engineConverter(engine, strength, sourceSeconds),
     engine.sampleRate,
   );
   if (!values['no-baseline']) {

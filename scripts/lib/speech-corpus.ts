@@ -29,6 +29,27 @@ export function speechDir(): string {
   }
 }
 
+/**
+ * The LibriSpeech speakers the default model's source prior is measured on (scripts/build-prior.ts): the 14
+ * in no pair of the judge (test/helpers/judge.ts JUDGE_PAIRS; test/unit/prior-speakers.test.ts checks it).
+ */
+export const PRIOR_SPEAKERS: readonly string[] = [
+  '103',
+  '1334',
+  '1502',
+  '1553',
+  '1594',
+  '1723',
+  '1841',
+  '1898',
+  '1926',
+  '196',
+  '200',
+  '2007',
+  '233',
+  '2384',
+];
+
 /** SPEAKERS.tsv, in file order. */
 export function speakers(): Speaker[] {
   const dir = speechDir();

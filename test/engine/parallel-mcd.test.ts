@@ -13,10 +13,10 @@ import { type ParallelVerdict, parallelMcd } from '../helpers/parallel-mcd.js';
 // test/helpers/voice-measures.ts, which shares no code with the engine) of the output against the target
 // espeak-ng voice saying the same sentence, cut against the source saying it. The voice is cloned from ten
 // Harvard sentences of the target voice; three others of the source voice are converted (each ~3 s, so the
-// source's statistics rest on one sentence). The bar is a 40 % median cut: NOT met (29 % today,
-// `node dist/scripts/parallel-mcd.js`); this asserts what the model meets, with margin, so a change that
-// loses it fails. Without the source prior (workers/engine/envelope-prior.ts) and the warped map the model
-// made 8 %; with the prior alone 15 %.
+// source's statistics rest on one sentence). The bar is a 40 % median cut: NOT met (29.6 % today, cross-gender
+// pairs 29-42 %, `node dist/scripts/parallel-mcd.js`); this asserts what the model meets, with margin, so a
+// change that loses it fails. Without the source prior (workers/engine/envelope-prior.ts) and the warped map
+// the model made 8 %; with the prior alone 15 %; the warped map without the prior 24 %.
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let engine: VoiceConversionEngine;
@@ -39,18 +39,18 @@ after(async () => {
 
 const gender = (voice: string): string => voice.replace(/.*\+([mf]).*/, '$1');
 
-test('parallel MCD: median cut over the 6 espeak pairs >= 22 %', () => {
+test('parallel MCD: median cut over the 6 espeak pairs >= 25 %', () => {
   const cut = median(verdicts.map((v) => v.cut));
   console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
   assert.equal(verdicts.length, 6);
-  assert.ok(cut >= 0.22, `median cut ${(cut * 100).toFixed(1)} %`);
+  assert.ok(cut >= 0.25, `median cut ${(cut * 100).toFixed(1)} %`);
 });
 
-test('parallel MCD: every cross-gender conversion lands closer to the target than the source was (cut >= 20 %; today 29-43 %)', () => {
+test('parallel MCD: every cross-gender conversion lands closer to the target than the source was (cut >= 24 %; today 29-42 %)', () => {
   const cross = verdicts.filter((v) => gender(v.source) !== gender(v.target));
   assert.equal(cross.length, 4);
   const weak = cross
-    .filter((v) => !(v.cut >= 0.2))
+    .filter((v) => !(v.cut >= 0.24))
     .map((v) => `${v.source}->${v.target} ${(v.cut * 100).toFixed(1)} %`);
   assert.deepEqual(weak, []);
 });

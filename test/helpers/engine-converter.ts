@@ -5,12 +5,19 @@ import type { Converter } from './judge.js';
 /**
  * The pool task's passes through `engine`, as a judge Converter: clone the voice from the clone part,
  * analyse the source (its first SOURCE_ANALYSIS_SECONDS, as the task does), convert it (blocks of varying size, as a decoder pipe delivers them).
+ * `sourceSeconds` (experiments) analyses only the source's first seconds, the statistics a source that short
+ * would have, and converts the whole source with them, so the judge's measures stay those of the full length.
  */
-export function engineConverter(engine: VoiceConversionEngine, strength = 1): Converter {
+export function engineConverter(
+  engine: VoiceConversionEngine,
+  strength = 1,
+  sourceSeconds = SOURCE_ANALYSIS_SECONDS,
+): Converter {
+  const seconds = Math.min(sourceSeconds, SOURCE_ANALYSIS_SECONDS);
   return async ({ source, clone, sampleRate }) => {
     if (sampleRate !== engine.sampleRate) throw new Error(`engine runs at ${engine.sampleRate} Hz`);
     const voice = await engine.analyse(blocks(clone));
-    const sourceProfile = await engine.analyse(blocks(source), { seconds: SOURCE_ANALYSIS_SECONDS });
+    const sourceProfile = await engine.analyse(blocks(source), { seconds });
     const out: Float32Array[] = [];
     for await (const b of engine.convert(blocks(source), { voice, sourceProfile, strength })) out.push(b);
     return { pcm: concat(out), sampleRate };

@@ -30,14 +30,17 @@ const data = workerData as PoolThreadData;
 // later from this thread inherit the single-core mask.
 const pin: PinResult = data.core === null ? { tid: undefined, core: undefined } : pinCurrentThread(data.core);
 shareSessionCount(data.sessions);
-// Pinned first: the sessions' threads inherit the core. A job arriving meanwhile waits for this load.
-if (data.preload) void preloadEngine(data.preload);
+// Pinned first: the sessions' threads inherit the core. The thread answers its identify task (the
+// pool's "ready") only once this load has settled: a thread is never terminated while ONNX Runtime
+// creates its sessions (that aborts the whole process, as a shrink racing a start-up did).
+const preloaded: Promise<void> = data.preload ? preloadEngine(data.preload) : Promise.resolve();
 
 /** Piscina's entry point for every pool thread. */
 export default async function handle(
   task: ConvertTask | CloneTask | IdentifyTask,
 ): Promise<TaskOutcome | ThreadIdentity> {
   if (task.kind === 'identify') {
+    await preloaded;
     return {
       tid: pin.tid,
       core: pin.core,

@@ -94,7 +94,7 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
           .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
           .header('cache-control', 'no-store')
           .header('accept-ranges', 'none')
-          .send(followPartial(start.file, start.attempt, read, ac.signal, start.result.partPath));
+          .send(followPartial(start.file, start.attempt, read, ac.signal));
       }
     }
   };

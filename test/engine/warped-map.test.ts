@@ -171,10 +171,14 @@ test('frames with the source covariance, warped and mapped, get the target covar
   }
 });
 
-test('the formant warp reads the source at its formants where the output has the target formants, the identity at strength 0 or without formants', async () => {
+/**
+ * The formant warp alone as a graph (8 kHz band, 256 bins) with the given ratio limits: `run` reads
+ * where the output's frequencies `hz` come from, in Hz, for source and target formants and strength.
+ */
+async function formantWarpGraph(name: string, limits: Parameters<typeof formantWarp>[3]) {
   const bandHz = 8000;
   const top = 256;
-  const b = new GraphBuilder('formant-warp');
+  const b = new GraphBuilder(name);
   const x = {
     sourceFormants: b.input('fs', 'float32', [3]),
     targetFormants: b.input('ft', 'float32', [3]),
@@ -185,19 +189,23 @@ test('the formant warp reads the source at its formants where the output has the
     targetRoot: '',
   };
   const index = b.input('index', 'float32', [1, 'n']);
-  const warp = formantWarp(b, x, { bandHz } as Parameters<typeof formantWarp>[2], [0.75, 1.35]);
+  const warp = formantWarp(b, x, { bandHz } as Parameters<typeof formantWarp>[2], limits);
   b.output(warp(index, top), 'read', 'float32', [1, 'n']);
   const session = await InferenceSession.create(b.toBytes(OPSET));
-  const toIndex = (hz: number) => (hz * top) / bandHz;
   const run = async (fs: number[], ft: number[], strength: number, hz: number[]): Promise<number[]> => {
     const out = await session.run({
       fs: new Tensor('float32', Float32Array.from(fs), [3]),
       ft: new Tensor('float32', Float32Array.from(ft), [3]),
       strength: new Tensor('float32', Float32Array.from([strength]), [1]),
-      index: new Tensor('float32', Float32Array.from(hz.map(toIndex)), [1, hz.length]),
+      index: new Tensor('float32', Float32Array.from(hz.map((v) => (v * top) / bandHz)), [1, hz.length]),
     });
     return Array.from(out.read.data as Float32Array, (v) => (v * bandHz) / top);
   };
+  return { run, release: () => session.release() };
+}
+
+test('the formant warp reads the source at its formants where the output has the target formants, the identity at strength 0 or without formants', async () => {
+  const { run, release } = await formantWarpGraph('formant-warp', [0.75, 1.35]);
   try {
     // Female -> male: F1 ratio 0.8, F2 0.85, F3 clipped at 0.75 (asks 0.7).
     const fs = [600, 2000, 3000];
@@ -214,49 +222,25 @@ test('the formant warp reads the source at its formants where the output has the
     ] as const)
       for (const [i, v] of r.entries()) assert.ok(Math.abs(v - hz[i]) < 0.5, `${name}: ${v} Hz for ${hz[i]}`);
   } finally {
-    await session.release();
+    await release();
   }
 });
 
 test('the formant warp takes one ratio range per formant: F1 beyond the shared range, F2 and F3 held to it', async () => {
-  const bandHz = 8000;
-  const top = 256;
-  const b = new GraphBuilder('formant-warp-limits');
-  const x = {
-    sourceFormants: b.input('fs', 'float32', [3]),
-    targetFormants: b.input('ft', 'float32', [3]),
-    strength: b.input('strength', 'float32', [1]),
-    sourceMean: '',
-    sourceInverseRoot: '',
-    targetMean: '',
-    targetRoot: '',
-  };
-  const index = b.input('index', 'float32', [1, 'n']);
   const limits = [
     [0.5, 2],
     [0.75, 1.35],
     [0.75, 1.35],
   ] as const;
-  const warp = formantWarp(b, x, { bandHz } as Parameters<typeof formantWarp>[2], limits);
-  b.output(warp(index, top), 'read', 'float32', [1, 'n']);
-  const session = await InferenceSession.create(b.toBytes(OPSET));
+  const { run, release } = await formantWarpGraph('formant-warp-limits', limits);
   try {
     // Female -> male as 150 -> 2514: F1 asks 0.55 (inside 0.5..2), F2 0.9, F3 asks 0.7 (clipped at 0.75).
-    const fs = [560, 1600, 2800];
-    const ft = [308, 1440, 1960];
-    const at = [308, 1440, 2100, 154];
-    const out = await session.run({
-      fs: new Tensor('float32', Float32Array.from(fs), [3]),
-      ft: new Tensor('float32', Float32Array.from(ft), [3]),
-      strength: new Tensor('float32', Float32Array.from([1]), [1]),
-      index: new Tensor('float32', Float32Array.from(at.map((hz) => (hz * top) / bandHz)), [1, at.length]),
-    });
-    const read = Array.from(out.read.data as Float32Array, (v) => (v * bandHz) / top);
+    const read = await run([560, 1600, 2800], [308, 1440, 1960], 1, [308, 1440, 2100, 154]);
     const expected = [560, 1600, 2800, 280];
     for (const [i, v] of read.entries())
       assert.ok(Math.abs(v - expected[i]) < 0.5, `${v} Hz, expected ${expected[i]}`);
   } finally {
-    await session.release();
+    await release();
   }
 });
 

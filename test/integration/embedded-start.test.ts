@@ -24,7 +24,7 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     HOST: '127.0.0.1',
     // info: the logs below are searched for the Redis password.
     LOG_LEVEL: 'info',
-    // Status polling below would soon meet the shipped plans' 30 requests a minute.
+    // Status polling below would soon meet the free plan's API requests a minute (config/plans.json).
     PLANS_FILE: writePlans(dataDir),
   };
   const started = spawnProcess(process.execPath, [CLI, 'all'], { env });

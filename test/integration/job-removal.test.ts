@@ -34,7 +34,7 @@ const exists = (file: string) =>
     () => false,
   );
 
-/** A user of the pro plan: this test's requests would pass an anonymous user's 30 a minute. */
+/** A user of the pro plan: this test's requests would pass an anonymous user's API requests a minute. */
 async function proUser(name: string): Promise<ApiClient> {
   const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', { name, plan: 'pro' });
   assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -14,25 +14,31 @@ import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis.js';
 
+/**
+ * Waits for the first /health 200: embedded Redis, the API, the worker and its pool thread's model
+ * load, which took over 20 s once on the loaded CI machine (about 2.3 s idle). Start-up is not what
+ * these tests are about; a timeout names the last answer.
+ */
+async function startedUp(baseUrl: string): Promise<void> {
+  let last: unknown;
+  await waitUntil(
+    async () => {
+      const h = await health(baseUrl);
+      last = h.body;
+      return h.status === 200;
+    },
+    60_000,
+    '/health 200 after start-up',
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last /health: ${JSON.stringify(last)}`);
+  });
+}
+
 test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503 and why meanwhile; a worker whose supervisor died exits', async () => {
   // Short locks: the job of the killed worker is picked up again within seconds.
   const all = await startAll({ JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000' });
   try {
-    // Start-up, not what this test is about: embedded Redis, the API, the worker and its pool thread's
-    // model load, which took over 20 s once on the loaded CI machine (about 2.3 s idle). The last answer
-    // is named if it never comes.
-    let last: unknown;
-    await waitUntil(
-      async () => {
-        const h = await health(all.baseUrl);
-        last = h.body;
-        return h.status === 200;
-      },
-      60_000,
-      '/health 200 after start-up',
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; last /health: ${JSON.stringify(last)}`);
-    });
+    await startedUp(all.baseUrl);
     // The heartbeat comes just before the worker's "ready" line: wait for that too.
     await waitUntil(() => all.workerPids().length > 0, 10_000, 'the worker ready line');
     const [firstWorker] = all.workerPids();
@@ -100,21 +106,7 @@ test('`vcfarm all` restarts a killed worker and a killed Redis; /health says 503
 test('`vcfarm all` gives up after WORKER_RESTART_LIMIT crashes: exits non-zero and leaves no child behind', async () => {
   const all = await startAll({ WORKER_RESTART_LIMIT: '2' });
   try {
-    // Start-up, not what this test is about: embedded Redis, the API, the worker and its pool thread's
-    // model load, which took over 20 s once on the loaded CI machine (about 2.3 s idle). The last answer
-    // is named if it never comes.
-    let last: unknown;
-    await waitUntil(
-      async () => {
-        const h = await health(all.baseUrl);
-        last = h.body;
-        return h.status === 200;
-      },
-      60_000,
-      '/health 200 after start-up',
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; last /health: ${JSON.stringify(last)}`);
-    });
+    await startedUp(all.baseUrl);
     // The heartbeat comes just before the worker's "ready" line: wait for that too.
     await waitUntil(() => all.workerPids().length > 0, 10_000, 'the worker ready line');
     const redisPid = await all.redisPid();
@@ -135,21 +127,7 @@ test('`vcfarm all` gives up after WORKER_RESTART_LIMIT crashes: exits non-zero a
 test('a second SIGTERM exits at once, killing the children', async () => {
   const all = await startAll({ DRAIN_MS: '10000' });
   try {
-    // Start-up, not what this test is about: embedded Redis, the API, the worker and its pool thread's
-    // model load, which took over 20 s once on the loaded CI machine (about 2.3 s idle). The last answer
-    // is named if it never comes.
-    let last: unknown;
-    await waitUntil(
-      async () => {
-        const h = await health(all.baseUrl);
-        last = h.body;
-        return h.status === 200;
-      },
-      60_000,
-      '/health 200 after start-up',
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; last /health: ${JSON.stringify(last)}`);
-    });
+    await startedUp(all.baseUrl);
     // The heartbeat comes just before the worker's "ready" line: wait for that too.
     await waitUntil(() => all.workerPids().length > 0, 10_000, 'the worker ready line');
     const token = await all.adminToken();

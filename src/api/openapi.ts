@@ -206,7 +206,12 @@ export const openApiPlugin = fp(
         return { schema: doc, url };
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/api/docs' });
+    // Without Swagger UI's top bar: its logo is an SVG with an inline <style>, the one thing the
+    // service's strict CSP (style-src 'self') blocks on this page. The rest of the UI styles only
+    // from its own files and through the CSSOM, so the page runs under the same policy as every
+    // other answer; no per-route exception. (The bar's other part, a box to load another URL's
+    // document, has no use here.)
+    await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { layout: 'BaseLayout' } });
     app.get('/api/openapi.json', async () => app.swagger());
   },
   { name: 'vcfarm-openapi' },

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NotFoundError } from '../errors/index.js';
 import { recentFailures, usageByUser } from '../queue/index.js';
+import { PageLimit } from './fields.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 const FailureSchema = Type.Object({
@@ -40,7 +41,7 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         querystring: Type.Object(
           // 1..100 (query strings are not coerced)
-          { limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })) },
+          { limit: Type.Optional(PageLimit) },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ failures: Type.Array(FailureSchema) }), ...AdminErrors },

@@ -5,6 +5,7 @@ import type { Account } from '../auth/index.js';
 import { NotFoundError, ValidationError } from '../errors/index.js';
 import { PlanOverridesSchema } from '../plans/index.js';
 import { workspaceFor } from '../workspace/index.js';
+import { AccountName, PlanName } from './fields.js';
 import { ErrorBody, IdParams } from './schemas.js';
 
 const UserView = Type.Object({
@@ -17,8 +18,8 @@ const UserView = Type.Object({
 
 const CreateUserBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[\\w .@+-]+$' }),
-    plan: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }),
+    name: AccountName,
+    plan: PlanName,
     overrides: Type.Optional(PlanOverridesSchema),
   },
   { additionalProperties: false },

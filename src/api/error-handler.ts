@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
 import { isClusterUnavailable } from '../redis/core.js';
 import { redisFault } from '../redis/faults.js';
+import { patternWords } from './fields.js';
 
 /** The one map from error code to HTTP status (also listed in the OpenAPI document). */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -45,7 +46,10 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
-/** "body.outputFormat must be one of wav, mp3" rather than ajv's terse text: the field is always named. */
+/**
+ * "body.outputFormat must be one of wav, mp3" rather than ajv's terse text: the field is always
+ * named, and a pattern is said in words.
+ */
 export function validationMessage(err: FastifyError): string {
   const issue = (err.validation as AjvIssue[] | undefined)?.[0];
   if (!issue) return err.message;
@@ -59,6 +63,11 @@ export function validationMessage(err: FastifyError): string {
       return `${where} has an unknown field "${String(issue.params.additionalProperty)}"`;
     case 'enum':
       return `${where} must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
+    case 'const':
+      return `${where} must be ${JSON.stringify(issue.params.allowedValue)}`;
+    // What the value should be, in words; never the pattern (src/api/fields.ts).
+    case 'pattern':
+      return `${where} must be ${patternWords(String(issue.params.pattern)) ?? 'in the form the API reference gives'}`;
     default:
       return `${where} ${issue.message ?? 'is invalid'}`;
   }

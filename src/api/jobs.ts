@@ -7,22 +7,23 @@ import { DEFAULT_MODEL } from '../models/index.js';
 import type { ConversionJobView, PublicJobState, WebhookEvent } from '../queue/index.js';
 import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { callerOf, userOf } from './caller.js';
+import { Id, JobCursor, JobStates, ModelName, PageLimit } from './fields.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 import { phaseEnd, phaseStart, timed } from './server-timing.js';
 import { WebhookBody } from './webhooks.js';
 
 const CreateJobBody = Type.Object(
   {
-    uploadId: Type.String({ pattern: '^[a-zA-Z0-9_-]{8,64}$' }),
+    uploadId: Id,
     pitchSemitones: Type.Optional(Type.Number({ minimum: -24, maximum: 24 })),
     outputFormat: Type.Enum(['wav', 'mp3', 'ogg', 'flac']),
     priority: Type.Optional(Type.Enum(['high', 'normal', 'low'])),
     /** Target voice: one of the user's ready voices or a preset id (GET /api/voices). */
-    voiceId: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_-]{8,64}$' })),
+    voiceId: Type.Optional(Id),
     /** How far to move the timbre toward the target: 0 keeps it, 1 reaches it. */
     strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     /** Model folder name (GET /api/models); default "default". */
-    model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
+    model: Type.Optional(ModelName),
     /** POST this job's events here (in place of the user's default webhook), signed with the user's secret. */
     webhook: Type.Optional(WebhookBody),
   },
@@ -31,15 +32,14 @@ const CreateJobBody = Type.Object(
 
 const JobResponse = Type.Object({ job: JobViewSchema });
 
-const STATES = '(queued|active|completed|failed|cancelled)';
 const ListQuery = Type.Object(
   {
     /** `nextCursor` of the previous page. */
-    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,16}_[a-zA-Z0-9_-]{8,64}$' })),
+    cursor: Type.Optional(JobCursor),
     /** Jobs per page, 1..100; default 50. */
-    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$' })),
+    limit: Type.Optional(PageLimit),
     /** Only jobs in these states, comma-separated. */
-    state: Type.Optional(Type.String({ pattern: `^${STATES}(,${STATES})*$` })),
+    state: Type.Optional(JobStates),
   },
   { additionalProperties: false },
 );

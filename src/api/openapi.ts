@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import fp from 'fastify-plugin';
 import { IDEMPOTENT_ROUTES } from '../idempotency/index.js';
 import { HTTP_STATUS } from './error-handler.js';
+import { IdempotencyKey } from './fields.js';
 import { ErrorBody } from './schemas.js';
 import { WsClientMessage, WsServerMessage } from './ws-messages.js';
 
@@ -196,8 +197,7 @@ export const openApiPlugin = fp(
             type: 'object',
             properties: {
               'idempotency-key': {
-                type: 'string',
-                pattern: '^[\\x21-\\x7e]{1,255}$',
+                ...IdempotencyKey,
                 description:
                   'Same key and body within 24 h: the first answer again; another body: 409 VC_ERR_IDEMPOTENCY_MISMATCH',
               },

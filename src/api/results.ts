@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors/index.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../media/index.js';
+import { LinkExpiry, LinkSignature } from './fields.js';
 import { followPartial, waitForPartial } from './partial-result.js';
 import { IdParams } from './schemas.js';
 import { contentDisposition, type SentFile, sendAudioFile } from './send-file.js';
@@ -11,8 +12,8 @@ import { bearerUser } from './signed-or-bearer.js';
 const ResultQuery = Type.Object(
   {
     /** Expiry of a signed link, in Unix seconds. */
-    exp: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })),
-    sig: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' })),
+    exp: Type.Optional(LinkExpiry),
+    sig: Type.Optional(LinkSignature),
     /** `1`: the output written so far of a job still running, followed as it grows (partial-result.ts). */
     partial: Type.Optional(Type.Literal('1')),
   },

@@ -1,12 +1,10 @@
 import { Type } from 'typebox';
+import { Id } from './fields.js';
 
 /** Shapes shared by several route groups. Route-specific schemas live beside their handlers. */
 export const ErrorBody = Type.Object({ error: Type.String(), message: Type.String() });
 
-export const IdParams = Type.Object(
-  { id: Type.String({ pattern: '^[a-zA-Z0-9_-]{8,64}$' }) },
-  { additionalProperties: false },
-);
+export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 
 export const JobViewSchema = Type.Object({
   id: Type.String(),

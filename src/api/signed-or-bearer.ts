@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ForbiddenError, UnauthorizedError } from '../errors/index.js';
 import { userOf } from './caller.js';
+import { LinkExpiry, LinkSignature, LinkUser } from './fields.js';
 
 /**
  * Routes a browser's `<audio src>` fetches (results, uploads' originals, voice previews) take either
@@ -12,9 +13,9 @@ import { userOf } from './caller.js';
 /** The query fields of a signed link that names its user (uploads' originals, previews). */
 export const SignedUserFields = {
   /** The user the link was made for. */
-  user: Type.Optional(Type.String({ pattern: '^u_[a-z0-9]{4,64}$' })),
-  exp: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })),
-  sig: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' })),
+  user: Type.Optional(LinkUser),
+  exp: Type.Optional(LinkExpiry),
+  sig: Type.Optional(LinkSignature),
 };
 
 export interface SignedUserQuery {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ValidationError } from '../errors/index.js';
 import { queueStatus, systemStats } from '../scaling/index.js';
+import { WorkerId } from './fields.js';
 import { ErrorBody } from './schemas.js';
 import { QueueStatusSchema, SystemStatsSchema } from './system-schemas.js';
 
@@ -45,7 +46,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ScaleBody = Type.Object(
     {
       new_worker_count: Type.Optional(Type.Integer({ minimum: 1, maximum: max })),
-      worker_id: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' })),
+      worker_id: Type.Optional(WorkerId),
       autoscale: Type.Optional(
         Type.Union([
           Type.Literal(false),

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { NotFoundError } from '../errors/index.js';
 import { DEMUXER_CONTENT_TYPES } from '../media/index.js';
 import { currentPreview, DEFAULT_MODEL, PREVIEW_CONTENT_TYPE } from '../models/index.js';
+import { ModelName } from './fields.js';
 import { IdParams } from './schemas.js';
 import { sendAudioFile } from './send-file.js';
 import { bearerUser, isSigned, SignedUserFields, signedUser } from './signed-or-bearer.js';
@@ -10,7 +11,7 @@ import { bearerUser, isSigned, SignedUserFields, signedUser } from './signed-or-
 const PreviewQuery = Type.Object(
   {
     /** The model folder of a preset (default: the default model); none for a user's own voice. */
-    model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
+    model: Type.Optional(ModelName),
     ...SignedUserFields,
   },
   { additionalProperties: false },

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors/index.js';
 import { currentPreview, DEFAULT_MODEL, type PresetVoice } from '../models/index.js';
 import type { Voice } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
+import { ModelName } from './fields.js';
 import { intakeAudio } from './intake.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
@@ -68,10 +69,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.takeUploadSlot,
       schema: {
         consumes: ['multipart/form-data'],
-        querystring: Type.Object(
-          { model: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })) },
-          { additionalProperties: false },
-        ),
+        querystring: Type.Object({ model: Type.Optional(ModelName) }, { additionalProperties: false }),
         response: {
           202: Type.Object({ voice: VoiceSchema, job: JobViewSchema }),
           400: ErrorBody,

@@ -6,7 +6,8 @@
 export const ERROR_CODES = {
   VC_ERR_VALIDATION: {
     answer: '400',
-    meaning: 'body, params or query do not match the schema (the message names the field)',
+    meaning:
+      'body, params or query do not match the schema (the message names the field and says in words what it must be, never a pattern)',
   },
   VC_ERR_UNAUTHORIZED: { answer: '401', meaning: 'missing or unknown bearer token' },
   VC_ERR_FORBIDDEN: {

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { patternWords } from '../../src/api/fields.js';
+import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
+import { ApiClient, type Json } from '../helpers/client.js';
+import { startService, type TestService } from '../helpers/service.js';
+
+// A value a route's schema refuses is answered 400 VC_ERR_VALIDATION with a message that names the
+// field and says in words what it must be: never the pattern, never an internal detail.
+
+let svc: TestService;
+let user: ApiClient;
+before(async () => {
+  svc = await startService({ workers: 0, env: { ADMIN_TOKEN } });
+  user = await ApiClient.anonymous(svc.baseUrl);
+});
+after(async () => {
+  await svc?.close();
+});
+
+const JOB = 'abcdefgh1234';
+const UPLOAD = 'abcdefgh5678';
+
+/** [who asks, method, path, JSON body or undefined, the whole message expected]. */
+const TABLE: ['user' | 'admin', string, string, unknown, string][] = [
+  [
+    'user',
+    'POST',
+    '/api/jobs',
+    { uploadId: '../../etc/passwd', outputFormat: 'wav' },
+    "body.uploadId must be an id of 8-64 letters, digits, '-' or '_'",
+  ],
+  [
+    'user',
+    'POST',
+    '/api/jobs',
+    { uploadId: UPLOAD, outputFormat: 'wav', voiceId: 'x' },
+    "body.voiceId must be an id of 8-64 letters, digits, '-' or '_'",
+  ],
+  [
+    'user',
+    'POST',
+    '/api/jobs',
+    { uploadId: UPLOAD, outputFormat: 'wav', model: 'Default/..' },
+    "body.model must be a model name: 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+  ],
+  [
+    'user',
+    'POST',
+    '/api/jobs',
+    { uploadId: UPLOAD, outputFormat: 'wav', pitchSemitones: 99 },
+    'body.pitchSemitones must be <= 24',
+  ],
+  ['user', 'GET', '/api/jobs?limit=0', undefined, 'querystring.limit must be a whole number from 1 to 100'],
+  ['user', 'GET', '/api/jobs?limit=500', undefined, 'querystring.limit must be a whole number from 1 to 100'],
+  [
+    'user',
+    'GET',
+    '/api/jobs?cursor=yesterday',
+    undefined,
+    'querystring.cursor must be the nextCursor of a previous page, as it was given',
+  ],
+  [
+    'user',
+    'GET',
+    '/api/jobs?state=done',
+    undefined,
+    'querystring.state must be one or more of queued, active, completed, failed, cancelled, separated by commas',
+  ],
+  [
+    'user',
+    'GET',
+    '/api/jobs/short',
+    undefined,
+    "params.id must be an id of 8-64 letters, digits, '-' or '_'",
+  ],
+  ['user', 'DELETE', `/api/jobs/${JOB}?remove=yes`, undefined, 'querystring.remove must be "1"'],
+  [
+    'user',
+    'GET',
+    `/api/jobs/${JOB}/result?exp=tomorrow`,
+    undefined,
+    'querystring.exp must be the expiry of a signed link: up to 12 digits',
+  ],
+  [
+    'user',
+    'GET',
+    `/api/jobs/${JOB}/result?exp=1&sig=abc`,
+    undefined,
+    "querystring.sig must be the signature of a signed link: 16-128 letters, digits, '-' or '_'",
+  ],
+  [
+    'user',
+    'GET',
+    `/api/uploads/${UPLOAD}/audio?user=root`,
+    undefined,
+    'querystring.user must be a user id: "u_" then 4-64 lower-case letters or digits',
+  ],
+  [
+    'user',
+    'GET',
+    '/api/voices/preset-clara/preview?model=../../etc',
+    undefined,
+    "querystring.model must be a model name: 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+  ],
+  [
+    'user',
+    'POST',
+    '/api/voices?model=UPPER',
+    undefined,
+    "querystring.model must be a model name: 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
+  ],
+  [
+    'admin',
+    'GET',
+    '/api/admin/failures?limit=101',
+    undefined,
+    'querystring.limit must be a whole number from 1 to 100',
+  ],
+  [
+    'admin',
+    'POST',
+    '/api/admin/users',
+    { name: 'Ada <script>', plan: 'free' },
+    "body.name must be 1-100 letters, digits, spaces, '_', '.', '@', '+' or '-'",
+  ],
+  [
+    'admin',
+    'POST',
+    '/api/admin/users',
+    { name: 'Ada', plan: 'Free!' },
+    "body.plan must be a plan name: 1-32 lower-case letters, digits, '-' or '_', starting with a letter",
+  ],
+  [
+    'admin',
+    'POST',
+    '/api/system/scale',
+    { worker_id: 'worker one' },
+    "body.worker_id must be a worker id: 1-64 letters, digits, '.', '-' or '_'",
+  ],
+];
+
+test('a table of bad values over the routes: 400 VC_ERR_VALIDATION, the field and what it must be, in words', async () => {
+  const wrong: string[] = [];
+  for (const [who, method, url, body, message] of TABLE) {
+    const r =
+      who === 'admin'
+        ? await adminRequest(svc.baseUrl, method, url, body)
+        : await user.request(method, url, body);
+    const got = `${r.status} ${r.body?.error} ${r.body?.message}`;
+    if (got !== `400 VC_ERR_VALIDATION ${message}`) wrong.push(`${method} ${url}: ${got}`);
+    // Whatever the words, nothing of a regular expression and nothing of the server.
+    if (/pattern|[\^$\\[\]{}]|\/(work|tmp|home|usr)\//.test(String(r.body?.message)))
+      wrong.push(`${method} ${url}: quotes a pattern or a path: ${r.body?.message}`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+/** Every `pattern` in a schema, with where it was found. */
+function patternsIn(node: Json, where: string, found: [string, string][]): [string, string][] {
+  if (node && typeof node === 'object') {
+    if (typeof node.pattern === 'string') found.push([where, node.pattern]);
+    for (const [k, v] of Object.entries(node)) if (k !== 'pattern') patternsIn(v, `${where}.${k}`, found);
+  }
+  return found;
+}
+
+test('every pattern a route checks (parameters, headers, bodies in the OpenAPI document) has its words', async () => {
+  const doc = (await (await fetch(`${svc.baseUrl}/api/openapi.json`)).json()) as Json;
+  const found: [string, string][] = [];
+  for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Json>>))
+    for (const [method, op] of Object.entries(ops)) {
+      patternsIn(op.parameters, `${method.toUpperCase()} ${path} parameters`, found);
+      patternsIn(op.requestBody, `${method.toUpperCase()} ${path} body`, found);
+    }
+  // The walk reaches the routes' fields: ids, pages, signed links, admin bodies, the idempotency key.
+  assert.ok(new Set(found.map(([, p]) => p)).size >= 11, `only ${found.length} patterns found`);
+  assert.deepEqual(
+    found.filter(([, p]) => patternWords(p) === undefined).map(([where, p]) => `${where}: ${p}`),
+    [],
+  );
+});

@@ -100,7 +100,11 @@ const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
       content: AUDIO,
     },
     206: { description: 'A range of the finished file', content: AUDIO },
-    409: { description: '`partial=1`: nothing converted yet after 60 s (Retry-After)', ...ErrorRef },
+    409: {
+      description:
+        'Without `partial=1`: the job is still queued or running (`VC_ERR_JOB_NOT_FINISHED`, its state in the message). With `partial=1`: nothing converted yet after 60 s (Retry-After)',
+      ...ErrorRef,
+    },
   },
   'GET /api/uploads/{id}/audio': {
     200: { description: 'The uploaded original as sent', content: AUDIO },

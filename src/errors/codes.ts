@@ -19,6 +19,11 @@ export const ERROR_CODES = {
     answer: '409',
     meaning: 'an Idempotency-Key reused with a different request (method, path or body)',
   },
+  VC_ERR_JOB_NOT_FINISHED: {
+    answer: '409',
+    meaning:
+      "the result of a job still queued or running was asked for (the message gives the job's state); follow the job (GET /api/jobs/:id or the WebSocket) and ask once it has completed",
+  },
   VC_ERR_CONFLICT: {
     answer: '409',
     meaning: 'the resource is busy: an upload a queued or running job needs, a voice still being analysed',

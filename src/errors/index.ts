@@ -72,6 +72,16 @@ export class ConflictError extends VcError {
   }
 }
 
+/** A job's result asked for while the job is still queued or running: it has none yet. */
+export class JobNotFinishedError extends VcError {
+  constructor(jobId: string, state: 'queued' | 'active') {
+    super(
+      'VC_ERR_JOB_NOT_FINISHED',
+      `job ${jobId} is ${state === 'queued' ? 'queued' : 'active (converting)'}: its result can be fetched once it has completed; follow it with GET /api/jobs/${jobId} or the WebSocket`,
+    );
+  }
+}
+
 export class UnavailableError extends VcError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('VC_ERR_UNAVAILABLE', message, options);

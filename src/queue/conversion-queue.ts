@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type Job, Queue } from 'bullmq';
-import { ConflictError, NotFoundError } from '../errors/index.js';
+import { ConflictError, JobNotFinishedError, NotFoundError } from '../errors/index.js';
 import { withDeadline } from '../lifecycle/core.js';
 import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
@@ -337,8 +337,11 @@ export class ConversionQueue {
   ): Promise<{ path: string; format: OutputFormat; filename: string }> {
     const job = await this.ownedJob(userId, jobId);
     // A clone writes a voice profile, not a result.
-    if (job.data.kind === 'clone' || (await job.getState()) !== 'completed')
-      throw new NotFoundError('result');
+    if (job.data.kind === 'clone') throw new NotFoundError('result');
+    const state = publicState(await job.getState(), job.failedReason);
+    // Not yet is not never: a job still on its way says so (409), one that failed or was cancelled has none (404).
+    if (state === 'queued' || state === 'active') throw new JobNotFinishedError(jobId, state);
+    if (state !== 'completed') throw new NotFoundError('result');
     return {
       path: outputPathFor(this.options.dataDir, userId, jobId, job.data.outputFormat),
       format: job.data.outputFormat,

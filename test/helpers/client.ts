@@ -94,7 +94,8 @@ export class ApiClient {
 
   /**
    * A job's view once it has ended, waited for over the WebSocket: polling would spend an
-   * anonymous user's 30 API requests a minute while a loaded machine converts.
+   * anonymous user's API requests (the free plan's 60 a minute, config/plans.json) while a loaded
+   * machine converts.
    */
   async waitForJobEnd(id: string): Promise<ConversionJobView> {
     const events = await this.openEvents();

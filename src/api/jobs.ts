@@ -44,16 +44,20 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const DeleteQuery = Type.Object(
+const CancelQuery = Type.Object(
   {
     /**
-     * `1`: remove a finished conversion (completed, failed or cancelled) from the user's jobs, with
-     * its result file (204); 409 while it is queued or running. Without it, DELETE cancels.
+     * No longer accepted (it made this route also remove jobs): a 400 that points to
+     * `DELETE /api/jobs/:id/record`, so an old client's removal does nothing rather than cancel.
      */
-    remove: Type.Optional(Type.Literal('1')),
+    remove: Type.Optional(Type.String({ maxLength: 16 })),
   },
   { additionalProperties: false },
 );
+
+/** What an old client asking DELETE /api/jobs/:id?remove=1 is told; nothing is done. */
+const REMOVE_MOVED =
+  'DELETE /api/jobs/:id only cancels; to remove a finished job for good use DELETE /api/jobs/:id/record';
 
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -197,11 +201,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         params: IdParams,
-        querystring: DeleteQuery,
+        querystring: CancelQuery,
         response: {
           200: JobResponse,
           202: JobResponse,
-          204: Type.Null(),
           400: ErrorBody,
           404: ErrorBody,
           409: ErrorBody,
@@ -210,11 +213,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const userId = userOf(request);
-      if (request.query.remove) {
-        await app.conversions.removeFinished(userId, request.params.id);
-        request.log.info({ jobId: request.params.id }, 'finished job removed');
-        return reply.status(204).send(null);
-      }
+      if (request.query.remove !== undefined) throw new ValidationError(REMOVE_MOVED);
       const job = await app.conversions.cancel(userId, request.params.id);
       request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
       // A queued job is cancelled at once (200). An active one stops between two chunks on its
@@ -229,9 +228,25 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  /**
+   * Removes a finished conversion (completed, failed or cancelled) from the user's jobs for good,
+   * with its result file: 204; 409 while it is queued or running (cancel it first: plain DELETE
+   * on the job) and for a voice's analysis. One meaning per route: DELETE /jobs/:id cancels,
+   * DELETE /jobs/:id/result removes the output, this removes the job.
+   */
+  app.delete(
+    '/jobs/:id/record',
+    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody } } },
+    async (request, reply) => {
+      await app.conversions.removeFinished(userOf(request), request.params.id);
+      request.log.info({ jobId: request.params.id }, 'finished job removed');
+      return reply.status(204).send(null);
+    },
+  );
+
   app.delete(
     '/jobs/:id/result',
-    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody } } },
     async (request, reply) => {
       await app.conversions.removeResult(userOf(request), request.params.id);
       request.log.info({ jobId: request.params.id }, 'job result deleted');

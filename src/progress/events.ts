@@ -12,7 +12,7 @@ export type JobEvent =
   | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number }
   | { type: 'failed'; jobId: string; error: { code: string; message: string } }
   | { type: 'cancelled'; jobId: string }
-  /** A finished job removed for good (DELETE /api/jobs/:id?remove=1): every tab drops its card. */
+  /** A finished job removed for good (DELETE /api/jobs/:id/record): every tab drops its card. */
   | { type: 'removed'; jobId: string };
 
 /**

@@ -34,7 +34,7 @@ test('isolation matrix: every id-taking route × owner, other user, anonymous, a
     ['POST', '/api/jobs', { uploadId, outputFormat: 'wav' }],
     ['DELETE', `/api/jobs/${done.id}/result`],
     ['DELETE', `/api/jobs/${done.id}`],
-    ['DELETE', `/api/jobs/${done.id}?remove=1`],
+    ['DELETE', `/api/jobs/${done.id}/record`],
     ['DELETE', `/api/uploads/${spare}`],
   ];
 

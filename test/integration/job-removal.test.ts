@@ -12,7 +12,7 @@ import { espeakSentence, humanSpeech } from '../helpers/fixtures.js';
 import { type PageBench, startPageBench } from '../helpers/page-bench.js';
 import type { TestService } from '../helpers/service.js';
 
-// Removing a finished job: `DELETE /api/jobs/:id?remove=1` takes the job off the user's list and
+// Removing a finished job: `DELETE /api/jobs/:id/record` takes the job off the user's list and
 // its result out of the workspace (owner only, finished jobs only, coded 4xx otherwise), and the
 // job card's Remove button does the same in Chromium.
 
@@ -45,7 +45,7 @@ function assertNoPath(body: Json, what: string) {
   assert.doesNotMatch(String(body.message), /\/(tmp|work|home|data|workspaces)\//, `${what}: no server path`);
 }
 
-test('DELETE ?remove=1: a finished job and its result go, for the owner only; unfinished jobs and voices are refused', async () => {
+test('DELETE /api/jobs/:id/record: a finished job and its result go, for the owner only; unfinished jobs and voices are refused', async () => {
   const owner = await proUser('remover');
   const other = await ApiClient.anonymous(svc.baseUrl);
   const ownerId = owner.session?.userId ?? '';
@@ -59,17 +59,20 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   const usedBefore = (await owner.request('GET', '/api/workspace')).body.usage.bytes as number;
 
   // 1. Another user, no token, bad queries: refused with a code, nothing removed.
-  const theirs = await other.request('DELETE', `/api/jobs/${done.id}?remove=1`);
+  const theirs = await other.request('DELETE', `/api/jobs/${done.id}/record`);
   assert.equal(theirs.status, 404);
   assert.equal(theirs.body.error, 'VC_ERR_NOT_FOUND');
-  const anonymous = await fetch(`${svc.baseUrl}/api/jobs/${done.id}?remove=1`, { method: 'DELETE' });
+  const anonymous = await fetch(`${svc.baseUrl}/api/jobs/${done.id}/record`, { method: 'DELETE' });
   assert.equal(anonymous.status, 401);
-  for (const query of ['remove=yes', 'remove=1&also=1', 'remove=0']) {
+  // The cancel route's old removal query (one route, two meanings) now only names the new route.
+  for (const query of ['remove=1', 'remove=yes', 'remove=1&also=1']) {
     const r = await owner.request('DELETE', `/api/jobs/${done.id}?${query}`);
     assert.equal(r.status, 400, query);
     assert.equal(r.body.error, 'VC_ERR_VALIDATION', query);
     assertNoPath(r.body, query);
   }
+  const moved = await owner.request('DELETE', `/api/jobs/${done.id}?remove=1`);
+  assert.match(moved.body.message, /use DELETE \/api\/jobs\/:id\/record$/);
   assert.equal((await owner.request('GET', `/api/jobs/${done.id}`)).body.job.state, 'completed');
   assert.ok(await exists(result), 'still on disk after the refusals');
 
@@ -77,7 +80,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   // gone, and the owner's open sockets hear of it (a `removed` event); another user's do not.
   const ownerEvents = await owner.openEvents();
   const otherEvents = await other.openEvents();
-  const removed = await owner.request('DELETE', `/api/jobs/${done.id}?remove=1`);
+  const removed = await owner.request('DELETE', `/api/jobs/${done.id}/record`);
   assert.equal(removed.status, 204, JSON.stringify(removed.body));
   await ownerEvents.waitFor((m) => m.type === 'removed' && m.jobId === done.id, 10_000);
   ownerEvents.close();
@@ -94,7 +97,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   assert.equal(link.status, 403, 'its signed link no longer plays');
   const usedAfter = (await owner.request('GET', '/api/workspace')).body.usage.bytes as number;
   assert.ok(usedAfter < usedBefore, `usage ${usedBefore} -> ${usedAfter} bytes`);
-  const again = await owner.request('DELETE', `/api/jobs/${done.id}?remove=1`);
+  const again = await owner.request('DELETE', `/api/jobs/${done.id}/record`);
   assert.equal(again.status, 404, 'removing twice: the second finds nothing');
   assert.equal(
     otherEvents.messages.some((m: Json) => m.jobId === done.id),
@@ -115,7 +118,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
     pitchSemitones: 3,
   });
   await events.waitFor((m) => m.type === 'progress' && m.jobId === running.id, 60_000);
-  const busy = await owner.request('DELETE', `/api/jobs/${running.id}?remove=1`);
+  const busy = await owner.request('DELETE', `/api/jobs/${running.id}/record`);
   assert.equal(busy.status, 409, JSON.stringify(busy.body));
   assert.equal(busy.body.error, 'VC_ERR_CONFLICT');
   assert.match(busy.body.message, /cancel it first/);
@@ -123,7 +126,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   assert.ok([200, 202].includes((await owner.request('DELETE', `/api/jobs/${running.id}`)).status));
   await events.waitFor((m) => m.type === 'cancelled' && m.jobId === running.id, 30_000);
   events.close();
-  assert.equal((await owner.request('DELETE', `/api/jobs/${running.id}?remove=1`)).status, 204);
+  assert.equal((await owner.request('DELETE', `/api/jobs/${running.id}/record`)).status, 204);
   assert.equal((await owner.request('GET', `/api/jobs/${running.id}`)).status, 404);
 
   // 4. A job cancelled the moment it is made (while queued: kept as a tombstone; or just started) goes the same way.
@@ -131,7 +134,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   await owner.request('DELETE', `/api/jobs/${queued.id}`);
   const ended = await owner.waitForJob(queued.id);
   assert.equal(ended.state, 'cancelled', JSON.stringify(ended));
-  assert.equal((await owner.request('DELETE', `/api/jobs/${queued.id}?remove=1`)).status, 204);
+  assert.equal((await owner.request('DELETE', `/api/jobs/${queued.id}/record`)).status, 204);
   assert.equal((await owner.request('GET', `/api/jobs/${queued.id}`)).status, 404);
 
   // 5. A voice's analysis is refused: the voice reads its state from it.
@@ -144,7 +147,7 @@ test('DELETE ?remove=1: a finished job and its result go, for the owner only; un
   );
   assert.equal(clone.status, 202);
   await owner.waitForJobEnd(clone.body.job.id);
-  const voiceJob = await owner.request('DELETE', `/api/jobs/${clone.body.job.id}?remove=1`);
+  const voiceJob = await owner.request('DELETE', `/api/jobs/${clone.body.job.id}/record`);
   assert.equal(voiceJob.status, 409);
   assert.equal(voiceJob.body.error, 'VC_ERR_CONFLICT');
   assert.match(voiceJob.body.message, /delete the voice instead/);

@@ -101,7 +101,7 @@ const BUDGET: Record<string, number> = {
   // The workspace before, POST /api/voices, the workspace once the clone is made and once it has
   // ended, PATCH /api/voices/:id. The voice follows its clone job: no list read again.
   '4 clone and rename': 5,
-  // DELETE /api/jobs/:id?remove=1, the workspace after it, DELETE /api/voices/:id.
+  // DELETE /api/jobs/:id/record, the workspace after it, DELETE /api/voices/:id.
   '5 remove and delete': 3,
 };
 /** The test's own requests with the page's token (step 3: the job's view and its result). */

@@ -262,7 +262,7 @@ test('through the service: uploads, a real conversion, result deletion and job r
     // 3. One result deleted, the other job removed with its result.
     assert.equal((await user.request('DELETE', `/api/jobs/${jobs[0].id}/result`)).status, 204);
     assert.deepEqual(await held(), await onDisk());
-    assert.equal((await user.request('DELETE', `/api/jobs/${jobs[1].id}?remove=1`)).status, 204);
+    assert.equal((await user.request('DELETE', `/api/jobs/${jobs[1].id}/record`)).status, 204);
     assert.deepEqual(await held(), await onDisk());
     assert.equal((await onDisk()).files, 1);
   } finally {

@@ -74,7 +74,13 @@ const TABLE: ['user' | 'admin', string, string, unknown, string][] = [
     undefined,
     "params.id must be an id of 8-64 letters, digits, '-' or '_'",
   ],
-  ['user', 'DELETE', `/api/jobs/${JOB}?remove=yes`, undefined, 'querystring.remove must be "1"'],
+  [
+    'user',
+    'DELETE',
+    `/api/jobs/${JOB}?remove=1`,
+    undefined,
+    'DELETE /api/jobs/:id only cancels; to remove a finished job for good use DELETE /api/jobs/:id/record',
+  ],
   [
     'user',
     'GET',
@@ -82,6 +88,7 @@ const TABLE: ['user' | 'admin', string, string, unknown, string][] = [
     undefined,
     'querystring.exp must be the expiry of a signed link: up to 12 digits',
   ],
+  ['user', 'GET', `/api/jobs/${JOB}/result?partial=yes`, undefined, 'querystring.partial must be "1"'],
   [
     'user',
     'GET',

@@ -70,9 +70,9 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
     if (res.ok) setRemoved(true);
     else setActionError(await errorText(res, 'deleting the result'));
   };
-  /** The job and its result, gone from the workspace (DELETE ?remove=1 takes finished jobs only). */
+  /** The job and its result, gone from the workspace (DELETE …/record takes finished jobs only). */
   const removeJob = async () => {
-    const res = await api(`/api/jobs/${encodeURIComponent(job.id)}?remove=1`, { method: 'DELETE' });
+    const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/record`, { method: 'DELETE' });
     if (res.ok) drop(job.id);
     else setActionError(await errorText(res, 'removing the job'));
   };

@@ -296,7 +296,12 @@ function nativeTable(n: number, q: number, value: (k: number, q: number) => numb
  * Band cepstra c1..cQ [F, Q] of ln(power + floor), held below fromHz, as voice-features.ts cepstrumTable computes
  * them.
  */
-function bandCepstraA(b: GraphBuilder, n: number, power: string, o: EnvelopeMapOptions): string {
+export function bandCepstraA(
+  b: GraphBuilder,
+  n: number,
+  power: string,
+  o: Pick<EnvelopeMapOptions, 'bandHz' | 'fromHz' | 'quefrencies' | 'relativeFloor' | 'sampleRate'>,
+): string {
   const span = (o.bandHz * n) / o.sampleRate;
   const edge = cepstrumEdge(o.sampleRate / n, o.fromHz);
   const t = nativeTable(n, o.quefrencies, (k, q) => bandCepstrumWeight(k, q, span, edge), false);

@@ -87,7 +87,7 @@ const ENVELOPE_MAP: EnvelopeMapOptions = {
   bandHz: 8000,
   // The whole band. From 120 Hz (the log power below held at 140.6 Hz, in the profile's analysis, the source's
   // statistics, the request and the fit alike; `{"map": {"fromHz": 120}}`), judge, full 30 (target/source,
-  // formants within 8 %, median cut, correlation min): 25/0, 10, 63 %, 0.856 against 24/1, 12, 65 %, 0.848;
+  // formants within 8 %, median cut, correlation min): 25/0, 8, 63 %, 0.856 against 24/1, 12, 65 %, 0.848;
   // the rumble targets' formants improve (1992->198 worst error 18 -> 9 %, 1246->150 22 -> 13 %, 2159->198
   // 8 -> 2 %), 125->1992 (7 -> 15 %) and others lose, 2691->1992's F0 rises 205 -> 216 Hz: not shipped (README
   // "Where F1 is lost").

@@ -1,3 +1,4 @@
+import { bandCepstrumWeight, cepstrumEdge } from '../../workers/engine/index.js';
 import { f32, i64 } from './dsp.js';
 import { angle, cosTableA, fftSplit } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
@@ -12,6 +13,11 @@ export interface EnvelopeMapOptions {
   /** Cepstral coefficients c1..cQ over 0..bandHz (the profile's width and band, voice-features.ts). */
   quefrencies: number;
   bandHz: number;
+  /**
+   * Where the band cepstra start (the profile's, voice-features.ts CEPSTRUM_FROM_HZ): the log power below it is
+   * read at the first bin at or above it, so rumble and DC offsets are no part of any envelope.
+   */
+  fromHz: number;
   sampleRate: number;
   /** How the frame's own (warped) envelope is resolved. */
   lifter: AdaptiveLifter;
@@ -66,6 +72,19 @@ export interface EnvelopeMapInputs {
 /** Mean power of each frame over the whole spectrum, [1, F, 1], from native power [N1, F, K2]. */
 function framePowerA(b: GraphBuilder, n: number, power: string): string {
   const mean = b.op('ReduceSum', [b.op('MatMul', [power, cosTableA(b, n, 0, 0)]), i64(b, [0])], {
+    keepdims: 0,
+  });
+  return b.op('Reshape', [mean, i64(b, [1, -1, 1])]);
+}
+
+/**
+ * Mean power per frame [1, F, 1] of native power (n-point frames) over bins `from`..N/2 (voice-features.ts
+ * meanPower): the band cepstra's floor, which rumble below their held bin must not raise.
+ */
+function framePowerFromA(b: GraphBuilder, n: number, power: string, from: number): string {
+  if (from === 0) return framePowerA(b, n, power);
+  const t = nativeTable(n, 1, (k) => (k < from ? 0 : (k === 0 || k === n / 2 ? 1 : 2) / n), false);
+  const mean = b.op('ReduceSum', [b.op('MatMul', [power, f32(b, t.values, t.dims)]), i64(b, [0])], {
     keepdims: 0,
   });
   return b.op('Reshape', [mean, i64(b, [1, -1, 1])]);
@@ -273,17 +292,21 @@ function nativeTable(n: number, q: number, value: (k: number, q: number) => numb
   return { values: out, dims: transpose ? [n1, q, k2n] : [n1, k2n, q] };
 }
 
-/** Band cepstra c1..cQ [F, Q] of ln(power + floor), as voice-features.ts cepstrumTable computes them. */
-function bandCepstraA(b: GraphBuilder, n: number, power: string, o: EnvelopeMapOptions): string {
+/**
+ * Band cepstra c1..cQ [F, Q] of ln(power + floor), held below fromHz, as voice-features.ts cepstrumTable computes
+ * them.
+ */
+export function bandCepstraA(
+  b: GraphBuilder,
+  n: number,
+  power: string,
+  o: Pick<EnvelopeMapOptions, 'bandHz' | 'fromHz' | 'quefrencies' | 'relativeFloor' | 'sampleRate'>,
+): string {
   const span = (o.bandHz * n) / o.sampleRate;
-  const t = nativeTable(
-    n,
-    o.quefrencies,
-    (k, q) => (k <= span ? (Math.cos((Math.PI * q * k) / span) * (k === 0 ? 1 : 2)) / (2 * span) : 0),
-    false,
-  );
+  const edge = cepstrumEdge(o.sampleRate / n, o.fromHz);
+  const t = nativeTable(n, o.quefrencies, (k, q) => bandCepstrumWeight(k, q, span, edge), false);
   const floor = b.op('Add', [
-    b.op('Mul', [framePowerA(b, n, power), f32(b, [o.relativeFloor], [])]),
+    b.op('Mul', [framePowerFromA(b, n, power, edge), f32(b, [o.relativeFloor], [])]),
     f32(b, [1e-20], []),
   ]);
   const logPower = b.op('Log', [b.op('Add', [power, floor])]);

@@ -326,6 +326,19 @@ test('bad options and foreign profiles are refused by name', async () => {
     code: 'VC_ERR_VOICE_PROFILE',
     message: /\(source\) has no "formants"/,
   });
+  // A profile whose envelope statistics start elsewhere than the model's cepstra (the default model reads the
+  // whole band: no envelopeFromHz) is refused: its statistics mean something else.
+  assert.equal(voice.envelopeFromHz, undefined, 'the default model reads its cepstra over the whole band');
+  const elsewhere = parseVoiceProfile({ ...voice, envelopeFromHz: 120 });
+  assert.throws(() => engine.createConverter({ voice: elsewhere }), {
+    code: 'VC_ERR_VOICE_PROFILE',
+    message:
+      /\(voice\) holds envelope statistics from 120 Hz and this model reads them from 0 Hz.*clone the voice again/,
+  });
+  assert.throws(() => engine.createConverter({ voice, sourceProfile: { ...voice, envelopeFromHz: 50 } }), {
+    code: 'VC_ERR_VOICE_PROFILE',
+    message: /\(sourceProfile\) holds envelope statistics from 50 Hz/,
+  });
   const converter = engine.createConverter({ voice });
   await converter.flush();
   assert.throws(() => converter.push(new Float32Array(1)), { code: 'VC_ERR_CONVERTER_STATE' });

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { OPSET } from '../../models/builder/built-model.js';
 import {
+  bandCepstraA,
   fitBandCepstra,
   formantWarp,
   inverseRoot,
@@ -10,6 +11,7 @@ import {
   warpedMap,
 } from '../../models/builder/envelope-map.js';
 import { GraphBuilder } from '../../models/builder/graph-builder.js';
+import { cepstrumEdge, cepstrumTable, frameCepstrum } from '../../workers/engine/voice-features.js';
 
 /**
  * The warped envelope map (envelope-map.ts warpedMap), built as an ONNX graph and run by ONNX Runtime: its
@@ -297,6 +299,55 @@ test('the fit measures the output as requested below fromHz: a rumble there chan
     assert.ok(
       apart(blind[2], whole[2]) < 0.02,
       `blind and plain differ by ${apart(blind[2], whole[2])} on it`,
+    );
+  } finally {
+    await session.release();
+  }
+});
+
+test("the graph's band cepstra from 120 Hz are the profile's (voice-features.ts), and a rumble below 120 Hz changes neither", async () => {
+  const n = 1024;
+  const sampleRate = 24000;
+  const nb = n / 2 + 1;
+  const fromHz = 120;
+  const o = { quefrencies: Q, bandHz: 8000, sampleRate, relativeFloor: 1e-5, fromHz };
+  const b = new GraphBuilder('band-cepstra-from');
+  const natural = b.input('power', 'float32', ['f', nb]);
+  b.output(bandCepstraA(b, n, toNative(b, n, natural), o), 'cepstra', 'float32', ['f', Q]);
+  const session = await InferenceSession.create(b.toBytes(OPSET));
+  const next = random(11);
+  // A random smooth spectrum, the same with +47 dB at 0-60 Hz (LibriSpeech 198's rumble), and a rough one.
+  const base = Array.from({ length: nb }, (_, k) => Math.exp(2 * Math.sin(k / 37) + 0.5 * next() - k / 100));
+  const rumbled = base.map((v, k) => ((k * sampleRate) / n < 60 ? v * 10 ** 4.7 : v));
+  const rough = Array.from({ length: nb }, () => Math.exp(4 * next()));
+  const frames = [base, rumbled, rough];
+  try {
+    const out = await session.run({
+      power: new Tensor('float32', Float32Array.from(frames.flat()), [frames.length, nb]),
+    });
+    const graph = out.cepstra.data as Float32Array;
+    const table = cepstrumTable(nb, sampleRate, fromHz);
+    const edge = cepstrumEdge(sampleRate / n, fromHz);
+    const rows = frames.map((f) => {
+      const row = new Float64Array(Q);
+      frameCepstrum(Float32Array.from(f), 0, nb, table, row, edge);
+      return row;
+    });
+    for (let f = 0; f < frames.length; f++) {
+      for (let q = 0; q < Q; q++) {
+        const g = graph[f * Q + q];
+        assert.ok(Math.abs(g - rows[f][q]) < 1e-3, `frame ${f} c${q + 1}: graph ${g}, profile ${rows[f][q]}`);
+      }
+    }
+    const apart = (a: ArrayLike<number>, r: ArrayLike<number>) =>
+      Math.max(...Array.from(a, (v, i) => Math.abs(v - r[i])));
+    assert.ok(
+      apart(rows[0], rows[1]) < 1e-9,
+      `rumble moved the profile's cepstra by ${apart(rows[0], rows[1])}`,
+    );
+    assert.ok(
+      apart(graph.subarray(0, Q), graph.subarray(Q, 2 * Q)) < 1e-4,
+      `rumble moved the graph's cepstra by ${apart(graph.subarray(0, Q), graph.subarray(Q, 2 * Q))}`,
     );
   } finally {
     await session.release();

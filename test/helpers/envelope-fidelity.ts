@@ -13,7 +13,7 @@ import {
   type VoiceConversionEngine,
   type VoiceProfile,
 } from '../../workers/engine/index.js';
-import { CEPSTRA, cepstrumTable, frameCepstrum } from '../../workers/engine/voice-features.js';
+import { CEPSTRA, cepstrumEdge, cepstrumTable, frameCepstrum } from '../../workers/engine/voice-features.js';
 import { blocks } from './audio-io.js';
 import type { Judge, Pair } from './judge.js';
 import { firstPart, PcmCache } from './librispeech.js';
@@ -91,12 +91,14 @@ export async function envelopeFidelity(
       const power = out.power.data as Float32Array;
       const voicing = out.voicing.data as Float32Array;
       const [, frames, bins] = out.power.dims;
-      const table = cepstrumTable(bins, sampleRate);
+      const fromHz = built.manifest.analysis.envelopeFromHz ?? 0;
+      const table = cepstrumTable(bins, sampleRate, fromHz);
+      const fromBin = cepstrumEdge(sampleRate / (2 * (bins - 1)), fromHz);
       const c: Float64Array[] = [];
       const level: number[] = [];
       for (let i = 0; i < frames; i++) {
         const row = new Float64Array(CEPSTRA);
-        frameCepstrum(power, i * bins, bins, table, row);
+        frameCepstrum(power, i * bins, bins, table, row, fromBin);
         c.push(row);
         let s = 0;
         for (let k = 0; k < bins; k++) s += power[i * bins + k];

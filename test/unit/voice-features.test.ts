@@ -4,6 +4,7 @@ import { ProfileAccumulator } from '../../workers/engine/profile-accumulator.js'
 import {
   CEPSTRA,
   CEPSTRUM_BAND_HZ,
+  cepstrumEdge,
   cepstrumTable,
   formantTables,
   frameCepstrum,
@@ -64,7 +65,7 @@ test('frameFormants finds F1..F3 of a synthetic vowel within 3 %, null when ther
 });
 
 test('band cepstra: a flat spectrum has about none (the band edge falls between bins), a cosine ripple gives its one coefficient', () => {
-  const table = cepstrumTable(BINS, SR);
+  const table = cepstrumTable(BINS, SR, 0);
   const out = new Float64Array(CEPSTRA);
   frameCepstrum(new Float32Array(BINS).fill(3), 0, BINS, table, out);
   assert.ok(
@@ -78,6 +79,32 @@ test('band cepstra: a flat spectrum has about none (the band edge falls between 
   frameCepstrum(rippled, 0, BINS, table, out);
   assert.ok(Math.abs(out[4] - 1) < 0.02, `c5 = ${out[4]}`);
   for (let q = 0; q < CEPSTRA; q++) if (q !== 4) assert.ok(Math.abs(out[q]) < 0.02, `c${q + 1} = ${out[q]}`);
+});
+
+test('band cepstra from 120 Hz: rumble and DC below it change nothing, the held bin stands in for them', () => {
+  const voice = vowel([
+    [500, 80],
+    [1500, 80],
+    [2500, 120],
+  ]);
+  // LibriSpeech 198: about +47 dB at 0 Hz against its 50 Hz-7 kHz mean, falling off by 60 Hz.
+  const rumbled = Float32Array.from(voice, (v, k) => v * (k * HZ_PER_BIN < 60 ? 10 ** 4.7 : 1));
+  const of = (power: Float32Array, fromHz: number): Float64Array => {
+    const out = new Float64Array(CEPSTRA);
+    frameCepstrum(power, 0, BINS, cepstrumTable(BINS, SR, fromHz), out, cepstrumEdge(HZ_PER_BIN, fromHz));
+    return out;
+  };
+  const gap = (a: Float64Array, b: Float64Array): number => Math.max(...a.map((v, q) => Math.abs(v - b[q])));
+  // The whole band carries the bump into every coefficient; from 120 Hz (bin 6, 140.6 Hz, held) none.
+  assert.ok(gap(of(voice, 0), of(rumbled, 0)) > 0.1, `${gap(of(voice, 0), of(rumbled, 0))}`);
+  assert.ok(gap(of(voice, 120), of(rumbled, 120)) < 1e-9, `${gap(of(voice, 120), of(rumbled, 120))}`);
+  // A spectrum already flat below the edge has the same cepstra by the whole band's table (same floor).
+  const edge = cepstrumEdge(HZ_PER_BIN, 120);
+  assert.equal(edge, 6);
+  const held = Float32Array.from(voice, (v, k) => (k < edge ? voice[edge] : v));
+  const whole = new Float64Array(CEPSTRA);
+  frameCepstrum(held, 0, BINS, cepstrumTable(BINS, SR, 0), whole, edge);
+  assert.ok(gap(whole, of(held, 120)) < 1e-9, `${gap(whole, of(held, 120))}`);
 });
 
 function frames(count: number, power: (i: number) => Float32Array, f0: number, voicing: number) {
@@ -129,7 +156,7 @@ test('ProfileAccumulator: median formants of voiced frames, envelope statistics 
   // all frames' statistics (the same).
   const cepOf = (power: Float32Array): Float64Array => {
     const out = new Float64Array(CEPSTRA);
-    frameCepstrum(power, 0, BINS, cepstrumTable(BINS, SR), out);
+    frameCepstrum(power, 0, BINS, cepstrumTable(BINS, SR, 0), out);
     return out;
   };
   const [ca, cb] = [cepOf(a), cepOf(b)];

@@ -193,6 +193,12 @@ export class VoiceConversionEngine {
         `options.${name} was made by model "${p.model}" at ${p.sampleRate} Hz; this is "${m.name}" at ${m.sampleRate} Hz`,
       );
     }
+    const from = m.analysis.envelopeFromHz ?? 0;
+    if (p.envelopeMean !== undefined && (p.envelopeFromHz ?? 0) !== from) {
+      throw new VoiceProfileError(
+        `voice profile (${name}) holds envelope statistics from ${p.envelopeFromHz ?? 0} Hz and this model reads them from ${from} Hz: it was made by an older model; clone the voice again`,
+      );
+    }
   }
 
   /** Checks the converter's options and derives what its feeds need (params, pitch ratio and map). */

@@ -116,6 +116,12 @@ export const ModelManifestSchema = Type.Object({
     /** Frames quieter than this (dBFS, mean square) are ignored for F0. */
     silenceDb: Type.Number(),
     /**
+     * Where the profile's envelope cepstra start (Hz, voice-features.ts cepstrumTable): the log power below it
+     * is read at the first bin at or above it. Absent: 0 (the whole band). A profile whose envelope
+     * statistics start elsewhere (its `envelopeFromHz`, absent = 0) is refused: clone the voice again.
+     */
+    envelopeFromHz: Type.Optional(Type.Number({ minimum: 0 })),
+    /**
      * A speaker-independent prior for a conversion's source envelope statistics (envelope-prior.ts): per
      * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][24] and of
      * their covariances [2][24][24], worth `frames` frames. A short source's statistics are moved toward it.

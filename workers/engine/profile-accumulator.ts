@@ -1,6 +1,7 @@
 import { covarianceRoots, EnvelopeMoments } from './envelope-stats.js';
 import {
   CEPSTRA,
+  cepstrumEdge,
   cepstrumTable,
   type FormantTables,
   formantTables,
@@ -32,6 +33,8 @@ export interface AccumulatorOptions {
   frameHop: number;
   voicingThreshold: number;
   silenceDb: number;
+  /** Where the envelope cepstra start (voice-features.ts cepstrumTable; the manifest's analysis.envelopeFromHz). */
+  envelopeFromHz?: number;
   /**
    * What beyond F0 and the long-term envelope to gather: formants and the envelope statistics (a voice's
    * profile, target or source), or nothing (in-pass measurements). Default 'all'.
@@ -55,6 +58,8 @@ const MIN_CLASS_FRAMES = 50;
 /** The parts of a profile only a detailed accumulator gathers. */
 class DetailAccumulator {
   readonly #cepTable: Float64Array;
+  /** The held bin the cepstra start from (cepstrumEdge). */
+  readonly #cepFrom: number;
   readonly #formant: FormantTables;
   readonly #hist = [0, 1, 2].map(() => new Float64Array(FORMANT_BINS));
   #formantFrames = 0;
@@ -64,10 +69,11 @@ class DetailAccumulator {
   readonly #pooled = new EnvelopeMoments(CEPSTRA);
   readonly #cep = new Float64Array(CEPSTRA);
 
-  constructor(bins: number, sampleRate: number) {
+  constructor(bins: number, sampleRate: number, fromHz: number) {
     this.#bins = bins;
-    this.#cepTable = cepstrumTable(bins, sampleRate);
-    this.#formant = formantTables(bins, sampleRate);
+    this.#cepTable = cepstrumTable(bins, sampleRate, fromHz);
+    this.#cepFrom = cepstrumEdge(sampleRate / (2 * (bins - 1)), fromHz);
+    this.#formant = formantTables(bins, sampleRate, fromHz);
   }
 
   /** A frame above the silence floor. */
@@ -81,7 +87,7 @@ class DetailAccumulator {
         }
       }
     }
-    frameCepstrum(power, row, this.#bins, this.#cepTable, this.#cep);
+    frameCepstrum(power, row, this.#bins, this.#cepTable, this.#cep, this.#cepFrom);
     this.#moments[voiced ? 0 : 1].add(this.#cep);
     this.#pooled.add(this.#cep);
   }
@@ -144,7 +150,9 @@ export class ProfileAccumulator {
   constructor(options: AccumulatorOptions) {
     this.#o = options;
     this.#details =
-      options.details === 'none' ? null : new DetailAccumulator(options.bins, options.sampleRate);
+      options.details === 'none'
+        ? null
+        : new DetailAccumulator(options.bins, options.sampleRate, options.envelopeFromHz ?? 0);
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
   }
@@ -220,6 +228,7 @@ export class ProfileAccumulator {
                   envelopeRoot: stats.envelopeRoot.map(r6),
                   envelopeInverseRoot: stats.envelopeInverseRoot.map(r6),
                   envelopeFrames: stats.envelopeFrames,
+                  ...(o.envelopeFromHz ? { envelopeFromHz: o.envelopeFromHz } : {}),
                 }),
           }),
       ...(label === undefined ? {} : { label }),

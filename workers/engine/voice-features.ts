@@ -26,37 +26,68 @@ function evenWeight(k: number, bins: number): number {
 export const CEPSTRUM_BAND_HZ = 8000;
 
 /**
- * Band cepstrum table: c_q = sum over bins f_k <= band of v_k cos(pi q f_k / band) ln P_k, v_k the bin's share of
- * the band (half at DC), for q = 1..count, row-major [count][bins]; 0 past the band.
+ * Weight of bin k in band cepstrum c_q (band `span` bins, held from bin `edge` down): the cosine over the band
+ * times the bin's share of it (half at DC), with every bin below `edge` read as bin `edge`, so the cepstra can
+ * start above the rumble (a model's `analysis.envelopeFromHz`; recordings differ most below the voice:
+ * rumble and DC offsets, LibriSpeech 198 and 150 +44-47 dB at 0 Hz against their 50 Hz-7 kHz mean, which 24
+ * cosines over 0..8 kHz carry as a broad hump with ripples). Shared with the model's graphs
+ * (models/builder/envelope-map.ts), so the profile's cepstra and the conversion's agree.
  */
-export function cepstrumTable(bins: number, sampleRate: number, count = CEPSTRA): Float64Array {
+export function bandCepstrumWeight(k: number, q: number, span: number, edge: number): number {
+  const at = (j: number): number => (Math.cos((Math.PI * q * j) / span) * (j === 0 ? 1 : 2)) / (2 * span);
+  if (k > span || k < edge) return 0;
+  if (k > edge) return at(k);
+  let s = 0;
+  for (let j = 0; j <= edge; j++) s += at(j);
+  return s;
+}
+
+/** The first bin at or above `fromHz` (0 for none) at `hzPerBin`. */
+export function cepstrumEdge(hzPerBin: number, fromHz: number): number {
+  return Math.max(0, Math.ceil(fromHz / hzPerBin - 1e-9));
+}
+
+/**
+ * Band cepstrum table: c_q = sum over bins f_k <= band of v_k cos(pi q f_k / band) ln P_k, v_k the bin's share of
+ * the band (half at DC), ln P_k below `fromHz` read at the first bin at or above it (bandCepstrumWeight), for
+ * q = 1..count, row-major [count][bins]; 0 past the band.
+ */
+export function cepstrumTable(
+  bins: number,
+  sampleRate: number,
+  fromHz: number,
+  count = CEPSTRA,
+): Float64Array {
   const hzPerBin = sampleRate / (2 * (bins - 1));
   const span = CEPSTRUM_BAND_HZ / hzPerBin;
+  const edge = cepstrumEdge(hzPerBin, fromHz);
   const t = new Float64Array(count * bins);
   for (let q = 1; q <= count; q++) {
-    for (let k = 0; k < bins && k <= span; k++) {
-      t[(q - 1) * bins + k] = (Math.cos((Math.PI * q * k) / span) * (k === 0 ? 1 : 2)) / (2 * span);
-    }
+    for (let k = 0; k < bins && k <= span; k++) t[(q - 1) * bins + k] = bandCepstrumWeight(k, q, span, edge);
   }
   return t;
 }
 
-/** Mean power of the frame over the whole (even) spectrum. */
-export function meanPower(power: ArrayLike<number>, offset: number, bins: number): number {
+/** Mean power of the frame over the whole (even) spectrum, or its bins from `fromBin` up. */
+export function meanPower(power: ArrayLike<number>, offset: number, bins: number, fromBin = 0): number {
   let s = 0;
-  for (let k = 0; k < bins; k++) s += evenWeight(k, bins) * power[offset + k];
+  for (let k = fromBin; k < bins; k++) s += evenWeight(k, bins) * power[offset + k];
   return s;
 }
 
-/** c1..cQ of ln(power + floor) for one frame into `out`; the table comes from cepstrumTable(). */
+/**
+ * c1..cQ of ln(power + floor) for one frame into `out`; the table comes from cepstrumTable(), and the floor is
+ * relative to the mean power from its held bin up (`fromBin`, cepstrumEdge), so rumble below it sets no floor.
+ */
 export function frameCepstrum(
   power: ArrayLike<number>,
   offset: number,
   bins: number,
   table: Float64Array,
   out: Float64Array,
+  fromBin = 0,
 ): void {
-  const floor = RELATIVE_FLOOR * meanPower(power, offset, bins) + 1e-20;
+  const floor = RELATIVE_FLOOR * meanPower(power, offset, bins, fromBin) + 1e-20;
   const logs = new Float64Array(bins);
   for (let k = 0; k < bins; k++) logs[k] = Math.log(power[offset + k] + floor);
   const count = table.length / bins;
@@ -118,16 +149,22 @@ export interface FormantTables {
   grid: number;
 }
 
-export function formantTables(bins: number, sampleRate: number): FormantTables {
+/**
+ * `fromHz`: the power below it is read at the first bin at or above it (cepstrumEdge), as the envelope
+ * cepstra do, so rumble and DC offsets are no pole of the LPC fit.
+ */
+export function formantTables(bins: number, sampleRate: number, fromHz = 0): FormantTables {
   const n = 2 * (bins - 1);
   const hzPerBin = sampleRate / n;
   const band = Math.min(bins, Math.floor(LPC_RATE / 2 / hzPerBin) + 1);
+  const edge = Math.min(band - 1, cepstrumEdge(hzPerBin, fromHz));
   const p = LPC_ORDER + 1;
   const acf = new Float64Array(p * band);
   for (let k = 0; k < band; k++) {
     const w = (2 * Math.PI * k * hzPerBin) / LPC_RATE;
     const emphasis = 1 + PRE_EMPHASIS * PRE_EMPHASIS - 2 * PRE_EMPHASIS * Math.cos(w);
-    for (let m = 0; m < p; m++) acf[m * band + k] = Math.cos(w * m) * emphasis * (k === 0 ? 1 : 2);
+    for (let m = 0; m < p; m++)
+      acf[m * band + Math.max(k, edge)] += Math.cos(w * m) * emphasis * (k === 0 ? 1 : 2);
   }
   const grid = Math.floor(FORMANT_MAX_HZ / GRID_HZ) + 2;
   const cos = new Float64Array(grid * p);

@@ -41,6 +41,12 @@ export const VoiceProfileSchema = Type.Object({
    * made before it (they are used as they are).
    */
   envelopeFrames: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 2 })),
+  /**
+   * Where its envelope cepstra start (Hz; voice-features.ts cepstrumTable): the log power below it was read at
+   * the first bin above it. Absent: the whole band (0 Hz), as profiles made before 2026-11-30's rumble-free
+   * cepstra; a model whose manifest names another start refuses the profile (clone the voice again).
+   */
+  envelopeFromHz: Type.Optional(Type.Number({ minimum: 0 })),
   /** Where the voice came from, for humans. */
   label: Type.Optional(Type.String()),
 });

@@ -8,7 +8,7 @@ import type { Converter } from './judge.js';
 import { MEASURE_RATE, melCepstra, melCepstralDistortion } from './voice-measures.js';
 
 /** Harvard sentences (IEEE 1969): lists 1 and 2, the clone passage; list 3, the converted sentences. */
-const CLONE_PASSAGE = [
+export const CLONE_PASSAGE = [
   'The birch canoe slid on the smooth planks.',
   'Glue the sheet to the dark blue background.',
   "It's easy to tell the depth of a well.",
@@ -20,7 +20,7 @@ const CLONE_PASSAGE = [
   'Four hours of steady work faced us.',
   'A large size in stockings is hard to sell.',
 ].join(' ');
-const SENTENCES = [
+export const SENTENCES = [
   'The small pup gnawed a hole in the sock.',
   'The fish twisted and turned on the bent hook.',
   'Press the pants and sew a button on the vest.',

@@ -9,6 +9,7 @@ import { firstPart, PcmCache, speakers } from '../test/helpers/librispeech.js';
 import { MEASURE_RATE, voicing } from '../test/helpers/voice-measures.js';
 import { VoiceConversionEngine, type VoiceProfile } from '../workers/engine/index.js';
 import { pitchMapFor, pitchRatioFor } from '../workers/engine/voice-profile.js';
+import { aperiodicity, bandBalance, lowPass } from './lib/periodicity.js';
 
 /**
  * Where the output's F0 leaves what the model asks (the 2-5 % upward bias of the output's median), frame by
@@ -19,8 +20,14 @@ import { pitchMapFor, pitchRatioFor } from '../workers/engine/voice-profile.js';
  *  - frames voiced in the source and not in the output (lost) and the reverse (gained), with their F0, the
  *    share lost per quintile of the source's F0, and how many of the lost fall below YIN's 30 dB level gate
  *    (the rest YIN finds aperiodic) with their median level (source/output, dB under each one's loudest);
- *  - the share of frames above that gate YIN calls voiced in the source, the target (whole) and the output.
+ *  - the share of frames above that gate YIN calls voiced in the source, the target (whole) and the output;
+ *  - with --periodicity, a second line per pair: over the source's voiced frames, per quintile of its F0, the
+ *    median YIN aperiodicity (min d', scripts/lib/periodicity.ts; the judge calls a frame voiced below 0.2) of
+ *    source -> output, the same on both low-passed at 1 kHz and high-passed there, and the power above 1 kHz against below (dB);
+ *  - at the end, the voiced frames lost over all pairs: the lost frames' sum over the source's voiced frames'
+ *    sum, and the median of the pairs' shares.
  *   node dist/scripts/f0-bias.js [--model DIR] [--pairs 0,3,8-11] [--strength 1] [--semitones 0] [--one-class]
+ *     [--periodicity]
  */
 const { values } = parseArgs({
   options: {
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     strength: { type: 'string' },
     semitones: { type: 'string' },
     'one-class': { type: 'boolean' },
+    periodicity: { type: 'boolean' },
   },
 });
 const modelDir = resolve(values.model ?? new URL('../../models/default/', import.meta.url).pathname);
@@ -80,6 +88,51 @@ function levels(pcm: Float32Array): Float64Array {
   return out.map((v) => v - top);
 }
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`.padStart(7);
+/** Frame indices split into quintiles of the source's F0, low to high. */
+const quintiles = (sorted: number[]): number[][] =>
+  [0, 1, 2, 3, 4].map((j) =>
+    sorted.slice(Math.floor((j * sorted.length) / 5), Math.floor(((j + 1) * sorted.length) / 5)),
+  );
+/** --periodicity: source -> output per quintile of the source's voiced frames (their indices, by F0). */
+function periodicityLine(
+  src16: Float32Array,
+  out16: Float32Array,
+  voicedSrc: number[],
+  tgt16: Float32Array,
+  tgtVoiced: number[],
+): string {
+  const by = (a: Float64Array, b: Float64Array, digits: number) =>
+    quintiles(voicedSrc)
+      .map((part) => {
+        const m = (v: Float64Array) => median(part.map((i) => v[i]).filter(Number.isFinite));
+        return `${m(a).toFixed(digits)}>${m(b).toFixed(digits)}`;
+      })
+      .join(' ');
+  const cut = 1000;
+  const highPass = (x: Float32Array, hz: number) => {
+    const low = lowPass(x, MEASURE_RATE, hz);
+    return x.map((v, i) => v - low[i]);
+  };
+  return [
+    '            aperiodicity src>out by src-F0 quintile',
+    by(aperiodicity(src16, MEASURE_RATE), aperiodicity(out16, MEASURE_RATE), 2),
+    ' | below 1 kHz',
+    by(
+      aperiodicity(lowPass(src16, MEASURE_RATE, cut), MEASURE_RATE),
+      aperiodicity(lowPass(out16, MEASURE_RATE, cut), MEASURE_RATE),
+      2,
+    ),
+    ' | above 1 kHz',
+    by(aperiodicity(highPass(src16, cut), MEASURE_RATE), aperiodicity(highPass(out16, cut), MEASURE_RATE), 2),
+    ' | dB above/below 1 kHz',
+    by(bandBalance(src16, MEASURE_RATE, cut), bandBalance(out16, MEASURE_RATE, cut), 0),
+    ' | target (voiced frames) dB above/below 1 kHz, aperiodicity',
+    (() => {
+      const m = (v: Float64Array) => median(tgtVoiced.map((i) => v[i]).filter(Number.isFinite));
+      return `${m(bandBalance(tgt16, MEASURE_RATE, cut)).toFixed(0)} ${m(aperiodicity(tgt16, MEASURE_RATE)).toFixed(2)}`;
+    })(),
+  ].join(' ');
+}
 
 const work = await mkdtemp(join(tmpdir(), 'vcfarm-f0-bias-'));
 const engine = await VoiceConversionEngine.load(modelDir);
@@ -87,6 +140,9 @@ try {
   const cache = new PcmCache(work);
   const files = new Map(speakers().map((s) => [s.id, s.file]));
   const rate = engine.sampleRate;
+  const lostShares: number[] = [];
+  let lostSum = 0;
+  let voicedSum = 0;
   console.log(
     'pair        asked  shown  bias   | both: n  shown/asked by src-F0 quintile (low..high)        | lost n  med src F0  | gained n  med out F0',
   );
@@ -141,13 +197,12 @@ try {
     );
     // Share of the source's voiced frames the output loses, per quintile of the source's F0.
     const voicedSrc = [...s.keys()].filter((i) => s[i] > 0 && i < o.length).sort((x, y) => s[x] - s[y]);
-    const lostShare = [0, 1, 2, 3, 4].map((j) => {
-      const part = voicedSrc.slice(
-        Math.floor((j * voicedSrc.length) / 5),
-        Math.floor(((j + 1) * voicedSrc.length) / 5),
-      );
-      return part.filter((i) => !(o[i] > 0)).length / Math.max(1, part.length);
-    });
+    const lostShare = quintiles(voicedSrc).map(
+      (part) => part.filter((i) => !(o[i] > 0)).length / Math.max(1, part.length),
+    );
+    lostSum += lost.length;
+    voicedSum += voicedSrc.length;
+    lostShares.push(lost.length / Math.max(1, voicedSrc.length));
     const a = median(askedAll);
     const sh = median(shownAll);
     console.log(
@@ -161,6 +216,7 @@ try {
         q.map((x) => pct(x - 1)).join(''),
         ' |',
         String(lost.length).padStart(5),
+        `of ${voicedSrc.length}`,
         (lost.length ? median(lost) : 0).toFixed(0).padStart(6),
         ' |',
         String(gained.length).padStart(5),
@@ -175,7 +231,15 @@ try {
         lost.length ? `${median(lostSrcLevel).toFixed(1)}/${median(lostLevel).toFixed(1)} dB` : '-',
       ].join(' '),
     );
+    if (values.periodicity) {
+      const t = track(tgt16);
+      const tgtVoiced = [...t.keys()].filter((i) => t[i] > 0);
+      console.log(periodicityLine(src16, out16, voicedSrc, tgt16, tgtVoiced));
+    }
   }
+  console.log(
+    `voiced frames lost: ${lostSum} of ${voicedSum} (${pct(lostSum / Math.max(1, voicedSum)).trim()}), median per pair ${pct(median(lostShares)).trim()}`,
+  );
 } finally {
   await engine.close();
   await rm(work, { recursive: true, force: true });

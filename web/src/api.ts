@@ -10,8 +10,8 @@ export const forgetToken = (): void => localStorage.removeItem(TOKEN_KEY);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * fetch that waits out `503` + `Retry-After` (an overloaded instance shedding load, or Redis away:
- * the request was not carried out) and asks again, a bounded number of times (lib/retry.ts); the
+ * fetch that waits out `503` + `Retry-After` (an instance shedding load before it serves the
+ * request, or Redis refusing writes) and asks again, a bounded number of times (lib/retry.ts); the
  * last answer, and any other, is returned as it came.
  */
 async function fetchRetrying(path: string, options: RequestInit): Promise<Response> {

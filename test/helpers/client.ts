@@ -24,7 +24,12 @@ const SHED_RETRIES = 3;
  * or any other status comes back as it came, for the fault tests that judge those (their probes
  * measure when 503s start and stop). A test about load shedding sets `retryShed = false`.
  */
-async function fetchWaitingOutShed(baseUrl: string, url: string, init: RequestInit, retry: boolean) {
+export async function fetchWaitingOutShed(
+  baseUrl: string,
+  url: string,
+  init: RequestInit = {},
+  retry = true,
+): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     const res = await fetch(`${baseUrl}${url}`, init);
     const after = Number(res.headers.get('retry-after') ?? Number.NaN);

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ConversionJobView } from '../queue/core.js';
+import { fetchHonouringRetryAfter } from './retry.js';
 
 /** A refusal from the service, with its code and message as sent. */
 export class ApiError extends Error {
@@ -34,12 +35,20 @@ export interface Preset {
   model: string;
 }
 
-/** The HTTP side of the client: one base URL, one bearer token. */
+/**
+ * The HTTP side of the client: one base URL, one bearer token. Every request honours a
+ * `503` + `Retry-After` answer (retry.ts), each wait told on stderr.
+ */
 export class VcfarmApi {
   constructor(
     readonly baseUrl: string,
     readonly token: string,
+    private readonly notice: (line: string) => void = (line) => process.stderr.write(line),
   ) {}
+
+  private fetch(url: string, init: RequestInit): Promise<Response> {
+    return fetchHonouringRetryAfter(`${this.baseUrl}${url}`, init, this.notice);
+  }
 
   /** Creates an anonymous session (for users without an API key). */
   static async session(baseUrl: string): Promise<{ token: string; userId: string }> {
@@ -59,7 +68,7 @@ export class VcfarmApi {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${url}`, { method, headers, body: payload });
+      res = await this.fetch(url, { method, headers, body: payload });
     } catch (err) {
       throw new ApiError(
         0,
@@ -131,7 +140,7 @@ export class VcfarmApi {
    */
   async partialResult(jobId: string): Promise<Response> {
     try {
-      return await fetch(`${this.baseUrl}/api/jobs/${encodeURIComponent(jobId)}/result?partial=1`, {
+      return await this.fetch(`/api/jobs/${encodeURIComponent(jobId)}/result?partial=1`, {
         headers: { authorization: `Bearer ${this.token}` },
       });
     } catch (err) {
@@ -145,7 +154,7 @@ export class VcfarmApi {
 
   /** Downloads a finished job's result to `dest` (a partial file is never left there). */
   async download(jobId: string, dest: string): Promise<void> {
-    const res = await fetch(`${this.baseUrl}/api/jobs/${encodeURIComponent(jobId)}/result`, {
+    const res = await this.fetch(`/api/jobs/${encodeURIComponent(jobId)}/result`, {
       headers: { authorization: `Bearer ${this.token}` },
     });
     if (!res.ok || !res.body) {

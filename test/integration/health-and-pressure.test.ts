@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
+import { launchChromium, pageWithToken } from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
 import { waitUntil } from '../helpers/processes.js';
-import { startService, type TestService } from '../helpers/service.js';
+import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;
 before(async () => {
@@ -36,6 +38,7 @@ test('/health/live answers while the process runs; /health/ready and /health are
 
 test('an overloaded event loop sheds requests with 503 + Retry-After; liveness and metrics still answer', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
+  client.retryShed = false; // this test is about the shed answer itself
   assert.equal((await client.request('GET', '/api/models')).status, 200);
 
   // 1. Keep the loop busy: 250 ms of work on every turn, so each delay sample is ~250 ms.
@@ -80,4 +83,86 @@ test('an overloaded event loop sheds requests with 503 + Retry-After; liveness a
     'recovery',
   );
   assert.equal((await get('/health/ready')).status, 200);
+});
+
+/** Keeps this process's event loop (the API's) busy: 250 ms of work on every turn. Returns the stop. */
+function overload(): () => void {
+  const busy = setInterval(() => {
+    const end = Date.now() + 250;
+    while (Date.now() < end) {
+      // spinning on purpose
+    }
+  }, 1);
+  return () => clearInterval(busy);
+}
+
+/** Waits until a request of this user is shed (503 + Retry-After), asked without any retry. */
+async function untilShed(token: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      const res = await fetch(`${svc.baseUrl}/api/models`, { headers: { authorization: `Bearer ${token}` } });
+      await res.arrayBuffer();
+      return res.status === 503 && res.headers.get('retry-after') !== null;
+    },
+    20_000,
+    'a shed request',
+  );
+}
+
+test('the page and the CLI wait out a shed request (503 + Retry-After) and are served once the load is gone', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const token = client.session?.token ?? '';
+  const browser = await launchChromium();
+  try {
+    // 1. The page, loaded while the instance is idle; then its job filter asks the API while it sheds.
+    const page = await pageWithToken(browser, svc.baseUrl, token);
+    await page.locator('#usage').waitFor();
+    const answers: { url: string; status: number }[] = [];
+    page.on('response', (r) => answers.push({ url: r.url(), status: r.status() }));
+    const filtered = (status: number) =>
+      answers.some((a) => a.status === status && /\/api\/jobs\?.*state=completed/.test(a.url));
+    let stop = overload();
+    try {
+      await untilShed(token);
+      await page.selectOption('#job-filter', 'completed');
+      await waitUntil(async () => filtered(503), 20_000, "the page's shed request");
+    } finally {
+      stop();
+    }
+    // Retry-After says 5 s: the page asks again then, and is served.
+    await waitUntil(async () => filtered(200), 30_000, "the page's request asked again and served");
+    assert.equal(await page.locator('main > .error[role="alert"]').count(), 0, 'no error shown');
+    await page.context().close();
+
+    // 2. The CLI, started while the instance sheds: it says it waits, then lists the voices.
+    stop = overload();
+    let stderr = '';
+    let stdout = '';
+    let exited: Promise<number | null> | undefined;
+    try {
+      await untilShed(token);
+      const child = spawn(process.execPath, [CLI, 'voices', 'list'], {
+        env: { ...process.env, VCFARM_URL: svc.baseUrl, VCFARM_API_KEY: token },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b;
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b;
+      });
+      exited = new Promise((resolve) => child.once('close', resolve));
+      await waitUntil(
+        async () => /HTTP 503\); retrying in 5 s \(1 of 3\)/.test(stderr),
+        30_000,
+        'the CLI waiting',
+      );
+    } finally {
+      stop();
+    }
+    assert.equal(await exited, 0, stderr);
+    assert.match(stdout, /preset/, 'the voices listed once served');
+  } finally {
+    await browser.close();
+  }
 });

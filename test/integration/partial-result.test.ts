@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeFile } from '../helpers/audio-io.js';
-import { ApiClient } from '../helpers/client.js';
+import { ApiClient, fetchWaitingOutShed } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
 
@@ -105,7 +105,7 @@ test('a voice conversion plays while it runs; the streamed bytes decode before t
   assert.equal(streamed.partialAvailable, false);
 
   // 2. A client with no token follows it; the request waits for the first bytes.
-  const res = await fetch(`${svc.baseUrl}${streamed.partialUrl}`);
+  const res = await fetchWaitingOutShed(svc.baseUrl, `${streamed.partialUrl}`);
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'audio/mpeg');
   const follower = new Follower(res);
@@ -158,7 +158,7 @@ test('a voice conversion plays while it runs; the streamed bytes decode before t
   assert.equal(follower.bytes.length, a.bytes.length);
 
   // 8. The partial link of a finished job serves the finished file.
-  const after = await fetch(`${svc.baseUrl}${streamed.partialUrl}`);
+  const after = await fetchWaitingOutShed(svc.baseUrl, `${streamed.partialUrl}`);
   assert.equal(after.status, 200);
   assert.ok(Buffer.from(await after.arrayBuffer()).equals(a.bytes));
 });
@@ -167,7 +167,7 @@ test('a pitch-only WAV job streams with an open-ended header that decodes mid-wa
   const client = await ApiClient.anonymous(svc.baseUrl);
   const uploadId = await uploadSpeech(client, 6); // ~45 s: a single ffmpeg
   const job = await client.createJob({ uploadId, outputFormat: 'wav', pitchSemitones: 3 });
-  const res = await fetch(`${svc.baseUrl}/api/jobs/${job.id}/result?partial=1`, {
+  const res = await fetchWaitingOutShed(svc.baseUrl, `/api/jobs/${job.id}/result?partial=1`, {
     headers: client.headers(),
   });
   assert.equal(res.status, 200);
@@ -197,7 +197,7 @@ test('cancelling a followed job ends its stream cleanly', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
   const uploadId = await uploadSpeech(client, 20); // ~150 s: still running when the cancel comes
   const job = await client.createJob({ uploadId, outputFormat: 'ogg', voiceId: VOICE });
-  const res = await fetch(`${svc.baseUrl}/api/jobs/${job.id}/result?partial=1`, {
+  const res = await fetchWaitingOutShed(svc.baseUrl, `/api/jobs/${job.id}/result?partial=1`, {
     headers: client.headers(),
   });
   assert.equal(res.status, 200);
@@ -220,7 +220,9 @@ test('a worker killed mid-job: the stream of the dead attempt ends, and the new 
   const uploadId = await uploadSpeech(client, 20); // ~150 s: long enough to kill it mid-way
   const job = await client.createJob({ uploadId, outputFormat: 'flac', voiceId: VOICE });
   const first = new Follower(
-    await fetch(`${svc.baseUrl}/api/jobs/${job.id}/result?partial=1`, { headers: client.headers() }),
+    await fetchWaitingOutShed(svc.baseUrl, `/api/jobs/${job.id}/result?partial=1`, {
+      headers: client.headers(),
+    }),
   );
   await first.atLeast(1);
   const victim = svc.workers.find((w) =>
@@ -234,7 +236,9 @@ test('a worker killed mid-job: the stream of the dead attempt ends, and the new 
   await first.done;
   // 2. A new read waits for the current attempt's file and follows it from its first byte to the job's end.
   const second = new Follower(
-    await fetch(`${svc.baseUrl}/api/jobs/${job.id}/result?partial=1`, { headers: client.headers() }),
+    await fetchWaitingOutShed(svc.baseUrl, `/api/jobs/${job.id}/result?partial=1`, {
+      headers: client.headers(),
+    }),
   );
   await second.done;
   assert.equal((await client.waitForJobEnd(job.id)).state, 'completed');
@@ -263,8 +267,9 @@ test('partial links follow the result route’s rules: owner only, signature che
   assert.equal(stranger.status, 404);
   assert.equal(stranger.body.error, 'VC_ERR_NOT_FOUND');
   // An altered signature: 403, with no path in the message.
-  const forged = await fetch(
-    `${svc.baseUrl}${url.replace(/sig=([\w-])/, (_m, c) => `sig=${c === 'A' ? 'B' : 'A'}`)}`,
+  const forged = await fetchWaitingOutShed(
+    svc.baseUrl,
+    `${url.replace(/sig=([\w-])/, (_m, c) => `sig=${c === 'A' ? 'B' : 'A'}`)}`,
   );
   assert.equal(forged.status, 403);
   const body = (await forged.json()) as { error: string; message: string };

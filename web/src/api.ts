@@ -1,3 +1,4 @@
+import { unavailableWaitMs } from './lib/retry.js';
 import type { JobView } from './lib/types.js';
 
 // The page's anonymous session token (or an API key put there by hand) lives in localStorage.
@@ -6,13 +7,30 @@ const TOKEN_KEY = 'vcfarm.token';
 export const token = (): string | null => localStorage.getItem(TOKEN_KEY);
 export const forgetToken = (): void => localStorage.removeItem(TOKEN_KEY);
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * fetch that waits out `503` + `Retry-After` (an instance shedding load before it serves the
+ * request, or Redis refusing writes) and asks again, a bounded number of times (lib/retry.ts); the
+ * last answer, and any other, is returned as it came.
+ */
+async function fetchRetrying(path: string, options: RequestInit): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(path, options);
+    const wait = unavailableWaitMs(res.status, res.headers.get('retry-after'), attempt);
+    if (wait === undefined) return res;
+    await res.body?.cancel();
+    await pause(wait);
+  }
+}
+
 let creatingSession: Promise<void> | null = null;
 
 /** A session exists once this resolves; one request at a time, however many callers ask at once. */
 export function ensureSession(): Promise<void> {
   if (token()) return Promise.resolve();
   creatingSession ??= (async () => {
-    const res = await fetch('/api/session', { method: 'POST' });
+    const res = await fetchRetrying('/api/session', { method: 'POST' });
     if (!res.ok) throw new Error(`could not start a session (HTTP ${res.status})`);
     const body = (await res.json()) as { token: string };
     localStorage.setItem(TOKEN_KEY, body.token);
@@ -22,12 +40,12 @@ export function ensureSession(): Promise<void> {
   return creatingSession;
 }
 
-/** fetch with the bearer token; a 401 starts a new session and tries once more. */
+/** fetch with the bearer token (503 + Retry-After waited out); a 401 starts a new session and tries once more. */
 export async function api(path: string, options: RequestInit = {}, retried = false): Promise<Response> {
   const headers = new Headers(options.headers);
   const t = token();
   if (t) headers.set('authorization', `Bearer ${t}`);
-  const res = await fetch(path, { ...options, headers });
+  const res = await fetchRetrying(path, { ...options, headers });
   if (res.status === 401 && !retried) {
     forgetToken();
     await ensureSession();
@@ -60,8 +78,23 @@ export interface UploadAnswer {
   } | null;
 }
 
-/** POST /api/uploads with XMLHttpRequest, the one browser API that reports upload progress. */
-export function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<UploadAnswer> {
+/**
+ * POST /api/uploads with XMLHttpRequest, the one browser API that reports upload progress; a
+ * `503` + `Retry-After` is waited out and the file sent again, as fetchRetrying does.
+ */
+export async function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<UploadAnswer> {
+  for (let attempt = 1; ; attempt++) {
+    const { answer, retryAfter } = await uploadOnce(file, onProgress);
+    const wait = unavailableWaitMs(answer.status, retryAfter, attempt);
+    if (wait === undefined) return answer;
+    await pause(wait);
+  }
+}
+
+function uploadOnce(
+  file: File,
+  onProgress: (fraction: number) => void,
+): Promise<{ answer: UploadAnswer; retryAfter: string | null }> {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/uploads');
@@ -76,9 +109,14 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void): 
       } catch {
         // not JSON
       }
-      resolve({ ok: xhr.status === 201, status: xhr.status, body });
+      resolve({
+        answer: { ok: xhr.status === 201, status: xhr.status, body },
+        retryAfter: xhr.getResponseHeader('retry-after'),
+      });
     });
-    xhr.addEventListener('error', () => resolve({ ok: false, status: 0, body: null }));
+    xhr.addEventListener('error', () =>
+      resolve({ answer: { ok: false, status: 0, body: null }, retryAfter: null }),
+    );
     const form = new FormData();
     form.append('file', file);
     xhr.send(form);

@@ -15,6 +15,7 @@ import {
 } from '../src/lib/format.js';
 import { applyMessage, conversionStatus, type Jobs, putJob, voicesAsJobsStand } from '../src/lib/jobs.js';
 import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
+import { UNAVAILABLE_RETRIES, unavailableWaitMs } from '../src/lib/retry.js';
 import type { JobView, Voice, Workspace } from '../src/lib/types.js';
 
 test('sizes, durations and rates read as people write them', () => {
@@ -238,4 +239,19 @@ test('a pending voice reads as its clone job stands, as GET /api/voices would an
       ['kept', 'ready', null],
     ],
   );
+});
+
+test('a 503 with Retry-After is waited out a bounded number of times; nothing else is retried', () => {
+  assert.equal(unavailableWaitMs(503, '5', 1), 5000);
+  assert.equal(unavailableWaitMs(503, '0', 1), 0);
+  assert.equal(unavailableWaitMs(503, '3600', 1), 30_000, 'bounded to 30 s');
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(unavailableWaitMs(503, 'Thu, 01 Jan 2026 00:00:07 GMT', 1, now), 7000);
+  assert.equal(unavailableWaitMs(503, 'Wed, 31 Dec 2025 23:00:00 GMT', 1, now), 0, 'a past date: at once');
+  assert.equal(unavailableWaitMs(503, '5', UNAVAILABLE_RETRIES), 5000);
+  assert.equal(unavailableWaitMs(503, '5', UNAVAILABLE_RETRIES + 1), undefined, 'retries used up');
+  for (const header of [null, '', 'soon'])
+    assert.equal(unavailableWaitMs(503, header, 1), undefined, `Retry-After ${header}`);
+  for (const status of [429, 500, 502, 504, 409, 200])
+    assert.equal(unavailableWaitMs(status, '5', 1), undefined, `HTTP ${status}`);
 });

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { blocks, concat, decodeFile, espeak, resamplePcm } from '../test/helpers/audio-io.js';
+import { blocks, concat, decodeFile, espeak, resamplePcm, writeWav } from '../test/helpers/audio-io.js';
 import { CLONE_PASSAGE as CLONE, PARALLEL_PAIRS, SENTENCES } from '../test/helpers/parallel-mcd.js';
 import { MEASURE_RATE, melCepstra } from '../test/helpers/voice-measures.js';
 import { shrinkToPrior, sourcePriorOf, VoiceConversionEngine } from '../workers/engine/index.js';
@@ -18,7 +18,8 @@ import { shrinkToPrior, sourcePriorOf, VoiceConversionEngine } from '../workers/
  * --self-pitch P: the source is the target voice itself at espeak-ng pitch P (0-99; default 50), so only the
  * F0 differs: what the synthesis loses to the pitch shift alone.
  *   node dist/scripts/mcd-breakdown.js [--model DIR] [--pairs 2,3] [--strength 1] [--source-passage WHAT]
- *     [--self-pitch P] [--cov-from-target K]
+ *     [--self-pitch P] [--cov-from-target K] [--save DIR]
+ * --save DIR: the first sentence's source, target and output (16 kHz wav) per pair, to look at.
  * --cov-from-target K (an experiment): a short source's covariance moved toward the target voice's own
  * (worth K frames, faded as the model's prior) instead of the prior's; its mean as the model's prior.
  */
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     'source-passage': { type: 'string' },
     'self-pitch': { type: 'string' },
     'cov-from-target': { type: 'string' },
+    save: { type: 'string' },
   },
 });
 const modelDir = resolve(values.model ?? new URL('../../models/default/', import.meta.url).pathname);
@@ -204,7 +206,22 @@ try {
       const parts: Float32Array[] = [];
       for await (const b of engine.convert(blocks(source), { voice, sourceProfile: converted, strength }))
         parts.push(b);
-      const out = melCepstra(await resamplePcm(concat(parts), rate, MEASURE_RATE), MEASURE_RATE);
+      const outPcm = await resamplePcm(concat(parts), rate, MEASURE_RATE);
+      if (values.save !== undefined && i === 0) {
+        const tag = `${pair.source}-${pair.target}`.replace(/[^a-z0-9@-]/gi, '_');
+        await writeWav(join(values.save, `${tag}-out.wav`), outPcm, MEASURE_RATE);
+        await writeWav(
+          join(values.save, `${tag}-src.wav`),
+          await say(work, pair.source, text, `s${i}`, MEASURE_RATE),
+          MEASURE_RATE,
+        );
+        await writeWav(
+          join(values.save, `${tag}-tgt.wav`),
+          await say(work, pair.target, text, `s${i}`, MEASURE_RATE),
+          MEASURE_RATE,
+        );
+      }
+      const out = melCepstra(outPcm, MEASURE_RATE);
       const src = melCepstra(await say(work, pair.source, text, `s${i}`, MEASURE_RATE), MEASURE_RATE);
       acc.src.push(breakdown(src, target));
       acc.out.push(breakdown(out, target));

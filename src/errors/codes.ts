@@ -101,7 +101,8 @@ export const ERROR_CODES = {
   },
   VC_ERR_VOICE_PROFILE: {
     answer: 'job error',
-    meaning: "a voice profile does not fit the job's model (sample rate, a field missing or mis-sized, envelope statistics over another band)",
+    meaning:
+      "a voice profile does not fit the job's model (sample rate, a field missing or mis-sized, envelope statistics over another band)",
   },
   VC_ERR_ENGINE_OPTIONS: {
     answer: 'job error',

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ApiClient } from '../test/helpers/client.js';
 import { decodePcm, humanSpeech } from '../test/helpers/fixtures.js';
 import { startService, type TestService } from '../test/helpers/service.js';
-import { processCpu } from './lib/cpu.js';
+import { childPids, processCpu } from './lib/cpu.js';
 import { highBandDb } from './lib/spectrum.js';
 
 const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
@@ -95,12 +95,24 @@ async function bare(round: number): Promise<Run> {
   return { seconds: (performance.now() - t0) / 1000, cpu };
 }
 
-/** CPU seconds so far of the worker, its reaped ffmpeg children, Redis and this process (API and client). */
+/**
+ * CPU seconds so far of the worker, the ffmpeg processes it started, Redis and this process (API
+ * and client). ffmpeg counts once reaped: by the worker, or by the launcher process a pool thread
+ * starts ffmpeg from (workers/tasks/launcher.ts), which lives as long as the thread, so its own
+ * CPU and its reaped children's are read from it directly.
+ */
 function serviceCpu(svc: TestService): number[] {
-  const worker = processCpu(svc.workers[0].process.pid ?? 0);
+  const pid = svc.workers[0].process.pid ?? 0;
+  const worker = processCpu(pid);
+  const launchers = childPids(pid).map(processCpu);
   const redis = processCpu(svc.redis.process.pid ?? 0);
   const self = process.cpuUsage();
-  return [worker.own, worker.children, redis.own, (self.user + self.system) / 1e6];
+  return [
+    worker.own + launchers.reduce((n, l) => n + l.own, 0),
+    worker.children + launchers.reduce((n, l) => n + l.children, 0),
+    redis.own,
+    (self.user + self.system) / 1e6,
+  ];
 }
 
 /** A build's service and client: this tree's, or the baseline's (BENCH_BASELINE_DIST). */
@@ -144,7 +156,7 @@ async function service(stack: Stack): Promise<Run & { sample: Uint8Array }> {
     const parts = serviceCpu(svc).map((x, i) => x - cpu0[i]);
     const [worker, ffmpeg, redis, api] = parts.map((x) => x.toFixed(1));
     console.log(
-      `${stack.label} CPU: worker ${worker} s, its ffmpeg children ${ffmpeg} s, Redis ${redis} s, API + client ${api} s`,
+      `${stack.label} CPU: worker (and launchers) ${worker} s, its ffmpeg children ${ffmpeg} s, Redis ${redis} s, API + client ${api} s`,
     );
     const cpu = parts.reduce((a, x) => a + x, 0);
     return { seconds, cpu, sample: (await client.download(jobs[0].id)).bytes };

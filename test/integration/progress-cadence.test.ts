@@ -20,8 +20,7 @@ test('a fast job publishes progress at most every 250 ms within a stage, stage c
   const events = await client.openEvents();
 
   // 1. About 5 min of speech, unshifted, into FLAC: ffmpeg runs at hundreds of times real time,
-  //    so each of its progress reports (every 100 ms) crosses a 5 % step, more often than the
-  //    events may go out.
+  //    so its progress crosses 5 % steps faster than the events may go out.
   const up = await client.upload(humanSpeech(40));
   assert.equal(up.status, 201);
   const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'flac' });

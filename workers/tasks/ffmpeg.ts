@@ -72,15 +72,15 @@ export interface TranscodeOptions extends DecodeOptions {
 /**
  * One ffmpeg for a whole pitch-only conversion: the guarded input, downmix, resample and pitch
  * shift, encoded straight into `outputPath`. Progress comes as `key=value` lines on stdout
- * (`-progress`), every 100 ms and once more at the end. Started by the thread's launcher
- * process (workers/tasks/launcher.ts), not by forking the worker.
+ * (`-progress`), every 250 ms (as often as progress events go out) and once more at the end.
+ * Started by the thread's launcher process (workers/tasks/launcher.ts), not by forking the worker.
  */
 export function spawnTranscoder(o: TranscodeOptions): TranscodeProcess {
   const f = OUTPUT_FORMATS[o.format];
   // biome-ignore format: flag/value pairs read best one pair per line
   const args = [
     '-nostdin', '-hide_banner', '-v', 'error',
-    '-nostats', '-progress', 'pipe:1', '-stats_period', '0.1',
+    '-nostats', '-progress', 'pipe:1', '-stats_period', '0.25',
     ...guardedInput(o),
     '-af', pitchChain(o.sampleRate, o.pitchRatio),
     ...f.codec,

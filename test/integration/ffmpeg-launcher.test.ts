@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { WorkerPool } from '../../workers/pool/index.js';
 import { isAlive } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
@@ -97,4 +100,29 @@ test('a worker killed with SIGKILL mid-job leaves neither its launcher nor the f
   // The launcher reads the end of its stdin, kills what it started and exits.
   await waitUntil(() => !isAlive(ffmpeg) && !isAlive(parent), 10_000, 'the launcher and its ffmpeg to exit');
   assert.deepEqual(processesMatching(job.uploadId), []);
+});
+
+test('each pool thread has one launcher, which leaves with its thread (a shrink, the pool closing)', async () => {
+  const ours = async () => {
+    const found = [];
+    for (const p of processesMatching('launcher-process.js'))
+      if ((await parentOf(p.pid).catch(() => 0)) === process.pid) found.push(p.pid);
+    return found;
+  };
+  const pool = new WorkerPool({
+    filename: fileURLToPath(new URL('../../workers/tasks/pool-thread.js', import.meta.url)),
+    size: 2,
+    cores: [],
+    pin: false,
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    await pool.start();
+    await waitUntil(async () => (await ours()).length === 2, 10_000, 'a launcher per thread');
+    await pool.resize(1);
+    await waitUntil(async () => (await ours()).length === 1, 10_000, "the retired thread's launcher to exit");
+  } finally {
+    await pool.close();
+  }
+  await waitUntil(async () => (await ours()).length === 0, 10_000, 'the last launcher to exit');
 });

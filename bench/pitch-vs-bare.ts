@@ -5,8 +5,10 @@ import path from 'node:path';
 import { ApiClient } from '../test/helpers/client.js';
 import { decodePcm, humanSpeech } from '../test/helpers/fixtures.js';
 import { startService, type TestService } from '../test/helpers/service.js';
-import { processCpu } from './lib/cpu.js';
+import { childPids, processCpu } from './lib/cpu.js';
 import { highBandDb } from './lib/spectrum.js';
+
+const BASELINE_DIST = process.env.BENCH_BASELINE_DIST;
 
 /**
  * Pitch-only jobs at the physical limit (issue 10): N jobs of 30 s of 44.1 kHz stereo real
@@ -19,11 +21,14 @@ import { highBandDb } from './lib/spectrum.js';
  * Each run's CPU seconds are counted too (bare: xargs and every ffmpeg; service: the worker and
  * its ffmpeg children, Redis, and this process, which holds the API and the client): on a
  * machine shared with other work, wall time measures the neighbours as much as the run.
+ * With BENCH_BASELINE_DIST (another build's dist/: bench/baseline-dist.sh <commit> makes one) each
+ * round also runs the whole service of that build (its API, worker and client), so this tree and
+ * the baseline are compared in the same run, on the same load, job for job.
  * Before that, once: rubberband's two pitch modes at +4, +12 and -4 semitones (CPU seconds of
  * one ffmpeg per clip, and the level of the band above Nyquist/R that an upward shift by R should
  * fill), with `--pitchq` choosing the bare run's mode (default `quality`, the service's choice
  * for upward shifts).
- *   node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality] [--no-modes] [--unpinned]
+ *   [BENCH_BASELINE_DIST=dir] node dist/bench/pitch-vs-bare.js [jobs=40] [rounds=3] [--pitchq speed|quality] [--no-modes] [--unpinned]
  */
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const JOBS = Number(args[0] ?? 40);
@@ -90,19 +95,38 @@ async function bare(round: number): Promise<Run> {
   return { seconds: (performance.now() - t0) / 1000, cpu };
 }
 
-/** CPU seconds so far of the worker, its reaped ffmpeg children, Redis and this process (API and client). */
+/**
+ * CPU seconds so far of the worker, the ffmpeg processes it started, Redis and this process (API
+ * and client). ffmpeg counts once reaped: by the worker, or by the launcher process a pool thread
+ * starts ffmpeg from (workers/tasks/launcher.ts), which lives as long as the thread, so its own
+ * CPU and its reaped children's are read from it directly.
+ */
 function serviceCpu(svc: TestService): number[] {
-  const worker = processCpu(svc.workers[0].process.pid ?? 0);
+  const pid = svc.workers[0].process.pid ?? 0;
+  const worker = processCpu(pid);
+  const launchers = childPids(pid).map(processCpu);
   const redis = processCpu(svc.redis.process.pid ?? 0);
   const self = process.cpuUsage();
-  return [worker.own, worker.children, redis.own, (self.user + self.system) / 1e6];
+  return [
+    worker.own + launchers.reduce((n, l) => n + l.own, 0),
+    worker.children + launchers.reduce((n, l) => n + l.children, 0),
+    redis.own,
+    (self.user + self.system) / 1e6,
+  ];
 }
 
-async function service(): Promise<Run & { sample: Uint8Array }> {
+/** A build's service and client: this tree's, or the baseline's (BENCH_BASELINE_DIST). */
+interface Stack {
+  label: string;
+  startService: typeof startService;
+  ApiClient: typeof ApiClient;
+}
+
+async function service(stack: Stack): Promise<Run & { sample: Uint8Array }> {
   const env = process.argv.includes('--unpinned') ? { PIN_THREADS: 'false' } : undefined;
-  const svc = await startService({ workers: 1, env });
+  const svc = await stack.startService({ workers: 1, env });
   try {
-    const client = await ApiClient.anonymous(svc.baseUrl);
+    const client = await stack.ApiClient.anonymous(svc.baseUrl);
     await svc.workers[0].ready;
     const up = await client.upload(input);
     if (up.status !== 201) throw new Error(`upload ${up.status}`);
@@ -132,7 +156,7 @@ async function service(): Promise<Run & { sample: Uint8Array }> {
     const parts = serviceCpu(svc).map((x, i) => x - cpu0[i]);
     const [worker, ffmpeg, redis, api] = parts.map((x) => x.toFixed(1));
     console.log(
-      `service CPU: worker ${worker} s, its ffmpeg children ${ffmpeg} s, Redis ${redis} s, API + client ${api} s`,
+      `${stack.label} CPU: worker (and launchers) ${worker} s, its ffmpeg children ${ffmpeg} s, Redis ${redis} s, API + client ${api} s`,
     );
     const cpu = parts.reduce((a, x) => a + x, 0);
     return { seconds, cpu, sample: (await client.download(jobs[0].id)).bytes };
@@ -166,52 +190,81 @@ for (const semitones of process.argv.includes('--no-modes') ? [] : [SEMITONES, 1
   }
 }
 
-// 2. Throughput, bare vs service.
+// 2. Throughput, bare vs service (and the baseline build's service).
+const stacks: Stack[] = [{ label: 'service', startService, ApiClient }];
+if (BASELINE_DIST) {
+  const dist = path.resolve(BASELINE_DIST);
+  const svcModule = (await import(path.join(dist, 'test/helpers/service.js'))) as {
+    startService: typeof startService;
+  };
+  const clientModule = (await import(path.join(dist, 'test/helpers/client.js'))) as {
+    ApiClient: typeof ApiClient;
+  };
+  stacks.push({
+    label: 'baseline service',
+    startService: svcModule.startService,
+    ApiClient: clientModule.ApiClient,
+  });
+  console.log(`baseline: ${dist}`);
+}
 console.log(
   `${JOBS} pitch-only jobs (30 s, 44.1 kHz stereo → +${SEMITONES} st → 44.1 kHz mono mp3), ${cores} cores, ` +
     `${ROUNDS} rounds, bare pitchq=${PITCHQ}`,
 );
 const line = (label: string, s: number, ratio: string) =>
   console.log(
-    `${label.padEnd(30)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ${ratio}`,
+    `${label.padEnd(34)} ${s.toFixed(1).padStart(7)} s   ${(audioSec / s).toFixed(1).padStart(6)}x real time   ${ratio}`,
   );
-const ratios: number[] = [];
-const cpuRatios: number[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  let b: Run;
-  let s: Run & { sample: Uint8Array };
-  if (r % 2 === 0) {
-    b = await bare(r);
-    s = await service();
-  } else {
-    s = await service();
-    b = await bare(r);
-  }
-  const sample = s.sample;
-  ratios.push(b.seconds / s.seconds);
-  cpuRatios.push(b.cpu / s.cpu);
-  line(`round ${r + 1}: bare ffmpeg`, b.seconds, `ratio 1.000   CPU ${b.cpu.toFixed(1)} s`);
-  line(
-    `round ${r + 1}: service`,
-    s.seconds,
-    `ratio ${(b.seconds / s.seconds).toFixed(3)}   CPU ${s.cpu.toFixed(1)} s (bare/service ${(b.cpu / s.cpu).toFixed(3)})`,
-  );
-  if (r === 0) {
-    // The service must make the same output as the bare command, not a cheaper one.
-    const mine = path.join(dir, 'service-sample.mp3');
-    await writeFile(mine, sample);
+const ratios = stacks.map(() => [] as number[]);
+const cpuRatios = stacks.map(() => [] as number[]);
+const extraMs = stacks.map(() => [] as number[]);
+/** Same decoded output as the bare command (the service must not make a cheaper one). */
+function compare(label: string, sample: Uint8Array, mine: string): Promise<void> {
+  return writeFile(mine, sample).then(() => {
     const a = decodePcm(mine, 44100);
     const ref = decodePcm(path.join(dir, 'bare-0', '0.mp3'), 44100);
     let maxDiff = 0;
     for (let i = 0; i < Math.min(a.length, ref.length); i++)
       maxDiff = Math.max(maxDiff, Math.abs(a[i] - ref[i]));
     console.log(
-      `same output: service ${a.length} samples, bare ${ref.length}; largest sample difference ${maxDiff.toExponential(2)}`,
+      `same output: ${label} ${a.length} samples, bare ${ref.length}; largest sample difference ${maxDiff.toExponential(2)}`,
     );
+  });
+}
+for (let r = 0; r < ROUNDS; r++) {
+  // Each round starts with another of the runs (bare, this tree, the baseline), so none always runs first.
+  const order = [-1, ...stacks.keys()];
+  const rotated = [...order.slice(r % order.length), ...order.slice(0, r % order.length)];
+  let b: Run | undefined;
+  const runs: (Run & { sample: Uint8Array })[] = [];
+  for (const i of rotated) {
+    if (i < 0) b = await bare(r);
+    else runs[i] = await service(stacks[i]);
+  }
+  if (!b) throw new Error('no bare run');
+  line(`round ${r + 1}: bare ffmpeg`, b.seconds, `ratio 1.000   CPU ${b.cpu.toFixed(1)} s`);
+  for (const [i, s] of runs.entries()) {
+    ratios[i].push(b.seconds / s.seconds);
+    cpuRatios[i].push(b.cpu / s.cpu);
+    extraMs[i].push(((s.cpu - b.cpu) / JOBS) * 1000);
+    line(
+      `round ${r + 1}: ${stacks[i].label}`,
+      s.seconds,
+      `ratio ${(b.seconds / s.seconds).toFixed(3)}   CPU ${s.cpu.toFixed(1)} s (bare/service ${(b.cpu / s.cpu).toFixed(3)}, ` +
+        `${(((s.cpu - b.cpu) / JOBS) * 1000).toFixed(0)} ms more per job)`,
+    );
+    if (r === 0) await compare(stacks[i].label, s.sample, path.join(dir, `sample-${i}.mp3`));
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
-console.log(
-  `mean ratio service / bare: throughput ${mean(ratios).toFixed(3)}, CPU per job ${mean(cpuRatios).toFixed(3)}`,
-);
+for (const [i, stack] of stacks.entries())
+  console.log(
+    `mean ratio ${stack.label} / bare: throughput ${mean(ratios[i]).toFixed(3)}, CPU per job ${mean(cpuRatios[i]).toFixed(3)} ` +
+      `(${mean(extraMs[i]).toFixed(0)} ms more CPU per job)`,
+  );
+if (stacks.length > 1)
+  console.log(
+    `this tree / baseline: throughput ${(mean(ratios[0]) / mean(ratios[1])).toFixed(3)}, ` +
+      `CPU per job ${(mean(cpuRatios[0]) / mean(cpuRatios[1])).toFixed(3)}`,
+  );
 await rm(dir, { recursive: true, force: true });

@@ -29,6 +29,13 @@ import type { WorkerPool } from './pool/index.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './tasks/task-types.js';
 
 const PROGRESS_INTERVAL_MS = 500;
+/**
+ * Fewest milliseconds between two progress events of a job that only move its numbers: a job
+ * running at 20x real time crosses a 5 % step every 75 ms, and each event costs a BullMQ
+ * progress write, a stream entry, and every listening socket's message. A stage change and the
+ * first partial audio go out at once.
+ */
+const PROGRESS_MIN_GAP_MS = 250;
 
 /** Failure codes that mean ffmpeg failed, and their `kind` label in vcfarm_ffmpeg_failures_total. */
 const FFMPEG_FAILURE: Record<string, string> = {
@@ -304,27 +311,38 @@ export class ConversionProcessor {
     return { modelDir: this.models.dirOf(model), profilePath, strength: data.strength ?? 1 };
   }
 
-  /** Publishes at each stage change and each 5% (the thread notifies), and at least every 500 ms. */
+  /**
+   * Publishes at each stage change and at the first partial audio at once; the progress of each
+   * 5 % (the thread notifies) at most every PROGRESS_MIN_GAP_MS; and what changed at least every
+   * 500 ms.
+   */
   private relayProgress(job: ConversionBullJob, control: TaskControl, jlog: Logger) {
     let watching = true;
     const jobId = String(job.id);
     const publishOpts = { jobWebhook: hasOwnWebhook(job.data) };
+    const publish = (now: { progress: number; stage: string; partialSec: number }) => {
+      job.updateProgress(now).catch((err) => jlog.warn({ err }, 'progress update failed'));
+      this.events.publish(job.data.userId, { type: 'progress', jobId, ...now }, publishOpts).catch(() => {});
+    };
     const loop = async () => {
       let last = { progress: -1, stage: '', partialSec: 0 };
+      let lastAt = Number.NEGATIVE_INFINITY;
       while (watching) {
         const seen = control.changes;
         // partialSec: output audio the encoder has (GET /api/jobs/:id/result?partial=1 serves it).
         const now = { progress: control.progress, stage: control.stage, partialSec: control.writtenSec };
-        if (
-          now.progress !== last.progress ||
-          now.stage !== last.stage ||
-          now.partialSec !== last.partialSec
-        ) {
+        const notable = now.stage !== last.stage || (last.partialSec === 0 && now.partialSec > 0);
+        const moved = now.progress !== last.progress || now.partialSec !== last.partialSec;
+        const holdMs = notable ? 0 : lastAt + PROGRESS_MIN_GAP_MS - Date.now();
+        if (moved && holdMs > 0) {
+          // Too soon after the last event: wait out the gap (a stage change ends the wait).
+          await control.waitForChange(seen, holdMs);
+          continue;
+        }
+        if (notable || moved) {
           last = now;
-          job.updateProgress(now).catch((err) => jlog.warn({ err }, 'progress update failed'));
-          this.events
-            .publish(job.data.userId, { type: 'progress', jobId, ...now }, publishOpts)
-            .catch(() => {});
+          lastAt = Date.now();
+          publish(now);
         }
         await control.waitForChange(seen, PROGRESS_INTERVAL_MS);
       }

@@ -1,11 +1,12 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { inputGuardArgs, OUTPUT_FORMATS, type OutputFormat } from '../../src/media/index.js';
+import { type LaunchedProcess, launcher } from './launcher.js';
 
 export type DecodeProcess = ChildProcessByStdio<null, Readable, Readable>;
 export type EncodeProcess = ChildProcessByStdio<Writable, null, Readable>;
 
-export type TranscodeProcess = ChildProcessByStdio<null, Readable, Readable>;
+export type TranscodeProcess = LaunchedProcess;
 
 export interface DecodeOptions {
   inputPath: string;
@@ -71,14 +72,15 @@ export interface TranscodeOptions extends DecodeOptions {
 /**
  * One ffmpeg for a whole pitch-only conversion: the guarded input, downmix, resample and pitch
  * shift, encoded straight into `outputPath`. Progress comes as `key=value` lines on stdout
- * (`-progress`), every 100 ms and once more at the end.
+ * (`-progress`), every 250 ms (as often as progress events go out) and once more at the end.
+ * Started by the thread's launcher process (workers/tasks/launcher.ts), not by forking the worker.
  */
 export function spawnTranscoder(o: TranscodeOptions): TranscodeProcess {
   const f = OUTPUT_FORMATS[o.format];
   // biome-ignore format: flag/value pairs read best one pair per line
   const args = [
     '-nostdin', '-hide_banner', '-v', 'error',
-    '-nostats', '-progress', 'pipe:1', '-stats_period', '0.1',
+    '-nostats', '-progress', 'pipe:1', '-stats_period', '0.25',
     ...guardedInput(o),
     '-af', pitchChain(o.sampleRate, o.pitchRatio),
     ...f.codec,
@@ -86,7 +88,7 @@ export function spawnTranscoder(o: TranscodeOptions): TranscodeProcess {
     '-f', f.muxer,
     '-y', `file:${o.outputPath}`,
   ];
-  return spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return launcher.spawn('ffmpeg', args);
 }
 
 /**

@@ -2,6 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { type PinResult, pinCurrentThread, threadCpuList } from '../pool/cpu-affinity.js';
 import { runConversion } from './convert.js';
 import { preloadEngine, shareSessionCount } from './engines.js';
+import { launcher } from './launcher.js';
 import type { CloneTask, ConvertTask, TaskOutcome } from './task-types.js';
 import { runClone, runVoiceConversion } from './voice-conversion.js';
 
@@ -30,6 +31,9 @@ const data = workerData as PoolThreadData;
 // later from this thread inherit the single-core mask.
 const pin: PinResult = data.core === null ? { tid: undefined, core: undefined } : pinCurrentThread(data.core);
 shareSessionCount(data.sessions);
+// The thread's ffmpeg launcher starts now, pinned like the thread, before the model makes the
+// process bigger to fork.
+launcher.warm();
 // Pinned first: the sessions' threads inherit the core. The thread answers its identify task (the
 // pool's "ready") only once this load has settled: a thread is never terminated while ONNX Runtime
 // creates its sessions (that aborts the whole process, as a shrink racing a start-up did).

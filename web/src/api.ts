@@ -1,4 +1,4 @@
-import { unavailableWaitMs } from './lib/retry.js';
+import { unavailableWaitMs } from '../../src/client-cli/retry-after.js';
 import type { JobView } from './lib/types.js';
 
 // The page's anonymous session token (or an API key put there by hand) lives in localStorage.
@@ -11,7 +11,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * fetch that waits out `503` + `Retry-After` (an instance shedding load before it serves the
- * request, or Redis refusing writes) and asks again, a bounded number of times (lib/retry.ts); the
+ * request, or Redis refusing writes) and asks again, a bounded number of times (src/client-cli/retry-after.ts, shared with the CLI); the
  * last answer, and any other, is returned as it came.
  */
 async function fetchRetrying(path: string, options: RequestInit): Promise<Response> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { UNAVAILABLE_RETRIES, unavailableWaitMs } from '../../src/client-cli/retry-after.js';
 import {
   formatBytes,
   formatSeconds,
@@ -15,7 +16,6 @@ import {
 } from '../src/lib/format.js';
 import { applyMessage, conversionStatus, type Jobs, putJob, voicesAsJobsStand } from '../src/lib/jobs.js';
 import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
-import { UNAVAILABLE_RETRIES, unavailableWaitMs } from '../src/lib/retry.js';
 import type { JobView, Voice, Workspace } from '../src/lib/types.js';
 
 test('sizes, durations and rates read as people write them', () => {

@@ -1,4 +1,5 @@
-// When the page asks again after `503` + `Retry-After` (pure: the page's api.ts does the waiting).
+// When a client asks again after `503` + `Retry-After`. Pure, with no Node imports: the CLI
+// (retry.ts) and the page (web/src/api.ts, bundled by Vite) both use it.
 
 /** Retries of one request answered 503 with Retry-After (the service shedding load, or Redis away). */
 export const UNAVAILABLE_RETRIES = 3;

@@ -9,10 +9,15 @@ import type { SourcePrior } from '../workers/engine/index.js';
 //        build-model.js --test DIR            -> the second ("test") model into DIR
 //        build-model.js --variant DIR [JSON]  -> the default model with buildDefaultModel's overrides into DIR,
 //          JSON {"map": {...}, "eq": {...}, "shift": {...}, "extra": {...}} (its four arguments), for
-//          experiments judged with judge-voices.js --model DIR
+//          experiments judged with judge-voices.js --model DIR; the source prior is embedded as in the
+//          default model unless "extra" gives its own "sourcePrior" (null: none)
 const DEFAULT_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
 /** The source statistics' prior (written by `npm run build:prior`, scripts/build-prior.ts), embedded in the manifest. */
 const PRIOR_FILE = fileURLToPath(new URL('../../models/builder/source-prior.json', import.meta.url));
+
+async function readPrior(): Promise<SourcePrior> {
+  return JSON.parse(await readFile(PRIOR_FILE, 'utf8')) as SourcePrior;
+}
 
 const [flag, dir, json] = process.argv.slice(2);
 if (flag === '--test') {
@@ -22,10 +27,11 @@ if (flag === '--test') {
 } else if (flag === '--variant') {
   if (!dir) throw new Error('build-model: --variant needs an output directory');
   const v = JSON.parse(json ?? '{}');
-  await writeModel(buildDefaultModel(v.map, v.eq, v.shift, v.extra), dir);
+  const extra = { sourcePrior: await readPrior(), ...v.extra };
+  if (extra.sourcePrior === null) delete extra.sourcePrior;
+  await writeModel(buildDefaultModel(v.map, v.eq, v.shift, extra), dir);
   console.log(`variant written to ${dir}`);
 } else {
-  const sourcePrior = JSON.parse(await readFile(PRIOR_FILE, 'utf8')) as SourcePrior;
-  await writeModel(buildDefaultModel({}, {}, {}, { sourcePrior }), DEFAULT_DIR);
+  await writeModel(buildDefaultModel({}, {}, {}, { sourcePrior: await readPrior() }), DEFAULT_DIR);
   console.log(`default model written to ${DEFAULT_DIR}`);
 }

@@ -3,9 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+# Stale means the lockfile's content differs from the one last installed (a hash kept in node_modules),
+# not merely a newer file time: a checkout or a copied node_modules must not trigger a reinstall.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+installed=node_modules/.vcfarm-lock.sha256
+if [[ -d node_modules && ! -f $installed && ! package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "$lock_hash" > "$installed" # installed before the hash was kept, and current by its time
+fi
+if [[ ! -d node_modules ]] || [[ $(cat "$installed" 2>/dev/null) != "$lock_hash" ]]; then
   echo "vcfarm: installing npm dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund
+  echo "$lock_hash" > "$installed"
 fi
 
 stamp=dist/.build-stamp

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { RateLimitedError, UnavailableError } from '../errors/index.js';
 import { effectivePlan, RATE_CLASSES, type RateClass } from '../plans/index.js';
+import { redisScript } from '../redis/core.js';
 
 /** What a route counts against besides `api`: set as `config: { rateClass }` on the route. */
 export type RouteRateClass = Exclude<RateClass, 'api'>;
@@ -54,7 +55,10 @@ export interface RateAllowance {
  * Takes back one count of a refused request, unless its window has ended meanwhile (no key: a
  * DECR would leave a counter at -1 with no expiry). The window's expiry is kept.
  */
-const REFUND = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0`;
+const REFUND = redisScript(
+  'vcfarmRateRefund',
+  `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0`,
+);
 
 /** A peek is a courtesy to the page: it never holds a request up for long when Redis is slow. */
 const PEEK_TIMEOUT_MS = 300;
@@ -117,7 +121,7 @@ export const rateLimitsPlugin = fp(
      */
     const refund = async (request: FastifyRequest, counted: LimitResult[]) => {
       await Promise.all(
-        counted.map((r) => (r.key ? app.redisLimits.eval(REFUND, 1, counterKey(r.key)) : undefined)),
+        counted.map((r) => (r.key ? REFUND(app.redisLimits, [counterKey(r.key)], []) : undefined)),
       ).catch((err: unknown) => request.log.warn({ err }, 'a refused request could not be uncounted'));
     };
     const userKey = (r: FastifyRequest) => (r.principal ? `user:${r.principal.userId}` : `ip:${r.ip}`);

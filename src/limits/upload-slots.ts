@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { TooManyUploadsError, UnauthorizedError, UnavailableError } from '../errors/index.js';
-import type { RedisClient } from '../redis/core.js';
+import { type RedisClient, redisScript } from '../redis/core.js';
 import { BodyRateGuard } from './body-rate.js';
 
 declare module 'fastify' {
@@ -32,23 +32,29 @@ declare module 'fastify' {
  * Expired leases out, then one more if there is room. Redis's own clock: every instance agrees
  * on when a lease ends. Returns 1 when taken.
  */
-const ACQUIRE = `
+const ACQUIRE = redisScript(
+  'vcfarmUploadAcquire',
+  `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
+return 1`,
+);
 
 /** Extends a lease still held (XX: a lease that expired and was swept is not brought back). */
-const RENEW = `
+const RENEW = redisScript(
+  'vcfarmUploadRenew',
+  `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[2]) == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
-return 1`;
+return 1`,
+);
 
 /**
  * Uploads in flight per user, across every API instance: a sorted set per user in Redis, one
@@ -70,12 +76,12 @@ export class UploadSlots {
   /** A slot id, or undefined when the user has `max` uploads in flight. */
   async acquire(userId: string): Promise<string | undefined> {
     const id = randomUUID();
-    const ok = await this.redis.eval(ACQUIRE, 1, this.key(userId), this.max, this.leaseMs, id);
+    const ok = await ACQUIRE(this.redis, [this.key(userId)], [this.max, this.leaseMs, id]);
     return ok === 1 ? id : undefined;
   }
 
   async renew(userId: string, id: string): Promise<void> {
-    await this.redis.eval(RENEW, 1, this.key(userId), this.leaseMs, id);
+    await RENEW(this.redis, [this.key(userId)], [this.leaseMs, id]);
   }
 
   async release(userId: string, id: string): Promise<void> {

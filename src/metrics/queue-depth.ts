@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
 import { withDeadline } from '../lifecycle/core.js';
 import type { RedisClient } from '../redis/core.js';
-import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import { REDIS_QUIT_DEADLINE_MS, redisScript } from '../redis/core.js';
 import { type QueueStatus, queueStatus } from '../scaling/core.js';
 
 /** How often the lease is taken or renewed; it lasts three times as long. */
@@ -65,7 +65,7 @@ export class QueueDepthReader {
     // Released so another instance takes over at once; never holds shutdown on a Redis that is away.
     if (this.leader)
       await withDeadline(
-        this.leaseRedis.eval(RELEASE, 1, this.key, this.id).catch(() => {}),
+        RELEASE(this.leaseRedis, [this.key], [this.id]).catch(() => {}),
         REDIS_QUIT_DEADLINE_MS,
       );
     this.leader = false;
@@ -73,22 +73,28 @@ export class QueueDepthReader {
 
   /** Takes the lease when free, or extends it when held; anything else means another instance reads. */
   private async renew(): Promise<void> {
-    const r = await this.leaseRedis.eval(TAKE_OR_RENEW, 1, this.key, this.id, String(LEASE_MS * 3));
+    const r = await TAKE_OR_RENEW(this.leaseRedis, [this.key], [this.id, LEASE_MS * 3]);
     this.leader = r === 1;
   }
 }
 
-const TAKE_OR_RENEW = `
+const TAKE_OR_RENEW = redisScript(
+  'vcfarmDepthLease',
+  `
 local holder = redis.call('GET', KEYS[1])
 if holder == false or holder == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
-return 0`;
+return 0`,
+);
 
-const RELEASE = `
+const RELEASE = redisScript(
+  'vcfarmDepthRelease',
+  `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+return 0`,
+);
 
 /** How long one read serves the gauges of a scrape (prom-client collects them concurrently). */
 const SNAPSHOT_MS = 500;

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/core.js';
+import { type RedisClient, redisScript } from '../redis/core.js';
 import { isFinalEvent, type JobEvent } from './events.js';
 
 /**
@@ -31,7 +31,9 @@ const DELIVERABLE = new Set<JobEvent['type']>(['progress', 'completed', 'failed'
  * an event is in both or in neither. KEYS: events, feed, users. ARGV: MAXLEN, user, job webhook
  * ('1'/'0'), then per event: deliverable ('1'/'0') and its JSON. Resolves the last event's id.
  */
-const PUBLISH = `
+const PUBLISH = redisScript(
+  'vcfarmPublishEvents',
+  `
 local wanted = nil
 local id
 for i = 4, #ARGV, 2 do
@@ -44,11 +46,8 @@ for i = 4, #ARGV, 2 do
   end
 end
 return id
-`;
-
-interface PublishCommand {
-  vcfarmPublishEvents(...keysAndArgs: string[]): Promise<string>;
-}
+`,
+);
 
 export interface PublishOptions {
   /** The job carries a webhook of its own (ConvertJobData.webhook): its events go to the feed. */
@@ -66,15 +65,13 @@ export interface PublishOptions {
 export class JobEventLog {
   private readonly keys: string[];
   private readonly stages = new Map<string, string>();
-  private readonly script: PublishCommand;
 
-  constructor(redis: RedisClient, prefix: string) {
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
     const feed = webhookFeedKeys(prefix);
     this.keys = [eventStreamKey(prefix), feed.stream, feed.users];
-    // ioredis sends it by EVALSHA, and by EVAL where Redis has not cached it yet (new or restarted).
-    if (!('vcfarmPublishEvents' in redis))
-      redis.defineCommand('vcfarmPublishEvents', { numberOfKeys: 3, lua: PUBLISH });
-    this.script = redis as unknown as PublishCommand;
   }
 
   /** Appends the event; resolves its stream id (the `eventId` clients see). */
@@ -87,6 +84,6 @@ export class JobEventLog {
     else if (event.type === 'stage') this.stages.set(event.jobId, event.stage);
     const args = [String(MAX_EVENTS), userId, opts.jobWebhook ? '1' : '0'];
     for (const e of events) args.push(DELIVERABLE.has(e.type) ? '1' : '0', JSON.stringify(e));
-    return String(await this.script.vcfarmPublishEvents(...this.keys, ...args));
+    return String(await PUBLISH(this.redis, this.keys, args));
   }
 }

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import { TooManyJobsError } from '../errors/index.js';
-import type { RedisClient } from '../redis/core.js';
+import { type RedisClient, redisScript } from '../redis/core.js';
 import { CONVERSION_QUEUE, type JobPriority } from './conversion-job.js';
 
 /** BullMQ's largest priority (2^21 - 1); lower numbers run first. */
@@ -33,7 +33,9 @@ export function fairPriority(planBase: number, priority: JobPriority, waitingAhe
 // KEYS[1] waiting zset, KEYS[2] (optional) the user's job index. ARGV: jobId, now, maxQueued,
 // job key prefix, grace ms, ttl ms, index ttl s. Prunes entries whose BullMQ job is gone (older
 // than the grace), then admits if under the cap, and indexes the admitted job: one round trip.
-const ADMIT = `
+const ADMIT = redisScript(
+  'vcfarmFairAdmit',
+  `
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[5]))
 for _, id in ipairs(members) do
   if redis.call('EXISTS', ARGV[4] .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
@@ -47,11 +49,14 @@ if KEYS[2] then
   redis.call('EXPIRE', KEYS[2], ARGV[7])
 end
 return {1, n}
-`;
+`,
+);
 
 // KEYS[1] waiting, KEYS[2] active. ARGV: jobId, now, maxActive, job key prefix, ttl ms.
 // Entries of jobs whose BullMQ lock is gone (finished, or their worker died) are pruned first.
-const START = `
+const START = redisScript(
+  'vcfarmFairStart',
+  `
 redis.call('ZREM', KEYS[1], ARGV[1])
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
@@ -65,7 +70,8 @@ end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return 1
-`;
+`,
+);
 
 /**
  * Fair share on top of BullMQ priorities (the OSS edition has no groups). Two parts:
@@ -99,10 +105,7 @@ export class FairShare {
     index?: { key: string; createdAt: number; ttlSec: number },
   ): Promise<number> {
     const keys = index ? [this.waitingKey(userId), index.key] : [this.waitingKey(userId)];
-    const [ok, n] = (await this.redis.eval(
-      ADMIT,
-      keys.length,
-      ...keys,
+    const [ok, n] = (await ADMIT(this.redis, keys, [
       jobId,
       index?.createdAt ?? Date.now(),
       maxQueued,
@@ -110,7 +113,7 @@ export class FairShare {
       ADMIT_GRACE_MS,
       KEY_TTL_MS,
       index?.ttlSec ?? 0,
-    )) as [number, number];
+    ])) as [number, number];
     if (!ok)
       throw new TooManyJobsError(
         `${n} jobs are queued; the plan allows ${maxQueued} queued jobs at a time (usage ${n}/${maxQueued})`,
@@ -144,16 +147,10 @@ export class FairShare {
 
   /** Worker side: true if the job may run now; false if its user is at the active cap. */
   async start(userId: string, jobId: string, maxActive: number): Promise<boolean> {
-    const ok = await this.redis.eval(
-      START,
-      2,
-      this.waitingKey(userId),
-      this.activeKey(userId),
-      jobId,
-      Date.now(),
-      maxActive,
-      this.jobKeyPrefix,
-      KEY_TTL_MS,
+    const ok = await START(
+      this.redis,
+      [this.waitingKey(userId), this.activeKey(userId)],
+      [jobId, Date.now(), maxActive, this.jobKeyPrefix, KEY_TTL_MS],
     );
     return ok === 1;
   }

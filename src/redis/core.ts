@@ -24,6 +24,7 @@ export { EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis.js';
 export { connectionErrorLog } from './error-log.js';
 export { type RedisWriteFault, redisFault } from './faults.js';
 export { ensureRedisPassword, redisPasswordFile, withoutPassword, withPassword } from './password.js';
+export { redisScript } from './script.js';
 export { checkCaFile, isCertificateRefused, tlsOf, withTlsCa } from './tls.js';
 export { verifyRedis } from './verify-mode.js';
 export { verifyRedisTls } from './verify-tls.js';

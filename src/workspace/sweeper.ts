@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { withDeadline } from '../lifecycle/core.js';
 import type { RedisClient } from '../redis/core.js';
-import { REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import { REDIS_QUIT_DEADLINE_MS, redisScript } from '../redis/core.js';
 import { type FileKind, FOLDERS, workspaceUsage } from './usage.js';
 import { type FileChange, UsageLedger } from './usage-ledger.js';
 import { workspaceFor } from './workspace.js';
@@ -43,7 +43,10 @@ export interface RemovedFile {
   bytes: number;
 }
 
-const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const UNLOCK = redisScript(
+  'vcfarmSweepUnlock',
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+);
 const LOCK_MS = 5 * 60_000;
 
 /** The id a workspace file belongs to: `<id>`, `<id>.json`, `<jobId>.<fmt>`, `.<jobId>.<fmt>.<n>.part`. */
@@ -140,7 +143,7 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
       this.emit('swept', removed);
       return removed;
     } finally {
-      await redis.eval(UNLOCK, 1, lockKey, token).catch(() => {});
+      await UNLOCK(redis, [lockKey], [token]).catch(() => {});
     }
   }
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { RedisClient } from '../redis/core.js';
+import { type RedisClient, redisScript } from '../redis/core.js';
 import { FOLDERS, isAuxiliary, type WorkspaceUsage, workspaceUsage } from './usage.js';
 import { type Workspace, workspaceFor } from './workspace.js';
 
@@ -29,7 +29,9 @@ const RECONCILE_ATTEMPTS = 3;
 // counts once) and moves the totals by the difference. `gen` moves on every write, known ledger
 // or not, so a reconcile whose scan a write may have missed is refused. Returns {bytes, files},
 // or {-1, -1} while the ledger is not built (nothing to move: a reconcile builds it from disk).
-const RECORD = `
+const RECORD = redisScript(
+  'vcfarmUsageRecord',
+  `
 redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 if redis.call('HEXISTS', KEYS[1], 'bytes') == 0 then return {-1, -1} end
@@ -50,12 +52,15 @@ for i = 2, #ARGV, 3 do
   end
 end
 return {redis.call('HINCRBY', KEYS[1], 'bytes', db), redis.call('HINCRBY', KEYS[1], 'files', df)}
-`;
+`,
+);
 
 // KEYS[1] the ledger. ARGV[1] ttl s, ARGV[2] the `gen` read before the scan ('' for none),
 // ARGV[3] bytes, ARGV[4] files, then pairs field, bytes. Replaces the ledger with the scan only if
 // no write came between (gen unchanged); returns 1 when applied, 0 when refused.
-const RECONCILE = `
+const RECONCILE = redisScript(
+  'vcfarmUsageReconcile',
+  `
 local gen = redis.call('HGET', KEYS[1], 'gen')
 if (gen or '') ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -63,7 +68,8 @@ redis.call('HSET', KEYS[1], 'gen', (tonumber(gen) or 0) + 1, 'bytes', ARGV[3], '
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
-`;
+`,
+);
 
 const field = (folder: Folder, name: string) => `f:${folder}/${name}`;
 const FOLDER_OF = Object.fromEntries(FOLDERS.map(([kind, folder]) => [kind, folder])) as Record<
@@ -125,7 +131,7 @@ export class UsageLedger {
     if (changes.length === 0) return undefined;
     const args: (string | number)[] = [LEDGER_TTL_SEC];
     for (const c of changes) args.push(field(c.folder, c.name), c.bytes ?? -1, isAuxiliary(c.name) ? 0 : 1);
-    const [bytes, files] = (await this.redis.eval(RECORD, 1, this.key(userId), ...args)) as [number, number];
+    const [bytes, files] = (await RECORD(this.redis, [this.key(userId)], args)) as [number, number];
     return bytes < 0 ? undefined : { bytes, files };
   }
 
@@ -184,7 +190,7 @@ export class UsageLedger {
   async apply(userId: string, gen: string, scan: WorkspaceUsage): Promise<boolean> {
     const args: (string | number)[] = [LEDGER_TTL_SEC, gen, scan.bytes, scan.files];
     for (const e of scan.entries) args.push(field(FOLDER_OF[e.kind], e.name), e.bytes);
-    return (await this.redis.eval(RECONCILE, 1, this.key(userId), ...args)) === 1;
+    return (await RECONCILE(this.redis, [this.key(userId)], args)) === 1;
   }
 
   /** Drops the user's ledger (a removed account's workspace). */

@@ -83,9 +83,18 @@ export function Dashboard() {
   useEffect(() => {
     if (!token) return;
     let tick = 0;
+    // One reading of each kind at a time: one waiting out a shed answer (503 + Retry-After) is not
+    // joined by another every second.
+    let fast: Promise<void> | undefined;
+    let slow: Promise<void> | undefined;
     const run = () => {
-      void refresh();
-      if (tick++ % SLOW_EVERY === 0) void refreshSlow();
+      fast ??= refresh().finally(() => {
+        fast = undefined;
+      });
+      if (tick++ % SLOW_EVERY === 0)
+        slow ??= refreshSlow().finally(() => {
+          slow = undefined;
+        });
     };
     run();
     const t = setInterval(run, 1000);

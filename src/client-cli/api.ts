@@ -43,7 +43,8 @@ export class VcfarmApi {
   constructor(
     readonly baseUrl: string,
     readonly token: string,
-    private readonly notice: (line: string) => void = (line) => process.stderr.write(line),
+    /** Hears each line the client tells the user while it waits (stderr). */
+    readonly notice: (line: string) => void = (line) => process.stderr.write(line),
   ) {}
 
   private fetch(url: string, init: RequestInit): Promise<Response> {

@@ -17,9 +17,12 @@ export async function fetchHonouringRetryAfter(
     const wait = unavailableWaitMs(res.status, res.headers.get('retry-after'), attempt);
     if (wait === undefined) return res;
     await res.body?.cancel();
-    notice(
-      `vcfarm: the service is unavailable for now (HTTP 503); retrying in ${Math.ceil(wait / 1000)} s (${attempt} of ${UNAVAILABLE_RETRIES})\n`,
-    );
+    notice(retryNotice(wait, attempt));
     await sleep(wait);
   }
+}
+
+/** The line told on stderr before waiting `waitMs` after the `attempt`th 503 (`what`: what is retried). */
+export function retryNotice(waitMs: number, attempt: number, what = ''): string {
+  return `vcfarm: the service is unavailable for now (HTTP 503); retrying${what} in ${Math.ceil(waitMs / 1000)} s (${attempt} of ${UNAVAILABLE_RETRIES})\n`;
 }

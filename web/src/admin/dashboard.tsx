@@ -85,16 +85,21 @@ export function Dashboard() {
     let tick = 0;
     // One reading of each kind at a time: one waiting out a shed answer (503 + Retry-After) is not
     // joined by another every second.
-    let fast: Promise<void> | undefined;
-    let slow: Promise<void> | undefined;
+    let fastBusy = false;
+    let slowBusy = false;
     const run = () => {
-      fast ??= refresh().finally(() => {
-        fast = undefined;
-      });
-      if (tick++ % SLOW_EVERY === 0)
-        slow ??= refreshSlow().finally(() => {
-          slow = undefined;
+      if (!fastBusy) {
+        fastBusy = true;
+        void refresh().finally(() => {
+          fastBusy = false;
         });
+      }
+      if (tick++ % SLOW_EVERY === 0 && !slowBusy) {
+        slowBusy = true;
+        void refreshSlow().finally(() => {
+          slowBusy = false;
+        });
+      }
     };
     run();
     const t = setInterval(run, 1000);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -109,6 +110,104 @@ test('convert: an upgrade still shed after 3 retries is told in words and the jo
     assert.equal(readdirSync(out).length, 1, 'the job was followed to its end and downloaded');
   } finally {
     held.close();
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A TCP proxy to the API that passes everything through, except that for the first POST to each of
+ * `paths` it drops the connection as soon as the API starts answering: the API did the work, and
+ * the client never hears of it (an answer lost on the way).
+ */
+async function lossyProxy(target: string, paths: string[]) {
+  const { hostname, port } = new URL(target);
+  const pending = new Set(paths);
+  const cut: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(port), hostname);
+    let dropAnswer = false;
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', end);
+      s.on('close', () => {
+        sockets.delete(s);
+        end();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      const post = /^POST (\S+) HTTP\/1/.exec(chunk.subarray(0, 300).toString('latin1'));
+      if (post?.[1] && pending.delete(post[1])) {
+        dropAnswer = true;
+        cut.push(post[1]);
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (dropAnswer) end();
+      else client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    cut,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+const lostLines = (stderr: string) =>
+  stderr.match(
+    /vcfarm: the connection broke before an answer \(.+\); sending the same request again in 1 s \(1 of 3\)\n/g,
+  ) ?? [];
+
+test('a POST whose answer was lost is sent again with the same Idempotency-Key: one upload, one job, one voice', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const token = client.session?.token ?? '';
+  const proxy = await lossyProxy(svc.baseUrl, ['/api/uploads', '/api/jobs', '/api/voices']);
+  const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-out-'));
+  try {
+    // 1. convert: the upload's answer and the job's answer are each lost once; the CLI sends each
+    // again and finishes as if nothing happened.
+    const convert = startCli(
+      ['convert', tinyWav(2), '--pitch', '2', '--out', out, '--json'],
+      token,
+      proxy.url,
+    );
+    assert.equal(await convert.done, 0, convert.stderr);
+    assert.deepEqual(proxy.cut, ['/api/uploads', '/api/jobs']);
+    assert.equal(lostLines(convert.stderr).length, 2, convert.stderr);
+    const [outcome] = JSON.parse(convert.stdout);
+    assert.equal(outcome.state, 'completed');
+    // The service made one of each: the repeat got the first answer replayed.
+    const jobs = (await client.request('GET', '/api/jobs')).body.jobs as { id: string }[];
+    assert.deepEqual(
+      jobs.map((j) => j.id),
+      [outcome.jobId],
+    );
+    const files = (await client.request('GET', '/api/workspace')).body.files as { kind: string }[];
+    assert.equal(files.filter((f) => f.kind === 'upload').length, 1, JSON.stringify(files));
+
+    // 2. voices clone: the voice's answer is lost once; one voice (and one analysis job) is made.
+    const clone = startCli(['voices', 'clone', 'Lost Answer', tinyWav(4), '--json'], token, proxy.url);
+    assert.equal(await clone.done, 0, clone.stderr);
+    assert.deepEqual(proxy.cut, ['/api/uploads', '/api/jobs', '/api/voices']);
+    assert.equal(lostLines(clone.stderr).length, 1, clone.stderr);
+    const voices = (await client.request('GET', '/api/voices')).body.voices as { id: string; name: string }[];
+    assert.deepEqual(
+      voices.map((v) => v.name),
+      ['Lost Answer'],
+    );
+    assert.equal(voices[0]?.id, JSON.parse(clone.stdout).voice.id);
+  } finally {
+    await proxy.close();
     await rm(out, { recursive: true, force: true });
   }
 });

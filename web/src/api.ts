@@ -1,4 +1,5 @@
 import { unavailableWaitMs } from '../../src/client-cli/retry-after.js';
+import { noteXhr } from './build.js';
 import { fetchRetrying, pause } from './fetch-retrying.js';
 import type { JobView } from './lib/types.js';
 
@@ -87,6 +88,7 @@ function uploadOnce(
       if (e.lengthComputable) onProgress(e.loaded / e.total);
     });
     xhr.addEventListener('load', () => {
+      noteXhr(xhr);
       let body: UploadAnswer['body'] = null;
       try {
         body = JSON.parse(xhr.responseText);

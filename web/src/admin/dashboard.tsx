@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { NewVersion } from '../new-version.js';
 import { adminFetch, TOKEN_KEY } from './admin-api.js';
 import { Chart } from './chart.js';
 import { Controls } from './controls.js';
@@ -121,6 +122,7 @@ export function Dashboard() {
   return (
     <main class="dashboard">
       <h1>vcfarm operations</h1>
+      <NewVersion />
       {stats && <Workers stats={stats} />}
       {stats && <QueueCounts stats={stats} />}
       <section id="charts">

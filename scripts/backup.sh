@@ -5,10 +5,13 @@
 #   scripts/backup.sh [--out DIR]
 #
 # Reads the service's own environment: DATA_DIR (default ./data), MODELS_DIR (default ./models),
-# REDIS_URL (unset: the embedded Redis of `vcfarm all`, found from DATA_DIR/run/redis.pid) and
-# REDIS_PASSWORD_FILE (unset with the embedded Redis: DATA_DIR/redis-password). The password goes to
-# redis-cli through REDISCLI_AUTH, never on a command line. A TLS Redis (REDIS_URL=rediss://...) is
-# reached over TLS, trusting REDIS_TLS_CA_FILE when set (as the service does), else the system's CAs.
+# REDIS_URL, or REDIS_SENTINELS with REDIS_MASTER_NAME (default vcfarm) and REDIS_SENTINEL_TLS: the
+# snapshot is taken from the master the sentinels name now (neither set: the embedded Redis of
+# `vcfarm all`, found from DATA_DIR/run/redis.pid), and REDIS_PASSWORD_FILE (unset with the
+# embedded Redis: DATA_DIR/redis-password). The password goes to redis-cli through REDISCLI_AUTH,
+# never on a command line. A TLS Redis (REDIS_URL=rediss://..., or REDIS_SENTINEL_TLS) is reached
+# over TLS, trusting REDIS_TLS_CA_FILE when set (as the service does), else the system's CAs.
+# REDIS_CLUSTER_NODES is refused: a cluster's data is on several masters.
 #
 # Order: Redis first, then the files. A job that finishes in between has its result in the archive
 # but not its record (harmless: the sweeper removes it); the other order could restore a
@@ -19,7 +22,7 @@ out=.
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "backup: unknown argument: $1" >&2; exit 64 ;;
   esac
 done
@@ -31,6 +34,40 @@ mkdir -p "$out"
 
 redis_url="${REDIS_URL:-}"
 password_file="${REDIS_PASSWORD_FILE:-}"
+sentinels="${REDIS_SENTINELS:-}"
+[ -z "${REDIS_CLUSTER_NODES:-}" ] ||
+  { echo "backup: REDIS_CLUSTER_NODES is set: a Redis Cluster is not backed up by this script (its data is on several masters)" >&2; exit 64; }
+case "${REDIS_SENTINEL_TLS:-false}" in
+  true|1|yes|on) sentinel_tls=(--tls) ;;
+  false|0|no|off|'') sentinel_tls=() ;;
+  *) echo "backup: REDIS_SENTINEL_TLS must be true or false" >&2; exit 64 ;;
+esac
+if [ -n "$sentinels" ]; then
+  # As the service does: the sentinels name the master, asked now, one sentinel after another.
+  [ -z "$redis_url" ] || { echo "backup: REDIS_SENTINELS and REDIS_URL are both set; set one" >&2; exit 64; }
+  [[ $sentinels =~ ^[^,:[:space:]]+:[0-9]+(,[^,:[:space:]]+:[0-9]+)*$ ]] ||
+    { echo "backup: REDIS_SENTINELS must be host:port pairs separated by commas" >&2; exit 64; }
+  master_name="${REDIS_MASTER_NAME:-vcfarm}"
+  [[ $master_name =~ ^[a-zA-Z0-9._-]+$ ]] ||
+    { echo "backup: REDIS_MASTER_NAME must be a name of letters, digits, '.', '-' or '_'" >&2; exit 64; }
+  ca=()
+  if [ ${#sentinel_tls[@]} -gt 0 ] && [ -n "${REDIS_TLS_CA_FILE:-}" ]; then ca=(--cacert "$REDIS_TLS_CA_FILE"); fi
+  IFS=, read -ra hosts <<<"$sentinels"
+  for hp in "${hosts[@]}"; do
+    # The sentinels themselves take no password (the service sends them none).
+    addr="$(env -u REDISCLI_AUTH redis-cli "${sentinel_tls[@]}" "${ca[@]}" -h "${hp%:*}" -p "${hp##*:}" \
+      SENTINEL get-master-addr-by-name "$master_name" 2>/dev/null | tr -d '\r' | paste -sd' ' || true)"
+    if [[ $addr =~ ^([^[:space:]]+)\ ([0-9]+)$ ]]; then
+      scheme=redis; [ ${#sentinel_tls[@]} -eq 0 ] || scheme=rediss
+      redis_url="$scheme://${BASH_REMATCH[1]}:${BASH_REMATCH[2]}"
+      break
+    fi
+  done
+  [ -n "$redis_url" ] ||
+    { echo "backup: no sentinel of REDIS_SENTINELS ($sentinels) named a master \"$master_name\"" >&2; exit 69; }
+elif [ ${#sentinel_tls[@]} -gt 0 ]; then
+  echo "backup: REDIS_SENTINEL_TLS is for REDIS_SENTINELS, which is unset" >&2; exit 64
+fi
 if [ -z "$redis_url" ]; then
   pid="$(cat "$data_dir/run/redis.pid" 2>/dev/null || true)"
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] ||
@@ -58,7 +95,7 @@ fi
 tls=()
 case "$redis_url" in rediss://*) tls=(--tls) ;; esac
 if [ -n "${REDIS_TLS_CA_FILE:-}" ]; then
-  [ ${#tls[@]} -gt 0 ] || { echo "backup: REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://..." >&2; exit 64; }
+  [ ${#tls[@]} -gt 0 ] || { echo "backup: REDIS_TLS_CA_FILE is for a TLS Redis: REDIS_URL must be rediss://... (or REDIS_SENTINEL_TLS set)" >&2; exit 64; }
   [ -r "$REDIS_TLS_CA_FILE" ] || { echo "backup: cannot read REDIS_TLS_CA_FILE" >&2; exit 66; }
   tls+=(--cacert "$REDIS_TLS_CA_FILE")
 fi
@@ -76,7 +113,7 @@ root="$stage/$name"
 # (A refused connection must reach the message below, not end the script through pipefail.)
 version="$({ redis-cli "${tls[@]}" -u "$redis_url" --no-auth-warning INFO server || true; } | sed -n 's/^redis_version:\([^\r]*\).*/\1/p')"
 [ -n "$version" ] || {
-  echo "backup: Redis at $redis_shown did not answer (check REDIS_URL, its password, and REDIS_TLS_CA_FILE for a TLS Redis)" >&2
+  echo "backup: Redis at $redis_shown did not answer (check REDIS_URL or REDIS_SENTINELS, the password, and REDIS_TLS_CA_FILE for a TLS Redis)" >&2
   exit 69
 }
 if ! redis-cli "${tls[@]}" -u "$redis_url" --no-auth-warning --rdb "$root/redis/dump.rdb" >"$stage/rdb.log" 2>&1 ||

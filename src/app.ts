@@ -11,7 +11,7 @@ import { diskSpacePlugin, rateLimitsPlugin, uploadSlotsPlugin } from './limits/i
 import { resultLinksPlugin } from './links/index.js';
 import { metricsPlugin } from './metrics/index.js';
 import { modelsPlugin } from './models/index.js';
-import { contentSecurityPolicy, pagePlugin } from './page/index.js';
+import { contentSecurityPolicy, pageBuildPlugin, pagePlugin } from './page/index.js';
 import { progressPlugin } from './progress/index.js';
 import { queuePlugin } from './queue/index.js';
 import { failFastRedisPlugin, redisPlugin } from './redis/index.js';
@@ -23,6 +23,8 @@ export interface AppOptions {
   config: Config;
   /** The Redis to use (REDIS_URL, or the embedded one the supervisor started). */
   redisUrl: string;
+  /** The built pages' folder. Default dist/public. */
+  pages?: string;
 }
 
 /** The whole vcfarm API as one Fastify plugin; `server.ts` creates the instance and listens. */
@@ -42,6 +44,7 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
       reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
   });
   await app.register(configPlugin, { config: opts.config });
+  await app.register(pageBuildPlugin, { root: opts.pages });
   await app.register(lifecyclePlugin);
   await app.register(pressurePlugin);
   await app.register(redisPlugin, { url: opts.redisUrl });
@@ -65,5 +68,5 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(openApiPlugin);
   await app.register(apiRoutes);
-  await app.register(pagePlugin);
+  await app.register(pagePlugin, { root: opts.pages });
 }

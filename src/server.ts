@@ -8,11 +8,15 @@ import { requestSerializer } from './logging/index.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-/** A Fastify instance with vcfarm registered, ready to listen (or to `inject` in tests). */
+/**
+ * A Fastify instance with vcfarm registered, ready to listen (or to `inject` in tests). `pages`:
+ * the built pages' folder (default dist/public).
+ */
 export async function buildServer(
   config: Config,
   redisUrl: string,
   logger: Logger,
+  { pages }: { pages?: string } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
     // Request log lines go through a serializer that takes tokens out of query strings.
@@ -50,7 +54,7 @@ export async function buildServer(
   });
   // On the root, so that drainAndClose (given this instance) and /health (inside) share it.
   app.decorate('lifecycle', new Lifecycle());
-  await app.register(vcfarmApp, { config, redisUrl });
+  await app.register(vcfarmApp, { config, redisUrl, pages });
   return app;
 }
 

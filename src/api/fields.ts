@@ -1,25 +1,15 @@
-import { type TStringOptions, Type } from 'typebox';
+import { patterned } from '../validation/index.js';
+
+export { PlanName, patternWords, WorkerId } from '../validation/index.js';
 
 /**
  * String fields the routes check with a pattern, each with the words a caller is told when a value
  * does not match ("querystring.limit must be a whole number from 1 to 100"): the error handler says
  * these (`patternWords`), never the pattern itself. Every pattern in a route schema comes from
- * here (test/integration/validation-messages.test.ts walks the OpenAPI document for any other).
+ * here (test/integration/validation-messages.test.ts walks the OpenAPI document for any other);
+ * the words live in src/validation, shared with the start-up checks of the environment and files
+ * (a worker id, a plan name).
  */
-const WORDS = new Map<string, string>();
-
-/** A string matching `pattern`, described to a caller as "must be `words`". */
-function patterned(pattern: string, words: string, options: TStringOptions = {}) {
-  const known = WORDS.get(pattern);
-  if (known !== undefined && known !== words) throw new Error(`pattern ${pattern} is already "${known}"`);
-  WORDS.set(pattern, words);
-  return Type.String({ ...options, pattern });
-}
-
-/** The words for a route schema's pattern, or undefined for one not made here. */
-export function patternWords(pattern: string): string | undefined {
-  return WORDS.get(pattern);
-}
 
 /** An upload, job or voice id (a preset's too). */
 export const Id = patterned('^[a-zA-Z0-9_-]{8,64}$', "an id of 8-64 letters, digits, '-' or '_'");
@@ -61,23 +51,11 @@ export const LinkUser = patterned(
   'a user id: "u_" then 4-64 lower-case letters or digits',
 );
 
-/** A worker process's id (WORKER_ID). */
-export const WorkerId = patterned(
-  '^[a-zA-Z0-9_.-]{1,64}$',
-  "a worker id: 1-64 letters, digits, '.', '-' or '_'",
-);
-
 /** An account's name (admin). */
 export const AccountName = patterned(
   '^[\\w .@+-]+$',
   "1-100 letters, digits, spaces, '_', '.', '@', '+' or '-'",
   { minLength: 1, maxLength: 100 },
-);
-
-/** A plan's name (PLANS_FILE). */
-export const PlanName = patterned(
-  '^[a-z][a-z0-9_-]{0,31}$',
-  "a plan name: 1-32 lower-case letters, digits, '-' or '_', starting with a letter",
 );
 
 /** The Idempotency-Key header (checked by src/idempotency, described here for the document). */

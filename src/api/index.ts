@@ -13,6 +13,7 @@ import { sessionRoutes } from './session.js';
 import { systemRoutes } from './system.js';
 import { uploadAudioRoutes } from './upload-audio.js';
 import { uploadRoutes } from './uploads.js';
+import { versionRoutes } from './version.js';
 import { voicePreviewRoutes } from './voice-previews.js';
 import { voiceRoutes } from './voices.js';
 import { webhookRoutes } from './webhooks.js';
@@ -22,7 +23,7 @@ import { wsRoutes } from './ws.js';
 export { installErrorHandler } from './error-handler.js';
 export { openApiPlugin } from './openapi.js';
 
-/** Every route group. `/api/session` and `/api/ws` are public; the rest need a bearer token. */
+/** Every route group. `/api/session`, `/api/version` and `/api/ws` are public; the rest need a bearer token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
   installServerTiming(app);
   await app.register(healthRoutes);
@@ -30,6 +31,7 @@ export async function apiRoutes(app: FastifyInstance): Promise<void> {
   await app.register(
     async (api) => {
       await api.register(sessionRoutes);
+      await api.register(versionRoutes);
       await api.register(async (ws) => {
         // With ?token= an upgrade counts against the user's `api` limit; without, against a
         // per-IP bucket of its own, and against the user's `api` limit once it authenticates.

@@ -61,9 +61,14 @@ const REMOVE_MOVED =
 
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  /** resultUrl and partialUrl become signed links the page can hand to `<audio src>`. */
+  /**
+   * resultUrl and partialUrl become signed links the page can hand to `<audio src>`; a conversion
+   * gets its original's (sourceUrl, signed for its owner as the upload's audioUrl is: an HMAC, no
+   * Redis read), so its detail needs no request of its own for it.
+   */
   const linked = (userId: string, job: ConversionJobView): ConversionJobView => ({
     ...job,
+    ...(job.kind === 'convert' ? { sourceUrl: app.resultLinks.uploadUrl(job.uploadId, userId) } : {}),
     ...(job.resultUrl ? { resultUrl: app.resultLinks.url(job.id, userId) } : {}),
     ...(job.partialUrl ? { partialUrl: app.resultLinks.partialUrl(job.id, userId) } : {}),
   });

@@ -27,6 +27,8 @@ export const JobViewSchema = Type.Object({
   finishedAt: Type.Union([Type.Number(), Type.Null()]),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   resultUrl: Type.Union([Type.String(), Type.Null()]),
+  /** Conversions: the original as uploaded, a signed link for its owner (GET /api/uploads/:id/audio). */
+  sourceUrl: Type.Optional(Type.String()),
   /** Unfinished conversions: a signed link to the output so far (`?partial=1`), followed as it grows. */
   partialUrl: Type.Optional(Type.String()),
   partialAvailable: Type.Optional(Type.Boolean()),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,13 +38,15 @@ export interface Preset {
 
 /**
  * The HTTP side of the client: one base URL, one bearer token. Every request honours a
- * `503` + `Retry-After` answer (retry.ts), each wait told on stderr.
+ * `503` + `Retry-After` answer (retry.ts), each wait told on stderr; one safe to repeat (a read, or
+ * a POST with its Idempotency-Key) is sent again when its connection broke before the answer.
  */
 export class VcfarmApi {
   constructor(
     readonly baseUrl: string,
     readonly token: string,
-    private readonly notice: (line: string) => void = (line) => process.stderr.write(line),
+    /** Hears each line the client tells the user while it waits (stderr). */
+    readonly notice: (line: string) => void = (line) => process.stderr.write(line),
   ) {}
 
   private fetch(url: string, init: RequestInit): Promise<Response> {
@@ -58,8 +61,15 @@ export class VcfarmApi {
     };
   }
 
+  /**
+   * One logical request. Every authenticated POST the client sends (an upload, a job, a voice: the
+   * API's idempotent routes) carries an `Idempotency-Key` made here, once, and sent again with the
+   * same request on every retry (retry.ts), so a retry whose first answer was lost gets that answer
+   * replayed and never makes a second upload, job or voice.
+   */
   async call(method: string, url: string, body?: unknown, auth = true): Promise<unknown> {
     const headers: Record<string, string> = auth ? { authorization: `Bearer ${this.token}` } : {};
+    if (auth && method === 'POST') headers['idempotency-key'] = randomUUID();
     let payload: string | FormData | undefined;
     if (body instanceof FormData) payload = body;
     else if (body !== undefined) {

@@ -8,6 +8,7 @@ import { loadPlans, type PlansFile } from '../plans/index.js';
 import { clusterUrl } from '../redis/cluster.js';
 import { sentinelUrl } from '../redis/connection.js';
 import { checkCaFile, withTlsCa } from '../redis/tls.js';
+import { issueLines } from '../validation/index.js';
 import { type Env, EnvSchema } from './schema.js';
 
 /** `WS_PING_INTERVAL_MS` → `wsPingIntervalMs`. */
@@ -147,10 +148,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const data = Value.Convert(EnvSchema, Value.Default(EnvSchema, presentVariables(env)));
   const errors = [...Value.Errors(EnvSchema, data)];
   if (errors.length > 0) {
-    const lines = errors.map((e) => {
-      const name = e.instancePath.replace(/^\//, '') || 'environment';
+    const lines = issueLines(errors, (path) => {
+      const name = path.replace(/^\//, '') || 'environment';
       const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name] ?? '');
-      return `${name}=${shown}: ${e.message}`;
+      return `${name}=${shown}`;
     });
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }

@@ -1,4 +1,11 @@
 import { type Static, Type } from 'typebox';
+import { patterned, WorkerId } from '../validation/index.js';
+
+/** `host:port,host:port,...` (Sentinels, cluster seeds). */
+const HostPorts = patterned(
+  '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$',
+  'host:port pairs separated by commas (redis-a:26379,redis-b:26379)',
+);
 
 /**
  * Every setting vcfarm reads from the environment. Types and defaults live here only;
@@ -12,7 +19,7 @@ export const EnvSchema = Type.Object({
   /** Root of all state on disk: workspaces, embedded Redis data, run files. Default ./data. */
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   /** External Redis (redis://host:port/db). Unset: `vcfarm all` starts its own redis-server. */
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_URL: Type.Optional(patterned('^rediss?://', 'a URL starting with redis:// or rediss://')),
   /**
    * File whose first line is the Redis password (AUTH), used by every connection. `vcfarm all`
    * generates DATA_DIR/redis-password (mode 0600) for its embedded Redis and hands this variable
@@ -28,24 +35,30 @@ export const EnvSchema = Type.Object({
    * Redis Sentinel instead of REDIS_URL: `host:port,host:port,...` of the sentinels; every
    * connection asks them for the current master of REDIS_MASTER_NAME (password: REDIS_PASSWORD_FILE).
    */
-  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
+  REDIS_SENTINELS: Type.Optional(HostPorts),
   /**
    * Redis Cluster instead of REDIS_URL: `host:port,host:port,...` of some of its nodes (seeds; the
    * client learns the others from them). Needs REDIS_PREFIX to be a hash tag such as `{vcfarm}`.
    */
-  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: '^[^,:\\s]+:[0-9]+(,[^,:\\s]+:[0-9]+)*$' })),
+  REDIS_CLUSTER_NODES: Type.Optional(HostPorts),
   /**
    * The sentinels and the Redis servers they name speak TLS only (tls-port, tls-replication):
    * every connection to either is TLS, trusting REDIS_TLS_CA_FILE (or Node's CAs).
    */
   REDIS_SENTINEL_TLS: Type.Boolean({ default: false }),
   /** The sentinels' name for the master (with REDIS_SENTINELS). */
-  REDIS_MASTER_NAME: Type.String({ pattern: '^[a-zA-Z0-9._-]+$', default: 'vcfarm' }),
+  REDIS_MASTER_NAME: patterned('^[a-zA-Z0-9._-]+$', "a name of letters, digits, '.', '-' or '_'", {
+    default: 'vcfarm',
+  }),
   /**
    * Key prefix for everything vcfarm stores in Redis: a name, or a hash tag (`{vcfarm}`), which
    * puts every key in one cluster slot (required with REDIS_CLUSTER_NODES).
    */
-  REDIS_PREFIX: Type.String({ pattern: '^([a-zA-Z0-9_-]+|\\{[a-zA-Z0-9_-]+\\})$', default: 'vcfarm' }),
+  REDIS_PREFIX: patterned(
+    '^([a-zA-Z0-9_-]+|\\{[a-zA-Z0-9_-]+\\})$',
+    "a name of letters, digits, '-' or '_', or such a name in braces (a hash tag: {vcfarm})",
+    { default: 'vcfarm' },
+  ),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -69,7 +82,7 @@ export const EnvSchema = Type.Object({
   /** How often workers look for jobs whose worker died. */
   STALLED_INTERVAL_MS: Type.Integer({ minimum: 500, default: 30_000 }),
   /** Stable id of a worker process (defaults to host-pid). */
-  WORKER_ID: Type.Optional(Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,64}$' })),
+  WORKER_ID: Type.Optional(WorkerId),
   /** Bearer token for admin endpoints, 32+ characters. Unset: read from ADMIN_TOKEN_FILE; both unset: admin endpoints refuse everyone. */
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
   /** File holding the admin token (first line). `vcfarm all` creates DATA_DIR/admin-token when neither is set. */
@@ -77,7 +90,9 @@ export const EnvSchema = Type.Object({
   /** Largest pool size a scale request may ask for; 0 means 4 × the cores of this host. */
   MAX_WORKERS_PER_HOST: Type.Integer({ minimum: 0, maximum: 4096, default: 0 }),
   /** Autoscaling bounds "min,max" (like Celery's --autoscale, but min first). Unset: fixed size. */
-  AUTOSCALE: Type.Optional(Type.String({ pattern: '^\\s*\\d+\\s*,\\s*\\d+\\s*$' })),
+  AUTOSCALE: Type.Optional(
+    patterned('^\\s*\\d+\\s*,\\s*\\d+\\s*$', 'two whole numbers, min and max, separated by a comma (1,4)'),
+  ),
   /** Idle time after which the autoscaler shrinks the pool. */
   AUTOSCALE_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000 }),
   /** Least time between two autoscaling changes. */
@@ -122,7 +137,9 @@ export const EnvSchema = Type.Object({
   /** Plans (priorities, quotas, rate limits) as JSON. Default: config/plans.json of the installation. */
   PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed. Unset: none. */
-  TRUSTED_PROXIES: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F.:/, ]+$' })),
+  TRUSTED_PROXIES: Type.Optional(
+    patterned('^[0-9a-fA-F.:/, ]+$', 'IP addresses or CIDR ranges (10.0.0.0/8), separated by commas'),
+  ),
   /** Seconds between two workspace sweeps in an API instance; 0 turns the sweeper off. */
   SWEEP_INTERVAL_SEC: Type.Number({ minimum: 0, default: 600 }),
   /** The upload-time decode pass (true duration) is killed after this many milliseconds. */

@@ -2,11 +2,17 @@ import { readFileSync } from 'node:fs';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
+import { issueLines, patterned } from '../validation/index.js';
 import { apiNofileFor, wsMaxSocketsFor } from './api-sizing.js';
 import { haproxySizing, NR_OPEN } from './haproxy-sizing.js';
 
 /** systemd's size syntax (MemoryMax=, compose mem_limit): a number with K, M, G or T. */
-const Size = Type.String({ pattern: '^[1-9][0-9]*[KMGT]$' });
+const Size = patterned('^[1-9][0-9]*[KMGT]$', 'a size: a whole number then K, M, G or T (512M, 2G)');
+
+const TierName = patterned(
+  '^[a-z][a-z0-9-]*$',
+  "a tier name: lower-case letters, digits or '-', starting with a letter",
+);
 
 const TierSchema = Type.Object(
   {
@@ -26,7 +32,10 @@ const TierSchema = Type.Object(
     /** Memory limit of one worker process with all its threads and ffmpeg children. */
     workerMemoryMax: Size,
     /** Redis maxmemory (its own syntax: 256mb, 2gb); with noeviction a full Redis refuses writes. */
-    redisMaxMemory: Type.String({ pattern: '^[1-9][0-9]*(mb|gb)$' }),
+    redisMaxMemory: patterned(
+      '^[1-9][0-9]*(mb|gb)$',
+      "a size in Redis's form: a whole number then mb or gb (256mb, 2gb)",
+    ),
     /** The seed guide's expected throughput for this size (a target, not a measurement). */
     seedJobsPerMin: Type.Integer({ minimum: 1 }),
   },
@@ -36,7 +45,8 @@ const TierSchema = Type.Object(
 export const TiersFileSchema = Type.Object(
   {
     $comment: Type.Optional(Type.String()),
-    tiers: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]*$' }), TierSchema),
+    /** By name; a name out of TierName's form is refused (a record alone lets any other key through). */
+    tiers: Type.Record(TierName, TierSchema, { propertyNames: TierName }),
     common: Type.Object(
       {
         /** Nice= of workers: the API and Redis win the CPU when both want it. */
@@ -60,6 +70,10 @@ export type TiersFile = Static<typeof TiersFileSchema>;
 const UNIT: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 const bytes = (size: string): number => Number(size.slice(0, -1)) * UNIT[size.slice(-1)];
 
+/** A field of a JSON file as a dotted path (`tiers.small.cores`). */
+const fieldName = (instancePath: string) =>
+  instancePath.replace(/^\//, '').replaceAll('/', '.') || 'the document';
+
 /** Reads and validates the tiers file; a bad field throws a ConfigError naming file and field. */
 export function loadTiers(file: string): TiersFile {
   let raw: unknown;
@@ -70,10 +84,7 @@ export function loadTiers(file: string): TiersFile {
   }
   const errors = [...Value.Errors(TiersFileSchema, raw)];
   if (errors.length > 0) {
-    const lines = errors.slice(0, 5).map((e) => {
-      const field = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'the document';
-      return `${field}: ${e.message}`;
-    });
+    const lines = issueLines(errors, fieldName).slice(0, 5);
     throw new ConfigError(`tiers file ${file}: ${lines.join('; ')}`);
   }
   const tiers = raw as TiersFile;

@@ -1,2 +1,3 @@
+export { BUILD_HEADER, type PageBuildOptions, pageBuildPlugin, WEB_ROOT } from './build.js';
 export { contentSecurityPolicy } from './csp.js';
 export { pagePlugin } from './plugin.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Value } from 'typebox/value';
 import { ConfigError } from '../errors/index.js';
+import { issueLines } from '../validation/index.js';
 import { type Plan, type PlanOverrides, type PlansFile, PlansFileSchema } from './schema.js';
 
 /** A plan with the user's overrides applied: what every limit check reads. */
@@ -21,10 +22,10 @@ export function loadPlans(file: string): PlansFile {
   }
   const errors = [...Value.Errors(PlansFileSchema, raw)];
   if (errors.length > 0) {
-    const lines = errors.slice(0, 5).map((e) => {
-      const field = e.instancePath.replace(/^\//, '').replaceAll('/', '.') || 'the document';
-      return `${field}: ${e.message}`;
-    });
+    const lines = issueLines(
+      errors,
+      (path) => path.replace(/^\//, '').replaceAll('/', '.') || 'the document',
+    ).slice(0, 5);
     throw new ConfigError(`PLANS_FILE=${JSON.stringify(file)}: ${lines.join('; ')}`);
   }
   const plans = raw as PlansFile;

@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { PlanName } from '../validation/index.js';
 
 const RateLimit = Type.Object(
   {
@@ -63,10 +64,11 @@ export type Plan = Static<typeof PlanSchema>;
 export const PlansFileSchema = Type.Object(
   {
     /** Plan of anonymous session users (AUTH_MODE=open). */
-    anonymousPlan: Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }),
+    anonymousPlan: PlanName,
     /** POST /api/session, counted per client IP. */
     sessionRateLimit: RateLimit,
-    plans: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]{0,31}$' }), PlanSchema),
+    /** By name; a name out of PlanName's form is refused (a record alone lets any other key through). */
+    plans: Type.Record(PlanName, PlanSchema, { propertyNames: PlanName }),
   },
   { additionalProperties: false },
 );

@@ -114,6 +114,12 @@ export interface ConversionJobView {
   error: { code: string; message: string } | null;
   resultUrl: string | null;
   /**
+   * A conversion's original as uploaded, a signed link for its owner (`/api/uploads/:id/audio`,
+   * like the upload's own `audioUrl`): set on the answers of the job routes, so a job's detail
+   * needs no second request for it. It plays nothing once the upload was removed.
+   */
+  sourceUrl?: string;
+  /**
    * Conversions not finished yet: where the part converted so far plays while the job runs
    * (`/api/jobs/:id/result?partial=1`, signed like resultUrl), whether any of it is written yet,
    * and about how many seconds of output the encoder has been given.

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { unavailableWaitMs } from '../../src/client-cli/retry-after.js';
 import type { ConversionJobView } from '../../src/queue/index.js';
 import { LiveEvents } from './live-events.js';
 
@@ -12,17 +13,16 @@ export interface Session {
   userId: string;
 }
 
-/** Retries of one request shed by an overloaded instance (503 + Retry-After), as the page and CLI make. */
-const SHED_RETRIES = 3;
-
 /**
  * fetch that, as a real client does (the page, the CLI), waits out a request shed for load and
- * sends it again, at most SHED_RETRIES times. Tests run the API in their own process beside the
- * test's work, so a loaded machine (CI runs slow tiers beside `npm test`) lags its event loop past
- * MAX_EVENT_LOOP_DELAY_MS and sheds requests the test is not about. Only a 503 with Retry-After
- * while readiness says `overloaded` is retried (waiting at most 10 s each time): a 503 for Redis down, a drain
- * or any other status comes back as it came, for the fault tests that judge those (their probes
- * measure when 503s start and stop). A test about load shedding sets `retryShed = false`.
+ * sends it again: when and how often come from the clients' one reader,
+ * `unavailableWaitMs` (src/client-cli/retry-after.ts: at most 3 times, each wait bounded). Tests run
+ * the API in their own process beside the test's work, so a loaded machine (CI runs slow tiers
+ * beside `npm test`) lags its event loop past MAX_EVENT_LOOP_DELAY_MS and sheds requests the test
+ * is not about. Only a 503 with Retry-After while readiness says `overloaded` is retried: a 503 for
+ * Redis down, a drain or any other status comes back as it came, for the fault tests that judge
+ * those (their probes measure when 503s start and stop). A test about load shedding sets
+ * `retryShed = false`.
  */
 export async function fetchWaitingOutShed(
   baseUrl: string,
@@ -32,13 +32,13 @@ export async function fetchWaitingOutShed(
 ): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     const res = await fetch(`${baseUrl}${url}`, init);
-    const after = Number(res.headers.get('retry-after') ?? Number.NaN);
-    if (!retry || res.status !== 503 || !(after >= 0) || attempt > SHED_RETRIES) return res;
+    const wait = unavailableWaitMs(res.status, res.headers.get('retry-after'), attempt);
+    if (!retry || wait === undefined) return res;
     const ready = await fetch(`${baseUrl}/health/ready`);
     const state = ((await ready.json().catch(() => ({}))) as { status?: string }).status;
     if (state !== 'overloaded') return res;
     await res.arrayBuffer();
-    await new Promise((r) => setTimeout(r, Math.min(after, 10) * 1000));
+    await new Promise((r) => setTimeout(r, wait));
   }
 }
 

@@ -166,3 +166,44 @@ test('the page and the CLI wait out a shed request (503 + Retry-After) and are s
     await browser.close();
   }
 });
+
+test('the admin dashboard waits out a shed request (503 + Retry-After) and shows the answer once served', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const browser = await launchChromium();
+  try {
+    // 1. The dashboard, opened while the instance is idle.
+    const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${svc.baseUrl}/admin`);
+    await page.fill('#admin-token', ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await page.locator('#cancel-job-id').waitFor();
+    const jobId = 'no-such-job-0001';
+    const cancels: number[] = [];
+    page.on('response', (r) => {
+      if (r.request().method() === 'DELETE' && r.url().endsWith(`/api/admin/jobs/${jobId}`))
+        cancels.push(r.status());
+    });
+    // 2. A cancel sent while the instance sheds is answered 503 + Retry-After...
+    const stop = overload();
+    try {
+      await untilShed(client.session?.token ?? '');
+      await page.fill('#cancel-job-id', jobId);
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await waitUntil(async () => cancels.includes(503), 20_000, "the dashboard's shed cancel");
+    } finally {
+      stop();
+    }
+    // 3. ...and the same request is sent again after Retry-After (5 s) and served: the line shows
+    // the served answer (no such job), never the shed one.
+    await waitUntil(async () => cancels.includes(404), 30_000, 'the cancel asked again and served');
+    assert.equal(cancels.at(-1), 404, `answers: ${cancels}`);
+    assert.ok(cancels.length <= 4, `at most 3 retries: ${cancels}`);
+    const line = page.locator('#cancel-status');
+    await line.filter({ hasText: /not found/i }).waitFor();
+    assert.doesNotMatch((await line.textContent()) ?? '', /overloaded|503/);
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+});

@@ -50,6 +50,13 @@ test('job detail: before/after players with waveform and spectrogram; the origin
   const card = page.locator(`.job[data-job-id="${job.id}"]`);
   const toggle = card.getByRole('button', { name: `Details of ${up.body.upload.filename}` });
   assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  // What the detail asks the API for besides the two players' audio: nothing, for a job read
+  // with the list (its view carries the original's signed link and its timings).
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    const { pathname } = new URL(r.url());
+    if (/^\/api\/(uploads\/[\w-]+|jobs\/[\w-]+)$/.test(pathname)) asked.push(`${r.method()} ${pathname}`);
+  });
   await toggle.click();
   assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
   for (const label of ['original', 'result']) {
@@ -89,6 +96,7 @@ test('job detail: before/after players with waveform and spectrogram; the origin
       `${label} spectrogram: ${JSON.stringify(drawn)}`,
     );
   }
+  assert.deepEqual(asked, [], 'the detail needed no request of its own');
   const detail = card.locator('.job-detail');
   assert.match((await detail.textContent()) ?? '', /pitch shift only · \+2 semitones · MP3/);
   assert.match((await detail.textContent()) ?? '', /Processing[\d.]+ s, [\d.]+× real time/);

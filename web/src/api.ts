@@ -1,4 +1,6 @@
 import { unavailableWaitMs } from '../../src/client-cli/retry-after.js';
+import { noteXhr } from './build.js';
+import { fetchRetrying, pause } from './fetch-retrying.js';
 import type { JobView } from './lib/types.js';
 
 // The page's anonymous session token (or an API key put there by hand) lives in localStorage.
@@ -6,23 +8,6 @@ const TOKEN_KEY = 'vcfarm.token';
 
 export const token = (): string | null => localStorage.getItem(TOKEN_KEY);
 export const forgetToken = (): void => localStorage.removeItem(TOKEN_KEY);
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * fetch that waits out `503` + `Retry-After` (an instance shedding load before it serves the
- * request, or Redis refusing writes) and asks again, a bounded number of times (src/client-cli/retry-after.ts, shared with the CLI); the
- * last answer, and any other, is returned as it came.
- */
-async function fetchRetrying(path: string, options: RequestInit): Promise<Response> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await fetch(path, options);
-    const wait = unavailableWaitMs(res.status, res.headers.get('retry-after'), attempt);
-    if (wait === undefined) return res;
-    await res.body?.cancel();
-    await pause(wait);
-  }
-}
 
 let creatingSession: Promise<void> | null = null;
 
@@ -103,6 +88,7 @@ function uploadOnce(
       if (e.lengthComputable) onProgress(e.loaded / e.total);
     });
     xhr.addEventListener('load', () => {
+      noteXhr(xhr);
       let body: UploadAnswer['body'] = null;
       try {
         body = JSON.parse(xhr.responseText);

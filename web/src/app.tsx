@@ -7,6 +7,7 @@ import { formatBytes, placeText } from './lib/format.js';
 import { applyMessage, FINAL, type Jobs, putJob, sortedJobs, voicesAsJobsStand } from './lib/jobs.js';
 import type { JobView, Preset, QueuePlace, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
 import { connectLive } from './live.js';
+import { NewVersion } from './new-version.js';
 import { VoiceLibrary } from './voice-library.js';
 
 const PAGE = 20;
@@ -245,6 +246,7 @@ export function App() {
         <p>Upload a recording, convert it, listen.</p>
       </header>
       <main>
+        <NewVersion />
         {fatal && (
           <p class="error" role="alert">
             {fatal}

@@ -20,9 +20,14 @@ export function JobDetail({ job, targetName, put }: Props) {
   useEffect(() => {
     if (stale) void fetchJob(job.id).then((fresh) => fresh && put(fresh));
   }, [stale, job.id, put]);
-  const [source, setSource] = useState<string | undefined>();
+  // The original's link comes with the job view (sourceUrl); only a job known from events alone,
+  // not yet read (neither from a list nor once more above), asks for its upload.
+  const [fetchedSource, setSource] = useState<string | undefined>();
   const [sourceProblem, setSourceProblem] = useState<string | undefined>();
+  const source = job.sourceUrl ?? fetchedSource;
+  const askUpload = !job.sourceUrl && !stale;
   useEffect(() => {
+    if (!askUpload) return;
     let live = true;
     void (async () => {
       const res = await api(`/api/uploads/${encodeURIComponent(job.uploadId)}`);
@@ -38,7 +43,7 @@ export function JobDetail({ job, targetName, put }: Props) {
     return () => {
       live = false;
     };
-  }, [job.uploadId]);
+  }, [askUpload, job.uploadId]);
   const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
   const rows: [string, string][] = [
     ['Settings', settingsText(job, targetName)],

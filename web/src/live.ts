@@ -1,4 +1,5 @@
 import { ensureSession, forgetToken, token } from './api.js';
+import { checkBuild } from './build.js';
 import { newerId } from './lib/jobs.js';
 import type { ClientMessage, ServerMessage } from './lib/types.js';
 
@@ -8,15 +9,20 @@ import type { ClientMessage, ServerMessage } from './lib/types.js';
  * exponential back-off, so the clients of a stopped instance do not all come back at once. The
  * back-off starts over only once a socket is served (a snapshot, a replay, an event): a socket
  * refused after it opened (over the API rate limit, too many sockets) says why in an `error`
- * message and closes, and an immediate retry would only be refused, and counted, again.
+ * message and closes, and an immediate retry would only be refused, and counted, again. After a
+ * reconnect the page asks whether the API is still its build (build.ts).
  */
 export function connectLive(onMessage: (msg: ServerMessage) => void): void {
   let lastEventId = '';
   let attempt = 0;
+  let opened = false;
   const connect = () => {
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${proto}://${location.host}/api/ws`);
     ws.addEventListener('open', () => {
+      // Back after a close (an instance restarted, maybe for a deploy): is the API another build now?
+      if (opened) void checkBuild();
+      opened = true;
       const t = token() ?? '';
       const hello: ClientMessage = lastEventId
         ? { type: 'resume', token: t, lastEventId, queue: true }

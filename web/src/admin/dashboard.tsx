@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { NewVersion } from '../new-version.js';
 import { adminFetch, TOKEN_KEY } from './admin-api.js';
 import { Chart } from './chart.js';
 import { Controls } from './controls.js';
@@ -83,9 +84,23 @@ export function Dashboard() {
   useEffect(() => {
     if (!token) return;
     let tick = 0;
+    // One reading of each kind at a time: one waiting out a shed answer (503 + Retry-After) is not
+    // joined by another every second.
+    let fastBusy = false;
+    let slowBusy = false;
     const run = () => {
-      void refresh();
-      if (tick++ % SLOW_EVERY === 0) void refreshSlow();
+      if (!fastBusy) {
+        fastBusy = true;
+        void refresh().finally(() => {
+          fastBusy = false;
+        });
+      }
+      if (tick++ % SLOW_EVERY === 0 && !slowBusy) {
+        slowBusy = true;
+        void refreshSlow().finally(() => {
+          slowBusy = false;
+        });
+      }
     };
     run();
     const t = setInterval(run, 1000);
@@ -107,6 +122,7 @@ export function Dashboard() {
   return (
     <main class="dashboard">
       <h1>vcfarm operations</h1>
+      <NewVersion />
       {stats && <Workers stats={stats} />}
       {stats && <QueueCounts stats={stats} />}
       <section id="charts">

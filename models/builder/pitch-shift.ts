@@ -52,6 +52,83 @@ function phaseNudges(
   return { nudges, phase: b.op('Cast', [allPhase], { to: 1 }) };
 }
 
+/**
+ * The period at each synthesis frame's centre re-measured on `audio` [1, L] (see PitchShiftOptions.periodRefine);
+ * period [1, F] in samples, frame t centred at t * hop + nfft / 2.
+ */
+function refinePeriod(
+  b: GraphBuilder,
+  f: Framing,
+  audio: string,
+  period: string,
+  refine: NonNullable<PitchShiftOptions['periodRefine']>,
+  maxPeriod: number,
+): string {
+  const { halfLags: J, halfWindow: W } = refine;
+  const pad = Math.ceil((W + maxPeriod + J + 2) / 64) * 64;
+  const x = b.op('Pad', [b.op('Reshape', [audio, i64(b, [-1])]), i64(b, [pad, pad])]);
+  const t0 = b.op('Reshape', [period, i64(b, [-1, 1, 1])]);
+  const whole = b.op('Round', [t0]);
+  const lag0 = b.op('Cast', [whole], { to: 7 });
+  const frames = b.op('Gather', [b.op('Shape', [t0]), i64(b, [0])]);
+  const t = b.op('Reshape', [
+    b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [frames, i64(b, [0])]), scalarI64(b, 1)]),
+    i64(b, [-1, 1, 1]),
+  ]);
+  // Segment a starts half a lag before the centre, b one lag after a: the period measured around the centre.
+  const start = b.op('Sub', [
+    b.op('Add', [b.op('Mul', [t, scalarI64(b, f.hop)]), scalarI64(b, f.nfft / 2 + pad - W)]),
+    b.op('Div', [lag0, scalarI64(b, 2)]),
+  ]);
+  const m = b.constant(
+    'int64',
+    Array.from({ length: 2 * W }, (_, i) => i),
+    [1, 1, 2 * W],
+  );
+  const j = b.constant(
+    'int64',
+    Array.from({ length: 2 * J + 1 }, (_, i) => i - J),
+    [1, 2 * J + 1, 1],
+  );
+  const segA = b.op('Gather', [x, b.op('Add', [start, m])]);
+  const segB = b.op('Gather', [x, b.op('Add', [b.op('Add', [b.op('Add', [start, lag0]), j]), m])]);
+  const sum = (v: string): string => b.op('ReduceSum', [v, i64(b, [2])], { keepdims: 0 });
+  const num = sum(b.op('Mul', [segA, segB]));
+  const energy = b.op('Mul', [sum(b.op('Mul', [segA, segA])), sum(b.op('Mul', [segB, segB]))]);
+  const ncc = b.op('Div', [num, b.op('Sqrt', [b.op('Add', [energy, f32(b, [1e-12], [])])])]);
+  const idx = b.op('ArgMax', [ncc], { axis: 1, keepdims: 1 });
+  const at = (o: number): string =>
+    b.op(
+      'GatherElements',
+      [ncc, b.op('Clip', [b.op('Add', [idx, scalarI64(b, o)]), scalarI64(b, 0), scalarI64(b, 2 * J)])],
+      { axis: 1 },
+    );
+  const [lo, c0, hi] = [at(-1), at(0), at(1)];
+  const curvature = b.op('Min', [
+    b.op('Sub', [b.op('Add', [lo, hi]), b.op('Add', [c0, c0])]),
+    f32(b, [-1e-6], []),
+  ]);
+  const delta = b.op('Clip', [
+    b.op('Div', [b.op('Mul', [b.op('Sub', [lo, hi]), f32(b, [0.5], [])]), curvature]),
+    f32(b, [-0.5], []),
+    f32(b, [0.5], []),
+  ]);
+  const refined = b.op('Add', [
+    b.op('Add', [
+      b.op('Reshape', [whole, i64(b, [-1, 1])]),
+      b.op('Cast', [b.op('Sub', [idx, scalarI64(b, J)])], { to: 1 }),
+    ]),
+    delta,
+  ]);
+  const interior = b.op('And', [
+    b.op('Greater', [idx, scalarI64(b, 0)]),
+    b.op('Less', [idx, scalarI64(b, 2 * J)]),
+  ]);
+  const keep = b.op('And', [interior, b.op('GreaterOrEqual', [c0, f32(b, [refine.minCorrelation], [])])]);
+  const flatPeriod = b.op('Reshape', [period, i64(b, [-1, 1])]);
+  return b.op('Reshape', [b.op('Where', [keep, refined, flatPeriod]), i64(b, [1, -1])]);
+}
+
 export interface PitchShiftOptions {
   /** Range the ratio is clipped to; the model's context must cover nfft/2 * (1 + maxRatio) + 1/fmin. */
   minRatio: number;
@@ -86,6 +163,19 @@ export interface PitchShiftOptions {
   synthesis: 'whiten' | 'resample';
   /** Largest colouring (dB either way) of a whitened grain: the whole envelope, not a correction. */
   maxColourDb: number;
+  /**
+   * How a grain reads between input samples: 'linear' (two taps; default) or 'cubic' (Catmull-Rom, four taps:
+   * flat to a higher frequency, which linear interpolation attenuates and modulates as its fraction moves).
+   */
+  interpolation?: 'linear' | 'cubic';
+  /**
+   * Period refinement for the nudges (off when absent): each synthesis frame's period is re-measured on the
+   * input around its centre by normalised cross-correlation of a 2 x halfWindow segment with the segment one
+   * period on, over round(T) +- halfLags with parabolic refinement, and kept where the peak is interior and
+   * at least minCorrelation (else the track's). Why: the track's period comes from 43 ms frames every
+   * 10.7 ms, and a grain that wraps by one period reads a copy that is off by the period's error.
+   */
+  periodRefine?: { halfLags: number; halfWindow: number; minCorrelation: number };
 }
 
 export interface PitchShiftInputs {
@@ -217,6 +307,25 @@ function blockFir(b: GraphBuilder, audio: string, taps: string, m: number): stri
   return b.op('Reshape', [b.op('MatMul', [frames, matrix]), i64(b, [1, -1])]);
 }
 
+/** x(i + frac) by Catmull-Rom from x[i - 1 .. i + 2] (signal [L], index and frac flat, same length). */
+function catmullRom(b: GraphBuilder, signal: string, index: string, frac: string): string {
+  const tap = (o: number): string =>
+    b.op('GatherElements', [signal, b.op('Add', [index, scalarI64(b, o)])], { axis: 0 });
+  const [xm, x0, x1, x2] = [tap(-1), tap(0), tap(1), tap(2)];
+  const k = (v: number): string => f32(b, [v], []);
+  // x0 + f/2 (x1 - xm + f (2xm - 5x0 + 4x1 - x2 + f (3(x0 - x1) + x2 - xm)))
+  const c3 = b.op('Sub', [b.op('Add', [b.op('Mul', [b.op('Sub', [x0, x1]), k(3)]), x2]), xm]);
+  const c2 = b.op('Sub', [
+    b.op('Add', [b.op('Sub', [b.op('Mul', [xm, k(2)]), b.op('Mul', [x0, k(5)])]), b.op('Mul', [x1, k(4)])]),
+    x2,
+  ]);
+  const inner = b.op('Add', [
+    b.op('Sub', [x1, xm]),
+    b.op('Mul', [frac, b.op('Add', [c2, b.op('Mul', [frac, c3])])]),
+  ]);
+  return b.op('Add', [x0, b.op('Mul', [b.op('Mul', [frac, k(0.5)]), inner])]);
+}
+
 export interface PitchShifted {
   /** Native spectra [N1, F, 2, K2] (see fft.ts) of the shifted, formant-corrected frames. */
   spec: string;
@@ -329,7 +438,10 @@ export function pitchShiftSpectra(
   const aaRatio = clipRatio(b.op('Mul', [ratio, f32(b, [o.maxFrameFactor], [])]));
   const frames = b.op('Gather', [b.op('Shape', [x.inputPower]), i64(b, [1])]);
   const t = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [frames, i64(b, [0])]), scalarI64(b, 1)]);
-  const { nudges, phase } = phaseNudges(b, f, frameRatio, x.period, x.stateIn, o.skipFrames);
+  const nudgePeriod = o.periodRefine
+    ? refinePeriod(b, f, x.audio, x.period, o.periodRefine, o.maxPeriod)
+    : x.period;
+  const { nudges, phase } = phaseNudges(b, f, frameRatio, nudgePeriod, x.stateIn, o.skipFrames);
   const length = b.op('Gather', [b.op('Shape', [x.audio]), i64(b, [1])]);
   const lastOwned = b.op('Sub', [
     b.op('Div', [b.op('Sub', [length, i64(b, [o.context.left + o.context.right])]), i64(b, [f.hop])]),
@@ -370,7 +482,8 @@ export function pitchShiftSpectra(
   const signal = periodComb(b, f, b.op('Reshape', [filtered, i64(b, [-1])]), x.period, x.voiced, o);
   // Read from the signal padded by more than any offset (|nudge| <= maxPeriod / 2, ratio <= maxRatio), so no
   // index clipping; only frames deep in the context read the padding. x(p) = s[i] + frac * d[i].
-  const reach = o.maxPeriod / 2 + (o.maxRatio * n) / 2 + 2;
+  const cubic = o.interpolation === 'cubic';
+  const reach = o.maxPeriod / 2 + (o.maxRatio * n) / 2 + (cubic ? 3 : 2);
   const pad = Math.ceil(Math.max(0, reach - n / 2) / 64) * 64;
   const padded = b.op('Pad', [signal, i64(b, [pad, pad])]);
   const d = b.op('Sub', [
@@ -382,10 +495,12 @@ export function pitchShiftSpectra(
   const flat = (v: string): string => b.op('Reshape', [v, i64(b, [-1])]);
   const frac = flat(b.op('Sub', [offset, offsetFloor]));
   const index = flat(b.op('Add', [centreIndex, b.op('Cast', [offsetFloor], { to: 7 })]));
-  const grains = b.op('Add', [
-    b.op('GatherElements', [padded, index], { axis: 0 }),
-    b.op('Mul', [frac, b.op('GatherElements', [d, index], { axis: 0 })]),
-  ]);
+  const grains = cubic
+    ? catmullRom(b, padded, index, frac)
+    : b.op('Add', [
+        b.op('GatherElements', [padded, index], { axis: 0 }),
+        b.op('Mul', [frac, b.op('GatherElements', [d, index], { axis: 0 })]),
+      ]);
   const [n1, n2] = fftSplit(n);
   const windowed = b.op('Mul', [b.op('Reshape', [grains, i64(b, [n1, -1, n2])]), layoutA(b, n, hann(n))]);
   const grainSpec = rfftA(b, windowed, n);

@@ -16,12 +16,17 @@ export interface HarmonicOptions {
   /** The harmonic share fades from 1 at (1 - fade) x maxVoicedHz to 0 at maxVoicedHz. */
   fade: number;
   /**
-   * Harmonic share at a frame ratio of 1; it reaches 1 at a shift of `fullAtRatio` either way (log-linear),
-   * so a conversion that keeps F0 keeps the grains, which lose little there. 1 everywhere: 1.
+   * Harmonic share at a frame ratio of 1; it reaches 1 at a shift of `fullAtRatio` either way (log-linear).
+   * 0 keeps the grains where F0 is kept (they lose little there: self-pitch MCD 0.81 dB against 1.15 with
+   * harmonics), and strength 0 (no shift) gives the grains' output exactly.
    */
   shareAtUnity: number;
   fullAtRatio: number;
-  /** Largest share of a voiced frame's band below maxVoicedHz given to the harmonics (the rest stays grains). */
+  /**
+   * Largest share of a voiced frame's band below maxVoicedHz given to the harmonics (the rest stays grains;
+   * the two, both periodic, then interfere). Not shipped (README "Models"): the judge's full 30 at 1 gave
+   * 21/1, 9/30 formants, cut 61 %, correlation 0.812; at 0.5 25/1, 9/30, 65 %, 0.847.
+   */
   maxShare: number;
 }
 

@@ -157,6 +157,8 @@ const PITCH_SHIFT: PitchShiftOptions = {
   // judge pairs 0, 1, 8, 9): resampled grains 35 %, whitened 37 %; with the fit 57 % and 65 %.
   synthesis: 'whiten',
   maxColourDb: 90,
+  // Grains for voiced frames too (harmonic-synthesis.ts is an option: see README "Models").
+  harmonic: null,
 };
 
 function analyseGraph(): Uint8Array {
@@ -231,6 +233,7 @@ function shiftGraph(
   const b = new GraphBuilder('vcfarm-default-shift');
   const audio = b.input('audio', 'float32', [1, 'samples']);
   const stateIn = b.input('nudge_in', 'float32', [1]);
+  const harmonicStateIn = pitchShift.harmonic ? b.input('harmonic_phase_in', 'float32', [1]) : undefined;
   const ratio = b.input('pitch_ratio', 'float32', [1]);
   const pitchMap = b.input('pitch_map', 'float32', [2]);
   const sourceFormants = b.input('source_formants', 'float32', [3]);
@@ -316,6 +319,7 @@ function shiftGraph(
       period,
       voiced,
       frameFactor: f0RangeFactor(b, f0, voiced, pitchMap, F0_MAP.maxFactor, F0_MAP.smoothFrames),
+      ...(harmonicStateIn ? { harmonicStateIn } : {}),
     },
     pitchShift,
   );
@@ -332,6 +336,7 @@ function shiftGraph(
     output = fitOutput(b, output, mapping.requested, envelopeMap, fit);
   b.output(output, 'shifted', 'float32', [1, 'samples']);
   b.output(shifted.stateOut, 'nudge_out', 'float32', [1]);
+  if (shifted.harmonicStateOut) b.output(shifted.harmonicStateOut, 'harmonic_phase_out', 'float32', [1]);
   if (probe) b.output(mapping.requested, 'requested', 'float32', ['pitchFrames', envelopeMap.quefrencies]);
   return b.toBytes(OPSET);
 }
@@ -376,6 +381,25 @@ function eqEstimateInputs(nb: number, seconds: number): GraphInputSpec[] {
       source: { from: 'voice', field: 'envelope', role: 'source' },
     },
   ];
+}
+
+/** The harmonic synthesis's running phase, carried from window to window (none without it). */
+function harmonicStateSpec(on: boolean): {
+  inputs: GraphInputSpec[];
+  outputs: { name: string; dtype: 'float32'; shape: number[] }[];
+} {
+  if (!on) return { inputs: [], outputs: [] };
+  return {
+    inputs: [
+      {
+        name: 'harmonic_phase_in',
+        dtype: 'float32',
+        shape: [1],
+        source: { from: 'state', output: 'harmonic_phase_out', initial: 0 },
+      },
+    ],
+    outputs: [{ name: 'harmonic_phase_out', dtype: 'float32', shape: [1] }],
+  };
 }
 
 /** The shift graph's envelope-statistics inputs (envelope-stats.ts), from the two profiles. */
@@ -471,6 +495,7 @@ export function buildDefaultModel(
               shape: [1],
               source: { from: 'state', output: 'nudge_out', initial: 0 },
             },
+            ...harmonicStateSpec(pitchShift.harmonic !== null).inputs,
             { name: 'pitch_ratio', dtype: 'float32', shape: [1], source: { from: 'pitchRatio' } },
             { name: 'pitch_map', dtype: 'float32', shape: [2], source: { from: 'pitchMap' } },
             {
@@ -500,6 +525,7 @@ export function buildDefaultModel(
           outputs: [
             { name: 'shifted', dtype: 'float32', shape: [1, 'samples'] },
             { name: 'nudge_out', dtype: 'float32', shape: [1] },
+            ...harmonicStateSpec(pitchShift.harmonic !== null).outputs,
           ],
         },
         eq: {

@@ -2,6 +2,7 @@ import { type Framing, f32, hann, i64, logDb, scalarI64 } from './dsp.js';
 import type { EnvelopeCorrection } from './envelope-map.js';
 import { bothParts, fftSplit, irfftA, layoutA, overlapAddA, powerA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
+import { type HarmonicOptions, harmonicVoicing } from './harmonic-synthesis.js';
 
 /** Phase resolution of the nudge recurrence: 2^-20 of a period (< 0.001 samples for any F0 in range). */
 const PHASE_STEPS = 2 ** 20;
@@ -176,6 +177,8 @@ export interface PitchShiftOptions {
    * 10.7 ms, and a grain that wraps by one period reads a copy that is off by the period's error.
    */
   periodRefine?: { halfLags: number; halfWindow: number; minCorrelation: number };
+  /** Voiced frames from a sum of harmonics of the output F0 (harmonic-synthesis.ts) instead of grains; null: grains. */
+  harmonic: HarmonicOptions | null;
 }
 
 export interface PitchShiftInputs {
@@ -200,6 +203,8 @@ export interface PitchShiftInputs {
   voiced: string;
   /** Per-frame factor on the ratio [1, F] (see f0RangeFactor). */
   frameFactor: string;
+  /** With `harmonic`: its running phase from the previous window [1]. */
+  harmonicStateIn?: string;
 }
 
 /**
@@ -331,6 +336,8 @@ export interface PitchShifted {
   spec: string;
   /** Phase at the last frame before the next window's first frame: the next window's state_in. */
   stateOut: string;
+  /** With `harmonic`: its running phase for the next window. */
+  harmonicStateOut?: string;
 }
 
 /**
@@ -506,15 +513,41 @@ export function pitchShiftSpectra(
   const grainSpec = rfftA(b, windowed, n);
   // Band fill: the input's own spectrum where shifting down left the top band empty.
   const corrector = x.correction(frameRatio, o.fillFade);
-  const spec = corrector.fill
+  const filled = corrector.fill
     ? b.op('Add', [
         grainSpec,
         b.op('Mul', [b.op('Sub', [flatSpec, grainSpec]), bothParts(b, corrector.fill)]),
       ])
     : grainSpec;
+  const harmonic =
+    o.harmonic && x.harmonicStateIn
+      ? harmonicVoicing(
+          b,
+          f,
+          {
+            length,
+            f0: b.op('Mul', [
+              b.op('Div', [f32(b, [f.sampleRate], []), b.op('Reshape', [x.period, i64(b, [-1])])]),
+              frameRatio,
+            ]),
+            voiced: x.voiced,
+            frameRatio,
+            stateIn: x.harmonicStateIn,
+            grainSpec: filled,
+          },
+          o.harmonic,
+          o.skipFrames,
+          o.context,
+        )
+      : null;
+  const spec = harmonic ? harmonic.spec : filled;
   const envelopeShift = whiten ? x.colour(powerA(b, spec)) : corrector.correct(powerA(b, spec));
   const lim = logDb(whiten ? o.maxColourDb : o.maxCorrectionDb);
   const correction = b.op('Clip', [envelopeShift, f32(b, [-lim], []), f32(b, [lim], [])]);
   const magnitude = b.op('Exp', [b.op('Mul', [correction, f32(b, [0.5], [])])]);
-  return { spec: b.op('Mul', [spec, bothParts(b, magnitude)]), stateOut };
+  return {
+    spec: b.op('Mul', [spec, bothParts(b, magnitude)]),
+    stateOut,
+    ...(harmonic ? { harmonicStateOut: harmonic.stateOut } : {}),
+  };
 }

@@ -9,6 +9,8 @@ import {
   type ConverterOptions,
   LoudnessMeter,
   loudnessGain,
+  ModelManifestError,
+  parseManifest,
   SOURCE_ANALYSIS_SECONDS,
   VoiceConversionEngine,
   type VoiceProfile,
@@ -183,4 +185,23 @@ test('strength 0 leaves the level as it was: the same samples as the model witho
     a.every((v, i) => Object.is(v, b[i])),
     'strength 0 output unchanged',
   );
+});
+
+test('a manifest whose level stage measures a graph that waits for a measurement, or nothing declared, is refused', async () => {
+  const manifest = JSON.parse(await readFile(join(MODEL_DIR, 'model.json'), 'utf8'));
+  assert.doesNotThrow(() => parseManifest(manifest));
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ graph: 'eq', output: 'converted' }, /loudness.graph "eq" must come before graph "eq"/],
+    [{ graph: 'nope' }, /loudness.graph "nope" is not in the chain/],
+    [{ output: 'nope' }, /loudness.output "nope" is not an output of graph "shift"/],
+    [{ seconds: 0 }, /seconds/],
+  ];
+  for (const [change, message] of bad) {
+    const m = structuredClone(manifest);
+    Object.assign(m.conversion.loudness, change);
+    assert.throws(
+      () => parseManifest(m),
+      (e: unknown) => e instanceof ModelManifestError && message.test(e.message),
+    );
+  }
 });

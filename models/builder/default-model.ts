@@ -419,6 +419,8 @@ export function buildDefaultModel(
     eqSpan?: EqSpan;
     /** false: no output level stage (the manifest's conversion.loudness), as before it. */
     loudness?: boolean;
+    /** The level stage's largest cut (dB; default 0: it only lifts outputs quieter than their input). */
+    loudnessCutDb?: number;
   } = {},
 ): BuiltModel {
   const span = extra.eqSpan ?? EQ_SPAN;
@@ -556,12 +558,23 @@ export function buildDefaultModel(
       conversion: {
         chain: ['shift', 'eq'],
         output: { graph: 'eq', output: 'converted' },
-        // The output's loudness follows the input's (BS.1770, workers/engine/loudness.ts), measured on the
-        // shifted audio over the EQ's span (so the output waits for nothing more); the EQ (+-3 dB) moves it
-        // little. Without it female -> male outputs came out up to ~10 dB quieter (README "Output level").
+        // The output's loudness follows the input's where it came out quieter (BS.1770, workers/engine/loudness.ts),
+        // measured on the shifted audio over the EQ's span (so the output waits for nothing more; the EQ then
+        // moves it by up to ~2 LU): female -> male outputs came out 2-9 LU under their input. Louder outputs
+        // (up to +11 LU, male -> female, rumble targets) are not cut: their limiting is part of what the
+        // measures score (a cut of up to 20 dB: parallel MCD 29.6 -> 25.9 %, 2159->198's envelope cut 59 -> 23 %;
+        // README "Output level").
         ...(extra.loudness === false
           ? {}
-          : { loudness: { graph: 'shift', output: 'shifted', seconds: span.seconds, maxDb: 20 } }),
+          : {
+              loudness: {
+                graph: 'shift',
+                output: 'shifted',
+                seconds: span.seconds,
+                maxDb: 20,
+                maxCutDb: extra.loudnessCutDb ?? 0,
+              },
+            }),
       },
     },
   };

@@ -3,7 +3,7 @@ import type { Chunker, ChunkWindow } from './chunker.js';
 import { EngineError, EngineErrorCode, ModelManifestError } from './errors.js';
 import { windowFeeds } from './feeds.js';
 import type { FrameFeeder } from './frame-feeds.js';
-import { Limiter } from './limiter.js';
+import { Limiter, PEAK_CEILING } from './limiter.js';
 import { LoudnessMeter, loudnessGain } from './loudness.js';
 import type { GraphSpec, ModelManifest } from './manifest.js';
 import type { ProfileAccumulator } from './profile-accumulator.js';
@@ -58,6 +58,7 @@ interface LevelStage {
   graph: string;
   output: string;
   maxDb: number;
+  maxCutDb: number;
   input: LoudnessMeter;
   measured: LoudnessMeter;
 }
@@ -200,7 +201,11 @@ export class ConversionPass {
     measures.length = 0;
     const l = this.#level;
     if (this.#gain === undefined && l !== undefined)
-      this.#gain = loudnessGain(l.input.loudness(), l.measured.loudness(), this.#o.strength, l.maxDb);
+      this.#gain = loudnessGain(l.input.loudness(), l.measured.loudness(), this.#o.strength, {
+        maxDb: l.maxDb,
+        maxCutDb: l.maxCutDb,
+        headroom: PEAK_CEILING / l.measured.peak,
+      });
     while (this.#held.length > 0) {
       const h = this.#held.shift();
       if (h) yield await this.#finishWindow(h.w, h.results);

@@ -14,6 +14,7 @@ export class LoudnessMeter {
   #acc = 0;
   #inStep = 0;
   #read = 0;
+  #peak = 0;
 
   constructor(sampleRate: number, seconds: number) {
     this.#limit = Math.round(seconds * sampleRate);
@@ -26,13 +27,20 @@ export class LoudnessMeter {
     return this.#read >= this.#limit;
   }
 
+  /** The largest |sample| read. */
+  get peak(): number {
+    return this.#peak;
+  }
+
   /** Reads the next samples of the stream (non-finite ones as 0), up to the span. */
   add(samples: Float32Array): void {
     const n = Math.min(samples.length, this.#limit - this.#read);
     const [shelf, highPass] = this.#filters;
     for (let i = 0; i < n; i++) {
-      const x = samples[i];
-      const y = highPass.step(shelf.step(x - x === 0 ? x : 0));
+      const x = samples[i] - samples[i] === 0 ? samples[i] : 0;
+      const a = Math.abs(x);
+      if (a > this.#peak) this.#peak = a;
+      const y = highPass.step(shelf.step(x));
       this.#acc += y * y;
       if (++this.#inStep === this.#step) {
         this.#sums.push(this.#acc);
@@ -102,12 +110,20 @@ function kWeighting(rate: number): [Biquad, Biquad] {
 }
 
 /**
- * The gain (linear) that brings an output measured at `outputLufs` to the input's `inputLufs`, at most
- * `maxDb` either way, its dB scaled by `strength` (clipped to 0..1: strength 0 leaves the level as it is;
- * exaggerating a conversion does not exaggerate its level). 1 when either side is silent.
+ * The gain (linear) that brings an output measured at `outputLufs` to the input's `inputLufs`: a boost of at
+ * most `maxDb`, a cut of at most `maxCutDb`, its dB scaled by `strength` (clipped to 0..1: strength 0 leaves
+ * the level as it is; exaggerating a conversion does not exaggerate its level), and a boost never beyond
+ * `headroom` (the ceiling over the measured output's peak: a boost the limiter would have to take back
+ * compresses the speech instead). 1 when either side is silent.
  */
-export function loudnessGain(inputLufs: number, outputLufs: number, strength: number, maxDb: number): number {
+export function loudnessGain(
+  inputLufs: number,
+  outputLufs: number,
+  strength: number,
+  limits: { maxDb: number; maxCutDb: number; headroom?: number },
+): number {
   if (!(Number.isFinite(inputLufs) && Number.isFinite(outputLufs))) return 1;
-  const db = Math.max(-maxDb, Math.min(maxDb, inputLufs - outputLufs)) * Math.max(0, Math.min(1, strength));
-  return 10 ** (db / 20);
+  const db = Math.max(-limits.maxCutDb, Math.min(limits.maxDb, inputLufs - outputLufs));
+  const gain = 10 ** ((db * Math.max(0, Math.min(1, strength))) / 20);
+  return gain > 1 ? Math.min(gain, Math.max(1, limits.headroom ?? Number.POSITIVE_INFINITY)) : gain;
 }

@@ -149,8 +149,9 @@ export const ModelManifestSchema = Type.Object({
     /**
      * Output level follows the input's: the integrated loudness (loudness.ts) of the input's first `seconds`
      * against that of `graph`'s `output` (an audio output at the model's rate, before every graph that takes
-     * an in-pass measurement) over the same span sets one gain, at most `maxDb` either way, scaled by the
-     * strength param, applied to the whole output before the limiter. Absent: no level stage.
+     * an in-pass measurement) over the same span sets one gain (a boost of at most `maxDb` and no more than
+     * that output's peak leaves room for, a cut of at most `maxCutDb`), scaled by the strength param, applied
+     * to the whole output before the limiter. Absent: no level stage.
      */
     loudness: Type.Optional(
       Type.Object(
@@ -159,6 +160,7 @@ export const ModelManifestSchema = Type.Object({
           output: Type.String({ minLength: 1 }),
           seconds: Type.Number({ exclusiveMinimum: 0 }),
           maxDb: Type.Number({ minimum: 0 }),
+          maxCutDb: Type.Number({ minimum: 0 }),
         },
         { additionalProperties: false },
       ),

@@ -426,7 +426,7 @@ function envelopeStatsInputs(c: number, q: number, sourceRoot: boolean): GraphIn
  * whitening-colouring ("shift", envelope-map.ts),
  * then a long-term EQ for the residual (converted source -> target's) as a 1025-tap zero-phase FIR ("eq").
  * `tuning`, `eqTuning` and `shiftTuning` override the constants, and `extra` sets the closed-loop fit
- * (`fit`, null for none) and adds the shift graph's output `requested` (`probe`: the band cepstra each pitch
+ * (`fit`, null for none), `loudness: false` drops the output level stage, and adds the shift graph's output `requested` (`probe`: the band cepstra each pitch
  * frame is asked to get, test/helpers/envelope-fidelity.ts), for experiments only.
  * In-graph rather than ffmpeg rubberband: measured on the same speech, rubberband (formant=preserved) moved
  * the long-term envelope away from the target (distance 1.1-6x the source's), cut the envelope-change
@@ -441,6 +441,10 @@ export function buildDefaultModel(
     probe?: boolean;
     sourcePrior?: SourcePrior;
     eqSpan?: EqSpan;
+    /** false: no output level stage (the manifest's conversion.loudness), as before it. */
+    loudness?: boolean;
+    /** The level stage's largest cut (dB; default 0: it only lifts outputs quieter than their input). */
+    loudnessCutDb?: number;
   } = {},
 ): BuiltModel {
   const span = extra.eqSpan ?? EQ_SPAN;
@@ -577,7 +581,27 @@ export function buildDefaultModel(
         ...(envelopeMap.fromHz > 0 ? { envelopeFromHz: envelopeMap.fromHz } : {}),
         ...(extra.sourcePrior === undefined ? {} : { sourcePrior: extra.sourcePrior }),
       },
-      conversion: { chain: ['shift', 'eq'], output: { graph: 'eq', output: 'converted' } },
+      conversion: {
+        chain: ['shift', 'eq'],
+        output: { graph: 'eq', output: 'converted' },
+        // The output's loudness follows the input's where it came out quieter (BS.1770, workers/engine/loudness.ts),
+        // measured on the shifted audio over the EQ's span (so the output waits for nothing more; the EQ then
+        // moves it by up to ~2 LU): female -> male outputs came out 2-9 LU under their input. Louder outputs
+        // (up to +11 LU, male -> female, rumble targets) are not cut: their limiting is part of what the
+        // measures score (a cut of up to 20 dB: parallel MCD 29.6 -> 25.9 %, 2159->198's envelope cut 59 -> 23 %;
+        // README "Output level").
+        ...(extra.loudness === false
+          ? {}
+          : {
+              loudness: {
+                graph: 'shift',
+                output: 'shifted',
+                seconds: span.seconds,
+                maxDb: 20,
+                maxCutDb: extra.loudnessCutDb ?? 0,
+              },
+            }),
+      },
     },
   };
 }

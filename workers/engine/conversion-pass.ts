@@ -1,9 +1,10 @@
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Chunker, ChunkWindow } from './chunker.js';
-import { EngineError, EngineErrorCode } from './errors.js';
+import { EngineError, EngineErrorCode, ModelManifestError } from './errors.js';
 import { windowFeeds } from './feeds.js';
 import type { FrameFeeder } from './frame-feeds.js';
-import { Limiter } from './limiter.js';
+import { Limiter, PEAK_CEILING } from './limiter.js';
+import { LoudnessMeter, loudnessGain } from './loudness.js';
 import type { GraphSpec, ModelManifest } from './manifest.js';
 import type { ProfileAccumulator } from './profile-accumulator.js';
 import { floats, sanitise } from './samples.js';
@@ -48,6 +49,18 @@ export interface ConversionPassOptions {
   measure(acc: ProfileAccumulator, w: ChunkWindow, audio: Float32Array, limit: number): Promise<void>;
   /** The chunk's part of an output at another rate than the input. */
   centreAt(w: ChunkWindow, out: Float32Array, outRate: number): Float32Array;
+  /** The conversion's strength (the manifest's conversion.loudness gain scales with it). */
+  strength: number;
+}
+
+/** The output level stage (manifest conversion.loudness): input and measured output over the same span. */
+interface LevelStage {
+  graph: string;
+  output: string;
+  maxDb: number;
+  maxCutDb: number;
+  input: LoudnessMeter;
+  measured: LoudnessMeter;
 }
 
 /**
@@ -61,10 +74,23 @@ export class ConversionPass {
   readonly #gate: number;
   readonly #held: { w: ChunkWindow; results: Map<string, Outputs> }[] = [];
   readonly #limiter: Limiter;
+  readonly #level: LevelStage | undefined;
+  /** The level stage's gain, once its span is measured (1 without the stage). */
+  #gain: number | undefined;
 
   constructor(options: ConversionPassOptions) {
     this.#o = options;
-    const { measures, chain, outRate } = options;
+    const { measures, chain, outRate, manifest: m } = options;
+    const l = m.conversion.loudness;
+    this.#level =
+      l === undefined
+        ? undefined
+        : {
+            ...l,
+            input: new LoudnessMeter(m.sampleRate, l.seconds),
+            measured: new LoudnessMeter(m.sampleRate, l.seconds),
+          };
+    this.#gain = l === undefined ? 1 : undefined;
     this.#gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
     this.#limiter = new Limiter({
       lookahead: Math.round(LIMITER_LOOKAHEAD_S * outRate),
@@ -92,7 +118,7 @@ export class ConversionPass {
   async *flushing(): AsyncGenerator<Float32Array> {
     for (const w of this.#o.chunker.flush()) yield* this.#convertWindow(w);
     // A stream shorter than every measurement: measured on all of it.
-    if (this.#o.measures.length > 0) yield* this.#release();
+    if (this.#o.measures.length > 0 || this.#gain === undefined) yield* this.#release();
     yield this.#limiter.flush();
   }
 
@@ -101,7 +127,8 @@ export class ConversionPass {
     sanitise(w.samples);
     const results = new Map<string, Outputs>();
     await this.#runGraphs(w, results, 0, this.#gate);
-    if (measures.length === 0) {
+    this.#measureLevel(w, results);
+    if (measures.length === 0 && this.#gain !== undefined) {
       yield await this.#finishWindow(w, results);
       return;
     }
@@ -116,7 +143,24 @@ export class ConversionPass {
     }
     this.#held.push({ w, results });
     const done = measures.every((x) => w.start + w.valid >= Math.round(x.seconds * m.sampleRate));
-    if (done) yield* this.#release();
+    if (done && (this.#gain !== undefined || this.#levelMeasured())) yield* this.#release();
+  }
+
+  /** Adds the window's chunk of the input and of the level stage's graph output to its meters. */
+  #measureLevel(w: ChunkWindow, results: Map<string, Outputs>): void {
+    const l = this.#level;
+    if (l === undefined || this.#gain !== undefined || l.input.done) return;
+    const out = floats(results.get(l.graph)?.[l.output], `graph "${l.graph}" output "${l.output}"`);
+    if (out.length !== w.samples.length)
+      throw new ModelManifestError(
+        `model manifest: conversion.loudness measures graph "${l.graph}" output "${l.output}", which is not at the input's rate`,
+      );
+    l.input.add(this.#o.chunker.centre(w, w.samples));
+    l.measured.add(this.#o.chunker.centre(w, out));
+  }
+
+  #levelMeasured(): boolean {
+    return this.#level === undefined || this.#level.input.done;
   }
 
   async #runGraphs(w: ChunkWindow, results: Map<string, Outputs>, from: number, to: number): Promise<void> {
@@ -140,7 +184,8 @@ export class ConversionPass {
       'conversion output',
     );
     const centre = outRate === m.sampleRate ? chunker.centre(w, out) : this.#o.centreAt(w, out, outRate);
-    for (let i = 0; i < centre.length; i++) if (!Number.isFinite(centre[i])) centre[i] = 0;
+    const gain = this.#gain ?? 1;
+    for (let i = 0; i < centre.length; i++) centre[i] = Number.isFinite(centre[i]) ? centre[i] * gain : 0;
     return this.#limiter.process(centre);
   }
 
@@ -154,6 +199,13 @@ export class ConversionPass {
       ]);
     }
     measures.length = 0;
+    const l = this.#level;
+    if (this.#gain === undefined && l !== undefined)
+      this.#gain = loudnessGain(l.input.loudness(), l.measured.loudness(), this.#o.strength, {
+        maxDb: l.maxDb,
+        maxCutDb: l.maxCutDb,
+        headroom: PEAK_CEILING / l.measured.peak,
+      });
     while (this.#held.length > 0) {
       const h = this.#held.shift();
       if (h) yield await this.#finishWindow(h.w, h.results);

@@ -293,6 +293,7 @@ export class VoiceConversionEngine {
       run: (name, feeds, samples) => this.#run(name, feeds, samples),
       measure: (acc, w, audio, limit) => this.#analyseWindow(acc, analysisConstant, w, audio, limit),
       centreAt: (w, out, outRate) => this.#centreAt(w, out, outRate),
+      strength: ctx.params.strength ?? 1,
     });
   }
 

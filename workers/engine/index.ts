@@ -12,6 +12,7 @@ export {
 } from './errors.js';
 export { coarsePitch, frameNoise } from './frame-feeds.js';
 export { Limiter, PEAK_CEILING } from './limiter.js';
+export { LoudnessMeter, loudnessGain } from './loudness.js';
 export type {
   GraphInputSpec,
   GraphSpec,

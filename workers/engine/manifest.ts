@@ -146,6 +146,25 @@ export const ModelManifestSchema = Type.Object({
   conversion: Type.Object({
     chain: Type.Array(Type.String(), { minItems: 1 }),
     output: Type.Object({ graph: Type.String(), output: Type.String() }),
+    /**
+     * Output level follows the input's: the integrated loudness (loudness.ts) of the input's first `seconds`
+     * against that of `graph`'s `output` (an audio output at the model's rate, before every graph that takes
+     * an in-pass measurement) over the same span sets one gain (a boost of at most `maxDb` and no more than
+     * that output's peak leaves room for, a cut of at most `maxCutDb`), scaled by the strength param, applied
+     * to the whole output before the limiter. Absent: no level stage.
+     */
+    loudness: Type.Optional(
+      Type.Object(
+        {
+          graph: Type.String({ minLength: 1 }),
+          output: Type.String({ minLength: 1 }),
+          seconds: Type.Number({ exclusiveMinimum: 0 }),
+          maxDb: Type.Number({ minimum: 0 }),
+          maxCutDb: Type.Number({ minimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   }),
 });
 
@@ -233,6 +252,23 @@ function checkReferences(m: ModelManifest): void {
   if (!hasOutput(graphOf(m, out.graph, 'conversion.output'), out.output)) {
     fail(`conversion.output "${out.output}" is not an output of graph "${out.graph}"`);
   }
+  checkLoudness(m);
+}
+
+/** conversion.loudness measures a declared output of a chain graph that runs before every in-pass measurement. */
+function checkLoudness(m: ModelManifest): void {
+  const l = m.conversion.loudness;
+  if (l === undefined) return;
+  const chain = m.conversion.chain;
+  const at = chain.indexOf(l.graph);
+  if (at < 0) fail(`conversion.loudness.graph "${l.graph}" is not in the chain`);
+  if (!hasOutput(graphOf(m, l.graph, 'conversion.loudness'), l.output))
+    fail(`conversion.loudness.output "${l.output}" is not an output of graph "${l.graph}"`);
+  const gate = chain.findIndex((name) => m.graphs[name].inputs.some((i) => i.source.from === 'analysis'));
+  if (gate >= 0 && at >= gate)
+    fail(
+      `conversion.loudness.graph "${l.graph}" must come before graph "${chain[gate]}", which waits for a measurement`,
+    );
 }
 
 /** Validates parsed JSON as a manifest; throws ModelManifestError naming the first bad path. */

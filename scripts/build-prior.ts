@@ -33,7 +33,7 @@ const TEXT = [
  * Weight of the prior in frames (10.7 ms each), faded out linearly by the source's analysed length up to
  * FADE_SECONDS: a 3 s sentence (~150 voiced frames) is moved about 40 % of the way; a source of 8 s or more
  * keeps its own statistics (the prior is synthetic speech: at full weight on 10-35 s real sources it cost
- * the judge's formant bar 6 -> 4-5 of 30). Chosen on the parallel-data MCD (README, "Models").
+ * the judge's formant bar 6 -> 4-5 of 30). Chosen on the parallel-data MCD (docs/MODEL-NOTES.md).
  */
 const FRAMES = 150;
 const FADE_SECONDS = 8;

@@ -157,7 +157,7 @@ const PITCH_SHIFT: PitchShiftOptions = {
   // judge pairs 0, 1, 8, 9): resampled grains 35 %, whitened 37 %; with the fit 57 % and 65 %.
   synthesis: 'whiten',
   maxColourDb: 90,
-  // Grains for voiced frames too (harmonic-synthesis.ts is an option: see README "Models").
+  // Grains for voiced frames too (harmonic-synthesis.ts is an option: see docs/MODEL-NOTES.md).
   harmonic: null,
 };
 

@@ -24,7 +24,7 @@ export interface HarmonicOptions {
   fullAtRatio: number;
   /**
    * Largest share of a voiced frame's band below maxVoicedHz given to the harmonics (the rest stays grains;
-   * the two, both periodic, then interfere). Not shipped (README "Models"): the judge's full 30 at 1 gave
+   * the two, both periodic, then interfere). Not shipped (docs/MODEL-NOTES.md): the judge's full 30 at 1 gave
    * 21/1, 9/30 formants, cut 61 %, correlation 0.812; at 0.5 25/1, 9/30, 65 %, 0.847.
    */
   maxShare: number;

@@ -16,7 +16,7 @@ import { blocks, concat, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite } from '../helpers/audio-metrics.js';
 
 // The grain synthesis's options that are off in models/default (pitch-shift.ts: `periodRefine`, cubic
-// `interpolation`; measured in README "The synthesis's floor"): a model built with them must keep the
+// `interpolation`; measured in docs/MODEL-NOTES.md, "The synthesis's floor"): a model built with them must keep the
 // engine's contract, chunked output equal to whole-file output, and must change what it renders.
 const DEFAULT_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let work: string;

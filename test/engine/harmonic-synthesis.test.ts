@@ -128,6 +128,6 @@ test('a downward shift is synthesised from harmonics; with no shift (strength 0)
   assert.ok(ratios.length > 50, `${ratios.length} frames voiced in both`);
   // Not 1: the harmonics follow the model's period track, the grains the source's own periods (measured at
   // no shift on this source: the track's median lies 2.2 % low, its 10th-90th percentiles 0.89-1.14 of the
-  // source's F0 against the grains' 0.96-1.05; README "Models"). Held to the judge's F0 bar.
+  // source's F0 against the grains' 0.96-1.05; docs/MODEL-NOTES.md). Held to the judge's F0 bar.
   assert.ok(Math.abs(median - 1) < 0.05, `median F0 ratio ${median}`);
 });

@@ -85,7 +85,7 @@ test("formants: median F1-F3 within 8 % of the target's in >= 10 of 30 (today 12
 
 test("formant pairs (judge's FORMANT_PAIRS 2159->198, 198->2159, 1867->1235, 1992->198): median F1-F3 within 8 % of the target's in >= 3 of the 4 (issue 10's bar is all 4: NOT met, 1992->198 misses)", () => {
   // Targets whose own two parts agree within 8 %, so the bar is the model's alone. Today 2159->198 7.5 %,
-  // 198->2159 4 %, 1867->1235 7.0 %; 1992->198 18 % (F1 574 Hz against 486: README "Where F1 is lost").
+  // 198->2159 4 %, 1867->1235 7.0 %; 1992->198 18 % (F1 574 Hz against 486: docs/MODEL-NOTES.md "Where F1 is lost").
   const picked = FORMANT_PAIRS.map((p) => {
     const v = verdicts.find((x) => x.pair.source === p.source && x.pair.target === p.target);
     assert.ok(v, `formant pair ${p.source}->${p.target} is one of the judge's 30`);
@@ -107,7 +107,7 @@ const TO_BUZZ = '1235';
 
 test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 6 % on every pair but the two conversions to 1235, those within 10 % (today 28, 4.8 % and 7.5 %)", () => {
   // The two misses today are the conversions to 1235 (TO_BUZZ, above); the pair nearest the bar is 1246->2289
-  // (+4.8 %: the output loses the voicing of the source's lowest frames, README "Where the bias comes from").
+  // (+4.8 %: the output loses the voicing of the source's lowest frames, docs/MODEL-NOTES.md "Where the bias comes from").
   // Against the held-out part (the judge's bar) the worst is 11 %: several targets speak 4-9 % lower there than
   // in the part a voice is cloned from.
   const errors = verdicts.map((v) => ({ v, error: v.f0.output / judge.f0(v.pair.target, 'clone') - 1 }));

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,10 @@ export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   --pitch N           extra pitch shift in semitones, -24..24 (default 0), e.g. --pitch -3
   --format F          wav | mp3 | ogg | flac (default wav)
   --model NAME        model folder (default: the service's default)
-  --out DIR           where results go (default .)
+  --out DIR           where results go (default .): FILE's name with the format's extension; two
+                      FILEs with one name, or a result already there, are refused before anything
+                      is sent
+  --overwrite         replace results already in --out
   --follow            write each result while it is converted: the output file grows as the job
                       runs (playable from its first seconds) and ends as the exact finished file
   --out -             with one FILE: the audio on stdout as it is converted, for piping into a
@@ -62,6 +65,35 @@ function outputPath(outDir: string, file: string, format: string): string {
     : plain;
 }
 
+/**
+ * Each FILE's result file, decided before anything is sent: two FILEs that would write one file, or
+ * a file already there (without --overwrite), are a usage error naming them, never a silent overwrite.
+ */
+function plannedOutputs(
+  files: string[],
+  outDir: string,
+  format: string,
+  overwrite: boolean,
+): Map<string, string> {
+  const dests = new Map<string, string>();
+  const byDest = new Map<string, string>();
+  for (const file of files) {
+    const dest = outputPath(outDir, file, format);
+    const other = byDest.get(path.resolve(dest));
+    if (other !== undefined)
+      throw new UsageError(
+        other === file
+          ? `${file} is given twice`
+          : `${other} and ${file} would both be written to ${dest}: convert them with different --out`,
+      );
+    if (!overwrite && existsSync(dest))
+      throw new UsageError(`${dest} already exists: pass --overwrite to replace it, or choose another --out`);
+    byDest.set(path.resolve(dest), file);
+    dests.set(file, dest);
+  }
+  return dests;
+}
+
 const OPTIONS = {
   voice: { type: 'string' },
   strength: { type: 'string' },
@@ -69,6 +101,7 @@ const OPTIONS = {
   format: { type: 'string', default: 'wav' },
   model: { type: 'string' },
   out: { type: 'string', default: '.' },
+  overwrite: { type: 'boolean', default: false },
   follow: { type: 'boolean', default: false },
   url: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -95,6 +128,9 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   if (toStdout && values.json)
     throw new UsageError('--json writes to stdout, which --out - fills with audio');
   const follow = values.follow || toStdout;
+  const dests = toStdout
+    ? new Map<string, string>()
+    : plannedOutputs(positionals, values.out, values.format, values.overwrite);
 
   const api = await connect(baseUrlOf(io.env, values.url), io.env);
   const voiceId = values.voice ? await resolveVoice(api, values.voice) : undefined;
@@ -111,7 +147,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   const followers: Promise<void>[] = [];
   /** Files being written by followers: removed if the command is interrupted. */
   const growing = new Set<string>();
-  const sink: FollowTarget = { io, toStdout, outDir: values.out, format: values.format, growing };
+  const sink: FollowTarget = { io, toStdout, dests, growing };
 
   // Ctrl-C: cancel what this command started, then exit 130 (a second Ctrl-C leaves at once).
   let cancelling: Promise<unknown> | undefined;
@@ -167,7 +203,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
       o.error ??= job.error;
       if (follow) continue;
       if (job.state === 'completed') {
-        const dest = outputPath(values.out, o.file, values.format);
+        const dest = dests.get(o.file) as string;
         await api.download(job.id, dest);
         o.output = dest;
       }
@@ -188,8 +224,8 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
 interface FollowTarget {
   io: ClientIo;
   toStdout: boolean;
-  outDir: string;
-  format: string;
+  /** Each FILE's result file (plannedOutputs). */
+  dests: Map<string, string>;
   growing: Set<string>;
 }
 
@@ -213,7 +249,7 @@ async function followInto(api: VcfarmApi, o: Outcome, jobId: string, t: FollowTa
       if (job.state === 'completed') o.output = '(stdout)';
       return;
     }
-    const dest = outputPath(t.outDir, o.file, t.format);
+    const dest = t.dests.get(o.file) as string;
     t.growing.add(dest);
     const file = await open(dest, 'w');
     let job: ConversionJobView;

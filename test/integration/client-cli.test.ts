@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -118,6 +118,39 @@ test('convert: two files uploaded, converted and downloaded; line progress on a 
   await rm(out, { recursive: true, force: true });
 });
 
+test('convert: two FILEs with one name, or a result already in --out, are refused before anything is sent; --overwrite replaces', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-names-'));
+  const out = path.join(dir, 'out');
+  const [a, b] = [path.join(dir, 'd1', 'talk.wav'), path.join(dir, 'd2', 'talk.wav')];
+  for (const f of [a, b]) {
+    await mkdir(path.dirname(f));
+    await copyFile(tinyWav(1), f);
+  }
+  const dest = path.join(out, 'talk.mp3');
+  // A home without a session: a request of any kind would leave one there.
+  const untouched = { XDG_CONFIG_HOME: path.join(dir, 'home') };
+  const nothingSent = () => !existsSync(path.join(dir, 'home', 'vcfarm', 'sessions.json'));
+  const same = await run(['convert', a, b, '--format', 'mp3', '--out', out], untouched);
+  assert.equal(same.code, 2, same.stderr);
+  assert.ok(same.stderr.includes(`${a} and ${b} would both be written to ${dest}`), same.stderr);
+  assert.ok(nothingSent(), 'refused before any request');
+  assert.ok(!existsSync(dest));
+  const first = await run(['convert', a, '--format', 'mp3', '--out', out]);
+  assert.equal(first.code, 0, first.stderr);
+  const written = readFileSync(dest);
+  // A result already there: refused before anything is sent, the file as it was.
+  const again = await run(['convert', b, '--pitch', '4', '--format', 'mp3', '--out', out], untouched);
+  assert.equal(again.code, 2, again.stderr);
+  assert.ok(again.stderr.includes(`${dest} already exists: pass --overwrite`), again.stderr);
+  assert.ok(nothingSent(), 'refused before any request');
+  assert.ok(readFileSync(dest).equals(written));
+  const over = await run(['convert', b, '--pitch', '4', '--format', 'mp3', '--out', out, '--overwrite']);
+  assert.equal(over.code, 0, over.stderr);
+  assert.ok(over.stdout.includes(`${b} → ${dest}`), over.stdout);
+  assert.ok(!readFileSync(dest).equals(written), 'the other conversion replaced the file');
+  await rm(dir, { recursive: true, force: true });
+});
+
 test('a negative number as typed: --pitch -3 (and --strength -0.5 reaches the range check)', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-out-'));
   const r = await run(['convert', tinyWav(1), '--pitch', '-3', '--out', out, '--json']);
@@ -136,6 +169,7 @@ test('a negative number as typed: --pitch -3 (and --strength -0.5 reaches the ra
     '-0.5',
     '--out',
     out,
+    '--overwrite',
   ]);
   assert.equal(strength.code, 1, strength.stderr);
   assert.match(strength.stderr, /VC_ERR_[A-Z_]+ .*strength/);

@@ -2,6 +2,13 @@ import { existsSync, rmSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  MODEL_NAME_PATTERN,
+  OUTPUT_FORMATS,
+  PITCH_SEMITONES,
+  patternWords,
+  STRENGTH,
+} from '../api/fields.js';
 import type { ConversionJobView } from '../queue/core.js';
 import { ApiError, type VcfarmApi } from './api.js';
 import { joinNegativeValues } from './args.js';
@@ -94,6 +101,31 @@ function plannedOutputs(
   return dests;
 }
 
+/**
+ * The job's options checked here, with the API's own constants, before anything is sent: a value the
+ * server would refuse is a usage error (exit 2) naming the option, not an upload left behind.
+ */
+function checkJobOptions(o: {
+  format: string;
+  model?: string;
+  voice?: string;
+  strength?: number;
+  pitch?: number;
+}): void {
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(o.format))
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, got "${o.format}"`);
+  for (const [name, value, range] of [
+    ['strength', o.strength, STRENGTH],
+    ['pitch', o.pitch, PITCH_SEMITONES],
+  ] as const)
+    if (value !== undefined && (value < range.minimum || value > range.maximum))
+      throw new UsageError(`--${name} must be from ${range.minimum} to ${range.maximum}, got ${value}`);
+  if (o.strength !== undefined && o.voice === undefined)
+    throw new UsageError('--strength needs --voice (without a voice, only the pitch changes)');
+  if (o.model !== undefined && !new RegExp(MODEL_NAME_PATTERN).test(o.model))
+    throw new UsageError(`--model must be ${patternWords(MODEL_NAME_PATTERN)}, got "${o.model}"`);
+}
+
 const OPTIONS = {
   voice: { type: 'string' },
   strength: { type: 'string' },
@@ -123,6 +155,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   for (const f of positionals) assertReadableFile(f);
   const strength = numberOption('strength', values.strength);
   const pitch = numberOption('pitch', values.pitch);
+  checkJobOptions({ ...values, strength, pitch });
   const toStdout = values.out === '-';
   if (toStdout && positionals.length !== 1) throw new UsageError('--out - takes exactly one FILE');
   if (toStdout && values.json)
@@ -217,7 +250,8 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   else
     for (const o of all)
       if (o.output) (toStdout ? io.stderr : io.stdout).write(`${o.file} → ${o.output}\n`);
-      else io.stderr.write(`${o.file}: ${o.state}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}\n`);
+      // The server's own words (the code is in --json).
+      else io.stderr.write(`${o.file}: ${o.state}${o.error ? `: ${o.error.message}` : ''}\n`);
   return all.every((o) => o.state === 'completed' && o.output) ? 0 : 1;
 }
 

@@ -61,6 +61,9 @@ export function reportOutcomes(
           jobId,
           resultUrl: `/api/jobs/${jobId}/result`,
           realTimeFactor: result.realTimeFactor,
+          // The view's times (BullMQ's), so the live card and a reloaded one say the same.
+          ...(job.processedOn ? { startedAt: job.processedOn } : {}),
+          ...(job.finishedOn ? { finishedAt: job.finishedOn } : {}),
         },
         { jobWebhook: hasOwnWebhook(job.data) },
       )

@@ -48,18 +48,21 @@ interface AjvIssue {
 }
 
 /**
- * "body.outputFormat must be one of wav, mp3" rather than ajv's terse text: the field is always
+ * "outputFormat must be one of wav, mp3" rather than ajv's terse text: the field is always
  * named, and a pattern is said in words.
  */
 export function validationMessage(err: FastifyError): string {
   const issue = (err.validation as AjvIssue[] | undefined)?.[0];
   if (!issue) return err.message;
-  const where = [err.validationContext ?? 'request', ...issue.instancePath.split('/').filter(Boolean)].join(
-    '.',
-  );
+  // A body's field by its name ("strength"), a query's or a path's with where it is ("querystring.limit").
+  const context = err.validationContext === 'body' ? [] : [err.validationContext ?? 'request'];
+  const where = [...context, ...issue.instancePath.split('/').filter(Boolean)].join('.') || 'the body';
   switch (issue.keyword) {
     case 'required':
-      return `${where}.${String(issue.params.missingProperty)} is required`;
+      return `${where === 'the body' ? '' : `${where}.`}${String(issue.params.missingProperty)} is required`;
+    case 'minimum':
+    case 'maximum':
+      return `${where} must be at ${issue.keyword === 'minimum' ? 'least' : 'most'} ${String(issue.params.limit)}`;
     case 'additionalProperties':
       return `${where} has an unknown field "${String(issue.params.additionalProperty)}"`;
     case 'enum':
@@ -145,7 +148,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err instanceof VcError) {
       status = HTTP_STATUS[err.code];
       code = err.code;
-      message = err.message;
+      // The routes' own checks name a body field as its schema error does: "name", not "body.name".
+      message = code === 'VC_ERR_VALIDATION' ? err.message.replace(/(^|[\s(])body\./g, '$1') : err.message;
     } else if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       // The volume filled between the free-space check and the write: the same answer as the check's.
       const full = new InsufficientStorageError();

@@ -7,7 +7,16 @@ import { DEFAULT_MODEL } from '../models/index.js';
 import type { ConversionJobView, PublicJobState, WebhookEvent } from '../queue/index.js';
 import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { callerOf, userOf } from './caller.js';
-import { Id, JobCursor, JobStates, ModelName, PageLimit } from './fields.js';
+import {
+  Id,
+  JobCursor,
+  JobStates,
+  ModelName,
+  OUTPUT_FORMATS,
+  PageLimit,
+  PITCH_SEMITONES,
+  STRENGTH,
+} from './fields.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 import { phaseEnd, phaseStart, timed } from './server-timing.js';
 import { WebhookBody } from './webhooks.js';
@@ -15,13 +24,13 @@ import { WebhookBody } from './webhooks.js';
 const CreateJobBody = Type.Object(
   {
     uploadId: Id,
-    pitchSemitones: Type.Optional(Type.Number({ minimum: -24, maximum: 24 })),
-    outputFormat: Type.Enum(['wav', 'mp3', 'ogg', 'flac']),
+    pitchSemitones: Type.Optional(Type.Number(PITCH_SEMITONES)),
+    outputFormat: Type.Enum(OUTPUT_FORMATS),
     priority: Type.Optional(Type.Enum(['high', 'normal', 'low'])),
     /** Target voice: one of the user's ready voices or a preset id (GET /api/voices). */
     voiceId: Type.Optional(Id),
     /** How far to move the timbre toward the target: 0 keeps it, 1 reaches it. */
-    strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    strength: Type.Optional(Type.Number(STRENGTH)),
     /** Model folder name (GET /api/models); default "default". */
     model: Type.Optional(ModelName),
     /** POST this job's events here (in place of the user's default webhook), signed with the user's secret. */

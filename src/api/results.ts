@@ -60,7 +60,9 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   /** Streams that follow growing outputs; ended when the app closes, so none holds the close up. */
   const following = new Set<AbortController>();
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     for (const c of following) c.abort();
   });
 
@@ -89,13 +91,29 @@ export const resultRoutes: FastifyPluginAsyncTypebox = async (app) => {
       case 'follow': {
         const { format, filename } = start.result;
         const file = resultFile(start.result.finalPath, format, filename);
+        const stream = followPartial(start.file, start.attempt, read, ac.signal);
+        // The app closing: the follow's connection is cut, not only its stream ended. A stream that
+        // ends after the close began leaves a keep-alive connection nobody closes (the server closed
+        // the idle ones before), and one whose reader stopped (a media element with enough
+        // buffered) never ends: either held the close to its deadline. The client asks again (the
+        // CLI, skipping what it has; the page's player plays what it buffered, and the WebSocket,
+        // back on another instance, brings the finished result).
+        const socket = request.raw.socket;
+        ac.signal.addEventListener(
+          'abort',
+          () => {
+            stream.destroy();
+            if (closing) socket.destroy();
+          },
+          { once: true },
+        );
         return reply
           .code(200)
           .header('content-type', file.contentType)
           .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
           .header('cache-control', 'no-store')
           .header('accept-ranges', 'none')
-          .send(followPartial(start.file, start.attempt, read, ac.signal));
+          .send(stream);
       }
     }
   };

@@ -35,6 +35,8 @@ export const WsServerMessage = Type.Union([
     jobId: Type.String(),
     resultUrl: Type.String(),
     realTimeFactor: Type.Number(),
+    startedAt: Type.Optional(Type.Integer({ description: 'when the job began running (ms), as its view' })),
+    finishedAt: Type.Optional(Type.Integer({ description: 'when the job ended (ms), as its view' })),
     eventId,
   }),
   Type.Object({ type: Type.Literal('failed'), jobId: Type.String(), error: ErrorValue, eventId }),

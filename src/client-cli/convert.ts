@@ -1,7 +1,14 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  MODEL_NAME_PATTERN,
+  OUTPUT_FORMATS,
+  PITCH_SEMITONES,
+  patternWords,
+  STRENGTH,
+} from '../api/fields.js';
 import type { ConversionJobView } from '../queue/core.js';
 import { ApiError, type VcfarmApi } from './api.js';
 import { joinNegativeValues } from './args.js';
@@ -18,7 +25,10 @@ export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   --pitch N           extra pitch shift in semitones, -24..24 (default 0), e.g. --pitch -3
   --format F          wav | mp3 | ogg | flac (default wav)
   --model NAME        model folder (default: the service's default)
-  --out DIR           where results go (default .)
+  --out DIR           where results go (default .): FILE's name with the format's extension; two
+                      FILEs with one name, or a result already there, are refused before anything
+                      is sent
+  --overwrite         replace results already in --out
   --follow            write each result while it is converted: the output file grows as the job
                       runs (playable from its first seconds) and ends as the exact finished file
   --out -             with one FILE: the audio on stdout as it is converted, for piping into a
@@ -62,6 +72,60 @@ function outputPath(outDir: string, file: string, format: string): string {
     : plain;
 }
 
+/**
+ * Each FILE's result file, decided before anything is sent: two FILEs that would write one file, or
+ * a file already there (without --overwrite), are a usage error naming them, never a silent overwrite.
+ */
+function plannedOutputs(
+  files: string[],
+  outDir: string,
+  format: string,
+  overwrite: boolean,
+): Map<string, string> {
+  const dests = new Map<string, string>();
+  const byDest = new Map<string, string>();
+  for (const file of files) {
+    const dest = outputPath(outDir, file, format);
+    const other = byDest.get(path.resolve(dest));
+    if (other !== undefined)
+      throw new UsageError(
+        other === file
+          ? `${file} is given twice`
+          : `${other} and ${file} would both be written to ${dest}: convert them with different --out`,
+      );
+    if (!overwrite && existsSync(dest))
+      throw new UsageError(`${dest} already exists: pass --overwrite to replace it, or choose another --out`);
+    byDest.set(path.resolve(dest), file);
+    dests.set(file, dest);
+  }
+  return dests;
+}
+
+/**
+ * The job's options checked here, with the API's own constants, before anything is sent: a value the
+ * server would refuse is a usage error (exit 2) naming the option, not an upload left behind.
+ */
+function checkJobOptions(o: {
+  format: string;
+  model?: string;
+  voice?: string;
+  strength?: number;
+  pitch?: number;
+}): void {
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(o.format))
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, got "${o.format}"`);
+  for (const [name, value, range] of [
+    ['strength', o.strength, STRENGTH],
+    ['pitch', o.pitch, PITCH_SEMITONES],
+  ] as const)
+    if (value !== undefined && (value < range.minimum || value > range.maximum))
+      throw new UsageError(`--${name} must be from ${range.minimum} to ${range.maximum}, got ${value}`);
+  if (o.strength !== undefined && o.voice === undefined)
+    throw new UsageError('--strength needs --voice (without a voice, only the pitch changes)');
+  if (o.model !== undefined && !new RegExp(MODEL_NAME_PATTERN).test(o.model))
+    throw new UsageError(`--model must be ${patternWords(MODEL_NAME_PATTERN)}, got "${o.model}"`);
+}
+
 const OPTIONS = {
   voice: { type: 'string' },
   strength: { type: 'string' },
@@ -69,6 +133,7 @@ const OPTIONS = {
   format: { type: 'string', default: 'wav' },
   model: { type: 'string' },
   out: { type: 'string', default: '.' },
+  overwrite: { type: 'boolean', default: false },
   follow: { type: 'boolean', default: false },
   url: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -90,11 +155,15 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   for (const f of positionals) assertReadableFile(f);
   const strength = numberOption('strength', values.strength);
   const pitch = numberOption('pitch', values.pitch);
+  checkJobOptions({ ...values, strength, pitch });
   const toStdout = values.out === '-';
   if (toStdout && positionals.length !== 1) throw new UsageError('--out - takes exactly one FILE');
   if (toStdout && values.json)
     throw new UsageError('--json writes to stdout, which --out - fills with audio');
   const follow = values.follow || toStdout;
+  const dests = toStdout
+    ? new Map<string, string>()
+    : plannedOutputs(positionals, values.out, values.format, values.overwrite);
 
   const api = await connect(baseUrlOf(io.env, values.url), io.env);
   const voiceId = values.voice ? await resolveVoice(api, values.voice) : undefined;
@@ -111,7 +180,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   const followers: Promise<void>[] = [];
   /** Files being written by followers: removed if the command is interrupted. */
   const growing = new Set<string>();
-  const sink: FollowTarget = { io, toStdout, outDir: values.out, format: values.format, growing };
+  const sink: FollowTarget = { io, toStdout, dests, growing };
 
   // Ctrl-C: cancel what this command started, then exit 130 (a second Ctrl-C leaves at once).
   let cancelling: Promise<unknown> | undefined;
@@ -167,7 +236,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
       o.error ??= job.error;
       if (follow) continue;
       if (job.state === 'completed') {
-        const dest = outputPath(values.out, o.file, values.format);
+        const dest = dests.get(o.file) as string;
         await api.download(job.id, dest);
         o.output = dest;
       }
@@ -181,15 +250,16 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
   else
     for (const o of all)
       if (o.output) (toStdout ? io.stderr : io.stdout).write(`${o.file} → ${o.output}\n`);
-      else io.stderr.write(`${o.file}: ${o.state}: ${o.error?.code ?? ''} ${o.error?.message ?? ''}\n`);
+      // The server's own words (the code is in --json).
+      else io.stderr.write(`${o.file}: ${o.state}${o.error ? `: ${o.error.message}` : ''}\n`);
   return all.every((o) => o.state === 'completed' && o.output) ? 0 : 1;
 }
 
 interface FollowTarget {
   io: ClientIo;
   toStdout: boolean;
-  outDir: string;
-  format: string;
+  /** Each FILE's result file (plannedOutputs). */
+  dests: Map<string, string>;
   growing: Set<string>;
 }
 
@@ -213,7 +283,7 @@ async function followInto(api: VcfarmApi, o: Outcome, jobId: string, t: FollowTa
       if (job.state === 'completed') o.output = '(stdout)';
       return;
     }
-    const dest = outputPath(t.outDir, o.file, t.format);
+    const dest = t.dests.get(o.file) as string;
     t.growing.add(dest);
     const file = await open(dest, 'w');
     let job: ConversionJobView;

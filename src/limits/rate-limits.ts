@@ -12,6 +12,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     rateClass?: RouteRateClass;
   }
+  interface FastifyRequest {
+    /** The route class's count this request took (enforceRateLimits): given back if it is refused. */
+    rateClassCount?: LimitResult;
+  }
   interface FastifyInstance {
     /**
      * Counts an authenticated request against the caller's `api` limit and the route's class
@@ -59,6 +63,17 @@ const REFUND = redisScript(
   'vcfarmRateRefund',
   `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0`,
 );
+
+/**
+ * Answers that refuse a request for its own fault (malformed, not found, unsupported media, too
+ * large, too slow to send) or for a conflict (an Idempotency-Key in use or used for another body, a
+ * voice not ready): the upload, conversion or clone it counted is given back, so only work the
+ * service accepted uses up those limits. The `api` count stays: that limit is about requests of
+ * any kind, a client repeating a bad one included. 429 takes back its counts where it is decided;
+ * 401/403 are answered before any count (per user: there is none yet) or, on another user's
+ * resource, as 404 (counted like any not found: one lookup, no work).
+ */
+const REFUNDED_STATUSES = new Set([400, 404, 408, 409, 413, 415, 422]);
 
 /** A peek is a courtesy to the page: it never holds a request up for long when Redis is slow. */
 const PEEK_TIMEOUT_MS = 300;
@@ -177,6 +192,7 @@ export const rateLimitsPlugin = fp(
         if (!shown || (r.remaining ?? 0) <= (shown.remaining ?? 0)) shown = r;
       }
       if (shown) setHeaders(reply, shown, false);
+      return results;
     };
 
     app.decorate('enforceRateLimits', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -186,7 +202,18 @@ export const rateLimitsPlugin = fp(
       const cls = request.routeOptions.config?.rateClass;
       const checks: [string, Limiter][] = [['api', limiters.api]];
       if (cls) checks.push([cls, limiters[cls]]);
-      await enforce(request, reply, checks, cls !== undefined);
+      const results = await enforce(request, reply, checks, cls !== undefined);
+      const classCount = results[1];
+      if (classCount?.status === 'fulfilled') request.rateClassCount = classCount.value;
+    });
+    // Before the answer leaves, so a client reading its limits right after sees the count back.
+    app.addHook('onSend', async (request, reply, payload) => {
+      const counted = request.rateClassCount;
+      if (counted && REFUNDED_STATUSES.has(reply.statusCode)) {
+        request.rateClassCount = undefined;
+        await refund(request, [counted]);
+      }
+      return payload;
     });
     app.decorate('enforceSessionRateLimit', async (request: FastifyRequest, reply: FastifyReply) => {
       await enforce(request, reply, [['session', sessions]], true);

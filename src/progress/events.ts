@@ -9,7 +9,18 @@ export type JobEvent =
   /** `partialSec`: seconds of output written so far (the job's partialUrl plays them). */
   | { type: 'progress'; jobId: string; progress: number; stage: string; partialSec?: number }
   | { type: 'stage'; jobId: string; stage: string }
-  | { type: 'completed'; jobId: string; resultUrl: string; realTimeFactor: number }
+  /**
+   * `startedAt`/`finishedAt`: the job view's (ms), so a live card says how long it took as a
+   * reloaded one does; absent from events written before they were added.
+   */
+  | {
+      type: 'completed';
+      jobId: string;
+      resultUrl: string;
+      realTimeFactor: number;
+      startedAt?: number;
+      finishedAt?: number;
+    }
   | { type: 'failed'; jobId: string; error: { code: string; message: string } }
   | { type: 'cancelled'; jobId: string }
   /** A finished job removed for good (DELETE /api/jobs/:id/record): every tab drops its card. */

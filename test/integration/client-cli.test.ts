@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -118,7 +118,40 @@ test('convert: two files uploaded, converted and downloaded; line progress on a 
   await rm(out, { recursive: true, force: true });
 });
 
-test('a negative number as typed: --pitch -3 (and --strength -0.5 reaches the range check)', async () => {
+test('convert: two FILEs with one name, or a result already in --out, are refused before anything is sent; --overwrite replaces', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-names-'));
+  const out = path.join(dir, 'out');
+  const [a, b] = [path.join(dir, 'd1', 'talk.wav'), path.join(dir, 'd2', 'talk.wav')];
+  for (const f of [a, b]) {
+    await mkdir(path.dirname(f));
+    await copyFile(tinyWav(1), f);
+  }
+  const dest = path.join(out, 'talk.mp3');
+  // A home without a session: a request of any kind would leave one there.
+  const untouched = { XDG_CONFIG_HOME: path.join(dir, 'home') };
+  const nothingSent = () => !existsSync(path.join(dir, 'home', 'vcfarm', 'sessions.json'));
+  const same = await run(['convert', a, b, '--format', 'mp3', '--out', out], untouched);
+  assert.equal(same.code, 2, same.stderr);
+  assert.ok(same.stderr.includes(`${a} and ${b} would both be written to ${dest}`), same.stderr);
+  assert.ok(nothingSent(), 'refused before any request');
+  assert.ok(!existsSync(dest));
+  const first = await run(['convert', a, '--format', 'mp3', '--out', out]);
+  assert.equal(first.code, 0, first.stderr);
+  const written = readFileSync(dest);
+  // A result already there: refused before anything is sent, the file as it was.
+  const again = await run(['convert', b, '--pitch', '4', '--format', 'mp3', '--out', out], untouched);
+  assert.equal(again.code, 2, again.stderr);
+  assert.ok(again.stderr.includes(`${dest} already exists: pass --overwrite`), again.stderr);
+  assert.ok(nothingSent(), 'refused before any request');
+  assert.ok(readFileSync(dest).equals(written));
+  const over = await run(['convert', b, '--pitch', '4', '--format', 'mp3', '--out', out, '--overwrite']);
+  assert.equal(over.code, 0, over.stderr);
+  assert.ok(over.stdout.includes(`${b} → ${dest}`), over.stdout);
+  assert.ok(!readFileSync(dest).equals(written), 'the other conversion replaced the file');
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a negative number as typed: --pitch -3', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-out-'));
   const r = await run(['convert', tinyWav(1), '--pitch', '-3', '--out', out, '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -126,19 +159,6 @@ test('a negative number as typed: --pitch -3 (and --strength -0.5 reaches the ra
   assert.equal(outcome.state, 'completed');
   const show = JSON.parse((await run(['jobs', 'show', outcome.jobId, '--json'])).stdout);
   assert.equal(show.pitchSemitones, -3);
-  // Out of range, but read as a number: the server's refusal (exit 1), not a usage error.
-  const strength = await run([
-    'convert',
-    tinyWav(1),
-    '--voice',
-    'preset-espeak-m3',
-    '--strength',
-    '-0.5',
-    '--out',
-    out,
-  ]);
-  assert.equal(strength.code, 1, strength.stderr);
-  assert.match(strength.stderr, /VC_ERR_[A-Z_]+ .*strength/);
   // What is not a number still looks like an option: usage error, as before.
   const flag = await run(['convert', tinyWav(1), '--pitch', '-x']);
   assert.equal(flag.code, 2);
@@ -146,12 +166,42 @@ test('a negative number as typed: --pitch -3 (and --strength -0.5 reaches the ra
   await rm(out, { recursive: true, force: true });
 });
 
-test("a refused file: exit 1 with the server's code and message", async () => {
+test('every job option is checked before anything is sent: exit 2, the option named in words', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vcfarm-cli-options-'));
+  // A home without a session: a request of any kind (an upload first of all) would leave one there.
+  const untouched = { XDG_CONFIG_HOME: path.join(dir, 'home') };
+  const voice = ['--voice', 'preset-espeak-m3'];
+  const cases: [string[], string][] = [
+    [['--format', 'aac'], '--format must be one of wav, mp3, ogg, flac, got "aac"'],
+    [[...voice, '--strength', '2'], '--strength must be from 0 to 1, got 2'],
+    // Negative, as typed: read as a number, then the range.
+    [[...voice, '--strength', '-0.5'], '--strength must be from 0 to 1, got -0.5'],
+    [['--pitch', '30'], '--pitch must be from -24 to 24, got 30'],
+    [['--strength', '0.5'], '--strength needs --voice'],
+    [['--model', 'Default/..'], '--model must be a model name: 1-64 lower-case letters'],
+  ];
+  for (const [args, words] of cases) {
+    const r = await run(['convert', tinyWav(1), ...args, '--out', dir], untouched);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`vcfarm convert: ${words}`), r.stderr);
+    assert.match(r.stderr, /usage: vcfarm convert/);
+    assert.ok(
+      !existsSync(path.join(dir, 'home', 'vcfarm', 'sessions.json')),
+      `${args.join(' ')}: nothing sent`,
+    );
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("a refused file: exit 1 with the server's message in words", async () => {
   const bogus = path.join(home, 'notes.wav');
   await writeFile(bogus, 'this is not audio at all, only text pretending to be a wav file\n'.repeat(50));
   const r = await run(['convert', bogus, '--out', home]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /VC_ERR_[A-Z_]+ \S/);
+  // The server's own words, not its code (that is in --json).
+  const line = r.stderr.split('\n').find((l) => l.startsWith(`${bogus}: failed: `)) ?? r.stderr;
+  assert.match(line, /^\S+: failed: [a-z][a-z ,'-]+/, r.stderr);
+  assert.doesNotMatch(line, /VC_ERR_/);
   assert.ok(!r.stderr.includes(svc.dataDir), 'no server path in the message');
   const missing = await run(['jobs', 'show', 'nosuchjob123']);
   assert.equal(missing.code, 1);

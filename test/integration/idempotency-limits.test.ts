@@ -89,17 +89,17 @@ test('a replay is not refused by the queued-jobs quota', async () => {
   assert.equal(await jobCount(client), 1);
 });
 
-test('keyed requests that are not replays still count: a bad body and a mismatch each use the limit', async () => {
+test('keyed requests that are not replays count as without a key: refusals are given back, accepted jobs use the limit', async () => {
   const { client, uploadId } = await userWith({ rateLimits: { conversions: { max: 2, windowSec: 600 } } });
   const body = { uploadId, outputFormat: 'mp3' };
-  // 1. A body the schema refuses, under a key: 400, and counted.
+  // 1. A body the schema refuses, under a key: 400, and given back as without a key.
   const bad = await idempotentPost(client, urls[0], '/api/jobs', { uploadId, outputFormat: 'aiff' }, 'bad-1');
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error, 'VC_ERR_VALIDATION');
-  // 2. A real job: counted (the second of two).
+  // 2. A real job: counted (the first of two).
   const ok = await idempotentPost(client, urls[1], '/api/jobs', body, 'good-1');
   assert.equal(ok.status, 202, JSON.stringify(ok.body));
-  // 3. Another body under the job's key is not a replay: counted, and now over the limit.
+  // 3. Another body under the job's key is not a replay, nor work: 409, given back.
   const mismatch = await idempotentPost(
     client,
     urls[0],
@@ -107,12 +107,18 @@ test('keyed requests that are not replays still count: a bad body and a mismatch
     { ...body, pitchSemitones: 5 },
     'good-1',
   );
-  assert.equal(mismatch.status, 429, JSON.stringify(mismatch.body));
-  // 4. The replay still gets its answer.
+  assert.equal(mismatch.status, 409, JSON.stringify(mismatch.body));
+  assert.equal(mismatch.body.error, 'VC_ERR_IDEMPOTENCY_MISMATCH');
+  // 4. A second real job under a new key: counted (the second of two); a third is over the limit.
+  const ok2 = await idempotentPost(client, urls[1], '/api/jobs', { ...body, pitchSemitones: 3 }, 'good-2');
+  assert.equal(ok2.status, 202, JSON.stringify(ok2.body));
+  const over = await idempotentPost(client, urls[0], '/api/jobs', { ...body, pitchSemitones: 4 }, 'good-3');
+  assert.equal(over.status, 429, JSON.stringify(over.body));
+  // 5. The replay still gets its answer.
   const again = await idempotentPost(client, urls[0], '/api/jobs', body, 'good-1');
   assert.equal(again.status, 202);
   assert.equal(again.replayed, true);
-  assert.equal(await jobCount(client), 1);
+  assert.equal(await jobCount(client), 2);
 });
 
 test('a replayed upload takes no upload slot: at the limit of uploads in flight, a retry gets its answer', async () => {

@@ -65,8 +65,16 @@ export function applyMessage(
     }
     case 'stage':
       return { jobs: putJob(jobs, { ...known, state: 'active', stage: msg.stage }) };
-    case 'completed':
-      return { jobs: putJob(jobs, { ...known, state: 'completed', progress: 1, resultUrl: msg.resultUrl }) };
+    case 'completed': {
+      // How long it took, as a reloaded card says it (events before these fields leave it unsaid).
+      const times = {
+        startedAt: msg.startedAt ?? known.startedAt,
+        finishedAt: msg.finishedAt ?? known.finishedAt,
+      };
+      return {
+        jobs: putJob(jobs, { ...known, ...times, state: 'completed', progress: 1, resultUrl: msg.resultUrl }),
+      };
+    }
     case 'failed':
       return { jobs: putJob(jobs, { ...known, state: 'failed', error: msg.error }) };
     case 'cancelled':

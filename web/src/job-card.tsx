@@ -1,7 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
 import { JobDetail } from './job-detail.js';
-import { placeText, relativeTime, resultName, settingsText, speedText } from './lib/format.js';
+import { curlLine, placeText, relativeTime, resultName, settingsText, speedText } from './lib/format.js';
 import { FINAL, stateText } from './lib/jobs.js';
 import type { JobView, QueuePlace } from './lib/types.js';
 
@@ -78,7 +78,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
   };
   const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
   const curl = job.resultUrl
-    ? `curl -o '${resultName(job.filename, job.outputFormat)}' '${location.origin}${job.resultUrl}'`
+    ? curlLine(`${location.origin}${job.resultUrl}`, job.filename, job.outputFormat)
     : undefined;
 
   /** A fresh signed link for the result, then the player tries again. */

@@ -27,6 +27,8 @@ export const JobViewSchema = Type.Object({
   finishedAt: Type.Union([Type.Number(), Type.Null()]),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   resultUrl: Type.Union([Type.String(), Type.Null()]),
+  /** A completed conversion whose result was removed: `deleted` by its owner, `expired` by the sweeper. */
+  resultGone: Type.Optional(Type.Enum(['deleted', 'expired'])),
   /** Unfinished conversions: a signed link to the output so far (`?partial=1`), followed as it grows. */
   partialUrl: Type.Optional(Type.String()),
   partialAvailable: Type.Optional(Type.Boolean()),

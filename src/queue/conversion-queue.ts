@@ -15,10 +15,12 @@ import {
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
+  type ConvertJobData,
   hasOwnWebhook,
   type JobPriority,
   type JobWebhook,
   type PublicJobState,
+  type ResultGone,
 } from './conversion-job.js';
 import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
 import { publicState, toJobView } from './job-view.js';
@@ -369,10 +371,28 @@ export class ConversionQueue {
     };
   }
 
+  /**
+   * Removes a finished job's output and records on the job that it is gone, so that views stop
+   * offering it without looking at the disk. The file goes first: a failure between the two
+   * leaves a link that answers 404, and the user's retry records it.
+   */
   async removeResult(userId: string, jobId: string): Promise<void> {
     const r = await this.resultOf(userId, jobId);
     await rm(r.path, { force: true });
     await this.ledger.sync(userId, [{ folder: 'outputs', name: path.basename(r.path) }]);
+    await this.markResultGone(userId, jobId, 'deleted');
+  }
+
+  /**
+   * Records on the user's conversion that its output was removed and why (the sweeper calls this
+   * for the outputs it removes). A job that is gone, or not the user's, is left alone.
+   */
+  async markResultGone(userId: string, jobId: string, why: ResultGone): Promise<void> {
+    const job = await this.queue.getJob(jobId);
+    const data = job?.data;
+    if (!job || data?.userId !== userId || data.kind !== 'convert' || data.resultGone) return;
+    const marked: ConvertJobData = { ...data, resultGone: why };
+    await (job as ConversionBullJob).updateData(marked);
   }
 
   /**

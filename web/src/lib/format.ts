@@ -64,6 +64,13 @@ export function curlLine(url: string, filename: string, format: string): string 
   return `curl -o ${shellQuote(resultName(safeFileName(filename), format))} ${shellQuote(url)}`;
 }
 
+/** Why a finished conversion has no result any more, in words. */
+export function resultGoneText(why: 'deleted' | 'expired'): string {
+  return why === 'deleted'
+    ? 'The result was deleted.'
+    : 'The result expired: it was removed at the end of its lifetime.';
+}
+
 /** "just now", "3 min ago", "2 h ago", "5 days ago". */
 export function relativeTime(atMs: number, nowMs: number): string {
   const sec = Math.round((nowMs - atMs) / 1000);

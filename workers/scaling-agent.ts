@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RedisClient } from '../src/redis/core.js';
 import {
   type AutoscaleDecision,
+  type AutoscaleOff,
   type AutoscaleSetting,
   type DesiredSize,
   decideAutoscale,
@@ -87,20 +88,26 @@ export class ScalingAgent {
       }
     });
     await this.subscriber.subscribe(this.keys.channel);
-    const stored = await this.readStored();
+    const { stored, off } = await this.readStored();
     // Autoscaling starts small, like Celery's --autoscale, and grows when jobs wait.
     if (this.setting.enabled) await this.apply(this.setting.min);
-    else if (stored) await this.apply(stored.size, stored.requestId);
+    else if (stored && !olderThan(stored, off)) await this.apply(stored.size, stored.requestId);
     else await this.apply(fallback);
+    // Autoscaling was switched off after the stored size: this worker keeps the size it started at.
+    if (!this.setting.enabled && off && olderThan(stored, off)) await this.keepSize(off);
     this.timer = setInterval(() => void this.tick(), this.options.intervalMs);
   }
 
-  /** The stored desired size for this worker (its own, else everyone's); adopts a stored autoscale setting. */
-  private async readStored(): Promise<DesiredSize | undefined> {
-    const [own, all, storedAutoscale] = await Promise.all([
+  /**
+   * The stored desired size for this worker (its own, else everyone's) and when autoscaling was
+   * last switched off; adopts a stored autoscale setting.
+   */
+  private async readStored(): Promise<{ stored?: DesiredSize; off?: AutoscaleOff }> {
+    const [own, all, storedAutoscale, off] = await Promise.all([
       this.redis.hget(this.keys.desiredPerWorker, this.options.workerId),
       this.redis.get(this.keys.desired),
       this.redis.get(this.keys.autoscale),
+      this.redis.get(this.keys.autoscaleOff),
     ]);
     if (storedAutoscale) {
       const setting = JSON.parse(storedAutoscale) as AutoscaleSetting;
@@ -110,13 +117,21 @@ export class ScalingAgent {
       }
     }
     const stored = own ?? all;
-    return stored ? (JSON.parse(stored) as DesiredSize) : undefined;
+    return {
+      stored: stored ? (JSON.parse(stored) as DesiredSize) : undefined,
+      off: off ? (JSON.parse(off) as AutoscaleOff) : undefined,
+    };
   }
 
-  /** Level-triggered: brings the pool to the stored size when a command was missed. */
+  /**
+   * Level-triggered: brings the pool to the stored size when a command was missed. With
+   * autoscaling switched off after that size was stored, the pool keeps the size it has instead.
+   */
   private async reconcile(): Promise<void> {
-    const stored = await this.readStored();
-    if (this.setting.enabled || !stored) return;
+    const { stored, off } = await this.readStored();
+    if (this.setting.enabled) return;
+    if (off && olderThan(stored, off)) return this.keepSize(off);
+    if (!stored) return;
     if (this.clamp(stored.size) === this.pool.size && stored.requestId === this.handledRequest) return;
     this.log.info({ requestId: stored.requestId, size: stored.size }, 'reconciling with the stored size');
     await this.apply(stored.size, stored.requestId);
@@ -151,6 +166,9 @@ export class ScalingAgent {
       this.setting = cmd.setting;
       this.pinnedByManualScale = false;
       this.log.info({ autoscale: cmd.setting }, 'autoscale setting changed');
+      // Off: keep the size the pool has, by the same path as a reconcile that finds it stored.
+      if (!cmd.setting.enabled)
+        void this.reconcile().catch((err) => this.log.warn({ err }, 'autoscale off not applied'));
       return;
     }
     if (cmd.workerId && cmd.workerId !== this.options.workerId) return;
@@ -162,6 +180,24 @@ export class ScalingAgent {
     }
     this.log.info({ requestId: cmd.requestId, size: cmd.size }, 'scale requested');
     void this.apply(cmd.size, cmd.requestId);
+  }
+
+  /**
+   * Autoscaling was switched off: stores the size the pool has (once any resize under way has
+   * ended) as this worker's own desired size, then acknowledges the request at that size. Once
+   * per request, whether heard as a message or found by a reconcile.
+   */
+  private async keepSize(off: AutoscaleOff): Promise<void> {
+    if (this.handledRequest === off.requestId) return;
+    this.handledRequest = off.requestId;
+    await this.chain;
+    const desired: DesiredSize = { size: this.pool.size, requestId: off.requestId, at: Date.now() };
+    await this.redis.hset(this.keys.desiredPerWorker, this.options.workerId, JSON.stringify(desired));
+    this.log.info(
+      { requestId: off.requestId, size: desired.size },
+      'autoscale off: keeping the current size',
+    );
+    await this.apply(desired.size, off.requestId);
   }
 
   /** Resizes in order: grow the pool before opening lanes, close lanes before shrinking the pool. */
@@ -244,7 +280,8 @@ export class ScalingAgent {
         idleMs: this.options.idleMs,
         cooldownMs: this.options.cooldownMs,
       });
-      if (!change) return;
+      // Switched off while the queue was read: the size kept is the one the pool has now.
+      if (!change || !this.setting.enabled) return;
       const decision: AutoscaleDecision = {
         at: Date.now(),
         from: this.pool.size,
@@ -264,4 +301,9 @@ export class ScalingAgent {
   private clamp(size: number): number {
     return Math.max(1, Math.min(this.options.maxSize, Math.floor(size)));
   }
+}
+
+/** A stored size from before autoscaling was switched off (or none): not to be applied. */
+function olderThan(stored: DesiredSize | undefined, off: AutoscaleOff | undefined): boolean {
+  return off !== undefined && (stored === undefined || stored.at < off.at);
 }

@@ -29,6 +29,8 @@ export const JobViewSchema = Type.Object({
   resultUrl: Type.Union([Type.String(), Type.Null()]),
   /** Conversions: the original as uploaded, a signed link for its owner (GET /api/uploads/:id/audio). */
   sourceUrl: Type.Optional(Type.String()),
+  /** A completed conversion whose result was removed: `deleted` by its owner, `expired` by the sweeper. */
+  resultGone: Type.Optional(Type.Enum(['deleted', 'expired'])),
   /** Unfinished conversions: a signed link to the output so far (`?partial=1`), followed as it grows. */
   partialUrl: Type.Optional(Type.String()),
   partialAvailable: Type.Optional(Type.Boolean()),

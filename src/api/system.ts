@@ -17,7 +17,8 @@ const ScaleWorker = Type.Object({
 const ScaleResponse = Type.Object({
   requestId: Type.String(),
   previous: Type.Union([Type.Integer(), Type.Null()]),
-  requested: Type.Integer(),
+  /** null for `{"autoscale": false}`: each worker keeps the size it had. */
+  requested: Type.Union([Type.Integer(), Type.Null()]),
   workers: Type.Array(ScaleWorker),
   statusUrl: Type.Optional(Type.String()),
   /** Why the answer is 202. */
@@ -33,7 +34,15 @@ const AutoscaleResponse = Type.Object({
     Type.Object({ enabled: Type.Literal(true), min: Type.Integer(), max: Type.Integer() }),
     Type.Object({ enabled: Type.Literal(false) }),
   ]),
+  /** Autoscale off: each live worker, the size it keeps, and whether it has acknowledged it. */
+  workers: Type.Optional(Type.Array(ScaleWorker)),
+  statusUrl: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
 });
+
+const AUTOSCALE_OFF_NO_WORKER =
+  'stored, no live worker yet: a worker that starts keeps the size it starts at';
+const AUTOSCALE_OFF_APPLYING = 'stored; not every worker has confirmed it keeps its size yet';
 
 /**
  * Operator routes, admin token only: resize the pools (POST /api/system/scale), follow a resize
@@ -70,7 +79,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: ScaleBody,
         response: {
           200: Type.Union([ScaleResponse, AutoscaleResponse]),
-          202: ScaleResponse,
+          202: Type.Union([ScaleResponse, AutoscaleResponse]),
           400: ErrorBody,
           404: ErrorBody,
         },
@@ -89,9 +98,17 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
           throw new ValidationError('body.autoscale.min must not exceed body.autoscale.max');
         const setting =
           a === false ? ({ enabled: false } as const) : ({ enabled: true, min: a.min, max: a.max } as const);
-        const result = await app.scaling.setAutoscale(setting);
+        const { outcome, ...result } = await app.scaling.setAutoscale(setting, app.config.scaleWaitMs);
         request.log.info({ autoscale: setting }, 'autoscale setting changed');
-        return reply.status(200).send(result);
+        // Off: "applied" (200) only once every live worker has pinned the size it has.
+        if (!outcome) return reply.status(200).send(result);
+        const answer = { ...result, workers: outcome.workers };
+        if (outcome.complete) return reply.status(200).send(answer);
+        return reply.status(202).send({
+          ...answer,
+          statusUrl: `/api/system/scale/${outcome.requestId}`,
+          message: outcome.noLiveWorker ? AUTOSCALE_OFF_NO_WORKER : AUTOSCALE_OFF_APPLYING,
+        });
       }
       if (body.new_worker_count === undefined) throw new ValidationError('body.new_worker_count is required');
       const outcome = await app.scaling.resize(body.new_worker_count, body.worker_id, app.config.scaleWaitMs);

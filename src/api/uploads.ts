@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ConflictError } from '../errors/index.js';
 import { callerOf, userOf } from './caller.js';
 import { intakeAudio } from './intake.js';
 import { ErrorBody, IdParams } from './schemas.js';
@@ -72,8 +71,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const userId = userOf(request);
       await app.uploads.get(userId, request.params.id);
-      if ((await app.conversions.filesInUse(userId)).has(request.params.id))
-        throw new ConflictError('a queued or running job uses this upload; cancel it first');
+      await app.conversions.assertNotNeeded(userId, 'upload', request.params.id);
       await app.uploads.remove(userId, request.params.id);
       request.log.info({ uploadId: request.params.id }, 'upload deleted');
       return reply.status(204).send(null);

@@ -164,10 +164,11 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/voices/:id',
-    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } } },
+    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody } } },
     async (request, reply) => {
       const userId = userOf(request);
       const voice = await app.voices.get(userId, request.params.id);
+      await app.conversions.assertNotNeeded(userId, 'voice', voice.id);
       if (voice.jobId) await app.conversions.cancel(userId, voice.jobId).catch(() => {});
       await app.voices.remove(userId, voice.id);
       request.log.info({ voiceId: voice.id }, 'voice deleted');

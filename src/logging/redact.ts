@@ -1,7 +1,22 @@
 import type { FastifyRequest } from 'fastify';
 
-/** Query parameters that carry credentials (`/api/ws?token=` takes session tokens and API keys). */
-const SECRET_PARAMS = new Set(['token']);
+/**
+ * Query parameters that authorise a request: `/api/ws?token=` takes session tokens and API keys;
+ * `sig` signs every link that works without a token (`/api/jobs/:id/result`,
+ * `/api/uploads/:id/audio`, `/api/voices/:id/preview`), so a logged one would download another
+ * user's audio until it expires. The other names are what a client might send by mistake (no
+ * route takes them, but the request line is logged before it is refused).
+ */
+const SECRET_PARAMS = new Set([
+  'token',
+  'sig',
+  'signature',
+  'access_token',
+  'apikey',
+  'api_key',
+  'key',
+  'password',
+]);
 
 /** The URL with the value of every credential parameter replaced, for logs. */
 export function redactUrl(url: string): string {

@@ -53,7 +53,12 @@ export interface ConvertJobData extends JobDataBase {
   maxStorageBytes?: number;
   /** The job's own webhook, in place of the user's default one. */
   webhook?: JobWebhook;
+  /** Set by whoever removes the finished output (the user's DELETE, the sweeper): why it is gone. */
+  resultGone?: ResultGone;
 }
+
+/** Why a completed conversion has no result any more: its owner deleted it, or its lifetime ended. */
+export type ResultGone = 'deleted' | 'expired';
 
 /** Analyses a voice's reference recording (`voices/<voiceId>`) into its profile. */
 export interface CloneJobData extends JobDataBase {
@@ -113,6 +118,8 @@ export interface ConversionJobView {
   finishedAt: number | null;
   error: { code: string; message: string } | null;
   resultUrl: string | null;
+  /** A completed conversion whose output was removed (resultUrl is then null): why. */
+  resultGone?: ResultGone;
   /**
    * A conversion's original as uploaded, a signed link for its owner (`/api/uploads/:id/audio`,
    * like the upload's own `audioUrl`): set on the answers of the job routes, so a job's detail

@@ -15,10 +15,12 @@ import {
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
+  type ConvertJobData,
   hasOwnWebhook,
   type JobPriority,
   type JobWebhook,
   type PublicJobState,
+  type ResultGone,
 } from './conversion-job.js';
 import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
 import { publicState, toJobView } from './job-view.js';
@@ -369,10 +371,28 @@ export class ConversionQueue {
     };
   }
 
+  /**
+   * Removes a finished job's output and records on the job that it is gone, so that views stop
+   * offering it without looking at the disk. The file goes first: a failure between the two
+   * leaves a link that answers 404, and the user's retry records it.
+   */
   async removeResult(userId: string, jobId: string): Promise<void> {
     const r = await this.resultOf(userId, jobId);
     await rm(r.path, { force: true });
     await this.ledger.sync(userId, [{ folder: 'outputs', name: path.basename(r.path) }]);
+    await this.markResultGone(userId, jobId, 'deleted');
+  }
+
+  /**
+   * Records on the user's conversion that its output was removed and why (the sweeper calls this
+   * for the outputs it removes). A job that is gone, or not the user's, is left alone.
+   */
+  async markResultGone(userId: string, jobId: string, why: ResultGone): Promise<void> {
+    const job = await this.queue.getJob(jobId);
+    const data = job?.data;
+    if (!job || data?.userId !== userId || data.kind !== 'convert' || data.resultGone) return;
+    const marked: ConvertJobData = { ...data, resultGone: why };
+    await (job as ConversionBullJob).updateData(marked);
   }
 
   /**
@@ -417,17 +437,37 @@ export class ConversionQueue {
    * this user's jobs, not the whole queue.
    */
   async filesInUse(userId: string): Promise<Set<string>> {
-    const ids = await this.redis.zrange(this.keys.userJobs(userId), 0, -1);
-    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
     const inUse = new Set<string>();
-    for (const job of jobs) {
-      if (!job?.data || job.data.userId !== userId || job.finishedOn) continue;
+    for (const job of await this.unfinishedJobs(userId)) {
       inUse.add(`job:${job.id}`);
       // A conversion needs its upload and its target voice's profile; a clone its voice's reference.
       if (job.data.kind !== 'clone') inUse.add(job.data.uploadId);
       if (job.data.voiceId) inUse.add(job.data.voiceId);
     }
     return inUse;
+  }
+
+  /**
+   * Refuses (409) to let the user remove an upload or a voice that one of their queued or running
+   * conversions needs: without it the job would fail when it starts. A voice's own analysis does
+   * not count (deleting the voice cancels it).
+   */
+  async assertNotNeeded(userId: string, what: 'upload' | 'voice', id: string): Promise<void> {
+    for (const job of await this.unfinishedJobs(userId)) {
+      if (job.data.kind !== 'convert') continue;
+      if ((what === 'upload' ? job.data.uploadId : job.data.voiceId) === id)
+        throw new ConflictError(`a queued or running job uses this ${what}; cancel it first`);
+    }
+  }
+
+  /** The user's jobs not finished yet, read from the user's list (not the whole queue). */
+  private async unfinishedJobs(userId: string) {
+    const ids = await this.redis.zrange(this.keys.userJobs(userId), 0, -1);
+    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
+    const unfinished: NonNullable<(typeof jobs)[number]>[] = [];
+    for (const job of jobs)
+      if (job?.data && job.data.userId === userId && !job.finishedOn) unfinished.push(job);
+    return unfinished;
   }
 
   /** Cancels every unfinished job of the user (a removed account); returns how many. */

@@ -77,7 +77,8 @@ export function toJobView(
     pitchSemitones: data.pitchSemitones,
     strength: data.voiceId ? (data.strength ?? 1) : null,
     model: data.model ?? null,
-    resultUrl: state === 'completed' ? `/api/jobs/${job.id}/result` : null,
+    resultUrl: state === 'completed' && !data.resultGone ? `/api/jobs/${job.id}/result` : null,
+    ...(state === 'completed' && data.resultGone ? { resultGone: data.resultGone } : {}),
     ...(unfinished
       ? { partialUrl: `/api/jobs/${job.id}/result?partial=1`, partialAvailable: partialSec > 0, partialSec }
       : {}),

@@ -3,6 +3,7 @@ export { type AutoscaleChange, type AutoscaleInput, decideAutoscale } from './au
 export { type ScalingKeys, scalingKeys } from './keys.js';
 export type {
   AutoscaleDecision,
+  AutoscaleOff,
   AutoscaleSetting,
   DesiredSize,
   ScaleAck,

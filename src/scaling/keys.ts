@@ -7,6 +7,11 @@ export function scalingKeys(prefix: string) {
     desiredPerWorker: `${prefix}:scale:desired:workers`,
     /** JSON AutoscaleSetting; absent means "as configured by AUTOSCALE". */
     autoscale: `${prefix}:scale:autoscale`,
+    /**
+     * JSON AutoscaleOff: autoscaling was switched off then; every worker keeps the size it had, as
+     * its own desired size (a stored size older than this is not applied). Removed by a resize for all.
+     */
+    autoscaleOff: `${prefix}:scale:autoscale-off`,
     /** Pub/sub channel carrying ScaleCommand messages to every worker process. */
     channel: `${prefix}:scale`,
     /** Hash workerId → JSON ScaleAck for one request. */

@@ -8,6 +8,12 @@ export interface DesiredSize {
 
 export type AutoscaleSetting = { enabled: true; min: number; max: number } | { enabled: false };
 
+/** The operator's request that switched autoscaling off: its id (acknowledged per worker) and time. */
+export interface AutoscaleOff {
+  requestId: string;
+  at: number;
+}
+
 export type ScaleCommand =
   | { type: 'resize'; requestId: string; size: number; workerId?: string }
   | { type: 'autoscale'; requestId: string; setting: AutoscaleSetting };

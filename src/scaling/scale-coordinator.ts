@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../errors/index.js';
 import type { RedisClient } from '../redis/core.js';
 import { scalingKeys } from './keys.js';
-import type { AutoscaleSetting, DesiredSize, ScaleAck, ScaleCommand, WorkerStats } from './messages.js';
+import type {
+  AutoscaleOff,
+  AutoscaleSetting,
+  DesiredSize,
+  ScaleAck,
+  ScaleCommand,
+  WorkerStats,
+} from './messages.js';
 
 const ACK_TTL_SEC = 3600;
 
@@ -10,7 +17,8 @@ export interface ScaleOutcome {
   requestId: string;
   /** Pool size of each targeted worker before the request, as the workers reported it. */
   previous: Record<string, number>;
-  requested: number;
+  /** null: autoscaling switched off, each worker keeping the size it had. */
+  requested: number | null;
   workers: { id: string; host: string; pid: number; size: number; applied: boolean }[];
   /** At least one worker is targeted and every targeted worker has applied the size (no thread still draining). */
   complete: boolean;
@@ -54,7 +62,10 @@ export class ScaleCoordinator {
     const desired: DesiredSize = { size, requestId, at: Date.now() };
     const multi = this.redis.multi();
     if (workerId) multi.hset(this.keys.desiredPerWorker, workerId, JSON.stringify(desired));
-    else multi.set(this.keys.desired, JSON.stringify(desired)).del(this.keys.desiredPerWorker);
+    else
+      multi
+        .set(this.keys.desired, JSON.stringify(desired))
+        .del(this.keys.desiredPerWorker, this.keys.autoscaleOff);
     // A manual size pins the pool: autoscaling stays off until it is re-enabled.
     if (!workerId)
       multi.set(this.keys.autoscale, JSON.stringify({ enabled: false } satisfies AutoscaleSetting));
@@ -76,12 +87,42 @@ export class ScaleCoordinator {
     );
   }
 
-  async setAutoscale(setting: AutoscaleSetting): Promise<{ requestId: string; autoscale: AutoscaleSetting }> {
+  /**
+   * Stores and sends an autoscale setting. Switched off, every worker keeps the size it has (it
+   * stores that as its own desired size, so no older stored size brings the pool back to it) and
+   * acknowledges the request like a resize: the outcome says which workers have, within `waitMs`.
+   */
+  async setAutoscale(
+    setting: AutoscaleSetting,
+    waitMs: number,
+  ): Promise<{ requestId: string; autoscale: AutoscaleSetting; outcome?: ScaleOutcome }> {
     const requestId = randomUUID();
-    await this.redis.set(this.keys.autoscale, JSON.stringify(setting));
     const command: ScaleCommand = { type: 'autoscale', requestId, setting };
+    if (setting.enabled) {
+      await this.redis
+        .multi()
+        .set(this.keys.autoscale, JSON.stringify(setting))
+        .del(this.keys.autoscaleOff)
+        .exec();
+      await this.redis.publish(this.keys.channel, JSON.stringify(command));
+      return { requestId, autoscale: setting };
+    }
+    const targets = (await this.liveWorkers()).map((w) => w.id);
+    const off: AutoscaleOff = { requestId, at: Date.now() };
+    await this.redis
+      .multi()
+      .set(this.keys.autoscale, JSON.stringify(setting))
+      .set(this.keys.autoscaleOff, JSON.stringify(off))
+      .set(
+        this.keys.request(requestId),
+        JSON.stringify({ size: null, targets, at: off.at }),
+        'EX',
+        ACK_TTL_SEC,
+      )
+      .exec();
     await this.redis.publish(this.keys.channel, JSON.stringify(command));
-    return { requestId, autoscale: setting };
+    const outcome = await this.await(requestId, targets, null, targets.length === 0 ? 0 : waitMs);
+    return { requestId, autoscale: setting, outcome };
   }
 
   /**
@@ -92,7 +133,7 @@ export class ScaleCoordinator {
   async status(requestId: string): Promise<ScaleOutcome> {
     const raw = await this.redis.get(this.keys.request(requestId));
     if (!raw) throw new NotFoundError('scale request');
-    const req = JSON.parse(raw) as { size: number; workerId?: string; targets: string[] };
+    const req = JSON.parse(raw) as { size: number | null; workerId?: string; targets: string[] };
     const targets = req.workerId ? [req.workerId] : (await this.liveWorkers()).map((w) => w.id);
     return this.await(requestId, targets, req.size, 0);
   }
@@ -100,7 +141,7 @@ export class ScaleCoordinator {
   private async await(
     requestId: string,
     targets: string[],
-    size: number,
+    size: number | null,
     waitMs: number,
   ): Promise<ScaleOutcome> {
     const deadline = Date.now() + waitMs;

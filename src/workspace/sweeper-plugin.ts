@@ -21,6 +21,7 @@ export const sweeperPlugin = fp(
       intervalMs: app.config.sweepIntervalSec * 1000,
       intakeDeadlineSec: app.config.requestTimeoutMs / 1000,
       filesInUse: (userId) => app.conversions.filesInUse(userId),
+      outputRemoved: (userId, jobId) => app.conversions.markResultGone(userId, jobId, 'expired'),
       ttlsOf: async (userId) => {
         const account = await app.accounts.get(userId);
         return effectivePlan(plans, account?.plan ?? plans.anonymousPlan, account?.overrides).ttl;

@@ -25,6 +25,11 @@ export interface SweeperOptions {
   ttlsOf(userId: string): Promise<SweepTtls>;
   /** `uploadId`, `voiceId` and `job:jobId` of the user's queued and running jobs: never removed. */
   filesInUse(userId: string): Promise<Set<string>>;
+  /**
+   * Told of each job output it removed (by job id), once the file is gone: the job records that
+   * its result expired. A failure is logged and the sweep goes on.
+   */
+  outputRemoved?(userId: string, jobId: string): Promise<void>;
   /** Milliseconds between sweeps; 0: only on demand. */
   intervalMs: number;
   /**
@@ -128,6 +133,12 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
           const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';
           await rm(path.join(ws[folder], e.name), { force: true });
           gone.push({ folder, name: e.name, bytes: null });
+          if (e.kind === 'output' && !e.auxiliary)
+            await this.options
+              .outputRemoved?.(userId, id)
+              .catch((err) =>
+                log.warn({ err, userId, jobId: id }, 'an expired result could not be recorded'),
+              );
           if (!e.auxiliary) {
             removed.push({ userId, kind: e.kind, name: e.name, ageSec: Math.round(ageSec), bytes: e.bytes });
             log.info(

@@ -19,12 +19,12 @@ export interface PageBench {
  * A service with one worker and the admin token, where anonymous users get the shipped free
  * plan's API limit (config/plans.json) and everything else is generous; and Debian's Chromium.
  */
-export async function startPageBench(name: string): Promise<PageBench> {
+export async function startPageBench(name: string, env: Record<string, string> = {}): Promise<PageBench> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `vcfarm-${name}-`));
   const plans = writePlans(dir, generousPlans(), (p) => {
     p.plans.free.rateLimits.api = shippedPlans().plans.free.rateLimits.api;
   });
-  const svc = await startService({ workers: 1, env: { PLANS_FILE: plans, ADMIN_TOKEN } });
+  const svc = await startService({ workers: 1, env: { PLANS_FILE: plans, ADMIN_TOKEN, ...env } });
   const browser = await launchChromium();
   return {
     svc,

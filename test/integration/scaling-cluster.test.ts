@@ -148,3 +148,58 @@ test('autoscaling: a burst grows the pool to max, idleness shrinks it to min, ea
   });
   assert.equal(badRange.status, 400);
 });
+
+test('turning autoscaling off keeps the size the pool has, answered 200 only once every worker keeps it, and a restart keeps it too', async () => {
+  const svc = await startService({
+    workers: 1,
+    // A loaded machine may start threads slowly: the answers wait up to 20 s for the workers' acks.
+    env: {
+      ADMIN_TOKEN,
+      POOL_SIZE: '1',
+      AUTOSCALE_INTERVAL_MS: '100',
+      AUTOSCALE_COOLDOWN_MS: '300',
+      SCALE_WAIT_MS: '20000',
+    },
+  });
+  services.push(svc);
+  const watch = new WorkerWatch(svc.redis.url);
+  watches.push(watch);
+  const id = svc.workers[0].id;
+  const scale = (body: unknown) => adminRequest(svc.baseUrl, 'POST', '/api/system/scale', body);
+  // 1. A manual size, then autoscaling within 1-2: the pool leaves the manual 3.
+  assert.equal((await scale({ new_worker_count: 3 })).status, 200);
+  assert.equal((await watch.waitFor(id, (s) => s.size === 3, 8000, 'manual 3')).size, 3);
+  assert.equal((await scale({ autoscale: { min: 1, max: 2 } })).status, 200);
+  const auto = await watch.waitFor(
+    id,
+    (s) => s.autoscale.enabled && s.size <= 2 && s.threadCount === s.size,
+    8000,
+    'autoscaled into 1-2',
+  );
+  // 2. Off: the answer says the worker keeps the size it has, as a fact.
+  const off = await scale({ autoscale: false });
+  assert.equal(off.status, 200, JSON.stringify(off.body));
+  assert.deepEqual(off.body.autoscale, { enabled: false });
+  assert.deepEqual(
+    off.body.workers.map((w: { id: string; size: number; applied: boolean }) => [w.id, w.size, w.applied]),
+    [[id, auto.size, true]],
+  );
+  // 3. It stays there through many reconciles (every 100 ms), never back to the old manual 3.
+  await watch.waitFor(id, (s) => !s.autoscale.enabled, 5000, 'a heartbeat with autoscaling off');
+  for (let i = 0; i < 30; i++) {
+    const s = await watch.stats(id);
+    assert.equal(s?.size, auto.size, `reconcile ${i}: back to the old manual size`);
+    assert.equal(s?.autoscale.enabled, false);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // 4. A restart of the worker (same id, POOL_SIZE 1) comes up at the size it kept.
+  svc.workers[0].process.kill('SIGTERM');
+  await new Promise((r) => svc.workers[0].process.once('exit', r));
+  const again = svc.startWorker({ WORKER_ID: id });
+  await again.ready;
+  const restarted = await watch.waitFor(id, (s) => s.pid === again.process.pid, 8000, 'restarted');
+  assert.equal(restarted.size, auto.size);
+  // 5. A manual size for everyone wins again.
+  assert.equal((await scale({ new_worker_count: 3 })).status, 200);
+  assert.equal((await watch.waitFor(id, (s) => s.size === 3, 8000, 'manual 3 again')).size, 3);
+});

@@ -49,7 +49,12 @@ before(async () => {
       DECODE_CHECKS_MAX: '1',
       UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES),
     },
-    haproxyEnv: { HTTP_REQUEST_TIMEOUT: '1500ms', UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES) },
+    // `info`: one log line per request, for the signed-link test.
+    haproxyEnv: {
+      HTTP_REQUEST_TIMEOUT: '1500ms',
+      UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES),
+      HAPROXY_LOG_LEVEL: 'info',
+    },
   });
   api = cluster.apis[0].url;
   proxy = cluster.haproxy.url;
@@ -210,6 +215,54 @@ test('11: tokens never reach the logs: ?token= on /api/ws is redacted, session t
   for (const secret of [user.session?.token ?? '', apiKey, bogus])
     assert.ok(!logs.includes(secret), `a token is in the logs: ${secret.slice(0, 8)}…`);
   assert.ok(logs.includes('/api/ws?token=[redacted]&lastEventId=1-0'), 'the rest of the URL is kept');
+});
+
+test("11: signed links never reach the logs: every `sig` is redacted in the API's and HAProxy's request lines", async () => {
+  const user = await proUser();
+  const token = user.session?.token ?? '';
+  // 1. One link of each signed kind: a result, an upload's original, a preset's preview.
+  const up = await user.uploadBytes(wav, 'signed.wav');
+  assert.equal(up.status, 201);
+  const uploadId = up.body.upload.id as string;
+  const job = await user.createJob({ uploadId, outputFormat: 'wav', pitchSemitones: 1 });
+  const done = await user.waitForJob(job.id, 60_000);
+  assert.equal(done.state, 'completed');
+  const audioUrl = (await user.request('GET', `/api/uploads/${uploadId}`)).body.audioUrl as string;
+  const presets = (await user.request('GET', '/api/voices')).body.presets as { previewUrl: string | null }[];
+  const previewUrl = presets.find((p) => p.previewUrl)?.previewUrl;
+  assert.ok(previewUrl, 'a preset with a built preview');
+  const links = [done.resultUrl ?? '', audioUrl, previewUrl];
+  const sigs = links.map((l) => new URL(l, api).searchParams.get('sig') ?? '');
+  for (const [i, sig] of sigs.entries()) assert.match(sig, /^[\w-]{20,}$/, links[i]);
+  // 2. Each fetched with no token, straight from an API instance and through HAProxy; and the
+  // WebSocket's ?token= through HAProxy.
+  for (const base of [api, proxy])
+    for (const link of links) {
+      const res = await fetch(`${base}${link}`);
+      assert.equal(res.status, 200, `${base}${link}`);
+      await res.arrayBuffer();
+    }
+  assert.equal((await wsOutcome(proxy, { query: `?token=${encodeURIComponent(token)}` })).opened, true);
+  // 3. Both logs name every route, and hold none of the signatures nor the token.
+  const paths = links.map((l) => l.split('?')[0]);
+  await waitUntil(
+    () => paths.every((p) => apiLogText().includes(p) && cluster.haproxy.output().includes(p)),
+    5000,
+    'the request log lines',
+  );
+  await waitUntil(() => cluster.haproxy.output().includes('/api/ws'), 5000, "HAProxy's WebSocket line");
+  for (const [name, text] of [
+    ['API', apiLogText()],
+    ['HAProxy', cluster.haproxy.output()],
+  ])
+    for (const secret of [...sigs, token])
+      assert.ok(!text.includes(secret), `a signature is in the ${name} log: ${secret.slice(0, 8)}…`);
+  const result = new URL(done.resultUrl ?? '', api);
+  assert.ok(
+    apiLogText().includes(`${result.pathname}?exp=${result.searchParams.get('exp')}&sig=[redacted]`),
+    'the rest of the URL is kept',
+  );
+  assert.ok(apiLogText().includes('sig=[redacted]'));
 });
 
 test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS; two at a time per user', async () => {

@@ -319,3 +319,32 @@ test('a clone whose name breaks the rule is told so (a missing one is required);
   assert.match(blank.body.message, /^name is required/);
   assert.deepEqual((await client.request('GET', '/api/voices')).body.voices, []);
 });
+
+// Last in the file: it stops the worker, so that a conversion stays queued.
+test('a voice a queued conversion needs cannot be deleted (409, like its upload) until the job is cancelled', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const voiceId = await cloneVoice(client, espeakSentence('en-us+m3', REFERENCE_TEXT), 'Needed');
+  const up = await client.upload(espeakSentence('en-us+f3'));
+  assert.equal(up.status, 201);
+  // 1. No worker: the conversion toward the voice waits in the queue.
+  await svc.workers[0].stop();
+  const job = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav', voiceId });
+  assert.equal((await client.job(job.id)).state, 'queued');
+  // 2. Neither the voice nor the upload can be deleted from under it; both stay as they were.
+  for (const [what, url] of [
+    ['voice', `/api/voices/${voiceId}`],
+    ['upload', `/api/uploads/${up.body.upload.id}`],
+  ]) {
+    const refused = await client.request('DELETE', url);
+    assert.equal(refused.status, 409, `${what}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.error, 'VC_ERR_CONFLICT');
+    assert.equal(refused.body.message, `a queued or running job uses this ${what}; cancel it first`);
+    assert.equal((await client.request('GET', url)).status, 200);
+  }
+  assert.equal((await client.request('GET', `/api/voices/${voiceId}`)).body.voice.state, 'ready');
+  assert.equal((await client.job(job.id)).state, 'queued');
+  // 3. Once the job is cancelled, the voice goes.
+  assert.equal((await client.request('DELETE', `/api/jobs/${job.id}`)).body.job.state, 'cancelled');
+  assert.equal((await client.request('DELETE', `/api/voices/${voiceId}`)).status, 204);
+  assert.equal((await client.request('GET', `/api/voices/${voiceId}`)).status, 404);
+});

@@ -1,7 +1,15 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
 import { JobDetail } from './job-detail.js';
-import { placeText, relativeTime, resultName, settingsText, speedText } from './lib/format.js';
+import {
+  curlLine,
+  placeText,
+  relativeTime,
+  resultGoneText,
+  resultName,
+  settingsText,
+  speedText,
+} from './lib/format.js';
 import { FINAL, stateText } from './lib/jobs.js';
 import type { JobView, QueuePlace } from './lib/types.js';
 
@@ -76,9 +84,11 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
     if (res.ok) drop(job.id);
     else setActionError(await errorText(res, 'removing the job'));
   };
+  // Deleted from this card, or gone before the page loaded (deleted elsewhere, or expired).
+  const gone = removed ? 'deleted' : job.state === 'completed' ? job.resultGone : undefined;
   const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
   const curl = job.resultUrl
-    ? `curl -o '${resultName(job.filename, job.outputFormat)}' '${location.origin}${job.resultUrl}'`
+    ? curlLine(`${location.origin}${job.resultUrl}`, job.filename, job.outputFormat)
     : undefined;
 
   /** A fresh signed link for the result, then the player tries again. */
@@ -105,7 +115,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
         <time dateTime={new Date(job.createdAt).toISOString()}>{relativeTime(job.createdAt, now)}</time>
         {speed && <span class="job-speed"> · took {speed}</span>}
       </p>
-      {removed && <p class="hint">The result was deleted.</p>}
+      {gone && <p class="hint job-result-gone">{resultGoneText(gone)}</p>}
       {playerSrc && !removed && (
         <div class="job-result" data-partial={livePartial ? 'true' : undefined}>
           <audio

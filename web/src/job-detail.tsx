@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText, fetchJob } from './api.js';
-import { settingsText, speedText } from './lib/format.js';
+import { resultGoneText, settingsText, speedText } from './lib/format.js';
 import { FINAL } from './lib/jobs.js';
 import type { JobView } from './lib/types.js';
 import { Waveform } from './waveform.js';
@@ -65,7 +65,11 @@ export function JobDetail({ job, targetName, put }: Props) {
         {job.state === 'completed' && job.resultUrl ? (
           <Waveform url={job.resultUrl} label="result" filename={job.filename} />
         ) : (
-          <p class="hint">The result appears here once the conversion has finished.</p>
+          <p class="hint">
+            {job.resultGone
+              ? resultGoneText(job.resultGone)
+              : 'The result appears here once the conversion has finished.'}
+          </p>
         )}
       </div>
       <dl class="job-facts">

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { UNAVAILABLE_RETRIES, unavailableWaitMs } from '../../src/client-cli/retry-after.js';
 import {
+  curlLine,
   formatBytes,
   formatSeconds,
   ordinal,
@@ -9,7 +11,9 @@ import {
   rateText,
   relativeTime,
   resultName,
+  safeFileName,
   settingsText,
+  shellQuote,
   speedText,
   voiceDescription,
   waitText,
@@ -31,6 +35,59 @@ test('sizes, durations and rates read as people write them', () => {
   assert.equal(waitText(0), '1 s');
   assert.equal(waitText(600), '10 min');
   assert.equal(resultName('my.talk.wav', 'ogg'), 'my.talk-converted.ogg');
+});
+
+const HOSTILE = [
+  "x'; touch $HOME-PWNED; echo '.wav",
+  "it's",
+  "''",
+  '$(touch pwned)',
+  '`touch pwned`',
+  'a\nb\r\nc',
+  '-rf',
+  '--output=/etc/passwd',
+  '"; rm -rf ~; "',
+  '\\ \t *?[a]{b,c} ~ !! #',
+  '../../.bashrc',
+  '\u202egnp.exe',
+  'ü é 日本',
+  '',
+];
+
+/** The words `sh` makes of a line, each exactly as it arrives in a program's argv. */
+function shellWords(line: string): string[] {
+  const out = execFileSync('sh', ['-c', `set -- ${line}; printf '%s\\0' "$@"`], { encoding: 'utf8' });
+  return out.split('\0').slice(0, -1);
+}
+
+test('a quoted word reaches the program unchanged, whatever it holds', () => {
+  for (const word of HOSTILE) assert.deepEqual(shellWords(shellQuote(word)), [word], JSON.stringify(word));
+  assert.deepEqual(shellWords(HOSTILE.map(shellQuote).join(' ')), HOSTILE);
+});
+
+test('a safe file name keeps letters, digits, dots and dashes, and never starts like an option or a hidden file', () => {
+  assert.equal(safeFileName("it's mine.mp3"), 'it_s_mine.mp3');
+  assert.equal(
+    safeFileName("x'; touch $HOME-PWNED; echo '-converted.mp3"),
+    'x_touch_HOME-PWNED_echo_-converted.mp3',
+  );
+  assert.equal(safeFileName('../../.bashrc'), 'bashrc');
+  assert.equal(safeFileName('-rf-converted.wav'), 'rf-converted.wav');
+  assert.equal(safeFileName('ü é 日本.ogg'), 'ü_é_日本.ogg');
+  assert.equal(safeFileName("'$()`"), 'audio');
+  assert.equal(safeFileName('a'.repeat(300)).length, 120);
+  for (const name of HOSTILE)
+    assert.match(safeFileName(name), /^[\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}._-]*$/u, name);
+});
+
+test('the copyable curl line is four words: curl, -o, a safe name and the link', () => {
+  const url = "http://localhost:8080/api/jobs/j1/result?exp=1&sig=ab'c";
+  for (const name of HOSTILE) {
+    const [cmd, flag, file, link, ...rest] = shellWords(curlLine(url, name, 'mp3'));
+    assert.deepEqual([cmd, flag, link, rest], ['curl', '-o', url, []], JSON.stringify(name));
+    assert.equal(file, resultName(safeFileName(name), 'mp3'));
+    assert.match(file, /^[\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}._-]*-converted\.mp3$/u);
+  }
 });
 
 const workspace = (over: Partial<Workspace['usage']> = {}, remaining: number | null = 5): Workspace => ({

@@ -37,6 +37,40 @@ export function resultName(filename: string, format: string): string {
   return `${(filename || 'audio').replace(/\.[^.]*$/, '')}-converted.${format}`;
 }
 
+/**
+ * One word for a POSIX shell, whatever it holds: single-quoted, with each `'` written as `'\''`
+ * (inside single quotes no character is special, newlines included). Not the `shell-quote`
+ * package: its `quote` backslash-escapes instead, and the page needs only this one rule.
+ */
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * A file name that reads the same in any shell or folder: letters, marks, digits, `.`, `_` and `-`
+ * kept, every other run of characters one `_`, at most 120 characters, no leading `-`, `.` or `_`
+ * (an option, a hidden file, `..`): "it's mine.mp3" gives "it_s_mine.mp3".
+ */
+export function safeFileName(name: string): string {
+  const safe = name
+    .replace(/[^\p{L}\p{M}\p{N}._-]+/gu, '_')
+    .slice(-120)
+    .replace(/^[-._]+/, '');
+  return safe || 'audio';
+}
+
+/** The `curl` line that downloads a result into a safely named file, every word quoted. */
+export function curlLine(url: string, filename: string, format: string): string {
+  return `curl -o ${shellQuote(resultName(safeFileName(filename), format))} ${shellQuote(url)}`;
+}
+
+/** Why a finished conversion has no result any more, in words. */
+export function resultGoneText(why: 'deleted' | 'expired'): string {
+  return why === 'deleted'
+    ? 'The result was deleted.'
+    : 'The result expired: it was removed at the end of its lifetime.';
+}
+
 /** "just now", "3 min ago", "2 h ago", "5 days ago". */
 export function relativeTime(atMs: number, nowMs: number): string {
   const sec = Math.round((nowMs - atMs) / 1000);

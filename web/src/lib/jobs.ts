@@ -16,7 +16,9 @@ export function putJob(jobs: Jobs, job: JobView): Jobs {
   const known = jobs.get(job.id);
   if (known && FINAL.has(known.state) && !FINAL.has(job.state)) return jobs;
   const next = new Map(jobs);
-  next.set(job.id, known ? { ...known, ...job, resultUrl: job.resultUrl ?? known.resultUrl } : job);
+  // A view without a link keeps the one known, unless it says the result is gone.
+  const resultUrl = job.resultGone ? null : (job.resultUrl ?? known?.resultUrl ?? null);
+  next.set(job.id, known ? { ...known, ...job, resultUrl } : job);
   return next;
 }
 

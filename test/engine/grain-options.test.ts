@@ -6,14 +6,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildDefaultModel } from '../../models/builder/default-model.js';
 import { writeModel } from '../../models/builder/write-model.js';
-import {
-  type ConverterOptions,
-  parseVoiceProfile,
-  VoiceConversionEngine,
-  type VoiceProfile,
-} from '../../workers/engine/index.js';
-import { blocks, concat, loadSpeech } from '../helpers/audio-io.js';
+import { parseVoiceProfile, VoiceConversionEngine, type VoiceProfile } from '../../workers/engine/index.js';
+import { blocks, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite } from '../helpers/audio-metrics.js';
+import { convertAll } from '../helpers/engine-converter.js';
 
 // The grain synthesis's options that are off in models/default (pitch-shift.ts: `periodRefine`, cubic
 // `interpolation`; measured in docs/MODEL-NOTES.md, "The synthesis's floor"): a model built with them must keep the
@@ -48,19 +44,6 @@ after(async () => {
   await plain?.close();
   await rm(work, { recursive: true, force: true });
 });
-
-async function convertAll(
-  engine: VoiceConversionEngine,
-  pcm: Float32Array,
-  options: ConverterOptions,
-  sizes?: number[],
-): Promise<Float32Array> {
-  const converter = engine.createConverter(options);
-  const out: Float32Array[] = [];
-  for (const b of blocks(pcm, sizes)) out.push(...(await converter.push(b)));
-  out.push(...(await converter.flush()));
-  return concat(out);
-}
 
 test('period refinement and cubic reads: chunked output equals whole-file output, and differs from the default', async () => {
   const src = speech['en-us+f3'];

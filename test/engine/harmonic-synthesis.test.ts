@@ -6,14 +6,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildDefaultModel } from '../../models/builder/default-model.js';
 import { writeModel } from '../../models/builder/write-model.js';
-import {
-  type ConverterOptions,
-  parseVoiceProfile,
-  VoiceConversionEngine,
-  type VoiceProfile,
-} from '../../workers/engine/index.js';
-import { blocks, concat, loadSpeech } from '../helpers/audio-io.js';
+import { parseVoiceProfile, VoiceConversionEngine, type VoiceProfile } from '../../workers/engine/index.js';
+import { blocks, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite, peakDbfs } from '../helpers/audio-metrics.js';
+import { convertAll } from '../helpers/engine-converter.js';
 import { MEASURE_RATE, voicing } from '../helpers/voice-measures.js';
 
 // The harmonic synthesis of voiced frames (models/builder/harmonic-synthesis.ts), an option of the default
@@ -49,19 +45,6 @@ after(async () => {
   await harmonic?.close();
   await rm(work, { recursive: true, force: true });
 });
-
-async function convertAll(
-  engine: VoiceConversionEngine,
-  pcm: Float32Array,
-  options: ConverterOptions,
-  sizes?: number[],
-): Promise<Float32Array> {
-  const converter = engine.createConverter(options);
-  const out: Float32Array[] = [];
-  for (const b of blocks(pcm, sizes)) out.push(...(await converter.push(b)));
-  out.push(...(await converter.flush()));
-  return concat(out);
-}
 
 const maxDiff = (a: Float32Array, b: Float32Array): number =>
   a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);

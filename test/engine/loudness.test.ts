@@ -15,8 +15,9 @@ import {
   VoiceConversionEngine,
   type VoiceProfile,
 } from '../../workers/engine/index.js';
-import { blocks, concat, decodeFile } from '../helpers/audio-io.js';
+import { blocks, decodeFile } from '../helpers/audio-io.js';
 import { allFinite, peakDbfs } from '../helpers/audio-metrics.js';
+import { convertAll } from '../helpers/engine-converter.js';
 import { firstPart, speakers } from '../helpers/librispeech.js';
 
 // The output level stage (manifest conversion.loudness, workers/engine/loudness.ts): the output's integrated
@@ -80,19 +81,6 @@ function pcmOf(id: string): Float32Array {
   return p;
 }
 
-async function convertWith(
-  e: VoiceConversionEngine,
-  source: Float32Array,
-  options: ConverterOptions,
-  sizes?: number[],
-): Promise<Float32Array> {
-  const converter = e.createConverter(options);
-  const out: Float32Array[] = [];
-  for (const b of blocks(source, sizes)) out.push(...(await converter.push(b)));
-  out.push(...(await converter.flush()));
-  return concat(out);
-}
-
 async function conversion(
   sourceId: string,
   targetId: string,
@@ -143,8 +131,8 @@ test('female -> male: output loudness within 2 LU of the input (it was 2-9 LU un
     ['1578', '1235'],
   ]) {
     const { source, options } = await conversion(src, tgt);
-    const out = await convertWith(engine, source, options, [4096, 100_000, 7]);
-    const old = await convertWith(before_, source, options);
+    const out = await convertAll(engine, source, options, [4096, 100_000, 7]);
+    const old = await convertAll(before_, source, options);
     const [lin, lout, lold] = await Promise.all([
       ebur128(source, engine.sampleRate),
       ebur128(out, engine.outputSampleRate),
@@ -166,11 +154,11 @@ test('female -> male: output loudness within 2 LU of the input (it was 2-9 LU un
 test('the stage is what lifts 198->2159 (9 LU under without it); a louder output (2289->1246) is left as it was', async () => {
   const quiet = await conversion('198', '2159');
   const lin = await ebur128(quiet.source, engine.sampleRate);
-  const lold = await ebur128(await convertWith(before_, quiet.source, quiet.options), engine.sampleRate);
+  const lold = await ebur128(await convertAll(before_, quiet.source, quiet.options), engine.sampleRate);
   assert.ok(lin - lold > 3 * TOLERANCE_LU, `without the stage ${lold} LUFS against ${lin}`);
   const loud = await conversion('2289', '1246');
-  const a = await convertWith(engine, loud.source, loud.options);
-  const b = await convertWith(before_, loud.source, loud.options);
+  const a = await convertAll(engine, loud.source, loud.options);
+  const b = await convertAll(before_, loud.source, loud.options);
   assert.ok(
     (await ebur128(b, engine.sampleRate)) > (await ebur128(loud.source, engine.sampleRate)),
     'louder',
@@ -184,8 +172,8 @@ test('the stage is what lifts 198->2159 (9 LU under without it); a louder output
 test('level stage: chunked equals whole-file output, on a long input and on one shorter than its span', async () => {
   const { source, options } = await conversion('198', '2159');
   for (const pcm of [source, source.subarray(0, 3 * engine.sampleRate)]) {
-    const chunked = await convertWith(engine, pcm, options, [1, 5000, 333, 65536]);
-    const whole = await convertWith(
+    const chunked = await convertAll(engine, pcm, options, [1, 5000, 333, 65536]);
+    const whole = await convertAll(
       engine,
       pcm,
       { ...options, chunkSamples: Math.ceil(pcm.length / 256) * 256 },
@@ -204,8 +192,8 @@ test('level stage: chunked equals whole-file output, on a long input and on one 
 
 test('strength 0 leaves the level as it was: the same samples as the model without the level stage', async () => {
   const { source, options } = await conversion('198', '2159');
-  const a = await convertWith(engine, source, { ...options, strength: 0 });
-  const b = await convertWith(before_, source, { ...options, strength: 0 });
+  const a = await convertAll(engine, source, { ...options, strength: 0 });
+  const b = await convertAll(before_, source, { ...options, strength: 0 });
   assert.equal(a.length, b.length);
   assert.ok(
     a.every((v, i) => Object.is(v, b[i])),

@@ -6,7 +6,6 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InferenceSession } from 'onnxruntime-node';
 import {
-  type ConverterOptions,
   parseVoiceProfile,
   pitchMapFor,
   pitchRatioFor,
@@ -16,6 +15,7 @@ import {
 } from '../../workers/engine/index.js';
 import { blocks, concat, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite, peakDbfs } from '../helpers/audio-metrics.js';
+import { convertAll } from '../helpers/engine-converter.js';
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let engine: VoiceConversionEngine;
@@ -35,26 +35,17 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function convertAll(
-  pcm: Float32Array,
-  options: ConverterOptions,
-  sizes?: number[],
-): Promise<Float32Array> {
-  const converter = engine.createConverter(options);
-  const out: Float32Array[] = [];
-  for (const b of blocks(pcm, sizes)) out.push(...(await converter.push(b)));
-  out.push(...(await converter.flush()));
-  return concat(out);
-}
-
 test('chunked output equals whole-file output (speech, pitch shift and timbre on)', async () => {
   const src = speech.alsa;
   const sourceProfile = await engine.analyse(blocks(src));
   const options = { voice, sourceProfile, strength: 1 };
-  const chunked = await convertAll(src, options, [1, 5000, 333, 65536]);
-  const whole = await convertAll(src, { ...options, chunkSamples: Math.ceil(src.length / 256) * 256 }, [
-    src.length,
-  ]);
+  const chunked = await convertAll(engine, src, options, [1, 5000, 333, 65536]);
+  const whole = await convertAll(
+    engine,
+    src,
+    { ...options, chunkSamples: Math.ceil(src.length / 256) * 256 },
+    [src.length],
+  );
   assert.equal(chunked.length, src.length);
   assert.equal(whole.length, src.length);
   const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);
@@ -77,8 +68,8 @@ test('input longer than the in-pass measurement: output independent of chunk siz
   // The source's statistics as the pool task takes them: from its first SOURCE_ANALYSIS_SECONDS.
   const sourceProfile = await engine.analyse(blocks(src), { seconds: SOURCE_ANALYSIS_SECONDS });
   const options = { voice, sourceProfile, strength: 1 };
-  const a = await convertAll(src, options, [4096, 100_000, 7]);
-  const b = await convertAll(src, { ...options, chunkSamples: 16384 }, [65536]);
+  const a = await convertAll(engine, src, options, [4096, 100_000, 7]);
+  const b = await convertAll(engine, src, { ...options, chunkSamples: 16384 }, [65536]);
   assert.equal(a.length, src.length);
   assert.equal(b.length, src.length);
   assert.ok(allFinite(a));
@@ -191,8 +182,8 @@ test('a profile that still carries the old k-means codebook loads and converts e
   const codebook = Array.from({ length: 48 * 24 }, (_, i) => Math.sin(i) * 0.3);
   const older = parseVoiceProfile(JSON.parse(JSON.stringify({ ...voice, codebook })));
   const options = { sourceProfile, strength: 1 };
-  const withIt = await convertAll(src, { ...options, voice: older });
-  const without = await convertAll(src, { ...options, voice });
+  const withIt = await convertAll(engine, src, { ...options, voice: older });
+  const without = await convertAll(engine, src, { ...options, voice });
   assert.equal(withIt.length, src.length);
   assert.deepEqual(withIt, without);
 });
@@ -260,7 +251,7 @@ for (const [name, pcm] of EDGE_CASES) {
     const sourceProfile = await engine.analyse([pcm]);
     assert.ok(sourceProfile.envelope.every(Number.isFinite));
     for (const strength of [0, 1, 2]) {
-      const out = await convertAll(pcm, { voice, sourceProfile, strength, semitones: 5 });
+      const out = await convertAll(engine, pcm, { voice, sourceProfile, strength, semitones: 5 });
       assert.equal(out.length, pcm.length);
       assert.ok(allFinite(out), `non-finite output at strength ${strength}`);
       if (out.length > 0) assert.ok(peakDbfs(out) <= -0.1 || peakDbfs(out) === Number.NEGATIVE_INFINITY);

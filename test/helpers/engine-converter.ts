@@ -1,4 +1,8 @@
-import { SOURCE_ANALYSIS_SECONDS, type VoiceConversionEngine } from '../../workers/engine/index.js';
+import {
+  type ConverterOptions,
+  SOURCE_ANALYSIS_SECONDS,
+  type VoiceConversionEngine,
+} from '../../workers/engine/index.js';
 import { blocks, concat } from './audio-io.js';
 import type { Converter } from './judge.js';
 
@@ -22,4 +26,18 @@ export function engineConverter(
     for await (const b of engine.convert(blocks(source), { voice, sourceProfile, strength })) out.push(b);
     return { pcm: concat(out), sampleRate };
   };
+}
+
+/** The whole of `pcm` through one converter, pushed in blocks of `sizes` (varying sizes by default, as a decoder pipe delivers them). */
+export async function convertAll(
+  engine: VoiceConversionEngine,
+  pcm: Float32Array,
+  options: ConverterOptions,
+  sizes?: number[],
+): Promise<Float32Array> {
+  const converter = engine.createConverter(options);
+  const out: Float32Array[] = [];
+  for (const b of blocks(pcm, sizes)) out.push(...(await converter.push(b)));
+  out.push(...(await converter.flush()));
+  return concat(out);
 }

@@ -95,3 +95,10 @@ export async function redisAnswers(
     r.disconnect();
   }
 }
+
+/** A user's rate-limit counter of one class (`uploads`, `conversions`, `api`, ...): its count, 0 when it does not exist. */
+export async function rateCount(redis: Redis, userId: string, cls: string): Promise<number> {
+  const keys = await redis.keys(`*ratelimit:*${cls}:user:${userId}`);
+  if (keys.length > 1) throw new Error(`${cls}: more than one counter: ${keys}`);
+  return keys.length ? Number(await redis.get(keys[0])) : 0;
+}

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { ApiClient } from '../helpers/client.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
 import { multipartBody, multipartPost } from '../helpers/raw-http.js';
+import { rateCount } from '../helpers/redis.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -35,12 +36,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A user's counter of one class: its count, 0 when it does not exist. */
-async function counted(userId: string, cls: string): Promise<number> {
-  const keys = await redis.keys(`*ratelimit:*${cls}:user:${userId}`);
-  assert.ok(keys.length <= 1, `${cls}: ${keys}`);
-  return keys.length ? Number(await redis.get(keys[0])) : 0;
-}
+const counted = (userId: string, cls: string): Promise<number> => rateCount(redis, userId, cls);
 
 /** An upload whose body stops after its first 40 KB: cut off with 408 (UPLOAD_MIN_BYTES_PER_SEC). */
 function stalledUpload(token: string): Promise<{ status: number; body: string }> {

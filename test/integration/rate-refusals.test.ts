@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { generousPlans, writePlans } from '../helpers/plans.js';
+import { rateCount } from '../helpers/redis.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
@@ -32,12 +33,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A user's counter of one class: its count, 0 when it does not exist. */
-async function counted(userId: string, cls: string): Promise<number> {
-  const keys = await redis.keys(`*ratelimit:*${cls}:user:${userId}`);
-  assert.ok(keys.length <= 1, `${cls}: ${keys}`);
-  return keys.length ? Number(await redis.get(keys[0])) : 0;
-}
+const counted = (userId: string, cls: string): Promise<number> => rateCount(redis, userId, cls);
 
 test('a request refused by the API limit spends no voice clone and no upload, nor more of the API', async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);

@@ -156,7 +156,14 @@ test('job detail: before/after players with waveform and spectrogram; the origin
 test('a card that completes live says how long the job took and how fast, as the reloaded card does', async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);
   const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
-  await page.setInputFiles('#file', humanSpeech(2));
+  // Three minutes of speech (about 1 MB of Vorbis): a job that runs for seconds, so the page knows its card
+  // before it ends (a 15 s clip can finish before the card is first drawn on an idle machine).
+  const long = path.join(dir, 'live-took.ogg');
+  await promisify(execFile)('ffmpeg', [
+    ...['-v', 'error', '-y', '-stream_loop', '12', '-i', humanSpeech(2)],
+    ...['-ac', '1', '-t', '180', '-c:a', 'libvorbis', '-q:a', '0', long],
+  ]);
+  await page.setInputFiles('#file', long);
   await page.click('#submit');
   // Known to the page before it ends: its completion arrives as a live event, not in a view.
   const live = page.locator('#jobs .job[data-kind="convert"]:not([data-state="completed"])');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -486,24 +486,31 @@ test('limits come from the API and are checked before uploading; errors read wit
   assert.equal(uploads(), sent);
   assert.equal(await kept.isVisible(), false);
 
-  // 6. Both conversions of the window are spent: the next one is refused before its upload.
-  await page.setInputFiles('#file', espeakSentence('en-us+f3'));
+  // 6. The conversion refused in step 4 gave its count back: one more is accepted. Then both
+  //    conversions of the window are spent: the next one is refused before its upload.
+  const third = espeakSentence('en-us+f3');
+  await page.setInputFiles('#file', third);
+  await page.click('#submit');
+  await page
+    .locator('#status', { hasText: `${path.basename(third)}: converted` })
+    .waitFor({ timeout: 60_000 });
+  assert.equal(uploads(), sent + 1);
+  await page.setInputFiles('#file', espeakSentence('en-us+f3', 'One conversion too many for this hour.'));
   await page.click('#submit');
   await page
     .locator('#status.error', { hasText: 'You have used your 2 conversions an hour; try again in' })
     .waitFor();
-  assert.equal(uploads(), sent);
+  assert.equal(uploads(), sent + 1);
 
-  // 7. A finished job's upload can be chosen again for other settings; removing it empties the workspace.
+  // 7. A finished job's upload can be chosen again for other settings; removing it leaves only step 6's.
   await page.getByRole('button', { name: `Convert again: ${path.basename(source)}` }).click();
   await kept.filter({ hasText: path.basename(source) }).waitFor();
   await page.getByRole('button', { name: 'Remove this upload' }).click();
   await page.locator('#status', { hasText: 'was removed from your workspace' }).waitFor();
   const ws = await user.request('GET', '/api/workspace');
-  assert.deepEqual(
-    ws.body.files.filter((f: { kind: string }) => f.kind === 'upload'),
-    [],
-  );
+  const left = ws.body.files.filter((f: { kind: string }) => f.kind === 'upload');
+  assert.equal(left.length, 1, JSON.stringify(left));
+  assert.equal(left[0].bytes, (await stat(third)).size);
   await page.context().close();
 });
 

@@ -9,7 +9,7 @@ import { writeModel } from '../../models/builder/write-model.js';
 import { parseVoiceProfile, VoiceConversionEngine, type VoiceProfile } from '../../workers/engine/index.js';
 import { blocks, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite } from '../helpers/audio-metrics.js';
-import { convertAll } from '../helpers/engine-converter.js';
+import { convertAll, convertWhole } from '../helpers/engine-converter.js';
 
 // The grain synthesis's options that are off in models/default (pitch-shift.ts: `periodRefine`, cubic
 // `interpolation`; measured in docs/MODEL-NOTES.md, "The synthesis's floor"): a model built with them must keep the
@@ -50,12 +50,7 @@ test('period refinement and cubic reads: chunked output equals whole-file output
   const sourceProfile = await variant.analyse(blocks(src));
   const options = { voice, sourceProfile, strength: 1 };
   const chunked = await convertAll(variant, src, options, [1, 5000, 333, 65536]);
-  const whole = await convertAll(
-    variant,
-    src,
-    { ...options, chunkSamples: Math.ceil(src.length / 256) * 256 },
-    [src.length],
-  );
+  const whole = await convertWhole(variant, src, options);
   assert.equal(chunked.length, src.length);
   assert.equal(whole.length, src.length);
   assert.ok(allFinite(chunked));

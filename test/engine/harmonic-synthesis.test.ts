@@ -9,7 +9,7 @@ import { writeModel } from '../../models/builder/write-model.js';
 import { parseVoiceProfile, VoiceConversionEngine, type VoiceProfile } from '../../workers/engine/index.js';
 import { blocks, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite, peakDbfs } from '../helpers/audio-metrics.js';
-import { convertAll } from '../helpers/engine-converter.js';
+import { convertAll, convertWhole } from '../helpers/engine-converter.js';
 import { MEASURE_RATE, voicing } from '../helpers/voice-measures.js';
 
 // The harmonic synthesis of voiced frames (models/builder/harmonic-synthesis.ts), an option of the default
@@ -61,12 +61,7 @@ test('the harmonic phase is carried across windows: chunked output equals whole-
   const options = { voice, sourceProfile, strength: 1 };
   // 16384-sample windows: the female source shifted down toward m3 crosses several window edges mid-vowel.
   const chunked = await convertAll(harmonic, src, { ...options, chunkSamples: 16384 }, [1, 5000, 333, 65536]);
-  const whole = await convertAll(
-    harmonic,
-    src,
-    { ...options, chunkSamples: Math.ceil(src.length / 256) * 256 },
-    [src.length],
-  );
+  const whole = await convertWhole(harmonic, src, options);
   assert.equal(chunked.length, src.length);
   assert.equal(whole.length, src.length);
   assert.ok(allFinite(chunked));

@@ -15,7 +15,7 @@ import {
 } from '../../workers/engine/index.js';
 import { blocks, concat, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite, peakDbfs } from '../helpers/audio-metrics.js';
-import { convertAll } from '../helpers/engine-converter.js';
+import { convertAll, convertWhole } from '../helpers/engine-converter.js';
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 let engine: VoiceConversionEngine;
@@ -40,12 +40,7 @@ test('chunked output equals whole-file output (speech, pitch shift and timbre on
   const sourceProfile = await engine.analyse(blocks(src));
   const options = { voice, sourceProfile, strength: 1 };
   const chunked = await convertAll(engine, src, options, [1, 5000, 333, 65536]);
-  const whole = await convertAll(
-    engine,
-    src,
-    { ...options, chunkSamples: Math.ceil(src.length / 256) * 256 },
-    [src.length],
-  );
+  const whole = await convertWhole(engine, src, options);
   assert.equal(chunked.length, src.length);
   assert.equal(whole.length, src.length);
   const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);

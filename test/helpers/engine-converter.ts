@@ -41,3 +41,14 @@ export async function convertAll(
   out.push(...(await converter.flush()));
   return concat(out);
 }
+
+/** The whole of `pcm` as one window and one block: the reference a chunked conversion must equal. */
+export function convertWhole(
+  engine: VoiceConversionEngine,
+  pcm: Float32Array,
+  options: ConverterOptions,
+): Promise<Float32Array> {
+  return convertAll(engine, pcm, { ...options, chunkSamples: Math.ceil(pcm.length / 256) * 256 }, [
+    pcm.length,
+  ]);
+}

@@ -1,4 +1,4 @@
-import type { GraphInputSpec, SourcePrior } from '../../workers/engine/index.js';
+import type { FormantMatchOptions, GraphInputSpec, SourcePrior } from '../../workers/engine/index.js';
 import { ENVELOPE_CLASSES } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
@@ -440,6 +440,8 @@ export function buildDefaultModel(
     fit?: Partial<EnvelopeFitOptions> | null;
     probe?: boolean;
     sourcePrior?: SourcePrior;
+    /** The manifest's analysis.formantMatch (workers/engine/formant-match.ts); absent: the medians' ratios. */
+    formantMatch?: FormantMatchOptions;
     eqSpan?: EqSpan;
     /** false: no output level stage (the manifest's conversion.loudness), as before it. */
     loudness?: boolean;
@@ -579,6 +581,7 @@ export function buildDefaultModel(
         voicingThreshold: 0.8,
         silenceDb: -50,
         ...(envelopeMap.fromHz > 0 ? { envelopeFromHz: envelopeMap.fromHz } : {}),
+        ...(extra.formantMatch === undefined ? {} : { formantMatch: extra.formantMatch }),
         ...(extra.sourcePrior === undefined ? {} : { sourcePrior: extra.sourcePrior }),
       },
       conversion: {

@@ -10,6 +10,7 @@ import {
   VoiceProfileError,
 } from './errors.js';
 import { constantFeeds, type FeedContext, paramNames, windowFeeds } from './feeds.js';
+import { withMatchedFormants } from './formant-match.js';
 import { FrameFeeder } from './frame-feeds.js';
 import { usesFrames } from './frame-manifest.js';
 import type { ModelManifest } from './manifest.js';
@@ -208,13 +209,18 @@ export class VoiceConversionEngine {
     this.#checkProfile(options.voice, 'voice');
     this.#checkProfile(options.sourceProfile ?? options.voice, 'sourceProfile');
     // The source's envelope statistics, moved toward the model's prior by how short the source is.
-    const prior = this.#model.manifest.analysis.sourcePrior;
-    const source =
+    const { sourcePrior: prior, formantMatch } = this.#model.manifest.analysis;
+    const shrunk =
       options.sourceProfile === undefined
         ? options.voice
         : prior === undefined
           ? options.sourceProfile
           : shrinkToPrior(options.sourceProfile, prior);
+    // Its formants matched frame to frame to the target's, when the model asks for it.
+    const source =
+      formantMatch === undefined || options.sourceProfile === undefined
+        ? shrunk
+        : withMatchedFormants(shrunk, options.voice, formantMatch);
     const semitones = options.semitones ?? 0;
     if (!Number.isFinite(semitones))
       throw new EngineOptionsError('options.semitones must be a finite number');

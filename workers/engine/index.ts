@@ -10,6 +10,13 @@ export {
   ModelManifestError,
   VoiceProfileError,
 } from './errors.js';
+export type { FormantMatchOptions } from './formant-match.js';
+export {
+  FORMANT_MATCH_DEFAULTS,
+  FormantInventory,
+  matchFormantRatios,
+  withMatchedFormants,
+} from './formant-match.js';
 export { coarsePitch, frameNoise } from './frame-feeds.js';
 export { Limiter, PEAK_CEILING } from './limiter.js';
 export { LoudnessMeter, loudnessGain } from './loudness.js';

@@ -126,6 +126,22 @@ export const ModelManifestSchema = Type.Object({
      * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][24] and of
      * their covariances [2][24][24], worth `frames` frames. A short source's statistics are moved toward it.
      */
+    /**
+     * A conversion's source formants from matching its frames to the target's (formant-match.ts): the warp's
+     * ratios are those that lay the source's voiced frames' F1..F3 onto their nearest frames of the target's
+     * `formantInventory` (start: the medians' ratios, or their geometric mean for all three). Absent, or
+     * either profile without an inventory: the ratio of the median formants.
+     */
+    formantMatch: Type.Optional(
+      Type.Object(
+        {
+          start: Type.Union([Type.Literal('medians'), Type.Literal('uniform')]),
+          iterations: Type.Integer({ minimum: 1, maximum: 200 }),
+          trim: Type.Number({ minimum: 0, maximum: 0.9 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     sourcePrior: Type.Optional(
       Type.Object({
         frames: Type.Number({ exclusiveMinimum: 0 }),

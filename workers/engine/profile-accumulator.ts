@@ -1,4 +1,5 @@
 import { covarianceRoots, EnvelopeMoments } from './envelope-stats.js';
+import { FormantInventory } from './formant-match.js';
 import {
   CEPSTRA,
   cepstrumEdge,
@@ -63,6 +64,7 @@ class DetailAccumulator {
   readonly #formant: FormantTables;
   readonly #hist = [0, 1, 2].map(() => new Float64Array(FORMANT_BINS));
   #formantFrames = 0;
+  readonly #inventory = new FormantInventory();
   readonly #bins: number;
   /** Voiced frames' and the others' (ENVELOPE_CLASSES), and all of them. */
   readonly #moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(CEPSTRA));
@@ -82,6 +84,7 @@ class DetailAccumulator {
       const f = frameFormants(power, row, this.#formant);
       if (f) {
         this.#formantFrames++;
+        this.#inventory.add(f);
         for (let i = 0; i < 3; i++) {
           this.#hist[i][Math.min(FORMANT_BINS - 1, Math.floor(f[i] / FORMANT_HZ_PER_BIN))]++;
         }
@@ -120,6 +123,11 @@ class DetailAccumulator {
       out.envelopeInverseRoot.push(...inverseRoot);
     }
     return out;
+  }
+
+  /** F1..F3 of a sample of the voiced frames (formant-match.ts), [n][3] in Hz. */
+  inventory(): number[] {
+    return this.#inventory.entries();
   }
 
   /** Median F1..F3 in Hz, 0 where unknown. */
@@ -221,6 +229,7 @@ export class ProfileAccumulator {
         ? {}
         : {
             formants: this.#details.formants().map((v) => round(v, 1)),
+            formantInventory: this.#details.inventory().map((v) => Math.round(v)),
             ...(stats === undefined
               ? {}
               : {

@@ -22,6 +22,13 @@ export const VoiceProfileSchema = Type.Object({
    */
   formants: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { minItems: 3, maxItems: 3 })),
   /**
+   * F1, F2, F3 (Hz) of an evenly spaced sample of its voiced frames, [n][3] row-major, at most
+   * FORMANT_INVENTORY_FRAMES frames (formant-match.ts): what a model that matches a source's frames to the
+   * target's (the manifest's analysis.formantMatch) reads. Absent in profiles made before it (their
+   * conversions use the median formants).
+   */
+  formantInventory: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { maxItems: 3 * 256 })),
+  /**
    * Envelope codebook (k-means centroids of the frames' level-free cepstra, [entries][24]) that profiles
    * cloned from 2026-11 until the envelope statistics replaced it carry. Nothing reads it and no profile is
    * made with it any more; it is only accepted, so those profiles still load.

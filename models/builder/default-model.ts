@@ -420,6 +420,16 @@ function envelopeStatsInputs(c: number, q: number, sourceRoot: boolean): GraphIn
 }
 
 /**
+ * A short source's formant ratios from matching its voiced frames to the target's inventory (an ICP in log
+ * F1..F3 from the medians' geometric mean, the farthest 20 % of frames left out of each step), faded out by
+ * 8 s of source as the envelope prior is (workers/engine/formant-match.ts). Parallel MCD (espeak-ng, 2-3 s
+ * sentences) 29.6 -> 33.3 % (same gender -28 -> -18 %); at full weight on every length 35.2 %, but on the
+ * judge's whole real sources (10-35 s) formants within 8 % went 4 -> 2 of pairs 0, 2, 4, 8, 10, 12, 15, 26
+ * (docs/MODEL-NOTES.md "Formant ratios by matching frames").
+ */
+const FORMANT_MATCH: FormantMatchOptions = { start: 'uniform', iterations: 30, trim: 0.2, fadeSeconds: 8 };
+
+/**
  * The default model: an in-graph pitch shift by pitchRatioFor(source, target) with the target's spread of
  * log F0 (pitchMapFor) and a period comb on voiced input, whose grains get the source frame's envelope
  * warped by the vocal-tract ratio and its coarse shape mapped to the target's envelope statistics by
@@ -440,8 +450,8 @@ export function buildDefaultModel(
     fit?: Partial<EnvelopeFitOptions> | null;
     probe?: boolean;
     sourcePrior?: SourcePrior;
-    /** The manifest's analysis.formantMatch (workers/engine/formant-match.ts); absent: the medians' ratios. */
-    formantMatch?: FormantMatchOptions;
+    /** The manifest's analysis.formantMatch (default FORMANT_MATCH); null: the medians' ratios, as before it. */
+    formantMatch?: FormantMatchOptions | null;
     eqSpan?: EqSpan;
     /** false: no output level stage (the manifest's conversion.loudness), as before it. */
     loudness?: boolean;
@@ -581,7 +591,7 @@ export function buildDefaultModel(
         voicingThreshold: 0.8,
         silenceDb: -50,
         ...(envelopeMap.fromHz > 0 ? { envelopeFromHz: envelopeMap.fromHz } : {}),
-        ...(extra.formantMatch === undefined ? {} : { formantMatch: extra.formantMatch }),
+        ...(extra.formantMatch === null ? {} : { formantMatch: extra.formantMatch ?? FORMANT_MATCH }),
         ...(extra.sourcePrior === undefined ? {} : { sourcePrior: extra.sourcePrior }),
       },
       conversion: {

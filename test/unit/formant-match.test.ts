@@ -86,21 +86,33 @@ test('the same voice matched to itself asks for no move', () => {
   for (const r of matched) assert.ok(Math.abs(Math.log(r)) < 0.03, `ratio ${r}`);
 });
 
-test('too few frames, or profiles without an inventory, keep the medians', () => {
+test('too few frames, or profiles without an inventory, keep the medians; long sources keep them too', () => {
   const target = frames([0, 1, 2, 3, 4], [1.2, 1.2, 1.2], 100, 5);
   assert.equal(matchFormantRatios(frames([1], [1, 1, 1], 5, 6), target, [1, 1, 1]), null);
-  const old = { formants: [500, 1500, 2500] };
-  const withInventory = { formants: [600, 1700, 2900], formantInventory: target };
+  const old = { formants: [500, 1500, 2500], durationSeconds: 3 };
+  const withInventory = { formants: [600, 1800, 2900], formantInventory: target, durationSeconds: 20 };
   assert.equal(withMatchedFormants(old, withInventory, FORMANT_MATCH_DEFAULTS), old);
   const source = {
     formants: [500, 1500, 2500],
     formantInventory: frames([0, 1, 2, 3, 4], [1, 1, 1], 100, 7),
+    durationSeconds: 3,
   };
-  assert.equal(withMatchedFormants(source, old, FORMANT_MATCH_DEFAULTS), source);
-  const moved = withMatchedFormants(source, withInventory, FORMANT_MATCH_DEFAULTS);
+  assert.equal(
+    withMatchedFormants({ ...old, formantInventory: [] }, withInventory, FORMANT_MATCH_DEFAULTS).formants,
+    old.formants,
+  );
+  const ratios = (p: { formants?: number[] }) =>
+    withInventory.formants.map((v, k) => v / (p.formants?.[k] ?? 0));
   // The target's formants over the matched source's are the matched ratios (here the voices' 1.2).
-  moved.formants.forEach((v, k) => {
-    const r = withInventory.formants[k] / v;
-    assert.ok(Math.abs(Math.log(r / 1.2)) < 0.03, `ratio ${k}: ${r}`);
+  for (const r of ratios(withMatchedFormants(source, withInventory, FORMANT_MATCH_DEFAULTS)))
+    assert.ok(Math.abs(Math.log(r / 1.2)) < 0.03, `ratio ${r}`);
+  // Faded by length: half way (in log) at half the fade, the medians' ratios from the fade on.
+  const fading = { ...FORMANT_MATCH_DEFAULTS, fadeSeconds: 6 };
+  const medians = ratios(source);
+  ratios(withMatchedFormants(source, withInventory, fading)).forEach((r, k) => {
+    const half = Math.sqrt(medians[k] * 1.2);
+    assert.ok(Math.abs(Math.log(r / half)) < 0.015, `ratio ${k}: ${r} against ${half}`);
   });
+  const long = { ...source, durationSeconds: 6 };
+  assert.equal(withMatchedFormants(long, withInventory, fading), long);
 });

@@ -48,6 +48,13 @@ export interface FormantMatchOptions {
   iterations: number;
   /** Share of the source frames, the farthest from their match, left out of each re-estimate (0..0.9). */
   trim: number;
+  /** Distances with each log formant over the target inventory's spread of it (else in plain log Hz). */
+  standardise?: boolean;
+  /**
+   * Sources this long (analysed seconds) or longer keep the medians' ratios; below, the matched ratios weigh
+   * (in log) from fully at 0 s to nothing at this length, as the envelope prior fades. Absent: fully at any length.
+   */
+  fadeSeconds?: number;
 }
 
 export const FORMANT_MATCH_DEFAULTS: FormantMatchOptions = { start: 'uniform', iterations: 30, trim: 0.2 };
@@ -62,12 +69,27 @@ function logs(inventory: readonly number[]): number[][] {
   return out;
 }
 
-/** The nearest of `to` to `x + t` and its offset from it. */
-function nearest(x: readonly number[], t: readonly number[], to: readonly number[][]): [number, number[]] {
+/** Per log formant, 1 over its spread (standard deviation) over `y`. */
+function weights(y: readonly number[][]): number[] {
+  return [0, 1, 2].map((k) => {
+    const m = y.reduce((s, v) => s + v[k], 0) / y.length;
+    const sd = Math.sqrt(y.reduce((s, v) => s + (v[k] - m) ** 2, 0) / y.length);
+    return sd > 1e-6 ? 1 / sd ** 2 : 1;
+  });
+}
+
+/** The nearest of `to` to `x + t` (squared distances weighted by `w`) and its offset from it. */
+function nearest(
+  x: readonly number[],
+  t: readonly number[],
+  to: readonly number[][],
+  w: readonly number[],
+): [number, number[]] {
   let best = Number.POSITIVE_INFINITY;
   let at = to[0];
   for (const y of to) {
-    const d = (y[0] - x[0] - t[0]) ** 2 + (y[1] - x[1] - t[1]) ** 2 + (y[2] - x[2] - t[2]) ** 2;
+    const d =
+      w[0] * (y[0] - x[0] - t[0]) ** 2 + w[1] * (y[1] - x[1] - t[1]) ** 2 + w[2] * (y[2] - x[2] - t[2]) ** 2;
     if (d < best) {
       best = d;
       at = y;
@@ -95,9 +117,10 @@ export function matchFormantRatios(
   const start = medians.map(Math.log);
   const uniform = (start[0] + start[1] + start[2]) / 3;
   const t = options.start === 'uniform' ? [uniform, uniform, uniform] : start;
+  const w = options.standardise ? weights(y) : [1, 1, 1];
   const keep = Math.max(1, Math.round(x.length * (1 - Math.min(0.9, Math.max(0, options.trim)))));
   for (let it = 0; it < options.iterations; it++) {
-    const matched = x.map((f) => nearest(f, t, y)).sort((a, b) => a[0] - b[0]);
+    const matched = x.map((f) => nearest(f, t, y, w)).sort((a, b) => a[0] - b[0]);
     const move = [0, 1, 2].map((k) => matched.slice(0, keep).reduce((s, [, d]) => s + d[k], 0) / keep);
     for (let k = 0; k < 3; k++) t[k] += move[k];
     if (Math.max(...move.map(Math.abs)) < 1e-4) break;
@@ -110,20 +133,18 @@ export function matchFormantRatios(
  * target over source formants warps by the matched ratios; `source` as it is when either profile has no
  * inventory (profiles made before it) or no formants.
  */
-export function withMatchedFormants<P extends { formants?: number[]; formantInventory?: number[] }>(
-  source: P,
-  target: { formants?: number[]; formantInventory?: number[] },
-  options: FormantMatchOptions,
-): P {
+export function withMatchedFormants<
+  P extends { formants?: number[]; formantInventory?: number[]; durationSeconds: number },
+>(source: P, target: { formants?: number[]; formantInventory?: number[] }, options: FormantMatchOptions): P {
   const s = source.formants;
   const t = target.formants;
   if (!s || !t || !source.formantInventory || !target.formantInventory) return source;
   if (![...s, ...t].every((v) => v > 0)) return source;
-  const ratios = matchFormantRatios(
-    source.formantInventory,
-    target.formantInventory,
-    t.map((v, k) => v / s[k]),
-    options,
-  );
-  return ratios ? { ...source, formants: t.map((v, k) => v / ratios[k]) } : source;
+  const fade = options.fadeSeconds ? Math.max(0, 1 - source.durationSeconds / options.fadeSeconds) : 1;
+  if (fade === 0) return source;
+  const medians = t.map((v, k) => v / s[k]);
+  const ratios = matchFormantRatios(source.formantInventory, target.formantInventory, medians, options);
+  if (!ratios) return source;
+  // Blended in log: medians^(1 - fade) x matched^fade.
+  return { ...source, formants: t.map((v, k) => v / (medians[k] ** (1 - fade) * ratios[k] ** fade)) };
 }

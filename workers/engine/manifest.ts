@@ -138,6 +138,8 @@ export const ModelManifestSchema = Type.Object({
           start: Type.Union([Type.Literal('medians'), Type.Literal('uniform')]),
           iterations: Type.Integer({ minimum: 1, maximum: 200 }),
           trim: Type.Number({ minimum: 0, maximum: 0.9 }),
+          standardise: Type.Optional(Type.Boolean()),
+          fadeSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
         },
         { additionalProperties: false },
       ),

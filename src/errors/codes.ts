@@ -88,8 +88,14 @@ export const ERROR_CODES = {
     meaning: 'a multipart body without a boundary, cut short, or otherwise unparseable',
   },
   VC_ERR_UPLOAD_TOO_SLOW: {
-    answer: '408',
-    meaning: "an upload's body arrived slower than `UPLOAD_MIN_BYTES_PER_SEC` over 5 s; cut off",
+    answer: '400',
+    meaning:
+      "an upload's body arrived slower than `UPLOAD_MIN_BYTES_PER_SEC` over 5 s; cut off, the connection closed (400, not 408: browsers and `curl --retry` send a request answered 408 again)",
+  },
+  VC_ERR_REQUEST_TIMEOUT: {
+    answer: '400',
+    meaning:
+      'a request (head and body) did not arrive in full within `REQUEST_TIMEOUT_MS`; cut off, the connection closed (400, not 408, as above)',
   },
   VC_ERR_INSUFFICIENT_STORAGE: {
     answer: '507',

@@ -34,4 +34,11 @@ export {
 } from './fair-share.js';
 export { publicState, toJobView } from './job-view.js';
 export { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
-export { placeOf, QueueEstimator, type QueuePlace, type Throughput } from './queue-estimate.js';
+export {
+  placeOf,
+  QueueEstimator,
+  type QueuePlace,
+  type RunningJob,
+  type Throughput,
+  workRate,
+} from './queue-estimate.js';

@@ -39,7 +39,11 @@ export const ERROR_CODES = {
     meaning: "the file passed the probe but does not decode (ffmpeg's own words only in the worker's log)",
   },
   VC_ERR_PIPELINE: { answer: 'job error / 500', meaning: 'ffmpeg failed for another reason (retried)' },
-  VC_ERR_CANCELLED: { answer: 'job state `cancelled`', meaning: 'cancelled by the user' },
+  VC_ERR_CANCELLED: {
+    answer: 'job state `cancelled`',
+    meaning:
+      'cancelled by the user, or by an operator (the admin routes, a removed account): the message says which',
+  },
   VC_ERR_WORKER_STOPPED: {
     answer: 'job error (retried)',
     meaning:

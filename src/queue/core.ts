@@ -2,12 +2,14 @@
 export { recentFailures, usageByUser } from './admin-views.js';
 export {
   BULL_PRIORITY,
+  type CancelledBy,
   type CloneJobData,
   CONVERSION_QUEUE,
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
   type ConvertJobData,
+  cancelMessage,
   type FailureView,
   hasOwnWebhook,
   type JobPriority,

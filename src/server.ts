@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { clientErrorHandler } from './api/index.js';
 import { vcfarmApp } from './app.js';
 import type { Config } from './config/index.js';
 import { Lifecycle } from './lifecycle/index.js';
@@ -28,9 +29,11 @@ export async function buildServer(
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: 64 * 1024,
-    // The whole request must arrive in time (Node answers 408 and closes); checked every second
-    // or so, so a trickling client is cut off soon after the limit, not up to 30 s later.
+    // The whole request must arrive in time (answered 400 VC_ERR_REQUEST_TIMEOUT and closed, never
+    // 408: src/api/client-errors.ts); checked every second or so, so a trickling client is cut off
+    // soon after the limit, not up to 30 s later.
     requestTimeout: config.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(config.requestTimeoutMs),
     http: {
       headersTimeout: Math.min(60_000, config.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.requestTimeoutMs / 10))),

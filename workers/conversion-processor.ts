@@ -11,6 +11,7 @@ import {
   type ConversionJobData,
   type ConversionResult,
   type ConvertJobData,
+  cancelMessage,
   hasOwnWebhook,
   queueKeys,
 } from '../src/queue/core.js';
@@ -51,11 +52,12 @@ function jobError(failure: JobFailure): Error {
   return failure.retryable ? new Error(reason) : new UnrecoverableError(reason);
 }
 
-const CANCELLED: JobFailure = {
+/** A cancellation, saying who asked for it (the value of the job's cancel marker). */
+const cancelled = (by: string | null): JobFailure => ({
   code: 'VC_ERR_CANCELLED',
-  message: 'cancelled by the user',
+  message: cancelMessage(by),
   retryable: false,
-};
+});
 
 const WORKER_STOPPED: JobFailure = {
   code: 'VC_ERR_WORKER_STOPPED',
@@ -126,12 +128,12 @@ export class ConversionProcessor {
     try {
       // The cancel marker and the task's preparation (folders, quota, voice) are waits, not work:
       // both at once. A cancel wins over a preparation that failed.
-      const [cancelled, prepared] = await Promise.allSettled([
-        this.redis.exists(this.keys.cancelMarker(jobId)),
+      const [marker, prepared] = await Promise.allSettled([
+        this.redis.get(this.keys.cancelMarker(jobId)),
         this.prepare(job, control),
       ]);
-      if (cancelled.status === 'rejected') throw cancelled.reason;
-      if (cancelled.value) throw jobError(CANCELLED);
+      if (marker.status === 'rejected') throw marker.reason;
+      if (marker.value !== null) throw jobError(cancelled(marker.value));
       if (prepared.status === 'rejected') throw prepared.reason;
       return await this.run(job, control, prepared.value);
     } finally {
@@ -205,7 +207,11 @@ export class ConversionProcessor {
       // that leaves the job to run again (and count again); the sweeper's reconcile covers the rest.
       await Promise.all([this.reportModel(data, outcome, jlog), this.countFiles(job, jlog)]);
       if (outcome.status === 'cancelled')
-        throw jobError(this.stopped.has(task.jobId) ? WORKER_STOPPED : CANCELLED);
+        throw jobError(
+          this.stopped.has(task.jobId)
+            ? WORKER_STOPPED
+            : cancelled(await this.redis.get(this.keys.cancelMarker(task.jobId)).catch(() => null)),
+        );
       if (outcome.status === 'failed') {
         const ffmpeg = FFMPEG_FAILURE[outcome.code];
         if (ffmpeg) this.metrics?.ffmpegFailures.labels(ffmpeg).inc();

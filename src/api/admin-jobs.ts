@@ -5,9 +5,13 @@ import { recentFailures, usageByUser } from '../queue/index.js';
 import { PageLimit } from './fields.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
+/** The account's name beside its id (null for an anonymous session or a removed account). */
+const UserName = Type.Union([Type.String(), Type.Null()]);
+
 const FailureSchema = Type.Object({
   id: Type.String(),
   userId: Type.String(),
+  userName: UserName,
   kind: Type.String(),
   filename: Type.String(),
   code: Type.String(),
@@ -17,6 +21,7 @@ const FailureSchema = Type.Object({
 
 const UsageSchema = Type.Object({
   userId: Type.String(),
+  userName: UserName,
   queued: Type.Integer(),
   active: Type.Integer(),
   completed: Type.Integer(),
@@ -35,6 +40,14 @@ const AdminErrors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: Error
 export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', async (request) => app.requireAdmin(request));
 
+  /** Each row with its user's account name, for people to read (the id stays, for copying). */
+  const named = async <T extends { userId: string }>(
+    rows: T[],
+  ): Promise<(T & { userName: string | null })[]> => {
+    const names = await app.accounts.names(rows.map((r) => r.userId));
+    return rows.map((r) => ({ ...r, userName: names.get(r.userId) ?? null }));
+  };
+
   app.get(
     '/admin/failures',
     {
@@ -48,7 +61,7 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => ({
-      failures: await recentFailures(app.conversions.queue, Number(request.query.limit ?? 20)),
+      failures: await named(await recentFailures(app.conversions.queue, Number(request.query.limit ?? 20))),
     }),
   );
 
@@ -62,7 +75,10 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => usageByUser(app.conversions.queue),
+    async () => {
+      const { users, sampled } = await usageByUser(app.conversions.queue);
+      return { users: await named(users), sampled };
+    },
   );
 
   const ownedView = async (id: string) => {
@@ -101,7 +117,7 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { owner } = await ownedView(request.params.id);
-      const job = await app.conversions.cancel(owner, request.params.id);
+      const job = await app.conversions.cancel(owner, request.params.id, 'operator');
       request.log.info({ jobId: job.id, userId: owner, state: job.state }, 'job cancelled by an admin');
       if (job.state === 'queued' || job.state === 'active')
         return reply

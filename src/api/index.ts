@@ -20,6 +20,7 @@ import { webhookRoutes } from './webhooks.js';
 import { workspaceRoutes } from './workspace.js';
 import { wsRoutes } from './ws.js';
 
+export { clientErrorHandler } from './client-errors.js';
 export { installErrorHandler } from './error-handler.js';
 export { openApiPlugin } from './openapi.js';
 

@@ -13,7 +13,7 @@ function fromParser(err: unknown): unknown {
  * `request.parts()` whose parser errors become `400 VC_ERR_MALFORMED_MULTIPART` instead of a 500:
  * a body without a boundary or cut short is the client's mistake. Limit errors (413) and our own
  * errors pass through unchanged. On upload routes a body that arrives too slowly fails whatever
- * is being awaited (the next part, or a file part's stream) with 408 VC_ERR_UPLOAD_TOO_SLOW.
+ * is being awaited (the next part, or a file part's stream) with 400 VC_ERR_UPLOAD_TOO_SLOW.
  */
 export async function* multipartParts(
   request: FastifyRequest,

@@ -12,7 +12,8 @@ const QueuePlaceSchema = Type.Object({
 
 /**
  * GET /api/queue: where the caller's queued jobs stand (1 = next to start) and about how long
- * each should wait, from the jobs finished lately (null while too few finished to tell). The
+ * each should wait, from recent jobs' processing times shared by the jobs running now (null while
+ * too few completed to tell). The
  * page gets the same live over its WebSocket (`"queue": true`).
  */
 export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -23,7 +24,16 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Object({
             jobs: Type.Array(QueuePlaceSchema),
-            throughput: Type.Object({ perMin: Type.Number(), windowSec: Type.Integer() }),
+            throughput: Type.Object({
+              perMin: Type.Number({
+                description: 'jobs per minute while the workers work (slots × 60 / jobSec)',
+              }),
+              windowSec: Type.Integer({ description: 'how far back the jobs measured go' }),
+              jobSec: Type.Union([Type.Number(), Type.Null()], {
+                description: 'mean processing time of the newest completed jobs; null with fewer than two',
+              }),
+              slots: Type.Integer({ minimum: 1, description: 'jobs running now (at least 1)' }),
+            }),
           }),
           401: ErrorBody,
           429: ErrorBody,
@@ -34,7 +44,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const userId = userOf(request);
       const throughput = await app.queueEstimator.throughput();
       const jobs = await queuedPlaces(app.conversions, app.queueEstimator, userId, throughput);
-      return { jobs, throughput: { perMin: throughput.perMin, windowSec: throughput.windowSec } };
+      const { perMin, windowSec, jobSec, slots } = throughput;
+      return { jobs, throughput: { perMin, windowSec, jobSec, slots } };
     },
   );
 };

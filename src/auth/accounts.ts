@@ -53,6 +53,18 @@ export class AccountStore {
     return raw ? (JSON.parse(raw) as Account) : undefined;
   }
 
+  /** The names of those of `ids` that are accounts (anonymous sessions have none): one MGET. */
+  async names(ids: string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return new Map();
+    const raws = await this.redis.mget(unique.map((id) => this.accountKey(id)));
+    const names = new Map<string, string>();
+    raws.forEach((raw, i) => {
+      if (raw) names.set(unique[i], (JSON.parse(raw) as Account).name);
+    });
+    return names;
+  }
+
   async list(): Promise<Account[]> {
     const ids = await this.redis.zrange(this.indexKey, 0, -1);
     if (ids.length === 0) return [];

@@ -147,12 +147,12 @@ export const EnvSchema = Type.Object({
   /** Upload-time decode passes running at once in one API instance; more wait. 0: one per core. */
   DECODE_CHECKS_MAX: Type.Integer({ minimum: 0, maximum: 1024, default: 0 }),
   /**
-   * A whole request (head and body) must arrive within this many ms, or the connection gets 408
-   * and is closed: trickled uploads cannot hold sockets open. Default 5 min (100 MiB at 350 KB/s).
+   * A whole request (head and body) must arrive within this many ms, or it is answered 400
+   * VC_ERR_REQUEST_TIMEOUT and the connection is closed: trickled uploads cannot hold sockets open. Default 5 min (100 MiB at 350 KB/s).
    */
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
   /**
-   * An upload whose body arrives slower than this over a 5 s window is cut off with 408 (a
+   * An upload whose body arrives slower than this over a 5 s window is cut off with 400 (a
    * trickling client cannot hold an upload slot and a socket for REQUEST_TIMEOUT_MS). Default 16 KiB/s.
    */
   UPLOAD_MIN_BYTES_PER_SEC: Type.Integer({ minimum: 1, default: 16 * 1024 }),

@@ -39,7 +39,11 @@ export const ERROR_CODES = {
     meaning: "the file passed the probe but does not decode (ffmpeg's own words only in the worker's log)",
   },
   VC_ERR_PIPELINE: { answer: 'job error / 500', meaning: 'ffmpeg failed for another reason (retried)' },
-  VC_ERR_CANCELLED: { answer: 'job state `cancelled`', meaning: 'cancelled by the user' },
+  VC_ERR_CANCELLED: {
+    answer: 'job state `cancelled`',
+    meaning:
+      'cancelled by the user, or by an operator (the admin routes, a removed account): the message says which',
+  },
   VC_ERR_WORKER_STOPPED: {
     answer: 'job error (retried)',
     meaning:
@@ -88,8 +92,14 @@ export const ERROR_CODES = {
     meaning: 'a multipart body without a boundary, cut short, or otherwise unparseable',
   },
   VC_ERR_UPLOAD_TOO_SLOW: {
-    answer: '408',
-    meaning: "an upload's body arrived slower than `UPLOAD_MIN_BYTES_PER_SEC` over 5 s; cut off",
+    answer: '400',
+    meaning:
+      "an upload's body arrived slower than `UPLOAD_MIN_BYTES_PER_SEC` over 5 s; cut off, the connection closed (400, not 408: browsers and `curl --retry` send a request answered 408 again)",
+  },
+  VC_ERR_REQUEST_TIMEOUT: {
+    answer: '400',
+    meaning:
+      'a request (head and body) did not arrive in full within `REQUEST_TIMEOUT_MS`; cut off, the connection closed (400, not 408, as above)',
   },
   VC_ERR_INSUFFICIENT_STORAGE: {
     answer: '507',

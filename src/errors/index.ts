@@ -139,12 +139,26 @@ export class TooManyUploadsError extends VcError {
   }
 }
 
+/** A rate in bytes per second as people read it: "16 KB/s", "500 bytes/s". */
+const perSecond = (bytes: number): string =>
+  bytes >= 1024 ? `${Math.round(bytes / 1024)} KB/s` : `${bytes} bytes/s`;
+
 /** An upload's body arrived slower than UPLOAD_MIN_BYTES_PER_SEC over a whole window. */
 export class UploadTooSlowError extends VcError {
   constructor(minBytesPerSec: number) {
     super(
       'VC_ERR_UPLOAD_TOO_SLOW',
-      `the upload arrived slower than ${minBytesPerSec} bytes per second and was cut off; try again`,
+      `the upload arrived slower than ${perSecond(minBytesPerSec)}, the least this service accepts, and was cut off; try again on a faster connection`,
+    );
+  }
+}
+
+/** A request did not arrive in full within REQUEST_TIMEOUT_MS (answered by the HTTP server itself). */
+export class RequestTimeoutError extends VcError {
+  constructor(timeoutMs: number) {
+    super(
+      'VC_ERR_REQUEST_TIMEOUT',
+      `the request did not arrive in full within ${Math.round(timeoutMs / 1000)} s and was cut off; on a slow connection, send a smaller file`,
     );
   }
 }

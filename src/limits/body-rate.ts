@@ -16,7 +16,7 @@ declare module 'fastify' {
  * Watches one request's body as it arrives (the socket's bytes read, per window). A body that
  * stalls or trickles below `minBytesPerSec` over a whole window trips the guard: `tripped`
  * rejects with UploadTooSlowError and each registered stream is destroyed with it, so whatever
- * the handler awaits fails with a 408 it can answer. Stops by itself once the body is complete.
+ * the handler awaits fails with a 400 it can answer (not 408, which browsers send again). Stops by itself once the body is complete.
  */
 export class BodyRateGuard {
   readonly tripped: Promise<never>;
@@ -60,7 +60,7 @@ export class BodyRateGuard {
     this.lastBytes = bytes;
     if (rate >= this.minBytesPerSec) return;
     this.stop();
-    // The rest of the body is never read: the connection closes after the 408.
+    // The rest of the body is never read: the connection closes after the answer.
     reply.header('connection', 'close');
     const err = new UploadTooSlowError(this.minBytesPerSec);
     this.request.log.info({ bytesPerSec: Math.round(rate) }, 'upload too slow; cut off');

@@ -73,7 +73,7 @@ const REFUND = redisScript(
  * 401/403 are answered before any count (per user: there is none yet) or, on another user's
  * resource, as 404 (counted like any not found: one lookup, no work).
  */
-const REFUNDED_STATUSES = new Set([400, 404, 408, 409, 413, 415, 422]);
+const REFUNDED_STATUSES = new Set([400, 404, 409, 413, 415, 422]);
 
 /** A peek is a courtesy to the page: it never holds a request up for long when Redis is slow. */
 const PEEK_TIMEOUT_MS = 300;

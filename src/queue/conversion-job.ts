@@ -90,6 +90,14 @@ export interface ConversionResult {
 
 export type PublicJobState = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
 
+/** Who cancelled a job: the value of its cancel marker, read by the worker that stops it. */
+export type CancelledBy = 'user' | 'operator';
+
+/** A cancelled job's error message, saying who cancelled it (an old marker, `1`, was its user). */
+export function cancelMessage(by: string | null | undefined): string {
+  return by === 'operator' ? 'cancelled by an operator' : 'cancelled by the user';
+}
+
 /**
  * A job as users see it, whatever its kind. A clone's `uploadId` is its voice's id (the reference
  * recording is stored under it) and its `filename` the voice's name; it has no result.

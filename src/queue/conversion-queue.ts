@@ -11,11 +11,13 @@ import { type BullConnection, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../
 import { outputPathFor, partialOutputPath, type Upload, UsageLedger, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
+  type CancelledBy,
   CONVERSION_QUEUE,
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
   type ConvertJobData,
+  cancelMessage,
   hasOwnWebhook,
   type JobPriority,
   type JobWebhook,
@@ -249,13 +251,14 @@ export class ConversionQueue {
 
   /**
    * Cancels a job. A queued job is removed at once; an active one is told to stop (every worker
-   * process hears the pub/sub message; a worker that picks the job up later sees the marker).
+   * process hears the pub/sub message; a worker that picks the job up later sees the marker). The
+   * marker holds who cancelled (`by`), which the job's error message then says.
    */
-  async cancel(userId: string, jobId: string): Promise<ConversionJobView> {
+  async cancel(userId: string, jobId: string, by: CancelledBy = 'user'): Promise<ConversionJobView> {
     const job = await this.ownedJob(userId, jobId);
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') return this.viewNow(job);
-    await this.redis.set(this.keys.cancelMarker(jobId), '1', 'EX', KEEP_FINISHED_SEC);
+    await this.redis.set(this.keys.cancelMarker(jobId), by, 'EX', KEEP_FINISHED_SEC);
     if (state !== 'active' && (await this.removeQueued(job))) {
       await this.fairShare.release(userId, jobId);
       const view: ConversionJobView = {
@@ -263,7 +266,7 @@ export class ConversionQueue {
         state: 'cancelled',
         finishedAt: Date.now(),
       };
-      view.error = { code: 'VC_ERR_CANCELLED', message: 'cancelled by the user' };
+      view.error = { code: 'VC_ERR_CANCELLED', message: cancelMessage(by) };
       await this.redis.set(
         this.keys.tombstone(jobId),
         // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
@@ -470,14 +473,14 @@ export class ConversionQueue {
     return unfinished;
   }
 
-  /** Cancels every unfinished job of the user (a removed account); returns how many. */
+  /** Cancels every unfinished job of the user (an account an operator removed); returns how many. */
   async cancelAllOf(userId: string): Promise<number> {
     const ids = await this.redis.zrange(this.keys.userJobs(userId), 0, -1);
     let cancelled = 0;
     for (const id of ids) {
       const view = await this.get(userId, id).catch(() => undefined);
       if (view?.state !== 'queued' && view?.state !== 'active') continue;
-      await this.cancel(userId, id).catch(() => undefined);
+      await this.cancel(userId, id, 'operator').catch(() => undefined);
       cancelled++;
     }
     await this.fairShare.forget(userId);

@@ -2,12 +2,14 @@
 export { recentFailures, usageByUser } from './admin-views.js';
 export {
   BULL_PRIORITY,
+  type CancelledBy,
   type CloneJobData,
   CONVERSION_QUEUE,
   type ConversionJobData,
   type ConversionJobView,
   type ConversionResult,
   type ConvertJobData,
+  cancelMessage,
   type FailureView,
   hasOwnWebhook,
   type JobPriority,
@@ -34,4 +36,11 @@ export {
 } from './fair-share.js';
 export { publicState, toJobView } from './job-view.js';
 export { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
-export { placeOf, QueueEstimator, type QueuePlace, type Throughput } from './queue-estimate.js';
+export {
+  placeOf,
+  QueueEstimator,
+  type QueuePlace,
+  type RunningJob,
+  type Throughput,
+  workRate,
+} from './queue-estimate.js';

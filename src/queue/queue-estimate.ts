@@ -5,20 +5,85 @@ import { CONVERSION_QUEUE, type QueuePlace } from './conversion-job.js';
 export type { QueuePlace } from './conversion-job.js';
 
 export interface Throughput {
-  /** Jobs finished (completed or failed) per minute over the window. */
+  /**
+   * Jobs the workers get through per minute while they work: `slots` × 60 / `jobSec`. Idle time
+   * does not count (it did: the rate was the jobs finished over the last 5 or 15 minutes, so two
+   * jobs of a second each after an idle quarter of an hour made a wait of 150 s per place).
+   */
   perMin: number;
+  /** How far back the jobs measured go (s): from the oldest one's finish to now. */
   windowSec: number;
+  /** Jobs measured (the newest completed ones, at most SAMPLE_JOBS, none older than SAMPLE_HORIZON_SEC). */
   finished: number;
+  /** Their mean processing time (s), from start to finish; null with fewer than MIN_FINISHED. */
+  jobSec: number | null;
+  /** Jobs that run at once: those running now, at least 1 (every waiting job waits for one of them). */
+  slots: number;
+  /** When each slot frees (s from now, ascending): the running jobs' remaining work; [0] when none runs. */
+  freeInSec: number[];
 }
 
-/** Windows tried in turn until one holds enough finished jobs to estimate from. */
-const WINDOWS_SEC = [300, 900];
-const MIN_FINISHED = 2;
+/** A job running now: when it started (ms) and how far it is (0..1, its reported progress). */
+export interface RunningJob {
+  processedOn: number;
+  progress: number;
+}
 
-/** How many jobs are ahead of a queued one and how long it should wait, rate from what finished lately. */
+/** The newest completed jobs whose processing times make the estimate. */
+const SAMPLE_JOBS = 20;
+/** Jobs finished longer ago than this are not measured (the workers or their load may have changed). */
+const SAMPLE_HORIZON_SEC = 3600;
+const MIN_FINISHED = 2;
+/** One reading of the rate serves every request and queue watch of an instance for this long. */
+const RATE_TTL_MS = 1000;
+
+/**
+ * A running job's remaining work (s): its time so far scaled by the share still to do; with no
+ * progress yet, a typical job's time (or as long again as it ran, if longer).
+ */
+function remainingSec(job: RunningJob, jobSec: number, nowMs: number): number {
+  const ranSec = Math.max(0, nowMs - job.processedOn) / 1000;
+  if (job.progress >= 1) return 0;
+  if (job.progress > 0) return (ranSec * (1 - job.progress)) / job.progress;
+  return Math.max(jobSec, ranSec);
+}
+
+/** The work rate from recent jobs' processing times (ms) and the jobs running now. Pure. */
+export function workRate(
+  samples: { processedOn: number; finishedOn: number }[],
+  running: RunningJob[],
+  nowMs: number,
+): Throughput {
+  const slots = Math.max(1, running.length);
+  const times = samples.map((s) => Math.max(0, s.finishedOn - s.processedOn) / 1000);
+  const oldest = samples.reduce((m, s) => Math.min(m, s.finishedOn), nowMs);
+  const windowSec = Math.max(0, Math.round((nowMs - oldest) / 1000));
+  if (times.length < MIN_FINISHED)
+    return { perMin: 0, windowSec, finished: times.length, jobSec: null, slots, freeInSec: [] };
+  // A job takes at least a millisecond: a rate is finite even for jobs timed at 0.
+  const jobSec = Math.max(0.001, times.reduce((a, b) => a + b, 0) / times.length);
+  const freeInSec = running.length ? running.map((j) => remainingSec(j, jobSec, nowMs)) : [0];
+  freeInSec.sort((a, b) => a - b);
+  return { perMin: (slots * 60) / jobSec, windowSec, finished: times.length, jobSec, slots, freeInSec };
+}
+
+/**
+ * How many jobs are ahead of a queued one and how long it should wait: until a slot frees for it.
+ * Slots free as the running jobs end; each then takes the next waiting job for a recent job's
+ * processing time, so the job at `position` starts at the `position`-th time a slot frees.
+ */
 export function placeOf(jobId: string, position: number, throughput: Throughput): QueuePlace {
-  const etaSec = throughput.perMin > 0 ? Math.ceil((position * 60) / throughput.perMin) : null;
-  return { jobId, position, etaSec };
+  const { jobSec, freeInSec } = throughput;
+  if (jobSec === null || freeInSec.length === 0) return { jobId, position, etaSec: null };
+  const free = [...freeInSec];
+  let start = 0;
+  for (let i = 0; i < position; i++) {
+    start = free.shift() ?? 0;
+    const next = start + jobSec;
+    const at = free.findIndex((t) => t > next);
+    free.splice(at < 0 ? free.length : at, 0, next);
+  }
+  return { jobId, position, etaSec: Math.ceil(start) };
 }
 
 /**
@@ -30,6 +95,7 @@ export function placeOf(jobId: string, position: number, throughput: Throughput)
  */
 export class QueueEstimator {
   private readonly key: (name: string) => string;
+  private rate: { at: number; value: Promise<Throughput> } | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -38,20 +104,43 @@ export class QueueEstimator {
     this.key = (name) => `${prefix}:${CONVERSION_QUEUE}:${name}`;
   }
 
-  async throughput(nowMs = Date.now()): Promise<Throughput> {
-    let finished = 0;
-    let windowSec = WINDOWS_SEC[0];
-    for (windowSec of WINDOWS_SEC) {
-      const since = nowMs - windowSec * 1000;
-      const [done, failed] = await Promise.all([
-        this.redis.zcount(this.key('completed'), since, '+inf'),
-        this.redis.zcount(this.key('failed'), since, '+inf'),
-      ]);
-      finished = done + failed;
-      if (finished >= MIN_FINISHED) break;
-    }
-    const perMin = finished >= MIN_FINISHED ? finished / (windowSec / 60) : 0;
-    return { perMin, windowSec, finished };
+  /**
+   * The work rate: the newest SAMPLE_JOBS completed jobs' processing times (BullMQ's
+   * `processedOn` and `finishedOn`) and the jobs running now with their progress: two round
+   * trips, one HMGET per job measured or running. Read at most once per RATE_TTL_MS per
+   * instance, however many sockets watch the queue.
+   */
+  throughput(nowMs = Date.now()): Promise<Throughput> {
+    if (this.rate && nowMs - this.rate.at < RATE_TTL_MS) return this.rate.value;
+    const value = this.readRate(nowMs);
+    this.rate = { at: nowMs, value };
+    value.catch(() => {
+      if (this.rate?.value === value) this.rate = undefined;
+    });
+    return value;
+  }
+
+  private async readRate(nowMs: number): Promise<Throughput> {
+    const since = nowMs - SAMPLE_HORIZON_SEC * 1000;
+    const [ids, active] = await Promise.all([
+      this.redis.zrevrangebyscore(this.key('completed'), '+inf', since, 'LIMIT', 0, SAMPLE_JOBS),
+      // As many as there are worker threads: the active list holds the jobs running now.
+      this.redis.lrange(this.key('active'), 0, -1),
+    ]);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(this.key(id), 'processedOn', 'finishedOn');
+    for (const id of active) pipe.hmget(this.key(id), 'processedOn', 'progress');
+    const fields = ids.length + active.length ? ((await pipe.exec()) ?? []) : [];
+    const values = fields.map(([err, v]) => (err ? [] : (v as (string | null)[])));
+    const samples = values.slice(0, ids.length).flatMap(([started, finished]) => {
+      const [processedOn, finishedOn] = [Number(started), Number(finished)];
+      return processedOn > 0 && finishedOn > 0 ? [{ processedOn, finishedOn }] : [];
+    });
+    const running = values.slice(ids.length).flatMap(([started, progress]) => {
+      const processedOn = Number(started);
+      return processedOn > 0 ? [{ processedOn, progress: progressShare(progress) }] : [];
+    });
+    return workRate(samples, running, nowMs);
   }
 
   /**
@@ -79,6 +168,17 @@ export class QueueEstimator {
       else if (typeof at === 'number') places.push(placeOf(id, (waiting ?? 0) - at, rate));
     });
     return places;
+  }
+}
+
+/** A job's stored progress (a number, or vcfarm's `{progress, stage, ...}`) as a share 0..1. */
+function progressShare(raw: string | null | undefined): number {
+  try {
+    const v: unknown = JSON.parse(raw ?? '0');
+    const p = typeof v === 'number' ? v : Number((v as { progress?: unknown } | null)?.progress ?? 0);
+    return Number.isFinite(p) ? Math.max(0, Math.min(1, p)) : 0;
+  } catch {
+    return 0;
   }
 }
 

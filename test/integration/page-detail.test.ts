@@ -242,7 +242,8 @@ test('queued jobs show their place and wait, live, computed from the queue; a us
   );
   assert.ok(mine.body.throughput.perMin > 0, JSON.stringify(mine.body.throughput));
   for (const j of mine.body.jobs) assert.ok(Number.isInteger(j.etaSec) && j.etaSec > 0, JSON.stringify(j));
-  assert.ok(mine.body.jobs[2].etaSec > mine.body.jobs[0].etaSec);
+  // Later places wait no less (whole seconds: short jobs behind one slot may share a second).
+  assert.ok(mine.body.jobs[2].etaSec >= mine.body.jobs[0].etaSec, JSON.stringify(mine.body));
   assert.deepEqual((await other.request('GET', '/api/queue')).body.jobs, []);
   assert.equal((await fetch(`${svc.baseUrl}/api/queue`)).status, 401);
 
@@ -309,6 +310,10 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   await events.waitFor((m) => m.jobId === running && m.type === 'progress');
   assert.equal((await user.request('DELETE', `/api/jobs/${running}`)).status, 202); // running: stopped by its worker
   await events.waitFor((m) => m.jobId === running && m.type === 'cancelled');
+  assert.deepEqual((await user.request('GET', `/api/jobs/${running}`)).body.job.error, {
+    code: 'VC_ERR_CANCELLED',
+    message: 'cancelled by the user',
+  });
   const short = (await user.upload(espeakSentence('en-us+f3'))).body.upload.id;
   await user.waitForJob(
     (await user.createJob({ uploadId: short, outputFormat: 'wav', pitchSemitones: 2 })).id,
@@ -335,8 +340,8 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   const failures = listed.body.failures;
   const row = failures.find((f: { id: string }) => f.id === failed.id);
   assert.deepEqual(
-    { code: row?.code, userId: row?.userId, message: row?.message },
-    { code: failed.error?.code, userId, message: failed.error?.message },
+    { code: row?.code, userId: row?.userId, userName: row?.userName, message: row?.message },
+    { code: failed.error?.code, userId, userName: 'ops-seen', message: failed.error?.message },
   );
   assert.doesNotMatch(row.message, /\/[\w.-]+\//, 'no server path');
   assert.equal(failures.filter((f: { id: string }) => f.id === running).length, 0);
@@ -347,6 +352,7 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
     { completed: mine.completed, failed: mine.failed, cancelled: mine.cancelled, queued: mine.queued },
     { completed: 1, failed: 1, cancelled: 1, queued: 0 },
   );
+  assert.equal(mine.userName, 'ops-seen');
 
   // 3. The dashboard shows them, and the last minute counts the cancellation apart from failures.
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
@@ -359,6 +365,15 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
     .waitFor();
   const usageRow = page.locator(`.user-usage[data-user-id="${userId}"]`);
   assert.deepEqual((await usageRow.locator('td').allTextContents()).slice(1, 6), ['0', '0', '1', '1', '1']);
+  // Users by account name, the id on hover and behind a copy button (not the id in place of a name).
+  for (const cell of [
+    usageRow.locator('.user-name'),
+    page.locator(`.failure[data-job-id="${failed.id}"] .user-name`),
+  ]) {
+    assert.equal(await cell.locator('span').textContent(), 'ops-seen');
+    assert.equal(await cell.locator('span').getAttribute('title'), userId);
+    assert.equal(await cell.getByRole('button', { name: 'Copy id of ops-seen' }).count(), 1);
+  }
   assert.match(
     (await page.locator('#throughput').textContent()) ?? '',
     /1m: \d+ done, \d+ failed, [1-9]\d* cancelled/,
@@ -379,7 +394,10 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   await page.getByRole('button', { name: 'Cancel job' }).click();
   await page.locator('#cancel-status', { hasText: `Job ${victim}: cancelled.` }).waitFor({ timeout: 20_000 });
   await events.waitFor((m) => m.jobId === victim && m.type === 'cancelled');
-  assert.equal((await user.request('GET', `/api/jobs/${victim}`)).body.job.state, 'cancelled');
+  const stopped = (await user.request('GET', `/api/jobs/${victim}`)).body.job;
+  assert.equal(stopped.state, 'cancelled');
+  // The user reads who stopped it: an operator, not "the user".
+  assert.deepEqual(stopped.error, { code: 'VC_ERR_CANCELLED', message: 'cancelled by an operator' });
   await page.fill('#cancel-job-id', 'no-such-job-0000');
   await page.getByRole('button', { name: 'Cancel job' }).click();
   await page.locator('#cancel-status', { hasText: 'Job no-such-job-0000: refused: job not found' }).waitFor();

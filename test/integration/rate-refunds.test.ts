@@ -38,7 +38,7 @@ after(async () => {
 
 const counted = (userId: string, cls: string): Promise<number> => rateCount(redis, userId, cls);
 
-/** An upload whose body stops after its first 40 KB: cut off with 408 (UPLOAD_MIN_BYTES_PER_SEC). */
+/** An upload whose body stops after its first 40 KB: cut off with 400 VC_ERR_UPLOAD_TOO_SLOW (UPLOAD_MIN_BYTES_PER_SEC). */
 function stalledUpload(token: string): Promise<{ status: number; body: string }> {
   const body = multipartBody([
     { disposition: 'form-data; name="file"; filename="a.wav"', data: randomBytes(200 * 1024) },
@@ -60,7 +60,7 @@ function stalledUpload(token: string): Promise<{ status: number; body: string }>
   });
 }
 
-test('uploads and job POSTs refused with 400/404/408/413/415 use up no upload or conversion; accepted ones do', async () => {
+test('uploads and job POSTs refused with 400/404/413/415 (a body too slow included) use up no upload or conversion; accepted ones do', async () => {
   const user = await ApiClient.anonymous(svc.baseUrl);
   const userId = user.session?.userId ?? '';
   const statuses: number[] = [];
@@ -80,7 +80,9 @@ test('uploads and job POSTs refused with 400/404/408/413/415 use up no upload or
   assert.ok([400, 415].includes(notAudio.status), JSON.stringify(notAudio.body));
   statuses.push(notAudio.status);
   expect(413, await user.uploadBytes(randomBytes(512 * 1024), 'big.wav'));
-  expect(408, await stalledUpload(user.session?.token ?? ''));
+  const slow = await stalledUpload(user.session?.token ?? '');
+  expect(400, slow);
+  assert.equal(JSON.parse(slow.body).error, 'VC_ERR_UPLOAD_TOO_SLOW');
   expect(404, await user.request('POST', '/api/jobs', { uploadId: 'abcdefgh5678', outputFormat: 'wav' }));
   expect(400, await user.request('POST', '/api/jobs', { uploadId: 'abcdefgh5678', outputFormat: 'aac' }));
   expect(404, await user.request('POST', '/api/jobs', { uploadId: 'abcdefgh5679', outputFormat: 'mp3' }));

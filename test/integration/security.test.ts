@@ -265,7 +265,7 @@ test("11: signed links never reach the logs: every `sig` is redacted in the API'
   assert.ok(apiLogText().includes('sig=[redacted]'));
 });
 
-test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS; two at a time per user', async () => {
+test('12: a trickled upload is answered 400 VC_ERR_REQUEST_TIMEOUT (not 408, which browsers send again) and closed after REQUEST_TIMEOUT_MS; two at a time per user', async () => {
   const user = await userAt();
   const body = multipartBody([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
   const head = postHead(
@@ -283,10 +283,15 @@ test('12: a trickled upload is answered 408 and closed after REQUEST_TIMEOUT_MS;
   assert.equal(third.status, 429, JSON.stringify(third.body));
   assert.equal(third.body.error, 'VC_ERR_TOO_MANY_UPLOADS');
   assert.equal((await (await userAt()).uploadBytes(wav, 'c.wav')).status, 201);
-  // 3. Both trickling requests are answered 408 and closed within the timeout plus a check interval.
+  // 3. Both trickling requests are answered 400 and closed within the timeout plus a check interval.
   for (const r of await Promise.all(trickling)) {
     assert.equal(r.closed, true, `still open after ${r.closedAfterMs} ms`);
-    assert.equal(r.status, 408);
+    assert.equal(r.status, 400, r.body);
+    assert.deepEqual(JSON.parse(r.body), {
+      error: 'VC_ERR_REQUEST_TIMEOUT',
+      message:
+        'the request did not arrive in full within 4 s and was cut off; on a slow connection, send a smaller file',
+    });
     assert.ok(r.closedAfterMs < 7000, `closed after ${r.closedAfterMs} ms`);
   }
   // 4. The slots are free again.
@@ -330,7 +335,7 @@ test('12: upload slots are counted per user across API instances; a killed insta
   await Promise.all(trickling);
 });
 
-test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 long before the request timeout', async () => {
+test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 400 (not 408) long before the request timeout', async () => {
   const slowApi = await cluster.startExtraApi({
     REQUEST_TIMEOUT_MS: '120000',
     UPLOAD_MIN_BYTES_PER_SEC: '2000',
@@ -345,8 +350,12 @@ test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 408 lon
   const midFile = rawRequest(slowApi.url, head, body.subarray(0, 40_000), { giveUpMs: 20_000 });
   for (const r of await Promise.all([fromStart, midFile])) {
     assert.equal(r.closed, true, `still open after ${r.closedAfterMs} ms`);
-    assert.equal(r.status, 408, r.body);
-    assert.equal(JSON.parse(r.body).error, 'VC_ERR_UPLOAD_TOO_SLOW');
+    assert.equal(r.status, 400, r.body);
+    assert.deepEqual(JSON.parse(r.body), {
+      error: 'VC_ERR_UPLOAD_TOO_SLOW',
+      message:
+        'the upload arrived slower than 2 KB/s, the least this service accepts, and was cut off; try again on a faster connection',
+    });
     assert.ok(r.closedAfterMs < 15_000, `closed after ${r.closedAfterMs} ms`);
   }
   // 3. Nothing of them stays, and an upload at normal speed works on the same instance.

@@ -2,9 +2,32 @@ import { useState } from 'preact/hooks';
 import type { FailureView, UserUsage } from '../../../src/queue/conversion-job.js';
 import { adminFetch, messageOf } from './admin-api.js';
 
-/** The server's own shapes (GET /api/admin/failures, /api/admin/usage). */
-export type Failure = FailureView;
-export type Usage = UserUsage;
+/** The server's own shapes (GET /api/admin/failures, /api/admin/usage), each with its account's name. */
+interface Named {
+  /** Null for an anonymous session (or an account removed since). */
+  userName: string | null;
+}
+export type Failure = FailureView & Named;
+export type Usage = UserUsage & Named;
+
+/** A user by account name, the id on hover and one click from the clipboard. */
+function UserCell({ id, name }: { id: string; name: string | null }) {
+  const shown = name ?? 'anonymous';
+  return (
+    <td class="user-name">
+      <span title={id}>{shown}</span>{' '}
+      <button
+        type="button"
+        class="copy-id"
+        title={id}
+        aria-label={`Copy id of ${shown}`}
+        onClick={() => void navigator.clipboard?.writeText(id).catch(() => undefined)}
+      >
+        Copy id
+      </button>
+    </td>
+  );
+}
 
 /** The newest jobs that failed for good, with their codes. */
 export function Failures({ failures }: { failures: Failure[] }) {
@@ -30,7 +53,7 @@ export function Failures({ failures }: { failures: Failure[] }) {
                 <td>{f.finishedAt ? new Date(f.finishedAt).toLocaleTimeString() : '—'}</td>
                 <td class="failure-code">{f.code}</td>
                 <td>{f.message}</td>
-                <td>{f.userId}</td>
+                <UserCell id={f.userId} name={f.userName} />
                 <td>
                   {f.kind} {f.filename} <code>{f.id}</code>
                 </td>
@@ -63,7 +86,7 @@ export function UsageTable({ users }: { users: Usage[] }) {
         <tbody>
           {users.map((u) => (
             <tr key={u.userId} class="user-usage" data-user-id={u.userId}>
-              <td>{u.userId}</td>
+              <UserCell id={u.userId} name={u.userName} />
               <td>{u.queued}</td>
               <td>{u.active}</td>
               <td>{u.completed}</td>

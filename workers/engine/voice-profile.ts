@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { VoiceProfileError } from './errors.js';
+import { FORMANT_INVENTORY_FRAMES } from './formant-match.js';
 
 export const VoiceProfileSchema = Type.Object({
   format: Type.Literal('vcfarm-voice/1'),
@@ -27,7 +28,9 @@ export const VoiceProfileSchema = Type.Object({
    * target's (the manifest's analysis.formantMatch) reads. Absent in profiles made before it (their
    * conversions use the median formants).
    */
-  formantInventory: Type.Optional(Type.Array(Type.Number({ minimum: 0 }), { maxItems: 3 * 256 })),
+  formantInventory: Type.Optional(
+    Type.Array(Type.Number({ minimum: 0 }), { maxItems: 3 * FORMANT_INVENTORY_FRAMES }),
+  ),
   /**
    * Envelope codebook (k-means centroids of the frames' level-free cepstra, [entries][24]) that profiles
    * cloned from 2026-11 until the envelope statistics replaced it carry. Nothing reads it and no profile is

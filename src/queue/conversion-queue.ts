@@ -22,7 +22,7 @@ import {
   type PublicJobState,
   type ResultGone,
 } from './conversion-job.js';
-import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
+import { allowedPriority, FairShare, fairBase, fairPriority } from './fair-share.js';
 import { publicState, toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 
@@ -150,17 +150,18 @@ export class ConversionQueue {
     const plan = req.plan;
     const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
     const index = { key: this.keys.userJobs(userId), createdAt, ttlSec: KEEP_FINISHED_SEC };
-    // Fair share: admitted against the queued-jobs quota (n = the user's jobs already waiting)
-    // and indexed for the user in the same script: one round trip before the BullMQ add.
-    // A job without a plan (a clone) is recorded as waiting too, uncapped: GET /api/queue reads
-    // a user's waiting jobs from that set.
-    const admitted = await this.fairShare.admit(
+    // Fair share: admitted against the queued-jobs quota and indexed for the user in the same
+    // script: one round trip before the BullMQ add; its place among the user's waiting jobs gives
+    // its first priority, and settle() keeps the numbers right as the backlog changes.
+    // A job without a plan (a clone) is recorded as waiting too, uncapped, with no base: GET
+    // /api/queue reads a user's waiting jobs from that set.
+    const waitingAhead = await this.fairShare.admit(
       userId,
       id,
       plan?.maxQueuedJobs ?? Number.MAX_SAFE_INTEGER,
       index,
+      plan ? fairBase(plan.priorityBase, priority) : undefined,
     );
-    const waitingAhead = plan ? admitted : 0;
     const data: ConversionJobData = {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
@@ -175,9 +176,11 @@ export class ConversionQueue {
         removeOnFail: { age: KEEP_FINISHED_SEC },
       })
       .catch(async (err) => {
-        await this.fairShare.release(userId, id).catch(() => {});
+        await this.fairShare.settle(userId, id).catch(() => {});
         throw err;
       });
+    // A job of the user that started or left between the admission and the add moved the places.
+    if (plan) await this.fairShare.settle(userId);
     return toJobView(job, 'waiting');
   }
 
@@ -257,7 +260,7 @@ export class ConversionQueue {
     if (state === 'completed' || state === 'failed') return this.viewNow(job);
     await this.redis.set(this.keys.cancelMarker(jobId), '1', 'EX', KEEP_FINISHED_SEC);
     if (state !== 'active' && (await this.removeQueued(job))) {
-      await this.fairShare.release(userId, jobId);
+      await this.fairShare.settle(userId, jobId);
       const view: ConversionJobView = {
         ...toJobView(job, state),
         state: 'cancelled',

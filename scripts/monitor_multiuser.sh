@@ -23,8 +23,8 @@ once() {
   jq -r '"WORKERS " + (.totals.workers|tostring) + "   threads " + (.totals.threads|tostring) + "   busy " + (.totals.busy|tostring) + "   draining " + (.totals.draining|tostring)' <<<"$stats"
   jq -r '.workers[] | "  \(.id)  pid \(.pid)  size \(.size)  busy \(.busy)  done \(.jobsDone)  failed \(.jobsFailed)  speed \((.meanRealTimeFactor // 0)*10|floor/10)× real time  cpu \(.cpuPercent|floor)%  rss \(.rssBytes/1048576|floor) MiB  up \(.uptimeSec|floor)s  autoscale \(if .autoscale.enabled then "\(.autoscale.min)-\(.autoscale.max)" else "off" end)\n    cores: \([.threads[] | "\(.core)\(if .busy then "*" else "" end)\(if .retiring then "(leaving)" else "" end)"] | join(" "))"' <<<"$stats"
   echo
-  jq -r '"QUEUE   waiting \(.counts.waiting)  active \(.counts.active)  delayed \(.counts.delayed)  completed \(.counts.completed)  failed \(.counts.failed)  oldest waiting \(.oldestWaitingAgeSec // 0 | floor)s\n        by class: \(.waitingByPriority | to_entries | map("\(.key) \(.value)") | join(", "))"' <<<"$queue"
-  jq -r '"THROUGHPUT " + ([.throughput[] | "\(.window): \(.completed) done (\(.perMinute*10|floor/10)/min), \(.failed) failed"] | join("   "))' <<<"$stats"
+  jq -r '"QUEUE   waiting \(.counts.waiting)  active \(.counts.active)  delayed \(.counts.delayed)  completed \(.counts.completed)  failed \(.counts.failed)  cancelled \(.counts.cancelled)  oldest waiting \(.oldestWaitingAgeSec // 0 | floor)s\n        by class: \(.waitingByPriority | to_entries | map("\(.key) \(.value)") | join(", "))"' <<<"$queue"
+  jq -r '"THROUGHPUT " + ([.throughput[] | "\(.window): \(.completed) done (\(.perMinute*10|floor/10)/min), \(.failed) failed, \(.cancelled) cancelled"] | join("   "))' <<<"$stats"
 }
 
 if [[ ${MONITOR_ONCE:-} == 1 ]]; then once; exit 0; fi

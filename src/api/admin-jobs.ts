@@ -62,7 +62,7 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => usageByUser(app.conversions.queue),
+    async () => usageByUser(app.conversions.queue, (limit) => app.conversions.cancelledWhileQueued(limit)),
   );
 
   const ownedView = async (id: string) => {

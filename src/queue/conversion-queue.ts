@@ -8,6 +8,7 @@ import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
 import type { RedisClient } from '../redis/core.js';
 import { type BullConnection, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import { scalingKeys } from '../scaling/core.js';
 import { outputPathFor, partialOutputPath, type Upload, UsageLedger, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
@@ -267,17 +268,25 @@ export class ConversionQueue {
         finishedAt: Date.now(),
       };
       view.error = { code: 'VC_ERR_CANCELLED', message: 'cancelled by the user' };
-      await this.redis.set(
-        this.keys.tombstone(jobId),
-        // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
-        JSON.stringify({
-          ...view,
-          userId,
-          webhook: job.data.kind === 'convert' ? job.data.webhook : undefined,
-        }),
-        'EX',
-        KEEP_FINISHED_SEC,
-      );
+      // The tombstone and the count of queued cancellations (system stats, admin usage, the queue
+      // gauge) are written together: only this call removed the job, so it is counted once.
+      const counted = scalingKeys(this.options.prefix).cancelledQueued;
+      await this.redis
+        .multi()
+        .set(
+          this.keys.tombstone(jobId),
+          // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
+          JSON.stringify({
+            ...view,
+            userId,
+            webhook: job.data.kind === 'convert' ? job.data.webhook : undefined,
+          }),
+          'EX',
+          KEEP_FINISHED_SEC,
+        )
+        .zadd(counted, view.finishedAt ?? Date.now(), jobId)
+        .zremrangebyscore(counted, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000)
+        .exec();
       await this.events.publish(
         userId,
         { type: 'cancelled', jobId },
@@ -287,6 +296,22 @@ export class ConversionQueue {
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
     return this.viewNow(job);
+  }
+
+  /**
+   * The owners of the newest `limit` jobs cancelled while queued whose record is still kept (a
+   * removed record is no longer counted, as a removed finished job is not), newest first.
+   */
+  async cancelledWhileQueued(limit: number): Promise<string[]> {
+    const ids = await this.redis.zrevrange(scalingKeys(this.options.prefix).cancelledQueued, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const tombs = await this.redis.mget(ids.map((id) => this.keys.tombstone(id)));
+    const owners: string[] = [];
+    for (const tomb of tombs) {
+      const userId = tomb ? (JSON.parse(tomb) as { userId?: string }).userId : undefined;
+      if (userId) owners.push(userId);
+    }
+    return owners;
   }
 
   /**
@@ -420,9 +445,11 @@ export class ConversionQueue {
     } else if (!(await this.tombstoneOwnedBy(userId, jobId))) {
       throw new NotFoundError('job');
     }
+    // A job cancelled while queued leaves the counts with its record, as a removed BullMQ job does.
     await this.redis
       .multi()
       .zrem(this.keys.userJobs(userId), jobId)
+      .zrem(scalingKeys(this.options.prefix).cancelledQueued, jobId)
       .del(this.keys.tombstone(jobId), this.keys.cancelMarker(jobId))
       .exec();
     // The user's other tabs and clients drop the job as they learn of its other changes.

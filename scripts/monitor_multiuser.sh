@@ -7,7 +7,34 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 url=${VCFARM_URL:-http://localhost:8080}
-interval=${1:-3}
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/monitor_multiuser.sh [interval-seconds]
+  A terminal view of a running vcfarm (workers, threads, queue, throughput), refreshed every
+  interval-seconds (default 3; a number, at least 1). Ctrl-C quits.
+environment:
+  VCFARM_URL        the service (default http://localhost:8080)
+  ADMIN_TOKEN       the admin credential; else read from ADMIN_TOKEN_FILE or DATA_DIR/admin-token
+  MONITOR_ONCE=1    print one view and exit
+USAGE
+}
+# Arguments are checked before anything is asked of the service: a mistyped one must not start a
+# loop that polls the admin API as fast as it can.
+case $# in
+  0) interval=3 ;;
+  1)
+    case $1 in
+      -h | --help) usage; exit 0 ;;
+    esac
+    interval=$1
+    if ! [[ $interval =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v i="$interval" 'BEGIN { exit !(i >= 1) }'; then
+      echo "monitor_multiuser.sh: the interval must be a number of seconds, at least 1 (got '$interval'); see --help" >&2
+      exit 2
+    fi
+    ;;
+  *) usage >&2; exit 2 ;;
+esac
 token=${ADMIN_TOKEN:-}
 if [[ -z $token ]]; then
   file=${ADMIN_TOKEN_FILE:-${DATA_DIR:-$root/data}/admin-token}
@@ -30,7 +57,7 @@ once() {
 if [[ ${MONITOR_ONCE:-} == 1 ]]; then once; exit 0; fi
 while true; do
   out=$(once)
-  clear
+  clear 2>/dev/null || true # no terminal (a pipe, TERM unset): plain output
   printf '%s\n\n(refreshing every %ss; Ctrl-C to quit)\n' "$out" "$interval"
   sleep "$interval"
 done

@@ -76,7 +76,9 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async () => {
-      const { users, sampled } = await usageByUser(app.conversions.queue);
+      const { users, sampled } = await usageByUser(app.conversions.queue, (limit) =>
+        app.conversions.cancelledWhileQueued(limit),
+      );
       return { users: await named(users), sampled };
     },
   );

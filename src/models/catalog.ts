@@ -25,6 +25,31 @@ export interface ModelInfo {
 
 export const DEFAULT_MODEL = 'default';
 
+function hasManifest(dir: string): Promise<boolean> {
+  return access(path.join(dir, 'model.json')).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A model folder whose name is not a model name (NAME): listed, broken, with what to do. */
+function misnamed(folder: string): ModelInfo {
+  return {
+    name: folder,
+    title: folder,
+    sampleRate: null,
+    outputSampleRate: null,
+    isDefault: false,
+    state: 'broken',
+    error: {
+      code: 'VC_ERR_MODEL_BROKEN',
+      message:
+        'the folder name cannot name a model: rename the folder to 1-64 lowercase letters, digits, "-" or "_", starting with a letter or digit',
+    },
+    presets: [],
+  };
+}
+
 export interface ModelCatalogOptions {
   /**
    * How long a usable model's manifest and presets are trusted before the folder is checked again
@@ -71,17 +96,20 @@ export class ModelCatalog {
     const entries = await readdir(this.modelsDir, { withFileTypes: true }).catch(() => []);
     const models: ModelInfo[] = [];
     for (const e of entries) {
-      if (!e.isDirectory() || !NAME.test(e.name)) continue;
+      // Hidden folders are nobody's model (an editor's or a copy's leftovers).
+      if (!e.isDirectory() || e.name.startsWith('.')) continue;
       // A folder without a manifest is not a model (yet: it may still be being copied in).
-      if (!(await this.#hasManifest(e.name))) continue;
-      models.push(await this.#current(e.name));
+      if (!(await hasManifest(path.join(this.modelsDir, e.name)))) continue;
+      // A model whose folder name a job cannot name is listed as broken, saying why, not left out.
+      models.push(NAME.test(e.name) ? await this.#current(e.name) : misnamed(e.name));
     }
     return models.sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.name.localeCompare(b.name));
   }
 
   /** A usable model; NotFoundError if there is none of that name, ModelBrokenError if it is broken. */
   async get(name: string = DEFAULT_MODEL): Promise<ModelInfo> {
-    if (!NAME.test(name) || !(await this.#hasManifest(name))) throw new NotFoundError(`model "${name}"`);
+    if (!NAME.test(name) || !(await hasManifest(this.dirOf(name))))
+      throw new NotFoundError(`model "${name}"`);
     const info = await this.#current(name);
     if (info.error) throw new ModelBrokenError(name, info.error.message);
     return info;
@@ -107,13 +135,6 @@ export class ModelCatalog {
     const message = await this.reports.errorFor(name, this.dirOf(name)).catch(() => undefined);
     if (message === undefined) return info;
     return { ...info, state: 'broken', error: { code: 'VC_ERR_MODEL_BROKEN', message }, presets: [] };
-  }
-
-  #hasManifest(name: string): Promise<boolean> {
-    return access(path.join(this.dirOf(name), 'model.json')).then(
-      () => true,
-      () => false,
-    );
   }
 
   /**

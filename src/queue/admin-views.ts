@@ -29,16 +29,20 @@ export async function recentFailures(queue: ConversionBullQueue, limit: number):
 
 /**
  * Per-user counts: every queued and running job, and the finished ones among the newest SAMPLE
- * completed and SAMPLE failed jobs the queue keeps (`sampled` says how many were read), busiest first.
+ * completed and SAMPLE failed jobs the queue keeps and the newest SAMPLE jobs cancelled while
+ * queued (`cancelledQueued`, their owners: ConversionQueue.cancelledWhileQueued); `sampled` says
+ * how many were read. Busiest first.
  */
 export async function usageByUser(
   queue: ConversionBullQueue,
+  cancelledQueued: (limit: number) => Promise<string[]>,
 ): Promise<{ users: UserUsage[]; sampled: number }> {
-  const [active, waiting, done, failed] = await Promise.all([
+  const [active, waiting, done, failed, cancelledOwners] = await Promise.all([
     queue.getJobs(['active'], 0, -1),
     queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1),
     queue.getJobs(['completed'], 0, SAMPLE - 1, false),
     queue.getJobs(['failed'], 0, SAMPLE - 1, false),
+    cancelledQueued(SAMPLE),
   ]);
   const users = new Map<string, UserUsage>();
   const of = (userId: string) => {
@@ -63,9 +67,10 @@ export async function usageByUser(
     if (publicState('failed', job.failedReason) === 'cancelled') u.cancelled++;
     else u.failed++;
   }
+  for (const userId of cancelledOwners) of(userId).cancelled++;
   const busy = (u: UserUsage) => u.active * 1e9 + u.queued * 1e6 + u.completed + u.failed + u.cancelled;
   return {
     users: [...users.values()].sort((a, b) => busy(b) - busy(a)),
-    sampled: done.length + failed.length,
+    sampled: done.length + failed.length + cancelledOwners.length,
   };
 }

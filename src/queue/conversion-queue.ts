@@ -8,6 +8,7 @@ import type { OutputFormat } from '../media/index.js';
 import type { JobEventLog } from '../progress/core.js';
 import type { RedisClient } from '../redis/core.js';
 import { type BullConnection, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/core.js';
+import { scalingKeys } from '../scaling/core.js';
 import { outputPathFor, partialOutputPath, type Upload, UsageLedger, type Voice } from '../workspace/core.js';
 import {
   BULL_PRIORITY,
@@ -24,7 +25,7 @@ import {
   type PublicJobState,
   type ResultGone,
 } from './conversion-job.js';
-import { allowedPriority, FairShare, fairPriority } from './fair-share.js';
+import { allowedPriority, FairShare, fairBase, fairPriority } from './fair-share.js';
 import { publicState, toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
 
@@ -152,17 +153,18 @@ export class ConversionQueue {
     const plan = req.plan;
     const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
     const index = { key: this.keys.userJobs(userId), createdAt, ttlSec: KEEP_FINISHED_SEC };
-    // Fair share: admitted against the queued-jobs quota (n = the user's jobs already waiting)
-    // and indexed for the user in the same script: one round trip before the BullMQ add.
-    // A job without a plan (a clone) is recorded as waiting too, uncapped: GET /api/queue reads
-    // a user's waiting jobs from that set.
-    const admitted = await this.fairShare.admit(
+    // Fair share: admitted against the queued-jobs quota and indexed for the user in the same
+    // script: one round trip before the BullMQ add; its place among the user's waiting jobs gives
+    // its first priority, and settle() keeps the numbers right as the backlog changes.
+    // A job without a plan (a clone) is recorded as waiting too, uncapped, with no base: GET
+    // /api/queue reads a user's waiting jobs from that set.
+    const waitingAhead = await this.fairShare.admit(
       userId,
       id,
       plan?.maxQueuedJobs ?? Number.MAX_SAFE_INTEGER,
       index,
+      plan ? fairBase(plan.priorityBase, priority) : undefined,
     );
-    const waitingAhead = plan ? admitted : 0;
     const data: ConversionJobData = {
       ...build(priority, createdAt),
       ...(plan ? { maxActiveJobs: plan.maxActiveJobs, maxDurationSec: plan.maxDurationSec } : {}),
@@ -177,9 +179,11 @@ export class ConversionQueue {
         removeOnFail: { age: KEEP_FINISHED_SEC },
       })
       .catch(async (err) => {
-        await this.fairShare.release(userId, id).catch(() => {});
+        await this.fairShare.settle(userId, id).catch(() => {});
         throw err;
       });
+    // A job of the user that started or left between the admission and the add moved the places.
+    if (plan) await this.fairShare.settle(userId);
     return toJobView(job, 'waiting');
   }
 
@@ -260,24 +264,32 @@ export class ConversionQueue {
     if (state === 'completed' || state === 'failed') return this.viewNow(job);
     await this.redis.set(this.keys.cancelMarker(jobId), by, 'EX', KEEP_FINISHED_SEC);
     if (state !== 'active' && (await this.removeQueued(job))) {
-      await this.fairShare.release(userId, jobId);
+      await this.fairShare.settle(userId, jobId);
       const view: ConversionJobView = {
         ...toJobView(job, state),
         state: 'cancelled',
         finishedAt: Date.now(),
       };
       view.error = { code: 'VC_ERR_CANCELLED', message: cancelMessage(by) };
-      await this.redis.set(
-        this.keys.tombstone(jobId),
-        // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
-        JSON.stringify({
-          ...view,
-          userId,
-          webhook: job.data.kind === 'convert' ? job.data.webhook : undefined,
-        }),
-        'EX',
-        KEEP_FINISHED_SEC,
-      );
+      // The tombstone and the count of queued cancellations (system stats, admin usage, the queue
+      // gauge) are written together: only this call removed the job, so it is counted once.
+      const counted = scalingKeys(this.options.prefix).cancelledQueued;
+      await this.redis
+        .multi()
+        .set(
+          this.keys.tombstone(jobId),
+          // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
+          JSON.stringify({
+            ...view,
+            userId,
+            webhook: job.data.kind === 'convert' ? job.data.webhook : undefined,
+          }),
+          'EX',
+          KEEP_FINISHED_SEC,
+        )
+        .zadd(counted, view.finishedAt ?? Date.now(), jobId)
+        .zremrangebyscore(counted, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000)
+        .exec();
       await this.events.publish(
         userId,
         { type: 'cancelled', jobId },
@@ -287,6 +299,22 @@ export class ConversionQueue {
     }
     await this.redis.publish(this.keys.cancelChannel, jobId);
     return this.viewNow(job);
+  }
+
+  /**
+   * The owners of the newest `limit` jobs cancelled while queued whose record is still kept (a
+   * removed record is no longer counted, as a removed finished job is not), newest first.
+   */
+  async cancelledWhileQueued(limit: number): Promise<string[]> {
+    const ids = await this.redis.zrevrange(scalingKeys(this.options.prefix).cancelledQueued, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const tombs = await this.redis.mget(ids.map((id) => this.keys.tombstone(id)));
+    const owners: string[] = [];
+    for (const tomb of tombs) {
+      const userId = tomb ? (JSON.parse(tomb) as { userId?: string }).userId : undefined;
+      if (userId) owners.push(userId);
+    }
+    return owners;
   }
 
   /**
@@ -420,9 +448,11 @@ export class ConversionQueue {
     } else if (!(await this.tombstoneOwnedBy(userId, jobId))) {
       throw new NotFoundError('job');
     }
+    // A job cancelled while queued leaves the counts with its record, as a removed BullMQ job does.
     await this.redis
       .multi()
       .zrem(this.keys.userJobs(userId), jobId)
+      .zrem(scalingKeys(this.options.prefix).cancelledQueued, jobId)
       .del(this.keys.tombstone(jobId), this.keys.cancelMarker(jobId))
       .exec();
     // The user's other tabs and clients drop the job as they learn of its other changes.

@@ -24,6 +24,11 @@ export function scalingKeys(prefix: string) {
     worker: (workerId: string) => `${prefix}:worker:${workerId}`,
     /** ZSET of job ids that ended cancelled while running (score = time): the queue keeps them among its failed jobs. */
     cancelled: `${prefix}:stats:cancelled`,
+    /**
+     * ZSET of job ids cancelled while queued (score = time; written by the API's cancel, which
+     * removes the BullMQ job and keeps a tombstone): no worker saw them, so they are counted apart.
+     */
+    cancelledQueued: `${prefix}:stats:cancelled-queued`,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { KEEP_FINISHED_SEC } from '../queue/keys.js';
 import type { RedisClient } from '../redis/core.js';
 import { scalingKeys } from './keys.js';
 import type { AutoscaleSetting, WorkerStats } from './messages.js';
@@ -33,16 +34,22 @@ export interface SystemStats {
 
 /**
  * Jobs in the queue's failed set that were cancelled while running (queued ones are removed on
- * cancel): the worker records them in `stats:cancelled`.
+ * cancel and counted in `stats:cancelled-queued`): the worker records them in `stats:cancelled`.
  */
 async function cancelledAmongFailed(queue: Queue, redis: RedisClient, prefix: string): Promise<number> {
   return Number(await redis.call('ZINTERCARD', 2, queue.keys.failed, scalingKeys(prefix).cancelled));
 }
 
+/** Jobs cancelled while queued (removed from the queue, kept as tombstones) within the time jobs are kept. */
+async function cancelledWhileQueued(redis: RedisClient, prefix: string, since: number): Promise<number> {
+  return redis.zcount(scalingKeys(prefix).cancelledQueued, since, '+inf');
+}
+
 export async function queueStatus(queue: Queue, redis: RedisClient, prefix: string): Promise<QueueStatus> {
-  const [c, cancelled] = await Promise.all([
+  const [c, cancelledRunning, cancelledQueued] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
     cancelledAmongFailed(queue, redis, prefix),
+    cancelledWhileQueued(redis, prefix, Date.now() - KEEP_FINISHED_SEC * 1000),
   ]);
   const waitingJobs = await queue.getJobs(['waiting', 'prioritized'], 0, WAITING_SAMPLE - 1);
   const byPriority: Record<string, number> = {};
@@ -59,8 +66,8 @@ export async function queueStatus(queue: Queue, redis: RedisClient, prefix: stri
       active: c.active ?? 0,
       delayed: c.delayed ?? 0,
       completed: c.completed ?? 0,
-      failed: Math.max(0, (c.failed ?? 0) - cancelled),
-      cancelled,
+      failed: Math.max(0, (c.failed ?? 0) - cancelledRunning),
+      cancelled: cancelledRunning + cancelledQueued,
     },
     waitingByPriority: byPriority,
     oldestWaitingAgeSec: oldest === undefined ? null : Math.max(0, (Date.now() - oldest) / 1000),
@@ -82,16 +89,19 @@ export async function systemStats(
     redis.get(keys.autoscale),
   ]);
   // BullMQ's own finished sets, scored by finish time (kept KEEP_FINISHED_SEC), counted per window;
-  // cancellations, which BullMQ files among the failed, are taken out by the worker's record of them.
+  // cancellations of running jobs, which BullMQ files among the failed, are taken out by the
+  // worker's record of them; those of queued jobs (removed from the queue by the API) are added.
   const throughput = await Promise.all(
     WINDOWS_MIN.map(async (min) => {
       const since = now - min * 60_000;
-      const [completed, failedAll, cancelled] = await Promise.all([
+      const [completed, failedAll, cancelledRunning, cancelledQueued] = await Promise.all([
         redis.zcount(queue.keys.completed, since, '+inf'),
         redis.zcount(queue.keys.failed, since, '+inf'),
         redis.zcount(keys.cancelled, since, '+inf'),
+        cancelledWhileQueued(redis, prefix, since),
       ]);
-      const failed = Math.max(0, failedAll - cancelled);
+      const failed = Math.max(0, failedAll - cancelledRunning);
+      const cancelled = cancelledRunning + cancelledQueued;
       return { window: `${min}m`, completed, failed, cancelled, perMinute: completed / min };
     }),
   );

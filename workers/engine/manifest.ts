@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { ModelManifestError } from './errors.js';
 import { checkFrameReferences, FRAME_SOURCES, FramesSection } from './frame-manifest.js';
+import { CEPSTRA, MAX_CEPSTRA } from './voice-features.js';
 
 const Dim = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]);
 const DType = Type.Union([Type.Literal('float32'), Type.Literal('int64')]);
@@ -122,9 +123,15 @@ export const ModelManifestSchema = Type.Object({
      */
     envelopeFromHz: Type.Optional(Type.Number({ minimum: 0 })),
     /**
+     * How many band cepstra (c1..cQ over 0..8 kHz, voice-features.ts) the profile's envelope statistics hold.
+     * Absent: 24 (CEPSTRA). A profile holding another count (its `envelopeCepstra`, absent = 24) is refused:
+     * clone the voice again (its statistics cannot be re-derived without its audio).
+     */
+    envelopeCepstra: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CEPSTRA })),
+    /**
      * A speaker-independent prior for a conversion's source envelope statistics (envelope-prior.ts): per
-     * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][24] and of
-     * their covariances [2][24][24], worth `frames` frames. A short source's statistics are moved toward it.
+     * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][Q] and of
+     * their covariances [2][Q][Q] (Q: envelopeCepstra), worth `frames` frames. A short source's statistics are moved toward it.
      */
     sourcePrior: Type.Optional(
       Type.Object({
@@ -136,8 +143,8 @@ export const ModelManifestSchema = Type.Object({
          * weight falls linearly from full (0 s) to none. Absent: the full weight at any length.
          */
         fadeSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-        mean: Type.Array(Type.Number(), { minItems: 2 * 24, maxItems: 2 * 24 }),
-        covariance: Type.Array(Type.Number(), { minItems: 2 * 24 * 24, maxItems: 2 * 24 * 24 }),
+        mean: Type.Array(Type.Number(), { minItems: 2, maxItems: 2 * MAX_CEPSTRA }),
+        covariance: Type.Array(Type.Number(), { minItems: 2, maxItems: 2 * MAX_CEPSTRA * MAX_CEPSTRA }),
         /** Where it was measured, for humans. */
         from: Type.Optional(Type.String()),
       }),
@@ -210,6 +217,13 @@ function checkReferences(m: ModelManifest): void {
     if (!['audio', 'param'].includes(input.source.from)) {
       fail(`graph "${a.graph}" input "${input.name}": the analysis graph may only take audio and params`);
     }
+  }
+  const q = a.envelopeCepstra ?? CEPSTRA;
+  const prior = a.sourcePrior;
+  if (prior && (prior.mean.length !== 2 * q || prior.covariance.length !== 2 * q * q)) {
+    fail(
+      `analysis.sourcePrior holds ${prior.mean.length / 2} cepstra per class; the model's profiles hold ${q}`,
+    );
   }
   const seen = new Set<string>();
   for (const name of m.conversion.chain) {

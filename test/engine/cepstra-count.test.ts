@@ -93,7 +93,7 @@ test("a manifest whose prior holds another count than its profiles' is refused",
   const mixed = { ...manifest, analysis: { ...manifest.analysis, sourcePrior: def.analysis.sourcePrior } };
   assert.throws(() => parseManifest(mixed), {
     code: 'VC_ERR_MODEL_MANIFEST',
-    message: /sourcePrior holds 24 cepstra per class; the model's profiles hold 40/,
+    message: /sourcePrior\/mean holds 48 numbers; the model's 40 cepstra need 80/,
   });
 });
 

@@ -220,10 +220,16 @@ function checkReferences(m: ModelManifest): void {
   }
   const q = a.envelopeCepstra ?? CEPSTRA;
   const prior = a.sourcePrior;
-  if (prior && (prior.mean.length !== 2 * q || prior.covariance.length !== 2 * q * q)) {
-    fail(
-      `analysis.sourcePrior holds ${prior.mean.length / 2} cepstra per class; the model's profiles hold ${q}`,
-    );
+  if (prior) {
+    for (const [field, size] of [
+      ['mean', 2 * q],
+      ['covariance', 2 * q * q],
+    ] as const) {
+      if (prior[field].length !== size)
+        fail(
+          `/analysis/sourcePrior/${field} holds ${prior[field].length} numbers; the model's ${q} cepstra need ${size}`,
+        );
+    }
   }
   const seen = new Set<string>();
   for (const name of m.conversion.chain) {

@@ -10,7 +10,8 @@ import type { SourcePrior } from '../workers/engine/index.js';
 //        build-model.js --variant DIR [JSON]  -> the default model with buildDefaultModel's overrides into DIR,
 //          JSON {"map": {...}, "eq": {...}, "shift": {...}, "extra": {...}} (its four arguments), for
 //          experiments judged with judge-voices.js --model DIR; the source prior is embedded as in the
-//          default model unless "extra" gives its own "sourcePrior" (null: none)
+//          default model unless "extra" gives its own "sourcePrior" (null: none; a string: a file written by
+//          build-prior.js --model DIR, for a variant whose cepstra differ)
 const DEFAULT_DIR = fileURLToPath(new URL('../../models/default/', import.meta.url));
 /** The source statistics' prior (written by `npm run build:prior`, scripts/build-prior.ts), embedded in the manifest. */
 const PRIOR_FILE = fileURLToPath(new URL('../../models/builder/source-prior.json', import.meta.url));
@@ -29,6 +30,8 @@ if (flag === '--test') {
   const v = JSON.parse(json ?? '{}');
   const extra = { sourcePrior: await readPrior(), ...v.extra };
   if (extra.sourcePrior === null) delete extra.sourcePrior;
+  else if (typeof extra.sourcePrior === 'string')
+    extra.sourcePrior = JSON.parse(await readFile(extra.sourcePrior, 'utf8')) as SourcePrior;
   await writeModel(buildDefaultModel(v.map, v.eq, v.shift, extra), dir);
   console.log(`variant written to ${dir}`);
 } else {

@@ -14,7 +14,9 @@ import { PRIOR_SPEAKERS, speakers } from './lib/speech-corpus.js';
  * variants m1, m3, m7, f2, f3, f4) nor the speaker-identification judge (LibriSpeech) uses, each reading
  * ten Harvard sentences (lists 4-5) that no measure reads, and the 14 LibriSpeech speakers in no judge pair
  * (REAL below). Run it again when the analysis graph changes.
- *   node dist/scripts/build-prior.js [--frames K] [--espeak-only] [--out FILE]
+ *   node dist/scripts/build-prior.js [--frames K] [--espeak-only] [--out FILE] [--model DIR]
+ * --model: a variant's folder (build-model.js --variant) whose analysis differs from the default model's (e.g.
+ * another `map.quefrencies`), for a prior the variant is then built again with (extra.sourcePrior: FILE).
  */
 const VOICES = ['en+m2', 'en+m4', 'en+m6', 'en+f1', 'en+f5', 'en-us+m5', 'en-us+f5', 'en-gb-x-rp+m2'];
 const TEXT = [
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     frames: { type: 'string', default: String(FRAMES) },
     'espeak-only': { type: 'boolean', default: false },
     out: { type: 'string', default: OUT },
+    model: { type: 'string', default: MODEL_DIR },
   },
 });
 const frames = Number(values.frames);
@@ -58,7 +61,7 @@ const REAL = values['espeak-only'] ? [] : speakers().filter((s) => PRIOR_SPEAKER
 if (REAL.length !== (values['espeak-only'] ? 0 : PRIOR_SPEAKERS.length))
   throw new Error('build-prior: a LibriSpeech speaker of the prior is missing from SPEAKERS.tsv');
 
-const engine = await VoiceConversionEngine.load(MODEL_DIR);
+const engine = await VoiceConversionEngine.load(values.model);
 const work = await mkdtemp(join(tmpdir(), 'vcfarm-prior-'));
 try {
   const profiles = [];
@@ -75,7 +78,7 @@ try {
     fadeSeconds: FADE_SECONDS,
   };
   // Checked as the manifest will hold it.
-  const manifest = JSON.parse(await readFile(join(MODEL_DIR, 'model.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(join(values.model, 'model.json'), 'utf8'));
   parseManifest({ ...manifest, analysis: { ...manifest.analysis, sourcePrior: prior } });
   await writeFile(values.out, `${JSON.stringify(prior)}\n`);
   console.log(`source prior from ${profiles.length} voices, ${frames} frames, written to ${values.out}`);

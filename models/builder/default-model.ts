@@ -1,5 +1,5 @@
 import type { FormantMatchOptions, GraphInputSpec, SourcePrior } from '../../workers/engine/index.js';
-import { ENVELOPE_CLASSES } from '../../workers/engine/index.js';
+import { CEPSTRA, ENVELOPE_CLASSES } from '../../workers/engine/index.js';
 import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
 import { bins, type Framing, f32, hann, i64 } from './dsp.js';
@@ -592,6 +592,7 @@ export function buildDefaultModel(
         silenceDb: -50,
         ...(envelopeMap.fromHz > 0 ? { envelopeFromHz: envelopeMap.fromHz } : {}),
         ...(extra.formantMatch === null ? {} : { formantMatch: extra.formantMatch ?? FORMANT_MATCH }),
+        ...(envelopeMap.quefrencies !== CEPSTRA ? { envelopeCepstra: envelopeMap.quefrencies } : {}),
         ...(extra.sourcePrior === undefined ? {} : { sourcePrior: extra.sourcePrior }),
       },
       conversion: {

@@ -17,6 +17,7 @@ import type { ModelManifest } from './manifest.js';
 import { type LoadedModel, loadModel } from './model-loader.js';
 import { ProfileAccumulator } from './profile-accumulator.js';
 import { floats, sanitise } from './samples.js';
+import { CEPSTRA } from './voice-features.js';
 import { pitchMapFor, pitchRatioFor, type VoiceProfile } from './voice-profile.js';
 
 /**
@@ -198,6 +199,12 @@ export class VoiceConversionEngine {
     if (p.envelopeMean !== undefined && (p.envelopeFromHz ?? 0) !== from) {
       throw new VoiceProfileError(
         `voice profile (${name}) holds envelope statistics from ${p.envelopeFromHz ?? 0} Hz and this model reads them from ${from} Hz: it was made by an older model; clone the voice again`,
+      );
+    }
+    const count = m.analysis.envelopeCepstra ?? CEPSTRA;
+    if (p.envelopeMean !== undefined && (p.envelopeCepstra ?? CEPSTRA) !== count) {
+      throw new VoiceProfileError(
+        `voice profile (${name}) holds ${p.envelopeCepstra ?? CEPSTRA} envelope cepstra and this model reads ${count}: it was made by another model; clone the voice again`,
       );
     }
   }

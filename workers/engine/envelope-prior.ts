@@ -6,10 +6,9 @@ import type { VoiceProfile } from './voice-profile.js';
 
 /** Same floor as the profiles' own roots (profile-accumulator.ts). */
 const FLOOR_SHARE = 1e-3;
-const Q = CEPSTRA;
 
 /** Covariance [Q * Q] from its symmetric square root. */
-function square(root: readonly number[]): number[] {
+function square(root: readonly number[], Q: number): number[] {
   const out = new Array<number>(Q * Q).fill(0);
   for (let i = 0; i < Q; i++)
     for (let j = 0; j < Q; j++) {
@@ -35,6 +34,7 @@ function part(a: readonly number[], c: number, size: number): number[] {
  */
 export function shrinkToPrior(p: VoiceProfile, prior: SourcePrior): VoiceProfile {
   const { envelopeMean, envelopeRoot, envelopeFrames } = p;
+  const Q = prior.mean.length / ENVELOPE_CLASSES;
   if (
     envelopeMean?.length !== ENVELOPE_CLASSES * Q ||
     envelopeRoot?.length !== ENVELOPE_CLASSES * Q * Q ||
@@ -55,7 +55,7 @@ export function shrinkToPrior(p: VoiceProfile, prior: SourcePrior): VoiceProfile
     const wMean = meanFrames > 0 ? n / (n + meanFrames) : 1;
     const priorMean = part(prior.mean, c, Q);
     const priorCov = part(prior.covariance, c, Q * Q);
-    const cov = square(part(envelopeRoot, c, Q * Q)).map((v, k) => w * v + (1 - w) * priorCov[k]);
+    const cov = square(part(envelopeRoot, c, Q * Q), Q).map((v, k) => w * v + (1 - w) * priorCov[k]);
     const { root, inverseRoot } = covarianceRoots(cov, Q, FLOOR_SHARE);
     out.envelopeMean.push(...part(envelopeMean, c, Q).map((v, k) => wMean * v + (1 - wMean) * priorMean[k]));
     out.envelopeRoot.push(...root);
@@ -69,6 +69,7 @@ export function shrinkToPrior(p: VoiceProfile, prior: SourcePrior): VoiceProfile
  * of their covariances (within-speaker spread only: the speakers' differences are what a map should move).
  */
 export function sourcePriorOf(profiles: readonly VoiceProfile[], frames: number, from?: string): SourcePrior {
+  const Q = profiles[0]?.envelopeCepstra ?? CEPSTRA;
   const mean = new Array<number>(ENVELOPE_CLASSES * Q).fill(0);
   const covariance = new Array<number>(ENVELOPE_CLASSES * Q * Q).fill(0);
   for (const p of profiles) {
@@ -78,7 +79,7 @@ export function sourcePriorOf(profiles: readonly VoiceProfile[], frames: number,
       mean[k] += v / profiles.length;
     });
     for (let c = 0; c < ENVELOPE_CLASSES; c++)
-      square(part(p.envelopeRoot, c, Q * Q)).forEach((v, k) => {
+      square(part(p.envelopeRoot, c, Q * Q), Q).forEach((v, k) => {
         covariance[c * Q * Q + k] += v / profiles.length;
       });
   }

@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { ModelManifestError } from './errors.js';
 import { checkFrameReferences, FRAME_SOURCES, FramesSection } from './frame-manifest.js';
+import { CEPSTRA, MAX_CEPSTRA } from './voice-features.js';
 
 const Dim = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]);
 const DType = Type.Union([Type.Literal('float32'), Type.Literal('int64')]);
@@ -122,9 +123,15 @@ export const ModelManifestSchema = Type.Object({
      */
     envelopeFromHz: Type.Optional(Type.Number({ minimum: 0 })),
     /**
+     * How many band cepstra (c1..cQ over 0..8 kHz, voice-features.ts) the profile's envelope statistics hold.
+     * Absent: 24 (CEPSTRA). A profile holding another count (its `envelopeCepstra`, absent = 24) is refused:
+     * clone the voice again (its statistics cannot be re-derived without its audio).
+     */
+    envelopeCepstra: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CEPSTRA })),
+    /**
      * A speaker-independent prior for a conversion's source envelope statistics (envelope-prior.ts): per
-     * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][24] and of
-     * their covariances [2][24][24], worth `frames` frames. A short source's statistics are moved toward it.
+     * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][Q] and of
+     * their covariances [2][Q][Q] (Q: envelopeCepstra), worth `frames` frames. A short source's statistics are moved toward it.
      */
     /**
      * A conversion's source formants from matching its frames to the target's (formant-match.ts): the warp's
@@ -154,8 +161,8 @@ export const ModelManifestSchema = Type.Object({
          * weight falls linearly from full (0 s) to none. Absent: the full weight at any length.
          */
         fadeSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-        mean: Type.Array(Type.Number(), { minItems: 2 * 24, maxItems: 2 * 24 }),
-        covariance: Type.Array(Type.Number(), { minItems: 2 * 24 * 24, maxItems: 2 * 24 * 24 }),
+        mean: Type.Array(Type.Number(), { minItems: 2, maxItems: 2 * MAX_CEPSTRA }),
+        covariance: Type.Array(Type.Number(), { minItems: 2, maxItems: 2 * MAX_CEPSTRA * MAX_CEPSTRA }),
         /** Where it was measured, for humans. */
         from: Type.Optional(Type.String()),
       }),
@@ -227,6 +234,19 @@ function checkReferences(m: ModelManifest): void {
   for (const input of analysis.inputs) {
     if (!['audio', 'param'].includes(input.source.from)) {
       fail(`graph "${a.graph}" input "${input.name}": the analysis graph may only take audio and params`);
+    }
+  }
+  const q = a.envelopeCepstra ?? CEPSTRA;
+  const prior = a.sourcePrior;
+  if (prior) {
+    for (const [field, size] of [
+      ['mean', 2 * q],
+      ['covariance', 2 * q * q],
+    ] as const) {
+      if (prior[field].length !== size)
+        fail(
+          `/analysis/sourcePrior/${field} holds ${prior[field].length} numbers; the model's ${q} cepstra need ${size}`,
+        );
     }
   }
   const seen = new Set<string>();

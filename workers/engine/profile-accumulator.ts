@@ -36,6 +36,8 @@ export interface AccumulatorOptions {
   silenceDb: number;
   /** Where the envelope cepstra start (voice-features.ts cepstrumTable; the manifest's analysis.envelopeFromHz). */
   envelopeFromHz?: number;
+  /** How many band cepstra the envelope statistics hold (the manifest's analysis.envelopeCepstra; default CEPSTRA). */
+  envelopeCepstra?: number;
   /**
    * What beyond F0 and the long-term envelope to gather: formants and the envelope statistics (a voice's
    * profile, target or source), or nothing (in-pass measurements). Default 'all'.
@@ -67,13 +69,18 @@ class DetailAccumulator {
   readonly #inventory = new FormantInventory();
   readonly #bins: number;
   /** Voiced frames' and the others' (ENVELOPE_CLASSES), and all of them. */
-  readonly #moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(CEPSTRA));
-  readonly #pooled = new EnvelopeMoments(CEPSTRA);
-  readonly #cep = new Float64Array(CEPSTRA);
+  readonly #moments: EnvelopeMoments[];
+  readonly #pooled: EnvelopeMoments;
+  readonly #cep: Float64Array;
+  readonly #count: number;
 
-  constructor(bins: number, sampleRate: number, fromHz: number) {
+  constructor(bins: number, sampleRate: number, fromHz: number, count: number) {
     this.#bins = bins;
-    this.#cepTable = cepstrumTable(bins, sampleRate, fromHz);
+    this.#count = count;
+    this.#moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(count));
+    this.#pooled = new EnvelopeMoments(count);
+    this.#cep = new Float64Array(count);
+    this.#cepTable = cepstrumTable(bins, sampleRate, fromHz, count);
     this.#cepFrom = cepstrumEdge(sampleRate / (2 * (bins - 1)), fromHz);
     this.#formant = formantTables(bins, sampleRate, fromHz);
   }
@@ -117,7 +124,7 @@ class DetailAccumulator {
       const used = moments.count >= MIN_CLASS_FRAMES ? moments : this.#pooled;
       const m = used.moments();
       out.envelopeFrames.push(used.count);
-      const { root, inverseRoot } = covarianceRoots(m.covariance, CEPSTRA, ENVELOPE_FLOOR_SHARE);
+      const { root, inverseRoot } = covarianceRoots(m.covariance, this.#count, ENVELOPE_FLOOR_SHARE);
       out.envelopeMean.push(...m.mean);
       out.envelopeRoot.push(...root);
       out.envelopeInverseRoot.push(...inverseRoot);
@@ -160,7 +167,12 @@ export class ProfileAccumulator {
     this.#details =
       options.details === 'none'
         ? null
-        : new DetailAccumulator(options.bins, options.sampleRate, options.envelopeFromHz ?? 0);
+        : new DetailAccumulator(
+            options.bins,
+            options.sampleRate,
+            options.envelopeFromHz ?? 0,
+            options.envelopeCepstra ?? CEPSTRA,
+          );
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
   }
@@ -238,6 +250,9 @@ export class ProfileAccumulator {
                   envelopeInverseRoot: stats.envelopeInverseRoot.map(r6),
                   envelopeFrames: stats.envelopeFrames,
                   ...(o.envelopeFromHz ? { envelopeFromHz: o.envelopeFromHz } : {}),
+                  ...((o.envelopeCepstra ?? CEPSTRA) !== CEPSTRA
+                    ? { envelopeCepstra: o.envelopeCepstra }
+                    : {}),
                 }),
           }),
       ...(label === undefined ? {} : { label }),

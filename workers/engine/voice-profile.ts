@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { VoiceProfileError } from './errors.js';
 import { FORMANT_INVENTORY_FRAMES } from './formant-match.js';
+import { MAX_CEPSTRA } from './voice-features.js';
 
 export const VoiceProfileSchema = Type.Object({
   format: Type.Literal('vcfarm-voice/1'),
@@ -39,12 +40,17 @@ export const VoiceProfileSchema = Type.Object({
   codebook: Type.Optional(Type.Array(Type.Number(), { maxItems: 64 * 24 })),
   /**
    * Whole-stream statistics of the same cepstra over every frame above the silence floor, for the linear
-   * envelope mapping (envelope-stats.ts): their mean [24], and the symmetric square roots of their
-   * covariance and of its inverse, row-major [24][24]. Absent in profiles made before it.
+   * envelope mapping (envelope-stats.ts): their mean [Q], and the symmetric square roots of their
+   * covariance and of its inverse, row-major [Q][Q] (Q: envelopeCepstra). Absent in profiles made before it.
    */
-  envelopeMean: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 })),
-  envelopeRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 * 24 })),
-  envelopeInverseRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * 24 * 24 })),
+  envelopeMean: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * MAX_CEPSTRA })),
+  envelopeRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * MAX_CEPSTRA * MAX_CEPSTRA })),
+  envelopeInverseRoot: Type.Optional(Type.Array(Type.Number(), { maxItems: 2 * MAX_CEPSTRA * MAX_CEPSTRA })),
+  /**
+   * How many band cepstra per class the envelope statistics hold (the manifest's analysis.envelopeCepstra).
+   * Absent: 24 (CEPSTRA), as every profile made before the count was a model option.
+   */
+  envelopeCepstra: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CEPSTRA })),
   /**
    * Frames each class's statistics rest on (a class too small to stand alone counts all frames): how far a
    * short source's statistics are moved toward the model's prior (envelope-prior.ts). Absent in profiles

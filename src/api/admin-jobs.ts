@@ -62,7 +62,12 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => usageByUser(app.conversions.queue),
+    async () => {
+      // A removed account's jobs stay in the queue's history; its row goes with the account.
+      const usage = await usageByUser(app.conversions.queue);
+      const removed = await app.accounts.removedAmong(usage.users.map((u) => u.userId));
+      return { ...usage, users: usage.users.filter((u) => !removed.has(u.userId)) };
+    },
   );
 
   const ownedView = async (id: string) => {

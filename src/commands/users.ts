@@ -57,6 +57,10 @@ async function users(
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+    }).catch((e: Error) => {
+      // undici says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND) is its cause.
+      const reason = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.message;
+      throw new Error(`cannot reach the API at ${base} (${reason}): is it running? (VCFARM_URL sets where)`);
     });
     const text = await res.text();
     if (res.ok) {

@@ -141,6 +141,14 @@ export const EnvSchema = Type.Object({
     patterned('^[0-9a-fA-F.:/, ]+$', 'IP addresses or CIDR ranges (10.0.0.0/8), separated by commas'),
   ),
   /**
+   * The address users reach the service at (`https://vc.example.com`), without a trailing path
+   * beyond a prefix the proxy serves it under. Webhook deliveries carry absolute result links made
+   * from it; unset, they carry the path alone (`/api/jobs/…/result?exp=…&sig=…`).
+   */
+  PUBLIC_URL: Type.Optional(
+    patterned('^https?://[^/?# ]+(/[^?# ]*)?$', 'an absolute http:// or https:// URL, with no query'),
+  ),
+  /**
    * Comma-separated origins (`https://app.example.com`) whose pages may call the API from the
    * browser (CORS). Unset: same origin only; a state-changing request (any method but GET/HEAD) with
    * another `Origin` is refused 403 before it does anything.

@@ -230,3 +230,17 @@ test('CORS_ORIGINS: origins separated by commas, compared in lower case; a path 
       bad,
     );
 });
+
+test('PUBLIC_URL: an absolute http(s) URL without a query; anything else stops start-up naming it', () => {
+  assert.equal(loadConfig({}).publicUrl, undefined);
+  assert.equal(
+    loadConfig({ PUBLIC_URL: 'https://vc.example.com/farm/' }).publicUrl,
+    'https://vc.example.com/farm/',
+  );
+  for (const bad of ['vc.example.com', 'https://vc.example.com/?a=1', 'ftp://vc.example.com'])
+    assert.throws(
+      () => loadConfig({ PUBLIC_URL: bad }),
+      /PUBLIC_URL=.*must be an absolute http:\/\/ or https:\/\/ URL/,
+      bad,
+    );
+});

@@ -6,6 +6,7 @@ import { authPlugin } from './auth/index.js';
 import type { Config } from './config/index.js';
 // The plugin from its own file: config/index.ts, loaded by every process, loads no Fastify plugin.
 import { configPlugin } from './config/plugin.js';
+import { corsPlugin } from './cors/index.js';
 import { lifecyclePlugin, pressurePlugin } from './lifecycle/index.js';
 import { diskSpacePlugin, rateLimitsPlugin, uploadSlotsPlugin } from './limits/index.js';
 import { resultLinksPlugin } from './links/index.js';
@@ -44,6 +45,8 @@ export async function vcfarmApp(app: FastifyInstance, opts: AppOptions): Promise
       reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
   });
   await app.register(configPlugin, { config: opts.config });
+  // First of the onRequest hooks: a refused cross-origin request reaches no limit and no handler.
+  await app.register(corsPlugin);
   await app.register(pageBuildPlugin, { root: opts.pages });
   await app.register(lifecyclePlugin);
   await app.register(pressurePlugin);

@@ -79,7 +79,9 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { users, sampled } = await usageByUser(app.conversions.queue, (limit) =>
         app.conversions.cancelledWhileQueued(limit),
       );
-      return { users: await named(users), sampled };
+      // A removed account's jobs stay in the queue's history; its row goes with the account.
+      const removed = await app.accounts.removedAmong(users.map((u) => u.userId));
+      return { users: await named(users.filter((u) => !removed.has(u.userId))), sampled };
     },
   );
 

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Account } from '../auth/index.js';
-import { NotFoundError, ValidationError } from '../errors/index.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
 import { PlanOverridesSchema } from '../plans/index.js';
 import { workspaceFor } from '../workspace/index.js';
 import { AccountName, PlanName } from './fields.js';
@@ -45,7 +45,11 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         body: CreateUserBody,
-        response: { 201: Type.Object({ user: UserView, apiKey: Type.String() }), 400: ErrorBody },
+        response: {
+          201: Type.Object({ user: UserView, apiKey: Type.String() }),
+          400: ErrorBody,
+          409: ErrorBody,
+        },
       },
     },
     async (request, reply) => {
@@ -54,7 +58,9 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new ValidationError(
           `body.plan must be one of ${Object.keys(app.config.plans.plans).join(', ')}`,
         );
-      const { account, apiKey } = await app.accounts.create(name, plan, overrides ?? {});
+      const created = await app.accounts.create(name, plan, overrides ?? {});
+      if (!created) throw new ConflictError(`a user named "${name.trim()}" already exists`);
+      const { account, apiKey } = created;
       request.log.info({ userId: account.id, plan }, 'user created');
       return reply.status(201).send({ user: view(account), apiKey });
     },

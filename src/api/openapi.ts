@@ -6,6 +6,7 @@ import { IDEMPOTENT_ROUTES } from '../idempotency/index.js';
 import { HTTP_STATUS } from './error-handler.js';
 import { IdempotencyKey } from './fields.js';
 import { ErrorBody } from './schemas.js';
+import { WEBHOOKS } from './webhook-schemas.js';
 import { WsClientMessage, WsServerMessage } from './ws-messages.js';
 
 /** Who may call a route, by URL: the document's `security` and the 401 it adds follow from it. */
@@ -180,7 +181,11 @@ export const openApiPlugin = fp(
       },
       transformObject: (doc) =>
         'openapiObject' in doc
-          ? { ...doc.openapiObject, paths: { ...doc.openapiObject.paths, '/api/ws': WS_PATH } }
+          ? {
+              ...doc.openapiObject,
+              paths: { ...doc.openapiObject.paths, '/api/ws': WS_PATH },
+              webhooks: WEBHOOKS,
+            }
           : doc.swaggerObject,
       transform: ({ schema, url, route }) => {
         const access = accessOf(url);

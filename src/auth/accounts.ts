@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PlanOverrides } from '../plans/index.js';
 import type { RedisClient } from '../redis/core.js';
+import { redisScript } from '../redis/script.js';
 import { hashToken } from './session-store.js';
 
 /** A named user created by the administrator; it authenticates with API keys. */
@@ -11,6 +12,16 @@ export interface Account {
   overrides: PlanOverrides;
   createdAt: number;
 }
+
+/** Names are unique without regard to case or surrounding spaces ("Alice" and "alice" are one). */
+const nameKey = (name: string) => name.trim().toLowerCase();
+
+/** Replaces a stale name-index entry only if it still points at the account that is gone. */
+const TAKE_OVER = redisScript(
+  'vcfarmTakeOverName',
+  `if (redis.call('HGET', KEYS[1], ARGV[1]) or '') == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0`,
+);
 
 /** API keys carry a prefix so they can never be mistaken for a session token. */
 export const API_KEY_PREFIX = 'vck_';
@@ -25,11 +36,16 @@ export class AccountStore {
     private readonly prefix: string,
   ) {}
 
+  /**
+   * Creates an account, or returns undefined when another account already has that name (compared
+   * without case). The name index (`accounts:names`, claimed with HSETNX) settles two concurrent
+   * creations; the scan of the list covers accounts made before the index existed.
+   */
   async create(
     name: string,
     plan: string,
     overrides: PlanOverrides = {},
-  ): Promise<{ account: Account; apiKey: string }> {
+  ): Promise<{ account: Account; apiKey: string } | undefined> {
     const account: Account = {
       id: `u_${randomBytes(8).toString('hex')}`,
       name,
@@ -37,6 +53,7 @@ export class AccountStore {
       overrides,
       createdAt: Date.now(),
     };
+    if (!(await this.claimName(name, account.id))) return undefined;
     const apiKey = this.newKey();
     await this.redis
       .multi()
@@ -88,14 +105,34 @@ export class AccountStore {
 
   /** Removes the account and revokes its keys; false when there was none. */
   async remove(id: string): Promise<boolean> {
-    if (!(await this.get(id))) return false;
+    const account = await this.get(id);
+    if (!account) return false;
     const old = await this.redis.smembers(this.keysOf(id));
     const tx = this.redis.multi();
     for (const h of old) tx.del(this.apiKeyKey(h));
     tx.del(this.keysOf(id), this.accountKey(id));
     tx.zrem(this.indexKey, id);
+    tx.hdel(this.namesKey, nameKey(account.name));
+    tx.sadd(this.deletedKey, id);
     await tx.exec();
     return true;
+  }
+
+  /** Which of these user ids belonged to accounts that were removed. */
+  async removedAmong(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const flags = await this.redis.smismember(this.deletedKey, ...ids);
+    return new Set(ids.filter((_, i) => flags[i] === 1));
+  }
+
+  private async claimName(name: string, id: string): Promise<boolean> {
+    const key = nameKey(name);
+    if ((await this.list()).some((a) => nameKey(a.name) === key)) return false;
+    if ((await this.redis.hsetnx(this.namesKey, key, id)) === 1) return true;
+    // The holder may be gone (an account removed before its entry was dropped): take the name over.
+    const holder = await this.redis.hget(this.namesKey, key);
+    if (holder && (await this.get(holder))) return false;
+    return (await TAKE_OVER(this.redis, [this.namesKey], [key, holder ?? '', id])) === 1;
   }
 
   /** The user an API key belongs to. */
@@ -106,6 +143,12 @@ export class AccountStore {
 
   private newKey(): string {
     return `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  }
+  private get namesKey(): string {
+    return `${this.prefix}:accounts:names`;
+  }
+  private get deletedKey(): string {
+    return `${this.prefix}:accounts:removed`;
   }
   private get indexKey(): string {
     return `${this.prefix}:accounts`;

@@ -15,7 +15,15 @@ import { joinNegativeValues } from './args.js';
 import { connect } from './credentials.js';
 import { progressDisplay } from './display.js';
 import { followPartial } from './follow.js';
-import { assertReadableFile, baseUrlOf, type ClientIo, numberOption, printJson, UsageError } from './io.js';
+import {
+  assertReadableFile,
+  baseUrlOf,
+  type ClientIo,
+  ENV_HELP,
+  numberOption,
+  printJson,
+  UsageError,
+} from './io.js';
 import { JobWatcher } from './watch.js';
 
 export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
@@ -36,7 +44,10 @@ export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   --url URL           the service (default $VCFARM_URL, else http://localhost:8080)
   --json              print the outcome as JSON on stdout
   -h, --help          this text
-  Ctrl-C cancels the jobs this command started. Exit status: 0 when every file converted, 1 otherwise.`;
+${ENV_HELP}
+  Ctrl-C cancels the jobs this command started.
+  Exit status: 0 every file converted; 1 a file failed or the service refused (the reason on
+  stderr); 2 wrong arguments or options; 130 interrupted by Ctrl-C.`;
 
 interface Outcome {
   file: string;

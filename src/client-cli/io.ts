@@ -10,6 +10,11 @@ export interface ClientIo {
 /** A command-line mistake: usage is printed and the exit status is 2. */
 export class UsageError extends Error {}
 
+/** The help lines every client command ends with: where the service and the identity come from. */
+export const ENV_HELP = `  VCFARM_URL          the service, when --url is not given
+  VCFARM_API_KEY      your API key (vck_...); unset: an anonymous session, kept per service in
+                      $XDG_CONFIG_HOME/vcfarm/sessions.json (default ~/.config/vcfarm)`;
+
 /**
  * Refuses what cannot be sent as a file before anything is uploaded: a directory (or a file that
  * cannot be read) otherwise fails inside fetch, where it read as an unreachable service.

@@ -1,20 +1,35 @@
 import { parseArgs } from 'node:util';
 import type { ConversionJobView } from '../queue/core.js';
+import type { VcfarmApi } from './api.js';
 import { connect } from './credentials.js';
-import { baseUrlOf, type ClientIo, printJson, UsageError } from './io.js';
+import { baseUrlOf, type ClientIo, ENV_HELP, printJson, UsageError } from './io.js';
 
 export const JOBS_USAGE = `usage: vcfarm jobs list | show ID | cancel ID   [--json] [--url URL]
   list              your jobs, newest first (--state completed,failed  --limit 1..100)
   show ID           one job
-  cancel ID         cancels a queued job or stops a running one
+  cancel ID         cancels a queued job or stops a running one; a job that had already
+                    finished is left as it was, said on stderr, exit 1
   --json            JSON on stdout
   --url URL         the service (default $VCFARM_URL, else http://localhost:8080)
-  -h, --help        this text`;
+  -h, --help        this text
+${ENV_HELP}`;
 
 function line(j: ConversionJobView): string {
   const pct = `${Math.round(j.progress * 100)}%`.padStart(4);
   const err = j.error ? `  ${j.error.code}: ${j.error.message}` : '';
-  return `${j.id}  ${j.state.padEnd(9)} ${pct}  ${j.filename} → ${j.outputFormat}${err}`;
+  const what = j.kind === 'clone' ? `voice clone "${j.filename}"` : `${j.filename} → ${j.outputFormat}`;
+  return `${j.id}  ${j.state.padEnd(9)} ${pct}  ${what}${err}`;
+}
+
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+
+/** Cancels the job, or says why not when it had already finished (before, or while asked). */
+async function cancelUnfinished(api: VcfarmApi, id: string): Promise<ConversionJobView | string> {
+  const before = await api.job(id);
+  const job = FINISHED.has(before.state) ? before : await api.cancel(id);
+  if (FINISHED.has(before.state) || job.state === 'completed' || job.state === 'failed')
+    return `job ${id} had already finished (${job.state}); nothing to cancel`;
+  return job;
 }
 
 export async function jobsCommand(argv: string[], io: ClientIo): Promise<number> {
@@ -50,10 +65,15 @@ export async function jobsCommand(argv: string[], io: ClientIo): Promise<number>
     if (values.limit) query.set('limit', values.limit);
     const jobs = await api.jobs(query.size ? `?${query}` : '');
     if (values.json) printJson(io, jobs);
+    else if (jobs.length === 0) io.stdout.write(values.state ? `no ${values.state} jobs\n` : 'no jobs\n');
     else for (const j of jobs) io.stdout.write(`${line(j)}\n`);
     return 0;
   }
-  const job = action === 'show' ? await api.job(rest[0]) : await api.cancel(rest[0]);
+  const job = action === 'show' ? await api.job(rest[0]) : await cancelUnfinished(api, rest[0]);
+  if (typeof job === 'string') {
+    io.stderr.write(`vcfarm jobs cancel: ${job}\n`);
+    return 1;
+  }
   if (values.json) printJson(io, job);
   else io.stdout.write(`${line(job)}\n`);
   return 0;

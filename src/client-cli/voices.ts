@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { connect } from './credentials.js';
-import { assertReadableFile, baseUrlOf, type ClientIo, printJson, UsageError } from './io.js';
+import { assertReadableFile, baseUrlOf, type ClientIo, ENV_HELP, printJson, UsageError } from './io.js';
 
 export const VOICES_USAGE = `usage: vcfarm voices list | clone NAME FILE | rm ID   [--json] [--url URL]
   list              your voices (state: pending, ready, failed) and the preset voices
@@ -8,7 +8,8 @@ export const VOICES_USAGE = `usage: vcfarm voices list | clone NAME FILE | rm ID
   rm ID             removes one of your voices
   --json            JSON on stdout
   --url URL         the service (default $VCFARM_URL, else http://localhost:8080)
-  -h, --help        this text`;
+  -h, --help        this text
+${ENV_HELP}`;
 
 export async function voicesCommand(argv: string[], io: ClientIo): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -47,6 +47,8 @@ export class JobWatcher {
     for (let attempt = 1; ; attempt++) {
       const refusal = await this.connect();
       if (!refusal) return;
+      // A key the service does not know: the HTTP request that follows says so, once, in its words.
+      if (refusal.status === 401) return;
       const wait = unavailableWaitMs(refusal.status, refusal.retryAfter, attempt);
       if (wait === undefined) {
         const retried = attempt > 1 ? ` after ${attempt - 1} retries` : '';

@@ -16,10 +16,21 @@ async function adminToken(config: Config): Promise<string> {
   return token;
 }
 
+/** The API's own words for a refusal (`{error, message}`), with the status. */
+function refusal(status: number, text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: string; message?: string };
+    if (body.message) return `${body.message} (HTTP ${status}${body.error ? ` ${body.error}` : ''})`;
+  } catch {
+    // not JSON: a proxy's page
+  }
+  return `HTTP ${status}`;
+}
+
 /**
  * `vcfarm users ...`: the admin users API from the command line. It goes through the API
  * rather than Redis, so validation, key hashing and clean-up happen in one place.
- * Prints JSON on stdout; returns the process exit code.
+ * Prints the JSON answer on stdout, a refusal in words on stderr (exit 1); returns the exit code.
  */
 async function users(
   [sub, id, ...extra]: string[],
@@ -27,6 +38,7 @@ async function users(
   config: Config,
   env: NodeJS.ProcessEnv,
   out: (s: string) => void,
+  err: (s: string) => void,
 ): Promise<number> {
   const refuse = () => {
     out(USAGE);
@@ -45,10 +57,18 @@ async function users(
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+    }).catch((e: Error) => {
+      // undici says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND) is its cause.
+      const reason = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.message;
+      throw new Error(`cannot reach the API at ${base} (${reason}): is it running? (VCFARM_URL sets where)`);
     });
     const text = await res.text();
-    out(text);
-    return res.ok ? 0 : 1;
+    if (res.ok) {
+      out(text);
+      return 0;
+    }
+    err(`vcfarm users ${sub}: ${refusal(res.status, text)}`);
+    return 1;
   };
   if (sub === 'add')
     return call('POST', '/api/admin/users', { name: id, plan: plan ?? config.plans.anonymousPlan });
@@ -64,6 +84,13 @@ export const command: Command = {
   positionals: true,
   async run({ values, positionals }, config) {
     const plan = typeof values.plan === 'string' ? values.plan : undefined;
-    return users(positionals, plan, config, process.env, (s) => process.stdout.write(`${s}\n`));
+    return users(
+      positionals,
+      plan,
+      config,
+      process.env,
+      (s) => process.stdout.write(`${s}\n`),
+      (s) => process.stderr.write(`${s}\n`),
+    );
   },
 };

@@ -40,6 +40,8 @@ interface Derived {
   plansFile: string;
   /** IPs/CIDRs whose X-Forwarded-For is believed; empty: the socket's peer is the client. */
   trustedProxies: string[];
+  /** CORS_ORIGINS as origins (`https://app.example.com`, lower case); empty: same origin only. */
+  corsOrigins: string[];
 }
 
 /** The validated settings: the schema's variables under camel-case names, with the derived ones. */
@@ -179,5 +181,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((s) => s.trim())
       .filter(Boolean),
     decodeChecksMax: e.DECODE_CHECKS_MAX || os.availableParallelism(),
+    corsOrigins: (e.CORS_ORIGINS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => new URL(s).origin),
   };
 }

@@ -140,6 +140,25 @@ export const EnvSchema = Type.Object({
   TRUSTED_PROXIES: Type.Optional(
     patterned('^[0-9a-fA-F.:/, ]+$', 'IP addresses or CIDR ranges (10.0.0.0/8), separated by commas'),
   ),
+  /**
+   * The address users reach the service at (`https://vc.example.com`), without a trailing path
+   * beyond a prefix the proxy serves it under. Webhook deliveries carry absolute result links made
+   * from it; unset, they carry the path alone (`/api/jobs/…/result?exp=…&sig=…`).
+   */
+  PUBLIC_URL: Type.Optional(
+    patterned('^https?://[^/?# ]+(/[^?# ]*)?$', 'an absolute http:// or https:// URL, with no query'),
+  ),
+  /**
+   * Comma-separated origins (`https://app.example.com`) whose pages may call the API from the
+   * browser (CORS). Unset: same origin only; a state-changing request (any method but GET/HEAD) with
+   * another `Origin` is refused 403 before it does anything.
+   */
+  CORS_ORIGINS: Type.Optional(
+    patterned(
+      '^ *(https?://[^/, ]+ *)?(, *https?://[^/, ]+ *)*$',
+      'origins (scheme://host[:port], no path) separated by commas',
+    ),
+  ),
   /** Seconds between two workspace sweeps in an API instance; 0 turns the sweeper off. */
   SWEEP_INTERVAL_SEC: Type.Number({ minimum: 0, default: 600 }),
   /** The upload-time decode pass (true duration) is killed after this many milliseconds. */

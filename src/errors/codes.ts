@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   VC_ERR_CONFLICT: {
     answer: '409',
     meaning:
-      'the resource is busy: an upload or a voice a queued or running job needs, a voice still being analysed',
+      'the resource is busy: an upload or a voice a queued or running job needs, a voice still being analysed; an account name already taken',
   },
   VC_ERR_TOO_LARGE: { answer: '413', meaning: 'upload or body over the limit' },
   VC_ERR_UNSUPPORTED_AUDIO: {

@@ -54,6 +54,7 @@ export const webhooksPlugin = fp(
     const queue = new Queue<DeliveryData>(WEBHOOK_QUEUE, { connection, prefix });
     queue.on('error', (err) => app.log.warn({ err: err.message }, 'webhook queue error'));
     const base = app.config.webhookRetryBaseMs;
+    const publicBase = (app.config.publicUrl ?? '').replace(/\/+$/, '');
     const attempts = attemptsWithin(base, app.config.webhookRetryForMs);
 
     /** Queues the delivery of one event a webhook asked for. */
@@ -62,13 +63,15 @@ export const webhooksPlugin = fp(
       const view = await app.conversions.get(userId, event.jobId).catch(() => undefined);
       if (!view) return;
       const deliveryId = `dlv_${eventId.replace('-', '_')}`;
-      const job = view.resultUrl ? { ...view, resultUrl: app.resultLinks.url(view.id, userId) } : view;
+      // One result link in both places: signed (the receiver has no token), absolute with PUBLIC_URL.
+      const link = () => `${publicBase}${app.resultLinks.url(view.id, userId)}`;
+      const job = view.resultUrl ? { ...view, resultUrl: link() } : view;
       const body = JSON.stringify({
         id: deliveryId,
         type: event.type,
         createdAt: Date.now(),
         eventId,
-        event,
+        event: event.type === 'completed' ? { ...event, resultUrl: job.resultUrl ?? link() } : event,
         job,
       });
       // The delivery id is the BullMQ job id: queueing one event twice (a claimed entry) is a no-op.
@@ -130,9 +133,10 @@ export const webhooksPlugin = fp(
           },
           { timeoutMs: app.config.webhookTimeoutMs, allowPrivate },
         );
+        // Once per attempt, as it went: a refusal is the `failed` handler's warning, not a delivery.
         // Logged without the URL (its query may hold the receiver's own token).
-        app.log.info({ deliveryId, status, attempt: job.attemptsMade + 1 }, 'webhook delivered');
         if (status < 200 || status >= 300) throw new Error(`the receiver answered ${status}`);
+        app.log.info({ deliveryId, status, attempt: job.attemptsMade + 1 }, 'webhook delivered');
       },
       {
         connection,
@@ -142,7 +146,16 @@ export const webhooksPlugin = fp(
       },
     );
     worker.on('failed', (job, err) =>
-      app.log.warn({ deliveryId: job?.data.deliveryId, err: err.message }, 'webhook delivery failed'),
+      app.log.warn(
+        {
+          deliveryId: job?.data.deliveryId,
+          err: err.message,
+          attempt: job?.attemptsMade,
+          // BullMQ has counted this attempt: another follows unless they are spent or it cannot succeed.
+          retried: !!job && err.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1),
+        },
+        'webhook delivery failed',
+      ),
     );
     worker.on('error', (err) => app.log.warn({ err: err.message }, 'webhook worker error'));
 

@@ -216,3 +216,31 @@ test('REDIS_SENTINEL_TLS: the sentinels and the master over TLS, trusting REDIS_
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('CORS_ORIGINS: origins separated by commas, compared in lower case; a path or another scheme stops start-up', () => {
+  assert.deepEqual(loadConfig({}).corsOrigins, []);
+  assert.deepEqual(
+    loadConfig({ CORS_ORIGINS: 'https://App.Example.com, http://127.0.0.1:3000' }).corsOrigins,
+    ['https://app.example.com', 'http://127.0.0.1:3000'],
+  );
+  for (const bad of ['https://a.example/app', 'ftp://a.example', 'a.example'])
+    assert.throws(
+      () => loadConfig({ CORS_ORIGINS: bad }),
+      /CORS_ORIGINS=.*must be origins \(scheme:\/\/host\[:port\], no path\) separated by commas/,
+      bad,
+    );
+});
+
+test('PUBLIC_URL: an absolute http(s) URL without a query; anything else stops start-up naming it', () => {
+  assert.equal(loadConfig({}).publicUrl, undefined);
+  assert.equal(
+    loadConfig({ PUBLIC_URL: 'https://vc.example.com/farm/' }).publicUrl,
+    'https://vc.example.com/farm/',
+  );
+  for (const bad of ['vc.example.com', 'https://vc.example.com/?a=1', 'ftp://vc.example.com'])
+    assert.throws(
+      () => loadConfig({ PUBLIC_URL: bad }),
+      /PUBLIC_URL=.*must be an absolute http:\/\/ or https:\/\/ URL/,
+      bad,
+    );
+});

@@ -33,6 +33,7 @@ export function CloneForm(props: Props) {
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    const formEl = e.currentTarget as HTMLFormElement;
     const file = fileRef.current?.files?.[0];
     if (!file) return;
     const ws = (await props.loadWorkspace()) ?? props.workspace;
@@ -54,6 +55,9 @@ export function CloneForm(props: Props) {
       const { voice, job } = (await res.json()) as { voice: Voice; job: JobView };
       props.putVoice(voice);
       props.put(job);
+      // Accepted: empty name and file (as the upload form forgets its file), so a second click
+      // cannot clone the same voice twice. A refusal keeps them to be corrected.
+      formEl.reset();
       setLine({ follow: job.id, voiceId: voice.id, name: voice.name });
     });
   };

@@ -1,12 +1,18 @@
 import path from 'node:path';
 import { send } from '@fastify/send';
+import { create as createDisposition } from 'content-disposition';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../errors/index.js';
 
-/** ASCII fallback plus RFC 5987 UTF-8 name, so any client name is safe in the header. */
+/**
+ * The header for a file saved as `name` (any client's name: quotes, `;`, non-ASCII, control
+ * characters), made by the `content-disposition` package (jshttp): a quoted ASCII `filename` (each
+ * character outside printable ASCII an `_`) and, where that differs, the RFC 8187 `filename*`.
+ * encodeURIComponent left `'`, `(`, `)` and `*` as they were, which `filename*` may not hold: a
+ * name with an apostrophe was cut short or refused by the clients that parse it.
+ */
 export function contentDisposition(kind: 'attachment' | 'inline', name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  return createDisposition(name, { type: kind, fallback: name.replace(/[^\x20-\x7e]/g, '_') });
 }
 
 export interface SentFile {

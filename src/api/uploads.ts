@@ -71,7 +71,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const userId = userOf(request);
       await app.uploads.get(userId, request.params.id);
-      await app.conversions.assertNotNeeded(userId, 'upload', request.params.id);
+      await app.conversions.retire(userId, 'upload', request.params.id);
       await app.uploads.remove(userId, request.params.id);
       request.log.info({ uploadId: request.params.id }, 'upload deleted');
       return reply.status(204).send(null);

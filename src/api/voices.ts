@@ -168,7 +168,7 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const userId = userOf(request);
       const voice = await app.voices.get(userId, request.params.id);
-      await app.conversions.assertNotNeeded(userId, 'voice', voice.id);
+      await app.conversions.retire(userId, 'voice', voice.id);
       if (voice.jobId) await app.conversions.cancel(userId, voice.jobId).catch(() => {});
       await app.voices.remove(userId, voice.id);
       request.log.info({ voiceId: voice.id }, 'voice deleted');

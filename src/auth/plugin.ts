@@ -80,25 +80,35 @@ export const authPlugin = fp(
     app.decorate('requireAdmin', async (request: FastifyRequest) => {
       const token = bearerToken(request.headers.authorization);
       if (!token) throw new UnauthorizedError('the admin token is required');
-      // Guessing is throttled per client IP: once blocked, even the right token waits.
+      // Guessing is throttled per client IP: once blocked, even the right token waits, except from
+      // a client that used it before (AdminFailures: one wrong token ends that).
+      const client = request.headers['user-agent'] ?? '';
       let blocked: boolean;
       try {
         blocked = await failures.blocked(request.ip);
+        if (blocked && (await failures.trusted(request.ip, client))) {
+          if (admin.matches(token)) blocked = false;
+          else await failures.distrust(request.ip, client);
+        }
       } catch (err) {
         if (admin.matches(token)) blocked = false;
         else throw new UnavailableError('admin attempts cannot be checked right now', { cause: err });
       }
       if (blocked) {
+        if (!admin.matches(token)) await failures.record(request.ip, token).catch(() => undefined);
         request.log.warn({ ip: request.ip }, 'admin attempt refused: too many failed admin tokens');
         throw new RateLimitedError('too many failed admin attempts from this address; try again later');
       }
       if (admin.matches(token)) {
         request.log = request.log.child({ admin: true });
+        await failures
+          .trust(request.ip, client)
+          .catch((err: unknown) => request.log.warn({ err }, 'an admin client could not be remembered'));
         return;
       }
       if (await sessions.verify(token))
         throw new ForbiddenError('this endpoint is for the administrator only');
-      const count = await failures.record(request.ip).catch(() => undefined);
+      const count = await failures.record(request.ip, token).catch(() => undefined);
       request.log.warn({ ip: request.ip, failures: count }, 'admin authentication failed: wrong token');
       throw new UnauthorizedError('the admin token is required');
     });

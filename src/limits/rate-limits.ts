@@ -13,8 +13,11 @@ declare module 'fastify' {
     rateClass?: RouteRateClass;
   }
   interface FastifyRequest {
-    /** The route class's count this request took (enforceRateLimits): given back if it is refused. */
-    rateClassCount?: LimitResult;
+    /**
+     * The counts this request took (enforceRateLimits): the route class's is given back if the
+     * request is refused for its own fault, both if the server failed it (5xx).
+     */
+    rateCounts?: { api?: LimitResult; cls?: LimitResult };
   }
   interface FastifyInstance {
     /**
@@ -75,6 +78,16 @@ const REFUND = redisScript(
  */
 const REFUNDED_STATUSES = new Set([400, 404, 409, 413, 415, 422]);
 
+/**
+ * The counts an answer gives back: for a refusal above, the route class's; for a server fault
+ * (5xx: a bug, a store refusing writes, a full disk) the `api` count too, since the user did
+ * nothing wrong and should not spend their quota on the service's failure.
+ */
+function countsGivenBack(status: number, counts: { api?: LimitResult; cls?: LimitResult }): LimitResult[] {
+  if (status >= 500) return [counts.api, counts.cls].filter((r): r is LimitResult => r !== undefined);
+  return REFUNDED_STATUSES.has(status) && counts.cls ? [counts.cls] : [];
+}
+
 /** A peek is a courtesy to the page: it never holds a request up for long when Redis is slow. */
 const PEEK_TIMEOUT_MS = 300;
 
@@ -134,11 +147,16 @@ export const rateLimitsPlugin = fp(
      * request the `api` limit refuses would still spend a voice clone (3 an hour) or an upload, and
      * one refused as a conversion would spend the API budget the page needs to show why.
      */
-    const refund = async (request: FastifyRequest, counted: LimitResult[]) => {
-      await Promise.all(
+    const refund = async (request: FastifyRequest, counted: LimitResult[]): Promise<boolean> =>
+      Promise.all(
         counted.map((r) => (r.key ? REFUND(app.redisLimits, [counterKey(r.key)], []) : undefined)),
-      ).catch((err: unknown) => request.log.warn({ err }, 'a refused request could not be uncounted'));
-    };
+      ).then(
+        () => true,
+        (err: unknown) => {
+          request.log.warn({ err }, 'a refused request could not be uncounted');
+          return false;
+        },
+      );
     const userKey = (r: FastifyRequest) => (r.principal ? `user:${r.principal.userId}` : `ip:${r.ip}`);
     const limiters = Object.fromEntries(
       RATE_CLASSES.map((c) => [c, make(c, userKey, (r) => (r.plan ?? anonymous).rateLimits[c])]),
@@ -203,16 +221,25 @@ export const rateLimitsPlugin = fp(
       const checks: [string, Limiter][] = [['api', limiters.api]];
       if (cls) checks.push([cls, limiters[cls]]);
       const results = await enforce(request, reply, checks, cls !== undefined);
-      const classCount = results[1];
-      if (classCount?.status === 'fulfilled') request.rateClassCount = classCount.value;
+      const counted = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+      request.rateCounts = { api: counted[0], cls: counted[1] };
     });
-    // Before the answer leaves, so a client reading its limits right after sees the count back.
+    // Before the answer leaves, so a client reading its limits right after sees the count back,
+    // and the answer's own `x-ratelimit-remaining` says what is left once given back.
     app.addHook('onSend', async (request, reply, payload) => {
-      const counted = request.rateClassCount;
-      if (counted && REFUNDED_STATUSES.has(reply.statusCode)) {
-        request.rateClassCount = undefined;
-        await refund(request, [counted]);
-      }
+      const counts = request.rateCounts;
+      if (!counts) return payload;
+      const back = countsGivenBack(reply.statusCode, counts);
+      if (back.length === 0) return payload;
+      request.rateCounts = undefined;
+      if (!(await refund(request, back))) return payload;
+      const after = [counts.api, counts.cls].flatMap((r) =>
+        r
+          ? [back.includes(r) ? { ...r, remaining: Math.min(r.max ?? Infinity, (r.remaining ?? 0) + 1) } : r]
+          : [],
+      );
+      const shown = after.reduce((a, b) => ((b.remaining ?? 0) <= (a.remaining ?? 0) ? b : a));
+      setHeaders(reply, shown, false);
       return payload;
     });
     app.decorate('enforceSessionRateLimit', async (request: FastifyRequest, reply: FastifyReply) => {

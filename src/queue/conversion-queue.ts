@@ -28,6 +28,7 @@ import {
 import { allowedPriority, FairShare, fairBase, fairPriority } from './fair-share.js';
 import { publicState, toJobView } from './job-view.js';
 import { KEEP_FINISHED_SEC, queueKeys } from './keys.js';
+import { ResourceClaims, type Use } from './resource-claims.js';
 
 /** A conversion as a partial read sees it (ConversionQueue.partialOf). */
 export interface PartialResult {
@@ -88,6 +89,7 @@ type ConversionBullJob = Job<ConversionJobData, ConversionResult>;
 export class ConversionQueue {
   readonly queue: Queue<ConversionJobData, ConversionResult>;
   readonly fairShare: FairShare;
+  private readonly claims: ResourceClaims;
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly bull: BullConnection;
   private readonly ledger: UsageLedger;
@@ -99,6 +101,7 @@ export class ConversionQueue {
   ) {
     this.keys = queueKeys(options.prefix);
     this.fairShare = new FairShare(redis, options.prefix);
+    this.claims = new ResourceClaims(redis, options.prefix);
     this.ledger = new UsageLedger(redis, options.prefix, options.dataDir);
     this.bull = bullConnection(options.redisUrl);
     this.queue = new Queue(CONVERSION_QUEUE, {
@@ -108,28 +111,33 @@ export class ConversionQueue {
   }
 
   async enqueue(userId: string, upload: Upload, req: ConversionRequest): Promise<ConversionJobView> {
-    return this.add(userId, req, (priority, createdAt) => ({
-      kind: 'convert',
-      ...(req.voiceId ? { voiceId: req.voiceId, strength: req.strength ?? 1, model: req.model } : {}),
+    return this.add(
       userId,
-      uploadId: upload.id,
-      filename: upload.filename,
-      demuxer: upload.demuxer,
-      durationSec: upload.durationSec,
-      pitchSemitones: req.pitchSemitones,
-      outputFormat: req.outputFormat,
-      priority,
-      requestId: req.requestId,
-      createdAt,
-      ...(req.plan?.maxStorageBytes !== undefined ? { maxStorageBytes: req.plan.maxStorageBytes } : {}),
-      ...(req.outputBoundBytes !== undefined ? { outputBoundBytes: req.outputBoundBytes } : {}),
-      ...(req.webhook ? { webhook: req.webhook } : {}),
-    }));
+      req,
+      usesOf({ kind: 'convert', uploadId: upload.id, voiceId: req.voiceId }),
+      (priority, createdAt) => ({
+        kind: 'convert',
+        ...(req.voiceId ? { voiceId: req.voiceId, strength: req.strength ?? 1, model: req.model } : {}),
+        userId,
+        uploadId: upload.id,
+        filename: upload.filename,
+        demuxer: upload.demuxer,
+        durationSec: upload.durationSec,
+        pitchSemitones: req.pitchSemitones,
+        outputFormat: req.outputFormat,
+        priority,
+        requestId: req.requestId,
+        createdAt,
+        ...(req.plan?.maxStorageBytes !== undefined ? { maxStorageBytes: req.plan.maxStorageBytes } : {}),
+        ...(req.outputBoundBytes !== undefined ? { outputBoundBytes: req.outputBoundBytes } : {}),
+        ...(req.webhook ? { webhook: req.webhook } : {}),
+      }),
+    );
   }
 
   /** Queues the analysis of a voice whose reference recording is stored. */
   async enqueueClone(userId: string, voice: Voice, req: CloneRequest): Promise<ConversionJobView> {
-    return this.add(userId, req, (priority, createdAt) => ({
+    return this.add(userId, req, [], (priority, createdAt) => ({
       kind: 'clone',
       userId,
       voiceId: voice.id,
@@ -146,9 +154,27 @@ export class ConversionQueue {
   private async add(
     userId: string,
     req: RequestBase,
+    uses: Use[],
     build: (priority: JobPriority, createdAt: number) => ConversionJobData,
   ): Promise<ConversionJobView> {
     const id = randomUUID();
+    // What the job needs is claimed first: a delete of it now waits for the job to end (409), and
+    // one that came first refuses the job (404).
+    await this.claims.claim(id, uses);
+    try {
+      return await this.admitAndAdd(id, userId, req, build);
+    } catch (err) {
+      await this.claims.release(id, uses).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async admitAndAdd(
+    id: string,
+    userId: string,
+    req: RequestBase,
+    build: (priority: JobPriority, createdAt: number) => ConversionJobData,
+  ): Promise<ConversionJobView> {
     const createdAt = Date.now();
     const plan = req.plan;
     const priority = plan ? allowedPriority(req.priority, plan.maxJobPriority) : req.priority;
@@ -265,6 +291,7 @@ export class ConversionQueue {
     await this.redis.set(this.keys.cancelMarker(jobId), by, 'EX', KEEP_FINISHED_SEC);
     if (state !== 'active' && (await this.removeQueued(job))) {
       await this.fairShare.settle(userId, jobId);
+      await this.claims.release(jobId, usesOf(job.data));
       const view: ConversionJobView = {
         ...toJobView(job, state),
         state: 'cancelled',
@@ -485,7 +512,17 @@ export class ConversionQueue {
    * conversions needs: without it the job would fail when it starts. A voice's own analysis does
    * not count (deleting the voice cancels it).
    */
-  async assertNotNeeded(userId: string, what: 'upload' | 'voice', id: string): Promise<void> {
+  /**
+   * Removes `what` from what jobs may use, in one step with the check that no unfinished job
+   * claims it (ResourceClaims); ConflictError while one does. Then its files may go.
+   */
+  async retire(userId: string, what: 'upload' | 'voice', id: string): Promise<void> {
+    // Jobs queued before claims were kept have none: the user's own jobs are looked at too.
+    await this.assertNotNeeded(userId, what, id);
+    await this.claims.retire({ kind: what, id });
+  }
+
+  private async assertNotNeeded(userId: string, what: 'upload' | 'voice', id: string): Promise<void> {
     for (const job of await this.unfinishedJobs(userId)) {
       if (job.data.kind !== 'convert') continue;
       if ((what === 'upload' ? job.data.uploadId : job.data.voiceId) === id)
@@ -547,4 +584,11 @@ export class ConversionQueue {
     if (!job || job.data.userId !== userId) throw new NotFoundError('job');
     return job;
   }
+}
+
+/** What a job needs kept while it waits or runs: a conversion's upload and its voice. */
+function usesOf(data: { kind: string; uploadId?: string; voiceId?: string | null }): Use[] {
+  if (data.kind !== 'convert') return [];
+  const uses: Use[] = data.uploadId ? [{ kind: 'upload', id: data.uploadId }] : [];
+  return data.voiceId ? [...uses, { kind: 'voice', id: data.voiceId }] : uses;
 }

@@ -358,6 +358,15 @@ test('the /admin dashboard: live charts, failures with codes apart from cancella
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
   const page = await context.newPage();
   await page.goto(`${svc.baseUrl}/admin`);
+  // A mistyped token is one request (one attempt against the address's limit), not one per panel.
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname.startsWith('/api/')) asked.push(new URL(r.url()).pathname);
+  });
+  await page.fill('#admin-token', `${ADMIN_TOKEN}x`);
+  await page.getByRole('button', { name: 'Open the dashboard' }).click();
+  await page.getByText('That admin token was refused.').waitFor();
+  assert.deepEqual(asked, ['/api/system/stats']);
   await page.fill('#admin-token', ADMIN_TOKEN);
   await page.getByRole('button', { name: 'Open the dashboard' }).click();
   await page

@@ -109,3 +109,52 @@ test('uploads and job POSTs refused with 400/404/413/415 (a body too slow includ
   assert.equal(over.status, 429, JSON.stringify(over.body));
   assert.equal(await counted(userId, 'conversions'), 2, 'a 429 is given back where it is decided, once');
 });
+
+test('a refused request’s own x-ratelimit-remaining counts its refund: it equals what the workspace then reads', async () => {
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  // conversions (2 per window) is the tightest limit, so the header shows it.
+  const refused = await user.request('POST', '/api/jobs', { uploadId: 'abcdefgh5678', outputFormat: 'wav' });
+  assert.equal(refused.status, 404, JSON.stringify(refused.body));
+  assert.equal(await counted(user.session?.userId ?? '', 'conversions'), 0);
+  const ws = await user.request('GET', '/api/workspace');
+  const left = ws.body.rateLimits.conversions.remaining;
+  assert.equal(left, 2, JSON.stringify(ws.body.rateLimits));
+  assert.equal(
+    refused.headers.get('x-ratelimit-remaining'),
+    String(left),
+    'the refused answer said one too few',
+  );
+  assert.equal(refused.headers.get('x-ratelimit-limit'), '2');
+});
+
+test('a server fault (5xx) spends no quota: its upload and API counts are given back, and its headers say so', async () => {
+  // A service whose data volume reads as full: every upload and job is a 507 (a server-side refusal).
+  const full = await startService({
+    workers: 0,
+    env: {
+      PLANS_FILE: path.join(dir, 'plans.json'),
+      MIN_FREE_DISK_BYTES: String(Number.MAX_SAFE_INTEGER),
+    },
+  });
+  try {
+    const user = await ApiClient.anonymous(full.baseUrl);
+    const userId = user.session?.userId ?? '';
+    const fullRedis = new Redis(full.redis.url);
+    try {
+      const answers = [];
+      for (let i = 0; i < 4; i++)
+        answers.push(await user.uploadBytes(await readFile(tinyWav(1, 8000)), `f${i}.wav`));
+      for (const a of answers) assert.equal(a.status, 507, JSON.stringify(a.body));
+      // Four uploads against a limit of three: none was counted, nor any API request.
+      assert.equal(await rateCount(fullRedis, userId, 'uploads'), 0);
+      assert.equal(await rateCount(fullRedis, userId, 'api'), 0);
+      const last = await user.request('POST', '/api/jobs', { uploadId: 'abcdefgh5678', outputFormat: 'wav' });
+      assert.equal(last.status, 507, JSON.stringify(last.body));
+      assert.equal(last.headers.get('x-ratelimit-remaining'), '2', 'conversions: both left');
+    } finally {
+      fullRedis.disconnect();
+    }
+  } finally {
+    await full.close();
+  }
+});

@@ -504,23 +504,35 @@ test('13: upgrades that authenticate by first message have their own per-IP buck
   assert.equal(over.closeCode, 4429);
 });
 
-test('14: admin token guessing is throttled per address and logged, without the guesses', async () => {
+test('14: admin token guessing is throttled per address and logged, without the guesses; a typo repeated counts once; a client that used the right token before keeps working', async () => {
   const ip = freshIp();
-  const admin = (token: string, from = ip) =>
+  const admin = (token: string, from = ip, client = 'guesser/1.0') =>
     fetch(`${api}/api/system/stats`, {
-      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': from },
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': from, 'user-agent': client },
     });
+  const SCRAPER = 'Prometheus/2.45.0';
+  // 1. A scraper on that host uses the right token: it is known to the address from now on.
+  assert.equal((await admin(ADMIN_TOKEN, ip, SCRAPER)).status, 200);
+  // 2. A typo sent again and again (a dashboard reading its panels, a stale scrape) is one attempt...
   const guesses = Array.from({ length: ADMIN_FAILURES }, (_, i) => `guess-${i}-0123456789abcdef0123456789`);
-  for (const g of guesses) assert.equal((await admin(g)).status, 401);
-  // Blocked now, even with the right token, from this address only.
+  for (let i = 0; i < 5; i++) assert.equal((await admin(guesses[0])).status, 401);
+  // 3. ...so the address is blocked only by ADMIN_FAILURES different wrong tokens.
+  for (const g of guesses.slice(1)) assert.equal((await admin(g)).status, 401);
+  // 4. Blocked now, even with the right token, for every client that never used it from there.
   const blocked = await admin(ADMIN_TOKEN);
   assert.equal(blocked.status, 429);
   assert.equal(((await blocked.json()) as Json).error, 'VC_ERR_RATE_LIMITED');
+  assert.equal((await admin(ADMIN_TOKEN, ip, 'another/2.0')).status, 429);
   assert.equal((await admin(ADMIN_TOKEN, freshIp())).status, 200);
+  // 5. The scraper that used the right token keeps scraping; a wrong token from it (a guesser
+  //    posing as it) is refused like any blocked one and ends that, right token included.
+  assert.equal((await admin(ADMIN_TOKEN, ip, SCRAPER)).status, 200);
+  assert.equal((await admin('guess-as-scraper-0123456789abcdef0123', ip, SCRAPER)).status, 429);
+  assert.equal((await admin(ADMIN_TOKEN, ip, SCRAPER)).status, 429);
   // pino writes asynchronously: wait for the lines rather than assume they are in.
   const failed = () =>
     cluster.apis[0].logs.filter((l) => l.msg === 'admin authentication failed: wrong token' && l.ip === ip);
-  await waitUntil(() => failed().length >= ADMIN_FAILURES, 5000, 'a warning per failed attempt');
+  await waitUntil(() => failed().length >= ADMIN_FAILURES + 4, 5000, 'a warning per failed attempt');
   const logs = apiLogText();
   for (const g of guesses) assert.ok(!logs.includes(g), 'a guessed token is in the logs');
   assert.ok(!logs.includes(ADMIN_TOKEN), 'the admin token is in the logs');

@@ -66,6 +66,18 @@ export function Dashboard() {
     setProblem('That admin token was refused.');
   }, []);
 
+  /** The token's first use: one request, so a mistyped token is one failed attempt, not one per panel. */
+  const check = useCallback(async (): Promise<boolean> => {
+    const s = await adminFetch('/api/system/stats');
+    if (s.status === 401 || s.status === 403 || s.status === 429) {
+      refuse();
+      if (s.status === 429) setProblem('Too many wrong admin tokens from this address; try again later.');
+      return false;
+    }
+    await s.body?.cancel();
+    return true;
+  }, [refuse]);
+
   const refresh = useCallback(async () => {
     const [s, q] = await Promise.all([adminFetch('/api/system/stats'), adminFetch('/api/queue/status')]);
     if (s.status === 401 || s.status === 403) return refuse();
@@ -102,10 +114,18 @@ export function Dashboard() {
         });
       }
     };
-    run();
-    const t = setInterval(run, 1000);
-    return () => clearInterval(t);
-  }, [token, refresh, refreshSlow]);
+    let t: ReturnType<typeof setInterval> | undefined;
+    let stopped = false;
+    void check().then((ok) => {
+      if (!ok || stopped) return;
+      run();
+      t = setInterval(run, 1000);
+    });
+    return () => {
+      stopped = true;
+      clearInterval(t);
+    };
+  }, [token, check, refresh, refreshSlow]);
 
   if (!token)
     return (

@@ -1,6 +1,7 @@
 import { type Framing, f32, hann, i64, scalarI64 } from './dsp.js';
 import { bothParts, framesA, nativeBins, powerA, rfftA } from './fft.js';
 import type { GraphBuilder } from './graph-builder.js';
+import type { PeriodRefineOptions } from './pitch-shift.js';
 
 /**
  * Harmonic synthesis of voiced frames (issue 10): instead of resampled grains of the whitened excitation, a
@@ -28,6 +29,19 @@ export interface HarmonicOptions {
    * 21/1, 9/30 formants, cut 61 %, correlation 0.812; at 0.5 25/1, 9/30, 65 %, 0.847.
    */
   maxShare: number;
+  /**
+   * The harmonics' period re-measured on the input at each synthesis frame (pitch-shift.ts refinePeriod:
+   * cross-correlation around the frame's centre) instead of the track's (43 ms frames every 10.7 ms, the
+   * frames between the mean of their neighbours); frames where it fails (no interior peak of at least
+   * minCorrelation) keep the grains. Absent: the track's period in every voiced frame.
+   */
+  refine?: PeriodRefineOptions;
+  /**
+   * With `refine`: the harmonics take only the frame's periodic share p of the band's power (p the
+   * re-measured period's normalised cross-correlation) and the grains keep the rest (amplitudes sqrt(w p) and
+   * sqrt(1 - w p), w the share above), so the valleys between harmonics keep the source's noise.
+   */
+  periodicShare?: boolean;
 }
 
 /** Phase resolution: 2^-24 of a cycle per step (an integer phase below 2^24 is exact in float32, the state). */
@@ -45,6 +59,8 @@ export interface HarmonicInputs {
   stateIn: string;
   /** The grains' spectra, native [N1, F, 2, K2], that the harmonics replace where voiced. */
   grainSpec: string;
+  /** Periodic share of each frame's power, 0..1 [1, F] (HarmonicOptions.periodicShare); absent: 1. */
+  periodic?: string;
 }
 
 /**
@@ -191,9 +207,16 @@ export function harmonicVoicing(
     f32(b, [o.maxShare], []),
   ]);
   const w = b.op('Mul', [band, share]);
+  // Amplitude weights: linear (w, 1 - w), or power-complementary over the periodic share.
+  const [grainW, harmW] = x.periodic
+    ? (() => {
+        const wp = b.op('Mul', [w, b.op('Reshape', [x.periodic, i64(b, [1, -1, 1])])]);
+        return [b.op('Sqrt', [b.op('Sub', [f32(b, [1], []), wp])]), b.op('Sqrt', [wp])];
+      })()
+    : [b.op('Sub', [f32(b, [1], []), w]), w];
   const spec = b.op('Add', [
-    b.op('Mul', [x.grainSpec, bothParts(b, b.op('Sub', [f32(b, [1], []), w]))]),
-    b.op('Mul', [harmSpec, bothParts(b, b.op('Mul', [w, gain]))]),
+    b.op('Mul', [x.grainSpec, bothParts(b, grainW)]),
+    b.op('Mul', [harmSpec, bothParts(b, b.op('Mul', [harmW, gain]))]),
   ]);
   return { spec, stateOut };
 }

@@ -55,16 +55,18 @@ function phaseNudges(
 
 /**
  * The period at each synthesis frame's centre re-measured on `audio` [1, L] (see PitchShiftOptions.periodRefine);
- * period [1, F] in samples, frame t centred at t * hop + nfft / 2.
+ * period [1, F] in samples, frame t centred at t * hop + nfft / 2; `confident` [1, F] is 1 where the
+ * re-measured period was kept (an interior peak of at least minCorrelation), else 0 (the track's period);
+ * `correlation` [1, F] the peak's normalised cross-correlation clipped to 0..1.
  */
 function refinePeriod(
   b: GraphBuilder,
   f: Framing,
   audio: string,
   period: string,
-  refine: NonNullable<PitchShiftOptions['periodRefine']>,
+  refine: PeriodRefineOptions,
   maxPeriod: number,
-): string {
+): { period: string; confident: string; correlation: string } {
   const { halfLags: J, halfWindow: W } = refine;
   const pad = Math.ceil((W + maxPeriod + J + 2) / 64) * 64;
   const x = b.op('Pad', [b.op('Reshape', [audio, i64(b, [-1])]), i64(b, [pad, pad])]);
@@ -127,7 +129,18 @@ function refinePeriod(
   ]);
   const keep = b.op('And', [interior, b.op('GreaterOrEqual', [c0, f32(b, [refine.minCorrelation], [])])]);
   const flatPeriod = b.op('Reshape', [period, i64(b, [-1, 1])]);
-  return b.op('Reshape', [b.op('Where', [keep, refined, flatPeriod]), i64(b, [1, -1])]);
+  return {
+    period: b.op('Reshape', [b.op('Where', [keep, refined, flatPeriod]), i64(b, [1, -1])]),
+    confident: b.op('Reshape', [b.op('Cast', [keep], { to: 1 }), i64(b, [1, -1])]),
+    correlation: b.op('Reshape', [b.op('Clip', [c0, f32(b, [0], []), f32(b, [1], [])]), i64(b, [1, -1])]),
+  };
+}
+
+/** See PitchShiftOptions.periodRefine. */
+export interface PeriodRefineOptions {
+  halfLags: number;
+  halfWindow: number;
+  minCorrelation: number;
 }
 
 export interface PitchShiftOptions {
@@ -176,7 +189,7 @@ export interface PitchShiftOptions {
    * at least minCorrelation (else the track's). Why: the track's period comes from 43 ms frames every
    * 10.7 ms, and a grain that wraps by one period reads a copy that is off by the period's error.
    */
-  periodRefine?: { halfLags: number; halfWindow: number; minCorrelation: number };
+  periodRefine?: PeriodRefineOptions;
   /** Voiced frames from a sum of harmonics of the output F0 (harmonic-synthesis.ts) instead of grains; null: grains. */
   harmonic: HarmonicOptions | null;
 }
@@ -446,7 +459,7 @@ export function pitchShiftSpectra(
   const frames = b.op('Gather', [b.op('Shape', [x.inputPower]), i64(b, [1])]);
   const t = b.op('Range', [scalarI64(b, 0), b.op('Squeeze', [frames, i64(b, [0])]), scalarI64(b, 1)]);
   const nudgePeriod = o.periodRefine
-    ? refinePeriod(b, f, x.audio, x.period, o.periodRefine, o.maxPeriod)
+    ? refinePeriod(b, f, x.audio, x.period, o.periodRefine, o.maxPeriod).period
     : x.period;
   const { nudges, phase } = phaseNudges(b, f, frameRatio, nudgePeriod, x.stateIn, o.skipFrames);
   const length = b.op('Gather', [b.op('Shape', [x.audio]), i64(b, [1])]);
@@ -519,6 +532,10 @@ export function pitchShiftSpectra(
         b.op('Mul', [b.op('Sub', [flatSpec, grainSpec]), bothParts(b, corrector.fill)]),
       ])
     : grainSpec;
+  // The harmonics' period: the track's, or re-measured on the input (their voicing then only where it was).
+  const own = o.harmonic?.refine
+    ? refinePeriod(b, f, x.audio, x.period, o.harmonic.refine, o.maxPeriod)
+    : null;
   const harmonic =
     o.harmonic && x.harmonicStateIn
       ? harmonicVoicing(
@@ -527,10 +544,14 @@ export function pitchShiftSpectra(
           {
             length,
             f0: b.op('Mul', [
-              b.op('Div', [f32(b, [f.sampleRate], []), b.op('Reshape', [x.period, i64(b, [-1])])]),
+              b.op('Div', [
+                f32(b, [f.sampleRate], []),
+                b.op('Reshape', [own ? own.period : x.period, i64(b, [-1])]),
+              ]),
               frameRatio,
             ]),
-            voiced: x.voiced,
+            voiced: own ? b.op('Mul', [x.voiced, own.confident]) : x.voiced,
+            ...(own && o.harmonic.periodicShare ? { periodic: own.correlation } : {}),
             frameRatio,
             stateIn: x.harmonicStateIn,
             grainSpec: filled,

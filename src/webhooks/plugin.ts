@@ -8,7 +8,7 @@ import { boundedRetry, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/i
 import { type DeliveryData, postDelivery } from './delivery.js';
 import { type StreamEvent, WebhookDispatcher } from './dispatcher.js';
 import { signatureHeader } from './signature.js';
-import { assertWebhookUrl } from './ssrf.js';
+import { assertWebhookUrl, literalHost } from './ssrf.js';
 import { WebhookStore } from './store.js';
 
 export const WEBHOOK_QUEUE = 'webhooks';
@@ -129,7 +129,12 @@ export const webhooksPlugin = fp(
             'vcfarm-event': event,
           },
           { timeoutMs: app.config.webhookTimeoutMs, allowPrivate },
-        );
+        ).catch((err) => {
+          // A non-public IP literal stays one: retrying for a day would change nothing.
+          if (err?.code === 'VC_ERR_WEBHOOK_PRIVATE' && literalHost(new URL(url)) !== undefined)
+            throw new UnrecoverableError('the webhook URL is a loopback, private or link-local address');
+          throw err;
+        });
         // Logged without the URL (its query may hold the receiver's own token).
         app.log.info({ deliveryId, status, attempt: job.attemptsMade + 1 }, 'webhook delivered');
         if (status < 200 || status >= 300) throw new Error(`the receiver answered ${status}`);

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConflictError } from '../errors/index.js';
 import { withDeadline } from '../lifecycle/index.js';
 import type { JobWebhook, WebhookEvent } from '../queue/core.js';
 import { boundedRetry, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
@@ -21,6 +22,8 @@ declare module 'fastify' {
       store: WebhookStore;
       /** Throws a 400 for a URL that is malformed or (without WEBHOOK_ALLOW_PRIVATE) not public. */
       checkUrl(url: string): Promise<void>;
+      /** Throws a 409 unless the user has a signing secret (nothing is sent unsigned). */
+      checkSecret(userId: string): Promise<void>;
     };
   }
 }
@@ -168,6 +171,10 @@ export const webhooksPlugin = fp(
       store,
       checkUrl: async (url: string) => {
         await assertWebhookUrl(url, allowPrivate);
+      },
+      checkSecret: async (userId: string) => {
+        if (!(await store.secretOf(userId)))
+          throw new ConflictError('a webhook needs a signing secret first: POST /api/webhook/secret');
       },
     });
     app.addHook('onClose', async () => {

@@ -5,7 +5,17 @@ import { ConvertForm } from './convert-form.js';
 import { JobCard } from './job-card.js';
 import { formatBytes, placeText } from './lib/format.js';
 import { applyMessage, FINAL, type Jobs, putJob, sortedJobs, voicesAsJobsStand } from './lib/jobs.js';
-import type { JobView, Preset, QueuePlace, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
+import {
+  DEFAULT_MODEL,
+  type JobView,
+  type Preset,
+  presetKey,
+  type QueuePlace,
+  type ServerMessage,
+  type Upload,
+  type Voice,
+  type Workspace,
+} from './lib/types.js';
 import { connectLive } from './live.js';
 import { NewVersion } from './new-version.js';
 import { VoiceLibrary } from './voice-library.js';
@@ -202,7 +212,7 @@ export function App() {
   const voiceNames = new Map(shownVoices.map((v) => [v.id, v.name]));
   const targetNames = new Map([
     ...voiceNames,
-    ...presets.map((p): [string, string] => [p.id, p.displayName]),
+    ...presets.map((p): [string, string] => [presetKey(p), p.displayName]),
   ]);
 
   /** One page of jobs in the filter's states (the first when no cursor), merged into those known. */
@@ -314,7 +324,12 @@ export function App() {
                 job={job}
                 now={now}
                 place={job.state === 'queued' ? places.get(job.id) : undefined}
-                targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
+                targetName={
+                  job.voiceId
+                    ? (voiceNames.get(job.voiceId) ??
+                      targetNames.get(presetKey({ id: job.voiceId, model: job.model ?? DEFAULT_MODEL })))
+                    : undefined
+                }
                 voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
                 put={put}
                 drop={drop}

@@ -6,7 +6,7 @@ import type { Caller } from './caller.js';
 import { multipartParts } from './multipart.js';
 
 export interface IntakeOptions<T, R> {
-  /** Text fields the route reads besides the file; any other field is refused (400). Default: none. */
+  /** Text fields the route reads besides the file; with a list, any other field is refused (400), without one they are ignored. */
   fields?: readonly string[];
   /** Stores the file with every check (see the workspace's receiveAudio). */
   save(source: LimitedStream, clientName: string, limits: UploadLimits): Promise<T>;
@@ -40,7 +40,8 @@ export async function intakeAudio<T, R>(
       if (part.type !== 'file') {
         if (part.valueTruncated || part.fieldnameTruncated)
           throw new TooLargeError(`multipart field "${part.fieldname.slice(0, 64)}" is over the size limit`);
-        if (!(options.fields ?? []).includes(part.fieldname))
+        if (!options.fields) continue;
+        if (!options.fields.includes(part.fieldname))
           throw new ValidationError(`unknown multipart field "${part.fieldname.slice(0, 64)}"`);
         fields[part.fieldname] = String(part.value);
         continue;

@@ -210,13 +210,11 @@ test('a hostile client file name is metadata only: the file lives under a server
 
 test('bad requests: multipart with many parts or huge fields 413; bodies and fields 400 naming the field', async () => {
   const wav = await readFile(tinyWav(1, 8000));
-  // Many fields of a name the route reads (a voice's `name`): over the fields limit, 413. (An
-  // upload reads no field at all: its first one is refused as unknown, 400, before any count.)
   const many = new FormData();
-  for (let i = 0; i < 10; i++) many.append('name', 'x');
+  for (let i = 0; i < 10; i++) many.append(`f${i}`, 'x');
   many.append('file', new Blob([wav]), 'a.wav');
   const auth = { authorization: `Bearer ${client.session?.token}` };
-  let res = await fetch(`${svc.baseUrl}/api/voices`, { method: 'POST', headers: auth, body: many });
+  let res = await fetch(`${svc.baseUrl}/api/uploads`, { method: 'POST', headers: auth, body: many });
   assert.equal(res.status, 413);
   assert.equal(((await res.json()) as { error: string }).error, 'VC_ERR_TOO_LARGE');
 

@@ -45,7 +45,7 @@ test('list and length checks are said in words, naming the field', async () => {
   assert.doesNotMatch(all, /NOT|##|items ##/);
 });
 
-test('an upload with two files is a 400, with a text field besides the file a 400 naming it; nothing is kept', async () => {
+test('an upload with two files is a 400 (its shape, not its size); nothing is kept', async () => {
   const wav = await readFile(tinyWav(1));
   const post = async (form: FormData) => {
     const res = await fetch(`${svc.baseUrl}/api/uploads`, {
@@ -61,17 +61,6 @@ test('an upload with two files is a 400, with a text field besides the file a 40
   const a = await post(two);
   assert.deepEqual([a.status, a.body.error], [400, 'VC_ERR_VALIDATION']);
   assert.match(a.body.message, /send one file \(field "file"\)/);
-  for (const fieldFirst of [true, false]) {
-    const extra = new FormData();
-    if (fieldFirst) extra.append('note', 'hello');
-    extra.append('file', new Blob([wav]), 'a.wav');
-    if (!fieldFirst) extra.append('note', 'hello');
-    const b = await post(extra);
-    assert.deepEqual(
-      [b.status, b.body.error, b.body.message],
-      [400, 'VC_ERR_VALIDATION', 'unknown multipart field "note"'],
-    );
-  }
   assert.deepEqual((await client.request('GET', '/api/workspace')).body.usage.files, 0);
   // The file alone is taken.
   const one = new FormData();

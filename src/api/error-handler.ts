@@ -70,12 +70,27 @@ export function validationMessage(err: FastifyError): string {
       return `${where} must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
     case 'const':
       return `${where} must be ${JSON.stringify(issue.params.allowedValue)}`;
+    case 'minItems':
+      return `${where} must list at least ${counted(issue.params.limit, 'item')}`;
+    case 'maxItems':
+      return `${where} must list at most ${counted(issue.params.limit, 'item')}`;
+    case 'uniqueItems':
+      return `${where} must not list the same item twice`;
+    case 'minLength':
+      return `${where} must be at least ${counted(issue.params.limit, 'character')} long`;
+    case 'maxLength':
+      return `${where} must be at most ${counted(issue.params.limit, 'character')} long`;
     // What the value should be, in words; never the pattern (src/api/fields.ts).
     case 'pattern':
       return `${where} must be ${patternWords(String(issue.params.pattern)) ?? 'in the form the API reference gives'}`;
     default:
       return `${where} ${issue.message ?? 'is invalid'}`;
   }
+}
+
+/** "1 item", "2 items". */
+function counted(n: unknown, noun: string): string {
+  return `${String(n)} ${noun}${Number(n) === 1 ? '' : 's'}`;
 }
 
 /** Seconds a client is told to wait when Redis refuses writes or cannot be reached. */
@@ -120,8 +135,10 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, code: 'VC_ERR_TOO_LARGE', message: err.message };
     // The plugin's own words ("reach files limit") tell a user nothing of what to change.
-    case 'FST_PARTS_LIMIT':
+    // A second file is the body's shape, not its size: a 400 (the parts' and fields' counts, 413).
     case 'FST_FILES_LIMIT':
+      return { status: 400, code: 'VC_ERR_VALIDATION', message: MULTIPART_SHAPE };
+    case 'FST_PARTS_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return { status: 413, code: 'VC_ERR_TOO_LARGE', message: MULTIPART_SHAPE };
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':

@@ -124,8 +124,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       else if (body.strength !== undefined) throw new ValidationError('body.strength needs body.voiceId');
       if (body.webhook) {
         await app.webhooks.checkUrl(body.webhook.url);
-        if (!(await app.webhooks.store.secretOf(userId)))
-          throw new ConflictError('a webhook needs a signing secret first: POST /api/webhook/secret');
+        await app.webhooks.checkSecret(userId);
       }
       // Outputs count toward the quota: room for this one's largest possible size, besides the
       // files on disk (the usage ledger's total) and what the user's unfinished jobs may still write.

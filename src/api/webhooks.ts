@@ -45,11 +45,17 @@ export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.put(
     '/webhook',
     {
-      schema: { body: WebhookBody, response: { 200: Type.Object({ webhook: WebhookView }), 400: ErrorBody } },
+      schema: {
+        body: WebhookBody,
+        response: { 200: Type.Object({ webhook: WebhookView }), 400: ErrorBody, 409: ErrorBody },
+      },
     },
     async (request) => {
       const userId = userOf(request);
       await app.webhooks.checkUrl(request.body.url);
+      // Refused as a job's own webhook is, rather than made here: a secret made in passing would be
+      // shown in an answer the caller may not read, and a receiver can verify nothing without it.
+      await app.webhooks.checkSecret(userId);
       const webhook = {
         url: request.body.url,
         events: (request.body.events ?? DEFAULT_EVENTS) as WebhookEvent[],

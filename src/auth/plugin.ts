@@ -30,8 +30,9 @@ declare module 'fastify' {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 7235). */
 export function bearerToken(header: string | undefined): string | undefined {
-  const m = /^Bearer ([A-Za-z0-9_\-.~+/=]+)$/.exec(header ?? '');
+  const m = /^Bearer +([A-Za-z0-9_\-.~+/=]+)$/i.exec(header ?? '');
   return m?.[1];
 }
 

@@ -32,7 +32,7 @@ export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   --strength N        0..1, how far toward the target voice (default 1)
   --pitch N           extra pitch shift in semitones, -24..24 (default 0), e.g. --pitch -3
   --format F          wav | mp3 | ogg | flac (default wav)
-  --model NAME        model folder (default: the service's default)
+  --model NAME        model folder (default: the --voice's model, else the service's default)
   --out DIR           where results go (default .): FILE's name with the format's extension; two
                       FILEs with one name, or a result already there, are refused before anything
                       is sent
@@ -59,20 +59,36 @@ interface Outcome {
 
 /**
  * A voice given by id, or by name among the user's voices and the presets (a preset by the human
- * name the page shows, "Walter", or its file's, "espeak-m3"): exactly one must match.
+ * name the page shows, "Walter", or its file's, "espeak-m3"): exactly one must match, among those
+ * of `--model` when given. A preset is one model's: its model goes with it (presets of two models
+ * may share an id).
  */
-async function resolveVoice(api: VcfarmApi, wanted: string): Promise<string> {
+async function resolveVoice(
+  api: VcfarmApi,
+  wanted: string,
+  model: string | undefined,
+): Promise<{ id: string; model: string }> {
   const { voices, presets } = await api.voices();
   const all = [
-    ...voices.map((v) => ({ id: v.id, names: [v.name] })),
-    ...presets.map((p) => ({ id: p.id, names: [p.displayName, p.name] })),
-  ];
-  if (all.some((v) => v.id === wanted)) return wanted;
-  const named = all.filter((v) => v.names.some((n) => n.toLowerCase() === wanted.toLowerCase()));
-  if (named.length === 1) return named[0].id;
-  if (named.length > 1)
-    throw new UsageError(`${named.length} voices are called "${wanted}": give an id (vcfarm voices list)`);
-  throw new UsageError(`no voice "${wanted}": see vcfarm voices list`);
+    ...voices.map((v) => ({ id: v.id, model: v.model, names: [v.name] })),
+    ...presets.map((p) => ({ id: p.id, model: p.model, names: [p.displayName, p.name] })),
+  ].filter((v) => model === undefined || v.model === model);
+  const byId = all.filter((v) => v.id === wanted);
+  const named = byId.length
+    ? byId
+    : all.filter((v) => v.names.some((n) => n.toLowerCase() === wanted.toLowerCase()));
+  if (named.length === 1) return { id: named[0].id, model: named[0].model };
+  if (named.length > 1) {
+    const models = [...new Set(named.map((v) => v.model))];
+    throw new UsageError(
+      models.length > 1 && model === undefined
+        ? `${named.length} voices are called "${wanted}", of models ${models.join(', ')}: add --model NAME`
+        : `${named.length} voices are called "${wanted}": give an id (vcfarm voices list)`,
+    );
+  }
+  throw new UsageError(
+    `no voice "${wanted}"${model === undefined ? '' : ` of model ${model}`}: see vcfarm voices list`,
+  );
 }
 
 function outputPath(outDir: string, file: string, format: string): string {
@@ -177,7 +193,7 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
     : plannedOutputs(positionals, values.out, values.format, values.overwrite);
 
   const api = await connect(baseUrlOf(io.env, values.url), io.env);
-  const voiceId = values.voice ? await resolveVoice(api, values.voice) : undefined;
+  const voice = values.voice ? await resolveVoice(api, values.voice, values.model) : undefined;
   if (!toStdout) await mkdir(values.out, { recursive: true });
   const watcher = new JobWatcher(api);
   await watcher.open();
@@ -218,9 +234,10 @@ export async function convertCommand(argv: string[], io: ClientIo): Promise<numb
           uploadId: upload.id,
           outputFormat: values.format,
           ...(pitch !== undefined ? { pitchSemitones: pitch } : {}),
-          ...(voiceId ? { voiceId } : {}),
+          ...(voice ? { voiceId: voice.id } : {}),
           ...(strength !== undefined ? { strength } : {}),
-          ...(values.model ? { model: values.model } : {}),
+          // The chosen voice's model (a preset of another model is not found under the default).
+          ...(voice || values.model ? { model: voice?.model ?? values.model } : {}),
         });
         outcome.jobId = job.id;
         outcome.state = job.state;

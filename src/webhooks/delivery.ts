@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { safeLookup } from './ssrf.js';
+import { assertLiteralHost, safeLookup } from './ssrf.js';
 
 /** One queued delivery: the body is fixed when the event is read, and signed anew at each attempt. */
 export interface DeliveryData {
@@ -18,7 +18,9 @@ export interface PostOptions {
 
 /**
  * POSTs a delivery and resolves the receiver's status. No redirects are followed (a redirect is
- * a non-2xx answer, retried); the address is checked again at connect time (DNS rebinding).
+ * a non-2xx answer, retried); the address is checked again before connecting: an IP literal here
+ * (Node skips `lookup` for those), a name by the connection's lookup (DNS rebinding). Either refusal
+ * rejects with code VC_ERR_WEBHOOK_PRIVATE.
  */
 export function postDelivery(
   url: string,
@@ -29,6 +31,7 @@ export function postDelivery(
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
+    assertLiteralHost(target, opts.allowPrivate);
     const req = client.request(
       target,
       {

@@ -2,13 +2,14 @@ import os from 'node:os';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConflictError } from '../errors/index.js';
 import { withDeadline } from '../lifecycle/index.js';
 import type { JobWebhook, WebhookEvent } from '../queue/core.js';
 import { boundedRetry, bullConnection, REDIS_QUIT_DEADLINE_MS } from '../redis/index.js';
 import { type DeliveryData, postDelivery } from './delivery.js';
 import { type StreamEvent, WebhookDispatcher } from './dispatcher.js';
 import { signatureHeader } from './signature.js';
-import { assertWebhookUrl } from './ssrf.js';
+import { assertWebhookUrl, literalHost } from './ssrf.js';
 import { WebhookStore } from './store.js';
 
 export const WEBHOOK_QUEUE = 'webhooks';
@@ -21,6 +22,8 @@ declare module 'fastify' {
       store: WebhookStore;
       /** Throws a 400 for a URL that is malformed or (without WEBHOOK_ALLOW_PRIVATE) not public. */
       checkUrl(url: string): Promise<void>;
+      /** Throws a 409 unless the user has a signing secret (nothing is sent unsigned). */
+      checkSecret(userId: string): Promise<void>;
     };
   }
 }
@@ -132,7 +135,12 @@ export const webhooksPlugin = fp(
             'vcfarm-event': event,
           },
           { timeoutMs: app.config.webhookTimeoutMs, allowPrivate },
-        );
+        ).catch((err) => {
+          // A non-public IP literal stays one: retrying for a day would change nothing.
+          if (err?.code === 'VC_ERR_WEBHOOK_PRIVATE' && literalHost(new URL(url)) !== undefined)
+            throw new UnrecoverableError('the webhook URL is a loopback, private or link-local address');
+          throw err;
+        });
         // Once per attempt, as it went: a refusal is the `failed` handler's warning, not a delivery.
         // Logged without the URL (its query may hold the receiver's own token).
         if (status < 200 || status >= 300) throw new Error(`the receiver answered ${status}`);
@@ -176,6 +184,10 @@ export const webhooksPlugin = fp(
       store,
       checkUrl: async (url: string) => {
         await assertWebhookUrl(url, allowPrivate);
+      },
+      checkSecret: async (userId: string) => {
+        if (!(await store.secretOf(userId)))
+          throw new ConflictError('a webhook needs a signing secret first: POST /api/webhook/secret');
       },
     });
     app.addHook('onClose', async () => {

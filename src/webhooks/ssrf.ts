@@ -33,7 +33,8 @@ export function parseWebhookUrl(raw: string): URL {
 
 /**
  * Refuses a URL whose host resolves to any non-public address, unless `allowPrivate`. Checked when
- * a webhook is registered; `safeLookup` checks again at each delivery (DNS may change meanwhile).
+ * a webhook is registered; at each delivery `assertLiteralHost` (IP literals) and `safeLookup` (names:
+ * DNS may change meanwhile) check again, as WEBHOOK_ALLOW_PRIVATE may have changed too.
  */
 export async function assertWebhookUrl(raw: string, allowPrivate: boolean): Promise<URL> {
   const url = parseWebhookUrl(raw);
@@ -54,7 +55,29 @@ export async function assertWebhookUrl(raw: string, allowPrivate: boolean): Prom
   return url;
 }
 
-/** A `lookup` for http.request that refuses non-public addresses at connect time. */
+/** The error a delivery to a non-public address fails with (matched by `code`). */
+function privateAddressError(): Error {
+  return Object.assign(new Error('webhook host resolves to a non-public address'), {
+    code: 'VC_ERR_WEBHOOK_PRIVATE',
+  });
+}
+
+/** The host of a URL whose host is an IP literal (IPv6 without brackets), else undefined. */
+export function literalHost(url: URL): string | undefined {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(host) ? host : undefined;
+}
+
+/**
+ * Refuses, before connecting, a URL whose host is an IP literal that is not public (unless
+ * `allowPrivate`): Node connects to a literal without calling `lookup`, so `safeLookup` never sees it.
+ */
+export function assertLiteralHost(url: URL, allowPrivate: boolean): void {
+  const host = literalHost(url);
+  if (host !== undefined && !allowPrivate && !isPublicAddress(host)) throw privateAddressError();
+}
+
+/** A `lookup` for http.request that refuses non-public addresses at connect time (names only). */
 export function safeLookup(allowPrivate: boolean): LookupFunction {
   return (hostname, options, callback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
@@ -62,10 +85,7 @@ export function safeLookup(allowPrivate: boolean): LookupFunction {
       const list = addresses as dns.LookupAddress[];
       const allowed = allowPrivate ? list : list.filter((a) => isPublicAddress(a.address));
       if (allowed.length === 0 || allowed.length !== list.length) {
-        const refused = Object.assign(new Error('webhook host resolves to a non-public address'), {
-          code: 'VC_ERR_WEBHOOK_PRIVATE',
-        });
-        return callback(refused, '', 4);
+        return callback(privateAddressError(), '', 4);
       }
       if (options.all)
         return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, allowed);

@@ -68,8 +68,8 @@ test('an upload or a voice with two files is refused in words a user can act on,
       body: form,
     });
     const body = (await res.json()) as { error: string; message: string };
-    assert.equal(res.status, 413, `${route}: ${JSON.stringify(body)}`);
-    assert.equal(body.error, 'VC_ERR_TOO_LARGE');
+    assert.equal(res.status, 400, `${route}: ${JSON.stringify(body)}`);
+    assert.equal(body.error, 'VC_ERR_VALIDATION');
     assert.match(body.message, /send one file \(field "file"\)/, route);
   }
   assert.deepEqual(await uploadsLeft(client), []);

@@ -13,7 +13,8 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 import { signatureValid, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // The receiver listens on loopback, so this service allows private webhook hosts; a second
-// instance on the same Redis keeps the default (refuse them) for the SSRF checks.
+// instance on the same Redis keeps the default (refuse them) for the SSRF checks, under a prefix of
+// its own: it would otherwise share the delivery queue, and refuse the loopback deliveries it took.
 const ADMIN_TOKEN = 'webhooks-admin-token-0123456789abcdef';
 let svc: TestService;
 let strict: FastifyInstance;
@@ -27,7 +28,7 @@ before(async () => {
     env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300', ADMIN_TOKEN },
   });
   strict = await buildServer(
-    loadConfig({ ...svc.env, WEBHOOK_ALLOW_PRIVATE: 'false', LOG_LEVEL: 'silent' }),
+    loadConfig({ ...svc.env, WEBHOOK_ALLOW_PRIVATE: 'false', LOG_LEVEL: 'silent', REDIS_PREFIX: 'strict' }),
     svc.redis.url,
     pino({ level: 'silent' }),
   );
@@ -253,6 +254,34 @@ test('a job webhook without a signing secret is refused before anything is queue
   assert.equal(res.status, 409);
   assert.match(res.body.message, /POST \/api\/webhook\/secret/);
   assert.equal((await client.request('GET', '/api/jobs')).body.jobs.length, 0);
+});
+
+test('a default webhook without a signing secret is refused as a job webhook is; with one it fires', async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  // 1. No secret: 409 with the job webhook's code and message, and nothing stored.
+  const refused = await client.request('PUT', '/api/webhook', { url: `${hook}/no-secret` });
+  assert.equal(refused.status, 409);
+  assert.equal(refused.body.error, 'VC_ERR_CONFLICT');
+  assert.equal(refused.body.message, 'a webhook needs a signing secret first: POST /api/webhook/secret');
+  const uploadId = (await client.upload(tinyWav(1))).body.upload.id;
+  const perJob = await client.request('POST', '/api/jobs', {
+    uploadId,
+    outputFormat: 'wav',
+    webhook: { url: `${hook}/x` },
+  });
+  assert.deepEqual(
+    { status: perJob.status, error: perJob.body.error, message: perJob.body.message },
+    { status: refused.status, error: refused.body.error, message: refused.body.message },
+  );
+  assert.deepEqual((await client.request('GET', '/api/webhook')).body, { webhook: null, secretSet: false });
+  // 2. With a secret the same PUT is accepted and the default fires for the next job.
+  const { secret } = (await client.request('POST', '/api/webhook/secret')).body;
+  assert.equal((await client.request('PUT', '/api/webhook', { url: `${hook}/no-secret` })).status, 200);
+  const job = await client.createJob({ uploadId, outputFormat: 'wav' });
+  await client.waitForJob(job.id);
+  await receiver.waitFor(() => receiver.at('/no-secret').some((r) => r.body.job.id === job.id));
+  const [delivery] = receiver.at('/no-secret');
+  assert.ok(signatureValid(delivery.headers['vcfarm-signature'], delivery.raw, secret));
 });
 
 test('a removed account takes its webhook secret and default webhook with it', async () => {

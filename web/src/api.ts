@@ -3,11 +3,49 @@ import { noteXhr } from './build.js';
 import { fetchRetrying, pause } from './fetch-retrying.js';
 import type { JobView } from './lib/types.js';
 
-// The page's anonymous session token (or an API key put there by hand) lives in localStorage.
+// The page's anonymous session token, or an API key entered in the page, lives in localStorage.
 const TOKEN_KEY = 'vcfarm.token';
+/** API keys carry this prefix (src/auth/accounts.ts), session tokens never. */
+const API_KEY_PREFIX = 'vck_';
 
 export const token = (): string | null => localStorage.getItem(TOKEN_KEY);
 export const forgetToken = (): void => localStorage.removeItem(TOKEN_KEY);
+export const storeToken = (t: string): void => localStorage.setItem(TOKEN_KEY, t);
+
+/** Why the page needs an API key before it can act for anyone. */
+export interface KeyNeeded {
+  /** Shown above the key form. */
+  reason: string;
+  /** Whether an anonymous workspace may be started instead (open mode, a stored key refused). */
+  anonymousAllowed: boolean;
+}
+
+let keyNeededListener: (why: KeyNeeded) => void = () => {};
+/** Called when the page cannot go on without a key (the page then shows the key form). */
+export function onKeyNeeded(fn: (why: KeyNeeded) => void): void {
+  keyNeededListener = fn;
+}
+
+/** Thrown by `ensureSession` where anonymous sessions are disabled (AUTH_MODE=keys). */
+export class KeyNeededError extends Error {}
+
+/**
+ * The stored token was refused (401, or a WebSocket closed with 4401). An anonymous session that
+ * expired is forgotten (true: start a new one). An API key is never replaced by an anonymous
+ * workspace behind the user's back: it stays stored, the key form says why, and false is returned.
+ */
+export function tokenRefused(): boolean {
+  if (!token()?.startsWith(API_KEY_PREFIX)) {
+    forgetToken();
+    return true;
+  }
+  keyNeededListener({
+    reason:
+      'The API key stored in this browser was refused: it was rotated or its account removed. Enter a current key.',
+    anonymousAllowed: true,
+  });
+  return false;
+}
 
 let creatingSession: Promise<void> | null = null;
 
@@ -16,27 +54,43 @@ export function ensureSession(): Promise<void> {
   if (token()) return Promise.resolve();
   creatingSession ??= (async () => {
     const res = await fetchRetrying('/api/session', { method: 'POST' });
+    if (res.status === 403) {
+      const body = (await res.json().catch(() => null)) as { error?: string } | null;
+      if (body?.error === 'VC_ERR_SESSIONS_DISABLED') {
+        const reason = 'This service accepts API keys only: enter the key your administrator gave you.';
+        keyNeededListener({ reason, anonymousAllowed: false });
+        throw new KeyNeededError(reason);
+      }
+    }
     if (!res.ok) throw new Error(`could not start a session (HTTP ${res.status})`);
     const body = (await res.json()) as { token: string };
-    localStorage.setItem(TOKEN_KEY, body.token);
+    storeToken(body.token);
   })().finally(() => {
     creatingSession = null;
   });
   return creatingSession;
 }
 
-/** fetch with the bearer token (503 + Retry-After waited out); a 401 starts a new session and tries once more. */
+/**
+ * fetch with the bearer token (503 + Retry-After waited out); a 401 of an expired anonymous session
+ * starts a new session and tries once more; a refused API key is answered as is (tokenRefused).
+ */
 export async function api(path: string, options: RequestInit = {}, retried = false): Promise<Response> {
   const headers = new Headers(options.headers);
   const t = token();
   if (t) headers.set('authorization', `Bearer ${t}`);
   const res = await fetchRetrying(path, { ...options, headers });
-  if (res.status === 401 && !retried) {
-    forgetToken();
+  if (res.status === 401 && !retried && tokenRefused()) {
     await ensureSession();
     return api(path, options, true);
   }
   return res;
+}
+
+/** Whether the service takes `key` (GET /api/workspace with it). */
+export async function keyAccepted(key: string): Promise<boolean> {
+  const res = await fetchRetrying('/api/workspace', { headers: { authorization: `Bearer ${key}` } });
+  return res.ok;
 }
 
 /** The API's `{error, message}` as a sentence, or a generic one when the body is not JSON. */

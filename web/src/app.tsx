@@ -1,11 +1,31 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ensureSession, errorText, fetchJob, getJson } from './api.js';
+import {
+  api,
+  ensureSession,
+  errorText,
+  fetchJob,
+  getJson,
+  type KeyNeeded,
+  KeyNeededError,
+  onKeyNeeded,
+} from './api.js';
 import { CloneForm } from './clone-form.js';
 import { ConvertForm } from './convert-form.js';
 import { JobCard } from './job-card.js';
+import { KeyForm } from './key-form.js';
 import { formatBytes, placeText } from './lib/format.js';
 import { applyMessage, FINAL, type Jobs, putJob, sortedJobs, voicesAsJobsStand } from './lib/jobs.js';
-import type { JobView, Preset, QueuePlace, ServerMessage, Upload, Voice, Workspace } from './lib/types.js';
+import {
+  DEFAULT_MODEL,
+  type JobView,
+  type Preset,
+  presetKey,
+  type QueuePlace,
+  type ServerMessage,
+  type Upload,
+  type Voice,
+  type Workspace,
+} from './lib/types.js';
 import { connectLive } from './live.js';
 import { NewVersion } from './new-version.js';
 import { VoiceLibrary } from './voice-library.js';
@@ -38,6 +58,8 @@ export function App() {
   /** Places of the queued jobs, as the WebSocket last sent them. */
   const [places, setPlaces] = useState<Map<string, QueuePlace>>(new Map());
   const [fatal, setFatal] = useState<string | undefined>();
+  /** Set while the page can act for no one until an API key is entered (key-form.tsx). */
+  const [keyNeeded, setKeyNeeded] = useState<KeyNeeded | undefined>();
   const [older, setOlder] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
   const [now, setNow] = useState(Date.now());
@@ -156,6 +178,7 @@ export function App() {
   );
 
   useEffect(() => {
+    onKeyNeeded(setKeyNeeded);
     ensureSession()
       .then(async () => {
         await loadVoices();
@@ -169,7 +192,10 @@ export function App() {
         connectLive(onMessage);
         await loadWorkspace();
       })
-      .catch((err: Error) => setFatal(err.message));
+      .catch((err: Error) => {
+        // The key form says why; nothing else is shown (no forms that could only be refused).
+        if (!(err instanceof KeyNeededError)) setFatal(err.message);
+      });
   }, [loadVoices, loadWorkspace, onMessage, update]);
 
   // A clone that has just finished makes its voice selectable (or shows it failed): the page's own
@@ -202,7 +228,7 @@ export function App() {
   const voiceNames = new Map(shownVoices.map((v) => [v.id, v.name]));
   const targetNames = new Map([
     ...voiceNames,
-    ...presets.map((p): [string, string] => [p.id, p.displayName]),
+    ...presets.map((p): [string, string] => [presetKey(p), p.displayName]),
   ]);
 
   /** One page of jobs in the filter's states (the first when no cursor), merged into those known. */
@@ -244,101 +270,109 @@ export function App() {
       <header>
         <h1>vcfarm</h1>
         <p>Upload a recording, convert it, listen.</p>
+        <KeyForm needed={keyNeeded} />
       </header>
-      <main>
-        <NewVersion />
-        {fatal && (
-          <p class="error" role="alert">
-            {fatal}
-          </p>
-        )}
-        <ConvertForm
-          jobs={jobs}
-          voices={shownVoices}
-          presets={presets}
-          workspace={workspace}
-          loadWorkspace={loadWorkspace}
-          keptUpload={keptUpload}
-          setKeptUpload={setKeptUpload}
-          put={put}
-          whileCreating={whileCreating}
-          notice={againMessage}
-        />
-        <CloneForm
-          jobs={jobs}
-          voices={shownVoices}
-          workspace={workspace}
-          loadWorkspace={loadWorkspace}
-          putVoice={putVoice}
-          put={put}
-          whileCreating={whileCreating}
-        />
-        <VoiceLibrary
-          voices={shownVoices}
-          presets={presets}
-          loadVoices={loadVoices}
-          putVoice={putVoice}
-          dropVoice={dropVoice}
-        />
-        {workspace && (
-          <p id="usage" class="hint">
-            Workspace: {formatBytes(workspace.usage.bytes)} of {formatBytes(workspace.quota.maxBytes)},{' '}
-            {workspace.usage.files} of {workspace.quota.maxFiles} files, {workspace.usage.queuedJobs} of{' '}
-            {workspace.quota.maxQueuedJobs} jobs waiting.
-          </p>
-        )}
-        <section id="jobs-section">
-          <h2>Your jobs</h2>
-          <label class="inline">
-            Show{' '}
-            <select id="job-filter" value={filter} onChange={(e) => changeFilter(e.currentTarget.value)}>
-              {FILTERS.map(([value, text]) => (
-                <option key={value} value={value}>
-                  {text}
-                </option>
-              ))}
-            </select>
-          </label>
-          {waiting.length > 1 && (
-            <p id="queue-summary" class="hint">
-              {waiting.length} of your jobs wait in the queue:{' '}
-              {placeText(waiting[0].position, waiting[0].etaSec)} for the first,{' '}
-              {placeText(waiting[waiting.length - 1].position, waiting[waiting.length - 1].etaSec)} for the
-              last.
+      {keyNeeded ? null : (
+        <main>
+          <NewVersion />
+          {fatal && (
+            <p class="error" role="alert">
+              {fatal}
             </p>
           )}
-          <ul id="jobs" aria-live="polite">
-            {shownJobs.map((job) => (
-              <JobCard
-                key={job.id}
-                job={job}
-                now={now}
-                place={job.state === 'queued' ? places.get(job.id) : undefined}
-                targetName={job.voiceId ? targetNames.get(job.voiceId) : undefined}
-                voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
-                put={put}
-                drop={drop}
-                onAgain={async () => {
-                  const problem = await convertAgain(job);
-                  setAgainMessage(
-                    problem
-                      ? { text: problem, error: true }
-                      : {
-                          text: `${job.filename} is selected again: pick the settings and convert.`,
-                          error: false,
-                        },
-                  );
-                }}
-              />
-            ))}
-          </ul>
-          {older && (
-            <button type="button" id="older-jobs" onClick={loadOlder}>
-              Show older jobs
-            </button>
+          <ConvertForm
+            jobs={jobs}
+            voices={shownVoices}
+            presets={presets}
+            workspace={workspace}
+            loadWorkspace={loadWorkspace}
+            keptUpload={keptUpload}
+            setKeptUpload={setKeptUpload}
+            put={put}
+            whileCreating={whileCreating}
+            notice={againMessage}
+          />
+          <CloneForm
+            jobs={jobs}
+            voices={shownVoices}
+            workspace={workspace}
+            loadWorkspace={loadWorkspace}
+            putVoice={putVoice}
+            put={put}
+            whileCreating={whileCreating}
+          />
+          <VoiceLibrary
+            voices={shownVoices}
+            presets={presets}
+            loadVoices={loadVoices}
+            putVoice={putVoice}
+            dropVoice={dropVoice}
+          />
+          {workspace && (
+            <p id="usage" class="hint">
+              Workspace: {formatBytes(workspace.usage.bytes)} of {formatBytes(workspace.quota.maxBytes)},{' '}
+              {workspace.usage.files} of {workspace.quota.maxFiles} files, {workspace.usage.queuedJobs} of{' '}
+              {workspace.quota.maxQueuedJobs} jobs waiting.
+            </p>
           )}
-        </section>
-      </main>
+          <section id="jobs-section">
+            <h2>Your jobs</h2>
+            <label class="inline">
+              Show{' '}
+              <select id="job-filter" value={filter} onChange={(e) => changeFilter(e.currentTarget.value)}>
+                {FILTERS.map(([value, text]) => (
+                  <option key={value} value={value}>
+                    {text}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {waiting.length > 1 && (
+              <p id="queue-summary" class="hint">
+                {waiting.length} of your jobs wait in the queue:{' '}
+                {placeText(waiting[0].position, waiting[0].etaSec)} for the first,{' '}
+                {placeText(waiting[waiting.length - 1].position, waiting[waiting.length - 1].etaSec)} for the
+                last.
+              </p>
+            )}
+            <ul id="jobs" aria-live="polite">
+              {shownJobs.map((job) => (
+                <JobCard
+                  key={job.id}
+                  job={job}
+                  now={now}
+                  place={job.state === 'queued' ? places.get(job.id) : undefined}
+                  targetName={
+                    job.voiceId
+                      ? (voiceNames.get(job.voiceId) ??
+                        targetNames.get(presetKey({ id: job.voiceId, model: job.model ?? DEFAULT_MODEL })))
+                      : undefined
+                  }
+                  voiceName={job.voiceId ? voiceNames.get(job.voiceId) : undefined}
+                  put={put}
+                  drop={drop}
+                  onAgain={async () => {
+                    const problem = await convertAgain(job);
+                    setAgainMessage(
+                      problem
+                        ? { text: problem, error: true }
+                        : {
+                            text: `${job.filename} is selected again: pick the settings and convert.`,
+                            error: false,
+                          },
+                    );
+                  }}
+                />
+              ))}
+            </ul>
+            {older && (
+              <button type="button" id="older-jobs" onClick={loadOlder}>
+                Show older jobs
+              </button>
+            )}
+          </section>
+        </main>
+      )}
     </>
   );
 }

@@ -4,7 +4,14 @@ import type { Status } from './app.js';
 import { formatBytes, voiceDescription } from './lib/format.js';
 import { conversionStatus, type Jobs } from './lib/jobs.js';
 import { limitsText, rateRefusal, refusalBeforeUpload } from './lib/limits.js';
-import type { JobView, Preset, Upload, Voice, Workspace } from './lib/types.js';
+import {
+  type JobView,
+  type Preset,
+  presetKey,
+  type Upload,
+  type Voice,
+  type Workspace,
+} from './lib/types.js';
 import { type PreviewedVoice, VoicePreview } from './voice-preview.js';
 
 interface Props {
@@ -49,6 +56,7 @@ export function ConvertForm(props: Props) {
 
   const createJob = (upload: Upload) => props.whileCreating(() => requestJob(upload));
   const requestJob = async (upload: Upload) => {
+    const chosen = voiceChoices(props).get(voiceId);
     const res = await api('/api/jobs', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -56,7 +64,7 @@ export function ConvertForm(props: Props) {
         uploadId: upload.id,
         pitchSemitones: pitch,
         outputFormat: format,
-        ...(voiceId ? { voiceId, strength } : {}),
+        ...(chosen ? { voiceId: chosen.id, model: chosen.model, strength } : {}),
       }),
     });
     if (!res.ok) {
@@ -163,7 +171,7 @@ export function ConvertForm(props: Props) {
               </option>
             ))}
             {props.presets.map((p) => (
-              <option key={p.id} value={p.id}>
+              <option key={presetKey(p)} value={presetKey(p)}>
                 Preset: {p.displayName} — {p.description ?? voiceDescription(p.f0Median)}
               </option>
             ))}
@@ -228,11 +236,19 @@ export function ConvertForm(props: Props) {
   );
 }
 
+/** Every option value of the voice picker, with the voice id and model a job names. */
+function voiceChoices(props: Props): Map<string, { id: string; model: string }> {
+  return new Map([
+    ...props.voices.map((v) => [v.id, { id: v.id, model: v.model }] as const),
+    ...props.presets.map((p) => [presetKey(p), { id: p.id, model: p.model }] as const),
+  ]);
+}
+
 /** The picked voice as its preview shows it: one's own by name, a preset by its human name and description. */
-function chosenVoice(props: Props, id: string): PreviewedVoice | undefined {
-  const own = props.voices.find((v) => v.id === id);
+function chosenVoice(props: Props, key: string): PreviewedVoice | undefined {
+  const own = props.voices.find((v) => v.id === key);
   if (own) return { name: own.name, previewUrl: own.previewUrl, description: null };
-  const preset = props.presets.find((p) => p.id === id);
+  const preset = props.presets.find((p) => presetKey(p) === key);
   return (
     preset && { name: preset.displayName, previewUrl: preset.previewUrl, description: preset.description }
   );

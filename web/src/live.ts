@@ -1,4 +1,4 @@
-import { ensureSession, forgetToken, token } from './api.js';
+import { ensureSession, token, tokenRefused } from './api.js';
 import { checkBuild } from './build.js';
 import { newerId } from './lib/jobs.js';
 import type { ClientMessage, ServerMessage } from './lib/types.js';
@@ -38,7 +38,8 @@ export function connectLive(onMessage: (msg: ServerMessage) => void): void {
     });
     ws.addEventListener('close', (e) => {
       if (e.code === 4401) {
-        forgetToken();
+        // A refused API key waits for the key form (which reloads the page); a session starts over.
+        if (!tokenRefused()) return;
         lastEventId = '';
       }
       const delay = Math.min(10_000, 250 * 2 ** attempt++) * (0.5 + Math.random());

@@ -20,7 +20,7 @@ import {
 } from '../src/lib/format.js';
 import { applyMessage, conversionStatus, type Jobs, putJob, voicesAsJobsStand } from '../src/lib/jobs.js';
 import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
-import type { JobView, Voice, Workspace } from '../src/lib/types.js';
+import { type JobView, presetKey, type Voice, type Workspace } from '../src/lib/types.js';
 
 test('sizes, durations and rates read as people write them', () => {
   assert.equal(formatBytes(52_428_800), '50 MB');
@@ -265,6 +265,7 @@ test('a pending voice reads as its clone job stands, as GET /api/voices would an
     error: null,
     jobId,
     previewUrl: `/api/voices/${id}/preview`,
+    model: 'default',
   });
   const clone = (id: string, state: JobView['state'], error: JobView['error'] = null) =>
     ({ id, kind: 'clone', state, error }) as JobView;
@@ -311,4 +312,10 @@ test('a 503 with Retry-After is waited out a bounded number of times; nothing el
     assert.equal(unavailableWaitMs(503, header, 1), undefined, `Retry-After ${header}`);
   for (const status of [429, 500, 502, 504, 409, 200])
     assert.equal(unavailableWaitMs(status, '5', 1), undefined, `HTTP ${status}`);
+});
+
+test('presets are keyed by (model, id): the default model’s by id, another model’s by model/id', () => {
+  assert.equal(presetKey({ id: 'preset-nora', model: 'default' }), 'preset-nora');
+  assert.equal(presetKey({ id: 'preset-nora', model: 'copy2' }), 'copy2/preset-nora');
+  assert.notEqual(presetKey({ id: 'preset-a', model: 'm1' }), presetKey({ id: 'preset-a', model: 'm2' }));
 });

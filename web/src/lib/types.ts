@@ -47,6 +47,8 @@ export interface Voice {
   jobId: string | null;
   /** Its reference recording, a signed link (GET /api/voices/:id/preview). */
   previewUrl: string;
+  /** The model folder it was analysed for (a job with it names that model). */
+  model: string;
 }
 
 export interface Preset {
@@ -62,4 +64,16 @@ export interface Preset {
   f0Median: number | null;
   /** A few seconds of speech in this voice, a signed link; null until its preview is built. */
   previewUrl: string | null;
+}
+
+/** The model a job uses when it names none (src/models' DEFAULT_MODEL). */
+export const DEFAULT_MODEL = 'default';
+
+/**
+ * A preset's key on the page (its option value in the voice picker): presets are keyed by
+ * (model, id), as two models may have a preset of one id. The default model's keep their bare id
+ * (the value earlier pages used); another model's are "model/id" (model names have no "/").
+ */
+export function presetKey(p: { id: string; model: string }): string {
+  return p.model === DEFAULT_MODEL ? p.id : `${p.model}/${p.id}`;
 }

@@ -124,8 +124,7 @@ function fromRedis(err: Error): { status: number; code: ErrorCode; message: stri
   return undefined;
 }
 
-const MULTIPART_SHAPE =
-  'too many parts: send one file (field "file"), with a voice its "name", and nothing else';
+const MULTIPART_SHAPE = 'too many parts: send one file (field "file"), and with a voice its "name"';
 
 /** Codes Fastify and its plugins use, folded into ours. */
 function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } | undefined {

@@ -191,7 +191,7 @@ export class FairShare {
     ])) as [number, number, number];
     if (!ok)
       throw new TooManyJobsError(
-        `${n} jobs are queued; the plan allows ${maxQueued} queued jobs at a time (usage ${n}/${maxQueued})`,
+        `${jobs(n)} ${n === 1 ? 'is' : 'are'} queued; the plan allows ${jobs(maxQueued)} queued at a time (usage ${n}/${maxQueued})`,
       );
     return rank;
   }
@@ -297,4 +297,9 @@ export function withFairShare<D extends FairJobData, R>(
       await fair.finish(job.data.userId, jobId).catch(() => {});
     }
   };
+}
+
+/** "1 job", "3 jobs". */
+function jobs(n: number): string {
+  return `${n} ${n === 1 ? 'job' : 'jobs'}`;
 }

@@ -101,6 +101,7 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
   assert.equal(j3.status, 429);
   assert.equal(j3.body.error, 'VC_ERR_TOO_MANY_JOBS');
   assert.match(j3.body.message, /2\/2/);
+  assert.match(j3.body.message, /^2 jobs are queued; the plan allows 2 jobs queued at a time/);
 
   // 5. The workspace view shows usage against quota and the files with their ages.
   const view = await user.request('GET', '/api/workspace');

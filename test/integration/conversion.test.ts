@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { parse as parseDisposition } from 'content-disposition';
 import { median, yinPitch } from '../helpers/audio-metrics.js';
 import { ApiClient } from '../helpers/client.js';
 import { decodePcm, durationOf, espeakSentence, humanSpeech } from '../helpers/fixtures.js';
@@ -61,10 +62,10 @@ test('real speech: upload → job → live progress over WebSocket → download;
     const res = await client.download(job.id);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'audio/wav');
-    assert.match(
-      res.headers.get('content-disposition') ?? '',
-      /^attachment; filename="human-speech-x2-converted\.wav"/,
-    );
+    // Read as RFC 6266 defines it: a plain name may come as a token or a quoted string.
+    const disposition = parseDisposition(res.headers.get('content-disposition') ?? '');
+    assert.equal(disposition.type, 'attachment');
+    assert.equal(disposition.parameters.filename, 'human-speech-x2-converted.wav');
     const file = await saveResult(res.bytes, `${job.id}.wav`);
     files.push(file);
     const d = durationOf(file);

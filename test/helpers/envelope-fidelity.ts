@@ -13,7 +13,8 @@ import {
   type VoiceConversionEngine,
   type VoiceProfile,
 } from '../../workers/engine/index.js';
-import { CEPSTRA, cepstrumEdge, cepstrumTable, frameCepstrum } from '../../workers/engine/voice-features.js';
+import { cepstrumEdge, cepstrumTable, frameCepstrum } from '../../workers/engine/voice-features.js';
+import { CEPSTRA } from '../../workers/engine/voice-profile.js';
 import { blocks } from './audio-io.js';
 import type { Judge, Pair } from './judge.js';
 import { firstPart, PcmCache } from './librispeech.js';

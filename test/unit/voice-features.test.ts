@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProfileAccumulator } from '../../workers/engine/profile-accumulator.js';
 import {
-  CEPSTRA,
   CEPSTRUM_BAND_HZ,
   cepstrumEdge,
   cepstrumTable,
@@ -11,6 +10,7 @@ import {
   frameFormants,
   levinson,
 } from '../../workers/engine/voice-features.js';
+import { CEPSTRA } from '../../workers/engine/voice-profile.js';
 
 const SR = 24000;
 const BINS = 513;

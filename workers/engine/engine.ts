@@ -17,8 +17,7 @@ import type { ModelManifest } from './manifest.js';
 import { type LoadedModel, loadModel } from './model-loader.js';
 import { ProfileAccumulator } from './profile-accumulator.js';
 import { floats, sanitise } from './samples.js';
-import { CEPSTRA } from './voice-features.js';
-import { pitchMapFor, pitchRatioFor, type VoiceProfile } from './voice-profile.js';
+import { CEPSTRA, pitchMapFor, pitchRatioFor, type VoiceProfile } from './voice-profile.js';
 
 /**
  * A conversion's source statistics (median F0 and spread, formants, envelope statistics) come from its

@@ -1,8 +1,8 @@
 import { covarianceRoots } from './envelope-stats.js';
 import type { SourcePrior } from './manifest.js';
 import { ENVELOPE_CLASSES } from './profile-accumulator.js';
-import { CEPSTRA } from './voice-features.js';
 import type { VoiceProfile } from './voice-profile.js';
+import { CEPSTRA } from './voice-profile.js';
 
 /** Same floor as the profiles' own roots (profile-accumulator.ts). */
 const FLOOR_SHARE = 1e-3;

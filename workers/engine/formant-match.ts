@@ -8,8 +8,7 @@
  * with few vowel kinds is matched to those vowels only.
  */
 
-/** Frames an inventory keeps at most (an evenly spaced sample of every voiced frame). */
-export const FORMANT_INVENTORY_FRAMES = 256;
+import { FORMANT_INVENTORY_FRAMES } from './voice-profile.js';
 
 /**
  * An evenly spaced sample of a stream's frames' F1..F3 in bounded memory: every `stride`-th frame, the

@@ -31,6 +31,12 @@ export type {
 export { parseManifest } from './manifest.js';
 export { checkGraph, loadModel } from './model-loader.js';
 export { ENVELOPE_CLASSES } from './profile-accumulator.js';
-export { bandCepstrumWeight, CEPSTRA, cepstrumEdge } from './voice-features.js';
+export { bandCepstrumWeight, cepstrumEdge } from './voice-features.js';
 export type { VoiceProfile } from './voice-profile.js';
-export { parseVoiceProfile, pitchMapFor, pitchRatioFor, VoiceProfileSchema } from './voice-profile.js';
+export {
+  CEPSTRA,
+  parseVoiceProfile,
+  pitchMapFor,
+  pitchRatioFor,
+  VoiceProfileSchema,
+} from './voice-profile.js';

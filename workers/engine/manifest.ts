@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { ModelManifestError } from './errors.js';
 import { checkFrameReferences, FRAME_SOURCES, FramesSection } from './frame-manifest.js';
-import { CEPSTRA, MAX_CEPSTRA } from './voice-features.js';
+import { CEPSTRA, MAX_CEPSTRA } from './voice-profile.js';
 
 const Dim = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]);
 const DType = Type.Union([Type.Literal('float32'), Type.Literal('int64')]);

@@ -1,7 +1,6 @@
 import { covarianceRoots, EnvelopeMoments } from './envelope-stats.js';
 import { FormantInventory } from './formant-match.js';
 import {
-  CEPSTRA,
   cepstrumEdge,
   cepstrumTable,
   type FormantTables,
@@ -9,7 +8,7 @@ import {
   frameCepstrum,
   frameFormants,
 } from './voice-features.js';
-import type { VoiceProfile } from './voice-profile.js';
+import { CEPSTRA, type VoiceProfile } from './voice-profile.js';
 
 /** Histogram resolution for F0: 5 cents (0.3 %) from 25 Hz up to 2 kHz keeps memory flat for any length. */
 const CENTS_PER_BIN = 5;

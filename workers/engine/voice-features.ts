@@ -4,13 +4,9 @@
  * one frame's power spectrum (bins 0..N/2 of an N-point FFT), so they are unit-tested alone.
  */
 
-/**
- * Cepstral coefficients c1..cQ kept per envelope (c0, the level, is dropped): the default count, what a
- * manifest without `analysis.envelopeCepstra` and a profile without `envelopeCepstra` mean.
- */
-export const CEPSTRA = 24;
-/** The most band cepstra a model may ask of its profiles (bounds the profile and prior arrays). */
-export const MAX_CEPSTRA = 64;
+// CEPSTRA and MAX_CEPSTRA live with the profile's schema (voice-profile.ts), which bounds its arrays by
+// them: the API checks profiles and manifests without loading the engine's feature code.
+import { CEPSTRA } from './voice-profile.js';
 
 /**
  * Floor added to every bin before the log, relative to the frame's mean power: band-limited recordings

@@ -1,8 +1,16 @@
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { VoiceProfileError } from './errors.js';
-import { FORMANT_INVENTORY_FRAMES } from './formant-match.js';
-import { MAX_CEPSTRA } from './voice-features.js';
+
+/**
+ * Cepstral coefficients c1..cQ kept per envelope (c0, the level, is dropped): the default count, what a
+ * manifest without `analysis.envelopeCepstra` and a profile without `envelopeCepstra` mean.
+ */
+export const CEPSTRA = 24;
+/** The most band cepstra a model may ask of its profiles (bounds the profile and prior arrays). */
+export const MAX_CEPSTRA = 64;
+/** Frames a formant inventory keeps at most (an evenly spaced sample of every voiced frame; formant-match.ts). */
+export const FORMANT_INVENTORY_FRAMES = 256;
 
 export const VoiceProfileSchema = Type.Object({
   format: Type.Literal('vcfarm-voice/1'),

@@ -33,10 +33,12 @@ after(async () => {
   await svc?.close();
 });
 
-/** A user with an API key and these overrides of the free plan. */
+let usersMade = 0;
+
+/** A user with an API key and these overrides of the free plan (each its own name: names are unique). */
 async function userWith(overrides: PlanOverrides): Promise<{ client: ApiClient; uploadId: string }> {
   const created = await adminRequest(svc.baseUrl, 'POST', '/api/admin/users', {
-    name: 'retrier',
+    name: `retrier-${++usersMade}`,
     plan: 'free',
     overrides,
   });

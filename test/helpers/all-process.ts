@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writePlans } from './plans.js';
 import { freePort } from './ports.js';
-import { spawnProcess, waitUntil } from './processes.js';
+import { isAlive, spawnProcess, waitUntil } from './processes.js';
 import { CLI } from './service.js';
 
 /** One `vcfarm all` (supervisor, embedded Redis, API, worker) in its own DATA_DIR on a free port. */
@@ -101,15 +101,6 @@ export async function startAll(
     throw err;
   }
   return handle;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** GET /health: status code and body. */

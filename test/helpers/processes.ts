@@ -19,6 +19,16 @@ export function processesMatching(needle: string): { pid: number; cmdline: strin
   return found;
 }
 
+/** Whether a process of this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function waitUntil(
   pred: () => boolean | Promise<boolean>,
   timeoutMs: number,

@@ -3,6 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Json } from './client.js';
 
+/**
+ * The service settings a test needs to deliver to a receiver on loopback: private addresses allowed
+ * (only in tests), retries 300 ms apart.
+ */
+export const RECEIVER_ENV = { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300' } as const;
+
 export interface Received {
   path: string;
   headers: http.IncomingHttpHeaders;

@@ -18,7 +18,7 @@ import {
 import { LiveEvents } from '../helpers/live-events.js';
 import { writePlans } from '../helpers/plans.js';
 import { consecutiveFreePorts } from '../helpers/ports.js';
-import { processesMatching } from '../helpers/processes.js';
+import { isAlive, processesMatching } from '../helpers/processes.js';
 import { rawRedis } from '../helpers/redis.js';
 
 const execFileAsync = promisify(execFile);
@@ -36,15 +36,6 @@ async function deploy(
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -235,7 +226,7 @@ test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactl
       'local-worker-1.pid',
     ]);
     pids = await Promise.all(pidFiles.map(async (f) => Number(await readFile(path.join(run, f), 'utf8'))));
-    assert.ok(pids.every(alive));
+    assert.ok(pids.every(isAlive));
     assert.equal((await checkHaproxyConfig(path.join(run, 'local-haproxy.cfg'))).code, 0);
     // Its Redis needs the password, kept in DATA_DIR with mode 0600 and on no command line.
     assert.match(await rawRedis(redis[0], 'PING'), /^-NOAUTH/);
@@ -268,7 +259,7 @@ test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactl
     // 4. Stop: every process it started is gone, and so are the pid files.
     const stopped = await deploy(['stop'], env);
     assert.equal(stopped.code, 0, stopped.stderr);
-    assert.deepEqual(pids.filter(alive), []);
+    assert.deepEqual(pids.filter(isAlive), []);
     assert.deepEqual(
       (await readdir(run)).filter((f) => f.endsWith('.pid')),
       [],
@@ -276,7 +267,7 @@ test('`local 2 50` runs the whole service behind HAProxy, and `stop` ends exactl
     await assert.rejects(fetch(`${base}/health`));
   } finally {
     await deploy(['stop'], env);
-    for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -5,10 +5,9 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { WorkerPool } from '../../workers/pool/index.js';
-import { isAlive } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
-import { processesMatching, waitUntil } from '../helpers/processes.js';
+import { isAlive, processesMatching, waitUntil } from '../helpers/processes.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;

@@ -9,7 +9,7 @@ import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
-import { spawnProcess, waitUntil } from '../helpers/processes.js';
+import { isAlive, spawnProcess, waitUntil } from '../helpers/processes.js';
 
 // QA s17, defect 9: SIGTERM to the `npm start` process left `vcfarm all`, its redis-server and its
 // worker running, reparented to init (npm forwards the signal to its child only, and that child was
@@ -40,15 +40,6 @@ function descendants(pid: number): number[] {
   };
   walk(pid);
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function filesNamed(dir: string, name: string): Promise<string[]> {
@@ -110,14 +101,14 @@ async function stopsCleanly(stop: (npmPid: number) => void): Promise<void> {
     ]);
     clearTimeout(timer);
     assert.notEqual(code, 'hung');
-    await waitUntil(() => family.every((p) => !alive(p)), 10_000, 'every process npm started to exit');
+    await waitUntil(() => family.every((p) => !isAlive(p)), 10_000, 'every process npm started to exit');
     await assert.rejects(fetch(`${base}/health`));
     // The running job finished before the worker left: its result is on disk.
     assert.equal((await filesNamed(dataDir, `${job.id}.wav`)).length, 1, started.output().slice(-3000));
     // One signal, one drain: not taken for a second signal (an exit at once).
     assert.ok(!started.logs.some((l) => l.msg === 'second signal: exiting at once'), 'a second signal');
   } finally {
-    for (const p of family) if (alive(p)) process.kill(p, 'SIGKILL');
+    for (const p of family) if (isAlive(p)) process.kill(p, 'SIGKILL');
     await started.kill();
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { adminRequest } from '../helpers/admin.js';
-import { health, isAlive, startAll } from '../helpers/all-process.js';
+import { health, startAll } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { spawnCli } from '../helpers/cluster.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { writePlans } from '../helpers/plans.js';
 import { freePort } from '../helpers/ports.js';
-import { waitUntil } from '../helpers/processes.js';
+import { isAlive, waitUntil } from '../helpers/processes.js';
 import { startRedis } from '../helpers/redis.js';
 
 /**

@@ -8,7 +8,7 @@ import { buildServer } from '../../src/server.js';
 import { ApiClient, type Json } from '../helpers/client.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
-import { signatureValid, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { RECEIVER_ENV, signatureValid, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const PUBLIC_URL = 'https://vc.example.test/farm';
 let svc: TestService;
@@ -23,7 +23,7 @@ before(async () => {
   hook = await receiver.listen();
   svc = await startService({
     workers: 1,
-    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300' },
+    env: { ...RECEIVER_ENV },
   });
   // The helper's own API (silent) would deliver too: this file's instance takes its place.
   await svc.app.close();

@@ -9,7 +9,7 @@ import { WEBHOOK_QUEUE } from '../../src/webhooks/index.js';
 import { ApiClient } from '../helpers/client.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
-import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { RECEIVER_ENV, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // A webhook registered while WEBHOOK_ALLOW_PRIVATE=true, delivered after the API restarted
 // without it: the block applies at delivery too, also to an IP-literal host (Node connects to a
@@ -22,7 +22,7 @@ before(async () => {
   hook = await receiver.listen();
   svc = await startService({
     workers: 1,
-    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300' },
+    env: { ...RECEIVER_ENV },
   });
 });
 after(async () => {

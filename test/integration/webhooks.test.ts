@@ -10,7 +10,7 @@ import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
-import { signatureValid, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { RECEIVER_ENV, signatureValid, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // The receiver listens on loopback, so this service allows private webhook hosts; a second
 // instance on the same Redis keeps the default (refuse them) for the SSRF checks, under a prefix of
@@ -25,7 +25,7 @@ before(async () => {
   hook = await receiver.listen();
   svc = await startService({
     workers: 1,
-    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_MS: '300', ADMIN_TOKEN },
+    env: { ...RECEIVER_ENV, ADMIN_TOKEN },
   });
   strict = await buildServer(
     loadConfig({ ...svc.env, WEBHOOK_ALLOW_PRIVATE: 'false', LOG_LEVEL: 'silent', REDIS_PREFIX: 'strict' }),

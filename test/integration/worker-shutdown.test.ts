@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { isAlive } from '../helpers/all-process.js';
 import { ApiClient } from '../helpers/client.js';
 import { humanSpeech } from '../helpers/fixtures.js';
-import { processesMatching, spawnProcess, waitUntil } from '../helpers/processes.js';
+import { isAlive, processesMatching, spawnProcess, waitUntil } from '../helpers/processes.js';
 import { CLI, startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;

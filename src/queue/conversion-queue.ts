@@ -282,50 +282,71 @@ export class ConversionQueue {
   /**
    * Cancels a job. A queued job is removed at once; an active one is told to stop (every worker
    * process hears the pub/sub message; a worker that picks the job up later sees the marker). The
-   * marker holds who cancelled (`by`), which the job's error message then says.
+   * marker holds who cancelled (`by`), the first canceller's, which the job's error message then says.
+   * Cancels that race answer alike (BullMQ's remove of a job already removed succeeds too): the one
+   * that adds the job to the count of queued cancellations frees its place and claims and tells the
+   * user; every one answers the cancelled record (written before the remove, so it is there once
+   * the job is gone). A job already cancelled while queued answers its record.
    */
   async cancel(userId: string, jobId: string, by: CancelledBy = 'user'): Promise<ConversionJobView> {
-    const job = await this.ownedJob(userId, jobId);
+    const job = await this.queue.getJob(jobId);
+    if (!job || job.data.userId !== userId) return this.get(userId, jobId);
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') return this.viewNow(job);
-    await this.redis.set(this.keys.cancelMarker(jobId), by, 'EX', KEEP_FINISHED_SEC);
-    if (state !== 'active' && (await this.removeQueued(job))) {
-      await this.fairShare.settle(userId, jobId);
-      await this.claims.release(jobId, usesOf(job.data));
-      const view: ConversionJobView = {
-        ...toJobView(job, state),
-        state: 'cancelled',
-        finishedAt: Date.now(),
-      };
-      view.error = { code: 'VC_ERR_CANCELLED', message: cancelMessage(by) };
-      // The tombstone and the count of queued cancellations (system stats, admin usage, the queue
-      // gauge) are written together: only this call removed the job, so it is counted once.
-      const counted = scalingKeys(this.options.prefix).cancelledQueued;
-      await this.redis
+    const marker = this.keys.cancelMarker(jobId);
+    await this.redis.set(marker, by, 'EX', KEEP_FINISHED_SEC, 'NX');
+    const firstBy: CancelledBy = (await this.redis.get(marker)) === 'operator' ? 'operator' : 'user';
+    if (state !== 'active') {
+      const view = cancelledView(job, state, firstBy);
+      await this.writeTombstone(userId, job, view);
+      if (await this.removeQueued(job)) return this.cancelledQueued(userId, job, view);
+      // A worker took it meanwhile: it is stopped below, and the record is not its end.
+      await this.redis.del(this.keys.tombstone(jobId));
+    }
+    await this.redis.publish(this.keys.cancelChannel, jobId);
+    return this.viewNow(job);
+  }
+
+  /** The record of a job cancelled while queued, for `get` once the job is removed; kept if one is. */
+  private async writeTombstone(userId: string, job: ConversionBullJob, view: ConversionJobView) {
+    // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
+    const webhook = job.data.kind === 'convert' ? job.data.webhook : undefined;
+    await this.redis.set(
+      this.keys.tombstone(view.id),
+      JSON.stringify({ ...view, userId, webhook }),
+      'EX',
+      KEEP_FINISHED_SEC,
+      'NX',
+    );
+  }
+
+  /**
+   * The queued job is removed. Counted once (system stats, admin usage, the queue gauge): the
+   * call whose ZADD added it frees its place and claims and tells the user; any other answers.
+   */
+  private async cancelledQueued(
+    userId: string,
+    job: ConversionBullJob,
+    view: ConversionJobView,
+  ): Promise<ConversionJobView> {
+    const jobId = view.id;
+    const counted = scalingKeys(this.options.prefix).cancelledQueued;
+    const [[, added] = []] =
+      (await this.redis
         .multi()
-        .set(
-          this.keys.tombstone(jobId),
-          // The webhook stays with the tombstone: the `cancelled` delivery still needs it.
-          JSON.stringify({
-            ...view,
-            userId,
-            webhook: job.data.kind === 'convert' ? job.data.webhook : undefined,
-          }),
-          'EX',
-          KEEP_FINISHED_SEC,
-        )
         .zadd(counted, view.finishedAt ?? Date.now(), jobId)
         .zremrangebyscore(counted, '-inf', Date.now() - KEEP_FINISHED_SEC * 1000)
-        .exec();
+        .exec()) ?? [];
+    if (Number(added) === 1) {
+      await this.fairShare.settle(userId, jobId);
+      await this.claims.release(jobId, usesOf(job.data));
       await this.events.publish(
         userId,
         { type: 'cancelled', jobId },
         { jobWebhook: hasOwnWebhook(job.data) },
       );
-      return view;
     }
-    await this.redis.publish(this.keys.cancelChannel, jobId);
-    return this.viewNow(job);
+    return this.get(userId, jobId);
   }
 
   /**
@@ -385,9 +406,15 @@ export class ConversionQueue {
     });
   }
 
-  /** The user a job belongs to, if the job is still kept (signed result links are checked against it). */
+  /**
+   * The user a job belongs to, if the job or its cancelled record is still kept (signed result
+   * links are checked against it; the admin's job routes look jobs up by it).
+   */
   async ownerOf(jobId: string): Promise<string | undefined> {
-    return (await this.queue.getJob(jobId))?.data.userId;
+    const owner = (await this.queue.getJob(jobId))?.data.userId;
+    if (owner) return owner;
+    const tomb = await this.redis.get(this.keys.tombstone(jobId));
+    return tomb ? (JSON.parse(tomb) as { userId?: string }).userId : undefined;
   }
 
   /** Where the finished output of the user's job lives. */
@@ -565,8 +592,9 @@ export class ConversionQueue {
   }
 
   /**
-   * Removes a job that is not running; false when a worker took it meanwhile (BullMQ refuses to
-   * remove a locked job), so the caller stops it instead. Any other failure (Redis down) is thrown.
+   * Removes a job that is not running (or is already removed); false when a worker took it
+   * meanwhile (BullMQ refuses to remove a locked job), so the caller stops it instead. Any other
+   * failure (Redis down) is thrown.
    */
   private async removeQueued(job: ConversionBullJob): Promise<boolean> {
     try {
@@ -591,4 +619,14 @@ function usesOf(data: { kind: string; uploadId?: string; voiceId?: string | null
   if (data.kind !== 'convert') return [];
   const uses: Use[] = data.uploadId ? [{ kind: 'upload', id: data.uploadId }] : [];
   return data.voiceId ? [...uses, { kind: 'voice', id: data.voiceId }] : uses;
+}
+
+/** A queued job as its cancel leaves it: cancelled now, by whoever cancelled it first. */
+function cancelledView(job: ConversionBullJob, state: string, by: CancelledBy): ConversionJobView {
+  return {
+    ...toJobView(job, state),
+    state: 'cancelled',
+    finishedAt: Date.now(),
+    error: { code: 'VC_ERR_CANCELLED', message: cancelMessage(by) },
+  };
 }

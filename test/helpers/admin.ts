@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import type { WorkerStats } from '../../src/scaling/index.js';
-import type { Json } from './client.js';
+import { fetchWaitingOutShed, type Json } from './client.js';
 import { waitUntil } from './processes.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
-/** HTTP calls with the admin token. */
+/** HTTP calls with the admin token; a request shed for load is sent again, as ApiClient's are. */
 export async function adminRequest(
   baseUrl: string,
   method: string,
@@ -13,7 +13,7 @@ export async function adminRequest(
   body?: unknown,
   token = ADMIN_TOKEN,
 ) {
-  const res = await fetch(`${baseUrl}${url}`, {
+  const res = await fetchWaitingOutShed(baseUrl, url, {
     method,
     headers: {
       ...(token ? { authorization: `Bearer ${token}` } : {}),

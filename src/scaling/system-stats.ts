@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { KEEP_FINISHED_SEC } from '../queue/keys.js';
-import type { RedisClient } from '../redis/core.js';
+import { type RedisClient, redisScript } from '../redis/core.js';
 import { scalingKeys } from './keys.js';
 import type { AutoscaleSetting, WorkerStats } from './messages.js';
 import type { ScaleCoordinator } from './scale-coordinator.js';
@@ -36,9 +36,31 @@ export interface SystemStats {
  * Jobs in the queue's failed set that were cancelled while running (queued ones are removed on
  * cancel and counted in `stats:cancelled-queued`): the worker records them in `stats:cancelled`.
  */
-async function cancelledAmongFailed(queue: Queue, redis: RedisClient, prefix: string): Promise<number> {
-  return Number(await redis.call('ZINTERCARD', 2, queue.keys.failed, scalingKeys(prefix).cancelled));
+async function cancelledAmongFailed(
+  queue: Queue,
+  redis: RedisClient,
+  prefix: string,
+  since = 0,
+): Promise<number> {
+  return Number(await KEPT_AMONG_FAILED(redis, [queue.keys.failed, scalingKeys(prefix).cancelled], [since]));
 }
+
+/**
+ * How many of a record's job ids (KEYS[2], scored by finish time like the failed set) are still in
+ * the queue's failed set (KEYS[1]) with a finish time from ARGV[1] on. A record outlives the job
+ * it names when the job is removed (`DELETE /api/jobs/:id/record`, an account's removal): counting
+ * the record by its own scores subtracted jobs no longer among the failed.
+ */
+const KEPT_AMONG_FAILED = redisScript(
+  'vcfarmKeptAmongFailed',
+  `local since = tonumber(ARGV[1])
+local n = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[1], '+inf')) do
+  local finished = redis.call('ZSCORE', KEYS[1], id)
+  if finished and tonumber(finished) >= since then n = n + 1 end
+end
+return n`,
+);
 
 /** Jobs cancelled while queued (removed from the queue, kept as tombstones) within the time jobs are kept. */
 async function cancelledWhileQueued(redis: RedisClient, prefix: string, since: number): Promise<number> {
@@ -90,14 +112,14 @@ export async function systemStats(
   ]);
   // BullMQ's own finished sets, scored by finish time (kept KEEP_FINISHED_SEC), counted per window;
   // cancellations of running jobs, which BullMQ files among the failed, are taken out by the
-  // worker's record of them; those of queued jobs (removed from the queue by the API) are added.
+  // worker's record of them (those still kept); those of queued jobs (removed from the queue by the API) are added.
   const throughput = await Promise.all(
     WINDOWS_MIN.map(async (min) => {
       const since = now - min * 60_000;
       const [completed, failedAll, cancelledRunning, cancelledQueued] = await Promise.all([
         redis.zcount(queue.keys.completed, since, '+inf'),
         redis.zcount(queue.keys.failed, since, '+inf'),
-        redis.zcount(keys.cancelled, since, '+inf'),
+        cancelledAmongFailed(queue, redis, prefix, since),
         cancelledWhileQueued(redis, prefix, since),
       ]);
       const failed = Math.max(0, failedAll - cancelledRunning);

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient } from '../helpers/client.js';
-import { humanSpeech } from '../helpers/fixtures.js';
+import { humanSpeech, silenceFlac } from '../helpers/fixtures.js';
 import { waitUntil } from '../helpers/processes.js';
 import { startService, type TestService } from '../helpers/service.js';
 
@@ -82,4 +83,39 @@ test('a queued job cancelled and a running one cancelled count as two cancellati
   assert.equal(mineAfter?.cancelled, 1);
   const statsAfter = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;
   assert.deepEqual([statsAfter.throughput[0].cancelled, statsAfter.queue.cancelled], [1, 1]);
+});
+
+// QA s18, item 1: a running job cancelled then removed left its id in the cancelled record, which the
+// windows counted by score alone and subtracted from failures no longer including it: a later
+// failure went missing from the windows, and the windows said more cancellations than the queue.
+test("a removed cancelled job's record leaves the windows: a later failure is counted in each", async () => {
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const events = await client.openEvents();
+  const up = await client.upload(humanSpeech(20));
+  assert.equal(up.status, 201);
+  // 1. A running job, cancelled, then removed for good.
+  const running = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  await events.waitFor((m) => m.type === 'progress' && m.jobId === running.id, 120_000);
+  assert.equal((await client.request('DELETE', `/api/jobs/${running.id}`)).status, 202);
+  await events.waitFor((m) => m.type === 'cancelled' && m.jobId === running.id, 60_000);
+  assert.equal((await client.request('DELETE', `/api/jobs/${running.id}/record`)).status, 204);
+
+  const before = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;
+  for (const window of before.throughput)
+    assert.equal(window.cancelled, before.queue.cancelled, `${window.window} cancelled`);
+
+  // 2. A voice cloned from silence fails for good.
+  const res = await client.cloneVoiceBytes(await readFile(silenceFlac(5)), 'silence.flac', 'silence');
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const failed = await events.waitFor((m) => m.type === 'failed' && m.jobId === res.body.job.id, 120_000);
+  assert.equal((failed.error as { code?: string }).code, 'VC_ERR_NO_VOICE');
+  events.close();
+
+  // 3. Every window counts it, as the queue does; cancellations agree with the queue's.
+  const stats = (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body;
+  assert.equal(stats.queue.failed, before.queue.failed + 1);
+  for (const window of stats.throughput) {
+    assert.equal(window.failed, stats.queue.failed, `${window.window} failed`);
+    assert.equal(window.cancelled, stats.queue.cancelled, `${window.window} cancelled`);
+  }
 });

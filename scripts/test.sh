@@ -15,4 +15,8 @@ mapfile -t files < <(find ${VCFARM_TEST_FILES:-dist/test dist/web/test} -name '*
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/vcfarm-test-run.XXXXXX")
 trap 'rm -rf "$run_tmp"' EXIT
 export TMPDIR=$run_tmp
+# Speech the test files decode and resample (the judge's 40 LibriSpeech speakers, ...), kept once for
+# the run (test/helpers/librispeech.ts PcmCache, keyed by content).
+export VCFARM_TEST_PCM_CACHE=$run_tmp/pcm-cache
+mkdir "$VCFARM_TEST_PCM_CACHE"
 node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"

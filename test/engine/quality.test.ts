@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { VoiceConversionEngine } from '../../workers/engine/index.js';
 import { median } from '../helpers/audio-metrics.js';
-import { engineConverter } from '../helpers/engine-converter.js';
 import { FORMANT_PAIRS, type Identity, JUDGE_PAIRS, Judge, type Verdict } from '../helpers/judge.js';
+import { judgeInThreads } from '../helpers/judge-pool.js';
 import { PcmCache } from '../helpers/librispeech.js';
 
 // The default model on real human speech, judged by measures that share no code with the engine
@@ -23,7 +22,6 @@ import { PcmCache } from '../helpers/librispeech.js';
 // output's F0 against the clone part's, is asserted here (`node dist/scripts/profile-audit.js` prints both per pair).
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
-let engine: VoiceConversionEngine;
 let judge: Judge;
 let work: string;
 let cache: PcmCache;
@@ -33,14 +31,12 @@ let verdicts: Verdict[];
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'vcfarm-quality-'));
   cache = new PcmCache(work);
-  engine = await VoiceConversionEngine.load(MODEL_DIR);
   judge = await Judge.create(cache);
-  const convert = engineConverter(engine, 1);
-  verdicts = [];
-  for (const pair of JUDGE_PAIRS) verdicts.push(await judge.judge(pair, convert, engine.sampleRate));
+  // The same 30 verdicts as judge.judge(pair, engineConverter(engine, 1), ...) in turn, two pairs at a time
+  // (a thread each; the speech decoded above is read from `work`).
+  verdicts = await judgeInThreads({ modelDir: MODEL_DIR, cacheDir: work }, JUDGE_PAIRS);
 });
 after(async () => {
-  await engine?.close();
   await rm(work, { recursive: true, force: true });
 });
 

@@ -4,6 +4,7 @@
 // speaker-identification judge of speaker-id.ts. Used by test/engine/quality.test.ts and
 // scripts/judge-voices.ts; it runs a conversion through a callback, so it imports nothing of the engine.
 
+import pLimit from 'p-limit';
 import { filterPcm } from './audio-io.js';
 import { median } from './audio-metrics.js';
 import { CLONE_SHARE, firstPart, lastPart, type PcmCache, type Speaker, speakers } from './librispeech.js';
@@ -157,7 +158,7 @@ export class Judge {
   readonly #cache: PcmCache;
   readonly #speakers: Map<string, Speaker>;
   readonly #speech: Map<string, Float32Array>;
-  readonly #models: SpeakerModel[];
+  #models: SpeakerModel[] | undefined;
   readonly #measures = new Map<string, VoiceMeasures>();
   readonly #f0 = new Map<string, number>();
 
@@ -165,16 +166,23 @@ export class Judge {
     this.#cache = cache;
     this.#speakers = new Map(list.map((s) => [s.id, s]));
     this.#speech = speech;
-    // Enrolled from the last 40 %: the part no voice is cloned from.
-    this.#models = enrol(list.map((s) => ({ speaker: s.id, pcm: lastPart(this.speech(s.id)) })));
   }
 
-  /** Decodes the 40 LibriSpeech speakers and enrols them in the speaker-identification judge. */
+  /**
+   * Decodes the 40 LibriSpeech speakers (two ffmpeg processes at a time); they are enrolled in the
+   * speaker-identification judge when it is first asked.
+   */
   static async create(cache: PcmCache): Promise<Judge> {
     const list = speakers();
-    const speech = new Map<string, Float32Array>();
-    for (const s of list) speech.set(s.id, await cache.decode(s.file, MEASURE_RATE));
-    return new Judge(cache, list, speech);
+    const limit = pLimit(2);
+    const decoded = await Promise.all(list.map((s) => limit(() => cache.decode(s.file, MEASURE_RATE))));
+    return new Judge(cache, list, new Map(list.map((s, i) => [s.id, decoded[i]])));
+  }
+
+  /** The enrolled speakers, enrolled from their last 40 % (the part no voice is cloned from) at first use. */
+  #enrolled(): SpeakerModel[] {
+    this.#models ??= enrol(this.speakers.map((s) => ({ speaker: s.id, pcm: lastPart(this.speech(s.id)) })));
+    return this.#models;
   }
 
   get speakers(): Speaker[] {
@@ -221,7 +229,7 @@ export class Judge {
 
   /** The judge's ranking of speakers for 16 kHz audio (closest first). */
   identify(pcm: Float32Array): { speaker: string; score: number }[] {
-    return identify(this.#models, pcm);
+    return identify(this.#enrolled(), pcm);
   }
 
   kind(pair: Pair): PairKind {

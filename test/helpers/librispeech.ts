@@ -2,8 +2,9 @@
 // (scripts/lib/speech-corpus.ts finds them), decoded through a per-run cache keyed by content hash.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { decodeFile, resamplePcm } from './audio-io.js';
 
 export { type Speaker, speakers, speechDir } from '../../scripts/lib/speech-corpus.js';
@@ -24,14 +25,16 @@ const asFloats = (b: Buffer): Float32Array =>
 
 /**
  * Decoded and resampled audio cached under `dir` (a per-run temp dir the caller removes), keyed by a hash
- * of the input's content and the operation, so one run never decodes the same thing twice.
+ * of the input's content and the operation, so one run never decodes the same thing twice. Threads may
+ * share `dir`. Under `npm test`, VCFARM_TEST_PCM_CACHE (a folder in the run's temporary root, set by
+ * scripts/test.sh) takes the place of `dir`, so the test files of a run share what they decode.
  */
 export class PcmCache {
   readonly #dir: string;
   readonly #memo = new Map<string, Promise<Float32Array>>();
 
   constructor(dir: string) {
-    this.#dir = dir;
+    this.#dir = process.env.VCFARM_TEST_PCM_CACHE || dir;
   }
 
   #cached(key: string, make: () => Promise<Float32Array>): Promise<Float32Array> {
@@ -41,7 +44,10 @@ export class PcmCache {
       p = (async () => {
         if (existsSync(file)) return asFloats(await readFile(file));
         const pcm = await make();
-        await writeFile(file, pcm);
+        // Written aside and renamed: a thread sharing the folder (judge-pool.ts) sees the whole file or none.
+        const part = `${file}.${process.pid}-${threadId}.part`;
+        await writeFile(part, pcm);
+        await rename(part, file);
         return pcm;
       })();
       this.#memo.set(key, p);

@@ -142,9 +142,11 @@ EOF
   # (127.0.0.11) so replicas that come and go are found; the stats password stays a reference
   # that HAProxy fills from its environment (the entrypoint reads the secret).
   INSTANCES=1 API_BASE_PORT=8080 HTTP_ADDR=0.0.0.0 HTTP_PORT=8080 STATS_ADDR=0.0.0.0 STATS_PORT=8404 \
-    API_HOST=api STATS_PASSWORD='${STATS_PASSWORD}' render_config |
+    API_HOST=api STATS_PASSWORD='${STATS_PASSWORD}' ERRORFILE_408=haproxy-408.http render_config |
     sed -E -e "s#^( +)server api1 \"api:8080\" (check|track api_http/api1)\$#\1server-template api 1-$TIER_API_INSTANCES api:8080 check resolvers docker init-addr none#" \
       -e "1s/for 1 API instance\(s\)/for $TIER_API_INSTANCES API replicas (docker tier)/" >"$dir/haproxy.cfg"
+  # The errorfile beside the config; the compose file mounts both into /etc/vcfarm.
+  cp "$ERRORFILE_408_SOURCE" "$dir/haproxy-408.http"
   cat >>"$dir/haproxy.cfg" <<'EOF'
 
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +239,7 @@ docker_dry_run() {
   stage=$(mktemp -d)
   docker_render "$stage"
   echo "dry run: would write these files in $DK_DIR:"
-  for f in override.yml haproxy.cfg prometheus.yml; do
+  for f in override.yml haproxy.cfg haproxy-408.http prometheus.yml; do
     [[ -f $stage/$f ]] || continue
     echo
     echo "### $DK_DIR/$f"

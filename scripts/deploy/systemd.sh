@@ -4,7 +4,7 @@
 #   deploy-multiuser.sh systemd stop|status [--root DIR]
 #
 # Renders the units of systemd/ with the tier's drop-ins, /etc/vcfarm/{vcfarm.env,redis.conf,
-# haproxy.cfg} and the sysusers entry into a staging tree, then installs the tree, the
+# haproxy.cfg,haproxy-408.http} and the sysusers entry into a staging tree, then installs the tree, the
 # application (/opt/vcfarm, production dependencies only) and generated credentials
 # (/etc/vcfarm/credentials, 0600, kept across deploys), enables the tier's instances under
 # vcfarm.target and (re)starts it. With --root DIR everything is written under DIR and enabled
@@ -60,7 +60,11 @@ systemd_render() {
   systemd_render_prometheus "$stage"
   ((SD_LOCAL_REDIS)) && sed "s/@REDIS_MAX_MEMORY@/$TIER_REDIS_MAX_MEMORY/" "$ROOT/systemd/redis.conf" >"$stage/etc/vcfarm/redis.conf"
   # The stats password stays a reference: HAProxy reads it from its environment at start.
-  ((SD_HAS_API)) && STATS_PASSWORD='${STATS_PASSWORD}' render_config >"$stage/etc/vcfarm/haproxy.cfg"
+  if ((SD_HAS_API)); then
+    # The errorfile beside the config (relative names are found there: `default-path config`).
+    STATS_PASSWORD='${STATS_PASSWORD}' ERRORFILE_408=haproxy-408.http render_config >"$stage/etc/vcfarm/haproxy.cfg"
+    cp "$ERRORFILE_408_SOURCE" "$stage/etc/vcfarm/haproxy-408.http"
+  fi
   return 0
 }
 

@@ -3,11 +3,11 @@ import { TooLargeError, ValidationError } from '../errors/index.js';
 import { assertRoomForUpload, assertWithinStorage } from '../limits/index.js';
 import type { LimitedStream, UploadLimits } from '../workspace/index.js';
 import type { Caller } from './caller.js';
-import { multipartParts } from './multipart.js';
+import { formFilename, multipartParts } from './multipart.js';
 
 export interface IntakeOptions<T, R> {
-  /** Text fields the route reads besides the file; with a list, any other field is refused (400), without one they are ignored. */
-  fields?: readonly string[];
+  /** Text fields the route reads besides the file (none: `[]`); any other field is refused (400). */
+  fields: readonly string[];
   /** Stores the file with every check (see the workspace's receiveAudio). */
   save(source: LimitedStream, clientName: string, limits: UploadLimits): Promise<T>;
   /** Removes what `save` stored. */
@@ -17,6 +17,15 @@ export interface IntakeOptions<T, R> {
 }
 
 const ONE_FILE = 'the multipart body must contain one file field "file"';
+
+/** A text part the route does not read: refused, so a misspelt or misplaced field is not lost unnoticed. */
+function unknownField(name: string, known: readonly string[]): ValidationError {
+  const takes =
+    known.length === 0
+      ? 'only a file field "file"'
+      : `a file field "file" and ${known.map((f) => `"${f}"`).join(', ')}`;
+  return new ValidationError(`unknown multipart field "${name.slice(0, 64)}": this route takes ${takes}`);
+}
 
 /**
  * Receives one audio file from a multipart body (field `file`) for an upload or a voice reference:
@@ -40,9 +49,7 @@ export async function intakeAudio<T, R>(
       if (part.type !== 'file') {
         if (part.valueTruncated || part.fieldnameTruncated)
           throw new TooLargeError(`multipart field "${part.fieldname.slice(0, 64)}" is over the size limit`);
-        if (!options.fields) continue;
-        if (!options.fields.includes(part.fieldname))
-          throw new ValidationError(`unknown multipart field "${part.fieldname.slice(0, 64)}"`);
+        if (!options.fields.includes(part.fieldname)) throw unknownField(part.fieldname, options.fields);
         fields[part.fieldname] = String(part.value);
         continue;
       }
@@ -50,7 +57,7 @@ export async function intakeAudio<T, R>(
         part.file.resume();
         throw new ValidationError(ONE_FILE);
       }
-      record = await options.save(part.file, part.filename, {
+      record = await options.save(part.file, formFilename(part.filename), {
         maxBytes: limits.maxUploadBytes,
         maxDurationSec: limits.maxDurationSec,
         probeTimeoutMs: app.config.probeTimeoutMs,

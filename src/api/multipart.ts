@@ -41,3 +41,15 @@ export async function* multipartParts(
     yield next.value;
   }
 }
+
+/**
+ * A file part's name as the user's file is named. Browsers (the HTML standard's multipart/form-data
+ * encoding) and curl since 7.81 send a `"` in a file name as `%22` inside the quoted `filename`
+ * parameter, and the parser hands that on as it came: `say "hi".wav` arrives as `say %22hi%22.wav`.
+ * Only `%22` is decoded: those encoders leave `%` itself alone, so a name that really held `%22`
+ * cannot be told apart (the standard accepts that), and `%0D`/`%0A` stay as text rather than
+ * becoming control characters.
+ */
+export function formFilename(sent: string): string {
+  return sent.replaceAll('%22', '"');
+}

@@ -14,7 +14,7 @@ const UploadSchema = Type.Object({
   codec: Type.String(),
 });
 
-/** POST /api/uploads (multipart, one field `file`) and GET /api/uploads/:id. */
+/** POST /api/uploads (multipart, one field `file` and nothing else) and GET /api/uploads/:id. */
 export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/uploads',
@@ -37,6 +37,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const caller = callerOf(request);
       const upload = await intakeAudio(app, request, caller, {
+        fields: [],
         save: (source, clientName, limits) => app.uploads.save(caller.userId, source, clientName, limits),
         remove: (stored) => app.uploads.remove(caller.userId, stored.id),
         accept: async (stored) => stored,

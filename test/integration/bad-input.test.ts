@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ApiClient } from '../helpers/client.js';
+import { promisify } from 'node:util';
+import { parse as parseDisposition } from 'content-disposition';
+import { ApiClient, type Json } from '../helpers/client.js';
 import { humanSpeech, speechClip } from '../helpers/fixtures.js';
 import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
+const execFileAsync = promisify(execFile);
 const MAX_BYTES = 256 * 1024;
 let svc: TestService;
 let client: ApiClient;
@@ -75,6 +79,79 @@ test('an upload or a voice with two files is refused in words a user can act on,
   assert.deepEqual(await uploadsLeft(client), []);
   assert.deepEqual((await client.request('GET', '/api/voices')).body.voices, []);
   await assertServing();
+});
+
+test('an upload with a text field, before or after its file, is refused naming the field, leaving nothing', async () => {
+  const wav = await readFile(tinyWav(4));
+  for (const order of ['before', 'after']) {
+    const form = new FormData();
+    if (order === 'before') form.append('title', 'my take');
+    form.append('file', new Blob([wav]), 'a.wav');
+    if (order === 'after') form.append('title', 'my take');
+    const res = await fetch(`${svc.baseUrl}/api/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${client.session?.token}` },
+      body: form,
+    });
+    const body = (await res.json()) as { error: string; message: string };
+    assert.equal(res.status, 400, `${order}: ${JSON.stringify(body)}`);
+    assert.deepEqual(body, {
+      error: 'VC_ERR_VALIDATION',
+      message: 'unknown multipart field "title": this route takes only a file field "file"',
+    });
+  }
+  assert.deepEqual(await uploadsLeft(client), []);
+  // The file alone is taken as before.
+  const ok = await client.uploadBytes(wav, 'a.wav');
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  await assertServing();
+});
+
+test('a file name with double quotes is kept as the user named it, as browsers (FormData) and curl send it', async () => {
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  const name = 'say "hi".wav';
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'vcfarm-quote-')), name);
+  await writeFile(file, await readFile(tinyWav(4)));
+  // 1. The WHATWG FormData encoder (Node's fetch; Chromium's is the same standard) sends %22.
+  const form = new FormData();
+  form.append('file', new Blob([await readFile(file)]), name);
+  const viaForm = await fetch(`${svc.baseUrl}/api/uploads`, {
+    method: 'POST',
+    headers: user.headers(),
+    body: form,
+  });
+  // 2. curl -F file=@"say \"hi\".wav" (7.81 and later percent-encode it too).
+  // (Asynchronously: the API listens in this process.)
+  const viaCurl = await execFileAsync(
+    'curl',
+    [
+      '-sS',
+      '-H',
+      `authorization: Bearer ${user.session?.token}`,
+      '-F',
+      `file=@"${file.replaceAll('"', '\\"')}"`,
+      `${svc.baseUrl}/api/uploads`,
+    ],
+    { encoding: 'utf8' },
+  ).then((r) => r.stdout);
+  for (const [how, body] of [
+    ['FormData', (await viaForm.json()) as Json],
+    ['curl', JSON.parse(viaCurl) as Json],
+  ] as const) {
+    assert.equal(body.upload?.filename, name, `${how}: ${JSON.stringify(body)}`);
+    const got = await user.request('GET', `/api/uploads/${body.upload.id}`);
+    assert.equal(got.body.upload.filename, name, how);
+    // And the original comes back under that name.
+    const audio = await fetch(
+      got.body.audioUrl.startsWith('http') ? got.body.audioUrl : `${svc.baseUrl}${got.body.audioUrl}`,
+    );
+    assert.equal(audio.status, 200);
+    assert.equal(
+      parseDisposition(audio.headers.get('content-disposition') ?? '').parameters.filename,
+      name,
+      how,
+    );
+  }
 });
 
 /** Where the service keeps this client's upload `id` (to damage it as a disk fault would). */

@@ -365,7 +365,7 @@ test('12: an upload slower than UPLOAD_MIN_BYTES_PER_SEC is cut off with 400 (no
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
 });
 
-test('12: through HAProxy a trickled multipart preamble is cut off by `timeout http-request`', async () => {
+test('12: through HAProxy a trickled multipart preamble is cut off by `timeout http-request` with 400 VC_ERR_REQUEST_TIMEOUT (its errorfile, not its 408)', async () => {
   const user = await ApiClient.anonymous(proxy);
   const body = multipartBody([{ disposition: 'form-data; name="file"; filename="a.wav"', data: wav }]);
   const r = await rawRequest(proxy, postHead('/api/uploads', user.session?.token ?? '', body.length), body, {
@@ -373,10 +373,18 @@ test('12: through HAProxy a trickled multipart preamble is cut off by `timeout h
     giveUpMs: 10_000,
   });
   assert.equal(r.closed, true);
-  assert.equal(r.status, 408);
+  assert.equal(r.status, 400);
+  assert.equal(JSON.parse(r.body).error, 'VC_ERR_REQUEST_TIMEOUT');
   // HAProxy answered (1.5 s), before the API's own 4 s limit.
   assert.ok(r.closedAfterMs < 3500, `closed after ${r.closedAfterMs} ms`);
 });
+
+/** A multipart body with one file part (`disposition`), and for /api/voices the `name` it needs. */
+function multipartFor(route: string, disposition: string): Buffer {
+  const name = { disposition: 'form-data; name="name"', data: Buffer.from('crlf') };
+  const file = { disposition, data: wav };
+  return multipartBody(route === '/api/voices' ? [name, file] : [file]);
+}
 
 test('12: a part whose filename* decodes to CR/LF is refused with 400 on a keep-alive connection, which then serves the next request (direct and through HAProxy)', async () => {
   // The parser (busboy) drops such a part whole; the route then finds no file field and says so.
@@ -390,10 +398,7 @@ test('12: a part whose filename* decodes to CR/LF is refused with 400 on a keep-
         `form-data; name="file"; filename*=UTF-8''a%0D%0Ab.wav`,
         `form-data; name="file"; filename*=UTF-8''%0D%0A`,
       ]) {
-        const body = multipartBody([
-          { disposition: 'form-data; name="name"', data: Buffer.from('crlf') },
-          { disposition: d, data: wav },
-        ]);
+        const body = multipartFor(route, d);
         const [refused, next] = await onOneConnection(
           Number(new URL(base).port),
           [multipartPost(route, token, body), HEALTH_REQUEST],
@@ -417,11 +422,6 @@ test('12/14: malformed multipart is always answered 400 with a code: CR/LF file 
   const token = user.session?.token ?? '';
   const fwd = 'Connection: close\r\n';
   const logsBefore = cluster.apis[0].logs.length;
-  const named = (d: string) =>
-    multipartBody([
-      { disposition: 'form-data; name="name"', data: Buffer.from('crlf') },
-      { disposition: d, data: wav },
-    ]);
   const crlf = [
     `form-data; name="file"; filename*=UTF-8''a%0D%0Ab.wav`,
     `form-data; name="file"; filename*=UTF-8''%0D%0A`,
@@ -430,14 +430,14 @@ test('12/14: malformed multipart is always answered 400 with a code: CR/LF file 
   for (const base of [api, proxy]) {
     for (const route of ['/api/uploads', '/api/voices']) {
       for (const d of crlf) {
-        const body = named(d);
+        const body = multipartFor(route, d);
         const r = await rawRequest(base, postHead(route, token, body.length, undefined, fwd), body, {
           giveUpMs: 8000,
         });
         assert.equal(r.status, 400, `${base} ${route} ${d}: ${r.status} ${r.body}`);
         assert.equal(JSON.parse(r.body).error, 'VC_ERR_VALIDATION');
       }
-      const good = named('form-data; name="file"; filename="a.wav"');
+      const good = multipartFor(route, 'form-data; name="file"; filename="a.wav"');
       const cases: [string, string, Buffer][] = [
         ['no boundary', postHead(route, token, good.length, 'multipart/form-data', fwd), good],
         [

@@ -3,9 +3,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { blocks, concat, decodeFile, espeak, resamplePcm, writeWav } from '../test/helpers/audio-io.js';
+import {
+  blocks,
+  concat,
+  decodeFile,
+  espeak,
+  filterPcm,
+  resamplePcm,
+  writeWav,
+} from '../test/helpers/audio-io.js';
+import { median } from '../test/helpers/audio-metrics.js';
 import { CLONE_PASSAGE as CLONE, PARALLEL_PAIRS, SENTENCES } from '../test/helpers/parallel-mcd.js';
-import { MEASURE_RATE, melCepstra } from '../test/helpers/voice-measures.js';
+import { MEASURE_RATE, melCepstra, voicing } from '../test/helpers/voice-measures.js';
 import {
   shrinkToPrior,
   sourcePriorOf,
@@ -18,12 +27,17 @@ import {
  * along the DTW path (as test/helpers/voice-measures.ts aligns it) split by coefficient group and by band of
  * the warped frequency axis, and its bias part (the squared mean difference along the path, what a fixed
  * correction could remove) against the rest, for output vs target and source vs target.
- * --source-passage all|formants|stats|mean|cov (an oracle): the source's profile (or only its formants, or only its
- * envelope statistics) from the source voice reading the clone passage, not from the converted sentence.
+ * --source-passage all|formants|stats|mean|cov|target (an oracle): the source's profile (or only its formants, or only
+ * its envelope statistics) from the source voice reading the clone passage, not from the converted sentence; `target`:
+ * the target's own profile with only the passage's F0 statistics, so the map, warp and EQ ask for no move and only the
+ * pitch shift acts (with --self-pitch: the synthesis alone).
  * --self-pitch P: the source is the target voice itself at espeak-ng pitch P (0-99; default 50), so only the
  * F0 differs: what the synthesis loses to the pitch shift alone.
  *   node dist/scripts/mcd-breakdown.js [--model DIR] [--pairs 2,3] [--strength 1] [--source-passage WHAT]
- *     [--self-pitch P] [--cov-from-target K] [--save DIR]
+ *     [--self-pitch P] [--rubberband] [--cov-from-target K] [--save DIR]
+ * --rubberband (a reference synthesis): the source shifted by ffmpeg's rubberband (formants preserved,
+ * pitchq=quality) by the ratio of the target's passage median F0 (YIN) to the source's (its passage with
+ * --source-passage, else the sentence) instead of the model: what an independent pitch shifter loses.
  * --save DIR: the first sentence's source, target and output (16 kHz wav) per pair, to look at.
  * --cov-from-target K (an experiment): a short source's covariance moved toward the target voice's own
  * (worth K frames, faded as the model's prior) instead of the prior's; its mean as the model's prior.
@@ -37,6 +51,7 @@ const { values } = parseArgs({
     'self-pitch': { type: 'string' },
     'cov-from-target': { type: 'string' },
     save: { type: 'string' },
+    rubberband: { type: 'boolean', default: false },
   },
 });
 const modelDir = resolve(values.model ?? new URL('../../models/default/', import.meta.url).pathname);
@@ -162,6 +177,29 @@ function withoutInventory(p: VoiceProfile): VoiceProfile {
   const { formantInventory: _, ...rest } = p;
   return rest;
 }
+async function convertWith(
+  source: Float32Array,
+  voice: VoiceProfile,
+  sourceProfile: VoiceProfile,
+  rate: number,
+): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for await (const b of engine.convert(blocks(source), { voice, sourceProfile, strength })) parts.push(b);
+  return resamplePcm(concat(parts), rate, MEASURE_RATE);
+}
+/** The reference synthesis (--rubberband): the source shifted to the target passage's median F0 by YIN. */
+async function rubberband(
+  source: Float32Array,
+  targetPassage: Float32Array,
+  sourceF0From: Float32Array,
+  rate: number,
+): Promise<Float32Array> {
+  const median0 = async (pcm: Float32Array) =>
+    median(voicing(await resamplePcm(pcm, rate, MEASURE_RATE), MEASURE_RATE).f0);
+  const ratio = (await median0(targetPassage)) / (await median0(sourceF0From));
+  const filter = `rubberband=pitch=${ratio.toFixed(6)}:formant=preserved:pitchq=quality`;
+  return resamplePcm(await filterPcm(source, { sampleRate: rate, filter }), rate, MEASURE_RATE);
+}
 const work = await mkdtemp(join(tmpdir(), 'vcfarm-mcdb-'));
 const engine = await VoiceConversionEngine.load(modelDir);
 try {
@@ -172,9 +210,10 @@ try {
     const rate = engine.sampleRate;
     const clone = await say(work, pair.target, CLONE, 'passage', rate);
     const voice = await engine.analyse(blocks(clone));
-    const passage = values['source-passage']
-      ? await engine.analyse(blocks(await say(work, pair.source, CLONE, 'passage', rate)))
+    const passagePcm = values['source-passage']
+      ? await say(work, pair.source, CLONE, 'passage', rate)
       : undefined;
+    const passage = passagePcm ? await engine.analyse(blocks(passagePcm)) : undefined;
     const acc = { src: [] as Breakdown[], out: [] as Breakdown[] };
     for (const [i, text] of SENTENCES.entries()) {
       const target = melCepstra(await say(work, pair.target, text, `s${i}`, MEASURE_RATE), MEASURE_RATE);
@@ -198,7 +237,10 @@ try {
                       envelopeInverseRoot: passage.envelopeInverseRoot,
                       envelopeFrames: passage.envelopeFrames,
                     }
-                  : passage;
+                  : oracle === 'target'
+                    ? // The target's own profile with only the source's F0: every envelope move asked is none.
+                      { ...voice, f0Median: passage.f0Median, f0P10: passage.f0P10, f0P90: passage.f0P90 }
+                    : passage;
       const covFrames = values['cov-from-target'];
       const prior = engine.manifest.analysis.sourcePrior;
       const converted =
@@ -214,10 +256,9 @@ try {
               // Shrunk here: the engine's own prior must not apply again.
               durationSeconds: 1e6,
             };
-      const parts: Float32Array[] = [];
-      for await (const b of engine.convert(blocks(source), { voice, sourceProfile: converted, strength }))
-        parts.push(b);
-      const outPcm = await resamplePcm(concat(parts), rate, MEASURE_RATE);
+      const outPcm = values.rubberband
+        ? await rubberband(source, clone, passagePcm ?? source, rate)
+        : await convertWith(source, voice, converted, rate);
       if (values.save !== undefined && i === 0) {
         const tag = `${pair.source}-${pair.target}`.replace(/[^a-z0-9@-]/gi, '_');
         await writeWav(join(values.save, `${tag}-out.wav`), outPcm, MEASURE_RATE);

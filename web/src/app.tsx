@@ -12,6 +12,7 @@ import {
 } from './api.js';
 import { CloneForm } from './clone-form.js';
 import { ConvertForm } from './convert-form.js';
+import type { FormProps } from './form-props.js';
 import { JobCard } from './job-card.js';
 import { KeyForm } from './key-form.js';
 import { formatBytes, placeText } from './lib/format.js';
@@ -272,6 +273,7 @@ export function App() {
     return undefined;
   };
   const [againMessage, setAgainMessage] = useState<Status | undefined>();
+  const forms: FormProps = { jobs, voices: shownVoices, workspace, loadWorkspace, put, whileCreating };
 
   return (
     <>
@@ -295,26 +297,13 @@ export function App() {
             </p>
           )}
           <ConvertForm
-            jobs={jobs}
-            voices={shownVoices}
+            {...forms}
             presets={presets}
-            workspace={workspace}
-            loadWorkspace={loadWorkspace}
             keptUpload={keptUpload}
             setKeptUpload={setKeptUpload}
-            put={put}
-            whileCreating={whileCreating}
             notice={againMessage}
           />
-          <CloneForm
-            jobs={jobs}
-            voices={shownVoices}
-            workspace={workspace}
-            loadWorkspace={loadWorkspace}
-            putVoice={putVoice}
-            put={put}
-            whileCreating={whileCreating}
-          />
+          <CloneForm {...forms} putVoice={putVoice} />
           <VoiceLibrary
             voices={shownVoices}
             presets={presets}

@@ -26,17 +26,24 @@ export function onKeyNeeded(fn: (why: KeyNeeded) => void): void {
   keyNeededListener = fn;
 }
 
+let sessionReplacedListener: () => void = () => {};
+/** Called when the stored anonymous session was refused (it expired) and a new, empty one replaces it. */
+export function onSessionReplaced(fn: () => void): void {
+  sessionReplacedListener = fn;
+}
+
 /** Thrown by `ensureSession` where anonymous sessions are disabled (AUTH_MODE=keys). */
 export class KeyNeededError extends Error {}
 
 /**
  * The stored token was refused (401, or a WebSocket closed with 4401). An anonymous session that
- * expired is forgotten (true: start a new one). An API key is never replaced by an anonymous
+ * expired is forgotten (true: start a new one), and the page told so (onSessionReplaced). An API key is never replaced by an anonymous
  * workspace behind the user's back: it stays stored, the key form says why, and false is returned.
  */
 export function tokenRefused(): boolean {
   if (!token()?.startsWith(API_KEY_PREFIX)) {
     forgetToken();
+    sessionReplacedListener();
     return true;
   }
   keyNeededListener({

@@ -8,9 +8,11 @@ import {
   type KeyNeeded,
   KeyNeededError,
   onKeyNeeded,
+  onSessionReplaced,
 } from './api.js';
 import { CloneForm } from './clone-form.js';
 import { ConvertForm } from './convert-form.js';
+import type { FormProps } from './form-props.js';
 import { JobCard } from './job-card.js';
 import { KeyForm } from './key-form.js';
 import { formatBytes, placeText } from './lib/format.js';
@@ -60,6 +62,7 @@ export function App() {
   const [fatal, setFatal] = useState<string | undefined>();
   /** Set while the page can act for no one until an API key is entered (key-form.tsx). */
   const [keyNeeded, setKeyNeeded] = useState<KeyNeeded | undefined>();
+  const [sessionReplaced, setSessionReplaced] = useState(false);
   const [older, setOlder] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
   const [now, setNow] = useState(Date.now());
@@ -167,7 +170,12 @@ export function App() {
         return;
       }
       const { jobs: next, needsView } = applyMessage(jobsRef.current, msg, pagedSince.current);
-      if (!needsView) return update(() => next);
+      if (!needsView) {
+        update(() => next);
+        // The event says a job was cancelled, not by whom: its view (the error) says, for its card.
+        if (msg.type === 'cancelled' && !next.get(msg.jobId)?.error) learn(msg.jobId);
+        return;
+      }
       // First sight of a job: held until its view comes, from this page's own answer or asked for once.
       const waiting = held.current.get(needsView);
       if (waiting) waiting.push(msg);
@@ -179,6 +187,7 @@ export function App() {
 
   useEffect(() => {
     onKeyNeeded(setKeyNeeded);
+    onSessionReplaced(() => setSessionReplaced(true));
     ensureSession()
       .then(async () => {
         await loadVoices();
@@ -264,6 +273,7 @@ export function App() {
     return undefined;
   };
   const [againMessage, setAgainMessage] = useState<Status | undefined>();
+  const forms: FormProps = { jobs, voices: shownVoices, workspace, loadWorkspace, put, whileCreating };
 
   return (
     <>
@@ -275,32 +285,25 @@ export function App() {
       {keyNeeded ? null : (
         <main>
           <NewVersion />
+          {sessionReplaced && (
+            <p id="session-replaced" class="notice" role="alert">
+              Your anonymous session had expired, so a new one was started: the files, jobs and voices of the
+              old one are no longer reachable from this browser.
+            </p>
+          )}
           {fatal && (
             <p class="error" role="alert">
               {fatal}
             </p>
           )}
           <ConvertForm
-            jobs={jobs}
-            voices={shownVoices}
+            {...forms}
             presets={presets}
-            workspace={workspace}
-            loadWorkspace={loadWorkspace}
             keptUpload={keptUpload}
             setKeptUpload={setKeptUpload}
-            put={put}
-            whileCreating={whileCreating}
             notice={againMessage}
           />
-          <CloneForm
-            jobs={jobs}
-            voices={shownVoices}
-            workspace={workspace}
-            loadWorkspace={loadWorkspace}
-            putVoice={putVoice}
-            put={put}
-            whileCreating={whileCreating}
-          />
+          <CloneForm {...forms} putVoice={putVoice} />
           <VoiceLibrary
             voices={shownVoices}
             presets={presets}

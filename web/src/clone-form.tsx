@@ -1,21 +1,14 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
 import type { Status } from './app.js';
-import { cloneStatus, type Jobs } from './lib/jobs.js';
+import type { FormProps } from './form-props.js';
+import { cloneStatus } from './lib/jobs.js';
 import { refusalBeforeUpload } from './lib/limits.js';
-import type { JobView, Voice, Workspace } from './lib/types.js';
+import type { JobView, Voice } from './lib/types.js';
 
-interface Props {
-  jobs: Jobs;
-  /** The user's voices as last loaded: a voice renamed since it was cloned shows its new name. */
-  voices: Voice[];
-  workspace: Workspace | undefined;
-  loadWorkspace: () => Promise<Workspace | undefined>;
+interface Props extends FormProps {
   /** Puts the voice the API answered into the list (no list reload: it follows its clone job from there). */
   putVoice: (voice: Voice) => void;
-  put: (job: JobView) => void;
-  /** Runs the request that makes a job and puts its answer (the page holds the job's first events meanwhile). */
-  whileCreating: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** Clone a voice from a reference recording; the status line follows the analysis to its end. */

@@ -1,31 +1,18 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText, uploadFile } from './api.js';
 import type { Status } from './app.js';
+import type { FormProps } from './form-props.js';
 import { formatBytes, voiceDescription } from './lib/format.js';
-import { conversionStatus, type Jobs } from './lib/jobs.js';
+import { conversionStatus } from './lib/jobs.js';
 import { limitsText, rateRefusal, refusalBeforeUpload } from './lib/limits.js';
-import {
-  type JobView,
-  type Preset,
-  presetKey,
-  type Upload,
-  type Voice,
-  type Workspace,
-} from './lib/types.js';
+import { type JobView, type Preset, presetKey, type Upload } from './lib/types.js';
 import { type PreviewedVoice, VoicePreview } from './voice-preview.js';
 
-interface Props {
-  jobs: Jobs;
-  voices: Voice[];
+interface Props extends FormProps {
   presets: Preset[];
-  workspace: Workspace | undefined;
-  loadWorkspace: () => Promise<Workspace | undefined>;
   /** An upload kept for the next conversion (refused before, or chosen again from a job). */
   keptUpload: Upload | undefined;
   setKeptUpload: (u: Upload | undefined) => void;
-  put: (job: JobView) => void;
-  /** Runs the request that makes a job and puts its answer (the page holds the job's first events meanwhile). */
-  whileCreating: <T>(work: () => Promise<T>) => Promise<T>;
   notice: Status | undefined;
 }
 

@@ -18,7 +18,14 @@ import {
   voiceDescription,
   waitText,
 } from '../src/lib/format.js';
-import { applyMessage, conversionStatus, type Jobs, putJob, voicesAsJobsStand } from '../src/lib/jobs.js';
+import {
+  applyMessage,
+  conversionStatus,
+  type Jobs,
+  putJob,
+  stateText,
+  voicesAsJobsStand,
+} from '../src/lib/jobs.js';
 import { limitsText, refusalBeforeUpload } from '../src/lib/limits.js';
 import { type JobView, presetKey, type Voice, type Workspace } from '../src/lib/types.js';
 
@@ -196,6 +203,20 @@ test('events fold into jobs; a finished job stays finished whatever arrives late
   const unknown = applyMessage(removed.jobs, { type: 'removed', jobId: 'gone', eventId: '6-0' });
   assert.equal(unknown.jobs, removed.jobs);
   assert.equal(unknown.needsView, undefined);
+});
+
+test("a cancelled job's card says who cancelled it once its view says so", () => {
+  const cancelled = (message?: string) =>
+    job({ state: 'cancelled', error: message ? { code: 'VC_ERR_CANCELLED', message } : null });
+  assert.equal(stateText(cancelled('cancelled by the user')), 'cancelled by you');
+  assert.equal(stateText(cancelled('cancelled by an operator')), 'cancelled by an operator');
+  // Known from a live event only: who is not known yet.
+  assert.equal(stateText(cancelled()), 'cancelled');
+  assert.equal(stateText({ ...cancelled('cancelled by the user'), kind: 'clone' }), 'cancelled by you');
+  assert.equal(
+    conversionStatus(cancelled('cancelled by an operator')).text,
+    'talk.wav: cancelled by an operator.',
+  );
 });
 
 test('cards say when, how fast and with what settings', () => {

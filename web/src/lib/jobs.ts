@@ -89,13 +89,25 @@ export function sortedJobs(jobs: Jobs): JobView[] {
   return [...jobs.values()].sort((a, b) => b.createdAt - a.createdAt);
 }
 
+/**
+ * Who cancelled a job, as its card says it: the job's error message names its user or an operator
+ * (the service's cancelMessage), which this page's user reads as "you". Until the view that says
+ * so has come (a live event says only "cancelled"), the card says just that.
+ */
+export function cancelledText(job: JobView): string {
+  const message = job.error?.message ?? '';
+  if (/\bby the user\b/.test(message)) return 'cancelled by you';
+  if (/\bby an operator\b/.test(message)) return 'cancelled by an operator';
+  return 'cancelled';
+}
+
 /** A card's state line. */
 export function stateText(job: JobView): string {
   const pct = Math.round((job.progress || 0) * 100);
+  if (job.state === 'cancelled') return cancelledText(job);
   if (job.kind === 'clone') {
     if (job.state === 'completed') return 'ready';
     if (job.state === 'failed') return `failed: ${job.error?.message || 'analysis failed'}`;
-    if (job.state === 'cancelled') return 'cancelled';
     return job.state === 'active' ? `analysing ${pct}%` : 'waiting to be analysed';
   }
   if (job.state === 'active') return `${job.stage || 'converting'} ${pct}%`;
@@ -110,7 +122,7 @@ export function conversionStatus(job: JobView): { text: string; error: boolean }
     active: `${job.filename}: ${stateText(job)}.`,
     completed: `${job.filename}: converted; the result is below.`,
     failed: `${job.filename}: ${stateText(job)}`,
-    cancelled: `${job.filename}: cancelled.`,
+    cancelled: `${job.filename}: ${cancelledText(job)}.`,
   }[job.state];
   return { text, error: job.state === 'failed' };
 }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { NotFoundError } from '../errors/index.js';
 import { recentFailures, usageByUser } from '../queue/index.js';
 import { PageLimit } from './fields.js';
+import { linkedJob } from './job-links.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 
 /** The account's name beside its id (null for an anonymous session or a removed account). */
@@ -85,10 +86,17 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  /**
+   * Any user's job with its links signed for its owner (the admin can open them as the owner
+   * can); a removed account's workspace went with it, so its result is gone.
+   */
   const ownedView = async (id: string) => {
     const owner = await app.conversions.ownerOf(id);
     if (!owner) throw new NotFoundError('job');
-    return { owner, job: await app.conversions.get(owner, id) };
+    const job = await app.conversions.get(owner, id);
+    if (job.resultUrl && (await app.accounts.removedAmong([owner])).has(owner))
+      return { owner, job: { ...job, resultUrl: null, resultGone: 'account-removed' as const } };
+    return { owner, job: linkedJob(app, owner, job) };
   };
 
   app.get(
@@ -121,7 +129,7 @@ export const adminJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { owner } = await ownedView(request.params.id);
-      const job = await app.conversions.cancel(owner, request.params.id, 'operator');
+      const job = linkedJob(app, owner, await app.conversions.cancel(owner, request.params.id, 'operator'));
       request.log.info({ jobId: job.id, userId: owner, state: job.state }, 'job cancelled by an admin');
       if (job.state === 'queued' || job.state === 'active')
         return reply

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { type ErrorCode, InsufficientStorageError, VcError } from '../errors/index.js';
 import { isClusterUnavailable } from '../redis/core.js';
 import { redisFault } from '../redis/faults.js';
+import { typeWords } from '../validation/index.js';
 import { patternWords } from './fields.js';
 
 /** The one map from error code to HTTP status (also listed in the OpenAPI document). */
@@ -14,6 +15,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_CONFLICT: 409,
   VC_ERR_JOB_NOT_FINISHED: 409,
   VC_ERR_TOO_LARGE: 413,
+  VC_ERR_RANGE_NOT_SATISFIABLE: 416,
   VC_ERR_UNSUPPORTED_AUDIO: 415,
   VC_ERR_RATE_LIMITED: 429,
   VC_ERR_UNAVAILABLE: 503,
@@ -70,6 +72,8 @@ export function validationMessage(err: FastifyError): string {
       return `${where} must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
     case 'const':
       return `${where} must be ${JSON.stringify(issue.params.allowedValue)}`;
+    case 'type':
+      return `${where} must be ${typeWords(issue.params.type)}`;
     case 'minItems':
       return `${where} must list at least ${counted(issue.params.limit, 'item')}`;
     case 'maxItems':
@@ -191,7 +195,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       // The cause (ffmpeg's words, a parser's error) may name server paths: the log has it, the client not.
       const cause = (err as { cause?: unknown }).cause;
       request.log.info(
-        { code, status, msg: message, ...(cause instanceof Error ? { detail: cause.message } : {}) },
+        { code, status, reason: message, ...(cause instanceof Error ? { detail: cause.message } : {}) },
         'request rejected',
       );
     }

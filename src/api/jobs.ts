@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors/index.j
 import { assertRoomForOutput } from '../limits/index.js';
 import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
-import type { ConversionJobView, PublicJobState, WebhookEvent } from '../queue/index.js';
+import type { PublicJobState, WebhookEvent } from '../queue/index.js';
 import { DEFAULT_EVENTS } from '../webhooks/index.js';
 import { callerOf, userOf } from './caller.js';
 import {
@@ -17,6 +17,7 @@ import {
   PITCH_SEMITONES,
   STRENGTH,
 } from './fields.js';
+import { linkedJob } from './job-links.js';
 import { ErrorBody, IdParams, JobViewSchema } from './schemas.js';
 import { phaseEnd, phaseStart, timed } from './server-timing.js';
 import { WebhookBody } from './webhooks.js';
@@ -70,18 +71,6 @@ const REMOVE_MOVED =
 
 /** The conversion jobs of the calling user. */
 export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  /**
-   * resultUrl and partialUrl become signed links the page can hand to `<audio src>`; a conversion
-   * gets its original's (sourceUrl, signed for its owner as the upload's audioUrl is: an HMAC, no
-   * Redis read), so its detail needs no request of its own for it.
-   */
-  const linked = (userId: string, job: ConversionJobView): ConversionJobView => ({
-    ...job,
-    ...(job.kind === 'convert' ? { sourceUrl: app.resultLinks.uploadUrl(job.uploadId, userId) } : {}),
-    ...(job.resultUrl ? { resultUrl: app.resultLinks.url(job.id, userId) } : {}),
-    ...(job.partialUrl ? { partialUrl: app.resultLinks.partialUrl(job.id, userId) } : {}),
-  });
-
   /** A conversion's target voice must exist for this user (or be a preset of the model) and be analysed. */
   const ensureVoiceReady = async (userId: string, voiceId: string, model: string) => {
     if (voiceId.startsWith('preset-')) {
@@ -168,7 +157,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       phaseEnd(request, 'enqueue', enqueueStart);
       await touched;
       request.log.info({ jobId: job.id, uploadId: upload.id }, 'job queued');
-      return reply.status(202).send({ job: linked(userId, job) });
+      return reply.status(202).send({ job: linkedJob(app, userId, job) });
     },
   );
 
@@ -196,7 +185,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         cursor: cursor ? { createdAt: Number(cursor.slice(0, at)), id: cursor.slice(at + 1) } : undefined,
         states: state ? new Set(state.split(',') as PublicJobState[]) : undefined,
       });
-      return { jobs: page.jobs.map((j) => linked(userId, j)), nextCursor: page.nextCursor };
+      return { jobs: page.jobs.map((j) => linkedJob(app, userId, j)), nextCursor: page.nextCursor };
     },
   );
 
@@ -205,7 +194,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: IdParams, response: { 200: JobResponse, 404: ErrorBody } } },
     async (request) => {
       const userId = userOf(request);
-      return { job: linked(userId, await app.conversions.get(userId, request.params.id)) };
+      return { job: linkedJob(app, userId, await app.conversions.get(userId, request.params.id)) };
     },
   );
 
@@ -235,9 +224,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply
           .status(202)
           .header('location', `/api/jobs/${encodeURIComponent(job.id)}`)
-          .send({ job: linked(userId, job) });
+          .send({ job: linkedJob(app, userId, job) });
       }
-      return reply.status(200).send({ job: linked(userId, job) });
+      return reply.status(200).send({ job: linkedJob(app, userId, job) });
     },
   );
 

@@ -12,8 +12,9 @@ const QueuePlaceSchema = Type.Object({
 
 /**
  * GET /api/queue: where the caller's queued jobs stand (1 = next to start) and about how long
- * each should wait, from recent jobs' processing times shared by the jobs running now (null while
- * too few completed to tell). The
+ * each should wait: the work of the jobs ahead (each one's audio length times the processing time
+ * per second of audio of recent jobs) shared by the jobs running now (null while too few
+ * completed to tell). The
  * page gets the same live over its WebSocket (`"queue": true`).
  */
 export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -32,6 +33,10 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
               jobSec: Type.Union([Type.Number(), Type.Null()], {
                 description: 'mean processing time of the newest completed jobs; null with fewer than two',
               }),
+              secPerAudioSec: Type.Union([Type.Number(), Type.Null()], {
+                description:
+                  "processing seconds per second of audio over the same jobs; a waiting job's work is its audio length times this (per kind of job); null with fewer than two",
+              }),
               slots: Type.Integer({ minimum: 1, description: 'jobs running now (at least 1)' }),
             }),
           }),
@@ -44,8 +49,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const userId = userOf(request);
       const throughput = await app.queueEstimator.throughput();
       const jobs = await queuedPlaces(app.conversions, app.queueEstimator, userId, throughput);
-      const { perMin, windowSec, jobSec, slots } = throughput;
-      return { jobs, throughput: { perMin, windowSec, jobSec, slots } };
+      const { perMin, windowSec, jobSec, secPerAudioSec, slots } = throughput;
+      return { jobs, throughput: { perMin, windowSec, jobSec, secPerAudioSec, slots } };
     },
   );
 };

@@ -29,8 +29,11 @@ export const JobViewSchema = Type.Object({
   resultUrl: Type.Union([Type.String(), Type.Null()]),
   /** Conversions: the original as uploaded, a signed link for its owner (GET /api/uploads/:id/audio). */
   sourceUrl: Type.Optional(Type.String()),
-  /** A completed conversion whose result was removed: `deleted` by its owner, `expired` by the sweeper. */
-  resultGone: Type.Optional(Type.Enum(['deleted', 'expired'])),
+  /**
+   * A completed conversion whose result was removed: `deleted` by its owner, `expired` by the
+   * sweeper, `account-removed` with its owner's account (the admin's job view).
+   */
+  resultGone: Type.Optional(Type.Enum(['deleted', 'expired', 'account-removed'])),
   /** Unfinished conversions: a signed link to the output so far (`?partial=1`), followed as it grows. */
   partialUrl: Type.Optional(Type.String()),
   partialAvailable: Type.Optional(Type.Boolean()),

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { send } from '@fastify/send';
 import { create as createDisposition } from 'content-disposition';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { NotFoundError } from '../errors/index.js';
+import { NotFoundError, RangeNotSatisfiableError } from '../errors/index.js';
 
 /**
  * The header for a file saved as `name` (any client's name: quotes, `;`, non-ASCII, control
@@ -45,15 +45,11 @@ export async function sendAudioFile(
   });
   if (sent.type !== 'file') {
     sent.stream.destroy();
-    if (sent.type === 'error' && sent.statusCode === 416)
+    if (sent.type === 'error' && sent.statusCode === 416) {
       // Only the range header: send's own Content-Length and Content-Type are for its HTML body (a 500 here before).
-      return reply
-        .code(416)
-        .header('content-range', String(sent.headers['Content-Range'] ?? ''))
-        .send({
-          error: 'VC_ERR_VALIDATION',
-          message: 'the requested range is outside the file',
-        });
+      reply.header('content-range', String(sent.headers['Content-Range'] ?? ''));
+      throw new RangeNotSatisfiableError();
+    }
     throw new NotFoundError(what);
   }
   return reply

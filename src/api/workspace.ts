@@ -26,7 +26,10 @@ const WorkspaceView = Type.Object({
   files: Type.Array(
     Type.Object({
       kind: Type.Enum(['upload', 'voice', 'output']),
+      /** The file's name in the workspace: the upload's, voice's or job's id (with the output's extension). */
       name: Type.String(),
+      /** An upload's file name as the client sent it; null for voices and outputs. */
+      filename: Type.Union([Type.String(), Type.Null()]),
       bytes: Type.Integer(),
       ageSec: Type.Number(),
       /** Seconds until the sweeper may remove it (files a queued or running job needs are kept). */
@@ -37,6 +40,13 @@ const WorkspaceView = Type.Object({
 
 /** GET /api/workspace: the caller's usage against the plan's quotas, and its files with their ages. */
 export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  /** An upload's client file name (its metadata, cached by the store); null once it is gone. */
+  const uploadName = (userId: string, id: string) =>
+    app.uploads.get(userId, id).then(
+      (u) => u.filename,
+      () => null,
+    );
+
   app.get('/workspace', { schema: { response: { 200: WorkspaceView, 401: ErrorBody } } }, async (request) => {
     const { userId, plan, limits } = callerOf(request);
     // The files are listed from disk, and the usage ledger is made to agree with that scan
@@ -58,18 +68,21 @@ export const workspaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...limits,
       },
       rateLimits: await app.peekRateLimits(request),
-      files: usage.entries
-        .filter((e) => !e.auxiliary)
-        .map((e) => {
-          const ageSec = Math.max(0, (now - e.modifiedAt) / 1000);
-          return {
-            kind: e.kind,
-            name: e.name,
-            bytes: e.bytes,
-            ageSec: Math.round(ageSec),
-            expiresInSec: Math.max(0, Math.round(ttl[e.kind] - ageSec)),
-          };
-        }),
+      files: await Promise.all(
+        usage.entries
+          .filter((e) => !e.auxiliary)
+          .map(async (e) => {
+            const ageSec = Math.max(0, (now - e.modifiedAt) / 1000);
+            return {
+              kind: e.kind,
+              name: e.name,
+              filename: e.kind === 'upload' ? await uploadName(userId, e.name) : null,
+              bytes: e.bytes,
+              ageSec: Math.round(ageSec),
+              expiresInSec: Math.max(0, Math.round(ttl[e.kind] - ageSec)),
+            };
+          }),
+      ),
     };
   });
 };

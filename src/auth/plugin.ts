@@ -111,7 +111,7 @@ export const authPlugin = fp(
         throw new ForbiddenError('this endpoint is for the administrator only');
       const count = await failures.record(request.ip, token).catch(() => undefined);
       request.log.warn({ ip: request.ip, failures: count }, 'admin authentication failed: wrong token');
-      throw new UnauthorizedError('the admin token is required');
+      throw new UnauthorizedError('the token sent is not the admin token');
     });
   },
   { name: 'vcfarm-auth', dependencies: ['vcfarm-redis', 'vcfarm-redis-failfast'] },

@@ -30,6 +30,11 @@ export const ERROR_CODES = {
       'the resource is busy: an upload or a voice a queued or running job needs, a voice still being analysed; an account name already taken',
   },
   VC_ERR_TOO_LARGE: { answer: '413', meaning: 'upload or body over the limit' },
+  VC_ERR_RANGE_NOT_SATISFIABLE: {
+    answer: '416',
+    meaning:
+      "a `Range` outside the file (a result, an upload's audio, a preview); `Content-Range: bytes */<size>` gives the file's size",
+  },
   VC_ERR_UNSUPPORTED_AUDIO: {
     answer: '415',
     meaning: 'not an accepted audio file (container, streams, rate, channels, duration, empty)',

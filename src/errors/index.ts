@@ -54,6 +54,13 @@ export class ModelBrokenError extends VcError {
   }
 }
 
+/** A Range request outside the file (the route sets `Content-Range: bytes *\/<size>`). */
+export class RangeNotSatisfiableError extends VcError {
+  constructor() {
+    super('VC_ERR_RANGE_NOT_SATISFIABLE', 'the requested range is outside the file');
+  }
+}
+
 export class TooLargeError extends VcError {
   constructor(message: string) {
     super('VC_ERR_TOO_LARGE', message);

@@ -126,8 +126,11 @@ export interface ConversionJobView {
   finishedAt: number | null;
   error: { code: string; message: string } | null;
   resultUrl: string | null;
-  /** A completed conversion whose output was removed (resultUrl is then null): why. */
-  resultGone?: ResultGone;
+  /**
+   * A completed conversion whose output was removed (resultUrl is then null): why; the admin's
+   * view of a removed account's job says `account-removed`.
+   */
+  resultGone?: ResultGone | 'account-removed';
   /**
    * A conversion's original as uploaded, a signed link for its owner (`/api/uploads/:id/audio`,
    * like the upload's own `audioUrl`): set on the answers of the job routes, so a job's detail

@@ -42,5 +42,6 @@ export {
   type QueuePlace,
   type RunningJob,
   type Throughput,
+  type WorkClass,
   workRate,
 } from './queue-estimate.js';

@@ -79,12 +79,9 @@ export class ScaleCoordinator {
     const command: ScaleCommand = { type: 'resize', requestId, size, workerId };
     await this.redis.publish(this.keys.channel, JSON.stringify(command));
     // No live worker: nothing can apply it now; the size is stored and answered as such at once.
-    return this.await(
-      requestId,
-      targets.map((t) => t.id),
-      size,
-      targets.length === 0 ? 0 : waitMs,
-    );
+    // Before any acknowledgement the heartbeats say each target's host, pid and size, which is
+    // also its size before this request.
+    return this.await(requestId, targets, size, targets.length === 0 ? 0 : waitMs, true);
   }
 
   /**
@@ -107,7 +104,7 @@ export class ScaleCoordinator {
       await this.redis.publish(this.keys.channel, JSON.stringify(command));
       return { requestId, autoscale: setting };
     }
-    const targets = (await this.liveWorkers()).map((w) => w.id);
+    const targets = await this.liveWorkers();
     const off: AutoscaleOff = { requestId, at: Date.now() };
     await this.redis
       .multi()
@@ -115,13 +112,13 @@ export class ScaleCoordinator {
       .set(this.keys.autoscaleOff, JSON.stringify(off))
       .set(
         this.keys.request(requestId),
-        JSON.stringify({ size: null, targets, at: off.at }),
+        JSON.stringify({ size: null, targets: targets.map((t) => t.id), at: off.at }),
         'EX',
         ACK_TTL_SEC,
       )
       .exec();
     await this.redis.publish(this.keys.channel, JSON.stringify(command));
-    const outcome = await this.await(requestId, targets, null, targets.length === 0 ? 0 : waitMs);
+    const outcome = await this.await(requestId, targets, null, targets.length === 0 ? 0 : waitMs, true);
     return { requestId, autoscale: setting, outcome };
   }
 
@@ -134,26 +131,37 @@ export class ScaleCoordinator {
     const raw = await this.redis.get(this.keys.request(requestId));
     if (!raw) throw new NotFoundError('scale request');
     const req = JSON.parse(raw) as { size: number | null; workerId?: string; targets: string[] };
-    const targets = req.workerId ? [req.workerId] : (await this.liveWorkers()).map((w) => w.id);
-    return this.await(requestId, targets, req.size, 0);
+    const live = await this.liveWorkers();
+    const targets = req.workerId
+      ? [live.find((w) => w.id === req.workerId) ?? { id: req.workerId, host: '', pid: 0, size: 0 }]
+      : live;
+    // Later, a heartbeat's size may already be the requested one: only an acknowledgement says the size before.
+    return this.await(requestId, targets, req.size, 0, false);
   }
 
+  /**
+   * Waits up to `waitMs` for every target's acknowledgement. A target that has not acknowledged
+   * yet is shown as its heartbeat last said (host, pid, size); `sizeBefore`: that size is the one it
+   * had before the request (true when the heartbeats were read just before sending it).
+   */
   private async await(
     requestId: string,
-    targets: string[],
+    targets: Pick<WorkerStats, 'id' | 'host' | 'pid' | 'size'>[],
     size: number | null,
     waitMs: number,
+    sizeBefore: boolean,
   ): Promise<ScaleOutcome> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const raw = await this.redis.hgetall(this.keys.acks(requestId));
-      const acks = targets.map((id) => (raw[id] ? (JSON.parse(raw[id]) as ScaleAck) : undefined));
+      const acks = targets.map(({ id }) => (raw[id] ? (JSON.parse(raw[id]) as ScaleAck) : undefined));
       const complete = targets.length > 0 && acks.every((a) => a?.applied === true);
       if (complete || Date.now() >= deadline) {
         const previous: Record<string, number> = {};
-        targets.forEach((id, i) => {
+        targets.forEach((t, i) => {
           const a = acks[i];
-          if (a) previous[id] = a.previous;
+          if (a) previous[t.id] = a.previous;
+          else if (sizeBefore) previous[t.id] = t.size;
         });
         return {
           requestId,
@@ -161,13 +169,13 @@ export class ScaleCoordinator {
           requested: size,
           complete,
           noLiveWorker: targets.length === 0,
-          workers: targets.map((id, i) => {
+          workers: targets.map((t, i) => {
             const a = acks[i];
             return {
-              id,
-              host: a?.host ?? '',
-              pid: a?.pid ?? 0,
-              size: a?.size ?? 0,
+              id: t.id,
+              host: a?.host ?? t.host,
+              pid: a?.pid ?? t.pid,
+              size: a?.size ?? t.size,
               applied: a?.applied ?? false,
             };
           }),

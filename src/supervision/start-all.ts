@@ -65,7 +65,7 @@ export async function startAll(
     redis = new EmbeddedRedis({
       dir: path.join(config.dataDir, 'redis'),
       runDir: path.join(config.dataDir, 'run'),
-      logger: logger.child({ role: 'redis' }),
+      logger: logger.child({ component: 'redis' }),
       onGiveUp: giveUp,
       password: secret.password,
     });

@@ -4,8 +4,8 @@ import { patternWords } from './patterned.js';
 /**
  * What is wrong with each field a TypeBox check refused, in words, one line per field
  * (`field: must be ...`, the field named by `fieldOf`): a pattern is said with its words
- * (patterned.ts), a choice of literals as "must be one of a, b"; other checks keep TypeBox's own
- * short words ("must be >= 1", "must be integer").
+ * (patterned.ts), a choice of literals as "must be one of a, b", a type as "must be an integer";
+ * other checks keep TypeBox's own short words ("must be >= 1").
  */
 export function issueLines(
   errors: readonly TLocalizedValidationError[],
@@ -38,7 +38,24 @@ function words(issues: TLocalizedValidationError[]): string {
   if (choices.length > 0 && issues.some((e) => e.keyword === 'anyOf'))
     return `must be one of ${choices.map((c) => String(c)).join(', ')}`;
   const first = issues.find((e) => e.keyword !== 'anyOf') ?? issues[0];
+  if (first?.keyword === 'type') return `must be ${typeWords(first.params.type)}`;
   if (first?.keyword === 'pattern')
     return `must be ${patternWords(String(first.params.pattern)) ?? 'in the documented form'}`;
   return first?.message ?? 'is invalid';
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  number: 'a number',
+  integer: 'an integer',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+  null: 'null',
+};
+
+/** A schema's `type` (a name, a list, or ajv's "string,null") in words: "a number", "a string or null". */
+export function typeWords(type: unknown): string {
+  const names = Array.isArray(type) ? type.map(String) : String(type).split(',');
+  return names.map((t) => TYPE_WORDS[t.trim()] ?? t.trim()).join(' or ');
 }

@@ -17,7 +17,7 @@ export const sweeperPlugin = fp(
       dataDir: app.config.dataDir,
       redis: app.redis,
       prefix: app.config.redisPrefix,
-      log: app.log.child({ role: 'sweeper' }),
+      log: app.log.child({ component: 'sweeper' }),
       intervalMs: app.config.sweepIntervalSec * 1000,
       intakeDeadlineSec: app.config.requestTimeoutMs / 1000,
       filesInUse: (userId) => app.conversions.filesInUse(userId),

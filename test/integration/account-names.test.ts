@@ -24,12 +24,15 @@ const named = async (name: string) =>
   );
 
 /** `vcfarm ...` as a child (asynchronously: the API it calls runs in this process). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [CLI, ...args],
-      { env: { ...process.env, ...svc.env, VCFARM_URL: svc.baseUrl, ADMIN_TOKEN }, timeout: 60_000 },
+      { env: { ...process.env, ...svc.env, VCFARM_URL: svc.baseUrl, ADMIN_TOKEN, ...env }, timeout: 60_000 },
       (_err, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr }),
     );
   });
@@ -84,11 +87,43 @@ test('a removed user leaves GET /api/admin/usage; the users still there stay', a
     assert.equal((await client.waitForJob(jobIds[i])).state, 'completed');
   assert.ok((await rows()).includes(leaving));
 
-  // 2. Removing one leaves its job in the queue's history, and its row goes.
+  // QA s18, item 4: the admin's job view gives links the admin can open (they answered 401).
+  for (const id of jobIds) {
+    const view = await adminRequest(svc.baseUrl, 'GET', `/api/admin/jobs/${id}`);
+    assert.equal(view.status, 200, JSON.stringify(view.body));
+    for (const url of [view.body.job.resultUrl, view.body.job.sourceUrl]) {
+      const res = await fetch(`${svc.baseUrl}${url}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200, `${url}: ${bytes.toString().slice(0, 200)}`);
+      assert.ok(bytes.byteLength > 1000);
+    }
+  }
+
+  // 2. Removing one leaves its job in the queue's history, and its row goes; its result went
+  //    with its workspace, and the admin's view says so (it gave resultGone null and a link).
   assert.equal((await adminRequest(svc.baseUrl, 'DELETE', `/api/admin/users/${leaving}`)).status, 200);
   const kept = await adminRequest(svc.baseUrl, 'GET', `/api/admin/jobs/${jobIds[0]}`);
   assert.equal(kept.body.job?.state, 'completed', 'the job is still in the history the usage reads');
+  assert.deepEqual([kept.body.job.resultUrl, kept.body.job.resultGone], [null, 'account-removed']);
   const after = await rows();
   assert.ok(!after.includes(leaving), JSON.stringify(after));
   assert.ok(after.includes(staying));
+});
+
+// QA s18, item 7: a wrong admin token was answered "the admin token is required" though one was sent.
+test('a wrong admin token is refused as wrong, a missing one as missing, by the API and by `vcfarm users`', async () => {
+  const wrong = 'w'.repeat(40);
+  const refused = await adminRequest(svc.baseUrl, 'GET', '/api/admin/users', undefined, wrong);
+  assert.deepEqual(
+    [refused.status, refused.body],
+    [401, { error: 'VC_ERR_UNAUTHORIZED', message: 'the token sent is not the admin token' }],
+  );
+  const missing = await fetch(`${svc.baseUrl}/api/admin/users`);
+  assert.deepEqual(
+    [missing.status, await missing.json()],
+    [401, { error: 'VC_ERR_UNAUTHORIZED', message: 'the admin token is required' }],
+  );
+  const byCli = await cli(['users', 'list'], { ADMIN_TOKEN: wrong });
+  assert.equal(byCli.status, 1, byCli.stderr);
+  assert.match(byCli.stderr, /the token sent is not the admin token \(HTTP 401 VC_ERR_UNAUTHORIZED\)/);
 });

@@ -68,6 +68,30 @@ test('`vcfarm all` starts its own Redis, API and worker, converts, and Ctrl-C st
     );
     assert.ok(!started.output().includes(password), 'the password is in a log');
 
+    // 2b. QA s18, items 6 and 8: a refused request says the type in words; no log line repeats a
+    //     key (jq keeps only the last: `"role":"all","role":"redis"`, `"msg":…,"msg":"request rejected"`).
+    const refused = await client.request('POST', '/api/jobs', {
+      uploadId: up.body.upload.id,
+      outputFormat: 'wav',
+      pitchSemitones: 'up',
+    });
+    assert.deepEqual([refused.status, refused.body.message], [400, 'pitchSemitones must be a number']);
+    await waitUntil(() => started.output().includes('request rejected'), 10_000, 'the rejection logged');
+    const lines = started
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    for (const line of lines) assert.deepEqual(repeatedKeys(line), [], line);
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(
+      entries.some((e) => e.role === 'all' && e.component === 'redis'),
+      'the Redis child logs',
+    );
+    assert.ok(
+      entries.some((e) => e.msg === 'request rejected' && e.reason === 'pitchSemitones must be a number'),
+      'the rejection with its reason',
+    );
+
     // 3. Ctrl-C (SIGINT to the supervisor) stops the API, the worker and Redis.
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
@@ -92,5 +116,32 @@ test('a bad environment variable stops start-up with a message naming it', async
   });
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   assert.equal(code, 78);
-  assert.match(stderr, /PORT="eighty": must be integer/);
+  assert.match(stderr, /PORT="eighty": must be an integer/);
 });
+
+/** The top-level keys a JSON object's text gives more than once (JSON.parse keeps the last of each). */
+function repeatedKeys(text: string): string[] {
+  const seen = new Set<string>();
+  const repeated: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) repeated.push(key);
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 1) expectKey = true;
+  }
+  return repeated;
+}

@@ -83,3 +83,46 @@ test('scale requests racing a worker start-up: every 200 is true and the worker 
     await exited;
   }
 });
+
+// QA s18, item 3: a 202 showed each worker that had not acknowledged yet as a placeholder (host "",
+// pid 0, size 0, previous null) though its heartbeat said all three.
+test('a 202 shows what the heartbeats know of a worker that has not acknowledged yet', async () => {
+  // 1. A live worker that cannot answer: stopped (SIGSTOP) right after a heartbeat.
+  const w = svc.startWorker();
+  await w.ready;
+  const known = await watch.waitFor(w.id, (s) => s.threadCount === s.size, 15_000, 'a settled pool');
+  const pid = w.process.pid ?? 0;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    const size = known.size + 1;
+    const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', {
+      new_worker_count: size,
+      worker_id: w.id,
+    });
+    // 2. Not applied: 202, with the worker's real host, pid and size, and the size it had.
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.previous, known.size);
+    assert.deepEqual(res.body.workers, [
+      { id: w.id, host: known.host, pid, size: known.size, applied: false },
+    ]);
+    assert.ok(known.host.length > 0 && pid > 0);
+    // 3. Woken, it applies the size; the status URL says so.
+    process.kill(pid, 'SIGCONT');
+    let status = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
+    for (let i = 0; i < 100 && status.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
+    }
+    assert.equal(status.status, 200, JSON.stringify(status.body));
+    assert.deepEqual(
+      status.body.workers.map((x: { id: string; size: number; applied: boolean }) => [
+        x.id,
+        x.size,
+        x.applied,
+      ]),
+      [[w.id, size, true]],
+    );
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+});

@@ -92,7 +92,7 @@ test('every preset the model ships has a current preview: a few seconds of Opus,
   }
   const outside = await fetch(`${svc.baseUrl}${first.previewUrl}`, { headers: { range: 'bytes=999999-' } });
   assert.equal(outside.status, 416);
-  assert.equal(((await outside.json()) as Json).error, 'VC_ERR_VALIDATION');
+  assert.equal(((await outside.json()) as Json).error, 'VC_ERR_RANGE_NOT_SATISFIABLE');
   assert.match(outside.headers.get('content-range') ?? '', /^bytes \*\/\d+$/);
 });
 

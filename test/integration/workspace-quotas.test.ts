@@ -110,6 +110,11 @@ test('quotas: upload size, duration (decoded), files, bytes and queued jobs — 
   assert.equal(view.body.usage.queuedJobs, 2);
   assert.equal(view.body.quota.maxFiles, 3);
   assert.deepEqual(view.body.files.map((f: Json) => f.name).sort(), [...ids].sort());
+  // QA s18, item 9: each upload with the file name it was sent with, not its id alone.
+  assert.deepEqual(
+    view.body.files.map((f: Json) => [f.name, f.filename]).sort(),
+    ids.map((id, i) => [id, `f${i}.wav`]).sort(),
+  );
   assert.ok(view.body.files.every((f: Json) => f.kind === 'upload' && f.ageSec >= 0 && f.bytes > 0));
 
   // 6. An upload a queued job needs cannot be deleted; an unused one can.

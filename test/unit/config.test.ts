@@ -43,7 +43,7 @@ test('values are parsed from strings', () => {
 
 test('each bad value stops start-up with a message naming the variable', () => {
   const cases: [Record<string, string>, RegExp][] = [
-    [{ PORT: 'eighty' }, /PORT="eighty": must be integer/],
+    [{ PORT: 'eighty' }, /PORT="eighty": must be an integer/],
     [{ PORT: '70000' }, /PORT="70000"/],
     [{ POOL_SIZE: '-1' }, /POOL_SIZE/],
     [{ PIN_THREADS: 'maybe' }, /PIN_THREADS/],

@@ -65,7 +65,8 @@ export function curlLine(url: string, filename: string, format: string): string 
 }
 
 /** Why a finished conversion has no result any more, in words. */
-export function resultGoneText(why: 'deleted' | 'expired'): string {
+export function resultGoneText(why: 'deleted' | 'expired' | 'account-removed'): string {
+  if (why === 'account-removed') return "The result went with its owner's account.";
   return why === 'deleted'
     ? 'The result was deleted.'
     : 'The result expired: it was removed at the end of its lifetime.';

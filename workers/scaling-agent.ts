@@ -5,6 +5,7 @@ import type { RedisClient } from '../src/redis/core.js';
 import {
   type AutoscaleDecision,
   type AutoscaleOff,
+  type AutoscaleOn,
   type AutoscaleSetting,
   type DesiredSize,
   decideAutoscale,
@@ -88,9 +89,10 @@ export class ScalingAgent {
       }
     });
     await this.subscriber.subscribe(this.keys.channel);
-    const { stored, off } = await this.readStored();
-    // Autoscaling starts small, like Celery's --autoscale, and grows when jobs wait.
-    if (this.setting.enabled) await this.apply(this.setting.min);
+    const { stored, off, on } = await this.readStored();
+    // Autoscaling starts small, like Celery's --autoscale, and grows when jobs wait; a stored
+    // request that switched it on is acknowledged at that size.
+    if (this.setting.enabled) await this.apply(this.setting.min, on?.requestId);
     else if (stored && !olderThan(stored, off)) await this.apply(stored.size, stored.requestId);
     else await this.apply(fallback);
     // Autoscaling was switched off after the stored size: this worker keeps the size it started at.
@@ -102,12 +104,13 @@ export class ScalingAgent {
    * The stored desired size for this worker (its own, else everyone's) and when autoscaling was
    * last switched off; adopts a stored autoscale setting.
    */
-  private async readStored(): Promise<{ stored?: DesiredSize; off?: AutoscaleOff }> {
-    const [own, all, storedAutoscale, off] = await Promise.all([
+  private async readStored(): Promise<{ stored?: DesiredSize; off?: AutoscaleOff; on?: AutoscaleOn }> {
+    const [own, all, storedAutoscale, off, on] = await Promise.all([
       this.redis.hget(this.keys.desiredPerWorker, this.options.workerId),
       this.redis.get(this.keys.desired),
       this.redis.get(this.keys.autoscale),
       this.redis.get(this.keys.autoscaleOff),
+      this.redis.get(this.keys.autoscaleOn),
     ]);
     if (storedAutoscale) {
       const setting = JSON.parse(storedAutoscale) as AutoscaleSetting;
@@ -120,16 +123,18 @@ export class ScalingAgent {
     return {
       stored: stored ? (JSON.parse(stored) as DesiredSize) : undefined,
       off: off ? (JSON.parse(off) as AutoscaleOff) : undefined,
+      on: on ? (JSON.parse(on) as AutoscaleOn) : undefined,
     };
   }
 
   /**
    * Level-triggered: brings the pool to the stored size when a command was missed. With
-   * autoscaling switched off after that size was stored, the pool keeps the size it has instead.
+   * autoscaling switched off after that size was stored, the pool keeps the size it has instead;
+   * switched on, the pool is brought inside the bounds and the request acknowledged.
    */
   private async reconcile(): Promise<void> {
-    const { stored, off } = await this.readStored();
-    if (this.setting.enabled) return;
+    const { stored, off, on } = await this.readStored();
+    if (this.setting.enabled) return on ? this.adoptAutoscale(on) : undefined;
     if (off && olderThan(stored, off)) return this.keepSize(off);
     if (!stored) return;
     if (this.clamp(stored.size) === this.pool.size && stored.requestId === this.handledRequest) return;
@@ -166,9 +171,9 @@ export class ScalingAgent {
       this.setting = cmd.setting;
       this.pinnedByManualScale = false;
       this.log.info({ autoscale: cmd.setting }, 'autoscale setting changed');
-      // Off: keep the size the pool has, by the same path as a reconcile that finds it stored.
-      if (!cmd.setting.enabled)
-        void this.reconcile().catch((err) => this.log.warn({ err }, 'autoscale off not applied'));
+      // By the same path as a reconcile that finds it stored: off, keep the size the pool has; on,
+      // bring the pool inside the bounds.
+      void this.reconcile().catch((err) => this.log.warn({ err }, 'autoscale setting not applied'));
       return;
     }
     if (cmd.workerId && cmd.workerId !== this.options.workerId) return;
@@ -198,6 +203,21 @@ export class ScalingAgent {
       'autoscale off: keeping the current size',
     );
     await this.apply(desired.size, off.requestId);
+  }
+
+  /**
+   * Autoscaling was switched on (or its bounds changed): the pool is brought inside the bounds
+   * (once any resize under way has ended) and the request acknowledged at that size; the
+   * autoscaling loop decides from there. Once per request, whether heard as a message or found by a reconcile.
+   */
+  private async adoptAutoscale(on: AutoscaleOn): Promise<void> {
+    const s = this.setting;
+    if (!s.enabled || this.handledRequest === on.requestId) return;
+    this.handledRequest = on.requestId;
+    await this.chain;
+    const size = Math.max(s.min, Math.min(s.max, this.pool.size));
+    this.log.info({ requestId: on.requestId, size, min: s.min, max: s.max }, 'autoscale on: adopted');
+    await this.apply(size, on.requestId);
   }
 
   /** Resizes in order: grow the pool before opening lanes, close lanes before shrinking the pool. */

@@ -34,12 +34,15 @@ const AutoscaleResponse = Type.Object({
     Type.Object({ enabled: Type.Literal(true), min: Type.Integer(), max: Type.Integer() }),
     Type.Object({ enabled: Type.Literal(false) }),
   ]),
-  /** Autoscale off: each live worker, the size it keeps, and whether it has acknowledged it. */
-  workers: Type.Optional(Type.Array(ScaleWorker)),
+  /** Each live worker, its size (off: the size it keeps; on: inside the bounds), and whether it has adopted the setting. */
+  workers: Type.Array(ScaleWorker),
   statusUrl: Type.Optional(Type.String()),
   message: Type.Optional(Type.String()),
 });
 
+const AUTOSCALE_ON_NO_WORKER =
+  'stored, no live worker yet: a worker that starts autoscales within these bounds';
+const AUTOSCALE_ON_APPLYING = 'stored; not every worker autoscales within these bounds yet';
 const AUTOSCALE_OFF_NO_WORKER =
   'stored, no live worker yet: a worker that starts keeps the size it starts at';
 const AUTOSCALE_OFF_APPLYING = 'stored; not every worker has confirmed it keeps its size yet';
@@ -99,15 +102,21 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const setting =
           a === false ? ({ enabled: false } as const) : ({ enabled: true, min: a.min, max: a.max } as const);
         const { outcome, ...result } = await app.scaling.setAutoscale(setting, app.config.scaleWaitMs);
-        request.log.info({ autoscale: setting }, 'autoscale setting changed');
-        // Off: "applied" (200) only once every live worker has pinned the size it has.
-        if (!outcome) return reply.status(200).send(result);
+        request.log.info(
+          { autoscale: setting, requestId: outcome.requestId, complete: outcome.complete },
+          'autoscale setting changed',
+        );
+        // "Applied" (200) only once every live worker has adopted it: on, autoscaling within the
+        // bounds; off, keeping the size it has.
         const answer = { ...result, workers: outcome.workers };
         if (outcome.complete) return reply.status(200).send(answer);
+        const messages = setting.enabled
+          ? [AUTOSCALE_ON_NO_WORKER, AUTOSCALE_ON_APPLYING]
+          : [AUTOSCALE_OFF_NO_WORKER, AUTOSCALE_OFF_APPLYING];
         return reply.status(202).send({
           ...answer,
           statusUrl: `/api/system/scale/${outcome.requestId}`,
-          message: outcome.noLiveWorker ? AUTOSCALE_OFF_NO_WORKER : AUTOSCALE_OFF_APPLYING,
+          message: outcome.noLiveWorker ? messages[0] : messages[1],
         });
       }
       if (body.new_worker_count === undefined) throw new ValidationError('body.new_worker_count is required');

@@ -4,6 +4,7 @@ export { type ScalingKeys, scalingKeys } from './keys.js';
 export type {
   AutoscaleDecision,
   AutoscaleOff,
+  AutoscaleOn,
   AutoscaleSetting,
   DesiredSize,
   ScaleAck,

@@ -12,6 +12,11 @@ export function scalingKeys(prefix: string) {
      * its own desired size (a stored size older than this is not applied). Removed by a resize for all.
      */
     autoscaleOff: `${prefix}:scale:autoscale-off`,
+    /**
+     * JSON AutoscaleOn: the request that switched autoscaling on, which every worker acknowledges
+     * once it has adopted the bounds. Removed when autoscaling is switched off or a resize for all pins the size.
+     */
+    autoscaleOn: `${prefix}:scale:autoscale-on`,
     /** Pub/sub channel carrying ScaleCommand messages to every worker process. */
     channel: `${prefix}:scale`,
     /** Hash workerId → JSON ScaleAck for one request. */

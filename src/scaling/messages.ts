@@ -14,6 +14,15 @@ export interface AutoscaleOff {
   at: number;
 }
 
+/**
+ * The operator's request that switched autoscaling on (or changed its bounds): its id, which each
+ * worker acknowledges once it autoscales within the bounds (its pool inside them), and time.
+ */
+export interface AutoscaleOn {
+  requestId: string;
+  at: number;
+}
+
 export type ScaleCommand =
   | { type: 'resize'; requestId: string; size: number; workerId?: string }
   | { type: 'autoscale'; requestId: string; setting: AutoscaleSetting };

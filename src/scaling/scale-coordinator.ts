@@ -4,6 +4,7 @@ import type { RedisClient } from '../redis/core.js';
 import { scalingKeys } from './keys.js';
 import type {
   AutoscaleOff,
+  AutoscaleOn,
   AutoscaleSetting,
   DesiredSize,
   ScaleAck,
@@ -17,7 +18,7 @@ export interface ScaleOutcome {
   requestId: string;
   /** Pool size of each targeted worker before the request, as the workers reported it. */
   previous: Record<string, number>;
-  /** null: autoscaling switched off, each worker keeping the size it had. */
+  /** null: an autoscale setting (off: each worker keeps the size it had; on: sizes within the bounds). */
   requested: number | null;
   workers: { id: string; host: string; pid: number; size: number; applied: boolean }[];
   /** At least one worker is targeted and every targeted worker has applied the size (no thread still draining). */
@@ -65,7 +66,7 @@ export class ScaleCoordinator {
     else
       multi
         .set(this.keys.desired, JSON.stringify(desired))
-        .del(this.keys.desiredPerWorker, this.keys.autoscaleOff);
+        .del(this.keys.desiredPerWorker, this.keys.autoscaleOff, this.keys.autoscaleOn);
     // A manual size pins the pool: autoscaling stays off until it is re-enabled.
     if (!workerId)
       multi.set(this.keys.autoscale, JSON.stringify({ enabled: false } satisfies AutoscaleSetting));
@@ -85,34 +86,28 @@ export class ScaleCoordinator {
   }
 
   /**
-   * Stores and sends an autoscale setting. Switched off, every worker keeps the size it has (it
-   * stores that as its own desired size, so no older stored size brings the pool back to it) and
-   * acknowledges the request like a resize: the outcome says which workers have, within `waitMs`.
+   * Stores and sends an autoscale setting, acknowledged per worker like a resize: the outcome says
+   * which workers have, within `waitMs`. Switched on, a worker acknowledges once it autoscales
+   * within the bounds (its pool brought inside them); switched off, once it keeps the size it has
+   * (stored as its own desired size, so no older stored size brings the pool back to it). A
+   * worker that misses the message finds the request stored (level-triggered, as a resize).
    */
   async setAutoscale(
     setting: AutoscaleSetting,
     waitMs: number,
-  ): Promise<{ requestId: string; autoscale: AutoscaleSetting; outcome?: ScaleOutcome }> {
+  ): Promise<{ requestId: string; autoscale: AutoscaleSetting; outcome: ScaleOutcome }> {
     const requestId = randomUUID();
     const command: ScaleCommand = { type: 'autoscale', requestId, setting };
-    if (setting.enabled) {
-      await this.redis
-        .multi()
-        .set(this.keys.autoscale, JSON.stringify(setting))
-        .del(this.keys.autoscaleOff)
-        .exec();
-      await this.redis.publish(this.keys.channel, JSON.stringify(command));
-      return { requestId, autoscale: setting };
-    }
     const targets = await this.liveWorkers();
-    const off: AutoscaleOff = { requestId, at: Date.now() };
-    await this.redis
-      .multi()
-      .set(this.keys.autoscale, JSON.stringify(setting))
-      .set(this.keys.autoscaleOff, JSON.stringify(off))
+    const request: AutoscaleOn | AutoscaleOff = { requestId, at: Date.now() };
+    const multi = this.redis.multi().set(this.keys.autoscale, JSON.stringify(setting));
+    if (setting.enabled)
+      multi.set(this.keys.autoscaleOn, JSON.stringify(request)).del(this.keys.autoscaleOff);
+    else multi.set(this.keys.autoscaleOff, JSON.stringify(request)).del(this.keys.autoscaleOn);
+    await multi
       .set(
         this.keys.request(requestId),
-        JSON.stringify({ size: null, targets: targets.map((t) => t.id), at: off.at }),
+        JSON.stringify({ size: null, targets: targets.map((t) => t.id), at: request.at }),
         'EX',
         ACK_TTL_SEC,
       )

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConflictError } from '../errors/index.js';
 import { effectivePlan } from '../plans/index.js';
 import { WorkspaceSweeper } from './sweeper.js';
 
@@ -21,6 +22,14 @@ export const sweeperPlugin = fp(
       intervalMs: app.config.sweepIntervalSec * 1000,
       intakeDeadlineSec: app.config.requestTimeoutMs / 1000,
       filesInUse: (userId) => app.conversions.filesInUse(userId),
+      retire: (userId, kind, id) =>
+        app.conversions.retire(userId, kind, id).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ConflictError) return false;
+            throw err;
+          },
+        ),
       outputRemoved: (userId, jobId) => app.conversions.markResultGone(userId, jobId, 'expired'),
       ttlsOf: async (userId) => {
         const account = await app.accounts.get(userId);

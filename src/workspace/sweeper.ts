@@ -26,6 +26,12 @@ export interface SweeperOptions {
   /** `uploadId`, `voiceId` and `job:jobId` of the user's queued and running jobs: never removed. */
   filesInUse(userId: string): Promise<Set<string>>;
   /**
+   * Takes an upload or a voice out of what jobs may use, in one step with the check that no job
+   * claims it (ResourceClaims): true, its files may go; false, a job needs it. A job queued after
+   * `filesInUse` was read is seen here, and one queued after this is refused.
+   */
+  retire(userId: string, kind: 'upload' | 'voice', id: string): Promise<boolean>;
+  /**
    * Told of each job output it removed (by job id), once the file is gone: the job records that
    * its result expired. A failure is logged and the sweep goes on.
    */
@@ -62,7 +68,9 @@ function ownerIdOf(name: string): string {
 /**
  * Removes workspace files older than their plan's TTL. One sweep at a time across all API
  * instances (a Redis lock with a random token, released only by its holder); files that a
- * queued or running job needs are kept whatever their age. Emits `swept` with what it removed.
+ * queued or running job needs are kept whatever their age: an upload or a voice is retired
+ * (`retire`, atomic against a job's claim) before its files go, so none is removed from under a
+ * job queued while the sweep ran. Emits `swept` with what it removed.
  * Each workspace's usage ledger (under the same prefix) is told of the removals and then
  * reconciled with a scan: a change no write site recorded is corrected at the latest here.
  */
@@ -121,6 +129,7 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
         const usage = await workspaceUsage(dataDir, userId);
         const inUse = await this.options.filesInUse(userId);
         const gone: FileChange[] = [];
+        const retired = new Map<string, boolean>();
         for (const e of usage.entries) {
           const ageSec = (now - e.modifiedAt) / 1000;
           const intakePart = e.kind !== 'output' && e.name.endsWith('.part');
@@ -130,6 +139,10 @@ export class WorkspaceSweeper extends EventEmitter<{ swept: [RemovedFile[]] }> {
           if (ageSec <= keepSec) continue;
           const id = ownerIdOf(e.name);
           if (inUse.has(id) || inUse.has(`job:${id}`)) continue;
+          if (e.kind !== 'output' && !intakePart) {
+            if (!retired.has(id)) retired.set(id, await this.options.retire(userId, e.kind, id));
+            if (!retired.get(id)) continue;
+          }
           const folder = FOLDERS.find(([k]) => k === e.kind)?.[1] ?? 'outputs';
           await rm(path.join(ws[folder], e.name), { force: true });
           gone.push({ folder, name: e.name, bytes: null });

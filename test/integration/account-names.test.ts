@@ -92,7 +92,9 @@ test('a removed user leaves GET /api/admin/usage; the users still there stay', a
     const view = await adminRequest(svc.baseUrl, 'GET', `/api/admin/jobs/${id}`);
     assert.equal(view.status, 200, JSON.stringify(view.body));
     for (const url of [view.body.job.resultUrl, view.body.job.sourceUrl]) {
-      const res = await fetch(`${svc.baseUrl}${url}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const res = await fetch(`${svc.baseUrl}${url}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       const bytes = Buffer.from(await res.arrayBuffer());
       assert.equal(res.status, 200, `${url}: ${bytes.toString().slice(0, 200)}`);
       assert.ok(bytes.byteLength > 1000);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ADMIN_TOKEN, adminRequest, WorkerWatch } from '../helpers/admin.js';
+import { waitUntil } from '../helpers/processes.js';
 import { startService, type TestService } from '../helpers/service.js';
 
 let svc: TestService;
@@ -125,4 +126,66 @@ test('a 202 shows what the heartbeats know of a worker that has not acknowledged
   } finally {
     process.kill(pid, 'SIGCONT');
   }
+});
+
+test('autoscale on is "applied" (200) only once the workers have adopted it; else 202 and a status URL', async () => {
+  // 1. No live worker: stored, not applied.
+  for (const x of svc.workers) if (x.process.exitCode === null) await x.stop();
+  await waitUntil(
+    async () => (await adminRequest(svc.baseUrl, 'GET', '/api/system/stats')).body.totals?.workers === 0,
+    20_000,
+    'no live worker',
+  );
+  const stored = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', {
+    autoscale: { min: 2, max: 3 },
+  });
+  assert.equal(stored.status, 202, JSON.stringify(stored.body));
+  assert.match(stored.body.message, /no live worker/);
+  assert.deepEqual([stored.body.autoscale, stored.body.workers], [{ enabled: true, min: 2, max: 3 }, []]);
+  const statusUrl: string = stored.body.statusUrl;
+  assert.equal((await adminRequest(svc.baseUrl, 'GET', statusUrl)).status, 202);
+
+  // 2. A worker starts (POOL_SIZE 1), adopts the stored setting (at least the minimum) and says so.
+  const w = svc.startWorker();
+  await w.ready;
+  await watch.waitFor(
+    w.id,
+    (s) => s.autoscale.enabled && s.autoscale.min === 2 && s.size >= 2,
+    15_000,
+    'autoscaling within 2-3',
+  );
+  let status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+  for (let i = 0; i < 60 && status.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+  }
+  assert.equal(status.status, 200, JSON.stringify(status.body));
+  assert.deepEqual(
+    status.body.workers.map((x: { id: string; applied: boolean }) => [x.id, x.applied]),
+    [[w.id, true]],
+  );
+
+  // 3. With the worker live: 200 names it, at a size inside the new bounds; a 202 (a slow thread
+  //    start on a loaded machine) is followed to its 200.
+  const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { autoscale: { min: 3, max: 3 } });
+  assert.ok(res.status === 200 || res.status === 202, JSON.stringify(res.body));
+  let done = res;
+  for (let i = 0; i < 100 && done.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    done = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
+  }
+  assert.equal(done.status, 200, JSON.stringify(done.body));
+  assert.deepEqual(
+    done.body.workers.map((x: { id: string; size: number; applied: boolean }) => [x.id, x.size, x.applied]),
+    [[w.id, 3, true]],
+  );
+  // What the 200 said is what the worker reports (a heartbeat from before the resize may say min 3, size 2).
+  const s = await watch.waitFor(
+    w.id,
+    (x) => x.autoscale.min === 3 && x.size === 3,
+    5000,
+    'a heartbeat with min 3 at size 3',
+  );
+  assert.deepEqual([s.threadCount, s.autoscale.enabled, s.autoscale.max], [3, true, 3]);
+  await w.stop();
 });

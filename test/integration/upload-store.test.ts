@@ -114,6 +114,7 @@ test('a touched upload keeps its metadata through a sweep: both age from the las
       log: pino({ level: 'silent' }),
       ttlsOf: async () => ({ uploadsSec: 600, outputsSec: 600, voicesSec: 600 }),
       filesInUse: async () => new Set(),
+      retire: async () => true,
       intervalMs: 0,
       intakeDeadlineSec: 60,
     });

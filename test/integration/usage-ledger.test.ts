@@ -68,6 +68,7 @@ const sweeper = (ttlSec: number) =>
     intervalMs: 0,
     intakeDeadlineSec: 0,
     filesInUse: async () => new Set(),
+    retire: async () => true,
     ttlsOf: async () => ({ uploadsSec: ttlSec, outputsSec: ttlSec, voicesSec: ttlSec }),
   });
 

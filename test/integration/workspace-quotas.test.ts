@@ -165,6 +165,7 @@ test('the sweeper runs in one instance at a time (Redis lock) and reports what i
       intervalMs: 0,
       intakeDeadlineSec: 300,
       filesInUse: async () => new Set(),
+      retire: async () => true,
       ttlsOf: async () => ({ uploadsSec: 0, outputsSec: 0, voicesSec: 0 }),
     });
   const later = Date.now() + 5000;
@@ -193,6 +194,7 @@ test('the sweeper leaves the partial file of an intake alone until the request d
     intervalMs: 0,
     intakeDeadlineSec: 300,
     filesInUse: async () => new Set(),
+    retire: async () => true,
     ttlsOf: async () => ({ uploadsSec: 1, outputsSec: 1, voicesSec: 1 }),
   });
   try {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ValidationError } from '../errors/index.js';
+import { ForbiddenError, ValidationError } from '../errors/index.js';
 import { currentPreview, DEFAULT_MODEL, type PresetVoice } from '../models/index.js';
 import type { Voice } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
@@ -164,9 +164,18 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/voices/:id',
-    { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody } } },
+    {
+      schema: {
+        params: IdParams,
+        response: { 204: Type.Null(), 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
     async (request, reply) => {
       const userId = userOf(request);
+      // A preset is listed with the user's voices but is the service's: say so, not "not found".
+      const presets = (await app.models.list()).flatMap((m) => m.presets);
+      if (presets.some((p) => p.id === request.params.id))
+        throw new ForbiddenError('preset voices come with the service and cannot be removed');
       const voice = await app.voices.get(userId, request.params.id);
       await app.conversions.retire(userId, 'voice', voice.id);
       if (voice.jobId) await app.conversions.cancel(userId, voice.jobId).catch(() => {});

@@ -41,6 +41,14 @@ export const WsServerMessage = Type.Union([
   }),
   Type.Object({ type: Type.Literal('failed'), jobId: Type.String(), error: ErrorValue, eventId }),
   Type.Object({ type: Type.Literal('cancelled'), jobId: Type.String(), eventId }),
+  Type.Object({
+    type: Type.Literal('resultGone'),
+    jobId: Type.String(),
+    why: Type.Union([Type.Literal('deleted'), Type.Literal('expired')], {
+      description: 'deleted by its owner, or expired (the sweeper removed it)',
+    }),
+    eventId,
+  }),
   Type.Object({ type: Type.Literal('removed'), jobId: Type.String(), eventId }),
   Type.Object({
     type: Type.Literal('queue'),

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ConversionJobView } from '../queue/core.js';
-import { fetchHonouringRetryAfter } from './retry.js';
+import { fetchHonouringRetryAfter, lostWords } from './retry.js';
 
 /** A refusal from the service, with its code and message as sent. */
 export class ApiError extends Error {
@@ -83,7 +83,7 @@ export class VcfarmApi {
       throw new ApiError(
         0,
         'VC_CLIENT_UNREACHABLE',
-        `cannot reach ${this.baseUrl}: ${(err as Error).message}`,
+        `cannot reach ${this.baseUrl}: ${lostWords(err as Error)}`,
       );
     }
     if (res.status === 204) return undefined;
@@ -157,7 +157,7 @@ export class VcfarmApi {
       throw new ApiError(
         0,
         'VC_CLIENT_UNREACHABLE',
-        `cannot reach ${this.baseUrl}: ${(err as Error).message}`,
+        `cannot reach ${this.baseUrl}: ${lostWords(err as Error)}`,
       );
     }
   }

@@ -26,7 +26,7 @@ import {
 } from './io.js';
 import { JobWatcher } from './watch.js';
 
-export const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
+const CONVERT_USAGE = `usage: vcfarm convert FILE... [options]
   Uploads each file, converts it, shows progress and downloads the results.
   --voice NAME|ID     target voice: one of yours (vcfarm voices list) or a preset; none: pitch only
   --strength N        0..1, how far toward the target voice (default 1)

@@ -1,16 +1,16 @@
 import { ApiError } from './api.js';
-import { CONVERT_USAGE, convertCommand } from './convert.js';
+import { convertCommand } from './convert.js';
 import { type ClientIo, UsageError } from './io.js';
-import { JOBS_USAGE, jobsCommand } from './jobs.js';
-import { VOICES_USAGE, voicesCommand } from './voices.js';
+import { jobsCommand } from './jobs.js';
+import { voicesCommand } from './voices.js';
 
 /** The client commands `vcfarm` hands to this folder. */
 export const CLIENT_COMMANDS = new Set(['convert', 'voices', 'jobs']);
 
-const COMMANDS: Record<string, { run: (argv: string[], io: ClientIo) => Promise<number>; usage: string }> = {
-  convert: { run: convertCommand, usage: CONVERT_USAGE },
-  voices: { run: voicesCommand, usage: VOICES_USAGE },
-  jobs: { run: jobsCommand, usage: JOBS_USAGE },
+const COMMANDS: Record<string, { run: (argv: string[], io: ClientIo) => Promise<number> }> = {
+  convert: { run: convertCommand },
+  voices: { run: voicesCommand },
+  jobs: { run: jobsCommand },
 };
 
 /**
@@ -29,9 +29,15 @@ export async function runClient(command: string, argv: string[], io: ClientIo): 
     // parseArgs' own errors (unknown option, missing value) are usage errors too.
     const code = (err as { code?: string }).code ?? '';
     if (err instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`vcfarm ${command}: ${(err as Error).message}\n\n${cmd.usage}\n`);
+      // One line and where the help is: the whole help would bury the mistake.
+      io.stderr.write(`vcfarm ${command}: ${(err as Error).message}\n${seeHelp(command)}\n`);
       return 2;
     }
     throw err;
   }
+}
+
+/** The line after a usage mistake. */
+export function seeHelp(command: string): string {
+  return `see \`vcfarm ${command} --help\``;
 }

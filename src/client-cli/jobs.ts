@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import type { ConversionJobView } from '../queue/core.js';
 import type { VcfarmApi } from './api.js';
 import { connect } from './credentials.js';
-import { baseUrlOf, type ClientIo, ENV_HELP, printJson, UsageError } from './io.js';
+import { baseUrlOf, type ClientIo, ENV_HELP, printJson, UsageError, withTypedId } from './io.js';
 
-export const JOBS_USAGE = `usage: vcfarm jobs list | show ID | cancel ID   [--json] [--url URL]
+const JOBS_USAGE = `usage: vcfarm jobs list | show ID | cancel ID   [--json] [--url URL]
   list              your jobs, newest first (--state completed,failed  --limit 1..100)
   show ID           one job
   cancel ID         cancels a queued job or stops a running one; a job that had already
@@ -69,7 +69,9 @@ export async function jobsCommand(argv: string[], io: ClientIo): Promise<number>
     else for (const j of jobs) io.stdout.write(`${line(j)}\n`);
     return 0;
   }
-  const job = action === 'show' ? await api.job(rest[0]) : await cancelUnfinished(api, rest[0]);
+  const job = await withTypedId(rest[0], 'a job id (see `vcfarm jobs list`)', () =>
+    action === 'show' ? api.job(rest[0]) : cancelUnfinished(api, rest[0]),
+  );
   if (typeof job === 'string') {
     io.stderr.write(`vcfarm jobs cancel: ${job}\n`);
     return 1;

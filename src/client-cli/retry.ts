@@ -32,9 +32,8 @@ export async function fetchHonouringRetryAfter(
       res = await fetch(url, init);
     } catch (err) {
       if (attempt > UNAVAILABLE_RETRIES || !repeatable(init)) throw err;
-      const cause = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
       notice(
-        `vcfarm: the connection broke before an answer (${cause}); sending the same request again in ${LOST_ANSWER_WAIT_MS / 1000} s (${attempt} of ${UNAVAILABLE_RETRIES})\n`,
+        `vcfarm: ${lostWords(err as Error)}; sending the same request again in ${LOST_ANSWER_WAIT_MS / 1000} s (${attempt} of ${UNAVAILABLE_RETRIES})\n`,
       );
       await sleep(LOST_ANSWER_WAIT_MS);
       continue;
@@ -45,6 +44,18 @@ export async function fetchHonouringRetryAfter(
     notice(retryNotice(wait, attempt));
     await sleep(wait);
   }
+}
+
+/** fetch's causes that mean no connection was made at all (nothing was sent). */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** What happened to a request fetch threw for, truthfully: never connected, or cut before an answer. */
+export function lostWords(err: Error): string {
+  const cause = err.cause as (Error & { code?: string }) | undefined;
+  const reason = cause?.code ?? cause?.message ?? err.message;
+  return cause?.code && NOT_CONNECTED.has(cause.code)
+    ? `could not connect to the service (${reason})`
+    : `the connection broke before an answer (${reason})`;
 }
 
 /** The line told on stderr before waiting `waitMs` after the `attempt`th 503 (`what`: what is retried). */

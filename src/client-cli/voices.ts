@@ -1,8 +1,16 @@
 import { parseArgs } from 'node:util';
 import { connect } from './credentials.js';
-import { assertReadableFile, baseUrlOf, type ClientIo, ENV_HELP, printJson, UsageError } from './io.js';
+import {
+  assertReadableFile,
+  baseUrlOf,
+  type ClientIo,
+  ENV_HELP,
+  printJson,
+  UsageError,
+  withTypedId,
+} from './io.js';
 
-export const VOICES_USAGE = `usage: vcfarm voices list | clone NAME FILE | rm ID   [--json] [--url URL]
+const VOICES_USAGE = `usage: vcfarm voices list | clone NAME FILE | rm ID   [--json] [--url URL]
   list              your voices (state: pending, ready, failed) and the preset voices
   clone NAME FILE   makes a voice from a 3-60 s reference recording (analysed in the background)
   rm ID             removes one of your voices
@@ -52,7 +60,7 @@ export async function voicesCommand(argv: string[], io: ClientIo): Promise<numbe
     if (values.json) printJson(io, made);
     else io.stdout.write(`${made.voice.id}  ${made.voice.state}  ${made.voice.name}\n`);
   } else {
-    await api.removeVoice(rest[0]);
+    await withTypedId(rest[0], 'a voice id (see `vcfarm voices list`)', () => api.removeVoice(rest[0]));
     if (values.json) printJson(io, { removed: rest[0] });
     else io.stdout.write(`removed ${rest[0]}\n`);
   }

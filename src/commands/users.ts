@@ -3,10 +3,35 @@ import path from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Command } from './command.js';
 
-const USAGE = `usage: vcfarm users <add NAME [--plan PLAN] | list | remove ID | rotate-key ID>
+const USAGE = `usage: vcfarm users <add NAME [--plan PLAN] | list [--json] | remove ID | rotate-key ID>
   talks to the running API (VCFARM_URL, default http://127.0.0.1:$PORT) with the admin token
   (ADMIN_TOKEN, ADMIN_TOKEN_FILE, or DATA_DIR/admin-token)
-  --plan PLAN   the new user's plan (add only; default: the anonymous plan of PLANS_FILE)`;
+  --plan PLAN   the new user's plan (add only; default: the anonymous plan of PLANS_FILE)
+  --json        list only: the API's JSON answer instead of a table`;
+
+interface UserRow {
+  id: string;
+  name: string;
+  plan: string;
+  createdAt: number;
+}
+
+/** `GET /api/admin/users` as a table: id, name, plan, created (UTC), one user a line. */
+function userTable(text: string): string {
+  const users = (JSON.parse(text) as { users: UserRow[] }).users;
+  if (users.length === 0) return 'no users';
+  const rows = [
+    ['ID', 'NAME', 'PLAN', 'CREATED (UTC)'],
+    ...users.map((u) => [
+      u.id,
+      u.name,
+      u.plan,
+      new Date(u.createdAt).toISOString().slice(0, 16).replace('T', ' '),
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c)).join('  ')).join('\n');
+}
 
 async function adminToken(config: Config): Promise<string> {
   if (config.adminToken) return config.adminToken;
@@ -35,6 +60,7 @@ function refusal(status: number, text: string): string {
 async function users(
   [sub, id, ...extra]: string[],
   plan: string | undefined,
+  json: boolean,
   config: Config,
   env: NodeJS.ProcessEnv,
   out: (s: string) => void,
@@ -45,10 +71,15 @@ async function users(
     return 2;
   };
   const wantsId = sub === 'add' || sub === 'remove' || sub === 'rotate-key';
-  if (extra.length > 0 || (wantsId ? !id : id !== undefined) || (plan !== undefined && sub !== 'add'))
+  if (
+    extra.length > 0 ||
+    (wantsId ? !id : id !== undefined) ||
+    (plan !== undefined && sub !== 'add') ||
+    (json && sub !== 'list')
+  )
     return refuse();
   const base = (env.VCFARM_URL ?? `http://127.0.0.1:${config.port}`).replace(/\/$/, '');
-  const call = async (method: string, url: string, body?: unknown) => {
+  const call = async (method: string, url: string, body?: unknown, show = (text: string) => text) => {
     const token = await adminToken(config);
     const res = await fetch(`${base}${url}`, {
       method,
@@ -64,7 +95,7 @@ async function users(
     });
     const text = await res.text();
     if (res.ok) {
-      out(text);
+      out(show(text));
       return 0;
     }
     err(`vcfarm users ${sub}: ${refusal(res.status, text)}`);
@@ -72,7 +103,7 @@ async function users(
   };
   if (sub === 'add')
     return call('POST', '/api/admin/users', { name: id, plan: plan ?? config.plans.anonymousPlan });
-  if (sub === 'list') return call('GET', '/api/admin/users');
+  if (sub === 'list') return call('GET', '/api/admin/users', undefined, json ? undefined : userTable);
   if (sub === 'remove') return call('DELETE', `/api/admin/users/${encodeURIComponent(id)}`);
   if (sub === 'rotate-key') return call('POST', `/api/admin/users/${encodeURIComponent(id)}/keys`);
   return refuse();
@@ -80,13 +111,14 @@ async function users(
 
 export const command: Command = {
   usage: USAGE,
-  options: { plan: { type: 'string' } },
+  options: { plan: { type: 'string' }, json: { type: 'boolean' } },
   positionals: true,
   async run({ values, positionals }, config) {
     const plan = typeof values.plan === 'string' ? values.plan : undefined;
     return users(
       positionals,
       plan,
+      values.json === true,
       config,
       process.env,
       (s) => process.stdout.write(`${s}\n`),

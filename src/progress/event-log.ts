@@ -22,7 +22,7 @@ export function webhookFeedKeys(prefix: string): { stream: string; users: string
   return { stream: `${prefix}:webhook:events`, users: `${prefix}:webhook:users` };
 }
 
-/** Event types a webhook can ask for (`stage` and `removed` never go to one). */
+/** Event types a webhook can ask for (`stage`, `resultGone` and `removed` never go to one). */
 const DELIVERABLE = new Set<JobEvent['type']>(['progress', 'completed', 'failed', 'cancelled']);
 
 /**

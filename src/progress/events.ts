@@ -1,5 +1,5 @@
 // The import-free module only: the page (web/src/lib/types.ts) imports these types.
-import type { ConversionJobView, QueuePlace } from '../queue/conversion-job.js';
+import type { ConversionJobView, QueuePlace, ResultGone } from '../queue/conversion-job.js';
 
 /**
  * What workers publish about a job: one discriminated union on `type`, written to the Redis
@@ -23,6 +23,11 @@ export type JobEvent =
     }
   | { type: 'failed'; jobId: string; error: { code: string; message: string } }
   | { type: 'cancelled'; jobId: string }
+  /**
+   * A completed conversion's output removed (DELETE /api/jobs/:id/result, or the sweeper at the end
+   * of its lifetime): every tab stops offering it and says why, as the job view's `resultGone` does.
+   */
+  | { type: 'resultGone'; jobId: string; why: ResultGone }
   /** A finished job removed for good (DELETE /api/jobs/:id/record): every tab drops its card. */
   | { type: 'removed'; jobId: string };
 
@@ -83,6 +88,11 @@ export function applyServerMessage(jobs: Map<string, JobState>, msg: ServerMessa
   if (msg.type === 'error' || msg.type === 'queue') return;
   if (msg.type === 'removed') {
     jobs.delete(msg.jobId);
+    return;
+  }
+  if (msg.type === 'resultGone') {
+    const known = jobs.get(msg.jobId);
+    if (known) jobs.set(msg.jobId, { ...known, resultUrl: null });
     return;
   }
   if (msg.type === 'snapshot') {

@@ -470,7 +470,8 @@ export class ConversionQueue {
 
   /**
    * Records on the user's conversion that its output was removed and why (the sweeper calls this
-   * for the outputs it removes). A job that is gone, or not the user's, is left alone.
+   * for the outputs it removes), then tells the user's clients (`resultGone`), so an open tab stops
+   * offering it at once. A job that is gone, or not the user's, or already marked, is left alone.
    */
   async markResultGone(userId: string, jobId: string, why: ResultGone): Promise<void> {
     const job = await this.queue.getJob(jobId);
@@ -478,6 +479,7 @@ export class ConversionQueue {
     if (!job || data?.userId !== userId || data.kind !== 'convert' || data.resultGone) return;
     const marked: ConvertJobData = { ...data, resultGone: why };
     await (job as ConversionBullJob).updateData(marked);
+    await this.events.publish(userId, { type: 'resultGone', jobId, why });
   }
 
   /**

@@ -96,7 +96,9 @@ export const webhooksPlugin = fp(
     // the job's own and the user's default for a whole read at once (two round trips per read,
     // each job and user once, however many of its events the read holds).
     const handle = async (events: StreamEvent[]): Promise<Set<string>> => {
-      const jobEvents = events.filter((e) => e.event.type !== 'stage' && e.event.type !== 'removed');
+      const jobEvents = events.filter(
+        (e) => e.event.type !== 'stage' && e.event.type !== 'removed' && e.event.type !== 'resultGone',
+      );
       const jobKey = (e: StreamEvent) => `${e.userId}/${e.event.jobId}`;
       const jobs = [
         ...new Map(jobEvents.map((e) => [jobKey(e), { userId: e.userId, jobId: e.event.jobId }])).values(),

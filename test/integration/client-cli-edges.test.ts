@@ -122,3 +122,100 @@ test('vcfarm users list with the API down names the URL it tried', async () => {
     `vcfarm: cannot reach the API at http://127.0.0.1:${port} (ECONNREFUSED): is it running? (VCFARM_URL sets where)\n`,
   );
 });
+
+// QA s18, defect 3: `--url notaurl` was retried three times as a broken connection, then exit 1.
+test('a --url or VCFARM_URL that is not an http(s) URL: exit 2 at once, one line, nothing retried', async () => {
+  for (const [args, env, from] of [
+    [['jobs', 'list', '--url', 'notaurl'], {}, '--url'],
+    [['voices', 'list', '--url', 'ftp://example.org'], {}, '--url'],
+    [['jobs', 'list'], { VCFARM_URL: 'localhost:8080' }, 'VCFARM_URL'],
+  ] as const) {
+    const r = await run([...args], env);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^vcfarm ${args[0]}: ${from} must be an http:// or https:// URL, got "`),
+    );
+    assert.match(r.stderr, new RegExp(`\\nsee \`vcfarm ${args[0]} --help\`\\n$`));
+    // No retry notice ("sending the same request again"): nothing was sent.
+    assert.doesNotMatch(r.stderr, /again|usage:/);
+  }
+});
+
+test('a service that refuses connections is said to refuse them, not to have broken a connection', async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  const r = await run(['jobs', 'list', '--url', `http://127.0.0.1:${port}`], { VCFARM_API_KEY: 'vck_x' });
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /broke/);
+  assert.match(
+    r.stderr,
+    /vcfarm: could not connect to the service \(ECONNREFUSED\); sending the same request again in 1 s \(1 of 3\)\n/,
+  );
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `vcfarm jobs: VC_CLIENT_UNREACHABLE: cannot reach http://127.0.0.1:${port}: could not connect to the service \\(ECONNREFUSED\\)\\n$`,
+    ),
+  );
+});
+
+// QA s18, rough edges of the CLI: the API's field names, a preset "not found", the whole help
+// after every mistake, users list as raw JSON.
+test('voices rm: an id that cannot be one is a usage mistake in the CLI\'s words; a preset "cannot be removed" (the API answers 403)', async () => {
+  const { env, client } = await keyUser('voice-remover');
+  const bad = await run(['voices', 'rm', 'nope'], env);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(
+    bad.stderr,
+    "vcfarm voices: \"nope\" is not a voice id (see `vcfarm voices list`): ids are 8-64 letters, digits, '-' or '_'\nsee `vcfarm voices --help`\n",
+  );
+  const preset = ((await client.request('GET', '/api/voices')).body.presets as { id: string }[])[0].id;
+  const api = await client.request('DELETE', `/api/voices/${preset}`);
+  assert.equal(api.status, 403);
+  assert.deepEqual(api.body, {
+    error: 'VC_ERR_FORBIDDEN',
+    message: 'preset voices come with the service and cannot be removed',
+  });
+  const rm = await run(['voices', 'rm', preset], env);
+  assert.equal(rm.code, 1);
+  assert.match(rm.stderr, /cannot be removed/);
+  assert.doesNotMatch(rm.stderr, /not found/);
+  const shown = await run(['jobs', 'show', 'x'], env);
+  assert.equal(shown.code, 2);
+  assert.match(shown.stderr, /^vcfarm jobs: "x" is not a job id/);
+  assert.doesNotMatch(shown.stderr + bad.stderr, /params\./);
+});
+
+test('a usage mistake prints one line and where the help is, not the whole help', async () => {
+  for (const args of [
+    ['voices', 'frobnicate'],
+    ['jobs', 'list', 'extra'],
+    ['voices', 'rm'],
+  ]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr.split('\n').length, 3, `two lines: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^vcfarm ${args[0]}: .+\\nsee \`vcfarm ${args[0]} --help\`\\n$`));
+  }
+});
+
+test('vcfarm users list prints a table; --json the API answer', async () => {
+  await keyUser('table-user');
+  const env = { ...svc.env, VCFARM_URL: svc.baseUrl, ADMIN_TOKEN };
+  const table = await run(['users', 'list'], env);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split('\n');
+  assert.match(lines[0], /^ID +NAME +PLAN +CREATED \(UTC\)$/);
+  assert.ok(
+    lines.some((l) => /^\S+ +table-user +pro +\d{4}-\d\d-\d\d \d\d:\d\d$/.test(l)),
+    table.stdout,
+  );
+  assert.doesNotMatch(table.stdout, /[{}"]/);
+  const json = await run(['users', 'list', '--json'], env);
+  assert.equal(json.code, 0, json.stderr);
+  assert.ok(JSON.parse(json.stdout).users.some((u: { name: string }) => u.name === 'table-user'));
+  assert.equal((await run(['users', 'add', 'x', '--json'], env)).code, 2, '--json is for list only');
+});

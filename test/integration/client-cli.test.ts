@@ -84,7 +84,8 @@ test('--help on every command; a wrong option is a usage error (exit 2)', async 
   const bad = await run(['convert', 'x.wav', '--bogus']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /bogus/);
-  assert.match(bad.stderr, /usage: vcfarm convert/);
+  assert.match(bad.stderr, /\nsee `vcfarm convert --help`\n$/);
+  assert.doesNotMatch(bad.stderr, /usage:/, 'one line and where the help is, not the whole help');
   assert.equal((await run(['jobs', 'frobnicate'])).code, 2);
 });
 
@@ -162,7 +163,7 @@ test('a negative number as typed: --pitch -3', async () => {
   // What is not a number still looks like an option: usage error, as before.
   const flag = await run(['convert', tinyWav(1), '--pitch', '-x']);
   assert.equal(flag.code, 2);
-  assert.match(flag.stderr, /usage: vcfarm convert/);
+  assert.match(flag.stderr, /\nsee `vcfarm convert --help`\n$/);
   await rm(out, { recursive: true, force: true });
 });
 
@@ -184,7 +185,11 @@ test('every job option is checked before anything is sent: exit 2, the option na
     const r = await run(['convert', tinyWav(1), ...args, '--out', dir], untouched);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.ok(r.stderr.startsWith(`vcfarm convert: ${words}`), r.stderr);
-    assert.match(r.stderr, /usage: vcfarm convert/);
+    assert.match(
+      r.stderr,
+      /^[^\n]+\nsee `vcfarm convert --help`\n$/,
+      'the mistake in one line, then where the help is',
+    );
     assert.ok(
       !existsSync(path.join(dir, 'home', 'vcfarm', 'sessions.json')),
       `${args.join(' ')}: nothing sent`,

@@ -82,6 +82,7 @@ test('error codes with statuses, the three auth schemes and the WebSocket messag
     'progress',
     'queue',
     'removed',
+    'resultGone',
     'snapshot',
     'stage',
   ]);

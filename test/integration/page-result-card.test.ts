@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import type { Browser } from 'playwright-core';
+import type { Browser, Locator } from 'playwright-core';
 import { outputPathFor } from '../../src/workspace/index.js';
 import { pageWithToken } from '../helpers/browser.js';
 import { ApiClient, type Json } from '../helpers/client.js';
@@ -147,4 +147,50 @@ test('a result the sweeper removed at the end of its lifetime reads as expired, 
   assert.equal((await user.request('DELETE', `/api/jobs/${id}/result`)).status, 204);
   assert.equal((await views(user, id))[0].resultGone, 'expired');
   await assertCardSaysGone(user, id, /The result expired/);
+});
+
+/** Waits until `card` says why its result is gone and offers nothing of it, without a reload. */
+async function assertLiveCardSaysGone(card: Locator, words: RegExp, where: string): Promise<void> {
+  await card.locator('.job-result-gone').waitFor({ timeout: 10_000 });
+  assert.match((await card.locator('.job-result-gone').textContent()) ?? '', words, where);
+  for (const offered of ['audio', '.job-download', '.job-curl', 'button:has-text("Delete result")'])
+    assert.equal(await card.locator(offered).count(), 0, `${where}: ${offered} is still offered`);
+}
+
+test("a result deleted in one tab, or expired, leaves every open tab's card at once (a live event), as Remove does", async () => {
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  const deleted = await finishedJob(user);
+  const expiring = await finishedJob(user);
+  // 1. Two tabs of one session, each showing both results, their sockets live.
+  const tab1 = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
+  const tab2 = await tab1.context().newPage();
+  const frames: string[] = [];
+  tab2.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(String(f.payload))));
+  await tab2.goto(svc.baseUrl);
+  for (let i = 0; !frames.some((f) => f.includes('"type":"snapshot"')); i++) {
+    assert.ok(i < 200, `tab 2's socket is live (its snapshot came): ${frames.length} frames`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const card1 = tab1.locator(`.job[data-job-id="${deleted}"]`);
+  const card2 = tab2.locator(`.job[data-job-id="${deleted}"]`);
+  await card1.locator('.job-download').waitFor({ timeout: 20_000 });
+  await card2.locator('.job-download').waitFor({ timeout: 20_000 });
+
+  // 2. Delete result in tab 1: both cards say so and offer neither player nor download.
+  await card1.getByRole('button', { name: /^Delete result of / }).click();
+  await assertLiveCardSaysGone(card1, /The result was deleted/, 'the tab that deleted it');
+  await assertLiveCardSaysGone(card2, /The result was deleted/, 'the other tab');
+  assert.ok(frames.some((f) => f.includes('"type":"resultGone"') && f.includes(deleted)));
+
+  // 3. The sweeper removes the other result at the end of its lifetime: both tabs say it expired.
+  const output = outputPathFor(svc.dataDir, user.session?.userId ?? '', expiring, 'mp3');
+  const yearAgo = new Date(Date.now() - 365 * 86_400_000);
+  await utimes(output, yearAgo, yearAgo);
+  for (const tab of [tab1, tab2])
+    await assertLiveCardSaysGone(
+      tab.locator(`.job[data-job-id="${expiring}"]`),
+      /The result expired/,
+      'an open tab when the result expired',
+    );
+  await tab1.context().close();
 });

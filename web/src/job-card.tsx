@@ -71,11 +71,11 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
     }
   };
 
-  const [removed, setRemoved] = useState(false);
   const [open, setOpen] = useState(false);
+  // The other tabs learn of it from the `resultGone` event; this one need not wait for it.
   const deleteResult = async () => {
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}/result`, { method: 'DELETE' });
-    if (res.ok) setRemoved(true);
+    if (res.ok) put({ ...job, resultUrl: null, resultGone: 'deleted' });
     else setActionError(await errorText(res, 'deleting the result'));
   };
   /** The job and its result, gone from the workspace (DELETE …/record takes finished jobs only). */
@@ -84,8 +84,8 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
     if (res.ok) drop(job.id);
     else setActionError(await errorText(res, 'removing the job'));
   };
-  // Deleted from this card, or gone before the page loaded (deleted elsewhere, or expired).
-  const gone = removed ? 'deleted' : job.state === 'completed' ? job.resultGone : undefined;
+  // Deleted (from this card or another tab) or expired, before the page loaded or since.
+  const gone = job.state === 'completed' ? job.resultGone : undefined;
   const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
   const curl = job.resultUrl
     ? curlLine(`${location.origin}${job.resultUrl}`, job.filename, job.outputFormat)
@@ -116,7 +116,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
         {speed && <span class="job-speed"> · took {speed}</span>}
       </p>
       {gone && <p class="hint job-result-gone">{resultGoneText(gone)}</p>}
-      {playerSrc && !removed && (
+      {playerSrc && (
         <div class="job-result" data-partial={livePartial ? 'true' : undefined}>
           <audio
             controls
@@ -180,7 +180,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
             Cancel
           </button>
         )}
-        {showResult && !removed && (
+        {showResult && (
           <button
             type="button"
             class="job-delete-result"
@@ -206,7 +206,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
           <button
             type="button"
             class="job-remove"
-            aria-label={`Remove job ${job.filename}${showResult && !removed ? ' and its result' : ''}`}
+            aria-label={`Remove job ${job.filename}${showResult ? ' and its result' : ''}`}
             onClick={removeJob}
           >
             Remove

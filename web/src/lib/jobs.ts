@@ -49,6 +49,11 @@ export function applyMessage(
     return { jobs: next };
   }
   const known = jobs.get(msg.jobId);
+  if (msg.type === 'resultGone') {
+    // Deleted in another tab (or this one), or expired: the card stops offering it and says why.
+    if (!known) return { jobs };
+    return { jobs: putJob(jobs, { ...known, resultUrl: null, resultGone: msg.why }) };
+  }
   if (known && FINAL.has(known.state)) return { jobs };
   if (!known) return { jobs, needsView: msg.jobId };
   switch (msg.type) {

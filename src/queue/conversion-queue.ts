@@ -240,11 +240,20 @@ export class ConversionQueue {
    */
   async reservedOutputBytes(userId: string): Promise<number> {
     const ids = await this.fairShare.unfinished(userId);
-    const jobs = await Promise.all(ids.map((id) => this.queue.getJob(id)));
+    if (ids.length === 0) return 0;
+    // Every POST /api/jobs asks this: one pipelined read of the two fields it needs, not a whole
+    // job object per unfinished job (a user with 800 queued jobs made each POST read 800 jobs).
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(this.queue.toKey(id), 'data', 'finishedOn');
     let bytes = 0;
-    for (const job of jobs) {
-      if (!job || job.data.userId !== userId || job.finishedOn) continue;
-      if (job.data.kind !== 'clone') bytes += job.data.outputBoundBytes ?? 0;
+    for (const [err, reply] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      const [data, finishedOn] = reply as [string | null, string | null];
+      if (data === null || finishedOn !== null) continue;
+      const job = JSON.parse(data) as Pick<ConversionJobData, 'userId' | 'kind'> & {
+        outputBoundBytes?: number;
+      };
+      if (job.userId === userId && job.kind !== 'clone') bytes += job.outputBoundBytes ?? 0;
     }
     return bytes;
   }

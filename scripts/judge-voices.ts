@@ -105,6 +105,10 @@ async function run(judge: Judge, name: string, convert: Converter, sampleRate: n
   }
   const t = totals(verdicts);
   console.log(summary(name, t));
+  const clone = verdicts.map((v) => Math.abs(v.f0.output / judge.f0(v.pair.target, 'clone') - 1));
+  console.log(
+    `  F0 against the clone part (the audio the voice was made from): within 5 % ${clone.filter((e) => e <= 0.05).length}/${clone.length}, worst ${pct(Math.max(...clone)).trim()}`,
+  );
   return t;
 }
 

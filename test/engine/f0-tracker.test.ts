@@ -15,7 +15,8 @@ import { MEASURE_RATE, voicing } from '../helpers/voice-measures.js';
 // no code with it. Speaker 1723 (an 88 Hz male with a strong 50 Hz hum) once came out at a median of
 // 504 Hz: the shortest lag, on the slope down from lag 0, outscored the period. Speakers 1235 and 2092 have
 // a steady 120 Hz buzz (60 Hz mains, its second harmonic strongest) in their pauses, 25-40 dB below their
-// speech: YIN, with its gate 30 dB below the loudest frame, counts part of it as voice.
+// speech: YIN alone, with its gate 30 dB below the loudest frame, counts part of it as voice (the judge's
+// `voicing` now also drops frames within 12 dB of the recording's noise floor, which leaves the buzz out).
 
 const MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
 /**

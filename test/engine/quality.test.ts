@@ -15,8 +15,7 @@ import { PcmCache } from '../helpers/librispeech.js';
 // LibriSpeech is 16 kHz: the engine gets it resampled to its rate, so nothing above 8 kHz is judged.
 // Only the bars today's model meets are asserted here, with some margin. Issue 10's identity bar (>= 20 of
 // 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (24 and 1 of
-// 30, cut 65 %), and so is the formant bar on the judge's FORMANT_PAIRS (4 of 4; 12 of all 30 within 8 %); the
-// F0 and mel-cepstral bars are NOT met yet;
+// 30, cut 65 %); the formant (11 of 30 within 8 % since the judge's noise-floor gate of 2026-12-01; 12 before), F0 and mel-cepstral bars are NOT met yet;
 // `node dist/scripts/judge-voices.js` measures all of them on the same 30 conversions and says which are met.
 // The judge's F0 bar (output within 5 % of the target's held-out part) misses on pairs whose target speaks
 // lower in the held-out part than in the part the voice is cloned from; what the model controls, the
@@ -95,50 +94,33 @@ test("formant pairs (judge's FORMANT_PAIRS 2159->198, 198->2159, 1867->1235, 199
   assert.equal(within, FORMANT_PAIRS.length, `formant pairs within 8 % in ${within} of 4: ${list}`);
 });
 
-// The judge's ceiling on F0: LibriSpeech speaker 1235's recording holds a steady 120 Hz mains buzz (60 Hz, its
-// second harmonic strongest) through its pauses, 25-27 dB under the speech; YIN, gated 30 dB under the loudest
-// frame, counts it as voice (1235's median 119 Hz; 106 Hz over frames within 20 dB of the loudest), while the
-// profile's -50 dB silence floor leaves it out and reads the voice (108.7 Hz; f0-tracker.test.ts pins it). So the
-// conversions to 1235 land 7-8 % under YIN's median of either part, and no model that follows the voice can
-// meet 5 % there. Every other conversion is held to 6 % of the clone part (today's worst, 1246->2289, +4.8 %).
-const TO_BUZZ = '1235';
-
-test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, within 6 % on every pair but the two conversions to 1235, those within 10 % (today 27, 5.6 % and 7.4 %)", () => {
-  // The misses today are the conversions to 1235 (TO_BUZZ, above) and 1246->2289 (+5.6 %, +4.8 % with the fit
-  // allowed 12 dB: the output loses the voicing of the source's lowest frames, docs/MODEL-NOTES.md "Where the
-  // bias comes from").
+// F0 (2026-12-01): the judge's voicing now leaves out frames within 12 dB of a recording's noise floor, which
+// took speaker 1235's pause buzz (120 Hz) for voice and put the conversions to 1235 7-8 % under its clone part;
+// judge-f0.test.ts checks the judge against an independent estimator. What is left is the model's own upward
+// bias (the output loses the voicing of the source's lowest frames: docs/MODEL-NOTES.md "Where the bias comes
+// from"): the two conversions to 1235 come out +5.1 and +5.3 % above the clone part, the two misses today.
+test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in >= 27 of 30, every pair within 7 % (today 28, worst 5.3 %)", () => {
   // Against the held-out part (the judge's bar) the worst is 11 %: several targets speak 4-9 % lower there than
   // in the part a voice is cloned from.
   const errors = verdicts.map((v) => ({ v, error: v.f0.output / judge.f0(v.pair.target, 'clone') - 1 }));
   const worst = Math.max(...errors.map((e) => Math.abs(e.error)));
   const held = Math.max(...verdicts.map((v) => Math.abs(v.f0.error)));
   const within5 = errors.filter((e) => Math.abs(e.error) <= 0.05).length;
-  const others = errors.filter((e) => e.v.pair.target !== TO_BUZZ);
-  const worstOther = Math.max(...others.map((e) => Math.abs(e.error)));
   console.log(
-    `# F0 within 5 % of the clone part in ${within5}/30, worst ${(worst * 100).toFixed(1)} % (not to ${TO_BUZZ}: ${(worstOther * 100).toFixed(1)} %); worst off the held-out part ${(held * 100).toFixed(1)} %`,
+    `# F0 within 5 % of the clone part in ${within5}/30, worst ${(worst * 100).toFixed(1)} %; worst off the held-out part ${(held * 100).toFixed(1)} %`,
   );
   const list = errors.map((e) => `${name(e.v)} ${(e.error * 100).toFixed(1)} %`).join(', ');
   assert.ok(within5 >= 27, `within 5 % in ${within5} of 30: ${list}`);
-  assert.ok(
-    worstOther <= 0.06,
-    `worst ${(worstOther * 100).toFixed(1)} % but for the conversions to ${TO_BUZZ}: ${list}`,
-  );
-  assert.ok(worst <= 0.1, `worst ${(worst * 100).toFixed(1)} %: ${list}`);
+  assert.ok(worst <= 0.07, `worst ${(worst * 100).toFixed(1)} %: ${list}`);
 });
 
-test(`F0 on the judge's FORMANT_PAIRS (targets whose two parts agree within 4 % on F0): within 5 % of the held-out part (the judge's own bar) on the three not to ${TO_BUZZ}, 1867->${TO_BUZZ} within 10 % (today 1, 0, 1 % and -7 %)`, () => {
+test("F0 on the judge's FORMANT_PAIRS (targets whose two parts agree within 4 % on F0): within 5 % of the held-out part, the judge's own bar, on all four (today 0, -1, +3, +1 %)", () => {
   const pairs = verdicts.filter((v) =>
     FORMANT_PAIRS.some((p) => p.source === v.pair.source && p.target === v.pair.target),
   );
   assert.equal(pairs.length, FORMANT_PAIRS.length);
   const list = pairs.map((v) => `${name(v)} ${(v.f0.error * 100).toFixed(1)} %`).join(', ');
   console.log(`# F0 against the held-out part on the formant pairs: ${list}`);
-  for (const v of pairs) {
-    const bar = v.pair.target === TO_BUZZ ? 0.1 : 0.05;
-    assert.ok(
-      Math.abs(v.f0.error) <= bar,
-      `${name(v)} ${(v.f0.error * 100).toFixed(1)} % (bar ${bar * 100} %): ${list}`,
-    );
-  }
+  for (const v of pairs)
+    assert.ok(Math.abs(v.f0.error) <= 0.05, `${name(v)} ${(v.f0.error * 100).toFixed(1)} %: ${list}`);
 });

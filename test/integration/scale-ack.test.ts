@@ -17,6 +17,16 @@ after(async () => {
   await svc?.close();
 });
 
+/** The status URL of a scale request, polled (100 ms apart, up to `tries`) until it answers 200 "applied". */
+async function followToApplied(statusUrl: string, tries = 100) {
+  let status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+  for (let i = 0; i < tries && status.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
+  }
+  return status;
+}
+
 test('with no live worker a scale request is answered 202 "stored", and a worker that starts applies and acknowledges it', async () => {
   // 1. Nobody can apply it: not "applied", but stored, with a way to follow it.
   const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { new_worker_count: 2 });
@@ -32,11 +42,7 @@ test('with no live worker a scale request is answered 202 "stored", and a worker
   await watch.waitFor(w.id, (s) => s.size === 2 && s.threadCount === 2, 15_000, 'the stored size');
 
   // 3. Its reconciliation acknowledges the stored request: the status URL now says applied.
-  let status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
-  for (let i = 0; i < 60 && status.status !== 200; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
-  }
+  const status = await followToApplied(statusUrl, 60);
   assert.equal(status.status, 200, JSON.stringify(status.body));
   assert.deepEqual(
     status.body.workers.map((x: { id: string; size: number; applied: boolean }) => [x.id, x.size, x.applied]),
@@ -109,11 +115,7 @@ test('a 202 shows what the heartbeats know of a worker that has not acknowledged
     assert.ok(known.host.length > 0 && pid > 0);
     // 3. Woken, it applies the size; the status URL says so.
     process.kill(pid, 'SIGCONT');
-    let status = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
-    for (let i = 0; i < 100 && status.status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
-    }
+    const status = await followToApplied(res.body.statusUrl);
     assert.equal(status.status, 200, JSON.stringify(status.body));
     assert.deepEqual(
       status.body.workers.map((x: { id: string; size: number; applied: boolean }) => [
@@ -154,11 +156,7 @@ test('autoscale on is "applied" (200) only once the workers have adopted it; els
     15_000,
     'autoscaling within 2-3',
   );
-  let status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
-  for (let i = 0; i < 60 && status.status !== 200; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    status = await adminRequest(svc.baseUrl, 'GET', statusUrl);
-  }
+  const status = await followToApplied(statusUrl, 60);
   assert.equal(status.status, 200, JSON.stringify(status.body));
   assert.deepEqual(
     status.body.workers.map((x: { id: string; applied: boolean }) => [x.id, x.applied]),
@@ -169,11 +167,7 @@ test('autoscale on is "applied" (200) only once the workers have adopted it; els
   //    start on a loaded machine) is followed to its 200.
   const res = await adminRequest(svc.baseUrl, 'POST', '/api/system/scale', { autoscale: { min: 3, max: 3 } });
   assert.ok(res.status === 200 || res.status === 202, JSON.stringify(res.body));
-  let done = res;
-  for (let i = 0; i < 100 && done.status !== 200; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    done = await adminRequest(svc.baseUrl, 'GET', res.body.statusUrl);
-  }
+  const done = res.status === 200 ? res : await followToApplied(res.body.statusUrl);
   assert.equal(done.status, 200, JSON.stringify(done.body));
   assert.deepEqual(
     done.body.workers.map((x: { id: string; size: number; applied: boolean }) => [x.id, x.size, x.applied]),

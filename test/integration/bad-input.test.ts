@@ -101,9 +101,11 @@ test('an upload with a text field, before or after its file, is refused naming t
     });
   }
   assert.deepEqual(await uploadsLeft(client), []);
-  // The file alone is taken as before.
+  // The file alone is taken as before (and removed again: the tests after this one count what is left).
   const ok = await client.uploadBytes(wav, 'a.wav');
   assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  assert.equal((await client.request('DELETE', `/api/uploads/${ok.body.upload.id}`)).status, 204);
+  assert.deepEqual(await uploadsLeft(client), []);
   await assertServing();
 });
 

@@ -60,8 +60,11 @@ const SAMPLE_JOBS = 20;
 /** Jobs finished longer ago than this are not measured (the workers or their load may have changed). */
 const SAMPLE_HORIZON_SEC = 3600;
 const MIN_FINISHED = 2;
-/** Waiting jobs whose audio is read (the rest are taken as their mean): the cost does not grow with the queue. */
-const LINE_JOBS = 200;
+/**
+ * Waiting jobs whose audio is read (the rest are taken as their mean): the cost does not grow with
+ * the queue, and a caller with one waiting job in a long queue costs a few dozen commands.
+ */
+const LINE_JOBS = 20;
 /** One reading of the rate serves every request and queue watch of an instance for this long. */
 const RATE_TTL_MS = 1000;
 

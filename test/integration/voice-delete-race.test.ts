@@ -14,6 +14,8 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 // (409), or the voice is gone and the job refused; never a queued job whose voice was deleted.
 
 const ROUNDS = 8;
+/** How much later (ms) the delete is sent than the job's POST, by round; negative: the POST is the later one. */
+const LEADS_MS = [-10, 0, -5, 1, -2, 2, -1, 5];
 let svc: TestService;
 let user: ApiClient;
 const voices: string[] = [];
@@ -55,12 +57,13 @@ test('a voice deleted while a job converting to it is being queued: one of the t
   const voicesDir = path.join(svc.dataDir, 'workspaces', user.session?.userId ?? '', 'voices');
   const outcomes = new Map<string, number>();
   for (const [round, voiceId] of voices.entries()) {
-    // 1. Both at once, the delete 0-5 ms later by round.
+    // 1. Both at once, one of the two sent up to 10 ms after the other by round (on a quiet machine the
+    //    POST, sent first, always won when only the delete was held back).
+    const lead = LEADS_MS[round % LEADS_MS.length];
+    const after = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
     const [job, del] = await Promise.all([
-      user.request('POST', '/api/jobs', { uploadId, voiceId, outputFormat: 'wav' }),
-      new Promise((r) => setTimeout(r, round % 6)).then(() =>
-        user.request('DELETE', `/api/voices/${voiceId}`),
-      ),
+      after(-lead).then(() => user.request('POST', '/api/jobs', { uploadId, voiceId, outputFormat: 'wav' })),
+      after(lead).then(() => user.request('DELETE', `/api/voices/${voiceId}`)),
     ]);
     const key = `job ${job.status}, delete ${del.status}`;
     outcomes.set(key, (outcomes.get(key) ?? 0) + 1);

@@ -355,7 +355,7 @@ test('a clone reads as a voice from its first event; both status lines follow th
       );
     });
   await page
-    .locator('#status', { hasText: 'long.ogg: cancelled.' })
+    .locator('#status', { hasText: 'long.ogg: cancelled by you.' })
     .waitFor({ timeout: 10_000 })
     .catch(async (err) => {
       const state = await longCard.locator('.job-state').textContent();

@@ -1,6 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { after, before } from 'node:test';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { type ServiceOptions, startService, type TestService } from './service.js';
+
+/**
+ * A test file's service (`startService(options)`) and Chromium: started before its tests, closed
+ * after them. Read `svc` and `browser` inside the tests (they are set once `before` has run).
+ */
+export function serviceWithBrowser(options: ServiceOptions): { svc: TestService; browser: Browser } {
+  const env = {} as { svc: TestService; browser: Browser };
+  before(async () => {
+    env.svc = await startService(options);
+    env.browser = await launchChromium();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.svc?.close();
+  });
+  return env;
+}
 
 /** Debian's Chromium, headless, with nothing that reaches outside loopback. */
 export function launchChromium(): Promise<Browser> {

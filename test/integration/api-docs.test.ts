@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { contentSecurityPolicy } from '../../src/page/index.js';
-import { launchChromium } from '../helpers/browser.js';
-import { startService, type TestService } from '../helpers/service.js';
+import { serviceWithBrowser } from '../helpers/browser.js';
 
 // The API reference (/api/docs, Swagger UI) in Chromium: it renders its operations and runs one
 // against the service, under the service's own strict Content-Security-Policy, with no violation.
 
-let svc: TestService;
-let browser: Browser;
-before(async () => {
-  svc = await startService({ workers: 0 });
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await svc?.close();
-});
+const env = serviceWithBrowser({ workers: 0 });
 
 test('the reference page lists the operations, runs one, and breaks no CSP rule', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const reports: string[] = [];
   // 1. Violations are reported from a listener added before any page script (the DevTools
   //    protocol's init script, which the page's CSP does not govern), and from the console.
@@ -43,7 +32,7 @@ test('the reference page lists the operations, runs one, and breaks no CSP rule'
   context.on('weberror', (e) => pageErrors.push(e.error().message));
   const page = await context.newPage();
   try {
-    const answer = await page.goto(`${svc.baseUrl}/api/docs`);
+    const answer = await page.goto(`${env.svc.baseUrl}/api/docs`);
     assert.equal(answer?.status(), 200);
     // The page runs under the service's one strict policy: no exception made for it.
     assert.equal(answer?.headers()['content-security-policy'], contentSecurityPolicy());

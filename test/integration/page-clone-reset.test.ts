@@ -2,29 +2,17 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchChromium, pageWithToken } from '../helpers/browser.js';
+import { test } from 'node:test';
+import { pageWithToken, serviceWithBrowser } from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
-import { startService, type TestService } from '../helpers/service.js';
 
-let svc: TestService;
-let browser: Browser;
-
-before(async () => {
-  // No worker: the clone is accepted (201) and stays queued, which is all the form waits for.
-  svc = await startService({ workers: 0 });
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await svc?.close();
-});
+// No worker: the clone is accepted (201) and stays queued, which is all the form waits for.
+const env = serviceWithBrowser({ workers: 0 });
 
 test('the clone form empties name and file once a clone is accepted, and keeps them after a refusal', async () => {
-  const user = await ApiClient.anonymous(svc.baseUrl);
-  const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
+  const user = await ApiClient.anonymous(env.svc.baseUrl);
+  const page = await pageWithToken(env.browser, env.svc.baseUrl, user.session?.token ?? '');
   const ownVoices = async () => (await user.request('GET', '/api/voices')).body.voices.length as number;
   const before = await ownVoices();
 

@@ -1,29 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import type { Browser } from 'playwright-core';
-import { launchChromium, pageWithToken } from '../helpers/browser.js';
+import { pageWithToken, serviceWithBrowser } from '../helpers/browser.js';
 import { ApiClient } from '../helpers/client.js';
-import { startService, type TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
 // An anonymous session that expired is replaced by a new, empty one (the page cannot do
 // otherwise): the page says so, instead of showing an empty workspace without a word.
-let svc: TestService;
-let browser: Browser;
-
-before(async () => {
-  svc = await startService({ workers: 0 });
-  browser = await launchChromium();
-});
-after(async () => {
-  await browser?.close();
-  await svc?.close();
-});
+const env = serviceWithBrowser({ workers: 0 });
 
 /** Every anonymous session ends, as SESSION_TTL_SEC ends one: its Redis key is gone. */
 async function expireSessions(): Promise<number> {
-  const redis = new Redis(svc.redis.url);
+  const redis = new Redis(env.svc.redis.url);
   try {
     const keys = await redis.keys('*:session:*');
     return keys.length ? await redis.del(...keys) : 0;
@@ -33,18 +21,18 @@ async function expireSessions(): Promise<number> {
 }
 
 test('a page whose anonymous session expired says a new one was started; a live session shows no such notice', async () => {
-  const user = await ApiClient.anonymous(svc.baseUrl);
+  const user = await ApiClient.anonymous(env.svc.baseUrl);
   assert.equal((await user.upload(tinyWav(2))).status, 201);
 
   // 1. While the session lives: its upload is there, no notice.
-  const live = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
+  const live = await pageWithToken(env.browser, env.svc.baseUrl, user.session?.token ?? '');
   await live.locator('#convert').waitFor();
   assert.equal(await live.locator('#session-replaced').count(), 0);
   await live.context().close();
 
   // 2. The session expires; the page opened with its token learns it from the API's 401.
   assert.ok((await expireSessions()) >= 1);
-  const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
+  const page = await pageWithToken(env.browser, env.svc.baseUrl, user.session?.token ?? '');
   const notice = page.locator('#session-replaced');
   await notice.waitFor({ timeout: 15_000 });
   assert.match(

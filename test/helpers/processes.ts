@@ -32,11 +32,13 @@ export function isAlive(pid: number): boolean {
 export async function waitUntil(
   pred: () => boolean | Promise<boolean>,
   timeoutMs: number,
-  what: string,
+  /** What is awaited, for the error; a function is read only on a timeout (to show state then). */
+  what: string | (() => string),
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -51,6 +51,9 @@ test('Redis refusing writes (MISCONF: cannot persist): the worker pauses instead
   const second = await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
   await client.waitForState(first.id, 'active');
 
+  // Counted from before the fault: the worker can meet it (its stalled-job check runs every
+  // second) before this test has seen the failed snapshot itself.
+  const faultAt = svc.workers[0].logs.length;
   try {
     // 2. Snapshots fail (their folder is gone), so Redis refuses every write with MISCONF.
     await rm(redisDataDir, { recursive: true, force: true });
@@ -62,7 +65,6 @@ test('Redis refusing writes (MISCONF: cannot persist): the worker pauses instead
       'the failed snapshot',
     );
     await assert.rejects(admin.set('probe', '1'), /MISCONF/);
-    const faultAt = svc.workers[0].logs.length;
 
     // 3. Health names the real cause.
     const h = await health(svc.baseUrl);
@@ -89,7 +91,11 @@ test('Redis refusing writes (MISCONF: cannot persist): the worker pauses instead
     await waitUntil(
       () => logs.slice(faultAt).some((l) => l.msg === 'job lanes paused: Redis refuses writes'),
       60_000,
-      'the lanes to pause',
+      () =>
+        `the lanes to pause (worker log since the fault: ${logs
+          .slice(faultAt)
+          .map((l) => l.msg)
+          .join(' | ')})`,
     );
     await new Promise((r) => setTimeout(r, 3000));
     const during = logs.slice(faultAt);

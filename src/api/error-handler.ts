@@ -50,6 +50,13 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
+/** Where a refused field sits in the request, in the API reference's words. */
+const CONTEXT_WORDS: Record<string, string> = {
+  querystring: 'query parameter',
+  params: 'path parameter',
+  headers: 'header',
+};
+
 /**
  * "outputFormat must be one of wav, mp3" rather than ajv's terse text: the field is always
  * named, and a pattern is said in words.
@@ -57,17 +64,23 @@ interface AjvIssue {
 export function validationMessage(err: FastifyError): string {
   const issue = (err.validation as AjvIssue[] | undefined)?.[0];
   if (!issue) return err.message;
-  // A body's field by its name ("strength"), a query's or a path's with where it is ("querystring.limit").
-  const context = err.validationContext === 'body' ? [] : [err.validationContext ?? 'request'];
-  const where = [...context, ...issue.instancePath.split('/').filter(Boolean)].join('.') || 'the body';
+  // A body's field by its name ("strength"), a query's or a path's with where it is ("query
+  // parameter limit"), never Fastify's own names for those parts ("querystring", "params").
+  const field = issue.instancePath.split('/').filter(Boolean).join('.');
+  const where =
+    err.validationContext === 'body' || err.validationContext === undefined
+      ? field || 'the body'
+      : `${CONTEXT_WORDS[err.validationContext] ?? err.validationContext}${field ? ` ${field}` : ''}`;
   switch (issue.keyword) {
     case 'required':
-      return `${where === 'the body' ? '' : `${where}.`}${String(issue.params.missingProperty)} is required`;
+      return `${within(where, String(issue.params.missingProperty))} is required`;
     case 'minimum':
     case 'maximum':
       return `${where} must be at ${issue.keyword === 'minimum' ? 'least' : 'most'} ${String(issue.params.limit)}`;
     case 'additionalProperties':
-      return `${where} has an unknown field "${String(issue.params.additionalProperty)}"`;
+      return Object.values(CONTEXT_WORDS).includes(where)
+        ? `unknown ${where} "${String(issue.params.additionalProperty)}"`
+        : `${where} has an unknown field "${String(issue.params.additionalProperty)}"`;
     case 'enum':
       return `${where} must be one of ${(issue.params.allowedValues as unknown[]).join(', ')}`;
     case 'const':
@@ -90,6 +103,12 @@ export function validationMessage(err: FastifyError): string {
     default:
       return `${where} ${issue.message ?? 'is invalid'}`;
   }
+}
+
+/** A field inside `where`: "name" in the body, "options.name" in a body field, "query parameter exp". */
+function within(where: string, name: string): string {
+  if (where === 'the body') return name;
+  return Object.values(CONTEXT_WORDS).includes(where) ? `${where} ${name}` : `${where}.${name}`;
 }
 
 /** "1 item", "2 items". */

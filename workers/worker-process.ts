@@ -14,6 +14,7 @@ import {
   type ConversionResult,
   FairShare,
   queueKeys,
+  releaseSlotsWhenRecorded,
   withFairShare,
 } from '../src/queue/core.js';
 import type { RedisClient } from '../src/redis/core.js';
@@ -92,6 +93,7 @@ export async function startWorkerProcess(
   const metrics = new WorkerMetrics(pool);
   metrics.seedModel(DEFAULT_MODEL);
   const processor = new ConversionProcessor(config, redis, events, pool, log, metrics);
+  const fairShare = new FairShare(redis, config.redisPrefix);
   const lanes = new JobLanes<ConversionJobData, ConversionResult>({
     queueName: CONVERSION_QUEUE,
     redisUrl,
@@ -99,9 +101,10 @@ export async function startWorkerProcess(
     lockDurationMs: config.jobLockMs,
     stalledIntervalMs: config.stalledIntervalMs,
     // Fair share: a job over its user's active cap goes back to the queue (src/queue/fair-share.ts).
-    processor: withFairShare(new FairShare(redis, config.redisPrefix), processor.process),
+    processor: withFairShare(fairShare, processor.process),
     logger: log,
   });
+  releaseSlotsWhenRecorded(fairShare, lanes, (err) => log.warn({ err }, 'freeing an active-cap slot failed'));
   const agent = new ScalingAgent(redis, scaleSubscriber, pool, lanes, queue, log, {
     workerId: config.workerId,
     prefix: config.redisPrefix,

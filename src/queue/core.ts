@@ -32,6 +32,7 @@ export {
   FairShare,
   fairPriority,
   JOB_PRIORITY_OFFSET,
+  releaseSlotsWhenRecorded,
   withFairShare,
 } from './fair-share.js';
 export { publicState, toJobView } from './job-view.js';

@@ -98,16 +98,26 @@ return {1, n, rank}
 );
 
 // KEYS[1] waiting, KEYS[2] active, KEYS[3] bases, KEYS[4] BullMQ's prioritized zset, KEYS[5] its
-// priority counter. ARGV: jobId,
-// now, maxActive, job key prefix, ttl ms. Entries of jobs whose BullMQ lock is gone (finished, or
-// their worker died) are pruned first. A job over the cap goes back to the waiting set with its
-// creation time (its place among the user's jobs is kept). The user's other waiting jobs move up.
+// priority counter. ARGV: jobId, now, maxActive, job key prefix, ttl ms. Entries of jobs whose
+// BullMQ lock is gone (finished, or their worker died) are pruned first. A job over the cap goes
+// back to the waiting set with its creation time (its place among the user's jobs is kept) and 0 is
+// returned. A job let in gets its slot and, as BullMQ's processedOn, the moment it got it (Redis's
+// clock, read after every slot it could follow was freed): BullMQ stamps processedOn when a worker
+// picks the job up, before this check, so a job that waited for a slot would otherwise seem to
+// have started while the job before it still ran. Returns that moment (ms). The user's other
+// waiting jobs move up.
 const START = redisScript(
   'vcfarmFairStart',
   `${SETTLE_LUA}
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local jobKey = ARGV[4] .. ARGV[1]
 local created = redis.call('ZSCORE', KEYS[1], ARGV[1]) or ARGV[2]
 redis.call('ZREM', KEYS[1], ARGV[1])
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 1 end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('HSET', jobKey, 'processedOn', now)
+  return now
+end
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, id in ipairs(members) do
   if redis.call('EXISTS', ARGV[4] .. id .. ':lock') == 0 then redis.call('ZREM', KEYS[2], id) end
@@ -117,10 +127,11 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
   return 0
 end
 redis.call('HDEL', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('HSET', jobKey, 'processedOn', now)
 settle(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[4])
-return 1
+return now
 `,
 );
 
@@ -227,9 +238,12 @@ export class FairShare {
     return this.redis.zcard(this.waitingKey(userId));
   }
 
-  /** Worker side: true if the job may run now; false if its user is at the active cap. */
-  async start(userId: string, jobId: string, maxActive: number): Promise<boolean> {
-    const ok = await START(
+  /**
+   * Worker side: the moment (ms, Redis's clock) the job got a slot under its user's active cap,
+   * also written as its BullMQ processedOn; null if the user is at the cap.
+   */
+  async start(userId: string, jobId: string, maxActive: number): Promise<number | null> {
+    const grantedAt = await START(
       this.redis,
       [
         this.waitingKey(userId),
@@ -240,9 +254,10 @@ export class FairShare {
       ],
       [jobId, Date.now(), maxActive, this.jobKeyPrefix, KEY_TTL_MS],
     );
-    return ok === 1;
+    return Number(grantedAt) > 0 ? Number(grantedAt) : null;
   }
 
+  /** Frees the job's slot under its user's active cap (nothing if it held none). */
   async finish(userId: string, jobId: string): Promise<void> {
     await this.redis.zrem(this.activeKey(userId), jobId);
   }
@@ -278,25 +293,50 @@ interface FairJobData {
 
 /**
  * Wraps a BullMQ processor with the worker side of fair share: a job over its user's active
- * cap goes back to the queue (delayed briefly, priority kept) and the worker takes another.
+ * cap goes back to the queue (delayed briefly, priority kept) and the worker takes another. A job
+ * let in runs with its processedOn set to the moment it got its slot. The slot is freed by
+ * releaseSlotsWhenRecorded, once BullMQ has recorded the job's end, never before.
  */
 export function withFairShare<D extends FairJobData, R>(
   fair: FairShare,
   processor: (job: Job<D, R>, token?: string) => Promise<R>,
 ): (job: Job<D, R>, token?: string) => Promise<R> {
   return async (job, token) => {
-    const jobId = String(job.id);
     const cap = job.data.maxActiveJobs ?? Number.MAX_SAFE_INTEGER;
-    if (!(await fair.start(job.data.userId, jobId, cap))) {
+    const grantedAt = await fair.start(job.data.userId, String(job.id), cap);
+    if (grantedAt === null) {
       await job.moveToDelayed(Date.now() + ACTIVE_CAP_RETRY_MS, token);
       throw new DelayedError();
     }
-    try {
-      return await processor(job, token);
-    } finally {
-      await fair.finish(job.data.userId, jobId).catch(() => {});
-    }
+    // What the completed event reports, as the job's view does (BullMQ read it before the check).
+    job.processedOn = grantedAt;
+    return processor(job, token);
   };
+}
+
+/** The events a set of BullMQ workers emits once a job's end (or failed attempt) is recorded. */
+interface FinishedEvents<D> {
+  on(event: 'completed', listener: (job: Job<D>) => void): unknown;
+  on(event: 'failed', listener: (job: Job<D> | undefined) => void): unknown;
+}
+
+/**
+ * Frees a job's slot under its user's active cap when its end (or a failed attempt) has been
+ * recorded: its finishedOn is then earlier than the start of any job that takes the slot, so a
+ * capped user's jobs never seem to overlap. Freeing it in the processor, before BullMQ wrote the
+ * end, let the next job start first. A worker that dies holding a slot loses its job's lock,
+ * and the next start prunes the slot (START above).
+ */
+export function releaseSlotsWhenRecorded<D extends FairJobData>(
+  fair: FairShare,
+  workers: FinishedEvents<D>,
+  onError: (err: unknown) => void,
+): void {
+  const release = (job: Job<D> | undefined) => {
+    if (job) fair.finish(job.data.userId, String(job.id)).catch(onError);
+  };
+  workers.on('completed', release);
+  workers.on('failed', release);
 }
 
 /** "1 job", "3 jobs". */

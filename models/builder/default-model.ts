@@ -45,12 +45,14 @@ const VOICED_TO = 0.85;
 const EQ: StaticEqOptions = { minHz: 40, fraction: 0.08, maxCutDb: 3, maxBoostDb: 3 };
 /**
  * The voicing (normalised autocorrelation peak of the analysis frame) a frame needs to count in a profile's
- * F0 statistics; formants and the envelope classes keep 0.8. The 43 ms analysis frame scores a creaky,
- * falling phrase end below 0.8 though it is voice (speaker 1235's clone part: frames at 0.7-0.85 sit at
- * 87-96 Hz against a median of 105), so at 0.8 the profile read 1235 2.5 % above the judge's YIN and
- * conversions to it were asked that much too high (1578->1235 +5.2 %, 1867->1235 +5.3 % against the clone
- * part). Below ~0.72 the frames admitted are mostly octave errors of high voices (150: 139-154 Hz against
- * 270). Judge, full 30, F0 against the clone part within 5 %: see docs/MODEL-NOTES.md "F0 and voicing".
+ * F0 statistics; formants and the envelope classes keep 0.8. A voice's lowest frames (presumably creaky,
+ * falling phrase ends: speaker 1235's clone part has them at 87-96 Hz, voicing 0.7-0.85, against 115 Hz at
+ * >= 0.9) score low on the 43 ms analysis frame, YIN counts them, and at 0.8 the profile read 1235 2.5 % above
+ * the judge's YIN, so conversions to it were asked that much too high (1578->1235 +5.2 %, 1867->1235 +5.3 %
+ * against the clone part). Lower, a source's weak low frames pull its median under YIN's (2691 -3.6 % at 0.72:
+ * 2691->1992 asked too high), and at 0.7 high voices' octave errors come in (150: 139-154 Hz against 270).
+ * Judge, full 30, F0 against the clone part within 5 %: 28 at 0.8 and 0.79, 30 from 0.775 down to 0.74 (worst
+ * 3.6 % at 0.75), 29 at 0.725 (docs/MODEL-NOTES.md "F0 and voicing").
  */
 const F0_STATS_VOICING = 0.75;
 /**

@@ -44,6 +44,18 @@ const VOICED_TO = 0.85;
  */
 const EQ: StaticEqOptions = { minHz: 40, fraction: 0.08, maxCutDb: 3, maxBoostDb: 3 };
 /**
+ * The voicing (normalised autocorrelation peak of the analysis frame) a frame needs to count in a profile's
+ * F0 statistics; formants and the envelope classes keep 0.8. A voice's lowest frames (presumably creaky,
+ * falling phrase ends: speaker 1235's clone part has them at 87-96 Hz, voicing 0.7-0.85, against 115 Hz at
+ * >= 0.9) score low on the 43 ms analysis frame, YIN counts them, and at 0.8 the profile read 1235 2.5 % above
+ * the judge's YIN, so conversions to it were asked that much too high (1578->1235 +5.2 %, 1867->1235 +5.3 %
+ * against the clone part). Lower, a source's weak low frames pull its median under YIN's (2691 -3.6 % at 0.72:
+ * 2691->1992 asked too high), and at 0.7 high voices' octave errors come in (150: 139-154 Hz against 270).
+ * Judge, full 30, F0 against the clone part within 5 %: 28 at 0.8 and 0.79, 30 from 0.775 down to 0.74 (worst
+ * 3.6 % at 0.75), 29 at 0.725 (docs/MODEL-NOTES.md "F0 and voicing").
+ */
+const F0_STATS_VOICING = 0.75;
+/**
  * F0 range mapping (see f0RangeFactor): at most this factor on the ratio either way, smoothed over 5
  * frames (27 ms). Why: a converted voice loses some frames to pitch trackers, mostly its lowest; with the
  * source's wider range kept that biased the median (measured, human -> espeak m3: +5.3 % -> +2.0 %).
@@ -594,6 +606,7 @@ export function buildDefaultModel(
         frameHop: FRAMING.hop,
         outputs: { f0: 'f0', voicing: 'voicing', energy: 'energy', power: 'power' },
         voicingThreshold: 0.8,
+        f0VoicingThreshold: F0_STATS_VOICING,
         silenceDb: -50,
         ...(envelopeMap.fromHz > 0 ? { envelopeFromHz: envelopeMap.fromHz } : {}),
         ...(extra.formantMatch === null ? {} : { formantMatch: extra.formantMatch ?? FORMANT_MATCH }),

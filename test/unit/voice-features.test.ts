@@ -180,3 +180,45 @@ test('ProfileAccumulator: median formants of voiced frames, envelope statistics 
   assert.equal(m.formants, undefined);
   assert.equal(m.envelopeMean, undefined);
 });
+
+test('ProfileAccumulator: F0 statistics count frames at f0VoicingThreshold, formants and envelope classes at voicingThreshold', () => {
+  const options = {
+    model: 'm',
+    sampleRate: SR,
+    bins: BINS,
+    frameHop: 256,
+    voicingThreshold: 0.8,
+    silenceDb: -50,
+  };
+  const vowelA = vowel([
+    [500, 80],
+    [1500, 80],
+    [2500, 100],
+  ]);
+  const vowelB = vowel([
+    [300, 80],
+    [2300, 80],
+    [3000, 100],
+  ]);
+  // 300 clearly voiced frames of a at 120 Hz, 200 weakly voiced (0.77) frames of b at 90 Hz (a creaky phrase end).
+  const feed = (acc: ProfileAccumulator): void => {
+    acc.add(frames(300, () => vowelA, 120, 0.95));
+    acc.add(frames(200, () => vowelB, 90, 0.77));
+  };
+  const strict = new ProfileAccumulator(options);
+  feed(strict);
+  const lenient = new ProfileAccumulator({ ...options, f0VoicingThreshold: 0.75 });
+  feed(lenient);
+  const [s, l] = [strict.finish(), lenient.finish()];
+  // At 0.8 only the 120 Hz frames count; at 0.75 the 90 Hz ones too (200 of 500: P10 falls to 90 Hz).
+  assert.ok(s.f0Median !== null && Math.abs(s.f0Median / 120 - 1) < 0.005, `${s.f0Median}`);
+  assert.ok(s.f0P10 !== null && Math.abs(s.f0P10 / 120 - 1) < 0.005, `${s.f0P10}`);
+  assert.ok(l.f0P10 !== null && Math.abs(l.f0P10 / 90 - 1) < 0.005, `${l.f0P10}`);
+  assert.ok(l.f0Median !== null && Math.abs(l.f0Median / 120 - 1) < 0.005, `${l.f0Median}`);
+  assert.equal(s.voicedSeconds, Number(((300 * 256) / SR).toFixed(3)));
+  assert.equal(l.voicedSeconds, Number(((500 * 256) / SR).toFixed(3)));
+  // Formants and the envelope statistics do not move: the weak frames stay in the unvoiced class either way.
+  assert.deepEqual(l.formants, s.formants);
+  assert.deepEqual(l.envelopeMean, s.envelopeMean);
+  assert.deepEqual(l.envelopeFrames, s.envelopeFrames);
+});

@@ -114,6 +114,12 @@ export const ModelManifestSchema = Type.Object({
     }),
     /** Frames whose normalised autocorrelation peak is below this are unvoiced. */
     voicingThreshold: Type.Number(),
+    /**
+     * The voicing a frame needs to count in a profile's F0 statistics (f0Median, f0P10, f0P90); the formants and
+     * the envelope classes keep voicingThreshold. Absent: voicingThreshold. Profiles made before a model
+     * changed it keep the statistics they were made with (docs/MODEL-NOTES.md "F0 and voicing").
+     */
+    f0VoicingThreshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     /** Frames quieter than this (dBFS, mean square) are ignored for F0. */
     silenceDb: Type.Number(),
     /**

@@ -32,6 +32,8 @@ export interface AccumulatorOptions {
   bins: number;
   frameHop: number;
   voicingThreshold: number;
+  /** The voicing a frame needs to count in the F0 statistics; absent: voicingThreshold. */
+  f0VoicingThreshold?: number;
   silenceDb: number;
   /** Where the envelope cepstra start (voice-features.ts cepstrumTable; the manifest's analysis.envelopeFromHz). */
   envelopeFromHz?: number;
@@ -157,6 +159,7 @@ export class ProfileAccumulator {
   readonly #hist = new Float64Array(N_BINS);
   readonly #powerSum: Float64Array;
   readonly #silence: number;
+  readonly #f0Threshold: number;
   readonly #details: DetailAccumulator | null;
   #frames = 0;
   #voiced = 0;
@@ -174,6 +177,7 @@ export class ProfileAccumulator {
           );
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
+    this.#f0Threshold = options.f0VoicingThreshold ?? options.voicingThreshold;
   }
 
   add(batch: FrameBatch): void {
@@ -190,10 +194,12 @@ export class ProfileAccumulator {
       }
       const f0 = batch.f0[i];
       const loud = batch.energy[i] >= this.#silence;
-      const voiced =
-        batch.voicing[i] >= this.#o.voicingThreshold && loud && f0 > F0_FLOOR && Number.isFinite(f0);
-      if (loud && this.#details) this.#details.addFrame(power, row, voiced);
-      if (!voiced) continue;
+      const pitched = loud && f0 > F0_FLOOR && Number.isFinite(f0);
+      const voicing = batch.voicing[i];
+      if (loud && this.#details) {
+        this.#details.addFrame(power, row, pitched && voicing >= this.#o.voicingThreshold);
+      }
+      if (!(pitched && voicing >= this.#f0Threshold)) continue;
       const bin = Math.floor((1200 * Math.log2(f0 / F0_FLOOR)) / CENTS_PER_BIN);
       if (bin < N_BINS) {
         this.#hist[bin]++;

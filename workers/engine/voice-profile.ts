@@ -17,7 +17,10 @@ export const VoiceProfileSchema = Type.Object({
   /** Name of the model that analysed it; envelopes are only comparable within one model. */
   model: Type.String(),
   sampleRate: Type.Integer({ minimum: 1 }),
-  /** Median F0 of voiced frames in Hz, or null when nothing was voiced. */
+  /**
+   * Median F0 in Hz of the frames voiced enough for the F0 statistics (the manifest's analysis.f0VoicingThreshold,
+   * else voicingThreshold), or null when nothing was voiced. voicedSeconds counts those frames.
+   */
   f0Median: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
   /** 10th and 90th percentile F0 (Hz), null like f0Median. */
   f0P10: Type.Union([Type.Number(), Type.Null()]),

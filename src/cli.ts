@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<void> {
     exitWith(2, `vcfarm ${name}: ${(err as Error).message}\n${command.usage}`);
   }
   if (parsed.values.help) exitWith(0, command.usage);
-  // Loaded here, not at the top: its schemas import TypeBox (some 2,300 modules, about a second of start-up),
+  // Loaded here, not at the top: its schemas import TypeBox (about 680 modules, most of a second of start-up),
   // which `--help`, a usage mistake and the client commands do not need.
   const { loadConfig } = await import('./config/index.js');
   let config: Config;

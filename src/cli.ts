@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import type { Command } from './commands/command.js';
-import { type Config, loadConfig } from './config/index.js';
+import type { Config } from './config/index.js';
 
 /**
  * The commands, each loaded only when it runs: `vcfarm api` and `vcfarm users` never import the
@@ -72,6 +72,9 @@ async function main(argv: string[]): Promise<void> {
     exitWith(2, `vcfarm ${name}: ${(err as Error).message}\n${command.usage}`);
   }
   if (parsed.values.help) exitWith(0, command.usage);
+  // Loaded here, not at the top: its schemas import TypeBox (about 680 modules, most of a second of start-up),
+  // which `--help`, a usage mistake and the client commands do not need.
+  const { loadConfig } = await import('./config/index.js');
   let config: Config;
   try {
     config = loadConfig(process.env);

@@ -1,4 +1,5 @@
 import { patterned } from '../validation/index.js';
+import { MODEL_NAME } from './job-limits.js';
 
 export { PlanName, patternWords, WorkerId } from '../validation/index.js';
 
@@ -11,20 +12,13 @@ export { PlanName, patternWords, WorkerId } from '../validation/index.js';
  * (a worker id, a plan name).
  */
 
-/** A job's output formats and the ranges of its numbers (POST /api/jobs; the CLI checks its options with them). */
-export const OUTPUT_FORMATS = ['wav', 'mp3', 'ogg', 'flac'] as const;
-export const PITCH_SEMITONES = { minimum: -24, maximum: 24 } as const;
-export const STRENGTH = { minimum: 0, maximum: 1 } as const;
+export { MODEL_NAME, OUTPUT_FORMATS, PITCH_SEMITONES, STRENGTH } from './job-limits.js';
 
 /** An upload, job or voice id (a preset's too). */
 export const Id = patterned('^[a-zA-Z0-9_-]{8,64}$', "an id of 8-64 letters, digits, '-' or '_'");
 
 /** A model folder name (GET /api/models). */
-export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
-export const ModelName = patterned(
-  MODEL_NAME_PATTERN,
-  "a model name: 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
-);
+export const ModelName = patterned(MODEL_NAME.pattern, MODEL_NAME.words);
 
 /** A page size in a query string (not coerced: a string of digits). */
 export const PageLimit = patterned('^(100|[1-9][0-9]?)$', 'a whole number from 1 to 100');

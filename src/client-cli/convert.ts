@@ -2,13 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  MODEL_NAME_PATTERN,
-  OUTPUT_FORMATS,
-  PITCH_SEMITONES,
-  patternWords,
-  STRENGTH,
-} from '../api/fields.js';
+import { MODEL_NAME, OUTPUT_FORMATS, PITCH_SEMITONES, STRENGTH } from '../api/job-limits.js';
 import type { ConversionJobView } from '../queue/core.js';
 import { ApiError, type VcfarmApi } from './api.js';
 import { joinNegativeValues } from './args.js';
@@ -149,8 +143,8 @@ function checkJobOptions(o: {
       throw new UsageError(`--${name} must be from ${range.minimum} to ${range.maximum}, got ${value}`);
   if (o.strength !== undefined && o.voice === undefined)
     throw new UsageError('--strength needs --voice (without a voice, only the pitch changes)');
-  if (o.model !== undefined && !new RegExp(MODEL_NAME_PATTERN).test(o.model))
-    throw new UsageError(`--model must be ${patternWords(MODEL_NAME_PATTERN)}, got "${o.model}"`);
+  if (o.model !== undefined && !new RegExp(MODEL_NAME.pattern).test(o.model))
+    throw new UsageError(`--model must be ${MODEL_NAME.words}, got "${o.model}"`);
 }
 
 const OPTIONS = {

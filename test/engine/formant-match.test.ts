@@ -34,6 +34,19 @@ async function say(voice: string, text: string, name: string): Promise<Float32Ar
   return decodeFile(wav, { sampleRate: engine.sampleRate });
 }
 
+// A voice's passage and a voice's sentence are the same audio (espeak-ng is deterministic) and the same
+// analysis in every pair they are part of: each is rendered and analysed once for the file.
+const profiles = new Map<string, Promise<VoiceProfile>>();
+function profileOf(voice: string, text: string, name: string): Promise<VoiceProfile> {
+  const key = `${voice}/${name}`;
+  let p = profiles.get(key);
+  if (!p) {
+    p = say(voice, text, name).then((pcm) => engine.analyse(blocks(pcm)));
+    profiles.set(key, p);
+  }
+  return p;
+}
+
 const ratios = (source: VoiceProfile, target: VoiceProfile): number[] =>
   (target.formants ?? []).map((v, k) => v / (source.formants?.[k] ?? 0));
 
@@ -44,13 +57,13 @@ test("a sentence's matched formant ratios lie nearer the voices' own than its me
   let matchedErr = 0;
   let n = 0;
   for (const pair of PARALLEL_PAIRS) {
-    const target = await engine.analyse(blocks(await say(pair.target, CLONE_PASSAGE, 'passage')));
-    const passage = await engine.analyse(blocks(await say(pair.source, CLONE_PASSAGE, 'passage')));
+    const target = await profileOf(pair.target, CLONE_PASSAGE, 'passage');
+    const passage = await profileOf(pair.source, CLONE_PASSAGE, 'passage');
     assert.ok((target.formantInventory?.length ?? 0) >= 3 * 100, 'the clone keeps its frames');
     assert.ok((target.formantInventory?.length ?? 0) <= 3 * 256, 'at most 256 of them');
     const truth = ratios(passage, target);
     for (const [i, text] of SENTENCES.entries()) {
-      const sentence = await engine.analyse(blocks(await say(pair.source, text, `s${i}`)));
+      const sentence = await profileOf(pair.source, text, `s${i}`);
       assert.ok(sentence.durationSeconds < (match.fadeSeconds ?? Number.POSITIVE_INFINITY));
       const err = (r: number[]) => Math.sqrt(r.reduce((s, v, k) => s + Math.log(v / truth[k]) ** 2, 0) / 3);
       medianErr += err(ratios(sentence, target));
@@ -67,7 +80,7 @@ test("a sentence's matched formant ratios lie nearer the voices' own than its me
 });
 
 test('a short source converts with the matched ratios; an old target profile (no inventory) with the medians', async () => {
-  const target = await engine.analyse(blocks(await say('en-us+m3', CLONE_PASSAGE, 'passage')));
+  const target = await profileOf('en-us+m3', CLONE_PASSAGE, 'passage');
   const src = await say('en+m1', SENTENCES[0], 's0');
   const sourceProfile = await engine.analyse(blocks(src));
   const match = engine.manifest.analysis.formantMatch;

@@ -2,6 +2,7 @@ import {
   type ConverterOptions,
   SOURCE_ANALYSIS_SECONDS,
   type VoiceConversionEngine,
+  type VoiceProfile,
 } from '../../workers/engine/index.js';
 import { blocks, concat } from './audio-io.js';
 import type { Converter } from './judge.js';
@@ -18,9 +19,17 @@ export function engineConverter(
   sourceSeconds = SOURCE_ANALYSIS_SECONDS,
 ): Converter {
   const seconds = Math.min(sourceSeconds, SOURCE_ANALYSIS_SECONDS);
+  // A voice is cloned once per clone part handed in (parallelMcd converts three sentences with one clone):
+  // the analysis of the same samples gives the same profile.
+  const voices = new WeakMap<Float32Array, Promise<VoiceProfile>>();
   return async ({ source, clone, sampleRate }) => {
     if (sampleRate !== engine.sampleRate) throw new Error(`engine runs at ${engine.sampleRate} Hz`);
-    const voice = await engine.analyse(blocks(clone));
+    let cloned = voices.get(clone);
+    if (!cloned) {
+      cloned = engine.analyse(blocks(clone));
+      voices.set(clone, cloned);
+    }
+    const voice = await cloned;
     const sourceProfile = await engine.analyse(blocks(source), { seconds });
     const out: Float32Array[] = [];
     for await (const b of engine.convert(blocks(source), { voice, sourceProfile, strength })) out.push(b);

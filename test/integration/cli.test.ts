@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,27 +24,43 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function vcfarm(args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env } });
+/** `vcfarm ARGS` run to its end: exit status and output. */
+function vcfarm(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { encoding: 'utf8', env: { ...process.env } },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') reject(err);
+        else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
+      },
+    );
+  });
 }
 
-test('--help on every command prints its usage and exits 0; unknown flags and commands are refused with 2', () => {
-  const top = vcfarm(['--help']);
+// The runs are independent processes, so they run at once (each command's start-up is most of its time).
+test('--help on every command prints its usage and exits 0; unknown flags and commands are refused with 2', async () => {
+  const names = ['all', 'api', 'worker', 'users'];
+  const [top, unknown, planElsewhere, ...perCommand] = await Promise.all([
+    vcfarm(['--help']),
+    vcfarm(['serve']),
+    // `--plan` belongs to `users add` only.
+    vcfarm(['users', 'list', '--plan=pro']),
+    ...names.flatMap((name) => [vcfarm([name, '--help']), vcfarm([name, '--no-such-flag'])]),
+  ]);
   assert.equal(top.status, 0);
-  for (const name of ['all', 'api', 'worker', 'users']) assert.match(top.stdout, new RegExp(`\\n  ${name} `));
-  for (const name of ['all', 'api', 'worker', 'users']) {
-    const help = vcfarm([name, '--help']);
+  for (const name of names) assert.match(top.stdout, new RegExp(`\\n  ${name} `));
+  for (const [i, name] of names.entries()) {
+    const [help, bad] = perCommand.slice(2 * i, 2 * i + 2);
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`^usage: vcfarm ${name}`));
-    const bad = vcfarm([name, '--no-such-flag']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /Unknown option '--no-such-flag'/);
   }
-  const unknown = vcfarm(['serve']);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command "serve"/);
-  // `--plan` belongs to `users add` only.
-  assert.equal(vcfarm(['users', 'list', '--plan=pro']).status, 2);
+  assert.equal(planElsewhere.status, 2);
 });
 
 /** Starts `command` under the module recorder; resolves with every module URL it loaded once `ready` shows. */

@@ -159,3 +159,6 @@ for (const sec of lengths) {
   );
 }
 await rm(dir, { recursive: true, force: true });
+// This thread's ffmpeg launcher (workers/tasks/launcher.ts) lives as long as the thread, as in a pool
+// thread; the bench's thread is the process, so it ends it (the launcher then sees its stdin close).
+process.exit(0);

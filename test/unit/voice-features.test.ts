@@ -120,27 +120,31 @@ function frames(count: number, power: (i: number) => Float32Array, f0: number, v
   };
 }
 
+/** The accumulator's options both ProfileAccumulator tests use, and their two vowels. */
+const options = {
+  model: 'm',
+  sampleRate: SR,
+  bins: BINS,
+  frameHop: 256,
+  voicingThreshold: 0.8,
+  silenceDb: -50,
+};
+const VOWEL_A = vowel([
+  [500, 80],
+  [1500, 80],
+  [2500, 100],
+]);
+const VOWEL_B = vowel([
+  [300, 80],
+  [2300, 80],
+  [3000, 100],
+]);
+
 test('ProfileAccumulator: median formants of voiced frames, envelope statistics per class, no codebook, 0s when nothing is voiced', () => {
-  const options = {
-    model: 'm',
-    sampleRate: SR,
-    bins: BINS,
-    frameHop: 256,
-    voicingThreshold: 0.8,
-    silenceDb: -50,
-  };
   const acc = new ProfileAccumulator(options);
   // 20 000 frames (~3.6 min) of two vowels: the profile holds statistics, never frames.
-  const a = vowel([
-    [500, 80],
-    [1500, 80],
-    [2500, 100],
-  ]);
-  const b = vowel([
-    [300, 80],
-    [2300, 80],
-    [3000, 100],
-  ]);
+  const a = VOWEL_A;
+  const b = VOWEL_B;
   for (let n = 0; n < 20; n++) acc.add(frames(1000, (i) => (i % 4 === 0 ? b : a), 120, 0.95));
   const profile = acc.finish();
   assert.ok(profile.formants);
@@ -182,28 +186,10 @@ test('ProfileAccumulator: median formants of voiced frames, envelope statistics 
 });
 
 test('ProfileAccumulator: F0 statistics count frames at f0VoicingThreshold, formants and envelope classes at voicingThreshold', () => {
-  const options = {
-    model: 'm',
-    sampleRate: SR,
-    bins: BINS,
-    frameHop: 256,
-    voicingThreshold: 0.8,
-    silenceDb: -50,
-  };
-  const vowelA = vowel([
-    [500, 80],
-    [1500, 80],
-    [2500, 100],
-  ]);
-  const vowelB = vowel([
-    [300, 80],
-    [2300, 80],
-    [3000, 100],
-  ]);
   // 300 clearly voiced frames of a at 120 Hz, 200 weakly voiced (0.77) frames of b at 90 Hz (a creaky phrase end).
   const feed = (acc: ProfileAccumulator): void => {
-    acc.add(frames(300, () => vowelA, 120, 0.95));
-    acc.add(frames(200, () => vowelB, 90, 0.77));
+    acc.add(frames(300, () => VOWEL_A, 120, 0.95));
+    acc.add(frames(200, () => VOWEL_B, 90, 0.77));
   };
   const strict = new ProfileAccumulator(options);
   feed(strict);

@@ -305,7 +305,8 @@ docker_main() {
       fi
       tier_plan "$what"
       if ((dry_run)); then
-        DK_COMPOSE=$(docker_compose_cmd 2>/dev/null || echo "docker compose")
+        # A dry run prints what it would run: without compose here, the plugin's command line.
+        DK_COMPOSE=$(docker_compose_cmd 2>/dev/null) || DK_COMPOSE="docker compose"
         docker_dry_run
       else
         DK_COMPOSE=$(docker_compose_cmd)

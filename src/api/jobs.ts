@@ -80,8 +80,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const voice = await app.voices.get(userId, voiceId);
     if (voice.model !== model)
       throw new ValidationError(`voice ${voiceId} belongs to model "${voice.model}"`);
-    if (!(await app.voices.profilePath(userId, voiceId)))
+    if (!(await app.voices.profilePath(userId, voiceId))) {
+      // No profile: still being analysed, or deleted meanwhile (its metadata goes first: then a 404).
+      await app.voices.get(userId, voiceId);
       throw new ConflictError('the voice is still being analysed');
+    }
   };
 
   app.post(

@@ -130,6 +130,8 @@ export class VoiceStore {
     await this.get(userId, id);
     const dir = workspaceFor(this.dataDir, userId).voices;
     const suffixes = ['', '.json', '.json.part', '.profile.json', '.profile.json.part'];
+    // The metadata first: a reader that then misses the profile finds the voice gone, not "being analysed".
+    await rm(this.metaPath(userId, id), { force: true });
     await Promise.all(suffixes.map((s) => rm(fileIn(dir, id, s), { force: true })));
     await this.ledger?.sync(
       userId,

@@ -16,10 +16,10 @@ export interface Session {
 /**
  * fetch that, as a real client does (the page, the CLI), waits out a request shed for load and
  * sends it again: when and how often come from the clients' one reader,
- * `unavailableWaitMs` (src/client-cli/retry-after.ts: at most 3 times, each wait bounded). Tests run
- * the API in their own process beside the test's work, so a loaded machine (CI runs slow tiers
- * beside `npm test`) lags its event loop past MAX_EVENT_LOOP_DELAY_MS and sheds requests the test
- * is not about. Only a 503 with Retry-After while readiness says `overloaded` is retried: a 503 for
+ * `unavailableWaitMs` (src/client-cli/retry-after.ts: at most 3 times, each wait bounded). A loaded
+ * machine (`npm test` runs two files at once) lags an API process's event loop past
+ * MAX_EVENT_LOOP_DELAY_MS and it sheds requests the test is not about (startService's in-process
+ * API does not shed; a cluster's API processes do). Only a 503 with Retry-After while readiness says `overloaded` is retried: a 503 for
  * Redis down, a drain or any other status comes back as it came, for the fault tests that judge
  * those (their probes measure when 503s start and stop). A test about load shedding sets
  * `retryShed = false`.

@@ -63,6 +63,10 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
     HOST: '127.0.0.1',
     // Limits that tests not about limits never reach; a test about them passes its own PLANS_FILE.
     PLANS_FILE: writePlans(dataDir),
+    // No load shedding: this API shares its event loop with the test's own work (decoding, driving
+    // Chromium) and, with `npm test` running two files at once, a busy machine; its stalls are not
+    // the service's. A test about shedding sets its own limit (health-and-pressure.test).
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...opts.env,
   };
   let app: FastifyInstance;

@@ -86,7 +86,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
   };
   // Deleted (from this card or another tab) or expired, before the page loaded or since.
   const gone = job.state === 'completed' ? job.resultGone : undefined;
-  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
+  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec, job.state);
   const curl = job.resultUrl
     ? curlLine(`${location.origin}${job.resultUrl}`, job.filename, job.outputFormat)
     : undefined;
@@ -113,7 +113,9 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
         {!isClone && <span class="job-settings">{settingsText(job, targetName)}</span>}
         {!isClone && ' · '}
         <time dateTime={new Date(job.createdAt).toISOString()}>{relativeTime(job.createdAt, now)}</time>
-        {speed && <span class="job-speed"> · took {speed}</span>}
+        {speed && (
+          <span class="job-speed">{` · ${job.state === 'completed' ? 'took' : 'stopped after'} ${speed}`}</span>
+        )}
       </p>
       {gone && <p class="hint job-result-gone">{resultGoneText(gone)}</p>}
       {playerSrc && (

@@ -225,8 +225,11 @@ test('cards say when, how fast and with what settings', () => {
   assert.equal(relativeTime(now - 3 * 60_000, now), '3 min ago');
   assert.equal(relativeTime(now - 2 * 3_600_000, now), '2 h ago');
   assert.equal(relativeTime(now - 86_400_000, now), '1 day ago');
-  assert.equal(speedText(1000, 2200, 10), '1.2 s, 8.3× real time');
-  assert.equal(speedText(null, 2200, 10), undefined);
+  assert.equal(speedText(1000, 2200, 10, 'completed'), '1.2 s, 8.3× real time');
+  assert.equal(speedText(null, 2200, 10, 'completed'), undefined);
+  // A job stopped part-way converted part of its audio: no speed against the whole of it.
+  assert.equal(speedText(1000, 7000, 540, 'cancelled'), '6.0 s');
+  assert.equal(speedText(1000, 7000, 540, 'failed'), '6.0 s');
   assert.equal(
     settingsText({ pitchSemitones: 2, strength: 0.8, outputFormat: 'ogg' }, 'Anna'),
     'voice Anna · strength 80% · +2 semitones · OGG',

@@ -80,8 +80,13 @@ const WS_PATH = {
         description: 'Switching protocols; then `WsServerMessage`s',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/WsServerMessage' } } },
       },
+      400: {
+        description: 'Not an upgrade (a plain GET), or a query parameter out of form',
+        ...ErrorRef,
+      },
       401: { description: 'The token in the URL is not valid', ...ErrorRef },
       429: { description: 'Too many sockets or upgrades for this user', ...ErrorRef },
+      503: { description: 'The instance holds WS_MAX_SOCKETS sockets (Retry-After)', ...ErrorRef },
     },
   },
 };

@@ -17,6 +17,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_TOO_LARGE: 413,
   VC_ERR_RANGE_NOT_SATISFIABLE: 416,
   VC_ERR_UNSUPPORTED_AUDIO: 415,
+  VC_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   VC_ERR_RATE_LIMITED: 429,
   VC_ERR_UNAVAILABLE: 503,
   VC_ERR_UNDECODABLE_AUDIO: 422,
@@ -147,10 +148,32 @@ function fromRedis(err: Error): { status: number; code: ErrorCode; message: stri
   return undefined;
 }
 
+/** The generic code of a 4xx status, for Fastify's own refusals. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: 'VC_ERR_VALIDATION',
+  401: 'VC_ERR_UNAUTHORIZED',
+  403: 'VC_ERR_FORBIDDEN',
+  404: 'VC_ERR_NOT_FOUND',
+  409: 'VC_ERR_CONFLICT',
+  413: 'VC_ERR_TOO_LARGE',
+  415: 'VC_ERR_UNSUPPORTED_MEDIA_TYPE',
+  416: 'VC_ERR_RANGE_NOT_SATISFIABLE',
+  429: 'VC_ERR_RATE_LIMITED',
+};
+
+/** The refused body's media type as the client sent it (no parameters), for the message. */
+function mediaTypeWords(contentType: string | undefined): string {
+  const type = contentType?.split(';')[0].trim().slice(0, 100);
+  return type ? `a body of type "${type}"` : 'a body without a content type';
+}
+
 const MULTIPART_SHAPE = 'too many parts: send one file (field "file"), and with a voice its "name"';
 
 /** Codes Fastify and its plugins use, folded into ours. */
-function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } | undefined {
+function fromFastify(
+  err: FastifyError,
+  contentType: string | undefined,
+): { status: number; code: ErrorCode; message: string } | undefined {
   if (err.validation) return { status: 400, code: 'VC_ERR_VALIDATION', message: validationMessage(err) };
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
@@ -165,17 +188,23 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
       return { status: 413, code: 'VC_ERR_TOO_LARGE', message: MULTIPART_SHAPE };
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'VC_ERR_VALIDATION', message: 'unsupported content type for this route' };
+      return {
+        status: 415,
+        code: 'VC_ERR_UNSUPPORTED_MEDIA_TYPE',
+        message: `this route does not take ${mediaTypeWords(contentType)}`,
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_PROTO_VIOLATION':
       return { status: 400, code: 'VC_ERR_VALIDATION', message: err.message };
-    default:
-      if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-        return { status: err.statusCode, code: 'VC_ERR_VALIDATION', message: err.message };
-      }
-      return undefined;
+    default: {
+      if (!err.statusCode || err.statusCode < 400 || err.statusCode >= 500) return undefined;
+      // Another 4xx of Fastify's: the code of that status, so that status and code agree with
+      // HTTP_STATUS as every other answer does; a status with no code of its own is a 400.
+      const code = CODE_OF_STATUS[err.statusCode] ?? 'VC_ERR_VALIDATION';
+      return { status: HTTP_STATUS[code], code, message: err.message };
+    }
   }
 }
 
@@ -199,7 +228,7 @@ export function installErrorHandler(app: FastifyInstance): void {
         message: full.message,
       });
     } else {
-      const mapped = fromRedis(err) ?? fromFastify(err);
+      const mapped = fromRedis(err) ?? fromFastify(err, request.headers['content-type']);
       if (mapped) ({ status, code, message } = mapped);
     }
     if (status >= 500) {

@@ -146,7 +146,7 @@ const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
 /**
  * The refusals a route can answer whatever its handler does, so the document lists every status
  * the route really returns: 400 where a schema checks the request (a malformed id, query or
- * body), 404 for an id in the path, 401/403/429 by who may call it, and for the three signed
+ * body), 415 where it takes a body (of another type), 404 for an id in the path, 401/403/429 by who may call it, and for the three signed
  * audio routes 403 (a link altered or expired), 416 (a Range outside the file) and 404.
  */
 function refusals(
@@ -156,6 +156,7 @@ function refusals(
 ): Record<number, unknown> {
   const out: Record<number, unknown> = {};
   if (schema.params || schema.querystring || schema.body) out[400] = ErrorBody;
+  if (schema.body) out[415] = ErrorBody; // a body of a type the route does not parse
   if (access === 'public') return out;
   out[401] = ErrorBody;
   if (access === 'admin') out[403] = ErrorBody;

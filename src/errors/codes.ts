@@ -39,6 +39,11 @@ export const ERROR_CODES = {
     answer: '415',
     meaning: 'not an accepted audio file (container, streams, rate, channels, duration, empty)',
   },
+  VC_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    answer: '415',
+    meaning:
+      'a request body of a content type the route does not take (an upload or voice that is not `multipart/form-data`, a JSON route sent XML)',
+  },
   VC_ERR_UNDECODABLE_AUDIO: {
     answer: 'job error',
     meaning: "the file passed the probe but does not decode (ffmpeg's own words only in the worker's log)",

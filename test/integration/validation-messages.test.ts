@@ -214,3 +214,32 @@ test('every pattern a route checks (parameters, headers, bodies in the OpenAPI d
     [],
   );
 });
+
+test('a body of a content type the route does not take: 415 VC_ERR_UNSUPPORTED_MEDIA_TYPE, the status its code maps to, declared in the document', async () => {
+  const doc = (await (await fetch(`${svc.baseUrl}/api/openapi.json`)).json()) as Json;
+  const cases: [string, string, string, string, string][] = [
+    // [method, url, the document's path, content type, body]
+    ['POST', '/api/uploads', '/api/uploads', 'application/json', '{}'],
+    ['POST', '/api/voices', '/api/voices', 'application/json', '{"name":"x"}'],
+    ['POST', '/api/jobs', '/api/jobs', 'application/xml', '<job/>'],
+    ['PUT', '/api/webhook', '/api/webhook', 'application/xml', '<webhook/>'],
+  ];
+  const wrong: string[] = [];
+  for (const [method, url, path, type, body] of cases) {
+    const res = await fetch(`${svc.baseUrl}${url}`, {
+      method,
+      headers: { ...user.headers(), 'content-type': type },
+      body,
+    });
+    const got = (await res.json()) as Json;
+    if (res.status !== 415 || got.error !== 'VC_ERR_UNSUPPORTED_MEDIA_TYPE')
+      wrong.push(`${method} ${url} (${type}): ${res.status} ${JSON.stringify(got)}`);
+    else assert.equal(got.message, `this route does not take a body of type "${type}"`);
+    // The code's own status, as the error table and the document's description give it.
+    if (!doc.info.description.includes(`| \`${got.error}\` | ${res.status} |`))
+      wrong.push(`${method} ${url}: ${got.error} is not ${res.status} in the document's table`);
+    if (!doc.paths[path][method.toLowerCase()].responses['415'])
+      wrong.push(`${method} ${path}: 415 not declared`);
+  }
+  assert.deepEqual(wrong, []);
+});

@@ -98,6 +98,8 @@ export function validationMessage(err: FastifyError): string {
       return `${where} must be at least ${counted(issue.params.limit, 'character')} long`;
     case 'maxLength':
       return `${where} must be at most ${counted(issue.params.limit, 'character')} long`;
+    case 'format':
+      return `${where} must be ${FORMAT_WORDS[String(issue.params.format)] ?? 'in the form the API reference gives'}`;
     // What the value should be, in words; never the pattern (src/api/fields.ts).
     case 'pattern':
       return `${where} must be ${patternWords(String(issue.params.pattern)) ?? 'in the form the API reference gives'}`;
@@ -105,6 +107,11 @@ export function validationMessage(err: FastifyError): string {
       return `${where} ${issue.message ?? 'is invalid'}`;
   }
 }
+
+/** A schema `format`, in words ("must be a UUID ..."), never ajv's "must match format". */
+const FORMAT_WORDS: Record<string, string> = {
+  uuid: 'a UUID: 32 hexadecimal digits in groups of 8-4-4-4-12, separated by "-"',
+};
 
 /** A field inside `where`: "name" in the body, "options.name" in a body field, "query parameter exp". */
 function within(where: string, name: string): string {

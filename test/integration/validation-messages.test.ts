@@ -172,6 +172,13 @@ const TABLE: ['user' | 'admin', string, string, unknown, string][] = [
     { worker_id: 'worker one' },
     "worker_id must be a worker id: 1-64 letters, digits, '.', '-' or '_'",
   ],
+  [
+    'admin',
+    'GET',
+    '/api/system/scale/not-a-request-id',
+    undefined,
+    'path parameter requestId must be a UUID: 32 hexadecimal digits in groups of 8-4-4-4-12, separated by "-"',
+  ],
 ];
 
 test('a table of bad values over the routes: 400 VC_ERR_VALIDATION, the field and what it must be, in words', async () => {

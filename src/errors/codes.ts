@@ -44,6 +44,10 @@ export const ERROR_CODES = {
     meaning:
       'a request body of a content type the route does not take (an upload or voice that is not `multipart/form-data`, a JSON route sent XML)',
   },
+  VC_ERR_HEADERS_TOO_LARGE: {
+    answer: '431',
+    meaning: "the request's headers exceed the HTTP server's limit (Node's 16 KB); answered before any route",
+  },
   VC_ERR_UNDECODABLE_AUDIO: {
     answer: 'job error',
     meaning: "the file passed the probe but does not decode (ffmpeg's own words only in the worker's log)",

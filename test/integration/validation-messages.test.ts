@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { HTTP_STATUS } from '../../src/api/error-handler.js';
 import { patternWords } from '../../src/api/fields.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient, type Json } from '../helpers/client.js';
@@ -249,4 +251,36 @@ test('a body of a content type the route does not take: 415 VC_ERR_UNSUPPORTED_M
       wrong.push(`${method} ${path}: 415 not declared`);
   }
   assert.deepEqual(wrong, []);
+});
+
+test("what Node's HTTP server refuses before any route has the code of its status: headers too large (431), not HTTP (400)", async () => {
+  const { port } = new URL(svc.baseUrl);
+  const raw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => sock.write(request));
+      let text = '';
+      sock.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(text));
+    });
+  const answers: [string, number, string][] = [
+    [
+      await raw(`GET /api/jobs HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+      431,
+      'VC_ERR_HEADERS_TOO_LARGE',
+    ],
+    [await raw('NOT HTTP AT ALL\r\n\r\n'), 400, 'VC_ERR_VALIDATION'],
+  ];
+  for (const [answer, status, code] of answers) {
+    assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), answer.slice(0, 100));
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.error, code);
+    assert.equal(
+      HTTP_STATUS[body.error as keyof typeof HTTP_STATUS],
+      status,
+      'the code maps to the status sent',
+    );
+  }
 });

@@ -61,6 +61,16 @@ test('cancelling an active job kills its ffmpeg processes and leaves no output',
   assert.equal(failed, 0);
   assert.deepEqual([stats.queue.failed, stats.queue.cancelled], [0, 1]);
   assert.deepEqual([stats.throughput[0].failed, stats.throughput[0].cancelled], [0, 1]);
+  // The worker's log too: the cancel is an info line of its own, not a warning that an attempt failed.
+  const lines = svc.workers.flatMap((w) => w.logs).filter((l) => l.jobId === job.id);
+  assert.deepEqual(
+    lines.filter((l) => Number(l.level) >= 40).map((l) => l.msg),
+    [],
+  );
+  assert.ok(
+    lines.some((l) => l.msg === 'conversion cancelled' && l.reason === 'cancelled by the user'),
+    JSON.stringify(lines.map((l) => l.msg)),
+  );
 
   // 4. The worker survived and still converts (a short upload: any job that completes shows it; the
   // 150 s one above cost about 3 s more to convert again).

@@ -99,7 +99,9 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
       return;
     }
     setResultError(undefined);
-    put({ ...fresh, resultUrl: `${fresh.resultUrl}` });
+    put(fresh);
+    // A link still well within its life is kept (steadyLink): the player asks for it again.
+    audioRef.current?.load();
   };
 
   return (

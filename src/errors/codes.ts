@@ -24,6 +24,11 @@ export const ERROR_CODES = {
     meaning:
       "the result of a job still queued or running was asked for (the message gives the job's state); follow the job (GET /api/jobs/:id or the WebSocket) and ask once it has completed",
   },
+  VC_ERR_JOB_FINISHED: {
+    answer: '409',
+    meaning:
+      'a cancel (`DELETE /api/jobs/:id`) of a job that had already completed or failed: nothing was cancelled (the message gives its state; a job already cancelled answers 200 as cancelled)',
+  },
   VC_ERR_CONFLICT: {
     answer: '409',
     meaning:

@@ -78,6 +78,17 @@ test('cancelling an active job kills its ffmpeg processes and leaves no output',
   assert.equal(short.status, 201);
   const next = await client.createJob({ uploadId: short.body.upload.id, outputFormat: 'wav' });
   assert.equal((await client.waitForJob(next.id)).state, 'completed');
+
+  // 5. A cancel of a job that had completed cancels nothing, and says so (not a 200 as if it had);
+  // the one cancelled above, asked again, is what was asked for: 200, cancelled.
+  const late = await client.request('DELETE', `/api/jobs/${next.id}`);
+  assert.deepEqual(
+    [late.status, late.body],
+    [409, { error: 'VC_ERR_JOB_FINISHED', message: 'the job had already completed: nothing to cancel' }],
+  );
+  assert.equal((await client.job(next.id)).state, 'completed');
+  const again = await client.request('DELETE', `/api/jobs/${job.id}`);
+  assert.deepEqual([again.status, again.body.job.state], [200, 'cancelled']);
 });
 
 test('cancelling a queued job removes it before it starts', async () => {

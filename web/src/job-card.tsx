@@ -65,7 +65,12 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
     setStopping(true);
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}`, { method: 'DELETE' });
     if (res.ok) put(((await res.json()) as { job: JobView }).job);
-    else {
+    else if (res.status === 409) {
+      // It ended (completed or failed) before the cancel reached it: the card shows how, no error.
+      setStopping(false);
+      const ended = await fetchJob(job.id);
+      if (ended) put(ended);
+    } else {
       setStopping(false);
       setActionError(await errorText(res, 'cancelling'));
     }

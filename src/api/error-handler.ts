@@ -12,6 +12,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_UNAUTHORIZED: 401,
   VC_ERR_FORBIDDEN: 403,
   VC_ERR_NOT_FOUND: 404,
+  VC_ERR_METHOD_NOT_ALLOWED: 405,
   VC_ERR_CONFLICT: 409,
   VC_ERR_JOB_NOT_FINISHED: 409,
   VC_ERR_JOB_FINISHED: 409,
@@ -217,6 +218,14 @@ function fromFastify(
   }
 }
 
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** Whether `method path` reaches a route of its own (the page's catch-all static files do not count). */
+function routedHere(app: FastifyInstance, method: string, path: string): boolean {
+  const route = app.findRoute({ method: method as 'GET', url: path });
+  return route !== null && !(route.params && '*' in route.params);
+}
+
 /** The one place where errors become HTTP responses `{ error, message }`. 5xx details go to the log only. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -259,9 +268,17 @@ export function installErrorHandler(app: FastifyInstance): void {
     void reply.status(status).send({ error: code, message });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
-      error: 'VC_ERR_NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0]}`,
-    });
+    const path = request.url.split('?')[0];
+    // A route that exists, asked with another method: 405 naming those it takes, not "no route".
+    const allowed = ROUTE_METHODS.filter((m) => m !== request.method && routedHere(app, m, path));
+    if (allowed.length > 0) {
+      const code: ErrorCode = 'VC_ERR_METHOD_NOT_ALLOWED';
+      void reply
+        .status(HTTP_STATUS[code])
+        .header('allow', allowed.join(', '))
+        .send({ error: code, message: `${path} takes ${allowed.join(', ')}, not ${request.method}` });
+      return;
+    }
+    void reply.status(404).send({ error: 'VC_ERR_NOT_FOUND', message: `no route ${request.method} ${path}` });
   });
 }

@@ -34,6 +34,11 @@ export const ERROR_CODES = {
     meaning:
       'the resource is busy: an upload or a voice a queued or running job needs, a voice still being analysed; an account name already taken',
   },
+  VC_ERR_METHOD_NOT_ALLOWED: {
+    answer: '405',
+    meaning:
+      'a route asked with a method it does not take (`PUT /api/jobs`); the `Allow` header lists those it does',
+  },
   VC_ERR_TOO_LARGE: { answer: '413', meaning: 'upload or body over the limit' },
   VC_ERR_RANGE_NOT_SATISFIABLE: {
     answer: '416',

@@ -284,3 +284,25 @@ test("what Node's HTTP server refuses before any route has the code of its statu
     );
   }
 });
+
+test('a route asked with a method it does not take: 405 VC_ERR_METHOD_NOT_ALLOWED with Allow; a path that is no route: 404', async () => {
+  const wrong: string[] = [];
+  const cases: [string, string, number, string | null][] = [
+    ['PUT', '/api/jobs', 405, 'GET, HEAD, POST'],
+    ['DELETE', '/api/voices', 405, 'GET, HEAD, POST'],
+    ['POST', '/api/jobs/abcdefgh1234', 405, 'GET, HEAD, DELETE'],
+    ['GET', '/api/webhook/secret', 405, 'POST'],
+    ['PUT', '/api/no-such-route', 404, null],
+    ['POST', '/no-such-page', 404, null],
+  ];
+  for (const [method, url, status, allow] of cases) {
+    const res = await fetch(`${svc.baseUrl}${url}`, { method, headers: user.headers() });
+    const body = (await res.json()) as Json;
+    const got = `${res.status} ${body.error} allow=${res.headers.get('allow')}`;
+    const code = status === 405 ? 'VC_ERR_METHOD_NOT_ALLOWED' : 'VC_ERR_NOT_FOUND';
+    if (got !== `${status} ${code} allow=${allow}`) wrong.push(`${method} ${url}: ${got} ${body.message}`);
+    if (HTTP_STATUS[body.error as keyof typeof HTTP_STATUS] !== res.status)
+      wrong.push(`${method} ${url}: ${body.error} is not ${res.status} in the one map`);
+  }
+  assert.deepEqual(wrong, []);
+});

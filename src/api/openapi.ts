@@ -146,8 +146,10 @@ const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
 /**
  * The refusals a route can answer whatever its handler does, so the document lists every status
  * the route really returns: 400 where a schema checks the request (a malformed id, query or
- * body), 415 where it takes a body (of another type), 404 for an id in the path, 401/403/429 by who may call it, and for the three signed
- * audio routes 403 (a link altered or expired), 416 (a Range outside the file) and 404.
+ * body), 415 where it takes a body (of another type), 404 for an id in the path, 401/403/429 by
+ * who may call it (429: a user's rate limits, or an address past ADMIN_FAILURES_PER_IP), and for
+ * the three signed audio routes 403 (a link altered or expired), 416 (a Range outside the file)
+ * and 404.
  */
 function refusals(
   access: ReturnType<typeof accessOf>,
@@ -159,8 +161,8 @@ function refusals(
   if (schema.body) out[415] = ErrorBody; // a body of a type the route does not parse
   if (access === 'public') return out;
   out[401] = ErrorBody;
+  out[429] = ErrorBody;
   if (access === 'admin') out[403] = ErrorBody;
-  else out[429] = ErrorBody;
   if (url.includes('{')) out[404] = ErrorBody;
   if (access === 'user-or-signed') {
     out[403] = ErrorBody;

@@ -3,10 +3,12 @@
 # refreshed every few seconds. Needs curl and jq.
 #   VCFARM_URL=http://localhost:8080 ADMIN_TOKEN=... scripts/monitor_multiuser.sh [interval-seconds]
 # ADMIN_TOKEN may also come from ADMIN_TOKEN_FILE or DATA_DIR/admin-token (what `npm start` creates).
-# DATA_DIR defaults to this installation's data/ folder, whatever the current folder is.
+# DATA_DIR defaults to this installation's data/ folder, whatever the current folder is. Without
+# VCFARM_URL the service is the one `npm start` runs with the same environment: 127.0.0.1:$PORT
+# (8080 unset), as `vcfarm users` finds it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-url=${VCFARM_URL:-http://localhost:8080}
+url=${VCFARM_URL:-http://127.0.0.1:${PORT:-8080}}
 
 usage() {
   cat <<'USAGE'
@@ -14,7 +16,7 @@ usage: scripts/monitor_multiuser.sh [interval-seconds]
   A terminal view of a running vcfarm (workers, threads, queue, throughput), refreshed every
   interval-seconds (default 3; a number, at least 1). Ctrl-C quits.
 environment:
-  VCFARM_URL        the service (default http://localhost:8080)
+  VCFARM_URL        the service (default http://127.0.0.1:$PORT, PORT 8080 when unset)
   ADMIN_TOKEN       the admin credential; else read from ADMIN_TOKEN_FILE or DATA_DIR/admin-token
   MONITOR_ONCE=1    print one view and exit
 exit status:

@@ -72,10 +72,14 @@ export function reportOutcomes(
   lanes.on('failed', (job: Job<ConversionJobData, ConversionResult> | undefined, err: Error) => {
     if (!job) return;
     const jobId = String(job.id);
-    log.warn({ ...jobLogFields(job), err: err.message }, 'conversion attempt failed');
+    const decoded = decodeJobFailure(err.message);
+    // A cancel is asked for, not a fault: info, so that warnings (and alerts on them) mean failures.
+    if (decoded?.code === 'VC_ERR_CANCELLED')
+      log.info({ ...jobLogFields(job), reason: decoded.message }, 'conversion cancelled');
+    else log.warn({ ...jobLogFields(job), err: err.message }, 'conversion attempt failed');
     void (async () => {
       if ((await job.getState()) !== 'failed') return; // it will be retried
-      const failure = decodeJobFailure(err.message) ?? {
+      const failure = decoded ?? {
         code: 'VC_ERR_INTERNAL',
         message: 'the job failed',
         retryable: false,

@@ -26,9 +26,11 @@ export function clientErrorHandler(requestTimeoutMs: number) {
       ({ code, message } = timeout);
       status = HTTP_STATUS[code];
     } else if (err.code === 'HPE_HEADER_OVERFLOW') {
-      [status, code, message] = [431, 'VC_ERR_VALIDATION', 'the request headers are too large'];
+      code = 'VC_ERR_HEADERS_TOO_LARGE';
+      [status, message] = [HTTP_STATUS[code], 'the request headers are too large'];
     } else {
-      [status, code, message] = [400, 'VC_ERR_VALIDATION', 'the request is not valid HTTP'];
+      code = 'VC_ERR_VALIDATION';
+      [status, message] = [HTTP_STATUS[code], 'the request is not valid HTTP'];
     }
     this.log.info({ code, status, detail: err.code }, 'request rejected by the HTTP server');
     // A route may have started its answer (an early refusal while the body still arrives).

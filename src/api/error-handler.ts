@@ -12,11 +12,15 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_UNAUTHORIZED: 401,
   VC_ERR_FORBIDDEN: 403,
   VC_ERR_NOT_FOUND: 404,
+  VC_ERR_METHOD_NOT_ALLOWED: 405,
   VC_ERR_CONFLICT: 409,
   VC_ERR_JOB_NOT_FINISHED: 409,
+  VC_ERR_JOB_FINISHED: 409,
   VC_ERR_TOO_LARGE: 413,
   VC_ERR_RANGE_NOT_SATISFIABLE: 416,
   VC_ERR_UNSUPPORTED_AUDIO: 415,
+  VC_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  VC_ERR_HEADERS_TOO_LARGE: 431,
   VC_ERR_RATE_LIMITED: 429,
   VC_ERR_UNAVAILABLE: 503,
   VC_ERR_UNDECODABLE_AUDIO: 422,
@@ -97,6 +101,8 @@ export function validationMessage(err: FastifyError): string {
       return `${where} must be at least ${counted(issue.params.limit, 'character')} long`;
     case 'maxLength':
       return `${where} must be at most ${counted(issue.params.limit, 'character')} long`;
+    case 'format':
+      return `${where} must be ${FORMAT_WORDS[String(issue.params.format)] ?? 'in the form the API reference gives'}`;
     // What the value should be, in words; never the pattern (src/api/fields.ts).
     case 'pattern':
       return `${where} must be ${patternWords(String(issue.params.pattern)) ?? 'in the form the API reference gives'}`;
@@ -104,6 +110,11 @@ export function validationMessage(err: FastifyError): string {
       return `${where} ${issue.message ?? 'is invalid'}`;
   }
 }
+
+/** A schema `format`, in words ("must be a UUID ..."), never ajv's "must match format". */
+const FORMAT_WORDS: Record<string, string> = {
+  uuid: 'a UUID: 32 hexadecimal digits in groups of 8-4-4-4-12, separated by "-"',
+};
 
 /** A field inside `where`: "name" in the body, "options.name" in a body field, "query parameter exp". */
 function within(where: string, name: string): string {
@@ -147,10 +158,32 @@ function fromRedis(err: Error): { status: number; code: ErrorCode; message: stri
   return undefined;
 }
 
+/** The generic code of a 4xx status, for Fastify's own refusals. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  400: 'VC_ERR_VALIDATION',
+  401: 'VC_ERR_UNAUTHORIZED',
+  403: 'VC_ERR_FORBIDDEN',
+  404: 'VC_ERR_NOT_FOUND',
+  409: 'VC_ERR_CONFLICT',
+  413: 'VC_ERR_TOO_LARGE',
+  415: 'VC_ERR_UNSUPPORTED_MEDIA_TYPE',
+  416: 'VC_ERR_RANGE_NOT_SATISFIABLE',
+  429: 'VC_ERR_RATE_LIMITED',
+};
+
+/** The refused body's media type as the client sent it (no parameters), for the message. */
+function mediaTypeWords(contentType: string | undefined): string {
+  const type = contentType?.split(';')[0].trim().slice(0, 100);
+  return type ? `a body of type "${type}"` : 'a body without a content type';
+}
+
 const MULTIPART_SHAPE = 'too many parts: send one file (field "file"), and with a voice its "name"';
 
 /** Codes Fastify and its plugins use, folded into ours. */
-function fromFastify(err: FastifyError): { status: number; code: ErrorCode; message: string } | undefined {
+function fromFastify(
+  err: FastifyError,
+  contentType: string | undefined,
+): { status: number; code: ErrorCode; message: string } | undefined {
   if (err.validation) return { status: 400, code: 'VC_ERR_VALIDATION', message: validationMessage(err) };
   switch (err.code) {
     case 'FST_REQ_FILE_TOO_LARGE':
@@ -165,18 +198,32 @@ function fromFastify(err: FastifyError): { status: number; code: ErrorCode; mess
       return { status: 413, code: 'VC_ERR_TOO_LARGE', message: MULTIPART_SHAPE };
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, code: 'VC_ERR_VALIDATION', message: 'unsupported content type for this route' };
+      return {
+        status: 415,
+        code: 'VC_ERR_UNSUPPORTED_MEDIA_TYPE',
+        message: `this route does not take ${mediaTypeWords(contentType)}`,
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_PROTO_VIOLATION':
       return { status: 400, code: 'VC_ERR_VALIDATION', message: err.message };
-    default:
-      if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-        return { status: err.statusCode, code: 'VC_ERR_VALIDATION', message: err.message };
-      }
-      return undefined;
+    default: {
+      if (!err.statusCode || err.statusCode < 400 || err.statusCode >= 500) return undefined;
+      // Another 4xx of Fastify's: the code of that status, so that status and code agree with
+      // HTTP_STATUS as every other answer does; a status with no code of its own is a 400.
+      const code = CODE_OF_STATUS[err.statusCode] ?? 'VC_ERR_VALIDATION';
+      return { status: HTTP_STATUS[code], code, message: err.message };
+    }
   }
+}
+
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** Whether `method path` reaches a route of its own (the page's catch-all static files do not count). */
+function routedHere(app: FastifyInstance, method: string, path: string): boolean {
+  const route = app.findRoute({ method: method as 'GET', url: path });
+  return route !== null && !(route.params && '*' in route.params);
 }
 
 /** The one place where errors become HTTP responses `{ error, message }`. 5xx details go to the log only. */
@@ -199,7 +246,7 @@ export function installErrorHandler(app: FastifyInstance): void {
         message: full.message,
       });
     } else {
-      const mapped = fromRedis(err) ?? fromFastify(err);
+      const mapped = fromRedis(err) ?? fromFastify(err, request.headers['content-type']);
       if (mapped) ({ status, code, message } = mapped);
     }
     if (status >= 500) {
@@ -221,9 +268,17 @@ export function installErrorHandler(app: FastifyInstance): void {
     void reply.status(status).send({ error: code, message });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({
-      error: 'VC_ERR_NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0]}`,
-    });
+    const path = request.url.split('?')[0];
+    // A route that exists, asked with another method: 405 naming those it takes, not "no route".
+    const allowed = ROUTE_METHODS.filter((m) => m !== request.method && routedHere(app, m, path));
+    if (allowed.length > 0) {
+      const code: ErrorCode = 'VC_ERR_METHOD_NOT_ALLOWED';
+      void reply
+        .status(HTTP_STATUS[code])
+        .header('allow', allowed.join(', '))
+        .send({ error: code, message: `${path} takes ${allowed.join(', ')}, not ${request.method}` });
+      return;
+    }
+    void reply.status(404).send({ error: 'VC_ERR_NOT_FOUND', message: `no route ${request.method} ${path}` });
   });
 }

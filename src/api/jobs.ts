@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ConflictError, NotFoundError, ValidationError } from '../errors/index.js';
+import { ConflictError, NotFoundError, ValidationError, VcError } from '../errors/index.js';
 import { assertRoomForOutput } from '../limits/index.js';
 import { outputSizeBound, PLAIN_OUTPUT_RATE } from '../media/index.js';
 import { DEFAULT_MODEL } from '../models/index.js';
@@ -223,6 +223,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       request.log.info({ jobId: job.id, state: job.state }, 'job cancel requested');
       // A queued job is cancelled at once (200). An active one stops between two chunks on its
       // worker: 202, and the cancellation shows in GET /api/jobs/:id and as a `cancelled` event.
+      // One that had already completed or failed is not cancelled: a 200 would say it was.
+      if (job.state === 'completed' || job.state === 'failed')
+        throw new VcError('VC_ERR_JOB_FINISHED', `the job had already ${job.state}: nothing to cancel`);
       if (job.state === 'active' || job.state === 'queued') {
         return reply
           .status(202)

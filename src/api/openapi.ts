@@ -11,7 +11,7 @@ import { WsClientMessage, WsServerMessage } from './ws-messages.js';
 
 /** Who may call a route, by URL: the document's `security` and the 401 it adds follow from it. */
 export function accessOf(url: string): 'public' | 'admin' | 'user' | 'user-or-signed' {
-  if (/^\/api\/(admin|system|queue)\//.test(url)) return 'admin';
+  if (/^\/api\/(admin|system|queue)\//.test(url) || url === '/metrics') return 'admin';
   if (url === '/api/session' || url === '/health' || url === '/api/ws' || !url.startsWith('/api/'))
     return 'public';
   if (url.startsWith('/api/openapi') || url.startsWith('/api/docs')) return 'public';
@@ -80,8 +80,13 @@ const WS_PATH = {
         description: 'Switching protocols; then `WsServerMessage`s',
         content: { 'application/json': { schema: { $ref: '#/components/schemas/WsServerMessage' } } },
       },
+      400: {
+        description: 'Not an upgrade (a plain GET), or a query parameter out of form',
+        ...ErrorRef,
+      },
       401: { description: 'The token in the URL is not valid', ...ErrorRef },
       429: { description: 'Too many sockets or upgrades for this user', ...ErrorRef },
+      503: { description: 'The instance holds WS_MAX_SOCKETS sockets (Retry-After)', ...ErrorRef },
     },
   },
 };
@@ -139,6 +144,35 @@ const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
 };
 
 /**
+ * The refusals a route can answer whatever its handler does, so the document lists every status
+ * the route really returns: 400 where a schema checks the request (a malformed id, query or
+ * body), 415 where it takes a body (of another type), 404 for an id in the path, 401/403/429 by
+ * who may call it (429: a user's rate limits, or an address past ADMIN_FAILURES_PER_IP), and for
+ * the three signed audio routes 403 (a link altered or expired), 416 (a Range outside the file)
+ * and 404.
+ */
+function refusals(
+  access: ReturnType<typeof accessOf>,
+  url: string,
+  schema: FastifySchema,
+): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  if (schema.params || schema.querystring || schema.body) out[400] = ErrorBody;
+  if (schema.body) out[415] = ErrorBody; // a body of a type the route does not parse
+  if (access === 'public') return out;
+  out[401] = ErrorBody;
+  out[429] = ErrorBody;
+  if (access === 'admin') out[403] = ErrorBody;
+  if (url.includes('{')) out[404] = ErrorBody;
+  if (access === 'user-or-signed') {
+    out[403] = ErrorBody;
+    out[404] = ErrorBody;
+    out[416] = ErrorBody;
+  }
+  return out;
+}
+
+/**
  * The OpenAPI 3.1 document, generated from the routes' own schemas, at /api/openapi.json, and a
  * browsable reference at /api/docs. Registered before the routes so that it sees every one.
  */
@@ -188,19 +222,18 @@ export const openApiPlugin = fp(
             }
           : doc.swaggerObject,
       transform: ({ schema, url, route }) => {
-        const access = accessOf(url);
+        // Fastify's `:id`, as the document (and accessOf) write it: `{id}`.
+        const path = url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+        const access = accessOf(path);
         const doc: FastifySchema & Record<string, unknown> = { ...(schema ?? {}) };
         doc.security = SECURITY[access];
         const methods = [route.method].flat();
-        const nonJson = NON_JSON_RESPONSES[`${methods[0]} ${url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`];
+        const nonJson = NON_JSON_RESPONSES[`${methods[0]} ${path}`];
         if (nonJson) doc.response = { ...nonJson, ...((doc.response as Record<string, unknown>) ?? {}) };
-        if (access !== 'public') {
-          const response = { ...((doc.response as Record<string, unknown> | undefined) ?? {}) };
-          response[401] ??= ErrorBody;
-          if (access === 'admin') response[403] ??= ErrorBody;
-          else response[429] ??= ErrorBody;
-          doc.response = response;
-        }
+        doc.response = {
+          ...refusals(access, path, doc),
+          ...((doc.response as Record<string, unknown>) ?? {}),
+        };
         if (methods.some((m) => IDEMPOTENT_ROUTES.includes(`${m} ${url}`)))
           doc.headers = {
             type: 'object',

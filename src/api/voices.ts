@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ForbiddenError, ValidationError } from '../errors/index.js';
+import { ForbiddenError, ValidationError, VcError } from '../errors/index.js';
 import { currentPreview, DEFAULT_MODEL, type PresetVoice } from '../models/index.js';
 import type { Voice } from '../workspace/index.js';
 import { callerOf, userOf } from './caller.js';
@@ -133,11 +133,24 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  /**
+   * A preset is listed with the user's voices but is the service's: its id answers what it is,
+   * not a bare "voice not found".
+   */
+  const refusePreset = async (id: string, refusal: (id: string) => Error) => {
+    const presets = (await app.models.list()).flatMap((m) => m.presets);
+    if (presets.some((p) => p.id === id)) throw refusal(id);
+  };
+
   app.get(
     '/voices/:id',
     { schema: { params: IdParams, response: { 200: Type.Object({ voice: VoiceSchema }), 404: ErrorBody } } },
     async (request) => {
       const userId = userOf(request);
+      await refusePreset(
+        request.params.id,
+        (id) => new VcError('VC_ERR_NOT_FOUND', `${id} is a preset voice: GET /api/voices lists the presets`),
+      );
       return { voice: await view(userId, await app.voices.get(userId, request.params.id)) };
     },
   );
@@ -148,11 +161,20 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         params: IdParams,
         body: Type.Object({ name: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ voice: VoiceSchema }), 400: ErrorBody, 404: ErrorBody },
+        response: {
+          200: Type.Object({ voice: VoiceSchema }),
+          400: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+        },
       },
     },
     async (request) => {
       const userId = userOf(request);
+      await refusePreset(
+        request.params.id,
+        () => new ForbiddenError('preset voices come with the service and cannot be renamed'),
+      );
       const name = request.body.name.trim();
       if (!NAME.test(name))
         throw new ValidationError('body.name must be 1-80 letters, digits, spaces or simple punctuation');
@@ -172,10 +194,10 @@ export const voiceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const userId = userOf(request);
-      // A preset is listed with the user's voices but is the service's: say so, not "not found".
-      const presets = (await app.models.list()).flatMap((m) => m.presets);
-      if (presets.some((p) => p.id === request.params.id))
-        throw new ForbiddenError('preset voices come with the service and cannot be removed');
+      await refusePreset(
+        request.params.id,
+        () => new ForbiddenError('preset voices come with the service and cannot be removed'),
+      );
       const voice = await app.voices.get(userId, request.params.id);
       await app.conversions.retire(userId, 'voice', voice.id);
       if (voice.jobId) await app.conversions.cancel(userId, voice.jobId).catch(() => {});

@@ -123,6 +123,15 @@ export async function wsRoutes(app: FastifyInstance): Promise<void> {
       websocket: true,
       schema: { querystring: WsQuery },
       onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+        // A plain GET is refused here like any bad request: @fastify/websocket's own answer is an
+        // empty 404 (for a route that exists), and the request would hold a socket slot for as
+        // long as its keep-alive connection stays open.
+        // (Node's parser marks an upgrade request `upgrade: true`; its types leave the field out.)
+        if (!(request.raw as IncomingMessage & { upgrade?: boolean }).upgrade)
+          throw new VcError(
+            'VC_ERR_VALIDATION',
+            'GET /api/ws is a WebSocket: send it as an upgrade (Connection: Upgrade, Upgrade: websocket)',
+          );
         upgrades.set(request.raw, reply.raw);
         // A full instance sheds the upgrade before anything else (HAProxy retries another one).
         if (!capacity.take(request.raw.socket)) {

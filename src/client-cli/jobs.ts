@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ConversionJobView } from '../queue/core.js';
-import type { VcfarmApi } from './api.js';
+import { ApiError, type VcfarmApi } from './api.js';
 import { connect } from './credentials.js';
 import { baseUrlOf, type ClientIo, ENV_HELP, printJson, UsageError, withTypedId } from './io.js';
 
@@ -26,7 +26,13 @@ const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 /** Cancels the job, or says why not when it had already finished (before, or while asked). */
 async function cancelUnfinished(api: VcfarmApi, id: string): Promise<ConversionJobView | string> {
   const before = await api.job(id);
-  const job = FINISHED.has(before.state) ? before : await api.cancel(id);
+  const job = FINISHED.has(before.state)
+    ? before
+    : await api.cancel(id).catch(async (err) => {
+        // It ended while asked: the API says so (409), the job says how.
+        if (err instanceof ApiError && err.code === 'VC_ERR_JOB_FINISHED') return api.job(id);
+        throw err;
+      });
   if (FINISHED.has(before.state) || job.state === 'completed' || job.state === 'failed')
     return `job ${id} had already finished (${job.state}); nothing to cancel`;
   return job;

@@ -24,10 +24,20 @@ export const ERROR_CODES = {
     meaning:
       "the result of a job still queued or running was asked for (the message gives the job's state); follow the job (GET /api/jobs/:id or the WebSocket) and ask once it has completed",
   },
+  VC_ERR_JOB_FINISHED: {
+    answer: '409',
+    meaning:
+      'a cancel (`DELETE /api/jobs/:id`) of a job that had already completed or failed: nothing was cancelled (the message gives its state; a job already cancelled answers 200 as cancelled)',
+  },
   VC_ERR_CONFLICT: {
     answer: '409',
     meaning:
       'the resource is busy: an upload or a voice a queued or running job needs, a voice still being analysed; an account name already taken',
+  },
+  VC_ERR_METHOD_NOT_ALLOWED: {
+    answer: '405',
+    meaning:
+      'a route asked with a method it does not take (`PUT /api/jobs`); the `Allow` header lists those it does',
   },
   VC_ERR_TOO_LARGE: { answer: '413', meaning: 'upload or body over the limit' },
   VC_ERR_RANGE_NOT_SATISFIABLE: {
@@ -38,6 +48,15 @@ export const ERROR_CODES = {
   VC_ERR_UNSUPPORTED_AUDIO: {
     answer: '415',
     meaning: 'not an accepted audio file (container, streams, rate, channels, duration, empty)',
+  },
+  VC_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    answer: '415',
+    meaning:
+      'a request body of a content type the route does not take (an upload or voice that is not `multipart/form-data`, a JSON route sent XML)',
+  },
+  VC_ERR_HEADERS_TOO_LARGE: {
+    answer: '431',
+    meaning: "the request's headers exceed the HTTP server's limit (Node's 16 KB); answered before any route",
   },
   VC_ERR_UNDECODABLE_AUDIO: {
     answer: 'job error',

@@ -61,6 +61,16 @@ test('cancelling an active job kills its ffmpeg processes and leaves no output',
   assert.equal(failed, 0);
   assert.deepEqual([stats.queue.failed, stats.queue.cancelled], [0, 1]);
   assert.deepEqual([stats.throughput[0].failed, stats.throughput[0].cancelled], [0, 1]);
+  // The worker's log too: the cancel is an info line of its own, not a warning that an attempt failed.
+  const lines = svc.workers.flatMap((w) => w.logs).filter((l) => l.jobId === job.id);
+  assert.deepEqual(
+    lines.filter((l) => Number(l.level) >= 40).map((l) => l.msg),
+    [],
+  );
+  assert.ok(
+    lines.some((l) => l.msg === 'conversion cancelled' && l.reason === 'cancelled by the user'),
+    JSON.stringify(lines.map((l) => l.msg)),
+  );
 
   // 4. The worker survived and still converts (a short upload: any job that completes shows it; the
   // 150 s one above cost about 3 s more to convert again).
@@ -68,6 +78,17 @@ test('cancelling an active job kills its ffmpeg processes and leaves no output',
   assert.equal(short.status, 201);
   const next = await client.createJob({ uploadId: short.body.upload.id, outputFormat: 'wav' });
   assert.equal((await client.waitForJob(next.id)).state, 'completed');
+
+  // 5. A cancel of a job that had completed cancels nothing, and says so (not a 200 as if it had);
+  // the one cancelled above, asked again, is what was asked for: 200, cancelled.
+  const late = await client.request('DELETE', `/api/jobs/${next.id}`);
+  assert.deepEqual(
+    [late.status, late.body],
+    [409, { error: 'VC_ERR_JOB_FINISHED', message: 'the job had already completed: nothing to cancel' }],
+  );
+  assert.equal((await client.job(next.id)).state, 'completed');
+  const again = await client.request('DELETE', `/api/jobs/${job.id}`);
+  assert.deepEqual([again.status, again.body.job.state], [200, 'cancelled']);
 });
 
 test('cancelling a queued job removes it before it starts', async () => {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
@@ -111,4 +114,39 @@ test('MONITOR_ONCE=1: one view and 0 with the admin token; 3 "admin token refuse
   const busy = await once({});
   assert.equal(busy.code, 5, busy.stderr);
   assert.match(busy.stderr, /answered HTTP 503 to \/api\/system\/stats/);
+});
+
+// QA s27: with the service started as `PORT=18080 DATA_DIR=... npm start`, the monitor in the same
+// shell found the admin token in DATA_DIR but asked localhost:8080 ("cannot reach", exit 4).
+test('without VCFARM_URL the monitor asks 127.0.0.1:$PORT, as `vcfarm users` does, with the token from DATA_DIR', async () => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'monitor-data-'));
+  try {
+    await writeFile(path.join(dataDir, 'admin-token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
+    const { VCFARM_URL: _url, ADMIN_TOKEN: _token, ADMIN_TOKEN_FILE: _file, ...env } = process.env;
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'bash',
+        [MONITOR],
+        {
+          env: {
+            ...env,
+            PORT: new URL(svc.baseUrl).port,
+            DATA_DIR: dataDir,
+            MONITOR_ONCE: '1',
+            TERM: 'dumb',
+          },
+          timeout: 20_000,
+        },
+        (err, stdout, stderr) => {
+          const code = err ? ((err as { code?: number }).code ?? null) : 0;
+          resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
+        },
+      );
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^vcfarm at http://127\\.0\\.0\\.1:${new URL(svc.baseUrl).port} `));
+    assert.match(r.stdout, /WORKERS 0 {3}threads 0/);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });

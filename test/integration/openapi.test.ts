@@ -168,3 +168,84 @@ test('responses of a real run match their declared schemas', async () => {
     assert.match(String(err), /no JSON schema/);
   });
 });
+
+test('the refusals routes really answer are declared, with the error schema (malformed ids, signed links, ranges, the admin metrics)', async () => {
+  const check = new ResponseChecker(doc);
+  const client = await ApiClient.anonymous(svc.baseUrl);
+  const up = await client.upload(tinyWav(1));
+  assert.equal(up.status, 201);
+  const uploadId = up.body.upload.id as string;
+  const job = await client.createJob({ uploadId, outputFormat: 'wav' });
+  assert.equal((await client.waitForJobEnd(job.id)).state, 'completed');
+  const unknown = '00000000-0000-4000-8000-000000000000';
+  const refused: [method: string, url: string, path: string, status: number, init?: RequestInit][] = [
+    // A path parameter or query the schema refuses: 400.
+    ['GET', '/api/jobs/x', '/api/jobs/{id}', 400],
+    ['DELETE', '/api/jobs/x/record', '/api/jobs/{id}/record', 400],
+    ['DELETE', '/api/jobs/x/result', '/api/jobs/{id}/result', 400],
+    ['GET', '/api/uploads/x', '/api/uploads/{id}', 400],
+    ['DELETE', '/api/uploads/x', '/api/uploads/{id}', 400],
+    ['GET', '/api/voices/x', '/api/voices/{id}', 400],
+    ['DELETE', '/api/voices/x', '/api/voices/{id}', 400],
+    // The signed audio routes: a bad query (400), an unknown id (404), a link altered (403), a
+    // Range outside the file (416).
+    ['GET', `/api/jobs/${job.id}/result?partial=yes`, '/api/jobs/{id}/result', 400],
+    ['GET', `/api/jobs/${unknown}/result`, '/api/jobs/{id}/result', 404],
+    ['GET', `/api/uploads/${unknown}/audio`, '/api/uploads/{id}/audio', 404],
+    ['GET', `/api/voices/${unknown}/preview`, '/api/voices/{id}/preview', 404],
+    [
+      'GET',
+      `/api/jobs/${job.id}/result`,
+      '/api/jobs/{id}/result',
+      416,
+      { headers: { range: 'bytes=99999999-' } },
+    ],
+    [
+      'GET',
+      `/api/uploads/${uploadId}/audio`,
+      '/api/uploads/{id}/audio',
+      416,
+      { headers: { range: 'bytes=99999999-' } },
+    ],
+  ];
+  for (const [method, url, path, status, init] of refused) {
+    const res = await fetch(`${svc.baseUrl}${url}`, {
+      method,
+      ...init,
+      headers: { ...client.headers(), ...(init?.headers as Record<string, string>) },
+    });
+    assert.equal(res.status, status, `${method} ${url}`);
+    check.check(method, path, res.status, await res.json());
+  }
+  // A signed link altered: 403 to a caller without a token.
+  const signed = (await client.job(job.id)).resultUrl as string;
+  const altered = await fetch(`${svc.baseUrl}${signed.replace(/sig=./, 'sig=A')}`);
+  assert.equal(altered.status, 403);
+  check.check('GET', '/api/jobs/{id}/result', altered.status, await altered.json());
+  const sourceUrl = (await client.job(job.id)).sourceUrl as string;
+  const alteredSource = await fetch(`${svc.baseUrl}${sourceUrl.replace(/sig=./, 'sig=A')}`);
+  assert.equal(alteredSource.status, 403);
+  check.check('GET', '/api/uploads/{id}/audio', alteredSource.status, await alteredSource.json());
+  // A signed route needs no bearer token: the document says so (an empty requirement).
+  assert.ok(
+    doc.paths['/api/jobs/{id}/result'].get.security.some((r: Json) => Object.keys(r).length === 0),
+    'the signed result link needs no token',
+  );
+  // Admin routes with a malformed id, and the admin-only metrics.
+  for (const [method, url, path] of [
+    ['DELETE', '/api/admin/users/x', '/api/admin/users/{id}'],
+    ['POST', '/api/admin/users/x/keys', '/api/admin/users/{id}/keys'],
+    ['GET', '/api/system/scale/x', '/api/system/scale/{requestId}'],
+  ]) {
+    const res = await adminRequest(svc.baseUrl, method, url);
+    assert.equal(res.status, 400, `${method} ${url}`);
+    check.check(method, path, res.status, res.body);
+  }
+  const noToken = await adminRequest(svc.baseUrl, 'GET', '/metrics', undefined, '');
+  assert.equal(noToken.status, 401);
+  check.check('GET', '/metrics', noToken.status, noToken.body);
+  const userToken = await fetch(`${svc.baseUrl}/metrics`, { headers: client.headers() });
+  assert.equal(userToken.status, 403);
+  check.check('GET', '/metrics', userToken.status, await userToken.json());
+  assert.deepEqual(doc.paths['/metrics'].get.security, [{ adminToken: [] }]);
+});

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
+import { HTTP_STATUS } from '../../src/api/error-handler.js';
 import { patternWords } from '../../src/api/fields.js';
 import { ADMIN_TOKEN, adminRequest } from '../helpers/admin.js';
 import { ApiClient, type Json } from '../helpers/client.js';
@@ -172,6 +174,13 @@ const TABLE: ['user' | 'admin', string, string, unknown, string][] = [
     { worker_id: 'worker one' },
     "worker_id must be a worker id: 1-64 letters, digits, '.', '-' or '_'",
   ],
+  [
+    'admin',
+    'GET',
+    '/api/system/scale/not-a-request-id',
+    undefined,
+    'path parameter requestId must be a UUID: 32 hexadecimal digits in groups of 8-4-4-4-12, separated by "-"',
+  ],
 ];
 
 test('a table of bad values over the routes: 400 VC_ERR_VALIDATION, the field and what it must be, in words', async () => {
@@ -213,4 +222,87 @@ test('every pattern a route checks (parameters, headers, bodies in the OpenAPI d
     found.filter(([, p]) => patternWords(p) === undefined).map(([where, p]) => `${where}: ${p}`),
     [],
   );
+});
+
+test('a body of a content type the route does not take: 415 VC_ERR_UNSUPPORTED_MEDIA_TYPE, the status its code maps to, declared in the document', async () => {
+  const doc = (await (await fetch(`${svc.baseUrl}/api/openapi.json`)).json()) as Json;
+  const cases: [string, string, string, string, string][] = [
+    // [method, url, the document's path, content type, body]
+    ['POST', '/api/uploads', '/api/uploads', 'application/json', '{}'],
+    ['POST', '/api/voices', '/api/voices', 'application/json', '{"name":"x"}'],
+    ['POST', '/api/jobs', '/api/jobs', 'application/xml', '<job/>'],
+    ['PUT', '/api/webhook', '/api/webhook', 'application/xml', '<webhook/>'],
+  ];
+  const wrong: string[] = [];
+  for (const [method, url, path, type, body] of cases) {
+    const res = await fetch(`${svc.baseUrl}${url}`, {
+      method,
+      headers: { ...user.headers(), 'content-type': type },
+      body,
+    });
+    const got = (await res.json()) as Json;
+    if (res.status !== 415 || got.error !== 'VC_ERR_UNSUPPORTED_MEDIA_TYPE')
+      wrong.push(`${method} ${url} (${type}): ${res.status} ${JSON.stringify(got)}`);
+    else assert.equal(got.message, `this route does not take a body of type "${type}"`);
+    // The code's own status, as the error table and the document's description give it.
+    if (!doc.info.description.includes(`| \`${got.error}\` | ${res.status} |`))
+      wrong.push(`${method} ${url}: ${got.error} is not ${res.status} in the document's table`);
+    if (!doc.paths[path][method.toLowerCase()].responses['415'])
+      wrong.push(`${method} ${path}: 415 not declared`);
+  }
+  assert.deepEqual(wrong, []);
+});
+
+test("what Node's HTTP server refuses before any route has the code of its status: headers too large (431), not HTTP (400)", async () => {
+  const { port } = new URL(svc.baseUrl);
+  const raw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => sock.write(request));
+      let text = '';
+      sock.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(text));
+    });
+  const answers: [string, number, string][] = [
+    [
+      await raw(`GET /api/jobs HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+      431,
+      'VC_ERR_HEADERS_TOO_LARGE',
+    ],
+    [await raw('NOT HTTP AT ALL\r\n\r\n'), 400, 'VC_ERR_VALIDATION'],
+  ];
+  for (const [answer, status, code] of answers) {
+    assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), answer.slice(0, 100));
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.error, code);
+    assert.equal(
+      HTTP_STATUS[body.error as keyof typeof HTTP_STATUS],
+      status,
+      'the code maps to the status sent',
+    );
+  }
+});
+
+test('a route asked with a method it does not take: 405 VC_ERR_METHOD_NOT_ALLOWED with Allow; a path that is no route: 404', async () => {
+  const wrong: string[] = [];
+  const cases: [string, string, number, string | null][] = [
+    ['PUT', '/api/jobs', 405, 'GET, HEAD, POST'],
+    ['DELETE', '/api/voices', 405, 'GET, HEAD, POST'],
+    ['POST', '/api/jobs/abcdefgh1234', 405, 'GET, HEAD, DELETE'],
+    ['GET', '/api/webhook/secret', 405, 'POST'],
+    ['PUT', '/api/no-such-route', 404, null],
+    ['POST', '/no-such-page', 404, null],
+  ];
+  for (const [method, url, status, allow] of cases) {
+    const res = await fetch(`${svc.baseUrl}${url}`, { method, headers: user.headers() });
+    const body = (await res.json()) as Json;
+    const got = `${res.status} ${body.error} allow=${res.headers.get('allow')}`;
+    const code = status === 405 ? 'VC_ERR_METHOD_NOT_ALLOWED' : 'VC_ERR_NOT_FOUND';
+    if (got !== `${status} ${code} allow=${allow}`) wrong.push(`${method} ${url}: ${got} ${body.message}`);
+    if (HTTP_STATUS[body.error as keyof typeof HTTP_STATUS] !== res.status)
+      wrong.push(`${method} ${url}: ${body.error} is not ${res.status} in the one map`);
+  }
+  assert.deepEqual(wrong, []);
 });

@@ -148,6 +148,51 @@ test('WS_MAX_SOCKETS: 503 + Retry-After with a JSON code before the upgrade, for
   await assertExactlyCapFree(api1.url, toks);
 });
 
+test('a plain GET /api/ws (no upgrade) is a 400 with a JSON code and holds no socket slot', async () => {
+  const api1 = cluster.apis[0];
+  const toks = await tokens(api1.url, 3);
+  const { port } = new URL(api1.url);
+  // 1. CAP keep-alive connections each ask GET /api/ws without an upgrade, and stay open.
+  const held: net.Socket[] = [];
+  const answers = await Promise.all(
+    Array.from(
+      { length: CAP },
+      (_, i) =>
+        new Promise<string>((resolve, reject) => {
+          const sock = net.connect(Number(port), '127.0.0.1', () => {
+            sock.write(`GET /api/ws?token=${toks[i % toks.length]} HTTP/1.1\r\nHost: vcfarm\r\n\r\n`);
+          });
+          held.push(sock);
+          let text = '';
+          sock.on('data', (b: Buffer) => {
+            text += b.toString();
+            const end = text.indexOf('\r\n\r\n');
+            const length = Number(/content-length: *(\d+)/i.exec(text)?.[1] ?? -1);
+            if (end >= 0 && length >= 0 && text.length >= end + 4 + length) resolve(text);
+          });
+          sock.on('error', reject);
+          sock.on('close', () => resolve(text));
+        }),
+    ),
+  );
+  for (const answer of answers) {
+    assert.match(answer, /^HTTP\/1\.1 400 /, answer.slice(0, 200));
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.equal(body.error, 'VC_ERR_VALIDATION');
+    assert.match(body.message, /WebSocket/);
+  }
+  // 2. With those connections still open, CAP real sockets fit: the plain GETs took no slot.
+  assert.ok(
+    held.every((s) => !s.destroyed),
+    'the keep-alive connections are still open',
+  );
+  const sockets = await fill(api1.url, toks, CAP);
+  assertFull(await upgrade(api1.url, toks[0]));
+  for (const ws of sockets) ws.terminate();
+  for (const s of held) s.destroy();
+  await assertExactlyCapFree(api1.url, toks);
+});
+
 test('abrupt disconnects leak no slot: dropped sockets, upgrades cut off midway, refused upgrades', async () => {
   const api1 = cluster.apis[0];
   const toks = await tokens(api1.url, 3);

@@ -62,6 +62,9 @@ export function ConvertForm(props: Props) {
     }
     const { job } = (await res.json()) as { job: JobView };
     setKeptUpload(undefined);
+    // The file is converted: pressing the button again must not upload it a second time (each
+    // press did, each copy counting against the quota). Its card's *Convert again* reuses the upload.
+    forgetFile();
     props.put(job);
     setLine({ follow: job.id });
     // On a phone the list is below the fold: bring the new job into view once it is drawn.

@@ -65,7 +65,12 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
     setStopping(true);
     const res = await api(`/api/jobs/${encodeURIComponent(job.id)}`, { method: 'DELETE' });
     if (res.ok) put(((await res.json()) as { job: JobView }).job);
-    else {
+    else if (res.status === 409) {
+      // It ended (completed or failed) before the cancel reached it: the card shows how, no error.
+      setStopping(false);
+      const ended = await fetchJob(job.id);
+      if (ended) put(ended);
+    } else {
       setStopping(false);
       setActionError(await errorText(res, 'cancelling'));
     }
@@ -86,7 +91,7 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
   };
   // Deleted (from this card or another tab) or expired, before the page loaded or since.
   const gone = job.state === 'completed' ? job.resultGone : undefined;
-  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
+  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec, job.state);
   const curl = job.resultUrl
     ? curlLine(`${location.origin}${job.resultUrl}`, job.filename, job.outputFormat)
     : undefined;
@@ -99,7 +104,9 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
       return;
     }
     setResultError(undefined);
-    put({ ...fresh, resultUrl: `${fresh.resultUrl}` });
+    put(fresh);
+    // A link still well within its life is kept (steadyLink): the player asks for it again.
+    audioRef.current?.load();
   };
 
   return (
@@ -113,7 +120,9 @@ export function JobCard({ job, voiceName, targetName, now, place, put, drop, onA
         {!isClone && <span class="job-settings">{settingsText(job, targetName)}</span>}
         {!isClone && ' · '}
         <time dateTime={new Date(job.createdAt).toISOString()}>{relativeTime(job.createdAt, now)}</time>
-        {speed && <span class="job-speed"> · took {speed}</span>}
+        {speed && (
+          <span class="job-speed">{` · ${job.state === 'completed' ? 'took' : 'stopped after'} ${speed}`}</span>
+        )}
       </p>
       {gone && <p class="hint job-result-gone">{resultGoneText(gone)}</p>}
       {playerSrc && (

@@ -44,7 +44,7 @@ export function JobDetail({ job, targetName, put }: Props) {
       live = false;
     };
   }, [askUpload, job.uploadId]);
-  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec);
+  const speed = speedText(job.startedAt, job.finishedAt, job.durationSec, job.state);
   const rows: [string, string][] = [
     ['Settings', settingsText(job, targetName)],
     ['Model', job.model ?? (job.voiceId ? 'default' : 'none (pitch shift only)')],

@@ -162,6 +162,39 @@ const job = (over: Partial<JobView> = {}): JobView => ({
   ...over,
 });
 
+test("a job's signed links stay as known while they have half the fresh one's life left: players keep their source", () => {
+  const now = Math.floor(Date.now() / 1000);
+  const result = (exp: number, sig: string) => `/api/jobs/j1/result?exp=${exp}&sig=${sig}`;
+  const source = (exp: number, sig: string) => `/api/uploads/u1/audio?user=u&exp=${exp}&sig=${sig}`;
+  const first = job({
+    state: 'completed',
+    resultUrl: result(now + 3600, 'a'),
+    sourceUrl: source(now + 3600, 'b'),
+  });
+  let jobs: Jobs = putJob(new Map(), first);
+  // 1. The list read again a minute later (a filter change): the same links, so no player reloads.
+  jobs = putJob(
+    jobs,
+    job({ state: 'completed', resultUrl: result(now + 3660, 'c'), sourceUrl: source(now + 3660, 'd') }),
+  );
+  assert.equal(jobs.get('j1')?.resultUrl, first.resultUrl);
+  assert.equal(jobs.get('j1')?.sourceUrl, first.sourceUrl);
+  // 2. Once the known link has less than half the fresh one's life left, the fresh one replaces it.
+  jobs = putJob(new Map(), job({ state: 'completed', resultUrl: result(now + 1000, 'e') }));
+  jobs = putJob(jobs, job({ state: 'completed', resultUrl: result(now + 3600, 'f') }));
+  assert.equal(jobs.get('j1')?.resultUrl, result(now + 3600, 'f'));
+  // 3. A link to something else (another user, the partial stream) is never kept in its place.
+  jobs = putJob(new Map(), job({ state: 'completed', sourceUrl: source(now + 3600, 'g') }));
+  const other = `/api/uploads/u1/audio?user=v&exp=${now + 3600}&sig=h`;
+  assert.equal(putJob(jobs, job({ state: 'completed', sourceUrl: other })).get('j1')?.sourceUrl, other);
+  // 4. A result gone is gone, whatever link was known.
+  jobs = putJob(new Map(), job({ state: 'completed', resultUrl: result(now + 3600, 'i') }));
+  assert.equal(
+    putJob(jobs, job({ state: 'completed', resultUrl: null, resultGone: 'deleted' })).get('j1')?.resultUrl,
+    null,
+  );
+});
+
 test('events fold into jobs; a finished job stays finished whatever arrives later', () => {
   let jobs: Jobs = putJob(new Map(), job());
   jobs = applyMessage(jobs, {
@@ -225,8 +258,11 @@ test('cards say when, how fast and with what settings', () => {
   assert.equal(relativeTime(now - 3 * 60_000, now), '3 min ago');
   assert.equal(relativeTime(now - 2 * 3_600_000, now), '2 h ago');
   assert.equal(relativeTime(now - 86_400_000, now), '1 day ago');
-  assert.equal(speedText(1000, 2200, 10), '1.2 s, 8.3× real time');
-  assert.equal(speedText(null, 2200, 10), undefined);
+  assert.equal(speedText(1000, 2200, 10, 'completed'), '1.2 s, 8.3× real time');
+  assert.equal(speedText(null, 2200, 10, 'completed'), undefined);
+  // A job stopped part-way converted part of its audio: no speed against the whole of it.
+  assert.equal(speedText(1000, 7000, 540, 'cancelled'), '6.0 s');
+  assert.equal(speedText(1000, 7000, 540, 'failed'), '6.0 s');
   assert.equal(
     settingsText({ pitchSemitones: 2, strength: 0.8, outputFormat: 'ogg' }, 'Anna'),
     'voice Anna · strength 80% · +2 semitones · OGG',

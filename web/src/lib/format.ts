@@ -90,16 +90,23 @@ export function relativeTime(atMs: number, nowMs: number): string {
   return 'just now';
 }
 
-/** How long a job took and how fast that was against the audio's length: "1.2 s, 8.3× real time". */
+/**
+ * How long a job ran, and for a completed one its speed against its audio ("1.2 s, 8.3× real
+ * time"). A job that failed or was cancelled converted only part of its audio, which its record
+ * does not say: the ratio would claim the whole (a 9-min file cancelled after 6 s read "87×").
+ */
 export function speedText(
   startedAt: number | null,
   finishedAt: number | null,
   audioSec: number,
+  state: string,
 ): string | undefined {
   if (!startedAt || !finishedAt || finishedAt < startedAt) return undefined;
   const sec = (finishedAt - startedAt) / 1000;
   const took = sec < 10 ? `${sec.toFixed(1)} s` : `${Math.round(sec)} s`;
-  return sec > 0 && audioSec > 0 ? `${took}, ${(audioSec / sec).toFixed(1)}× real time` : took;
+  return state === 'completed' && sec > 0 && audioSec > 0
+    ? `${took}, ${(audioSec / sec).toFixed(1)}× real time`
+    : took;
 }
 
 /** The settings a conversion used, in words. */

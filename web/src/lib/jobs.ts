@@ -16,10 +16,53 @@ export function putJob(jobs: Jobs, job: JobView): Jobs {
   const known = jobs.get(job.id);
   if (known && FINAL.has(known.state) && !FINAL.has(job.state)) return jobs;
   const next = new Map(jobs);
+  if (!known) {
+    next.set(job.id, job);
+    return next;
+  }
   // A view without a link keeps the one known, unless it says the result is gone.
-  const resultUrl = job.resultGone ? null : (job.resultUrl ?? known?.resultUrl ?? null);
-  next.set(job.id, known ? { ...known, ...job, resultUrl } : job);
+  const resultUrl = job.resultGone
+    ? null
+    : steadyLink(known.resultUrl, job.resultUrl ?? known.resultUrl ?? null);
+  const links = {
+    resultUrl,
+    sourceUrl: steadyLink(known.sourceUrl, job.sourceUrl ?? known.sourceUrl),
+    partialUrl: steadyLink(known.partialUrl, job.partialUrl ?? known.partialUrl),
+  };
+  next.set(job.id, { ...known, ...job, ...links });
   return next;
+}
+
+/** A signed link without its expiry and signature: what it points at. */
+function linkTarget(url: string): string {
+  const u = new URL(url, 'http://page');
+  u.searchParams.delete('exp');
+  u.searchParams.delete('sig');
+  return `${u.pathname}?${u.searchParams}`;
+}
+
+/** When a signed link expires (its `exp`, Unix seconds), or undefined when it has none. */
+function linkExpiry(url: string): number | undefined {
+  const exp = Number(new URL(url, 'http://page').searchParams.get('exp'));
+  return Number.isFinite(exp) && exp > 0 ? exp : undefined;
+}
+
+/**
+ * The link a card (and its players) keeps: every view the API sends signs its links afresh, and
+ * a new `src` makes each player fetch again, the detail's waveforms redraw and a playing one stop
+ * at 0 (a filter change or *Show older jobs* re-reads the list). So the known link stays while it
+ * points at the same file and has at least half the life of the fresh one left; then the fresh one
+ * replaces it, long before it expires.
+ */
+export function steadyLink<T extends string | null | undefined>(
+  known: string | null | undefined,
+  fresh: T,
+): T {
+  if (!known || !fresh || known === fresh) return fresh;
+  const [k, f] = [linkExpiry(known), linkExpiry(fresh)];
+  if (k === undefined || f === undefined || linkTarget(known) !== linkTarget(fresh)) return fresh;
+  const now = Date.now() / 1000;
+  return (k - now >= (f - now) / 2 ? known : fresh) as T;
 }
 
 /**

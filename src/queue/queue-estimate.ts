@@ -163,7 +163,9 @@ export function placeOf(jobId: string, position: number, throughput: Throughput)
     const at = free.findIndex((t) => t > next);
     free.splice(at < 0 ? free.length : at, 0, next);
   }
-  return { jobId, position, etaSec: Math.ceil(start) };
+  // Rounded to the millisecond first (the times are measured in ms): a sum of a hundred equal works
+  // can land a hair above a whole second, and ceil then added a second (122.00000000001 -> 123).
+  return { jobId, position, etaSec: Math.ceil(Math.round(start * 1000) / 1000) };
 }
 
 /**

@@ -81,3 +81,9 @@ test('each kind of job has its own rate; a kind not measured takes the rate of a
   assert.deepEqual(r.freeInSec, [60]);
   assert.deepEqual([eta(1, r), eta(2, r), eta(3, r)], [60, 120, 123]);
 });
+
+test('a wait that is a whole number of seconds stays that number: no float noise from adding up works', () => {
+  // 0.61 s a job: 200 jobs ahead are 122 s, which a sum of 200 floats overshoots by a hair.
+  const r = workRate(jobs([0.61, 0.61]), [], NOW);
+  for (const p of [101, 201, 501]) assert.equal(eta(p, r), Math.ceil((p - 1) * 0.61 - 1e-9), `place ${p}`);
+});

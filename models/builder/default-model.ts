@@ -264,6 +264,9 @@ function shiftGraph(
   const targetRoot = b.input('target_envelope_root', 'float32', [c, q, q]);
   const sourceRoot =
     envelopeMap.request === 'warpedMap' ? b.input('source_envelope_root', 'float32', [c, q, q]) : undefined;
+  const exemplars = envelopeMap.exemplars
+    ? b.input('target_envelope_exemplars', 'float32', ['exemplars', q + 1])
+    : undefined;
   const inputSpec = rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft);
   const inputPower = powerA(b, inputSpec);
   // Pad so the long pitch frames are centred where the short synthesis frames are.
@@ -318,6 +321,7 @@ function shiftGraph(
       targetMean,
       targetRoot,
       ...(sourceRoot ? { sourceRoot } : {}),
+      ...(exemplars ? { exemplars } : {}),
     },
     envelopeMap,
   );
@@ -554,6 +558,17 @@ export function buildDefaultModel(
               envelopeMap.quefrencies,
               envelopeMap.request === 'warpedMap',
             ),
+            ...(envelopeMap.exemplars
+              ? [
+                  {
+                    // A profile without exemplars (cloned before them) gets one empty row: no blend.
+                    name: 'target_envelope_exemplars',
+                    dtype: 'float32' as const,
+                    shape: ['exemplars', envelopeMap.quefrencies + 1],
+                    source: { from: 'voice' as const, field: 'envelopeExemplars', default: 0 },
+                  },
+                ]
+              : []),
           ],
           outputs: [
             { name: 'shifted', dtype: 'float32', shape: [1, 'samples'] },
@@ -611,6 +626,7 @@ export function buildDefaultModel(
         ...(envelopeMap.fromHz > 0 ? { envelopeFromHz: envelopeMap.fromHz } : {}),
         ...(extra.formantMatch === null ? {} : { formantMatch: extra.formantMatch ?? FORMANT_MATCH }),
         ...(envelopeMap.quefrencies !== CEPSTRA ? { envelopeCepstra: envelopeMap.quefrencies } : {}),
+        ...(envelopeMap.exemplars ? { envelopeExemplars: envelopeMap.exemplars.frames } : {}),
         ...(extra.sourcePrior === undefined ? {} : { sourcePrior: extra.sourcePrior }),
       },
       conversion: {

@@ -135,6 +135,13 @@ const ENVELOPE_MAP: EnvelopeMapOptions = {
   // clipped to 0.6..1.6 instead: 7/0, 4, 69 %, 0.848, median worst-formant error 11 % against 8 %).
   warpShape: 'formants',
   formantWarp: [0.75, 1.35],
+  // The exemplar blend (envelope-map.ts exemplarBlend: each request pulled toward its k nearest frames of the
+  // target's bank, `{"map": {"exemplars": {"frames": 1024, "k": 8, "weight": 0.75, "smoothFrames": 1}}}`):
+  // off. Parallel MCD median (the model 33.2 %): k 8 w 0.5 38.1 %, w 0.75 38.8 %, w 1 37.9 %; with two fit
+  // passes w 0.5 38.5 %, w 0.75 40.1 %, w 1 40.0 % (two passes alone 32.9 %). Judge, full 30, w 0.75 with two
+  // passes: 23/1, 9, 63 %, 0.811 and F0 29/30 within 5 % of the clone part (the model 24/1, 10, 64 %, 0.837,
+  // 30/30): the bars quality.test holds would not (docs/MODEL-NOTES.md "The exemplar stage in the graph").
+  exemplars: null,
 };
 /**
  * How the EQ learns the shifted source's long-term envelope (what it aims from, toward the target's): measured

@@ -15,7 +15,10 @@ const Source = Type.Union([
       field: Type.String({ minLength: 1 }),
       /** Which profile feeds this input; default 'target'. */
       role: Type.Optional(Type.Union([Type.Literal('target'), Type.Literal('source')])),
-      /** Used when the profile has no such field (e.g. a speaker id for a voice cloned on this model). */
+      /**
+       * Used when the profile has no such field (e.g. a speaker id for a voice cloned on this model); for an
+       * input with a symbolic dim, one row of it (e.g. an empty exemplar bank).
+       */
       default: Type.Optional(Type.Number()),
     },
     { additionalProperties: false },

@@ -139,8 +139,9 @@ const ENVELOPE_MAP: EnvelopeMapOptions = {
   // target's bank, `{"map": {"exemplars": {"frames": 1024, "k": 8, "weight": 0.75, "smoothFrames": 1}}}`):
   // off. Parallel MCD median (the model 33.2 %): k 8 w 0.5 38.1 %, w 0.75 38.8 %, w 1 37.9 %; with two fit
   // passes w 0.5 38.5 %, w 0.75 40.1 %, w 1 40.0 % (two passes alone 32.9 %). Judge, full 30, w 0.75 with two
-  // passes: 23/1, 9, 63 %, 0.811 and F0 29/30 within 5 % of the clone part (the model 24/1, 10, 64 %, 0.837,
-  // 30/30): the bars quality.test holds would not (docs/MODEL-NOTES.md "The exemplar stage in the graph").
+  // passes: 23/1, 9, 63 %, 0.811 and F0 29/30 within 5 % of the clone part, 1992->198's formants 12 % (the
+  // model 24/1, 10, 64 %, 0.837, 30/30, 5 %); w 0.5 one pass 23/1, 11, 61 %, 0.834, 29/30: the bars
+  // quality.test holds would not (docs/MODEL-NOTES.md "The exemplar stage in the graph").
   exemplars: null,
 };
 /**

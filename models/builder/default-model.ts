@@ -4,8 +4,10 @@ import type { BuiltModel } from './built-model.js';
 import { OPSET } from './built-model.js';
 import { bins, type Framing, f32, hann, i64 } from './dsp.js';
 import {
+  bandCepstraA,
   type EnvelopeFitOptions,
   type EnvelopeMapOptions,
+  exemplarBlend,
   fitEnvelopes,
   mapEnvelopes,
 } from './envelope-map.js';
@@ -218,7 +220,7 @@ function rampVoiced(b: GraphBuilder, voicing: string): string {
 function fitOutput(
   b: GraphBuilder,
   audio: string,
-  requested: string,
+  requestedOf: string | ((outputPower: string) => string),
   envelopeMap: EnvelopeMapOptions,
   fit: EnvelopeFitOptions,
 ): string {
@@ -232,6 +234,7 @@ function fitOutput(
       PITCH_FRAMES.nfft,
     ),
   );
+  const requested = typeof requestedOf === 'string' ? requestedOf : requestedOf(outputPower);
   const gain = fitEnvelopes(b, SYNTH.nfft, PITCH_FRAMES.nfft, outputPower, requested, envelopeMap, fit);
   const spec = rfftA(b, framesA(b, audio, SYNTH.nfft, SYNTH.hop, hann(SYNTH.nfft)), SYNTH.nfft);
   const scaled = b.op('Mul', [spec, bothParts(b, b.op('Exp', [b.op('Mul', [gain, f32(b, [0.5], [])])]))]);
@@ -363,6 +366,21 @@ function shiftGraph(
   let output = resynthesised;
   for (let pass = 0; fit && pass < fit.passes; pass++)
     output = fitOutput(b, output, mapping.requested, envelopeMap, fit);
+  const post = envelopeMap.exemplars?.on === 'output' ? envelopeMap.exemplars : null;
+  if (post && exemplars) {
+    const pitchVoiced = b.op('Reshape', [rampVoiced(b, track.voicing), i64(b, [-1, 1])]);
+    // The output's own band cepstra moved `strength` times the blend's way toward their exemplars.
+    const recolour = (outputPower: string): string => {
+      const measured = bandCepstraA(b, PITCH_FRAMES.nfft, outputPower, envelopeMap);
+      const blended = exemplarBlend(b, measured, pitchVoiced, exemplars, targetRoot, q, post);
+      return b.op('Add', [measured, b.op('Mul', [b.op('Sub', [blended, measured]), strength])]);
+    };
+    output = fitOutput(b, output, recolour, envelopeMap, {
+      maxDb: post.maxDb ?? 6,
+      smoothFrames: 1,
+      passes: 1,
+    });
+  }
   b.output(output, 'shifted', 'float32', [1, 'samples']);
   b.output(shifted.stateOut, 'nudge_out', 'float32', [1]);
   if (shifted.harmonicStateOut) b.output(shifted.harmonicStateOut, 'harmonic_phase_out', 'float32', [1]);
@@ -490,7 +508,8 @@ export function buildDefaultModel(
 ): BuiltModel {
   const span = extra.eqSpan ?? EQ_SPAN;
   const fit = extra.fit === null ? null : { ...ENVELOPE_FIT, ...extra.fit };
-  const extraContext = fit ? FIT_PASS_CONTEXT * (fit.passes - 1) : 0;
+  const postPass = tuning.exemplars?.on === 'output' ? 1 : 0;
+  const extraContext = (fit ? FIT_PASS_CONTEXT * (fit.passes - 1) : 0) + FIT_PASS_CONTEXT * postPass;
   const context = fit
     ? { left: FIT_CONTEXT.left + extraContext, right: FIT_CONTEXT.right + extraContext }
     : CONTEXT;

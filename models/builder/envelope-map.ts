@@ -69,6 +69,13 @@ export interface ExemplarOptions {
   weight: number;
   /** Pitch frames their mean is averaged over (odd; 1: none). */
   smoothFrames: number;
+  /**
+   * Where: 'request' (absent) pulls the map's request before the synthesis and the fit; 'output' re-colours the
+   * fitted output toward the k nearest rows of its own measured band cepstra (one more fit-like pass, at most
+   * `maxDb` either way), as the offline study did.
+   */
+  on?: 'request' | 'output';
+  maxDb?: number;
 }
 
 export interface EnvelopeMapInputs {
@@ -386,7 +393,7 @@ function envelopeMove(
         ? warpedMap(b, raw, frames.voiced, x, warp, o.quefrencies, o.warpedRidge)
         : linearMap(b, raw, frames.voiced, x);
   const blended =
-    o.exemplars && x.exemplars
+    o.exemplars && x.exemplars && o.exemplars.on !== 'output'
       ? exemplarBlend(b, asked, frames.voiced, x.exemplars, x.targetRoot, o.quefrencies, o.exemplars)
       : asked;
   const move = b.op('Sub', [blended, shape]);

@@ -26,6 +26,8 @@ let work: string;
 let withStage: VoiceConversionEngine;
 let without: VoiceConversionEngine;
 let tiny: VoiceConversionEngine;
+let post: VoiceConversionEngine;
+let postZero: VoiceConversionEngine;
 let speech: Record<string, Float32Array>;
 
 before(async () => {
@@ -35,7 +37,20 @@ before(async () => {
   await writeModel(buildDefaultModel({ exemplars: null }), join(work, 'without'));
   // A bank of at most 4 rows, fewer than k: TopK takes what there is.
   await writeModel(buildDefaultModel({ exemplars: { ...STAGE, frames: 4 } }), join(work, 'tiny'));
+  // The blend on the fitted output's own band cepstra instead of the request (one more fit-like pass).
+  await writeModel(
+    buildDefaultModel({ exemplars: { ...STAGE, on: 'output', maxDb: 12 } }),
+    join(work, 'post'),
+  );
+  // The same pass allowed no gain: what the pass's re-synthesis alone gives (its longer context places the
+  // grains elsewhere than the stage-less model's, so that is the reference, not the stage-less output).
+  await writeModel(
+    buildDefaultModel({ exemplars: { ...STAGE, on: 'output', maxDb: 0 } }),
+    join(work, 'post-zero'),
+  );
   withStage = await VoiceConversionEngine.load(join(work, 'stage'));
+  post = await VoiceConversionEngine.load(join(work, 'post'));
+  postZero = await VoiceConversionEngine.load(join(work, 'post-zero'));
   without = await VoiceConversionEngine.load(join(work, 'without'));
   tiny = await VoiceConversionEngine.load(join(work, 'tiny'));
   speech = await loadSpeech(work, withStage.sampleRate, ['en-us+m3', 'en-us+f3']);
@@ -44,6 +59,8 @@ after(async () => {
   await withStage?.close();
   await without?.close();
   await tiny?.close();
+  await post?.close();
+  await postZero?.close();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -134,4 +151,24 @@ test('a profile without a bank (cloned before the stage) converts exactly as wit
   const plain = await convertWhole(without, src, options);
   const maxDiff = staged.reduce((m, v, i) => Math.max(m, Math.abs(v - plain[i])), 0);
   assert.ok(maxDiff <= 1e-5, `no bank, yet the output moved by ${maxDiff}`);
+});
+
+test("on: 'output' converts chunked as whole-file, moves the output, and without a bank only re-synthesises it", async () => {
+  const src = speech['en-us+f3'];
+  const voice = await post.analyse(blocks(speech['en-us+m3']));
+  const sourceProfile = await post.analyse(blocks(src), { seconds: 2 });
+  const options = { voice, sourceProfile, strength: 1 };
+  const chunked = await convertAll(post, src, options, [1, 5000, 333, 65536]);
+  const whole = await convertWhole(post, src, options);
+  assert.ok(allFinite(chunked));
+  const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);
+  assert.ok(maxDiff <= 1e-4, `chunked vs whole-file differ by ${maxDiff}`);
+  const reference = await convertWhole(postZero, src, options);
+  const rms = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
+  const moved = rms(reference.map((v, i) => v - whole[i])) / rms(reference);
+  assert.ok(moved > 1e-2, `the pass moved the output by only ${moved} of its rms`);
+  const { envelopeExemplars: _bank, ...bare } = voice;
+  const unmoved = await convertWhole(post, src, { ...options, voice: bare });
+  const change = unmoved.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0);
+  assert.ok(change <= 1e-5, `no bank, yet the output moved by ${change}`);
 });

@@ -366,7 +366,8 @@ function shiftGraph(
   let output = resynthesised;
   for (let pass = 0; fit && pass < fit.passes; pass++)
     output = fitOutput(b, output, mapping.requested, envelopeMap, fit);
-  const post = envelopeMap.exemplars?.on === 'output' ? envelopeMap.exemplars : null;
+  const on = envelopeMap.exemplars?.on;
+  const post = on === 'output' || on === 'both' ? envelopeMap.exemplars : null;
   if (post && exemplars) {
     const pitchVoiced = b.op('Reshape', [rampVoiced(b, track.voicing), i64(b, [-1, 1])]);
     // The output's own band cepstra moved `strength` times the blend's way toward their exemplars.
@@ -508,7 +509,7 @@ export function buildDefaultModel(
 ): BuiltModel {
   const span = extra.eqSpan ?? EQ_SPAN;
   const fit = extra.fit === null ? null : { ...ENVELOPE_FIT, ...extra.fit };
-  const postPass = tuning.exemplars?.on === 'output' ? 1 : 0;
+  const postPass = tuning.exemplars?.on === 'output' || tuning.exemplars?.on === 'both' ? 1 : 0;
   const extraContext = (fit ? FIT_PASS_CONTEXT * (fit.passes - 1) : 0) + FIT_PASS_CONTEXT * postPass;
   const context = fit
     ? { left: FIT_CONTEXT.left + extraContext, right: FIT_CONTEXT.right + extraContext }

@@ -72,9 +72,9 @@ export interface ExemplarOptions {
   /**
    * Where: 'request' (absent) pulls the map's request before the synthesis and the fit; 'output' re-colours the
    * fitted output toward the k nearest rows of its own measured band cepstra (one more fit-like pass, at most
-   * `maxDb` either way), as the offline study did.
+   * `maxDb` either way), as the offline study did; 'both' does both.
    */
-  on?: 'request' | 'output';
+  on?: 'request' | 'output' | 'both';
   maxDb?: number;
 }
 

@@ -41,7 +41,10 @@ function voiceTensor(
       `voice profile (${role}) has no "${field}", which this model needs: it was made by an older model; clone the voice again`,
     );
   }
-  const values = typeof raw === 'number' ? [raw] : raw;
+  // A default for an input with a symbolic dim (e.g. a bank of rows the profile may lack) fills one row.
+  const symbolic = spec.shape.some((d) => typeof d === 'string');
+  const size = spec.shape.reduce<number>((p, d) => (typeof d === 'number' ? p * d : p), 1);
+  const values = typeof raw === 'number' ? new Array<number>(symbolic ? size : 1).fill(raw) : raw;
   const ok = Array.isArray(values) && values.every((v) => typeof v === 'number' && Number.isFinite(v));
   const dims = ok ? concreteDims(spec, values.length) : null;
   if (!ok || dims === null) {

@@ -10,6 +10,7 @@ export {
   ModelManifestError,
   VoiceProfileError,
 } from './errors.js';
+export { ExemplarBank } from './exemplar-bank.js';
 export type { FormantMatchOptions } from './formant-match.js';
 export {
   FORMANT_MATCH_DEFAULTS,
@@ -35,6 +36,7 @@ export { bandCepstrumWeight, cepstrumEdge } from './voice-features.js';
 export type { VoiceProfile } from './voice-profile.js';
 export {
   CEPSTRA,
+  MAX_ENVELOPE_EXEMPLARS,
   parseVoiceProfile,
   pitchMapFor,
   pitchRatioFor,

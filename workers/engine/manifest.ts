@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { ModelManifestError } from './errors.js';
 import { checkFrameReferences, FRAME_SOURCES, FramesSection } from './frame-manifest.js';
-import { CEPSTRA, MAX_CEPSTRA } from './voice-profile.js';
+import { CEPSTRA, MAX_CEPSTRA, MAX_ENVELOPE_EXEMPLARS } from './voice-profile.js';
 
 const Dim = Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]);
 const DType = Type.Union([Type.Literal('float32'), Type.Literal('int64')]);
@@ -15,7 +15,10 @@ const Source = Type.Union([
       field: Type.String({ minLength: 1 }),
       /** Which profile feeds this input; default 'target'. */
       role: Type.Optional(Type.Union([Type.Literal('target'), Type.Literal('source')])),
-      /** Used when the profile has no such field (e.g. a speaker id for a voice cloned on this model). */
+      /**
+       * Used when the profile has no such field (e.g. a speaker id for a voice cloned on this model); for an
+       * input with a symbolic dim, one row of it (e.g. an empty exemplar bank).
+       */
       default: Type.Optional(Type.Number()),
     },
     { additionalProperties: false },
@@ -134,6 +137,11 @@ export const ModelManifestSchema = Type.Object({
      * clone the voice again (its statistics cannot be re-derived without its audio).
      */
     envelopeCepstra: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CEPSTRA })),
+    /**
+     * How many envelope exemplars (an evenly spaced sample of the voice's frames' band cepstra with their
+     * voicing, the profile's `envelopeExemplars`) a profile made with this model keeps at most. Absent: none.
+     */
+    envelopeExemplars: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_ENVELOPE_EXEMPLARS })),
     /**
      * A speaker-independent prior for a conversion's source envelope statistics (envelope-prior.ts): per
      * mapping class (voiced frames, then the others) the mean of speakers' cepstral means [2][Q] and of

@@ -1,4 +1,5 @@
 import { covarianceRoots, EnvelopeMoments } from './envelope-stats.js';
+import { ExemplarBank } from './exemplar-bank.js';
 import { FormantInventory } from './formant-match.js';
 import {
   cepstrumEdge,
@@ -39,6 +40,8 @@ export interface AccumulatorOptions {
   envelopeFromHz?: number;
   /** How many band cepstra the envelope statistics hold (the manifest's analysis.envelopeCepstra; default CEPSTRA). */
   envelopeCepstra?: number;
+  /** Envelope exemplars to keep at most (the manifest's analysis.envelopeExemplars); absent: none. */
+  envelopeExemplars?: number;
   /**
    * What beyond F0 and the long-term envelope to gather: formants and the envelope statistics (a voice's
    * profile, target or source), or nothing (in-pass measurements). Default 'all'.
@@ -74,9 +77,11 @@ class DetailAccumulator {
   readonly #pooled: EnvelopeMoments;
   readonly #cep: Float64Array;
   readonly #count: number;
+  readonly #exemplars: ExemplarBank | null;
 
-  constructor(bins: number, sampleRate: number, fromHz: number, count: number) {
+  constructor(bins: number, sampleRate: number, fromHz: number, count: number, exemplars = 0) {
     this.#bins = bins;
+    this.#exemplars = exemplars > 0 ? new ExemplarBank(exemplars, count) : null;
     this.#count = count;
     this.#moments = Array.from({ length: ENVELOPE_CLASSES }, () => new EnvelopeMoments(count));
     this.#pooled = new EnvelopeMoments(count);
@@ -101,6 +106,12 @@ class DetailAccumulator {
     frameCepstrum(power, row, this.#bins, this.#cepTable, this.#cep, this.#cepFrom);
     this.#moments[voiced ? 0 : 1].add(this.#cep);
     this.#pooled.add(this.#cep);
+    this.#exemplars?.add(this.#cep, voiced);
+  }
+
+  /** The exemplar rows (ExemplarBank), or null when none are kept. */
+  exemplars(): number[] | null {
+    return this.#exemplars?.rows() ?? null;
   }
 
   /**
@@ -174,6 +185,7 @@ export class ProfileAccumulator {
             options.sampleRate,
             options.envelopeFromHz ?? 0,
             options.envelopeCepstra ?? CEPSTRA,
+            options.envelopeExemplars ?? 0,
           );
     this.#powerSum = new Float64Array(options.bins);
     this.#silence = 10 ** (options.silenceDb / 10);
@@ -230,6 +242,7 @@ export class ProfileAccumulator {
     const hz = (v: number | null): number | null => (v === null ? null : round(v, 2));
     const seconds = (n: number): number => round((n * o.frameHop) / o.sampleRate, 3);
     const stats = this.#details?.envelopeStats();
+    const exemplars = this.#details?.exemplars() ?? null;
     const r6 = (v: number): number => Number(v.toPrecision(6));
     return {
       format: 'vcfarm-voice/1',
@@ -258,6 +271,7 @@ export class ProfileAccumulator {
                   ...((o.envelopeCepstra ?? CEPSTRA) !== CEPSTRA
                     ? { envelopeCepstra: o.envelopeCepstra }
                     : {}),
+                  ...(exemplars && exemplars.length > 0 ? { envelopeExemplars: exemplars } : {}),
                 }),
           }),
       ...(label === undefined ? {} : { label }),

@@ -11,6 +11,8 @@ export const CEPSTRA = 24;
 export const MAX_CEPSTRA = 64;
 /** Frames a formant inventory keeps at most (an evenly spaced sample of every voiced frame; formant-match.ts). */
 export const FORMANT_INVENTORY_FRAMES = 256;
+/** Frames an envelope exemplar bank keeps at most (the manifest's analysis.envelopeExemplars may ask fewer). */
+export const MAX_ENVELOPE_EXEMPLARS = 1024;
 
 export const VoiceProfileSchema = Type.Object({
   format: Type.Literal('vcfarm-voice/1'),
@@ -74,6 +76,16 @@ export const VoiceProfileSchema = Type.Object({
    * cepstra; a model whose manifest names another start refuses the profile (clone the voice again).
    */
   envelopeFromHz: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * Envelope exemplars: an evenly spaced sample of the clone's frames above the silence floor, each row
+   * [class, c1..cQ] (class 1 voiced, -1 not; the same band cepstra as the envelope statistics), [n][Q + 1]
+   * row-major, at most MAX_ENVELOPE_EXEMPLARS rows: what a model whose manifest asks for them
+   * (analysis.envelopeExemplars) pulls each frame's requested envelope toward (its k nearest rows).
+   * Absent in profiles made before it or by a model that does not ask: such a model then leaves it out.
+   */
+  envelopeExemplars: Type.Optional(
+    Type.Array(Type.Number(), { maxItems: (MAX_CEPSTRA + 1) * MAX_ENVELOPE_EXEMPLARS }),
+  ),
   /** Where the voice came from, for humans. */
   label: Type.Optional(Type.String()),
 });

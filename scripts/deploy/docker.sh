@@ -234,6 +234,17 @@ docker_up_cmd() {
   fi
 }
 
+# With more than one API replica, one first: replicas created at once on a new models volume race
+# in docker's filling of it from the image ("failed to mkdir .../_data/default/previews: file
+# exists", seen on an API-only host). Empty when there is one replica or none.
+docker_first_up_cmd() {
+  ((HAS_API)) && ((TIER_API_INSTANCES > 1)) || return 0
+  (
+    TIER_API_INSTANCES=1
+    docker_up_cmd
+  )
+}
+
 docker_dry_run() {
   local stage f
   stage=$(mktemp -d)
@@ -250,7 +261,10 @@ docker_dry_run() {
 
 ### $DK_DIR/secrets/{admin-token,redis-password,stats-password} (generated when missing$( ((LOCAL_REDIS)) || echo '; redis-password copied from REDIS_PASSWORD_FILE'))
 
-dry run: would run:
+dry run: would run:$(
+    first=$(docker_first_up_cmd)
+    [[ -z $first ]] || printf '\n  VCFARM_DEPLOY_DIR=%s VCFARM_NOFILE=%s %s' "$DK_DIR" "$(docker_nofile)" "$first"
+  )
   VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $(docker_up_cmd)
 dry run: nothing was written or started
 EOF
@@ -268,8 +282,12 @@ docker_deploy() {
   for f in "$stage"/*; do [[ ! -f $f ]] || install -m 644 "$f" "$DK_DIR/"; done
   rm -rf "$stage"
   docker_secrets "$DK_DIR"
-  echo "+ VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $(docker_up_cmd)"
-  VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $(docker_up_cmd)
+  local up
+  for up in "$(docker_first_up_cmd)" "$(docker_up_cmd)"; do
+    [[ -n $up ]] || continue
+    echo "+ VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $up"
+    VCFARM_DEPLOY_DIR=$DK_DIR VCFARM_NOFILE=$(docker_nofile) $up
+  done
   if ((!HAS_API)); then
     echo "vcfarm ($TIER_NAME, worker only) is running in compose project $DK_PROJECT (status: $0 docker status)"
     return 0

@@ -20,6 +20,6 @@ export TMPDIR=$run_tmp
 export VCFARM_TEST_PCM_CACHE=$run_tmp/pcm-cache
 mkdir "$VCFARM_TEST_PCM_CACHE"
 # Two files at a time, one per core (one file alone leaves a core idle much of the time)
-# (1085 s against 2014 s one at a time); three overloaded the API's event loop (503s) and a worker's
+# (704 s on an idle machine, 1085 s on a busy one, against 2014 s one at a time); three overloaded the API's event loop (503s) and a worker's
 # start-up. VCFARM_TEST_CONCURRENCY=1 runs them one after another.
 node --test --test-concurrency="${VCFARM_TEST_CONCURRENCY:-2}" --test-timeout=300000 "${files[@]}"

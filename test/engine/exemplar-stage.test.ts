@@ -14,7 +14,7 @@ import {
 } from '../../workers/engine/index.js';
 import { blocks, loadSpeech } from '../helpers/audio-io.js';
 import { allFinite } from '../helpers/audio-metrics.js';
-import { convertAll, convertWhole } from '../helpers/engine-converter.js';
+import { convertChunkedAsWhole, convertWhole } from '../helpers/engine-converter.js';
 
 // The exemplar envelope stage as a builder option (`map.exemplars`, envelope-map.ts exemplarBlend;
 // docs/MODEL-NOTES.md "The exemplar stage in the graph"): the manifest asks for a bank, a profile cloned with
@@ -123,12 +123,7 @@ test('the stage converts: chunked output equals whole-file output, and it moves 
   const voice = await withStage.analyse(blocks(speech['en-us+m3']));
   const sourceProfile = await withStage.analyse(blocks(src), { seconds: 2 });
   const options = { voice, sourceProfile, strength: 1 };
-  const chunked = await convertAll(withStage, src, options, [1, 5000, 333, 65536]);
-  const whole = await convertWhole(withStage, src, options);
-  assert.equal(chunked.length, src.length);
-  assert.ok(allFinite(chunked));
-  const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);
-  assert.ok(maxDiff <= 1e-4, `chunked vs whole-file differ by ${maxDiff}`);
+  const whole = await convertChunkedAsWhole(withStage, src, options);
   const reference = await convertWhole(without, src, options);
   const rms = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
   const change = rms(reference.map((v, i) => v - whole[i])) / rms(reference);
@@ -158,11 +153,7 @@ test("on: 'output' converts chunked as whole-file, moves the output, and without
   const voice = await post.analyse(blocks(speech['en-us+m3']));
   const sourceProfile = await post.analyse(blocks(src), { seconds: 2 });
   const options = { voice, sourceProfile, strength: 1 };
-  const chunked = await convertAll(post, src, options, [1, 5000, 333, 65536]);
-  const whole = await convertWhole(post, src, options);
-  assert.ok(allFinite(chunked));
-  const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);
-  assert.ok(maxDiff <= 1e-4, `chunked vs whole-file differ by ${maxDiff}`);
+  const whole = await convertChunkedAsWhole(post, src, options);
   const reference = await convertWhole(postZero, src, options);
   const rms = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
   const moved = rms(reference.map((v, i) => v - whole[i])) / rms(reference);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import {
   type ConverterOptions,
   SOURCE_ANALYSIS_SECONDS,
@@ -60,4 +61,23 @@ export function convertWhole(
   return convertAll(engine, pcm, { ...options, chunkSamples: Math.ceil(pcm.length / 256) * 256 }, [
     pcm.length,
   ]);
+}
+
+/**
+ * `pcm` converted in blocks of varying size and as one whole window; asserts the chunked output has
+ * the source's length, is finite and equals the whole-file one within 1e-4. Returns the whole-file output.
+ */
+export async function convertChunkedAsWhole(
+  engine: VoiceConversionEngine,
+  pcm: Float32Array,
+  options: ConverterOptions,
+): Promise<Float32Array> {
+  const chunked = await convertAll(engine, pcm, options, [1, 5000, 333, 65536]);
+  const whole = await convertWhole(engine, pcm, options);
+  assert.equal(chunked.length, pcm.length);
+  assert.equal(whole.length, pcm.length);
+  assert.ok(chunked.every(Number.isFinite), 'the chunked output holds NaN or Infinity');
+  const maxDiff = chunked.reduce((m, v, i) => Math.max(m, Math.abs(v - whole[i])), 0);
+  assert.ok(maxDiff <= 1e-4, `chunked vs whole-file differ by ${maxDiff}`);
+  return whole;
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
 import { humanSpeech } from '../helpers/fixtures.js';
+import { type PageBench, startPageBench } from '../helpers/page-bench.js';
 import { waitUntil } from '../helpers/processes.js';
-import { startService, type TestService } from '../helpers/service.js';
+import type { TestService } from '../helpers/service.js';
 import { tinyWav } from '../helpers/tiny-audio.js';
 
 // The page used again and again, as a user does (QA s27):
@@ -14,15 +14,15 @@ import { tinyWav } from '../helpers/tiny-audio.js';
 //   links afresh; the page took the new ones, so every player fetched again, the detail's
 //   waveforms were drawn again and a result playing in the detail stopped and went back to 0.
 
+let bench: PageBench;
 let svc: TestService;
 let browser: Browser;
 before(async () => {
-  svc = await startService({ workers: 1 });
-  browser = await launchChromium();
+  bench = await startPageBench('page-reuse');
+  ({ svc, browser } = bench);
 });
 after(async () => {
-  await browser?.close();
-  await svc?.close();
+  await bench?.close();
 });
 
 test('a converted file is not uploaded again by pressing the button again; *Convert again* reuses its upload', async () => {

@@ -13,9 +13,9 @@ import { type ParallelVerdict, parallelMcd } from '../helpers/parallel-mcd.js';
 // test/helpers/voice-measures.ts, which shares no code with the engine) of the output against the target
 // espeak-ng voice saying the same sentence, cut against the source saying it. The voice is cloned from ten
 // Harvard sentences of the target voice; three others of the source voice are converted (each ~3 s, so the
-// source's statistics rest on one sentence). The bar is a 40 % median cut: NOT met (33.3 % today, cross-gender
-// pairs 33-41 %, `node dist/scripts/parallel-mcd.js`); this asserts what the model meets, with margin, so a
-// change that loses it fails. Without the source prior (workers/engine/envelope-prior.ts) and the warped map
+// source's statistics rest on one sentence). The bar is a 40 % median cut: NOT met (39.8 % today, cross-gender
+// pairs 39-43 %, `node dist/scripts/parallel-mcd.js`; 33.2 % before the exemplar stage on the output, the
+// builder's ENVELOPE_MAP.exemplars); this asserts what the model meets, with margin, so a change that loses it fails. Without the source prior (workers/engine/envelope-prior.ts) and the warped map
 // the model made 8 %; with the prior alone 15 %; the warped map without the prior 24 %; with both and the
 // medians' formant ratios (before the matched ratios, workers/engine/formant-match.ts) 29.6 %, en+m1->en-us+m3 -28 %.
 
@@ -40,24 +40,24 @@ after(async () => {
 
 const gender = (voice: string): string => voice.replace(/.*\+([mf]).*/, '$1');
 
-test('parallel MCD: median cut over the 6 espeak pairs >= 31 %', () => {
+test('parallel MCD: median cut over the 6 espeak pairs >= 38 %', () => {
   const cut = median(verdicts.map((v) => v.cut));
   console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
   assert.equal(verdicts.length, 6);
-  assert.ok(cut >= 0.31, `median cut ${(cut * 100).toFixed(1)} %`);
+  assert.ok(cut >= 0.38, `median cut ${(cut * 100).toFixed(1)} %`);
 });
 
-test('parallel MCD: every cross-gender conversion lands closer to the target than the source was (cut >= 28 %; today 33-41 %)', () => {
+test('parallel MCD: every cross-gender conversion lands closer to the target than the source was (cut >= 37 %; today 39-43 %)', () => {
   const cross = verdicts.filter((v) => gender(v.source) !== gender(v.target));
   assert.equal(cross.length, 4);
   const weak = cross
-    .filter((v) => !(v.cut >= 0.28))
+    .filter((v) => !(v.cut >= 0.37))
     .map((v) => `${v.source}->${v.target} ${(v.cut * 100).toFixed(1)} %`);
   assert.deepEqual(weak, []);
 });
 
-test("parallel MCD: the same-gender male pair is no longer pushed away by one sentence's formants (cut >= -22 %; today -18 %, with the medians' ratios -28 %)", () => {
+test("parallel MCD: the same-gender male pair is no longer pushed away by one sentence's formants (cut >= -16 %; today -12 %, -18 % before the exemplar stage, with the medians' ratios -28 %)", () => {
   const pair = verdicts.find((v) => v.source === 'en+m1' && v.target === 'en-us+m3');
   assert.ok(pair, 'the pair is measured');
-  assert.ok(pair.cut >= -0.22, `en+m1->en-us+m3 ${(pair.cut * 100).toFixed(1)} %`);
+  assert.ok(pair.cut >= -0.16, `en+m1->en-us+m3 ${(pair.cut * 100).toFixed(1)} %`);
 });

@@ -72,8 +72,10 @@ export async function envelopeFidelity(
 ): Promise<{ pairs: Fidelity[]; all: Omit<Fidelity, 'pair' | 'meanMiss'> }> {
   const work = await mkdtemp(join(tmpdir(), 'vcfarm-fidelity-'));
   try {
+    // Without the exemplar stage on the output unless asked: it re-colours the fitted output toward the
+    // target's frames after the request is rendered, so it is not the rendering of the request measured here.
     const built = buildDefaultModel(
-      o.mapTuning ?? {},
+      { exemplars: null, ...o.mapTuning },
       {},
       { ...o.shiftTuning, synthesis: o.synthesis },
       { fit: o.fit, probe: true },

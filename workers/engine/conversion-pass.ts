@@ -53,9 +53,13 @@ export interface ConversionPassOptions {
   strength: number;
 }
 
-/** The output level stage (manifest conversion.loudness): input and measured output over the same span. */
+/**
+ * The output level stage (manifest conversion.loudness): input and measured output over the same span. A graph
+ * at or after the gate is measured on the held windows once the gate opens (`afterGate`).
+ */
 interface LevelStage {
   graph: string;
+  afterGate: boolean;
   output: string;
   maxDb: number;
   maxCutDb: number;
@@ -72,7 +76,7 @@ interface LevelStage {
 export class ConversionPass {
   readonly #o: ConversionPassOptions;
   readonly #gate: number;
-  readonly #held: { w: ChunkWindow; results: Map<string, Outputs> }[] = [];
+  readonly #held: { w: ChunkWindow; results: Map<string, Outputs>; ran?: boolean }[] = [];
   readonly #limiter: Limiter;
   readonly #level: LevelStage | undefined;
   /** The level stage's gain, once its span is measured (1 without the stage). */
@@ -82,16 +86,18 @@ export class ConversionPass {
     this.#o = options;
     const { measures, chain, outRate, manifest: m } = options;
     const l = m.conversion.loudness;
+    this.#gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
+    const gate = this.#gate;
     this.#level =
       l === undefined
         ? undefined
         : {
             ...l,
+            afterGate: chain.findIndex((g) => g.name === l.graph) >= gate,
             input: new LoudnessMeter(m.sampleRate, l.seconds),
             measured: new LoudnessMeter(m.sampleRate, l.seconds),
           };
     this.#gain = l === undefined ? 1 : undefined;
-    this.#gate = measures.length > 0 ? Math.min(...measures.map((x) => x.index)) : chain.length;
     this.#limiter = new Limiter({
       lookahead: Math.round(LIMITER_LOOKAHEAD_S * outRate),
       release: LIMITER_RELEASE_S * outRate,
@@ -149,7 +155,7 @@ export class ConversionPass {
   /** Adds the window's chunk of the input and of the level stage's graph output to its meters. */
   #measureLevel(w: ChunkWindow, results: Map<string, Outputs>): void {
     const l = this.#level;
-    if (l === undefined || this.#gain !== undefined || l.input.done) return;
+    if (l === undefined || this.#gain !== undefined || l.input.done || !results.has(l.graph)) return;
     const out = floats(results.get(l.graph)?.[l.output], `graph "${l.graph}" output "${l.output}"`);
     if (out.length !== w.samples.length)
       throw new ModelManifestError(
@@ -159,8 +165,9 @@ export class ConversionPass {
     l.measured.add(this.#o.chunker.centre(w, out));
   }
 
+  /** Whether the level stage's span is measured, or (after the gate) will be on the held windows. */
   #levelMeasured(): boolean {
-    return this.#level === undefined || this.#level.input.done;
+    return this.#level === undefined || this.#level.afterGate || this.#level.input.done;
   }
 
   async #runGraphs(w: ChunkWindow, results: Map<string, Outputs>, from: number, to: number): Promise<void> {
@@ -175,10 +182,10 @@ export class ConversionPass {
     }
   }
 
-  /** Runs the graphs from the gate on, then the limiter. */
-  async #finishWindow(w: ChunkWindow, results: Map<string, Outputs>): Promise<Float32Array> {
+  /** Runs the graphs from the gate on (unless they ran), then the gain and the limiter. */
+  async #finishWindow(w: ChunkWindow, results: Map<string, Outputs>, ran = false): Promise<Float32Array> {
     const { manifest: m, chain, chunker, outRate } = this.#o;
-    await this.#runGraphs(w, results, this.#gate, chain.length);
+    if (!ran) await this.#runGraphs(w, results, this.#gate, chain.length);
     const out = floats(
       results.get(m.conversion.output.graph)?.[m.conversion.output.output],
       'conversion output',
@@ -200,6 +207,13 @@ export class ConversionPass {
     }
     measures.length = 0;
     const l = this.#level;
+    if (this.#gain === undefined && l?.afterGate)
+      for (const h of this.#held) {
+        if (l.input.done) break;
+        await this.#runGraphs(h.w, h.results, this.#gate, chain.length);
+        h.ran = true;
+        this.#measureLevel(h.w, h.results);
+      }
     if (this.#gain === undefined && l !== undefined)
       this.#gain = loudnessGain(l.input.loudness(), l.measured.loudness(), this.#o.strength, {
         maxDb: l.maxDb,
@@ -208,7 +222,7 @@ export class ConversionPass {
       });
     while (this.#held.length > 0) {
       const h = this.#held.shift();
-      if (h) yield await this.#finishWindow(h.w, h.results);
+      if (h) yield await this.#finishWindow(h.w, h.results, h.ran);
     }
   }
 }

@@ -187,8 +187,9 @@ export const ModelManifestSchema = Type.Object({
     output: Type.Object({ graph: Type.String(), output: Type.String() }),
     /**
      * Output level follows the input's: the integrated loudness (loudness.ts) of the input's first `seconds`
-     * against that of `graph`'s `output` (an audio output at the model's rate, before every graph that takes
-     * an in-pass measurement) over the same span sets one gain (a boost of at most `maxDb` and no more than
+     * against that of `graph`'s `output` (an audio output at the model's rate; at or after a graph that takes an
+     * in-pass measurement, a span no longer than the measurement's, whose held windows it is measured on) over
+     * the same span sets one gain (a boost of at most `maxDb` and no more than
      * that output's peak leaves room for, a cut of at most `maxCutDb`), scaled by the strength param, applied
      * to the whole output before the limiter. Absent: no level stage.
      */
@@ -307,7 +308,11 @@ function checkReferences(m: ModelManifest): void {
   checkLoudness(m);
 }
 
-/** conversion.loudness measures a declared output of a chain graph that runs before every in-pass measurement. */
+/**
+ * conversion.loudness measures a declared output of a chain graph. One at or after the first graph that waits
+ * for an in-pass measurement (the gate) is measured on the windows held for that measurement, so its span may
+ * not be longer than theirs.
+ */
 function checkLoudness(m: ModelManifest): void {
   const l = m.conversion.loudness;
   if (l === undefined) return;
@@ -316,10 +321,13 @@ function checkLoudness(m: ModelManifest): void {
   if (at < 0) fail(`conversion.loudness.graph "${l.graph}" is not in the chain`);
   if (!hasOutput(graphOf(m, l.graph, 'conversion.loudness'), l.output))
     fail(`conversion.loudness.output "${l.output}" is not an output of graph "${l.graph}"`);
+  const held = chain.flatMap((name) =>
+    m.graphs[name].inputs.flatMap((i) => (i.source.from === 'analysis' ? [i.source.seconds] : [])),
+  );
   const gate = chain.findIndex((name) => m.graphs[name].inputs.some((i) => i.source.from === 'analysis'));
-  if (gate >= 0 && at >= gate)
+  if (gate >= 0 && at >= gate && l.seconds > Math.max(...held))
     fail(
-      `conversion.loudness.graph "${l.graph}" must come before graph "${chain[gate]}", which waits for a measurement`,
+      `conversion.loudness.graph "${l.graph}" comes after graph "${chain[gate]}", which waits for a measurement: its seconds (${l.seconds}) may not exceed the longest measurement's (${Math.max(...held)})`,
     );
 }
 

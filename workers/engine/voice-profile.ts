@@ -12,7 +12,7 @@ export const MAX_CEPSTRA = 64;
 /** Frames a formant inventory keeps at most (an evenly spaced sample of every voiced frame; formant-match.ts). */
 export const FORMANT_INVENTORY_FRAMES = 256;
 /** Frames an envelope exemplar bank keeps at most (the manifest's analysis.envelopeExemplars may ask fewer). */
-export const MAX_ENVELOPE_EXEMPLARS = 1024;
+export const MAX_ENVELOPE_EXEMPLARS = 2048;
 
 export const VoiceProfileSchema = Type.Object({
   format: Type.Literal('vcfarm-voice/1'),

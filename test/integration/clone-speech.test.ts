@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { launchChromium, pageWithToken } from '../helpers/browser.js';
 import { ApiClient, type Json } from '../helpers/client.js';
 import { espeakSentence } from '../helpers/fixtures.js';
 import { speakers } from '../helpers/librispeech.js';
@@ -90,6 +91,23 @@ test('a tone, two tones (together, in turns), white noise and silence are refuse
     voices.map((v) => v.state),
     Array(5).fill('failed'),
   );
+});
+
+test('the page says why a tone is no voice: in the clone status and in the voice list', async () => {
+  const user = await ApiClient.anonymous(svc.baseUrl);
+  const browser = await launchChromium();
+  try {
+    const page = await pageWithToken(browser, svc.baseUrl, user.session?.token ?? '');
+    await page.fill('#voice-name', 'My tone');
+    await page.setInputFiles('#voice-file', lavfi('page-tone', 'sine=f=440:d=10'));
+    await page.click('#clone-submit');
+    const why = /failed: the reference recording holds no speech: its pitch stays fixed/;
+    await page.locator('#clone-status.error', { hasText: why }).waitFor({ timeout: 60_000 });
+    await page.locator('#voices .voice[data-state="failed"]', { hasText: why }).waitFor();
+    assert.equal(await page.locator('#voice option', { hasText: 'My tone' }).isDisabled(), true);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('every LibriSpeech speaker and the espeak-ng voices still clone as ready voices', async () => {

@@ -102,6 +102,7 @@ test('an upload stored while its tab was closing is listed when the page opens, 
   // 3. *Convert* makes it the next conversion's source: converted without a new upload.
   await item.getByRole('button', { name: 'Convert left-behind.wav' }).click();
   await page.locator('#kept-upload:not([hidden])', { hasText: 'left-behind.wav' }).waitFor();
+  await page.locator('#status', { hasText: 'left-behind.wav is selected: pick the settings' }).waitFor();
   await page.click('#submit');
   await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
   assert.equal((await serverUploads(user)).length, 1, 'no second upload');

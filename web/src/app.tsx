@@ -278,8 +278,8 @@ export function App() {
     return undefined;
   };
   const [againMessage, setAgainMessage] = useState<Status | undefined>();
-  const selected = (filename: string): Status => ({
-    text: `${filename} is selected again: pick the settings and convert.`,
+  const selected = (filename: string, again: boolean): Status => ({
+    text: `${filename} is selected${again ? ' again' : ''}: pick the settings and convert.`,
     error: false,
   });
   const forms: FormProps = { jobs, voices: shownVoices, workspace, loadWorkspace, put, whileCreating };
@@ -326,7 +326,7 @@ export function App() {
             select={async (id) => {
               const filename = workspace?.files.find((f) => f.name === id)?.filename ?? 'The upload';
               const problem = await selectUpload(id, filename);
-              if (!problem) setAgainMessage(selected(filename));
+              if (!problem) setAgainMessage(selected(filename, false));
               return problem;
             }}
             removed={(id) => setKeptUpload((kept) => (kept?.id === id ? undefined : kept))}
@@ -376,7 +376,7 @@ export function App() {
                   drop={drop}
                   onAgain={async () => {
                     const problem = await selectUpload(job.uploadId, job.filename);
-                    setAgainMessage(problem ? { text: problem, error: true } : selected(job.filename));
+                    setAgainMessage(problem ? { text: problem, error: true } : selected(job.filename, true));
                   }}
                 />
               ))}

@@ -132,7 +132,8 @@ export const ERROR_CODES = {
   },
   VC_ERR_NO_VOICE: {
     answer: 'job error',
-    meaning: "a clone's reference recording has too little voiced speech",
+    meaning:
+      "a clone's reference recording holds no speech to clone: too little voiced speech (silence, noise), or a pitch that stays fixed as a tone's, a hum's or a beep's does (speech's moves all the time)",
   },
   VC_ERR_VOICE_PROFILE: {
     answer: 'job error',

@@ -60,6 +60,25 @@ async function toneFile(f0: number, seconds: number): Promise<string> {
   return file;
 }
 
+/**
+ * A sung note: `toneFile`'s harmonics around `f0` with a singer's vibrato (5.5 Hz, 3 %), whose pitch moves
+ * as a voice's does (a steady tone is refused as a clone's reference: reference-check.ts); median F0 `f0`.
+ */
+async function sungNoteFile(f0: number, seconds: number): Promise<string> {
+  const file = path.join(work, `sung-${f0}.wav`);
+  const [rate, vibrato, depth] = [44100, 5.5, 0.03];
+  const pcm = Float32Array.from({ length: rate * seconds }, (_, i) => {
+    const t = i / rate;
+    const phase =
+      2 * Math.PI * f0 * (t - (depth * Math.cos(2 * Math.PI * vibrato * t)) / (2 * Math.PI * vibrato));
+    let v = 0;
+    for (let h = 1; h <= 6; h++) v += (0.2 / h) * Math.sin(h * phase);
+    return v;
+  });
+  await writeWav(file, pcm, rate);
+  return file;
+}
+
 async function uploadTone(client: ApiClient, f0: number, seconds: number): Promise<string> {
   const up = await client.upload(await toneFile(f0, seconds));
   assert.equal(up.status, 201);
@@ -134,10 +153,10 @@ test('an RVC-signature folder added at run time is listed at once and serves job
 
   // 4. A voice cloned on the RVC model (its F0 tracker analyses the reference) is speaker 0 at the
   //    reference's median F0 (300 Hz: the stand-in restarts its sine every 10 ms, so F0s that
-  //    100 Hz divides stay continuous).
+  //    100 Hz divides stay continuous). The reference is a sung note: a steady tone is no voice.
   const form = new FormData();
   form.append('name', 'Reference at 300 Hz');
-  form.append('file', new Blob([await readFile(await toneFile(300, 4))]), 'reference.wav');
+  form.append('file', new Blob([await readFile(await sungNoteFile(300, 4))]), 'reference.wav');
   const res = await fetch(`${svc.baseUrl}/api/voices?model=rvc-lab`, {
     method: 'POST',
     headers: client.headers(),

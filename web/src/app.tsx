@@ -30,6 +30,7 @@ import {
 } from './lib/types.js';
 import { connectLive } from './live.js';
 import { NewVersion } from './new-version.js';
+import { UploadList } from './upload-list.js';
 import { VoiceLibrary } from './voice-library.js';
 
 const PAGE = 20;
@@ -265,14 +266,22 @@ export function App() {
     filter === '' ? true : filter === 'unfinished' ? !FINAL.has(j.state) : j.state === filter,
   );
 
-  const convertAgain = async (job: JobView): Promise<string | undefined> => {
-    const body = await getJson<{ upload: Upload }>(`/api/uploads/${encodeURIComponent(job.uploadId)}`);
-    if (!body) return `${job.filename} is no longer in your workspace; upload it again.`;
+  /** Makes a stored upload the next conversion's source; a problem in words when it is gone. */
+  const selectUpload = async (uploadId: string, filename: string): Promise<string | undefined> => {
+    const body = await getJson<{ upload: Upload }>(`/api/uploads/${encodeURIComponent(uploadId)}`);
+    if (!body) {
+      void loadWorkspace();
+      return `${filename} is no longer in your workspace; upload it again.`;
+    }
     setKeptUpload(body.upload);
     document.querySelector('#convert')?.scrollIntoView({ block: 'start' });
     return undefined;
   };
   const [againMessage, setAgainMessage] = useState<Status | undefined>();
+  const selected = (filename: string, again: boolean): Status => ({
+    text: `${filename} is selected${again ? ' again' : ''}: pick the settings and convert.`,
+    error: false,
+  });
   const forms: FormProps = { jobs, voices: shownVoices, workspace, loadWorkspace, put, whileCreating };
 
   return (
@@ -303,13 +312,24 @@ export function App() {
             setKeptUpload={setKeptUpload}
             notice={againMessage}
           />
-          <CloneForm {...forms} putVoice={putVoice} />
+          <CloneForm {...forms} putVoice={putVoice} loadVoices={loadVoices} />
           <VoiceLibrary
             voices={shownVoices}
             presets={presets}
             loadVoices={loadVoices}
             putVoice={putVoice}
             dropVoice={dropVoice}
+          />
+          <UploadList
+            workspace={workspace}
+            loadWorkspace={loadWorkspace}
+            select={async (id) => {
+              const filename = workspace?.files.find((f) => f.name === id)?.filename ?? 'The upload';
+              const problem = await selectUpload(id, filename);
+              if (!problem) setAgainMessage(selected(filename, false));
+              return problem;
+            }}
+            removed={(id) => setKeptUpload((kept) => (kept?.id === id ? undefined : kept))}
           />
           {workspace && (
             <p id="usage" class="hint">
@@ -355,15 +375,8 @@ export function App() {
                   put={put}
                   drop={drop}
                   onAgain={async () => {
-                    const problem = await convertAgain(job);
-                    setAgainMessage(
-                      problem
-                        ? { text: problem, error: true }
-                        : {
-                            text: `${job.filename} is selected again: pick the settings and convert.`,
-                            error: false,
-                          },
-                    );
+                    const problem = await selectUpload(job.uploadId, job.filename);
+                    setAgainMessage(problem ? { text: problem, error: true } : selected(job.filename, true));
                   }}
                 />
               ))}

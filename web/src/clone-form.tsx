@@ -9,6 +9,8 @@ import type { JobView, Voice } from './lib/types.js';
 interface Props extends FormProps {
   /** Puts the voice the API answered into the list (no list reload: it follows its clone job from there). */
   putVoice: (voice: Voice) => void;
+  /** Reads the voices again (after a request whose answer never came: its voice may exist). */
+  loadVoices: () => Promise<void>;
 }
 
 /** Clone a voice from a reference recording; the status line follows the analysis to its end. */
@@ -40,7 +42,17 @@ export function CloneForm(props: Props) {
     form.append('file', file);
     setLine({ text: 'Uploading…', error: false });
     await props.whileCreating(async () => {
-      const res = await api('/api/voices', { method: 'POST', body: form });
+      const res = await api('/api/voices', { method: 'POST', body: form }).catch(() => undefined);
+      if (!res) {
+        // No answer (the connection dropped): the voice may have been made all the same, and the
+        // lists read again show it (its reference among the workspace's files) if so.
+        await Promise.all([props.loadVoices(), props.loadWorkspace()]);
+        setLine({
+          text: 'The clone request got no answer (network error). If the recording arrived, its voice is listed under Voices.',
+          error: true,
+        });
+        return;
+      }
       if (!res.ok) {
         setLine({ text: await errorText(res, 'cloning'), error: true });
         return;

@@ -97,8 +97,16 @@ export function ConvertForm(props: Props) {
           setProgress(f);
           setLine({ text: `Uploading ${file.name}: ${Math.round(f * 100)}%`, error: false });
         });
-        if (!up.ok || !up.body?.upload)
-          throw new Error(up.body?.message || `The upload failed (HTTP ${up.status || 'network error'}).`);
+        if (!up.ok || !up.body?.upload) {
+          // The answer may be lost (the connection dropped, a proxy gave up) while the file arrived
+          // all the same: the workspace's list, read again, shows it under *Your uploads* if so.
+          void props.loadWorkspace();
+          throw new Error(
+            up.status === 0
+              ? `The upload of ${file.name} got no answer (network error). If the file arrived, it is listed under Your uploads.`
+              : up.body?.message || `The upload failed (HTTP ${up.status}).`,
+          );
+        }
         upload = up.body.upload;
       }
       if (upload) await createJob(upload);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { UNAVAILABLE_RETRIES, unavailableWaitMs } from '../../src/client-cli/retry-after.js';
 import {
   curlLine,
+  expiryText,
   formatBytes,
   formatSeconds,
   ordinal,
@@ -42,6 +43,12 @@ test('sizes, durations and rates read as people write them', () => {
   assert.equal(waitText(0), '1 s');
   assert.equal(waitText(600), '10 min');
   assert.equal(resultName('my.talk.wav', 'ogg'), 'my.talk-converted.ogg');
+  assert.equal(expiryText(3 * 86_400 + 5), 'expires in 3 days');
+  assert.equal(expiryText(86_400), 'expires in 1 day');
+  assert.equal(expiryText(5 * 3600 + 3599), 'expires in 5 h');
+  assert.equal(expiryText(720), 'expires in 12 min');
+  assert.equal(expiryText(59), 'expires soon');
+  assert.equal(expiryText(0), 'expires soon');
 });
 
 const HOSTILE = [
@@ -112,6 +119,7 @@ const workspace = (over: Partial<Workspace['usage']> = {}, remaining: number | n
     uploads: { max: 10, windowSec: 300, remaining: 10, resetInSec: 0 },
     voiceClones: { max: 3, windowSec: 3600, remaining: 3, resetInSec: 0 },
   },
+  files: [],
 });
 
 test('limits are refused before an upload when the API told the page enough to know', () => {

@@ -63,6 +63,16 @@ export interface ConverterOptions extends RunOptions {
   params?: Record<string, number>;
 }
 
+/** What analyseReference() gives. */
+export interface ReferenceAnalysis {
+  profile: VoiceProfile;
+  /**
+   * Of consecutive voiced frames, the share whose F0 holds still (slower than 5 cents per 10 ms); null
+   * when no two voiced frames follow each other.
+   */
+  steadyPitchShare: number | null;
+}
+
 /** Streaming conversion; output length equals input length, sample for sample. */
 export interface Converter {
   /** Converts what it can of `pcm`; may return nothing until a full chunk (plus look-ahead) has arrived. */
@@ -164,6 +174,19 @@ export class VoiceConversionEngine {
    * profile (memory stays flat).
    */
   async analyse(pcm: PcmSource, options: AnalyseOptions = {}): Promise<VoiceProfile> {
+    return (await this.#gather(pcm, options)).finish(options.label);
+  }
+
+  /**
+   * analyse() for a clone's reference recording: the profile, and how its F0 moves, which tells speech
+   * from a tone (ProfileAccumulator.steadyPitchShare).
+   */
+  async analyseReference(pcm: PcmSource, options: AnalyseOptions = {}): Promise<ReferenceAnalysis> {
+    const acc = await this.#gather(pcm, options);
+    return { profile: acc.finish(options.label), steadyPitchShare: acc.steadyPitchShare };
+  }
+
+  async #gather(pcm: PcmSource, options: AnalyseOptions): Promise<ProfileAccumulator> {
     const a = this.#model.manifest.analysis;
     const chunker = this.#chunker(options);
     const limit = this.#sampleLimit(options.seconds);
@@ -177,7 +200,7 @@ export class VoiceConversionEngine {
       if (read >= limit) break;
     }
     for (const w of chunker.flush()) await this.#analyseWindow(acc, constant, w, sanitise(w.samples));
-    return acc.finish(options.label);
+    return acc;
   }
 
   #sampleLimit(seconds: number | undefined): number {

@@ -1,6 +1,13 @@
 export type { ChunkerOptions, ChunkWindow } from './chunker.js';
 export { Chunker } from './chunker.js';
-export type { AnalyseOptions, Converter, ConverterOptions, PcmSource, RunOptions } from './engine.js';
+export type {
+  AnalyseOptions,
+  Converter,
+  ConverterOptions,
+  PcmSource,
+  ReferenceAnalysis,
+  RunOptions,
+} from './engine.js';
 export { SOURCE_ANALYSIS_SECONDS, VoiceConversionEngine } from './engine.js';
 export { shrinkToPrior, sourcePriorOf } from './envelope-prior.js';
 export {

@@ -7,6 +7,7 @@ import { failureOutcome } from './outcome.js';
 import { PcmHead } from './pcm-head.js';
 import { pcmReaderFor } from './pcm-input.js';
 import { TaskCancelled } from './pcm-source.js';
+import { referenceRefusal } from './reference-check.js';
 import { type CloneTask, type ConvertTask, TaskControl, type TaskOutcome } from './task-types.js';
 
 /** The analysis costs about an eighth of the conversion per second of audio (measured): its share of the bar. */
@@ -107,18 +108,13 @@ export async function runClone(task: CloneTask): Promise<TaskOutcome> {
       maxDurationSec: task.maxDurationSec,
       control,
     });
-    const profile = await engine.analyse(
+    const analysis = await engine.analyseReference(
       decode((n) => control.report('analysing', Math.min(0.99, n / expected))),
       { label: task.label },
     );
-    if (!(profile.voicedSeconds > 0.5)) {
-      return {
-        status: 'failed',
-        code: 'VC_ERR_NO_VOICE',
-        message: 'the reference recording has too little voiced speech',
-        retryable: false,
-      };
-    }
+    const refusal = referenceRefusal(analysis);
+    if (refusal) return { status: 'failed', ...refusal, retryable: false };
+    const profile = analysis.profile;
     await writeFile(tmp, JSON.stringify(profile), { mode: 0o600 });
     await rename(tmp, task.profilePath);
     control.report('finalizing', 1);

@@ -90,6 +90,22 @@ export function relativeTime(atMs: number, nowMs: number): string {
   return 'just now';
 }
 
+/** When the sweeper may remove a workspace file, in words: "expires in 3 days", "in 5 h", "in 12 min", "soon". */
+export function expiryText(sec: number): string {
+  const steps: [number, string][] = [
+    [86_400, 'day'],
+    [3600, 'h'],
+    [60, 'min'],
+  ];
+  for (const [size, unit] of steps) {
+    if (sec >= size) {
+      const n = Math.floor(sec / size);
+      return unit === 'day' ? `expires in ${n} day${n === 1 ? '' : 's'}` : `expires in ${n} ${unit}`;
+    }
+  }
+  return 'expires soon';
+}
+
 /**
  * How long a job ran, and for a completed one its speed against its audio ("1.2 s, 8.3× real
  * time"). A job that failed or was cancelled converted only part of its audio, which its record

@@ -29,6 +29,20 @@ export interface Workspace {
     maxQueuedJobs: number;
   };
   rateLimits: Record<string, RateAllowance>;
+  /** Every file the workspace holds (uploads, voices' references, results), read from disk. */
+  files: WorkspaceFile[];
+}
+
+export interface WorkspaceFile {
+  kind: 'upload' | 'voice' | 'output';
+  /** The upload's, voice's or job's id (an output's with its extension). */
+  name: string;
+  /** An upload's file name as sent; null for voices and outputs. */
+  filename: string | null;
+  bytes: number;
+  ageSec: number;
+  /** Seconds until the sweeper may remove it. */
+  expiresInSec: number;
 }
 
 export interface Upload {

@@ -76,6 +76,11 @@ export interface ExemplarOptions {
    */
   on?: 'request' | 'output' | 'both';
   maxDb?: number;
+  /**
+   * How the move shrinks where the bank is sparse: each frame's weight times t / (t + d), d its k nearest rows'
+   * mean squared standardised distance per coefficient (absent: no shrinking).
+   */
+  confidence?: number;
 }
 
 export interface EnvelopeMapInputs {
@@ -498,11 +503,36 @@ export function exemplarBlend(
   const has = b.op('Cast', [b.op('Greater', [count, f32(b, [0], [])])], { to: 1 });
   const mean = b.op('Div', [sum, b.op('Max', [count, f32(b, [1], [])])]);
   // Frames without exemplars keep their request: their share weighs nothing in the average either.
+  const trust =
+    o.confidence === undefined
+      ? has
+      : b.op('Mul', [has, confidence(b, top[0], valid, count, q, o.confidence)]);
   const smoothMean = o.smoothFrames > 1 ? smoothFrames(b, mean, o.smoothFrames) : mean;
   const smoothHas = o.smoothFrames > 1 ? smoothFrames(b, has, o.smoothFrames) : has;
+  const smoothTrust = o.smoothFrames > 1 ? smoothFrames(b, trust, o.smoothFrames) : trust;
   const goal = b.op('Div', [smoothMean, b.op('Max', [smoothHas, f32(b, [1e-6], [])])]);
-  const weight = b.op('Mul', [smoothHas, f32(b, [o.weight], [])]);
+  const weight = b.op('Mul', [smoothTrust, f32(b, [o.weight], [])]);
   return b.op('Add', [asked, b.op('Mul', [b.op('Sub', [goal, asked]), weight])]);
+}
+
+/**
+ * t / (t + d) per frame [P, 1], d the mean over its valid neighbours of their squared standardised distance
+ * [P, k] per coefficient: near 1 where the bank has frames like this one, smaller where it has none close.
+ */
+function confidence(
+  b: GraphBuilder,
+  distances: string,
+  valid: string,
+  count: string,
+  q: number,
+  t: number,
+): string {
+  const near = b.op('Div', [
+    b.op('ReduceSum', [b.op('Mul', [distances, valid]), i64(b, [1])], { keepdims: 1 }),
+    b.op('Mul', [b.op('Max', [count, f32(b, [1], [])]), f32(b, [q], [])]),
+  ]);
+  const d = b.op('Max', [near, f32(b, [0], [])]);
+  return b.op('Div', [f32(b, [t], []), b.op('Add', [f32(b, [t], []), d])]);
 }
 
 /** Newton-Schulz iterations for the inverse square root of the warped source covariance. */

@@ -28,6 +28,8 @@ let without: VoiceConversionEngine;
 let tiny: VoiceConversionEngine;
 let post: VoiceConversionEngine;
 let postZero: VoiceConversionEngine;
+let postSure: VoiceConversionEngine;
+let postDoubt: VoiceConversionEngine;
 let speech: Record<string, Float32Array>;
 
 before(async () => {
@@ -48,7 +50,18 @@ before(async () => {
     buildDefaultModel({ exemplars: { ...STAGE, on: 'output', maxDb: 0 } }),
     join(work, 'post-zero'),
   );
+  // The move shrunk by the bank's distance (`confidence`): a huge t trusts every frame, a tiny one none.
+  await writeModel(
+    buildDefaultModel({ exemplars: { ...STAGE, on: 'output', maxDb: 12, confidence: 1e4 } }),
+    join(work, 'post-sure'),
+  );
+  await writeModel(
+    buildDefaultModel({ exemplars: { ...STAGE, on: 'output', maxDb: 12, confidence: 1e-4 } }),
+    join(work, 'post-doubt'),
+  );
   withStage = await VoiceConversionEngine.load(join(work, 'stage'));
+  postSure = await VoiceConversionEngine.load(join(work, 'post-sure'));
+  postDoubt = await VoiceConversionEngine.load(join(work, 'post-doubt'));
   post = await VoiceConversionEngine.load(join(work, 'post'));
   postZero = await VoiceConversionEngine.load(join(work, 'post-zero'));
   without = await VoiceConversionEngine.load(join(work, 'without'));
@@ -57,6 +70,8 @@ before(async () => {
 });
 after(async () => {
   await withStage?.close();
+  await postSure?.close();
+  await postDoubt?.close();
   await without?.close();
   await tiny?.close();
   await post?.close();
@@ -162,4 +177,24 @@ test("on: 'output' converts chunked as whole-file, moves the output, and without
   const unmoved = await convertWhole(post, src, { ...options, voice: bare });
   const change = unmoved.reduce((m, v, i) => Math.max(m, Math.abs(v - reference[i])), 0);
   assert.ok(change <= 1e-5, `no bank, yet the output moved by ${change}`);
+});
+
+test('confidence: the move shrinks where the bank has no frame near (t / (t + d)): a huge t moves as without it, a tiny one hardly at all', async () => {
+  const src = speech['en-us+f3'];
+  const voice = await post.analyse(blocks(speech['en-us+m3']));
+  const sourceProfile = await post.analyse(blocks(src), { seconds: 2 });
+  const options = { voice, sourceProfile, strength: 1 };
+  const rms = (x: Float32Array) => Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length);
+  const [full, sure, doubt, zero] = await Promise.all(
+    [post, postSure, postDoubt, postZero].map((e) => convertWhole(e, src, options)),
+  );
+  const moved = rms(zero.map((v, i) => v - full[i]));
+  const sureOff = rms(sure.map((v, i) => v - full[i])) / moved;
+  const doubtMoved = rms(doubt.map((v, i) => v - zero[i])) / moved;
+  console.log(
+    `# t 1e4: ${sureOff.toExponential(2)} of the move off; t 1e-4: ${doubtMoved.toExponential(2)} of it made`,
+  );
+  assert.ok(sureOff < 0.01, `a huge t still ${sureOff} of the move off`);
+  assert.ok(doubtMoved < 0.05, `a tiny t still made ${doubtMoved} of the move`);
+  assert.ok(allFinite(doubt));
 });

@@ -13,9 +13,11 @@ import { type ParallelVerdict, parallelMcd } from '../helpers/parallel-mcd.js';
 // test/helpers/voice-measures.ts, which shares no code with the engine) of the output against the target
 // espeak-ng voice saying the same sentence, cut against the source saying it. The voice is cloned from ten
 // Harvard sentences of the target voice; three others of the source voice are converted (each ~3 s, so the
-// source's statistics rest on one sentence). The bar is a 40 % median cut: NOT met (39.8 % today, cross-gender
-// pairs 39-43 %, `node dist/scripts/parallel-mcd.js`; 33.2 % before the exemplar stage on the output, the
-// builder's ENVELOPE_MAP.exemplars); this asserts what the model meets, with margin, so a change that loses it fails. Without the source prior (workers/engine/envelope-prior.ts) and the warped map
+// source's statistics rest on one sentence). The bar is a 40 % median cut: met, by 0.2 of a point (40.2 % today,
+// cross-gender pairs 40-43 %, `node dist/scripts/parallel-mcd.js`; 33.2 % before the exemplar stage on the
+// output, the builder's ENVELOPE_MAP.exemplars, 39.8 % with it before its confidence weighting). The median is
+// asserted at the bar itself (the conversions are deterministic on a machine); the rest with margin, so a change
+// that loses them fails. Without the source prior (workers/engine/envelope-prior.ts) and the warped map
 // the model made 8 %; with the prior alone 15 %; the warped map without the prior 24 %; with both and the
 // medians' formant ratios (before the matched ratios, workers/engine/formant-match.ts) 29.6 %, en+m1->en-us+m3 -28 %.
 
@@ -40,14 +42,14 @@ after(async () => {
 
 const gender = (voice: string): string => voice.replace(/.*\+([mf]).*/, '$1');
 
-test('parallel MCD: median cut over the 6 espeak pairs >= 38 %', () => {
+test('parallel MCD: median cut over the 6 espeak pairs >= 40 % (issue 10 bar)', () => {
   const cut = median(verdicts.map((v) => v.cut));
   console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
   assert.equal(verdicts.length, 6);
-  assert.ok(cut >= 0.38, `median cut ${(cut * 100).toFixed(1)} %`);
+  assert.ok(cut >= 0.4, `median cut ${(cut * 100).toFixed(1)} %`);
 });
 
-test('parallel MCD: every cross-gender conversion lands closer to the target than the source was (cut >= 37 %; today 39-43 %)', () => {
+test('parallel MCD: every cross-gender conversion lands closer to the target than the source was (cut >= 37 %; today 40-43 %)', () => {
   const cross = verdicts.filter((v) => gender(v.source) !== gender(v.target));
   assert.equal(cross.length, 4);
   const weak = cross

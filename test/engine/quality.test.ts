@@ -14,10 +14,10 @@ import { PcmCache } from '../helpers/librispeech.js';
 // from the first 60 % of a LibriSpeech speaker's utterance and the output is judged against the last 40 %.
 // LibriSpeech is 16 kHz: the engine gets it resampled to its rate, so nothing above 8 kHz is judged.
 // Only the bars today's model meets are asserted here, with some margin. Issue 10's identity bar (>= 20 of
-// 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (24 and 0 of
-// 30, cut 65 %; 24 and 1, 64 % before the exemplar stage on the output), and so is the formant bar on the judge's FORMANT_PAIRS (4 of 4; 10 of all 30 within 8 % since
+// 30 as the target, <= 3 as the source) and envelope-cut bar (>= 60 %) are met by the judge (24 and 1 of
+// 30, cut 64.5 %; 24 and 1, 64.2 % before the exemplar stage on the output), and so is the formant bar on the judge's FORMANT_PAIRS (4 of 4; 10 of all 30 within 8 % since
 // the profiles' F0 statistics at voicing 0.75, 11 before, 12 before the judge's noise-floor gate of
-// 2026-12-01), and the F0 bar against the clone part (30 of 30); the mel-cepstral bar is NOT met yet (39.8 % of 40 %);
+// 2026-12-01), and the F0 bar against the clone part (30 of 30); the mel-cepstral bar is met by 0.2 of a point (parallel-mcd.test.ts);
 // `node dist/scripts/judge-voices.js` measures all of them on the same 30 conversions and says which are met.
 // The judge's F0 bar (output within 5 % of the target's held-out part) misses on pairs whose target speaks
 // lower in the held-out part than in the part the voice is cloned from; what the model controls, the
@@ -61,7 +61,7 @@ test('output: duration exact, peak <= -0.1 dBFS, no NaN, in all 30', () => {
 
 // The identity test asserts issue 10's own bar (the judge is deterministic on a given machine: the same
 // model gives the same 30 verdicts), not a margin below it.
-test('identity: the output is judged the target in >= 22 of 30 and the source in <= 2 (today 24 and 0; a plain pitch shift 1 and 7)', () => {
+test('identity: the output is judged the target in >= 22 of 30 and the source in <= 2 (today 24 and 1; a plain pitch shift 1 and 7)', () => {
   const hits = verdicts.filter((v) => v.asTarget).length;
   const asSource = verdicts.filter((v) => v.asSource).length;
   console.log(`# target ${hits}/30, source ${asSource}/30`);
@@ -69,21 +69,21 @@ test('identity: the output is judged the target in >= 22 of 30 and the source in
   assert.ok(asSource <= 2, `source in ${asSource} of 30`);
 });
 
-test("long-term envelope: median distance to the target's cut by >= 60 % (issue 10's bar; today 65 %)", () => {
+test("long-term envelope: median distance to the target's cut by >= 60 % (issue 10's bar; today 64.5 %)", () => {
   const cut = median(verdicts.map((v) => v.envelope.cut));
   console.log(`# median cut ${(cut * 100).toFixed(1)} %`);
   assert.ok(cut >= 0.6, `median cut ${(cut * 100).toFixed(1)} %`);
 });
 
-test("formants: median F1-F3 within 8 % of the target's in >= 10 of 30 (today 10; issue 10's bar, every pair whose formants differ >= 10 %, is not met)", () => {
+test("formants: median F1-F3 within 8 % of the target's in >= 10 of 30 (today 11; issue 10's bar, every pair whose formants differ >= 10 %, is not met)", () => {
   const within = verdicts.filter((v) => v.formantError <= 0.08).length;
   console.log(`# formants within 8 %: ${within}/30`);
   assert.ok(within >= 10, `formants within 8 % in ${within} of 30`);
 });
 
 test("formant pairs (judge's FORMANT_PAIRS 2159->198, 198->2159, 1867->1235, 1992->198): median F1-F3 within 8 % of the target's in all 4 (issue 10's bar)", () => {
-  // Targets whose own two parts agree within 8 %, so the bar is the model's alone. Today 2159->198 3.3 %,
-  // 198->2159 3.2 %, 1867->1235 7.4 %, 1992->198 1.6 % (3.9, 6.4, 7.8, 4.6 % before the exemplar stage on the
+  // Targets whose own two parts agree within 8 %, so the bar is the model's alone. Today 2159->198 3.0 %,
+  // 198->2159 4.5 %, 1867->1235 7.3 %, 1992->198 1.7 % (3.9, 6.4, 7.8, 4.6 % before the exemplar stage on the
   // output; 3.1, 5.2, 7.6, 3.5 % with the F0 statistics at 0.8) (18 % with the fit allowed 12 dB: docs/MODEL-NOTES.md
   // "1992->198's F1, frame by frame").
   const picked = FORMANT_PAIRS.map((p) => {
@@ -104,12 +104,12 @@ test("formant pairs (judge's FORMANT_PAIRS 2159->198, 198->2159, 1867->1235, 199
 // creaky phrase ends and read it 2.5 % above its voice, so the conversions to it came out +5.2 and +5.3 %):
 // all 30 within 5 %, worst 3.6 % (1578->1235). The exemplar stage on the output (2026-12-02) re-colours the
 // source's lowest, least periodic frames further toward the target's voice quality, which YIN then reads as
-// unvoiced ("Where the bias comes from" in docs/MODEL-NOTES.md): worst 3.95 % (1578->1235). Asserted: issue 10's
-// bar on all 30, and the worst within 4.4 % (0.45 points over today's, as 4 % was over 3.6 %; the judge gives
-// the same verdicts for the same model on a machine). The threshold's
+// unvoiced ("Where the bias comes from" in docs/MODEL-NOTES.md): worst 4.13 % (1578->1235; 3.95 % at w 0.75
+// without the confidence weighting). Asserted: issue 10's bar on all 30, and the worst within 4.4 % (the judge
+// gives the same verdicts for the same model on a machine). The threshold's
 // working window is narrow (0.74 to 0.775 meet the bar, 0.725 and 0.79 do not: docs/MODEL-NOTES.md "F0 and
 // voicing"), so a change to the tracker or the profile should expect to move these figures.
-test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in all 30 (issue 10's bar; today worst 3.95 %)", () => {
+test("F0: the output's median (YIN) against the clone part's (YIN on the audio the voice was cloned from): within 5 % in all 30 (issue 10's bar; today worst 4.13 %)", () => {
   // Against the held-out part (the judge's bar) the worst is 11 %: several targets speak 4-9 % lower there than
   // in the part a voice is cloned from.
   const errors = verdicts.map((v) => ({ v, error: v.f0.output / judge.f0(v.pair.target, 'clone') - 1 }));

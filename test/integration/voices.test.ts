@@ -122,7 +122,7 @@ async function storedProfile(voiceId: string): Promise<string> {
   return found[0];
 }
 
-test('a clone stores formants and envelope statistics, no codebook (small JSON); a profile from the older model is refused', async () => {
+test('a clone stores formants, envelope statistics and an exemplar bank, no codebook (~28 KB besides the bank); a profile from the older model is refused', async () => {
   const client = await ApiClient.anonymous(svc.baseUrl);
   const voiceId = await cloneVoice(client, humanSpeech(1), 'Human voice');
   const file = await storedProfile(voiceId);
@@ -140,7 +140,17 @@ test('a clone stores formants and envelope statistics, no codebook (small JSON);
     profile.envelopeFrames.length === 2 && profile.envelopeFrames.every((n: number) => n >= 50),
     `envelopeFrames ${profile.envelopeFrames}`,
   );
-  assert.ok((await stat(file)).size < 32_000, `profile is ${(await stat(file)).size} bytes`);
+  // The exemplar bank the default model asks for (analysis.envelopeExemplars): rows [class, c1..c24] of the
+  // clone's frames, at most 2,048 (about 165 bytes of JSON a row); the rest of the profile ~28 KB.
+  const { envelopeExemplars: bank, ...rest } = profile;
+  const rows = bank.length / 25;
+  assert.ok(Number.isInteger(rows) && rows >= 50 && rows <= 2048, `exemplar rows ${rows}`);
+  assert.ok(
+    JSON.stringify(rest).length < 32_000,
+    `profile without its bank ${JSON.stringify(rest).length} bytes`,
+  );
+  const size = (await stat(file)).size;
+  assert.ok(size < 32_000 + rows * 200, `profile is ${size} bytes for ${rows} exemplar rows`);
 
   // 2. The same voice as the previous model stored it (no envelope statistics): the job fails with a
   // code and a message that says what to do, and no output is left. (Profiles without formants, from the

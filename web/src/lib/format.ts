@@ -72,38 +72,31 @@ export function resultGoneText(why: 'deleted' | 'expired' | 'account-removed'): 
     : 'The result expired: it was removed at the end of its lifetime.';
 }
 
-/** "just now", "3 min ago", "2 h ago", "5 days ago". */
-export function relativeTime(atMs: number, nowMs: number): string {
-  const sec = Math.round((nowMs - atMs) / 1000);
-  if (sec < 45) return 'just now';
-  const steps: [number, string][] = [
+/** The largest of day, h, min that `sec` holds at least once, as a count of it (rounded by `round`). */
+function inLargestUnit(sec: number, round: (x: number) => number): { n: number; unit: string } | null {
+  for (const [size, unit] of [
     [86_400, 'day'],
     [3600, 'h'],
     [60, 'min'],
-  ];
-  for (const [size, unit] of steps) {
-    if (sec >= size) {
-      const n = Math.round(sec / size);
-      return unit === 'day' ? `${n} day${n === 1 ? '' : 's'} ago` : `${n} ${unit} ago`;
-    }
-  }
-  return 'just now';
+  ] as const)
+    if (sec >= size) return { n: round(sec / size), unit };
+  return null;
+}
+
+const unitText = ({ n, unit }: { n: number; unit: string }): string =>
+  unit === 'day' ? `${n} day${n === 1 ? '' : 's'}` : `${n} ${unit}`;
+
+/** "just now", "3 min ago", "2 h ago", "5 days ago". */
+export function relativeTime(atMs: number, nowMs: number): string {
+  const sec = Math.round((nowMs - atMs) / 1000);
+  const span = sec < 45 ? null : inLargestUnit(sec, Math.round);
+  return span ? `${unitText(span)} ago` : 'just now';
 }
 
 /** When the sweeper may remove a workspace file, in words: "expires in 3 days", "in 5 h", "in 12 min", "soon". */
 export function expiryText(sec: number): string {
-  const steps: [number, string][] = [
-    [86_400, 'day'],
-    [3600, 'h'],
-    [60, 'min'],
-  ];
-  for (const [size, unit] of steps) {
-    if (sec >= size) {
-      const n = Math.floor(sec / size);
-      return unit === 'day' ? `expires in ${n} day${n === 1 ? '' : 's'}` : `expires in ${n} ${unit}`;
-    }
-  }
-  return 'expires soon';
+  const span = inLargestUnit(sec, Math.floor);
+  return span ? `expires in ${unitText(span)}` : 'expires soon';
 }
 
 /**

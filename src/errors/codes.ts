@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   VC_ERR_RANGE_NOT_SATISFIABLE: {
     answer: '416',
     meaning:
-      "a `Range` outside the file (a result, an upload's audio, a preview); `Content-Range: bytes */<size>` gives the file's size",
+      "a valid `Range` that starts past the end of the file (a result, an upload's audio, a preview); `Content-Range: bytes */<size>` gives the file's size. An invalid `Range` (a last position below the first, or not a range at all) is ignored: the whole file, 200",
   },
   VC_ERR_UNSUPPORTED_AUDIO: {
     answer: '415',

@@ -115,6 +115,11 @@ export const ERROR_CODES = {
     answer: '400',
     meaning: 'a multipart body without a boundary, cut short, or otherwise unparseable',
   },
+  VC_ERR_MALFORMED_JSON: {
+    answer: '400',
+    meaning:
+      'a body sent as `application/json` that does not parse (cut short, not JSON at all, empty), or holds a `__proto__` or `constructor.prototype` key (refused as unsafe)',
+  },
   VC_ERR_UPLOAD_TOO_SLOW: {
     answer: '400',
     meaning:

@@ -36,6 +36,7 @@ test('a valid range is served as 206 with its Content-Range', async () => {
   ] as const) {
     const res = await get(range);
     assert.equal(res.status, 206, range);
+    assert.equal(res.headers.get('accept-ranges'), 'bytes', range);
     assert.equal(res.headers.get('content-range'), `bytes ${first}-${last}/${file.length}`, range);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), file.subarray(first, last + 1), range);
   }

@@ -34,6 +34,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   VC_ERR_INSUFFICIENT_STORAGE: 507,
   VC_ERR_TOO_MANY_UPLOADS: 429,
   VC_ERR_MALFORMED_MULTIPART: 400,
+  VC_ERR_MALFORMED_JSON: 400,
   VC_ERR_MODEL_BROKEN: 409,
   VC_ERR_MODEL_MANIFEST: 409,
   VC_ERR_MODEL_RUN: 500,
@@ -203,8 +204,15 @@ function fromFastify(
         code: 'VC_ERR_UNSUPPORTED_MEDIA_TYPE',
         message: `this route does not take ${mediaTypeWords(contentType)}`,
       };
+    // Fastify's words ("Body is not valid JSON but content-type is set to ...") name its own settings.
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return {
+        status: 400,
+        code: 'VC_ERR_MALFORMED_JSON',
+        message: 'the request body is empty but its content type is JSON',
+      };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'VC_ERR_MALFORMED_JSON', message: 'the request body is not valid JSON' };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_PROTO_VIOLATION':
       return { status: 400, code: 'VC_ERR_VALIDATION', message: err.message };

@@ -1,5 +1,5 @@
 import { patterned } from '../validation/index.js';
-import { MODEL_NAME } from './job-limits.js';
+import { MODEL_NAME, PAGE_LIMIT } from './job-limits.js';
 
 export { PlanName, patternWords, WorkerId } from '../validation/index.js';
 
@@ -21,7 +21,7 @@ export const Id = patterned('^[a-zA-Z0-9_-]{8,64}$', "an id of 8-64 letters, dig
 export const ModelName = patterned(MODEL_NAME.pattern, MODEL_NAME.words);
 
 /** A page size in a query string (not coerced: a string of digits). */
-export const PageLimit = patterned('^(100|[1-9][0-9]?)$', 'a whole number from 1 to 100');
+export const PageLimit = patterned(PAGE_LIMIT.pattern, PAGE_LIMIT.words);
 
 /** The `nextCursor` of a previous page of jobs. */
 export const JobCursor = patterned(

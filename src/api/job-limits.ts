@@ -12,3 +12,9 @@ export const MODEL_NAME = {
   pattern: '^[a-z0-9][a-z0-9_-]{0,63}$',
   words: "a model name: 1-64 lower-case letters, digits, '-' or '_', starting with a letter or digit",
 } as const;
+
+/** A page size of a job list (GET /api/jobs, the admin lists; `vcfarm jobs list --limit`): a string of digits. */
+export const PAGE_LIMIT = {
+  pattern: '^(100|[1-9][0-9]?)$',
+  words: 'a whole number from 1 to 100',
+} as const;

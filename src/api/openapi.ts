@@ -148,7 +148,7 @@ const NON_JSON_RESPONSES: Record<string, Record<string, unknown>> = {
  * the route really returns: 400 where a schema checks the request (a malformed id, query or
  * body), 415 where it takes a body (of another type), 404 for an id in the path, 401/403/429 by
  * who may call it (429: a user's rate limits, or an address past ADMIN_FAILURES_PER_IP), and for
- * the three signed audio routes 403 (a link altered or expired), 416 (a Range outside the file)
+ * the three signed audio routes 403 (a link altered or expired), 416 (a valid Range that starts past the end)
  * and 404.
  */
 function refusals(

@@ -24,9 +24,34 @@ export interface SentFile {
 }
 
 /**
+ * Whether `header` is a `bytes` Range that RFC 9110 calls invalid (14.1.1): an element that is
+ * not `first-last`, `first-` or `-suffix`, or a `first-last` whose last is below its first.
+ * @fastify/send answers those 416 as if they were unsatisfiable; an invalid Range is ignored
+ * instead (14.2), so the whole file is sent. Other units are left to send, which ignores them.
+ */
+function invalidByteRange(header: string | undefined): boolean {
+  // The test @fastify/send itself applies before it reads a Range.
+  const set = header === undefined ? null : /^ *bytes=(.*)$/.exec(header);
+  if (!set) return false;
+  // Empty list elements are allowed and ignored (RFC 9110 5.6.1), as send does.
+  const specs = set[1]
+    .split(',')
+    .map((spec) => spec.trim())
+    .filter((spec) => spec !== '');
+  if (specs.length === 0) return true;
+  return specs.some((spec) => {
+    const int = /^(\d+)-(\d*)$/.exec(spec);
+    // BigInt: positions past 2^53 still compare exactly.
+    if (int) return int[2] !== '' && BigInt(int[2]) < BigInt(int[1]);
+    return !/^-\d+$/.test(spec);
+  });
+}
+
+/**
  * Sends a stored audio file with Range and conditional-GET support (@fastify/send), so an
- * `<audio src>` streams and seeks. A file that is gone answers 404 `what`; a range outside the
- * file 416. Nothing about the file's place on disk reaches the answer.
+ * `<audio src>` streams and seeks. A file that is gone answers 404 `what`; a valid range that
+ * starts past the end 416, with the file's size in `Content-Range`; an invalid Range is ignored (the
+ * whole file, 200). Nothing about the file's place on disk reaches the answer.
  */
 export async function sendAudioFile(
   request: FastifyRequest,
@@ -36,7 +61,7 @@ export async function sendAudioFile(
 ): Promise<FastifyReply> {
   const sent = await send(request.raw, encodeURIComponent(path.basename(file.path)), {
     root: path.dirname(file.path),
-    acceptRanges: true,
+    acceptRanges: !invalidByteRange(request.headers.range),
     etag: true,
     lastModified: true,
     cacheControl: false,
@@ -52,11 +77,15 @@ export async function sendAudioFile(
     }
     throw new NotFoundError(what);
   }
-  return reply
-    .code(sent.statusCode)
-    .headers(sent.headers)
-    .header('content-type', file.contentType)
-    .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
-    .header('cache-control', 'private, max-age=300')
-    .send(sent.stream);
+  return (
+    reply
+      .code(sent.statusCode)
+      .headers(sent.headers)
+      // Set here too: send leaves it out when told to ignore an invalid Range.
+      .header('accept-ranges', 'bytes')
+      .header('content-type', file.contentType)
+      .header('content-disposition', contentDisposition(file.disposition, file.downloadName))
+      .header('cache-control', 'private, max-age=300')
+      .send(sent.stream)
+  );
 }

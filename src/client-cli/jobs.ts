@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { PAGE_LIMIT } from '../api/job-limits.js';
 import type { ConversionJobView } from '../queue/core.js';
 import { ApiError, type VcfarmApi } from './api.js';
 import { connect } from './credentials.js';
@@ -64,6 +65,9 @@ export async function jobsCommand(argv: string[], io: ClientIo): Promise<number>
   )
     throw new UsageError(action ? `jobs ${action}: wrong arguments` : 'jobs needs an action');
 
+  // Checked with the API's own rule before any request: a value it would refuse is a usage mistake.
+  if (values.limit !== undefined && !new RegExp(PAGE_LIMIT.pattern).test(values.limit))
+    throw new UsageError(`--limit must be ${PAGE_LIMIT.words}, got "${values.limit}"`);
   const api = await connect(baseUrlOf(io.env, values.url), io.env);
   if (action === 'list') {
     const query = new URLSearchParams();

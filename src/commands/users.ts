@@ -3,11 +3,11 @@ import path from 'node:path';
 import type { Config } from '../config/index.js';
 import type { Command } from './command.js';
 
-const USAGE = `usage: vcfarm users <add NAME [--plan PLAN] | list [--json] | remove ID | rotate-key ID>
+const USAGE = `usage: vcfarm users <add NAME [--plan PLAN] | list | remove ID | rotate-key ID> [--json]
   talks to the running API (VCFARM_URL, default http://127.0.0.1:$PORT) with the admin token
   (ADMIN_TOKEN, ADMIN_TOKEN_FILE, or DATA_DIR/admin-token)
   --plan PLAN   the new user's plan (add only; default: the anonymous plan of PLANS_FILE)
-  --json        list only: the API's JSON answer instead of a table`;
+  --json        the API's JSON answer instead of words (a table for list)`;
 
 interface UserRow {
   id: string;
@@ -33,6 +33,36 @@ function userTable(text: string): string {
   return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c)).join('  ')).join('\n');
 }
 
+/** After a new key: it cannot be shown again (only its hash is kept), and how to replace it. */
+function keyLines(apiKey: string, userId: string): string {
+  return [
+    `API key: ${apiKey}`,
+    'Store it now: it is shown only this once (only its hash is kept).',
+    `A lost key is replaced with \`vcfarm users rotate-key ${userId}\`.`,
+  ].join('\n');
+}
+
+/** `POST /api/admin/users` in words: who was created, then the key. */
+function created(text: string): string {
+  const { user, apiKey } = JSON.parse(text) as { user: UserRow; apiKey: string };
+  return `created user "${user.name}" (${user.id}), plan ${user.plan}\n${keyLines(apiKey, user.id)}`;
+}
+
+/** `POST /api/admin/users/:id/keys` in words. */
+function rotated(userId: string): (text: string) => string {
+  return (text) => {
+    const { apiKey } = JSON.parse(text) as { apiKey: string };
+    return `new API key for ${userId}; its earlier keys no longer work\n${keyLines(apiKey, userId)}`;
+  };
+}
+
+/** `DELETE /api/admin/users/:id` in words. */
+function removed(text: string): string {
+  const { user, cancelledJobs } = JSON.parse(text) as { user: UserRow; cancelledJobs: number };
+  const jobs = cancelledJobs === 1 ? '1 job' : `${cancelledJobs} jobs`;
+  return `removed user "${user.name}" (${user.id}); ${jobs} of theirs cancelled`;
+}
+
 async function adminToken(config: Config): Promise<string> {
   if (config.adminToken) return config.adminToken;
   const file = config.adminTokenFile ?? path.join(config.dataDir, 'admin-token');
@@ -55,7 +85,8 @@ function refusal(status: number, text: string): string {
 /**
  * `vcfarm users ...`: the admin users API from the command line. It goes through the API
  * rather than Redis, so validation, key hashing and clean-up happen in one place.
- * Prints the JSON answer on stdout, a refusal in words on stderr (exit 1); returns the exit code.
+ * Prints the answer in words on stdout (with --json the API's JSON), a refusal in words on
+ * stderr (exit 1); returns the exit code.
  */
 async function users(
   [sub, id, ...extra]: string[],
@@ -71,12 +102,7 @@ async function users(
     return 2;
   };
   const wantsId = sub === 'add' || sub === 'remove' || sub === 'rotate-key';
-  if (
-    extra.length > 0 ||
-    (wantsId ? !id : id !== undefined) ||
-    (plan !== undefined && sub !== 'add') ||
-    (json && sub !== 'list')
-  )
+  if (extra.length > 0 || (wantsId ? !id : id !== undefined) || (plan !== undefined && sub !== 'add'))
     return refuse();
   const base = (env.VCFARM_URL ?? `http://127.0.0.1:${config.port}`).replace(/\/$/, '');
   const call = async (method: string, url: string, body?: unknown, show = (text: string) => text) => {
@@ -101,11 +127,19 @@ async function users(
     err(`vcfarm users ${sub}: ${refusal(res.status, text)}`);
     return 1;
   };
+  const words = (show: (text: string) => string) => (json ? undefined : show);
   if (sub === 'add')
-    return call('POST', '/api/admin/users', { name: id, plan: plan ?? config.plans.anonymousPlan });
-  if (sub === 'list') return call('GET', '/api/admin/users', undefined, json ? undefined : userTable);
-  if (sub === 'remove') return call('DELETE', `/api/admin/users/${encodeURIComponent(id)}`);
-  if (sub === 'rotate-key') return call('POST', `/api/admin/users/${encodeURIComponent(id)}/keys`);
+    return call(
+      'POST',
+      '/api/admin/users',
+      { name: id, plan: plan ?? config.plans.anonymousPlan },
+      words(created),
+    );
+  if (sub === 'list') return call('GET', '/api/admin/users', undefined, words(userTable));
+  if (sub === 'remove')
+    return call('DELETE', `/api/admin/users/${encodeURIComponent(id)}`, undefined, words(removed));
+  if (sub === 'rotate-key')
+    return call('POST', `/api/admin/users/${encodeURIComponent(id)}/keys`, undefined, words(rotated(id)));
   return refuse();
 }
 

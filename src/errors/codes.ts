@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   VC_ERR_RANGE_NOT_SATISFIABLE: {
     answer: '416',
     meaning:
-      "a `Range` outside the file (a result, an upload's audio, a preview); `Content-Range: bytes */<size>` gives the file's size",
+      "a valid `Range` that starts past the end of the file (a result, an upload's audio, a preview); `Content-Range: bytes */<size>` gives the file's size. An invalid `Range` (a last position below the first, or not a range at all) is ignored: the whole file, 200",
   },
   VC_ERR_UNSUPPORTED_AUDIO: {
     answer: '415',
@@ -114,6 +114,11 @@ export const ERROR_CODES = {
   VC_ERR_MALFORMED_MULTIPART: {
     answer: '400',
     meaning: 'a multipart body without a boundary, cut short, or otherwise unparseable',
+  },
+  VC_ERR_MALFORMED_JSON: {
+    answer: '400',
+    meaning:
+      'a body sent as `application/json` that does not parse (cut short, not JSON at all, empty), or holds a `__proto__` or `constructor.prototype` key (refused as unsafe)',
   },
   VC_ERR_UPLOAD_TOO_SLOW: {
     answer: '400',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -217,5 +218,71 @@ test('vcfarm users list prints a table; --json the API answer', async () => {
   const json = await run(['users', 'list', '--json'], env);
   assert.equal(json.code, 0, json.stderr);
   assert.ok(JSON.parse(json.stdout).users.some((u: { name: string }) => u.name === 'table-user'));
-  assert.equal((await run(['users', 'add', 'x', '--json'], env)).code, 2, '--json is for list only');
+});
+
+test('vcfarm users add, rotate-key and remove say what they did in words, the key once with a note to store it; --json the API answer', async () => {
+  const env = { ...svc.env, VCFARM_URL: svc.baseUrl, ADMIN_TOKEN };
+  // 1. add: who was made, the key on a line of its own, the note; the key works.
+  const add = await run(['users', 'add', 'worded', '--plan', 'pro'], env);
+  assert.equal(add.code, 0, add.stderr);
+  const made =
+    /^created user "worded" \((u_\w+)\), plan pro\nAPI key: (vck_\S+)\nStore it now: it is shown only this once \(only its hash is kept\)\.\nA lost key is replaced with `vcfarm users rotate-key \1`\.\n$/.exec(
+      add.stdout,
+    );
+  assert.ok(made, add.stdout);
+  const [, id, key] = made;
+  const worded = new ApiClient(svc.baseUrl, { token: key, userId: id });
+  assert.equal((await worded.request('GET', '/api/workspace')).body.plan, 'pro');
+  // 2. rotate-key: the new key, said to replace the old one (which no longer works).
+  const rotate = await run(['users', 'rotate-key', id], env);
+  assert.equal(rotate.code, 0, rotate.stderr);
+  assert.match(
+    rotate.stdout,
+    new RegExp(`^new API key for ${id}; its earlier keys no longer work\nAPI key: vck_\\S+\nStore it now`),
+  );
+  assert.equal((await worded.request('GET', '/api/workspace')).status, 401);
+  // 3. remove: who, and how many of their jobs were cancelled.
+  const remove = await run(['users', 'remove', id], env);
+  assert.equal(remove.code, 0, remove.stderr);
+  assert.equal(remove.stdout, `removed user "worded" (${id}); 0 jobs of theirs cancelled\n`);
+  // 4. --json: the API's answers, for scripts.
+  const json = await run(['users', 'add', 'json-user', '--json'], env);
+  assert.equal(json.code, 0, json.stderr);
+  const body = JSON.parse(json.stdout);
+  assert.match(body.apiKey, /^vck_/);
+  const rotated = JSON.parse((await run(['users', 'rotate-key', body.user.id, '--json'], env)).stdout);
+  assert.match(rotated.apiKey, /^vck_/);
+  const gone = JSON.parse((await run(['users', 'remove', body.user.id, '--json'], env)).stdout);
+  assert.deepEqual([gone.user.id, gone.cancelledJobs], [body.user.id, 0]);
+});
+
+test('jobs list --limit the API would refuse: a usage mistake (exit 2) before any request', async () => {
+  // 1. A canary service: any request reaching it is counted.
+  let requests = 0;
+  const canary = http.createServer((_req, res) => {
+    requests++;
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(canary.address() as net.AddressInfo).port}`;
+  try {
+    for (const limit of ['0', '101', 'abc', '1.5', '-1', '']) {
+      const r = await run(['jobs', 'list', `--limit=${limit}`, '--url', url], { VCFARM_API_KEY: 'vck_x' });
+      assert.equal(r.code, 2, `${limit}: ${r.stderr}`);
+      assert.equal(
+        r.stderr,
+        `vcfarm jobs: --limit must be a whole number from 1 to 100, got "${limit}"\nsee \`vcfarm jobs --help\`\n`,
+      );
+    }
+    assert.equal(requests, 0, 'nothing was sent');
+  } finally {
+    await new Promise((resolve) => canary.close(resolve));
+  }
+  // 2. One in range is sent as before.
+  const { env, client } = await keyUser('limited');
+  const up = await client.uploadBytes(await readFile(tinyWav(1, 8000)), 'a.wav');
+  for (let i = 0; i < 2; i++) await client.createJob({ uploadId: up.body.upload.id, outputFormat: 'wav' });
+  const one = await run(['jobs', 'list', '--limit', '1'], env);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(one.stdout.trimEnd().split('\n').length, 1, one.stdout);
 });

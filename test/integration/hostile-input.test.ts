@@ -229,8 +229,9 @@ test('bad requests: multipart with many parts or huge fields 413; bodies and fie
   assert.equal(huge.status, 413);
   assert.equal(huge.body.error, 'VC_ERR_TOO_LARGE');
 
-  const cases: [string, RegExp][] = [
-    ['{"uploadId": ', /JSON/i],
+  // [body, message, code when not VC_ERR_VALIDATION]
+  const cases: [string, RegExp, string?][] = [
+    ['{"uploadId": ', /^the request body is not valid JSON$/, 'VC_ERR_MALFORMED_JSON'],
     [JSON.stringify({ uploadId: 'abcdefgh12', outputFormat: 'wav', extra: 1 }), /unknown field "extra"/],
     [JSON.stringify({ uploadId: 12345678, outputFormat: 'wav' }), /^uploadId must be/],
     [
@@ -238,10 +239,10 @@ test('bad requests: multipart with many parts or huge fields 413; bodies and fie
       /^pitchSemitones must be/,
     ],
   ];
-  for (const [body, message] of cases) {
+  for (const [body, message, code = 'VC_ERR_VALIDATION'] of cases) {
     const r = await client.request('POST', '/api/jobs', body);
     assert.equal(r.status, 400, body);
-    assert.equal(r.body.error, 'VC_ERR_VALIDATION');
+    assert.equal(r.body.error, code, body);
     assert.match(r.body.message, message);
   }
   assert.equal((await fetch(`${svc.baseUrl}/health`)).status, 200);

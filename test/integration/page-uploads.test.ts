@@ -99,6 +99,12 @@ test('an upload stored while its tab was closing is listed when the page opens, 
   const item = page.locator(`#uploads .upload[data-upload-id="${files[0].name}"]`);
   await item.waitFor();
   assert.match((await item.textContent()) ?? '', /left-behind\.wav/);
+  // No job yet: the job list says so, and how to make one.
+  await page
+    .locator('#jobs-section #no-jobs', {
+      hasText: 'No jobs yet: choose an audio file above and press Upload and convert.',
+    })
+    .waitFor();
   // 3. *Convert* makes it the next conversion's source: converted without a new upload.
   await item.getByRole('button', { name: 'Convert left-behind.wav' }).click();
   await page.locator('#kept-upload:not([hidden])', { hasText: 'left-behind.wav' }).waitFor();
@@ -106,6 +112,7 @@ test('an upload stored while its tab was closing is listed when the page opens, 
   await page.click('#submit');
   await page.locator('#status', { hasText: 'converted' }).waitFor({ timeout: 60_000 });
   assert.equal((await serverUploads(user)).length, 1, 'no second upload');
+  assert.equal(await page.locator('#no-jobs').count(), 0, 'a job listed: no "No jobs yet"');
   await page.context().close();
 });
 

@@ -67,3 +67,25 @@ test('an upload with two files is a 400 (its shape, not its size); nothing is ke
   one.append('file', new Blob([wav]), 'a.wav');
   assert.equal((await post(one)).status, 201);
 });
+
+test('a JSON body that does not parse is refused with our code and plain words, not Fastify’s', async () => {
+  const cases: [string, string][] = [
+    ['{"uploadId": "abc",', 'the request body is not valid JSON'],
+    ['not json', 'the request body is not valid JSON'],
+    ['{"__proto__": {"admin": true}}', 'the request body is not valid JSON'],
+    ['', 'the request body is empty but its content type is JSON'],
+  ];
+  for (const [route, method] of [
+    ['/api/jobs', 'POST'],
+    ['/api/webhook', 'PUT'],
+  ]) {
+    for (const [body, message] of cases) {
+      const res = await client.request(method, route, body);
+      assert.deepEqual(
+        [res.status, res.body.error, res.body.message],
+        [400, 'VC_ERR_MALFORMED_JSON', message],
+        `${method} ${route} ${JSON.stringify(body)}`,
+      );
+    }
+  }
+});

@@ -65,6 +65,8 @@ export function App() {
   const [keyNeeded, setKeyNeeded] = useState<KeyNeeded | undefined>();
   const [sessionReplaced, setSessionReplaced] = useState(false);
   const [older, setOlder] = useState<string | null>(null);
+  /** The first page of jobs has been read: before, an empty list means only "not read yet". */
+  const [jobsRead, setJobsRead] = useState(false);
   const [filter, setFilter] = useState('');
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
@@ -197,6 +199,7 @@ export function App() {
           const body = (await res.json()) as { jobs: JobView[]; nextCursor: string | null };
           update((j) => body.jobs.reduce(putJob, j));
           setOlder(body.nextCursor);
+          setJobsRead(true);
           pagedSince.current = body.nextCursor ? body.jobs.at(-1)?.createdAt : undefined;
         } else setFatal(await errorText(res, 'loading your jobs'));
         connectLive(onMessage);
@@ -356,6 +359,11 @@ export function App() {
                 {placeText(waiting[0].position, waiting[0].etaSec)} for the first,{' '}
                 {placeText(waiting[waiting.length - 1].position, waiting[waiting.length - 1].etaSec)} for the
                 last.
+              </p>
+            )}
+            {jobsRead && jobs.size === 0 && (
+              <p id="no-jobs" class="hint">
+                No jobs yet: choose an audio file above and press Upload and convert.
               </p>
             )}
             <ul id="jobs" aria-live="polite">

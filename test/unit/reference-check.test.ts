@@ -7,18 +7,11 @@ import {
   MIN_VOICED_SECONDS,
   referenceRefusal,
 } from '../../workers/tasks/reference-check.js';
+import { accumulatorOptions } from '../helpers/accumulator-options.js';
 
-const SR = 24000;
 const BINS = 4;
 /** 256-sample frames at 24 kHz (10.7 ms): holding still means moving less than 5.33 cents a frame. */
-const options = {
-  model: 'm',
-  sampleRate: SR,
-  bins: BINS,
-  frameHop: 256,
-  voicingThreshold: 0.8,
-  silenceDb: -50,
-};
+const options = accumulatorOptions(BINS);
 
 /** Frames with the given F0s (0: unvoiced), voiced frames at voicing 0.95, every frame above the floor. */
 function frames(f0s: number[], from = 0) {

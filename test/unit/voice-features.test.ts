@@ -11,6 +11,7 @@ import {
   levinson,
 } from '../../workers/engine/voice-features.js';
 import { CEPSTRA } from '../../workers/engine/voice-profile.js';
+import { accumulatorOptions } from '../helpers/accumulator-options.js';
 
 const SR = 24000;
 const BINS = 513;
@@ -121,14 +122,7 @@ function frames(count: number, power: (i: number) => Float32Array, f0: number, v
 }
 
 /** The accumulator's options both ProfileAccumulator tests use, and their two vowels. */
-const options = {
-  model: 'm',
-  sampleRate: SR,
-  bins: BINS,
-  frameHop: 256,
-  voicingThreshold: 0.8,
-  silenceDb: -50,
-};
+const options = accumulatorOptions(BINS);
 const VOWEL_A = vowel([
   [500, 80],
   [1500, 80],

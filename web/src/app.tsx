@@ -12,6 +12,7 @@ import {
 } from './api.js';
 import { CloneForm } from './clone-form.js';
 import { ConvertForm } from './convert-form.js';
+import { ErrorLine } from './error-line.js';
 import type { FormProps } from './form-props.js';
 import { JobCard } from './job-card.js';
 import { KeyForm } from './key-form.js';
@@ -303,11 +304,7 @@ export function App() {
               old one are no longer reachable from this browser.
             </p>
           )}
-          {fatal && (
-            <p class="error" role="alert">
-              {fatal}
-            </p>
-          )}
+          <ErrorLine text={fatal} />
           <ConvertForm
             {...forms}
             presets={presets}

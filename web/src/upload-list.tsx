@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
+import { ErrorLine } from './error-line.js';
 import { expiryText, formatBytes } from './lib/format.js';
 import type { Workspace } from './lib/types.js';
 
@@ -56,11 +57,7 @@ export function UploadList({ workspace, loadWorkspace, select, removed }: Props)
           );
         })}
       </ul>
-      {problem && (
-        <p class="error" role="alert">
-          {problem}
-        </p>
-      )}
+      <ErrorLine text={problem} />
     </section>
   );
 }

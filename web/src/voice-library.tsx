@@ -1,5 +1,6 @@
 import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
+import { ErrorLine } from './error-line.js';
 import { voiceDescription } from './lib/format.js';
 import type { Preset, Voice } from './lib/types.js';
 import { PreviewPlayer } from './voice-preview.js';
@@ -102,11 +103,7 @@ export function VoiceLibrary({ voices, presets, loadVoices, putVoice, dropVoice 
           </li>
         ))}
       </ul>
-      {problem && (
-        <p class="error" role="alert">
-          {problem}
-        </p>
-      )}
+      <ErrorLine text={problem} />
       <h3>Preset voices</h3>
       <ul id="presets">
         {presets.map((p) => (

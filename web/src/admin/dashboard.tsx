@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ErrorLine } from '../error-line.js';
 import { NewVersion } from '../new-version.js';
 import { adminFetch, TOKEN_KEY } from './admin-api.js';
 import { Chart } from './chart.js';
@@ -42,11 +43,7 @@ function TokenForm({ problem, onToken }: { problem?: string; onToken: (t: string
         </label>
         <button type="submit">Open the dashboard</button>
       </form>
-      {problem && (
-        <p class="error" role="alert">
-          {problem}
-        </p>
-      )}
+      <ErrorLine text={problem} />
     </main>
   );
 }
